@@ -1,0 +1,50 @@
+# mstool: the Go tool, the reference firmware and the simulated device.
+#
+#   make            build mstool and the firmware (both MCUs) and the simulator
+#   make test       the whole test suite (what CI runs)
+#   make generate   regenerate completions/ and man/ (a test checks they are current)
+#   make demo       the main job against the simulated device
+
+GO      ?= go
+BIN     := bin/mstool
+export CGO_ENABLED ?= 0
+
+.PHONY: all build firmware test test-go test-firmware generate vet fmt-check demo clean perf
+
+all: build firmware
+
+build:
+	$(GO) build -o $(BIN) ./cmd/mstool
+
+firmware:
+	$(MAKE) -C firmware all
+
+# The whole suite. Firmware first: the Go tests run the real firmware in
+# the simulator and read the host test results' vectors.
+test: fmt-check vet firmware test-firmware test-go
+
+test-firmware:
+	$(MAKE) -C firmware host-test
+
+test-go:
+	$(GO) test -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l cmd pkg internal); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+generate:
+	mkdir -p completions man
+	$(GO) run ./cmd/mstool completion bash > completions/mstool.bash
+	$(GO) run ./cmd/mstool completion zsh > completions/_mstool
+	$(GO) run ./cmd/mstool completion fish > completions/mstool.fish
+	$(GO) run ./cmd/mstool man > man/mstool.1
+
+demo: build firmware
+	./scripts/demo.sh
+
+clean:
+	rm -rf bin
+	$(MAKE) -C firmware clean

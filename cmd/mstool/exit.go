@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Exit codes. They are documented in the man page (see exitCodesHelp) and
+// are part of the scripting interface: do not renumber.
+const (
+	exitOK             = 0  // success
+	exitFailure        = 1  // the operation failed: bad input, file error, refused action
+	exitUsage          = 2  // bad command line: unknown flag, missing argument, bad combination
+	exitLink           = 3  // device or link: port missing, busy, no permission, device not answering
+	exitAuth           = 4  // authentication or verification failed: bad signature, wrong key, MAC failure, expired or revoked grant
+	exitNotImplemented = 5  // the command exists in the design but is not built in this version
+	exitInternal       = 10 // a bug in mstool: please report it
+)
+
+const exitCodesHelp = `EXIT STATUS:
+   0   success
+   1   the operation failed (bad input, file error, refused action)
+   2   usage error (unknown flag, missing argument, bad combination)
+   3   device or link error (port missing, busy or not permitted; device not answering)
+   4   authentication or verification failed (bad signature, wrong key, MAC failure,
+       expired, revoked or foreign grant)
+   5   command not implemented in this version
+   10  internal error (a bug in mstool; please report it)`
+
+// cliError carries an exit code and an optional hint to the single place
+// that prints errors (main).
+type cliError struct {
+	code int
+	err  error
+	hint string
+}
+
+func (e *cliError) Error() string { return e.err.Error() }
+func (e *cliError) Unwrap() error { return e.err }
+
+func withCode(code int, err error, hint string) error {
+	if err == nil {
+		return nil
+	}
+	return &cliError{code: code, err: err, hint: hint}
+}
+
+func usageErrorf(hint, format string, a ...any) error {
+	return &cliError{code: exitUsage, err: fmt.Errorf(format, a...), hint: hint}
+}
+
+func failf(hint, format string, a ...any) error {
+	return &cliError{code: exitFailure, err: fmt.Errorf(format, a...), hint: hint}
+}
+
+func authError(err error, hint string) error { return withCode(exitAuth, err, hint) }
+func linkError(err error, hint string) error { return withCode(exitLink, err, hint) }
+
+// exitCode maps any error returned by a command to its exit status.
+func exitCode(err error) int {
+	var ce *cliError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
+	return exitFailure
+}
+
+func hintOf(err error) string {
+	var ce *cliError
+	if errors.As(err, &ce) {
+		return ce.hint
+	}
+	return ""
+}

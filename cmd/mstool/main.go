@@ -1,0 +1,179 @@
+// Command mstool provisions, talks to and secures 8-bit "micro servers":
+// keys, MSSL grants, EEPROM images, flashing, ESP and MSSL sessions,
+// capture decryption, benchmarks and QR bootstrapping.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at release time by goreleaser (-X main.version=...).
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the process exit, so tests can drive it.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	ui := newUI(stdout, stderr)
+	defer func() {
+		if r := recover(); r != nil {
+			ui.Errorf("internal error: %v", r)
+			ui.Hintf("this is a bug in mstool; please report it with the command you ran")
+			if ui.Verbose {
+				fmt.Fprintf(stderr, "%s\n", debug.Stack())
+			}
+			code = exitInternal
+		}
+	}()
+	app := newApp(ui, stdin)
+	err := app.Run(args)
+	if err == nil {
+		return exitOK
+	}
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) && !isCLIError(err) {
+		// urfave/cli reports flag and argument problems this way.
+		ui.Errorf("%v", err)
+		return exitUsage
+	}
+	ui.Errorf("%v", err)
+	if h := hintOf(err); h != "" {
+		ui.Hintf("%s", h)
+	}
+	return exitCode(err)
+}
+
+func isCLIError(err error) bool {
+	var ce *cliError
+	return errors.As(err, &ce)
+}
+
+func newApp(ui *UI, stdin io.Reader) *cli.App {
+	// -v is --verbose here, so --version has no short form.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	app := &cli.App{
+		Name:    "mstool",
+		Usage:   "secure and operate 8-bit micro servers (ESP, MSSL, provisioning, flashing)",
+		Version: version,
+		Description: "mstool puts ATmega168/328P micro servers into service and keeps them secure:\n" +
+			"device keys and MSSL access grants, EEPROM provisioning images, flashing through\n" +
+			"avrdude, ESP (RFC 4303) and MSSL sessions over serial (SLIP) or UDP, capture\n" +
+			"decryption, on-device crypto benchmarks, and QR-code key bootstrapping.\n\n" +
+			"Data goes to standard output, diagnostics and progress to standard error.\n" +
+			"Colour is used only on a terminal and never when NO_COLOR is set.\n\n" +
+			exitCodesHelp,
+		Reader:               stdin,
+		Writer:               ui.Out,
+		ErrWriter:            ui.Err,
+		EnableBashCompletion: true,
+		HideHelpCommand:      true,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "write results as JSON (stable, documented in docs/json.md)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only data and errors"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print diagnostics, including the output of tools mstool runs"},
+		},
+		Before: func(c *cli.Context) error {
+			ui.JSON = c.Bool("json")
+			ui.Quiet = c.Bool("quiet")
+			ui.Verbose = c.Bool("verbose")
+			if ui.Quiet && ui.Verbose {
+				return usageErrorf("use one of them", "--quiet and --verbose contradict each other")
+			}
+			return nil
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run() prints and exits, once
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageErrorf("run 'mstool --help' for usage", "%v", err)
+		},
+		Commands: commands(ui),
+	}
+	// Subcommand usage errors come through the same path.
+	for _, cmd := range app.Commands {
+		setUsageError(cmd)
+	}
+	return app
+}
+
+func setUsageError(cmd *cli.Command) {
+	if cmd.OnUsageError == nil {
+		name := cmd.Name
+		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error {
+			return usageErrorf(fmt.Sprintf("run 'mstool %s --help' for usage", c.Command.FullName()), "%s: %v", name, err)
+		}
+	}
+	for _, sub := range cmd.Subcommands {
+		setUsageError(sub)
+	}
+}
+
+// commands is the whole command surface of DESIGN.md. Commands not built
+// yet are registered with notImplemented so --help shows the full tree.
+func commands(ui *UI) []*cli.Command {
+	return []*cli.Command{
+		keygenCommand(ui),
+		grantCommand(ui),
+		planned("provision", "build the device's EEPROM image (Intel HEX): id, keys, SAs, issuer key, counters"),
+		planned("flash", "write firmware and EEPROM image through avrdude, with port detection and verification"),
+		{
+			Name:  "esp",
+			Usage: "ESP (RFC 4303) sessions with a device and security association files",
+			Subcommands: []*cli.Command{
+				planned("ping", "send ESP-protected ICMP echo requests and show round-trip statistics"),
+				planned("send", "send one datagram through ESP"),
+				planned("recv", "receive datagrams through ESP"),
+				planned("exec", "run one device task through ESP (for scripts)"),
+				planned("shell", "interactive ESP session with a device"),
+				{
+					Name:  "sa",
+					Usage: "security association files",
+					Subcommands: []*cli.Command{
+						planned("new", "create a security association file with fresh keys"),
+						planned("show", "show a security association file (keys hidden unless asked)"),
+						planned("export", "export security associations for Wireshark (esp_sa) or ip xfrm"),
+					},
+				},
+			},
+		},
+		{
+			Name:  "mssl",
+			Usage: "MSSL sessions: a signed grant instead of a public-key handshake, then AES",
+			Subcommands: []*cli.Command{
+				planned("connect", "interactive MSSL session with a device"),
+				planned("exec", "run one task over MSSL (exit code says allowed, denied or failed)"),
+			},
+		},
+		planned("sniff", "capture traffic live and decrypt ESP and MSSL on the fly"),
+		planned("decrypt", "decrypt ESP and MSSL in a pcap/pcapng capture into a plaintext capture"),
+		planned("bench", "run the device's crypto benchmarks over serial and show cycles and throughput"),
+		planned("bootstrap", "reconfigure a device's PSK through a QR-code out-of-band channel (Kang)"),
+		planned("sim", "start the simulated device (the real firmware on simavr) and print its port"),
+		completionCommand(ui),
+		manCommand(ui),
+	}
+}
+
+// planned registers a command of the design that this version does not
+// build yet. It says so and exits non-zero; it never fakes output.
+func planned(name, usage string) *cli.Command {
+	return &cli.Command{
+		Name:            name,
+		Usage:           usage + " (not implemented yet)",
+		SkipFlagParsing: true,
+		Action: func(c *cli.Context) error {
+			return &cliError{
+				code: exitNotImplemented,
+				err:  fmt.Errorf("%s: not implemented in this version", strings.TrimPrefix(c.Command.HelpName, "mstool ")),
+				hint: "see the status table in README.md for what is built",
+			}
+		},
+	}
+}
