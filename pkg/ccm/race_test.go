@@ -1,0 +1,5 @@
+//go:build race
+
+package ccm_test
+
+const raceEnabled = true
