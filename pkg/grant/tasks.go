@@ -1,0 +1,119 @@
+package grant
+
+import (
+	"fmt"
+	"math/bits"
+	"strings"
+)
+
+// Task is a device task a grant can permit, identified by its bit number in
+// the grant's 32-bit task set. The numbering is part of the wire format and
+// is shared with the firmware's task interpreter: never renumber a task,
+// only append new ones.
+type Task uint8
+
+// The registry of device tasks. The firmware checks bit Task of the grant's
+// task set before it runs a task for the grant's host.
+const (
+	TaskID            Task = 0 // read the device id and firmware version
+	TaskUptime        Task = 1 // read the uptime counter
+	TaskCounters      Task = 2 // read the packet and drop counters
+	TaskLED           Task = 3 // switch the LED
+	TaskADC           Task = 4 // read an ADC channel
+	TaskSettingsRead  Task = 5 // read the EEPROM-backed settings
+	TaskSettingsWrite Task = 6 // change the EEPROM-backed settings
+)
+
+// taskNames maps a task's bit number to its name; names are lowercase and
+// used on the command line and in JSON.
+var taskNames = [...]string{
+	TaskID:            "id",
+	TaskUptime:        "uptime",
+	TaskCounters:      "counters",
+	TaskLED:           "led",
+	TaskADC:           "adc",
+	TaskSettingsRead:  "settings-read",
+	TaskSettingsWrite: "settings-write",
+}
+
+// NumTasks is the number of tasks in the registry (bits 0..NumTasks-1).
+const NumTasks = len(taskNames)
+
+// AllTasks is the task set holding every task in the registry.
+const AllTasks Tasks = 1<<NumTasks - 1
+
+// TaskNames returns the names of all tasks, in bit order.
+func TaskNames() []string {
+	out := make([]string, NumTasks)
+	copy(out, taskNames[:])
+	return out
+}
+
+// String returns the task's name, or "bitN" for a bit not in the registry.
+func (t Task) String() string {
+	if int(t) < NumTasks {
+		return taskNames[t]
+	}
+	return fmt.Sprintf("bit%d", t)
+}
+
+// LookupTask returns the task with the given name.
+func LookupTask(name string) (Task, bool) {
+	for i, n := range taskNames {
+		if n == name {
+			return Task(i), true
+		}
+	}
+	return 0, false
+}
+
+// Tasks is a set of tasks: bit i set means Task(i) is permitted. On the wire
+// it is a big-endian uint32.
+type Tasks uint32
+
+// Has reports whether t permits task.
+func (t Tasks) Has(task Task) bool { return task < 32 && t&(1<<task) != 0 }
+
+// Names returns the names of the tasks in t, in bit order; bits outside the
+// registry are named "bitN".
+func (t Tasks) Names() []string {
+	out := make([]string, 0, bits.OnesCount32(uint32(t)))
+	for i := 0; i < 32; i++ {
+		if t&(1<<i) != 0 {
+			out = append(out, Task(i).String())
+		}
+	}
+	return out
+}
+
+// String returns the task names joined by commas, as ParseTasks reads them.
+func (t Tasks) String() string { return strings.Join(t.Names(), ",") }
+
+// Unknown returns the bits of t that are not in the registry.
+func (t Tasks) Unknown() Tasks { return t &^ AllTasks }
+
+// ParseTasks reads a comma-separated list of task names ("led,adc"); "all"
+// stands for every task in the registry. Spaces around names are ignored.
+// The list must name at least one task.
+func ParseTasks(s string) (Tasks, error) {
+	var t Tasks
+	for _, f := range strings.Split(s, ",") {
+		name := strings.ToLower(strings.TrimSpace(f))
+		if name == "" {
+			continue
+		}
+		if name == "all" {
+			t |= AllTasks
+			continue
+		}
+		task, ok := LookupTask(name)
+		if !ok {
+			return 0, fmt.Errorf("grant: unknown task %q (valid tasks: %s, or all)", name, strings.Join(taskNames[:], ", "))
+		}
+		t |= 1 << task
+	}
+	if t == 0 {
+		return 0, fmt.Errorf("grant: no tasks given (valid tasks: %s, or all)", strings.Join(taskNames[:], ", "))
+	}
+	return t, nil
+}
