@@ -121,7 +121,7 @@ func commands(ui *UI) []*cli.Command {
 	return []*cli.Command{
 		keygenCommand(ui),
 		grantCommand(ui),
-		planned("provision", "build the device's EEPROM image (Intel HEX): id, keys, SAs, issuer key, counters"),
+		provisionCommand(ui),
 		planned("flash", "write firmware and EEPROM image through avrdude, with port detection and verification"),
 		{
 			Name:  "esp",
@@ -136,9 +136,9 @@ func commands(ui *UI) []*cli.Command {
 					Name:  "sa",
 					Usage: "security association files",
 					Subcommands: []*cli.Command{
-						planned("new", "create a security association file with fresh keys"),
-						planned("show", "show a security association file (keys hidden unless asked)"),
-						planned("export", "export security associations for Wireshark (esp_sa) or ip xfrm"),
+						espSANewCommand(ui),
+						espSAShowCommand(ui),
+						espSAExportCommand(ui),
 					},
 				},
 			},
@@ -151,11 +151,11 @@ func commands(ui *UI) []*cli.Command {
 				planned("exec", "run one task over MSSL (exit code says allowed, denied or failed)"),
 			},
 		},
-		planned("sniff", "capture traffic live and decrypt ESP and MSSL on the fly"),
-		planned("decrypt", "decrypt ESP and MSSL in a pcap/pcapng capture into a plaintext capture"),
-		planned("bench", "run the device's crypto benchmarks over serial and show cycles and throughput"),
+		sniffCommand(ui),
+		decryptCommand(ui),
+		benchCommand(ui),
 		planned("bootstrap", "reconfigure a device's PSK through a QR-code out-of-band channel (Kang)"),
-		planned("sim", "start the simulated device (the real firmware on simavr) and print its port"),
+		simCommand(ui),
 		completionCommand(ui),
 		manCommand(ui),
 	}
