@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/mstool/mstool/pkg/sim"
+	"github.com/urfave/cli/v2"
+)
+
+func simCommand(ui *UI) *cli.Command {
+	return &cli.Command{
+		Name:  "sim",
+		Usage: "start the simulated device (the real firmware on simavr) and print its port",
+		Description: "Runs the firmware image on a simulated ATmega328P (or ATmega168) in the mssim\n" +
+			"harness and bridges its UART to a pseudo-terminal. The port path is printed on\n" +
+			"standard output (with --json: {\"port\": ...}); then mstool waits until Ctrl-C or\n" +
+			"SIGTERM, stops the device and saves its EEPROM. Run it in the background and use\n" +
+			"the port with the other commands:\n\n" +
+			"   mstool sim --eeprom dev.eep > port.txt &\n" +
+			"   mstool bench --port $(cat port.txt)\n\n" +
+			"The harness and firmware are found under firmware/build/ in this directory or a\n" +
+			"parent (build them with 'make -C firmware'), or given with --harness and --elf;\n" +
+			"$MSTOOL_MSSIM also names the harness.",
+		ArgsUsage: " ",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "elf", Usage: "firmware image `FILE` (.elf or .hex; default firmware/build/MCU/mstool.elf)"},
+			&cli.StringFlag{Name: "eeprom", Usage: "keep the device's EEPROM in `FILE` (loaded at start, saved on change and at exit)"},
+			&cli.StringFlag{Name: "mcu", Value: "atmega328p", Usage: "simulated MCU: atmega328p or atmega168"},
+			&cli.StringFlag{Name: "harness", Usage: "the mssim harness binary (default firmware/build/mssim)"},
+			&cli.StringFlag{Name: "boot", Usage: "start at this byte `ADDRESS` (a bootloader, e.g. 0x7e00 for optiboot)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErrorf("run 'mstool sim --help' for usage", "sim takes no arguments")
+			}
+			var boot uint64
+			if s := c.String("boot"); s != "" {
+				v, err := strconv.ParseUint(s, 0, 32)
+				if err != nil {
+					return usageErrorf("give a byte address such as 0x7e00", "sim: bad --boot %q", s)
+				}
+				boot = v
+			}
+			return runSim(ui, sim.Options{
+				Harness: c.String("harness"), Firmware: c.String("elf"), MCU: c.String("mcu"),
+				EEPROM: c.String("eeprom"), BootAddr: uint32(boot),
+			})
+		},
+	}
+}
+
+func runSim(ui *UI, o sim.Options) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	if ui.Verbose {
+		o.Stderr = ui.Err
+	}
+	d, err := sim.Start(context.Background(), o)
+	if err != nil {
+		switch {
+		case errors.Is(err, sim.ErrHarnessNotFound), errors.Is(err, sim.ErrFirmwareNotFound):
+			return failf("build them with 'make -C firmware', or give --harness/--elf", "%v", err)
+		}
+		return failf("run with --verbose to see the simulator's messages", "%v", err)
+	}
+	if ui.JSON {
+		if err := ui.WriteJSON(map[string]any{"port": d.Port, "mcu": d.MCU, "f_cpu": d.FCPU, "firmware": d.Firmware, "pid": os.Getpid()}); err != nil {
+			d.Stop()
+			return err
+		}
+	} else {
+		ui.Printf("%s\n", d.Port)
+	}
+	if f, ok := ui.Out.(*os.File); ok {
+		f.Sync()
+	}
+	ui.Infof("simulated %s at %d Hz running firmware %s", d.MCU, d.FCPU, d.Firmware)
+	ui.Infof("port %s (115200 8N1); press Ctrl-C to stop", d.Port)
+	select {
+	case <-ctx.Done():
+		ui.Infof("stopping the simulated device")
+		if err := d.Stop(); err != nil {
+			return failf("", "%v", err)
+		}
+		return nil
+	case <-d.Done():
+		return failf("run with --verbose to see the simulator's messages", "sim: the simulated device stopped: %v", d.Err())
+	}
+}

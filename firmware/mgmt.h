@@ -1,0 +1,93 @@
+/*
+ * mgmt.h - the management channel (FW-DEVICE). Wire format: docs/management.md.
+ *
+ * A management frame is one SLIP frame (RFC 1055) on the UART whose first
+ * byte is MGMT_MAGIC (0x00); SLIP frames starting with 0x45..0x4F are IPv4
+ * datagrams and never reach this module. Decoded layout:
+ *
+ *   off  size  field
+ *   0    1     magic   0x00
+ *   1    1     type    request: command (0x01..0x7E); reply: command|0x80;
+ *                      error reply: MGMT_ERROR (0xFF)
+ *   2    1     seq     chosen by the host, echoed in the reply
+ *   3    2     len     payload length, big-endian; must equal frame - 7
+ *   5    len   payload
+ *   5+len 2    crc     CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no
+ *                      reflection, no final xor) of bytes 0..5+len-1, BE
+ *
+ * Frames that fail any check are dropped and counted; nothing is answered,
+ * so line noise never produces traffic. Well-formed requests with a bad
+ * command or bad arguments get an error reply.
+ */
+#ifndef MS_MGMT_H
+#define MS_MGMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MGMT_MAGIC 0x00
+#define MGMT_PROTO_VERSION 1
+#define MGMT_HDR_LEN 5
+#define MGMT_CRC_LEN 2
+#define MGMT_OVERHEAD (MGMT_HDR_LEN + MGMT_CRC_LEN)
+
+/* Commands (request types); the reply type is command | MGMT_REPLY. */
+#define MGMT_IDENTIFY 0x01
+#define MGMT_STATS 0x02
+#define MGMT_BENCH 0x03
+#define MGMT_COMPUTE 0x04
+#define MGMT_REPLY 0x80
+#define MGMT_ERROR 0xFF
+
+/* Error codes (first payload byte of an error reply; the second is the
+ * request type). */
+#define MGMT_E_COMMAND 1   /* unknown command */
+#define MGMT_E_FORMAT 2    /* payload malformed: field lengths do not add up */
+#define MGMT_E_PRIM 3      /* unknown primitive */
+#define MGMT_E_PARAM 4     /* bad parameter for the primitive (length, size) */
+#define MGMT_E_UNSUPP 5    /* primitive not built in (build option off) */
+#define MGMT_E_TOOBIG 6    /* result would not fit in a frame */
+
+/* Primitive ids for BENCH and COMPUTE. */
+#define PRIM_AES_KEYEXP 0x01
+#define PRIM_AES_ENC 0x02
+#define PRIM_AES_DEC 0x03
+#define PRIM_CBC_ENC 0x04
+#define PRIM_CBC_DEC 0x05
+#define PRIM_CTR 0x06
+#define PRIM_CCM_SEAL 0x07
+#define PRIM_CCM_OPEN 0x08
+#define PRIM_MD5 0x09
+#define PRIM_SHA256 0x0A
+#define PRIM_HMAC_MD5 0x0B
+#define PRIM_HMAC_SHA256 0x0C
+#define PRIM_MAX 0x0C
+
+/* Counters reported by STATS (reset at boot). */
+struct mgmt_stats {
+	uint32_t frames_ok;      /* management frames accepted */
+	uint32_t drop_crc;       /* management frames with a bad CRC */
+	uint32_t drop_len;       /* too short, or len field != frame length */
+	uint32_t drop_oversize;  /* SLIP frames longer than CONFIG_FRAME_MAX */
+	uint32_t drop_escape;    /* SLIP frames with a bad escape sequence */
+	uint32_t drop_other;     /* neither management nor IPv4 */
+	uint32_t ipv4;           /* IPv4 frames (no IP stack yet: dropped) */
+	uint32_t errors;         /* error replies sent */
+};
+
+extern struct mgmt_stats mgmt_stats;
+
+/* Set by main() from MCUSR at boot, reported by STATS. */
+extern uint8_t mgmt_reset_cause;
+
+/*
+ * mgmt_handle - process one management frame of len bytes in buf (of
+ * capacity cap) and build the reply in place. Returns the reply length to
+ * send, or 0 to send nothing (the frame was dropped and counted).
+ */
+size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap);
+
+/* crc16_ccitt - CRC-16/CCITT-FALSE of n bytes (check("123456789") = 0x29B1). */
+uint16_t crc16_ccitt(const uint8_t *p, size_t n);
+
+#endif /* MS_MGMT_H */
