@@ -42,6 +42,9 @@ generate:
 	$(GO) run ./cmd/mstool completion fish > completions/mstool.fish
 	$(GO) run ./cmd/mstool man > man/mstool.1
 
+perf: firmware
+	$(MAKE) -C firmware perf
+
 demo: build firmware
 	./scripts/demo.sh
 

@@ -47,18 +47,18 @@ func TestKnownRecord(t *testing.T) {
 
 func TestDecodeErrors(t *testing.T) {
 	cases := map[string]string{
-		"no eof":        ":0100000000FF\n",
-		"bad checksum":  ":0100000000FE\n:00000001FF\n",
-		"no colon":      "0100000000FF\n:00000001FF\n",
-		"short":         ":00\n:00000001FF\n",
-		"length lies":   ":0200000000FE\n:00000001FF\n",
-		"bad hex":       ":01000000ZZFF\n:00000001FF\n",
-		"unknown type":  ":00000009F7\n:00000001FF\n",
-		"after eof":     ":00000001FF\n:0100000000FF\n",
-		"overlap":       ":020000000000FE\n:0100010000FE\n:00000001FF\n",
-		"duplicate":     ":0100000000FF\n:0100000000FF\n:00000001FF\n",
-		"huge address":  ":020000040100F9\n:0100000000FF\n:00000001FF\n",
-		"bad ext len":   ":0100000400FB\n:00000001FF\n",
+		"no eof":       ":0100000000FF\n",
+		"bad checksum": ":0100000000FE\n:00000001FF\n",
+		"no colon":     "0100000000FF\n:00000001FF\n",
+		"short":        ":00\n:00000001FF\n",
+		"length lies":  ":0200000000FE\n:00000001FF\n",
+		"bad hex":      ":01000000ZZFF\n:00000001FF\n",
+		"unknown type": ":00000009F7\n:00000001FF\n",
+		"after eof":    ":00000001FF\n:0100000000FF\n",
+		"overlap":      ":020000000000FE\n:0100010000FE\n:00000001FF\n",
+		"duplicate":    ":0100000000FF\n:0100000000FF\n:00000001FF\n",
+		"huge address": ":020000040100F9\n:0100000000FF\n:00000001FF\n",
+		"bad ext len":  ":0100000400FB\n:00000001FF\n",
 	}
 	for name, in := range cases {
 		if _, err := Decode(strings.NewReader(in)); err == nil {

@@ -1,0 +1,298 @@
+package main
+
+// mstool decrypt: ESP in pcap/pcapng captures (pkg/capture).
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mstool/mstool/pkg/capture"
+	"github.com/mstool/mstool/pkg/esp"
+	"github.com/mstool/mstool/pkg/keyfile"
+	"github.com/mstool/mstool/pkg/safile"
+)
+
+// progressMin is the input size from which decrypt draws progress on a
+// terminal.
+const progressMin = 16 << 20
+
+func decryptCommand(ui *UI) *cli.Command {
+	return &cli.Command{
+		Name:      "decrypt",
+		Usage:     "decrypt ESP and MSSL in a pcap/pcapng capture into a plaintext capture",
+		ArgsUsage: "IN -o OUT (--sa FILE | --esp-sa FILE)",
+		Description: "Reads a pcap or pcapng capture (Ethernet, raw IP, Linux SLL/SLL2 or SLIP) and\n" +
+			"writes one of the same format in which every ESP packet that authenticates under\n" +
+			"the given SAs is replaced by its decrypted inner packet; every other packet is\n" +
+			"copied unchanged. Keys come from an mstool SA file (--sa, both directions are\n" +
+			"used) or a Wireshark esp_sa table (--esp-sa). OUT is written atomically and is\n" +
+			"never overwritten without --force. MSSL decryption is not implemented yet.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the decrypted capture to `OUT`"},
+			&cli.StringFlag{Name: "sa", Usage: "mstool SA `FILE` with the session's keys"},
+			&cli.StringFlag{Name: "esp-sa", Usage: "Wireshark esp_sa `FILE` with the session's keys"},
+			&cli.BoolFlag{Name: "force", Usage: "replace OUT if it exists"},
+		},
+		Action: func(c *cli.Context) error {
+			args, err := interspersed(c)
+			if err != nil {
+				return err
+			}
+			if len(args) != 1 {
+				return usageErrorf("usage: mstool decrypt IN -o OUT --sa FILE", "decrypt: want one input capture, got %d arguments", len(args))
+			}
+			in, outPath := args[0], c.String("output")
+			if outPath == "" {
+				return usageErrorf("give the output file with -o OUT", "decrypt: no output file")
+			}
+			keys, err := loadKeys(ui, c.String("sa"), c.String("esp-sa"))
+			if err != nil {
+				return err
+			}
+			return runDecrypt(ui, in, outPath, c.Bool("force"), keys)
+		},
+	}
+}
+
+// keySources is everything decrypt can use to decrypt. ESP SAs are the only
+// kind today; MSSL session keys (from an MSSL key log) will be added here.
+type keySources struct {
+	esp []*esp.SA
+}
+
+func loadKeys(ui *UI, saPath, wsPath string) (*keySources, error) {
+	if saPath == "" && wsPath == "" {
+		return nil, usageErrorf("give --sa FILE (mstool SA file) or --esp-sa FILE (Wireshark esp_sa)", "decrypt: no keys given")
+	}
+	k := &keySources{}
+	if saPath != "" {
+		f, err := readSAFile(saPath)
+		if err != nil {
+			return nil, err
+		}
+		k.esp = append(k.esp, f.All()...)
+	}
+	if wsPath != "" {
+		data, err := keyfile.ReadPrivate(wsPath)
+		if err != nil {
+			var ie *keyfile.InsecureError
+			if errors.As(err, &ie) {
+				return nil, failf(ie.Hint(), "%v", err)
+			}
+			return nil, failf("", "%v", err)
+		}
+		sas, err := safile.ParseWireshark(data)
+		if err != nil {
+			return nil, failf("the file must be a Wireshark esp_sa table with mstool's suites and 0x-hex keys", "%s: %v", wsPath, err)
+		}
+		k.esp = append(k.esp, sas...)
+	}
+	for _, sa := range k.esp {
+		if sa.Suite.IsNULL() {
+			warnNULL(ui)
+			break
+		}
+	}
+	return k, nil
+}
+
+// decryptJSON is the --json summary (docs/sa-file.md documents it).
+type decryptJSON struct {
+	Input           string `json:"input"`
+	Output          string `json:"output"`
+	Format          string `json:"format"`
+	Packets         uint64 `json:"packets"`
+	Decrypted       uint64 `json:"decrypted"`
+	FailedICV       uint64 `json:"failed_icv"`
+	Replayed        uint64 `json:"replayed"`
+	UnknownSPI      uint64 `json:"unknown_spi"`
+	Malformed       uint64 `json:"malformed"`
+	Dummy           uint64 `json:"dummy"`
+	Unrepresentable uint64 `json:"unrepresentable"`
+	Other           uint64 `json:"other"`
+	Truncated       bool   `json:"truncated"`
+}
+
+func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) error {
+	in, err := os.Open(inPath)
+	if err != nil {
+		return failf("check the capture's path", "decrypt: %v", err)
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return failf("", "decrypt: %v", err)
+	}
+	if ofi, err := os.Stat(outPath); err == nil {
+		if os.SameFile(fi, ofi) {
+			return usageErrorf("write the output to another file", "decrypt: input and output are the same file")
+		}
+		if !force {
+			return failf("choose another name, or add --force to replace it", "decrypt: %s already exists", outPath)
+		}
+		if !ofi.Mode().IsRegular() {
+			return failf("", "decrypt: %s is not a regular file", outPath)
+		}
+	}
+
+	tmp, err := os.CreateTemp(filepath.Dir(outPath), ".mstool-decrypt-*.tmp")
+	if err != nil {
+		return failf("write the output somewhere you may create files", "decrypt: %v", err)
+	}
+	tmpName := tmp.Name()
+	defer os.Remove(tmpName) // after a successful rename this is a no-op
+	// The output holds plaintext: as private as the keys that made it.
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return failf("", "decrypt: %v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	opts := capture.Options{Size: fi.Size()}
+	showProgress := ui.errIsTerminal() && !ui.Quiet && fi.Size() >= progressMin
+	if showProgress {
+		opts.Progress = func(read, total int64) {
+			if total > 0 {
+				fmt.Fprintf(ui.Err, "\rmstool: decrypting %3d%% (%d/%d MiB)", read*100/total, read>>20, total>>20)
+			}
+		}
+	}
+	st, err := capture.DecryptCapture(ctx, in, tmp, keys.esp, opts)
+	if showProgress {
+		fmt.Fprint(ui.Err, "\r\033[K")
+	}
+	if err != nil {
+		tmp.Close()
+		switch {
+		case errors.Is(err, context.Canceled):
+			return failf("", "decrypt: interrupted; %s was not written", outPath)
+		case errors.Is(err, capture.ErrFormat):
+			return failf("decrypt reads pcap and pcapng files (tcpdump -w, Wireshark, mstool sniff)", "decrypt: %s: %v", inPath, err)
+		}
+		return failf("", "decrypt: %v", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return failf("", "decrypt: writing %s: %v", outPath, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return failf("", "decrypt: writing %s: %v", outPath, err)
+	}
+	if force {
+		err = os.Rename(tmpName, outPath)
+	} else {
+		// Link fails if OUT appeared meanwhile: never overwrite silently.
+		err = os.Link(tmpName, outPath)
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return failf("choose another name, or add --force to replace it", "decrypt: %s already exists", outPath)
+		}
+		return failf("", "decrypt: %v", err)
+	}
+
+	if st.Truncated {
+		ui.Warnf("%s ends in the middle of a packet (a cut-off capture); everything before was decrypted", inPath)
+	}
+	if ui.JSON {
+		if err := ui.WriteJSON(decryptJSON{
+			Input: inPath, Output: outPath, Format: st.Format.String(),
+			Packets: st.Packets, Decrypted: st.Decrypted, FailedICV: st.FailedICV, Replayed: st.Replayed,
+			UnknownSPI: st.UnknownSPI, Malformed: st.Malformed, Dummy: st.Dummy,
+			Unrepresentable: st.Unrepresentable, Other: st.Other, Truncated: st.Truncated,
+		}); err != nil {
+			return err
+		}
+	} else if !ui.Quiet {
+		ui.KeyValues([][2]string{
+			{"input", inPath + " (" + st.Format.String() + ")"},
+			{"output", outPath},
+			{"packets", fmt.Sprint(st.Packets)},
+			{"decrypted", fmt.Sprint(st.Decrypted)},
+			{"failed ICV", fmt.Sprint(st.FailedICV)},
+			{"replayed", fmt.Sprint(st.Replayed)},
+			{"unknown SPI", fmt.Sprint(st.UnknownSPI)},
+			{"malformed", fmt.Sprint(st.Malformed)},
+			{"dummy", fmt.Sprint(st.Dummy)},
+			{"unrepresentable", fmt.Sprint(st.Unrepresentable)},
+			{"other (not ESP)", fmt.Sprint(st.Other)},
+		})
+	}
+	if st.UnknownSPI > 0 {
+		ui.Warnf("%d ESP packets have SPIs that no given SA has", st.UnknownSPI)
+	}
+	if st.FailedICV > 0 && st.Decrypted == 0 {
+		return authError(fmt.Errorf("decrypt: no ESP packet authenticated (%d failed the ICV check)", st.FailedICV),
+			"the SA keys do not match this capture: check the SA file (mstool esp sa show --show-keys)")
+	}
+	if st.FailedICV > 0 {
+		ui.Warnf("%d ESP packets failed the ICV check (tampered, cut off or under other keys); they were copied unchanged", st.FailedICV)
+	}
+	return nil
+}
+
+// interspersed returns the positional arguments of c and applies flags
+// that follow them ("decrypt IN -o OUT"), which urfave/cli leaves in
+// c.Args(). A "--" ends flag parsing.
+func interspersed(c *cli.Context) ([]string, error) {
+	rest := c.Args().Slice()
+	fs := flag.NewFlagSet(c.Command.Name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	for _, f := range c.Command.Flags {
+		if err := f.Apply(fs); err != nil {
+			return nil, err
+		}
+	}
+	var pos []string
+	for len(rest) > 0 {
+		if rest[0] == "--" {
+			pos = append(pos, rest[1:]...)
+			break
+		}
+		if len(rest[0]) > 1 && rest[0][0] == '-' {
+			// Parse up to the next positional argument only, so that a
+			// later "--" is seen by this loop.
+			end := 1
+			for end < len(rest) && rest[end] != "--" {
+				end++
+			}
+			if err := fs.Parse(rest[:end]); err != nil {
+				return nil, usageErrorf(fmt.Sprintf("run 'mstool %s --help' for usage", c.Command.FullName()), "%s: %v", c.Command.Name, err)
+			}
+			rest = append(append([]string(nil), fs.Args()...), rest[end:]...)
+			continue
+		}
+		pos = append(pos, rest[0])
+		rest = rest[1:]
+	}
+	// Set every name of each flag given (urfave/cli keeps one value per
+	// alias and reconciles them only during its own parsing).
+	set := map[string]string{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = f.Value.String() })
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			v, ok := set[n]
+			if !ok {
+				continue
+			}
+			for _, alias := range f.Names() {
+				if err := c.Set(alias, v); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return pos, nil
+}
