@@ -5,9 +5,7 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/signal"
@@ -165,13 +163,13 @@ func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) er
 	if showProgress {
 		opts.Progress = func(read, total int64) {
 			if total > 0 {
-				fmt.Fprintf(ui.Err, "\rmstool: decrypting %3d%% (%d/%d MiB)", read*100/total, read>>20, total>>20)
+				ui.Progress("decrypting %3d%% (%d/%d MiB)", read*100/total, read>>20, total>>20)
 			}
 		}
 	}
 	st, err := capture.DecryptCapture(ctx, in, tmp, keys.esp, opts)
 	if showProgress {
-		fmt.Fprint(ui.Err, "\r\033[K")
+		ui.ProgressDone()
 	}
 	if err != nil {
 		tmp.Close()
@@ -241,58 +239,4 @@ func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) er
 		ui.Warnf("%d ESP packets failed the ICV check (tampered, cut off or under other keys); they were copied unchanged", st.FailedICV)
 	}
 	return nil
-}
-
-// interspersed returns the positional arguments of c and applies flags
-// that follow them ("decrypt IN -o OUT"), which urfave/cli leaves in
-// c.Args(). A "--" ends flag parsing.
-func interspersed(c *cli.Context) ([]string, error) {
-	rest := c.Args().Slice()
-	fs := flag.NewFlagSet(c.Command.Name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	for _, f := range c.Command.Flags {
-		if err := f.Apply(fs); err != nil {
-			return nil, err
-		}
-	}
-	var pos []string
-	for len(rest) > 0 {
-		if rest[0] == "--" {
-			pos = append(pos, rest[1:]...)
-			break
-		}
-		if len(rest[0]) > 1 && rest[0][0] == '-' {
-			// Parse up to the next positional argument only, so that a
-			// later "--" is seen by this loop.
-			end := 1
-			for end < len(rest) && rest[end] != "--" {
-				end++
-			}
-			if err := fs.Parse(rest[:end]); err != nil {
-				return nil, usageErrorf(fmt.Sprintf("run 'mstool %s --help' for usage", c.Command.FullName()), "%s: %v", c.Command.Name, err)
-			}
-			rest = append(append([]string(nil), fs.Args()...), rest[end:]...)
-			continue
-		}
-		pos = append(pos, rest[0])
-		rest = rest[1:]
-	}
-	// Set every name of each flag given (urfave/cli keeps one value per
-	// alias and reconciles them only during its own parsing).
-	set := map[string]string{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = f.Value.String() })
-	for _, f := range c.Command.Flags {
-		for _, n := range f.Names() {
-			v, ok := set[n]
-			if !ok {
-				continue
-			}
-			for _, alias := range f.Names() {
-				if err := c.Set(alias, v); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	return pos, nil
 }

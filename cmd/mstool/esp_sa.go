@@ -28,7 +28,7 @@ func espSANewCommand(ui *UI) *cli.Command {
 			"inbound and one outbound SA with fresh random keys and SPIs. --src is this\n" +
 			"host's address, --dst the device's: the outbound SA goes src → dst.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the SA file to `FILE`", Required: true},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the SA file to `FILE`"},
 			&cli.StringFlag{Name: "suite", Value: safile.DefaultSuite.String(), Usage: "ESP suite: " + suiteNames()},
 			&cli.StringFlag{Name: "mode", Value: "transport", Usage: "ESP mode: transport or tunnel"},
 			&cli.StringFlag{Name: "src", Usage: "this host's IP `ADDRESS`"},
@@ -44,6 +44,9 @@ func espSANewCommand(ui *UI) *cli.Command {
 			}
 			if len(args) > 0 {
 				return usageErrorf("give the file with -o FILE", "esp sa new: unexpected argument %q", args[0])
+			}
+			if err := requireFlags(c, "output"); err != nil {
+				return err
 			}
 			opts, err := saOptions(c)
 			if err != nil {

@@ -3,9 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
-
-	"github.com/urfave/cli/v2"
 )
 
 // Exit codes. They are documented in the man page (see exitCodesHelp) and
@@ -74,21 +71,4 @@ func hintOf(err error) string {
 		return ce.hint
 	}
 	return ""
-}
-
-// requireFlags reports missing flags as a usage error (exit 2) with a hint,
-// where urfave/cli's Required would exit 1 and print help on stdout.
-func requireFlags(c *cli.Context, names ...string) error {
-	var missing []string
-	for _, n := range names {
-		if c.String(n) == "" {
-			missing = append(missing, "--"+n)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	cmd := strings.TrimPrefix(c.Command.HelpName, "mstool ")
-	return usageErrorf(fmt.Sprintf("run 'mstool %s --help' for usage", cmd),
-		"%s: missing %s", cmd, strings.Join(missing, ", "))
 }

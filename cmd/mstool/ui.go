@@ -135,3 +135,12 @@ func (ui *UI) Banner(s string) {
 	st := ui.errStyle.NewStyle().Bold(true).Reverse(true)
 	fmt.Fprintln(ui.Err, st.Render(" "+strings.ToUpper(s)+" "))
 }
+
+// Progress redraws a one-line progress indicator on stderr. Callers draw
+// it only when ui.errIsTerminal() and not ui.Quiet; ProgressDone clears it.
+func (ui *UI) Progress(format string, a ...any) {
+	fmt.Fprintf(ui.Err, "\rmstool: %s", fmt.Sprintf(format, a...))
+}
+
+// ProgressDone erases the progress line.
+func (ui *UI) ProgressDone() { fmt.Fprint(ui.Err, "\r\033[K") }
