@@ -3,12 +3,9 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
-	"errors"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -32,49 +29,7 @@ func TestDecryptScripts(t *testing.T) {
 			env.Setenv("NO_COLOR", "1")
 			return writeDecryptInputs(env.WorkDir)
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			// perm MODE FILE: the file's permission bits are exactly MODE.
-			"perm": func(ts *testscript.TestScript, neg bool, args []string) {
-				if len(args) != 2 {
-					ts.Fatalf("usage: perm MODE FILE")
-				}
-				fi, err := os.Stat(ts.MkAbs(args[1]))
-				ts.Check(err)
-				mode, err := strconv.ParseUint(args[0], 8, 32)
-				ts.Check(err)
-				if (fi.Mode().Perm() == os.FileMode(mode)) == neg {
-					ts.Fatalf("%s has mode %04o", args[1], fi.Mode().Perm())
-				}
-			},
-			// chmod MODE FILE
-			"chmod": func(ts *testscript.TestScript, neg bool, args []string) {
-				if len(args) != 2 {
-					ts.Fatalf("usage: chmod MODE FILE")
-				}
-				mode, err := strconv.ParseUint(args[0], 8, 32)
-				ts.Check(err)
-				ts.Check(os.Chmod(ts.MkAbs(args[1]), os.FileMode(mode)))
-			},
-			// exits CODE PROG ARGS...: run PROG, require exactly this status.
-			"exits": func(ts *testscript.TestScript, neg bool, args []string) {
-				if neg || len(args) < 2 {
-					ts.Fatalf("usage: exits CODE PROG [ARGS...]")
-				}
-				want, err := strconv.Atoi(args[0])
-				ts.Check(err)
-				got := 0
-				if err := ts.Exec(args[1], args[2:]...); err != nil {
-					var ee *exec.ExitError
-					if !errors.As(err, &ee) {
-						ts.Fatalf("%s: %v", args[1], err)
-					}
-					got = ee.ExitCode()
-				}
-				if got != want {
-					ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
-				}
-			},
-		},
+		Cmds: scriptCmds(),
 	})
 }
 
