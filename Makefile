@@ -23,8 +23,12 @@ firmware:
 # the simulator and read the host test results' vectors.
 test: fmt-check vet firmware test-firmware test-go
 
+# Host builds of the firmware sources under ASan/UBSan (crypto, RSA, network
+# stack, EEPROM store), the packet-path fuzz driver for a bounded run, and the
+# assembly checked against the C reference on the simulator.
 test-firmware:
-	$(MAKE) -C firmware host-test
+	$(MAKE) -C firmware host-test net-test avr-test
+	$(MAKE) -C firmware fuzz FUZZ_ITERS=100000
 
 test-go:
 	$(GO) test -count=1 ./...

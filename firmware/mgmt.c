@@ -21,13 +21,15 @@
 #include "crypto/hmac.h"
 #include "crypto/md5.h"
 #include "crypto/sha256.h"
+#include "esp.h"
 #include "mgmt.h"
+#include "mgmt_rsa.h" /* ENGINEER RSA */
+#include "net/net.h"
+#include "store.h"
+#include "tasks.h"
 #include "timer.h"
 #include "uart.h"
 
-#define FW_VERSION_MAJOR 0
-#define FW_VERSION_MINOR 1
-#define FW_VERSION_PATCH 0
 
 #if defined(__AVR_ATmega328P__)
 #define MCU_NAME "atmega328p"
@@ -44,41 +46,36 @@
 #define OPT_AES_ASM 0x0002
 #define OPT_MD5 0x0004
 #define OPT_SHA256 0x0008
+#define OPT_NET 0x0010         /* IPv4 stack and ESP built */
+#define OPT_PROVISIONED 0x0020 /* EEPROM config valid (STATUS says why not) */
 
 struct mgmt_stats mgmt_stats;
+struct mgmt_last mgmt_last;
 uint8_t mgmt_reset_cause;
 
-static union {
-	aes128_ctx aes;
-#if CONFIG_MD5
-	md5_ctx md5;
-	hmac_md5_ctx hmd5;
-#endif
-#if CONFIG_SHA256
-	sha256_ctx sha;
-	hmac_sha256_ctx hsha;
-#endif
-} work;
+/* The work area is shared with ESP (esp.h): never in use by both at once. */
+#define work fw_work
 
+#if CONFIG_MGMT_CRYPTO
 /* Digests, tags and chaining values on their way to the reply. */
 static uint8_t scratch[32];
+#endif
 
 uint16_t crc16_ccitt(const uint8_t *p, size_t n)
 {
 	uint16_t crc = 0xFFFF;
-	while (n--) {
-		crc ^= (uint16_t)((uint16_t)*p++ << 8);
-		for (uint8_t i = 0; i < 8; i++)
-			crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
-	}
+	while (n--)
+		crc = crc16_byte(crc, *p++);
 	return crc;
 }
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)((uint16_t)p[0] << 8 | p[1]); }
+#if CONFIG_MGMT_CRYPTO
 static uint32_t get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
+#endif
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -86,6 +83,7 @@ static void put32(uint8_t *p, uint32_t v)
 	p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
 }
 
+#if CONFIG_MGMT_CRYPTO
 /* ---- request cursor: u16 length-prefixed fields ---------------------- */
 
 struct cursor {
@@ -142,6 +140,8 @@ static int put_field(struct reply *r, const uint8_t *src, size_t n)
 	return 0;
 }
 
+#endif /* CONFIG_MGMT_CRYPTO */
+
 /* ---- IDENTIFY and STATS -------------------------------------------- */
 
 static uint16_t options(void)
@@ -159,6 +159,9 @@ static uint16_t options(void)
 #if CONFIG_SHA256
 	o |= OPT_SHA256;
 #endif
+	o |= OPT_NET;
+	if (store_provisioned())
+		o |= OPT_PROVISIONED;
 	return o;
 }
 
@@ -201,7 +204,44 @@ static size_t stats(uint8_t *p)
 	return 37;
 }
 
+/* ---- STATUS (docs/firmware-net.md) ------------------------------------ */
+
+static size_t status(uint8_t *p, size_t cap)
+{
+	const struct store_config *c = &store_cfg;
+	size_t n = 58 + 4 * NET_NCOUNTERS;
+	if (n > cap)
+		n = cap; /* cannot happen with CONFIG_FRAME_MAX >= 137 */
+	memset(p, 0, 58);
+	p[0] = store_provisioned();
+	p[1] = store_reason;
+	p[2] = store_suites();
+	p[3] = c->flags;
+	put32(p + 4, c->device_id);
+	memcpy(p + 8, c->addr, 4);
+	memcpy(p + 12, c->peer, 4);
+	for (uint8_t i = 0; i < 2; i++) {
+		put32(p + 16 + 6 * i, c->sa[i].spi);
+		p[20 + 6 * i] = c->sa[i].suite;
+		p[21 + 6 * i] = c->sa[i].flags;
+	}
+	put32(p + 28, store_st.generation);
+	put32(p + 32, store_st.esp_out_reserved);
+	put32(p + 36, store_provisioned() ? esp_out_next : 0);
+	put32(p + 40, store_st.esp_in_floor);
+	put32(p + 44, store_provisioned() ? esp_in_top : 0);
+	put16(p + 48, store_st.boot_count);
+	put32(p + 50, mgmt_last.cycles);
+	put16(p + 54, mgmt_last.len);
+	p[56] = mgmt_last.dropped;
+	p[57] = NET_NCOUNTERS;
+	for (uint8_t i = 0; i < NET_NCOUNTERS && 58 + 4 * (size_t)i + 4 <= n; i++)
+		put32(p + 58 + 4 * i, net_counters[i]);
+	return n;
+}
+
 /* ---- COMPUTE -------------------------------------------------------- */
+#if CONFIG_MGMT_CRYPTO
 
 /*
  * Request payload: prim(1) then the primitive's fields, each a u16 length
@@ -577,6 +617,8 @@ static uint8_t bench(uint8_t *buf, size_t plen, size_t cap, size_t *rlen)
 	return 0;
 }
 
+#endif /* CONFIG_MGMT_CRYPTO */
+
 /* ---- frame handling -------------------------------------------------- */
 
 static size_t finish(uint8_t *buf, uint8_t type, uint8_t seq, size_t plen)
@@ -626,18 +668,33 @@ size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap)
 		else
 			rlen = stats(buf + MGMT_HDR_LEN);
 		break;
+	case MGMT_STATUS:
+		if (plen)
+			err = MGMT_E_FORMAT;
+		else
+			rlen = status(buf + MGMT_HDR_LEN, cap - MGMT_OVERHEAD);
+		break;
+#if CONFIG_MGMT_CRYPTO
 	case MGMT_BENCH:
 		err = bench(buf, plen, cap, &rlen);
 		break;
 	case MGMT_COMPUTE:
 		err = compute(buf, plen, cap, &rlen);
 		break;
+#endif
+#if CONFIG_RSA && CONFIG_MGMT_CRYPTO
+	case MGMT_RSA: /* mgmt_rsa.c (ENGINEER RSA) */
+		err = mgmt_rsa(buf, plen, cap, &rlen);
+		break;
+#endif
 	default:
 		err = MGMT_E_COMMAND;
 		break;
 	}
 	wipe(&work, sizeof work);
+#if CONFIG_MGMT_CRYPTO
 	wipe(scratch, sizeof scratch);
+#endif
 	if (err) {
 		mgmt_stats.errors++;
 		buf[MGMT_HDR_LEN] = err;

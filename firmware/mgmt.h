@@ -1,5 +1,5 @@
 /*
- * mgmt.h - the management channel (FW-DEVICE). Wire format: docs/management.md.
+ * mgmt.h - the management channel. Wire format: docs/management.md.
  *
  * A management frame is one SLIP frame (RFC 1055) on the UART whose first
  * byte is MGMT_MAGIC (0x00); SLIP frames starting with 0x45..0x4F are IPv4
@@ -36,6 +36,7 @@
 #define MGMT_STATS 0x02
 #define MGMT_BENCH 0x03
 #define MGMT_COMPUTE 0x04
+#define MGMT_STATUS 0x05 /* provisioning, SAs, sequence state, counters */
 #define MGMT_REPLY 0x80
 #define MGMT_ERROR 0xFF
 
@@ -71,11 +72,20 @@ struct mgmt_stats {
 	uint32_t drop_oversize;  /* SLIP frames longer than CONFIG_FRAME_MAX */
 	uint32_t drop_escape;    /* SLIP frames with a bad escape sequence */
 	uint32_t drop_other;     /* neither management nor IPv4 */
-	uint32_t ipv4;           /* IPv4 frames (no IP stack yet: dropped) */
+	uint32_t ipv4;           /* IPv4 frames handed to the IP stack */
 	uint32_t errors;         /* error replies sent */
 };
 
 extern struct mgmt_stats mgmt_stats;
+
+/* The last IPv4 packet (STATUS): Timer1 cycles from its frame to its
+ * reply queued, its length, and whether it was dropped. Set by main.c. */
+struct mgmt_last {
+	uint32_t cycles;
+	uint16_t len;
+	uint8_t dropped;
+};
+extern struct mgmt_last mgmt_last;
 
 /* Set by main() from MCUSR at boot, reported by STATS. */
 extern uint8_t mgmt_reset_cause;

@@ -3,7 +3,9 @@
  * HEX) on a simulated ATmega328P/168 (libsimavr) and bridges its UART0 to a
  * pseudo-terminal, so host tools talk to it exactly as to a USB board.
  *
- *   mssim [-m MCU] [-f HZ] [-e EEPROM.bin] [-b BOOTADDR] [-l LINK] [-v] FIRMWARE
+ *   mssim [-m MCU] [-f HZ] [-e EEPROM.bin] [-b BOOTADDR] [-B BOOT.hex] [-R]
+ *         [-l LINK] [-v] FIRMWARE
+ *   mssim -B BOOT.hex [-R] [options]        (blank application flash)
  *
  * On stdout, once the device runs, one machine-readable line:
  *   port=/dev/pts/N
@@ -21,8 +23,21 @@
  * UART's input FIFO is never overrun by the host) and drops output nobody
  * reads, as a real UART with no listener would.
  *
- * Future hook (not built yet): a DTR/RTS-driven reset for avrdude+optiboot
- * would watch the pty's modem lines here and call avr_reset().
+ * A simulated Arduino (-B and -R; docs/flash.md "Simulated bootloader"):
+ * -B loads a bootloader such as Debian's optiboot_atmega328.hex next to
+ * the application and starts at its lowest address (BOOTRST programmed).
+ * A pty has no modem lines (TIOCMSET/TIOCMGET fail with ENOTTY), so the
+ * DTR pulse that resets a real board when avrdude opens the port cannot be
+ * seen; -R instead watches the pty slave with inotify and resets the MCU
+ * with EXTRF in MCUSR whenever a host opens the port, as the DTR capacitor
+ * of an Uno does. While the CPU runs in the boot section, simulated time
+ * is paced to the wall clock, so optiboot's 1 s watchdog window is a real
+ * second (unpaced, the simulator runs several times faster than real time
+ * and the window would close before avrdude's first STK_GET_SYNC), and the
+ * UART's polling sleep is turned off (simavr's usleep per poll of UCSR0A
+ * would make it far slower than real time). With -R the line speed the
+ * host sets on the pty must also match the UART's (UBRR0, U2X0) within
+ * 5 %, or bytes are garbled both ways as a real line would garble them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,6 +45,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <pty.h>
+#include <sys/inotify.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,9 +102,83 @@ struct bridge {
 
 static struct bridge br;
 
+/* ---- line speed (-R) ------------------------------------------------ */
+
+static int check_speed;     /* -R: host and device speeds must match */
+static unsigned long garbled;
+
+static unsigned long host_baud(void)
+{
+	static const struct { speed_t s; unsigned long b; } tab[] = {
+		{ B300, 300 }, { B600, 600 }, { B1200, 1200 }, { B2400, 2400 },
+		{ B4800, 4800 }, { B9600, 9600 }, { B19200, 19200 }, { B38400, 38400 },
+		{ B57600, 57600 }, { B115200, 115200 }, { B230400, 230400 },
+		{ B460800, 460800 }, { B500000, 500000 }, { B921600, 921600 },
+		{ B1000000, 1000000 },
+	};
+	struct termios tio;
+	if (tcgetattr(br.slave, &tio) != 0)
+		return 0;
+	speed_t sp = cfgetospeed(&tio);
+	for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+		if (tab[i].s == sp)
+			return tab[i].b;
+	return 0; /* unknown: no check */
+}
+
+/* The UART0 speed the firmware configured (UBRR0, U2X0 of UCSR0A); the
+ * same addresses on the ATmega168 and 328P. 0 while unconfigured. */
+#define R_UCSR0A 0xC0
+#define R_UCSR0B 0xC1
+#define R_UBRR0L 0xC4
+#define R_UBRR0H 0xC5
+static unsigned long device_baud(avr_t *avr)
+{
+	if (!(avr->data[R_UCSR0B] & 0x18)) /* RXEN0|TXEN0 */
+		return 0;
+	unsigned ubrr = avr->data[R_UBRR0L] | (avr->data[R_UBRR0H] & 0x0F) << 8;
+	unsigned div = (avr->data[R_UCSR0A] & 0x02) ? 8 : 16;
+	return avr->frequency / (div * (ubrr + 1u));
+}
+
+/* What a receiver at rx baud reads from one 8N1 byte sent at tx baud: it
+ * samples data bit i at (1.5 + i) of its own bit times after the start
+ * edge, whatever the sender's line level is then. */
+static unsigned char resample(unsigned char b, unsigned long tx, unsigned long rx)
+{
+	unsigned char out = 0;
+	for (int i = 0; i < 8; i++) {
+		unsigned long k = (unsigned long)((1.5 + i) * (double)tx / (double)rx);
+		int level = k == 0 ? 0 : (k <= 8 ? (b >> (k - 1)) & 1 : 1);
+		out |= (unsigned char)(level << i);
+	}
+	return out;
+}
+
+/* 0 if the speeds match within 5 % (or are unknown). */
+static int speed_mismatch(avr_t *avr, unsigned long *h, unsigned long *d)
+{
+	if (!check_speed)
+		return 0;
+	*h = host_baud();
+	*d = device_baud(avr);
+	if (!*h || !*d)
+		return 0;
+	unsigned long diff = *h > *d ? *h - *d : *d - *h;
+	return diff * 20 > *d;
+}
+
 static void uart_out_hook(struct avr_irq_t *irq, uint32_t value, void *param)
 {
-	(void)irq; (void)param;
+	(void)irq;
+	unsigned long h, d;
+	if (speed_mismatch((avr_t *)param, &h, &d)) {
+		if (verbose && garbled < 4)
+			logf_err("line speed mismatch: device %lu baud, host %lu baud: output garbled (pc=0x%x)",
+				d, h, (unsigned)((avr_t *)param)->pc);
+		value = resample((unsigned char)value, d, h);
+		garbled++;
+	}
 	if (br.out_len < sizeof br.out)
 		br.out[br.out_len++] = (unsigned char)value;
 	else
@@ -136,22 +226,32 @@ static int bridge_open(avr_t *avr)
 		logf_err("this MCU has no UART0");
 		return -1;
 	}
-	avr_irq_register_notify(src, uart_out_hook, NULL);
+	avr_irq_register_notify(src, uart_out_hook, avr);
 	avr_irq_register_notify(xon, uart_xon_hook, NULL);
 	avr_irq_register_notify(xoff, uart_xoff_hook, NULL);
 	return 0;
 }
 
 /* Move bytes both ways without blocking. */
-static void bridge_pump(void)
+static void bridge_pump(avr_t *avr)
 {
 	if (br.in_off == br.in_len) {
 		ssize_t n = read(br.master, br.in, sizeof br.in);
 		br.in_off = 0;
 		br.in_len = n > 0 ? (size_t)n : 0;
 	}
-	while (br.xon && br.in_off < br.in_len)
-		avr_raise_irq(br.to_avr, br.in[br.in_off++]);
+	unsigned long h, d;
+	int garble = br.in_off < br.in_len && speed_mismatch(avr, &h, &d);
+	if (garble && verbose)
+		logf_err("line speed mismatch: host %lu baud, device %lu baud: bytes garbled", h, d);
+	while (br.xon && br.in_off < br.in_len) {
+		unsigned char b = br.in[br.in_off++];
+		if (garble) {
+			b = resample(b, h, d);
+			garbled++;
+		}
+		avr_raise_irq(br.to_avr, b);
+	}
 
 	if (br.out_len > 0) {
 		ssize_t n = write(br.master, br.out, br.out_len);
@@ -193,6 +293,96 @@ static void sim_sleep(avr_t *avr, avr_cycle_count_t how_long)
 	struct pollfd p = { .fd = br.master, .events = POLLIN };
 	struct timespec ts = { 0, (long)usec * 1000 };
 	ppoll(&p, 1, &ts, NULL);
+}
+
+/* ---- simulated Arduino: auto-reset and boot-section pacing --------- */
+
+static int ino_fd = -1;         /* inotify on the pty slave (-R) */
+static unsigned long resets;    /* host opens that reset the MCU */
+static long boot_start = -1;    /* byte address of the boot section */
+
+/* Reset as an external reset (the RESET pin pulled low by the DTR
+ * capacitor): MCUSR = EXTRF, execution at the reset vector (BOOTRST). */
+static void external_reset(avr_t *avr)
+{
+	avr_reset(avr);
+	avr->pc = avr->reset_pc;
+	avr_regbit_set(avr, avr->reset_flags.extrf);
+	/* Bytes of the previous client are not for the bootloader. */
+	unsigned char junk[256];
+	while (read(br.master, junk, sizeof junk) > 0)
+		;
+	br.in_len = br.in_off = 0;
+	br.xon = 1; /* the UART's input FIFO was emptied by the reset */
+	resets++;
+	if (verbose)
+		logf_err("host opened the port: external reset #%lu (MCUSR=EXTRF, pc=0x%x)",
+			resets, (unsigned)avr->pc);
+}
+
+static int autoreset_open(void)
+{
+	ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (ino_fd < 0 || inotify_add_watch(ino_fd, br.path, IN_OPEN) < 0) {
+		logf_err("cannot watch %s for opens (inotify): %s", br.path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Resets the MCU once per batch of opens seen since the last call. */
+static void autoreset_poll(avr_t *avr)
+{
+	if (ino_fd < 0)
+		return;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int opened = 0;
+	ssize_t n;
+	while ((n = read(ino_fd, buf, sizeof buf)) > 0) {
+		for (char *q = buf; q < buf + n;) {
+			struct inotify_event *e = (struct inotify_event *)q;
+			if (e->mask & IN_OPEN)
+				opened = 1;
+			q += sizeof *e + e->len;
+		}
+	}
+	if (opened)
+		external_reset(avr);
+}
+
+/*
+ * While the CPU is in the boot section, keep simulated time from running
+ * ahead of the wall clock: the bootloader's timeouts (optiboot's 1 s
+ * watchdog) then last as long as on a board. The anchor is re-taken each
+ * time execution enters the boot section, so time spent in the
+ * application (which runs unpaced) is never "caught up".
+ */
+static void boot_pace(avr_t *avr)
+{
+	static int pacing;
+	static struct timespec t0;
+	static avr_cycle_count_t c0;
+	if (boot_start < 0 || avr->pc < (avr_flashaddr_t)boot_start) {
+		pacing = 0;
+		return;
+	}
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!pacing) {
+		pacing = 1;
+		t0 = now;
+		c0 = avr->cycle;
+		return;
+	}
+	uint64_t sim_ns = (uint64_t)(avr->cycle - c0) * 1000000000u / avr->frequency;
+	uint64_t wall_ns = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)now.tv_nsec - (uint64_t)t0.tv_nsec;
+	if (sim_ns > wall_ns + 500000) {
+		uint64_t d = sim_ns - wall_ns;
+		if (d > 10000000)
+			d = 10000000;
+		struct timespec ts = { 0, (long)d };
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* ---- EEPROM persistence -------------------------------------------- */
@@ -265,7 +455,7 @@ static int has_suffix(const char *s, const char *suf)
 
 /* Intel HEX: flash chunks below 0x810000 go to flash, 0x810000.. to EEPROM
  * (avr-objcopy's convention). */
-static int load_hex(avr_t *avr, const char *path)
+static int load_hex(avr_t *avr, const char *path, long *lowest)
 {
 	ihex_chunk_p chunks = NULL;
 	int n = read_ihex_chunks(path, &chunks);
@@ -275,6 +465,8 @@ static int load_hex(avr_t *avr, const char *path)
 	}
 	for (int i = 0; i < n; i++) {
 		uint32_t a = chunks[i].baseaddr, sz = chunks[i].size;
+		if (a < 0x810000 && lowest && (*lowest < 0 || (long)a < *lowest))
+			*lowest = (long)a;
 		if (a < 0x810000) {
 			if ((uint64_t)a + sz > (uint64_t)avr->flashend + 1) {
 				logf_err("%s: data at 0x%x..0x%x does not fit in flash", path, a, a + sz);
@@ -296,11 +488,17 @@ static int load_hex(avr_t *avr, const char *path)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: mssim [-m MCU] [-f HZ] [-e EEPROM.bin] [-b BOOTADDR] [-l LINK] [-v] FIRMWARE.elf|.hex\n"
+		"usage: mssim [-m MCU] [-f HZ] [-e EEPROM.bin] [-b BOOTADDR] [-B BOOT.hex] [-R] [-l LINK] [-v] FIRMWARE.elf|.hex\n"
+		"       mssim -B BOOT.hex [-R] [options]   (bootloader only: blank application flash)\n"
 		"  -m MCU       atmega328p (default) or atmega168; an ELF's .mmcu section wins unless -m is given\n"
 		"  -f HZ        clock (default 16000000)\n"
 		"  -e FILE      EEPROM image: loaded at start (missing = erased), saved on change and at exit\n"
 		"  -b ADDR      start at this byte address (a bootloader, e.g. 0x7e00 for optiboot on a 328P)\n"
+		"  -B FILE      also load this bootloader (Intel HEX) and start at its lowest address\n"
+		"               (BOOTRST programmed); the boot section runs paced to the wall clock\n"
+		"  -R           Arduino auto-reset: each time a host opens the port the MCU is reset\n"
+		"               with EXTRF set (as DTR does on a board); the host's line speed must\n"
+		"               match the UART's or bytes are garbled\n"
 		"  -l LINK      also create the symlink LINK to the pty (removed at exit)\n"
 		"  -v           verbose simulator messages on stderr\n"
 		"prints 'port=/dev/pts/N' on stdout when running; SIGINT/SIGTERM stop it cleanly\n");
@@ -308,33 +506,38 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	const char *mcu = NULL, *link_path = NULL;
+	const char *mcu = NULL, *link_path = NULL, *boot_path = NULL;
+	int autoreset = 0;
 	unsigned long freq = 0;
 	long boot = -1;
 	int c;
-	while ((c = getopt(argc, argv, "m:f:e:b:l:vh")) != -1) {
+	while ((c = getopt(argc, argv, "m:f:e:b:B:Rl:vh")) != -1) {
 		switch (c) {
 		case 'm': mcu = optarg; break;
 		case 'f': freq = strtoul(optarg, NULL, 0); break;
 		case 'e': ee_path = optarg; break;
 		case 'b': boot = strtol(optarg, NULL, 0); break;
+		case 'B': boot_path = optarg; break;
+		case 'R': autoreset = 1; break;
 		case 'l': link_path = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind != argc - 1 && !(boot_path && optind == argc)) {
 		usage();
 		return 2;
 	}
-	const char *fw_path = argv[optind];
+	const char *fw_path = optind < argc ? argv[optind] : NULL;
 	avr_global_logger_set(sim_logger);
 
 	/* elf_firmware_t is large; keep it off the stack. */
 	static elf_firmware_t fw;
-	int is_hex = has_suffix(fw_path, ".hex") || has_suffix(fw_path, ".ihex");
-	if (!is_hex) {
+	int is_hex = fw_path && (has_suffix(fw_path, ".hex") || has_suffix(fw_path, ".ihex"));
+	if (!fw_path) {
+		/* bootloader only */
+	} else if (!is_hex) {
 		if (access(fw_path, R_OK) != 0) {
 			logf_err("cannot read %s: %s", fw_path, strerror(errno));
 			return 1;
@@ -359,12 +562,32 @@ int main(int argc, char **argv)
 	}
 	avr_init(avr);
 	avr->frequency = (uint32_t)freq;
-	if (!is_hex) {
+	if (!fw_path) {
+		/* blank application: erased flash */
+	} else if (!is_hex) {
 		snprintf(fw.mmcu, sizeof fw.mmcu, "%s", mcu);
 		fw.frequency = (uint32_t)freq;
 		avr_load_firmware(avr, &fw);
-	} else if (load_hex(avr, fw_path) != 0) {
+	} else if (load_hex(avr, fw_path, NULL) != 0) {
 		return 1;
+	}
+	if (boot_path) {
+		long lowest = -1;
+		if (load_hex(avr, boot_path, &lowest) != 0)
+			return 1;
+		if (lowest < 0) {
+			logf_err("%s: no flash data", boot_path);
+			return 1;
+		}
+		if (boot < 0)
+			boot = lowest;
+		avr->codeend = avr->flashend + 1;
+		/* optiboot polls UCSR0A; simavr's poll sleep (usleep per read)
+		 * would make the bootloader far slower than real time. */
+		uint32_t f = 0;
+		avr_ioctl(avr, AVR_IOCTL_UART_GET_FLAGS('0'), &f);
+		f &= ~(uint32_t)AVR_UART_FLAG_POOL_SLEEP;
+		avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &f);
 	}
 	if (boot >= 0) {
 		if ((unsigned long)boot > avr->flashend) {
@@ -373,11 +596,18 @@ int main(int argc, char **argv)
 		}
 		avr->reset_pc = (avr_flashaddr_t)boot;
 		avr->pc = (avr_flashaddr_t)boot;
+		if (boot_path)
+			boot_start = boot;
 	}
 	eeprom_load(avr);
 	if (bridge_open(avr) != 0)
 		return 1;
 	avr->sleep = sim_sleep;
+	if (autoreset) {
+		check_speed = 1;
+		if (autoreset_open() != 0)
+			return 1;
+	}
 
 	if (link_path) {
 		unlink(link_path);
@@ -418,7 +648,9 @@ int main(int argc, char **argv)
 		 * thousand instructions while it computes. */
 		if (state == cpu_Sleeping || ++batch >= 2000) {
 			batch = 0;
-			bridge_pump();
+			autoreset_poll(avr);
+			bridge_pump(avr);
+			boot_pace(avr);
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			if (now.tv_sec != last.tv_sec) {
 				last = now;
@@ -431,6 +663,8 @@ int main(int argc, char **argv)
 		unlink(link_path);
 	if (br.dropped && verbose)
 		logf_err("%lu output bytes dropped (no reader)", br.dropped);
+	if (verbose && (resets || garbled))
+		logf_err("%lu auto-resets, %lu bytes garbled by a line speed mismatch", resets, garbled);
 	close(br.master);
 	close(br.slave);
 	avr_terminate(avr);

@@ -1,0 +1,214 @@
+/*
+ * config.h - build options and fixed buffer sizes for the mstool reference
+ * firmware, in ONE place.
+ *
+ * Every option can be overridden from the command line (make CONFIG_X=...
+ * passes -DCONFIG_X=...). Options are 0/1 switches or sizes in bytes; the
+ * device reports them over the management channel (identify).
+ *
+ * The same header is used by the AVR build and by the host build of the
+ * sources (tests, sanitizers); nothing here depends on the target except
+ * where marked.
+ */
+#ifndef MS_CONFIG_H
+#define MS_CONFIG_H
+
+/* ---------------------------------------------------------------------
+ * Crypto core options
+ * ------------------------------------------------------------------- */
+
+/*
+ * CONFIG_AES_DECRYPT: 1 builds aes128_decrypt() (the inverse cipher) and
+ * CBC decryption. CTR and CCM need only the forward cipher, so a device
+ * that speaks only AES-CCM / AES-CTR suites can set it to 0 and save the
+ * inverse S-box and the inverse round code (about 0.5 KB of flash).
+ */
+#ifndef CONFIG_AES_DECRYPT
+#define CONFIG_AES_DECRYPT 1
+#endif
+
+/*
+ * CONFIG_AES_ASM: 1 (default) uses the hand-written AVR assembly for AES
+ * key expansion and the forward cipher (crypto/aes_avr.S); 0 uses the C
+ * reference in crypto/aes.c. Decryption is C either way. Ignored (forced
+ * to 0) on the host build: the host always runs the C reference.
+ * `make avr-test` checks the assembly against the C on simavr.
+ */
+#ifndef CONFIG_AES_ASM
+#define CONFIG_AES_ASM 1
+#endif
+#if !defined(__AVR__)
+#undef CONFIG_AES_ASM
+#define CONFIG_AES_ASM 0
+#endif
+
+/*
+ * CONFIG_MD5_ASM: 1 (default) uses the AVR assembly MD5 compression
+ * function (crypto/md5_avr.S); 0 the C reference in crypto/md5.c. Forced
+ * to 0 on the host. `make avr-test` checks the assembly against the C.
+ */
+#ifndef CONFIG_MD5_ASM
+#define CONFIG_MD5_ASM 1
+#endif
+#if !defined(__AVR__)
+#undef CONFIG_MD5_ASM
+#define CONFIG_MD5_ASM 0
+#endif
+
+/*
+ * CONFIG_SHA256_ASM: 1 (default) uses the AVR assembly SHA-256
+ * compression function (crypto/sha256_avr.S); 0 the C reference in
+ * crypto/sha256.c. Forced to 0 on the host. Checked by `make avr-test`.
+ */
+#ifndef CONFIG_SHA256_ASM
+#define CONFIG_SHA256_ASM 1
+#endif
+#if !defined(__AVR__)
+#undef CONFIG_SHA256_ASM
+#define CONFIG_SHA256_ASM 0
+#endif
+
+/* CONFIG_MD5, CONFIG_SHA256: 1 builds the hash (and its HMAC). */
+#ifndef CONFIG_MD5
+#define CONFIG_MD5 1
+#endif
+#ifndef CONFIG_SHA256
+#define CONFIG_SHA256 1
+#endif
+
+/* --- RSA (ENGINEER RSA) --- */
+/*
+ * CONFIG_RSA: 1 builds RSASSA-PKCS1-v1_5 / SHA-256 verification with
+ * e = 65537 (crypto/rsa.h) and its management commands (mgmt_rsa.c).
+ * CONFIG_RSA_MAX_BYTES: the largest modulus in bytes (256: RSA-2048; the
+ * ATmega168 stores at most an RSA-1024 issuer key, docs/eeprom.md).
+ * CONFIG_RSA_ASM: 1 (default) uses the AVR assembly multiply-accumulate
+ * kernel (crypto/bignum_avr.S); 0 the C reference in crypto/rsa.c. Forced
+ * to 0 on the host.
+ */
+#ifndef CONFIG_RSA
+#define CONFIG_RSA 1
+#endif
+#ifndef CONFIG_RSA_MAX_BYTES
+#if defined(__AVR_ATmega168__)
+#define CONFIG_RSA_MAX_BYTES 128
+#else
+#define CONFIG_RSA_MAX_BYTES 256
+#endif
+#endif
+#ifndef CONFIG_RSA_ASM
+#define CONFIG_RSA_ASM 1
+#endif
+#if !defined(__AVR__)
+#undef CONFIG_RSA_ASM
+#define CONFIG_RSA_ASM 0
+#endif
+/* --- end RSA --- */
+
+/* ---------------------------------------------------------------------
+ * Fixed buffer sizes (bytes). RAM is 2048 bytes on the ATmega328P and
+ * 1024 on the ATmega168: every buffer in the firmware is sized here.
+ * ------------------------------------------------------------------- */
+
+/* UART ring buffers (interrupt-driven); must be powers of two <= 256. */
+#ifndef CONFIG_UART_RX_SIZE
+#define CONFIG_UART_RX_SIZE 64
+#endif
+#ifndef CONFIG_UART_TX_SIZE
+#define CONFIG_UART_TX_SIZE 64
+#endif
+
+/*
+ * Largest decoded frame on the UART (management frame or SLIP-framed IPv4
+ * datagram), excluding framing. Longer frames are dropped and counted.
+ */
+#ifndef CONFIG_FRAME_MAX
+#if defined(__AVR_ATmega168__)
+#define CONFIG_FRAME_MAX 160
+#else
+#define CONFIG_FRAME_MAX 296
+#endif
+#endif
+
+/* Largest input of a management-channel "compute" or "bench" request. */
+#ifndef CONFIG_MGMT_DATA_MAX
+#define CONFIG_MGMT_DATA_MAX (CONFIG_FRAME_MAX - 16)
+#endif
+
+/* --- network and ESP (FW-LINK) --- */
+/*
+ * See docs/firmware-net.md. The IPv4 MTU is CONFIG_FRAME_MAX (above): one
+ * buffer holds a packet and its reply, processed in place.
+ *
+ * CONFIG_ESP_CCM8        suite 1 aes128-ccm8 (AES only; the default)
+ * CONFIG_ESP_CTR_SHA256  suite 4 aes128-ctr-hmac-sha256-128 (needs CONFIG_SHA256)
+ * CONFIG_ESP_CBC_MD5     suite 5 aes128-cbc-hmac-md5-96, the seed paper's
+ *                        (needs CONFIG_MD5 and CONFIG_AES_DECRYPT)
+ * All three on the ATmega328P; CCM-8 only on the ATmega168.
+ */
+#ifndef CONFIG_ESP_CCM8
+#define CONFIG_ESP_CCM8 1
+#endif
+#ifndef CONFIG_ESP_CTR_SHA256
+#if defined(__AVR_ATmega168__)
+#define CONFIG_ESP_CTR_SHA256 0
+#else
+#define CONFIG_ESP_CTR_SHA256 1
+#endif
+#endif
+#ifndef CONFIG_ESP_CBC_MD5
+#if defined(__AVR_ATmega168__)
+#define CONFIG_ESP_CBC_MD5 0
+#else
+#define CONFIG_ESP_CBC_MD5 1
+#endif
+#endif
+#if CONFIG_ESP_CTR_SHA256 && !CONFIG_SHA256
+#error "CONFIG_ESP_CTR_SHA256 needs CONFIG_SHA256"
+#endif
+#if CONFIG_ESP_CBC_MD5 && !(CONFIG_MD5 && CONFIG_AES_DECRYPT)
+#error "CONFIG_ESP_CBC_MD5 needs CONFIG_MD5 and CONFIG_AES_DECRYPT"
+#endif
+#define CONFIG_ESP_HMAC (CONFIG_ESP_CTR_SHA256 || CONFIG_ESP_CBC_MD5)
+
+/*
+ * CONFIG_RESERVE_BLOCK: sequence numbers reserved (outbound) or kept ahead
+ * (inbound floor) per EEPROM state write (docs/eeprom.md). Fixed by the
+ * host's session rule (docs/sa-file.md): do not change casually.
+ */
+#ifndef CONFIG_RESERVE_BLOCK
+#define CONFIG_RESERVE_BLOCK 1024UL
+#endif
+
+/* UDP port of the task service inside ESP (docs/tasks.md). */
+#ifndef CONFIG_TASK_PORT
+#define CONFIG_TASK_PORT 7411
+#endif
+
+/*
+ * CONFIG_MGMT_CRYPTO: 1 builds the management channel's BENCH and COMPUTE
+ * commands (and so links every primitive they reach). 0 keeps IDENTIFY,
+ * STATS and STATUS only.
+ */
+#ifndef CONFIG_MGMT_CRYPTO
+#if defined(__AVR_ATmega168__)
+#define CONFIG_MGMT_CRYPTO 0 /* 16 KB: the ESP device, not the bench */
+#else
+#define CONFIG_MGMT_CRYPTO 1
+#endif
+#endif
+
+/* EEPROM size for the host build (the AVR build uses E2END + 1). */
+#ifndef CONFIG_HOST_EEPROM_SIZE
+#define CONFIG_HOST_EEPROM_SIZE 1024
+#endif
+/* --- end network and ESP (FW-LINK) --- */
+
+/* ---------------------------------------------------------------------
+ * Target
+ * ------------------------------------------------------------------- */
+#ifndef F_CPU
+#define F_CPU 16000000UL
+#endif
+
+#endif /* MS_CONFIG_H */

@@ -1,0 +1,48 @@
+/*
+ * aes.h - AES-128 block cipher (FIPS-197).
+ *
+ * Caller-owned context holding the expanded key (11 round keys, 176
+ * bytes). The same context serves encryption and decryption (the inverse
+ * cipher walks the schedule backwards and applies InvMixColumns itself),
+ * so one schedule of 176 bytes of RAM is all a session needs.
+ *
+ * Constant time on AVR: no branch depends on key or data; S-box lookups
+ * are LPM reads from flash (constant time, no cache); xtime is computed
+ * without branches. See docs/firmware.md.
+ *
+ * Build options (config.h): CONFIG_AES_DECRYPT builds aes128_decrypt();
+ * CONFIG_AES_ASM selects crypto/aes_avr.S for the forward cipher on AVR.
+ */
+#ifndef MS_AES_H
+#define MS_AES_H
+
+#include <stdint.h>
+#include "../config.h"
+
+#define AES128_KEY_SIZE 16
+#define AES_BLOCK_SIZE 16
+#define AES128_ROUNDS 10
+
+typedef struct {
+	uint8_t rk[176]; /* round keys 0..10, 16 bytes each */
+} aes128_ctx;
+
+/*
+ * aes128_init - expand key into ctx. Cannot fail. The caller should
+ * wipe() its copy of the key when no longer needed and call
+ * aes128_wipe(ctx) when the session ends.
+ */
+void aes128_init(aes128_ctx *ctx, const uint8_t key[16]);
+
+/* aes128_encrypt - encrypt one block in place with the forward cipher. */
+void aes128_encrypt(const aes128_ctx *ctx, uint8_t block[16]);
+
+#if CONFIG_AES_DECRYPT
+/* aes128_decrypt - decrypt one block in place with the inverse cipher. */
+void aes128_decrypt(const aes128_ctx *ctx, uint8_t block[16]);
+#endif
+
+/* aes128_wipe - zero the key schedule. */
+void aes128_wipe(aes128_ctx *ctx);
+
+#endif /* MS_AES_H */

@@ -1,0 +1,491 @@
+/*
+ * aes_avr.S - AES-128 key expansion and cipher in AVR assembly
+ * (FIPS-197), selected by CONFIG_AES_ASM=1. crypto/aes.c is the C
+ * reference for the same functions and both pass the same vectors
+ * (make host-test runs the C; the device runs whichever was built).
+ *
+ *   void aes128_init(aes128_ctx *ctx, const uint8_t key[16]);
+ *   void aes128_encrypt(const aes128_ctx *ctx, uint8_t block[16]);
+ *   void aes128_decrypt(const aes128_ctx *ctx, uint8_t block[16]);
+ *                                        (with CONFIG_AES_DECRYPT)
+ *
+ * With CONFIG_AES_DECRYPT the two directions share one MixColumns
+ * subroutine (rcall: +7 cycles per round for encryption, -256 bytes);
+ * without it MixColumns is inlined in the encryption loop.
+ *
+ * Constant time: no branch depends on key or data (the only branches are
+ * the round loops); S-box lookups are LPM from a 256-byte-aligned table,
+ * 3 cycles for any index; xtime is lsl / sbc / andi / eor (4 cycles, no
+ * branch).
+ *
+ * Register use (avr-gcc ABI: r2-r17, r28-r29 call-saved, r1 = 0 on
+ * return, r0 scratch, arguments in r24:r25 then r22:r23):
+ *   state s[4c+r] of column c: c = 0,1 in r2..r9; c = 2,3 in r18..r25,
+ *     so each column is two register pairs (movw in MixColumns)
+ *   r10..r13, r0  scratch (ShiftRows temporaries, MixColumns sums)
+ *   X             round key pointer, read once in order with ld X+
+ *   Z             S-box index (ZH = page of the table, ZL = byte)
+ *   r1            round counter, counts down to 0 (so r1 = 0 at exit)
+ */
+#include "../config.h"
+
+#if defined(__AVR__) && CONFIG_AES_ASM
+
+#define S0 r2
+#define S1 r3
+#define S2 r4
+#define S3 r5
+#define S4 r6
+#define S5 r7
+#define S6 r8
+#define S7 r9
+#define S8 r18
+#define S9 r19
+#define S10 r20
+#define S11 r21
+#define S12 r22
+#define S13 r23
+#define S14 r24
+#define S15 r25
+
+#define ZL r30
+#define ZH r31
+
+/* dst = S(src ^ next round-key byte) */
+.macro SUBK dst, src
+	ld	ZL, X+
+	eor	ZL, \src
+	lpm	\dst, Z
+.endm
+
+/* x = x * {02} in GF(2^8), branch-free; clobbers ZH */
+.macro XTIME x
+	lsl	\x
+	sbc	ZH, ZH
+	andi	ZH, 0x1b
+	eor	\x, ZH
+.endm
+
+/*
+ * MixColumns on one column a0..a3 (a0:a1 and a2:a3 register pairs):
+ * b_i = a_i ^ t ^ xtime(a_i ^ a_i+1), t = a0 ^ a1 ^ a2 ^ a3.
+ * Uses r10..r13, ZL (t) and ZH.
+ */
+.macro MIXCOL a0, a1, a2, a3
+	movw	r10, \a0	/* r10 = a0, r11 = a1 */
+	movw	r12, \a2	/* r12 = a2, r13 = a3 */
+	eor	r10, \a1	/* a0^a1 */
+	eor	r11, \a2	/* a1^a2 */
+	eor	r12, \a3	/* a2^a3 */
+	eor	r13, \a0	/* a3^a0 */
+	mov	ZL, r10
+	eor	ZL, r12		/* t */
+	XTIME	r10
+	XTIME	r11
+	XTIME	r12
+	XTIME	r13
+	eor	\a0, r10
+	eor	\a0, ZL
+	eor	\a1, r11
+	eor	\a1, ZL
+	eor	\a2, r12
+	eor	\a2, ZL
+	eor	\a3, r13
+	eor	\a3, ZL
+.endm
+
+.macro MIXCOLUMNS
+	MIXCOL	S0, S1, S2, S3
+	MIXCOL	S4, S5, S6, S7
+	MIXCOL	S8, S9, S10, S11
+	MIXCOL	S12, S13, S14, S15
+.endm
+
+/*
+ * InvMixColumns = MixColumns after multiplying each column by
+ * {04}x^2 + {05} (FIPS-197 5.3.3): a0 ^= u, a2 ^= u with
+ * u = {04}(a0 ^ a2); a1 ^= v, a3 ^= v with v = {04}(a1 ^ a3).
+ */
+.macro INVPRE a0, a1, a2, a3
+	movw	r10, \a0	/* r10 = a0, r11 = a1 */
+	eor	r10, \a2
+	eor	r11, \a3
+	XTIME	r10
+	XTIME	r10
+	XTIME	r11
+	XTIME	r11
+	eor	\a0, r10
+	eor	\a2, r10
+	eor	\a1, r11
+	eor	\a3, r11
+.endm
+
+/* dst = InvS(src), ZH = page of the inverse S-box */
+.macro INVSUB dst, src
+	mov	ZL, \src
+	lpm	\dst, Z
+.endm
+
+/* The S-box, FIPS-197 figure 7, on a 256-byte boundary. */
+	.section .progmem.aes_sbox, "a", @progbits
+	.balign	256
+	.global	aes_sbox
+	.type	aes_sbox, @object
+aes_sbox:
+	.byte 0x63,0x7c,0x77,0x7b,0xf2,0x6b,0x6f,0xc5,0x30,0x01,0x67,0x2b,0xfe,0xd7,0xab,0x76
+	.byte 0xca,0x82,0xc9,0x7d,0xfa,0x59,0x47,0xf0,0xad,0xd4,0xa2,0xaf,0x9c,0xa4,0x72,0xc0
+	.byte 0xb7,0xfd,0x93,0x26,0x36,0x3f,0xf7,0xcc,0x34,0xa5,0xe5,0xf1,0x71,0xd8,0x31,0x15
+	.byte 0x04,0xc7,0x23,0xc3,0x18,0x96,0x05,0x9a,0x07,0x12,0x80,0xe2,0xeb,0x27,0xb2,0x75
+	.byte 0x09,0x83,0x2c,0x1a,0x1b,0x6e,0x5a,0xa0,0x52,0x3b,0xd6,0xb3,0x29,0xe3,0x2f,0x84
+	.byte 0x53,0xd1,0x00,0xed,0x20,0xfc,0xb1,0x5b,0x6a,0xcb,0xbe,0x39,0x4a,0x4c,0x58,0xcf
+	.byte 0xd0,0xef,0xaa,0xfb,0x43,0x4d,0x33,0x85,0x45,0xf9,0x02,0x7f,0x50,0x3c,0x9f,0xa8
+	.byte 0x51,0xa3,0x40,0x8f,0x92,0x9d,0x38,0xf5,0xbc,0xb6,0xda,0x21,0x10,0xff,0xf3,0xd2
+	.byte 0xcd,0x0c,0x13,0xec,0x5f,0x97,0x44,0x17,0xc4,0xa7,0x7e,0x3d,0x64,0x5d,0x19,0x73
+	.byte 0x60,0x81,0x4f,0xdc,0x22,0x2a,0x90,0x88,0x46,0xee,0xb8,0x14,0xde,0x5e,0x0b,0xdb
+	.byte 0xe0,0x32,0x3a,0x0a,0x49,0x06,0x24,0x5c,0xc2,0xd3,0xac,0x62,0x91,0x95,0xe4,0x79
+	.byte 0xe7,0xc8,0x37,0x6d,0x8d,0xd5,0x4e,0xa9,0x6c,0x56,0xf4,0xea,0x65,0x7a,0xae,0x08
+	.byte 0xba,0x78,0x25,0x2e,0x1c,0xa6,0xb4,0xc6,0xe8,0xdd,0x74,0x1f,0x4b,0xbd,0x8b,0x8a
+	.byte 0x70,0x3e,0xb5,0x66,0x48,0x03,0xf6,0x0e,0x61,0x35,0x57,0xb9,0x86,0xc1,0x1d,0x9e
+	.byte 0xe1,0xf8,0x98,0x11,0x69,0xd9,0x8e,0x94,0x9b,0x1e,0x87,0xe9,0xce,0x55,0x28,0xdf
+	.byte 0x8c,0xa1,0x89,0x0d,0xbf,0xe6,0x42,0x68,0x41,0x99,0x2d,0x0f,0xb0,0x54,0xbb,0x16
+	.size	aes_sbox, 256
+
+#if CONFIG_AES_DECRYPT
+/* The inverse S-box, FIPS-197 figure 14, right after (also aligned). */
+	.global	aes_inv_sbox
+	.type	aes_inv_sbox, @object
+aes_inv_sbox:
+	.byte 0x52,0x09,0x6a,0xd5,0x30,0x36,0xa5,0x38,0xbf,0x40,0xa3,0x9e,0x81,0xf3,0xd7,0xfb
+	.byte 0x7c,0xe3,0x39,0x82,0x9b,0x2f,0xff,0x87,0x34,0x8e,0x43,0x44,0xc4,0xde,0xe9,0xcb
+	.byte 0x54,0x7b,0x94,0x32,0xa6,0xc2,0x23,0x3d,0xee,0x4c,0x95,0x0b,0x42,0xfa,0xc3,0x4e
+	.byte 0x08,0x2e,0xa1,0x66,0x28,0xd9,0x24,0xb2,0x76,0x5b,0xa2,0x49,0x6d,0x8b,0xd1,0x25
+	.byte 0x72,0xf8,0xf6,0x64,0x86,0x68,0x98,0x16,0xd4,0xa4,0x5c,0xcc,0x5d,0x65,0xb6,0x92
+	.byte 0x6c,0x70,0x48,0x50,0xfd,0xed,0xb9,0xda,0x5e,0x15,0x46,0x57,0xa7,0x8d,0x9d,0x84
+	.byte 0x90,0xd8,0xab,0x00,0x8c,0xbc,0xd3,0x0a,0xf7,0xe4,0x58,0x05,0xb8,0xb3,0x45,0x06
+	.byte 0xd0,0x2c,0x1e,0x8f,0xca,0x3f,0x0f,0x02,0xc1,0xaf,0xbd,0x03,0x01,0x13,0x8a,0x6b
+	.byte 0x3a,0x91,0x11,0x41,0x4f,0x67,0xdc,0xea,0x97,0xf2,0xcf,0xce,0xf0,0xb4,0xe6,0x73
+	.byte 0x96,0xac,0x74,0x22,0xe7,0xad,0x35,0x85,0xe2,0xf9,0x37,0xe8,0x1c,0x75,0xdf,0x6e
+	.byte 0x47,0xf1,0x1a,0x71,0x1d,0x29,0xc5,0x89,0x6f,0xb7,0x62,0x0e,0xaa,0x18,0xbe,0x1b
+	.byte 0xfc,0x56,0x3e,0x4b,0xc6,0xd2,0x79,0x20,0x9a,0xdb,0xc0,0xfe,0x78,0xcd,0x5a,0xf4
+	.byte 0x1f,0xdd,0xa8,0x33,0x88,0x07,0xc7,0x31,0xb1,0x12,0x10,0x59,0x27,0x80,0xec,0x5f
+	.byte 0x60,0x51,0x7f,0xa9,0x19,0xb5,0x4a,0x0d,0x2d,0xe5,0x7a,0x9f,0x93,0xc9,0x9c,0xef
+	.byte 0xa0,0xe0,0x3b,0x4d,0xae,0x2a,0xf5,0xb0,0xc8,0xeb,0xbb,0x3c,0x83,0x53,0x99,0x61
+	.byte 0x17,0x2b,0x04,0x7e,0xba,0x77,0xd6,0x26,0xe1,0x69,0x14,0x63,0x55,0x21,0x0c,0x7d
+	.size	aes_inv_sbox, 256
+#endif
+
+/* ------------------------------------------------------------------ */
+/* void aes128_encrypt(const aes128_ctx *ctx, uint8_t block[16])       */
+/* ------------------------------------------------------------------ */
+	.section .text.aes128_encrypt, "ax", @progbits
+	.global	aes128_encrypt
+	.type	aes128_encrypt, @function
+aes128_encrypt:
+	push	r2
+	push	r3
+	push	r4
+	push	r5
+	push	r6
+	push	r7
+	push	r8
+	push	r9
+	push	r10
+	push	r11
+	push	r12
+	push	r13
+	movw	r26, r24		/* X = round keys */
+	movw	r30, r22		/* Z = block */
+	ld	S0, Z+
+	ld	S1, Z+
+	ld	S2, Z+
+	ld	S3, Z+
+	ld	S4, Z+
+	ld	S5, Z+
+	ld	S6, Z+
+	ld	S7, Z+
+	ld	S8, Z+
+	ld	S9, Z+
+	ld	S10, Z+
+	ld	S11, Z+
+	ld	S12, Z+
+	ld	S13, Z+
+	ld	S14, Z+
+	ld	S15, Z+
+	push	r30			/* block + 16, for the stores */
+	push	r31
+	ldi	r31, 10
+	mov	r1, r31			/* rounds */
+1:
+	/* AddRoundKey + SubBytes + ShiftRows: old byte p goes to
+	 * 4*((p/4 - p%4) & 3) + p%4; bytes whose destination has not
+	 * been read yet wait in r0, r10..r13. */
+	ldi	ZH, hi8(aes_sbox)
+	SUBK	S0, S0
+	SUBK	r0, S1		/* -> 13 */
+	SUBK	r10, S2		/* -> 10 */
+	SUBK	r11, S3		/* -> 7 */
+	SUBK	S4, S4
+	SUBK	S1, S5
+	SUBK	r12, S6		/* -> 14 */
+	SUBK	r13, S7		/* -> 11 */
+	SUBK	S8, S8
+	SUBK	S5, S9
+	SUBK	S2, S10
+	mov	S10, r10
+	SUBK	r10, S11	/* -> 15 */
+	SUBK	S12, S12
+	SUBK	S9, S13
+	mov	S13, r0
+	SUBK	S6, S14
+	mov	S14, r12
+	SUBK	S3, S15
+	mov	S7, r11
+	mov	S11, r13
+	mov	S15, r10
+	dec	r1
+	brne	3f
+	rjmp	2f
+3:
+#if CONFIG_AES_DECRYPT
+	rcall	mix_columns		/* shared with the inverse cipher */
+#else
+	MIXCOLUMNS
+#endif
+	rjmp	1b
+2:
+	/* last AddRoundKey, stored backwards from block + 16 */
+	pop	r31
+	pop	r30
+	adiw	r26, 16
+.irp s, S15, S14, S13, S12, S11, S10, S9, S8, S7, S6, S5, S4, S3, S2, S1, S0
+	ld	r0, -X
+	eor	\s, r0
+	st	-Z, \s
+.endr
+	pop	r13
+	pop	r12
+	pop	r11
+	pop	r10
+	pop	r9
+	pop	r8
+	pop	r7
+	pop	r6
+	pop	r5
+	pop	r4
+	pop	r3
+	pop	r2
+	ret				/* r1 is 0: the round counter ran out */
+	.size	aes128_encrypt, . - aes128_encrypt
+
+/* ------------------------------------------------------------------ */
+/* void aes128_init(aes128_ctx *ctx, const uint8_t key[16])            */
+/* ------------------------------------------------------------------ */
+/*
+ * The current round key lives in K0..K15; each round is stored with
+ * st X+ and the next one computed in registers. The loop ends when rcon
+ * steps past 0x36 (the 10th constant) to 0x6c. rcon is public.
+ */
+#define K0 r0
+#define K1 r1
+#define K2 r18
+#define K3 r19
+#define K4 r20
+#define K5 r21
+#define K6 r22
+#define K7 r23
+#define K8 r24
+#define K9 r2
+#define K10 r3
+#define K11 r4
+#define K12 r5
+#define K13 r6
+#define K14 r7
+#define K15 r8
+#define RCON r25
+
+	.section .text.aes128_init, "ax", @progbits
+	.global	aes128_init
+	.type	aes128_init, @function
+aes128_init:
+	push	r2
+	push	r3
+	push	r4
+	push	r5
+	push	r6
+	push	r7
+	push	r8
+	movw	r26, r24		/* X = round keys */
+	movw	r30, r22		/* Z = key */
+.irp k, K0, K1, K2, K3, K4, K5, K6, K7, K8, K9, K10, K11, K12, K13, K14, K15
+	ld	\k, Z+
+.endr
+	ldi	ZH, hi8(aes_sbox)
+	ldi	RCON, 1
+1:
+.irp k, K0, K1, K2, K3, K4, K5, K6, K7, K8, K9, K10, K11, K12, K13, K14, K15
+	st	X+, \k
+.endr
+	cpi	RCON, 0x6c
+	breq	2f
+	/* w0 ^= SubWord(RotWord(w3)) ^ rcon */
+	mov	ZL, K13
+	lpm	ZL, Z
+	eor	K0, ZL
+	eor	K0, RCON
+	mov	ZL, K14
+	lpm	ZL, Z
+	eor	K1, ZL
+	mov	ZL, K15
+	lpm	ZL, Z
+	eor	K2, ZL
+	mov	ZL, K12
+	lpm	ZL, Z
+	eor	K3, ZL
+	/* w1 ^= w0, w2 ^= w1, w3 ^= w2 */
+	eor	K4, K0
+	eor	K5, K1
+	eor	K6, K2
+	eor	K7, K3
+	eor	K8, K4
+	eor	K9, K5
+	eor	K10, K6
+	eor	K11, K7
+	eor	K12, K8
+	eor	K13, K9
+	eor	K14, K10
+	eor	K15, K11
+	lsl	RCON			/* rcon = xtime(rcon); public */
+	brcc	1b
+	ldi	RCON, 0x1b
+	rjmp	1b
+2:
+	clr	r1
+	pop	r8
+	pop	r7
+	pop	r6
+	pop	r5
+	pop	r4
+	pop	r3
+	pop	r2
+	ret
+	.size	aes128_init, . - aes128_init
+
+#if CONFIG_AES_DECRYPT
+/* MixColumns on the whole state, shared by both directions. */
+	.section .text.aes_mix_columns, "ax", @progbits
+	.type	mix_columns, @function
+mix_columns:
+	MIXCOLUMNS
+	ret
+	.size	mix_columns, . - mix_columns
+
+/* ------------------------------------------------------------------ */
+/* void aes128_decrypt(const aes128_ctx *ctx, uint8_t block[16])       */
+/* ------------------------------------------------------------------ */
+/*
+ * Round keys are read backwards with ld -X (X starts at ctx + 176); the
+ * state bytes are visited 15..0 so the key bytes line up.
+ */
+.macro ADDKEY_DOWN
+.irp s, S15, S14, S13, S12, S11, S10, S9, S8, S7, S6, S5, S4, S3, S2, S1, S0
+	ld	r0, -X
+	eor	\s, r0
+.endr
+.endm
+
+/* InvShiftRows + InvSubBytes: row r moves r columns right. */
+.macro INVSUBSHIFT
+	ldi	ZH, hi8(aes_inv_sbox)
+	INVSUB	S0, S0
+	INVSUB	S4, S4
+	INVSUB	S8, S8
+	INVSUB	S12, S12
+	INVSUB	r0, S13		/* row 1: 1 <- 13 <- 9 <- 5 <- 1 */
+	INVSUB	S13, S9
+	INVSUB	S9, S5
+	INVSUB	S5, S1
+	mov	S1, r0
+	INVSUB	r0, S10		/* row 2: 2 <-> 10, 6 <-> 14 */
+	INVSUB	S10, S2
+	mov	S2, r0
+	INVSUB	r0, S14
+	INVSUB	S14, S6
+	mov	S6, r0
+	INVSUB	r0, S3		/* row 3: 3 <- 7 <- 11 <- 15 <- 3 */
+	INVSUB	S3, S7
+	INVSUB	S7, S11
+	INVSUB	S11, S15
+	mov	S15, r0
+.endm
+
+	.section .text.aes_add_key_down, "ax", @progbits
+	.type	add_key_down, @function
+add_key_down:
+	ADDKEY_DOWN
+	ret
+	.size	add_key_down, . - add_key_down
+
+	.section .text.aes128_decrypt, "ax", @progbits
+	.global	aes128_decrypt
+	.type	aes128_decrypt, @function
+aes128_decrypt:
+	push	r2
+	push	r3
+	push	r4
+	push	r5
+	push	r6
+	push	r7
+	push	r8
+	push	r9
+	push	r10
+	push	r11
+	push	r12
+	push	r13
+	movw	r26, r24
+	subi	r26, lo8(-176)		/* X = ctx + 176 */
+	sbci	r27, hi8(-176)
+	movw	r30, r22		/* Z = block */
+.irp s, S0, S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11, S12, S13, S14, S15
+	ld	\s, Z+
+.endr
+	push	r30
+	push	r31
+	rcall	add_key_down		/* round key 10 */
+	ldi	r31, 10
+	mov	r1, r31
+1:
+	INVSUBSHIFT
+	rcall	add_key_down		/* round keys 9..0 */
+	dec	r1
+	brne	3f
+	rjmp	2f
+3:
+	INVPRE	S0, S1, S2, S3
+	INVPRE	S4, S5, S6, S7
+	INVPRE	S8, S9, S10, S11
+	INVPRE	S12, S13, S14, S15
+	rcall	mix_columns
+	rjmp	1b
+2:
+	pop	r31
+	pop	r30
+.irp s, S15, S14, S13, S12, S11, S10, S9, S8, S7, S6, S5, S4, S3, S2, S1, S0
+	st	-Z, \s
+.endr
+	pop	r13
+	pop	r12
+	pop	r11
+	pop	r10
+	pop	r9
+	pop	r8
+	pop	r7
+	pop	r6
+	pop	r5
+	pop	r4
+	pop	r3
+	pop	r2
+	ret				/* r1 is 0 */
+	.size	aes128_decrypt, . - aes128_decrypt
+#endif /* CONFIG_AES_DECRYPT */
+
+#endif /* __AVR__ && CONFIG_AES_ASM */

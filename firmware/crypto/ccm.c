@@ -1,0 +1,195 @@
+/*
+ * ccm.c - AES-128-CCM (RFC 3610), see ccm.h.
+ *
+ * One pass: each 16-octet block costs two AES calls (CBC-MAC and CTR).
+ * Only the forward cipher is used.
+ */
+#include <string.h>
+
+#include "ccm.h"
+#include "ct.h"
+
+typedef struct {
+	const aes128_ctx *aes;
+	uint8_t x[16];   /* CBC-MAC chaining value */
+	uint8_t a[16];   /* CTR counter block A_i */
+	uint8_t ks[16];  /* key stream / S_0 */
+	uint8_t pos;     /* octets absorbed into x since the last AES call */
+} ccm_state;
+
+/* Absorb n octets into the CBC-MAC (the lengths are public). */
+static void mac_absorb(ccm_state *st, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		st->x[st->pos++] ^= *p++;
+		n--;
+		if (st->pos == 16) {
+			aes128_encrypt(st->aes, st->x);
+			st->pos = 0;
+		}
+	}
+}
+
+/* Zero-pad the current MAC block (RFC 3610 section 2.2). */
+static void mac_pad(ccm_state *st)
+{
+	if (st->pos != 0) {
+		aes128_encrypt(st->aes, st->x);
+		st->pos = 0;
+	}
+}
+
+static void ctr_next(ccm_state *st, uint8_t l)
+{
+	uint8_t i;
+
+	for (i = 15; i >= 16 - l; i--) {
+		if (++st->a[i] != 0) {
+			break;
+		}
+	}
+	memcpy(st->ks, st->a, 16);
+	aes128_encrypt(st->aes, st->ks);
+}
+
+/*
+ * ccm_run - the common part of seal and open: B_0, the AAD, the payload
+ * (encrypting or decrypting buf) and the tag U = T ^ first M octets of S_0,
+ * left in st->x. Returns -1 on bad parameters.
+ */
+static int ccm_run(ccm_state *st, const uint8_t *nonce, size_t nonce_len,
+                   const uint8_t *aad, size_t aad_len, uint8_t *buf,
+                   size_t len, size_t tag_len, int decrypt)
+{
+	uint8_t l, i;
+	size_t rem;
+	uint8_t hdr[6];
+	uint8_t hdr_len;
+
+	if (nonce_len < CCM_NONCE_MIN || nonce_len > CCM_NONCE_MAX ||
+	    tag_len < 4 || tag_len > 16 || (tag_len & 1) != 0) {
+		return -1;
+	}
+#if SIZE_MAX > 0xffffffffu
+	if (aad_len > 0xffffffffu) {
+		return -1;
+	}
+#endif
+	l = (uint8_t)(15 - nonce_len);
+
+	/* B_0 = flags || nonce || l(m) (RFC 3610 section 2.2). */
+	st->x[0] = (uint8_t)((aad_len > 0 ? 0x40 : 0) |
+	                     (((tag_len - 2) / 2) << 3) | (l - 1));
+	memcpy(st->x + 1, nonce, nonce_len);
+	rem = len;
+	for (i = 15; i > nonce_len; i--) {
+		st->x[i] = (uint8_t)rem;
+		rem >>= 8;
+	}
+	if (rem != 0) {
+		return -1; /* len does not fit in L octets */
+	}
+	aes128_encrypt(st->aes, st->x);
+	st->pos = 0;
+
+	/* l(a) || a, zero padded. */
+	if (aad_len > 0) {
+		if (aad_len < 0xff00u) {
+			hdr[0] = (uint8_t)(aad_len >> 8);
+			hdr[1] = (uint8_t)aad_len;
+			hdr_len = 2;
+		} else {
+			uint32_t a32 = (uint32_t)aad_len;
+
+			hdr[0] = 0xff;
+			hdr[1] = 0xfe;
+			hdr[2] = (uint8_t)(a32 >> 24);
+			hdr[3] = (uint8_t)(a32 >> 16);
+			hdr[4] = (uint8_t)(a32 >> 8);
+			hdr[5] = (uint8_t)a32;
+			hdr_len = 6;
+		}
+		mac_absorb(st, hdr, hdr_len);
+		mac_absorb(st, aad, aad_len);
+		mac_pad(st);
+	}
+
+	/* A_i = flags(L-1) || nonce || i. */
+	memset(st->a, 0, 16);
+	st->a[0] = (uint8_t)(l - 1);
+	memcpy(st->a + 1, nonce, nonce_len);
+
+	while (len > 0) {
+		uint8_t n = len < 16 ? (uint8_t)len : 16;
+		uint8_t *x = st->x;
+		const uint8_t *ks = st->ks;
+
+		ctr_next(st, l);
+		/* the direction is public: one loop each */
+		if (decrypt) {
+			for (i = n; i > 0; i--) {
+				uint8_t p = (uint8_t)(*buf ^ *ks++);
+
+				*buf++ = p;
+				*x++ ^= p;
+			}
+		} else {
+			for (i = n; i > 0; i--) {
+				uint8_t p = *buf;
+
+				*x++ ^= p;
+				*buf++ = (uint8_t)(p ^ *ks++);
+			}
+		}
+		aes128_encrypt(st->aes, st->x);
+		len -= n;
+	}
+
+	/* S_0 = E(A_0); U = T ^ S_0. */
+	memset(st->a + 16 - l, 0, l);
+	memcpy(st->ks, st->a, 16);
+	aes128_encrypt(st->aes, st->ks);
+	for (i = 0; i < 16; i++) {
+		st->x[i] ^= st->ks[i];
+	}
+	return 0;
+}
+
+int aes128_ccm_seal(const aes128_ctx *ctx,
+                    const uint8_t *nonce, size_t nonce_len,
+                    const uint8_t *aad, size_t aad_len,
+                    uint8_t *buf, size_t len,
+                    uint8_t *tag, size_t tag_len)
+{
+	ccm_state st;
+	int r;
+
+	st.aes = ctx;
+	r = ccm_run(&st, nonce, nonce_len, aad, aad_len, buf, len, tag_len, 0);
+	if (r == 0) {
+		memcpy(tag, st.x, tag_len);
+	}
+	wipe(&st, sizeof st);
+	return r;
+}
+
+int aes128_ccm_open(const aes128_ctx *ctx,
+                    const uint8_t *nonce, size_t nonce_len,
+                    const uint8_t *aad, size_t aad_len,
+                    uint8_t *buf, size_t len,
+                    const uint8_t *tag, size_t tag_len)
+{
+	ccm_state st;
+	int r;
+
+	st.aes = ctx;
+	r = ccm_run(&st, nonce, nonce_len, aad, aad_len, buf, len, tag_len, 1);
+	if (r == 0) {
+		r = ct_equal(st.x, tag, tag_len);
+	}
+	if (r != 0) {
+		wipe(buf, len);
+	}
+	wipe(&st, sizeof st);
+	return r;
+}

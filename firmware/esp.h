@@ -1,0 +1,95 @@
+/*
+ * esp.h - ESP (RFC 4303) in transport mode for the device's two SAs
+ * (EEPROM SA slot 0 inbound, slot 1 outbound; docs/eeprom.md), in place
+ * on the packet buffer. Contract: docs/firmware-net.md.
+ *
+ * Suites (config.h): CONFIG_ESP_CCM8 (RFC 4309, ICV 8), CONFIG_ESP_CTR_SHA256
+ * (RFC 3686 + RFC 4868, ICV 16), CONFIG_ESP_CBC_MD5 (RFC 3602 + RFC 2403,
+ * ICV 12). Keys are read from the EEPROM for each packet into one static
+ * work area and wiped afterwards; RAM holds no key between packets.
+ *
+ * Inbound (esp_open): SPI -> lengths -> sequence number (0 never valid)
+ * and anti-replay pre-check (32-packet window, RFC 4303 3.4.3) -> ICV in
+ * constant time (HMAC suites: before decrypting; CCM: combined, buffer
+ * wiped on failure) -> decrypt -> padding 1,2,3.., pad length, next header
+ * -> the persisted inbound floor (store_in_floor) -> window update. A
+ * packet that fails a step is counted and changes nothing else.
+ *
+ * Outbound (esp_seal): the sequence number is reserved in EEPROM before
+ * use (store_out_seq) and never reused, across resets too. CCM/CTR IV =
+ * the 64-bit sequence number; CBC IV = AES_K(ff*8 || seq64) (SP 800-38A
+ * App. C). ESN: high half 0.
+ */
+#ifndef MS_ESP_H
+#define MS_ESP_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "crypto/aes.h"
+#include "crypto/hmac.h"
+
+#define ESP_HDR_LEN 8
+
+/* The static work area shared by ESP (per packet) and the management
+ * channel (per request): never both at once. */
+union fw_work {
+	aes128_ctx aes;
+#if CONFIG_MD5
+	md5_ctx md5;
+	hmac_md5_ctx hmd5;
+#endif
+#if CONFIG_SHA256
+	sha256_ctx sha;
+	hmac_sha256_ctx hsha;
+#endif
+	struct {
+		aes128_ctx aes;
+#if CONFIG_ESP_HMAC
+		union {
+#if CONFIG_ESP_CBC_MD5
+			hmac_md5_ctx md5;
+#endif
+#if CONFIG_ESP_CTR_SHA256
+			hmac_sha256_ctx sha;
+#endif
+		} mac;
+#endif
+		uint8_t tmp[32]; /* keys on their way in, nonces, AAD, MACs */
+	} esp;
+};
+extern union fw_work fw_work;
+
+/* Anti-replay state (RAM) and the next outbound sequence number. */
+extern uint32_t esp_in_top;  /* highest accepted sequence number */
+extern uint32_t esp_in_bits; /* bit i: esp_in_top - i was seen */
+extern uint32_t esp_out_next;
+
+/* esp_init - start the window at the stored inbound floor and the
+ * outbound counter at the stored reservation (after store_init). */
+void esp_init(void);
+
+/* esp_iv_len / esp_overhead_max - IV bytes, and the most bytes an ESP
+ * packet adds after its payload (padding, trailer, ICV), for a suite. */
+uint8_t esp_iv_len(uint8_t suite);
+uint8_t esp_overhead_max(uint8_t suite);
+
+/*
+ * esp_open - the ESP packet at buf[off..len) for the inbound SA. On
+ * success returns 0 with the inner payload at buf[*pt_off..+*pt_len) and
+ * its next header in *nh (1, 17 or 59). Otherwise -1, counted.
+ */
+int esp_open(uint8_t *buf, uint16_t off, uint16_t len,
+             uint16_t *pt_off, uint16_t *pt_len, uint8_t *nh);
+
+/*
+ * esp_seal - protect pt_len payload bytes already placed at
+ * buf + off + ESP_HDR_LEN + esp_iv_len(outbound suite) with the outbound
+ * SA: writes the ESP header, IV, padding, trailer and ICV. The caller has
+ * checked that esp_overhead_max() bytes fit after the payload. Returns
+ * the ESP length, or 0 (counted: sequence numbers exhausted or the
+ * reservation could not be stored).
+ */
+uint16_t esp_seal(uint8_t *buf, uint16_t off, uint16_t pt_len, uint8_t nh);
+
+#endif /* MS_ESP_H */

@@ -1,0 +1,155 @@
+/*
+ * mgmt_rsa.c - RSA verification over the management channel (ENGINEER
+ * RSA; wire format in docs/management.md, "RSA 0x20").
+ *
+ * The host loads an issuer modulus in chunks (KEY) into a static buffer
+ * that stands in for the RAM copy of the EEPROM issuer key (docs/eeprom.md,
+ * offset 192), then asks for verifications (VERIFY: hash and signature in
+ * one frame: 1 + 32 + 256 payload bytes fit CONFIG_FRAME_MAX = 296 on the
+ * ATmega328P). VERIFY times the two parts separately with Timer1: computing
+ * R^2 mod n (the constant a device may cache at provisioning) and the
+ * verification proper given R^2. The work area lives on the stack only
+ * during VERIFY; the stack the RSA code uses below it is measured by
+ * painting and reported, so the RAM figure is measured, not assumed.
+ */
+#include <string.h>
+
+#include <avr/io.h>
+
+#include "config.h"
+
+#if CONFIG_RSA && CONFIG_MGMT_CRYPTO
+
+#include "crypto/ct.h"
+#include "crypto/rsa.h"
+#include "mgmt.h"
+#include "mgmt_rsa.h"
+#include "timer.h"
+#include "uart.h"
+
+#define PAINT 0xA5
+
+static uint8_t key[CONFIG_RSA_MAX_BYTES];
+static uint16_t key_len;  /* announced modulus length */
+static uint16_t key_fill; /* bytes loaded so far */
+static uint8_t key_ok;    /* complete and accepted by rsa_check_modulus */
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)((uint16_t)p[0] << 8 | p[1]); }
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+/*
+ * KEY: klen(2) offset(2) chunk. Offset 0 starts a new key of klen bytes;
+ * later chunks must continue exactly where the last one ended. Reply:
+ * op(1) state(1: 0 incomplete, 1 complete and accepted).
+ */
+static uint8_t op_key(uint8_t *p, size_t n, size_t *rlen)
+{
+	if (n < 4)
+		return MGMT_E_FORMAT;
+	uint16_t klen = get16(p), off = get16(p + 2);
+	size_t clen = n - 4;
+	if (off == 0) {
+		if (klen != RSA1024_BYTES && klen != RSA2048_BYTES)
+			return MGMT_E_PARAM;
+		if (klen > CONFIG_RSA_MAX_BYTES)
+			return MGMT_E_UNSUPP;
+		key_len = klen;
+		key_fill = 0;
+		key_ok = 0;
+	}
+	if (klen != key_len || off != key_fill || clen > (size_t)(key_len - key_fill)) {
+		key_ok = 0;
+		return MGMT_E_PARAM;
+	}
+	memcpy(key + off, p + 4, clen);
+	key_fill = (uint16_t)(key_fill + clen);
+	if (key_fill == key_len) {
+		if (rsa_check_modulus(key, key_len)) {
+			key_fill = 0;
+			return MGMT_E_PARAM;
+		}
+		key_ok = 1;
+	}
+	p[-1] = RSA_OP_KEY;
+	p[0] = key_ok;
+	*rlen = 2;
+	return 0;
+}
+
+extern char __heap_start;
+
+/*
+ * VERIFY: hash(32) sig(k). Reply: op(1) result(1: 0 valid, 1 invalid)
+ * r2_cycles(4) verify_cycles(4) stack(2) work(2) free(2).
+ */
+static uint8_t op_verify(uint8_t *p, size_t n, size_t *rlen)
+{
+	uint8_t work[RSA_WORK_SIZE(CONFIG_RSA_MAX_BYTES)];
+	if (!key_ok)
+		return MGMT_E_PARAM;
+	if (n != 32 + (size_t)key_len)
+		return MGMT_E_FORMAT;
+	const uint8_t *hash = p, *sig = p + 32;
+
+	/* Paint the free RAM between the heap start (the end of the static
+	 * data) and this frame, to measure the stack the RSA code uses and
+	 * what is left. */
+	volatile uint8_t *sp = (volatile uint8_t *)SP;
+	volatile uint8_t *lo = (volatile uint8_t *)&__heap_start;
+	for (volatile uint8_t *q = sp - 16; q >= lo; q--)
+		*q = PAINT;
+
+	uart_flush(); /* no transmit interrupts inside a measurement */
+	uint16_t ovh = timer_overhead();
+	timer_start();
+	rsa_r2(key, key_len, work);
+	uint32_t t_r2 = timer_stop();
+	timer_start();
+	int rc = rsa_verify_pkcs1_sha256(key, key_len, work, sig, hash, work);
+	uint32_t t_ver = timer_stop();
+	t_r2 = t_r2 > ovh ? t_r2 - ovh : 0;
+	t_ver = t_ver > ovh ? t_ver - ovh : 0;
+
+	volatile uint8_t *q = lo;
+	while (q < sp - 16 && *q == PAINT)
+		q++;
+	/* Stack used below the work area (the frames of the RSA calls) and
+	 * the free RAM left at the deepest point (0: the stack may have
+	 * reached the static data). */
+	uint16_t used = (uint16_t)((uintptr_t)work - (uintptr_t)q);
+	uint16_t left = (uint16_t)((uintptr_t)q - (uintptr_t)lo);
+	wipe(work, sizeof work);
+
+	p[-1] = RSA_OP_VERIFY;
+	p[0] = rc ? 1 : 0;
+	put32(p + 1, t_r2);
+	put32(p + 5, t_ver);
+	put16(p + 9, used);
+	put16(p + 11, RSA_WORK_SIZE(key_len));
+	put16(p + 13, left);
+	*rlen = 16;
+	return 0;
+}
+
+uint8_t mgmt_rsa(uint8_t *buf, size_t plen, size_t cap, size_t *rlen)
+{
+	uint8_t *pl = buf + MGMT_HDR_LEN;
+	(void)cap;
+	if (plen < 1)
+		return MGMT_E_FORMAT;
+	switch (pl[0]) {
+	case RSA_OP_KEY:
+		return op_key(pl + 1, plen - 1, rlen);
+	case RSA_OP_VERIFY:
+		return op_verify(pl + 1, plen - 1, rlen);
+	default:
+		return MGMT_E_PRIM;
+	}
+}
+
+#endif /* CONFIG_RSA && CONFIG_MGMT_CRYPTO */

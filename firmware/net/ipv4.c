@@ -1,0 +1,156 @@
+/*
+ * ipv4.c - IPv4 input and output on one buffer (see net.h): header checks,
+ * the dispatch to ESP / clear ICMP, and the reply's header.
+ */
+#include <string.h>
+
+#include "../esp.h"
+#include "../store.h"
+#include "net.h"
+
+uint32_t net_counters[NET_NCOUNTERS];
+
+uint32_t net_be32(const uint8_t *p)
+{
+	uint32_t v = 0;
+	for (uint8_t i = 0; i < 4; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+void net_put32(uint8_t *p, uint32_t v)
+{
+	for (uint8_t i = 4; i--; v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+uint16_t net_sum(uint16_t sum, const uint8_t *p, uint16_t n)
+{
+	uint32_t acc = sum;
+	for (; n > 1; n = (uint16_t)(n - 2), p += 2)
+		acc += (uint16_t)((uint16_t)p[0] << 8 | p[1]);
+	if (n)
+		acc += (uint16_t)((uint16_t)p[0] << 8);
+	while (acc >> 16)
+		acc = (acc & 0xFFFF) + (acc >> 16);
+	return (uint16_t)acc;
+}
+
+uint16_t net_udp_sum(const uint8_t *ip, const uint8_t *udp, uint16_t n)
+{
+	uint16_t s = net_sum(0, ip + 12, 8); /* source and destination */
+	uint8_t ph[4];
+	ph[0] = 0;
+	ph[1] = IP_PROTO_UDP;
+	net_put16(ph + 2, n);
+	s = net_sum(s, ph, 4);
+	return net_sum(s, udp, n);
+}
+
+static uint16_t drop(uint8_t counter)
+{
+	NET_COUNT(counter);
+	return 0;
+}
+
+uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
+{
+	uint16_t off = IP_HDR_LEN, pt, ptl, rlen, sport = 0;
+	uint8_t proto, nh, encap = 0, via_esp = 0;
+
+	/* RFC 791 header checks: version 4, IHL, length, checksum. */
+	if (len < IP_HDR_LEN || (b[0] >> 4) != 4 || (b[0] & 15) < 5)
+		return drop(C_IP_BAD);
+	if ((b[0] & 15) != 5)
+		return drop(C_IP_OPT_FRAG); /* options are not processed */
+	if (net_be16(b + 2) != len || net_sum(0, b, IP_HDR_LEN) != 0xFFFF)
+		return drop(C_IP_BAD);
+	if (net_be16(b + 6) & 0x3FFF)
+		return drop(C_IP_OPT_FRAG); /* MF set or fragment offset != 0 */
+	if (!store_provisioned())
+		return drop(C_NOT_ESP); /* no address, no keys: nothing is ours */
+	if (memcmp(b + 16, store_cfg.addr, 4) != 0)
+		return drop(C_IP_NOT_MINE);
+	NET_COUNT(C_IP_RX);
+
+	proto = b[9];
+	if (proto == IP_PROTO_UDP && store_cfg.sa_count == 2 &&
+	    (store_cfg.sa[0].flags & SA_UDP_ENCAP) && len >= IP_HDR_LEN + UDP_HDR_LEN &&
+	    net_be16(b + 22) == UDP_PORT_ESP) {
+		/* ESP-in-UDP (RFC 3948): checksum not checked (sent as 0). */
+		if (net_be16(b + 24) != len - IP_HDR_LEN)
+			return drop(C_UDP_BAD);
+		/* keepalive (1 byte 0xFF) or non-ESP marker (SPI 0): not ESP */
+		if (len < IP_HDR_LEN + UDP_HDR_LEN + ESP_HDR_LEN ||
+		    net_be32(b + IP_HDR_LEN + UDP_HDR_LEN) == 0)
+			return drop(C_NOT_ESP);
+		sport = net_be16(b + 20);
+		encap = 1;
+		off = IP_HDR_LEN + UDP_HDR_LEN;
+		proto = IP_PROTO_ESP;
+	}
+	if (proto == IP_PROTO_ESP && store_cfg.sa_count == 2) {
+		const uint8_t *peer = store_cfg.peer;
+		if ((peer[0] | peer[1] | peer[2] | peer[3]) && memcmp(b + 12, peer, 4) != 0)
+			return drop(C_ESP_SPI); /* no SA with this source */
+		if (esp_open(b, off, len, &pt, &ptl, &nh))
+			return 0; /* counted by esp_open */
+		if (nh == ESP_NH_DUMMY)
+			return 0; /* RFC 4303 2.6: authenticated, discarded */
+		via_esp = 1;
+	} else if (proto == IP_PROTO_ICMP && (store_cfg.flags & CFG_CLEAR_ICMP)) {
+		pt = IP_HDR_LEN;
+		ptl = (uint16_t)(len - IP_HDR_LEN);
+		nh = IP_PROTO_ICMP;
+	} else {
+		return drop(C_NOT_ESP);
+	}
+
+	if (nh == IP_PROTO_ICMP)
+		rlen = icmp_input(b + pt, ptl);
+	else /* nh == IP_PROTO_UDP: esp_open admits nothing else */
+		rlen = udp_input(b, pt, ptl, (uint16_t)(cap - pt));
+	if (!rlen)
+		return 0;
+
+	/* The reply: back to the sender. */
+	uint8_t tmp[4];
+	memcpy(tmp, b + 12, 4);
+	memcpy(b + 12, b + 16, 4);
+	memcpy(b + 16, tmp, 4);
+	if (via_esp) {
+		const struct store_sa *out = &store_cfg.sa[1];
+		uint16_t eoff = (out->flags & SA_UDP_ENCAP) ? IP_HDR_LEN + UDP_HDR_LEN : IP_HDR_LEN;
+		uint16_t dst = (uint16_t)(eoff + ESP_HDR_LEN + esp_iv_len(out->suite));
+		if ((uint32_t)dst + rlen + esp_overhead_max(out->suite) > cap)
+			return drop(C_NO_SEND);
+		memmove(b + dst, b + pt, rlen);
+		uint16_t elen = esp_seal(b, eoff, rlen, nh);
+		if (!elen)
+			return 0; /* counted */
+		proto = IP_PROTO_ESP;
+		if (eoff != IP_HDR_LEN) {
+			uint8_t *u = b + IP_HDR_LEN;
+			net_put16(u, UDP_PORT_ESP);
+			net_put16(u + 2, encap ? sport : UDP_PORT_ESP);
+			net_put16(u + 4, (uint16_t)(UDP_HDR_LEN + elen));
+			net_put16(u + 6, 0); /* RFC 3948 2.1 */
+			proto = IP_PROTO_UDP;
+		}
+		len = (uint16_t)(eoff + elen);
+	} else {
+		len = (uint16_t)(IP_HDR_LEN + rlen);
+		proto = IP_PROTO_ICMP;
+	}
+	b[0] = 0x45;
+	b[1] = 0;
+	net_put16(b + 2, len);
+	net_put16(b + 4, 0);      /* ID: atomic datagram (RFC 6864) */
+	net_put16(b + 6, 0x4000); /* DF */
+	b[8] = 64;
+	b[9] = proto;
+	net_put16(b + 10, 0);
+	net_put16(b + 10, (uint16_t)~net_sum(0, b, IP_HDR_LEN));
+	NET_COUNT(C_SENT);
+	return len;
+}

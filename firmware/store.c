@@ -1,0 +1,279 @@
+/*
+ * store.c - EEPROM config and state slots (see store.h, docs/eeprom.md).
+ */
+#include <string.h>
+
+#include "crypto/ct.h"
+#include "net/net.h"
+#include "store.h"
+
+#if defined(__AVR__)
+#include <avr/eeprom.h>
+#else
+uint8_t store_ee[CONFIG_HOST_EEPROM_SIZE];
+uint16_t store_fail_writes;
+#endif
+
+uint8_t store_reason = STORE_BLANK;
+struct store_config store_cfg;
+struct store_state store_st;
+static uint8_t cur_slot; /* index of the current state slot */
+
+#define STATE_BASE ((uint16_t)(STORE_EE_SIZE - EE_STATE_SIZE))
+
+uint16_t crc16_byte(uint16_t crc, uint8_t b)
+{
+	crc ^= (uint16_t)((uint16_t)b << 8);
+	for (uint8_t i = 0; i < 8; i++)
+		crc = (uint16_t)((crc & 0x8000) ? (crc << 1) ^ 0x1021 : crc << 1);
+	return crc;
+}
+
+static uint8_t rd(uint16_t addr)
+{
+#if defined(__AVR__)
+	return eeprom_read_byte((const uint8_t *)(uintptr_t)addr);
+#else
+	return addr < STORE_EE_SIZE ? store_ee[addr] : 0xFF;
+#endif
+}
+
+void store_read(uint16_t addr, uint8_t *dst, uint8_t n)
+{
+	while (n--)
+		*dst++ = rd(addr++);
+}
+
+/* Write n bytes and wait until the EEPROM has taken them. */
+static void wr(uint16_t addr, const uint8_t *src, uint8_t n)
+{
+#if defined(__AVR__)
+	eeprom_update_block(src, (void *)(uintptr_t)addr, n);
+	eeprom_busy_wait();
+#else
+	if (store_fail_writes) {
+		store_fail_writes--;
+		/* a torn write: only the first half reaches the cells */
+		n = (uint8_t)(n / 2);
+	}
+	while (n--) {
+		if (addr < STORE_EE_SIZE)
+			store_ee[addr] = *src;
+		addr++;
+		src++;
+	}
+#endif
+}
+
+#define be16 net_be16
+#define be32 net_be32
+#define put16 net_put16
+#define put32 net_put32
+
+/* 1 if the n EEPROM bytes at addr are all zero. */
+static uint8_t zero(uint16_t addr, uint16_t n)
+{
+	uint8_t acc = 0;
+	while (n--)
+		acc |= rd(addr++);
+	return acc == 0;
+}
+
+uint8_t store_suites(void)
+{
+	uint8_t s = 0;
+#if CONFIG_ESP_CCM8
+	s |= 1u << (SUITE_CCM8 - 1);
+#endif
+#if CONFIG_ESP_CTR_SHA256
+	s |= 1u << (SUITE_CTR_SHA256 - 1);
+#endif
+#if CONFIG_ESP_CBC_MD5
+	s |= 1u << (SUITE_CBC_MD5 - 1);
+#endif
+	return s;
+}
+
+/* Parse SA slot i; 0 if the firmware can use it. */
+static int load_sa(uint8_t i)
+{
+	struct store_sa *sa = &store_cfg.sa[i];
+	uint8_t h[6];
+	store_read(store_sa_addr(i, 0), h, sizeof h);
+	sa->spi = be32(h + EE_SA_SPI);
+	sa->suite = h[EE_SA_SUITE];
+	sa->flags = h[EE_SA_FLAGS];
+	if (sa->spi == 0 || sa->suite == 0 || sa->suite > 8 ||
+	    !((store_suites() >> (sa->suite - 1)) & 1) ||
+	    (sa->flags & (uint8_t)~(SA_ESN | SA_UDP_ENCAP)))
+		return -1;
+	return 0;
+}
+
+static void decode_slot(const uint8_t *b, struct store_state *s)
+{
+	s->generation = be32(b + 0);
+	s->esp_out_reserved = be32(b + 4);
+	s->esp_in_floor = be32(b + 8);
+	s->nonce_reserved = be32(b + 12);
+	s->serial_floor = be32(b + 16);
+	s->time_floor = be32(b + 20);
+	s->settings[0] = be16(b + 24);
+	s->settings[1] = be16(b + 26);
+	s->boot_count = be16(b + 28);
+}
+
+static uint16_t crc_buf(const uint8_t *p, uint8_t n)
+{
+	uint16_t crc = 0xFFFF;
+	while (n--)
+		crc = crc16_byte(crc, *p++);
+	return crc;
+}
+
+static uint8_t check_config(void)
+{
+	uint16_t i, len, crc;
+	uint8_t blank = 0xFF, h[EE_SA0]; /* the fixed header, in RAM */
+
+	for (i = 0; i < STORE_EE_SIZE; i++)
+		blank &= rd(i);
+	if (blank == 0xFF)
+		return STORE_BLANK;
+	store_read(0, h, sizeof h);
+	if (h[EE_MAGIC] != 'M' || h[EE_MAGIC + 1] != 'E')
+		return STORE_MAGIC;
+	if (h[EE_VERSION] != 1)
+		return STORE_VERSION;
+	len = be16(h + EE_LENGTH);
+	if (len < EE_CONFIG_FIXED || len > STORE_EE_SIZE - EE_STATE_SIZE)
+		return STORE_LENGTH;
+	crc = 0xFFFF;
+	for (i = 0; i < len; i++)
+		if (i != EE_CRC && i != EE_CRC + 1)
+			crc = crc16_byte(crc, rd(i));
+	if (crc != be16(h + EE_CRC))
+		return STORE_CRC;
+
+	/* The CRC is right; now the fields, as pkg/provision.Parse does. */
+	uint8_t flags = h[EE_FLAGS], count = h[EE_SA_COUNT], acc = 0;
+	uint16_t modlen = be16(h + EE_MODULUS_LEN);
+	for (i = EE_RESERVED; i < EE_SA0; i++)
+		acc |= h[i];
+	if (!(flags & CFG_GROUP))
+		for (i = EE_GROUP_ID; i < EE_GROUP_ID + 20; i++)
+			acc |= h[i];
+	store_cfg.device_id = be32(h + EE_DEVICE_ID);
+	if (acc || (flags & (uint8_t)~(CFG_GROUP | CFG_ISSUER | CFG_CLEAR_ICMP)) ||
+	    store_cfg.device_id == 0 ||
+	    (((flags & CFG_ISSUER) != 0) != (modlen != 0)) ||
+	    (modlen != 0 && modlen != 128 && modlen != 256) ||
+	    len != EE_CONFIG_FIXED + modlen ||
+	    (count != 0 && count != 2) ||
+	    (count == 0 && !zero(EE_SA0, 2 * EE_SA_SIZE)))
+		return STORE_FIELD;
+	store_cfg.flags = flags;
+	store_cfg.sa_count = count;
+	memcpy(store_cfg.addr, h + EE_ADDR, 4);
+	memcpy(store_cfg.peer, h + EE_PEER, 4);
+	wipe(h, sizeof h); /* it held the master key */
+	if (count == 2) {
+		if (load_sa(0))
+			return STORE_SA_IN;
+		if (load_sa(1))
+			return STORE_SA_OUT;
+		if (store_cfg.sa[0].spi == store_cfg.sa[1].spi)
+			return STORE_FIELD;
+	}
+
+	/* The current state slot: highest generation with a good CRC. */
+	uint8_t rec[EE_SLOT_SIZE], found = 0;
+	for (uint8_t s = 0; s < EE_SLOTS; s++) {
+		store_read((uint16_t)(STATE_BASE + s * EE_SLOT_SIZE), rec, EE_SLOT_SIZE);
+		uint32_t gen = be32(rec);
+		if (gen == 0xFFFFFFFFUL || crc_buf(rec, 30) != be16(rec + 30))
+			continue;
+		if (!found || gen > store_st.generation) {
+			decode_slot(rec, &store_st);
+			cur_slot = s;
+			found = 1;
+		}
+	}
+	if (!found)
+		return STORE_NO_STATE;
+	return STORE_OK;
+}
+
+uint8_t store_init(void)
+{
+	memset(&store_cfg, 0, sizeof store_cfg);
+	memset(&store_st, 0, sizeof store_st);
+	store_reason = check_config();
+	if (store_reason != STORE_OK) {
+		/* Nothing read from a config that failed its check is kept. */
+		memset(&store_cfg, 0, sizeof store_cfg);
+		memset(&store_st, 0, sizeof store_st);
+		return store_reason;
+	}
+	store_st.boot_count++; /* diagnostics only; a failed write is harmless */
+	if (store_commit())
+		store_st.boot_count--;
+	return STORE_OK;
+}
+
+int store_commit(void)
+{
+	uint8_t rec[EE_SLOT_SIZE], back[EE_SLOT_SIZE];
+	uint8_t next = (uint8_t)(cur_slot + 1 == EE_SLOTS ? 0 : cur_slot + 1);
+	uint16_t addr = (uint16_t)(STATE_BASE + next * EE_SLOT_SIZE);
+
+	if (store_st.generation >= 0xFFFFFFFEUL)
+		return -1; /* 0xFFFFFFFF means "erased": never write it */
+	put32(rec + 0, store_st.generation + 1);
+	put32(rec + 4, store_st.esp_out_reserved);
+	put32(rec + 8, store_st.esp_in_floor);
+	put32(rec + 12, store_st.nonce_reserved);
+	put32(rec + 16, store_st.serial_floor);
+	put32(rec + 20, store_st.time_floor);
+	put16(rec + 24, store_st.settings[0]);
+	put16(rec + 26, store_st.settings[1]);
+	put16(rec + 28, store_st.boot_count);
+	put16(rec + 30, crc_buf(rec, 30));
+	wr(addr, rec, EE_SLOT_SIZE);
+	store_read(addr, back, EE_SLOT_SIZE);
+	if (memcmp(rec, back, EE_SLOT_SIZE) != 0)
+		return -1;
+	store_st.generation++;
+	cur_slot = next;
+	return 0;
+}
+
+int store_out_seq(uint32_t seq)
+{
+	if (seq < store_st.esp_out_reserved)
+		return 0;
+	if (seq == 0xFFFFFFFFUL)
+		return -1; /* never: the reservation saturates at 2^32-1 */
+	uint32_t old = store_st.esp_out_reserved;
+	store_st.esp_out_reserved = seq > 0xFFFFFFFFUL - CONFIG_RESERVE_BLOCK
+		? 0xFFFFFFFFUL : seq + CONFIG_RESERVE_BLOCK;
+	if (store_commit()) {
+		store_st.esp_out_reserved = old;
+		return -1;
+	}
+	return 0;
+}
+
+int store_in_floor(uint32_t seq)
+{
+	if (seq <= store_st.esp_in_floor)
+		return 0;
+	uint32_t old = store_st.esp_in_floor;
+	store_st.esp_in_floor = seq > 0xFFFFFFFFUL - CONFIG_RESERVE_BLOCK
+		? 0xFFFFFFFFUL : seq + CONFIG_RESERVE_BLOCK;
+	if (store_commit()) {
+		store_st.esp_in_floor = old;
+		return -1;
+	}
+	return 0;
+}

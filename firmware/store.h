@@ -1,0 +1,172 @@
+/*
+ * store.h - the device's EEPROM: config area and wear-levelled state slots
+ * (layout v1, docs/eeprom.md, byte by byte; Go side: pkg/provision).
+ *
+ * store_init() checks the config area (magic, version, length, CRC, fields,
+ * SA suites against the build) and selects the current state slot (highest
+ * generation with a good CRC). Anything wrong leaves the device
+ * UNPROVISIONED with a reason code (store_reason): no key is ever read
+ * then, and the network stack drops every packet.
+ *
+ * Keys are not cached in RAM: store_read() copies them from the EEPROM
+ * into the caller's context when a packet needs them; callers wipe.
+ *
+ * State updates follow the slot rule: the whole 32-byte record goes to
+ * the NEXT slot with generation + 1, the write is waited for and read
+ * back; only then does the caller use what it reserved. A torn write
+ * fails its CRC and the previous slot stays current.
+ *
+ * EEPROM access: avr/eeprom.h on AVR; a RAM array (store_ee) on the host
+ * build, which tests fill with an image.
+ */
+#ifndef MS_STORE_H
+#define MS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#if defined(__AVR__)
+#include <avr/io.h>
+#define STORE_EE_SIZE ((uint16_t)(E2END + 1))
+#else
+#define STORE_EE_SIZE ((uint16_t)CONFIG_HOST_EEPROM_SIZE)
+extern uint8_t store_ee[CONFIG_HOST_EEPROM_SIZE];
+/* Host tests: make the next n EEPROM writes fail (0 = never). */
+extern uint16_t store_fail_writes;
+#endif
+
+/* Config area offsets (docs/eeprom.md). */
+#define EE_MAGIC 0
+#define EE_VERSION 2
+#define EE_FLAGS 3
+#define EE_LENGTH 4
+#define EE_CRC 6
+#define EE_DEVICE_ID 8
+#define EE_ADDR 12
+#define EE_PEER 16
+#define EE_MASTER_KEY 20
+#define EE_GROUP_ID 36
+#define EE_GROUP_KEY 40
+#define EE_MODULUS_LEN 56
+#define EE_SA_COUNT 58
+#define EE_RESERVED 59
+#define EE_SA0 64
+#define EE_SA1 128
+#define EE_MODULUS 192
+#define EE_CONFIG_FIXED 192
+
+#define EE_SA_SIZE 64
+#define EE_SA_SPI 0
+#define EE_SA_SUITE 4
+#define EE_SA_FLAGS 5
+#define EE_SA_ENC_KEY 8
+#define EE_SA_AUTH_KEY 28
+
+#define EE_SLOTS 6
+#define EE_SLOT_SIZE 32
+#define EE_STATE_SIZE (EE_SLOTS * EE_SLOT_SIZE)
+
+/* Config flags. */
+#define CFG_GROUP 0x01
+#define CFG_ISSUER 0x02
+#define CFG_CLEAR_ICMP 0x04
+/* SA flags. */
+#define SA_ESN 0x01
+#define SA_UDP_ENCAP 0x02
+
+/* esp.Suite numbers the firmware knows. */
+#define SUITE_CCM8 1
+#define SUITE_CTR_SHA256 4
+#define SUITE_CBC_MD5 5
+
+/* store_reason values (STATUS, docs/firmware-net.md). */
+#define STORE_OK 0
+#define STORE_BLANK 1
+#define STORE_MAGIC 2
+#define STORE_VERSION 3
+#define STORE_LENGTH 4
+#define STORE_CRC 5
+#define STORE_FIELD 6
+#define STORE_NO_STATE 7
+#define STORE_SA_IN 8
+#define STORE_SA_OUT 9
+
+struct store_sa {
+	uint32_t spi;
+	uint8_t suite;
+	uint8_t flags;
+};
+
+struct store_config {
+	uint32_t device_id;
+	uint8_t addr[4];
+	uint8_t peer[4];
+	uint8_t flags;
+	uint8_t sa_count; /* 0 or 2 */
+	struct store_sa sa[2]; /* 0: inbound, 1: outbound */
+};
+
+/* One state slot (docs/eeprom.md "State area"). */
+struct store_state {
+	uint32_t generation;
+	uint32_t esp_out_reserved;
+	uint32_t esp_in_floor;
+	uint32_t nonce_reserved;
+	uint32_t serial_floor;
+	uint32_t time_floor;
+	uint16_t settings[2];
+	uint16_t boot_count;
+};
+
+extern uint8_t store_reason; /* STORE_OK when provisioned */
+extern struct store_config store_cfg; /* valid only when provisioned */
+extern struct store_state store_st;   /* the current slot */
+
+/* store_suites - bit s-1 for every esp.Suite s built into this firmware. */
+uint8_t store_suites(void);
+
+/*
+ * store_init - check the EEPROM and load the config and current state;
+ * on success count the boot (a state write). Returns store_reason.
+ */
+uint8_t store_init(void);
+
+static inline uint8_t store_provisioned(void) { return store_reason == STORE_OK; }
+
+/* store_read - copy n EEPROM bytes at addr to dst. */
+void store_read(uint16_t addr, uint8_t *dst, uint8_t n);
+
+/* store_sa_addr - EEPROM address of SA slot i's field at offset off. */
+static inline uint16_t store_sa_addr(uint8_t i, uint8_t off)
+{
+	return (uint16_t)(EE_SA0 + (uint16_t)i * EE_SA_SIZE + off);
+}
+
+/*
+ * store_commit - write store_st with generation + 1 into the next slot,
+ * wait for completion and verify it by reading back. Returns 0, or -1
+ * (the EEPROM did not take it: store_st is restored to the old record,
+ * the caller must not use what it meant to reserve).
+ */
+int store_commit(void);
+
+/*
+ * store_out_seq - the reservation rule for an outbound sequence number:
+ * 0 if seq may be used (seq < the stored reservation, raising it by one
+ * block first when needed), -1 if not (exhausted, or the write failed).
+ */
+int store_out_seq(uint32_t seq);
+
+/*
+ * store_in_floor - keep the stored inbound floor at or above seq: if seq
+ * is above it, store seq + CONFIG_RESERVE_BLOCK (saturating) first.
+ * 0 when seq may be accepted, -1 if the write failed.
+ */
+int store_in_floor(uint32_t seq);
+
+/* crc16_byte - one byte of CRC-16/CCITT-FALSE. */
+uint16_t crc16_byte(uint16_t crc, uint8_t b);
+
+#endif /* MS_STORE_H */
