@@ -122,7 +122,7 @@ func commands(ui *UI) []*cli.Command {
 		keygenCommand(ui),
 		grantCommand(ui),
 		provisionCommand(ui),
-		planned("flash", "write firmware and EEPROM image through avrdude, with port detection and verification"),
+		flashCommand(ui),
 		{
 			Name:  "esp",
 			Usage: "ESP (RFC 4303) sessions with a device and security association files",

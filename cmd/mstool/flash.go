@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/mstool/mstool/pkg/avrdude"
+	"github.com/mstool/mstool/pkg/board"
+	"github.com/mstool/mstool/pkg/fwimage"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+)
+
+func flashCommand(ui *UI) *cli.Command {
+	return &cli.Command{
+		Name:      "flash",
+		Usage:     "write firmware and EEPROM image through avrdude, with port detection and verification",
+		ArgsUsage: "FIRMWARE.elf|FIRMWARE.hex",
+		Description: "Writes the firmware with avrdude and verifies it. The board profile (--board)\n" +
+			"chooses avrdude's programmer, baud rate and part:\n\n" + boardTable() + "\n\n" +
+			"An .elf is converted to Intel HEX here; the MCU it was built for (its\n" +
+			".note.gnu.avr.deviceinfo section, or manifest.json next to it) must be the\n" +
+			"board's, or flash refuses. Without --port, the port is found among USB serial\n" +
+			"adapters of known boards (Arduino, CH340, FTDI, CP210x); other ports are never\n" +
+			"touched, and with several candidates mstool lists them and asks for --port.\n\n" +
+			"--eeprom writes an EEPROM image (mstool provision) and needs an ISP programmer:\n" +
+			"stock optiboot cannot write EEPROM. --dry-run prints the avrdude command and\n" +
+			"runs nothing. avrdude's own output is shown with --verbose. See docs/flash.md.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "board", Aliases: []string{"b"}, Value: board.DefaultBoard, Usage: "board profile `NAME`: " + strings.Join(board.Names(), ", ")},
+			&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "serial `PORT` (default: detected), or usb for ISP programmers"},
+			&cli.StringFlag{Name: "programmer", Aliases: []string{"c"}, Usage: "avrdude programmer `ID` instead of the profile's"},
+			&cli.IntFlag{Name: "baud", Usage: "serial speed `N` instead of the profile's"},
+			&cli.StringFlag{Name: "mcu", Usage: "the board's `MCU` where the profile allows several (" + strings.Join(board.MCUNames(), ", ") + ")"},
+			&cli.StringFlag{Name: "eeprom", Usage: "also write this EEPROM image `FILE.hex` (ISP programmers only)"},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the avrdude command and exit"},
+			&cli.BoolFlag{Name: "no-verify", Usage: "skip avrdude's read-back verification"},
+			&cli.IntFlag{Name: "sync-attempts", Usage: "tries `N` to reach the bootloader (avrdude -x attempts=N; default avrdude's 10, ~5 s each)"},
+			&cli.StringFlag{Name: "avrdude", Usage: "avrdude `PATH` (default: $MSTOOL_AVRDUDE, then avrdude on PATH)"},
+		},
+		Action: func(c *cli.Context) error { return runFlash(ui, c) },
+	}
+}
+
+func boardTable() string {
+	var b strings.Builder
+	for i, p := range board.Profiles() {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		var vs []string
+		for _, v := range p.Variants {
+			if v.Baud > 0 {
+				vs = append(vs, fmt.Sprintf("%s@%d", v.MCU, v.Baud))
+			} else {
+				vs = append(vs, v.MCU)
+			}
+		}
+		fmt.Fprintf(&b, "   %-11s %-11s %s", p.Name, p.Programmer, strings.Join(vs, ", "))
+	}
+	return b.String()
+}
+
+// flashReport is the --json output (docs/flash.md).
+type flashReport struct {
+	Board       string   `json:"board"`
+	Programmer  string   `json:"programmer"`
+	Port        string   `json:"port"`
+	Baud        int      `json:"baud,omitempty"`
+	MCU         string   `json:"mcu"`
+	Part        string   `json:"part"`
+	Firmware    string   `json:"firmware,omitempty"`
+	FirmwareMCU string   `json:"firmware_mcu,omitempty"`
+	EEPROM      string   `json:"eeprom,omitempty"`
+	Command     []string `json:"command"`
+	DryRun      bool     `json:"dry_run,omitempty"`
+	Avrdude     string   `json:"avrdude_version,omitempty"`
+	Signature   string   `json:"signature,omitempty"`
+	FlashBytes  int      `json:"flash_bytes"`
+	EEPROMBytes int      `json:"eeprom_bytes"`
+	Verified    bool     `json:"verified"`
+}
+
+func runFlash(ui *UI, c *cli.Context) error {
+	const usage = "run 'mstool flash --help' for usage"
+	eeprom := c.String("eeprom")
+	if c.NArg() > 1 {
+		return usageErrorf(usage, "flash: one firmware file, got %d arguments", c.NArg())
+	}
+	fw := c.Args().First()
+	if fw == "" && eeprom == "" {
+		return usageErrorf("give the firmware, e.g. 'mstool flash firmware/build/atmega328p/mstool.elf'", "flash: missing FIRMWARE")
+	}
+	if c.Int("baud") < 0 {
+		return usageErrorf(usage, "flash: --baud must be positive")
+	}
+	prof, err := board.Lookup(c.String("board"))
+	if err != nil {
+		return usageErrorf("see 'mstool flash --help' for the profiles", "flash: %v", err)
+	}
+	tgt, err := prof.Resolve(board.Overrides{MCU: c.String("mcu"), Programmer: c.String("programmer"), Baud: c.Int("baud")})
+	if err != nil {
+		return usageErrorf("see 'mstool flash --help' for what each board carries", "flash: %v", err)
+	}
+	if eeprom != "" && !tgt.ISP {
+		return usageErrorf("write the keys over serial with 'mstool provision --port', or use an ISP programmer: --board usbasp or --board avrispmkii",
+			"flash: --eeprom needs an ISP programmer: the %s bootloader (programmer %s) cannot write EEPROM", prof.Name, tgt.Programmer)
+	}
+
+	rep := flashReport{Board: tgt.Board, Programmer: tgt.Programmer, Baud: tgt.Baud, MCU: tgt.MCU.Name, Part: tgt.MCU.Part, DryRun: c.Bool("dry-run")}
+	if n := c.Int("sync-attempts"); n < 0 || n > 100 {
+		return usageErrorf(usage, "flash: --sync-attempts must be 1..100")
+	}
+	job := avrdude.Job{Target: tgt, NoVerify: c.Bool("no-verify"), Verbose: ui.Verbose, SyncAttempts: c.Int("sync-attempts")}
+
+	// The images first: refusing a wrong image must not need a board.
+	tmp, err := os.MkdirTemp("", "mstool-flash-")
+	if err != nil {
+		return failf("", "flash: %v", err)
+	}
+	defer os.RemoveAll(tmp)
+	if fw != "" {
+		im, err := fwimage.Load(fw)
+		if err != nil {
+			return failf("give the .elf or .hex that 'make -C firmware' builds", "flash: %v", err)
+		}
+		rep.Firmware, rep.FirmwareMCU = fw, im.MCU
+		switch {
+		case im.MCU == "":
+			ui.Warnf("cannot tell which MCU %s was built for (no device note, no %s next to it); avrdude's signature check is the only guard", fw, fwimage.ManifestName)
+		case im.MCU != tgt.MCU.Name:
+			return failf(fmt.Sprintf("use the image built for %s (firmware/build/%s/), or choose the board that carries %s (--board/--mcu)", tgt.MCU.Name, tgt.MCU.Name, im.MCU),
+				"flash: %s was built for %s, but the %s profile's part is %s; refusing to flash", fw, im.MCU, tgt.Board, tgt.MCU.Name)
+		}
+		if len(im.Flash) > tgt.MCU.FlashSize {
+			return failf("", "flash: %s holds %d bytes, more than the %s's %d bytes of flash", fw, len(im.Flash), tgt.MCU.Name, tgt.MCU.FlashSize)
+		}
+		job.Flash = fw
+		if !isHexName(fw) {
+			job.Flash = filepath.Join(tmp, strings.TrimSuffix(filepath.Base(fw), filepath.Ext(fw))+".hex")
+			f, err := os.Create(job.Flash)
+			if err != nil {
+				return failf("", "flash: %v", err)
+			}
+			err = im.WriteFlashHex(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return failf("", "flash: writing %s: %v", job.Flash, err)
+			}
+			ui.Debugf("converted %s to Intel HEX (%d bytes of flash) in %s", fw, len(im.Flash), job.Flash)
+		}
+	}
+	if eeprom != "" {
+		im, err := fwimage.Load(eeprom)
+		if err != nil {
+			return failf("give the EEPROM image 'mstool provision' wrote", "flash: --eeprom: %v", err)
+		}
+		// An EEPROM image from mstool provision starts at address 0.
+		if len(im.Flash) > tgt.MCU.EEPROM {
+			return failf("", "flash: %s holds %d bytes, more than the %s's %d bytes of EEPROM", eeprom, len(im.Flash), tgt.MCU.Name, tgt.MCU.EEPROM)
+		}
+		job.EEPROM, rep.EEPROM = eeprom, eeprom
+	}
+
+	// The port.
+	port := c.String("port")
+	switch {
+	case port != "":
+	case !tgt.Serial:
+		port = "usb"
+	case rep.DryRun:
+		port = "PORT"
+	default:
+		p, err := board.Detect()
+		var many *board.ManyPortsError
+		switch {
+		case errors.As(err, &many):
+			for _, cand := range many.Candidates {
+				ui.Infof("candidate: %s (%s:%s %s)", cand.Name, cand.VID, cand.PID, cand.Adapter)
+			}
+			return usageErrorf("choose one with --port", "flash: %d boards found", len(many.Candidates))
+		case errors.Is(err, board.ErrNoPort):
+			return linkError(errors.New("flash: no board found (no USB serial adapter of a known board is plugged in)"),
+				"plug the board in, or give its port with --port (unknown adapters are never picked automatically)")
+		case err != nil:
+			return linkError(fmt.Errorf("flash: %w", err), "give the board's port with --port")
+		}
+		ui.Infof("using %s (%s)", p.Name, p.Adapter)
+		port = p.Name
+	}
+	job.Port = port
+	rep.Port = port
+	if tgt.Serial && !rep.DryRun {
+		if err := checkPort(port); err != nil {
+			return err
+		}
+	}
+
+	path, ferr := avrdude.Find(c.String("avrdude"))
+	if rep.DryRun {
+		if ferr != nil {
+			path = "avrdude"
+		}
+		argv := append([]string{path}, job.Args()...)
+		rep.Command = argv
+		if ui.JSON {
+			return ui.WriteJSON(rep)
+		}
+		if fw != "" && job.Flash != fw {
+			ui.Infof("%s is an Intel HEX converted from %s; it exists only while flashing", job.Flash, fw)
+		}
+		ui.Printf("%s\n", avrdude.CommandLine(argv))
+		return nil
+	}
+	if ferr != nil {
+		return avrdudeError(ferr, port)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep.Avrdude = avrdude.Version(ctx, path)
+	ui.Debugf("avrdude %s: %s", rep.Avrdude, avrdude.CommandLine(append([]string{path}, job.Args()...)))
+	if tgt.AutoReset {
+		ui.Debugf("opening %s resets the board into its bootloader (DTR)", port)
+	} else if tgt.Serial {
+		ui.Infof("press the board's reset button now if it has no auto-reset")
+	}
+	what := "flash"
+	if fw == "" {
+		what = "EEPROM"
+	}
+	ui.Infof("writing %s of %s on %s (%s, %s)", what, tgt.MCU.Name, port, tgt.Board, describeLink(tgt))
+
+	opts := avrdude.Options{}
+	bar := ui.errIsTerminal() && !ui.Quiet && !ui.Verbose
+	if ui.Verbose {
+		opts.Output = ui.Err
+	}
+	if bar {
+		opts.Progress = func(e avrdude.Event) {
+			ui.Progress("%-6s %-6s [%-25s] %3d%%", opName(e.Op), e.Memory, strings.Repeat("#", e.Percent/4), e.Percent)
+		}
+	}
+	res, err := avrdude.Run(ctx, path, job, opts)
+	if bar {
+		ui.ProgressDone()
+	}
+	rep.Command = append([]string{path}, job.Args()...)
+	if err != nil {
+		return avrdudeError(err, port)
+	}
+	rep.Signature, rep.FlashBytes, rep.EEPROMBytes, rep.Verified = res.Signature, res.FlashBytes, res.EEPROMBytes, res.Verified
+	if ui.JSON {
+		return ui.WriteJSON(rep)
+	}
+	ver := "verified"
+	if !rep.Verified {
+		ver = "not verified"
+	}
+	if fw != "" {
+		ui.Infof("wrote %d bytes of flash (%s), %s", rep.FlashBytes, filepath.Base(fw), ver)
+	}
+	if eeprom != "" {
+		ui.Infof("wrote %d bytes of EEPROM (%s), %s", rep.EEPROMBytes, filepath.Base(eeprom), ver)
+	}
+	return nil
+}
+
+func isHexName(p string) bool {
+	e := strings.ToLower(filepath.Ext(p))
+	return e == ".hex" || e == ".ihex" || e == ".ihx"
+}
+
+func describeLink(t board.Target) string {
+	if t.Baud > 0 {
+		return fmt.Sprintf("%s at %d baud", t.Programmer, t.Baud)
+	}
+	return t.Programmer
+}
+
+func opName(op string) string {
+	switch op {
+	case "write":
+		return "write"
+	case "read":
+		return "verify"
+	}
+	return op
+}
+
+// checkPort catches a missing or forbidden port before avrdude runs,
+// without opening it (opening would reset an Arduino).
+func checkPort(port string) error {
+	if _, err := os.Stat(port); err != nil {
+		return linkError(fmt.Errorf("flash: serial port %s does not exist", port),
+			"check the cable and the port name; without --port, mstool flash lists the boards it can see")
+	}
+	if err := unix.Access(port, unix.R_OK|unix.W_OK); err != nil {
+		return linkError(fmt.Errorf("flash: permission denied on serial port %s", port),
+			"add yourself to the dialout group (sudo usermod -aG dialout $USER), then log out and back in")
+	}
+	return nil
+}
+
+// avrdudeError maps a pkg/avrdude failure to an exit code and its hint.
+func avrdudeError(err error, port string) error {
+	var ae *avrdude.Error
+	if !errors.As(err, &ae) {
+		if errors.Is(err, context.Canceled) {
+			return withCode(exitFailure, errors.New("flash: interrupted (the chip may hold a partial image: flash again)"), "")
+		}
+		return failf("run with --verbose to see avrdude's output", "flash: %v", err)
+	}
+	e := fmt.Errorf("flash: %w", err)
+	switch ae.Kind {
+	case avrdude.NotInstalled:
+		return withCode(exitFailure, e, ae.Hint())
+	case avrdude.PortNotFound, avrdude.Permission, avrdude.PortBusy, avrdude.ProgrammerNotFound,
+		avrdude.NotResponding, avrdude.NotInSync:
+		return linkError(e, ae.Hint())
+	case avrdude.Verify:
+		return authError(e, ae.Hint())
+	}
+	return withCode(exitFailure, e, ae.Hint())
+}
