@@ -87,13 +87,13 @@ extern char __heap_start;
  * VERIFY: hash(32) sig(k). Reply: op(1) result(1: 0 valid, 1 invalid)
  * r2_cycles(4) verify_cycles(4) stack(2) work(2) free(2).
  */
-static uint8_t op_verify(uint8_t *p, size_t n, size_t *rlen)
+/* Stack the RSA calls need below the work area (measured: about 130
+ * bytes) plus a margin for an interrupt. */
+#define RSA_STACK_NEED 192
+
+static __attribute__((noinline)) void verify(uint8_t *p, size_t *rlen)
 {
-	uint8_t work[RSA_WORK_SIZE(CONFIG_RSA_MAX_BYTES)];
-	if (!key_ok)
-		return MGMT_E_PARAM;
-	if (n != 32 + (size_t)key_len)
-		return MGMT_E_FORMAT;
+	uint8_t work[RSA_WORK_SIZE(key_len)]; /* VLA: as large as the key needs */
 	const uint8_t *hash = p, *sig = p + 32;
 
 	/* Paint the free RAM between the heap start (the end of the static
@@ -133,6 +133,19 @@ static uint8_t op_verify(uint8_t *p, size_t n, size_t *rlen)
 	put16(p + 11, RSA_WORK_SIZE(key_len));
 	put16(p + 13, left);
 	*rlen = 16;
+}
+
+static uint8_t op_verify(uint8_t *p, size_t n, size_t *rlen)
+{
+	if (!key_ok)
+		return MGMT_E_PARAM;
+	if (n != 32 + (size_t)key_len)
+		return MGMT_E_FORMAT;
+	/* Refuse rather than let the stack run into the static data: this
+	 * firmware may not have the RAM for the largest modulus. */
+	if ((uintptr_t)SP < (uintptr_t)&__heap_start + RSA_WORK_SIZE(key_len) + RSA_STACK_NEED)
+		return MGMT_E_TOOBIG;
+	verify(p, rlen);
 	return 0;
 }
 

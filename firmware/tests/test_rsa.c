@@ -30,6 +30,12 @@ const char *__lsan_default_suppressions(void)
 	return "leak:append\n";
 }
 
+const char *__lsan_default_options(void);
+const char *__lsan_default_options(void)
+{
+	return "print_suppressions=0";
+}
+
 static int passed, failed;
 static const vrecord *cur;
 

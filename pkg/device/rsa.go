@@ -14,11 +14,11 @@ import (
 // hashes it sends, and gets the verdict and the cycle counts back.
 
 const (
-	cmdRSA        = 0x20
-	rsaOpKey      = 0x01
-	rsaOpVerify   = 0x02
-	rsaKeyHdr     = 1 + 2 + 2 // op, klen, offset
-	rsaVerifyHdr  = 1 + 32    // op, hash
+	cmdRSA       = 0x20
+	rsaOpKey     = 0x01
+	rsaOpVerify  = 0x02
+	rsaKeyHdr    = 1 + 2 + 2 // op, klen, offset
+	rsaVerifyHdr = 1 + 32    // op, hash
 )
 
 // RSA modulus sizes the device accepts, in bytes.
@@ -30,6 +30,11 @@ const (
 // ErrBadSignature is returned by RSAVerify when the device rejects the
 // signature (one opaque error for every kind of invalid signature).
 var ErrBadSignature = errors.New("device: rsa: signature rejected")
+
+// ErrRSANoRAM is returned by RSAVerify when the firmware has too little
+// free RAM for the work area of the loaded modulus (the device refuses
+// instead of letting its stack run into its static data).
+var ErrRSANoRAM = errors.New("device: rsa: not enough free RAM on the device for this modulus")
 
 // RSAResult is the device's answer to one verification.
 type RSAResult struct {
@@ -102,6 +107,10 @@ func (d *Device) RSAVerify(ctx context.Context, hash, sig []byte) (*RSAResult, e
 	// R^2 and the verification: about 20 M cycles for RSA-2048 (1.3 s on
 	// a 16 MHz board); generous for a loaded simulator.
 	r, err := d.request(ctx, cmdRSA, req, 30*time.Second)
+	var re *RemoteError
+	if errors.As(err, &re) && re.Code == ErrCodeTooBig {
+		return nil, ErrRSANoRAM
+	}
 	if err != nil {
 		return nil, fmt.Errorf("device: rsa: verify: %w", err)
 	}

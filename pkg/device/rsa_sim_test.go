@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"math/big"
 	"path/filepath"
 	"testing"
@@ -98,8 +99,14 @@ func sha256Of(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
 // signatures, and requires the device's verdict to be crypto/rsa's.
 func TestRSAVerifyMatchesGo(t *testing.T) {
 	d, _ := startDevice(t)
-	ctx := context.Background()
 	for _, bits := range []int{1024, 2048} {
+		t.Run(fmt.Sprint(bits), func(t *testing.T) { rsaMatchesGo(t, d, bits) })
+	}
+}
+
+func rsaMatchesGo(t *testing.T, d *device.Device, bits int) {
+	ctx := context.Background()
+	{
 		key, err := rsa.GenerateKey(rand.Reader, bits)
 		if err != nil {
 			t.Fatal(err)
@@ -114,6 +121,9 @@ func TestRSAVerifyMatchesGo(t *testing.T) {
 		for _, c := range rsaCases(t, key, other) {
 			want := rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, c.hash, c.sig) == nil
 			res, err := d.RSAVerify(ctx, c.hash, c.sig)
+			if errors.Is(err, device.ErrRSANoRAM) {
+				t.Skipf("rsa-%d: %v (the firmware's static RAM leaves too little stack; see docs/PERFORMANCE.md)", bits, err)
+			}
 			if err != nil && !errors.Is(err, device.ErrBadSignature) {
 				t.Fatalf("rsa-%d %s: %v", bits, c.name, err)
 			}
@@ -151,6 +161,12 @@ func TestRSAVectorsOnDevice(t *testing.T) {
 	d, _ := startDevice(t)
 	ctx := context.Background()
 	var loaded []byte
+	skipped := 0
+	defer func() {
+		if skipped == len(recs) {
+			t.Error("every record was skipped")
+		}
+	}()
 	for _, r := range recs {
 		n, sig := r.Hex("n"), r.Hex("sig")
 		hash := r.Hex("hash")
@@ -165,6 +181,11 @@ func TestRSAVectorsOnDevice(t *testing.T) {
 			loaded = n
 		}
 		res, err := d.RSAVerify(ctx, hash, sig)
+		if errors.Is(err, device.ErrRSANoRAM) {
+			t.Logf("%s: skipped: %v", r.Pos(), err)
+			skipped++
+			continue
+		}
 		if err != nil && !errors.Is(err, device.ErrBadSignature) {
 			t.Fatalf("%s: %v", r.Pos(), err)
 		}

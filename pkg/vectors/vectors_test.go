@@ -2,18 +2,22 @@ package vectors_test
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/md5"
+	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
+	"math/big"
 	"slices"
 	"testing"
 
 	"github.com/mstool/mstool/pkg/ccm"
+	"github.com/mstool/mstool/pkg/cmac"
 	"github.com/mstool/mstool/pkg/vectors"
 )
 
@@ -28,6 +32,8 @@ var wantRecords = map[string]int{
 	"aes-cbc.txt":     9,  // RFC 3602 cases 1-8, SP 800-38A F.2.1
 	"aes-ctr.txt":     3,  // RFC 3686 vectors 1-3
 	"aes-ccm.txt":     24, // RFC 3610 packet vectors 1-24
+	"aes-cmac.txt":    4,  // RFC 4493 section 4 examples 1-4
+	"rsa.txt":         40, // ours: internal/rsavectors, TEST-ONLY keys
 }
 
 // checkedElsewhere lists files whose records another package verifies; here
@@ -47,15 +53,17 @@ type algCheck struct {
 }
 
 var checks = map[string]algCheck{
-	"aes-128":         {fields: []string{"key", "pt", "ct"}, check: checkAES},
-	"md5":             {fields: []string{"msg", "digest"}, optional: []string{"repeat"}, check: hashCheck(md5.New)},
-	"sha-256":         {fields: []string{"msg", "digest"}, optional: []string{"repeat"}, check: hashCheck(sha256.New)},
-	"hmac-md5":        {fields: []string{"key", "msg", "mac"}, check: hmacCheck(md5.New)},
-	"hmac-sha-256":    {fields: []string{"key", "msg", "mac"}, check: hmacCheck(sha256.New)},
-	"aes-128-cbc":     {fields: []string{"key", "iv", "pt", "ct"}, check: checkCBC},
-	"aes-128-ctr":     {fields: []string{"key", "nonce", "iv", "ctr_block", "pt", "ct"}, check: checkCTR},
-	"aes-128-ccm":     {fields: []string{"key", "nonce", "aad", "pt", "ct", "tag"}, optional: []string{"result"}, check: checkCCM},
-	"esp-aes-128-cbc": {fields: []string{"key", "spi", "seq", "iv", "next", "pt", "packet"}, check: checkESPCBC},
+	"aes-128":          {fields: []string{"key", "pt", "ct"}, check: checkAES},
+	"md5":              {fields: []string{"msg", "digest"}, optional: []string{"repeat"}, check: hashCheck(md5.New)},
+	"sha-256":          {fields: []string{"msg", "digest"}, optional: []string{"repeat"}, check: hashCheck(sha256.New)},
+	"hmac-md5":         {fields: []string{"key", "msg", "mac"}, check: hmacCheck(md5.New)},
+	"hmac-sha-256":     {fields: []string{"key", "msg", "mac"}, check: hmacCheck(sha256.New)},
+	"aes-128-cbc":      {fields: []string{"key", "iv", "pt", "ct"}, check: checkCBC},
+	"aes-128-ctr":      {fields: []string{"key", "nonce", "iv", "ctr_block", "pt", "ct"}, check: checkCTR},
+	"aes-128-ccm":      {fields: []string{"key", "nonce", "aad", "pt", "ct", "tag"}, optional: []string{"result"}, check: checkCCM},
+	"esp-aes-128-cbc":  {fields: []string{"key", "spi", "seq", "iv", "next", "pt", "packet"}, check: checkESPCBC},
+	"aes-128-cmac":     {fields: []string{"key", "msg", "mac"}, check: checkCMAC},
+	"rsa-pkcs1-sha256": {fields: []string{"n", "sig"}, optional: []string{"msg", "hash", "result"}, check: checkRSA},
 }
 
 // textFields may appear on any record.
@@ -122,6 +130,9 @@ func TestMutatedVectorsFail(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, r := range recs {
+			if r.ExpectFail() && r.Alg == "rsa-pkcs1-sha256" {
+				continue // an invalid signature stays invalid when mutated
+			}
 			n := 0
 			for _, f := range r.Names() {
 				v := r.Hex(f)
@@ -389,4 +400,55 @@ func checkESPCBC(r vectors.Record) error {
 		return fmt.Errorf("decrypted next header %#x, want %#x", dec[len(dec)-1], next[0])
 	}
 	return mismatch("decrypted payload", dec[:n], pt)
+}
+
+// checkCMAC recomputes the full 16-byte AES-CMAC (RFC 4493) with pkg/cmac,
+// whose own tests also run openssl's CMAC on random inputs.
+func checkCMAC(r vectors.Record) error {
+	b, err := newAES(r.Hex("key"))
+	if err != nil {
+		return err
+	}
+	m, err := cmac.New(b)
+	if err != nil {
+		return err
+	}
+	if want := r.Hex("mac"); len(want) != cmac.Size {
+		return fmt.Errorf("mac is %d bytes, want %d", len(want), cmac.Size)
+	}
+	return mismatch("AES-CMAC", m.Sum(nil, r.Hex("msg")), r.Hex("mac"))
+}
+
+// checkRSA verifies an RSASSA-PKCS1-v1_5 SHA-256 record with crypto/rsa
+// (e = 65537): exactly one of msg and hash, n of 128 or 256 bytes with the
+// top bit set, sig as long as n; valid records must verify, result = fail
+// records must not.
+func checkRSA(r vectors.Record) error {
+	n, sig := r.Hex("n"), r.Hex("sig")
+	if r.Has("msg") == r.Has("hash") {
+		return errors.New("want exactly one of msg and hash")
+	}
+	if (len(n) != 128 && len(n) != 256) || n[0]&0x80 == 0 {
+		return fmt.Errorf("modulus of %d bytes, want 1024 or 2048 bits", len(n))
+	}
+	if len(sig) != len(n) {
+		return fmt.Errorf("sig is %d bytes, n %d", len(sig), len(n))
+	}
+	h := r.Hex("hash")
+	if r.Has("msg") {
+		s := sha256.Sum256(r.Hex("msg"))
+		h = s[:]
+	}
+	if len(h) != 32 {
+		return fmt.Errorf("hash is %d bytes, want 32", len(h))
+	}
+	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: 65537}
+	err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, h, sig)
+	if r.ExpectFail() {
+		if err == nil {
+			return errors.New("negative vector verifies")
+		}
+		return nil
+	}
+	return err
 }
