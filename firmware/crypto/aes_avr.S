@@ -10,8 +10,10 @@
  *                                        (with CONFIG_AES_DECRYPT)
  *
  * With CONFIG_AES_DECRYPT the two directions share one MixColumns
- * subroutine (rcall: +7 cycles per round for encryption, -256 bytes);
- * without it MixColumns is inlined in the encryption loop.
+ * subroutine (rcall: +7 cycles per round for encryption, -256 bytes), the
+ * entry (register saves, state load) and the exit (last AddRoundKey fused
+ * with the stores); without it MixColumns is inlined in the encryption
+ * loop. InvMixColumns is a {04}-multiplication pre-step plus MixColumns.
  *
  * Constant time: no branch depends on key or data (the only branches are
  * the round loops); S-box lookups are LPM from a 256-byte-aligned table,
@@ -68,30 +70,31 @@
 
 /*
  * MixColumns on one column a0..a3 (a0:a1 and a2:a3 register pairs):
- * b_i = a_i ^ t ^ xtime(a_i ^ a_i+1), t = a0 ^ a1 ^ a2 ^ a3.
- * Uses r10..r13, ZL (t) and ZH.
+ * b_i = a_i ^ t ^ xtime(a_i ^ a_i+1), t = a0 ^ a1 ^ a2 ^ a3. xtime is
+ * linear, so xtime(a3 ^ a0) = xtime(a0^a1) ^ xtime(a1^a2) ^ xtime(a2^a3):
+ * three xtimes instead of four. Uses r10..r12, ZL (t) and ZH.
  */
 .macro MIXCOL a0, a1, a2, a3
 	movw	r10, \a0	/* r10 = a0, r11 = a1 */
-	movw	r12, \a2	/* r12 = a2, r13 = a3 */
+	mov	r12, \a2
 	eor	r10, \a1	/* a0^a1 */
 	eor	r11, \a2	/* a1^a2 */
 	eor	r12, \a3	/* a2^a3 */
-	eor	r13, \a0	/* a3^a0 */
 	mov	ZL, r10
 	eor	ZL, r12		/* t */
 	XTIME	r10
 	XTIME	r11
 	XTIME	r12
-	XTIME	r13
 	eor	\a0, r10
 	eor	\a0, ZL
+	eor	\a3, r10
+	eor	\a3, r11
+	eor	\a3, r12
+	eor	\a3, ZL
 	eor	\a1, r11
 	eor	\a1, ZL
 	eor	\a2, r12
 	eor	\a2, ZL
-	eor	\a3, r13
-	eor	\a3, ZL
 .endm
 
 .macro MIXCOLUMNS
@@ -126,6 +129,42 @@
 	lpm	\dst, Z
 .endm
 
+/*
+ * Round keys are read backwards with ld -X (X starts at ctx + 176); the
+ * state bytes are visited 15..0 so the key bytes line up.
+ */
+.macro ADDKEY_DOWN
+.irp s, S15, S14, S13, S12, S11, S10, S9, S8, S7, S6, S5, S4, S3, S2, S1, S0
+	ld	r0, -X
+	eor	\s, r0
+.endr
+.endm
+
+/* InvShiftRows + InvSubBytes: row r moves r columns right. */
+.macro INVSUBSHIFT
+	ldi	ZH, hi8(aes_inv_sbox)
+	INVSUB	S0, S0
+	INVSUB	S4, S4
+	INVSUB	S8, S8
+	INVSUB	S12, S12
+	INVSUB	r0, S13		/* row 1: 1 <- 13 <- 9 <- 5 <- 1 */
+	INVSUB	S13, S9
+	INVSUB	S9, S5
+	INVSUB	S5, S1
+	mov	S1, r0
+	INVSUB	r0, S10		/* row 2: 2 <-> 10, 6 <-> 14 */
+	INVSUB	S10, S2
+	mov	S2, r0
+	INVSUB	r0, S14
+	INVSUB	S14, S6
+	mov	S6, r0
+	INVSUB	r0, S3		/* row 3: 3 <- 7 <- 11 <- 15 <- 3 */
+	INVSUB	S3, S7
+	INVSUB	S7, S11
+	INVSUB	S11, S15
+	mov	S15, r0
+.endm
+
 /* The S-box, FIPS-197 figure 7, on a 256-byte boundary. */
 	.section .progmem.aes_sbox, "a", @progbits
 	.balign	256
@@ -151,7 +190,10 @@ aes_sbox:
 	.size	aes_sbox, 256
 
 #if CONFIG_AES_DECRYPT
-/* The inverse S-box, FIPS-197 figure 14, right after (also aligned). */
+/* The inverse S-box, FIPS-197 figure 14, in its own section so that
+ * --gc-sections drops it when aes128_decrypt is not linked. */
+	.section .progmem.aes_inv_sbox, "a", @progbits
+	.balign	256
 	.global	aes_inv_sbox
 	.type	aes_inv_sbox, @object
 aes_inv_sbox:
@@ -177,10 +219,29 @@ aes_inv_sbox:
 /* ------------------------------------------------------------------ */
 /* void aes128_encrypt(const aes128_ctx *ctx, uint8_t block[16])       */
 /* ------------------------------------------------------------------ */
+#if CONFIG_AES_DECRYPT
+/*
+ * With decryption, both directions share the entry (saves, state load)
+ * and the exit (last AddRoundKey fused with the stores, restores); the T
+ * flag carries the direction, which is public.
+ */
+	.section .text.aes128_crypt, "ax", @progbits
+	.global	aes128_decrypt
+	.type	aes128_decrypt, @function
+aes128_decrypt:
+	set
+	rjmp	aes_common
+	.global	aes128_encrypt
+	.type	aes128_encrypt, @function
+aes128_encrypt:
+	clt
+aes_common:
+#else
 	.section .text.aes128_encrypt, "ax", @progbits
 	.global	aes128_encrypt
 	.type	aes128_encrypt, @function
 aes128_encrypt:
+#endif
 	push	r2
 	push	r3
 	push	r4
@@ -213,6 +274,11 @@ aes128_encrypt:
 	ld	S15, Z+
 	push	r30			/* block + 16, for the stores */
 	push	r31
+#if CONFIG_AES_DECRYPT
+	brtc	0f
+	rjmp	aes_decrypt_body
+0:
+#endif
 	ldi	r31, 10
 	mov	r1, r31			/* rounds */
 1:
@@ -253,10 +319,12 @@ aes128_encrypt:
 #endif
 	rjmp	1b
 2:
-	/* last AddRoundKey, stored backwards from block + 16 */
+	adiw	r26, 16			/* X = end of round key 10 */
+aes_final:
+	/* last AddRoundKey (X = end of that round key), stored backwards
+	 * from block + 16 */
 	pop	r31
 	pop	r30
-	adiw	r26, 16
 .irp s, S15, S14, S13, S12, S11, S10, S9, S8, S7, S6, S5, S4, S3, S2, S1, S0
 	ld	r0, -X
 	eor	\s, r0
@@ -275,7 +343,33 @@ aes128_encrypt:
 	pop	r3
 	pop	r2
 	ret				/* r1 is 0: the round counter ran out */
+#if CONFIG_AES_DECRYPT
 	.size	aes128_encrypt, . - aes128_encrypt
+
+/* The inverse cipher; entered from aes_common with the state loaded. */
+aes_decrypt_body:
+	subi	r26, lo8(-176)		/* X = ctx + 176 */
+	sbci	r27, hi8(-176)
+	rcall	add_key_down		/* round key 10 */
+	ldi	r31, 10
+	mov	r1, r31
+1:
+	INVSUBSHIFT
+	dec	r1
+	brne	3f
+	rjmp	aes_final		/* round key 0, with the stores */
+3:
+	rcall	add_key_down		/* round keys 9..1 */
+	INVPRE	S0, S1, S2, S3
+	INVPRE	S4, S5, S6, S7
+	INVPRE	S8, S9, S10, S11
+	INVPRE	S12, S13, S14, S15
+	rcall	mix_columns
+	rjmp	1b
+	.size	aes128_decrypt, . - aes128_decrypt
+#else
+	.size	aes128_encrypt, . - aes128_encrypt
+#endif
 
 /* ------------------------------------------------------------------ */
 /* void aes128_init(aes128_ctx *ctx, const uint8_t key[16])            */
@@ -382,41 +476,6 @@ mix_columns:
 /* ------------------------------------------------------------------ */
 /* void aes128_decrypt(const aes128_ctx *ctx, uint8_t block[16])       */
 /* ------------------------------------------------------------------ */
-/*
- * Round keys are read backwards with ld -X (X starts at ctx + 176); the
- * state bytes are visited 15..0 so the key bytes line up.
- */
-.macro ADDKEY_DOWN
-.irp s, S15, S14, S13, S12, S11, S10, S9, S8, S7, S6, S5, S4, S3, S2, S1, S0
-	ld	r0, -X
-	eor	\s, r0
-.endr
-.endm
-
-/* InvShiftRows + InvSubBytes: row r moves r columns right. */
-.macro INVSUBSHIFT
-	ldi	ZH, hi8(aes_inv_sbox)
-	INVSUB	S0, S0
-	INVSUB	S4, S4
-	INVSUB	S8, S8
-	INVSUB	S12, S12
-	INVSUB	r0, S13		/* row 1: 1 <- 13 <- 9 <- 5 <- 1 */
-	INVSUB	S13, S9
-	INVSUB	S9, S5
-	INVSUB	S5, S1
-	mov	S1, r0
-	INVSUB	r0, S10		/* row 2: 2 <-> 10, 6 <-> 14 */
-	INVSUB	S10, S2
-	mov	S2, r0
-	INVSUB	r0, S14
-	INVSUB	S14, S6
-	mov	S6, r0
-	INVSUB	r0, S3		/* row 3: 3 <- 7 <- 11 <- 15 <- 3 */
-	INVSUB	S3, S7
-	INVSUB	S7, S11
-	INVSUB	S11, S15
-	mov	S15, r0
-.endm
 
 	.section .text.aes_add_key_down, "ax", @progbits
 	.type	add_key_down, @function
@@ -425,67 +484,6 @@ add_key_down:
 	ret
 	.size	add_key_down, . - add_key_down
 
-	.section .text.aes128_decrypt, "ax", @progbits
-	.global	aes128_decrypt
-	.type	aes128_decrypt, @function
-aes128_decrypt:
-	push	r2
-	push	r3
-	push	r4
-	push	r5
-	push	r6
-	push	r7
-	push	r8
-	push	r9
-	push	r10
-	push	r11
-	push	r12
-	push	r13
-	movw	r26, r24
-	subi	r26, lo8(-176)		/* X = ctx + 176 */
-	sbci	r27, hi8(-176)
-	movw	r30, r22		/* Z = block */
-.irp s, S0, S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11, S12, S13, S14, S15
-	ld	\s, Z+
-.endr
-	push	r30
-	push	r31
-	rcall	add_key_down		/* round key 10 */
-	ldi	r31, 10
-	mov	r1, r31
-1:
-	INVSUBSHIFT
-	rcall	add_key_down		/* round keys 9..0 */
-	dec	r1
-	brne	3f
-	rjmp	2f
-3:
-	INVPRE	S0, S1, S2, S3
-	INVPRE	S4, S5, S6, S7
-	INVPRE	S8, S9, S10, S11
-	INVPRE	S12, S13, S14, S15
-	rcall	mix_columns
-	rjmp	1b
-2:
-	pop	r31
-	pop	r30
-.irp s, S15, S14, S13, S12, S11, S10, S9, S8, S7, S6, S5, S4, S3, S2, S1, S0
-	st	-Z, \s
-.endr
-	pop	r13
-	pop	r12
-	pop	r11
-	pop	r10
-	pop	r9
-	pop	r8
-	pop	r7
-	pop	r6
-	pop	r5
-	pop	r4
-	pop	r3
-	pop	r2
-	ret				/* r1 is 0 */
-	.size	aes128_decrypt, . - aes128_decrypt
 #endif /* CONFIG_AES_DECRYPT */
 
 #endif /* __AVR__ && CONFIG_AES_ASM */
