@@ -11,7 +11,8 @@
  * without branches. See docs/firmware.md.
  *
  * Build options (config.h): CONFIG_AES_DECRYPT builds aes128_decrypt();
- * CONFIG_AES_ASM selects crypto/aes_avr.S for the forward cipher on AVR.
+ * CONFIG_AES_ASM selects crypto/aes_avr.S (key expansion, both directions)
+ * on AVR; the host always builds the C reference in aes.c.
  */
 #ifndef MS_AES_H
 #define MS_AES_H
