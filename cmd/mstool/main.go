@@ -127,11 +127,11 @@ func commands(ui *UI) []*cli.Command {
 			Name:  "esp",
 			Usage: "ESP (RFC 4303) sessions with a device and security association files",
 			Subcommands: []*cli.Command{
-				planned("ping", "send ESP-protected ICMP echo requests and show round-trip statistics"),
-				planned("send", "send one datagram through ESP"),
-				planned("recv", "receive datagrams through ESP"),
-				planned("exec", "run one device task through ESP (for scripts)"),
-				planned("shell", "interactive ESP session with a device"),
+				espPingCommand(ui),
+				espSendCommand(ui),
+				espRecvCommand(ui),
+				espExecCommand(ui),
+				espShellCommand(ui),
 				{
 					Name:  "sa",
 					Usage: "security association files",

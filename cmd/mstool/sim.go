@@ -29,7 +29,7 @@ func simCommand(ui *UI) *cli.Command {
 		ArgsUsage: " ",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "elf", Usage: "firmware image `FILE` (.elf or .hex; default firmware/build/MCU/mstool.elf)"},
-			&cli.StringFlag{Name: "eeprom", Usage: "keep the device's EEPROM in `FILE` (loaded at start, saved on change and at exit)"},
+			&cli.StringFlag{Name: "eeprom", Usage: "keep the device's EEPROM in `FILE` (raw; loaded at start, saved on change and at exit); an Intel HEX image from 'mstool provision' is loaded into FILE.eep, which then keeps the device's state"},
 			&cli.StringFlag{Name: "mcu", Value: "atmega328p", Usage: "simulated MCU: atmega328p or atmega168"},
 			&cli.StringFlag{Name: "harness", Usage: "the mssim harness binary (default firmware/build/mssim)"},
 			&cli.StringFlag{Name: "boot", Usage: "start at this byte `ADDRESS` (a bootloader, e.g. 0x7e00 for optiboot)"},
@@ -46,9 +46,23 @@ func simCommand(ui *UI) *cli.Command {
 				}
 				boot = v
 			}
+			eeprom := c.String("eeprom")
+			if eeprom != "" && sim.IsHex(eeprom) {
+				// A provisioning image: the device's EEPROM lives in FILE.eep.
+				raw, fresh, err := sim.PrepareEEPROM(eeprom, c.String("mcu"))
+				if err != nil {
+					return failf("give the image 'mstool provision' wrote for this --mcu", "%v", err)
+				}
+				if fresh {
+					ui.Infof("loaded the image %s into the device's EEPROM file %s", eeprom, raw)
+				} else {
+					ui.Infof("using the device's EEPROM file %s (state kept; provisioned from %s)", raw, eeprom)
+				}
+				eeprom = raw
+			}
 			return runSim(ui, sim.Options{
 				Harness: c.String("harness"), Firmware: c.String("elf"), MCU: c.String("mcu"),
-				EEPROM: c.String("eeprom"), BootAddr: uint32(boot),
+				EEPROM: eeprom, BootAddr: uint32(boot),
 			})
 		},
 	}

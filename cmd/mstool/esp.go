@@ -1,0 +1,672 @@
+package main
+
+// mstool esp ping | exec | send | recv | shell: ESP sessions with a device
+// (pkg/espsession) over a serial SLIP link or ESP-in-UDP (pkg/link).
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mstool/mstool/pkg/device"
+	"github.com/mstool/mstool/pkg/espsession"
+	"github.com/mstool/mstool/pkg/grant"
+	"github.com/mstool/mstool/pkg/keyfile"
+	"github.com/mstool/mstool/pkg/link"
+	"github.com/mstool/mstool/pkg/safile"
+	"github.com/mstool/mstool/pkg/seqstate"
+	"github.com/mstool/mstool/pkg/tasks"
+)
+
+const espLinkHelp = "The device is reached on a serial port carrying SLIP (--port; a board, or the\n" +
+	"simulated device of 'mstool sim') or over ESP-in-UDP (--udp HOST:PORT; the SA\n" +
+	"file must use UDP encapsulation). --sa is the host's SA file (from 'mstool esp\n" +
+	"sa new'); the device must have been provisioned with it. Sequence numbers are\n" +
+	"kept in FILE.state next to it (docs/sa-file.md, \"Sequence state\"): keep the two\n" +
+	"together. --pcap records the link (raw IP, both directions) for 'mstool decrypt'."
+
+func espFlags(extra ...cli.Flag) []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "the device's serial `PORT` (SLIP)"},
+		&cli.StringFlag{Name: "udp", Usage: "reach the device over ESP-in-UDP at `HOST:PORT`"},
+		&cli.StringFlag{Name: "sa", Usage: "the host's SA `FILE`"},
+		&cli.StringFlag{Name: "pcap", Usage: "record the link in `FILE` (pcap, raw IP; never overwritten without --force)"},
+		&cli.BoolFlag{Name: "force", Usage: "overwrite the --pcap file"},
+		&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "wait this long for each answer"},
+		&cli.IntFlag{Name: "retries", Value: 2, Usage: "retries after a timeout (tasks)"},
+	}, extra...)
+}
+
+// espConn is an open session and everything to close after it.
+type espConn struct {
+	sess   *espsession.Session
+	link   link.Link
+	serial *link.Serial
+	state  *seqstate.State
+	rec    *link.Recorder
+	pcap   *os.File
+	target string
+}
+
+func (e *espConn) Close() error {
+	err := e.sess.Close()
+	e.link.Close()
+	if e.state != nil {
+		if cerr := e.state.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if e.pcap != nil {
+		e.pcap.Close()
+	}
+	return err
+}
+
+// pcapPath is the file being recorded, if any (for messages).
+func (e *espConn) pcapInfo() string {
+	if e.pcap == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s (%d packets)", e.pcap.Name(), e.rec.Packets())
+}
+
+func openESP(ui *UI, c *cli.Context) (*espConn, error) {
+	if err := requireFlags(c, "sa"); err != nil {
+		return nil, err
+	}
+	port, udp := c.String("port"), c.String("udp")
+	if (port == "") == (udp == "") {
+		return nil, usageErrorf("give --port /dev/ttyUSB0 (or the port 'mstool sim' printed) or --udp HOST:4500",
+			"%s: give exactly one of --port and --udp", c.Command.FullName())
+	}
+	saPath := c.String("sa")
+	sas, err := safile.ReadFile(saPath)
+	if err != nil {
+		var ie *keyfile.InsecureError
+		if errors.As(err, &ie) {
+			return nil, failf(ie.Hint(), "refusing to use %s: it is readable by other users", saPath)
+		}
+		return nil, failf("make one with 'mstool esp sa new' and provision the device with it", "%v", err)
+	}
+	if len(sas.Outbound) != 1 || len(sas.Inbound) != 1 {
+		return nil, failf("a session uses one inbound and one outbound SA (the file 'mstool esp sa new' writes)",
+			"%s: has %d inbound and %d outbound SAs", saPath, len(sas.Inbound), len(sas.Outbound))
+	}
+	out := sas.Outbound[0]
+	if !out.Src.Is4() || !out.Dst.Is4() {
+		return nil, failf("make the SA file with 'mstool esp sa new --src HOST --dst DEVICE'", "%s: the SAs have no IPv4 addresses", saPath)
+	}
+	if udp != "" && out.Encap == nil {
+		return nil, usageErrorf("make an SA file with 'mstool esp sa new --udp-encap', or use --port", "%s: --udp needs SAs with UDP encapsulation", saPath)
+	}
+	if out.Suite.IsNULL() {
+		ui.Banner("null encryption: packets travel in the clear")
+	}
+	e := &espConn{target: out.Dst.String()}
+	opts := &link.Options{}
+	if p := c.String("pcap"); p != "" {
+		flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+		if c.Bool("force") {
+			flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		}
+		f, err := os.OpenFile(p, flags, 0o600)
+		if err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return nil, failf("choose another name or add --force", "%s already exists", p)
+			}
+			return nil, failf("", "%v", err)
+		}
+		e.pcap = f
+		if e.rec, err = link.NewRecorder(f); err != nil {
+			f.Close()
+			return nil, failf("", "%v", err)
+		}
+		opts.Recorder = e.rec
+	}
+	fail := func(err error) (*espConn, error) {
+		if e.link != nil {
+			e.link.Close()
+		}
+		if e.state != nil {
+			e.state.Close()
+		}
+		if e.pcap != nil {
+			e.pcap.Close()
+		}
+		return nil, err
+	}
+	st, err := seqstate.Open(saPath)
+	if err != nil {
+		if errors.Is(err, seqstate.ErrInUse) {
+			return fail(failf("wait for the other session to end: two sessions on one SA would share sequence numbers", "%v", err))
+		}
+		return fail(failf("the state file is described in docs/sa-file.md (\"Sequence state\")", "%v", err))
+	}
+	e.state = st
+	if !st.Existed() {
+		ui.Debugf("no sequence state yet for %s: starting a fresh SA at sequence number 1", saPath)
+	}
+	if port != "" {
+		s, err := link.OpenSerial(port, opts)
+		if err != nil {
+			return fail(portError(err, port))
+		}
+		e.link, e.serial = s, s
+	} else {
+		ends := link.Endpoints{Local: netip.AddrPortFrom(out.Src, out.Encap.SrcPort), Remote: netip.AddrPortFrom(out.Dst, out.Encap.DstPort)}
+		u, err := link.DialUDP(udp, ends, opts)
+		if err != nil {
+			return fail(linkError(err, "give the device's address as HOST:PORT (ESP-in-UDP uses port 4500)"))
+		}
+		e.link = u
+	}
+	cfg := espsession.Config{SAs: sas, State: st, Link: e.link, Timeout: c.Duration("timeout"), Retries: c.Int("retries")}
+	if cfg.Retries == 0 {
+		cfg.Retries = -1 // --retries 0 means none
+	}
+	if e.serial != nil {
+		cfg.Management = e.serial.Management()
+	}
+	if e.sess, err = espsession.New(cfg); err != nil {
+		if errors.Is(err, espsession.ErrSAFile) {
+			return fail(failf("", "%s: %v", saPath, err))
+		}
+		return fail(failf("", "%v", err))
+	}
+	ui.Debugf("session: %s on %s, outbound SPI 0x%08x from sequence number %d", out.Suite, e.link, out.SPI, e.sess.Counters().FirstSeqOut)
+	return e, nil
+}
+
+// portError explains a serial port that cannot be opened.
+func portError(err error, port string) error {
+	switch {
+	case errors.Is(err, link.ErrPortNotFound):
+		return linkError(err, "check the port name (ls /dev/ttyUSB* /dev/ttyACM*), or start the simulated device with 'mstool sim' and use the port it prints")
+	case errors.Is(err, link.ErrPortBusy):
+		return linkError(err, "another program has the port open (another mstool, screen, minicom, a serial monitor): close it")
+	case errors.Is(err, link.ErrPermission):
+		return linkError(err, "add yourself to the dialout group (sudo usermod -aG dialout $USER) and log in again")
+	case errors.Is(err, link.ErrNotSerial):
+		return linkError(err, port+" is not a serial port")
+	}
+	return linkError(err, "")
+}
+
+// sessionError maps session errors to exit codes and hints.
+func sessionError(err error) error {
+	var te *espsession.TaskError
+	switch {
+	case errors.As(err, &te):
+		return failf("", "%v", err)
+	case errors.Is(err, espsession.ErrWrongSA):
+		return authError(err, "provision the device from this SA file ('mstool provision --sa FILE', then load or flash the image), or use the SA file it was provisioned with")
+	case errors.Is(err, espsession.ErrNoAnswer):
+		return linkError(err, "check that the device runs and is provisioned with this SA file (for a board: the port and the cable; for the simulator: 'mstool sim --eeprom IMAGE.hex')")
+	case errors.Is(err, link.ErrClosed), errors.Is(err, espsession.ErrClosed):
+		return linkError(err, "the link went away (device unplugged or simulator stopped)")
+	case errors.Is(err, context.Canceled):
+		return failf("", "interrupted")
+	}
+	return failf("", "%v", err)
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func espPingCommand(ui *UI) *cli.Command {
+	return &cli.Command{
+		Name:        "ping",
+		Usage:       "send ESP-protected ICMP echo requests and show round-trip statistics",
+		ArgsUsage:   " ",
+		Description: "Like ping(8), through ESP: every request and reply is ESP-protected.\n\n" + espLinkHelp,
+		Flags: espFlags(
+			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 4, Usage: "stop after `N` requests (0: until Ctrl-C)"},
+			&cli.Float64Flag{Name: "interval", Aliases: []string{"i"}, Value: 1, Usage: "wait `SECONDS` between requests"},
+			&cli.IntFlag{Name: "size", Aliases: []string{"s"}, Value: 64, Usage: "echo payload `BYTES`"},
+			&cli.BoolFlag{Name: "counters", Usage: "read the device's counters (task counters) at the end"},
+			&cli.BoolFlag{Name: "cycles", Usage: "read the device's cycle count for each answered echo (management STATUS; serial only)"},
+		),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErrorf("run 'mstool esp ping --help' for usage", "esp ping: unexpected argument %q", c.Args().First())
+			}
+			if iv := c.Float64("interval"); iv < 0 || iv > 3600 {
+				return usageErrorf("give seconds, e.g. -i 0.2", "esp ping: bad --interval %g", iv)
+			}
+			if c.Int("size") < 0 || c.Int("size") > 1400 {
+				return usageErrorf("a 64-byte payload fits every device", "esp ping: bad --size %d", c.Int("size"))
+			}
+			e, err := openESP(ui, c)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			return espPing(ui, c, e)
+		},
+	}
+}
+
+type pingReply struct {
+	Seq   int     `json:"icmp_seq"`
+	RTTms float64 `json:"rtt_ms"`
+}
+
+type pingReport struct {
+	Target      string              `json:"target"`
+	Link        string              `json:"link"`
+	SPI         string              `json:"spi"`
+	Suite       string              `json:"suite"`
+	Size        int                 `json:"size"`
+	Transmitted int                 `json:"transmitted"`
+	Received    int                 `json:"received"`
+	LossPercent float64             `json:"loss_percent"`
+	RTT         *rttStats           `json:"rtt_ms"`
+	Replies     []pingReply         `json:"replies"`
+	Session     espsession.Counters `json:"session"`
+	LinkStats   link.Stats          `json:"link_stats"`
+	Device      map[string]uint64   `json:"device_counters,omitempty"`
+	Pcap        string              `json:"pcap,omitempty"`
+	Cycles      *cycleStats         `json:"device_cycles,omitempty"`
+	Error       string              `json:"error,omitempty"`
+}
+
+// cycleStats: device cycles to answer one echo (STATUS, last packet).
+type cycleStats struct {
+	Min     uint32   `json:"min"`
+	Max     uint32   `json:"max"`
+	Samples []uint32 `json:"samples"`
+}
+
+type rttStats struct {
+	Min  float64 `json:"min"`
+	Avg  float64 `json:"avg"`
+	Max  float64 `json:"max"`
+	Mdev float64 `json:"mdev"`
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+
+func espPing(ui *UI, c *cli.Context, e *espConn) error {
+	ctx, stop := signalContext()
+	defer stop()
+	outSA, _ := e.sess.SAs()
+	n, size := c.Int("count"), c.Int("size")
+	rep := pingReport{Target: e.target, Link: e.link.String(), SPI: fmt.Sprintf("0x%08x", outSA.SPI), Suite: outSA.Suite.String(), Size: size, Replies: []pingReply{}}
+	if !ui.JSON {
+		ui.Printf("PING %s through ESP (spi %s, %s) on %s: %d data bytes\n", e.target, rep.SPI, rep.Suite, e.link, size)
+	}
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	var rtts []time.Duration
+	var sessErr error
+	var mgmt *device.Device
+	if c.Bool("cycles") {
+		if e.serial == nil {
+			return usageErrorf("cycle counts come from the management channel of a serial link", "esp ping: --cycles needs --port")
+		}
+		var err error
+		if mgmt, err = device.New(e.serial.Management(), &device.Options{Timeout: 2 * time.Second}); err != nil {
+			return linkError(err, "")
+		}
+	}
+loop:
+	for i := 1; n == 0 || i <= n; i++ {
+		if i > 1 {
+			select {
+			case <-ctx.Done():
+				break loop
+			case <-time.After(time.Duration(c.Float64("interval") * float64(time.Second))):
+			}
+		}
+		rep.Transmitted++
+		rtt, err := e.sess.Ping(ctx, uint16(i), data)
+		switch {
+		case err == nil:
+			rtts = append(rtts, rtt)
+			rep.Replies = append(rep.Replies, pingReply{Seq: i, RTTms: ms(rtt)})
+			cyc := ""
+			if mgmt != nil {
+				st, err := mgmt.Status(ctx)
+				if err != nil {
+					return linkError(fmt.Errorf("esp ping: reading the device's status: %w", err), "the firmware must support STATUS (docs/firmware-net.md)")
+				}
+				if rep.Cycles == nil {
+					rep.Cycles = &cycleStats{Min: st.LastCycles, Max: st.LastCycles}
+				}
+				rep.Cycles.Min = min(rep.Cycles.Min, st.LastCycles)
+				rep.Cycles.Max = max(rep.Cycles.Max, st.LastCycles)
+				rep.Cycles.Samples = append(rep.Cycles.Samples, st.LastCycles)
+				cyc = fmt.Sprintf(" device_cycles=%d", st.LastCycles)
+			}
+			if !ui.JSON {
+				ui.Printf("%d bytes from %s: icmp_seq=%d time=%.3f ms%s\n", size+8, e.target, i, ms(rtt), cyc)
+			}
+		case errors.Is(err, espsession.ErrNoAnswer):
+			if !ui.JSON {
+				ui.Printf("no reply for icmp_seq=%d within %v\n", i, c.Duration("timeout"))
+			}
+		case errors.Is(err, context.Canceled):
+			rep.Transmitted--
+			break loop
+		default:
+			sessErr = err
+			break loop
+		}
+	}
+	rep.Received = len(rtts)
+	if rep.Transmitted > 0 {
+		rep.LossPercent = math.Round(1000*float64(rep.Transmitted-rep.Received)/float64(rep.Transmitted)) / 10
+	}
+	if len(rtts) > 0 {
+		var sum, sum2 float64
+		st := &rttStats{Min: math.Inf(1)}
+		for _, r := range rtts {
+			v := float64(r) / 1e6
+			sum += v
+			sum2 += v * v
+			st.Min = math.Min(st.Min, v)
+			st.Max = math.Max(st.Max, v)
+		}
+		avg := sum / float64(len(rtts))
+		st.Avg = avg
+		st.Mdev = math.Sqrt(math.Max(0, sum2/float64(len(rtts))-avg*avg))
+		for _, p := range []*float64{&st.Min, &st.Avg, &st.Max, &st.Mdev} {
+			*p = math.Round(*p*1000) / 1000
+		}
+		rep.RTT = st
+	}
+	if sessErr == nil && rep.Received == 0 && rep.Transmitted > 0 {
+		sessErr = e.sess.Diagnose(ctx)
+	}
+	var devFields []tasks.Field
+	if c.Bool("counters") && sessErr == nil && rep.Received > 0 {
+		res, err := e.sess.Task(ctx, grant.TaskCounters, nil)
+		if err != nil {
+			ui.Warnf("could not read the device's counters: %v", err)
+		} else {
+			devFields, _ = tasks.Decode(grant.TaskCounters, res.Result)
+			rep.Device = map[string]uint64{}
+			for _, f := range devFields {
+				if v, ok := f.Value.(uint64); ok {
+					rep.Device[f.Name] = v
+				}
+			}
+		}
+	}
+	rep.Session = e.sess.Counters()
+	rep.LinkStats = e.link.Stats()
+	rep.Pcap = e.pcapInfo()
+	if sessErr != nil {
+		rep.Error = sessErr.Error()
+	}
+	if ui.JSON {
+		if err := ui.WriteJSON(rep); err != nil {
+			return err
+		}
+	} else {
+		ui.Printf("--- %s ESP ping statistics ---\n", e.target)
+		ui.Printf("%d packets transmitted, %d received, %g%% packet loss\n", rep.Transmitted, rep.Received, rep.LossPercent)
+		if rep.RTT != nil {
+			ui.Printf("rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", rep.RTT.Min, rep.RTT.Avg, rep.RTT.Max, rep.RTT.Mdev)
+		}
+		s := rep.Session
+		ui.Infof("session: %d sent, %d authenticated, %d failed authentication, %d replayed, %d unknown SPI, %d cleartext dropped",
+			s.Sent, s.Received, s.AuthFailed, s.Replayed, s.UnknownSPI, s.NotESP)
+		if len(devFields) > 0 {
+			renderFields(ui, devFields)
+		}
+		if rep.Pcap != "" {
+			ui.Infof("recorded %s", rep.Pcap)
+		}
+	}
+	if sessErr != nil {
+		return sessionError(sessErr)
+	}
+	return nil
+}
+
+func renderFields(ui *UI, fields []tasks.Field) {
+	rows := make([][2]string, len(fields))
+	for i, f := range fields {
+		rows[i] = [2]string{f.Name, fmt.Sprint(f.Value)}
+	}
+	ui.KeyValues(rows)
+}
+
+func espExecCommand(ui *UI) *cli.Command {
+	names := strings.Join(grant.TaskNames(), ", ")
+	return &cli.Command{
+		Name:      "exec",
+		Usage:     "run one device task through ESP (for scripts)",
+		ArgsUsage: "TASK [ARGS...]",
+		Description: "Runs one task of the device's task service (docs/tasks.md) and prints its\n" +
+			"result. Tasks: " + names + ".\n" +
+			"   led on|off|toggle|read    adc CHANNEL    settings-read INDEX\n" +
+			"   settings-write INDEX VALUE\n\n" +
+			"Exit status: 0 the task ran, 1 the device refused or failed it, 3 no answer,\n" +
+			"4 ESP does not authenticate (wrong SA file).\n\n" + espLinkHelp,
+		Flags: espFlags(),
+		Action: func(c *cli.Context) error {
+			args, err := interspersed(c)
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				return usageErrorf("tasks: "+names, "esp exec: name a task")
+			}
+			t, err := tasks.Lookup(args[0])
+			if err != nil {
+				return usageErrorf("tasks: "+names, "esp exec: %v", err)
+			}
+			targs, err := tasks.ParseArgs(t, args[1:])
+			if err != nil {
+				return usageErrorf("run 'mstool esp exec --help' for the tasks' arguments", "esp exec: %v", err)
+			}
+			e, err := openESP(ui, c)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			ctx, stop := signalContext()
+			defer stop()
+			return runTask(ui, ctx, e, t, targs)
+		},
+	}
+}
+
+func runTask(ui *UI, ctx context.Context, e *espConn, t grant.Task, args []byte) error {
+	res, err := e.sess.Task(ctx, t, args)
+	if err != nil {
+		if ui.JSON {
+			var te *espsession.TaskError
+			if errors.As(err, &te) {
+				ui.WriteJSON(map[string]any{"task": t.String(), "status": te.Status.String(), "status_code": int(te.Status)})
+			}
+		}
+		return sessionError(err)
+	}
+	fields, err := tasks.Decode(t, res.Result)
+	if err != nil {
+		return failf("", "%v", err)
+	}
+	if ui.JSON {
+		m := map[string]any{}
+		for _, f := range fields {
+			m[f.Name] = f.Value
+		}
+		return ui.WriteJSON(map[string]any{"task": t.String(), "status": "ok", "status_code": 0, "result": m,
+			"raw": hex.EncodeToString(res.Result), "rtt_ms": ms(res.RTT), "attempts": res.Attempts})
+	}
+	renderFields(ui, fields)
+	if p := e.pcapInfo(); p != "" {
+		ui.Infof("recorded %s", p)
+	}
+	return nil
+}
+
+func espSendCommand(ui *UI) *cli.Command {
+	return &cli.Command{
+		Name:      "send",
+		Usage:     "send one datagram through ESP",
+		ArgsUsage: "[DATA]",
+		Description: "Sends one UDP datagram through ESP to --to-port on the device (default the task\n" +
+			"port 7411). DATA is the payload (with --hex: hex digits); without DATA, standard\n" +
+			"input is read. With --reply, waits for one datagram back and prints it (hex).\n\n" + espLinkHelp,
+		Flags: espFlags(
+			&cli.IntFlag{Name: "to-port", Value: tasks.Port, Usage: "the device's UDP `PORT`"},
+			&cli.BoolFlag{Name: "hex", Usage: "DATA is hex"},
+			&cli.BoolFlag{Name: "reply", Usage: "wait for one reply and print it"},
+		),
+		Action: func(c *cli.Context) error {
+			args, err := interspersed(c)
+			if err != nil {
+				return err
+			}
+			var payload []byte
+			switch len(args) {
+			case 0:
+				if payload, err = io.ReadAll(io.LimitReader(c.App.Reader, 65536)); err != nil {
+					return failf("", "esp send: reading standard input: %v", err)
+				}
+			case 1:
+				payload = []byte(args[0])
+			default:
+				return usageErrorf("quote the data, or pipe it in", "esp send: one DATA argument at most")
+			}
+			if c.Bool("hex") {
+				if payload, err = hex.DecodeString(strings.TrimSpace(string(payload))); err != nil {
+					return usageErrorf("give an even number of hex digits", "esp send: %v", err)
+				}
+			}
+			p := c.Int("to-port")
+			if p < 1 || p > 65535 {
+				return usageErrorf("a UDP port is 1-65535", "esp send: bad --to-port %d", p)
+			}
+			e, err := openESP(ui, c)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if err := e.sess.Send(uint16(p), payload); err != nil {
+				return sessionError(err)
+			}
+			ui.Infof("sent %d bytes to %s port %d", len(payload), e.target, p)
+			if !c.Bool("reply") {
+				return nil
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			ctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
+			defer cancel()
+			d, err := e.sess.Recv(ctx)
+			if err != nil {
+				if errors.Is(err, context.DeadlineExceeded) {
+					return sessionError(e.sess.Diagnose(context.Background()))
+				}
+				return sessionError(err)
+			}
+			return printDatagram(ui, d)
+		},
+	}
+}
+
+func printDatagram(ui *UI, d espsession.Datagram) error {
+	if ui.JSON {
+		return ui.WriteJSON(map[string]any{"src": d.Src.String(), "dst": d.Dst.String(), "esp_seq": d.Seq,
+			"length": len(d.Payload), "payload": hex.EncodeToString(d.Payload)})
+	}
+	ui.Printf("%s > %s esp_seq=%d len=%d %s\n", d.Src, d.Dst, d.Seq, len(d.Payload), hex.EncodeToString(d.Payload))
+	return nil
+}
+
+func espRecvCommand(ui *UI) *cli.Command {
+	return &cli.Command{
+		Name:      "recv",
+		Usage:     "receive datagrams through ESP",
+		ArgsUsage: " ",
+		Description: "Prints the UDP datagrams that arrive through ESP (authenticated, not replayed),\n" +
+			"one per line (--json: one object per line), until --count datagrams or --wait\n" +
+			"without one. The reference device sends only replies: use it after 'esp send' in\n" +
+			"the same session, or against devices that send on their own.\n\n" + espLinkHelp,
+		Flags: espFlags(
+			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 0, Usage: "stop after `N` datagrams (0: no limit)"},
+			&cli.DurationFlag{Name: "wait", Value: 10 * time.Second, Usage: "stop after this long without a datagram"},
+		),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErrorf("run 'mstool esp recv --help' for usage", "esp recv: unexpected argument %q", c.Args().First())
+			}
+			e, err := openESP(ui, c)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			ctx, stop := signalContext()
+			defer stop()
+			got := 0
+			for c.Int("count") == 0 || got < c.Int("count") {
+				wctx, cancel := context.WithTimeout(ctx, c.Duration("wait"))
+				d, err := e.sess.Recv(wctx)
+				cancel()
+				if err != nil {
+					if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+						break
+					}
+					return sessionError(err)
+				}
+				got++
+				if ui.JSON {
+					enc := map[string]any{"src": d.Src.String(), "dst": d.Dst.String(), "esp_seq": d.Seq, "length": len(d.Payload), "payload": hex.EncodeToString(d.Payload)}
+					if err := writeJSONLine(ui, enc); err != nil {
+						return err
+					}
+				} else {
+					printDatagram(ui, d)
+				}
+			}
+			s := e.sess.Counters()
+			ui.Infof("%d datagrams; session: %d authenticated, %d failed authentication, %d replayed", got, s.Received, s.AuthFailed, s.Replayed)
+			if c.Int("count") > 0 && got < c.Int("count") {
+				return linkError(fmt.Errorf("esp recv: %d of %d datagrams within %v", got, c.Int("count"), c.Duration("wait")), "")
+			}
+			return nil
+		},
+	}
+}
+
+// writeJSONLine writes v as one compact JSON line (streams).
+func writeJSONLine(ui *UI, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	ui.Printf("%s\n", b)
+	return nil
+}
+
+// deviceInfo is IDENTIFY through the session's management channel.
+func deviceInfo(ctx context.Context, e *espConn) (*device.Info, error) {
+	if e.serial == nil {
+		return nil, errors.New("esp: the management channel needs a serial link")
+	}
+	d, err := device.New(e.serial.Management(), &device.Options{Timeout: time.Second, Retries: -1})
+	if err != nil {
+		return nil, err
+	}
+	return d.Identify(ctx)
+}

@@ -1,0 +1,297 @@
+// Package ipv4 builds and parses the few IPv4 packets a host exchanges with
+// an mstool device: IPv4 headers (RFC 791) without options or fragments,
+// UDP datagrams (RFC 768) and ICMP echo messages (RFC 792), all with their
+// checksums (RFC 1071). It is the host's counterpart of the firmware's
+// net/ stack and is as strict: parsers check exact lengths and checksums
+// and never panic on any input (fuzzed: FuzzParse).
+//
+// Builders append to a caller-supplied slice, like the rest of mstool's
+// wire code.
+package ipv4
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// Sizes and protocol numbers.
+const (
+	HeaderLen     = 20 // IPv4 header without options
+	UDPHeaderLen  = 8
+	ICMPHeaderLen = 8 // type, code, checksum, identifier, sequence number
+
+	ProtoICMP = 1
+	ProtoUDP  = 17
+	ProtoESP  = 50
+
+	ICMPEchoReply   = 0
+	ICMPEchoRequest = 8
+
+	// DefaultTTL is the TTL of packets built here.
+	DefaultTTL = 64
+	// MaxPacket is the largest IPv4 total length.
+	MaxPacket = 0xffff
+)
+
+// Field offsets in the IPv4 header.
+const (
+	offVersionIHL = 0
+	offTOS        = 1
+	offTotalLen   = 2
+	offID         = 4
+	offFlagsFrag  = 6
+	offTTL        = 8
+	offProto      = 9
+	offChecksum   = 10
+	offSrc        = 12
+	offDst        = 16
+
+	flagMF     = 0x2000
+	fragOffset = 0x1fff
+)
+
+// Errors callers can branch on (errors.Is). Every parse error wraps
+// ErrMalformed.
+var (
+	ErrMalformed = errors.New("ipv4: malformed packet")
+	ErrChecksum  = fmt.Errorf("%w: bad checksum", ErrMalformed)
+	ErrFragment  = fmt.Errorf("%w: fragment", ErrMalformed)
+	ErrOptions   = fmt.Errorf("%w: header options", ErrMalformed)
+	ErrProtocol  = errors.New("ipv4: other protocol")
+	errAddr      = errors.New("ipv4: addresses must be IPv4")
+	errTooLong   = errors.New("ipv4: packet longer than 65535 bytes")
+)
+
+func malformed(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, a...))
+}
+
+// Header is the part of an IPv4 header mstool sets or reads.
+type Header struct {
+	TOS      uint8
+	ID       uint16
+	DF       bool // don't fragment
+	TTL      uint8
+	Protocol uint8
+	Src, Dst netip.Addr
+}
+
+// Checksum is the Internet checksum (RFC 1071) of b: the ones' complement
+// of the ones' complement sum of its 16-bit big-endian words (an odd last
+// byte is padded with zero).
+func Checksum(b []byte) uint16 { return ^fold(sum(0, b)) }
+
+func sum(s uint32, b []byte) uint32 {
+	for len(b) >= 2 {
+		s += uint32(b[0])<<8 | uint32(b[1])
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		s += uint32(b[0]) << 8
+	}
+	return s
+}
+
+func fold(s uint32) uint16 {
+	for s > 0xffff {
+		s = s>>16 + s&0xffff
+	}
+	return uint16(s)
+}
+
+// pseudo returns the running sum of the UDP pseudo-header (RFC 768).
+func pseudo(src, dst [4]byte, proto uint8, length int) uint32 {
+	s := sum(0, src[:])
+	s = sum(s, dst[:])
+	return s + uint32(proto) + uint32(length)
+}
+
+// AppendHeader appends a 20-byte IPv4 header for a payload of payloadLen
+// bytes, with its checksum, to dst.
+func AppendHeader(dst []byte, h *Header, payloadLen int) ([]byte, error) {
+	if !h.Src.Is4() || !h.Dst.Is4() {
+		return nil, errAddr
+	}
+	if HeaderLen+payloadLen > MaxPacket {
+		return nil, errTooLong
+	}
+	ttl := h.TTL
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
+	o := len(dst)
+	dst = append(dst, make([]byte, HeaderLen)...)
+	b := dst[o:]
+	b[offVersionIHL] = 0x45
+	b[offTOS] = h.TOS
+	binary.BigEndian.PutUint16(b[offTotalLen:], uint16(HeaderLen+payloadLen))
+	binary.BigEndian.PutUint16(b[offID:], h.ID)
+	if h.DF {
+		binary.BigEndian.PutUint16(b[offFlagsFrag:], 0x4000)
+	}
+	b[offTTL] = ttl
+	b[offProto] = h.Protocol
+	s, d := h.Src.As4(), h.Dst.As4()
+	copy(b[offSrc:], s[:])
+	copy(b[offDst:], d[:])
+	binary.BigEndian.PutUint16(b[offChecksum:], Checksum(b[:HeaderLen]))
+	return dst, nil
+}
+
+// Parse checks an IPv4 packet as the device does (version 4, IHL 5, total
+// length within the buffer, header checksum, no fragment) and returns its
+// header and payload (bytes after the total length are ignored, as link
+// padding). Options are refused with ErrOptions: neither side sends them.
+func Parse(pkt []byte) (Header, []byte, error) {
+	var h Header
+	if len(pkt) < HeaderLen {
+		return h, nil, malformed("%d bytes, shorter than a header", len(pkt))
+	}
+	if pkt[offVersionIHL]>>4 != 4 {
+		return h, nil, malformed("version %d", pkt[offVersionIHL]>>4)
+	}
+	ihl := int(pkt[offVersionIHL]&0x0f) * 4
+	if ihl < HeaderLen {
+		return h, nil, malformed("header length %d", ihl)
+	}
+	total := int(binary.BigEndian.Uint16(pkt[offTotalLen:]))
+	if total < ihl || total > len(pkt) {
+		return h, nil, malformed("total length %d (header %d, %d bytes received)", total, ihl, len(pkt))
+	}
+	if Checksum(pkt[:ihl]) != 0 {
+		return h, nil, ErrChecksum
+	}
+	if ihl != HeaderLen {
+		return h, nil, ErrOptions
+	}
+	ff := binary.BigEndian.Uint16(pkt[offFlagsFrag:])
+	if ff&(flagMF|fragOffset) != 0 {
+		return h, nil, ErrFragment
+	}
+	h = Header{
+		TOS:      pkt[offTOS],
+		ID:       binary.BigEndian.Uint16(pkt[offID:]),
+		DF:       ff&0x4000 != 0,
+		TTL:      pkt[offTTL],
+		Protocol: pkt[offProto],
+		Src:      netip.AddrFrom4([4]byte(pkt[offSrc : offSrc+4])),
+		Dst:      netip.AddrFrom4([4]byte(pkt[offDst : offDst+4])),
+	}
+	return h, pkt[ihl:total], nil
+}
+
+// AppendUDP appends an IPv4 packet carrying one UDP datagram from src to
+// dst, with the UDP checksum computed, to b.
+func AppendUDP(b []byte, h *Header, src, dst uint16, payload []byte) ([]byte, error) {
+	hh := *h
+	hh.Protocol = ProtoUDP
+	n := UDPHeaderLen + len(payload)
+	b, err := AppendHeader(b, &hh, n)
+	if err != nil {
+		return nil, err
+	}
+	o := len(b)
+	b = binary.BigEndian.AppendUint16(b, src)
+	b = binary.BigEndian.AppendUint16(b, dst)
+	b = binary.BigEndian.AppendUint16(b, uint16(n))
+	b = append(b, 0, 0)
+	b = append(b, payload...)
+	c := ^fold(sum(pseudo(hh.Src.As4(), hh.Dst.As4(), ProtoUDP, n), b[o:]))
+	if c == 0 {
+		c = 0xffff // RFC 768: a computed zero is sent as all ones
+	}
+	binary.BigEndian.PutUint16(b[o+6:], c)
+	return b, nil
+}
+
+// UDP is a parsed UDP datagram.
+type UDP struct {
+	IP               Header
+	SrcPort, DstPort uint16
+	Payload          []byte // aliases the packet
+}
+
+// ParseUDP parses an IPv4 packet carrying UDP. The UDP length must match
+// the IP payload exactly and the checksum must verify (a zero checksum,
+// "none computed", is accepted as RFC 768 allows; ESP-in-UDP uses it).
+func ParseUDP(pkt []byte) (UDP, error) {
+	h, p, err := Parse(pkt)
+	if err != nil {
+		return UDP{}, err
+	}
+	if h.Protocol != ProtoUDP {
+		return UDP{}, ErrProtocol
+	}
+	return parseUDP(h, p)
+}
+
+func parseUDP(h Header, p []byte) (UDP, error) {
+	if len(p) < UDPHeaderLen {
+		return UDP{}, malformed("udp: %d bytes", len(p))
+	}
+	if n := int(binary.BigEndian.Uint16(p[4:])); n != len(p) {
+		return UDP{}, malformed("udp: length %d, ip payload %d", n, len(p))
+	}
+	if binary.BigEndian.Uint16(p[6:]) != 0 {
+		if fold(sum(pseudo(h.Src.As4(), h.Dst.As4(), ProtoUDP, len(p)), p)) != 0xffff {
+			return UDP{}, fmt.Errorf("%w (udp)", ErrChecksum)
+		}
+	}
+	return UDP{IP: h, SrcPort: binary.BigEndian.Uint16(p), DstPort: binary.BigEndian.Uint16(p[2:]), Payload: p[UDPHeaderLen:]}, nil
+}
+
+// Echo is an ICMP echo request or reply.
+type Echo struct {
+	IP    Header
+	Type  uint8 // ICMPEchoRequest or ICMPEchoReply
+	ID    uint16
+	Seq   uint16
+	Data  []byte // aliases the packet
+	Reply bool
+}
+
+// AppendEcho appends an IPv4 packet carrying an ICMP echo message (type
+// ICMPEchoRequest or ICMPEchoReply) to b.
+func AppendEcho(b []byte, h *Header, typ uint8, id, seq uint16, data []byte) ([]byte, error) {
+	hh := *h
+	hh.Protocol = ProtoICMP
+	b, err := AppendHeader(b, &hh, ICMPHeaderLen+len(data))
+	if err != nil {
+		return nil, err
+	}
+	o := len(b)
+	b = append(b, typ, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, id)
+	b = binary.BigEndian.AppendUint16(b, seq)
+	b = append(b, data...)
+	binary.BigEndian.PutUint16(b[o+2:], Checksum(b[o:]))
+	return b, nil
+}
+
+// ParseEcho parses an IPv4 packet carrying an ICMP echo request or reply
+// (code 0, checksum verified). Other ICMP messages give ErrProtocol.
+func ParseEcho(pkt []byte) (Echo, error) {
+	h, p, err := Parse(pkt)
+	if err != nil {
+		return Echo{}, err
+	}
+	if h.Protocol != ProtoICMP {
+		return Echo{}, ErrProtocol
+	}
+	if len(p) < ICMPHeaderLen {
+		return Echo{}, malformed("icmp: %d bytes", len(p))
+	}
+	if Checksum(p) != 0 {
+		return Echo{}, fmt.Errorf("%w (icmp)", ErrChecksum)
+	}
+	if (p[0] != ICMPEchoRequest && p[0] != ICMPEchoReply) || p[1] != 0 {
+		return Echo{}, ErrProtocol
+	}
+	return Echo{
+		IP: h, Type: p[0], Reply: p[0] == ICMPEchoReply,
+		ID: binary.BigEndian.Uint16(p[4:]), Seq: binary.BigEndian.Uint16(p[6:]),
+		Data: p[ICMPHeaderLen:],
+	}, nil
+}

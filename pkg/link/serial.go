@@ -1,0 +1,310 @@
+package link
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.bug.st/serial"
+
+	"github.com/mstool/mstool/pkg/device"
+	"github.com/mstool/mstool/pkg/slip"
+)
+
+// MaxFrame is the largest SLIP frame the host accepts from a device (the
+// devices' own limits are far lower: 296 bytes on the ATmega328P).
+const MaxFrame = 2048
+
+// Options tune a link. The zero value is usable.
+type Options struct {
+	// Recorder, when set, receives every IPv4 packet the link carries.
+	Recorder *Recorder
+}
+
+// Serial is a SLIP link on a serial port, shared with the management
+// channel.
+type Serial struct {
+	conn  device.Conn
+	name  string
+	rec   *Recorder
+	wmu   sync.Mutex // one frame at a time on the line
+	lock  io.Closer  // advisory lock on the port, released on Close
+	pkts  chan []byte
+	mgmt  *mgmtConn
+	done  chan struct{}
+	once  sync.Once
+	rerr  atomic.Pointer[error]
+	stats struct{ sent, recv, mgmt, dropped atomic.Uint64 }
+}
+
+// OpenSerial opens the serial port at path (115200 8N1, no flow control)
+// and starts the link. The port is locked (flock) against other mstool
+// processes and programs that honour locks: a second opener gets
+// ErrPortBusy, even as root, for which the kernel's TIOCEXCL does not
+// apply.
+func OpenSerial(path string, opts *Options) (*Serial, error) {
+	lock, err := lockPort(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", classify(err), path, err)
+	}
+	p, err := serial.Open(path, &serial.Mode{BaudRate: device.Baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, fmt.Errorf("%w: %s: %v", classify(err), path, err)
+	}
+	s := NewSerial(p, "serial "+path, opts)
+	s.lock = lock
+	return s, nil
+}
+
+func classify(err error) error {
+	var pe *serial.PortError
+	if errors.As(err, &pe) {
+		switch pe.Code() {
+		case serial.PortBusy:
+			return ErrPortBusy
+		case serial.PortNotFound:
+			return ErrPortNotFound
+		case serial.PermissionDenied:
+			return ErrPermission
+		case serial.InvalidSerialPort:
+			return ErrNotSerial
+		}
+	}
+	switch {
+	case errors.Is(err, errLocked):
+		return ErrPortBusy
+	case errors.Is(err, fs.ErrNotExist):
+		return ErrPortNotFound
+	case errors.Is(err, fs.ErrPermission):
+		return ErrPermission
+	}
+	return ErrNotSerial
+}
+
+// NewSerial starts a link on an open byte connection (a serial port, or
+// one end of a pipe in tests). name is used in messages.
+func NewSerial(c device.Conn, name string, opts *Options) *Serial {
+	s := &Serial{conn: c, name: name, pkts: make(chan []byte, queueLen), done: make(chan struct{})}
+	if opts != nil {
+		s.rec = opts.Recorder
+	}
+	s.mgmt = &mgmtConn{s: s, frames: make(chan []byte, 16), timeout: 50 * time.Millisecond}
+	_ = c.SetReadTimeout(50 * time.Millisecond)
+	_ = c.ResetInputBuffer()
+	go s.readLoop()
+	return s
+}
+
+func (s *Serial) String() string { return s.name }
+
+func (s *Serial) readLoop() {
+	dec := slip.NewDecoder(MaxFrame)
+	buf := make([]byte, 4096)
+	for {
+		n, err := s.conn.Read(buf)
+		if n > 0 {
+			dec.Feed(buf[:n], s.dispatch)
+		}
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		select {
+		case <-s.done:
+			return
+		default:
+		}
+	}
+}
+
+// dispatch routes one received frame on its first byte.
+func (s *Serial) dispatch(f []byte) {
+	switch {
+	case f[0] == 0x00:
+		s.stats.mgmt.Add(1)
+		offer(s.mgmt.frames, append([]byte(nil), f...), &s.stats.dropped)
+	case f[0] >= 0x45 && f[0] <= 0x4f:
+		p := append([]byte(nil), f...)
+		s.stats.recv.Add(1)
+		if s.rec != nil {
+			s.rec.Record(p)
+		}
+		offer(s.pkts, p, &s.stats.dropped)
+	default:
+		s.stats.dropped.Add(1)
+	}
+}
+
+// offer queues v, dropping the oldest entry when the queue is full.
+func offer(ch chan []byte, v []byte, dropped *atomic.Uint64) {
+	for {
+		select {
+		case ch <- v:
+			return
+		default:
+		}
+		select {
+		case <-ch:
+			dropped.Add(1)
+		default:
+		}
+	}
+}
+
+func (s *Serial) fail(err error) {
+	select {
+	case <-s.done:
+		// Closed by us: the port's error is the close.
+	default:
+		e := fmt.Errorf("link: %s: %w (%v)", s.name, ErrClosed, err)
+		s.rerr.Store(&e)
+	}
+	s.once.Do(func() { close(s.done) })
+}
+
+func (s *Serial) err() error {
+	if e := s.rerr.Load(); e != nil {
+		return *e
+	}
+	return ErrClosed
+}
+
+// WritePacket sends one IPv4 packet as a SLIP frame.
+func (s *Serial) WritePacket(pkt []byte) error {
+	if len(pkt) > MaxFrame {
+		return fmt.Errorf("%w (%d bytes)", ErrTooLarge, len(pkt))
+	}
+	if err := s.writeFrame(pkt); err != nil {
+		return err
+	}
+	s.stats.sent.Add(1)
+	if s.rec != nil {
+		s.rec.Record(pkt)
+	}
+	return nil
+}
+
+// WriteRaw writes bytes to the line as they are, without framing (tests
+// use it for garbage and storms).
+func (s *Serial) WriteRaw(p []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	select {
+	case <-s.done:
+		return s.err()
+	default:
+	}
+	if _, err := s.conn.Write(p); err != nil {
+		return fmt.Errorf("link: %s: write: %w", s.name, err)
+	}
+	return nil
+}
+
+func (s *Serial) writeFrame(f []byte) error {
+	return s.WriteRaw(slip.Encode(f))
+}
+
+// ReadPacket returns the next IPv4 packet from the device.
+func (s *Serial) ReadPacket(ctx context.Context) ([]byte, error) {
+	select {
+	case p := <-s.pkts:
+		return p, nil
+	default:
+	}
+	select {
+	case p := <-s.pkts:
+		return p, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.done:
+		return nil, s.err()
+	}
+}
+
+// Stats returns the link's counters.
+func (s *Serial) Stats() Stats {
+	return Stats{PacketsSent: s.stats.sent.Load(), PacketsReceived: s.stats.recv.Load(),
+		ManagementFrames: s.stats.mgmt.Load(), Dropped: s.stats.dropped.Load()}
+}
+
+// Close stops the link and closes the port.
+func (s *Serial) Close() error {
+	s.once.Do(func() { close(s.done) })
+	err := s.conn.Close()
+	if s.lock != nil {
+		s.lock.Close()
+	}
+	return err
+}
+
+// Management returns the management channel sharing this link's port, as
+// a device.Conn for device.New: it reads only the management frames (as
+// SLIP bytes) and writes to the port. Closing it does not close the link.
+func (s *Serial) Management() device.Conn { return s.mgmt }
+
+// mgmtConn is the management side of the demultiplexer.
+type mgmtConn struct {
+	s       *Serial
+	frames  chan []byte
+	mu      sync.Mutex
+	pending []byte
+	timeout time.Duration
+}
+
+func (m *mgmtConn) Read(p []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.pending) == 0 {
+		t := time.NewTimer(m.timeout)
+		defer t.Stop()
+		select {
+		case f := <-m.frames:
+			m.pending = slip.Encode(f)
+		case <-t.C:
+			return 0, nil // a serial port's read timeout
+		case <-m.s.done:
+			return 0, m.s.err()
+		}
+	}
+	n := copy(p, m.pending)
+	m.pending = m.pending[n:]
+	return n, nil
+}
+
+func (m *mgmtConn) Write(p []byte) (int, error) {
+	if err := m.s.WriteRaw(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (m *mgmtConn) SetReadTimeout(t time.Duration) error {
+	m.mu.Lock()
+	m.timeout = t
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *mgmtConn) ResetInputBuffer() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending = nil
+	for {
+		select {
+		case <-m.frames:
+		default:
+			return nil
+		}
+	}
+}
+
+// Close does nothing: the link owns the port.
+func (m *mgmtConn) Close() error { return nil }

@@ -1,0 +1,319 @@
+// Package tasks is the wire format of the device's task service
+// (docs/tasks.md): requests and replies, the arguments each task takes and
+// the results it returns. ESP sessions (pkg/espsession) carry these
+// messages in UDP to port Port; MSSL carries the same messages. Task
+// numbers are the grant task bits of pkg/grant: one registry.
+package tasks
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/mstool/mstool/pkg/grant"
+)
+
+// Port is the device's UDP port for task requests (inside ESP).
+const Port = 7411
+
+// Version is the message format version.
+const Version = 1
+
+// Sizes.
+const (
+	RequestHeaderLen = 4 // version, task, request id
+	ReplyHeaderLen   = 5 // version, task, request id, status
+)
+
+// Status is a reply's status byte.
+type Status uint8
+
+// Reply statuses.
+const (
+	StatusOK          Status = 0
+	StatusUnknownTask Status = 1
+	StatusBadArgs     Status = 2
+	StatusDenied      Status = 3
+	StatusFailed      Status = 4
+	StatusBadVersion  Status = 5
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusOK:
+		return "ok"
+	case StatusUnknownTask:
+		return "unknown task"
+	case StatusBadArgs:
+		return "bad arguments"
+	case StatusDenied:
+		return "denied"
+	case StatusFailed:
+		return "failed"
+	case StatusBadVersion:
+		return "unsupported version"
+	}
+	return fmt.Sprintf("status %d", uint8(s))
+}
+
+// ErrMalformed: a reply that does not follow docs/tasks.md.
+var ErrMalformed = errors.New("tasks: malformed reply")
+
+// AppendRequest appends a request for task with request id id and the
+// task's argument bytes.
+func AppendRequest(dst []byte, task grant.Task, id uint16, args []byte) []byte {
+	dst = append(dst, Version, byte(task))
+	dst = binary.BigEndian.AppendUint16(dst, id)
+	return append(dst, args...)
+}
+
+// Reply is a parsed task reply.
+type Reply struct {
+	Task   grant.Task
+	ID     uint16
+	Status Status
+	Result []byte // aliases the message
+}
+
+// ParseReply parses a task reply.
+func ParseReply(b []byte) (Reply, error) {
+	if len(b) < ReplyHeaderLen {
+		return Reply{}, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
+	}
+	if b[0] != Version {
+		return Reply{}, fmt.Errorf("%w: version %d", ErrMalformed, b[0])
+	}
+	r := Reply{Task: grant.Task(b[1]), ID: binary.BigEndian.Uint16(b[2:]), Status: Status(b[4]), Result: b[ReplyHeaderLen:]}
+	if r.Status != StatusOK && len(r.Result) != 0 {
+		return Reply{}, fmt.Errorf("%w: result with status %d", ErrMalformed, r.Status)
+	}
+	return r, nil
+}
+
+// ParseRequest parses a request (the device side; tests and fakes).
+func ParseRequest(b []byte) (task grant.Task, id uint16, args []byte, err error) {
+	if len(b) < RequestHeaderLen {
+		return 0, 0, nil, fmt.Errorf("tasks: request of %d bytes", len(b))
+	}
+	return grant.Task(b[1]), binary.BigEndian.Uint16(b[2:]), b[RequestHeaderLen:], nil
+}
+
+// AppendReply appends a reply (the device side; tests and fakes).
+func AppendReply(dst []byte, task grant.Task, id uint16, st Status, result []byte) []byte {
+	dst = append(dst, Version, byte(task))
+	dst = binary.BigEndian.AppendUint16(dst, id)
+	dst = append(dst, byte(st))
+	return append(dst, result...)
+}
+
+// LED operations (task led's argument).
+var ledOps = map[string]byte{"off": 0, "on": 1, "toggle": 2, "read": 3}
+
+// ArgsUsage says what each task takes on the command line.
+var ArgsUsage = map[grant.Task]string{
+	grant.TaskID:            "",
+	grant.TaskUptime:        "",
+	grant.TaskCounters:      "",
+	grant.TaskLED:           "on|off|toggle|read",
+	grant.TaskADC:           "CHANNEL (0-7)",
+	grant.TaskSettingsRead:  "INDEX (0-1)",
+	grant.TaskSettingsWrite: "INDEX (0-1) VALUE (0-65535)",
+}
+
+// Lookup finds a task by name or number.
+func Lookup(name string) (grant.Task, error) {
+	if t, ok := grant.LookupTask(name); ok {
+		return t, nil
+	}
+	if n, err := strconv.ParseUint(name, 0, 8); err == nil && n < 32 {
+		return grant.Task(n), nil
+	}
+	return 0, fmt.Errorf("tasks: unknown task %q (known: %s)", name, strings.Join(grant.TaskNames(), ", "))
+}
+
+// ParseArgs turns command-line words into a task's argument bytes. Tasks
+// outside the registry take hex bytes.
+func ParseArgs(t grant.Task, words []string) ([]byte, error) {
+	want := func(n int) error {
+		if len(words) != n {
+			u := ArgsUsage[t]
+			if u == "" {
+				u = "no arguments"
+			}
+			return fmt.Errorf("tasks: %s takes %s", t, u)
+		}
+		return nil
+	}
+	num := func(s string, max uint64, what string) (uint64, error) {
+		v, err := strconv.ParseUint(s, 0, 64)
+		if err != nil || v > max {
+			return 0, fmt.Errorf("tasks: %s: bad %s %q (0-%d)", t, what, s, max)
+		}
+		return v, nil
+	}
+	switch t {
+	case grant.TaskID, grant.TaskUptime, grant.TaskCounters:
+		return nil, want(0)
+	case grant.TaskLED:
+		if err := want(1); err != nil {
+			return nil, err
+		}
+		op, ok := ledOps[words[0]]
+		if !ok {
+			return nil, fmt.Errorf("tasks: led: %q is not on, off, toggle or read", words[0])
+		}
+		return []byte{op}, nil
+	case grant.TaskADC:
+		if err := want(1); err != nil {
+			return nil, err
+		}
+		c, err := num(words[0], 7, "channel")
+		return []byte{byte(c)}, err
+	case grant.TaskSettingsRead:
+		if err := want(1); err != nil {
+			return nil, err
+		}
+		i, err := num(words[0], 1, "index")
+		return []byte{byte(i)}, err
+	case grant.TaskSettingsWrite:
+		if err := want(2); err != nil {
+			return nil, err
+		}
+		i, err := num(words[0], 1, "index")
+		if err != nil {
+			return nil, err
+		}
+		v, err := num(words[1], 0xffff, "value")
+		return []byte{byte(i), byte(v >> 8), byte(v)}, err
+	}
+	var out []byte
+	for _, w := range words {
+		v, err := strconv.ParseUint(w, 16, 8)
+		if err != nil {
+			return nil, fmt.Errorf("tasks: %s: arguments are hex bytes", t)
+		}
+		out = append(out, byte(v))
+	}
+	return out, nil
+}
+
+// CounterNames are the counters of task counters, in order (docs/tasks.md).
+var CounterNames = []string{
+	"slip_frames", "slip_dropped", "ipv4_received", "ipv4_bad_header", "ipv4_options_fragments",
+	"ipv4_not_for_us", "not_esp_dropped", "esp_unknown_spi", "esp_auth_failed", "esp_replayed",
+	"esp_malformed", "udp_bad", "udp_no_service", "icmp_echo_answered", "tasks_served", "packets_sent",
+}
+
+// Counter indexes into Counters.
+const (
+	CounterSLIPFrames = iota
+	CounterSLIPDropped
+	CounterIPv4Received
+	CounterIPv4BadHeader
+	CounterIPv4OptionsFragments
+	CounterIPv4NotForUs
+	CounterNotESP
+	CounterESPUnknownSPI
+	CounterESPAuthFailed
+	CounterESPReplayed
+	CounterESPMalformed
+	CounterUDPBad
+	CounterUDPNoService
+	CounterICMPEchoAnswered
+	CounterTasksServed
+	CounterPacketsSent
+)
+
+// Field is one named value of a decoded result.
+type Field struct {
+	Name  string
+	Value any // uint64, string or bool
+}
+
+// Suites bit names for task id (bit s-1 for esp.Suite s).
+var suiteNames = []string{"aes128-ccm8", "aes128-ccm16", "aes128-gcm16", "aes128-ctr-hmac-sha256-128",
+	"aes128-cbc-hmac-md5-96", "aes128-cbc-hmac-sha1-96", "aes128-cbc-hmac-sha256-128", "null-hmac-sha256-128"}
+
+// Decode turns a result into named fields, in order. Results longer than
+// the task's known layout keep their extra bytes in a field "extra"
+// (counters: more counters are named counter_N).
+func Decode(t grant.Task, r []byte) ([]Field, error) {
+	short := func(n int) error {
+		if len(r) < n {
+			return fmt.Errorf("%w: %s result of %d bytes, want %d", ErrMalformed, t, len(r), n)
+		}
+		return nil
+	}
+	be16 := func(o int) uint64 { return uint64(binary.BigEndian.Uint16(r[o:])) }
+	be32 := func(o int) uint64 { return uint64(binary.BigEndian.Uint32(r[o:])) }
+	var f []Field
+	n := 0
+	switch t {
+	case grant.TaskID:
+		if err := short(8); err != nil {
+			return nil, err
+		}
+		mcu := map[byte]string{1: "atmega328p", 2: "atmega168"}[r[6]]
+		if mcu == "" {
+			mcu = fmt.Sprintf("mcu%d", r[6])
+		}
+		var suites []string
+		for i, s := range suiteNames {
+			if r[7]&(1<<i) != 0 {
+				suites = append(suites, s)
+			}
+		}
+		f = []Field{{"device_id", fmt.Sprintf("0x%08x", be32(0))}, {"firmware", fmt.Sprintf("%d.%d", r[4], r[5])},
+			{"mcu", mcu}, {"suites", strings.Join(suites, ",")}}
+		n = 8
+	case grant.TaskUptime:
+		if err := short(6); err != nil {
+			return nil, err
+		}
+		f = []Field{{"uptime_s", be32(0)}, {"boot_count", be16(4)}}
+		n = 6
+	case grant.TaskCounters:
+		for i := 0; i+4 <= len(r); i += 4 {
+			name := fmt.Sprintf("counter_%d", i/4)
+			if i/4 < len(CounterNames) {
+				name = CounterNames[i/4]
+			}
+			f = append(f, Field{name, be32(i)})
+		}
+		n = len(r) / 4 * 4
+	case grant.TaskLED:
+		if err := short(1); err != nil {
+			return nil, err
+		}
+		f = []Field{{"led", r[0] != 0}}
+		n = 1
+	case grant.TaskADC:
+		if err := short(2); err != nil {
+			return nil, err
+		}
+		f = []Field{{"adc", be16(0)}}
+		n = 2
+	case grant.TaskSettingsRead, grant.TaskSettingsWrite:
+		if err := short(2); err != nil {
+			return nil, err
+		}
+		f = []Field{{"value", be16(0)}}
+		n = 2
+	}
+	if n < len(r) {
+		f = append(f, Field{"extra", fmt.Sprintf("%x", r[n:])})
+	}
+	return f, nil
+}
+
+// Counters decodes task counters' result into values indexed like
+// CounterNames (missing counters are zero).
+func Counters(r []byte) []uint64 {
+	out := make([]uint64, max(len(CounterNames), len(r)/4))
+	for i := 0; i+4 <= len(r); i += 4 {
+		out[i/4] = uint64(binary.BigEndian.Uint32(r[i:]))
+	}
+	return out
+}
