@@ -9,7 +9,7 @@ GO      ?= go
 BIN     := bin/mstool
 export CGO_ENABLED ?= 0
 
-.PHONY: all build firmware test test-go test-firmware generate vet fmt-check demo clean perf
+.PHONY: all build firmware test test-go test-firmware generate vet fmt-check demo clean perf perf-decrypt
 
 all: build firmware
 
@@ -46,8 +46,14 @@ generate:
 	$(GO) run ./cmd/mstool completion fish > completions/mstool.fish
 	$(GO) run ./cmd/mstool man > man/mstool.1
 
-perf: firmware
+# Regenerate the measured tables of docs/PERFORMANCE.md (device crypto on
+# the simulator, ESP ping cycles), and the decrypt-vs-tshark comparison.
+perf: build firmware
 	$(MAKE) -C firmware perf
+	SKIP_MAKE=1 scripts/perf-esp.sh
+
+perf-decrypt: build
+	scripts/perf-decrypt.sh 200
 
 demo: build firmware
 	./scripts/demo.sh
