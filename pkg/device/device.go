@@ -110,11 +110,48 @@ type Device struct {
 // Port errors map to ErrPortNotFound, ErrPortBusy, ErrPermission or
 // ErrNotSerial, wrapped with the path.
 func Open(path string, opts *Options) (*Device, error) {
-	p, err := serial.Open(path, &serial.Mode{BaudRate: Baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
+	p, err := OpenPort(path)
+	if err != nil {
+		return nil, err
+	}
+	return New(p, opts)
+}
+
+// OpenPort opens the serial port at path at the device's line settings
+// (115200 8N1, no flow control). The port is locked (flock) against other
+// mstool processes and programs that honour locks, so a second opener gets
+// ErrPortBusy, even as root, for which the kernel's TIOCEXCL does not
+// apply; the lock is released when the returned port is closed. Errors
+// map to ErrPortNotFound, ErrPortBusy, ErrPermission or ErrNotSerial,
+// wrapped with the path.
+func OpenPort(path string) (serial.Port, error) {
+	lock, err := lockPort(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", classify(err), path, err)
 	}
-	return New(p, opts)
+	p, err := serial.Open(path, &serial.Mode{BaudRate: Baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, fmt.Errorf("%w: %s: %v", classify(err), path, err)
+	}
+	if lock == nil {
+		return p, nil
+	}
+	return &lockedPort{Port: p, lock: lock}, nil
+}
+
+// lockedPort releases its lock when the port is closed.
+type lockedPort struct {
+	serial.Port
+	lock io.Closer
+}
+
+func (p *lockedPort) Close() error {
+	err := p.Port.Close()
+	p.lock.Close()
+	return err
 }
 
 func classify(err error) error {
@@ -132,6 +169,8 @@ func classify(err error) error {
 		}
 	}
 	switch {
+	case errors.Is(err, errLocked):
+		return ErrPortBusy
 	case errors.Is(err, fs.ErrNotExist):
 		return ErrPortNotFound
 	case errors.Is(err, fs.ErrPermission):

@@ -17,6 +17,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/sys/unix"
 
+	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/ipv4"
@@ -141,7 +142,7 @@ func openPTY(t *testing.T) (*os.File, string) {
 	t.Helper()
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
-		t.Skipf("no pseudo-terminals: %v", err)
+		testenv.Missing(t, "pseudo-terminals (/dev/ptmx)", err.Error())
 	}
 	t.Cleanup(func() { m.Close() })
 	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
@@ -181,6 +182,10 @@ func TestOpenSerialErrors(t *testing.T) {
 	// A second opener is refused, even as root.
 	if _, err := link.OpenSerial(pts, nil); !errors.Is(err, link.ErrPortBusy) {
 		t.Errorf("second open: %v, want ErrPortBusy", err)
+	}
+	// So is the management client (mstool bench) on the same port.
+	if _, err := device.Open(pts, nil); !errors.Is(err, device.ErrPortBusy) {
+		t.Errorf("device.Open on a port in use: %v, want ErrPortBusy", err)
 	}
 	// Bytes on the pty reach the link.
 	m.Write(slip.Encode(echo(t, 3)))

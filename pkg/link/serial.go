@@ -2,15 +2,10 @@ package link
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"go.bug.st/serial"
 
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/slip"
@@ -33,7 +28,6 @@ type Serial struct {
 	name  string
 	rec   *Recorder
 	wmu   sync.Mutex // one frame at a time on the line
-	lock  io.Closer  // advisory lock on the port, released on Close
 	pkts  chan []byte
 	mgmt  *mgmtConn
 	done  chan struct{}
@@ -43,50 +37,14 @@ type Serial struct {
 }
 
 // OpenSerial opens the serial port at path (115200 8N1, no flow control)
-// and starts the link. The port is locked (flock) against other mstool
-// processes and programs that honour locks: a second opener gets
-// ErrPortBusy, even as root, for which the kernel's TIOCEXCL does not
-// apply.
+// and starts the link. The port is locked against other mstool processes
+// (see device.OpenPort): a second opener gets ErrPortBusy.
 func OpenSerial(path string, opts *Options) (*Serial, error) {
-	lock, err := lockPort(path)
+	p, err := device.OpenPort(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", classify(err), path, err)
+		return nil, err
 	}
-	p, err := serial.Open(path, &serial.Mode{BaudRate: device.Baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
-	if err != nil {
-		if lock != nil {
-			lock.Close()
-		}
-		return nil, fmt.Errorf("%w: %s: %v", classify(err), path, err)
-	}
-	s := NewSerial(p, "serial "+path, opts)
-	s.lock = lock
-	return s, nil
-}
-
-func classify(err error) error {
-	var pe *serial.PortError
-	if errors.As(err, &pe) {
-		switch pe.Code() {
-		case serial.PortBusy:
-			return ErrPortBusy
-		case serial.PortNotFound:
-			return ErrPortNotFound
-		case serial.PermissionDenied:
-			return ErrPermission
-		case serial.InvalidSerialPort:
-			return ErrNotSerial
-		}
-	}
-	switch {
-	case errors.Is(err, errLocked):
-		return ErrPortBusy
-	case errors.Is(err, fs.ErrNotExist):
-		return ErrPortNotFound
-	case errors.Is(err, fs.ErrPermission):
-		return ErrPermission
-	}
-	return ErrNotSerial
+	return NewSerial(p, "serial "+path, opts), nil
 }
 
 // NewSerial starts a link on an open byte connection (a serial port, or
@@ -238,11 +196,7 @@ func (s *Serial) Stats() Stats {
 // Close stops the link and closes the port.
 func (s *Serial) Close() error {
 	s.once.Do(func() { close(s.done) })
-	err := s.conn.Close()
-	if s.lock != nil {
-		s.lock.Close()
-	}
-	return err
+	return s.conn.Close()
 }
 
 // Management returns the management channel sharing this link's port, as
