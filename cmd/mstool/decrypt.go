@@ -3,10 +3,12 @@ package main
 // mstool decrypt: ESP in pcap/pcapng captures (pkg/capture).
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"github.com/mstool/mstool/pkg/capture"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/keyfile"
+	"github.com/mstool/mstool/pkg/mssl"
 	"github.com/mstool/mstool/pkg/safile"
 )
 
@@ -28,17 +31,20 @@ func decryptCommand(ui *UI) *cli.Command {
 	return &cli.Command{
 		Name:      "decrypt",
 		Usage:     "decrypt ESP and MSSL in a pcap/pcapng capture into a plaintext capture",
-		ArgsUsage: "IN -o OUT (--sa FILE | --esp-sa FILE)",
+		ArgsUsage: "IN -o OUT (--sa FILE | --esp-sa FILE | --mssl-keylog FILE)",
 		Description: "Reads a pcap or pcapng capture (Ethernet, raw IP, Linux SLL/SLL2 or SLIP) and\n" +
 			"writes one of the same format in which every ESP packet that authenticates under\n" +
 			"the given SAs is replaced by its decrypted inner packet; every other packet is\n" +
 			"copied unchanged. Keys come from an mstool SA file (--sa, both directions are\n" +
-			"used) or a Wireshark esp_sa table (--esp-sa). OUT is written atomically and is\n" +
-			"never overwritten without --force. MSSL decryption is not implemented yet.",
+			"used) or a Wireshark esp_sa table (--esp-sa). MSSL records (UDP port 7412) of the\n" +
+			"sessions in an MSSL key log (--mssl-keylog, written by 'mstool mssl --keylog' or\n" +
+			"MSSLKEYLOGFILE) are replaced by their plaintext task messages (docs/mssl.md).\n" +
+			"OUT is written atomically and is never overwritten without --force.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the decrypted capture to `OUT`"},
 			&cli.StringFlag{Name: "sa", Usage: "mstool SA `FILE` with the session's keys"},
 			&cli.StringFlag{Name: "esp-sa", Usage: "Wireshark esp_sa `FILE` with the session's keys"},
+			&cli.StringFlag{Name: "mssl-keylog", Usage: "MSSL key log `FILE` (one line per session; mode 0600)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace OUT if it exists"},
 		},
 		Action: func(c *cli.Context) error {
@@ -54,23 +60,34 @@ func decryptCommand(ui *UI) *cli.Command {
 				return usageErrorf("give the output file with -o OUT", "decrypt: no output file")
 			}
 			keys, err := loadKeys(ui, c.String("sa"), c.String("esp-sa"))
-			if err != nil {
+			if err != nil && !(c.String("mssl-keylog") != "" && errors.Is(err, errNoKeys)) {
 				return err
+			}
+			if keys == nil {
+				keys = &keySources{}
+			}
+			if p := c.String("mssl-keylog"); p != "" {
+				if keys.mssl, err = loadMSSLKeyLog(p); err != nil {
+					return err
+				}
 			}
 			return runDecrypt(ui, in, outPath, c.Bool("force"), keys)
 		},
 	}
 }
 
-// keySources is everything decrypt can use to decrypt. ESP SAs are the only
-// kind today; MSSL session keys (from an MSSL key log) will be added here.
+// keySources is everything decrypt can use to decrypt: ESP SAs, and the
+// MSSL sessions of a key log.
 type keySources struct {
-	esp []*esp.SA
+	esp  []*esp.SA
+	mssl *mssl.Decrypter
 }
+
+var errNoKeys = errors.New("decrypt: no keys given")
 
 func loadKeys(ui *UI, saPath, wsPath string) (*keySources, error) {
 	if saPath == "" && wsPath == "" {
-		return nil, usageErrorf("give --sa FILE (mstool SA file) or --esp-sa FILE (Wireshark esp_sa)", "decrypt: no keys given")
+		return nil, usageErrorf("give --sa FILE (mstool SA file), --esp-sa FILE (Wireshark esp_sa) or --mssl-keylog FILE", "%w", errNoKeys)
 	}
 	k := &keySources{}
 	if saPath != "" {
@@ -104,6 +121,42 @@ func loadKeys(ui *UI, saPath, wsPath string) (*keySources, error) {
 	return k, nil
 }
 
+// loadMSSLKeyLog reads an MSSL key log (secret: it opens the sessions).
+func loadMSSLKeyLog(path string) (*mssl.Decrypter, error) {
+	data, err := keyfile.ReadPrivate(path)
+	if err != nil {
+		var ie *keyfile.InsecureError
+		if errors.As(err, &ie) {
+			return nil, failf(ie.Hint(), "%v", err)
+		}
+		return nil, failf("", "%v", err)
+	}
+	entries, err := mssl.ParseKeyLog(bytes.NewReader(data))
+	if err != nil {
+		return nil, failf("the file must be an MSSL key log (lines 'MSSL1 <Nd> <Nh> <keys...>')", "%s: %v", path, err)
+	}
+	if len(entries) == 0 {
+		return nil, failf("the key log has no MSSL1 lines: was it written by 'mstool mssl --keylog'?", "%s: no MSSL sessions", path)
+	}
+	return mssl.NewDecrypter(entries), nil
+}
+
+// msslOpener adapts mssl.Decrypter to capture.UDPOpener.
+type msslOpener struct{ d *mssl.Decrypter }
+
+func (o msslOpener) OpenUDP(dst []byte, src, to netip.AddrPort, payload []byte) ([]byte, capture.Result) {
+	out, r := o.d.Open(dst, src, to, payload)
+	switch r {
+	case mssl.Decrypted:
+		return out, capture.MSSLDecrypted
+	case mssl.Undecryptable:
+		return dst, capture.MSSLFailed
+	case mssl.Replayed:
+		return dst, capture.Replayed
+	}
+	return dst, capture.Other
+}
+
 // decryptJSON is the --json summary (docs/sa-file.md documents it).
 type decryptJSON struct {
 	Input           string `json:"input"`
@@ -118,6 +171,8 @@ type decryptJSON struct {
 	Dummy           uint64 `json:"dummy"`
 	Unrepresentable uint64 `json:"unrepresentable"`
 	Other           uint64 `json:"other"`
+	MSSLDecrypted   uint64 `json:"mssl_decrypted"`
+	MSSLFailed      uint64 `json:"mssl_failed"`
 	Truncated       bool   `json:"truncated"`
 }
 
@@ -159,6 +214,9 @@ func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) er
 	defer stop()
 
 	opts := capture.Options{Size: fi.Size()}
+	if keys.mssl != nil {
+		opts.MSSL = msslOpener{keys.mssl}
+	}
 	showProgress := ui.errIsTerminal() && !ui.Quiet && fi.Size() >= progressMin
 	if showProgress {
 		opts.Progress = func(read, total int64) {
@@ -210,11 +268,12 @@ func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) er
 			Packets: st.Packets, Decrypted: st.Decrypted, FailedICV: st.FailedICV, Replayed: st.Replayed,
 			UnknownSPI: st.UnknownSPI, Malformed: st.Malformed, Dummy: st.Dummy,
 			Unrepresentable: st.Unrepresentable, Other: st.Other, Truncated: st.Truncated,
+			MSSLDecrypted: st.MSSLDecrypted, MSSLFailed: st.MSSLFailed,
 		}); err != nil {
 			return err
 		}
 	} else if !ui.Quiet {
-		ui.KeyValues([][2]string{
+		kv := [][2]string{
 			{"input", inPath + " (" + st.Format.String() + ")"},
 			{"output", outPath},
 			{"packets", fmt.Sprint(st.Packets)},
@@ -226,9 +285,17 @@ func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) er
 			{"dummy", fmt.Sprint(st.Dummy)},
 			{"unrepresentable", fmt.Sprint(st.Unrepresentable)},
 			{"other (not ESP)", fmt.Sprint(st.Other)},
-		})
+		}
+		if keys.mssl != nil {
+			kv = append(kv, [2]string{"MSSL decrypted", fmt.Sprint(st.MSSLDecrypted)}, [2]string{"MSSL failed", fmt.Sprint(st.MSSLFailed)})
+		}
+		ui.KeyValues(kv)
 	}
-	if st.UnknownSPI > 0 {
+	if keys.mssl != nil && st.MSSLFailed > 0 && st.MSSLDecrypted == 0 {
+		return authError(fmt.Errorf("decrypt: no MSSL record opened with the key log (%d records did not)", st.MSSLFailed),
+			"the key log does not hold this capture's sessions")
+	}
+	if st.UnknownSPI > 0 && len(keys.esp) > 0 {
 		ui.Warnf("%d ESP packets have SPIs that no given SA has", st.UnknownSPI)
 	}
 	if st.FailedICV > 0 && st.Decrypted == 0 {

@@ -93,6 +93,7 @@ func grantCommand(ui *UI) *cli.Command {
 				Flags:     []cli.Flag{jsonFlag()},
 				Action:    func(c *cli.Context) error { return grantInspect(ui, c) },
 			},
+			grantRevokeCommand(ui),
 		},
 	}
 }

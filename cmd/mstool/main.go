@@ -147,8 +147,8 @@ func commands(ui *UI) []*cli.Command {
 			Name:  "mssl",
 			Usage: "MSSL sessions: a signed grant instead of a public-key handshake, then AES",
 			Subcommands: []*cli.Command{
-				planned("connect", "interactive MSSL session with a device"),
-				planned("exec", "run one task over MSSL (exit code says allowed, denied or failed)"),
+				msslConnectCommand(ui),
+				msslExecCommand(ui),
 			},
 		},
 		sniffCommand(ui),

@@ -12,6 +12,10 @@
 // check runs (RFC 4303 §3.4.3), so replays are judged exactly as a receiver
 // would.
 //
+// MSSL records (UDP port 7412) are decrypted too when Options.MSSL is set
+// (a UDPOpener, e.g. pkg/mssl's Decrypter from a key log): their UDP payload
+// is replaced by the plaintext, in capture order.
+//
 // Link types: Ethernet (1, with up to two VLAN tags), SLIP (8, with the
 // 16-byte LINKTYPE_SLIP header), raw IP (101), IPv4 (228), IPv6 (229),
 // Linux cooked capture SLL (113) and SLL2 (276). SLIP input is written as
@@ -54,6 +58,9 @@ type Options struct {
 	// Progress, when set, is called from the writing goroutine about every
 	// MiB of input read and once at the end.
 	Progress func(read, total int64)
+	// MSSL, when set, decrypts MSSL records (UDP port 7412) too: it sees
+	// every IPv4 UDP datagram that is not ESP, in capture order.
+	MSSL UDPOpener
 }
 
 // Format is a capture file format.
@@ -144,9 +151,14 @@ type sink interface {
 // set and everything before is written.
 func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp.SA, opts Options) (Stats, error) {
 	var stats Stats
-	t, err := newSATable(sas)
-	if err != nil {
-		return stats, err
+	var t *saTable
+	if len(sas) > 0 || opts.MSSL == nil {
+		var err error
+		if t, err = newSATable(sas); err != nil {
+			return stats, err
+		}
+	} else {
+		t = &saTable{}
 	}
 	cr := &countingReader{r: in}
 	src, snk, err := open(cr, out)
@@ -236,9 +248,13 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 			continue // drain so that the reader and workers finish
 		}
 		r := commit(&j.o)
+		if r == Other && opts.MSSL != nil {
+			// Sequential: MSSL follows handshakes in capture order.
+			j.res, r = openUDP(opts.MSSL, j.out[:0], j.lt, j.data)
+		}
 		stats.add(r)
 		frame := j.data
-		if r == Decrypted {
+		if r == Decrypted || r == MSSLDecrypted {
 			frame = j.res
 			j.ci.CaptureLength = len(frame)
 			j.ci.Length = len(frame)

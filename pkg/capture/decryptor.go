@@ -24,6 +24,8 @@ const (
 	Malformed                     // ESP or IP that cannot be parsed (short, bad lengths, bad padding, fragments)
 	Dummy                         // authenticated dummy packet (RFC 4303 §2.6): nothing inside, copied unchanged
 	Unrepresentable               // authenticated, but the inner IP version cannot be written on this link type
+	MSSLDecrypted                 // an MSSL record opened with a key log's keys: its UDP payload replaced by the plaintext
+	MSSLFailed                    // an MSSL record that no logged session opens: copied unchanged
 )
 
 var resultNames = [...]string{
@@ -35,6 +37,8 @@ var resultNames = [...]string{
 	Malformed:       "malformed",
 	Dummy:           "dummy",
 	Unrepresentable: "unrepresentable",
+	MSSLDecrypted:   "mssl-decrypted",
+	MSSLFailed:      "mssl-failed",
 }
 
 func (r Result) String() string {
@@ -55,6 +59,8 @@ type Stats struct {
 	Dummy           uint64
 	Unrepresentable uint64
 	Other           uint64
+	MSSLDecrypted   uint64 // MSSL records decrypted (Options.MSSL)
+	MSSLFailed      uint64 // MSSL records no logged session opens
 
 	// Truncated is set when the input capture ended in the middle of a
 	// record (a capture that was cut off): everything before was processed.
@@ -80,6 +86,10 @@ func (s *Stats) add(r Result) {
 		s.Dummy++
 	case Unrepresentable:
 		s.Unrepresentable++
+	case MSSLDecrypted:
+		s.MSSLDecrypted++
+	case MSSLFailed:
+		s.MSSLFailed++
 	default:
 		s.Other++
 	}

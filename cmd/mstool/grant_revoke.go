@@ -1,0 +1,133 @@
+package main
+
+// mstool grant revoke: the owner's signed floor statement (pkg/mssl,
+// docs/mssl.md "Revocation"), delivered with 'mstool mssl exec ...
+// raise-floor FILE'.
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mstool/mstool/pkg/devkey"
+	"github.com/mstool/mstool/pkg/keyfile"
+	"github.com/mstool/mstool/pkg/mssl"
+	"github.com/mstool/mstool/pkg/signkey"
+)
+
+func grantRevokeCommand(ui *UI) *cli.Command {
+	return &cli.Command{
+		Name:      "revoke",
+		Usage:     "sign a floor statement that revokes a device's grants below a serial (and expires older ones)",
+		ArgsUsage: " ",
+		Description: "Writes NAME.floor: the owner's signed order to raise a device's serial floor (every\n" +
+			"grant with a lower serial is revoked) and, with --time-floor, its time floor (every\n" +
+			"grant whose not_after is earlier expires). Floors only rise, so a statement can be\n" +
+			"delivered again harmlessly. Deliver it over any MSSL session with the device:\n\n" +
+			"   mstool grant revoke --key owner.pem --device-id 0x2a --serial-floor 5 -o rev5\n" +
+			"   mstool mssl exec --grant alice.grant --udp dev:7412 raise-floor rev5.floor",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "key", Aliases: []string{"k"}, Usage: "the owner's private signing key `FILE` (PEM, mode 0600; required)"},
+			&cli.StringFlag{Name: "device", Aliases: []string{"d"}, Usage: "take the device id (or, with --group, its group id) from the identity `FILE`"},
+			&cli.StringFlag{Name: "device-id", Usage: "the device `ID` (or group id with --group), e.g. 0x2a"},
+			&cli.BoolFlag{Name: "group", Usage: "address every device of the group"},
+			&cli.StringFlag{Name: "serial-floor", Aliases: []string{"s"}, Usage: "new serial floor `N`: grants with a lower serial are revoked (required)"},
+			&cli.StringFlag{Name: "time-floor", Usage: "new time floor `TIME` (RFC 3339, or 'now'): grants whose not_after is earlier expire"},
+			&cli.StringFlag{Name: "now", Usage: "sign at `TIME` (RFC 3339) instead of the current time"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write `NAME`.floor (required)"},
+			&cli.BoolFlag{Name: "json", Usage: "write the result as JSON (same as the global --json)"},
+		},
+		Action: func(c *cli.Context) error { return grantRevoke(ui, c) },
+	}
+}
+
+func grantRevoke(ui *UI, c *cli.Context) error {
+	if c.Bool("json") {
+		ui.JSON = true
+	}
+	if c.NArg() > 0 {
+		return usageErrorf("run 'mstool grant revoke --help' for usage", "grant revoke: unexpected argument %q", c.Args().First())
+	}
+	if err := requireFlags(c, "key", "serial-floor", "out"); err != nil {
+		return err
+	}
+	req := mssl.FloorRequest{Group: c.Bool("group"), IssuedAt: time.Now().Truncate(time.Second)}
+	var err error
+	if s := c.String("now"); s != "" {
+		if req.IssuedAt, err = parseTimeFlag("now", s); err != nil {
+			return err
+		}
+	}
+	n, err := strconv.ParseUint(c.String("serial-floor"), 0, 32)
+	if err != nil {
+		return usageErrorf("a serial is 0..4294967295, decimal or 0x-hex", "grant revoke: bad --serial-floor %q", c.String("serial-floor"))
+	}
+	req.SerialFloor = uint32(n)
+	switch s := c.String("time-floor"); s {
+	case "":
+	case "now":
+		req.TimeFloor = req.IssuedAt
+	default:
+		if req.TimeFloor, err = parseTimeFlag("time-floor", s); err != nil {
+			return err
+		}
+	}
+	switch dev, id := c.String("device"), c.String("device-id"); {
+	case dev != "" && id != "":
+		return usageErrorf("give one of them", "grant revoke: --device and --device-id exclude each other")
+	case id != "":
+		if req.Target, err = devkey.ParseID(id); err != nil {
+			return usageErrorf("e.g. --device-id 0x2a", "grant revoke: bad --device-id %q", id)
+		}
+	case dev != "":
+		ident, err := readIdentity(dev)
+		if err != nil {
+			return err
+		}
+		req.Target = ident.ID
+		if req.Group {
+			if !ident.HasGroup {
+				return failf("", "grant revoke: --group, but the identity in %s belongs to no group", dev)
+			}
+			req.Target = ident.GroupID
+		}
+	default:
+		return usageErrorf("give --device FILE or --device-id ID", "grant revoke: which device?")
+	}
+	path := strings.TrimSuffix(c.String("out"), ".floor") + ".floor"
+	key, err := readOwnerKey(c.String("key"))
+	if err != nil {
+		return err
+	}
+	if signkey.Weak(key.N.BitLen()) {
+		ui.Warnf("signing with RSA-%d, which is weak by today's standards", key.N.BitLen())
+	}
+	st, err := mssl.SignFloor(key, req)
+	if err != nil {
+		return failf("", "%v", err)
+	}
+	if err := keyfile.WriteNew(path, st, 0o644); err != nil {
+		if errors.Is(err, keyfile.ErrExists) {
+			return failf("choose another -o NAME", "%s already exists; refusing to overwrite it", path)
+		}
+		return failf("", "%v", err)
+	}
+	kind := "device"
+	if req.Group {
+		kind = "group"
+	}
+	ui.Infof("wrote %s: %s 0x%08x, serial floor %d; deliver it with 'mstool mssl exec ... raise-floor %s'", path, kind, req.Target, req.SerialFloor, path)
+	if ui.JSON {
+		out := map[string]any{"floor_file": path, "target_kind": kind, "target_id": fmt.Sprintf("0x%08x", req.Target),
+			"serial_floor": req.SerialFloor, "signature_bits": key.N.BitLen()}
+		if !req.TimeFloor.IsZero() {
+			out["time_floor"] = req.TimeFloor.UTC().Format(time.RFC3339)
+		}
+		return ui.WriteJSON(out)
+	}
+	return nil
+}

@@ -1,0 +1,455 @@
+package main
+
+// mstool mssl connect | exec: MSSL sessions with a device (pkg/mssl,
+// docs/mssl.md).
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/mstool/mstool/pkg/grant"
+	"github.com/mstool/mstool/pkg/keyfile"
+	"github.com/mstool/mstool/pkg/link"
+	"github.com/mstool/mstool/pkg/mssl"
+	"github.com/mstool/mstool/pkg/tasks"
+)
+
+// msslKeyLogEnv names the key log file when --keylog is not given.
+const msslKeyLogEnv = "MSSLKEYLOGFILE"
+
+// raiseFloorWord is the pseudo-task that delivers a floor statement.
+const raiseFloorWord = "raise-floor"
+
+func msslFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "grant", Aliases: []string{"g"}, Usage: "the grant `FILE` (NAME.grant; required)"},
+		&cli.StringFlag{Name: "host-key", Aliases: []string{"k"}, Usage: "the grant's host key `FILE` (default: the grant's NAME.hostkey)"},
+		&cli.StringFlag{Name: "udp", Usage: "reach the device over UDP at `HOST:PORT` (its MSSL port is 7412)"},
+		&cli.StringFlag{Name: "tcp", Usage: "reach an MSSL server on a byte stream at `HOST:PORT` (2-byte length per message)"},
+		&cli.StringFlag{Name: "serial", Aliases: []string{"p"}, Usage: "reach the device over SLIP on the serial `PORT`"},
+		&cli.StringFlag{Name: "device-ip", Usage: "the device's IPv4 `ADDRESS` (--serial; required there)"},
+		&cli.StringFlag{Name: "host-ip", Usage: "this host's IPv4 `ADDRESS` on the serial link (default: the grant's bound address)"},
+		&cli.StringFlag{Name: "keylog", Usage: "append the session's keys to `FILE` for 'mstool decrypt --mssl-keylog' (default: $" + msslKeyLogEnv + ")"},
+		&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "wait `D` for each answer"},
+		&cli.IntFlag{Name: "retries", Value: 2, Usage: "send again `N` times when no answer comes"},
+	}
+}
+
+func msslConnectCommand(ui *UI) *cli.Command {
+	return &cli.Command{
+		Name:      "connect",
+		Usage:     "interactive MSSL session with a device",
+		ArgsUsage: " ",
+		Description: "Runs the MSSL handshake with the grant and its host key, then reads commands:\n" +
+			"a task name and its arguments (the grant's tasks are listed at the start and by\n" +
+			"'tasks'), 'raise-floor FILE' to deliver a floor statement from 'mstool grant\n" +
+			"revoke', 'help', and 'quit' (or end of input), which closes the session cleanly.\n" +
+			"On a terminal, the arrow keys recall earlier lines.",
+		Flags: msslFlags(),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 0 {
+				return usageErrorf("run 'mstool mssl connect --help' for usage", "mssl connect: unexpected arguments %q", c.Args().Slice())
+			}
+			sess, err := msslDial(ui, c)
+			if err != nil {
+				return err
+			}
+			return msslInteractive(ui, c, sess)
+		},
+	}
+}
+
+func msslExecCommand(ui *UI) *cli.Command {
+	return &cli.Command{
+		Name:      "exec",
+		Usage:     "run one task over MSSL (exit code says allowed, denied or failed)",
+		ArgsUsage: "TASK [ARGS...]",
+		Description: "Runs the handshake, one task, and closes the session. TASK is a task name\n" +
+			"(" + strings.Join(grant.TaskNames(), ", ") + ") or number, or 'raise-floor FILE'.\n\n" +
+			"Exit status: 0 the task ran and succeeded; 4 the grant does not permit it, or the\n" +
+			"device refused the grant or the host key; 3 the device did not answer; 1 the task\n" +
+			"failed on the device (bad arguments, unknown task, failure).",
+		Flags: msslFlags(),
+		Action: func(c *cli.Context) error {
+			args, err := interspersed(c)
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				return usageErrorf("usage: mstool mssl exec --grant G --udp HOST:PORT TASK [ARGS...]", "mssl exec: no task given")
+			}
+			// Check the task before talking to the device.
+			if args[0] != raiseFloorWord {
+				t, err := tasks.Lookup(args[0])
+				if err != nil {
+					return usageErrorf("tasks: "+strings.Join(grant.TaskNames(), ", "), "mssl exec: %v", err)
+				}
+				if _, err := tasks.ParseArgs(t, args[1:]); err != nil {
+					return usageErrorf("", "mssl exec: %v", err)
+				}
+			} else if len(args) != 2 {
+				return usageErrorf("usage: mstool mssl exec ... raise-floor FILE", "mssl exec: raise-floor takes one statement file")
+			}
+			sess, err := msslDial(ui, c)
+			if err != nil {
+				return err
+			}
+			ctx := context.Background()
+			err = msslRun(ui, sess, args)
+			if cerr := sess.Close(ctx); cerr != nil && err == nil {
+				ui.Debugf("close: %v", cerr)
+			}
+			return err
+		},
+	}
+}
+
+// msslDial reads the grant and host key, opens the transport and runs the
+// handshake.
+func msslDial(ui *UI, c *cli.Context) (*mssl.Session, error) {
+	if err := requireFlags(c, "grant"); err != nil {
+		return nil, err
+	}
+	gpath := c.String("grant")
+	g, err := os.ReadFile(gpath)
+	if err != nil {
+		return nil, failf("check the grant's path", "mssl: %v", err)
+	}
+	parsed, err := grant.Parse(g)
+	if err != nil {
+		return nil, authError(fmt.Errorf("%s: %w", gpath, err), "the file is not a valid grant: check it with 'mstool grant inspect'")
+	}
+	hkPath := c.String("host-key")
+	if hkPath == "" {
+		hkPath = strings.TrimSuffix(gpath, ".grant") + ".hostkey"
+	}
+	hkData, err := keyfile.ReadPrivate(hkPath)
+	if err != nil {
+		var ie *keyfile.InsecureError
+		if errors.As(err, &ie) {
+			return nil, failf(ie.Hint(), "%v", err)
+		}
+		return nil, failf("give the grant's host key with --host-key FILE", "mssl: %v", err)
+	}
+	hk, err := grant.ParseHostKey(hkData)
+	if err != nil {
+		return nil, failf("the host key file is written by 'mstool grant sign' as NAME.hostkey", "%s: %v", hkPath, err)
+	}
+	tr, err := msslTransport(c, parsed)
+	if err != nil {
+		return nil, err
+	}
+	cfg := mssl.Config{Grant: g, HostKey: hk, Transport: tr, Timeout: c.Duration("timeout"), Retries: c.Int("retries")}
+	if cfg.Retries == 0 {
+		cfg.Retries = -1
+	}
+	klPath := c.String("keylog")
+	if klPath == "" {
+		klPath = os.Getenv(msslKeyLogEnv)
+	}
+	if klPath != "" {
+		f, err := openKeyLog(klPath)
+		if err != nil {
+			tr.Close()
+			return nil, err
+		}
+		defer f.Close()
+		cfg.KeyLog = f
+		ui.Warnf("writing the session's keys to %s: whoever reads it can decrypt the session", klPath)
+	}
+	sess, err := mssl.Dial(context.Background(), cfg)
+	if err != nil {
+		tr.Close()
+		return nil, msslError(err)
+	}
+	how := "RSA signature verified by the device"
+	if sess.Cached() {
+		how = "grant cached on the device"
+	}
+	ui.Infof("MSSL session with device 0x%08x (%s)", parsed.Target, how)
+	return sess, nil
+}
+
+// openKeyLog opens the key log for appending, creating it with mode 0600;
+// an existing file others can read is refused.
+func openKeyLog(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, failf("", "mssl: key log: %v", err)
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.Mode().Perm()&0o077 != 0 {
+		f.Close()
+		return nil, failf("chmod 600 "+path, "mssl: key log %s is readable by other users", path)
+	}
+	return f, nil
+}
+
+func msslTransport(c *cli.Context, g *grant.Grant) (mssl.Transport, error) {
+	n := 0
+	for _, f := range []string{"udp", "tcp", "serial"} {
+		if c.String(f) != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, usageErrorf("give exactly one of --udp HOST:PORT, --tcp HOST:PORT or --serial PORT", "mssl: how to reach the device?")
+	}
+	switch {
+	case c.String("udp") != "":
+		t, err := mssl.DialUDP(c.String("udp"))
+		if err != nil {
+			return nil, linkError(err, "check the address")
+		}
+		return t, nil
+	case c.String("tcp") != "":
+		conn, err := net.DialTimeout("tcp", c.String("tcp"), c.Duration("timeout"))
+		if err != nil {
+			return nil, linkError(fmt.Errorf("mssl: %w", err), "check the address and that the server runs")
+		}
+		return mssl.NewStream(conn), nil
+	}
+	dev, err := netip.ParseAddr(c.String("device-ip"))
+	if err != nil || !dev.Is4() {
+		return nil, usageErrorf("give the device's address with --device-ip A.B.C.D", "mssl: --serial needs the device's IPv4 address")
+	}
+	host := g.HostIP
+	if s := c.String("host-ip"); s != "" {
+		if host, err = netip.ParseAddr(s); err != nil || !host.Is4() {
+			return nil, usageErrorf("", "mssl: --host-ip %q is not an IPv4 address", s)
+		}
+	}
+	if !host.IsValid() {
+		return nil, usageErrorf("give this host's address with --host-ip A.B.C.D", "mssl: the grant binds no IPv4 address")
+	}
+	l, err := link.OpenSerial(c.String("serial"), nil)
+	if err != nil {
+		return nil, linkError(err, "check the port (mstool sim prints the simulated device's), and that you may use it (the dialout group)")
+	}
+	local := netip.AddrPortFrom(host, uint16(49152+os.Getpid()%16384))
+	return &linkTransport{Link: mssl.NewLink(l, local, netip.AddrPortFrom(dev, mssl.Port)), l: l}, nil
+}
+
+// linkTransport closes the serial link with the session.
+type linkTransport struct {
+	*mssl.Link
+	l link.Link
+}
+
+func (t *linkTransport) Close() error { t.Link.Close(); return t.l.Close() }
+
+// msslError maps a session error to an exit code and a hint.
+func msslError(err error) error {
+	if errors.Is(err, mssl.ErrNoAnswer) || errors.Is(err, link.ErrClosed) {
+		return linkError(err, "is the device running and reachable? (mstool sim; --udp/--serial)")
+	}
+	if a, ok := mssl.AlertOf(err); ok {
+		hint := map[mssl.Alert]string{
+			mssl.AlertBadRecordMAC:  "the host key does not belong to this grant, or the device has another master key",
+			mssl.AlertBadGrant:      "the grant does not open with the device's key: it was changed, or is sealed for another device",
+			mssl.AlertUnknownIssuer: "the grant was signed by a key the device does not trust (mstool provision --issuer)",
+			mssl.AlertBadSignature:  "the grant's signature does not verify with the device's issuer key",
+			mssl.AlertWrongDevice:   "the grant is for another device or group",
+			mssl.AlertWrongHost:     "the grant is bound to another host address",
+			mssl.AlertRevoked:       "the grant's serial is below the device's revocation floor: ask the owner for a new grant",
+			mssl.AlertExpired:       "the grant has expired (below the device's time floor): ask the owner for a new grant",
+		}[a]
+		if a.Auth() {
+			return authError(err, hint)
+		}
+		return failf(hint, "%v", err)
+	}
+	return failf("", "%v", err)
+}
+
+// taskJSON is the result of one task (docs/mssl.md, "Command line").
+type taskJSON struct {
+	Task    string         `json:"task"`
+	Status  string         `json:"status"`
+	Allowed bool           `json:"allowed"`
+	Result  map[string]any `json:"result,omitempty"`
+	Raw     string         `json:"raw,omitempty"`
+}
+
+type floorJSON struct {
+	SerialFloor uint32 `json:"serial_floor"`
+	TimeFloor   uint32 `json:"time_floor"`
+	Ended       string `json:"session_ended,omitempty"`
+}
+
+// msslRun runs one command line (a task and its words, or raise-floor).
+func msslRun(ui *UI, sess *mssl.Session, words []string) error {
+	ctx := context.Background()
+	if words[0] == raiseFloorWord {
+		if len(words) != 2 {
+			return usageErrorf("", "raise-floor takes one statement file")
+		}
+		st, err := os.ReadFile(words[1])
+		if err != nil {
+			return failf("", "mssl: %v", err)
+		}
+		fl, err := sess.RaiseFloor(ctx, st)
+		if err != nil {
+			return msslError(err)
+		}
+		out := floorJSON{SerialFloor: fl.SerialFloor, TimeFloor: fl.TimeFloor}
+		if fl.Ended != 0 {
+			out.Ended = fl.Ended.String()
+		}
+		if ui.JSON {
+			return ui.WriteJSON(out)
+		}
+		ui.KeyValues([][2]string{
+			{"serial floor", strconv.FormatUint(uint64(fl.SerialFloor), 10)},
+			{"time floor", time.Unix(int64(fl.TimeFloor), 0).UTC().Format(time.RFC3339)},
+		})
+		if fl.Ended != 0 {
+			ui.Warnf("the statement %s this session's own grant: the device ended the session", map[mssl.Alert]string{mssl.AlertRevoked: "revoked", mssl.AlertExpired: "expired"}[fl.Ended])
+		}
+		return nil
+	}
+	t, err := tasks.Lookup(words[0])
+	if err != nil {
+		return usageErrorf("", "%v", err)
+	}
+	args, err := tasks.ParseArgs(t, words[1:])
+	if err != nil {
+		return usageErrorf("", "%v", err)
+	}
+	r, err := sess.Task(ctx, t, args)
+	if err != nil {
+		return msslError(err)
+	}
+	out := taskJSON{Task: t.String(), Status: r.Status.String(), Allowed: r.Status != tasks.StatusDenied}
+	var kv [][2]string
+	if r.Status == tasks.StatusOK {
+		fields, err := tasks.Decode(t, r.Result)
+		if err != nil {
+			out.Raw = fmt.Sprintf("%x", r.Result)
+		} else {
+			out.Result = map[string]any{}
+			for _, f := range fields {
+				out.Result[f.Name] = f.Value
+				kv = append(kv, [2]string{f.Name, fmt.Sprint(f.Value)})
+			}
+		}
+	}
+	if ui.JSON {
+		if err := ui.WriteJSON(out); err != nil {
+			return err
+		}
+	} else if r.Status == tasks.StatusOK {
+		if len(kv) == 0 {
+			kv = [][2]string{{"status", "ok"}}
+		}
+		ui.KeyValues(kv)
+	}
+	switch r.Status {
+	case tasks.StatusOK:
+		return nil
+	case tasks.StatusDenied:
+		return authError(fmt.Errorf("mssl: task %s: denied: the grant does not permit it", t),
+			"the grant permits: "+sess.Grant().Tasks.String())
+	}
+	return failf("", "mssl: task %s: %s", t, r.Status)
+}
+
+// msslInteractive reads command lines until quit or end of input.
+func msslInteractive(ui *UI, c *cli.Context, sess *mssl.Session) error {
+	ctx := context.Background()
+	g := sess.Grant()
+	ui.Infof("tasks this grant permits: %s", g.Tasks)
+	ui.Infof("type a task and its arguments, 'tasks', 'help', or 'quit'")
+	var readLine func() (string, error)
+	if f, ok := c.App.Reader.(*os.File); ok && term.IsTerminal(int(f.Fd())) && isTerminal(ui.Out) {
+		fd := int(f.Fd())
+		t := term.NewTerminal(struct {
+			io.Reader
+			io.Writer
+		}{f, ui.Out}, "mssl> ")
+		// Raw mode only while a line is edited, so that output between
+		// lines is ordinary; the Terminal keeps the history (arrow keys).
+		readLine = func() (string, error) {
+			old, err := term.MakeRaw(fd)
+			if err != nil {
+				return "", err
+			}
+			defer term.Restore(fd, old)
+			return t.ReadLine()
+		}
+	}
+	if readLine == nil {
+		sc := bufio.NewScanner(c.App.Reader)
+		readLine = func() (string, error) {
+			if !ui.Quiet {
+				fmt.Fprint(ui.Err, "mssl> ")
+			}
+			if !sc.Scan() {
+				if err := sc.Err(); err != nil {
+					return "", err
+				}
+				return "", io.EOF
+			}
+			return sc.Text(), nil
+		}
+	}
+	for {
+		line, err := readLine()
+		if err != nil {
+			break
+		}
+		words := strings.Fields(line)
+		if len(words) == 0 {
+			continue
+		}
+		switch words[0] {
+		case "quit", "exit":
+			return closeSession(ui, ctx, sess)
+		case "help", "?":
+			ui.Infof("commands: TASK [ARGS] (%s), tasks, raise-floor FILE, quit", strings.Join(grant.TaskNames(), ", "))
+			continue
+		case "tasks":
+			var rows [][]string
+			for _, name := range g.Tasks.Names() {
+				t, _ := tasks.Lookup(name)
+				rows = append(rows, []string{name, tasks.ArgsUsage[t]})
+			}
+			ui.Table([]string{"task", "arguments"}, rows)
+			continue
+		}
+		if err := msslRun(ui, sess, words); err != nil {
+			ui.Errorf("%v", err)
+			if h := hintOf(err); h != "" {
+				ui.Hintf("%s", h)
+			}
+			if errors.Is(err, mssl.ErrClosed) || errors.Is(err, mssl.ErrNoAnswer) {
+				return err
+			}
+			if a, ok := mssl.AlertOf(err); ok && (a == mssl.AlertRevoked || a == mssl.AlertExpired || a == mssl.AlertCloseNotify) {
+				return err
+			}
+		}
+	}
+	return closeSession(ui, ctx, sess)
+}
+
+func closeSession(ui *UI, ctx context.Context, sess *mssl.Session) error {
+	if err := sess.Close(ctx); err != nil {
+		ui.Warnf("the device did not confirm the close: %v", err)
+		return nil
+	}
+	ui.Infof("session closed")
+	return nil
+}

@@ -1,0 +1,221 @@
+package mssl_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mstool/mstool/pkg/devkey"
+	"github.com/mstool/mstool/pkg/grant"
+	"github.com/mstool/mstool/pkg/mssl"
+	"github.com/mstool/mstool/pkg/mssl/mssltest"
+	"github.com/mstool/mstool/pkg/signkey"
+	"github.com/mstool/mstool/pkg/tasks"
+	"github.com/mstool/mstool/pkg/vectors"
+)
+
+var (
+	hostAddr   = netip.MustParseAddrPort("10.0.0.2:40000")
+	deviceAddr = netip.MustParseAddrPort("10.0.0.1:7412")
+	t0         = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+var keyCache sync.Map // bits → *rsa.PrivateKey
+
+func testKey(t testing.TB, bits int) *rsa.PrivateKey {
+	t.Helper()
+	if k, ok := keyCache.Load(bits); ok {
+		return k.(*rsa.PrivateKey)
+	}
+	dir, err := vectors.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := map[int]string{1024: "test-rsa1024.pem", 2048: "test-rsa2048.pem"}[bits]
+	data, err := os.ReadFile(filepath.Join(dir, "keys", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := signkey.ParsePrivatePEM(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyCache.Store(bits, k)
+	return k
+}
+
+var (
+	otherOnce sync.Once
+	other     *rsa.PrivateKey
+)
+
+// otherKey is an RSA-1024 key no device trusts.
+func otherKey(t testing.TB) *rsa.PrivateKey {
+	otherOnce.Do(func() {
+		k, err := signkey.Generate(rand.Reader, 1024)
+		if err != nil {
+			panic(err)
+		}
+		other = k
+	})
+	return other
+}
+
+func testDevice() *devkey.Identity {
+	d := &devkey.Identity{ID: 0x2a}
+	for i := range d.MasterKey {
+		d.MasterKey[i] = byte(i)
+	}
+	var gk [16]byte
+	for i := range gk {
+		gk[i] = 0x10 + byte(i)
+	}
+	d.SetGroup(7, gk)
+	return d
+}
+
+func otherDevice() *devkey.Identity {
+	d := &devkey.Identity{ID: 0x2b}
+	for i := range d.MasterKey {
+		d.MasterKey[i] = 0x40 + byte(i)
+	}
+	return d
+}
+
+// request is a grant for host 10.0.0.2 on device 0x2a: led and adc.
+func request(mod ...func(*grant.Request)) grant.Request {
+	r := grant.Request{
+		Device:   testDevice(),
+		HostIP:   hostAddr.Addr(),
+		Tasks:    1<<grant.TaskLED | 1<<grant.TaskADC,
+		Serial:   10,
+		IssuedAt: t0,
+		NotAfter: t0.Add(30 * 24 * time.Hour),
+	}
+	for _, m := range mod {
+		m(&r)
+	}
+	return r
+}
+
+type fixture struct {
+	t      testing.TB
+	issuer *rsa.PrivateKey
+	store  *mssl.MemStore
+	tasks  *mssltest.Tasks
+	srv    *mssl.Server
+	grant  []byte
+	hk     [16]byte
+}
+
+func newFixture(t testing.TB, bits int) *fixture {
+	t.Helper()
+	f := &fixture{t: t, issuer: testKey(t, bits), store: &mssl.MemStore{}, tasks: &mssltest.Tasks{DeviceID: 0x2a}}
+	f.grant, f.hk = f.sign(request())
+	f.reset()
+	return f
+}
+
+func (f *fixture) sign(req grant.Request) ([]byte, [16]byte) {
+	f.t.Helper()
+	g, hk, err := grant.Sign(rand.Reader, f.issuer, req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return g, hk
+}
+
+// reset starts the server again on the same store: a device reboot (the
+// verified-grant cache, in RAM, is lost).
+func (f *fixture) reset() {
+	f.t.Helper()
+	srv, err := mssl.NewServer(mssl.ServerConfig{Device: testDevice(), Issuer: &f.issuer.PublicKey, Store: f.store, Tasks: f.tasks.Run, CacheSize: 2})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.srv = srv
+}
+
+func (f *fixture) dialWith(g []byte, hk [16]byte, peer netip.AddrPort) (*mssl.Session, *mssltest.Pipe, error) {
+	p := mssltest.NewPipe(f.srv, peer)
+	s, err := mssl.Dial(context.Background(), mssl.Config{Grant: g, HostKey: hk, Transport: p, Timeout: 200 * time.Millisecond, Retries: -1})
+	return s, p, err
+}
+
+func (f *fixture) dial() (*mssl.Session, *mssltest.Pipe) {
+	f.t.Helper()
+	s, p, err := f.dialWith(f.grant, f.hk, hostAddr)
+	if err != nil {
+		f.t.Fatalf("honest handshake: %v", err)
+	}
+	return s, p
+}
+
+// honest checks that an honest host still gets its tasks run: the device
+// keeps serving after an attack.
+func (f *fixture) honest() {
+	f.t.Helper()
+	s, _ := f.dial()
+	r, err := s.Task(context.Background(), grant.TaskADC, []byte{3})
+	if err != nil || r.Status != tasks.StatusOK {
+		f.t.Fatalf("honest task after the attack: %v, status %v", err, r.Status)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		f.t.Fatalf("close: %v", err)
+	}
+}
+
+// expectAlert checks that replies is exactly one cleartext alert code.
+func expectAlert(t testing.TB, what string, replies [][]byte, want mssl.Alert) {
+	t.Helper()
+	if len(replies) != 1 {
+		t.Fatalf("%s: %d replies, want one alert %s", what, len(replies), want)
+	}
+	a, err := mssl.ParseAlert(replies[0])
+	if err != nil {
+		t.Fatalf("%s: reply %x is not an alert (want %s)", what, replies[0], want)
+	}
+	if a != want {
+		t.Fatalf("%s: alert %s, want %s", what, a, want)
+	}
+}
+
+// recorder is a pipe hook that keeps every message.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []recorded
+	drop func(toDevice bool, m []byte) bool
+}
+
+type recorded struct {
+	toDevice bool
+	msg      []byte
+}
+
+func (r *recorder) hook(toDevice bool, m []byte) [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, recorded{toDevice, append([]byte(nil), m...)})
+	if r.drop != nil && r.drop(toDevice, m) {
+		return nil
+	}
+	return [][]byte{m}
+}
+
+func (r *recorder) sent(typ byte) [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out [][]byte
+	for _, m := range r.msgs {
+		if m.toDevice && len(m.msg) > 0 && m.msg[0] == typ {
+			out = append(out, m.msg)
+		}
+	}
+	return out
+}
