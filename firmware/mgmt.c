@@ -24,6 +24,7 @@
 #include "esp.h"
 #include "mgmt.h"
 #include "mgmt_rsa.h" /* ENGINEER RSA */
+#include "prov.h"
 #include "net/net.h"
 #include "store.h"
 #include "tasks.h"
@@ -407,14 +408,20 @@ static uint8_t compute(uint8_t *buf, size_t plen, size_t cap, size_t *rlen)
 			break;
 #if CONFIG_MD5
 		if (prim == PRIM_HMAC_MD5) {
-			hmac_md5(out, key, klen, d, dlen);
+			/* the static work area, not the one-shot's stack context:
+			 * a long key (hashed first) runs deep on the stack */
+			hmac_md5_init(&work.hmd5, key, klen);
+			hmac_md5_update(&work.hmd5, d, dlen);
+			hmac_md5_final(&work.hmd5, out);
 			put_field(&r, out, MD5_DIGEST_SIZE);
 			break;
 		}
 #endif
 #if CONFIG_SHA256
 		if (prim == PRIM_HMAC_SHA256) {
-			hmac_sha256(out, key, klen, d, dlen);
+			hmac_sha256_init(&work.hsha, key, klen);
+			hmac_sha256_update(&work.hsha, d, dlen);
+			hmac_sha256_final(&work.hsha, out);
 			put_field(&r, out, SHA256_DIGEST_SIZE);
 			break;
 		}
@@ -682,6 +689,9 @@ size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap)
 		err = compute(buf, plen, cap, &rlen);
 		break;
 #endif
+	case MGMT_PROV: /* prov.c: serial provisioning */
+		err = prov_handle(buf, plen, cap, &rlen);
+		break;
 #if CONFIG_RSA && CONFIG_MGMT_CRYPTO
 	case MGMT_RSA: /* mgmt_rsa.c (ENGINEER RSA) */
 		err = mgmt_rsa(buf, plen, cap, &rlen);

@@ -48,6 +48,13 @@
 #define MGMT_E_PARAM 4     /* bad parameter for the primitive (length, size) */
 #define MGMT_E_UNSUPP 5    /* primitive not built in (build option off) */
 #define MGMT_E_TOOBIG 6    /* result would not fit in a frame */
+/* Provisioning (PROV 0x06, prov.c, docs/provisioning.md). */
+#define MGMT_E_STATE 7     /* refused in this state (not factory state, no session) */
+#define MGMT_E_AUTH 8      /* authentication failed (one opaque code) */
+#define MGMT_E_STALE 9     /* challenge is not the device's current one */
+#define MGMT_E_ROOM 10     /* no room in the EEPROM to stage this config */
+#define MGMT_E_CONFIG 11   /* the new config fails the device's checks */
+#define MGMT_E_EEPROM 12   /* an EEPROM write did not take */
 
 /* Primitive ids for BENCH and COMPUTE. */
 #define PRIM_AES_KEYEXP 0x01

@@ -12,6 +12,8 @@
 #else
 uint8_t store_ee[CONFIG_HOST_EEPROM_SIZE];
 uint16_t store_fail_writes;
+uint16_t store_cut_writes;
+uint8_t store_power_off;
 #endif
 
 uint8_t store_reason = STORE_BLANK;
@@ -44,6 +46,27 @@ void store_read(uint16_t addr, uint8_t *dst, uint8_t n)
 		*dst++ = rd(addr++);
 }
 
+uint8_t store_rd(uint16_t addr) { return rd(addr); }
+
+/*
+ * The config being checked: normally the config area itself; while a
+ * staged config is checked (store_check_staged), its first stage_len
+ * bytes come from the staging area at stage_base and the rest from the
+ * config area (the unchanged tail).
+ */
+static uint16_t stage_base, stage_len;
+
+static uint8_t crd(uint16_t i)
+{
+	return i < stage_len ? rd((uint16_t)(stage_base + i)) : rd(i);
+}
+
+static void cread(uint16_t addr, uint8_t *dst, uint8_t n)
+{
+	while (n--)
+		*dst++ = crd(addr++);
+}
+
 /* Write n bytes and wait until the EEPROM has taken them. */
 static void wr(uint16_t addr, const uint8_t *src, uint8_t n)
 {
@@ -51,6 +74,12 @@ static void wr(uint16_t addr, const uint8_t *src, uint8_t n)
 	eeprom_update_block(src, (void *)(uintptr_t)addr, n);
 	eeprom_busy_wait();
 #else
+	if (store_power_off)
+		return; /* the power is gone: nothing reaches the cells */
+	if (store_cut_writes && --store_cut_writes == 0) {
+		store_power_off = 1; /* this write is torn, every later one lost */
+		n = (uint8_t)(n / 2);
+	}
 	if (store_fail_writes) {
 		store_fail_writes--;
 		/* a torn write: only the first half reaches the cells */
@@ -70,12 +99,12 @@ static void wr(uint16_t addr, const uint8_t *src, uint8_t n)
 #define put16 net_put16
 #define put32 net_put32
 
-/* 1 if the n EEPROM bytes at addr are all zero. */
+/* 1 if the n config bytes at addr are all zero. */
 static uint8_t zero(uint16_t addr, uint16_t n)
 {
 	uint8_t acc = 0;
 	while (n--)
-		acc |= rd(addr++);
+		acc |= crd(addr++);
 	return acc == 0;
 }
 
@@ -99,7 +128,7 @@ static int load_sa(uint8_t i)
 {
 	struct store_sa *sa = &store_cfg.sa[i];
 	uint8_t h[6];
-	store_read(store_sa_addr(i, 0), h, sizeof h);
+	cread(store_sa_addr(i, 0), h, sizeof h);
 	sa->spi = be32(h + EE_SA_SPI);
 	sa->suite = h[EE_SA_SUITE];
 	sa->flags = h[EE_SA_FLAGS];
@@ -131,16 +160,22 @@ static uint16_t crc_buf(const uint8_t *p, uint8_t n)
 	return crc;
 }
 
-static uint8_t check_config(void)
+uint8_t store_blank(void)
+{
+	uint8_t blank = 0xFF;
+	for (uint16_t i = 0; i < STORE_EE_SIZE; i++)
+		blank &= rd(i);
+	return blank == 0xFF;
+}
+
+/* The config's fields (read through crd): magic, version, length, CRC,
+ * fields, SAs. Fills store_cfg. */
+static uint8_t check_fields(void)
 {
 	uint16_t i, len, crc;
-	uint8_t blank = 0xFF, h[EE_SA0]; /* the fixed header, in RAM */
+	uint8_t h[EE_SA0]; /* the fixed header, in RAM */
 
-	for (i = 0; i < STORE_EE_SIZE; i++)
-		blank &= rd(i);
-	if (blank == 0xFF)
-		return STORE_BLANK;
-	store_read(0, h, sizeof h);
+	cread(0, h, sizeof h);
 	if (h[EE_MAGIC] != 'M' || h[EE_MAGIC + 1] != 'E')
 		return STORE_MAGIC;
 	if (h[EE_VERSION] != 1)
@@ -151,7 +186,7 @@ static uint8_t check_config(void)
 	crc = 0xFFFF;
 	for (i = 0; i < len; i++)
 		if (i != EE_CRC && i != EE_CRC + 1)
-			crc = crc16_byte(crc, rd(i));
+			crc = crc16_byte(crc, crd(i));
 	if (crc != be16(h + EE_CRC))
 		return STORE_CRC;
 
@@ -170,10 +205,13 @@ static uint8_t check_config(void)
 	    (modlen != 0 && modlen != 128 && modlen != 256) ||
 	    len != EE_CONFIG_FIXED + modlen ||
 	    (count != 0 && count != 2) ||
-	    (count == 0 && !zero(EE_SA0, 2 * EE_SA_SIZE)))
+	    (count == 0 && !zero(EE_SA0, 2 * EE_SA_SIZE))) {
+		wipe(h, sizeof h);
 		return STORE_FIELD;
+	}
 	store_cfg.flags = flags;
 	store_cfg.sa_count = count;
+	store_cfg.len = len;
 	memcpy(store_cfg.addr, h + EE_ADDR, 4);
 	memcpy(store_cfg.peer, h + EE_PEER, 4);
 	wipe(h, sizeof h); /* it held the master key */
@@ -185,8 +223,13 @@ static uint8_t check_config(void)
 		if (store_cfg.sa[0].spi == store_cfg.sa[1].spi)
 			return STORE_FIELD;
 	}
+	return STORE_OK;
+}
 
-	/* The current state slot: highest generation with a good CRC. */
+/* The current state slot: highest generation with a good CRC. 0 if
+ * found (store_st, cur_slot set), -1 if none. */
+static int find_slot(void)
+{
 	uint8_t rec[EE_SLOT_SIZE], found = 0;
 	for (uint8_t s = 0; s < EE_SLOTS; s++) {
 		store_read((uint16_t)(STATE_BASE + s * EE_SLOT_SIZE), rec, EE_SLOT_SIZE);
@@ -199,14 +242,181 @@ static uint8_t check_config(void)
 			found = 1;
 		}
 	}
-	if (!found)
+	return found ? 0 : -1;
+}
+
+static uint8_t check_config(void)
+{
+	if (store_blank())
+		return STORE_BLANK;
+	uint8_t r = check_fields();
+	if (r != STORE_OK)
+		return r;
+	if (find_slot())
 		return STORE_NO_STATE;
 	return STORE_OK;
 }
 
+uint8_t store_check_staged(uint16_t s)
+{
+	struct store_config saved = store_cfg;
+	stage_base = (uint16_t)(STORE_JOURNAL - s);
+	stage_len = s;
+	uint8_t r = check_fields();
+	uint16_t len = store_cfg.len;
+	stage_len = 0;
+	store_cfg = saved;
+	/* The tail [s, len) comes from the config area: it must not overlap
+	 * the staging area or the journal. */
+	if (r == STORE_OK && (len < s || len > STORE_JOURNAL - s))
+		r = STORE_LENGTH;
+	return r;
+}
+
+/* ---- the journal (docs/provisioning.md) ------------------------------ */
+
+#define J_S 2
+#define J_CRC_STAGED 4
+#define J_IN_FLOOR 8
+#define J_OUT_RESERVED 12
+#define J_SERIAL_FLOOR 16
+#define J_TIME_FLOOR 20
+#define J_CRC 30
+
+#if STORE_CAN_STAGE
+static uint16_t staged_crc(uint16_t s)
+{
+	uint16_t crc = 0xFFFF;
+	for (uint16_t i = 0; i < s; i++)
+		crc = crc16_byte(crc, rd((uint16_t)(STORE_JOURNAL - s + i)));
+	return crc;
+}
+#endif
+
+int store_write(uint16_t addr, const uint8_t *src, uint16_t n)
+{
+	uint8_t back[16];
+	while (n) {
+		uint8_t k = (uint8_t)(n < sizeof back ? n : sizeof back);
+		wr(addr, src, k);
+		store_read(addr, back, k);
+		if (memcmp(back, src, k) != 0)
+			return -1;
+		addr = (uint16_t)(addr + k);
+		src += k;
+		n = (uint16_t)(n - k);
+	}
+	return 0;
+}
+
+/* Read the journal; 0 and S in *s if it holds a valid record. */
+static int journal_read(uint8_t j[STORE_JOURNAL_SIZE], uint16_t *s)
+{
+#if STORE_CAN_STAGE
+	store_read(STORE_JOURNAL, j, STORE_JOURNAL_SIZE);
+	*s = be16(j + J_S);
+	if (j[0] != 'M' || j[1] != 'J' || crc_buf(j, J_CRC) != be16(j + J_CRC) ||
+	    *s < EE_CONFIG_FIXED || *s > STORE_STAGE_MAX ||
+	    staged_crc(*s) != be16(j + J_CRC_STAGED))
+		return -1;
+	return 0;
+#else
+	(void)j;
+	(void)s;
+	return -1;
+#endif
+}
+
+/*
+ * Finish a journalled commit: copy the staged bytes over the config
+ * area, store the new counters in a fresh state slot, clear the journal.
+ * Every step can be redone after a power loss (store_init does).
+ */
+static int journal_apply(const uint8_t j[STORE_JOURNAL_SIZE], uint16_t s)
+{
+	uint8_t b[16];
+	for (uint16_t i = 0; i < s; i = (uint16_t)(i + sizeof b)) {
+		uint8_t k = (uint8_t)(s - i < 16 ? s - i : 16);
+		store_read((uint16_t)(STORE_JOURNAL - s + i), b, k);
+		if (store_write(i, b, k))
+			return -1;
+	}
+	wipe(b, sizeof b);
+	if (find_slot()) {
+		/* no valid slot (cannot happen after a verified BEGIN): start one */
+		memset(&store_st, 0, sizeof store_st);
+		cur_slot = EE_SLOTS - 1;
+	}
+	store_st.esp_in_floor = be32(j + J_IN_FLOOR);
+	store_st.esp_out_reserved = be32(j + J_OUT_RESERVED);
+	store_st.serial_floor = be32(j + J_SERIAL_FLOOR);
+	store_st.time_floor = be32(j + J_TIME_FLOOR);
+	if (store_commit())
+		return -1;
+	static const uint8_t erased[2] = { 0xFF, 0xFF };
+	return store_write(STORE_JOURNAL, erased, 2);
+}
+
+int store_journal_commit(uint16_t s, const struct store_state *ns)
+{
+#if STORE_CAN_STAGE
+	uint8_t j[STORE_JOURNAL_SIZE];
+	memset(j, 0, sizeof j);
+	j[0] = 'M';
+	j[1] = 'J';
+	put16(j + J_S, s);
+	put16(j + J_CRC_STAGED, staged_crc(s));
+	put32(j + J_IN_FLOOR, ns->esp_in_floor);
+	put32(j + J_OUT_RESERVED, ns->esp_out_reserved);
+	put32(j + J_SERIAL_FLOOR, ns->serial_floor);
+	put32(j + J_TIME_FLOOR, ns->time_floor);
+	put16(j + J_CRC, crc_buf(j, J_CRC));
+	if (store_write(STORE_JOURNAL, j, sizeof j))
+		return -1; /* a torn record fails its CRC: the old config stays */
+	return journal_apply(j, s);
+#else
+	(void)s;
+	(void)ns;
+	return -1;
+#endif
+}
+
+int store_fresh_state(uint32_t serial_floor)
+{
+	memset(&store_st, 0, sizeof store_st);
+	store_st.serial_floor = serial_floor;
+	cur_slot = EE_SLOTS - 1; /* so that the record goes to slot 0, generation 1 */
+	return store_commit();
+}
+
+uint32_t store_nonce_next;
+
+int store_nonce_take(uint32_t v)
+{
+	if (!store_provisioned() || v != store_nonce_next || v == 0xFFFFFFFFUL)
+		return -1;
+	if (v >= store_st.nonce_reserved) {
+		uint32_t old = store_st.nonce_reserved;
+		store_st.nonce_reserved = v > 0xFFFFFFFFUL - CONFIG_RESERVE_BLOCK
+			? 0xFFFFFFFFUL : v + CONFIG_RESERVE_BLOCK;
+		if (store_commit()) {
+			store_st.nonce_reserved = old;
+			return -1;
+		}
+	}
+	store_nonce_next = v + 1;
+	return 0;
+}
+
 uint8_t store_init(void)
 {
+	uint8_t j[STORE_JOURNAL_SIZE];
+	uint16_t s;
 	memset(&store_cfg, 0, sizeof store_cfg);
+	memset(&store_st, 0, sizeof store_st);
+	stage_len = 0;
+	if (journal_read(j, &s) == 0) /* a commit a power loss interrupted */
+		journal_apply(j, s);
 	memset(&store_st, 0, sizeof store_st);
 	store_reason = check_config();
 	if (store_reason != STORE_OK) {
@@ -218,6 +428,8 @@ uint8_t store_init(void)
 	store_st.boot_count++; /* diagnostics only; a failed write is harmless */
 	if (store_commit())
 		store_st.boot_count--;
+	/* Nonce values below the stored reservation may have been used. */
+	store_nonce_next = store_st.nonce_reserved;
 	return STORE_OK;
 }
 

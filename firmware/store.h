@@ -35,6 +35,10 @@
 extern uint8_t store_ee[CONFIG_HOST_EEPROM_SIZE];
 /* Host tests: make the next n EEPROM writes fail (0 = never). */
 extern uint16_t store_fail_writes;
+/* Host tests: a power cut during the n-th write from now (0 = never):
+ * that write is torn, and nothing is written while store_power_off. */
+extern uint16_t store_cut_writes;
+extern uint8_t store_power_off;
 #endif
 
 /* Config area offsets (docs/eeprom.md). */
@@ -103,6 +107,7 @@ struct store_config {
 	uint32_t device_id;
 	uint8_t addr[4];
 	uint8_t peer[4];
+	uint16_t len; /* config length L */
 	uint8_t flags;
 	uint8_t sa_count; /* 0 or 2 */
 	struct store_sa sa[2]; /* 0: inbound, 1: outbound */
@@ -165,6 +170,79 @@ int store_out_seq(uint32_t seq);
  * 0 when seq may be accepted, -1 if the write failed.
  */
 int store_in_floor(uint32_t seq);
+
+/* ---- serial provisioning support (docs/provisioning.md) -------------
+ *
+ * A re-provisioning stages the new config's first S bytes in the unused
+ * EEPROM just below a 32-byte journal record that sits just below the
+ * state area:
+ *
+ *   [0, L)            the active config
+ *   [J - S, J)        staging (S bytes; must not overlap [0, max(L, L')))
+ *   [J, J + 32)       journal record (J = STORE_JOURNAL)
+ *   [EE - 192, EE)    state slots
+ *
+ * Once the new config is authenticated and checked, the journal record is
+ * written (new counters + CRC of the staged bytes); then the staged bytes
+ * are copied over the config area, a new state slot is written and the
+ * record cleared. store_init() redoes an interrupted commit, so a power
+ * loss leaves the old config (record not yet valid) or the new one.
+ * The ATmega168's EEPROM has no room for staging (STORE_CAN_STAGE 0).
+ */
+#define STORE_JOURNAL_SIZE 32
+#if defined(__AVR__)
+#define STORE_EE_BYTES (E2END + 1) /* for #if: no casts */
+#else
+#define STORE_EE_BYTES CONFIG_HOST_EEPROM_SIZE
+#endif
+#define STORE_JOURNAL_RAW (STORE_EE_BYTES - EE_STATE_SIZE - STORE_JOURNAL_SIZE)
+#define STORE_JOURNAL ((uint16_t)STORE_JOURNAL_RAW)
+/* Largest config (layout v1: RSA-2048 issuer) and whether staging fits
+ * next to it (a staged fixed part at least). */
+#define STORE_CONFIG_MAX_RAW (EE_CONFIG_FIXED + 256 < STORE_EE_BYTES - EE_STATE_SIZE \
+	? EE_CONFIG_FIXED + 256 : STORE_EE_BYTES - EE_STATE_SIZE)
+#define STORE_CAN_STAGE (STORE_JOURNAL_RAW >= STORE_CONFIG_MAX_RAW + EE_CONFIG_FIXED)
+#define STORE_STAGE_MAX ((uint16_t)(STORE_JOURNAL - EE_CONFIG_FIXED))
+
+/* store_blank - 1 if the whole EEPROM is erased (0xFF): factory state. */
+uint8_t store_blank(void);
+
+/* store_rd - one EEPROM byte. */
+uint8_t store_rd(uint16_t addr);
+
+/* store_write - write n bytes at addr, wait, read back: 0 or -1. */
+int store_write(uint16_t addr, const uint8_t *src, uint16_t n);
+
+/*
+ * store_check_staged - check the config made of the s staged bytes at
+ * STORE_JOURNAL - s followed by the config area's bytes [s, L) as
+ * store_init would (store_cfg is left unchanged). Also checks that the
+ * tail does not overlap the staging area. Returns a STORE_* reason.
+ */
+uint8_t store_check_staged(uint16_t s);
+
+/*
+ * store_journal_commit - make the s staged bytes the config, with the
+ * counters of ns (in floor, out reserved, serial floor, time floor; the
+ * rest comes from the current slot). 0, or -1 if an EEPROM write failed.
+ * The caller then runs store_init() and esp_init().
+ */
+int store_journal_commit(uint16_t s, const struct store_state *ns);
+
+/* store_fresh_state - write the first state slot of a newly provisioned
+ * device (slot 0, generation 1, counters zero, the given serial floor). */
+int store_fresh_state(uint32_t serial_floor);
+
+/*
+ * The nonce counter (state field "nonce reserved"), shared by every user
+ * of device challenges: store_nonce_next is the next unused value (RAM;
+ * after a boot, the stored reservation). store_nonce_take(v) uses v,
+ * which must equal store_nonce_next, raising the stored reservation by
+ * CONFIG_RESERVE_BLOCK first when needed: 0, or -1 (not current,
+ * exhausted, unprovisioned, or the write failed).
+ */
+extern uint32_t store_nonce_next;
+int store_nonce_take(uint32_t v);
 
 /* crc16_byte - one byte of CRC-16/CCITT-FALSE. */
 uint16_t crc16_byte(uint16_t crc, uint8_t b);

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
@@ -17,7 +18,12 @@ import (
 
 	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/device"
+	"github.com/mstool/mstool/pkg/devkey"
+	"github.com/mstool/mstool/pkg/espsession"
 	"github.com/mstool/mstool/pkg/fwimage"
+	"github.com/mstool/mstool/pkg/link"
+	"github.com/mstool/mstool/pkg/provision"
+	"github.com/mstool/mstool/pkg/safile"
 )
 
 // These tests run the real avrdude against a simulated Arduino Uno: the
@@ -147,6 +153,66 @@ func TestFlashSimulatedUno(t *testing.T) {
 	if info.MCU != "atmega328p" {
 		t.Errorf("IDENTIFY says MCU %q", info.MCU)
 	}
+
+	// The acceptance: the flashed board, provisioned over serial
+	// through its firmware (docs/provisioning.md), answers an ESP ping.
+	dir := t.TempDir()
+	key, sa := filepath.Join(dir, "dev.key"), filepath.Join(dir, "host.sa")
+	for _, args := range [][]string{
+		{"-q", "keygen", "device", "-o", key},
+		{"-q", "esp", "sa", "new", "-o", sa, "--suite", "aes128-ccm8", "--src", "10.0.0.1", "--dst", "10.0.0.2"},
+	} {
+		if code, _, stderr := runMstool(args...); code != 0 {
+			t.Fatalf("mstool %v: %s", args, stderr)
+		}
+	}
+	ident, err := devkey.Parse(mustRead(t, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sas, err := safile.ReadFile(sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror := sas.Mirror()
+	img, err := provision.Build(&provision.Config{DeviceID: ident.ID, Addr: netip.MustParseAddr("10.0.0.2"),
+		Peer: netip.MustParseAddr("10.0.0.1"), MasterKey: ident.MasterKey,
+		Inbound: mirror.Inbound[0], Outbound: mirror.Outbound[0]}, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := d.Provision(context.Background(), &device.ProvisionRequest{Image: img}); err != nil || !res.Verified {
+		t.Fatalf("serial provisioning of the flashed board: %+v, %v", res, err)
+	}
+	d.Close()
+	l, err := link.OpenSerial(b.port, nil) // resets the board again: optiboot, then the firmware
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	sess, err := espsession.New(espsession.Config{SAs: sas, Link: l, Timeout: 3 * time.Second, Retries: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	var perr error
+	for try := 0; try < 3; try++ { // the first request may reach optiboot
+		if _, perr = sess.Ping(context.Background(), uint16(try+1), []byte("flashed and provisioned")); perr == nil {
+			break
+		}
+	}
+	if perr != nil {
+		t.Fatalf("ESP ping to the flashed, serially provisioned board: %v", perr)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // Each avrdude failure the simulation can cause, with the real avrdude.

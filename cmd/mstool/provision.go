@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 
+	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/ihex"
 	"github.com/mstool/mstool/pkg/keyfile"
@@ -25,7 +29,13 @@ func provisionCommand(ui *UI) *cli.Command {
 			"the device's keys). The SA file is the host's (from 'mstool esp sa new'); the device\n" +
 			"gets its mirror image. Write the image with 'mstool flash --eeprom' through an ISP\n" +
 			"programmer, or load it into the simulated device with 'mstool sim --eeprom'.\n\n" +
-			"Provisioning resets the device's counters: use fresh SAs for every image.",
+			"Provisioning resets the device's counters: use fresh SAs for every image.\n\n" +
+			"With --port, the configuration goes into the device over its serial port through the\n" +
+			"firmware (stock optiboot cannot write EEPROM): a device in factory state (blank EEPROM)\n" +
+			"takes it once, in clear; a provisioned device only under its current master key\n" +
+			"(--current-device FILE: the identity it was provisioned with), encrypted and\n" +
+			"authenticated. Then mstool reads the configuration back and verifies it.\n" +
+			"Protocol, threat model and limits: docs/provisioning.md.",
 		ArgsUsage: " ",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "device", Aliases: []string{"d"}, Usage: "the device identity `FILE` (from 'mstool keygen device')"},
@@ -37,15 +47,26 @@ func provisionCommand(ui *UI) *cli.Command {
 			&cli.BoolFlag{Name: "allow-icmp", Usage: "let the device answer ICMP echo without ESP (diagnostics; off by default)"},
 			&cli.StringFlag{Name: "mcu", Value: "atmega328p", Usage: "the device's `MCU`: atmega328p (1 KB EEPROM) or atmega168 (512 B)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the image to `FILE` (Intel HEX, mode 0600, never overwritten)"},
+			&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "write the configuration into the device on serial `PORT` and verify it (instead of, or besides, --out)"},
+			&cli.StringFlag{Name: "current-device", Usage: "with --port: the identity `FILE` the device was last provisioned with (its current master key), to re-provision it"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErrorf("run 'mstool provision --help' for usage", "provision: unexpected argument %q", c.Args().First())
 			}
-			if err := requireFlags(c, "device", "ip", "out"); err != nil {
+			if c.String("port") == "" {
+				if c.String("current-device") != "" {
+					return usageErrorf("--current-device goes with --port", "provision: --current-device without --port")
+				}
+				if err := requireFlags(c, "device", "ip", "out"); err != nil {
+					return err
+				}
+				return provisionImage(ui, c)
+			}
+			if err := requireFlags(c, "device", "ip"); err != nil {
 				return err
 			}
-			return provisionImage(ui, c)
+			return provisionSerial(ui, c)
 		},
 		Subcommands: []*cli.Command{
 			{
@@ -72,17 +93,39 @@ func provisionImage(ui *UI, c *cli.Context) error {
 	if err := refuseExisting(out); err != nil {
 		return err
 	}
+	cfg, img, err := buildImage(ui, c, size)
+	if err != nil {
+		return err
+	}
+	if err := writeImage(out, img); err != nil {
+		return err
+	}
+	ui.Infof("wrote %s (%d-byte EEPROM image for %s)", out, size, c.String("mcu"))
+	ui.Warnf("provisioning resets the device's sequence counters: never provision the same SA file twice (make fresh SAs with 'mstool esp sa new')")
+	return renderImage(ui, out, cfg, nil)
+}
+
+func writeImage(out string, img []byte) error {
+	var hex bytes.Buffer
+	if err := ihex.Encode(&hex, 0, img); err != nil {
+		return err
+	}
+	return writeSecret(out, hex.Bytes())
+}
+
+// buildImage builds the EEPROM image the flags describe.
+func buildImage(ui *UI, c *cli.Context, size int) (*provision.Config, []byte, error) {
 	addr, err := netip.ParseAddr(c.String("ip"))
 	if err != nil || !addr.Is4() {
-		return usageErrorf("give the device's IPv4 address, e.g. --ip 10.0.0.2", "provision: bad --ip %q", c.String("ip"))
+		return nil, nil, usageErrorf("give the device's IPv4 address, e.g. --ip 10.0.0.2", "provision: bad --ip %q", c.String("ip"))
 	}
 	floor, err := strconv.ParseUint(c.String("serial-floor"), 0, 32)
 	if err != nil {
-		return usageErrorf("a serial floor is a 32-bit number", "provision: bad --serial-floor %q", c.String("serial-floor"))
+		return nil, nil, usageErrorf("a serial floor is a 32-bit number", "provision: bad --serial-floor %q", c.String("serial-floor"))
 	}
 	ident, err := readIdentity(c.String("device"))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	cfg := &provision.Config{
 		DeviceID:       ident.ID,
@@ -96,12 +139,12 @@ func provisionImage(ui *UI, c *cli.Context) error {
 	}
 	if p := c.String("peer"); p != "" {
 		if cfg.Peer, err = netip.ParseAddr(p); err != nil || !cfg.Peer.Is4() {
-			return usageErrorf("give the host's IPv4 address, e.g. --peer 10.0.0.1", "provision: bad --peer %q", p)
+			return nil, nil, usageErrorf("give the host's IPv4 address, e.g. --peer 10.0.0.1", "provision: bad --peer %q", p)
 		}
 	}
 	if path := c.String("sa"); path != "" {
 		if err := deviceSAs(cfg, path); err != nil {
-			return err
+			return nil, nil, err
 		}
 	} else {
 		ui.Warnf("no --sa given: the device will have no ESP SA and will drop all ESP traffic")
@@ -109,26 +152,124 @@ func provisionImage(ui *UI, c *cli.Context) error {
 	if path := c.String("issuer"); path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return failf("check the path", "provision: %v", err)
+			return nil, nil, failf("check the path", "provision: %v", err)
 		}
 		if cfg.Issuer, err = signkey.ParsePublicPEM(data); err != nil {
-			return failf("give the owner's public key (mstool keygen -y OWNER.pem > owner.pub)", "%s: %v", path, err)
+			return nil, nil, failf("give the owner's public key (mstool keygen -y OWNER.pem > owner.pub)", "%s: %v", path, err)
 		}
 	}
 	img, err := provision.Build(cfg, size)
 	if err != nil {
+		return nil, nil, failf("", "%v", err)
+	}
+	return cfg, img, nil
+}
+
+// provisionSerial writes the configuration into the device through its
+// firmware (docs/provisioning.md) and verifies it by read-back.
+func provisionSerial(ui *UI, c *cli.Context) error {
+	port := c.String("port")
+	out := c.String("out")
+	if out != "" {
+		if err := refuseExisting(out); err != nil {
+			return err
+		}
+	}
+	var current *[16]byte
+	if path := c.String("current-device"); path != "" {
+		ident, err := readIdentity(path)
+		if err != nil {
+			return err
+		}
+		current = &ident.MasterKey
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d, err := device.Open(port, nil)
+	if err != nil {
+		return deviceError(err, port)
+	}
+	defer d.Close()
+	info, err := d.Identify(ctx)
+	if err != nil {
+		return deviceError(err, port)
+	}
+	mcu := c.String("mcu")
+	if !c.IsSet("mcu") {
+		mcu = info.MCU
+	} else if mcu != info.MCU {
+		return usageErrorf("leave out --mcu: mstool asks the device", "provision: --mcu %s, but the device on %s is an %s", mcu, port, info.MCU)
+	}
+	size, err := provision.EEPROMSize(mcu)
+	if err != nil {
 		return failf("", "%v", err)
 	}
-	var hex bytes.Buffer
-	if err := ihex.Encode(&hex, 0, img); err != nil {
+	cfg, img, err := buildImage(ui, c, size)
+	if err != nil {
 		return err
 	}
-	if err := writeSecret(out, hex.Bytes()); err != nil {
-		return err
+	pi, err := d.ProvisionInfo(ctx)
+	if err != nil {
+		return provisionError(err, port)
 	}
-	ui.Infof("wrote %s (%d-byte EEPROM image for %s)", out, size, c.String("mcu"))
-	ui.Warnf("provisioning resets the device's sequence counters: never provision the same SA file twice (make fresh SAs with 'mstool esp sa new')")
-	return renderImage(ui, out, cfg, nil)
+	if pi.State == device.ProvFactory {
+		ui.Warnf("the device is in factory state: its keys go over the serial line in clear (physical access assumed)")
+	}
+	res, err := d.Provision(ctx, &device.ProvisionRequest{Image: img, CurrentMasterKey: current})
+	if err != nil {
+		return provisionError(err, port)
+	}
+	if out != "" {
+		if err := writeImage(out, img); err != nil {
+			return err
+		}
+		ui.Infof("wrote %s (the same image, for ISP)", out)
+	}
+	if ui.JSON {
+		return ui.WriteJSON(map[string]any{
+			"port": port, "mcu": info.MCU, "mode": res.Mode, "device_id": fmt.Sprintf("0x%08x", res.DeviceID),
+			"config_length": res.ConfigLen, "staged_bytes": res.Staged, "verified": res.Verified,
+		})
+	}
+	what := "provisioned (factory state)"
+	if res.Mode == "reprovision" {
+		what = "re-provisioned under its previous master key"
+	}
+	ui.Infof("%s: %s, read-back verified (%d-byte configuration)", port, what, res.ConfigLen)
+	if res.Mode == "factory" {
+		ui.Warnf("never provision the same SA file twice (make fresh SAs with 'mstool esp sa new'); keep the device identity: re-provisioning needs it (--current-device)")
+	}
+	return renderImage(ui, port, cfg, nil)
+}
+
+// provisionError turns serial provisioning errors into exit codes and
+// hints (docs/provisioning.md "Errors").
+func provisionError(err error, port string) error {
+	const isp = "erase its EEPROM through an ISP programmer (avrdude -e, or 'mstool flash --eeprom IMAGE.hex' with an ISP board profile)"
+	switch {
+	case errors.Is(err, device.ErrNotFactory):
+		return authError(errors.New("provision: refused: the device is already provisioned (not in factory state)"),
+			"give the identity it was provisioned with: --current-device FILE; if that is lost, "+isp)
+	case errors.Is(err, device.ErrAuth):
+		return authError(errors.New("provision: refused: the device does not hold the master key of --current-device"),
+			"--current-device must be the identity the device was last provisioned with")
+	case errors.Is(err, device.ErrLocked):
+		return authError(fmt.Errorf("provision: refused: %v", err),
+			"a device whose EEPROM is corrupt never accepts an unauthenticated provisioning: "+isp)
+	case errors.Is(err, device.ErrReadBack):
+		return authError(err, "the device does not hold what was written; run again, and suspect its EEPROM if it persists")
+	case errors.Is(err, device.ErrNoRoom):
+		return failf("keep the issuer key unchanged, or write the image through ISP ('mstool provision -o' then 'mstool flash --eeprom'); docs/provisioning.md lists the limits", "%v", err)
+	case errors.Is(err, device.ErrRejected):
+		return failf("does the firmware have the SA file's suite? (docs/firmware-net.md: ATmega328P aes128-ccm8, aes128-ctr-hmac-sha256-128, aes128-cbc-hmac-md5-96; ATmega168 aes128-ccm8 only)", "%v", err)
+	case errors.Is(err, device.ErrImage):
+		return failf("", "%v", err)
+	case errors.Is(err, device.ErrStale), errors.Is(err, device.ErrNoSession):
+		return linkError(err, "the device reset or another host talked to it meanwhile; run again")
+	case errors.Is(err, device.ErrEEPROMWrite):
+		return linkError(err, "the device's EEPROM did not take the write; the old configuration stays active")
+	}
+	return deviceError(err, port)
 }
 
 // deviceSAs puts the mirror of the host's SA file into cfg, checking that it

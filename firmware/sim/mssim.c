@@ -11,8 +11,11 @@
  *   port=/dev/pts/N
  * (and "link=PATH" if -l asked for a symlink). Everything else goes to
  * stderr. SIGINT, SIGTERM and SIGHUP stop the simulation cleanly: the
- * EEPROM is saved (it is also saved within about a second of any change,
- * so a kill -9 loses little), the symlink removed, exit status 0.
+ * EEPROM is saved, the symlink removed, exit status 0. The EEPROM file is
+ * also written through (atomically: temporary file + rename) at the
+ * instruction that completes a simulated EEPROM write, before the device
+ * runs on, so a kill -9 behaves like a power loss on a real chip: every
+ * write the firmware saw complete persists.
  *
  * Why not libsimavrparts' uart_pty: Debian's version always replaces the
  * fixed symlink /tmp/simavr-uart0 (two simulators clash), prints chatter on
@@ -445,6 +448,31 @@ static void eeprom_save(avr_t *avr, int force)
 	memcpy(ee_saved, buf, ee_size);
 }
 
+/*
+ * Write-through: simavr's EEPROM module stores a byte into its array at
+ * the write to EECR that sets EEPE (the write is instantaneous in the
+ * simulation; only the ready interrupt comes 3.4 ms later). A second
+ * writer on EECR (simavr multiplexes several) runs right after it and
+ * saves the file if the array changed. EECR is data address 0x3F on the
+ * ATmega48/88/168/328 family. Reads (EERE) also write EECR; they find
+ * nothing changed, which costs one compare of the EEPROM.
+ */
+#define EECR_DATA_ADDR 0x3F
+
+static void eeprom_write_hook(struct avr_t *avr, avr_io_addr_t addr, uint8_t v, void *param)
+{
+	(void)addr;
+	(void)v;
+	(void)param;
+	eeprom_save(avr, 0);
+}
+
+static void eeprom_write_through(avr_t *avr)
+{
+	if (ee_path)
+		avr_register_io_write(avr, EECR_DATA_ADDR, eeprom_write_hook, NULL);
+}
+
 /* ---- firmware loading ---------------------------------------------- */
 
 static int has_suffix(const char *s, const char *suf)
@@ -492,7 +520,8 @@ static void usage(void)
 		"       mssim -B BOOT.hex [-R] [options]   (bootloader only: blank application flash)\n"
 		"  -m MCU       atmega328p (default) or atmega168; an ELF's .mmcu section wins unless -m is given\n"
 		"  -f HZ        clock (default 16000000)\n"
-		"  -e FILE      EEPROM image: loaded at start (missing = erased), saved on change and at exit\n"
+		"  -e FILE      EEPROM image: loaded at start (missing = erased), written through on every\n"
+		"               EEPROM write (atomically) and saved at exit\n"
 		"  -b ADDR      start at this byte address (a bootloader, e.g. 0x7e00 for optiboot on a 328P)\n"
 		"  -B FILE      also load this bootloader (Intel HEX) and start at its lowest address\n"
 		"               (BOOTRST programmed); the boot section runs paced to the wall clock\n"
@@ -600,6 +629,7 @@ int main(int argc, char **argv)
 			boot_start = boot;
 	}
 	eeprom_load(avr);
+	eeprom_write_through(avr);
 	if (bridge_open(avr) != 0)
 		return 1;
 	avr->sleep = sim_sleep;
@@ -654,7 +684,7 @@ int main(int argc, char **argv)
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			if (now.tv_sec != last.tv_sec) {
 				last = now;
-				eeprom_save(avr, 0);
+				eeprom_save(avr, 0); /* a fallback: writes are saved as they happen */
 			}
 		}
 	}

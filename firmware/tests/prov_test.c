@@ -1,0 +1,619 @@
+/*
+ * prov_test.c - host tests of serial provisioning (prov.c, the journal of
+ * store.c; docs/provisioning.md): AES-CMAC against RFC 4493, factory
+ * provisioning and its refusal afterwards and on a corrupt EEPROM,
+ * authenticated re-provisioning (wrong key, stale and replayed
+ * challenges, every single-bit flip of a transfer, a power cut at every
+ * EEPROM write of the commit), the counter rules, read-back, and random
+ * requests in every state. Built with ASan/UBSan by `make prov-test`
+ * (part of `make net-test`), once with a 1 KB EEPROM (ATmega328P) and once
+ * with 512 bytes (ATmega168: no room to stage, re-provisioning refused).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../config.h"
+#include "../crypto/aes.h"
+#include "../crypto/ctr.h"
+#include "../esp.h"
+#include "../mgmt.h"
+#include "../net/net.h"
+#include "../prov.h"
+#include "../store.h"
+
+static int passed, failed;
+
+#define CHECK(cond) check((cond), #cond, __FILE__, __LINE__)
+static int check(int ok, const char *what, const char *file, int line)
+{
+	if (ok) {
+		passed++;
+	} else {
+		failed++;
+		fprintf(stderr, "FAIL %s:%d: %s\n", file, line, what);
+	}
+	return ok;
+}
+
+/* ---- hardware fakes (tasks.h) ---------------------------------------- */
+void hw_init(void) {}
+uint8_t hw_led(uint8_t op) { return op; }
+uint16_t hw_adc(uint8_t ch) { return ch; }
+uint32_t hw_uptime(void) { return 0; }
+uint8_t hw_mcu(void) { return 1; }
+
+/* ---- requests --------------------------------------------------------- */
+
+static uint8_t frame[CONFIG_FRAME_MAX];
+static size_t rlen;
+#define REPLY (frame + MGMT_HDR_LEN)
+
+static uint8_t req(uint8_t op, const uint8_t *p, size_t n)
+{
+	frame[MGMT_HDR_LEN] = op;
+	if (n)
+		memcpy(frame + MGMT_HDR_LEN + 1, p, n);
+	rlen = 0;
+	return prov_handle(frame, n + 1, sizeof frame, &rlen);
+}
+
+/* ---- configs ------------------------------------------------------------ */
+
+#define CFG_MAX 448
+struct cfg {
+	uint8_t b[CFG_MAX];
+	uint16_t len;
+};
+
+/* A valid config: both SAs CCM-8 with key bytes k, k+1; optional issuer
+ * modulus of modlen bytes filled with m. */
+static void make_cfg(struct cfg *c, uint8_t k, uint16_t modlen, uint8_t m, uint8_t addr)
+{
+	memset(c, 0, sizeof *c);
+	c->len = (uint16_t)(EE_CONFIG_FIXED + modlen);
+	c->b[0] = 'M';
+	c->b[1] = 'E';
+	c->b[2] = 1;
+	c->b[3] = modlen ? CFG_ISSUER : 0;
+	net_put16(c->b + EE_LENGTH, c->len);
+	net_put32(c->b + EE_DEVICE_ID, 0x2a);
+	c->b[EE_ADDR] = 10;
+	c->b[EE_ADDR + 3] = addr;
+	memset(c->b + EE_MASTER_KEY, 0x40 + k, 16);
+	net_put16(c->b + EE_MODULUS_LEN, modlen);
+	c->b[EE_SA_COUNT] = 2;
+	for (uint8_t i = 0; i < 2; i++) {
+		uint8_t *sa = c->b + EE_SA0 + i * EE_SA_SIZE;
+		net_put32(sa, 0x100u * k + i + 1);
+		sa[EE_SA_SUITE] = SUITE_CCM8;
+		memset(sa + EE_SA_ENC_KEY, (uint8_t)(2 * k + i), 19);
+	}
+	memset(c->b + EE_MODULUS, m, modlen);
+	uint16_t crc = 0xFFFF;
+	for (uint16_t i = 0; i < c->len; i++)
+		if (i != EE_CRC && i != EE_CRC + 1)
+			crc = crc16_byte(crc, c->b[i]);
+	net_put16(c->b + EE_CRC, crc);
+}
+
+static int config_is(const struct cfg *c)
+{
+	return memcmp(store_ee, c->b, c->len) == 0;
+}
+
+/* ---- the host's side of the protocol --------------------------------- */
+
+static void host_cmac(uint8_t tag[16], const uint8_t key[16], const uint8_t *p, uint16_t n)
+{
+	/* prov_cmac is checked against RFC 4493 first (test_cmac). */
+	prov_cmac(tag, key, p, n);
+}
+
+static void kdf(uint8_t out[16], const uint8_t mk[16], const char *label, uint32_t ctx)
+{
+	uint8_t m[20];
+	m[0] = 1;
+	memcpy(m + 1, label, 8);
+	m[9] = 0;
+	net_put32(m + 10, 0x2a);
+	net_put32(m + 14, ctx);
+	m[18] = 0;
+	m[19] = 0x80;
+	host_cmac(out, mk, m, sizeof m);
+}
+
+static void hdr(uint8_t h[32], uint8_t phase, uint16_t len, uint16_t s, uint32_t floor, uint32_t chal)
+{
+	memset(h, 0, 32);
+	memcpy(h, "MSPV", 4);
+	h[4] = 1;
+	h[5] = phase;
+	net_put16(h + 6, len);
+	net_put16(h + 8, s);
+	net_put32(h + 10, floor);
+	net_put32(h + 14, 0x2a);
+	net_put32(h + 18, chal);
+}
+
+static uint32_t challenge(void)
+{
+	CHECK(req(PROV_INFO, NULL, 0) == 0 && rlen == 17);
+	return net_be32(REPLY + 7);
+}
+
+/* A full transcript, recorded so that it can be replayed or altered. */
+struct transcript {
+	uint8_t begin[28];
+	uint8_t data[CFG_MAX];
+	uint16_t s;
+	uint8_t tag[16];
+};
+
+static void make_transcript(struct transcript *t, const uint8_t mk[16], const struct cfg *n,
+                            uint16_t s, uint32_t floor, uint32_t chal)
+{
+	uint8_t k[16], h[32], msg[32 + CFG_MAX], ctr[16];
+	aes128_ctx ctx;
+	memset(t, 0, sizeof *t);
+	t->s = s;
+	kdf(k, mk, "prov-mac", chal);
+	hdr(h, 1, n->len, s, floor, chal);
+	net_put32(t->begin, chal);
+	net_put16(t->begin + 4, n->len);
+	net_put16(t->begin + 6, s);
+	net_put32(t->begin + 8, floor);
+	host_cmac(t->begin + 12, k, h, 32);
+	hdr(msg, 2, n->len, s, floor, chal);
+	memcpy(msg + 32, n->b, n->len);
+	host_cmac(t->tag, k, msg, (uint16_t)(32 + n->len));
+	kdf(k, mk, "prov-enc", chal);
+	aes128_init(&ctx, k);
+	memset(ctr, 0, sizeof ctr);
+	memcpy(t->data, n->b, s);
+	aes128_ctr(&ctx, ctr, t->data, s);
+}
+
+#define CHUNK 128
+
+/* Run a transcript; returns the first error (0: committed). */
+static uint8_t run(const struct transcript *t)
+{
+	uint8_t e, p[2 + CHUNK];
+	if ((e = req(PROV_BEGIN, t->begin, sizeof t->begin)) != 0)
+		return e;
+	for (uint16_t off = 0; off < t->s; off += CHUNK) {
+		uint16_t k = (uint16_t)(t->s - off < CHUNK ? t->s - off : CHUNK);
+		net_put16(p, off);
+		memcpy(p + 2, t->data + off, k);
+		if ((e = req(PROV_DATA, p, (size_t)k + 2)) != 0)
+			return e;
+	}
+	return req(PROV_END, t->tag, 16);
+}
+
+static uint8_t factory(const struct cfg *c, uint32_t floor)
+{
+	uint8_t e, p[2 + CHUNK];
+	net_put16(p, c->len);
+	net_put32(p + 2, floor);
+	if ((e = req(PROV_FACTORY, p, 6)) != 0)
+		return e;
+	for (uint16_t off = 0; off < c->len; off += CHUNK) {
+		uint16_t k = (uint16_t)(c->len - off < CHUNK ? c->len - off : CHUNK);
+		net_put16(p, off);
+		memcpy(p + 2, c->b + off, k);
+		if ((e = req(PROV_DATA, p, (size_t)k + 2)) != 0)
+			return e;
+	}
+	return req(PROV_END, NULL, 0);
+}
+
+static void boot(void)
+{
+	store_power_off = 0;
+	store_cut_writes = 0;
+	prov_reset();
+	store_init();
+	esp_init();
+}
+
+static void blank(void)
+{
+	memset(store_ee, 0xFF, sizeof store_ee);
+	boot();
+	/* end any session of an earlier test (a reset would) */
+	req(PROV_END, NULL, 0);
+}
+
+/* ---- tests ----------------------------------------------------------- */
+
+static int unhex(uint8_t *out, const char *hex)
+{
+	int n = 0;
+	unsigned b;
+	while (hex[0] && hex[1] && sscanf(hex, "%2x", &b) == 1) {
+		out[n++] = (uint8_t)b;
+		hex += 2;
+	}
+	return n;
+}
+
+static void test_cmac(void)
+{
+	/* RFC 4493 section 4, examples 1-4 */
+	static const char *key = "2b7e151628aed2a6abf7158809cf4f3c";
+	static const char *msg =
+		"6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+		"30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710";
+	static const struct { int len; const char *tag; } ex[] = {
+		{ 0, "bb1d6929e95937287fa37d129b756746" },
+		{ 16, "070a16b46b4d4144f79bdd9dd04a287c" },
+		{ 40, "dfa66747de9ae63030ca32611497c827" },
+		{ 64, "51f0bebf7e3b9d92fc49741779363cfe" },
+	};
+	uint8_t k[16], m[64], want[16], got[16];
+	unhex(k, key);
+	unhex(m, msg);
+	for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
+		unhex(want, ex[i].tag);
+		prov_cmac(got, k, m, (uint16_t)ex[i].len);
+		CHECK(memcmp(got, want, 16) == 0);
+	}
+}
+
+static uint8_t mk_of(const struct cfg *c, uint8_t mk[16])
+{
+	memcpy(mk, c->b + EE_MASTER_KEY, 16);
+	return 0;
+}
+
+static void test_factory(void)
+{
+	struct cfg a, b;
+	make_cfg(&a, 1, 0, 0, 2);
+	make_cfg(&b, 2, 0, 0, 3);
+	blank();
+	CHECK(challenge() == 0);
+	CHECK(REPLY[1] == PROV_ST_FACTORY && REPLY[2] == STORE_BLANK);
+	/* nothing but INFO and FACTORY works on a blank device */
+	uint8_t z[16] = { 0 };
+	CHECK(req(PROV_READ, z, 3) == MGMT_E_STATE);
+	CHECK(req(PROV_DIGEST, z, 16) == MGMT_E_STATE);
+	CHECK(req(PROV_END, z, 16) == MGMT_E_STATE);
+
+	CHECK(factory(&a, 7) == 0);
+	CHECK(rlen == 2 && REPLY[1] == STORE_OK);
+	CHECK(store_provisioned() && config_is(&a));
+	CHECK(store_st.generation == 2 && store_st.serial_floor == 7 && store_st.esp_out_reserved == 0);
+	boot();
+	CHECK(store_provisioned() && store_cfg.device_id == 0x2a);
+
+	/* a second, unauthenticated provisioning is refused, and changes nothing */
+	CHECK(factory(&b, 0) == MGMT_E_STATE);
+	CHECK(config_is(&a));
+	CHECK(challenge() == store_nonce_next && REPLY[1] == PROV_ST_PROVISIONED);
+
+	/* an interrupted factory session can be restarted (same boot) */
+	blank();
+	uint8_t p[2 + 64];
+	net_put16(p, a.len);
+	net_put32(p + 2, 0);
+	CHECK(req(PROV_FACTORY, p, 6) == 0);
+	net_put16(p, 0);
+	memcpy(p + 2, a.b, 64);
+	CHECK(req(PROV_DATA, p, 66) == 0);
+	CHECK(req(PROV_END, NULL, 0) == MGMT_E_PARAM); /* not all sent */
+	CHECK(!store_blank() && store_ee[0] == 0xFF);  /* magic held back */
+	CHECK(factory(&b, 0) == 0 && config_is(&b));
+
+	/* a config the firmware rejects is undone: factory state again */
+	struct cfg bad = a;
+	bad.b[EE_DEVICE_ID + 3] ^= 1; /* CRC mismatch */
+	blank();
+	CHECK(factory(&bad, 0) == MGMT_E_CONFIG);
+	CHECK(store_blank() && !store_provisioned());
+	CHECK(factory(&a, 0) == 0 && store_provisioned());
+	/* after a power cut in a factory session the EEPROM is not blank:
+	 * refused until it is erased (ISP) */
+	blank();
+	net_put16(p, a.len);
+	CHECK(req(PROV_FACTORY, p, 6) == 0);
+	net_put16(p, 64);
+	memcpy(p + 2, a.b + 64, 64);
+	CHECK(req(PROV_DATA, p, 66) == 0);
+	boot(); /* reset: the RAM session is gone */
+	CHECK(factory(&a, 0) == MGMT_E_STATE);
+	CHECK(challenge() == 0 && REPLY[1] == PROV_ST_LOCKED);
+}
+
+static void test_locked(void)
+{
+	struct cfg a, b;
+	make_cfg(&a, 1, 0, 0, 2);
+	make_cfg(&b, 2, 0, 0, 3);
+	/* every single-bit corruption of the config leaves a device that
+	 * refuses unauthenticated provisioning */
+	for (uint16_t i = 0; i < a.len; i++) {
+		for (uint8_t bit = 0; bit < 8; bit += 3) {
+			blank();
+			CHECK(factory(&a, 0) == 0);
+			store_ee[i] ^= (uint8_t)(1u << bit);
+			boot();
+			if (store_provisioned())
+				continue; /* cannot happen: CRC */
+			CHECK(factory(&b, 0) == MGMT_E_STATE);
+			CHECK(req(PROV_INFO, NULL, 0) == 0 && REPLY[1] == PROV_ST_LOCKED);
+			uint8_t z[28] = { 0 };
+			CHECK(req(PROV_BEGIN, z, 28) == MGMT_E_STATE);
+		}
+	}
+}
+
+static void test_reprovision(void)
+{
+	struct cfg a, b, c;
+	struct transcript t, t2;
+	uint8_t mka[16], mkb[16];
+	make_cfg(&a, 1, 0, 0, 2);
+	make_cfg(&b, 2, 0, 0, 3);
+	mk_of(&a, mka);
+	mk_of(&b, mkb);
+	blank();
+	CHECK(factory(&a, 5) == 0);
+	/* use some sequence numbers under a's keys */
+	CHECK(store_out_seq(1) == 0 && store_in_floor(3) == 0);
+	uint32_t out_a = store_st.esp_out_reserved, nonce0 = store_st.nonce_reserved;
+
+	uint32_t chal = challenge();
+	if (!STORE_CAN_STAGE) {
+		make_transcript(&t, mka, &b, b.len, 0, chal);
+		CHECK(run(&t) == MGMT_E_ROOM);
+		CHECK(config_is(&a));
+		return;
+	}
+	/* wrong current key: refused, the challenge is not used up */
+	make_transcript(&t, mkb, &b, b.len, 0, chal);
+	CHECK(run(&t) == MGMT_E_AUTH);
+	CHECK(challenge() == chal);
+	/* a stale challenge */
+	make_transcript(&t, mka, &b, b.len, 0, chal + 1);
+	CHECK(run(&t) == MGMT_E_STALE);
+
+	make_transcript(&t, mka, &b, b.len, 9, chal);
+	CHECK(run(&t) == 0);
+	CHECK(config_is(&b) && store_provisioned() && store_cfg.addr[3] == 3);
+	/* fresh keys: counters restart; the nonce counter never goes back */
+	CHECK(store_st.esp_out_reserved == 0 && store_st.esp_in_floor == 0);
+	CHECK(store_st.nonce_reserved >= nonce0 && store_nonce_next == store_st.nonce_reserved);
+	CHECK(store_st.serial_floor == 9);
+	CHECK(challenge() > chal);
+	/* END again (a retry after a lost reply) says committed */
+	CHECK(req(PROV_END, t.tag, 16) == 0);
+	/* the same transcript replayed: refused at BEGIN */
+	CHECK(run(&t) == MGMT_E_STALE);
+	CHECK(config_is(&b));
+	/* so is it after a reset */
+	boot();
+	CHECK(run(&t) == MGMT_E_STALE && config_is(&b));
+	(void)out_a;
+
+	/* same SA keys, another address: counters kept (never backwards) */
+	CHECK(store_out_seq(2000) == 0);
+	uint32_t hi = store_st.esp_out_reserved;
+	make_cfg(&c, 2, 0, 0, 4);
+	make_transcript(&t2, mkb, &c, c.len, 3, challenge());
+	CHECK(run(&t2) == 0 && config_is(&c));
+	CHECK(store_st.esp_out_reserved == hi && store_st.esp_in_floor == hi);
+	CHECK(store_st.serial_floor == 9); /* same issuer: max(old, new) */
+
+	/* the old outbound key as the new inbound key: not fresh either */
+	CHECK(store_out_seq(5000) == 0);
+	hi = store_st.esp_out_reserved;
+	make_cfg(&a, 7, 0, 0, 4);
+	memcpy(a.b + EE_SA0 + EE_SA_ENC_KEY, c.b + EE_SA1 + EE_SA_ENC_KEY, 52);
+	{
+		uint16_t crc = 0xFFFF;
+		for (uint16_t i = 0; i < a.len; i++)
+			if (i != EE_CRC && i != EE_CRC + 1)
+				crc = crc16_byte(crc, a.b[i]);
+		net_put16(a.b + EE_CRC, crc);
+	}
+	make_transcript(&t2, mkb, &a, a.len, 0, challenge());
+	CHECK(run(&t2) == 0 && config_is(&a));
+	CHECK(store_st.esp_in_floor == hi && store_st.esp_out_reserved == 0);
+}
+
+/* Every single-bit flip of a transfer is refused; the old config stays. */
+static void test_tamper(void)
+{
+	if (!STORE_CAN_STAGE)
+		return;
+	struct cfg a, b;
+	struct transcript t, x;
+	uint8_t mka[16];
+	make_cfg(&a, 1, 0, 0, 2);
+	make_cfg(&b, 2, 0, 0, 3);
+	mk_of(&a, mka);
+	blank();
+	CHECK(factory(&a, 0) == 0);
+	uint8_t before[STORE_EE_SIZE - EE_STATE_SIZE];
+	for (unsigned i = 0; i < 8 * (sizeof t.begin + b.len + 16); i += 5) {
+		make_transcript(&t, mka, &b, b.len, 0, challenge());
+		x = t;
+		unsigned byte = i / 8;
+		uint8_t mask = (uint8_t)(1u << (i % 8));
+		if (byte < sizeof t.begin)
+			x.begin[byte] ^= mask;
+		else if (byte < sizeof t.begin + b.len)
+			x.data[byte - sizeof t.begin] ^= mask;
+		else
+			x.tag[byte - sizeof t.begin - b.len] ^= mask;
+		memcpy(before, store_ee, b.len);
+		uint8_t e = run(&x);
+		CHECK(e != 0);
+		CHECK(memcmp(store_ee, before, a.len) == 0 && config_is(&a));
+		CHECK(store_provisioned());
+		boot();
+		CHECK(config_is(&a) && store_provisioned());
+	}
+	/* and the untampered one still works afterwards */
+	make_transcript(&t, mka, &b, b.len, 0, challenge());
+	CHECK(run(&t) == 0 && config_is(&b));
+}
+
+/* A power cut at every EEPROM write of a re-provisioning: after the
+ * reboot the device runs the old config or the new one, never anything
+ * else, and it still refuses unauthenticated provisioning. */
+static void test_power(void)
+{
+	if (!STORE_CAN_STAGE)
+		return;
+	struct cfg a, b;
+	struct transcript t;
+	uint8_t mka[16];
+	make_cfg(&a, 1, 128, 0x5a, 2);
+	make_cfg(&b, 2, 128, 0xa5, 3); /* a new issuer: the whole config staged */
+	mk_of(&a, mka);
+	int olds = 0, news = 0;
+	for (uint16_t cut = 1; cut < 2000; cut++) {
+		blank();
+		CHECK(factory(&a, 0) == 0);
+		make_transcript(&t, mka, &b, b.len, 0, challenge());
+		store_cut_writes = cut;
+		uint8_t e = run(&t);
+		int was_cut = store_power_off;
+		boot();
+		CHECK(store_provisioned());
+		CHECK(config_is(&a) || config_is(&b));
+		olds += config_is(&a);
+		news += config_is(&b);
+		if (!was_cut) {
+			CHECK(e == 0 && config_is(&b));
+			break;
+		}
+		CHECK(factory(&b, 0) == MGMT_E_STATE);
+	}
+	CHECK(olds > 0 && news > 0);
+	/* unchanged issuer: only the fixed part is staged */
+	make_cfg(&b, 2, 128, 0x5a, 3);
+	blank();
+	CHECK(factory(&a, 0) == 0);
+	make_transcript(&t, mka, &b, EE_CONFIG_FIXED, 0, challenge());
+	CHECK(run(&t) == 0 && config_is(&b));
+}
+
+/* An RSA-2048 issuer config cannot be staged next to another one. */
+static void test_room(void)
+{
+	struct cfg a, b;
+	struct transcript t;
+	uint8_t mka[16];
+	if (STORE_EE_SIZE - EE_STATE_SIZE < EE_CONFIG_FIXED + 256)
+		return;
+	make_cfg(&a, 1, 256, 0x11, 2);
+	make_cfg(&b, 2, 256, 0x22, 3);
+	mk_of(&a, mka);
+	blank();
+	CHECK(factory(&a, 0) == 0 && config_is(&a));
+	make_transcript(&t, mka, &b, b.len, 0, challenge());
+	CHECK(run(&t) == MGMT_E_ROOM && config_is(&a));
+	/* the same issuer: the fixed part fits */
+	make_cfg(&b, 2, 256, 0x11, 3);
+	make_transcript(&t, mka, &b, EE_CONFIG_FIXED, 0, challenge());
+	CHECK(run(&t) == (STORE_CAN_STAGE ? 0 : MGMT_E_ROOM));
+	CHECK(config_is(STORE_CAN_STAGE ? &b : &a));
+}
+
+static void test_readback(void)
+{
+	struct cfg a;
+	uint8_t mka[16], p[3], got[CFG_MAX], nonce[16], k[16], msg[18 + CFG_MAX], want[16];
+	make_cfg(&a, 1, 128, 0x77, 2);
+	mk_of(&a, mka);
+	blank();
+	CHECK(factory(&a, 0) == 0);
+	for (uint16_t off = 0; off < a.len; off += 100) {
+		uint8_t n = (uint8_t)(a.len - off < 100 ? a.len - off : 100);
+		net_put16(p, off);
+		p[2] = n;
+		CHECK(req(PROV_READ, p, 3) == 0 && rlen == 5u + n);
+		CHECK(net_be16(REPLY + 1) == a.len && net_be16(REPLY + 3) == off);
+		memcpy(got + off, REPLY + 5, n);
+	}
+	/* secrets zeroed, everything else as written */
+	for (uint16_t i = 0; i < a.len; i++) {
+		int sec = (i >= 20 && i < 36) || (i >= 40 && i < 56) ||
+		          (i >= 64 && i < 192 && (i - 64) % 64 >= 8 && (i - 64) % 64 < 60);
+		CHECK(got[i] == (sec ? 0 : a.b[i]));
+	}
+	net_put16(p, (uint16_t)(a.len - 1));
+	p[2] = 2;
+	CHECK(req(PROV_READ, p, 3) == MGMT_E_PARAM);
+	p[2] = 255;
+	net_put16(p, 0);
+	CHECK(req(PROV_READ, p, 3) == 0);
+	for (int i = 0; i < 16; i++)
+		nonce[i] = (uint8_t)(i * 13);
+	CHECK(req(PROV_DIGEST, nonce, 16) == 0 && rlen == 19);
+	kdf(k, mka, "readback", 0);
+	memcpy(msg, nonce, 16);
+	net_put16(msg + 16, a.len);
+	memcpy(msg + 18, a.b, a.len);
+	host_cmac(want, k, msg, (uint16_t)(18 + a.len));
+	CHECK(memcmp(REPLY + 3, want, 16) == 0);
+}
+
+/* Random requests in every state: never a crash (ASan/UBSan), never a
+ * change of a provisioned config. */
+static void test_random(void)
+{
+	struct cfg a;
+	uint8_t p[CONFIG_FRAME_MAX];
+	uint32_t x = 12345;
+	make_cfg(&a, 1, 0, 0, 2);
+	for (int round = 0; round < 3; round++) {
+		blank();
+		if (round > 0)
+			CHECK(factory(&a, 0) == 0);
+		if (round == 2)
+			store_ee[30] ^= 1; /* locked */
+		boot();
+		for (int i = 0; i < 20000; i++) {
+			x = x * 1103515245u + 12345u;
+			size_t n = (x >> 8) % (CONFIG_FRAME_MAX - MGMT_OVERHEAD);
+			for (size_t j = 0; j < n; j++) {
+				x = x * 1103515245u + 12345u;
+				p[j] = (uint8_t)(x >> 16);
+			}
+			if (n >= 2 && (x & 1)) /* plausible offsets */
+				p[0] = 0, p[1] = (uint8_t)(p[1] & 0xF0);
+			uint8_t op = (uint8_t)(1 + (x >> 24) % 8);
+			memcpy(frame + MGMT_HDR_LEN + 1, p, n);
+			frame[MGMT_HDR_LEN] = op;
+			size_t r = 0;
+			uint8_t e = prov_handle(frame, n + 1, sizeof frame, &r);
+			CHECK(e != 0 || r + MGMT_OVERHEAD <= sizeof frame);
+		}
+		if (round == 1)
+			CHECK(config_is(&a) && store_provisioned());
+		if (round == 2)
+			CHECK(!store_provisioned() && !store_blank());
+	}
+}
+
+int main(void)
+{
+	test_cmac();
+	test_factory();
+	test_locked();
+	test_reprovision();
+	test_tamper();
+	test_power();
+	test_room();
+	test_readback();
+	test_random();
+	printf("prov-test (EEPROM %u bytes, staging %s): %d passed, %d failed\n",
+	       (unsigned)STORE_EE_SIZE, STORE_CAN_STAGE ? "yes" : "no", passed, failed);
+	return failed ? 1 : 0;
+}
