@@ -205,11 +205,61 @@
 #endif
 #endif
 
+/*
+ * CONFIG_WORK_RSA: 1 puts the RSA verification work area
+ * (RSA_WORK_SIZE(CONFIG_RSA_MAX_BYTES) = 2k + 5 bytes: 517 for RSA-2048,
+ * 261 for RSA-1024) into the shared static work area fw_work (esp.h),
+ * which ESP and the management channel use too, one owner at a time
+ * (esp.h says how that is guaranteed). Static, so the linker map shows it
+ * and the stack keeps its room: RSA-2048 verification then needs only
+ * its call frames on the stack (mgmt_rsa.c measures them). Default: when
+ * the firmware verifies RSA (today the management command, so
+ * CONFIG_RSA && CONFIG_MGMT_CRYPTO; MSSL adds itself here). The 168's
+ * default image has no RSA user, so its 1 KB of RAM does not pay for it.
+ */
+#ifndef CONFIG_WORK_RSA
+#define CONFIG_WORK_RSA (CONFIG_RSA && (CONFIG_MGMT_CRYPTO || CONFIG_MSSL))
+#endif
+
 /* EEPROM size for the host build (the AVR build uses E2END + 1). */
 #ifndef CONFIG_HOST_EEPROM_SIZE
 #define CONFIG_HOST_EEPROM_SIZE 1024
 #endif
 /* --- end network and ESP (FW-LINK) --- */
+
+/* --- MSSL (FW-MSSL) --- */
+/*
+ * CONFIG_MSSL: 1 builds MSSL (mssl.c, docs/mssl.md) on UDP port
+ * CONFIG_MSSL_PORT in clear: the grant handshake (needs CONFIG_RSA and
+ * CONFIG_SHA256, and puts the RSA work area into fw_work), records and
+ * task authorisation. Default: on for the ATmega328P; OFF for the
+ * ATmega168, whose 16 KB image has no room for RSA + SHA-256 + MSSL
+ * (about 5 KB on top of its 14 KB) nor its 1 KB of RAM for the RSA work
+ * area, the modulus copy and the MSSL state (docs/mssl.md, "Device").
+ * CONFIG_MSSL_CACHE: verified grants kept in RAM (95 bytes each).
+ * MSSL_MAX_MESSAGE: the largest message accepted, 268 bytes or what the
+ * frame buffer leaves after IPv4 and UDP headers.
+ * RAM (ATmega328P): about 370 bytes of state; the RSA modulus copy is
+ * the management channel's RSA key buffer when CONFIG_MGMT_CRYPTO.
+ */
+#ifndef CONFIG_MSSL
+#if defined(__AVR_ATmega168__)
+#define CONFIG_MSSL 0
+#else
+#define CONFIG_MSSL 1
+#endif
+#endif
+#ifndef CONFIG_MSSL_CACHE
+#define CONFIG_MSSL_CACHE 1
+#endif
+#ifndef CONFIG_MSSL_PORT
+#define CONFIG_MSSL_PORT 7412
+#endif
+#define MSSL_MAX_MESSAGE (CONFIG_FRAME_MAX - 28 < 268 ? CONFIG_FRAME_MAX - 28 : 268)
+#if CONFIG_MSSL && !(CONFIG_RSA && CONFIG_SHA256)
+#error "CONFIG_MSSL needs CONFIG_RSA and CONFIG_SHA256"
+#endif
+/* --- end MSSL (FW-MSSL) --- */
 
 /* ---------------------------------------------------------------------
  * Target

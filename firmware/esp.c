@@ -1,5 +1,12 @@
 /*
  * esp.c - ESP transport mode on the packet buffer (see esp.h).
+ *
+ * Written for size (docs/PERFORMANCE.md, "Device: link and ESP"): one
+ * transform routine serves both directions, and the suite tests below
+ * are constant in a build with one suite, so such a build keeps only that
+ * suite's code. The store guarantees that a provisioned SA's suite is one
+ * this build has (docs/firmware-net.md, reasons 8 and 9), so the last
+ * suite of a build needs no test.
  */
 #include <string.h>
 
@@ -14,6 +21,13 @@
 #if !(CONFIG_ESP_CCM8 || CONFIG_ESP_CTR_SHA256 || CONFIG_ESP_CBC_MD5)
 #error "build at least one ESP suite (CONFIG_ESP_*)"
 #endif
+
+/* Suite tests: constant when the build has one suite (or lacks one). */
+#define IS_CCM(s) (CONFIG_ESP_CCM8 && (!CONFIG_ESP_HMAC || (s) == SUITE_CCM8))
+#define IS_CBC(s) \
+	(CONFIG_ESP_CBC_MD5 && ((!CONFIG_ESP_CCM8 && !CONFIG_ESP_CTR_SHA256) || (s) == SUITE_CBC_MD5))
+#define IS_CTR(s) \
+	(CONFIG_ESP_CTR_SHA256 && ((!CONFIG_ESP_CCM8 && !CONFIG_ESP_CBC_MD5) || (s) == SUITE_CTR_SHA256))
 
 union fw_work fw_work;
 uint32_t esp_in_top;
@@ -31,46 +45,68 @@ void esp_init(void)
 
 uint8_t esp_iv_len(uint8_t suite)
 {
-	return suite == SUITE_CBC_MD5 ? 16 : 8;
+	return IS_CBC(suite) ? 16 : 8;
 }
 
 static uint8_t icv_len(uint8_t suite)
 {
-	return suite == SUITE_CCM8 ? 8 : suite == SUITE_CBC_MD5 ? 12 : 16;
+	return IS_CCM(suite) ? 8 : IS_CBC(suite) ? 12 : 16;
 }
 
 uint8_t esp_overhead_max(uint8_t suite)
 {
 	/* padding (block - 1) + pad length + next header + ICV */
-	return (uint8_t)((suite == SUITE_CBC_MD5 ? 15 : 3) + 2 + icv_len(suite));
+	return (uint8_t)((IS_CBC(suite) ? 15 : 3) + 2 + icv_len(suite));
 }
 
 /* ---- anti-replay window (RFC 4303 3.4.3), 32 packets ---------------- */
 
-static int replay_check(uint32_t seq)
+/*
+ * The window is a 32-bit map indexed by the sequence number's low 5 bits
+ * (bit s & 7 of byte (s >> 3) & 3 of esp_in_bits): it holds whether each
+ * of top-31 .. top was seen; moving top up clears the positions it
+ * enters. Byte operations only, no 32-bit shifts (size on AVR).
+ *
+ * replay returns 0 if seq may be accepted: above top, or within the 32
+ * numbers up to top and not seen; -1 for 0, too old or seen. With commit
+ * it also records seq (called again, with commit, once the packet is
+ * authentic: nothing changes the window in between).
+ */
+#define WIN_TEST 0
+#define WIN_SET 1
+#define WIN_CLEAR 2
+/* Test, set or clear the window bit of s; returns its old value. */
+static __attribute__((noinline)) uint8_t win(uint8_t s, uint8_t op)
 {
-	if (seq == 0)
-		return -1;
-	if (seq > esp_in_top)
-		return 0;
-	uint32_t d = esp_in_top - seq;
-	if (d >= 32)
-		return -1;
-	return ((esp_in_bits >> d) & 1) ? -1 : 0;
+	uint8_t *b = (uint8_t *)&esp_in_bits + ((s >> 3) & 3);
+	uint8_t m = (uint8_t)(1u << (s & 7)), old = *b & m;
+	if (op == WIN_SET)
+		*b |= m;
+	else if (op == WIN_CLEAR)
+		*b &= (uint8_t)~m;
+	return old;
 }
 
-static void replay_update(uint32_t seq)
+static __attribute__((noinline)) int replay(uint32_t seq, uint8_t commit)
 {
-	if (seq > esp_in_top) {
-		uint32_t d = seq - esp_in_top;
-		esp_in_bits = d >= 32 ? 1 : (esp_in_bits << d) | 1;
+	uint32_t top = esp_in_top;
+	if (seq > top) {
+		if (!commit)
+			return 0;
+		uint32_t d = seq - top;
+		uint8_t t = (uint8_t)top, n = d > 32 ? 32 : (uint8_t)d;
+		while (n--)
+			win(++t, WIN_CLEAR);
 		esp_in_top = seq;
-	} else {
-		esp_in_bits |= (uint32_t)1 << (esp_in_top - seq);
+	} else if (seq == 0 || top - seq >= 32 || win((uint8_t)seq, WIN_TEST)) {
+		return -1;
 	}
+	if (commit)
+		win((uint8_t)seq, WIN_SET);
+	return 0;
 }
 
-/* ---- keys and MACs --------------------------------------------------- */
+/* ---- keys, nonces and MACs ------------------------------------------- */
 
 /* Expand the SA's AES key; W.tmp[16..] keeps the salt/nonce (keylen-16). */
 static void key_begin(uint8_t slot, uint8_t keylen)
@@ -92,147 +128,159 @@ static void mac(uint8_t suite, uint8_t slot, const uint8_t *esp, uint16_t n)
 {
 	uint8_t esn = store_cfg.sa[slot].flags & SA_ESN;
 	uint16_t kaddr = store_sa_addr(slot, EE_SA_AUTH_KEY);
+	if (IS_CBC(suite)) {
 #if CONFIG_ESP_CBC_MD5
-	if (suite == SUITE_CBC_MD5) {
 		store_read(kaddr, W.tmp, 16);
 		hmac_md5_init(&W.mac.md5, W.tmp, 16);
 		hmac_md5_update(&W.mac.md5, esp, n);
 		if (esn)
 			hmac_md5_update(&W.mac.md5, zero4, 4);
 		hmac_md5_final(&W.mac.md5, W.tmp);
-		return;
-	}
 #endif
+	} else {
 #if CONFIG_ESP_CTR_SHA256
-	store_read(kaddr, W.tmp, 32);
-	hmac_sha256_init(&W.mac.sha, W.tmp, 32);
-	hmac_sha256_update(&W.mac.sha, esp, n);
-	if (esn)
-		hmac_sha256_update(&W.mac.sha, zero4, 4);
-	hmac_sha256_final(&W.mac.sha, W.tmp);
-#else
-	(void)suite;
+		store_read(kaddr, W.tmp, 32);
+		hmac_sha256_init(&W.mac.sha, W.tmp, 32);
+		hmac_sha256_update(&W.mac.sha, esp, n);
+		if (esn)
+			hmac_sha256_update(&W.mac.sha, zero4, 4);
+		hmac_sha256_final(&W.mac.sha, W.tmp);
 #endif
+	}
 }
 #endif
 
-#if CONFIG_ESP_CCM8
 /*
- * RFC 4309: the AES key is expanded, the nonce salt(3) || iv(8) is put at
- * W.tmp[16..27) and the AAD SPI || [ESN high 0] || seq at W.tmp[0..);
- * returns the AAD length.
+ * The cryptographic transform of the ESP packet e (header, IV, ct bytes
+ * of ciphertext/plaintext, ICV) with the SA in slot (0 inbound: verify
+ * and decrypt; 1 outbound: encrypt and write the ICV; the header and, for
+ * CCM/CTR, the IV are already there). Returns 0, or -1 when an inbound
+ * ICV does not verify (HMAC suites: nothing decrypted; CCM: the payload
+ * wiped). W (keys, MAC state) is wiped before it returns.
  */
-static uint8_t ccm_begin(uint8_t slot, const uint8_t *esp, const uint8_t *iv)
+static int transform(uint8_t slot, uint8_t *e, uint16_t ct)
 {
-	key_begin(slot, 19);
-	memcpy(W.tmp + 19, iv, 8);
-	memcpy(W.tmp, esp, 4);
-	if (store_cfg.sa[slot].flags & SA_ESN) {
-		memset(W.tmp + 4, 0, 4);
-		memcpy(W.tmp + 8, esp + 4, 4);
-		return 12;
-	}
-	memcpy(W.tmp + 4, esp + 4, 4);
-	return 8;
-}
-#endif
+	uint8_t suite = store_cfg.sa[slot].suite;
+	uint8_t ivl = esp_iv_len(suite);
+	uint8_t *iv = e + ESP_HDR_LEN, *p = iv + ivl, *icv = p + ct;
+	int r = 0;
 
-#if CONFIG_ESP_CTR_SHA256
-/* RFC 3686 counter block nonce(4) || iv(8) || 00000001 at W.tmp[0..16). */
-static void ctr_begin(uint8_t slot, const uint8_t *iv)
-{
-	key_begin(slot, 20);
-	memmove(W.tmp, W.tmp + 16, 4);
-	memcpy(W.tmp + 4, iv, 8);
-	W.tmp[12] = 0;
-	W.tmp[13] = 0;
-	W.tmp[14] = 0;
-	W.tmp[15] = 1;
-}
+	if (IS_CCM(suite)) {
+#if CONFIG_ESP_CCM8
+		/* RFC 4309: nonce salt(3) || iv(8) at W.tmp[16..27), AAD
+		 * SPI || [ESN high half, 0] || seq at W.tmp[0..). */
+		uint8_t alen = 8;
+		key_begin(slot, 19);
+		memcpy(W.tmp + 19, iv, 8);
+		memcpy(W.tmp, e, 8);
+		if (store_cfg.sa[slot].flags & SA_ESN) {
+			memcpy(W.tmp + 8, e + 4, 4);
+			memset(W.tmp + 4, 0, 4);
+			alen = 12;
+		}
+		if (slot)
+			r = aes128_ccm_seal(&W.aes, W.tmp + 16, 11, W.tmp, alen, p, ct, icv, 8);
+		else /* decrypts, checks the tag in constant time, wipes p on failure */
+			r = aes128_ccm_open(&W.aes, W.tmp + 16, 11, W.tmp, alen, p, ct, icv, 8);
+		goto out;
 #endif
+	}
+#if CONFIG_ESP_HMAC
+	uint16_t n = (uint16_t)(ESP_HDR_LEN + ivl + ct);
+	/* Encrypt-then-MAC: nothing is decrypted before the ICV verifies. */
+	if (!slot) {
+		mac(suite, 0, e, n);
+		r = ct_equal(W.tmp, icv, icv_len(suite));
+		if (r)
+			goto out;
+	}
+	if (IS_CBC(suite)) {
+#if CONFIG_ESP_CBC_MD5
+		key_begin(slot, 16);
+		if (slot) {
+			/* IV = AES_K(ff*8 || seq64) (SP 800-38A App. C) */
+			memset(W.tmp, 0xFF, 8);
+			memset(W.tmp + 8, 0, 4);
+			memcpy(W.tmp + 12, e + 4, 4);
+			aes128_encrypt(&W.aes, W.tmp);
+			memcpy(iv, W.tmp, 16);
+			aes128_cbc_encrypt(&W.aes, W.tmp, p, ct / 16);
+		} else {
+			memcpy(W.tmp, iv, 16);
+			aes128_cbc_decrypt(&W.aes, W.tmp, p, ct / 16);
+		}
+#endif
+	} else {
+#if CONFIG_ESP_CTR_SHA256
+		/* RFC 3686 counter block nonce(4) || iv(8) || 00000001 */
+		key_begin(slot, 20);
+		memmove(W.tmp, W.tmp + 16, 4);
+		memcpy(W.tmp + 4, iv, 8);
+		memset(W.tmp + 12, 0, 3);
+		W.tmp[15] = 1;
+		aes128_ctr(&W.aes, W.tmp, p, ct);
+#endif
+	}
+	if (slot) {
+		mac(suite, 1, e, n);
+		memcpy(icv, W.tmp, icv_len(suite));
+	}
+#endif
+out:
+	wipe(&W, sizeof W);
+	return r;
+}
 
 /* ---- inbound --------------------------------------------------------- */
 
+/* (W is clean here: transform wipes it before returning.) */
 static int drop(uint8_t counter)
 {
-	wipe(&W, sizeof W);
-	NET_COUNT(counter);
+	net_count(counter);
 	return -1;
 }
 
 int esp_open(uint8_t *buf, uint16_t off, uint16_t len,
              uint16_t *pt_off, uint16_t *pt_len, uint8_t *nh)
 {
-	const struct store_sa *sa = &store_cfg.sa[0];
-	uint8_t suite = sa->suite;
+	uint8_t suite = store_cfg.sa[0].suite;
 	uint8_t *e = buf + off;
 	uint16_t n = (uint16_t)(len - off);
-	uint8_t ivl = esp_iv_len(suite), icvl = icv_len(suite);
-	int bad = -1;
+	uint8_t ivl = esp_iv_len(suite);
 
 	if (off > len || n < ESP_HDR_LEN)
 		return drop(C_ESP_MALFORMED);
-	if (net_be32(e) != sa->spi || store_cfg.sa_count != 2)
+	if (net_be32(e) != store_cfg.sa[0].spi)
 		return drop(C_ESP_SPI);
-	if (n < (uint16_t)(ESP_HDR_LEN + ivl + 2 + icvl))
+	uint8_t fixed = (uint8_t)(ESP_HDR_LEN + ivl + icv_len(suite));
+	if (n < (uint16_t)(fixed + 2))
 		return drop(C_ESP_MALFORMED);
-	uint16_t ct = (uint16_t)(n - ESP_HDR_LEN - ivl - icvl);
-	if (suite == SUITE_CBC_MD5 && (ct & 15))
+	uint16_t ct = (uint16_t)(n - fixed);
+	if (IS_CBC(suite) && (ct & 15))
 		return drop(C_ESP_MALFORMED);
 	uint32_t seq = net_be32(e + 4);
-	if (replay_check(seq))
+	if (replay(seq, 0))
 		return drop(C_ESP_REPLAY);
-
-	uint8_t *iv = e + ESP_HDR_LEN, *p = iv + ivl, *icv = p + ct;
-#if CONFIG_ESP_CCM8
-	if (suite == SUITE_CCM8) {
-		uint8_t alen = ccm_begin(0, e, iv);
-		/* decrypts and checks the tag in constant time; wipes p on failure */
-		bad = aes128_ccm_open(&W.aes, W.tmp + 16, 11, W.tmp, alen, p, ct, icv, 8);
-	}
-#endif
-#if CONFIG_ESP_HMAC
-	if (suite != SUITE_CCM8) {
-		/* Encrypt-then-MAC: nothing is decrypted before the ICV verifies. */
-		mac(suite, 0, e, (uint16_t)(ESP_HDR_LEN + ivl + ct));
-		bad = ct_equal(W.tmp, icv, icvl);
-		if (!bad) {
-#if CONFIG_ESP_CBC_MD5
-			if (suite == SUITE_CBC_MD5) {
-				key_begin(0, 16);
-				memcpy(W.tmp, iv, 16);
-				aes128_cbc_decrypt(&W.aes, W.tmp, p, ct / 16);
-			}
-#endif
-#if CONFIG_ESP_CTR_SHA256
-			if (suite == SUITE_CTR_SHA256) {
-				ctr_begin(0, iv);
-				aes128_ctr(&W.aes, W.tmp, p, ct);
-			}
-#endif
-		}
-	}
-#endif
-	if (bad)
+	if (transform(0, e, ct))
 		return drop(C_ESP_AUTH);
-	wipe(&W, sizeof W);
 
 	/* Authentic: now the trailer (RFC 4303 2.4-2.6). */
+	uint8_t *p = e + ESP_HDR_LEN + ivl;
 	uint8_t padlen = p[ct - 2], h = p[ct - 1];
 	if (padlen > ct - 2)
 		return drop(C_ESP_MALFORMED);
-	uint8_t *pad = p + ct - 2 - padlen;
+	uint16_t ptl = (uint16_t)(ct - 2 - padlen);
 	for (uint8_t i = 0; i < padlen; i++)
-		if (pad[i] != (uint8_t)(i + 1))
+		if (p[ptl + i] != (uint8_t)(i + 1))
 			return drop(C_ESP_MALFORMED);
 	if (h != IP_PROTO_ICMP && h != IP_PROTO_UDP && h != ESP_NH_DUMMY)
 		return drop(C_ESP_MALFORMED);
 	/* Keep the stored floor ahead before accepting (docs/eeprom.md). */
 	if (store_in_floor(seq))
 		return drop(C_NO_SEND);
-	replay_update(seq);
-	*pt_off = (uint16_t)(off + ESP_HDR_LEN + ivl);
-	*pt_len = (uint16_t)(ct - 2 - padlen);
+	replay(seq, 1);
+	*pt_off = (uint16_t)(p - buf);
+	*pt_len = ptl;
 	*nh = h;
 	return 0;
 }
@@ -241,62 +289,30 @@ int esp_open(uint8_t *buf, uint16_t off, uint16_t len,
 
 uint16_t esp_seal(uint8_t *buf, uint16_t off, uint16_t pt_len, uint8_t nh)
 {
-	const struct store_sa *sa = &store_cfg.sa[1];
-	uint8_t suite = sa->suite;
+	uint8_t suite = store_cfg.sa[1].suite;
 	uint8_t *e = buf + off;
-	uint8_t ivl = esp_iv_len(suite), icvl = icv_len(suite);
-	uint8_t blk = suite == SUITE_CBC_MD5 ? 16 : 4;
+	uint8_t ivl = esp_iv_len(suite);
+	uint8_t blk = IS_CBC(suite) ? 16 : 4;
 	uint32_t seq = esp_out_next;
 
 	/* Reserve first: a number is used only below the stored reservation. */
-	if (store_cfg.sa_count != 2 || store_out_seq(seq)) {
-		NET_COUNT(C_NO_SEND);
+	if (store_out_seq(seq)) {
+		net_count(C_NO_SEND);
 		return 0;
 	}
 	esp_out_next = seq + 1; /* seq < 0xFFFFFFFF here: no wrap */
 
-	uint16_t ct = (uint16_t)(pt_len + 2);
-	uint8_t padlen = (uint8_t)((blk - ct % blk) % blk);
-	ct = (uint16_t)(ct + padlen);
-	uint8_t *iv = e + ESP_HDR_LEN, *p = iv + ivl;
-	for (uint8_t i = 0; i < padlen; i++)
-		p[pt_len + i] = (uint8_t)(i + 1);
+	uint8_t *p = e + ESP_HDR_LEN + ivl;
+	uint8_t padlen = (uint8_t)((blk - 1) & ~(pt_len + 1)); /* (pt+2) padded to blk */
+	uint16_t ct = (uint16_t)(pt_len + 2 + padlen);
+	for (uint8_t i = 1; i <= padlen; i++)
+		p[pt_len + i - 1] = i;
 	p[ct - 2] = padlen;
 	p[ct - 1] = nh;
-	net_put32(e, sa->spi);
+	net_put32(e, store_cfg.sa[1].spi);
 	net_put32(e + 4, seq);
-	memset(iv, 0, 4); /* CCM, CTR: IV = 64-bit sequence number */
-	net_put32(iv + 4, seq);
-
-#if CONFIG_ESP_CCM8
-	if (suite == SUITE_CCM8) {
-		uint8_t alen = ccm_begin(1, e, iv);
-		aes128_ccm_seal(&W.aes, W.tmp + 16, 11, W.tmp, alen, p, ct, p + ct, 8);
-	}
-#endif
-#if CONFIG_ESP_CBC_MD5
-	if (suite == SUITE_CBC_MD5) {
-		key_begin(1, 16);
-		memset(W.tmp, 0xFF, 8);
-		memset(W.tmp + 8, 0, 4);
-		net_put32(W.tmp + 12, seq);
-		aes128_encrypt(&W.aes, W.tmp); /* IV = AES_K(ff*8 || seq64) */
-		memcpy(iv, W.tmp, 16);
-		aes128_cbc_encrypt(&W.aes, W.tmp, p, ct / 16);
-	}
-#endif
-#if CONFIG_ESP_CTR_SHA256
-	if (suite == SUITE_CTR_SHA256) {
-		ctr_begin(1, iv);
-		aes128_ctr(&W.aes, W.tmp, p, ct);
-	}
-#endif
-#if CONFIG_ESP_HMAC
-	if (suite != SUITE_CCM8) {
-		mac(suite, 1, e, (uint16_t)(ESP_HDR_LEN + ivl + ct));
-		memcpy(p + ct, W.tmp, icvl);
-	}
-#endif
-	wipe(&W, sizeof W);
-	return (uint16_t)(ESP_HDR_LEN + ivl + ct + icvl);
+	memset(e + 8, 0, 4); /* CCM, CTR: IV = 64-bit sequence number */
+	net_put32(e + 12, seq);
+	transform(1, e, ct);
+	return (uint16_t)(ESP_HDR_LEN + ivl + ct + icv_len(suite));
 }

@@ -8,6 +8,11 @@
  * ICV 12). Keys are read from the EEPROM for each packet into one static
  * work area and wiped afterwards; RAM holds no key between packets.
  *
+ * Callers (net_input) call esp_open/esp_seal only when the device is
+ * provisioned with both SAs (store_cfg.sa_count == 2): the suites are
+ * then ones this build has (the store checks), so a one-suite build
+ * compiles without suite tests.
+ *
  * Inbound (esp_open): SPI -> lengths -> sequence number (0 never valid)
  * and anti-replay pre-check (32-packet window, RFC 4303 3.4.3) -> ICV in
  * constant time (HMAC suites: before decrypting; CCM: combined, buffer
@@ -28,11 +33,32 @@
 #include "config.h"
 #include "crypto/aes.h"
 #include "crypto/hmac.h"
+#include "crypto/rsa.h"
 
 #define ESP_HDR_LEN 8
 
-/* The static work area shared by ESP (per packet) and the management
- * channel (per request): never both at once. */
+/*
+ * fw_work - the one static work area of the firmware, shared by ESP (per
+ * packet: key schedule, MAC state, nonces), the management channel (per
+ * request: BENCH/COMPUTE contexts, serial provisioning's AES) and RSA
+ * verification (the 2k + 5 byte Montgomery work area, CONFIG_WORK_RSA in
+ * config.h). Its size is the largest member: 408 bytes with the three ESP
+ * suites (220 with CCM-8 only), 517 with RSA-2048.
+ *
+ * ONE OWNER AT A TIME, guaranteed by construction, not by a lock:
+ *  - every user runs from the main loop (main.c: one frame at a time,
+ *    to completion); no interrupt handler touches fw_work;
+ *  - no user keeps anything in it between two calls: esp_open and
+ *    esp_seal each wipe it before returning (and on every drop), and
+ *    mgmt_handle wipes all of it after every request (RSA included);
+ *  - inside net_input, esp_open has returned (area wiped) before the
+ *    inner protocol runs (ICMP, the task service, later MSSL), and
+ *    esp_seal starts only after that handler has returned; so an inner
+ *    handler may use the area too: MSSL's handshake verifies its grant
+ *    with RSA there, between the two ESP calls or outside ESP entirely.
+ * What must outlive a request (the RSA modulus loaded by the management
+ * channel in several frames) lives elsewhere (mgmt_rsa.c).
+ */
 union fw_work {
 	aes128_ctx aes;
 #if CONFIG_MD5
@@ -57,12 +83,16 @@ union fw_work {
 #endif
 		uint8_t tmp[32]; /* keys on their way in, nonces, AAD, MACs */
 	} esp;
+#if CONFIG_WORK_RSA
+	uint8_t rsa[RSA_WORK_SIZE(CONFIG_RSA_MAX_BYTES)];
+#endif
 };
 extern union fw_work fw_work;
 
 /* Anti-replay state (RAM) and the next outbound sequence number. */
 extern uint32_t esp_in_top;  /* highest accepted sequence number */
-extern uint32_t esp_in_bits; /* bit i: esp_in_top - i was seen */
+extern uint32_t esp_in_bits; /* window map: bit s & 7 of byte (s >> 3) & 3
+                              * set when s (one of top-31..top) was seen */
 extern uint32_t esp_out_next;
 
 /* esp_init - start the window at the stored inbound floor and the

@@ -8,9 +8,16 @@
  * one frame: 1 + 32 + 256 payload bytes fit CONFIG_FRAME_MAX = 296 on the
  * ATmega328P). VERIFY times the two parts separately with Timer1: computing
  * R^2 mod n (the constant a device may cache at provisioning) and the
- * verification proper given R^2. The work area lives on the stack only
- * during VERIFY; the stack the RSA code uses below it is measured by
- * painting and reported, so the RAM figure is measured, not assumed.
+ * verification proper given R^2.
+ *
+ * RAM: the 2k + 5 byte work area is the RSA member of the shared static
+ * work area fw_work (esp.h, CONFIG_WORK_RSA): ESP's per-packet area and
+ * the management channel's contexts are never in use during a VERIFY,
+ * and mgmt_handle wipes the whole area after the request. The stack then
+ * holds only the call frames; how deep they go is measured by painting
+ * the free RAM and reported, so the stack figure is measured, not
+ * assumed. The modulus must survive from KEY to VERIFY (several
+ * requests), so it keeps its own static buffer.
  */
 #include <string.h>
 
@@ -20,8 +27,13 @@
 
 #if CONFIG_RSA && CONFIG_MGMT_CRYPTO
 
+#if !CONFIG_WORK_RSA
+#error "the RSA management command needs CONFIG_WORK_RSA"
+#endif
+
 #include "crypto/ct.h"
 #include "crypto/rsa.h"
+#include "esp.h" /* fw_work */
 #include "mgmt.h"
 #include "mgmt_rsa.h"
 #include "timer.h"
@@ -33,6 +45,15 @@ static uint8_t key[CONFIG_RSA_MAX_BYTES];
 static uint16_t key_len;  /* announced modulus length */
 static uint16_t key_fill; /* bytes loaded so far */
 static uint8_t key_ok;    /* complete and accepted by rsa_check_modulus */
+
+/* MSSL (FW-MSSL) borrows the key buffer for its issuer modulus copy
+ * (mssl.c, one request at a time): a key loaded by KEY is then gone. */
+uint8_t *mgmt_rsa_borrow(void)
+{
+	key_ok = 0;
+	key_fill = 0;
+	return key;
+}
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)((uint16_t)p[0] << 8 | p[1]); }
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
@@ -86,14 +107,19 @@ extern char __heap_start;
 /*
  * VERIFY: hash(32) sig(k). Reply: op(1) result(1: 0 valid, 1 invalid)
  * r2_cycles(4) verify_cycles(4) stack(2) work(2) free(2).
+ * stack: bytes of stack the verification used below verify()'s caller
+ * (its frames, measured); work: the work area (static, in fw_work);
+ * free: RAM never reached between the static data and the deepest point.
  */
-/* Stack the RSA calls need below the work area (measured: about 130
- * bytes) plus a margin for an interrupt. */
+/* Free RAM required below the stack pointer before a verification: the
+ * RSA call frames (measured on the ATmega328P: 139 bytes below
+ * op_verify, docs/PERFORMANCE.md) plus room for one interrupt (UART or
+ * timer, about 20 bytes) and a margin. A build with less refuses. */
 #define RSA_STACK_NEED 192
 
-static __attribute__((noinline)) void verify(uint8_t *p, size_t *rlen)
+static __attribute__((noinline)) void verify(uint8_t *p, size_t *rlen, uintptr_t start_sp)
 {
-	uint8_t work[RSA_WORK_SIZE(key_len)]; /* VLA: as large as the key needs */
+	uint8_t *work = fw_work.rsa;
 	const uint8_t *hash = p, *sig = p + 32;
 
 	/* Paint the free RAM between the heap start (the end of the static
@@ -118,12 +144,12 @@ static __attribute__((noinline)) void verify(uint8_t *p, size_t *rlen)
 	volatile uint8_t *q = lo;
 	while (q < sp - 16 && *q == PAINT)
 		q++;
-	/* Stack used below the work area (the frames of the RSA calls) and
-	 * the free RAM left at the deepest point (0: the stack may have
-	 * reached the static data). */
-	uint16_t used = (uint16_t)((uintptr_t)work - (uintptr_t)q);
+	/* Stack used from this function's caller down to the deepest point
+	 * (verify's own frame and the RSA calls), and the free RAM left
+	 * there (0: the stack may have reached the static data). */
+	uint16_t used = (uint16_t)((uintptr_t)start_sp - (uintptr_t)q);
 	uint16_t left = (uint16_t)((uintptr_t)q - (uintptr_t)lo);
-	wipe(work, sizeof work);
+	wipe(work, RSA_WORK_SIZE(key_len));
 
 	p[-1] = RSA_OP_VERIFY;
 	p[0] = rc ? 1 : 0;
@@ -142,10 +168,11 @@ static uint8_t op_verify(uint8_t *p, size_t n, size_t *rlen)
 	if (n != 32 + (size_t)key_len)
 		return MGMT_E_FORMAT;
 	/* Refuse rather than let the stack run into the static data: this
-	 * firmware may not have the RAM for the largest modulus. */
-	if ((uintptr_t)SP < (uintptr_t)&__heap_start + RSA_WORK_SIZE(key_len) + RSA_STACK_NEED)
+	 * build may not leave the stack enough free RAM. */
+	uintptr_t sp = SP;
+	if (sp < (uintptr_t)&__heap_start + RSA_STACK_NEED)
 		return MGMT_E_TOOBIG;
-	verify(p, rlen);
+	verify(p, rlen, sp);
 	return 0;
 }
 

@@ -11,14 +11,10 @@ uint16_t tasks_handle(uint8_t *p, uint16_t n, uint16_t room)
 	uint16_t alen = (uint16_t)(n - 4);
 	uint8_t status = TASK_OK, rl = 0;
 
-	if (n < 4) {
-		NET_COUNT(C_UDP_BAD); /* cannot be matched: no reply */
-		return 0;
-	}
-	if (room < 5 + 4 * NET_NCOUNTERS) {
-		NET_COUNT(C_NO_SEND);
-		return 0;
-	}
+	if (n < 4)
+		return net_count(C_UDP_BAD); /* cannot be matched: no reply */
+	if (room < 5 + 4 * NET_NCOUNTERS)
+		return net_count(C_NO_SEND);
 	if (p[0] != TASK_VERSION) {
 		status = TASK_E_VERSION;
 		goto out;
@@ -90,6 +86,6 @@ bad:
 out:
 	p[0] = TASK_VERSION;
 	p[4] = status;
-	NET_COUNT(C_TASKS);
+	net_count(C_TASKS);
 	return (uint16_t)(5 + (status == TASK_OK ? rl : 0));
 }

@@ -10,6 +10,12 @@
 
 uint32_t net_counters[NET_NCOUNTERS];
 
+uint16_t net_count(uint8_t c)
+{
+	net_counters[c]++;
+	return 0;
+}
+
 uint32_t net_be32(const uint8_t *p)
 {
 	uint32_t v = 0;
@@ -24,34 +30,36 @@ void net_put32(uint8_t *p, uint32_t v)
 		p[i] = (uint8_t)v;
 }
 
+/* Ones' complement addition: the carry out of bit 15 comes back in. */
+static uint16_t add16(uint16_t sum, uint16_t w)
+{
+	sum = (uint16_t)(sum + w);
+	return (uint16_t)(sum + (sum < w));
+}
+
+/* Byte by byte: high and low halves of a word are separate addends,
+ * which gives the same ones' complement sum as whole words. */
 uint16_t net_sum(uint16_t sum, const uint8_t *p, uint16_t n)
 {
-	uint32_t acc = sum;
-	for (; n > 1; n = (uint16_t)(n - 2), p += 2)
-		acc += (uint16_t)((uint16_t)p[0] << 8 | p[1]);
-	if (n)
-		acc += (uint16_t)((uint16_t)p[0] << 8);
-	while (acc >> 16)
-		acc = (acc & 0xFFFF) + (acc >> 16);
-	return (uint16_t)acc;
+	uint8_t hi = 1;
+	while (n--) {
+		uint16_t w = *p++;
+		if (hi)
+			w = (uint16_t)(w << 8);
+		hi ^= 1;
+		sum = add16(sum, w);
+	}
+	return sum;
 }
 
 uint16_t net_udp_sum(const uint8_t *ip, const uint8_t *udp, uint16_t n)
 {
-	uint16_t s = net_sum(0, ip + 12, 8); /* source and destination */
-	uint8_t ph[4];
-	ph[0] = 0;
-	ph[1] = IP_PROTO_UDP;
-	net_put16(ph + 2, n);
-	s = net_sum(s, ph, 4);
-	return net_sum(s, udp, n);
+	/* pseudo-header: source, destination, then the words 0x0011
+	 * (protocol) and n (UDP length), whose sum n + 17 cannot carry */
+	return net_sum(net_sum((uint16_t)(n + IP_PROTO_UDP), ip + 12, 8), udp, n);
 }
 
-static uint16_t drop(uint8_t counter)
-{
-	NET_COUNT(counter);
-	return 0;
-}
+#define drop net_count
 
 uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 {
@@ -71,7 +79,7 @@ uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 		return drop(C_NOT_ESP); /* no address, no keys: nothing is ours */
 	if (memcmp(b + 16, store_cfg.addr, 4) != 0)
 		return drop(C_IP_NOT_MINE);
-	NET_COUNT(C_IP_RX);
+	net_count(C_IP_RX);
 
 	proto = b[9];
 	if (proto == IP_PROTO_UDP && store_cfg.sa_count == 2 &&
@@ -98,6 +106,14 @@ uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 		if (nh == ESP_NH_DUMMY)
 			return 0; /* RFC 4303 2.6: authenticated, discarded */
 		via_esp = 1;
+#if CONFIG_MSSL
+	} else if (proto == IP_PROTO_UDP && len >= IP_HDR_LEN + UDP_HDR_LEN &&
+	           net_be16(b + 22) == CONFIG_MSSL_PORT) {
+		/* MSSL in clear (FW-MSSL): it protects itself (docs/mssl.md) */
+		pt = IP_HDR_LEN;
+		ptl = (uint16_t)(len - IP_HDR_LEN);
+		nh = IP_PROTO_UDP;
+#endif
 	} else if (proto == IP_PROTO_ICMP && (store_cfg.flags & CFG_CLEAR_ICMP)) {
 		pt = IP_HDR_LEN;
 		ptl = (uint16_t)(len - IP_HDR_LEN);
@@ -114,43 +130,45 @@ uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 		return 0;
 
 	/* The reply: back to the sender. */
-	uint8_t tmp[4];
-	memcpy(tmp, b + 12, 4);
-	memcpy(b + 12, b + 16, 4);
-	memcpy(b + 16, tmp, 4);
+	for (uint8_t i = 12; i < 16; i++) {
+		uint8_t t = b[i];
+		b[i] = b[i + 4];
+		b[i + 4] = t;
+	}
+	proto = nh; /* ICMP, or UDP (clear MSSL); ESP below */
+	len = (uint16_t)(IP_HDR_LEN + rlen);
 	if (via_esp) {
 		const struct store_sa *out = &store_cfg.sa[1];
-		uint16_t eoff = (out->flags & SA_UDP_ENCAP) ? IP_HDR_LEN + UDP_HDR_LEN : IP_HDR_LEN;
+		uint8_t eoff = (out->flags & SA_UDP_ENCAP) ? IP_HDR_LEN + UDP_HDR_LEN : IP_HDR_LEN;
 		uint16_t dst = (uint16_t)(eoff + ESP_HDR_LEN + esp_iv_len(out->suite));
-		if ((uint32_t)dst + rlen + esp_overhead_max(out->suite) > cap)
+		if (dst + rlen + esp_overhead_max(out->suite) > cap)
 			return drop(C_NO_SEND);
 		memmove(b + dst, b + pt, rlen);
-		uint16_t elen = esp_seal(b, eoff, rlen, nh);
-		if (!elen)
+		len = esp_seal(b, eoff, rlen, nh);
+		if (!len)
 			return 0; /* counted */
 		proto = IP_PROTO_ESP;
 		if (eoff != IP_HDR_LEN) {
 			uint8_t *u = b + IP_HDR_LEN;
+			len = (uint16_t)(len + UDP_HDR_LEN);
 			net_put16(u, UDP_PORT_ESP);
 			net_put16(u + 2, encap ? sport : UDP_PORT_ESP);
-			net_put16(u + 4, (uint16_t)(UDP_HDR_LEN + elen));
+			net_put16(u + 4, len);
 			net_put16(u + 6, 0); /* RFC 3948 2.1 */
 			proto = IP_PROTO_UDP;
 		}
-		len = (uint16_t)(eoff + elen);
-	} else {
-		len = (uint16_t)(IP_HDR_LEN + rlen);
-		proto = IP_PROTO_ICMP;
+		len = (uint16_t)(len + IP_HDR_LEN);
 	}
+	/* version 4, IHL 5, TOS 0, ID 0 (atomic datagram, RFC 6864), DF,
+	 * TTL 64, checksum over the header */
+	memset(b, 0, 10);
 	b[0] = 0x45;
-	b[1] = 0;
 	net_put16(b + 2, len);
-	net_put16(b + 4, 0);      /* ID: atomic datagram (RFC 6864) */
-	net_put16(b + 6, 0x4000); /* DF */
+	b[6] = 0x40;
 	b[8] = 64;
 	b[9] = proto;
 	net_put16(b + 10, 0);
 	net_put16(b + 10, (uint16_t)~net_sum(0, b, IP_HDR_LEN));
-	NET_COUNT(C_SENT);
+	net_count(C_SENT);
 	return len;
 }

@@ -20,6 +20,8 @@
 
 #include <stdint.h>
 
+#include "../config.h"
+
 /* Counters, in the order of docs/tasks.md (task 2) + additions. */
 enum {
 	C_SLIP_RX = 0,     /* SLIP frames received */
@@ -45,7 +47,10 @@ enum {
 
 extern uint32_t net_counters[NET_NCOUNTERS];
 
-#define NET_COUNT(c) (net_counters[(c)]++)
+/* net_count - count one event under counter c (one out-of-line copy of
+ * the 32-bit increment); returns 0, so a drop is `return net_count(c);`. */
+uint16_t net_count(uint8_t c);
+#define NET_COUNT(c) ((void)net_count(c))
 
 #define IP_HDR_LEN 20
 #define UDP_HDR_LEN 8
@@ -54,6 +59,18 @@ extern uint32_t net_counters[NET_NCOUNTERS];
 #define IP_PROTO_ESP 50
 #define ESP_NH_DUMMY 59
 #define UDP_PORT_ESP 4500
+
+/*
+ * SLIP (RFC 1055, net/slip.c). slip_buf is THE packet buffer: frames are
+ * decoded into it, processed in place, and replies sent from it.
+ * slip_rx takes one received byte and returns the length of the frame it
+ * completes (> 0), or 0: more to come, an empty frame, or a frame dropped
+ * (oversized or a bad escape; counted under C_SLIP_DROP and in the
+ * management STATS). slip_send sends slip_buf[0..n) as one frame.
+ */
+extern uint8_t slip_buf[CONFIG_FRAME_MAX];
+uint16_t slip_rx(uint8_t c);
+void slip_send(uint16_t n);
 
 /* net_input - see above. buf holds len bytes; cap is its capacity. */
 uint16_t net_input(uint8_t *buf, uint16_t len, uint16_t cap);
