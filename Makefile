@@ -9,7 +9,7 @@ GO      ?= go
 BIN     := bin/mstool
 export CGO_ENABLED ?= 0
 
-.PHONY: all build firmware test test-go test-firmware generate vet fmt-check demo clean perf perf-decrypt
+.PHONY: cross all build firmware test test-go test-firmware generate vet fmt-check demo clean perf perf-decrypt
 
 all: build firmware
 
@@ -21,7 +21,7 @@ firmware:
 
 # The whole suite. Firmware first: the Go tests run the real firmware in
 # the simulator and read the host test results' vectors.
-test: fmt-check vet firmware test-firmware test-go
+test: fmt-check vet cross firmware test-firmware test-go
 
 # Host builds of the firmware sources under ASan/UBSan (crypto, RSA, network
 # stack, EEPROM store), the packet-path fuzz driver for a bounded run, and the
@@ -35,6 +35,14 @@ test-go:
 
 vet:
 	$(GO) vet ./...
+
+# Every platform the release builds (.goreleaser.yaml), with cgo off as there.
+RELEASE_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+cross:
+	@set -e; for t in $(RELEASE_TARGETS); do \
+		echo "go build $$t"; \
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build -o /dev/null ./cmd/mstool; \
+	done
 
 fmt-check:
 	@out=$$(gofmt -l cmd pkg internal); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

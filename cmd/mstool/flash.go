@@ -14,7 +14,6 @@ import (
 	"github.com/mstool/mstool/pkg/board"
 	"github.com/mstool/mstool/pkg/fwimage"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 )
 
 func flashCommand(ui *UI) *cli.Command {
@@ -303,7 +302,7 @@ func checkPort(port string) error {
 		return linkError(fmt.Errorf("flash: serial port %s does not exist", port),
 			"check the cable and the port name; without --port, mstool flash lists the boards it can see")
 	}
-	if err := unix.Access(port, unix.R_OK|unix.W_OK); err != nil {
+	if err := canReadWrite(port); err != nil {
 		return linkError(fmt.Errorf("flash: permission denied on serial port %s", port),
 			"add yourself to the dialout group (sudo usermod -aG dialout $USER), then log out and back in")
 	}

@@ -3,8 +3,6 @@ package board
 import (
 	"errors"
 	"testing"
-
-	"go.bug.st/serial/enumerator"
 )
 
 func TestResolve(t *testing.T) {
@@ -52,7 +50,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestCandidates(t *testing.T) {
-	ports := []*enumerator.PortDetails{
+	ports := []Reported{
 		{Name: "/dev/ttyS0"}, // not USB: never picked
 		{Name: "/dev/ttyACM0", IsUSB: true, VID: "2341", PID: "0043"},
 		{Name: "/dev/ttyUSB1", IsUSB: true, VID: "1A86", PID: "7523"},

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-
-	"go.bug.st/serial/enumerator"
 )
 
 // USBID names a USB serial adapter found on AVR boards.
@@ -67,13 +65,21 @@ func (e *ManyPortsError) Error() string {
 
 func (e *ManyPortsError) Unwrap() error { return ErrManyPorts }
 
+// Reported is what the operating system says about one serial port.
+type Reported struct {
+	Name         string
+	IsUSB        bool
+	VID, PID     string
+	SerialNumber string
+}
+
 // Candidates keeps the ports whose USB VID:PID is in KnownUSB, sorted by
 // name. It only looks at what the operating system reports about each
 // port (sysfs on Linux); it never opens or probes a port.
-func Candidates(ports []*enumerator.PortDetails) []Port {
+func Candidates(ports []Reported) []Port {
 	var out []Port
 	for _, p := range ports {
-		if p == nil || !p.IsUSB {
+		if !p.IsUSB {
 			continue
 		}
 		k, ok := MatchUSB(p.VID, p.PID)
@@ -95,13 +101,4 @@ func Choose(c []Port) (Port, error) {
 		return c[0], nil
 	}
 	return Port{}, &ManyPortsError{Candidates: c}
-}
-
-// Detect enumerates the system's serial ports and chooses the board's.
-func Detect() (Port, error) {
-	ports, err := enumerator.GetDetailedPortsList()
-	if err != nil {
-		return Port{}, fmt.Errorf("board: listing serial ports: %w", err)
-	}
-	return Choose(Candidates(ports))
 }
