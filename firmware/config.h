@@ -232,10 +232,18 @@
  * CONFIG_MSSL: 1 builds MSSL (mssl.c, docs/mssl.md) on UDP port
  * CONFIG_MSSL_PORT in clear: the grant handshake (needs CONFIG_RSA and
  * CONFIG_SHA256, and puts the RSA work area into fw_work), records and
- * task authorisation. Default: on for the ATmega328P; OFF for the
- * ATmega168, whose 16 KB image has no room for RSA + SHA-256 + MSSL
- * (about 5 KB on top of its 14 KB) nor its 1 KB of RAM for the RSA work
- * area, the modulus copy and the MSSL state (docs/mssl.md, "Device").
+ * task authorisation.
+ * Default 0 in the default image (`make`), for RAM: the ATmega328P's
+ * 2 KB cannot hold MSSL's 360 bytes of state next to everything the
+ * default image has (three ESP suites, the management bench and its
+ * RSA-2048 work area and modulus) and still leave the stack the RSA
+ * verification needs (it then overran into the frame buffer).
+ * `make mssl-image` builds the MSSL device for the ATmega328P
+ * (build/mssl/atmega328p/: CONFIG_MSSL=1 CONFIG_RSA_MAX_BYTES=128, i.e.
+ * RSA-1024 issuers: 1,624 bytes static, 424 for the stack); set
+ * CONFIG_MSSL=1 here to make that the default. OFF for the ATmega168
+ * always: its 16 KB image has no room for RSA + SHA-256 + MSSL (about
+ * 5 KB on top of its 14 KB) nor its 1 KB of RAM for them.
  * CONFIG_MSSL_CACHE: verified grants kept in RAM (95 bytes each).
  * MSSL_MAX_MESSAGE: the largest message accepted, 268 bytes or what the
  * frame buffer leaves after IPv4 and UDP headers.
@@ -243,11 +251,7 @@
  * the management channel's RSA key buffer when CONFIG_MGMT_CRYPTO.
  */
 #ifndef CONFIG_MSSL
-#if defined(__AVR_ATmega168__)
 #define CONFIG_MSSL 0
-#else
-#define CONFIG_MSSL 1
-#endif
 #endif
 #ifndef CONFIG_MSSL_CACHE
 #define CONFIG_MSSL_CACHE 1

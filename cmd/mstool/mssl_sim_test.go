@@ -1,0 +1,137 @@
+package main
+
+// `mstool mssl exec` and `mstool decrypt --mssl-keylog` against the
+// simulated device running the MSSL firmware image
+// (firmware/build/mssl/atmega328p/mstool.elf: `make -C firmware
+// mssl-image`), provisioned by `mstool provision --issuer`. The protocol's
+// attack tests against the device are in pkg/mssl (device_sim_test.go).
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mstool/mstool/internal/testenv"
+	"github.com/mstool/mstool/pkg/grant"
+	"github.com/mstool/mstool/pkg/link"
+	"github.com/mstool/mstool/pkg/mssl"
+	"github.com/mstool/mstool/pkg/sim"
+	"github.com/mstool/mstool/pkg/tasks"
+)
+
+func TestMSSLExecOnDevice(t *testing.T) {
+	elf := testenv.Artifact(t, "firmware/build/mssl/atmega328p/mstool.elf", "-C firmware mssl-image")
+	harness := testenv.Artifact(t, "firmware/build/mssim", "firmware")
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	mustRun(t, "keygen", "owner", "-o", p("owner.pem"), "--bits", "1024")
+	mustRun(t, "keygen", "device", "-o", p("dev.key"), "--id", "0x2a")
+	mustRun(t, "keygen", "device", "-o", p("other.key"), "--id", "0x2b")
+	mustRun(t, "grant", "sign", "--key", p("owner.pem"), "--device", p("dev.key"), "--host-ip", simHost,
+		"--tasks", "led,adc", "--serial", "5", "--valid-for", "720h", "-o", p("alice"))
+	mustRun(t, "grant", "sign", "--key", p("owner.pem"), "--device", p("other.key"), "--host-ip", simHost,
+		"--tasks", "led", "--serial", "5", "--valid-for", "720h", "-o", p("foreign"))
+	mustRun(t, "--quiet", "provision", "-d", p("dev.key"), "--ip", simDevA, "--issuer", p("owner.pem"), "-o", p("dev.hex"))
+	eep, _, err := sim.PrepareEEPROM(p("dev.hex"), "atmega328p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := sim.Start(context.Background(), sim.Options{Harness: harness, Firmware: elf, EEPROM: eep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dev.Stop() })
+	base := []string{"mssl", "exec", "--serial", dev.Port, "--device-ip", simDevA, "--timeout", "5s", "--keylog", p("keys.log")}
+	exec := func(grantFile string, args ...string) (string, string, int) {
+		return mstoolRun(t, append(append(append([]string(nil), base...), "--grant", p(grantFile)), args...)...)
+	}
+
+	// Allowed: exit 0 (the first verifies the RSA signature, the second is cached).
+	out, errs, code := exec("alice.grant", "led", "on")
+	if code != 0 || !strings.Contains(out, "true") {
+		t.Fatalf("led on: exit %d\n%s%s", code, out, errs)
+	}
+	out, errs, code = mstoolRun(t, append([]string{"--json"}, append(append(base, "--grant", p("alice.grant")), "adc", "3")...)...)
+	var res struct {
+		Status  string `json:"status"`
+		Allowed bool   `json:"allowed"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || res.Status != "ok" || !res.Allowed {
+		t.Fatalf("adc 3: exit %d\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "cached") {
+		t.Errorf("second session not resumed from the device's cache:\n%s", errs)
+	}
+	// Outside the grant: denied, exit 4; a grant for another device: exit 4.
+	if _, errs, code = exec("alice.grant", "id"); code != 4 || !strings.Contains(errs, "denied") {
+		t.Fatalf("id: exit %d\n%s", code, errs)
+	}
+	if _, errs, code = exec("foreign.grant", "led", "on"); code != 4 || !strings.Contains(errs, "wrong_device") {
+		t.Fatalf("foreign grant: exit %d\n%s", code, errs)
+	}
+
+	// A captured session decrypts with the key log (mstool decrypt).
+	var pcap bytes.Buffer
+	rec, err := link.NewRecorder(&pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := link.OpenSerial(dev.Port, &link.Options{Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := os.ReadFile(p("alice.grant"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hkText, err := os.ReadFile(p("alice.hostkey"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hk, err := grant.ParseHostKey(hkText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keylog bytes.Buffer
+	host := netip.AddrPortFrom(netip.MustParseAddr(simHost), 40123)
+	tr := mssl.NewLink(l, host, netip.AddrPortFrom(netip.MustParseAddr(simDevA), mssl.Port))
+	sess, err := mssl.Dial(context.Background(), mssl.Config{Grant: g, HostKey: hk, Transport: tr, KeyLog: &keylog, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := sess.Task(context.Background(), grant.TaskADC, []byte{6})
+	if err != nil || r.Status != tasks.StatusOK {
+		t.Fatalf("adc: %v %+v", err, r)
+	}
+	sess.Close(context.Background())
+	l.Close()
+	if err := os.WriteFile(p("session.pcap"), pcap.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p("session.keys"), keylog.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out = mustRun(t, "--json", "decrypt", p("session.pcap"), "-o", p("clear.pcap"), "--mssl-keylog", p("session.keys"))
+	var st struct {
+		Decrypted uint64 `json:"mssl_decrypted"`
+		Failed    uint64 `json:"mssl_failed"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Decrypted != 4 || st.Failed != 0 {
+		t.Fatalf("decrypt: %v\n%s", err, out)
+	}
+	clear, err := os.ReadFile(p("clear.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The request (01 04 id 06) and the reply's header are in clear now.
+	if !bytes.Contains(clear, tasks.AppendRequest(nil, grant.TaskADC, 1, []byte{6})) ||
+		!bytes.Contains(clear, tasks.AppendReply(nil, grant.TaskADC, 1, tasks.StatusOK, r.Result)) {
+		t.Fatal("the decrypted capture does not hold the task request and reply in clear")
+	}
+}

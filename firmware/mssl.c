@@ -1,0 +1,583 @@
+/*
+ * mssl.c - MSSL on the device (see mssl.h; protocol: docs/mssl.md; the
+ * behaviour is pkg/mssl/server.go's, check for check and byte for byte).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__AVR__)
+#include <avr/io.h> /* SP */
+#endif
+
+#include "config.h"
+
+#if CONFIG_MSSL
+
+#include "crypto/aes.h"
+#include "crypto/ccm.h"
+#include "crypto/cmac.h"
+#include "crypto/ct.h"
+#include "crypto/pgm.h"
+#include "crypto/rsa.h"
+#include "crypto/sha256.h"
+#include "esp.h" /* fw_work */
+#include "mssl.h"
+#include "net/net.h"
+#include "store.h"
+#include "tasks.h"
+
+#if !CONFIG_WORK_RSA || !CONFIG_RSA || !CONFIG_SHA256
+#error "CONFIG_MSSL needs CONFIG_RSA, CONFIG_SHA256 and CONFIG_WORK_RSA"
+#endif
+
+#if CONFIG_MGMT_CRYPTO && defined(__AVR__)
+/* The RAM copy of the modulus is the management channel's RSA key buffer
+ * (mgmt_rsa.c): both are only used inside one request, and 256 bytes of
+ * the ATmega328P's 2 KB cannot be spent twice. */
+#include "mgmt_rsa.h"
+#define MODULUS() mgmt_rsa_borrow()
+#else
+static uint8_t modulus[CONFIG_RSA_MAX_BYTES];
+#define MODULUS() modulus
+#endif
+
+/* Grant body offsets (docs/grant.md). */
+#define G_FLAGS 3
+#define G_KEYID 4
+#define G_SERIAL 12
+#define G_TARGET 16
+#define G_IP 20
+#define G_MAC 24
+#define G_TASKS 30
+#define G_ISSUED 34
+#define G_NOT_AFTER 38
+#define G_NONCE 42
+#define G_SEALED 55
+#define G_TAG 71
+/* Floor statement body offsets. */
+#define F_FLAGS 3
+#define F_KEYID 4
+#define F_TARGET 12
+#define F_SERIAL 16
+#define F_TIME 20
+
+/* The five 16-byte labels (pkg/mssl/keys.go, pkg/grant/seal.go). */
+#define L_NONCE 0
+#define L_CLIENT 16
+#define L_SERVER 32
+#define L_SALTS 48
+#define L_SEAL 64
+static const char labels[81] PGM =
+	"MSSL-nonce-key-1" "MSSL1 client key" "MSSL1 server key"
+	"MSSL1 nonce salt" "MSSL-grant-seal1";
+
+struct dir {
+	uint8_t key[16];
+	uint8_t salt[8];
+};
+
+struct peer {
+	uint8_t ip[4];
+	uint16_t port;
+};
+
+/* What a session takes over from its handshake, in one copy. */
+struct ends {
+	struct peer peer;
+	struct dir c2s, s2c;
+};
+
+#define HS_NONE 0
+#define HS_FINISHED 1  /* waiting for the host's Finished */
+#define HS_SIGNATURE 2 /* waiting for GrantSignature */
+
+static struct {
+	uint8_t ready; /* key id and Knonce computed from the EEPROM */
+	uint8_t keyid[8];
+	uint8_t knonce[16]; /* AES(master key, "MSSL-nonce-key-1") */
+	uint8_t ncache;
+	struct {
+		uint8_t body[MSSL_BODY];
+		uint8_t kh[16];
+	} cache[CONFIG_MSSL_CACHE]; /* most recently used first */
+	struct {
+		uint8_t state; /* HS_* */
+		uint8_t flags; /* ServerHello flags */
+		struct ends e;
+		uint8_t kh[16];
+		uint8_t body[MSSL_BODY];
+	} hs;
+	struct {
+		uint8_t up;    /* a session is established */
+		uint8_t floor; /* a floor body waits for its signature */
+		struct ends e;
+		uint32_t last_in, next_out;
+		uint32_t tasks, serial, not_after;
+		uint8_t floor_body[MSSL_FLOOR_BODY];
+	} ss;
+} S;
+
+void mssl_reset(void)
+{
+	wipe(&S, sizeof S);
+}
+
+static void rd_label(uint8_t out[16], uint8_t off)
+{
+	for (uint8_t i = 0; i < 16; i++)
+		out[i] = PGM_BYTE(&labels[off + i]);
+}
+
+/* out = AES(fw_work.aes's key, label) */
+static void enc_label(uint8_t out[16], uint8_t off)
+{
+	rd_label(out, off);
+	aes128_encrypt(&fw_work.aes, out);
+}
+
+static uint16_t modulus_len(void)
+{
+	return (uint16_t)((uint16_t)store_rd(EE_MODULUS_LEN) << 8 | store_rd(EE_MODULUS_LEN + 1));
+}
+
+static uint8_t same_peer(const struct peer *p, const uint8_t ip[4], uint16_t port)
+{
+	return memcmp(p->ip, ip, 4) == 0 && p->port == port;
+}
+
+static uint16_t alert(uint8_t *m, uint8_t code)
+{
+	m[0] = MSSL_ALERT;
+	m[1] = code;
+	return 2;
+}
+
+/*
+ * One record's CCM (RFC 3610, M = 8, 13-byte nonce): m holds type and
+ * sequence number, then ptlen bytes (sealed/opened in place), then the
+ * tag. nonce = salt || dir || seq; aad = type || seq, plus flags || seal
+ * tag of the pending handshake for Finished records (fin).
+ */
+static int rec_crypt(const struct dir *d, uint8_t dirb, uint8_t *m, uint16_t ptlen,
+                     uint8_t fin, uint8_t seal)
+{
+	uint8_t nonce[13], aad[14];
+	int r;
+	memcpy(nonce, d->salt, 8);
+	nonce[8] = dirb;
+	memcpy(nonce + 9, m + 1, 4);
+	memcpy(aad, m, 5);
+	aad[5] = S.hs.flags;
+	memcpy(aad + 6, S.hs.body + G_TAG, 8);
+	aes128_init(&fw_work.aes, d->key);
+	if (seal)
+		r = aes128_ccm_seal(&fw_work.aes, nonce, 13, aad, fin ? 14 : 5,
+		                    m + 5, ptlen, m + 5 + ptlen, 8);
+	else
+		r = aes128_ccm_open(&fw_work.aes, nonce, 13, aad, fin ? 14 : 5,
+		                    m + 5, ptlen, m + 5 + ptlen, 8);
+	aes128_wipe(&fw_work.aes);
+	return r;
+}
+
+/* Seal ptlen bytes at m + 5 as a device record of type typ. */
+static uint16_t seal_out(uint8_t *m, uint8_t typ, uint8_t ptlen)
+{
+	m[0] = typ;
+	net_put32(m + 1, S.ss.next_out++);
+	rec_crypt(&S.ss.e.s2c, 2, m, ptlen, 0, 1);
+	return (uint16_t)(MSSL_REC_OVERHEAD + ptlen);
+}
+
+static uint16_t rec_alert(uint8_t *m, uint8_t code)
+{
+	m[5] = code;
+	return seal_out(m, MSSL_REC_ALERT, 1);
+}
+
+/* (The handlers are kept out of line so that only the frames on the
+ * RSA path are on the stack while it runs: RAM is short.) */
+
+/* RSASSA-PKCS1-v1_5 SHA-256 over msg[0..len) with the stored issuer
+ * modulus; sig has the modulus' length. 0 when it verifies, -1 when it
+ * does not, 1 when the device lacks the RAM to try. */
+static int verify(const uint8_t *msg, uint8_t len, const uint8_t *sig)
+{
+	uint8_t h[32];
+	uint16_t k = modulus_len();
+	uint8_t *n;
+	int r;
+#if defined(__AVR__)
+	/* Refuse (internal_error) rather than let the RSA frames run into
+	 * the static data: 139 bytes measured below mgmt_rsa's verify, an
+	 * interrupt, a margin (a build without the RAM answers
+	 * internal_error instead of computing on corrupted memory). */
+	extern char __heap_start;
+	if (SP < (uintptr_t)&__heap_start + 200)
+		return 1;
+#endif
+	n = MODULUS();
+	sha256_init(&fw_work.sha);
+	sha256_update(&fw_work.sha, msg, len);
+	sha256_final(&fw_work.sha, h);
+	store_read(EE_MODULUS, n, 128);
+	if (k > 128)
+		store_read(EE_MODULUS + 128, n + 128, (uint8_t)(k - 128));
+	r = rsa_verify_pkcs1_sha256(n, k, NULL, sig, h, (uint8_t *)&fw_work);
+	wipe(&fw_work, sizeof fw_work);
+	return r;
+}
+
+/* Target id = device id, or the group id with the group flag (grants and
+ * floor statements). */
+static uint8_t target_ok(uint8_t group, const uint8_t *id)
+{
+	uint8_t t[4];
+	if (!group)
+		return net_be32(id) == store_cfg.device_id;
+	store_read(EE_GROUP_ID, t, 4);
+	return (store_cfg.flags & CFG_GROUP) && memcmp(t, id, 4) == 0;
+}
+
+static uint8_t all_zero(const uint8_t *p, uint8_t n)
+{
+	uint8_t acc = 0;
+	while (n--)
+		acc |= *p++;
+	return acc == 0;
+}
+
+/* Checks 2-7 of docs/mssl.md on a grant body: 0 or the alert code. */
+static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
+{
+	uint8_t f = b[G_FLAGS];
+	if (b[0] != 'M' || b[1] != 'G' || b[2] != 1 || (f & ~7) || !(f & 6) ||
+	    all_zero(b + G_IP, 4) == !!(f & 2) || all_zero(b + G_MAC, 6) == !!(f & 4) ||
+	    net_be32(b + G_TASKS) == 0 || net_be32(b + G_NOT_AFTER) < net_be32(b + G_ISSUED))
+		return MSSL_A_BAD_GRANT;
+	if (memcmp(b + G_KEYID, S.keyid, 8) != 0)
+		return MSSL_A_UNKNOWN_ISSUER;
+	if (!target_ok(f & 1, b + G_TARGET))
+		return MSSL_A_WRONG_DEVICE;
+	if (net_be32(b + G_SERIAL) < store_st.serial_floor)
+		return MSSL_A_REVOKED;
+	if (net_be32(b + G_NOT_AFTER) < store_st.time_floor)
+		return MSSL_A_EXPIRED;
+	if ((f & 2) && memcmp(b + G_IP, ip, 4) != 0)
+		return MSSL_A_WRONG_HOST;
+	return 0;
+}
+
+MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+{
+	uint8_t *body = m + 18, kh[16], t[32];
+	uint8_t code, i, hit = 0;
+
+	if (n != MSSL_CLIENT_HELLO_LEN)
+		return alert(m, MSSL_A_DECODE);
+	if (m[1] != 1)
+		return alert(m, MSSL_A_VERSION);
+	code = check_body(body, ip);
+	if (code)
+		return alert(m, code);
+	/* 8: the cache (whole body), else the seal yields Kh */
+	for (i = 0; i < S.ncache; i++) {
+		if (memcmp(S.cache[i].body, body, MSSL_BODY) == 0) {
+			memcpy(kh, S.cache[i].kh, 16);
+#if CONFIG_MSSL_CACHE > 1
+			/* most recently used first: bubble the entry up */
+			for (; i; i--) {
+				uint8_t *a = (uint8_t *)&S.cache[i], *z = a - sizeof S.cache[0];
+				for (uint8_t j = 0; j < sizeof S.cache[0]; j++) {
+					uint8_t x = a[j];
+					a[j] = z[j];
+					z[j] = x;
+				}
+			}
+#endif
+			hit = 1;
+			break;
+		}
+	}
+	if (!hit) {
+		/* seal_key = AES(K, "MSSL-grant-seal1"); K = master or group key */
+		store_read((body[G_FLAGS] & 1) ? EE_GROUP_KEY : EE_MASTER_KEY, t, 16);
+		aes128_init(&fw_work.aes, t);
+		enc_label(t, L_SEAL);
+		aes128_init(&fw_work.aes, t);
+		memcpy(kh, body + G_SEALED, 16);
+		i = (uint8_t)aes128_ccm_open(&fw_work.aes, body + G_NONCE, 13, body, G_NONCE,
+		                             kh, 16, body + G_TAG, 8);
+		aes128_wipe(&fw_work.aes);
+		if (i)
+			return alert(m, MSSL_A_BAD_GRANT);
+	}
+	/* 9: the next nonce counter value (reservation rule) */
+	{
+		uint32_t c = store_nonce_next;
+		if (store_nonce_take(c)) {
+			wipe(kh, sizeof kh);
+			return alert(m, MSSL_A_INTERNAL);
+		}
+		/* Nd = AES(Knonce, counter || 0^12) */
+		aes128_init(&fw_work.aes, S.knonce);
+		memset(t + 16, 0, 16);
+		net_put32(t + 16, c);
+		aes128_encrypt(&fw_work.aes, t + 16);
+	}
+	/* The pending handshake (replaces any other; the session stays). */
+	S.hs.state = HS_FINISHED;
+	S.hs.flags = hit;
+	memcpy(S.hs.e.peer.ip, ip, 4);
+	S.hs.e.peer.port = port;
+	memcpy(S.hs.kh, kh, 16);
+	memcpy(S.hs.body, body, MSSL_BODY);
+	/* PRK = AES-CMAC(Kh, Nh || Nd); keys and salts = AES(PRK, label) */
+	memcpy(t, m + 2, 16);
+	aes128_init(&fw_work.aes, kh);
+	aes128_cmac(&fw_work.aes, t, 32, kh);
+	aes128_init(&fw_work.aes, kh);
+	enc_label(S.hs.e.c2s.key, L_CLIENT);
+	enc_label(S.hs.e.s2c.key, L_SERVER);
+	enc_label(kh, L_SALTS);
+	memcpy(S.hs.e.c2s.salt, kh, 8);
+	memcpy(S.hs.e.s2c.salt, kh + 8, 8);
+	aes128_wipe(&fw_work.aes);
+	wipe(kh, sizeof kh);
+	/* ServerHello: 02 01 flags Nd */
+	m[0] = MSSL_SERVER_HELLO;
+	m[1] = 1;
+	m[2] = hit;
+	memcpy(m + 3, t + 16, 16);
+	wipe(t, sizeof t);
+	return MSSL_SERVER_HELLO_LEN;
+}
+
+/* The session starts (docs/mssl.md "Establishing"): time floor first. */
+static uint16_t establish(uint8_t *m)
+{
+	uint32_t issued = net_be32(S.hs.body + G_ISSUED), old = store_st.time_floor;
+	S.hs.state = HS_NONE;
+	if (issued > old) {
+		store_st.time_floor = issued;
+		if (store_commit()) {
+			store_st.time_floor = old;
+			return alert(m, MSSL_A_INTERNAL);
+		}
+	}
+	S.ss.up = 1;
+	S.ss.floor = 0;
+	memcpy(&S.ss.e, &S.hs.e, sizeof S.ss.e);
+	S.ss.last_in = 0;
+	S.ss.next_out = 1;
+	S.ss.tasks = net_be32(S.hs.body + G_TASKS);
+	S.ss.serial = net_be32(S.hs.body + G_SERIAL);
+	S.ss.not_after = net_be32(S.hs.body + G_NOT_AFTER);
+	/* the device's Finished: seq 0, same AAD extension */
+	m[0] = MSSL_REC_FINISHED;
+	memset(m + 1, 0, 4);
+	rec_crypt(&S.ss.e.s2c, 2, m, 0, 1, 1);
+	return MSSL_REC_OVERHEAD;
+}
+
+static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+{
+	if (S.hs.state != HS_FINISHED || !same_peer(&S.hs.e.peer, ip, port))
+		return alert(m, MSSL_A_UNEXPECTED);
+	/* one try per ServerHello */
+	if (n != MSSL_REC_OVERHEAD || net_be32(m + 1) != 0 ||
+	    rec_crypt(&S.hs.e.c2s, 1, m, 0, 1, 0)) {
+		S.hs.state = HS_NONE;
+		return alert(m, MSSL_A_BAD_RECORD_MAC);
+	}
+	if (!S.hs.flags) {
+		S.hs.state = HS_SIGNATURE;
+		m[0] = MSSL_SIG_REQUEST;
+		return 1;
+	}
+	return establish(m);
+}
+
+MS_NOINLINE static uint16_t grant_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+{
+	int code;
+	if (S.hs.state != HS_SIGNATURE || !same_peer(&S.hs.e.peer, ip, port))
+		return alert(m, MSSL_A_UNEXPECTED);
+	if (n - 1u != modulus_len()) {
+		S.hs.state = HS_NONE;
+		return alert(m, MSSL_A_DECODE);
+	}
+	if ((code = verify(S.hs.body, MSSL_BODY, m + 1)) != 0) {
+		S.hs.state = HS_NONE;
+		return alert(m, code > 0 ? MSSL_A_INTERNAL : MSSL_A_BAD_SIGNATURE);
+	}
+	/* cache it, least recently used out */
+	if (S.ncache < CONFIG_MSSL_CACHE)
+		S.ncache++;
+	memmove(&S.cache[1], &S.cache[0], (size_t)(S.ncache - 1) * sizeof S.cache[0]);
+	memcpy(S.cache[0].body, S.hs.body, MSSL_BODY);
+	memcpy(S.cache[0].kh, S.hs.kh, 16);
+	return establish(m);
+}
+
+/* A task request at m + 5 (len bytes): the grant decides, then tasks.c. */
+static uint16_t task(uint8_t *m, uint16_t len, uint16_t room)
+{
+	uint8_t *p = m + 5;
+	if (len < 4)
+		return rec_alert(m, MSSL_A_DECODE);
+	if (p[0] == TASK_VERSION && (p[1] > 31 || !((S.ss.tasks >> p[1]) & 1))) {
+		p[4] = TASK_E_DENIED;
+		len = 5;
+	} else {
+		len = tasks_handle(p, len, (uint16_t)(room - MSSL_REC_OVERHEAD));
+		if (!len)
+			return 0; /* no room (counted) */
+	}
+	return seal_out(m, MSSL_REC_DATA, (uint8_t)len);
+}
+
+/* A floor statement body in a Floor record: checks, then ask for the
+ * signature. */
+static uint16_t floor_body(uint8_t *m, uint16_t len)
+{
+	uint8_t *b = m + 5;
+	if (len != MSSL_FLOOR_BODY || b[0] != 'M' || b[1] != 'F' || b[2] != 1 || (b[F_FLAGS] & ~1))
+		return rec_alert(m, MSSL_A_DECODE);
+	if (memcmp(b + F_KEYID, S.keyid, 8) != 0)
+		return rec_alert(m, MSSL_A_UNKNOWN_ISSUER);
+	if (!target_ok(b[F_FLAGS] & 1, b + F_TARGET))
+		return rec_alert(m, MSSL_A_WRONG_DEVICE);
+	memcpy(S.ss.floor_body, b, MSSL_FLOOR_BODY);
+	S.ss.floor = 1;
+	b[0] = 1; /* send the signature */
+	return seal_out(m, MSSL_REC_FLOOR, 1);
+}
+
+/* *f = max(*f, the big-endian value at p); 1 if it rose. */
+static uint8_t raise(uint32_t *f, const uint8_t *p)
+{
+	uint32_t v = net_be32(p);
+	if (v <= *f)
+		return 0;
+	*f = v;
+	return 1;
+}
+
+MS_NOINLINE static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+{
+	uint32_t v, old_serial = store_st.serial_floor, old_time = store_st.time_floor;
+	int i;
+	if (!S.ss.up || !S.ss.floor || !same_peer(&S.ss.e.peer, ip, port))
+		return alert(m, MSSL_A_UNEXPECTED);
+	S.ss.floor = 0; /* one signature per body */
+	if (n - 1u != modulus_len())
+		return alert(m, MSSL_A_DECODE);
+	if ((i = verify(S.ss.floor_body, MSSL_FLOOR_BODY, m + 1)) != 0)
+		return alert(m, i > 0 ? MSSL_A_INTERNAL : MSSL_A_BAD_SIGNATURE);
+	v = raise(&store_st.serial_floor, S.ss.floor_body + F_SERIAL) |
+	    raise(&store_st.time_floor, S.ss.floor_body + F_TIME);
+	if (v && store_commit()) {
+		store_st.serial_floor = old_serial;
+		store_st.time_floor = old_time;
+		return rec_alert(m, MSSL_A_INTERNAL);
+	}
+	m[5] = 0;
+	net_put32(m + 6, store_st.serial_floor);
+	net_put32(m + 10, store_st.time_floor);
+	n = seal_out(m, MSSL_REC_FLOOR, 9);
+	/* The session's own grant may have just been revoked or expired:
+	 * the session ends (see mssl.h for the one-message deviation). */
+	if (S.ss.serial < store_st.serial_floor || S.ss.not_after < store_st.time_floor)
+		S.ss.up = 0;
+	return n;
+}
+
+MS_NOINLINE static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], uint16_t port)
+{
+	uint32_t seq;
+	uint16_t len = (uint16_t)(n - MSSL_REC_OVERHEAD);
+	if (n < MSSL_REC_OVERHEAD)
+		return alert(m, MSSL_A_DECODE);
+	seq = net_be32(m + 1);
+	if (m[0] == MSSL_REC_FINISHED)
+		return finished(m, n, ip, port);
+	if (!S.ss.up || !same_peer(&S.ss.e.peer, ip, port))
+		return alert(m, MSSL_A_UNEXPECTED);
+	if (seq <= S.ss.last_in)
+		return alert(m, MSSL_A_REPLAY);
+	if (rec_crypt(&S.ss.e.c2s, 1, m, len, 0, 0))
+		return alert(m, MSSL_A_BAD_RECORD_MAC);
+	S.ss.last_in = seq;
+	switch (m[0]) {
+	case MSSL_REC_DATA:
+		return task(m, len, room);
+	case MSSL_REC_ALERT:
+		if (len == 1 && m[5] == MSSL_A_CLOSE_NOTIFY) {
+			n = rec_alert(m, MSSL_A_CLOSE_NOTIFY);
+			S.ss.up = 0;
+			return n;
+		}
+		return 0;
+	default: /* MSSL_REC_FLOOR */
+		return floor_body(m, len);
+	}
+}
+
+/* Once per boot (or mssl_reset): the issuer key id (SHA-256 of the
+ * stored modulus, first 8 bytes) and the nonce key. */
+MS_NOINLINE static uint8_t init(void)
+{
+	uint8_t t[32];
+	uint16_t k = modulus_len(), i;
+	if (!store_provisioned() || !(store_cfg.flags & CFG_ISSUER) ||
+	    (k != RSA1024_BYTES && k != RSA2048_BYTES) || k > CONFIG_RSA_MAX_BYTES)
+		return 0;
+	if (!S.ready) {
+		sha256_init(&fw_work.sha);
+		for (i = 0; i < k; i = (uint16_t)(i + 16)) {
+			store_read((uint16_t)(EE_MODULUS + i), t, 16);
+			sha256_update(&fw_work.sha, t, 16);
+		}
+		sha256_final(&fw_work.sha, t);
+		memcpy(S.keyid, t, 8);
+		wipe(&fw_work.sha, sizeof fw_work.sha);
+		store_read(EE_MASTER_KEY, t, 16);
+		aes128_init(&fw_work.aes, t);
+		enc_label(S.knonce, L_NONCE);
+		aes128_wipe(&fw_work.aes);
+		wipe(t, sizeof t);
+		S.ready = 1;
+	}
+	return 1;
+}
+
+uint16_t mssl_input(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], uint16_t port)
+{
+	uint8_t t;
+	if (!init())
+		return net_count(C_UDP_NOPORT); /* no issuer: no MSSL service */
+	if (!n)
+		return 0;
+	if (n > MSSL_MAX_MESSAGE)
+		return alert(m, MSSL_A_OVERFLOW);
+	t = m[0];
+	switch (t) {
+	case MSSL_CLIENT_HELLO:
+		return client_hello(m, n, ip, port);
+	case MSSL_GRANT_SIG:
+		return grant_signature(m, n, ip, port);
+	case MSSL_FLOOR_SIG:
+		return floor_signature(m, n, ip, port);
+	case MSSL_ALERT:
+		return 0; /* cleartext alerts from hosts change nothing */
+	case MSSL_REC_FINISHED:
+	case MSSL_REC_ALERT:
+	case MSSL_REC_DATA:
+	case MSSL_REC_FLOOR:
+		return record(m, n, room, ip, port);
+	}
+	return alert(m, MSSL_A_UNEXPECTED);
+}
+
+#endif /* CONFIG_MSSL */

@@ -1,0 +1,750 @@
+package mssl_test
+
+// End-to-end tests of MSSL against the simulated device running the real
+// firmware (firmware/build/mssl/atmega328p/mstool.elf: `make -C firmware mssl-image`, on mssim),
+// over SLIP/IPv4/UDP on its serial line: the acceptance list of the MSSL
+// issue, with the same grants, keys and expectations as the reference
+// server's tests in this package. They need `make -C firmware` (testenv:
+// fail in CI, skip elsewhere).
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/mstool/mstool/internal/testenv"
+	"github.com/mstool/mstool/pkg/capture"
+	"github.com/mstool/mstool/pkg/device"
+	"github.com/mstool/mstool/pkg/grant"
+	"github.com/mstool/mstool/pkg/ipv4"
+	"github.com/mstool/mstool/pkg/link"
+	"github.com/mstool/mstool/pkg/mssl"
+	"github.com/mstool/mstool/pkg/provision"
+	"github.com/mstool/mstool/pkg/sim"
+	"github.com/mstool/mstool/pkg/tasks"
+)
+
+// demux reads the device's packets and hands each to the view whose
+// address it is sent to, so that an honest session (mssl.NewLink on one
+// view) and an attacker (raw messages on another) share one serial line.
+type demux struct {
+	l     *link.Serial
+	mu    sync.Mutex
+	views map[netip.AddrPort][]chan []byte
+}
+
+func newDemux(t *testing.T, l *link.Serial) *demux {
+	d := &demux{l: l, views: map[netip.AddrPort][]chan []byte{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		for {
+			pkt, err := l.ReadPacket(ctx)
+			if err != nil {
+				return
+			}
+			u, err := ipv4.ParseUDP(pkt)
+			if err != nil {
+				continue
+			}
+			d.mu.Lock()
+			chs := d.views[netip.AddrPortFrom(u.IP.Dst, u.DstPort)]
+			d.mu.Unlock()
+			for _, ch := range chs { // every view of the address sees it
+				select {
+				case ch <- pkt:
+				default:
+				}
+			}
+		}
+	}()
+	return d
+}
+
+// view is a link.Link that sees the packets to addr (all views of an
+// address see every packet: a spoofing attacker and the honest host).
+type view struct {
+	d  *demux
+	ch chan []byte
+}
+
+func (d *demux) view(addr netip.AddrPort) *view {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ch := make(chan []byte, 64)
+	d.views[addr] = append(d.views[addr], ch)
+	return &view{d: d, ch: ch}
+}
+
+func (v *view) WritePacket(p []byte) error { return v.d.l.WritePacket(p) }
+func (v *view) ReadPacket(ctx context.Context) ([]byte, error) {
+	select {
+	case p := <-v.ch:
+		return p, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+func (v *view) Stats() link.Stats { return link.Stats{} }
+func (v *view) Close() error      { return nil }
+func (v *view) String() string    { return "view" }
+
+// simMSSL is a provisioned simulated device with an issuer key.
+type simMSSL struct {
+	t      *testing.T
+	issuer int // bits
+	dev    *sim.Device
+	l      *link.Serial
+	mux    *demux
+	mgmt   *device.Device
+	nextIP byte
+}
+
+const simTimeout = 10 * time.Second
+
+func startSimMSSL(t *testing.T, bits int) *simMSSL {
+	t.Helper()
+	return startSimMSSLRec(t, bits, nil)
+}
+
+func startSimMSSLRec(t *testing.T, bits int, rec *link.Recorder) *simMSSL {
+	t.Helper()
+	elf := testenv.Artifact(t, "firmware/build/mssl/atmega328p/mstool.elf", "-C firmware mssl-image")
+	harness := testenv.Artifact(t, "firmware/build/mssim", "firmware")
+	d := testDevice()
+	img, err := provision.Build(&provision.Config{
+		DeviceID: d.ID, Addr: deviceAddr.Addr(), MasterKey: d.MasterKey,
+		HasGroup: true, GroupID: d.GroupID, GroupKey: d.GroupKey,
+		Issuer: &testKey(t, bits).PublicKey,
+	}, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eep := filepath.Join(t.TempDir(), "dev.eep")
+	if err := os.WriteFile(eep, img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := sim.Start(context.Background(), sim.Options{Harness: harness, Firmware: elf, EEPROM: eep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dev.Stop() })
+	l, err := link.OpenSerial(dev.Port, &link.Options{Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	m, err := device.New(l.Management(), &device.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &simMSSL{t: t, issuer: bits, dev: dev, l: l, mux: newDemux(t, l), mgmt: m, nextIP: 100}
+}
+
+// exchange sends msg from peer and returns the device's answers: the
+// first within simTimeout (none: nil), then any that follow at once.
+func (s *simMSSL) exchange(v *view, peer netip.AddrPort, msg []byte, wantAnswer bool) [][]byte {
+	s.t.Helper()
+	h := ipv4.Header{Src: peer.Addr(), Dst: deviceAddr.Addr()}
+	pkt, err := ipv4.AppendUDP(nil, &h, peer.Port(), deviceAddr.Port(), msg)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for drained := false; !drained; { // answers to others at this address
+		select {
+		case <-v.ch:
+		default:
+			drained = true
+		}
+	}
+	if err := v.WritePacket(pkt); err != nil {
+		s.t.Fatal(err)
+	}
+	wait := simTimeout
+	if !wantAnswer {
+		wait = 400 * time.Millisecond
+	}
+	var out [][]byte
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		p, err := v.ReadPacket(ctx)
+		cancel()
+		if err != nil {
+			return out
+		}
+		u, err := ipv4.ParseUDP(p)
+		if err != nil || u.SrcPort != mssl.Port {
+			continue
+		}
+		out = append(out, append([]byte(nil), u.Payload...))
+		wait = 30 * time.Millisecond
+	}
+}
+
+// raw returns a sender of raw messages from peer.
+func (s *simMSSL) raw(peer netip.AddrPort) func(msg []byte) [][]byte {
+	v := s.mux.view(peer)
+	return func(msg []byte) [][]byte { return s.exchange(v, peer, msg, true) }
+}
+
+// recTransport records what the host sends.
+type recTransport struct {
+	mssl.Transport
+	mu   sync.Mutex
+	sent [][]byte
+}
+
+func (r *recTransport) Send(m []byte) error {
+	r.mu.Lock()
+	r.sent = append(r.sent, append([]byte(nil), m...))
+	r.mu.Unlock()
+	return r.Transport.Send(m)
+}
+
+func (r *recTransport) first(typ byte) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.sent {
+		if len(m) > 0 && m[0] == typ {
+			return m
+		}
+	}
+	return nil
+}
+
+func (r *recTransport) all(typ byte) [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out [][]byte
+	for _, m := range r.sent {
+		if len(m) > 0 && m[0] == typ {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// dialFrom runs a client handshake from peer.
+func (s *simMSSL) dialFrom(g []byte, hk [16]byte, peer netip.AddrPort) (*mssl.Session, *recTransport, error) {
+	tr := &recTransport{Transport: mssl.NewLink(s.mux.view(peer), peer, deviceAddr)}
+	sess, err := mssl.Dial(context.Background(), mssl.Config{Grant: g, HostKey: hk, Transport: tr, Timeout: simTimeout, Retries: -1})
+	return sess, tr, err
+}
+
+// honest: a host at 10.0.0.2 (a fresh port each time) with a valid grant
+// runs adc; the device keeps serving after whatever came before.
+func (s *simMSSL) honest(g []byte, hk [16]byte) {
+	s.t.Helper()
+	s.nextIP++
+	sess, _, err := s.dialFrom(g, hk, netip.AddrPortFrom(hostAddr.Addr(), 41000+uint16(s.nextIP)))
+	if err != nil {
+		s.t.Fatalf("honest handshake: %v", err)
+	}
+	r, err := sess.Task(context.Background(), grant.TaskADC, []byte{3})
+	if err != nil || r.Status != tasks.StatusOK || len(r.Result) != 2 {
+		s.t.Fatalf("honest task: %v, %+v", err, r)
+	}
+	if err := sess.Close(context.Background()); err != nil {
+		s.t.Fatalf("close: %v", err)
+	}
+}
+
+// lastCycles is the device's Timer1 count for its last IPv4 packet.
+func (s *simMSSL) lastCycles() uint32 {
+	s.t.Helper()
+	st, err := s.mgmt.Status(context.Background())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return st.LastCycles
+}
+
+func remoteAlertOf(err error) (mssl.Alert, bool) {
+	var ae *mssl.AlertError
+	if errors.As(err, &ae) && ae.Remote {
+		return ae.Code, true
+	}
+	return 0, false
+}
+
+func TestDeviceSession(t *testing.T) {
+	s := startSimMSSL(t, 1024)
+	f := &fixture{t: t, issuer: testKey(t, 1024)}
+	g, hk := f.sign(request())
+
+	// First handshake: RSA verify on the device.
+	sess, tr, err := s.dialFrom(g, hk, hostAddr)
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	first := s.lastCycles() // the GrantSignature message: SHA-256 + RSA + Finished
+	if sess.Cached() {
+		t.Fatal("first handshake reported cached")
+	}
+	ctx := context.Background()
+	r, err := sess.Task(ctx, grant.TaskADC, []byte{3})
+	if err != nil || r.Status != tasks.StatusOK || len(r.Result) != 2 {
+		t.Fatalf("adc: %v %+v", err, r)
+	}
+	taskCycles := s.lastCycles()
+	r, err = sess.Task(ctx, grant.TaskLED, []byte{1})
+	if err != nil || r.Status != tasks.StatusOK || !bytes.Equal(r.Result, []byte{1}) {
+		t.Fatalf("led on: %v %+v", err, r)
+	}
+	// Outside the grant: status denied, the session stays usable.
+	for _, task := range []grant.Task{grant.TaskID, grant.TaskCounters, grant.TaskSettingsWrite} {
+		r, err = sess.Task(ctx, task, nil)
+		if err != nil || r.Status != tasks.StatusDenied {
+			t.Fatalf("task %d outside the grant: %v, status %v (want denied)", task, err, r.Status)
+		}
+	}
+	if r, err = sess.Task(ctx, grant.TaskADC, []byte{1}); err != nil || r.Status != tasks.StatusOK {
+		t.Fatalf("adc after a denied task: %v %+v", err, r)
+	}
+	if err := sess.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+
+	// Resumed handshake: the cached flag, no signature sent, and its
+	// cycles. The two device-side steps are the ClientHello and the
+	// Finished; read the cycles after each by driving the messages.
+	sess2, tr2, err := s.dialFrom(g, hk, hostAddr)
+	if err != nil {
+		t.Fatalf("resumed handshake: %v", err)
+	}
+	if !sess2.Cached() || tr2.first(mssl.TypeGrantSignature) != nil {
+		t.Fatal("second handshake was not resumed from the cache")
+	}
+	finCycles := s.lastCycles()
+	sess2.Close(ctx)
+	if tr.first(mssl.TypeGrantSignature) == nil {
+		t.Fatal("first handshake sent no signature")
+	}
+
+	// ClientHello cycles of a cached grant: send one by hand (it just
+	// replaces the pending handshake).
+	peer := netip.AddrPortFrom(hostAddr.Addr(), 40999)
+	send := s.raw(peer)
+	ch := mssl.ClientHello{}
+	rand.Read(ch.Nh[:])
+	copy(ch.Body[:], g)
+	if out := send(ch.Marshal()); len(out) != 1 || out[0][0] != mssl.TypeServerHello || out[0][2] != mssl.FlagCached {
+		t.Fatalf("cached hello: %x", out)
+	}
+	helloCycles := s.lastCycles()
+	t.Logf("device cycles (RSA-1024 issuer): first handshake, GrantSignature step %d; resumed: ClientHello %d + Finished %d = %d; one task (adc) %d",
+		first, helloCycles, finCycles, helloCycles+finCycles, taskCycles)
+	if helloCycles+finCycles > 10*first || helloCycles+finCycles == 0 {
+		t.Fatalf("resumed handshake cycles %d not below the first's signature step %d", helloCycles+finCycles, first)
+	}
+}
+
+func TestDeviceAttacks(t *testing.T) {
+	s := startSimMSSL(t, 1024)
+	f := &fixture{t: t, issuer: testKey(t, 1024)}
+	g, hk := f.sign(request())
+	ctx := context.Background()
+
+	// An honest session stays up through all of this (one session at a
+	// time: after another honest host's session, it reconnects).
+	sess, tr, err := s.dialFrom(g, hk, hostAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var talive *testing.T
+	alive := func(what string) {
+		talive.Helper()
+		r, err := sess.Task(ctx, grant.TaskADC, []byte{2})
+		if err != nil || r.Status != tasks.StatusOK {
+			talive.Fatalf("honest session after %s: %v %+v", what, err, r)
+		}
+	}
+	redial := func() {
+		if sess, tr, err = s.dialFrom(g, hk, hostAddr); err != nil {
+			talive.Fatalf("reconnect: %v", err)
+		}
+	}
+	attacker := netip.AddrPortFrom(hostAddr.Addr(), 40001)
+	send := s.raw(attacker)
+	fromHost := s.raw(hostAddr) // the honest host's address (spoofed)
+
+	t.Run("replayed records", func(t *testing.T) {
+		talive = t
+		before := len(tr.all(mssl.RecordData))
+		alive("nothing")
+		recs := tr.all(mssl.RecordData)
+		if len(recs) != before+1 {
+			t.Fatalf("recorded %d data records", len(recs))
+		}
+		last := recs[len(recs)-1]
+		expectAlert(t, "replayed record", fromHost(last), mssl.AlertReplay)
+		expectAlert(t, "replayed Finished", fromHost(tr.first(mssl.RecordFinished)), mssl.AlertUnexpectedMessage)
+		alive("replays")
+	})
+	t.Run("reordered, truncated, extended, oversized, tampered records", func(t *testing.T) {
+		talive = t
+		// Two records sealed by the honest session's keys are not
+		// available outside the client; use the recorded ones: the last
+		// record is older than the next the device expects.
+		alive("x")
+		recs := tr.all(mssl.RecordData)
+		old := recs[len(recs)-2]
+		expectAlert(t, "reordered (older) record", fromHost(old), mssl.AlertReplay)
+		cur := recs[len(recs)-1]
+		expectAlert(t, "truncated below the overhead", fromHost(cur[:12]), mssl.AlertDecodeError)
+		expectAlert(t, "oversized", fromHost(append(bytes.Clone(cur), make([]byte, mssl.MaxMessage)...)[:mssl.MaxMessage]), mssl.AlertReplay)
+		// A record with a fresh sequence number but a forged tag, every
+		// byte of the sealed part flipped, truncated by one, extended.
+		forged := bytes.Clone(cur)
+		forged[1], forged[2], forged[3], forged[4] = 0x7f, 0, 0, 0
+		for i := 5; i < len(forged); i++ {
+			m := bytes.Clone(forged)
+			m[i] ^= 0x01
+			expectAlert(t, "tampered record", fromHost(m), mssl.AlertBadRecordMAC)
+		}
+		expectAlert(t, "truncated by one", fromHost(forged[:len(forged)-1]), mssl.AlertBadRecordMAC)
+		expectAlert(t, "extended by one", fromHost(append(bytes.Clone(forged), 0)), mssl.AlertBadRecordMAC)
+		expectAlert(t, "record from another port", send(forged), mssl.AlertUnexpectedMessage)
+		alive("record attacks")
+	})
+	t.Run("oversized message", func(t *testing.T) {
+		talive = t
+		// 269 bytes do not fit the device's 296-byte frame with IPv4 and
+		// UDP: the SLIP layer drops the frame (no answer), as documented.
+		v := s.mux.view(netip.AddrPortFrom(hostAddr.Addr(), 40002))
+		if out := s.exchange(v, netip.AddrPortFrom(hostAddr.Addr(), 40002), make([]byte, mssl.MaxMessage+1), false); len(out) != 0 {
+			t.Fatalf("oversized frame answered: %x", out)
+		}
+		alive("oversized")
+	})
+	t.Run("replayed handshake", func(t *testing.T) {
+		talive = t
+		hello, fin, sig := tr.first(mssl.TypeClientHello), tr.first(mssl.RecordFinished), tr.first(mssl.TypeGrantSignature)
+		out := send(hello)
+		if len(out) != 1 || out[0][0] != mssl.TypeServerHello {
+			t.Fatalf("replayed hello: %x", out)
+		}
+		expectAlert(t, "replayed Finished", send(fin), mssl.AlertBadRecordMAC)
+		expectAlert(t, "Finished again", send(fin), mssl.AlertUnexpectedMessage)
+		expectAlert(t, "replayed signature", send(sig), mssl.AlertUnexpectedMessage)
+		alive("a replayed handshake")
+	})
+	t.Run("sniffed grant from a spoofed host address", func(t *testing.T) {
+		talive = t
+		var guess [16]byte
+		rand.Read(guess[:])
+		_, _, err := s.dialFrom(g, guess, attacker)
+		if a, ok := remoteAlertOf(err); !ok || a != mssl.AlertBadRecordMAC {
+			t.Fatalf("guessed host key: %v", err)
+		}
+		// the sniffed grant from another address than the bound one
+		_, _, err = s.dialFrom(g, hk, netip.MustParseAddrPort("10.0.0.66:40000"))
+		if a, ok := remoteAlertOf(err); !ok || a != mssl.AlertWrongHost {
+			t.Fatalf("other address: %v", err)
+		}
+		alive("spoofed hosts")
+	})
+	t.Run("tampered grant body, every byte", func(t *testing.T) {
+		talive = t
+		ok := map[mssl.Alert]bool{mssl.AlertBadGrant: true, mssl.AlertUnknownIssuer: true, mssl.AlertWrongDevice: true,
+			mssl.AlertRevoked: true, mssl.AlertExpired: true, mssl.AlertWrongHost: true}
+		for i := 0; i < grant.BodySize; i++ {
+			ch := mssl.ClientHello{}
+			rand.Read(ch.Nh[:])
+			copy(ch.Body[:], g)
+			ch.Body[i] ^= 0x01 << (i % 8)
+			out := send(ch.Marshal())
+			a, err := mssl.ParseAlert(firstOf(out))
+			if err != nil || !ok[a] {
+				t.Fatalf("body byte %d flipped: answer %x", i, out)
+			}
+		}
+		alive("tampered bodies")
+	})
+	t.Run("tampered grant signature, sampled bytes", func(t *testing.T) {
+		talive = t
+		g2, hk2 := f.sign(request(func(r *grant.Request) { r.Serial = 12 }))
+		for _, i := range []int{grant.BodySize, grant.BodySize + 1, grant.BodySize + 64, len(g2) - 2, len(g2) - 1} {
+			bad := bytes.Clone(g2)
+			bad[i] ^= 0x80
+			_, _, err := s.dialFrom(bad, hk2, attacker)
+			if a, ok := remoteAlertOf(err); !ok || a != mssl.AlertBadSignature {
+				t.Fatalf("signature byte %d flipped: %v", i, err)
+			}
+		}
+		alive("tampered signatures")
+		s.honest(g2, hk2) // never cached by the failures: verifies now
+		redial()
+		alive("another host's session")
+	})
+	t.Run("grant rejections", func(t *testing.T) {
+		talive = t
+		for _, c := range []struct {
+			name string
+			g    []byte
+			hk   [16]byte
+			want mssl.Alert
+		}{
+			{"another device", nil, [16]byte{}, mssl.AlertWrongDevice},
+			{"another issuer key", nil, [16]byte{}, mssl.AlertUnknownIssuer},
+			{"another host", nil, [16]byte{}, mssl.AlertWrongHost},
+			{"another group", nil, [16]byte{}, mssl.AlertWrongDevice},
+		} {
+			switch c.name {
+			case "another device":
+				c.g, c.hk = f.sign(request(func(r *grant.Request) { r.Device = otherDevice() }))
+			case "another issuer key":
+				o := &fixture{t: t, issuer: otherKey(t)}
+				c.g, c.hk = o.sign(request())
+			case "another host":
+				c.g, c.hk = f.sign(request(func(r *grant.Request) { r.HostIP = netip.MustParseAddr("10.0.0.77") }))
+			case "another group":
+				d := otherDevice()
+				d.SetGroup(8, [16]byte{1})
+				c.g, c.hk = f.sign(request(func(r *grant.Request) { r.Device = d; r.Group = true }))
+			}
+			_, _, err := s.dialFrom(c.g, c.hk, attacker)
+			if a, ok := remoteAlertOf(err); !ok || a != c.want {
+				t.Fatalf("%s: %v, want %s", c.name, err, c.want)
+			}
+		}
+		// a group grant for the device's group 7 works
+		gg, ghk := f.sign(request(func(r *grant.Request) { r.Group = true; r.Serial = 13 }))
+		s.honest(gg, ghk)
+		redial()
+		alive("rejected grants")
+	})
+	t.Run("unknown and cleartext messages", func(t *testing.T) {
+		talive = t
+		expectAlert(t, "unknown type", send([]byte{0x99, 1, 2}), mssl.AlertUnexpectedMessage)
+		expectAlert(t, "version 2", send(append([]byte{1, 2}, make([]byte, 95)...)), mssl.AlertProtocolVersion)
+		expectAlert(t, "short hello", send([]byte{1, 1, 0}), mssl.AlertDecodeError)
+		v := s.mux.view(netip.AddrPortFrom(hostAddr.Addr(), 40003))
+		if out := s.exchange(v, netip.AddrPortFrom(hostAddr.Addr(), 40003), []byte{mssl.TypeAlert, 0}, false); len(out) != 0 {
+			t.Fatalf("cleartext alert answered: %x", out)
+		}
+		alive("protocol errors")
+	})
+	// Revocation last: it moves the device's floors for good.
+	t.Run("revoked grant (floor statement)", func(t *testing.T) {
+		talive = t
+		st, err := mssl.SignFloor(f.issuer, mssl.FloorRequest{Target: 0x2a, SerialFloor: 11, IssuedAt: t0.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// a forged signature first: bad_signature, nothing changes
+		forged := bytes.Clone(st)
+		forged[len(forged)-1] ^= 1
+		if _, err := sess.RaiseFloor(ctx, forged); err == nil {
+			t.Fatal("forged floor statement accepted")
+		} else if a, ok := remoteAlertOf(err); !ok || a != mssl.AlertBadSignature {
+			t.Fatalf("forged floor statement: %v", err)
+		}
+		alive("a forged floor statement")
+		fl, err := sess.RaiseFloor(ctx, st)
+		if err != nil {
+			t.Fatalf("raise floor: %v", err)
+		}
+		if fl.SerialFloor != 11 || fl.Ended != mssl.AlertRevoked {
+			t.Fatalf("floors %+v", fl)
+		}
+		_, _, err = s.dialFrom(g, hk, attacker)
+		if a, ok := remoteAlertOf(err); !ok || a != mssl.AlertRevoked {
+			t.Fatalf("revoked grant: %v", err)
+		}
+		g3, hk3 := f.sign(request(func(r *grant.Request) { r.Serial = 11 }))
+		s.honest(g3, hk3)
+	})
+}
+
+func firstOf(out [][]byte) []byte {
+	if len(out) == 0 {
+		return nil
+	}
+	return out[0]
+}
+
+// TestDeviceKeyLogDecrypt: a session with the device captured on its
+// serial line and the host's MSSL key log decrypt (mstool decrypt
+// --mssl-keylog's library path, pkg/capture) to the task messages.
+func TestDeviceKeyLogDecrypt(t *testing.T) {
+	var pcap, keylog bytes.Buffer
+	rec, err := link.NewRecorder(&pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startSimMSSLRec(t, 1024, rec)
+	f := &fixture{t: t, issuer: testKey(t, 1024)}
+	g, hk := f.sign(request())
+	tr := mssl.NewLink(s.mux.view(hostAddr), hostAddr, deviceAddr)
+	sess, err := mssl.Dial(context.Background(), mssl.Config{Grant: g, HostKey: hk, Transport: tr, Timeout: simTimeout, Retries: -1, KeyLog: &keylog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][]byte
+	for i := byte(0); i < 3; i++ {
+		r, err := sess.Task(context.Background(), grant.TaskADC, []byte{i})
+		if err != nil || r.Status != tasks.StatusOK {
+			t.Fatalf("adc %d: %v %+v", i, err, r)
+		}
+		want = append(want, tasks.AppendRequest(nil, grant.TaskADC, uint16(i+1), []byte{i}),
+			tasks.AppendReply(nil, grant.TaskADC, uint16(i+1), r.Status, r.Result))
+	}
+	if r, err := sess.Task(context.Background(), grant.TaskID, nil); err != nil || r.Status != tasks.StatusDenied {
+		t.Fatalf("id: %v %+v", err, r)
+	}
+	want = append(want, tasks.AppendRequest(nil, grant.TaskID, 4, nil), tasks.AppendReply(nil, grant.TaskID, 4, tasks.StatusDenied, nil))
+	if err := sess.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, []byte{0}, []byte{0}) // close_notify both ways
+	time.Sleep(100 * time.Millisecond)
+	s.l.Close()
+
+	entries, err := mssl.ParseKeyLog(&keylog)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("key log: %v, %d entries", err, len(entries))
+	}
+	var out bytes.Buffer
+	st, err := capture.DecryptCapture(context.Background(), bytes.NewReader(pcap.Bytes()), &out, nil,
+		capture.Options{MSSL: msslOpener{mssl.NewDecrypter(entries)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.MSSLDecrypted != uint64(len(want)) || st.MSSLFailed != 0 {
+		t.Fatalf("decrypt: %+v, want %d records", st, len(want))
+	}
+	r, err := pcapgo.NewReader(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][]byte
+	for {
+		data, _, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		pkt := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
+		u, err := ipv4.ParseUDP(pkt.Data())
+		if err != nil || (u.SrcPort != mssl.Port && u.DstPort != mssl.Port) || len(u.Payload) == 0 {
+			continue
+		}
+		switch m := u.Payload; {
+		case len(m) == mssl.ClientHelloSize || len(m) == mssl.ServerHelloSize || len(m) == 1+128,
+			len(m) == 1 && m[0] == mssl.TypeSignatureRequest, m[0] == mssl.RecordFinished:
+			continue // handshake messages and Finished records stay as they are
+		}
+		got = append(got, u.Payload)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d clear task messages in the decrypted capture, want %d: %x", len(got), len(want), got)
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("message %d: %x, want %x", i, got[i], want[i])
+		}
+	}
+}
+
+// msslOpener adapts mssl.Decrypter to capture.UDPOpener, as
+// cmd/mstool/decrypt.go does for `mstool decrypt --mssl-keylog`.
+type msslOpener struct{ d *mssl.Decrypter }
+
+func (o msslOpener) OpenUDP(dst []byte, src, to netip.AddrPort, payload []byte) ([]byte, capture.Result) {
+	out, r := o.d.Open(dst, src, to, payload)
+	switch r {
+	case mssl.Decrypted:
+		return out, capture.MSSLDecrypted
+	case mssl.Undecryptable:
+		return dst, capture.MSSLFailed
+	case mssl.Replayed:
+		return dst, capture.Replayed
+	}
+	return dst, capture.Other
+}
+
+// handCycles runs one handshake by hand from peer and returns the device
+// cycles of each step (ClientHello, Finished, and GrantSignature when the
+// grant was not cached), and whether it was cached.
+func (s *simMSSL) handCycles(t *testing.T, send func([]byte) [][]byte, g []byte, hk [16]byte) (hello, fin, sig uint32, cached bool) {
+	t.Helper()
+	ch := mssl.ClientHello{}
+	rand.Read(ch.Nh[:])
+	copy(ch.Body[:], g)
+	out := send(ch.Marshal())
+	sh, err := mssl.ParseServerHello(firstOf(out))
+	if err != nil {
+		t.Fatalf("hello: %x", out)
+	}
+	hello = s.lastCycles()
+	k := mssl.DeriveKeys(hk, ch.Nh, sh.Nd)
+	extra := append([]byte{sh.Flags}, g[grant.OffTag:grant.BodySize]...)
+	out = send(mssl.SealRecordForTest(k.ClientKey, k.ClientSalt, 1, mssl.RecordFinished, 0, nil, extra))
+	fin = s.lastCycles()
+	cached = sh.Flags&mssl.FlagCached != 0
+	if !cached {
+		if len(out) != 1 || !bytes.Equal(out[0], []byte{mssl.TypeSignatureRequest}) {
+			t.Fatalf("Finished: %x", out)
+		}
+		out = send(append([]byte{mssl.TypeGrantSignature}, g[grant.BodySize:]...))
+		sig = s.lastCycles()
+	}
+	if _, err := mssl.OpenRecordForTest(k.ServerKey, k.ServerSalt, 2, firstOf(out), extra); err != nil {
+		t.Fatalf("device Finished: %x: %v", out, err)
+	}
+	return hello, fin, sig, cached
+}
+
+// TestDeviceCycles measures the handshake on the device (Timer1 counts
+// of each message, from the end of its SLIP frame to the answer queued,
+// IPv4/UDP included; management STATUS) and logs them for
+// docs/PERFORMANCE.md. The only assertion: the resumed handshake does no
+// RSA (an order of magnitude below the first).
+func TestDeviceCycles(t *testing.T) {
+	s := startSimMSSL(t, 1024)
+	f := &fixture{t: t, issuer: testKey(t, 1024)}
+	g, hk := f.sign(request())
+	send := s.raw(hostAddr)
+	// The stack alone: an unknown message type answered with an alert.
+	// (The first message after a boot also computes the issuer key id
+	// and the nonce key, once.)
+	expectAlert(t, "unknown type", send([]byte{0x99, 0, 0}), mssl.AlertUnexpectedMessage)
+	boot := s.lastCycles()
+	expectAlert(t, "unknown type", send([]byte{0x99, 0, 0}), mssl.AlertUnexpectedMessage)
+	base := s.lastCycles()
+	t.Logf("first message after boot (key id: SHA-256 of the modulus, Knonce): %d", boot)
+	h1, f1, s1, c1 := s.handCycles(t, send, g, hk)
+	min := func(a, b uint32) uint32 {
+		if b < a {
+			return b
+		}
+		return a
+	}
+	var h2, f2 uint32 = ^uint32(0), ^uint32(0)
+	for i := 0; i < 4; i++ { // minimum of a few (interrupts add a little)
+		h, fn, sg, c := s.handCycles(t, send, g, hk)
+		if !c || sg != 0 {
+			t.Fatal("handshake not resumed from the cache")
+		}
+		h2, f2 = min(h2, h), min(f2, fn)
+	}
+	if c1 {
+		t.Fatal("first handshake cached")
+	}
+	t.Logf("device cycles, RSA-1024 issuer: stack baseline (alert) %d", base)
+	t.Logf("first handshake: ClientHello %d, Finished %d, GrantSignature (SHA-256 + RSA + Finished) %d, total %d", h1, f1, s1, h1+f1+s1)
+	t.Logf("resumed handshake: ClientHello %d, Finished %d, total %d (MSSL alone, less 2 x baseline: %d)", h2, f2, h2+f2, h2+f2-2*base)
+	if 10*(h2+f2) > s1 {
+		t.Fatalf("resumed handshake %d cycles is not an order of magnitude below the RSA step %d", h2+f2, s1)
+	}
+}
