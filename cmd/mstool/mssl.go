@@ -38,8 +38,8 @@ func msslFlags() []cli.Flag {
 		&cli.StringFlag{Name: "host-key", Aliases: []string{"k"}, Usage: "the grant's host key `FILE` (default: the grant's NAME.hostkey)"},
 		&cli.StringFlag{Name: "udp", Usage: "reach the device over UDP at `HOST:PORT` (its MSSL port is 7412)"},
 		&cli.StringFlag{Name: "tcp", Usage: "reach an MSSL server on a byte stream at `HOST:PORT` (2-byte length per message)"},
-		&cli.StringFlag{Name: "serial", Aliases: []string{"p"}, Usage: "reach the device over SLIP on the serial `PORT`"},
-		&cli.StringFlag{Name: "device-ip", Usage: "the device's IPv4 `ADDRESS` (--serial; required there)"},
+		&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "reach the device over SLIP on the serial `PORT`"},
+		&cli.StringFlag{Name: "device-ip", Usage: "the device's IPv4 `ADDRESS` (--port; required there)"},
 		&cli.StringFlag{Name: "host-ip", Usage: "this host's IPv4 `ADDRESS` on the serial link (default: the grant's bound address)"},
 		&cli.StringFlag{Name: "keylog", Usage: "append the session's keys to `FILE` for 'mstool decrypt --mssl-keylog' (default: $" + msslKeyLogEnv + ")"},
 		&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "wait `D` for each answer"},
@@ -199,13 +199,13 @@ func openKeyLog(path string) (*os.File, error) {
 
 func msslTransport(c *cli.Context, g *grant.Grant) (mssl.Transport, error) {
 	n := 0
-	for _, f := range []string{"udp", "tcp", "serial"} {
+	for _, f := range []string{"udp", "tcp", "port"} {
 		if c.String(f) != "" {
 			n++
 		}
 	}
 	if n != 1 {
-		return nil, usageErrorf("give exactly one of --udp HOST:PORT, --tcp HOST:PORT or --serial PORT", "mssl: how to reach the device?")
+		return nil, usageErrorf("give exactly one of --udp HOST:PORT, --tcp HOST:PORT or --port PORT", "mssl: how to reach the device?")
 	}
 	switch {
 	case c.String("udp") != "":
@@ -223,7 +223,7 @@ func msslTransport(c *cli.Context, g *grant.Grant) (mssl.Transport, error) {
 	}
 	dev, err := netip.ParseAddr(c.String("device-ip"))
 	if err != nil || !dev.Is4() {
-		return nil, usageErrorf("give the device's address with --device-ip A.B.C.D", "mssl: --serial needs the device's IPv4 address")
+		return nil, usageErrorf("give the device's address with --device-ip A.B.C.D", "mssl: --port needs the device's IPv4 address")
 	}
 	host := g.HostIP
 	if s := c.String("host-ip"); s != "" {
@@ -234,7 +234,7 @@ func msslTransport(c *cli.Context, g *grant.Grant) (mssl.Transport, error) {
 	if !host.IsValid() {
 		return nil, usageErrorf("give this host's address with --host-ip A.B.C.D", "mssl: the grant binds no IPv4 address")
 	}
-	l, err := link.OpenSerial(c.String("serial"), nil)
+	l, err := link.OpenSerial(c.String("port"), nil)
 	if err != nil {
 		return nil, linkError(err, "check the port (mstool sim prints the simulated device's), and that you may use it (the dialout group)")
 	}
@@ -253,7 +253,7 @@ func (t *linkTransport) Close() error { t.Link.Close(); return t.l.Close() }
 // msslError maps a session error to an exit code and a hint.
 func msslError(err error) error {
 	if errors.Is(err, mssl.ErrNoAnswer) || errors.Is(err, link.ErrClosed) {
-		return linkError(err, "is the device running and reachable? (mstool sim; --udp/--serial)")
+		return linkError(err, "is the device running and reachable? (mstool sim; --udp/--port)")
 	}
 	if a, ok := mssl.AlertOf(err); ok {
 		hint := map[mssl.Alert]string{

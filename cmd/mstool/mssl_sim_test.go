@@ -47,7 +47,7 @@ func TestMSSLExecOnDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dev.Stop() })
-	base := []string{"mssl", "exec", "--serial", dev.Port, "--device-ip", simDevA, "--timeout", "5s", "--keylog", p("keys.log")}
+	base := []string{"mssl", "exec", "--port", dev.Port, "--device-ip", simDevA, "--timeout", "5s", "--keylog", p("keys.log")}
 	exec := func(grantFile string, args ...string) (string, string, int) {
 		return mstoolRun(t, append(append(append([]string(nil), base...), "--grant", p(grantFile)), args...)...)
 	}
