@@ -117,23 +117,11 @@ func openESP(ui *UI, c *cli.Context) (*espConn, error) {
 	e := &espConn{target: out.Dst.String()}
 	opts := &link.Options{}
 	if p := c.String("pcap"); p != "" {
-		flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-		if c.Bool("force") {
-			flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-		}
-		f, err := os.OpenFile(p, flags, 0o600)
+		f, rec, err := openRecording(p, c.Bool("force"))
 		if err != nil {
-			if errors.Is(err, os.ErrExist) {
-				return nil, failf("choose another name or add --force", "%s already exists", p)
-			}
-			return nil, failf("", "%v", err)
+			return nil, err
 		}
-		e.pcap = f
-		if e.rec, err = link.NewRecorder(f); err != nil {
-			f.Close()
-			return nil, failf("", "%v", err)
-		}
-		opts.Recorder = e.rec
+		e.pcap, e.rec, opts.Recorder = f, rec, rec
 	}
 	fail := func(err error) (*espConn, error) {
 		if e.link != nil {

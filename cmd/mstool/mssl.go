@@ -40,6 +40,8 @@ func msslFlags() []cli.Flag {
 		&cli.StringFlag{Name: "tcp", Usage: "reach an MSSL server on a byte stream at `HOST:PORT` (2-byte length per message)"},
 		&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "reach the device over SLIP on the serial `PORT`"},
 		&cli.StringFlag{Name: "device-ip", Usage: "the device's IPv4 `ADDRESS` (--port; required there)"},
+		&cli.StringFlag{Name: "pcap", Usage: "record the serial link in `FILE` (pcap, raw IP; with --port; never overwritten without --force)"},
+		&cli.BoolFlag{Name: "force", Usage: "overwrite the --pcap file"},
 		&cli.StringFlag{Name: "host-ip", Usage: "this host's IPv4 `ADDRESS` on the serial link (default: the grant's bound address)"},
 		&cli.StringFlag{Name: "keylog", Usage: "append the session's keys to `FILE` for 'mstool decrypt --mssl-keylog' (default: $" + msslKeyLogEnv + ")"},
 		&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "wait `D` for each answer"},
@@ -207,6 +209,9 @@ func msslTransport(c *cli.Context, g *grant.Grant) (mssl.Transport, error) {
 	if n != 1 {
 		return nil, usageErrorf("give exactly one of --udp HOST:PORT, --tcp HOST:PORT or --port PORT", "mssl: how to reach the device?")
 	}
+	if c.String("pcap") != "" && c.String("port") == "" {
+		return nil, usageErrorf("record a UDP or TCP session with tcpdump or mstool sniff", "mssl: --pcap records the serial link: it goes with --port")
+	}
 	switch {
 	case c.String("udp") != "":
 		t, err := mssl.DialUDP(c.String("udp"))
@@ -234,21 +239,42 @@ func msslTransport(c *cli.Context, g *grant.Grant) (mssl.Transport, error) {
 	if !host.IsValid() {
 		return nil, usageErrorf("give this host's address with --host-ip A.B.C.D", "mssl: the grant binds no IPv4 address")
 	}
-	l, err := link.OpenSerial(c.String("port"), nil)
+	opts := &link.Options{}
+	var pcap *os.File
+	if p := c.String("pcap"); p != "" {
+		f, rec, err := openRecording(p, c.Bool("force"))
+		if err != nil {
+			return nil, err
+		}
+		pcap, opts.Recorder = f, rec
+	}
+	l, err := link.OpenSerial(c.String("port"), opts)
 	if err != nil {
+		if pcap != nil {
+			pcap.Close()
+			os.Remove(pcap.Name())
+		}
 		return nil, linkError(err, "check the port (mstool sim prints the simulated device's), and that you may use it (the dialout group)")
 	}
 	local := netip.AddrPortFrom(host, uint16(49152+os.Getpid()%16384))
-	return &linkTransport{Link: mssl.NewLink(l, local, netip.AddrPortFrom(dev, mssl.Port)), l: l}, nil
+	return &linkTransport{Link: mssl.NewLink(l, local, netip.AddrPortFrom(dev, mssl.Port)), l: l, pcap: pcap}, nil
 }
 
-// linkTransport closes the serial link with the session.
+// linkTransport closes the serial link (and its recording) with the session.
 type linkTransport struct {
 	*mssl.Link
-	l link.Link
+	l    link.Link
+	pcap *os.File
 }
 
-func (t *linkTransport) Close() error { t.Link.Close(); return t.l.Close() }
+func (t *linkTransport) Close() error {
+	t.Link.Close()
+	err := t.l.Close()
+	if t.pcap != nil {
+		t.pcap.Close()
+	}
+	return err
+}
 
 // msslError maps a session error to an exit code and a hint.
 func msslError(err error) error {

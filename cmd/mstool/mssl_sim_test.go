@@ -76,7 +76,27 @@ func TestMSSLExecOnDevice(t *testing.T) {
 		t.Fatalf("foreign grant: exit %d\n%s", code, errs)
 	}
 
-	// A captured session decrypts with the key log (mstool decrypt).
+	// The CLI records its own session (--pcap) and logs its keys; decrypt
+	// opens every MSSL record of it.
+	cliBase := []string{"mssl", "exec", "--port", dev.Port, "--device-ip", simDevA, "--timeout", "5s",
+		"--keylog", p("cli.keys"), "--pcap", p("cli.pcap"), "--grant", p("alice.grant")}
+	if out, errs, code = mstoolRun(t, append(cliBase, "led", "off")...); code != 0 {
+		t.Fatalf("mssl exec --pcap: exit %d\n%s%s", code, out, errs)
+	}
+	if _, errs, code = mstoolRun(t, append(cliBase, "led", "off")...); code != exitFailure || !strings.Contains(errs, "already exists") {
+		t.Fatalf("mssl exec --pcap over an existing file: exit %d\n%s", code, errs)
+	}
+	out = mustRun(t, "--json", "decrypt", p("cli.pcap"), "-o", p("cli.clear.pcap"), "--mssl-keylog", p("cli.keys"))
+	var cliSt struct {
+		Decrypted uint64 `json:"mssl_decrypted"`
+		Failed    uint64 `json:"mssl_failed"`
+	}
+	if err := json.Unmarshal([]byte(out), &cliSt); err != nil || cliSt.Decrypted < 4 || cliSt.Failed != 0 {
+		t.Fatalf("decrypt of the CLI's capture: %v\n%s", err, out)
+	}
+
+	// A captured session decrypts with the key log (mstool decrypt), byte
+	// for byte as the library sent it.
 	var pcap bytes.Buffer
 	rec, err := link.NewRecorder(&pcap)
 	if err != nil {
