@@ -3,7 +3,8 @@
 # build mstool and the firmware, make a device identity and an ESP SA pair,
 # provision an EEPROM image, start the simulated ATmega328P with it, ping it
 # and run tasks through ESP while recording the link, decrypt the capture,
-# and benchmark the device's crypto. Every step is printed before it runs;
+# benchmark the device's crypto; then sign an MSSL grant, run tasks over MSSL
+# on the MSSL firmware image, and decrypt that capture with the key log. Every step is printed before it runs;
 # the script stops with a non-zero status at the first failure and always
 # stops the simulator.
 #
@@ -13,6 +14,7 @@
 #   SKIP_MAKE=1 ./scripts/demo.sh   use the firmware already in firmware/build
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 
 SUITE=${SUITE:-aes128-ccm8}
 HOST_IP=10.0.0.1
@@ -68,19 +70,28 @@ step "provision the device's EEPROM image (Intel HEX)"
 show "$mstool" -q provision -d dev.key --ip "$DEV_IP" --sa host.sa -o dev.hex
 show "$mstool" provision inspect dev.hex
 
+# start_sim ELF EEPROM: start the simulated device, set $port and $simpid.
+start_sim() {
+	printf '$ mstool sim --elf %s --eeprom %s > port &\n' "$1" "$2"
+	rm -f "$work/port"
+	(cd "$root" && exec "$mstool" sim --elf "$1" --eeprom "$work/$2" >"$work/port" 2>"$work/sim.log") &
+	simpid=$!
+	for _ in $(seq 100); do
+		[ -s "$work/port" ] && break
+		kill -0 "$simpid" 2>/dev/null || { echo "demo: the simulator exited" >&2; exit 1; }
+		sleep 0.1
+	done
+	[ -s "$work/port" ] || { echo "demo: the simulator printed no port" >&2; exit 1; }
+	port=$(cat "$work/port")
+}
+stop_sim() {
+	kill -TERM "$simpid"
+	wait "$simpid"
+	simpid=
+}
+
 step "start the simulated device (the real firmware on simavr) with that EEPROM"
-cd - >/dev/null
-printf '$ mstool sim --eeprom dev.hex > port &\n'
-"$mstool" sim --eeprom "$work/dev.hex" >"$work/port" 2>"$work/sim.log" &
-simpid=$!
-cd "$work"
-for _ in $(seq 100); do
-	[ -s port ] && break
-	kill -0 "$simpid" 2>/dev/null || { echo "demo: the simulator exited" >&2; exit 1; }
-	sleep 0.1
-done
-[ -s port ] || { echo "demo: the simulator printed no port" >&2; exit 1; }
-port=$(cat port)
+start_sim firmware/build/atmega328p/mstool.elf dev.hex
 echo "device on $port"
 
 step "ping through ESP, recording the link"
@@ -104,7 +115,41 @@ step "benchmark the device's crypto (cycles from the simulated Timer1)"
 show "$mstool" bench --port "$port" --reps 1
 
 step "stop the simulated device (its EEPROM, with the sequence counters, is kept in dev.eep)"
-kill -TERM "$simpid"
-wait "$simpid"
-simpid=
+stop_sim
+
+step "MSSL: the owner's signing key and a grant: this host may run id, led and adc"
+# The MSSL firmware image verifies RSA-1024 grants (RAM; docs/PERFORMANCE.md).
+show "$mstool" keygen owner -o owner.pem --bits 1024 >owner.pub
+show "$mstool" grant sign --key owner.pem --device dev.key --host-ip "$HOST_IP" --tasks id,led,adc --serial 1 --valid-for 24h -o alice
+show "$mstool" grant inspect alice.grant
+
+step "provision the device again with the issuer's key (fresh SAs: an SA file is provisioned once)"
+show "$mstool" esp sa new -o mssl-host.sa --suite "$SUITE" --src "$HOST_IP" --dst "$DEV_IP"
+show "$mstool" -q provision -d dev.key --ip "$DEV_IP" --sa mssl-host.sa --issuer owner.pub -o mssl-dev.hex
+
+step "start the simulated device with the MSSL firmware image"
+start_sim firmware/build/mssl/atmega328p/mstool.elf mssl-dev.hex
+echo "device on $port"
+
+step "MSSL sessions: the first verifies the grant's RSA signature, the next resume from the device's cache"
+show "$mstool" mssl exec --port "$port" --device-ip "$DEV_IP" --grant alice.grant --keylog mssl.keys --pcap mssl.pcap led on
+show "$mstool" mssl exec --port "$port" --device-ip "$DEV_IP" --grant alice.grant --keylog mssl.keys adc 3
+printf '$ mstool mssl exec ... uptime    # not in the grant: denied, exit 4\n'
+if "$mstool" mssl exec --port "$port" --device-ip "$DEV_IP" --grant alice.grant uptime; then
+	echo "demo: a task outside the grant was allowed" >&2
+	exit 1
+else
+	status=$?
+	[ $status -eq 4 ] || { echo "demo: denied task exited $status, want 4" >&2; exit 1; }
+	echo "denied, as the grant says (exit 4)"
+fi
+
+step "decrypt the MSSL capture with the key log"
+show "$mstool" decrypt mssl.pcap -o mssl.dec.pcap --mssl-keylog mssl.keys
+if command -v tshark >/dev/null 2>&1; then
+	show tshark -n -r mssl.dec.pcap
+fi
+
+step "stop the simulated device"
+stop_sim
 printf '\n%sdemo: OK%s - files in %s\n' "$bold" "$plain" "$work"
