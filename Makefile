@@ -24,11 +24,12 @@ firmware:
 test: fmt-check vet cross firmware test-firmware test-go
 
 # Host builds of the firmware sources under ASan/UBSan (crypto, RSA, network
-# stack, EEPROM store), the packet-path fuzz driver for a bounded run, and the
-# assembly checked against the C reference on the simulator.
+# stack, EEPROM store, MSSL), the packet-path and MSSL libFuzzer targets for a
+# bounded run over their committed corpora, and the assembly checked against
+# the C reference on the simulator.
 test-firmware:
 	$(MAKE) -C firmware host-test net-test avr-test
-	$(MAKE) -C firmware fuzz FUZZ_ITERS=100000
+	$(MAKE) -C firmware fuzz FUZZ_ITERS=100000 FUZZ_ARGS=-max_total_time=20
 
 test-go:
 	$(GO) test -count=1 ./...

@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 # Every package the tests use. A missing tool in CI is a failure, so this
 # list is the contract between the tests and the machine.
 packages=(
-  make gcc pkg-config
+  make gcc pkg-config clang
   gcc-avr avr-libc binutils-avr
   simavr libsimavr-dev libelf-dev
   avrdude arduino-core-avr
