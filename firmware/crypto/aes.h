@@ -18,6 +18,7 @@
 #define MS_AES_H
 
 #include <stdint.h>
+#include <string.h>
 #include "../config.h"
 
 #define AES128_KEY_SIZE 16
@@ -37,6 +38,26 @@ void aes128_init(aes128_ctx *ctx, const uint8_t key[16]);
 
 /* aes128_encrypt - encrypt one block in place with the forward cipher. */
 void aes128_encrypt(const aes128_ctx *ctx, uint8_t block[16]);
+
+/*
+ * aes128_encrypt_copy - out = E(in); in and out may be the same block
+ * (then it is aes128_encrypt) but must not otherwise overlap. Saves CTR
+ * and CCM the copy of the counter block: the assembly loads from in and
+ * stores to out; the C reference copies and encrypts in place.
+ */
+#if CONFIG_AES_ASM
+void aes128_encrypt_copy(const aes128_ctx *ctx, const uint8_t in[16],
+                         uint8_t out[16]);
+#else
+static inline void aes128_encrypt_copy(const aes128_ctx *ctx,
+                                       const uint8_t in[16], uint8_t out[16])
+{
+	if (out != in) {
+		memcpy(out, in, 16);
+	}
+	aes128_encrypt(ctx, out);
+}
+#endif
 
 #if CONFIG_AES_DECRYPT
 /* aes128_decrypt - decrypt one block in place with the inverse cipher. */

@@ -6,14 +6,17 @@
  *
  *   void aes128_init(aes128_ctx *ctx, const uint8_t key[16]);
  *   void aes128_encrypt(const aes128_ctx *ctx, uint8_t block[16]);
+ *   void aes128_encrypt_copy(const aes128_ctx *ctx, const uint8_t in[16],
+ *                            uint8_t out[16]);
  *   void aes128_decrypt(const aes128_ctx *ctx, uint8_t block[16]);
  *                                        (with CONFIG_AES_DECRYPT)
  *
- * With CONFIG_AES_DECRYPT the two directions share one MixColumns
- * subroutine (rcall: +7 cycles per round for encryption, -256 bytes), the
- * entry (register saves, state load) and the exit (last AddRoundKey fused
- * with the stores); without it MixColumns is inlined in the encryption
- * loop. InvMixColumns is a {04}-multiplication pre-step plus MixColumns.
+ * One copy of MixColumns: the encryption round falls through into it and
+ * it jumps back; with CONFIG_AES_DECRYPT the inverse cipher jumps into
+ * the same code and the T flag (the direction, public) sends it back.
+ * Both directions share the entry (register saves, state load) and the
+ * exit (last AddRoundKey fused with the stores). InvMixColumns is a
+ * {04}-multiplication pre-step plus MixColumns.
  *
  * Constant time: no branch depends on key or data (the only branches are
  * the round loops); S-box lookups are LPM from a 256-byte-aligned table,
@@ -21,12 +24,14 @@
  * branch).
  *
  * Register use (avr-gcc ABI: r2-r17, r28-r29 call-saved, r1 = 0 on
- * return, r0 scratch, arguments in r24:r25 then r22:r23):
+ * return, r0 scratch, arguments in r24:r25, r22:r23, r20:r21):
  *   state s[4c+r] of column c: c = 0,1 in r2..r9; c = 2,3 in r18..r25,
  *     so each column is two register pairs (movw in MixColumns)
- *   r10..r13, r0  scratch (ShiftRows temporaries, MixColumns sums)
+ *   r10..r14, r0  scratch (ShiftRows temporaries, MixColumns sums, t);
+ *                 r14:r15 the InvMixColumns pre-step's pair (decryption)
  *   X             round key pointer, read once in order with ld X+
- *   Z             S-box index (ZH = page of the table, ZL = byte)
+ *   Z             S-box index (ZH = page of the table, ZL = byte; ZL is
+ *                 also the xtime mask); the out pointer waits on the stack
  *   r1            round counter, counts down to 0 (so r1 = 0 at exit)
  */
 #include "../config.h"
@@ -60,48 +65,62 @@
 	lpm	\dst, Z
 .endm
 
-/* x = x * {02} in GF(2^8), branch-free; clobbers ZH */
+/* x = x * {02} in GF(2^8), branch-free; clobbers ZL (the S-box page in
+ * ZH survives MixColumns) */
 .macro XTIME x
 	lsl	\x
-	sbc	ZH, ZH
-	andi	ZH, 0x1b
-	eor	\x, ZH
+	sbc	ZL, ZL
+	andi	ZL, 0x1b
+	eor	\x, ZL
 .endm
 
 /*
- * MixColumns on one column a0..a3 (a0:a1 and a2:a3 register pairs):
- * b_i = a_i ^ t ^ xtime(a_i ^ a_i+1), t = a0 ^ a1 ^ a2 ^ a3. xtime is
- * linear, so xtime(a3 ^ a0) = xtime(a0^a1) ^ xtime(a1^a2) ^ xtime(a2^a3):
- * three xtimes instead of four. Uses r10..r12, ZL (t) and ZH.
+ * MixColumns on one column a0..a3 (a0:a1 a register pair; t0:t1 a pair of
+ * temporaries, t2 a third): b_i = a_i ^ t ^ xtime(a_i ^ a_i+1), with
+ * t = a0 ^ a1 ^ a2 ^ a3. xtime is linear, so xtime(a3 ^ a0) = xtime(a0^a1)
+ * ^ xtime(a1^a2) ^ xtime(a2^a3): three xtimes instead of four; t is
+ * folded into the three products first, so a3 gets t ^ xtime(a3 ^ a0)
+ * from their sum. 28 cycles. The column is circulant, so any rotation of
+ * its bytes may be passed. With mv = 1, a0 and a1 arrive in t0:t1 (where
+ * ShiftRows left them) and the movw puts them home instead of copying
+ * them out. Uses r0 (t) and ZL (xtime mask).
  */
-.macro MIXCOL a0, a1, a2, a3
-	movw	r10, \a0	/* r10 = a0, r11 = a1 */
-	mov	r12, \a2
-	eor	r10, \a1	/* a0^a1 */
-	eor	r11, \a2	/* a1^a2 */
-	eor	r12, \a3	/* a2^a3 */
-	mov	ZL, r10
-	eor	ZL, r12		/* t */
-	XTIME	r10
-	XTIME	r11
-	XTIME	r12
-	eor	\a0, r10
-	eor	\a0, ZL
-	eor	\a3, r10
-	eor	\a3, r11
-	eor	\a3, r12
-	eor	\a3, ZL
-	eor	\a1, r11
-	eor	\a1, ZL
-	eor	\a2, r12
-	eor	\a2, ZL
+.macro MIXCOL a0, a1, a2, a3, t0, t1, t2, mv
+	.if \mv
+	movw	\a0, \t0	/* a0, a1 home; t0, t1 keep copies */
+	.else
+	movw	\t0, \a0	/* t0 = a0, t1 = a1 */
+	.endif
+	mov	\t2, \a2
+	eor	\t0, \a1	/* a0^a1 */
+	eor	\t1, \a2	/* a1^a2 */
+	eor	\t2, \a3	/* a2^a3 */
+	mov	r0, \t0
+	eor	r0, \t2		/* t */
+	XTIME	\t0
+	XTIME	\t1
+	XTIME	\t2
+	eor	\t0, r0
+	eor	\t1, r0
+	eor	\t2, r0
+	eor	\a0, \t0
+	eor	\a1, \t1
+	eor	\a2, \t2
+	eor	\a3, \t0
+	eor	\a3, \t1
+	eor	\a3, \t2
 .endm
 
+/*
+ * MixColumns on the state as the round leaves it: s10, s11 in r10:r11 and
+ * s14, s15 in r12:r13 (their home pairs free), the rest at home. Column 3
+ * first (temporaries r12..r14, while r10:r11 wait), then column 2, 0, 1.
+ */
 .macro MIXCOLUMNS
-	MIXCOL	S0, S1, S2, S3
-	MIXCOL	S4, S5, S6, S7
-	MIXCOL	S8, S9, S10, S11
-	MIXCOL	S12, S13, S14, S15
+	MIXCOL	S14, S15, S12, S13, r12, r13, r14, 1
+	MIXCOL	S10, S11, S8, S9, r10, r11, r12, 1
+	MIXCOL	S0, S1, S2, S3, r10, r11, r12, 0
+	MIXCOL	S4, S5, S6, S7, r10, r11, r12, 0
 .endm
 
 /*
@@ -110,17 +129,24 @@
  * u = {04}(a0 ^ a2); a1 ^= v, a3 ^= v with v = {04}(a1 ^ a3).
  */
 .macro INVPRE a0, a1, a2, a3
-	movw	r10, \a0	/* r10 = a0, r11 = a1 */
-	eor	r10, \a2
-	eor	r11, \a3
-	XTIME	r10
-	XTIME	r10
-	XTIME	r11
-	XTIME	r11
-	eor	\a0, r10
-	eor	\a2, r10
-	eor	\a1, r11
-	eor	\a3, r11
+	movw	r14, \a0	/* r14 = a0, r15 = a1 */
+	eor	r14, \a2
+	eor	r15, \a3
+	XTIME	r14
+	XTIME	r14
+	XTIME	r15
+	XTIME	r15
+	eor	\a0, r14
+	eor	\a2, r14
+	eor	\a1, r15
+	eor	\a3, r15
+.endm
+
+/* out[i] = s ^ next round-key byte */
+.macro AFINAL s, i
+	ld	r0, X+
+	eor	\s, r0
+	std	Z+\i, \s
 .endm
 
 /* dst = InvS(src), ZH = page of the inverse S-box */
@@ -131,18 +157,21 @@
 
 /*
  * Round keys are read backwards with ld -X (X starts at ctx + 176); the
- * state bytes are visited 15..0 so the key bytes line up.
+ * state bytes are visited 15..0 so the key bytes line up; s10, s11, s14,
+ * s15 are in r10..r13 (the layout INVSUBSHIFT leaves).
  */
 .macro ADDKEY_DOWN
-.irp s, S15, S14, S13, S12, S11, S10, S9, S8, S7, S6, S5, S4, S3, S2, S1, S0
+.irp s, r13, r12, S13, S12, r11, r10, S9, S8, S7, S6, S5, S4, S3, S2, S1, S0
 	ld	r0, -X
 	eor	\s, r0
 .endr
 .endm
 
-/* InvShiftRows + InvSubBytes: row r moves r columns right. */
+/* InvShiftRows + InvSubBytes: row r moves r columns right. From the state
+ * at home (as MixColumns leaves it) to the layout MixColumns takes: s10,
+ * s11 in r10:r11, s14, s15 in r12:r13, which also spares the moves of
+ * rows 2 and 3. */
 .macro INVSUBSHIFT
-	ldi	ZH, hi8(aes_inv_sbox)
 	INVSUB	S0, S0
 	INVSUB	S4, S4
 	INVSUB	S8, S8
@@ -152,17 +181,14 @@
 	INVSUB	S9, S5
 	INVSUB	S5, S1
 	mov	S1, r0
-	INVSUB	r0, S10		/* row 2: 2 <-> 10, 6 <-> 14 */
-	INVSUB	S10, S2
-	mov	S2, r0
-	INVSUB	r0, S14
-	INVSUB	S14, S6
-	mov	S6, r0
-	INVSUB	r0, S3		/* row 3: 3 <- 7 <- 11 <- 15 <- 3 */
+	INVSUB	r10, S2		/* row 2: 10 <- 2 <- 10, 14 <- 6 <- 14 */
+	INVSUB	S2, S10
+	INVSUB	r12, S6
+	INVSUB	S6, S14
+	INVSUB	r13, S3		/* row 3: 15 <- 3 <- 7 <- 11 <- 15 */
 	INVSUB	S3, S7
 	INVSUB	S7, S11
-	INVSUB	S11, S15
-	mov	S15, r0
+	INVSUB	r11, S15
 .endm
 
 /* The S-box, FIPS-197 figure 7, on a 256-byte boundary. */
@@ -219,21 +245,30 @@ aes_inv_sbox:
 /* ------------------------------------------------------------------ */
 /* void aes128_encrypt(const aes128_ctx *ctx, uint8_t block[16])       */
 /* ------------------------------------------------------------------ */
-#if CONFIG_AES_DECRYPT
 /*
- * With decryption, both directions share the entry (saves, state load)
- * and the exit (last AddRoundKey fused with the stores, restores); the T
- * flag carries the direction, which is public.
+ * Layout: the encryption round (AddRoundKey + SubBytes + ShiftRows) falls
+ * through into MixColumns, which jumps back (5 cycles of loop overhead per
+ * round, no call). With CONFIG_AES_DECRYPT the inverse cipher jumps into
+ * the same MixColumns code and the T flag (the direction, public) sends it
+ * back to the inverse round; both directions also share the entry
+ * (register saves, state load) and the exit (last AddRoundKey fused with
+ * the stores).
  */
+#if CONFIG_AES_DECRYPT
 	.section .text.aes128_crypt, "ax", @progbits
 	.global	aes128_decrypt
 	.type	aes128_decrypt, @function
 aes128_decrypt:
 	set
+	movw	r20, r22		/* in place */
 	rjmp	aes_common
 	.global	aes128_encrypt
 	.type	aes128_encrypt, @function
 aes128_encrypt:
+	movw	r20, r22		/* in place */
+	.global	aes128_encrypt_copy
+	.type	aes128_encrypt_copy, @function
+aes128_encrypt_copy:
 	clt
 aes_common:
 #else
@@ -241,6 +276,10 @@ aes_common:
 	.global	aes128_encrypt
 	.type	aes128_encrypt, @function
 aes128_encrypt:
+	movw	r20, r22		/* in place */
+	.global	aes128_encrypt_copy
+	.type	aes128_encrypt_copy, @function
+aes128_encrypt_copy:
 #endif
 	push	r2
 	push	r3
@@ -254,8 +293,11 @@ aes128_encrypt:
 	push	r11
 	push	r12
 	push	r13
+	push	r14
+	push	r20			/* out, for the stores */
+	push	r21
 	movw	r26, r24		/* X = round keys */
-	movw	r30, r22		/* Z = block */
+	movw	r30, r22		/* Z = in */
 	ld	S0, Z+
 	ld	S1, Z+
 	ld	S2, Z+
@@ -272,64 +314,116 @@ aes128_encrypt:
 	ld	S13, Z+
 	ld	S14, Z+
 	ld	S15, Z+
-	push	r30			/* block + 16, for the stores */
-	push	r31
-#if CONFIG_AES_DECRYPT
-	brtc	0f
-	rjmp	aes_decrypt_body
-0:
-#endif
 	ldi	r31, 10
-	mov	r1, r31			/* rounds */
-1:
+	mov	r1, r31			/* rounds, counts down to 0 */
+#if CONFIG_AES_DECRYPT
+	brts	aes_dec_stub
+#endif
+	ldi	ZH, hi8(aes_sbox)	/* MixColumns leaves ZH alone */
+	rjmp	aes_enc_round
+#if CONFIG_AES_DECRYPT
+aes_dec_stub:
+	rjmp	aes_decrypt_start
+#endif
+aes_enc_last:
+	movw	S10, r10		/* s10, s11 home */
+	movw	S14, r12		/* s14, s15 home */
+	rjmp	aes_final		/* X = round key 10 */
+aes_enc_round:
 	/* AddRoundKey + SubBytes + ShiftRows: old byte p goes to
-	 * 4*((p/4 - p%4) & 3) + p%4; bytes whose destination has not
-	 * been read yet wait in r0, r10..r13. */
-	ldi	ZH, hi8(aes_sbox)
+	 * 4*((p/4 - p%4) & 3) + p%4. The round key is read in order, so
+	 * bytes whose destination has not been read yet wait: s13 in r0
+	 * and s7 in r14 until their homes are free (2 moves per round);
+	 * s10, s11 stay in r10:r11 and s14, s15 in r12:r13 for MixColumns,
+	 * whose movw puts them home. */
 	SUBK	S0, S0
 	SUBK	r0, S1		/* -> 13 */
 	SUBK	r10, S2		/* -> 10 */
-	SUBK	r11, S3		/* -> 7 */
+	SUBK	r14, S3		/* -> 7 */
 	SUBK	S4, S4
 	SUBK	S1, S5
 	SUBK	r12, S6		/* -> 14 */
-	SUBK	r13, S7		/* -> 11 */
+	SUBK	r11, S7		/* -> 11 */
+	mov	S7, r14
 	SUBK	S8, S8
 	SUBK	S5, S9
 	SUBK	S2, S10
-	mov	S10, r10
-	SUBK	r10, S11	/* -> 15 */
+	SUBK	r13, S11	/* -> 15 */
 	SUBK	S12, S12
 	SUBK	S9, S13
 	mov	S13, r0
 	SUBK	S6, S14
-	mov	S14, r12
 	SUBK	S3, S15
-	mov	S7, r11
-	mov	S11, r13
-	mov	S15, r10
 	dec	r1
-	brne	3f
-	rjmp	2f
-3:
-#if CONFIG_AES_DECRYPT
-	rcall	mix_columns		/* shared with the inverse cipher */
-#else
+	breq	aes_enc_last
+aes_mix_columns:
 	MIXCOLUMNS
+#if CONFIG_AES_DECRYPT
+	brts	aes_dec_after_mix
 #endif
-	rjmp	1b
-2:
-	adiw	r26, 16			/* X = end of round key 10 */
+	rjmp	aes_enc_round
+#if CONFIG_AES_DECRYPT
+/*
+ * The inverse cipher: AddRoundKey(10), then InvShiftRows + InvSubBytes,
+ * and nine times AddRoundKey(r), InvMixColumns (a {04} pre-step plus the
+ * shared MixColumns), InvShiftRows + InvSubBytes; AddRoundKey(0) is
+ * fused with the stores in aes_final.
+ */
+aes_dec_last:
+	pop	r15			/* pushed by aes_decrypt_start */
+	movw	S10, r10		/* s10, s11 home */
+	movw	S14, r12		/* s14, s15 home */
+	sbiw	r26, 16			/* X = round key 0 */
+	rjmp	aes_final		/* round key 0, with the stores */
+aes_dec_after_mix:
+	INVSUBSHIFT
+	dec	r1
+	breq	aes_dec_last
+aes_dec_addkey:
+	ADDKEY_DOWN			/* round keys 10..1 */
+	brts	1f
+	set				/* first pass (round key 10): no */
+	movw	S10, r10		/* InvMixColumns; state home for */
+	movw	S14, r12		/* InvShiftRows */
+	rjmp	aes_dec_after_mix
+1:
+	INVPRE	S0, S1, S2, S3
+	INVPRE	S4, S5, S6, S7
+	INVPRE	S8, S9, r10, r11
+	INVPRE	S12, S13, r12, r13
+	rjmp	aes_mix_columns
+aes_decrypt_start:
+	subi	r26, lo8(-176)		/* X = ctx + 176 */
+	sbci	r27, hi8(-176)
+	ldi	ZH, hi8(aes_inv_sbox)	/* for the whole inverse cipher */
+	push	r15			/* InvMixColumns pre-step; popped */
+	clt				/* T = 0 marks the first pass */
+	movw	r10, S10		/* the layout ADDKEY_DOWN takes */
+	movw	r12, S14
+	rjmp	aes_dec_addkey
+#endif
 aes_final:
-	/* last AddRoundKey (X = end of that round key), stored backwards
-	 * from block + 16 */
+	/* last AddRoundKey (X = that round key), fused with the stores
+	 * to out */
 	pop	r31
 	pop	r30
-.irp s, S15, S14, S13, S12, S11, S10, S9, S8, S7, S6, S5, S4, S3, S2, S1, S0
-	ld	r0, -X
-	eor	\s, r0
-	st	-Z, \s
-.endr
+	AFINAL	S0, 0
+	AFINAL	S1, 1
+	AFINAL	S2, 2
+	AFINAL	S3, 3
+	AFINAL	S4, 4
+	AFINAL	S5, 5
+	AFINAL	S6, 6
+	AFINAL	S7, 7
+	AFINAL	S8, 8
+	AFINAL	S9, 9
+	AFINAL	S10, 10
+	AFINAL	S11, 11
+	AFINAL	S12, 12
+	AFINAL	S13, 13
+	AFINAL	S14, 14
+	AFINAL	S15, 15
+	pop	r14
 	pop	r13
 	pop	r12
 	pop	r11
@@ -344,32 +438,10 @@ aes_final:
 	pop	r2
 	ret				/* r1 is 0: the round counter ran out */
 #if CONFIG_AES_DECRYPT
-	.size	aes128_encrypt, . - aes128_encrypt
-
-/* The inverse cipher; entered from aes_common with the state loaded. */
-aes_decrypt_body:
-	subi	r26, lo8(-176)		/* X = ctx + 176 */
-	sbci	r27, hi8(-176)
-	rcall	add_key_down		/* round key 10 */
-	ldi	r31, 10
-	mov	r1, r31
-1:
-	INVSUBSHIFT
-	dec	r1
-	brne	3f
-	rjmp	aes_final		/* round key 0, with the stores */
-3:
-	rcall	add_key_down		/* round keys 9..1 */
-	INVPRE	S0, S1, S2, S3
-	INVPRE	S4, S5, S6, S7
-	INVPRE	S8, S9, S10, S11
-	INVPRE	S12, S13, S14, S15
-	rcall	mix_columns
-	rjmp	1b
 	.size	aes128_decrypt, . - aes128_decrypt
-#else
-	.size	aes128_encrypt, . - aes128_encrypt
 #endif
+	.size	aes128_encrypt, . - aes128_encrypt
+	.size	aes128_encrypt_copy, . - aes128_encrypt_copy
 
 /* ------------------------------------------------------------------ */
 /* void aes128_init(aes128_ctx *ctx, const uint8_t key[16])            */
@@ -463,27 +535,5 @@ aes128_init:
 	pop	r2
 	ret
 	.size	aes128_init, . - aes128_init
-
-#if CONFIG_AES_DECRYPT
-/* MixColumns on the whole state, shared by both directions. */
-	.section .text.aes_mix_columns, "ax", @progbits
-	.type	mix_columns, @function
-mix_columns:
-	MIXCOLUMNS
-	ret
-	.size	mix_columns, . - mix_columns
-
-/* ------------------------------------------------------------------ */
-/* void aes128_decrypt(const aes128_ctx *ctx, uint8_t block[16])       */
-/* ------------------------------------------------------------------ */
-
-	.section .text.aes_add_key_down, "ax", @progbits
-	.type	add_key_down, @function
-add_key_down:
-	ADDKEY_DOWN
-	ret
-	.size	add_key_down, . - add_key_down
-
-#endif /* CONFIG_AES_DECRYPT */
 
 #endif /* __AVR__ && CONFIG_AES_ASM */

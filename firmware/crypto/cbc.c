@@ -9,16 +9,21 @@
 void aes128_cbc_encrypt(const aes128_ctx *ctx, uint8_t iv[16], uint8_t *buf,
                         size_t nblocks)
 {
+	const uint8_t *prev = iv; /* the chaining value: iv, then C_(i-1) */
+
 	while (nblocks > 0) {
 		uint8_t i;
 
 		for (i = 0; i < 16; i++) {
-			buf[i] ^= iv[i];
+			buf[i] ^= prev[i];
 		}
 		aes128_encrypt(ctx, buf);
-		memcpy(iv, buf, 16);
+		prev = buf;
 		buf += 16;
 		nblocks--;
+	}
+	if (prev != iv) {
+		memcpy(iv, prev, 16);
 	}
 }
 

@@ -15,8 +15,7 @@ void aes128_ctr(const aes128_ctx *ctx, uint8_t ctr[16], uint8_t *buf,
 		uint8_t n = len < 16 ? (uint8_t)len : 16;
 		uint8_t i;
 
-		memcpy(ks, ctr, 16);
-		aes128_encrypt(ctx, ks);
+		aes128_encrypt_copy(ctx, ctr, ks);
 		for (i = 0; i < n; i++) {
 			buf[i] ^= ks[i];
 		}
