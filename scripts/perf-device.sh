@@ -65,8 +65,16 @@ line("AES-128 decrypt ≤ 2,900 cycles/block", cyc("aes128-dec"), 2900, "%d cycl
 line("key expansion ≤ 800 cycles", cyc("aes128-keyexp"), 800, "%d cycles", "")
 line("AES flash ≤ %s KB (%s decryption)" % ("1.6" if dec else "1.0", "with" if dec else "without"),
      aes_flash or None, 1638 if dec else 1024, "%d bytes", "seed paper: AES 3 KB")
-ccm = rows.get("aes128-ccm-seal")
-line("AES-128-CCM ≤ 300 cycles/byte (long messages)", cpb("aes128-ccm-seal"), 300, "%.1f cycles/byte over " + (str(ccm["bytes"]) if ccm else "?") + " bytes", "")
+# CCM on long messages: the marginal cost per byte between two message
+# sizes, so the per-message blocks (B0, S0, AAD) do not count.
+ccms = sorted((r for r in rep["results"] if r["primitive"] == "aes128-ccm-seal"), key=lambda r: r["bytes"])
+if len(ccms) >= 2 and ccms[-1]["bytes"] > ccms[0]["bytes"]:
+    a, b = ccms[0], ccms[-1]
+    marginal = (b["cycles"] - a["cycles"]) / (b["bytes"] - a["bytes"])
+    line("AES-128-CCM ≤ 300 cycles/byte (long messages)", marginal, 300,
+         "%%.1f cycles/byte (marginal, %d→%d bytes; %.1f over one %d-byte message)" % (a["bytes"], b["bytes"], b["cycles_per_byte"], b["bytes"]), "")
+else:
+    line("AES-128-CCM ≤ 300 cycles/byte (long messages)", cpb("aes128-ccm-seal"), 300, "%.1f cycles/byte over one message", "")
 line("MD5 ≤ 150 cycles/byte", cpb("md5"), 150, "%.1f cycles/byte (1 KiB)", "seed paper: MD5 2 KB of flash")
 line("SHA-256 ≤ 700 cycles/byte", cpb("sha256"), 700, "%.1f cycles/byte (1 KiB)", "≈ 702 cycles/byte rweather Arduino Crypto")
 line("crypto core ≤ 5 KB flash", crypto or None, 5120, "%d bytes", "seed: AES 3 KB + MD5 2 KB")
