@@ -6,18 +6,20 @@
  * number of 2k + 5 bytes; "position p" is byte p counted from the least
  * significant end, i.e. address work[W - 1 - p]:
  *
- *   positions k+5 .. 2k+4  (work[0 .. k))      the operand x (k bytes)
+ *   positions k .. 2k-1    (work[5 .. k+5))    the operand x (k bytes)
  *   positions 0 .. 2k-1    (work[5 .. W))      the double-length product T
  *   positions k .. 2k      (work[4 .. k+5))    the reduced result and carry
  *
  * A product X * A (A outside the work area) or a square x^2 is formed in
- * place: row block i (32-bit multiplier digit x_i..x_{i+3}) writes
- * positions up to i + k + 3, always below the digits not yet used
- * (position k + 5 + i and up), and the row kernel writes every position
- * after reading the multiplicand byte of the same step. Montgomery
- * reduction then runs on T in place and leaves (T + M n) / R at positions
- * k..2k; one conditional subtraction makes it canonical (< n) and a move
- * of 5 bytes puts it back at the operand's place.
+ * place: row block i (64-bit multiplier digit at positions k+i .. k+i+7,
+ * copied out and cleared first) writes positions up to i + k + 7, always
+ * below the digits not yet used (position k + 8 + i and up); in a
+ * squaring the multiplicand is x itself above the digit, and the row
+ * kernel stays below the multiplicand bytes it has still to read.
+ * Montgomery reduction then runs on T in place and leaves (T + M n) / R
+ * at positions k..2k, which is the operand's place again (no move); a
+ * subtraction of n when position 2k is set keeps it below R. The 5 bytes
+ * above position 2k-1 take the reduction's carries.
  */
 #include <string.h>
 
@@ -25,10 +27,8 @@
 #include "pgm.h"
 #include "rsa.h"
 
-/* Pointer just past position p, for bn_mac32. */
+/* Pointer just past position p, for bn_mac64. */
 #define END(w, W, p) ((w) + (W) - (p))
-/* The byte at position p. */
-#define POS(w, W, p) ((w)[(W) - 1 - (p)])
 
 /* DigestInfo for SHA-256 (RFC 8017 section 9.2, note 1). */
 static const uint8_t digest_info[19] PGM = {
@@ -37,23 +37,29 @@ static const uint8_t digest_info[19] PGM = {
 };
 
 #if !CONFIG_RSA_ASM
-uint8_t bn_mac32(uint8_t *t, const uint8_t *a, uint16_t len, uint32_t b)
+uint8_t bn_mac64(uint8_t *t, const uint8_t *a, uint16_t len, const uint8_t *b)
 {
-	/* acc < 2^40: (2^8-1)(2^32-1) + (2^32-1) + (2^8-1) = 2^40 - 1. */
-	uint64_t acc = 0;
-	uint16_t j;
+	uint8_t out = 0;
+	uint16_t j, q, p;
 
 	for (j = 0; j < len; j++) {
-		acc += (uint64_t)a[-1 - (int)j] * b + t[-1 - (int)j];
-		t[-1 - (int)j] = (uint8_t)acc;
-		acc >>= 8;
+		uint8_t aj = a[-1 - (int)j];
+		uint16_t c = 0;
+		/* 255 * 255 + 255 + 255 = 65535: no overflow. */
+		for (q = 0; q < 8; q++) {
+			uint16_t v = (uint16_t)(aj * b[-1 - (int)q] +
+			                        t[-1 - (int)(j + q)] + c);
+			t[-1 - (int)(j + q)] = (uint8_t)v;
+			c = v >> 8;
+		}
+		for (p = (uint16_t)(j + 8); c && p < len + 8u; p++) {
+			c = (uint16_t)(c + t[-1 - (int)p]);
+			t[-1 - (int)p] = (uint8_t)c;
+			c >>= 8;
+		}
+		out = (uint8_t)(out + c);
 	}
-	for (j = len; j < len + 4u; j++) {
-		acc += t[-1 - (int)j];
-		t[-1 - (int)j] = (uint8_t)acc;
-		acc >>= 8;
-	}
-	return (uint8_t)acc;
+	return out;
 }
 #endif
 
@@ -68,96 +74,95 @@ int rsa_check_modulus(const uint8_t *n, size_t k)
 	return 0;
 }
 
-/* -n^-1 mod 2^32 by Newton's iteration (n odd: n*n = 1 mod 8). */
-static uint32_t neg_inv32(const uint8_t *n, size_t k)
+/*
+ * ni = -n^-1 mod 2^64 (8 bytes, little-endian), byte by byte (Hensel
+ * lifting; small code, no 64-bit multiplication library): with
+ * r = (n y + 1) / 2^(8b), byte b of y is -r_0 / n_0 mod 256, which makes
+ * r divisible by 256.
+ */
+MS_NOINLINE static void neg_inv64(uint8_t ni[8], const uint8_t *n, size_t k)
 {
-	uint32_t n0 = (uint32_t)n[k - 4] << 24 | (uint32_t)n[k - 3] << 16 |
-	              (uint32_t)n[k - 2] << 8 | n[k - 1];
-	uint32_t y = n0;
-	uint8_t i;
+	uint8_t r[8] = {1}, b, j, n0 = n[k - 1], inv = n0;
 
-	for (i = 0; i < 4; i++) /* 3, 6, 12, 24, 48 correct bits */
-		y *= 2u - n0 * y;
-	return 0u - y;
-}
-
-/* Add v (< 2^24) at position p, carrying upward. */
-static void add_at(uint8_t *w, size_t W, size_t p, uint32_t v)
-{
-	while (v) {
-		v += POS(w, W, p);
-		POS(w, W, p) = (uint8_t)v;
-		v >>= 8;
-		p++;
+	for (b = 0; b < 3; b++) /* n0 n0 = 1 mod 8: 3, 6, 12, 24 bits */
+		inv = (uint8_t)(inv * (2 - n0 * inv));
+	for (b = 0; b < 8; b++) {
+		uint8_t y = (uint8_t)(0u - (unsigned)r[0] * inv);
+		uint16_t c = 0;
+		ni[b] = y;
+		for (j = 0; j < 8; j++) {
+			c = (uint16_t)(c + r[j] + y * n[k - 1 - j]);
+			r[j] = (uint8_t)c;
+			c >>= 8;
+		}
+		for (j = 0; j < 7; j++) /* r[0] is 0 now */
+			r[j] = r[j + 1];
+		r[7] = 0;
 	}
-}
-
-/* The 32-bit multiplier digit at positions q..q+3. */
-static uint32_t digit(const uint8_t *w, size_t W, size_t q)
-{
-	return (uint32_t)POS(w, W, q) | (uint32_t)POS(w, W, q + 1) << 8 |
-	       (uint32_t)POS(w, W, q + 2) << 16 | (uint32_t)POS(w, W, q + 3) << 24;
 }
 
 /* T = x * s (x at the operand's place, s big-endian outside). */
 MS_NOINLINE static void mul_in_place(uint8_t *w, size_t k, const uint8_t *s)
 {
 	size_t W = RSA_WORK_SIZE(k), i;
+	uint8_t d[8];
 
-	memset(w + k, 0, k + 5); /* positions 0 .. k+4 */
-	for (i = 0; i < k; i += 4) {
-		uint32_t b = digit(w, W, k + 5 + i);
-		if (i)
-			memset(END(w, W, i + k + 4), 0, 4); /* positions i+k .. i+k+3 */
-		(void)bn_mac32(END(w, W, i), s + k, (uint16_t)k, b);
+	memset(w + k + 5, 0, k); /* positions 0 .. k-1 */
+	for (i = 0; i < k; i += 8) {
+		/* The digit at positions k+i .. k+i+7, then clear them (the
+		 * top of this row). */
+		memcpy(d, END(w, W, k + 8 + i), 8);
+		memset(END(w, W, k + 8 + i), 0, 8);
+		(void)bn_mac64(END(w, W, i), s + k, (uint16_t)k, d + 8);
 	}
 }
 
 /*
- * T = x^2 (x at the operand's place). The off-diagonal products are
- * summed once, together with floor(D / 2) where D = sum x_a^2 2^(16a), and
- * the total doubled at the end with the low bit of x_0 added back:
- * x^2 = 2 (U + floor(D / 2)) + (x_0 & 1).
+ * T = x^2 (x at the operand's place), with 64-bit digits D_i. Row i adds
+ * the cross products D_i * (the digits above i) once; after it, positions
+ * below 16i/8 + 24 = 2i + 24 no longer change, so the 16-byte segment at
+ * positions 2i .. 2i+15 is doubled there (bit carried from the segment
+ * below), then gets the pending carry and the square D_i^2 added (by the
+ * row kernel, D_i * D_i). Carries out of a segment wait (c) until the next
+ * segment is doubled, so they are not doubled: x^2 = 2 U + sum D_i^2
+ * 2^(128 i). (The assembly bn_sqr gets the same with one row per digit:
+ * D_i * (floor(D_i / 2), higher digits), plus D_i when D_i is odd.)
  */
+#if !CONFIG_RSA_ASM
+/* The C reference of bn_sqr (bignum_avr.S): T = x^2 in the work area, t
+ * just past position 0, x at positions k..2k-1, positions 0..k-1 zero. */
+void bn_sqr(uint8_t *t, uint16_t k)
+{
+	uint16_t i;
+	uint8_t d[8], bit = 0;
+	uint16_t c = 0;
+
+	for (i = 0; i < k; i += 8) {
+		uint8_t *p = t - 2 * i, j;
+		memcpy(d, t - (k + 8 + i), 8);
+		memset(t - (k + 8 + i), 0, 8);
+		if (i + 8 < k)
+			(void)bn_mac64(t - (2 * i + 8), t - (k + 8 + i),
+			               (uint16_t)(k - i - 8), d + 8);
+		for (j = 1; j <= 16; j++) {
+			uint8_t v = p[-j];
+			p[-j] = (uint8_t)(v << 1 | bit);
+			bit = v >> 7;
+		}
+		for (j = 1; c && j <= 16; j++) {
+			c = (uint16_t)(c + p[-j]);
+			p[-j] = (uint8_t)c;
+			c >>= 8;
+		}
+		c = (uint16_t)(c + bn_mac64(p, d + 8, 8, d + 8));
+	}
+}
+#endif
+
 MS_NOINLINE static void sqr_in_place(uint8_t *w, size_t k)
 {
-	size_t W = RSA_WORK_SIZE(k), i, p;
-	uint8_t low = POS(w, W, k + 5) & 1, carry;
-
-	memset(w + k, 0, k + 5); /* positions 0 .. k+4 */
-	for (i = 0; i < k; i += 4) {
-		uint32_t b = digit(w, W, k + 5 + i);
-		uint8_t x[4];
-		size_t a;
-		x[0] = (uint8_t)b;
-		x[1] = (uint8_t)(b >> 8);
-		x[2] = (uint8_t)(b >> 16);
-		x[3] = (uint8_t)(b >> 24);
-		if (i)
-			memset(END(w, W, i + k + 4), 0, 4);
-		if (i + 4 < k)
-			(void)bn_mac32(END(w, W, 2 * i + 4), END(w, W, k + 9 + i),
-			               (uint16_t)(k - i - 4), b);
-		add_at(w, W, 2 * i + 1, (uint32_t)x[0] * x[1]);
-		add_at(w, W, 2 * i + 2, (uint32_t)x[0] * x[2]);
-		add_at(w, W, 2 * i + 3, (uint32_t)x[0] * x[3]);
-		add_at(w, W, 2 * i + 3, (uint32_t)x[1] * x[2]);
-		add_at(w, W, 2 * i + 4, (uint32_t)x[1] * x[3]);
-		add_at(w, W, 2 * i + 5, (uint32_t)x[2] * x[3]);
-		for (a = 0; a < 4; a++) {
-			uint32_t sq = (uint32_t)x[a] * x[a];
-			if (i + a == 0)
-				add_at(w, W, 0, sq >> 1);
-			else
-				add_at(w, W, 2 * (i + a) - 1, sq << 7);
-		}
-	}
-	carry = low;
-	for (p = 0; p < 2 * k; p++) {
-		uint8_t v = POS(w, W, p);
-		POS(w, W, p) = (uint8_t)(v << 1 | carry);
-		carry = v >> 7;
-	}
+	memset(w + k + 5, 0, k); /* positions 0 .. k-1 */
+	bn_sqr(w + RSA_WORK_SIZE(k), (uint16_t)k);
 }
 
 /* Compare the k-byte big-endian numbers a and b: <0, 0, >0. */
@@ -171,29 +176,60 @@ static int cmp(const uint8_t *a, const uint8_t *b, size_t k)
 	return 0;
 }
 
-/*
- * Montgomery reduction of T (positions 0..2k-1) in place: the result
- * T R^-1 mod n, canonical, at positions k..2k-1 (work[5..k+5)).
- */
-MS_NOINLINE static void reduce_in_place(uint8_t *w, size_t k, const uint8_t *n, uint32_t ni)
+#if !CONFIG_RSA_ASM
+/* The low 64 bits of the big-endian number ending just before end. */
+static uint64_t low64(const uint8_t *end)
 {
-	size_t W = RSA_WORK_SIZE(k), i;
+	uint64_t v = 0;
+	uint8_t i;
+
+	for (i = 8; i--;)
+		v = v << 8 | end[-1 - i];
+	return v;
+}
+
+/* The C reference of bn_redc (bignum_avr.S): Montgomery reduction of T
+ * (positions 0..2k-1, t just past position 0) by n, digit by digit. */
+void bn_redc(uint8_t *t, const uint8_t *n, uint16_t k, const uint8_t *ni)
+{
+	uint64_t x = 0;
+	uint16_t i, p;
+	uint8_t d[8], j, c;
+
+	for (j = 8; j--;)
+		x = x << 8 | ni[j];
+	for (i = 0; i < k; i += 8) {
+		uint64_t m = low64(t - i) * x;
+		for (j = 0; j < 8; j++)
+			d[7 - j] = (uint8_t)(m >> (8 * j));
+		c = bn_mac64(t - i, n, k, d + 8);
+		for (p = (uint16_t)(i + k + 8); c; p++) {
+			uint16_t v = (uint16_t)(t[-1 - (int)p] + c);
+			t[-1 - (int)p] = (uint8_t)v;
+			c = (uint8_t)(v >> 8);
+		}
+	}
+}
+#endif
+
+/*
+ * Montgomery reduction of T (positions 0..2k-1) in place: T R^-1 mod n at
+ * positions k..2k-1 (work[5..k+5)), the operand's place. Verification
+ * handles public data only, so this branches freely: inputs below R give
+ * a result below R + n, and n is subtracted only when it reaches R (the
+ * carry byte at position 2k), which keeps every operand below R. The last
+ * reduction (full) also subtracts when the result is n or more, making it
+ * canonical (its input is below 2n there).
+ */
+MS_NOINLINE static void reduce_in_place(uint8_t *w, size_t k, const uint8_t *n,
+                                        const uint8_t *ni, uint8_t full)
+{
 	uint8_t *u = w + 5;
 
 	memset(w, 0, 5); /* positions 2k .. 2k+4 */
-	for (i = 0; i < k; i += 4) {
-		uint32_t m = digit(w, W, i) * ni;
-		uint8_t c = bn_mac32(END(w, W, i), n + k, (uint16_t)k, m);
-		size_t p = i + k + 4;
-		while (c) {
-			uint16_t v = (uint16_t)(POS(w, W, p) + c);
-			POS(w, W, p) = (uint8_t)v;
-			c = (uint8_t)(v >> 8);
-			p++;
-		}
-	}
-	/* u = result (k bytes) with carry w[4] (0 or 1); u < 2n. */
-	if (w[4] || cmp(u, n, k) >= 0) {
+	bn_redc(w + RSA_WORK_SIZE(k), n + k, (uint16_t)k, ni);
+	/* u = result (k bytes) with carry w[4] (0 or 1). */
+	if (w[4] || (full && cmp(u, n, k) >= 0)) {
 		uint16_t br = 0;
 		size_t j = k;
 		while (j--) {
@@ -259,28 +295,26 @@ void rsa_r2(const uint8_t *n, size_t k, uint8_t *w)
 int rsa_public(const uint8_t *n, size_t k, const uint8_t *r2,
                const uint8_t *s, uint8_t *w)
 {
-	uint32_t ni;
-	uint8_t i;
+	uint8_t ni[8], i;
 
 	if (rsa_check_modulus(n, k) || cmp(s, n, k) >= 0)
 		return -1;
-	ni = neg_inv32(n, k);
+	neg_inv64(ni, n, k);
 	if (r2 == NULL)
 		rsa_r2(n, k, w);
-	else if (r2 != w)
-		memcpy(w, r2, k);
+	/* The operand lives at positions k..2k-1 (work[5..k+5)), where each
+	 * reduction leaves its result. */
+	memmove(w + RSA_RESULT_OFFSET, r2 ? r2 : w, k);
 	/* x = Mont(R^2, s) = s R mod n. */
 	mul_in_place(w, k, s);
-	reduce_in_place(w, k, n, ni);
+	reduce_in_place(w, k, n, ni, 0);
 	for (i = 0; i < 16; i++) { /* x = s^(2^16) R */
-		memmove(w, w + 5, k);
 		sqr_in_place(w, k);
-		reduce_in_place(w, k, n, ni);
+		reduce_in_place(w, k, n, ni, 0);
 	}
 	/* Mont(s^(2^16) R, s) = s^65537 mod n, already out of the domain. */
-	memmove(w, w + 5, k);
 	mul_in_place(w, k, s);
-	reduce_in_place(w, k, n, ni);
+	reduce_in_place(w, k, n, ni, 1);
 	return 0;
 }
 

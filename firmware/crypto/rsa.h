@@ -12,19 +12,22 @@
  * 256), as the modulus is stored in EEPROM (docs/eeprom.md) and as the
  * signature travels in a grant (docs/grant.md).
  *
- * Method: Montgomery arithmetic with 32-bit digits (R = 2^(8k)); the
- * squarings exploit symmetry (half the partial products); s^65537 mod n is
- * Mont(s, R^2) followed by 16 Montgomery squarings and one Montgomery
- * multiplication by s (18 Montgomery operations, none to leave the
- * Montgomery domain). The multiply-accumulate row T += b * A (b 32 bits)
- * is the one hot loop: AVR assembly in bignum_avr.S (CONFIG_RSA_ASM), C
- * reference in rsa.c. The expected encoding EM = 00 01 FF..FF 00 ||
- * DigestInfo(SHA-256) || hash is built byte by byte and compared with
- * s^e mod n in full, in constant time (nothing is parsed).
+ * Method: Montgomery arithmetic with 64-bit digits (R = 2^(8k)); the
+ * squarings exploit symmetry (each cross product once, then doubled);
+ * s^65537 mod n is Mont(s, R^2) followed by 16 Montgomery squarings and
+ * one Montgomery multiplication by s (18 Montgomery operations, none to
+ * leave the Montgomery domain). The multiply-accumulate row T += B * A (B
+ * 64 bits, in registers) is the one hot loop; it, the squaring and the
+ * reduction (digit computation, rows, carries) are AVR assembly in
+ * bignum_avr.S (CONFIG_RSA_ASM), with C references in rsa.c. The expected
+ * encoding EM = 00 01 FF..FF 00 || DigestInfo(SHA-256) || hash is built
+ * byte by byte and compared with s^e mod n in full, in constant time
+ * (nothing is parsed).
  *
  * Nothing in a verification is secret (n, s and the hash are public), so
- * the arithmetic branches on data; only the final comparison is
- * constant-time, as the brief asks.
+ * the arithmetic branches on data (carries, the subtraction of n only
+ * when a result reaches R); only the final comparison is constant-time,
+ * as the brief asks.
  */
 #ifndef MS_RSA_H
 #define MS_RSA_H
@@ -83,13 +86,33 @@ int rsa_verify_pkcs1_sha256(const uint8_t *n, size_t k, const uint8_t *r2,
                             uint8_t *work);
 
 /*
- * bn_mac32 - the hot loop (exposed for tests): with T and A big-endian
+ * bn_mac64 - the hot loop (exposed for tests): with T, A and B big-endian
  * numbers given by pointers just PAST their least significant byte
- * (position p of T is t[-1-p]), add b * A[0..len) to T[0..len+4) and
- * return the carry out of position len+3 (0 or 1). len is a multiple of 4,
- * 4..256. T must not overlap A at positions still to be read (positions
- * are written low to high, each after the A byte of the same step is read).
+ * (position p of T is t[-1-p]), add B * A[0..len) to T[0..len+8), where
+ * B is the 64-bit number b[-8..-1], and return the carry out of position
+ * len+7 (0 or 1). len is 0..1020. B is read before anything is written; T
+ * must not overlap A at positions still to be read (the AVR kernel writes
+ * position p after reading A's byte p; the C reference may write up to 7
+ * positions ahead, so in-place callers keep A above T's range).
  */
-uint8_t bn_mac32(uint8_t *t, const uint8_t *a, uint16_t len, uint32_t b);
+uint8_t bn_mac64(uint8_t *t, const uint8_t *a, uint16_t len, const uint8_t *b);
+
+/*
+ * bn_redc - Montgomery reduction in place (exposed for tests): T (2k
+ * bytes, t just past position 0, with room for carries up to position
+ * 2k+4, zeroed by the caller) becomes T + M n with M < 2^(8k) such that
+ * positions 0..k-1 are zero; (T + M n) / 2^(8k) is then at positions
+ * k..2k. n: k bytes, pointer just past its least significant byte; k a
+ * multiple of 8; ni = -n^-1 mod 2^64, 8 bytes little-endian.
+ */
+void bn_redc(uint8_t *t, const uint8_t *n, uint16_t k, const uint8_t *ni);
+
+/*
+ * bn_sqr - squaring in place in the work area (exposed for tests): t is
+ * just past position 0 of the (2k+5)-byte work number, x (k bytes) at
+ * positions k..2k-1, positions 0..k-1 zero; afterwards x^2 is at
+ * positions 0..2k-1. k a multiple of 8.
+ */
+void bn_sqr(uint8_t *t, uint16_t k);
 
 #endif /* MS_RSA_H */

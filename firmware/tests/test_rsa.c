@@ -301,6 +301,73 @@ out:
 	free(h);
 }
 
+/* r (la + lb bytes) = a (la bytes) * b (lb bytes), big-endian, schoolbook. */
+static void ref_mulx(uint8_t *r, const uint8_t *a, size_t la, const uint8_t *b, size_t lb)
+{
+	size_t i, j;
+
+	memset(r, 0, la + lb);
+	for (i = la; i-- > 0;) {
+		unsigned c = 0;
+		for (j = lb; j-- > 0;) {
+			c += (unsigned)a[i] * b[j] + r[i + j + 1];
+			r[i + j + 1] = (uint8_t)c;
+			c >>= 8;
+		}
+		r[i] = (uint8_t)c;
+	}
+}
+
+/*
+ * The row kernel and the in-place squaring (the C references of the AVR
+ * assembly, which the device tests run) on extreme and random operands:
+ * all-ones operands make every carry chain as long as it gets.
+ */
+static void test_kernels(void)
+{
+	static const size_t ks[2] = {RSA1024_BYTES, RSA2048_BYTES};
+	uint8_t w[RSA_WORK_SIZE(RSA2048_BYTES)], want[2 * RSA2048_BYTES + 8];
+	uint8_t a[RSA2048_BYTES], b[8], t[RSA2048_BYTES + 8];
+	size_t ki, j;
+	int v;
+
+	for (ki = 0; ki < 2; ki++) {
+		size_t k = ks[ki], W = RSA_WORK_SIZE(k);
+		for (v = 0; v < 4; v++) {
+			/* x: all ones, random, ones with random holes, one byte */
+			for (j = 0; j < k; j++) {
+				uint8_t r = rnd8();
+				w[5 + j] = v == 0 ? 0xff : v == 1 ? r : v == 2 ? (r & 7 ? 0xff : r) : 0;
+			}
+			if (v == 3)
+				w[5 + k - 1] = 0xff;
+			memset(w, 0xa5, 5);
+			memset(w + 5 + k, 0, k);
+			ref_mulx(want, w + 5, k, w + 5, k);
+			bn_sqr(w + W, (uint16_t)k);
+			check(memcmp(w + 5, want, 2 * k) == 0, "bn_sqr differs from the reference");
+			check(w[0] == 0xa5 && w[4] == 0xa5, "bn_sqr wrote above position 2k-1");
+		}
+		/* T += B * A with T, A, B all ones: the carry out is 1. */
+		for (v = 0; v < 2; v++) {
+			uint8_t c;
+			size_t len = v ? k : 8;
+			memset(a, 0xff, len);
+			memset(b, 0xff, 8);
+			memset(t, 0xff, len + 8);
+			ref_mulx(want, a, len, b, 8); /* then + T = B*A + 2^(8(len+8)) - 1 */
+			c = bn_mac64(t + len + 8, a + len, (uint16_t)len, b + 8);
+			{
+				/* want + (2^(8(len+8)) - 1) = want - 1 + 2^(8(len+8)): carry 1 (want > 0) */
+				size_t q = len + 8;
+				while (q-- > 0 && want[q]-- == 0)
+					;
+			}
+			check(c == 1 && memcmp(t, want, len + 8) == 0, "bn_mac64 differs on all-ones operands");
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	char path[4096];
@@ -334,6 +401,8 @@ int main(int argc, char **argv)
 	check(records > 0, "rsa.txt has no records");
 	check(deep_done[0] && deep_done[1], "no valid record of each size");
 	vfile_close(&vf);
+
+	test_kernels();
 
 	/* Parameter checks without vectors. */
 	memset(n, 0xff, sizeof n);
