@@ -117,12 +117,25 @@
  * 1024 on the ATmega168: every buffer in the firmware is sized here.
  * ------------------------------------------------------------------- */
 
-/* UART ring buffers (interrupt-driven); must be powers of two <= 256. */
+/*
+ * UART ring buffers (interrupt-driven); must be powers of two <= 256.
+ * RX holds what arrives while the main loop is busy with a frame; TX
+ * only smooths output: uart_putc waits while it is full (the UDRE
+ * interrupt drains it), so a short TX ring costs nothing but waiting in
+ * slip_send. TX 16 on the ATmega328P: its default image (MSSL, three
+ * ESP suites, the RSA-2048 bench) needs those 48 bytes for the stack:
+ * MSSL's RSA-2048 verification holds the modulus copy in its frame
+ * (docs/PERFORMANCE.md, "Device: MSSL").
+ */
 #ifndef CONFIG_UART_RX_SIZE
 #define CONFIG_UART_RX_SIZE 64
 #endif
 #ifndef CONFIG_UART_TX_SIZE
+#if defined(__AVR_ATmega168__)
 #define CONFIG_UART_TX_SIZE 64
+#else
+#define CONFIG_UART_TX_SIZE 16
+#endif
 #endif
 
 /*
@@ -233,25 +246,34 @@
  * CONFIG_MSSL_PORT in clear: the grant handshake (needs CONFIG_RSA and
  * CONFIG_SHA256, and puts the RSA work area into fw_work), records and
  * task authorisation.
- * Default 0 in the default image (`make`), for RAM: the ATmega328P's
- * 2 KB cannot hold MSSL's 360 bytes of state next to everything the
- * default image has (three ESP suites, the management bench and its
- * RSA-2048 work area and modulus) and still leave the stack the RSA
- * verification needs (it then overran into the frame buffer).
- * `make mssl-image` builds the MSSL device for the ATmega328P
- * (build/mssl/atmega328p/: CONFIG_MSSL=1 CONFIG_RSA_MAX_BYTES=128, i.e.
- * RSA-1024 issuers: 1,624 bytes static, 424 for the stack); set
- * CONFIG_MSSL=1 here to make that the default. OFF for the ATmega168
- * always: its 16 KB image has no room for RSA + SHA-256 + MSSL (about
- * 5 KB on top of its 14 KB) nor its 1 KB of RAM for them.
- * CONFIG_MSSL_CACHE: verified grants kept in RAM (95 bytes each).
+ * Default 1 on the ATmega328P (and the host build): the default image
+ * (`make`, build/atmega328p/) is the MSSL device with RSA-2048 issuers
+ * next to the three ESP suites and the management bench (RSA-2048
+ * included). RAM, docs/PERFORMANCE.md "Device: MSSL": MSSL keeps only
+ * what must survive between messages (254 bytes: the issuer key id and
+ * nonce key; the pending handshake's peer, PRK, Kh, the grant body's
+ * SHA-256, seal tag and fields; the session's peer, PRK, sequence
+ * numbers, grant fields and a floor statement's hash and floors; the
+ * grant cache by SHA-256 of the body); record keys and salts are derived
+ * from the PRK per record, in fw_work. That state shares 256 bytes with
+ * the management RSA bench's key (mssl_lend / mgmt_rsa_forget: one owner
+ * at a time, a bench KEY forgets MSSL's sessions and cache). RSA runs in
+ * fw_work with the issuer modulus copied from the EEPROM into the
+ * verifying frame (stack, not static RAM).
+ * OFF for the ATmega168 always: its 16 KB image has no room for RSA +
+ * SHA-256 + MSSL (about 5 KB on top of its 14 KB) nor its 1 KB of RAM
+ * for them.
+ * CONFIG_MSSL_CACHE: verified grants kept in RAM (48 bytes each: SHA-256
+ * of the body and the host key).
  * MSSL_MAX_MESSAGE: the largest message accepted, 268 bytes or what the
  * frame buffer leaves after IPv4 and UDP headers.
- * RAM (ATmega328P): about 370 bytes of state; the RSA modulus copy is
- * the management channel's RSA key buffer when CONFIG_MGMT_CRYPTO.
  */
 #ifndef CONFIG_MSSL
+#if defined(__AVR_ATmega168__)
 #define CONFIG_MSSL 0
+#else
+#define CONFIG_MSSL 1
+#endif
 #endif
 #ifndef CONFIG_MSSL_CACHE
 #define CONFIG_MSSL_CACHE 1

@@ -17,7 +17,10 @@
  * holds only the call frames; how deep they go is measured by painting
  * the free RAM and reported, so the stack figure is measured, not
  * assumed. The modulus must survive from KEY to VERIFY (several
- * requests), so it keeps its own static buffer.
+ * requests), so it keeps a buffer of its own outside fw_work: with
+ * CONFIG_MSSL, MSSL's state RAM, lent by mssl_lend (one owner at a time:
+ * a KEY forgets MSSL's sessions and cache, an MSSL message forgets the
+ * key); without, a static buffer.
  */
 #include <string.h>
 
@@ -41,18 +44,26 @@
 
 #define PAINT 0xA5
 
+#if CONFIG_MSSL
+/* The key buffer is MSSL's state RAM (mssl.c, mssl_lend), one owner at a
+ * time: KEY at offset 0 takes it (MSSL's sessions and cache are then
+ * forgotten), MSSL's next message takes it back (mgmt_rsa_forget). */
+#include "mssl.h"
+static uint8_t *key;
+#else
 static uint8_t key[CONFIG_RSA_MAX_BYTES];
+#endif
 static uint16_t key_len;  /* announced modulus length */
 static uint16_t key_fill; /* bytes loaded so far */
 static uint8_t key_ok;    /* complete and accepted by rsa_check_modulus */
 
-/* MSSL (FW-MSSL) borrows the key buffer for its issuer modulus copy
- * (mssl.c, one request at a time): a key loaded by KEY is then gone. */
-uint8_t *mgmt_rsa_borrow(void)
+void mgmt_rsa_forget(void)
 {
 	key_ok = 0;
 	key_fill = 0;
-	return key;
+#if CONFIG_MSSL
+	key = NULL;
+#endif
 }
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)((uint16_t)p[0] << 8 | p[1]); }
@@ -82,7 +93,15 @@ static uint8_t op_key(uint8_t *p, size_t n, size_t *rlen)
 		key_len = klen;
 		key_fill = 0;
 		key_ok = 0;
+#if CONFIG_MSSL
+		if (!key)
+			key = mssl_lend();
+#endif
 	}
+#if CONFIG_MSSL
+	if (!key)
+		return MGMT_E_PARAM; /* MSSL took the buffer back */
+#endif
 	if (klen != key_len || off != key_fill || clen > (size_t)(key_len - key_fill)) {
 		key_ok = 0;
 		return MGMT_E_PARAM;

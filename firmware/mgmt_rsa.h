@@ -21,8 +21,8 @@
  */
 uint8_t mgmt_rsa(uint8_t *buf, size_t plen, size_t cap, size_t *rlen);
 
-/* mgmt_rsa_borrow - the RSA key buffer (CONFIG_RSA_MAX_BYTES) for MSSL's
- * modulus copy; invalidates a key loaded with KEY (FW-MSSL). */
-uint8_t *mgmt_rsa_borrow(void);
+/* mgmt_rsa_forget - forget a key loaded with KEY: with CONFIG_MSSL its
+ * buffer is MSSL's state RAM (mssl_lend), which MSSL takes back. */
+void mgmt_rsa_forget(void);
 
 #endif /* MS_MGMT_RSA_H */

@@ -31,14 +31,7 @@
 #endif
 
 #if CONFIG_MGMT_CRYPTO && defined(__AVR__)
-/* The RAM copy of the modulus is the management channel's RSA key buffer
- * (mgmt_rsa.c): both are only used inside one request, and 256 bytes of
- * the ATmega328P's 2 KB cannot be spent twice. */
-#include "mgmt_rsa.h"
-#define MODULUS() mgmt_rsa_borrow()
-#else
-static uint8_t modulus[CONFIG_RSA_MAX_BYTES];
-#define MODULUS() modulus
+#include "mgmt_rsa.h" /* mgmt_rsa_forget */
 #endif
 
 /* Grant body offsets (docs/grant.md). */
@@ -71,41 +64,55 @@ static const char labels[81] PGM =
 	"MSSL-nonce-key-1" "MSSL1 client key" "MSSL1 server key"
 	"MSSL1 nonce salt" "MSSL-grant-seal1";
 
-struct dir {
-	uint8_t key[16];
-	uint8_t salt[8];
-};
-
 struct peer {
 	uint8_t ip[4];
 	uint16_t port;
 };
 
-/* What a session takes over from its handshake, in one copy. */
+/* What a session takes over from its handshake, in one copy: the peer
+ * and the PRK; the record keys and salts (docs/mssl.md) are derived from
+ * the PRK in fw_work for each record and wiped (RAM: 22 bytes a side
+ * instead of 54). */
 struct ends {
 	struct peer peer;
-	struct dir c2s, s2c;
+	uint8_t prk[16];
 };
 
 #define HS_NONE 0
 #define HS_FINISHED 1  /* waiting for the host's Finished */
 #define HS_SIGNATURE 2 /* waiting for GrantSignature */
 
-static struct {
+/*
+ * MSSL's state shares its RAM with the management channel's RSA bench
+ * key (mgmt_rsa.c, mssl_lend): one owner at a time. MSSL takes the area
+ * back at its next message (the bench key is then forgotten, as a KEY
+ * command forgets MSSL's sessions and cache): 254 bytes of the
+ * ATmega328P's 2 KB are not spent twice.
+ */
+static union {
+	struct {
 	uint8_t ready; /* key id and Knonce computed from the EEPROM */
 	uint8_t keyid[8];
 	uint8_t knonce[16]; /* AES(master key, "MSSL-nonce-key-1") */
 	uint8_t ncache;
 	struct {
-		uint8_t body[MSSL_BODY];
+		uint8_t hash[32]; /* SHA-256 of the grant body: the whole body
+		                   * is compared through it */
 		uint8_t kh[16];
 	} cache[CONFIG_MSSL_CACHE]; /* most recently used first */
+	/* The pending handshake keeps of its grant body what the later
+	 * steps use: its SHA-256 (the GrantSignature's message and the cache
+	 * entry), the seal tag (Finished AAD) and the fields the session
+	 * takes over. */
 	struct {
 		uint8_t state; /* HS_* */
 		uint8_t flags; /* ServerHello flags */
 		struct ends e;
 		uint8_t kh[16];
-		uint8_t body[MSSL_BODY];
+		uint8_t hash[32];
+		uint8_t tag[8];
+		uint8_t serial[4];
+		uint8_t tina[12]; /* tasks, issued_at, not_after: body[30..42) */
 	} hs;
 	struct {
 		uint8_t up;    /* a session is established */
@@ -113,14 +120,33 @@ static struct {
 		struct ends e;
 		uint32_t last_in, next_out;
 		uint32_t tasks, serial, not_after;
-		uint8_t floor_body[MSSL_FLOOR_BODY];
+		/* the floor body waiting for its signature: its SHA-256 and
+		 * the two floors it states */
+		uint8_t floor_hash[32];
+		uint8_t floors[8]; /* serial floor, time floor: body[16..24) */
 	} ss;
-} S;
+	} s;
+#if CONFIG_MGMT_CRYPTO
+	uint8_t bench[CONFIG_RSA_MAX_BYTES];
+#endif
+} U;
+#define S (U.s)
+static uint8_t owned; /* U holds MSSL's state (0: free or the bench's) */
 
 void mssl_reset(void)
 {
-	wipe(&S, sizeof S);
+	if (owned)
+		wipe(&U, sizeof U);
 }
+
+#if CONFIG_MGMT_CRYPTO
+uint8_t *mssl_lend(void)
+{
+	wipe(&U, sizeof U);
+	owned = 0;
+	return U.bench;
+}
+#endif
 
 static void rd_label(uint8_t out[16], uint8_t off)
 {
@@ -155,21 +181,30 @@ static uint16_t alert(uint8_t *m, uint8_t code)
 /*
  * One record's CCM (RFC 3610, M = 8, 13-byte nonce): m holds type and
  * sequence number, then ptlen bytes (sealed/opened in place), then the
- * tag. nonce = salt || dir || seq; aad = type || seq, plus flags || seal
- * tag of the pending handshake for Finished records (fin).
+ * tag. The direction's key and salt come from the PRK: key =
+ * AES(PRK, client or server label), salts = AES(PRK, "MSSL1 nonce salt")
+ * (client: first 8 bytes, server: last 8). nonce = salt || dir || seq;
+ * aad = type || seq, plus flags || seal tag of the pending handshake for
+ * Finished records (fin). (Not on the RSA path: its locals do not add to
+ * the stack RSA needs.)
  */
-static int rec_crypt(const struct dir *d, uint8_t dirb, uint8_t *m, uint16_t ptlen,
-                     uint8_t fin, uint8_t seal)
+MS_NOINLINE static int rec_crypt(const uint8_t prk[16], uint8_t dirb, uint8_t *m, uint16_t ptlen,
+                                 uint8_t fin, uint8_t seal)
 {
-	uint8_t nonce[13], aad[14];
+	uint8_t key[16], salts[16], nonce[13], aad[14];
 	int r;
-	memcpy(nonce, d->salt, 8);
+	aes128_init(&fw_work.aes, prk);
+	enc_label(key, dirb == 1 ? L_CLIENT : L_SERVER);
+	enc_label(salts, L_SALTS);
+	memcpy(nonce, dirb == 1 ? salts : salts + 8, 8);
+	wipe(salts, sizeof salts);
 	nonce[8] = dirb;
 	memcpy(nonce + 9, m + 1, 4);
 	memcpy(aad, m, 5);
 	aad[5] = S.hs.flags;
-	memcpy(aad + 6, S.hs.body + G_TAG, 8);
-	aes128_init(&fw_work.aes, d->key);
+	memcpy(aad + 6, S.hs.tag, 8);
+	aes128_init(&fw_work.aes, key);
+	wipe(key, sizeof key);
 	if (seal)
 		r = aes128_ccm_seal(&fw_work.aes, nonce, 13, aad, fin ? 14 : 5,
 		                    m + 5, ptlen, m + 5 + ptlen, 8);
@@ -185,7 +220,7 @@ static uint16_t seal_out(uint8_t *m, uint8_t typ, uint8_t ptlen)
 {
 	m[0] = typ;
 	net_put32(m + 1, S.ss.next_out++);
-	rec_crypt(&S.ss.e.s2c, 2, m, ptlen, 0, 1);
+	rec_crypt(S.ss.e.prk, 2, m, ptlen, 0, 1);
 	return (uint16_t)(MSSL_REC_OVERHEAD + ptlen);
 }
 
@@ -198,28 +233,36 @@ static uint16_t rec_alert(uint8_t *m, uint8_t code)
 /* (The handlers are kept out of line so that only the frames on the
  * RSA path are on the stack while it runs: RAM is short.) */
 
-/* RSASSA-PKCS1-v1_5 SHA-256 over msg[0..len) with the stored issuer
- * modulus; sig has the modulus' length. 0 when it verifies, -1 when it
- * does not, 1 when the device lacks the RAM to try. */
-static int verify(const uint8_t *msg, uint8_t len, const uint8_t *sig)
+/* out = SHA-256(p[0..len)), with fw_work (wiped). */
+static void hash(const uint8_t *p, uint8_t len, uint8_t out[32])
 {
-	uint8_t h[32];
+	sha256_init(&fw_work.sha);
+	sha256_update(&fw_work.sha, p, len);
+	sha256_final(&fw_work.sha, out);
+	wipe(&fw_work.sha, sizeof fw_work.sha);
+}
+
+/* RSASSA-PKCS1-v1_5 SHA-256 of a message whose hash h (kept in S: no
+ * hash on the stack under RSA) was computed when it arrived, with the
+ * stored issuer modulus; sig has the modulus' length. 0 when it
+ * verifies, -1 when it does not, 1 when the device lacks the RAM to
+ * try. */
+MS_NOINLINE static int verify(const uint8_t h[32], const uint8_t *sig)
+{
 	uint16_t k = modulus_len();
-	uint8_t *n;
+	uint8_t n[CONFIG_RSA_MAX_BYTES]; /* public: the issuer modulus */
 	int r;
 #if defined(__AVR__)
 	/* Refuse (internal_error) rather than let the RSA frames run into
-	 * the static data: 139 bytes measured below mgmt_rsa's verify, an
+	 * the static data: 115 bytes measured below mgmt_rsa's verify, an
 	 * interrupt, a margin (a build without the RAM answers
-	 * internal_error instead of computing on corrupted memory). */
+	 * internal_error instead of computing on corrupted memory). The
+	 * modulus copy is in this frame, above SP: copied from the EEPROM
+	 * here, it needs no RAM between verifications. */
 	extern char __heap_start;
 	if (SP < (uintptr_t)&__heap_start + 200)
 		return 1;
 #endif
-	n = MODULUS();
-	sha256_init(&fw_work.sha);
-	sha256_update(&fw_work.sha, msg, len);
-	sha256_final(&fw_work.sha, h);
 	store_read(EE_MODULUS, n, 128);
 	if (k > 128)
 		store_read(EE_MODULUS + 128, n + 128, (uint8_t)(k - 128));
@@ -270,7 +313,7 @@ static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
 
 MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
-	uint8_t *body = m + 18, kh[16], t[32];
+	uint8_t *body = m + 18, kh[16], t[32], hb[32];
 	uint8_t code, i, hit = 0;
 
 	if (n != MSSL_CLIENT_HELLO_LEN)
@@ -280,9 +323,10 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 	code = check_body(body, ip);
 	if (code)
 		return alert(m, code);
-	/* 8: the cache (whole body), else the seal yields Kh */
+	/* 8: the cache (whole body, by its SHA-256), else the seal yields Kh */
+	hash(body, MSSL_BODY, hb);
 	for (i = 0; i < S.ncache; i++) {
-		if (memcmp(S.cache[i].body, body, MSSL_BODY) == 0) {
+		if (memcmp(S.cache[i].hash, hb, 32) == 0) {
 			memcpy(kh, S.cache[i].kh, 16);
 #if CONFIG_MSSL_CACHE > 1
 			/* most recently used first: bubble the entry up */
@@ -309,8 +353,10 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 		i = (uint8_t)aes128_ccm_open(&fw_work.aes, body + G_NONCE, 13, body, G_NONCE,
 		                             kh, 16, body + G_TAG, 8);
 		aes128_wipe(&fw_work.aes);
-		if (i)
+		if (i) {
+			wipe(kh, sizeof kh);
 			return alert(m, MSSL_A_BAD_GRANT);
+		}
 	}
 	/* 9: the next nonce counter value (reservation rule) */
 	{
@@ -331,17 +377,15 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 	memcpy(S.hs.e.peer.ip, ip, 4);
 	S.hs.e.peer.port = port;
 	memcpy(S.hs.kh, kh, 16);
-	memcpy(S.hs.body, body, MSSL_BODY);
-	/* PRK = AES-CMAC(Kh, Nh || Nd); keys and salts = AES(PRK, label) */
+	memcpy(S.hs.hash, hb, 32);
+	memcpy(S.hs.tag, body + G_TAG, 8);
+	memcpy(S.hs.serial, body + G_SERIAL, 4);
+	memcpy(S.hs.tina, body + G_TASKS, 12);
+	/* PRK = AES-CMAC(Kh, Nh || Nd); keys and salts = AES(PRK, label),
+	 * derived per record (rec_crypt) */
 	memcpy(t, m + 2, 16);
 	aes128_init(&fw_work.aes, kh);
-	aes128_cmac(&fw_work.aes, t, 32, kh);
-	aes128_init(&fw_work.aes, kh);
-	enc_label(S.hs.e.c2s.key, L_CLIENT);
-	enc_label(S.hs.e.s2c.key, L_SERVER);
-	enc_label(kh, L_SALTS);
-	memcpy(S.hs.e.c2s.salt, kh, 8);
-	memcpy(S.hs.e.s2c.salt, kh + 8, 8);
+	aes128_cmac(&fw_work.aes, t, 32, S.hs.e.prk);
 	aes128_wipe(&fw_work.aes);
 	wipe(kh, sizeof kh);
 	/* ServerHello: 02 01 flags Nd */
@@ -356,7 +400,7 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 /* The session starts (docs/mssl.md "Establishing"): time floor first. */
 static uint16_t establish(uint8_t *m)
 {
-	uint32_t issued = net_be32(S.hs.body + G_ISSUED), old = store_st.time_floor;
+	uint32_t issued = net_be32(S.hs.tina + (G_ISSUED - G_TASKS)), old = store_st.time_floor;
 	S.hs.state = HS_NONE;
 	if (issued > old) {
 		store_st.time_floor = issued;
@@ -370,13 +414,13 @@ static uint16_t establish(uint8_t *m)
 	memcpy(&S.ss.e, &S.hs.e, sizeof S.ss.e);
 	S.ss.last_in = 0;
 	S.ss.next_out = 1;
-	S.ss.tasks = net_be32(S.hs.body + G_TASKS);
-	S.ss.serial = net_be32(S.hs.body + G_SERIAL);
-	S.ss.not_after = net_be32(S.hs.body + G_NOT_AFTER);
+	S.ss.tasks = net_be32(S.hs.tina);
+	S.ss.serial = net_be32(S.hs.serial);
+	S.ss.not_after = net_be32(S.hs.tina + (G_NOT_AFTER - G_TASKS));
 	/* the device's Finished: seq 0, same AAD extension */
 	m[0] = MSSL_REC_FINISHED;
 	memset(m + 1, 0, 4);
-	rec_crypt(&S.ss.e.s2c, 2, m, 0, 1, 1);
+	rec_crypt(S.ss.e.prk, 2, m, 0, 1, 1);
 	return MSSL_REC_OVERHEAD;
 }
 
@@ -386,7 +430,7 @@ static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t p
 		return alert(m, MSSL_A_UNEXPECTED);
 	/* one try per ServerHello */
 	if (n != MSSL_REC_OVERHEAD || net_be32(m + 1) != 0 ||
-	    rec_crypt(&S.hs.e.c2s, 1, m, 0, 1, 0)) {
+	    rec_crypt(S.hs.e.prk, 1, m, 0, 1, 0)) {
 		S.hs.state = HS_NONE;
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
 	}
@@ -407,7 +451,7 @@ MS_NOINLINE static uint16_t grant_signature(uint8_t *m, uint16_t n, const uint8_
 		S.hs.state = HS_NONE;
 		return alert(m, MSSL_A_DECODE);
 	}
-	if ((code = verify(S.hs.body, MSSL_BODY, m + 1)) != 0) {
+	if ((code = verify(S.hs.hash, m + 1)) != 0) {
 		S.hs.state = HS_NONE;
 		return alert(m, code > 0 ? MSSL_A_INTERNAL : MSSL_A_BAD_SIGNATURE);
 	}
@@ -415,7 +459,7 @@ MS_NOINLINE static uint16_t grant_signature(uint8_t *m, uint16_t n, const uint8_
 	if (S.ncache < CONFIG_MSSL_CACHE)
 		S.ncache++;
 	memmove(&S.cache[1], &S.cache[0], (size_t)(S.ncache - 1) * sizeof S.cache[0]);
-	memcpy(S.cache[0].body, S.hs.body, MSSL_BODY);
+	memcpy(S.cache[0].hash, S.hs.hash, 32);
 	memcpy(S.cache[0].kh, S.hs.kh, 16);
 	return establish(m);
 }
@@ -448,7 +492,8 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 		return rec_alert(m, MSSL_A_UNKNOWN_ISSUER);
 	if (!target_ok(b[F_FLAGS] & 1, b + F_TARGET))
 		return rec_alert(m, MSSL_A_WRONG_DEVICE);
-	memcpy(S.ss.floor_body, b, MSSL_FLOOR_BODY);
+	hash(b, MSSL_FLOOR_BODY, S.ss.floor_hash);
+	memcpy(S.ss.floors, b + F_SERIAL, 8);
 	S.ss.floor = 1;
 	b[0] = 1; /* send the signature */
 	return seal_out(m, MSSL_REC_FLOOR, 1);
@@ -473,10 +518,10 @@ MS_NOINLINE static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_
 	S.ss.floor = 0; /* one signature per body */
 	if (n - 1u != modulus_len())
 		return alert(m, MSSL_A_DECODE);
-	if ((i = verify(S.ss.floor_body, MSSL_FLOOR_BODY, m + 1)) != 0)
+	if ((i = verify(S.ss.floor_hash, m + 1)) != 0)
 		return alert(m, i > 0 ? MSSL_A_INTERNAL : MSSL_A_BAD_SIGNATURE);
-	v = raise(&store_st.serial_floor, S.ss.floor_body + F_SERIAL) |
-	    raise(&store_st.time_floor, S.ss.floor_body + F_TIME);
+	v = raise(&store_st.serial_floor, S.ss.floors) |
+	    raise(&store_st.time_floor, S.ss.floors + 4);
 	if (v && store_commit()) {
 		store_st.serial_floor = old_serial;
 		store_st.time_floor = old_time;
@@ -506,7 +551,7 @@ MS_NOINLINE static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const 
 		return alert(m, MSSL_A_UNEXPECTED);
 	if (seq <= S.ss.last_in)
 		return alert(m, MSSL_A_REPLAY);
-	if (rec_crypt(&S.ss.e.c2s, 1, m, len, 0, 0))
+	if (rec_crypt(S.ss.e.prk, 1, m, len, 0, 0))
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
 	S.ss.last_in = seq;
 	switch (m[0]) {
@@ -524,8 +569,9 @@ MS_NOINLINE static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const 
 	}
 }
 
-/* Once per boot (or mssl_reset): the issuer key id (SHA-256 of the
- * stored modulus, first 8 bytes) and the nonce key. */
+/* Once per boot (or mssl_reset, or taking the RAM back from the bench):
+ * the issuer key id (SHA-256 of the stored modulus, first 8 bytes) and
+ * the nonce key. */
 MS_NOINLINE static uint8_t init(void)
 {
 	uint8_t t[32];
@@ -533,6 +579,13 @@ MS_NOINLINE static uint8_t init(void)
 	if (!store_provisioned() || !(store_cfg.flags & CFG_ISSUER) ||
 	    (k != RSA1024_BYTES && k != RSA2048_BYTES) || k > CONFIG_RSA_MAX_BYTES)
 		return 0;
+	if (!owned) {
+#if CONFIG_MGMT_CRYPTO && defined(__AVR__)
+		mgmt_rsa_forget(); /* the bench key in U is gone */
+#endif
+		wipe(&U, sizeof U);
+		owned = 1;
+	}
 	if (!S.ready) {
 		sha256_init(&fw_work.sha);
 		for (i = 0; i < k; i = (uint16_t)(i + 16)) {

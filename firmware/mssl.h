@@ -9,13 +9,20 @@
  * datagram, processed in place in the frame buffer, the answer (if any)
  * written over it. Lock-step: one message in, at most one out.
  *
- * State (RAM, docs/mssl.md "Device cost"): one session, one pending
- * handshake, CONFIG_MSSL_CACHE verified grants (body and host key), the
- * issuer key id; all lost at reset. Persistent: the nonce counter
- * (store_nonce_take, the reservation rule), the serial and time floors
- * (store_st, written with store_commit). No key schedule is kept between
- * messages: AES contexts live in the shared work area fw_work (esp.h) for
- * the duration of one message and are wiped.
+ * State (RAM, docs/PERFORMANCE.md "Device: MSSL"): only what must
+ * survive between messages: one session (peer, PRK, sequence numbers,
+ * the grant's tasks, serial and not_after, a floor statement's hash and
+ * floors while it waits for its signature), one pending handshake (peer,
+ * PRK, Kh, the grant body's SHA-256, seal tag and the fields the session
+ * takes over), CONFIG_MSSL_CACHE verified grants (SHA-256 of the body and
+ * host key), the issuer key id and nonce key; all lost at reset, and
+ * when the management RSA bench takes the RAM for its key (mssl_lend).
+ * Persistent: the nonce counter (store_nonce_take, the reservation
+ * rule), the serial and time floors (store_st, written with
+ * store_commit). The record keys and salts are derived from the PRK for
+ * each record in the shared work area fw_work (esp.h) and wiped; RSA
+ * runs on fw_work too, with the issuer modulus copied from the EEPROM
+ * into the verifying frame, and no hash on the stack under it.
  *
  * A message that fails a check changes nothing but the documented alert
  * (and, per the protocol, ends a pending handshake where docs/mssl.md says
@@ -89,6 +96,15 @@ uint16_t mssl_input(uint8_t *m, uint16_t n, uint16_t room,
  * config changes (re-provisioning); a reset does it implicitly.
  */
 void mssl_reset(void);
+
+/*
+ * mssl_lend - the management channel's RSA bench (mgmt_rsa.c, KEY) takes
+ * MSSL's state RAM for its key (CONFIG_RSA_MAX_BYTES bytes): MSSL's
+ * session, pending handshake and grant cache are forgotten (as at a
+ * reset). MSSL takes the RAM back at its next message and the bench key
+ * is then forgotten (mgmt_rsa_forget).
+ */
+uint8_t *mssl_lend(void);
 
 #endif /* CONFIG_MSSL */
 #endif /* MS_MSSL_H */

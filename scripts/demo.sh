@@ -118,8 +118,8 @@ step "stop the simulated device (its EEPROM, with the sequence counters, is kept
 stop_sim
 
 step "MSSL: the owner's signing key and a grant: this host may run id, led and adc"
-# The MSSL firmware image verifies RSA-1024 grants (RAM; docs/PERFORMANCE.md).
-show "$mstool" keygen owner -o owner.pem --bits 1024 >owner.pub
+# The default firmware image has MSSL and verifies RSA-2048 grants.
+show "$mstool" keygen owner -o owner.pem --bits 2048 >owner.pub
 show "$mstool" grant sign --key owner.pem --device dev.key --host-ip "$HOST_IP" --tasks id,led,adc --serial 1 --valid-for 24h -o alice
 show "$mstool" grant inspect alice.grant
 
@@ -127,8 +127,8 @@ step "provision the device again with the issuer's key (fresh SAs: an SA file is
 show "$mstool" esp sa new -o mssl-host.sa --suite "$SUITE" --src "$HOST_IP" --dst "$DEV_IP"
 show "$mstool" -q provision -d dev.key --ip "$DEV_IP" --sa mssl-host.sa --issuer owner.pub -o mssl-dev.hex
 
-step "start the simulated device with the MSSL firmware image"
-start_sim firmware/build/mssl/atmega328p/mstool.elf mssl-dev.hex
+step "start the simulated device again, provisioned with the issuer's key"
+start_sim firmware/build/atmega328p/mstool.elf mssl-dev.hex
 echo "device on $port"
 
 step "MSSL sessions: the first verifies the grant's RSA signature, the next resume from the device's cache"

@@ -1,9 +1,9 @@
 package main
 
 // `mstool mssl exec` and `mstool decrypt --mssl-keylog` against the
-// simulated device running the MSSL firmware image
-// (firmware/build/mssl/atmega328p/mstool.elf: `make -C firmware
-// mssl-image`), provisioned by `mstool provision --issuer`. The protocol's
+// simulated device running the default ATmega328P firmware image, which
+// has MSSL (firmware/build/atmega328p/mstool.elf: `make -C firmware`),
+// provisioned by `mstool provision --issuer`. The protocol's
 // attack tests against the device are in pkg/mssl (device_sim_test.go).
 
 import (
@@ -26,7 +26,7 @@ import (
 )
 
 func TestMSSLExecOnDevice(t *testing.T) {
-	elf := testenv.Artifact(t, "firmware/build/mssl/atmega328p/mstool.elf", "-C firmware mssl-image")
+	elf := testenv.Artifact(t, "firmware/build/atmega328p/mstool.elf", "firmware")
 	harness := testenv.Artifact(t, "firmware/build/mssim", "firmware")
 	dir := t.TempDir()
 	p := func(name string) string { return filepath.Join(dir, name) }

@@ -1,7 +1,8 @@
 package mssl_test
 
 // End-to-end tests of MSSL against the simulated device running the real
-// firmware (firmware/build/mssl/atmega328p/mstool.elf: `make -C firmware mssl-image`, on mssim),
+// firmware (the default ATmega328P image, which has MSSL with RSA-2048
+// issuers: firmware/build/atmega328p/mstool.elf, `make -C firmware`, on mssim),
 // over SLIP/IPv4/UDP on its serial line: the acceptance list of the MSSL
 // issue, with the same grants, keys and expectations as the reference
 // server's tests in this package. They need `make -C firmware` (testenv:
@@ -10,7 +11,10 @@ package mssl_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"net/netip"
 	"os"
@@ -119,7 +123,7 @@ func startSimMSSL(t *testing.T, bits int) *simMSSL {
 
 func startSimMSSLRec(t *testing.T, bits int, rec *link.Recorder) *simMSSL {
 	t.Helper()
-	elf := testenv.Artifact(t, "firmware/build/mssl/atmega328p/mstool.elf", "-C firmware mssl-image")
+	elf := testenv.Artifact(t, "firmware/build/atmega328p/mstool.elf", "firmware")
 	harness := testenv.Artifact(t, "firmware/build/mssim", "firmware")
 	d := testDevice()
 	img, err := provision.Build(&provision.Config{
@@ -346,6 +350,113 @@ func TestDeviceSession(t *testing.T) {
 		first, helloCycles, finCycles, helloCycles+finCycles, taskCycles)
 	if helloCycles+finCycles > 10*first || helloCycles+finCycles == 0 {
 		t.Fatalf("resumed handshake cycles %d not below the first's signature step %d", helloCycles+finCycles, first)
+	}
+}
+
+// TestDeviceSessionRSA2048: the default ATmega328P image verifies
+// RSA-2048 issuers in MSSL (grant signatures and floor statements) next
+// to everything else it has: a tampered signature is refused
+// (bad_signature), the honest grant verifies and its session runs tasks,
+// the next handshake resumes from the cache, and a floor statement is
+// verified (a forged one refused) while the session goes on.
+func TestDeviceSessionRSA2048(t *testing.T) {
+	s := startSimMSSL(t, 2048)
+	f := &fixture{t: t, issuer: testKey(t, 2048)}
+	g, hk := f.sign(request())
+	ctx := context.Background()
+
+	bad := bytes.Clone(g)
+	bad[len(bad)-1] ^= 0x01
+	if _, _, err := s.dialFrom(bad, hk, hostAddr); err == nil {
+		t.Fatal("tampered RSA-2048 grant signature accepted")
+	} else if a, ok := remoteAlertOf(err); !ok || a != mssl.AlertBadSignature {
+		t.Fatalf("tampered RSA-2048 grant signature: %v (want bad_signature; internal_error: the device lacked the RAM)", err)
+	}
+
+	sess, tr, err := s.dialFrom(g, hk, hostAddr)
+	if err != nil {
+		t.Fatalf("RSA-2048 handshake: %v", err)
+	}
+	if sess.Cached() || tr.first(mssl.TypeGrantSignature) == nil {
+		t.Fatal("first RSA-2048 handshake sent no signature")
+	}
+	first := s.lastCycles()
+	r, err := sess.Task(ctx, grant.TaskADC, []byte{3})
+	if err != nil || r.Status != tasks.StatusOK || len(r.Result) != 2 {
+		t.Fatalf("adc: %v %+v", err, r)
+	}
+	if r, err = sess.Task(ctx, grant.TaskID, nil); err != nil || r.Status != tasks.StatusDenied {
+		t.Fatalf("task outside the grant: %v %+v (want denied)", err, r)
+	}
+
+	// Floor statements signed by the RSA-2048 issuer, in the session.
+	st, err := mssl.SignFloor(f.issuer, mssl.FloorRequest{Target: 0x2a, SerialFloor: 3, IssuedAt: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := bytes.Clone(st)
+	forged[len(forged)-1] ^= 1
+	if _, err := sess.RaiseFloor(ctx, forged); err == nil {
+		t.Fatal("forged RSA-2048 floor statement accepted")
+	} else if a, ok := remoteAlertOf(err); !ok || a != mssl.AlertBadSignature {
+		t.Fatalf("forged RSA-2048 floor statement: %v", err)
+	}
+	fl, err := sess.RaiseFloor(ctx, st)
+	if err != nil {
+		t.Fatalf("raise floor (RSA-2048): %v", err)
+	}
+	if fl.SerialFloor != 3 || fl.Ended != 0 {
+		t.Fatalf("floors %+v (the grant's serial 10 stays valid)", fl)
+	}
+	if r, err = sess.Task(ctx, grant.TaskLED, []byte{1}); err != nil || r.Status != tasks.StatusOK {
+		t.Fatalf("led after the floor statement: %v %+v", err, r)
+	}
+	if err := sess.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+
+	sess2, tr2, err := s.dialFrom(g, hk, hostAddr)
+	if err != nil {
+		t.Fatalf("resumed RSA-2048 handshake: %v", err)
+	}
+	if !sess2.Cached() || tr2.first(mssl.TypeGrantSignature) != nil {
+		t.Fatal("second handshake was not resumed from the cache")
+	}
+	if r, err := sess2.Task(ctx, grant.TaskADC, []byte{1}); err != nil || r.Status != tasks.StatusOK {
+		t.Fatalf("adc in the resumed session: %v %+v", err, r)
+	}
+	sess2.Close(ctx)
+	t.Logf("device cycles (RSA-2048 issuer): first handshake, GrantSignature step %d", first)
+
+	// The management RSA bench's key shares RAM with MSSL's state (one
+	// owner at a time): a bench KEY and VERIFY work, MSSL's cache is then
+	// forgotten (the next handshake verifies the RSA-2048 signature
+	// again), and the bench key is forgotten once MSSL runs.
+	bk := testKey(t, 2048)
+	if err := s.mgmt.RSALoadKey(ctx, bk.N.FillBytes(make([]byte, bk.Size()))); err != nil {
+		t.Fatalf("bench key: %v", err)
+	}
+	h := sha256.Sum256([]byte("bench"))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, bk, crypto.SHA256, h[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.mgmt.RSAVerify(ctx, h[:], sig); err != nil || !res.Valid {
+		t.Fatalf("bench RSA-2048 verify next to MSSL: %v %+v", err, res)
+	}
+	sess3, tr3, err := s.dialFrom(g, hk, hostAddr)
+	if err != nil {
+		t.Fatalf("handshake after the bench: %v", err)
+	}
+	if sess3.Cached() || tr3.first(mssl.TypeGrantSignature) == nil {
+		t.Fatal("handshake after a bench KEY resumed from a cache the bench's key overwrote")
+	}
+	if r, err := sess3.Task(ctx, grant.TaskADC, []byte{2}); err != nil || r.Status != tasks.StatusOK {
+		t.Fatalf("adc after the bench: %v %+v", err, r)
+	}
+	sess3.Close(ctx)
+	if _, err := s.mgmt.RSAVerify(ctx, h[:], sig); err == nil {
+		t.Fatal("bench VERIFY with a key MSSL has since taken the RAM of")
 	}
 }
 
