@@ -31,7 +31,12 @@ mods = rep.get("modules") or {}
 def flash(*names):
     return sum(mods.get(n, {}).get("flash", 0) for n in names)
 aes_flash = flash("crypto/aes", "crypto/aes_avr")
-crypto = (rep.get("crypto_total") or {}).get("flash", 0)
+# The crypto core of issue 4 (AES, CTR, CBC, CCM, MD5, SHA-256, HMAC, ct):
+# the size report's crypto_core group; RSA and CMAC belong to MSSL.
+try:
+    crypto = json.load(open(os.path.join(os.path.dirname(rep["firmware_image"]), "size-report.json")))["groups"]["crypto_core"]["flash"]
+except (KeyError, OSError, ValueError):
+    crypto = 0
 dec = "aes-decrypt" in (dev.get("option_names") or [])
 def met(ok): return "met" if ok else "**not met**"
 def cyc(p): return rows[p]["cycles"] if p in rows else None
@@ -77,7 +82,7 @@ else:
     line("AES-128-CCM ≤ 300 cycles/byte (long messages)", cpb("aes128-ccm-seal"), 300, "%.1f cycles/byte over one message", "")
 line("MD5 ≤ 150 cycles/byte", cpb("md5"), 150, "%.1f cycles/byte (1 KiB)", "seed paper: MD5 2 KB of flash")
 line("SHA-256 ≤ 700 cycles/byte", cpb("sha256"), 700, "%.1f cycles/byte (1 KiB)", "≈ 702 cycles/byte rweather Arduino Crypto")
-line("crypto core ≤ 5 KB flash", crypto or None, 5120, "%d bytes", "seed: AES 3 KB + MD5 2 KB")
+line("crypto core ≤ 5 KB flash (AES with decryption, CTR, CBC, CCM, MD5, SHA-256, HMAC, ct)", crypto or None, 5120, "%d bytes", "seed: AES 3 KB + MD5 2 KB")
 out.append("")
 out.append("Flash per module: %s. Per-byte figures include each call's fixed costs "
            "(CCM: B0, counter block 0 and the AAD block; hashes: padding and the final block), "
