@@ -582,12 +582,12 @@ func TestDeviceAttacks(t *testing.T) {
 		}
 		alive("tampered bodies")
 	})
-	t.Run("tampered grant signature, sampled bytes", func(t *testing.T) {
+	t.Run("tampered grant signature, every byte", func(t *testing.T) {
 		talive = t
 		g2, hk2 := f.sign(request(func(r *grant.Request) { r.Serial = 12 }))
-		for _, i := range []int{grant.BodySize, grant.BodySize + 1, grant.BodySize + 64, len(g2) - 2, len(g2) - 1} {
+		for i := grant.BodySize; i < len(g2); i++ {
 			bad := bytes.Clone(g2)
-			bad[i] ^= 0x80
+			bad[i] ^= 0x01 << (i % 8)
 			_, _, err := s.dialFrom(bad, hk2, attacker)
 			if a, ok := remoteAlertOf(err); !ok || a != mssl.AlertBadSignature {
 				t.Fatalf("signature byte %d flipped: %v", i, err)
