@@ -1,0 +1,40 @@
+package fwimage_test
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/mstool/mstool/internal/testenv"
+)
+
+// TestImagesLeaveTheBootloaderRoom: the firmware must stay below the boot
+// section that optiboot occupies (512 bytes at the end of flash), or
+// 'mstool flash' through the bootloader stops working. The default
+// ATmega328P image is close to it (docs/PERFORMANCE.md), so growth shows
+// up here, with numbers, before it shows up as a failed flash.
+func TestImagesLeaveTheBootloaderRoom(t *testing.T) {
+	const optiboot = 512
+	for _, mcu := range []string{"atmega328p", "atmega168"} {
+		path := testenv.Artifact(t, "firmware/build/"+mcu+"/size-report.json", "firmware")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Total    struct{ Flash, RAM int }
+			Capacity struct{ Flash, RAM int }
+		}
+		if err := json.Unmarshal(data, &rep); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if rep.Capacity.Flash == 0 || rep.Total.Flash == 0 {
+			t.Fatalf("%s: no flash figures: %s", path, data)
+		}
+		room := rep.Capacity.Flash - optiboot - rep.Total.Flash
+		if room < 0 {
+			t.Errorf("%s: image is %d bytes, %d over the %d bytes below optiboot", mcu, rep.Total.Flash, -room, rep.Capacity.Flash-optiboot)
+		}
+		t.Logf("%s: %d bytes of flash, %d left below optiboot; %d bytes of static RAM of %d", mcu, rep.Total.Flash, room, rep.Total.RAM, rep.Capacity.RAM)
+	}
+}
