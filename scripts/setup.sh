@@ -4,9 +4,13 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # Every package the tests use. A missing tool in CI is a failure, so this
-# list is the contract between the tests and the machine.
+# list is the contract between the tests and the machine. Packages are
+# installed without their recommendations, so what a test needs from a
+# Recommends is named here (libc6-dev for gcc, libclang-rt-14-dev for
+# libFuzzer and clang's sanitizers, python3-cryptography for scapy's ESP).
 packages=(
-  make gcc pkg-config clang
+  make gcc libc6-dev pkg-config
+  clang libclang-rt-14-dev
   gcc-avr avr-libc binutils-avr
   simavr libsimavr-dev libelf-dev
   avrdude arduino-core-avr
