@@ -204,6 +204,7 @@ var CounterNames = []string{
 	"slip_frames", "slip_dropped", "ipv4_received", "ipv4_bad_header", "ipv4_options_fragments",
 	"ipv4_not_for_us", "not_esp_dropped", "esp_unknown_spi", "esp_auth_failed", "esp_replayed",
 	"esp_malformed", "udp_bad", "udp_no_service", "icmp_echo_answered", "tasks_served", "packets_sent",
+	"icmp_dropped", "not_answered",
 }
 
 // Counter indexes into Counters.

@@ -89,13 +89,15 @@ func TestDecode(t *testing.T) {
 	if _, err := Decode(grant.TaskUptime, []byte{1, 2, 3}); !errors.Is(err, ErrMalformed) {
 		t.Errorf("short uptime: %v", err)
 	}
-	c := make([]byte, 18*4)
+	// 19 counters: the 18 this version names, and one from a newer firmware.
+	c := make([]byte, 19*4)
 	c[13*4+3] = 5
 	f, _ = Decode(grant.TaskCounters, c)
-	if len(f) != 18 || f[13].Name != "icmp_echo_answered" || f[13].Value != uint64(5) || f[17].Name != "counter_17" {
+	if len(f) != 19 || f[13].Name != "icmp_echo_answered" || f[13].Value != uint64(5) ||
+		f[16].Name != "icmp_dropped" || f[17].Name != "not_answered" || f[18].Name != "counter_18" {
 		t.Errorf("counters: %v", f)
 	}
-	if v := Counters(c); len(v) != 18 || v[13] != 5 {
+	if v := Counters(c); len(v) != 19 || v[13] != 5 {
 		t.Errorf("Counters: %v", v)
 	}
 }
