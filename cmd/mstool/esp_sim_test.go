@@ -65,6 +65,7 @@ func mustRun(t *testing.T, args ...string) string {
 // simDevice is a provisioned simulated device and the host's files.
 type simDevice struct {
 	dir, key, sa, hex, eep string
+	mcu                    string
 	elf, harness           string
 	dev                    *sim.Device
 }
@@ -75,8 +76,15 @@ func (s *simDevice) port() string { return s.dev.Port }
 // provisions an image and starts the simulated device with it.
 func provisionedSim(t *testing.T, suite string, extra ...string) *simDevice {
 	t.Helper()
+	return provisionedSimMCU(t, "atmega328p", suite, extra...)
+}
+
+// provisionedSimMCU is provisionedSim for the firmware image of mcu.
+func provisionedSimMCU(t *testing.T, mcu, suite string, extra ...string) *simDevice {
+	t.Helper()
 	s := &simDevice{
-		elf:     testenv.Artifact(t, "firmware/build/atmega328p/mstool.elf", "firmware"),
+		mcu:     mcu,
+		elf:     testenv.Artifact(t, "firmware/build/"+mcu+"/mstool.elf", "firmware"),
 		harness: testenv.Artifact(t, "firmware/build/mssim", "firmware"),
 		dir:     t.TempDir(),
 	}
@@ -85,9 +93,9 @@ func provisionedSim(t *testing.T, suite string, extra ...string) *simDevice {
 	s.hex = filepath.Join(s.dir, "dev.hex")
 	mustRun(t, "keygen", "device", "-o", s.key)
 	mustRun(t, append([]string{"esp", "sa", "new", "-o", s.sa, "--suite", suite, "--src", simHost, "--dst", simDevA}, extra...)...)
-	mustRun(t, "--quiet", "provision", "-d", s.key, "--ip", simDevA, "--sa", s.sa, "-o", s.hex)
+	mustRun(t, "--quiet", "provision", "-d", s.key, "--ip", simDevA, "--sa", s.sa, "--mcu", mcu, "-o", s.hex)
 	var err error
-	if s.eep, _, err = sim.PrepareEEPROM(s.hex, "atmega328p"); err != nil {
+	if s.eep, _, err = sim.PrepareEEPROM(s.hex, mcu); err != nil {
 		t.Fatal(err)
 	}
 	s.start(t)
@@ -96,7 +104,7 @@ func provisionedSim(t *testing.T, suite string, extra ...string) *simDevice {
 
 func (s *simDevice) start(t *testing.T) {
 	t.Helper()
-	d, err := sim.Start(context.Background(), sim.Options{Harness: s.harness, Firmware: s.elf, EEPROM: s.eep})
+	d, err := sim.Start(context.Background(), sim.Options{Harness: s.harness, Firmware: s.elf, EEPROM: s.eep, MCU: s.mcu})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -722,3 +730,24 @@ func (w *swapLink) ReadPacket(ctx context.Context) ([]byte, error) {
 func (w *swapLink) Stats() link.Stats { l, _ := w.get(); return l.Stats() }
 func (w *swapLink) Close() error      { l, _ := w.get(); return l.Close() }
 func (w *swapLink) String() string    { l, _ := w.get(); return l.String() }
+
+// TestESPSimATmega168: the seed's 16 KB part runs its own image (CCM-8
+// only, docs/firmware-net.md) and answers ESP pings and tasks.
+func TestESPSimATmega168(t *testing.T) {
+	s := provisionedSimMCU(t, "atmega168", "aes128-ccm8")
+	out := mustRun(t, "--json", "esp", "ping", "-p", s.port(), "--sa", s.sa, "-c", "3", "-i", "0.05")
+	var rep struct {
+		Transmitted, Received int
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Transmitted != 3 || rep.Received != 3 {
+		t.Fatalf("ping on the ATmega168: %v\n%s", err, out)
+	}
+	out = mustRun(t, "--json", "esp", "exec", "-p", s.port(), "--sa", s.sa, "id")
+	if !strings.Contains(out, `"atmega168"`) {
+		t.Fatalf("id on the ATmega168: %s", out)
+	}
+	out = mustRun(t, "--json", "esp", "exec", "-p", s.port(), "--sa", s.sa, "counters")
+	if !strings.Contains(out, `"icmp_echo_answered": 3`) {
+		t.Fatalf("counters on the ATmega168: %s", out)
+	}
+}
