@@ -402,6 +402,12 @@ static uint16_t establish(uint8_t *m)
 {
 	uint32_t issued = net_be32(S.hs.tina + (G_ISSUED - G_TASKS)), old = store_st.time_floor;
 	S.hs.state = HS_NONE;
+	/* The floors may have risen since the ClientHello (a handshake parked
+	 * across a floor statement): they hold when the session starts. */
+	if (net_be32(S.hs.serial) < store_st.serial_floor)
+		return alert(m, MSSL_A_REVOKED);
+	if (net_be32(S.hs.tina + (G_NOT_AFTER - G_TASKS)) < old)
+		return alert(m, MSSL_A_EXPIRED);
 	if (issued > old) {
 		store_st.time_floor = issued;
 		if (store_commit()) {
@@ -522,10 +528,16 @@ MS_NOINLINE static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_
 		return alert(m, i > 0 ? MSSL_A_INTERNAL : MSSL_A_BAD_SIGNATURE);
 	v = raise(&store_st.serial_floor, S.ss.floors) |
 	    raise(&store_st.time_floor, S.ss.floors + 4);
-	if (v && store_commit()) {
-		store_st.serial_floor = old_serial;
-		store_st.time_floor = old_time;
-		return rec_alert(m, MSSL_A_INTERNAL);
+	if (v) {
+		if (store_commit()) {
+			store_st.serial_floor = old_serial;
+			store_st.time_floor = old_time;
+			return rec_alert(m, MSSL_A_INTERNAL);
+		}
+		/* Cached grants were verified under the old floors; only their
+		 * hashes are kept, so which ones the raise revokes is unknown:
+		 * forget them all. */
+		S.ncache = 0;
 	}
 	m[5] = 0;
 	net_put32(m + 6, store_st.serial_floor);

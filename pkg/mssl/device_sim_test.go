@@ -859,3 +859,20 @@ func TestDeviceCycles(t *testing.T) {
 		t.Fatalf("resumed handshake %d cycles is not an order of magnitude below the RSA step %d", h2+f2, s1)
 	}
 }
+
+// TestDeviceRevocationRace: a handshake parked before a floor raise cannot
+// complete on the device for the grant the raise revoked (issue 10,
+// finding 2). The default image caches one grant, so the cached variant
+// (victim cached while the owner's session is up) cannot be set up there;
+// the reference server's test covers it.
+func TestDeviceRevocationRace(t *testing.T) {
+	s := startSimMSSL(t, 1024)
+	checkRevocationRace(t, raceTarget{
+		issuer: testKey(t, 1024),
+		send:   s.raw,
+		dial: func(g []byte, hk [16]byte, peer netip.AddrPort) (*mssl.Session, error) {
+			sess, _, err := s.dialFrom(g, hk, peer)
+			return sess, err
+		},
+	})
+}

@@ -219,3 +219,126 @@ func (r *recorder) sent(typ byte) [][]byte {
 	}
 	return out
 }
+
+// parkHandshake plays a host that holds back the last message of its
+// handshake: it sends the ClientHello of grant g and, for a grant the
+// device has not cached, the Finished, and returns the message that would
+// complete the handshake (the GrantSignature, or for a cached grant the
+// Finished) without sending it. send delivers one message and returns the
+// answers (the reference server or the simulated device).
+func parkHandshake(t testing.TB, send func([]byte) [][]byte, g []byte, hk [16]byte) (completion []byte, cached bool) {
+	t.Helper()
+	ch := mssl.ClientHello{}
+	rand.Read(ch.Nh[:])
+	copy(ch.Body[:], g)
+	out := send(ch.Marshal())
+	if len(out) != 1 {
+		t.Fatalf("park: ClientHello answered %x", out)
+	}
+	sh, err := mssl.ParseServerHello(out[0])
+	if err != nil {
+		t.Fatalf("park: ClientHello answered %x: %v", out[0], err)
+	}
+	k := mssl.DeriveKeys(hk, ch.Nh, sh.Nd)
+	extra := append([]byte{sh.Flags}, g[grant.OffTag:grant.BodySize]...)
+	fin := mssl.SealRecordForTest(k.ClientKey, k.ClientSalt, 1, mssl.RecordFinished, 0, nil, extra)
+	if sh.Flags&mssl.FlagCached != 0 {
+		return fin, true
+	}
+	out = send(fin)
+	if len(out) != 1 || len(out[0]) != 1 || out[0][0] != mssl.TypeSignatureRequest {
+		t.Fatalf("park: Finished answered %x, want SignatureRequest", out)
+	}
+	return append([]byte{mssl.TypeGrantSignature}, g[grant.BodySize:]...), false
+}
+
+// raceTarget is a device under the revocation-race attack: the reference
+// server or the simulated device.
+type raceTarget struct {
+	issuer *rsa.PrivateKey
+	send   func(peer netip.AddrPort) func([]byte) [][]byte
+	dial   func(g []byte, hk [16]byte, peer netip.AddrPort) (*mssl.Session, error)
+	// cacheRoom: the device can cache the victim's grant while the owner's
+	// session is up (two cache entries); the firmware's default has one.
+	cacheRoom bool
+}
+
+// checkRevocationRace: the holder of a grant about to be revoked parks
+// its handshake (holds back the GrantSignature, or the Finished of a
+// cached grant), the owner raises a floor through its own session, then
+// the holder completes. The device must refuse the session (revoked or
+// expired, checked when the session would be established) and run none
+// of its tasks; the owner's session goes on.
+func checkRevocationRace(t *testing.T, tg raceTarget) {
+	ctx := context.Background()
+	cases := []struct {
+		name   string
+		cached bool
+		victim func(*grant.Request)
+		floor  mssl.FloorRequest
+		want   mssl.Alert
+	}{
+		{"serial floor, signature held back", false,
+			func(r *grant.Request) { r.Serial = 100 },
+			mssl.FloorRequest{Target: 0x2a, SerialFloor: 101, IssuedAt: t0}, mssl.AlertRevoked},
+		{"time floor, signature held back", false,
+			func(r *grant.Request) { r.Serial = 300; r.NotAfter = t0.Add(time.Hour) },
+			mssl.FloorRequest{Target: 0x2a, SerialFloor: 300, TimeFloor: t0.Add(2 * time.Hour), IssuedAt: t0}, mssl.AlertExpired},
+		{"serial floor, cached grant, Finished held back", true,
+			func(r *grant.Request) { r.Serial = 500 },
+			mssl.FloorRequest{Target: 0x2a, SerialFloor: 501, IssuedAt: t0}, mssl.AlertRevoked},
+	}
+	for i, tc := range cases {
+		if tc.cached && !tg.cacheRoom {
+			continue
+		}
+		victimPeer := netip.AddrPortFrom(hostAddr.Addr(), uint16(41500+i))
+		ownerPeer := netip.AddrPortFrom(hostAddr.Addr(), uint16(41600+i))
+		victim, vhk, err := grant.Sign(rand.Reader, tg.issuer, request(tc.victim))
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner, ohk, err := grant.Sign(rand.Reader, tg.issuer, request(func(r *grant.Request) {
+			r.Serial = 1000 + uint32(i)
+			r.Tasks |= 1 << grant.TaskID
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.cached { // the victim's grant enters the cache first
+			s, err := tg.dial(victim, vhk, victimPeer)
+			if err != nil {
+				t.Fatalf("%s: victim's first handshake: %v", tc.name, err)
+			}
+			s.Close(ctx)
+		}
+		own, err := tg.dial(owner, ohk, ownerPeer)
+		if err != nil {
+			t.Fatalf("%s: owner's handshake: %v", tc.name, err)
+		}
+		send := tg.send(victimPeer)
+		completion, cached := parkHandshake(t, send, victim, vhk)
+		if cached != tc.cached {
+			t.Fatalf("%s: victim's handshake cached=%v", tc.name, cached)
+		}
+		st, err := mssl.SignFloor(tg.issuer, tc.floor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := own.RaiseFloor(ctx, st); err != nil {
+			t.Fatalf("%s: raise floor: %v", tc.name, err)
+		}
+		expectAlert(t, tc.name+": completing the parked handshake", send(completion), tc.want)
+		// No session for the victim: its records are unexpected.
+		rec := mssl.SealRecordForTest([16]byte{}, [8]byte{}, 1, mssl.RecordData, 1, []byte{1, byte(grant.TaskLED), 0, 1, 1}, nil)
+		expectAlert(t, tc.name+": a record after the refused completion", send(rec), mssl.AlertUnexpectedMessage)
+		if r, err := own.Task(ctx, grant.TaskID, nil); err != nil || r.Status != tasks.StatusOK {
+			t.Fatalf("%s: owner's session after the race: %v %+v", tc.name, err, r)
+		}
+		own.Close(ctx)
+		// The revoked grant stays refused, cached or not.
+		if _, err := tg.dial(victim, vhk, victimPeer); err == nil {
+			t.Fatalf("%s: revoked grant opens a session", tc.name)
+		}
+	}
+}

@@ -542,3 +542,20 @@ func TestKeyLogDecrypt(t *testing.T) {
 		t.Fatalf("record under other keys: %v", res)
 	}
 }
+
+// TestRevocationRace: a handshake parked before a floor raise cannot
+// complete for the grant the raise revoked (reference server).
+func TestRevocationRace(t *testing.T) {
+	f := newFixture(t, 1024)
+	checkRevocationRace(t, raceTarget{
+		issuer: f.issuer,
+		send: func(peer netip.AddrPort) func([]byte) [][]byte {
+			return func(m []byte) [][]byte { return f.srv.Handle(peer, m) }
+		},
+		dial: func(g []byte, hk [16]byte, peer netip.AddrPort) (*mssl.Session, error) {
+			s, _, err := f.dialWith(g, hk, peer)
+			return s, err
+		},
+		cacheRoom: true,
+	})
+}

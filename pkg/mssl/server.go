@@ -433,6 +433,14 @@ func (s *Server) grantSignature(peer netip.AddrPort, msg []byte) [][]byte {
 func (s *Server) establish() [][]byte {
 	p := s.hs
 	s.hs = nil
+	// The floors may have risen since the ClientHello (a handshake parked
+	// across a floor statement): they hold when the session starts.
+	if p.grant.Serial < s.st.SerialFloor {
+		return s.alert(AlertRevoked)
+	}
+	if p.grant.NotAfter < s.st.TimeFloor {
+		return s.alert(AlertExpired)
+	}
 	if p.grant.IssuedAt > s.st.TimeFloor {
 		st := s.st
 		st.TimeFloor = p.grant.IssuedAt
@@ -514,6 +522,10 @@ func (s *Server) floorSignature(peer netip.AddrPort, msg []byte) [][]byte {
 			return [][]byte{s.recordAlert(AlertInternalError)}
 		}
 		s.st = st
+		// The cache holds grants verified under the old floors: empty it
+		// (the firmware keeps only hashes and cannot tell which the new
+		// floors revoke), so the cached flag stays the device's.
+		s.cache = s.cache[:0]
 	}
 	reply := make([]byte, 0, floorReplySize)
 	reply = append(reply, floorStatusDone)
