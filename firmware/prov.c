@@ -10,6 +10,7 @@
 #include "crypto/pgm.h"
 #include "esp.h"
 #include "mgmt.h"
+#include "mssl.h"
 #include "net/net.h"
 #include "prov.h"
 #include "store.h"
@@ -202,6 +203,18 @@ static int erase(uint16_t addr, uint16_t n)
 	return 0;
 }
 
+/* After the config area changed (or may have: a failed commit): reload
+ * it and drop everything any module derived from the old one. */
+static uint8_t reload(void)
+{
+	uint8_t r = store_init(); /* also finishes a commit the EEPROM interrupted */
+	esp_init();
+#if CONFIG_MSSL
+	mssl_reset();
+#endif
+	return r;
+}
+
 /* Undo an unfinished factory session: back to the blank EEPROM. */
 static int factory_undo(void)
 {
@@ -210,7 +223,7 @@ static int factory_undo(void)
 	if (erase(0, hi) ||
 	    erase((uint16_t)(STORE_EE_SIZE - EE_STATE_SIZE), 2 * EE_SLOT_SIZE))
 		return -1;
-	store_init();
+	reload();
 	return store_blank() ? 0 : -1;
 }
 
@@ -348,11 +361,10 @@ static uint8_t end_factory(void)
 	}
 	if (ses.hi < 2)
 		ses.hi = 2;
-	if (store_init() != STORE_OK) {
+	if (reload() != STORE_OK) {
 		/* not a config this firmware accepts: back to factory state */
 		return factory_undo() ? MGMT_E_EEPROM : MGMT_E_CONFIG;
 	}
-	esp_init();
 	ses.mode = M_DONE;
 	return 0;
 }
@@ -391,8 +403,7 @@ static uint8_t end_auth(const uint8_t *tag)
 		ns.time_floor = 0;
 	}
 	int bad = store_journal_commit(ses.s, &ns);
-	store_init(); /* also finishes a commit the EEPROM interrupted */
-	esp_init();
+	reload();
 	if (bad)
 		return MGMT_E_EEPROM;
 	ses.mode = M_DONE;

@@ -29,6 +29,7 @@ import (
 	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/capture"
 	"github.com/mstool/mstool/pkg/device"
+	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/ipv4"
 	"github.com/mstool/mstool/pkg/link"
@@ -875,4 +876,58 @@ func TestDeviceRevocationRace(t *testing.T) {
 			return sess, err
 		},
 	})
+}
+
+// TestDeviceReprovisionForgetsOldConfig: after a committed serial
+// re-provisioning that rotates the master key and the issuer (a
+// compromise), nothing of the old configuration stays usable: the open
+// session of an old grant ends, and the old grant (cached, so no RSA
+// check would stop it) gets unknown_issuer; grants of the new issuer
+// under the new master key work at once.
+func TestDeviceReprovisionForgetsOldConfig(t *testing.T) {
+	ctx := context.Background()
+	s := startSimMSSL(t, 1024)
+	old := testDevice()
+	oldGrant, oldHK, err := grant.Sign(rand.Reader, testKey(t, 1024), request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.honest(oldGrant, oldHK) // the grant is now in the device's cache
+	sess, _, err := s.dialFrom(oldGrant, oldHK, netip.AddrPortFrom(hostAddr.Addr(), 40999))
+	if err != nil {
+		t.Fatalf("session of the old grant: %v", err)
+	}
+
+	rotated := &devkey.Identity{ID: old.ID}
+	for i := range rotated.MasterKey {
+		rotated.MasterKey[i] = 0xa0 + byte(i)
+	}
+	newIssuer := otherKey(t)
+	img, err := provision.Build(&provision.Config{
+		DeviceID: rotated.ID, Addr: deviceAddr.Addr(), MasterKey: rotated.MasterKey,
+		Issuer: &newIssuer.PublicKey,
+	}, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := old.MasterKey
+	if res, err := s.mgmt.Provision(ctx, &device.ProvisionRequest{Image: img, CurrentMasterKey: &cur}); err != nil || !res.Verified {
+		t.Fatalf("re-provisioning: %+v, %v", res, err)
+	}
+
+	tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	r, err := sess.Task(tctx, grant.TaskADC, []byte{3})
+	cancel()
+	if err == nil {
+		t.Errorf("the old session still runs tasks after re-provisioning: %+v", r)
+	}
+	_, _, err = s.dialFrom(oldGrant, oldHK, netip.AddrPortFrom(hostAddr.Addr(), 40998))
+	if a, ok := remoteAlertOf(err); !ok || a != mssl.AlertUnknownIssuer {
+		t.Errorf("old grant after re-provisioning: %v, want the device's unknown_issuer", err)
+	}
+	newGrant, newHK, err := grant.Sign(rand.Reader, newIssuer, request(func(r *grant.Request) { r.Device = rotated }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.honest(newGrant, newHK)
 }
