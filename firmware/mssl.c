@@ -528,16 +528,10 @@ MS_NOINLINE static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_
 		return alert(m, i > 0 ? MSSL_A_INTERNAL : MSSL_A_BAD_SIGNATURE);
 	v = raise(&store_st.serial_floor, S.ss.floors) |
 	    raise(&store_st.time_floor, S.ss.floors + 4);
-	if (v) {
-		if (store_commit()) {
-			store_st.serial_floor = old_serial;
-			store_st.time_floor = old_time;
-			return rec_alert(m, MSSL_A_INTERNAL);
-		}
-		/* Cached grants were verified under the old floors; only their
-		 * hashes are kept, so which ones the raise revokes is unknown:
-		 * forget them all. */
-		S.ncache = 0;
+	if (v && store_commit()) {
+		store_st.serial_floor = old_serial;
+		store_st.time_floor = old_time;
+		return rec_alert(m, MSSL_A_INTERNAL);
 	}
 	m[5] = 0;
 	net_put32(m + 6, store_st.serial_floor);

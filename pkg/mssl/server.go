@@ -522,10 +522,6 @@ func (s *Server) floorSignature(peer netip.AddrPort, msg []byte) [][]byte {
 			return [][]byte{s.recordAlert(AlertInternalError)}
 		}
 		s.st = st
-		// The cache holds grants verified under the old floors: empty it
-		// (the firmware keeps only hashes and cannot tell which the new
-		// floors revoke), so the cached flag stays the device's.
-		s.cache = s.cache[:0]
 	}
 	reply := make([]byte, 0, floorReplySize)
 	reply = append(reply, floorStatusDone)
