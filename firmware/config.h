@@ -275,6 +275,11 @@
 #define CONFIG_MSSL 1
 #endif
 #endif
+/* CONFIG_ENTROPY_SAMPLES: watchdog periods (16 ms each) sampled at boot
+ * for the boot epoch (entropy.h), 1..255. */
+#ifndef CONFIG_ENTROPY_SAMPLES
+#define CONFIG_ENTROPY_SAMPLES 32
+#endif
 #ifndef CONFIG_MSSL_CACHE
 #define CONFIG_MSSL_CACHE 1
 #endif

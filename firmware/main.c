@@ -21,6 +21,7 @@
 #include <avr/wdt.h>
 
 #include "config.h"
+#include "entropy.h"
 #include "esp.h"
 #include "mgmt.h"
 #include "net/net.h"
@@ -71,6 +72,7 @@ int main(void)
 	uart_init();
 	hw_init();
 	sei();
+	entropy_start(); /* the boot epoch, sampled in the background */
 	timer_ovh = timer_overhead();
 	store_init(); /* counts the boot: a state write (about 109 ms) */
 	esp_init();

@@ -10,6 +10,7 @@
 #endif
 
 #include "config.h"
+#include "entropy.h"
 
 #if CONFIG_MSSL
 
@@ -365,10 +366,10 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 			wipe(kh, sizeof kh);
 			return alert(m, MSSL_A_INTERNAL);
 		}
-		/* Nd = AES(Knonce, counter || 0^12) */
+		/* Nd = AES(Knonce, counter || boot epoch): fresh even when
+		 * the counter restarts with an older EEPROM image */
 		aes128_init(&fw_work.aes, S.knonce);
-		memset(t + 16, 0, 16);
-		net_put32(t + 16, c);
+		entropy_nonce(t + 16, c);
 		aes128_encrypt(&fw_work.aes, t + 16);
 	}
 	/* The pending handshake (replaces any other; the session stays). */

@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "config.h"
+#include "entropy.h"
 #include "crypto/aes.h"
+#include "crypto/cmac.h"
 #include "crypto/ct.h"
 #include "crypto/ctr.h"
 #include "crypto/pgm.h"
@@ -40,7 +42,7 @@ void prov_reset(void) { memset(&ses, 0, sizeof ses); }
 #define put16 net_put16
 #define put32 net_put32
 
-#define H_LEN 32 /* the header block MACed at BEGIN and END */
+#define H_LEN 48 /* the header block MACed at BEGIN and END */
 
 /* KDF labels (8 bytes each) and the header's magic, in flash. */
 static const uint8_t text[28] PGM = "prov-macprov-encreadbackMSPV";
@@ -55,102 +57,59 @@ static void text_copy(uint8_t *dst, uint8_t at, uint8_t n)
 		*dst++ = PGM_BYTE(&text[at++]);
 }
 
-/* ---- AES-CMAC (RFC 4493), key schedule in work.aes ------------------ */
+/* ---- keys: AES-CMAC (crypto/cmac.c) under work.aes ------------------- */
 
-struct cmac {
-	uint8_t x[16]; /* chaining value */
-	uint8_t m[16]; /* the block not yet processed (may be the last) */
-	uint8_t n;
-};
-
-static void cmac_byte(struct cmac *c, uint8_t b)
+static void cmac_byte(struct aes128_cmac *c, uint8_t b)
 {
-	if (c->n == 16) {
-		for (uint8_t i = 0; i < 16; i++)
-			c->x[i] ^= c->m[i];
-		aes128_encrypt(&work.aes, c->x);
-		c->n = 0;
-	}
-	c->m[c->n++] = b;
+	aes128_cmac_update(&work.aes, c, &b, 1);
 }
 
-static void cmac_bytes(struct cmac *c, const uint8_t *p, uint16_t n)
+static void cmac_bytes(struct aes128_cmac *c, const uint8_t *p, uint16_t n)
 {
-	while (n--)
-		cmac_byte(c, *p++);
+	aes128_cmac_update(&work.aes, c, p, n);
 }
 
-/* k = k * x in GF(2^128), constant time. */
-static void dbl(uint8_t k[16])
-{
-	uint8_t msb = (uint8_t)(k[0] >> 7);
-	for (uint8_t i = 0; i < 15; i++)
-		k[i] = (uint8_t)(k[i] << 1 | k[i + 1] >> 7);
-	k[15] = (uint8_t)((k[15] << 1) ^ (0x87 & (uint8_t)-msb));
-}
-
-static void cmac_final(struct cmac *c, uint8_t tag[16])
-{
-	uint8_t k[16];
-	memset(k, 0, sizeof k);
-	aes128_encrypt(&work.aes, k); /* L = E_K(0) */
-	dbl(k);                       /* K1 */
-	if (c->n < 16) {
-		c->m[c->n] = 0x80;
-		memset(c->m + c->n + 1, 0, (size_t)(15 - c->n));
-		dbl(k); /* K2 */
-	}
-	for (uint8_t i = 0; i < 16; i++)
-		c->x[i] ^= (uint8_t)(c->m[i] ^ k[i]);
-	aes128_encrypt(&work.aes, c->x);
-	memcpy(tag, c->x, 16);
-	wipe(k, sizeof k);
-	wipe(c, sizeof *c);
-}
-
-void prov_cmac(uint8_t tag[16], const uint8_t key[16], const uint8_t *p, uint16_t n)
-{
-	struct cmac c;
-	memset(&c, 0, sizeof c);
-	aes128_init(&work.aes, key);
-	cmac_bytes(&c, p, n);
-	cmac_final(&c, tag);
-}
+/* The 16-byte challenge of this boot for counter value chal: the
+ * counter and the boot epoch (entropy.h), so that a challenge is never
+ * handed out twice even when the EEPROM goes back to an older image. */
+#define challenge(out, chal) entropy_nonce(out, chal)
 
 /*
  * Key derivation (SP 800-108 counter mode, PRF = AES-CMAC under the
  * master key): K = CMAC(MK, 01 || label(8) || 00 || device id(4) ||
- * context(4) || 0080). Leaves work.aes keyed with K.
+ * context(16) || 0080); the context is the challenge (K_rb: zero).
+ * Leaves work.aes keyed with K.
  */
-static void key_schedule(uint8_t label, uint32_t context)
+static void key_schedule(uint8_t label, uint8_t keyed)
 {
-	uint8_t m[20], k[16];
+	uint8_t m[32], k[16];
+	memset(m, 0, sizeof m);
 	m[0] = 1;
 	text_copy(m + 1, label, 8);
-	m[9] = 0;
 	put32(m + 10, store_cfg.device_id);
-	put32(m + 14, context);
-	m[18] = 0x00;
-	m[19] = 0x80;
+	if (keyed)
+		challenge(m + 14, ses.chal);
+	m[31] = 0x80;
 	store_read(EE_MASTER_KEY, k, 16);
-	prov_cmac(k, k, m, sizeof m);
+	aes128_init(&work.aes, k);
+	aes128_cmac(&work.aes, m, sizeof m, k);
 	aes128_init(&work.aes, k);
 	wipe(k, sizeof k);
 }
 
 /* The header block: "MSPV" ver phase L S floor device-id challenge 0... */
-static void header(struct cmac *c, uint8_t phase)
+static void header(struct aes128_cmac *c, uint8_t phase)
 {
 	uint8_t h[H_LEN];
 	memset(h, 0, sizeof h);
 	text_copy(h, T_MAGIC, 4);
-	h[4] = 1;
+	h[4] = 2;
 	h[5] = phase;
 	put16(h + 6, ses.len);
 	put16(h + 8, ses.s);
 	put32(h + 10, ses.floor);
 	put32(h + 14, store_cfg.device_id);
-	put32(h + 18, ses.chal);
+	challenge(h + 18, ses.chal);
 	cmac_bytes(c, h, sizeof h);
 }
 
@@ -239,11 +198,13 @@ static uint8_t op_info(uint8_t *r, size_t *rlen)
 	r[1] = st;
 	r[2] = store_reason;
 	put32(r + 3, store_cfg.device_id);
-	put32(r + 7, st == PROV_ST_PROVISIONED ? store_nonce_next : 0);
-	put16(r + 11, store_provisioned() ? store_cfg.len : 0);
-	put16(r + 13, STORE_CAN_STAGE ? STORE_JOURNAL : 0);
-	put16(r + 15, STORE_EE_SIZE);
-	*rlen = 17;
+	memset(r + 7, 0, 16);
+	if (st == PROV_ST_PROVISIONED)
+		challenge(r + 7, store_nonce_next);
+	put16(r + 23, store_provisioned() ? store_cfg.len : 0);
+	put16(r + 25, STORE_CAN_STAGE ? STORE_JOURNAL : 0);
+	put16(r + 27, STORE_EE_SIZE);
+	*rlen = 29;
 	return 0;
 }
 
@@ -269,14 +230,15 @@ static uint8_t op_factory(const uint8_t *p, size_t n)
 
 static uint8_t op_begin(const uint8_t *p, size_t n)
 {
-	if (n != 28)
+	if (n != 40)
 		return MGMT_E_FORMAT;
 	if (!store_provisioned())
 		return MGMT_E_STATE;
 	uint32_t chal = get32(p);
-	uint16_t len = get16(p + 4), s = get16(p + 6);
+	uint16_t len = get16(p + 16), s = get16(p + 18);
 	int retry = ses.mode == M_AUTH && chal == ses.chal;
-	if (chal != store_nonce_next && !retry)
+	/* a challenge of another boot (epoch) is stale, whatever its counter */
+	if ((chal != store_nonce_next && !retry) || memcmp(p + 4, entropy_epoch, ENTROPY_EPOCH_LEN))
 		return MGMT_E_STALE;
 	if (!valid_len(len) || s < EE_CONFIG_FIXED || s > len)
 		return MGMT_E_PARAM;
@@ -287,15 +249,15 @@ static uint8_t op_begin(const uint8_t *p, size_t n)
 	ses.mode = M_NONE;
 	ses.len = len;
 	ses.s = s;
-	ses.floor = get32(p + 8);
+	ses.floor = get32(p + 20);
 	ses.chal = chal;
-	struct cmac c;
+	struct aes128_cmac c;
 	uint8_t tag[16];
 	memset(&c, 0, sizeof c);
-	key_schedule(L_MAC, chal);
+	key_schedule(L_MAC, 1);
 	header(&c, 1);
-	cmac_final(&c, tag);
-	int ok = ct_equal(tag, p + 12, 16) == 0;
+	aes128_cmac_final(&work.aes, &c, tag);
+	int ok = ct_equal(tag, p + 24, 16) == 0;
 	wipe(tag, sizeof tag);
 	uint8_t err = 0;
 	uint16_t top = len > store_cfg.len ? len : store_cfg.len;
@@ -339,7 +301,7 @@ static uint8_t op_data(uint8_t *p, size_t n, uint8_t *r, size_t *rlen)
 		uint8_t ctr[16];
 		memset(ctr, 0, sizeof ctr);
 		put16(ctr + 14, (uint16_t)(off / 16));
-		key_schedule(L_ENC, ses.chal);
+		key_schedule(L_ENC, 1);
 		aes128_ctr(&work.aes, ctr, d, k);
 		/* Staging is inert until END authenticates it. */
 		int bad = store_write((uint16_t)(STORE_JOURNAL - ses.s + off), d, k);
@@ -371,14 +333,14 @@ static uint8_t end_factory(void)
 
 static uint8_t end_auth(const uint8_t *tag)
 {
-	struct cmac c;
+	struct aes128_cmac c;
 	uint8_t want[16];
 	memset(&c, 0, sizeof c);
-	key_schedule(L_MAC, ses.chal);
+	key_schedule(L_MAC, 1);
 	header(&c, 2);
 	for (uint16_t i = 0; i < ses.len; i++)
 		cmac_byte(&c, new_byte(i));
-	cmac_final(&c, want);
+	aes128_cmac_final(&work.aes, &c, want);
 	int ok = ct_equal(want, tag, 16) == 0;
 	wipe(want, sizeof want);
 	ses.mode = M_NONE; /* one END per challenge */
@@ -466,7 +428,7 @@ static uint8_t op_digest(const uint8_t *p, size_t n, uint8_t *r, size_t *rlen)
 		return MGMT_E_FORMAT;
 	if (!store_provisioned())
 		return MGMT_E_STATE;
-	struct cmac c;
+	struct aes128_cmac c;
 	uint8_t l[2];
 	memset(&c, 0, sizeof c);
 	key_schedule(L_READBACK, 0);
@@ -476,7 +438,7 @@ static uint8_t op_digest(const uint8_t *p, size_t n, uint8_t *r, size_t *rlen)
 	for (uint16_t i = 0; i < store_cfg.len; i++)
 		cmac_byte(&c, store_rd(i));
 	put16(r + 1, store_cfg.len);
-	cmac_final(&c, r + 3);
+	aes128_cmac_final(&work.aes, &c, r + 3);
 	*rlen = 19;
 	return 0;
 }

@@ -7,7 +7,8 @@
  *     in clear (physical access assumed): FACTORY, DATA..., END;
  *   provisioned: re-provisioning under keys derived from the current
  *     master key and a fresh device challenge (the persisted nonce
- *     counter): INFO (challenge), BEGIN (CMAC), DATA (AES-CTR) ..., END
+ *     counter and the boot epoch, entropy.h): INFO (challenge), BEGIN
+ *     (CMAC), DATA (AES-CTR) ..., END
  *     (CMAC over the whole new config as staged); the new config becomes
  *     active only after its tag verifies, through the EEPROM journal of
  *     store.h;
@@ -52,7 +53,5 @@ uint8_t prov_handle(uint8_t *buf, size_t plen, size_t cap, size_t *rlen);
 /* prov_reset - forget any session (what a reset does to RAM; host tests). */
 void prov_reset(void);
 
-/* prov_cmac - AES-CMAC (RFC 4493) of n bytes at p under key (tests). */
-void prov_cmac(uint8_t tag[16], const uint8_t key[16], const uint8_t *p, uint16_t n);
 
 #endif /* MS_PROV_H */

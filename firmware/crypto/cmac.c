@@ -1,6 +1,8 @@
 /*
  * cmac.c - AES-CMAC (RFC 4493), see cmac.h.
  */
+#include <string.h>
+
 #include "cmac.h"
 #include "ct.h"
 
@@ -13,29 +15,43 @@ static void dbl(uint8_t k[16])
 	k[15] = (uint8_t)(k[15] << 1 ^ (0x87 & -c));
 }
 
-void aes128_cmac(const aes128_ctx *ctx, const uint8_t *msg, size_t len, uint8_t tag[16])
+void aes128_cmac_update(const aes128_ctx *ctx, struct aes128_cmac *c, const uint8_t *msg, size_t len)
+{
+	while (len--) {
+		/* a full block is processed only once more follows: the last
+		 * one is completed with a subkey at the final */
+		if (c->n == 16) {
+			for (uint8_t i = 0; i < 16; i++)
+				c->x[i] ^= c->m[i];
+			aes128_encrypt(ctx, c->x);
+			c->n = 0;
+		}
+		c->m[c->n++] = *msg++;
+	}
+}
+
+void aes128_cmac_final(const aes128_ctx *ctx, struct aes128_cmac *c, uint8_t tag[16])
 {
 	uint8_t k[16] = {0};
-	uint8_t i;
-
 	aes128_encrypt(ctx, k); /* L = AES(K, 0) */
 	dbl(k);                 /* K1 */
-	for (i = 0; i < 16; i++)
-		tag[i] = 0;
-	/* every block but the last: X = AES(K, X ^ M_i) */
-	while (len > 16) {
-		for (i = 0; i < 16; i++)
-			tag[i] ^= *msg++;
-		aes128_encrypt(ctx, tag);
-		len -= 16;
+	if (c->n < 16) {        /* padded with K2 */
+		c->m[c->n] = 0x80;
+		memset(c->m + c->n + 1, 0, (size_t)(15 - c->n));
+		dbl(k);
 	}
-	/* the last block: complete with K1, else padded with K2 */
-	if (len < 16) {
-		dbl(k); /* K2 */
-		tag[len] ^= 0x80;
-	}
-	for (i = 0; i < 16; i++)
-		tag[i] ^= (uint8_t)((i < len ? msg[i] : 0) ^ k[i]);
-	aes128_encrypt(ctx, tag);
+	for (uint8_t i = 0; i < 16; i++)
+		c->x[i] ^= (uint8_t)(c->m[i] ^ k[i]);
+	aes128_encrypt(ctx, c->x);
+	memcpy(tag, c->x, 16);
 	wipe(k, sizeof k);
+	wipe(c, sizeof *c);
+}
+
+void aes128_cmac(const aes128_ctx *ctx, const uint8_t *msg, size_t len, uint8_t tag[16])
+{
+	struct aes128_cmac c;
+	memset(&c, 0, sizeof c);
+	aes128_cmac_update(ctx, &c, msg, len);
+	aes128_cmac_final(ctx, &c, tag);
 }

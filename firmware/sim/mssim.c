@@ -49,6 +49,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <sys/inotify.h>
+#include <sys/random.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -388,6 +389,33 @@ static void boot_pace(avr_t *avr)
 	}
 }
 
+/* ---- watchdog jitter ----------------------------------------------- */
+
+/*
+ * On a chip the watchdog's 128 kHz RC oscillator drifts and jitters
+ * against the crystal; the firmware samples that at boot (entropy.c) so
+ * that its nonces differ even when its EEPROM is reloaded from an old
+ * image. simavr's watchdog is exact, so every simulated boot would draw
+ * the same epoch. Each time the device takes the watchdog interrupt
+ * (vector 6 on the ATmega168 and 328P: byte address 0x18), simulated time
+ * moves on by 0..255 cycles drawn from the host's random source.
+ */
+#define WDT_VECTOR_ADDR 0x18
+
+static void wdt_jitter(avr_t *avr)
+{
+	static unsigned char pool[64];
+	static size_t left;
+	if (!left) {
+		if (getrandom(pool, sizeof pool, 0) != (ssize_t)sizeof pool) {
+			logf_err("getrandom: %s", strerror(errno));
+			exit(1);
+		}
+		left = sizeof pool;
+	}
+	avr->cycle += pool[--left];
+}
+
 /* ---- EEPROM persistence -------------------------------------------- */
 
 static const char *ee_path;
@@ -667,6 +695,8 @@ int main(int argc, char **argv)
 	unsigned batch = 0;
 	while (!stop_requested) {
 		int state = avr_run(avr);
+		if (avr->pc == WDT_VECTOR_ADDR)
+			wdt_jitter(avr);
 		if (state == cpu_Done || state == cpu_Crashed) {
 			logf_err("the device stopped (%s) at pc=0x%x",
 				state == cpu_Done ? "done: sleeping with interrupts off" : "crashed",

@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "../config.h"
+#include "../entropy.h"
 #include "../crypto/aes.h"
+#include "../crypto/cmac.h"
 #include "../crypto/ctr.h"
 #include "../esp.h"
 #include "../mgmt.h"
@@ -106,45 +108,53 @@ static int config_is(const struct cfg *c)
 
 static void host_cmac(uint8_t tag[16], const uint8_t key[16], const uint8_t *p, uint16_t n)
 {
-	/* prov_cmac is checked against RFC 4493 first (test_cmac). */
-	prov_cmac(tag, key, p, n);
+	/* aes128_cmac is checked against RFC 4493 first (test_cmac). */
+	aes128_ctx ctx;
+	aes128_init(&ctx, key);
+	aes128_cmac(&ctx, p, n, tag);
 }
 
-static void kdf(uint8_t out[16], const uint8_t mk[16], const char *label, uint32_t ctx)
+/* The challenge the host saw: the counter and the epoch of the boot it
+ * asked (the current one unless a test says otherwise). */
+static uint8_t host_epoch[ENTROPY_EPOCH_LEN];
+
+static void kdf(uint8_t out[16], const uint8_t mk[16], const char *label, const uint8_t *ctx)
 {
-	uint8_t m[20];
+	uint8_t m[32];
+	memset(m, 0, sizeof m);
 	m[0] = 1;
 	memcpy(m + 1, label, 8);
-	m[9] = 0;
 	net_put32(m + 10, 0x2a);
-	net_put32(m + 14, ctx);
-	m[18] = 0;
-	m[19] = 0x80;
+	if (ctx)
+		memcpy(m + 14, ctx, 16);
+	m[31] = 0x80;
 	host_cmac(out, mk, m, sizeof m);
 }
 
-static void hdr(uint8_t h[32], uint8_t phase, uint16_t len, uint16_t s, uint32_t floor, uint32_t chal)
+static void hdr(uint8_t h[48], uint8_t phase, uint16_t len, uint16_t s, uint32_t floor, const uint8_t chal[16])
 {
-	memset(h, 0, 32);
+	memset(h, 0, 48);
 	memcpy(h, "MSPV", 4);
-	h[4] = 1;
+	h[4] = 2;
 	h[5] = phase;
 	net_put16(h + 6, len);
 	net_put16(h + 8, s);
 	net_put32(h + 10, floor);
 	net_put32(h + 14, 0x2a);
-	net_put32(h + 18, chal);
+	memcpy(h + 18, chal, 16);
 }
 
+/* INFO: the challenge's counter (its epoch goes to host_epoch). */
 static uint32_t challenge(void)
 {
-	CHECK(req(PROV_INFO, NULL, 0) == 0 && rlen == 17);
+	CHECK(req(PROV_INFO, NULL, 0) == 0 && rlen == 29);
+	memcpy(host_epoch, REPLY + 11, ENTROPY_EPOCH_LEN);
 	return net_be32(REPLY + 7);
 }
 
 /* A full transcript, recorded so that it can be replayed or altered. */
 struct transcript {
-	uint8_t begin[28];
+	uint8_t begin[40];
 	uint8_t data[CFG_MAX];
 	uint16_t s;
 	uint8_t tag[16];
@@ -153,21 +163,23 @@ struct transcript {
 static void make_transcript(struct transcript *t, const uint8_t mk[16], const struct cfg *n,
                             uint16_t s, uint32_t floor, uint32_t chal)
 {
-	uint8_t k[16], h[32], msg[32 + CFG_MAX], ctr[16];
+	uint8_t k[16], h[48], msg[48 + CFG_MAX], ctr[16], c[16];
 	aes128_ctx ctx;
 	memset(t, 0, sizeof *t);
 	t->s = s;
-	kdf(k, mk, "prov-mac", chal);
-	hdr(h, 1, n->len, s, floor, chal);
-	net_put32(t->begin, chal);
-	net_put16(t->begin + 4, n->len);
-	net_put16(t->begin + 6, s);
-	net_put32(t->begin + 8, floor);
-	host_cmac(t->begin + 12, k, h, 32);
-	hdr(msg, 2, n->len, s, floor, chal);
-	memcpy(msg + 32, n->b, n->len);
-	host_cmac(t->tag, k, msg, (uint16_t)(32 + n->len));
-	kdf(k, mk, "prov-enc", chal);
+	net_put32(c, chal);
+	memcpy(c + 4, host_epoch, ENTROPY_EPOCH_LEN);
+	kdf(k, mk, "prov-mac", c);
+	hdr(h, 1, n->len, s, floor, c);
+	memcpy(t->begin, c, 16);
+	net_put16(t->begin + 16, n->len);
+	net_put16(t->begin + 18, s);
+	net_put32(t->begin + 20, floor);
+	host_cmac(t->begin + 24, k, h, 48);
+	hdr(msg, 2, n->len, s, floor, c);
+	memcpy(msg + 48, n->b, n->len);
+	host_cmac(t->tag, k, msg, (uint16_t)(48 + n->len));
+	kdf(k, mk, "prov-enc", c);
 	aes128_init(&ctx, k);
 	memset(ctr, 0, sizeof ctr);
 	memcpy(t->data, n->b, s);
@@ -209,8 +221,13 @@ static uint8_t factory(const struct cfg *c, uint32_t floor)
 	return req(PROV_END, NULL, 0);
 }
 
+/* A reset: RAM is lost and the device draws a new boot epoch (on AVR
+ * from watchdog jitter; here a counter is as good: epochs only have to
+ * differ). */
 static void boot(void)
 {
+	static uint32_t boots;
+	net_put32(entropy_epoch, ++boots);
 	store_power_off = 0;
 	store_cut_writes = 0;
 	prov_reset();
@@ -257,8 +274,21 @@ static void test_cmac(void)
 	unhex(m, msg);
 	for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
 		unhex(want, ex[i].tag);
-		prov_cmac(got, k, m, (uint16_t)ex[i].len);
+		host_cmac(got, k, m, (uint16_t)ex[i].len);
 		CHECK(memcmp(got, want, 16) == 0);
+		/* streamed in pieces of every size, as prov.c feeds it */
+		for (size_t piece = 1; piece <= 17; piece++) {
+			aes128_ctx ctx;
+			struct aes128_cmac c;
+			memset(&c, 0, sizeof c);
+			aes128_init(&ctx, k);
+			for (size_t off = 0; off < (size_t)ex[i].len; off += piece) {
+				size_t l = (size_t)ex[i].len - off < piece ? (size_t)ex[i].len - off : piece;
+				aes128_cmac_update(&ctx, &c, m + off, l);
+			}
+			aes128_cmac_final(&ctx, &c, got);
+			CHECK(memcmp(got, want, 16) == 0);
+		}
 	}
 }
 
@@ -344,8 +374,8 @@ static void test_locked(void)
 				continue; /* cannot happen: CRC */
 			CHECK(factory(&b, 0) == MGMT_E_STATE);
 			CHECK(req(PROV_INFO, NULL, 0) == 0 && REPLY[1] == PROV_ST_LOCKED);
-			uint8_t z[28] = { 0 };
-			CHECK(req(PROV_BEGIN, z, 28) == MGMT_E_STATE);
+			uint8_t z[40] = { 0 };
+			CHECK(req(PROV_BEGIN, z, 40) == MGMT_E_STATE);
 		}
 	}
 }
@@ -380,6 +410,11 @@ static void test_reprovision(void)
 	make_transcript(&t, mka, &b, b.len, 0, chal + 1);
 	CHECK(run(&t) == MGMT_E_STALE);
 
+	/* The EEPROM as an image of it would put it back (ISP re-flash,
+	 * simulator reload): before the transcript below is run. */
+	static uint8_t image[sizeof store_ee];
+	memcpy(image, store_ee, sizeof image);
+
 	make_transcript(&t, mka, &b, b.len, 9, chal);
 	CHECK(run(&t) == 0);
 	CHECK(config_is(&b) && store_provisioned() && store_cfg.addr[3] == 3);
@@ -396,6 +431,20 @@ static void test_reprovision(void)
 	/* so is it after a reset */
 	boot();
 	CHECK(run(&t) == MGMT_E_STALE && config_is(&b));
+	/* ... and after the old image is flashed back: the counter is the
+	 * recorded one again, the boot epoch is not (issue 10, finding 1) */
+	memcpy(store_ee, image, sizeof image);
+	boot();
+	CHECK(config_is(&a) && store_nonce_next == chal);
+	CHECK(run(&t) == MGMT_E_STALE && config_is(&a));
+	/* a challenge of this boot with another epoch is stale too */
+	challenge();
+	host_epoch[0] ^= 1;
+	make_transcript(&t, mka, &b, b.len, 9, store_nonce_next);
+	CHECK(run(&t) == MGMT_E_STALE && config_is(&a));
+	/* back to b, with a challenge of this boot */
+	make_transcript(&t, mka, &b, b.len, 9, challenge());
+	CHECK(run(&t) == 0 && config_is(&b));
 	(void)out_a;
 
 	/* same SA keys, another address: counters kept (never backwards) */
@@ -556,7 +605,7 @@ static void test_readback(void)
 	for (int i = 0; i < 16; i++)
 		nonce[i] = (uint8_t)(i * 13);
 	CHECK(req(PROV_DIGEST, nonce, 16) == 0 && rlen == 19);
-	kdf(k, mka, "readback", 0);
+	kdf(k, mka, "readback", NULL);
 	memcpy(msg, nonce, 16);
 	net_put16(msg + 16, a.len);
 	memcpy(msg + 18, a.b, a.len);

@@ -36,7 +36,8 @@ const (
 	provOpRead    = 0x06
 	provOpDigest  = 0x07
 
-	provHeaderLen = 32
+	provHeaderLen = 48
+	provVersion   = 2
 	masterKeyOff  = 20
 	provTagLen    = cmac.Size
 	// provWriteTime bounds the EEPROM writes of one request on a board
@@ -110,16 +111,22 @@ func (s ProvState) String() string {
 	return fmt.Sprintf("state %d", byte(s))
 }
 
+// ProvChallenge is a device's provisioning challenge: its persisted
+// nonce counter (4 bytes, big-endian) and the epoch it drew at boot (12
+// bytes), so that no challenge repeats even after the device's EEPROM goes
+// back to an older image (docs/provisioning.md).
+type ProvChallenge [16]byte
+
 // ProvInfo is the device's answer to PROV INFO.
 type ProvInfo struct {
-	State      ProvState `json:"state"`
-	Reason     byte      `json:"reason"` // STATUS reason (0 when provisioned)
-	ReasonText string    `json:"reason_text"`
-	DeviceID   uint32    `json:"device_id"`
-	Challenge  uint32    `json:"-"`
-	ConfigLen  int       `json:"config_length"`
-	StageEnd   int       `json:"stage_end"` // 0: the device cannot stage (no re-provisioning)
-	EEPROM     int       `json:"eeprom"`
+	State      ProvState     `json:"state"`
+	Reason     byte          `json:"reason"` // STATUS reason (0 when provisioned)
+	ReasonText string        `json:"reason_text"`
+	DeviceID   uint32        `json:"device_id"`
+	Challenge  ProvChallenge `json:"-"`
+	ConfigLen  int           `json:"config_length"`
+	StageEnd   int           `json:"stage_end"` // 0: the device cannot stage (no re-provisioning)
+	EEPROM     int           `json:"eeprom"`
 }
 
 // ProvisionInfo asks the device for its provisioning state.
@@ -130,7 +137,8 @@ func (d *Device) ProvisionInfo(ctx context.Context) (*ProvInfo, error) {
 	}
 	c := cursor{b: p, ok: true}
 	op := c.u8()
-	in := &ProvInfo{State: ProvState(c.u8()), Reason: c.u8(), DeviceID: c.u32(), Challenge: c.u32()}
+	in := &ProvInfo{State: ProvState(c.u8()), Reason: c.u8(), DeviceID: c.u32()}
+	copy(in.Challenge[:], c.bytes(len(in.Challenge)))
 	in.ConfigLen, in.StageEnd, in.EEPROM = int(c.u16()), int(c.u16()), int(c.u16())
 	if !c.ok || len(c.b) != 0 || op != provOpInfo {
 		return nil, fmt.Errorf("device: malformed provision info reply (%d bytes)", len(p))
@@ -309,20 +317,20 @@ func (d *Device) sendData(ctx context.Context, data []byte, chunk int) error {
 // provKeyBytes derives a key from the master key (SP 800-108 counter
 // mode, PRF AES-CMAC: CMAC(MK, 01 || label(8) || 00 || device id ||
 // context || 0080); docs/provisioning.md "Keys").
-func provKeyBytes(mk [16]byte, label string, deviceID, context uint32) []byte {
+func provKeyBytes(mk [16]byte, label string, deviceID uint32, context ProvChallenge) []byte {
 	b, _ := aes.NewCipher(mk[:])
 	m, _ := cmac.New(b)
-	var in [20]byte
+	var in [32]byte
 	in[0] = 1
 	copy(in[1:9], label)
 	binary.BigEndian.PutUint32(in[10:], deviceID)
-	binary.BigEndian.PutUint32(in[14:], context)
-	in[19] = 0x80
+	copy(in[14:30], context[:])
+	in[31] = 0x80
 	return m.Sum(nil, in[:])
 }
 
 // provKey is a CMAC under a derived key.
-func provKey(mk [16]byte, label string, deviceID, context uint32) *cmac.MAC {
+func provKey(mk [16]byte, label string, deviceID uint32, context ProvChallenge) *cmac.MAC {
 	k := provKeyBytes(mk, label, deviceID, context)
 	b, _ := aes.NewCipher(k)
 	clear(k)
@@ -330,16 +338,16 @@ func provKey(mk [16]byte, label string, deviceID, context uint32) *cmac.MAC {
 	return m
 }
 
-func provHeader(phase byte, length, staged int, floor, deviceID, chal uint32) []byte {
+func provHeader(phase byte, length, staged int, floor, deviceID uint32, chal ProvChallenge) []byte {
 	h := make([]byte, provHeaderLen)
 	copy(h, "MSPV")
-	h[4] = 1
+	h[4] = provVersion
 	h[5] = phase
 	binary.BigEndian.PutUint16(h[6:], uint16(length))
 	binary.BigEndian.PutUint16(h[8:], uint16(staged))
 	binary.BigEndian.PutUint32(h[10:], floor)
 	binary.BigEndian.PutUint32(h[14:], deviceID)
-	binary.BigEndian.PutUint32(h[18:], chal)
+	copy(h[18:], chal[:])
 	return h
 }
 
@@ -355,14 +363,14 @@ type ProvTranscript struct {
 // current master key is mk and id deviceID, bound to challenge chal: the
 // first staged bytes of cfg are sent (the rest must be on the device
 // already), in chunks of chunk bytes.
-func NewProvTranscript(mk [16]byte, deviceID, chal uint32, cfg []byte, staged int, floor uint32, chunk int) *ProvTranscript {
+func NewProvTranscript(mk [16]byte, deviceID uint32, chal ProvChallenge, cfg []byte, staged int, floor uint32, chunk int) *ProvTranscript {
 	mac := provKey(mk, "prov-mac", deviceID, chal)
 	t := &ProvTranscript{}
-	t.Begin = make([]byte, 12, 12+provTagLen)
-	binary.BigEndian.PutUint32(t.Begin, chal)
-	binary.BigEndian.PutUint16(t.Begin[4:], uint16(len(cfg)))
-	binary.BigEndian.PutUint16(t.Begin[6:], uint16(staged))
-	binary.BigEndian.PutUint32(t.Begin[8:], floor)
+	t.Begin = make([]byte, 24, 24+provTagLen)
+	copy(t.Begin, chal[:])
+	binary.BigEndian.PutUint16(t.Begin[16:], uint16(len(cfg)))
+	binary.BigEndian.PutUint16(t.Begin[18:], uint16(staged))
+	binary.BigEndian.PutUint32(t.Begin[20:], floor)
 	t.Begin = mac.Sum(t.Begin, provHeader(1, len(cfg), staged, floor, deviceID, chal))
 	t.End = mac.Sum(nil, append(provHeader(2, len(cfg), staged, floor, deviceID, chal), cfg...))
 
@@ -518,7 +526,7 @@ func (d *Device) VerifyConfig(ctx context.Context, cfg []byte) error {
 	copy(mk[:], cfg[masterKeyOff:])
 	id := binary.BigEndian.Uint32(cfg[8:])
 	msg := append(append(nonce[:], byte(len(cfg)>>8), byte(len(cfg))), cfg...)
-	want := provKey(mk, "readback", id, 0).Sum(nil, msg)
+	want := provKey(mk, "readback", id, ProvChallenge{}).Sum(nil, msg)
 	if n != len(cfg) || subtle.ConstantTimeCompare(want, tag) != 1 {
 		return fmt.Errorf("%w (keys differ)", ErrReadBack)
 	}

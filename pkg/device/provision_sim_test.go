@@ -214,7 +214,7 @@ func TestProvisionSerialSim(t *testing.T) {
 		tr := device.NewProvTranscript(a.ident.MasterKey, pi.DeviceID, pi.Challenge, b.config(), len(b.config()), 3, chunk)
 		switch where {
 		case "begin":
-			tr.Begin[11] ^= 0x01 // the serial floor
+			tr.Begin[23] ^= 0x01 // the serial floor
 		case "data":
 			tr.Data[0][2+21] ^= 0x80 // a byte of the new master key
 		case "tag":
@@ -336,4 +336,74 @@ func TestProvisionSerialSimPowerLoss(t *testing.T) {
 	if err := d.VerifyConfig(ctx, b.config()); err != nil {
 		t.Fatalf("re-provisioning lost by a power loss after it completed: %v", err)
 	}
+}
+
+// TestProvisionReplayAfterReflash (issue 10, finding 1): a sniffed
+// re-provisioning transcript must not install its configuration again
+// after the device's EEPROM went back to the state it was recorded in:
+// the same image flashed again (an ISP tool, a simulator reload) and a
+// factory provisioning of the same image after an erase. The challenge's
+// counter is then the recorded one again; the device's boot epoch is not.
+func TestProvisionReplayAfterReflash(t *testing.T) {
+	ctx := context.Background()
+	a, b := newProvImage(t, 0x3001, 0), newProvImage(t, 0x3001, 0)
+	eep := filepath.Join(t.TempDir(), "eeprom.bin")
+	if err := os.WriteFile(eep, a.img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// The owner re-provisions a → b; the attacker records it.
+	s := startRawSim(t, eep)
+	d := openProv(t, s.port)
+	chunk, err := d.ProvChunk(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pi, err := d.ProvisionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := device.NewProvTranscript(a.ident.MasterKey, pi.DeviceID, pi.Challenge, b.config(), len(b.config()), 3, chunk)
+	if err := d.RunProvTranscript(ctx, tr); err != nil {
+		t.Fatalf("re-provisioning: %v", err)
+	}
+	d.Close()
+	s.kill()
+
+	replay := func(how string) {
+		t.Helper()
+		s := startRawSim(t, eep)
+		defer s.kill()
+		d := openProv(t, s.port)
+		defer d.Close()
+		if err := d.VerifyConfig(ctx, a.config()); err != nil {
+			t.Fatalf("%s: not back on the old config: %v", how, err)
+		}
+		err := d.RunProvTranscript(ctx, tr)
+		if !errors.Is(err, device.ErrStale) && !errors.Is(err, device.ErrAuth) {
+			t.Errorf("%s: the recorded transcript: %v, want it refused", how, err)
+		}
+		if err := d.VerifyConfig(ctx, a.config()); err != nil {
+			t.Errorf("%s: after the replay: %v", how, err)
+		}
+	}
+	// The same image flashed again, twice (each boot draws its own epoch).
+	for i := 0; i < 2; i++ {
+		if err := os.WriteFile(eep, a.img, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		replay("image flashed again")
+	}
+	// Factory provisioning of the same image after an erase.
+	if err := os.WriteFile(eep, bytes.Repeat([]byte{0xff}, 1024), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = startRawSim(t, eep)
+	d = openProv(t, s.port)
+	if res, err := d.Provision(ctx, &device.ProvisionRequest{Image: a.img}); err != nil || res.Mode != "factory" {
+		t.Fatalf("factory provisioning: %+v, %v", res, err)
+	}
+	d.Close()
+	s.kill()
+	replay("factory provisioning again")
 }

@@ -124,8 +124,17 @@ func startSimMSSL(t *testing.T, bits int) *simMSSL {
 
 func startSimMSSLRec(t *testing.T, bits int, rec *link.Recorder) *simMSSL {
 	t.Helper()
-	elf := testenv.Artifact(t, "firmware/build/atmega328p/mstool.elf", "firmware")
-	harness := testenv.Artifact(t, "firmware/build/mssim", "firmware")
+	eep := filepath.Join(t.TempDir(), "dev.eep")
+	if err := os.WriteFile(eep, simImage(t, bits), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return bootSim(t, bits, eep, rec)
+}
+
+// simImage is the EEPROM image of the test device with an issuer key of
+// bits bits.
+func simImage(t *testing.T, bits int) []byte {
+	t.Helper()
 	d := testDevice()
 	img, err := provision.Build(&provision.Config{
 		DeviceID: d.ID, Addr: deviceAddr.Addr(), MasterKey: d.MasterKey,
@@ -135,10 +144,14 @@ func startSimMSSLRec(t *testing.T, bits int, rec *link.Recorder) *simMSSL {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eep := filepath.Join(t.TempDir(), "dev.eep")
-	if err := os.WriteFile(eep, img, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return img
+}
+
+// bootSim starts the simulated device on the EEPROM file eep.
+func bootSim(t *testing.T, bits int, eep string, rec *link.Recorder) *simMSSL {
+	t.Helper()
+	elf := testenv.Artifact(t, "firmware/build/atmega328p/mstool.elf", "firmware")
+	harness := testenv.Artifact(t, "firmware/build/mssim", "firmware")
 	dev, err := sim.Start(context.Background(), sim.Options{Harness: harness, Firmware: elf, EEPROM: eep})
 	if err != nil {
 		t.Fatal(err)
@@ -930,4 +943,69 @@ func TestDeviceReprovisionForgetsOldConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.honest(newGrant, newHK)
+}
+
+// TestDeviceReplayAfterReflash (issue 10, finding 1): an attacker who
+// recorded a session replays it verbatim after the device's EEPROM went
+// back to the state of that session: the same image flashed again (twice:
+// an ISP tool, a simulator reload) and a factory provisioning of the same
+// image after an erase. The nonce counter is then the recorded one again;
+// the device's boot epoch is not, so the device nonce differs, the
+// recorded Finished fails and no task runs.
+func TestDeviceReplayAfterReflash(t *testing.T) {
+	ctx := context.Background()
+	img := simImage(t, 1024)
+	eep := filepath.Join(t.TempDir(), "dev.eep")
+	if err := os.WriteFile(eep, img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, hk, err := grant.Sign(rand.Reader, testKey(t, 1024), request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := netip.AddrPortFrom(hostAddr.Addr(), 40777)
+
+	s := bootSim(t, 1024, eep, nil)
+	sess, tr, err := s.dialFrom(g, hk, peer)
+	if err != nil {
+		t.Fatalf("recorded session: %v", err)
+	}
+	if r, err := sess.Task(ctx, grant.TaskLED, []byte{1}); err != nil || r.Status != tasks.StatusOK {
+		t.Fatalf("recorded task: %v, %+v", err, r)
+	}
+	nd := sess.DeviceNonce()
+	tr.mu.Lock()
+	recorded := append([][]byte(nil), tr.sent...)
+	tr.mu.Unlock()
+	s.stop()
+
+	replay := func(how string) {
+		t.Helper()
+		s := bootSim(t, 1024, eep, nil)
+		defer s.stop()
+		t.Logf("%s", how)
+		replayRecorded(t, s.raw(peer), recorded, nd)
+	}
+	for i := 0; i < 2; i++ {
+		if err := os.WriteFile(eep, img, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		replay("image flashed again")
+	}
+
+	if err := os.WriteFile(eep, bytes.Repeat([]byte{0xff}, 1024), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = bootSim(t, 1024, eep, nil)
+	if res, err := s.mgmt.Provision(ctx, &device.ProvisionRequest{Image: img}); err != nil || res.Mode != "factory" {
+		t.Fatalf("factory provisioning: %+v, %v", res, err)
+	}
+	s.stop()
+	replay("factory provisioning again")
+}
+
+// stop ends the simulation (the EEPROM file keeps what the device wrote).
+func (s *simMSSL) stop() {
+	s.l.Close()
+	s.dev.Stop()
 }

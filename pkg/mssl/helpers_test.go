@@ -342,3 +342,42 @@ func checkRevocationRace(t *testing.T, tg raceTarget) {
 		}
 	}
 }
+
+// replayRecorded replays, in order, what a host sent in an earlier
+// session to a device whose persistent state has gone back to what it was
+// then (an image flashed again, a simulator reloaded): the attacker of
+// issue 10, finding 1. The device must accept none of it: no
+// SignatureRequest, Finished or data record may come back, and the
+// replayed ClientHello must get a device nonce other than the recorded
+// one (nd).
+func replayRecorded(t testing.TB, send func([]byte) [][]byte, msgs [][]byte, nd [mssl.NonceSize]byte) {
+	t.Helper()
+	for _, m := range msgs {
+		for _, a := range send(m) {
+			if len(a) == 0 {
+				continue
+			}
+			switch a[0] {
+			case mssl.TypeServerHello:
+				if sh, err := mssl.ParseServerHello(a); err == nil && sh.Nd == nd {
+					t.Errorf("the replayed ClientHello got the recorded device nonce %x again", nd)
+				}
+			case mssl.TypeSignatureRequest, mssl.RecordFinished, mssl.RecordData:
+				t.Fatalf("replayed message %02x: the device accepted it (answered %02x)", m[0], a[0])
+			}
+		}
+	}
+}
+
+// hostMessages is what the host sent, in order.
+func (r *recorder) hostMessages() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out [][]byte
+	for _, m := range r.msgs {
+		if m.toDevice {
+			out = append(out, m.msg)
+		}
+	}
+	return out
+}

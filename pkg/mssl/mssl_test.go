@@ -559,3 +559,27 @@ func TestRevocationRace(t *testing.T) {
 		cacheRoom: true,
 	})
 }
+
+// TestReplayAfterRollback: the persistent state goes back to an older
+// copy (the same image flashed again) and the server restarts; a
+// recorded session replayed verbatim must not run its tasks again, and
+// the device nonce must not repeat (issue 10, finding 1).
+func TestReplayAfterRollback(t *testing.T) {
+	f := newFixture(t, 1024)
+	image := f.store.State
+	var rec recorder
+	s, _ := f.dialRecorded(&rec)
+	if r, err := s.Task(context.Background(), grant.TaskLED, []byte{1}); err != nil || r.Status != tasks.StatusOK {
+		t.Fatalf("recorded task: %v, %+v", err, r)
+	}
+	s.Close(context.Background())
+	nd := s.DeviceNonce()
+
+	f.store.State = image // flashed again
+	f.reset()
+	replayRecorded(t, func(m []byte) [][]byte { return f.srv.Handle(hostAddr, m) }, rec.hostMessages(), nd)
+	if _, ok := f.srv.HasSession(); ok {
+		t.Fatal("the replay established a session")
+	}
+	f.honest()
+}

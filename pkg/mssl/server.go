@@ -3,9 +3,11 @@ package mssl
 import (
 	"bytes"
 	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 
@@ -77,7 +79,16 @@ type ServerConfig struct {
 	CacheSize int
 	// MaxMessage is the largest message accepted (0: MaxMessage).
 	MaxMessage int
+	// Epoch is mixed into every device nonce with the persisted counter
+	// (Nd = AES(Knonce, counter ‖ epoch)), so that nonces stay fresh when
+	// the Store goes back to an older state (an image flashed again). Nil:
+	// 12 random bytes, drawn once per server (the device draws its own at
+	// every boot). Set it only to reproduce test vectors.
+	Epoch *[EpochSize]byte
 }
+
+// EpochSize is the length of the boot epoch in a device nonce.
+const EpochSize = 12
 
 // ServerStats count what the server did, by outcome.
 type ServerStats struct {
@@ -130,6 +141,7 @@ type Server struct {
 	cfg    ServerConfig
 	keyID  [grant.KeyIDSize]byte
 	knonce [KeySize]byte
+	epoch  [EpochSize]byte // fresh per server: a device boot
 
 	mu      sync.Mutex
 	st      PersistentState
@@ -161,6 +173,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, keyID: signkey.KeyID(cfg.Issuer), knonce: NonceKey(cfg.Device.MasterKey), st: st, counter: st.NonceReserved}
+	if cfg.Epoch != nil {
+		s.epoch = *cfg.Epoch
+	} else if _, err := rand.Read(s.epoch[:]); err != nil {
+		return nil, fmt.Errorf("mssl: server epoch: %w", err)
+	}
 	return s, nil
 }
 
@@ -340,7 +357,7 @@ func (s *Server) nextNonce() ([NonceSize]byte, bool) {
 	}
 	c := s.counter
 	s.counter++
-	return DeviceNonce(s.knonce, c, [12]byte{}), true
+	return DeviceNonce(s.knonce, c, s.epoch), true
 }
 
 func (s *Server) record(peer netip.AddrPort, msg []byte) [][]byte {

@@ -67,7 +67,7 @@ func makeVectors(t *testing.T) string {
 	v.WriteString(`# MSSL known-answer vectors (docs/mssl.md). Our own: computed by pkg/mssl from
 # fixed inputs; regenerate with 'go test ./pkg/mssl -run TestVectors -update'
 # only for a deliberate protocol change. Every record has alg = mssl and a name:
-#   nonce      master knonce counter nd           Knonce = AES(master, "MSSL-nonce-key-1"), Nd = AES(Knonce, counter || 0^12)
+#   nonce      master knonce counter nd           Knonce = AES(master, "MSSL-nonce-key-1"), Nd = AES(Knonce, counter || epoch), epoch 0^12 here
 #   kdf        hk nh nd prk client_key client_salt server_key server_salt
 #                                                 PRK = AES-CMAC(hk, nh || nd), keys = AES(PRK, label), salts = AES(PRK, "MSSL1 nonce salt")
 #   record     key salt dir type seq extra_aad pt record
@@ -111,7 +111,7 @@ func makeVectors(t *testing.T) string {
 		"type", []byte{mssl.RecordData}, "seq", u32(1), "extra_aad", []byte{}, "pt", rep, "record", rec)
 
 	// A whole session with the reference server, from a fresh device.
-	srv, err := mssl.NewServer(mssl.ServerConfig{Device: testDevice(), Issuer: &testKey(t, 1024).PublicKey, Store: &mssl.MemStore{}, Tasks: (&mssltest.Tasks{DeviceID: 0x2a}).Run})
+	srv, err := mssl.NewServer(mssl.ServerConfig{Device: testDevice(), Issuer: &testKey(t, 1024).PublicKey, Store: &mssl.MemStore{}, Tasks: (&mssltest.Tasks{DeviceID: 0x2a}).Run, Epoch: &[mssl.EpochSize]byte{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,49 @@
+/*
+ * entropy.h - the boot epoch: what makes the device's nonces fresh even
+ * when its EEPROM goes back to an older image.
+ *
+ * The persisted nonce counter (store_nonce_next, the reservation rule)
+ * keeps MSSL device nonces and provisioning challenges unique only as
+ * long as the EEPROM moves forward. Re-flashing an image, re-running
+ * factory provisioning or reloading a simulator starts the counter again
+ * under the same master key. So every such value is the counter AND a
+ * 12-byte epoch drawn at boot from the device's own entropy: the jitter
+ * of the watchdog's RC oscillator against the crystal-clocked Timer0
+ * (entropy.c). Nothing of it is secret; it only has to differ between
+ * boots, which it does unless the jitter repeats over CONFIG_ENTROPY_SAMPLES
+ * samples (docs/provisioning.md, "Freshness").
+ *
+ * entropy_start() starts the sampling at boot; the watchdog interrupt
+ * takes CONFIG_ENTROPY_SAMPLES samples, one per 16 ms (0.5 s with the
+ * default 32), while the device already serves, then turns the watchdog
+ * off. The first nonce of a boot (entropy_nonce) waits for the epoch to be
+ * complete. Host builds have no sampling: tests set entropy_epoch
+ * themselves.
+ */
+#ifndef MS_ENTROPY_H
+#define MS_ENTROPY_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+#define ENTROPY_EPOCH_LEN 12
+
+extern uint8_t entropy_epoch[ENTROPY_EPOCH_LEN];
+
+/* entropy_nonce - out = counter (big-endian) || entropy_epoch: the 16-byte
+ * block behind an MSSL device nonce and a provisioning challenge. On the
+ * device it waits until the epoch is complete. */
+void entropy_nonce(uint8_t out[16], uint32_t counter);
+
+#if defined(__AVR__)
+/* entropy_start - start sampling (Timer0 free-running, watchdog
+ * interrupt); call once at boot with interrupts enabled, before the
+ * watchdog is armed for resets. */
+void entropy_start(void);
+
+/* entropy_ready - 1 once the epoch is complete (the watchdog is off). */
+uint8_t entropy_ready(void);
+#endif
+
+#endif /* MS_ENTROPY_H */
