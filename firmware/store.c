@@ -14,6 +14,7 @@ uint8_t store_ee[CONFIG_HOST_EEPROM_SIZE];
 uint16_t store_fail_writes;
 uint16_t store_cut_writes;
 uint8_t store_power_off;
+uint8_t store_cut_mode;
 #endif
 
 uint8_t store_reason = STORE_BLANK;
@@ -78,7 +79,12 @@ static void wr(uint16_t addr, const uint8_t *src, uint8_t n)
 		return; /* the power is gone: nothing reaches the cells */
 	if (store_cut_writes && --store_cut_writes == 0) {
 		store_power_off = 1; /* this write is torn, every later one lost */
-		n = (uint8_t)(n / 2);
+		uint8_t k = store_cut_mode == 2 ? 0 : (uint8_t)(n / 2);
+		if (store_cut_mode == 1) { /* the last k bytes reached the cells */
+			addr = (uint16_t)(addr + n - k);
+			src += n - k;
+		}
+		n = k;
 	}
 	if (store_fail_writes) {
 		store_fail_writes--;
@@ -139,14 +145,18 @@ static int load_sa(uint8_t i)
 	return 0;
 }
 
+/*
+ * A state's six 32-bit fields, generation to time floor, are its first
+ * members in slot order: ST_U32(s, off) is the one at slot offset off.
+ */
+#define ST_U32(s, off) (*(uint32_t *)(void *)((uint8_t *)(s) + (off)))
+typedef char store_st_u32_first[offsetof(struct store_state, time_floor) == 20 &&
+                                offsetof(struct store_state, settings) == 24 ? 1 : -1];
+
 static void decode_slot(const uint8_t *b, struct store_state *s)
 {
-	s->generation = be32(b + 0);
-	s->esp_out_reserved = be32(b + 4);
-	s->esp_in_floor = be32(b + 8);
-	s->nonce_reserved = be32(b + 12);
-	s->serial_floor = be32(b + 16);
-	s->time_floor = be32(b + 20);
+	for (uint8_t i = 0; i < 24; i += 4)
+		ST_U32(s, i) = be32(b + i);
 	s->settings[0] = be16(b + 24);
 	s->settings[1] = be16(b + 26);
 	s->boot_count = be16(b + 28);
@@ -281,6 +291,7 @@ uint8_t store_check_staged(uint16_t s)
 #define J_OUT_RESERVED 12
 #define J_SERIAL_FLOOR 16
 #define J_TIME_FLOOR 20
+#define J_GEN 24
 #define J_CRC 30
 
 #if STORE_CAN_STAGE
@@ -309,13 +320,20 @@ int store_write(uint16_t addr, const uint8_t *src, uint16_t n)
 	return 0;
 }
 
-/* Read the journal; 0 and S in *s if it holds a valid record. */
+/*
+ * Read the journal; 0 and S in *s if it holds a valid record written
+ * against the current state slot (loaded into store_st): a record is
+ * bound to the generation it was written against, so once its commit has
+ * written the next slot (or any later write has) it is inert, whatever
+ * later commits stage or tear.
+ */
 static int journal_read(uint8_t j[STORE_JOURNAL_SIZE], uint16_t *s)
 {
 #if STORE_CAN_STAGE
 	store_read(STORE_JOURNAL, j, STORE_JOURNAL_SIZE);
 	*s = be16(j + J_S);
 	if (j[0] != 'M' || j[1] != 'J' || crc_buf(j, J_CRC) != be16(j + J_CRC) ||
+	    find_slot() || be32(j + J_GEN) != store_st.generation ||
 	    *s < EE_CONFIG_FIXED || *s > STORE_STAGE_MAX ||
 	    staged_crc(*s) != be16(j + J_CRC_STAGED))
 		return -1;
@@ -328,9 +346,11 @@ static int journal_read(uint8_t j[STORE_JOURNAL_SIZE], uint16_t *s)
 }
 
 /*
- * Finish a journalled commit: copy the staged bytes over the config
- * area, store the new counters in a fresh state slot, clear the journal.
- * Every step can be redone after a power loss (store_init does).
+ * Finish a journalled commit on top of the state slot in store_st (the
+ * one the record was written against): copy the staged bytes over the
+ * config area, then store the new counters in the next slot, which makes
+ * the record inert. Until that slot is written the record stays valid and
+ * store_init redoes both steps; doing them twice gives the same bytes.
  */
 static int journal_apply(const uint8_t j[STORE_JOURNAL_SIZE], uint16_t s)
 {
@@ -342,19 +362,11 @@ static int journal_apply(const uint8_t j[STORE_JOURNAL_SIZE], uint16_t s)
 			return -1;
 	}
 	wipe(b, sizeof b);
-	if (find_slot()) {
-		/* no valid slot (cannot happen after a verified BEGIN): start one */
-		memset(&store_st, 0, sizeof store_st);
-		cur_slot = EE_SLOTS - 1;
-	}
 	store_st.esp_in_floor = be32(j + J_IN_FLOOR);
 	store_st.esp_out_reserved = be32(j + J_OUT_RESERVED);
 	store_st.serial_floor = be32(j + J_SERIAL_FLOOR);
 	store_st.time_floor = be32(j + J_TIME_FLOOR);
-	if (store_commit())
-		return -1;
-	static const uint8_t erased[2] = { 0xFF, 0xFF };
-	return store_write(STORE_JOURNAL, erased, 2);
+	return store_commit();
 }
 
 int store_journal_commit(uint16_t s, const struct store_state *ns)
@@ -370,6 +382,7 @@ int store_journal_commit(uint16_t s, const struct store_state *ns)
 	put32(j + J_OUT_RESERVED, ns->esp_out_reserved);
 	put32(j + J_SERIAL_FLOOR, ns->serial_floor);
 	put32(j + J_TIME_FLOOR, ns->time_floor);
+	put32(j + J_GEN, store_st.generation);
 	put16(j + J_CRC, crc_buf(j, J_CRC));
 	if (store_write(STORE_JOURNAL, j, sizeof j))
 		return -1; /* a torn record fails its CRC: the old config stays */
@@ -413,12 +426,13 @@ uint8_t store_init(void)
 	uint8_t j[STORE_JOURNAL_SIZE];
 	uint16_t s;
 	memset(&store_cfg, 0, sizeof store_cfg);
-	memset(&store_st, 0, sizeof store_st);
 	stage_len = 0;
-	if (journal_read(j, &s) == 0) /* a commit a power loss interrupted */
-		journal_apply(j, s);
-	memset(&store_st, 0, sizeof store_st);
-	store_reason = check_config();
+	/* A commit a power loss interrupted is finished first; if the EEPROM
+	 * does not take it, the device stays unprovisioned (no key is used
+	 * with counters that may be stale) and the next boot tries again. */
+	store_reason = STORE_NO_STATE;
+	if (journal_read(j, &s) || journal_apply(j, s) == 0)
+		store_reason = check_config(); /* sets every field of store_st */
 	if (store_reason != STORE_OK) {
 		/* Nothing read from a config that failed its check is kept. */
 		memset(&store_cfg, 0, sizeof store_cfg);
@@ -441,12 +455,9 @@ int store_commit(void)
 
 	if (store_st.generation >= 0xFFFFFFFEUL)
 		return -1; /* 0xFFFFFFFF means "erased": never write it */
-	put32(rec + 0, store_st.generation + 1);
-	put32(rec + 4, store_st.esp_out_reserved);
-	put32(rec + 8, store_st.esp_in_floor);
-	put32(rec + 12, store_st.nonce_reserved);
-	put32(rec + 16, store_st.serial_floor);
-	put32(rec + 20, store_st.time_floor);
+	put32(rec, store_st.generation + 1);
+	for (uint8_t i = 4; i < 24; i += 4)
+		put32(rec + i, ST_U32(&store_st, i));
 	put16(rec + 24, store_st.settings[0]);
 	put16(rec + 26, store_st.settings[1]);
 	put16(rec + 28, store_st.boot_count);

@@ -39,6 +39,10 @@ extern uint16_t store_fail_writes;
  * that write is torn, and nothing is written while store_power_off. */
 extern uint16_t store_cut_writes;
 extern uint8_t store_power_off;
+/* Host tests: what the torn write leaves: its first half (0), its last
+ * half (1: the device's eeprom_update_block writes from the last byte
+ * down), or nothing (2: the cut came just before it). */
+extern uint8_t store_cut_mode;
 #endif
 
 /* Config area offsets (docs/eeprom.md). */
@@ -133,8 +137,10 @@ extern struct store_state store_st;   /* the current slot */
 uint8_t store_suites(void);
 
 /*
- * store_init - check the EEPROM and load the config and current state;
- * on success count the boot (a state write). Returns store_reason.
+ * store_init - finish an interrupted journal commit, check the EEPROM and
+ * load the config and current state; on success count the boot (a state
+ * write). Returns store_reason (STORE_NO_STATE also when the EEPROM did
+ * not take the interrupted commit: tried again at the next boot).
  */
 uint8_t store_init(void);
 
@@ -183,10 +189,12 @@ int store_in_floor(uint32_t seq);
  *   [EE - 192, EE)    state slots
  *
  * Once the new config is authenticated and checked, the journal record is
- * written (new counters + CRC of the staged bytes); then the staged bytes
- * are copied over the config area, a new state slot is written and the
- * record cleared. store_init() redoes an interrupted commit, so a power
- * loss leaves the old config (record not yet valid) or the new one.
+ * written (new counters, CRC of the staged bytes, the current slot's
+ * generation G); then the staged bytes are copied over the config area
+ * and a new state slot (G + 1) is written, which retires the record: it
+ * counts only while the current slot's generation is G. store_init()
+ * redoes an interrupted commit, so a power loss leaves the old config
+ * (record not yet valid) or the new one, and no counter goes back.
  * The ATmega168's EEPROM has no room for staging (STORE_CAN_STAGE 0).
  */
 #define STORE_JOURNAL_SIZE 32

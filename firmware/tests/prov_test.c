@@ -4,7 +4,8 @@
  * provisioning and its refusal afterwards and on a corrupt EEPROM,
  * authenticated re-provisioning (wrong key, stale and replayed
  * challenges, every single-bit flip of a transfer, a power cut at every
- * EEPROM write of the commit), the counter rules, read-back, and random
+ * EEPROM write of one commit and of two consecutive commits and their
+ * recovery), the counter rules, read-back, and random
  * requests in every state. Built with ASan/UBSan by `make prov-test`
  * (part of `make net-test`), once with a 1 KB EEPROM (ATmega328P) and once
  * with 512 bytes (ATmega168: no room to stage, re-provisioning refused).
@@ -552,6 +553,284 @@ static void test_power(void)
 	CHECK(run(&t) == 0 && config_is(&b));
 }
 
+/* ---- power cuts across two consecutive commits ------------------------
+ *
+ * A factory config, ESP traffic, a re-provisioning, more state writes (ESP
+ * traffic or floor statements), and a second re-provisioning; the power
+ * is cut at every EEPROM write from the first BEGIN to the second END, and
+ * again at every write of the boot that recovers; the torn write leaves
+ * its first half, its last half (the device writes a block from its last
+ * byte down) or nothing. After each reboot the config is the old or the
+ * new one, no counter or floor is below what the EEPROM held at the cut
+ * (nor below what the commit makes, when the new config runs), and a
+ * second boot changes nothing but the boot count. */
+
+/* The current state slot as the EEPROM holds it, parsed here (highest
+ * generation with a good CRC); also checks that no two good slots share
+ * a generation. 0 if there is one. */
+static int slot_now(struct store_state *s)
+{
+	uint32_t gens[EE_SLOTS];
+	int found = 0;
+	for (int i = 0; i < EE_SLOTS; i++) {
+		const uint8_t *r = store_ee + STORE_EE_SIZE - EE_STATE_SIZE + i * EE_SLOT_SIZE;
+		uint16_t crc = 0xFFFF;
+		for (int k = 0; k < 30; k++)
+			crc = crc16_byte(crc, r[k]);
+		uint32_t gen = net_be32(r);
+		if (gen == 0xFFFFFFFFu || crc != net_be16(r + 30))
+			continue;
+		for (int k = 0; k < found; k++)
+			CHECK(gens[k] != gen);
+		gens[found] = gen;
+		if (found++ == 0 || gen > s->generation) {
+			memset(s, 0, sizeof *s);
+			s->generation = gen;
+			s->esp_out_reserved = net_be32(r + 4);
+			s->esp_in_floor = net_be32(r + 8);
+			s->nonce_reserved = net_be32(r + 12);
+			s->serial_floor = net_be32(r + 16);
+			s->time_floor = net_be32(r + 20);
+		}
+	}
+	return found ? 0 : -1;
+}
+
+#define MAXF(a, b) ((a) > (b) ? (a) : (b))
+
+static void raise_to(struct store_state *lo, const struct store_state *p)
+{
+	lo->esp_out_reserved = MAXF(lo->esp_out_reserved, p->esp_out_reserved);
+	lo->esp_in_floor = MAXF(lo->esp_in_floor, p->esp_in_floor);
+	lo->nonce_reserved = MAXF(lo->nonce_reserved, p->nonce_reserved);
+	lo->serial_floor = MAXF(lo->serial_floor, p->serial_floor);
+	lo->time_floor = MAXF(lo->time_floor, p->time_floor);
+}
+
+static int at_least(const struct store_state *r, const struct store_state *lo)
+{
+	return r->esp_out_reserved >= lo->esp_out_reserved &&
+	       r->esp_in_floor >= lo->esp_in_floor &&
+	       r->nonce_reserved >= lo->nonce_reserved &&
+	       r->serial_floor >= lo->serial_floor &&
+	       r->time_floor >= lo->time_floor &&
+	       store_nonce_next >= lo->nonce_reserved;
+}
+
+static int same_counters(const struct store_state *a, const struct store_state *b)
+{
+	return a->esp_out_reserved == b->esp_out_reserved &&
+	       a->esp_in_floor == b->esp_in_floor &&
+	       a->nonce_reserved == b->nonce_reserved &&
+	       a->serial_floor == b->serial_floor &&
+	       a->time_floor == b->time_floor &&
+	       a->settings[0] == b->settings[0] && a->settings[1] == b->settings[1];
+}
+
+static void show(const char *what, const struct store_state *s)
+{
+	fprintf(stderr, "  %-9s gen %lu out %lu in %lu nonce %lu serial %lu time %lu\n", what,
+	        (unsigned long)s->generation, (unsigned long)s->esp_out_reserved,
+	        (unsigned long)s->esp_in_floor, (unsigned long)s->nonce_reserved,
+	        (unsigned long)s->serial_floor, (unsigned long)s->time_floor);
+}
+
+/* Boot after a cut. p: the slot the EEPROM held at the cut; n: the state
+ * the interrupted commit makes (when old != nw). 0 if all is well. */
+static const char *after_cut(const struct cfg *old, const struct cfg *nw,
+                             const struct store_state *p, const struct store_state *n)
+{
+	boot();
+	int is_old = config_is(old), is_new = config_is(nw);
+	struct store_state lo = *p, r = store_st;
+	if (!store_provisioned() || !(is_old || is_new))
+		return "config neither the old one nor the new one";
+	if (is_new && !is_old) {
+		/* the commit went through: at least its counters, and what the
+		 * EEPROM held if the cut came after the commit's slot */
+		lo = *n;
+		if (p->generation >= n->generation)
+			raise_to(&lo, p);
+		else if (p->nonce_reserved > lo.nonce_reserved)
+			lo.nonce_reserved = p->nonce_reserved;
+	}
+	if (r.generation <= p->generation)
+		return "generation went back";
+	if (!at_least(&r, &lo)) {
+		show("at cut", p);
+		if (is_new && !is_old)
+			show("commit", n);
+		show("rebooted", &r);
+		return "a counter or floor went back";
+	}
+	boot();
+	if (!config_is(is_old ? old : nw) || !same_counters(&store_st, &r) ||
+	    store_st.generation <= r.generation)
+		return "a second boot changed the config or the counters";
+	return NULL;
+}
+
+struct two {
+	const char *name;
+	int floors;          /* between the commits: raise the floors, not ESP */
+	struct cfg c[3];     /* the factory config, then each commit's */
+	uint16_t s[2];       /* bytes staged by each commit */
+	uint32_t floor[2];   /* serial floor each commit asks for */
+};
+
+/* Factory config c[0], traffic, commit to c[1], traffic, commit to c[2],
+ * with the power cut at write `cut` from the first BEGIN (0xFFFF: never).
+ * Returns the phase the cut hit (0 commit 1, 1 traffic, 2 commit 2; 3
+ * none); with no cut, fills st[k] (state after commit k) and marks[k]
+ * (writes up to the end of phase k). */
+static int two_run(const struct two *v, uint16_t cut, struct store_state st[2], uint16_t marks[3])
+{
+	uint8_t mk[16];
+	struct transcript t;
+	blank();
+	CHECK(factory(&v->c[0], 5) == 0);
+	CHECK(store_out_seq(100) == 0 && store_in_floor(300) == 0);
+	store_cut_writes = cut;
+	for (int k = 0; k < 2; k++) {
+		mk_of(&v->c[k], mk);
+		make_transcript(&t, mk, &v->c[k + 1], v->s[k], v->floor[k], challenge());
+		uint8_t e = run(&t);
+		if (store_power_off)
+			return 2 * k;
+		CHECK(e == 0 && config_is(&v->c[k + 1]));
+		st[k] = store_st;
+		marks[2 * k] = (uint16_t)(cut - store_cut_writes);
+		if (k == 1)
+			break;
+		if (v->floors) { /* floor statements (MSSL) raise both floors */
+			store_st.serial_floor += 5;
+			store_st.time_floor += 1000;
+			(void)store_commit();
+		} else { /* ESP traffic under c[1] */
+			(void)store_out_seq(store_st.esp_out_reserved);
+			(void)store_in_floor(store_st.esp_in_floor + 3000);
+		}
+		if (store_power_off)
+			return 1;
+		marks[1] = (uint16_t)(cut - store_cut_writes);
+	}
+	return 3;
+}
+
+static void two_commits(const struct two *v)
+{
+	static uint8_t snap[STORE_EE_SIZE];
+	struct store_state ref[2], st[2], p;
+	uint16_t marks[3], m[3];
+	CHECK(two_run(v, 0xFFFF, ref, marks) == 3);
+	CHECK(store_st.serial_floor >= v->floor[1]);
+	int cuts = 0;
+	for (uint16_t cut = 1; cut <= marks[2]; cut++) {
+		int ph = two_run(v, cut, st, m);
+		CHECK(ph < 3);
+		const struct cfg *old = &v->c[ph == 0 ? 0 : 1];
+		const struct cfg *nw = &v->c[ph == 1 ? 1 : ph / 2 + 1];
+		const struct store_state *n = &ref[ph == 2 ? 1 : 0];
+		unsigned at = (unsigned)(ph == 0 ? cut : cut - marks[ph - 1]);
+		memcpy(snap, store_ee, sizeof snap);
+		CHECK(slot_now(&p) == 0);
+		/* j = 0: a clean reboot; j > 0: cut again at the j-th write of it */
+		for (uint16_t j = 0;; j++) {
+			struct store_state pj = p;
+			memcpy(store_ee, snap, sizeof snap);
+			if (j) {
+				store_power_off = 0;
+				store_cut_writes = j;
+				prov_reset();
+				store_init();
+				if (!store_power_off)
+					break; /* the recovery has fewer writes */
+				CHECK(slot_now(&pj) == 0);
+			}
+			const char *why = after_cut(old, nw, &pj, n);
+			if (!CHECK(why == NULL))
+				fprintf(stderr, "  %s, torn write leaves %s: power cut at write %u of %s, "
+				        "then at write %u of the reboot (0: none): %s\n", v->name,
+				        store_cut_mode == 2 ? "nothing" : store_cut_mode ? "last half" : "first half",
+				        at, ph == 1 ? "the writes between" : ph == 0 ? "commit 1" : "commit 2",
+				        (unsigned)j, why);
+			cuts++;
+		}
+	}
+	CHECK(cuts > (int)marks[2]);
+}
+
+static void test_power_two(void)
+{
+	if (!STORE_CAN_STAGE)
+		return;
+	static struct two v[5];
+	/* identical configs (only the serial floor rises): the revocation path */
+	v[0].name = "identical configs, fixed part staged";
+	make_cfg(&v[0].c[0], 1, 128, 0x5a, 2);
+	v[0].c[1] = v[0].c[2] = v[0].c[0];
+	v[0].s[0] = v[0].s[1] = EE_CONFIG_FIXED;
+	v[0].floor[0] = 7, v[0].floor[1] = 9;
+	v[1] = v[0];
+	v[1].name = "identical configs, all staged";
+	v[1].s[0] = v[1].s[1] = v[1].c[0].len;
+	v[2] = v[0];
+	v[2].name = "identical configs, floors raised between";
+	v[2].floors = 1;
+	/* other addresses, same keys and issuer: every counter carries */
+	v[3].name = "other addresses, same keys";
+	make_cfg(&v[3].c[0], 1, 128, 0x5a, 2);
+	make_cfg(&v[3].c[1], 1, 128, 0x5a, 3);
+	make_cfg(&v[3].c[2], 1, 128, 0x5a, 4);
+	v[3].s[0] = v[3].s[1] = EE_CONFIG_FIXED;
+	v[3].floor[0] = 7, v[3].floor[1] = 9;
+	/* fresh keys and a new issuer each time: ESP counters and floors restart */
+	v[4].name = "fresh keys and issuers";
+	make_cfg(&v[4].c[0], 1, 128, 0x5a, 2);
+	make_cfg(&v[4].c[1], 2, 128, 0xa5, 3);
+	make_cfg(&v[4].c[2], 3, 128, 0x3c, 4);
+	v[4].s[0] = v[4].s[1] = v[4].c[0].len;
+	v[4].floor[0] = 7, v[4].floor[1] = 4;
+	for (store_cut_mode = 0; store_cut_mode < 3; store_cut_mode++)
+		for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+			two_commits(&v[i]);
+	store_cut_mode = 0;
+}
+
+/* An interrupted commit that the EEPROM does not take at boot (its writes
+ * fail their read-back; not a power cut): the device stays unprovisioned
+ * rather than run with the old slot's counters (here: a revoked serial
+ * floor), and the next boot finishes the commit. */
+static void test_commit_fail(void)
+{
+	if (!STORE_CAN_STAGE)
+		return;
+	struct cfg a;
+	struct transcript t;
+	struct store_state p;
+	uint8_t mka[16];
+	make_cfg(&a, 1, 0, 0, 2);
+	mk_of(&a, mka);
+	blank();
+	CHECK(factory(&a, 5) == 0);
+	make_transcript(&t, mka, &a, EE_CONFIG_FIXED, 9, challenge());
+	/* BEGIN (1 write: the nonce reservation), DATA (12), the record (2):
+	 * the power goes just before the first write of the config */
+	store_cut_mode = 2;
+	store_cut_writes = 1 + EE_CONFIG_FIXED / 16 + 2 + 1;
+	CHECK(run(&t) != 0 && store_power_off);
+	store_cut_mode = 0;
+	CHECK(slot_now(&p) == 0 && p.serial_floor == 5);
+	CHECK(store_ee[STORE_JOURNAL] == 'M' && store_ee[STORE_JOURNAL + 1] == 'J');
+	store_fail_writes = 0xFFFF;
+	boot();
+	store_fail_writes = 0;
+	CHECK(!store_provisioned() && store_reason == STORE_NO_STATE);
+	boot();
+	CHECK(store_provisioned() && config_is(&a) && store_st.serial_floor == 9);
+	CHECK(store_st.generation == p.generation + 2); /* the commit, the boot */
+}
+
 /* An RSA-2048 issuer config cannot be staged next to another one. */
 static void test_room(void)
 {
@@ -659,6 +938,8 @@ int main(void)
 	test_reprovision();
 	test_tamper();
 	test_power();
+	test_power_two();
+	test_commit_fail();
 	test_room();
 	test_readback();
 	test_random();
