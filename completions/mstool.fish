@@ -104,6 +104,7 @@ complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l programmer -s c 
 complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l baud -r -d 'serial speed `N` instead of the profile\'s'
 complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l mcu -r -d 'the board\'s `MCU` where the profile allows several (atmega168, atmega328p)'
 complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l eeprom -r -d 'also write this EEPROM image `FILE.hex` (ISP programmers only)'
+complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l allow-older-floors -d 'write an EEPROM image whose revocation floors are below the host\'s record (undoes revocations)'
 complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l dry-run -s n -d 'print the avrdude command and exit'
 complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l no-verify -d 'skip avrdude\'s read-back verification'
 complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l sync-attempts -r -d 'tries `N` to reach the bootloader (avrdude -x attempts=N; default avrdude\'s 10, ~5 s each)'

@@ -31,7 +31,7 @@ static struct {
 	uint16_t len;     /* new config length L */
 	uint16_t s;       /* bytes transferred (staged) */
 	uint16_t hi;      /* factory: end of the bytes written so far */
-	uint32_t floor;   /* requested serial floor */
+	uint8_t floors[8]; /* requested serial and time floors (big-endian) */
 	uint32_t chal;    /* the challenge the session is bound to */
 } ses;
 
@@ -97,7 +97,7 @@ static void key_schedule(uint8_t label, uint8_t keyed)
 	wipe(k, sizeof k);
 }
 
-/* The header block: "MSPV" ver phase L S floor device-id challenge 0... */
+/* The header block: "MSPV" ver phase L S floors device-id challenge 0... */
 static void header(struct aes128_cmac *c, uint8_t phase)
 {
 	uint8_t h[H_LEN];
@@ -107,9 +107,9 @@ static void header(struct aes128_cmac *c, uint8_t phase)
 	h[5] = phase;
 	put16(h + 6, ses.len);
 	put16(h + 8, ses.s);
-	put32(h + 10, ses.floor);
-	put32(h + 14, store_cfg.device_id);
-	challenge(h + 18, ses.chal);
+	memcpy(h + 10, ses.floors, 8);
+	put32(h + 18, store_cfg.device_id);
+	challenge(h + 22, ses.chal);
 	cmac_bytes(c, h, sizeof h);
 }
 
@@ -210,7 +210,7 @@ static uint8_t op_info(uint8_t *r, size_t *rlen)
 
 static uint8_t op_factory(const uint8_t *p, size_t n)
 {
-	if (n != 6)
+	if (n != 10)
 		return MGMT_E_FORMAT;
 	if (!store_blank() && ses.mode != M_FACTORY)
 		return MGMT_E_STATE; /* provisioned, or corrupt: never unauthenticated */
@@ -222,7 +222,7 @@ static uint8_t op_factory(const uint8_t *p, size_t n)
 	ses.mode = M_FACTORY;
 	ses.len = ses.s = len;
 	ses.hi = 0;
-	ses.floor = get32(p + 2);
+	memcpy(ses.floors, p + 2, 8);
 	ses.chal = 0;
 	ses.magic[0] = ses.magic[1] = 0xFF;
 	return 0;
@@ -230,7 +230,7 @@ static uint8_t op_factory(const uint8_t *p, size_t n)
 
 static uint8_t op_begin(const uint8_t *p, size_t n)
 {
-	if (n != 40)
+	if (n != 44)
 		return MGMT_E_FORMAT;
 	if (!store_provisioned())
 		return MGMT_E_STATE;
@@ -249,7 +249,7 @@ static uint8_t op_begin(const uint8_t *p, size_t n)
 	ses.mode = M_NONE;
 	ses.len = len;
 	ses.s = s;
-	ses.floor = get32(p + 20);
+	memcpy(ses.floors, p + 20, 8);
 	ses.chal = chal;
 	struct aes128_cmac c;
 	uint8_t tag[16];
@@ -257,7 +257,7 @@ static uint8_t op_begin(const uint8_t *p, size_t n)
 	key_schedule(L_MAC, 1);
 	header(&c, 1);
 	aes128_cmac_final(&work.aes, &c, tag);
-	int ok = ct_equal(tag, p + 24, 16) == 0;
+	int ok = ct_equal(tag, p + 28, 16) == 0;
 	wipe(tag, sizeof tag);
 	uint8_t err = 0;
 	uint16_t top = len > store_cfg.len ? len : store_cfg.len;
@@ -316,7 +316,7 @@ static uint8_t op_data(uint8_t *p, size_t n, uint8_t *r, size_t *rlen)
 
 static uint8_t end_factory(void)
 {
-	if (store_fresh_state(ses.floor) ||
+	if (store_fresh_state(get32(ses.floors), get32(ses.floors + 4)) ||
 	    store_write(EE_MAGIC, ses.magic, 2)) {
 		factory_undo();
 		return MGMT_E_EEPROM;
@@ -357,13 +357,13 @@ static uint8_t end_auth(const uint8_t *tag)
 	uint8_t same_issuer = ses.len == store_cfg.len;
 	for (uint16_t i = EE_MODULUS; same_issuer && i < ses.len; i++)
 		same_issuer = new_byte(i) == store_rd(i);
-	if (same_issuer) {
-		if (ses.floor > ns.serial_floor)
-			ns.serial_floor = ses.floor;
-	} else {
-		ns.serial_floor = ses.floor;
-		ns.time_floor = 0;
-	}
+	/* floors: the same issuer's only rise, a new issuer's start anew */
+	uint32_t f = get32(ses.floors);
+	if (!same_issuer || f > ns.serial_floor)
+		ns.serial_floor = f;
+	f = get32(ses.floors + 4);
+	if (!same_issuer || f > ns.time_floor)
+		ns.time_floor = f;
 	int bad = store_journal_commit(ses.s, &ns);
 	reload();
 	if (bad)

@@ -394,10 +394,11 @@ int store_journal_commit(uint16_t s, const struct store_state *ns)
 #endif
 }
 
-int store_fresh_state(uint32_t serial_floor)
+int store_fresh_state(uint32_t serial_floor, uint32_t time_floor)
 {
 	memset(&store_st, 0, sizeof store_st);
 	store_st.serial_floor = serial_floor;
+	store_st.time_floor = time_floor;
 	cur_slot = EE_SLOTS - 1; /* so that the record goes to slot 0, generation 1 */
 	return store_commit();
 }

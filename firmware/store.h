@@ -238,8 +238,8 @@ uint8_t store_check_staged(uint16_t s);
 int store_journal_commit(uint16_t s, const struct store_state *ns);
 
 /* store_fresh_state - write the first state slot of a newly provisioned
- * device (slot 0, generation 1, counters zero, the given serial floor). */
-int store_fresh_state(uint32_t serial_floor);
+ * device (slot 0, generation 1, counters zero, the given floors). */
+int store_fresh_state(uint32_t serial_floor, uint32_t time_floor);
 
 /*
  * The nonce counter (state field "nonce reserved"), shared by every user

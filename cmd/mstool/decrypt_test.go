@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mstool/mstool/pkg/floorbook"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/mstool/mstool/pkg/capture"
@@ -27,6 +28,7 @@ func TestDecryptScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("NO_COLOR", "1")
+			env.Setenv(floorbook.EnvDir, filepath.Join(env.WorkDir, ".state"))
 			return writeDecryptInputs(env.WorkDir)
 		},
 		Cmds: scriptCmds(),

@@ -38,6 +38,7 @@ func flashCommand(ui *UI) *cli.Command {
 			&cli.IntFlag{Name: "baud", Usage: "serial speed `N` instead of the profile's"},
 			&cli.StringFlag{Name: "mcu", Usage: "the board's `MCU` where the profile allows several (" + strings.Join(board.MCUNames(), ", ") + ")"},
 			&cli.StringFlag{Name: "eeprom", Usage: "also write this EEPROM image `FILE.hex` (ISP programmers only)"},
+			&cli.BoolFlag{Name: "allow-older-floors", Usage: "write an EEPROM image whose revocation floors are below the host's record (undoes revocations)"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the avrdude command and exit"},
 			&cli.BoolFlag{Name: "no-verify", Usage: "skip avrdude's read-back verification"},
 			&cli.IntFlag{Name: "sync-attempts", Usage: "tries `N` to reach the bootloader (avrdude -x attempts=N; default avrdude's 10, ~5 s each)"},
@@ -165,6 +166,9 @@ func runFlash(ui *UI, c *cli.Context) error {
 		// An EEPROM image from mstool provision starts at address 0.
 		if len(im.Flash) > tgt.MCU.EEPROM {
 			return failf("", "flash: %s holds %d bytes, more than the %s's %d bytes of EEPROM", eeprom, len(im.Flash), tgt.MCU.Name, tgt.MCU.EEPROM)
+		}
+		if err := checkImageFloors(im.Flash, c.Bool("allow-older-floors")); err != nil {
+			return err
 		}
 		job.EEPROM, rep.EEPROM = eeprom, eeprom
 	}

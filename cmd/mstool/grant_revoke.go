@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mstool/mstool/pkg/devkey"
+	"github.com/mstool/mstool/pkg/floorbook"
 	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/mssl"
 	"github.com/mstool/mstool/pkg/signkey"
@@ -115,6 +116,17 @@ func grantRevoke(ui *UI, c *cli.Context) error {
 			return failf("choose another -o NAME", "%s already exists; refusing to overwrite it", path)
 		}
 		return failf("", "%v", err)
+	}
+	book, err := floorBook()
+	if err != nil {
+		return err
+	}
+	rec := floorbook.Floors{Serial: req.SerialFloor}
+	if !req.TimeFloor.IsZero() {
+		rec.Time = uint32(req.TimeFloor.Unix())
+	}
+	if _, err := book.Raise(floorbook.Target{Issuer: signkey.KeyID(&key.PublicKey), Group: req.Group, ID: req.Target}, rec); err != nil {
+		return failf("", "grant revoke: floor record: %v", err)
 	}
 	kind := "device"
 	if req.Group {

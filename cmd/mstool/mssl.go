@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/mstool/mstool/pkg/floorbook"
 	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/link"
@@ -329,6 +330,18 @@ func msslRun(ui *UI, sess *mssl.Session, words []string) error {
 		fl, err := sess.RaiseFloor(ctx, st)
 		if err != nil {
 			return msslError(err)
+		}
+		// The statement the device took goes into the floor record, so
+		// that no later image takes it back.
+		if f, err := mssl.ParseFloor(st); err == nil {
+			book, err := floorBook()
+			if err != nil {
+				return err
+			}
+			if _, err := book.Raise(floorbook.Target{Issuer: f.IssuerKeyID, Group: f.Group, ID: f.Target},
+				floorbook.Floors{Serial: f.SerialFloor, Time: f.TimeFloor}); err != nil {
+				return failf("", "mssl: floor record: %v", err)
+			}
 		}
 		out := floorJSON{SerialFloor: fl.SerialFloor, TimeFloor: fl.TimeFloor}
 		if fl.Ended != 0 {

@@ -5,11 +5,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/mstool/mstool/pkg/floorbook"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/mstool/mstool/pkg/devkey"
@@ -34,6 +36,7 @@ func TestMSSLScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("NO_COLOR", "1")
+			env.Setenv(floorbook.EnvDir, filepath.Join(env.WorkDir, ".state"))
 			env.Setenv("MSSLKEYLOGFILE", "")
 			return nil
 		},

@@ -100,6 +100,9 @@ func provisionImage(ui *UI, c *cli.Context) error {
 	if err := writeImage(out, img); err != nil {
 		return err
 	}
+	if err := recordFloors(cfg); err != nil {
+		return err
+	}
 	ui.Infof("wrote %s (%d-byte EEPROM image for %s)", out, size, c.String("mcu"))
 	ui.Warnf("provisioning resets the device's sequence counters: never provision the same SA file twice (make fresh SAs with 'mstool esp sa new')")
 	return renderImage(ui, out, cfg, nil)
@@ -158,11 +161,45 @@ func buildImage(ui *UI, c *cli.Context, size int) (*provision.Config, []byte, er
 			return nil, nil, failf("give the owner's public key (mstool keygen -y OWNER.pem > owner.pub)", "%s: %v", path, err)
 		}
 	}
+	if err := carryFloors(ui, cfg); err != nil {
+		return nil, nil, err
+	}
 	img, err := provision.Build(cfg, size)
 	if err != nil {
 		return nil, nil, failf("", "%v", err)
 	}
 	return cfg, img, nil
+}
+
+// carryFloors raises cfg's floors to the host's floor record for the
+// device, so that no image and no provisioning takes back a revocation
+// (docs/provisioning.md "Floor record").
+func carryFloors(ui *UI, cfg *provision.Config) error {
+	book, err := floorBook()
+	if err != nil {
+		return err
+	}
+	had, err := book.Carry(cfg)
+	if err != nil {
+		return failf("", "provision: %v", err)
+	}
+	if cfg.SerialFloor != had.Serial || cfg.TimeFloor != had.Time {
+		ui.Infof("floors from the record of device 0x%08x: serial floor %d, time floor %d (floors never go back)", cfg.DeviceID, cfg.SerialFloor, cfg.TimeFloor)
+	}
+	return nil
+}
+
+// recordFloors notes cfg's floors in the floor record once the image or
+// the device has them.
+func recordFloors(cfg *provision.Config) error {
+	book, err := floorBook()
+	if err == nil {
+		err = book.Record(cfg)
+	}
+	if err != nil {
+		return failf("", "provision: floor record: %v", err)
+	}
+	return nil
 }
 
 // provisionSerial writes the configuration into the device through its
@@ -218,6 +255,9 @@ func provisionSerial(ui *UI, c *cli.Context) error {
 	res, err := d.Provision(ctx, &device.ProvisionRequest{Image: img, CurrentMasterKey: current})
 	if err != nil {
 		return provisionError(err, port)
+	}
+	if err := recordFloors(cfg); err != nil {
+		return err
 	}
 	if out != "" {
 		if err := writeImage(out, img); err != nil {

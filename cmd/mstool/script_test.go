@@ -4,9 +4,11 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 
+	"github.com/mstool/mstool/pkg/floorbook"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -14,6 +16,15 @@ import (
 // feature, each running the real mstool command (the test binary re-execs
 // itself as mstool) and checking stdout, stderr and the exit status.
 func TestMain(m *testing.M) {
+	// The floor record of in-process runs goes to a scratch directory,
+	// never to the user's (testscripts get one per script).
+	if os.Getenv(floorbook.EnvDir) == "" {
+		dir, err := os.MkdirTemp("", "mstool-test-state-")
+		if err != nil {
+			panic(err)
+		}
+		os.Setenv(floorbook.EnvDir, dir)
+	}
 	testscript.Main(m, map[string]func(){
 		"mstool": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
 	})
@@ -25,6 +36,7 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("NO_COLOR", "1")
+			env.Setenv(floorbook.EnvDir, filepath.Join(env.WorkDir, ".state"))
 			env.Setenv("CI", os.Getenv("CI"))
 			return nil
 		},

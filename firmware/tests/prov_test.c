@@ -132,6 +132,9 @@ static void kdf(uint8_t out[16], const uint8_t mk[16], const char *label, const 
 	host_cmac(out, mk, m, sizeof m);
 }
 
+/* The time floor the host asks for (transcripts and FACTORY). */
+static uint32_t time_floor;
+
 static void hdr(uint8_t h[48], uint8_t phase, uint16_t len, uint16_t s, uint32_t floor, const uint8_t chal[16])
 {
 	memset(h, 0, 48);
@@ -141,8 +144,9 @@ static void hdr(uint8_t h[48], uint8_t phase, uint16_t len, uint16_t s, uint32_t
 	net_put16(h + 6, len);
 	net_put16(h + 8, s);
 	net_put32(h + 10, floor);
-	net_put32(h + 14, 0x2a);
-	memcpy(h + 18, chal, 16);
+	net_put32(h + 14, time_floor);
+	net_put32(h + 18, 0x2a);
+	memcpy(h + 22, chal, 16);
 }
 
 /* INFO: the challenge's counter (its epoch goes to host_epoch). */
@@ -155,7 +159,7 @@ static uint32_t challenge(void)
 
 /* A full transcript, recorded so that it can be replayed or altered. */
 struct transcript {
-	uint8_t begin[40];
+	uint8_t begin[44];
 	uint8_t data[CFG_MAX];
 	uint16_t s;
 	uint8_t tag[16];
@@ -176,7 +180,8 @@ static void make_transcript(struct transcript *t, const uint8_t mk[16], const st
 	net_put16(t->begin + 16, n->len);
 	net_put16(t->begin + 18, s);
 	net_put32(t->begin + 20, floor);
-	host_cmac(t->begin + 24, k, h, 48);
+	net_put32(t->begin + 24, time_floor);
+	host_cmac(t->begin + 28, k, h, 48);
 	hdr(msg, 2, n->len, s, floor, c);
 	memcpy(msg + 48, n->b, n->len);
 	host_cmac(t->tag, k, msg, (uint16_t)(48 + n->len));
@@ -210,7 +215,8 @@ static uint8_t factory(const struct cfg *c, uint32_t floor)
 	uint8_t e, p[2 + CHUNK];
 	net_put16(p, c->len);
 	net_put32(p + 2, floor);
-	if ((e = req(PROV_FACTORY, p, 6)) != 0)
+	net_put32(p + 6, time_floor);
+	if ((e = req(PROV_FACTORY, p, 10)) != 0)
 		return e;
 	for (uint16_t off = 0; off < c->len; off += CHUNK) {
 		uint16_t k = (uint16_t)(c->len - off < CHUNK ? c->len - off : CHUNK);
@@ -330,7 +336,8 @@ static void test_factory(void)
 	uint8_t p[2 + 64];
 	net_put16(p, a.len);
 	net_put32(p + 2, 0);
-	CHECK(req(PROV_FACTORY, p, 6) == 0);
+	net_put32(p + 6, 0);
+	CHECK(req(PROV_FACTORY, p, 10) == 0);
 	net_put16(p, 0);
 	memcpy(p + 2, a.b, 64);
 	CHECK(req(PROV_DATA, p, 66) == 0);
@@ -349,7 +356,7 @@ static void test_factory(void)
 	 * refused until it is erased (ISP) */
 	blank();
 	net_put16(p, a.len);
-	CHECK(req(PROV_FACTORY, p, 6) == 0);
+	CHECK(req(PROV_FACTORY, p, 10) == 0);
 	net_put16(p, 64);
 	memcpy(p + 2, a.b + 64, 64);
 	CHECK(req(PROV_DATA, p, 66) == 0);
@@ -375,8 +382,8 @@ static void test_locked(void)
 				continue; /* cannot happen: CRC */
 			CHECK(factory(&b, 0) == MGMT_E_STATE);
 			CHECK(req(PROV_INFO, NULL, 0) == 0 && REPLY[1] == PROV_ST_LOCKED);
-			uint8_t z[40] = { 0 };
-			CHECK(req(PROV_BEGIN, z, 40) == MGMT_E_STATE);
+			uint8_t z[44] = { 0 };
+			CHECK(req(PROV_BEGIN, z, 44) == MGMT_E_STATE);
 		}
 	}
 }
@@ -473,6 +480,39 @@ static void test_reprovision(void)
 	CHECK(run(&t2) == 0 && config_is(&a));
 	CHECK(store_st.esp_in_floor == hi && store_st.esp_out_reserved == 0);
 }
+/* Both floors travel with every provisioning (FACTORY, BEGIN): the same
+ * issuer's only rise, a new issuer's are taken as given. */
+static void test_floors(void)
+{
+	struct cfg a, b, c;
+	struct transcript t;
+	uint8_t mka[16], mkb[16];
+	make_cfg(&a, 1, 0, 0, 2);
+	make_cfg(&b, 2, 0, 0, 3);
+	make_cfg(&c, 3, 128, 0x5a, 4);
+	mk_of(&a, mka);
+	mk_of(&b, mkb);
+	blank();
+	time_floor = 700;
+	CHECK(factory(&a, 5) == 0);
+	CHECK(store_st.serial_floor == 5 && store_st.time_floor == 700);
+	if (STORE_CAN_STAGE) {
+		time_floor = 600; /* lower: nothing goes back */
+		make_transcript(&t, mka, &b, b.len, 4, challenge());
+		CHECK(run(&t) == 0 && config_is(&b));
+		CHECK(store_st.serial_floor == 5 && store_st.time_floor == 700);
+		time_floor = 800;
+		make_transcript(&t, mkb, &a, a.len, 6, challenge());
+		CHECK(run(&t) == 0 && config_is(&a));
+		CHECK(store_st.serial_floor == 6 && store_st.time_floor == 800);
+		time_floor = 50; /* a new issuer: its own floors */
+		make_transcript(&t, mka, &c, c.len, 2, challenge());
+		CHECK(run(&t) == 0 && config_is(&c));
+		CHECK(store_st.serial_floor == 2 && store_st.time_floor == 50);
+	}
+	time_floor = 0;
+}
+
 
 /* Every single-bit flip of a transfer is refused; the old config stays. */
 static void test_tamper(void)
@@ -936,6 +976,7 @@ int main(void)
 	test_factory();
 	test_locked();
 	test_reprovision();
+	test_floors();
 	test_tamper();
 	test_power();
 	test_power_two();

@@ -117,6 +117,14 @@ func (s ProvState) String() string {
 // back to an older image (docs/provisioning.md).
 type ProvChallenge [16]byte
 
+// ProvFloors are the revocation floors a provisioning sets: the device
+// takes them as they are for a new issuer key, and raises its own to
+// them for the same issuer (it never lowers them).
+type ProvFloors struct {
+	Serial uint32 // grant serial floor
+	Time   uint32 // grant time floor (unix seconds)
+}
+
 // ProvInfo is the device's answer to PROV INFO.
 type ProvInfo struct {
 	State      ProvState     `json:"state"`
@@ -176,7 +184,7 @@ func (d *Device) Provision(ctx context.Context, req *ProvisionRequest) (*Provisi
 	if err != nil {
 		return nil, err
 	}
-	cfg, floor, err := configOf(req.Image, info.EEPROM)
+	cfg, floors, err := configOf(req.Image, info.EEPROM)
 	if err != nil {
 		return nil, err
 	}
@@ -192,13 +200,13 @@ func (d *Device) Provision(ctx context.Context, req *ProvisionRequest) (*Provisi
 	switch pi.State {
 	case ProvFactory:
 		res.Mode, res.Staged = "factory", len(cfg)
-		err = d.provisionFactory(ctx, cfg, floor, chunk)
+		err = d.provisionFactory(ctx, cfg, floors, chunk)
 	case ProvProvisioned:
 		if req.CurrentMasterKey == nil {
 			return nil, ErrNotFactory
 		}
 		res.Mode = "reprovision"
-		res.Staged, err = d.reprovision(ctx, pi, cfg, floor, *req.CurrentMasterKey, chunk)
+		res.Staged, err = d.reprovision(ctx, pi, cfg, floors, *req.CurrentMasterKey, chunk)
 	default:
 		return nil, fmt.Errorf("%w (%s)", ErrLocked, pi.ReasonText)
 	}
@@ -223,17 +231,17 @@ func (d *Device) ensureInfo(ctx context.Context) (*Info, error) {
 }
 
 // configOf checks an image as the firmware will and returns its config
-// area and serial floor.
-func configOf(img []byte, eeprom int) ([]byte, uint32, error) {
+// area and floors.
+func configOf(img []byte, eeprom int) ([]byte, ProvFloors, error) {
 	if len(img) != eeprom {
-		return nil, 0, fmt.Errorf("%w: the image is for a %d-byte EEPROM, the device has %d bytes (wrong --mcu?)", ErrImage, len(img), eeprom)
+		return nil, ProvFloors{}, fmt.Errorf("%w: the image is for a %d-byte EEPROM, the device has %d bytes (wrong --mcu?)", ErrImage, len(img), eeprom)
 	}
 	_, st, err := provision.Parse(img)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrImage, err)
+		return nil, ProvFloors{}, fmt.Errorf("%w: %v", ErrImage, err)
 	}
 	n := int(binary.BigEndian.Uint16(img[4:]))
-	return bytes.Clone(img[:n]), st.SerialFloor, nil
+	return bytes.Clone(img[:n]), ProvFloors{Serial: st.SerialFloor, Time: st.TimeFloor}, nil
 }
 
 func (d *Device) prov(ctx context.Context, payload []byte, extra time.Duration) ([]byte, error) {
@@ -283,10 +291,12 @@ func provError(err error) error {
 	return err
 }
 
-func (d *Device) provisionFactory(ctx context.Context, cfg []byte, floor uint32, chunk int) error {
-	p := []byte{provOpFactory, 0, 0, 0, 0, 0, 0}
+func (d *Device) provisionFactory(ctx context.Context, cfg []byte, floors ProvFloors, chunk int) error {
+	p := make([]byte, 11)
+	p[0] = provOpFactory
 	binary.BigEndian.PutUint16(p[1:], uint16(len(cfg)))
-	binary.BigEndian.PutUint32(p[3:], floor)
+	binary.BigEndian.PutUint32(p[3:], floors.Serial)
+	binary.BigEndian.PutUint32(p[7:], floors.Time)
 	if _, err := d.prov(ctx, p, 0); err != nil {
 		if errors.Is(err, ErrNotFactory) {
 			return fmt.Errorf("%w: the device left factory state", ErrNotFactory)
@@ -338,16 +348,17 @@ func provKey(mk [16]byte, label string, deviceID uint32, context ProvChallenge) 
 	return m
 }
 
-func provHeader(phase byte, length, staged int, floor, deviceID uint32, chal ProvChallenge) []byte {
+func provHeader(phase byte, length, staged int, floors ProvFloors, deviceID uint32, chal ProvChallenge) []byte {
 	h := make([]byte, provHeaderLen)
 	copy(h, "MSPV")
 	h[4] = provVersion
 	h[5] = phase
 	binary.BigEndian.PutUint16(h[6:], uint16(length))
 	binary.BigEndian.PutUint16(h[8:], uint16(staged))
-	binary.BigEndian.PutUint32(h[10:], floor)
-	binary.BigEndian.PutUint32(h[14:], deviceID)
-	copy(h[18:], chal[:])
+	binary.BigEndian.PutUint32(h[10:], floors.Serial)
+	binary.BigEndian.PutUint32(h[14:], floors.Time)
+	binary.BigEndian.PutUint32(h[18:], deviceID)
+	copy(h[22:], chal[:])
 	return h
 }
 
@@ -363,16 +374,17 @@ type ProvTranscript struct {
 // current master key is mk and id deviceID, bound to challenge chal: the
 // first staged bytes of cfg are sent (the rest must be on the device
 // already), in chunks of chunk bytes.
-func NewProvTranscript(mk [16]byte, deviceID uint32, chal ProvChallenge, cfg []byte, staged int, floor uint32, chunk int) *ProvTranscript {
+func NewProvTranscript(mk [16]byte, deviceID uint32, chal ProvChallenge, cfg []byte, staged int, floors ProvFloors, chunk int) *ProvTranscript {
 	mac := provKey(mk, "prov-mac", deviceID, chal)
 	t := &ProvTranscript{}
-	t.Begin = make([]byte, 24, 24+provTagLen)
+	t.Begin = make([]byte, 28, 28+provTagLen)
 	copy(t.Begin, chal[:])
 	binary.BigEndian.PutUint16(t.Begin[16:], uint16(len(cfg)))
 	binary.BigEndian.PutUint16(t.Begin[18:], uint16(staged))
-	binary.BigEndian.PutUint32(t.Begin[20:], floor)
-	t.Begin = mac.Sum(t.Begin, provHeader(1, len(cfg), staged, floor, deviceID, chal))
-	t.End = mac.Sum(nil, append(provHeader(2, len(cfg), staged, floor, deviceID, chal), cfg...))
+	binary.BigEndian.PutUint32(t.Begin[20:], floors.Serial)
+	binary.BigEndian.PutUint32(t.Begin[24:], floors.Time)
+	t.Begin = mac.Sum(t.Begin, provHeader(1, len(cfg), staged, floors, deviceID, chal))
+	t.End = mac.Sum(nil, append(provHeader(2, len(cfg), staged, floors, deviceID, chal), cfg...))
 
 	ek := provKeyBytes(mk, "prov-enc", deviceID, chal)
 	eb, _ := aes.NewCipher(ek)
@@ -411,7 +423,7 @@ func (d *Device) ProvChunk(ctx context.Context) (int, error) {
 	return (info.PayloadMax - 3) &^ 15, nil
 }
 
-func (d *Device) reprovision(ctx context.Context, pi *ProvInfo, cfg []byte, floor uint32, mk [16]byte, chunk int) (int, error) {
+func (d *Device) reprovision(ctx context.Context, pi *ProvInfo, cfg []byte, floors ProvFloors, mk [16]byte, chunk int) (int, error) {
 	if pi.StageEnd == 0 {
 		return 0, fmt.Errorf("%w (this device cannot stage a configuration at all)", ErrNoRoom)
 	}
@@ -429,7 +441,7 @@ func (d *Device) reprovision(ctx context.Context, pi *ProvInfo, cfg []byte, floo
 	if pi.StageEnd-staged < max(pi.ConfigLen, len(cfg)) {
 		return 0, fmt.Errorf("%w (%d bytes to stage, %d-byte config now, %d-byte EEPROM)", ErrNoRoom, staged, pi.ConfigLen, pi.EEPROM)
 	}
-	t := NewProvTranscript(mk, pi.DeviceID, pi.Challenge, cfg, staged, floor, chunk)
+	t := NewProvTranscript(mk, pi.DeviceID, pi.Challenge, cfg, staged, floors, chunk)
 	if err := d.RunProvTranscript(ctx, t); err != nil {
 		return 0, err
 	}

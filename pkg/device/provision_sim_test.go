@@ -211,7 +211,7 @@ func TestProvisionSerialSim(t *testing.T) {
 	chunk, _ := d.ProvChunk(ctx)
 	for _, where := range []string{"begin", "data", "tag"} {
 		pi, _ = d.ProvisionInfo(ctx)
-		tr := device.NewProvTranscript(a.ident.MasterKey, pi.DeviceID, pi.Challenge, b.config(), len(b.config()), 3, chunk)
+		tr := device.NewProvTranscript(a.ident.MasterKey, pi.DeviceID, pi.Challenge, b.config(), len(b.config()), device.ProvFloors{Serial: 3}, chunk)
 		switch where {
 		case "begin":
 			tr.Begin[23] ^= 0x01 // the serial floor
@@ -238,7 +238,7 @@ func TestProvisionSerialSim(t *testing.T) {
 
 	// 6. a recorded transcript cannot be replayed
 	pi, _ = d.ProvisionInfo(ctx)
-	tr := device.NewProvTranscript(b.ident.MasterKey, pi.DeviceID, pi.Challenge, c.config(), len(c.config()), 3, chunk)
+	tr := device.NewProvTranscript(b.ident.MasterKey, pi.DeviceID, pi.Challenge, c.config(), len(c.config()), device.ProvFloors{Serial: 3}, chunk)
 	if err := d.RunProvTranscript(ctx, tr); err != nil {
 		t.Fatalf("re-provisioning by transcript: %v", err)
 	}
@@ -363,7 +363,7 @@ func TestProvisionReplayAfterReflash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := device.NewProvTranscript(a.ident.MasterKey, pi.DeviceID, pi.Challenge, b.config(), len(b.config()), 3, chunk)
+	tr := device.NewProvTranscript(a.ident.MasterKey, pi.DeviceID, pi.Challenge, b.config(), len(b.config()), device.ProvFloors{Serial: 3}, chunk)
 	if err := d.RunProvTranscript(ctx, tr); err != nil {
 		t.Fatalf("re-provisioning: %v", err)
 	}

@@ -111,6 +111,7 @@ type Config struct {
 
 	AllowClearICMP bool   // answer ICMP echo without ESP (diagnostics)
 	SerialFloor    uint32 // initial grant revocation floor
+	TimeFloor      uint32 // initial grant time floor (unix seconds; 0: none)
 }
 
 // State is one state-area slot: the counters and floors the firmware keeps.
@@ -175,7 +176,7 @@ func Build(cfg *Config, eepromSize int) ([]byte, error) {
 		putSA(c[offSA1:offSA1+saSize], cfg.Outbound)
 	}
 	binary.BigEndian.PutUint16(c[offCRC:], configCRC(c))
-	putState(img[eepromSize-StateSize:][:StateSlotSize], &State{Generation: 1, SerialFloor: cfg.SerialFloor})
+	putState(img[eepromSize-StateSize:][:StateSlotSize], &State{Generation: 1, SerialFloor: cfg.SerialFloor, TimeFloor: cfg.TimeFloor})
 	return img, nil
 }
 
@@ -362,7 +363,7 @@ func Parse(img []byte) (*Config, *State, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.SerialFloor = st.SerialFloor
+	cfg.SerialFloor, cfg.TimeFloor = st.SerialFloor, st.TimeFloor
 	return cfg, st, nil
 }
 
