@@ -234,6 +234,17 @@
 #define CONFIG_WORK_RSA (CONFIG_RSA && (CONFIG_MGMT_CRYPTO || CONFIG_MSSL))
 #endif
 
+/*
+ * CONFIG_TEST_FAULT: 1 builds the management command FAULT (0x7D), which
+ * hangs the device on request (payload 0x00: spin with interrupts
+ * enabled; 0x01: with interrupts disabled), so that a test can watch the
+ * watchdog reset it (`make fault`, pkg/device). Test images only:
+ * default 0, and never in an image meant for a device.
+ */
+#ifndef CONFIG_TEST_FAULT
+#define CONFIG_TEST_FAULT 0
+#endif
+
 /* EEPROM size for the host build (the AVR build uses E2END + 1). */
 #ifndef CONFIG_HOST_EEPROM_SIZE
 #define CONFIG_HOST_EEPROM_SIZE 1024

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include <avr/interrupt.h>
 #include <avr/io.h>
 
 #include "config.h"
@@ -696,6 +697,13 @@ size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap)
 	case MGMT_RSA: /* mgmt_rsa.c (ENGINEER RSA) */
 		err = mgmt_rsa(buf, plen, cap, &rlen);
 		break;
+#endif
+#if CONFIG_TEST_FAULT
+	case MGMT_FAULT: /* test images only: hang until the watchdog bites */
+		if (plen && buf[MGMT_HDR_LEN])
+			cli();
+		for (;;) {
+		}
 #endif
 	default:
 		err = MGMT_E_COMMAND;

@@ -37,6 +37,7 @@
 #define MGMT_BENCH 0x03
 #define MGMT_COMPUTE 0x04
 #define MGMT_STATUS 0x05 /* provisioning, SAs, sequence state, counters */
+#define MGMT_FAULT 0x7D  /* test images only (CONFIG_TEST_FAULT): hang */
 #define MGMT_REPLY 0x80
 #define MGMT_ERROR 0xFF
 
