@@ -43,6 +43,11 @@ var (
 	ErrAuth = errors.New("device: authentication failed")
 	// ErrTooLarge: the request does not fit in the device's frame.
 	ErrTooLarge = errors.New("device: request larger than the device's frame")
+	// ErrOverCap: the request is over one of the device's per-frame work
+	// caps (HashMax; docs/management.md "Work caps"). The client refuses
+	// such requests before sending them; a device's refusal (a
+	// *RemoteError with ErrCodeLimit) matches it too.
+	ErrOverCap = errors.New("device: request over the device's per-frame work cap")
 )
 
 // RemoteError is an error reply from the device.
@@ -53,12 +58,13 @@ type RemoteError struct {
 
 // Remote error codes.
 const (
-	ErrCodeCommand     = 1 // unknown command
-	ErrCodeFormat      = 2 // malformed payload
-	ErrCodePrimitive   = 3 // unknown primitive
-	ErrCodeParam       = 4 // bad parameter for the primitive
-	ErrCodeUnsupported = 5 // primitive not built into this firmware
-	ErrCodeTooBig      = 6 // result would not fit in a frame
+	ErrCodeCommand     = 1  // unknown command
+	ErrCodeFormat      = 2  // malformed payload
+	ErrCodePrimitive   = 3  // unknown primitive
+	ErrCodeParam       = 4  // bad parameter for the primitive
+	ErrCodeUnsupported = 5  // primitive not built into this firmware
+	ErrCodeTooBig      = 6  // result would not fit in a frame
+	ErrCodeLimit       = 13 // over a per-frame work cap (ErrOverCap)
 )
 
 func (e *RemoteError) Error() string {
@@ -69,11 +75,17 @@ func (e *RemoteError) Error() string {
 		ErrCodeParam:       "bad parameter",
 		ErrCodeUnsupported: "primitive not built into this firmware",
 		ErrCodeTooBig:      "result too large for a frame",
+		ErrCodeLimit:       "over the per-frame work cap",
 	}[e.Code]
 	if msg == "" {
 		msg = fmt.Sprintf("error code %d", e.Code)
 	}
 	return fmt.Sprintf("device: command 0x%02x refused: %s", e.Command, msg)
+}
+
+// Is makes a refusal for being over a work cap match ErrOverCap.
+func (e *RemoteError) Is(target error) bool {
+	return target == ErrOverCap && e.Code == ErrCodeLimit
 }
 
 // Conn is the byte link to a device: a go.bug.st/serial Port, or anything

@@ -17,11 +17,8 @@ import (
 // management frame, authenticated or not, may keep the device from its
 // other work for more than about a second.
 const (
-	// errCodeLimit is MGMT_E_LIMIT: the request is over a work cap.
-	errCodeLimit = 13
-	// hashCap is the most bytes one COMPUTE hash (msg × repeat) or one
-	// BENCH run of a hash or HMAC may take.
-	hashCap = 16384
+	errCodeLimit = device.ErrCodeLimit
+	hashCap      = device.HashMax
 )
 
 // hashRequest is a raw COMPUTE request for prim over msg repeated rep
@@ -57,13 +54,20 @@ func TestComputeRepeatIsCapped(t *testing.T) {
 		} {
 			_, err := d.Request(ctx, 0x04, hashRequest(prim, c.msg, c.rep))
 			var re *device.RemoteError
-			if !errors.As(err, &re) || re.Code != errCodeLimit {
+			if !errors.As(err, &re) || re.Code != errCodeLimit || !errors.Is(err, device.ErrOverCap) {
 				t.Errorf("%s, %s: %v, want error code %d (over the work cap)", prim, c.name, err, errCodeLimit)
 			}
 			if _, err := d.Identify(ctx); err != nil {
 				t.Fatalf("%s, %s: the device does not answer afterwards: %v", prim, c.name, err)
 			}
 		}
+	}
+	// The client refuses what the device would (and sends nothing).
+	if _, err := d.SHA256(ctx, []byte{0x61}, hashCap+1); !errors.Is(err, device.ErrOverCap) {
+		t.Errorf("client sha256 over the cap: %v, want ErrOverCap", err)
+	}
+	if _, err := d.Bench(ctx, device.HMACMD5, hashCap+1, 1); !errors.Is(err, device.ErrOverCap) {
+		t.Errorf("client bench over the cap: %v, want ErrOverCap", err)
 	}
 	// At the cap: computed, and right.
 	msg := bytes.Repeat([]byte{0x61}, hashCap)
