@@ -268,7 +268,8 @@
  * grant cache by SHA-256 of the body); record keys and salts are derived
  * from the PRK per record, in fw_work. That state shares 256 bytes with
  * the management RSA bench's key (mssl_lend / mgmt_rsa_forget: one owner
- * at a time, a bench KEY forgets MSSL's sessions and cache). RSA runs in
+ * at a time; a bench KEY is refused while MSSL holds a session, handshake,
+ * floor statement or cached grant). RSA runs in
  * fw_work with the issuer modulus copied from the EEPROM into the
  * verifying frame (stack, not static RAM).
  * OFF for the ATmega168 always: its 16 KB image has no room for RSA +

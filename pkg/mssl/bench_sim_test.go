@@ -76,17 +76,24 @@ func TestDeviceBenchKeyLeavesMSSLAlone(t *testing.T) {
 	refused := func(when string) {
 		t.Helper()
 		var re *device.RemoteError
-		if err := s.mgmt.RSALoadKey(ctx, bn); !errors.As(err, &re) || re.Code != device.ErrCodeState {
-			t.Errorf("%s: bench KEY: %v, want refused in this state (code %d)", when, err, device.ErrCodeState)
+		err := s.mgmt.RSALoadKey(ctx, bn)
+		if !errors.As(err, &re) || re.Code != device.ErrCodeState || !errors.Is(err, device.ErrRSABusy) {
+			t.Errorf("%s: bench KEY: %v, want refused in this state (code %d, ErrRSABusy)", when, err, device.ErrCodeState)
 		}
 	}
-	dial := func(tr mssl.Transport) *mssl.Session {
+	// Each session on a transport of its own (Close closes it), with
+	// hooks set before the dial.
+	dial := func(hooks map[byte]func()) (*mssl.Session, *hookTransport) {
 		t.Helper()
+		tr := &hookTransport{Transport: mssl.NewLink(s.mux.view(hostAddr), hostAddr, deviceAddr), before: hooks}
 		sess, err := mssl.Dial(ctx, mssl.Config{Grant: g, HostKey: hk, Transport: tr, Timeout: simTimeout, Retries: -1})
 		if err != nil {
 			t.Fatalf("handshake: %v", err)
 		}
-		return sess
+		for typ := range hooks {
+			tr.on(typ, nil)
+		}
+		return sess, tr
 	}
 	adc := func(sess *mssl.Session, when string) {
 		t.Helper()
@@ -100,15 +107,13 @@ func TestDeviceBenchKeyLeavesMSSLAlone(t *testing.T) {
 
 	// A full handshake, with a bench KEY while it waits for the Finished
 	// and while it waits for the GrantSignature.
-	tr := &hookTransport{Transport: mssl.NewLink(s.mux.view(hostAddr), hostAddr, deviceAddr), before: map[byte]func(){}}
-	tr.on(mssl.RecordFinished, func() { refused("handshake waiting for the Finished") })
-	tr.on(mssl.TypeGrantSignature, func() { refused("handshake waiting for the GrantSignature") })
-	sess := dial(tr)
+	sess, _ := dial(map[byte]func(){
+		mssl.RecordFinished:     func() { refused("handshake waiting for the Finished") },
+		mssl.TypeGrantSignature: func() { refused("handshake waiting for the GrantSignature") },
+	})
 	if sess.Cached() {
 		t.Fatal("first handshake resumed from a cache")
 	}
-	tr.on(mssl.RecordFinished, nil)
-	tr.on(mssl.TypeGrantSignature, nil)
 	if _, err := s.mgmt.RSAVerify(ctx, bh[:], bsig); err == nil {
 		t.Fatal("bench VERIFY with a key MSSL has since taken the RAM of")
 	}
@@ -122,7 +127,7 @@ func TestDeviceBenchKeyLeavesMSSLAlone(t *testing.T) {
 
 	// The cache holds the grant: the next handshake resumes.
 	refused("grant cached")
-	sess = dial(tr)
+	sess, tr := dial(map[byte]func(){})
 	if !sess.Cached() {
 		t.Fatal("handshake after a bench KEY did not resume from the cache")
 	}
@@ -139,6 +144,8 @@ func TestDeviceBenchKeyLeavesMSSLAlone(t *testing.T) {
 	}
 	tr.on(mssl.TypeFloorSignature, nil)
 	adc(sess, "after the floor statement")
+	refused("session established, cache emptied by the raise")
+	adc(sess, "after a bench KEY in the session")
 	if err := sess.Close(ctx); err != nil {
 		t.Fatalf("close: %v", err)
 	}
@@ -146,7 +153,7 @@ func TestDeviceBenchKeyLeavesMSSLAlone(t *testing.T) {
 	// MSSL holds nothing again: the bench works, and the next handshake
 	// (a full one: the raise emptied the cache) takes the RAM back.
 	benchWorks("session closed, cache empty")
-	sess = dial(tr)
+	sess, _ = dial(map[byte]func(){})
 	if sess.Cached() {
 		t.Fatal("handshake resumed from a cache the floor raise emptied")
 	}
