@@ -206,9 +206,15 @@
 #endif
 
 /*
- * CONFIG_MGMT_CRYPTO: 1 builds the management channel's BENCH and COMPUTE
- * commands (and so links every primitive they reach). 0 keeps IDENTIFY,
- * STATS and STATUS only.
+ * CONFIG_MGMT_CRYPTO: 1 builds the management channel's engineering
+ * commands: BENCH, COMPUTE and, with CONFIG_RSA, RSA (mgmt_rsa.c). None
+ * is authenticated: anyone on the serial line can keep the device busy
+ * with them (up to about a second a frame, docs/management.md "Work
+ * caps") and, while MSSL holds no state, have it verify RSA-2048
+ * signatures. 0 leaves them out entirely (IDENTIFY, STATS, STATUS and
+ * PROV stay; IDENTIFY's option bit 6 says which): the configuration for
+ * a device in service, built by `make nobench` for the ATmega328P.
+ * Default 1 on the ATmega328P for now, 0 on the ATmega168.
  */
 #ifndef CONFIG_MGMT_CRYPTO
 #if defined(__AVR_ATmega168__)

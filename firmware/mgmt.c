@@ -51,6 +51,7 @@
 #define OPT_SHA256 0x0008
 #define OPT_NET 0x0010         /* IPv4 stack and ESP built */
 #define OPT_PROVISIONED 0x0020 /* EEPROM config valid (STATUS says why not) */
+#define OPT_ENGINEERING 0x0040 /* BENCH, COMPUTE and RSA built (CONFIG_MGMT_CRYPTO) */
 
 struct mgmt_stats mgmt_stats;
 struct mgmt_last mgmt_last;
@@ -149,6 +150,9 @@ static uint16_t options(void)
 	o |= OPT_SHA256;
 #endif
 	o |= OPT_NET;
+#if CONFIG_MGMT_CRYPTO
+	o |= OPT_ENGINEERING;
+#endif
 	if (store_provisioned())
 		o |= OPT_PROVISIONED;
 	return o;

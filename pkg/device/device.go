@@ -48,6 +48,10 @@ var (
 	// such requests before sending them; a device's refusal (a
 	// *RemoteError with ErrCodeLimit) matches it too.
 	ErrOverCap = errors.New("device: request over the device's per-frame work cap")
+	// ErrNoEngineering: the device's firmware was built without the
+	// engineering commands (BENCH, COMPUTE, RSA: CONFIG_MGMT_CRYPTO=0, the
+	// configuration for a device in service); it answers them as unknown.
+	ErrNoEngineering = errors.New("device: the firmware has no engineering commands (BENCH, COMPUTE, RSA; built with CONFIG_MGMT_CRYPTO=0)")
 )
 
 // RemoteError is an error reply from the device.
@@ -238,6 +242,10 @@ func (d *Device) request(ctx context.Context, typ byte, payload []byte, extra ti
 		if err == nil {
 			return reply, nil
 		}
+		var re *RemoteError
+		if errors.As(err, &re) && re.Code == ErrCodeCommand && (typ == cmdBench || typ == cmdCompute || typ == cmdRSA) {
+			return nil, fmt.Errorf("%w: %w", ErrNoEngineering, err)
+		}
 		if !errors.Is(err, ErrNoAnswer) {
 			return nil, err
 		}
@@ -305,6 +313,9 @@ const (
 	OptAESAsm     = 1 << 1
 	OptMD5        = 1 << 2
 	OptSHA256     = 1 << 3
+	// OptEngineering: BENCH, COMPUTE and RSA are built (IDENTIFY bit 6;
+	// bits 4 and 5 are docs/firmware-net.md's).
+	OptEngineering = 1 << 6
 )
 
 // Identify asks the device who it is. The answer is cached and also
@@ -340,7 +351,7 @@ func (d *Device) Identify(ctx context.Context) (*Info, error) {
 	for _, o := range []struct {
 		bit  uint16
 		name string
-	}{{OptAESDecrypt, "aes-decrypt"}, {OptAESAsm, "aes-asm"}, {OptMD5, "md5"}, {OptSHA256, "sha256"}} {
+	}{{OptAESDecrypt, "aes-decrypt"}, {OptAESAsm, "aes-asm"}, {OptMD5, "md5"}, {OptSHA256, "sha256"}, {OptEngineering, "engineering"}} {
 		if in.Options&o.bit != 0 {
 			in.OptionNames = append(in.OptionNames, o.name)
 		}
