@@ -48,7 +48,7 @@ void early_init(void)
  * A turn comes at least every 4 ms while the device idles (Timer2's tick,
  * hw.c, wakes it from its sleep) and after every frame, and no frame may
  * legitimately take as long as the timeout (docs/management.md, "Work
- * caps": the longest are an RSA-2048 verification with R^2, about 1.3 s,
+ * caps": the longest are an RSA-2048 verification with R^2, about 1 s,
  * and a serial provisioning step's EEPROM writes, up to about 2 s on a
  * chip). A device stuck for longer resets; STATS then reports the
  * watchdog (WDRF) as the reset cause.
