@@ -294,6 +294,9 @@ static void cipher(uint8_t prim, uint8_t *iv, uint8_t *d, size_t n)
  */
 #define IS_MD5(prim) ((prim) & 1)
 #define IS_HMAC(prim) ((prim) >= PRIM_HMAC_MD5)
+_Static_assert((PRIM_MD5 & 1) && (PRIM_HMAC_MD5 & 1) && !(PRIM_SHA256 & 1) &&
+               !(PRIM_HMAC_SHA256 & 1) && PRIM_HMAC_MD5 == PRIM_MAX - 1 &&
+               PRIM_MD5 > PRIM_CCM_OPEN, "primitive ids (mgmt.h)");
 
 static void h_init(uint8_t prim, const uint8_t *key, size_t klen)
 {
