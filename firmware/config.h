@@ -206,9 +206,15 @@
 #endif
 
 /*
- * CONFIG_MGMT_CRYPTO: 1 builds the management channel's BENCH and COMPUTE
- * commands (and so links every primitive they reach). 0 keeps IDENTIFY,
- * STATS and STATUS only.
+ * CONFIG_MGMT_CRYPTO: 1 builds the management channel's engineering
+ * commands: BENCH, COMPUTE and, with CONFIG_RSA, RSA (mgmt_rsa.c). None
+ * is authenticated: anyone on the serial line can keep the device busy
+ * with them (up to about a second a frame, docs/management.md "Work
+ * caps") and, while MSSL holds no state, have it verify RSA-2048
+ * signatures. 0 leaves them out entirely (IDENTIFY, STATS, STATUS and
+ * PROV stay; IDENTIFY's option bit 6 says which): the configuration for
+ * a device in service, built by `make nobench` for the ATmega328P.
+ * Default 1 on the ATmega328P for now, 0 on the ATmega168.
  */
 #ifndef CONFIG_MGMT_CRYPTO
 #if defined(__AVR_ATmega168__)
@@ -234,6 +240,17 @@
 #define CONFIG_WORK_RSA (CONFIG_RSA && (CONFIG_MGMT_CRYPTO || CONFIG_MSSL))
 #endif
 
+/*
+ * CONFIG_TEST_FAULT: 1 builds the management command FAULT (0x7D), which
+ * hangs the device on request (payload 0x00: spin with interrupts
+ * enabled; 0x01: with interrupts disabled), so that a test can watch the
+ * watchdog reset it (`make fault`, pkg/device). Test images only:
+ * default 0, and never in an image meant for a device.
+ */
+#ifndef CONFIG_TEST_FAULT
+#define CONFIG_TEST_FAULT 0
+#endif
+
 /* EEPROM size for the host build (the AVR build uses E2END + 1). */
 #ifndef CONFIG_HOST_EEPROM_SIZE
 #define CONFIG_HOST_EEPROM_SIZE 1024
@@ -257,7 +274,8 @@
  * grant cache by SHA-256 of the body); record keys and salts are derived
  * from the PRK per record, in fw_work. That state shares 256 bytes with
  * the management RSA bench's key (mssl_lend / mgmt_rsa_forget: one owner
- * at a time, a bench KEY forgets MSSL's sessions and cache). RSA runs in
+ * at a time; a bench KEY is refused while MSSL holds a session, handshake,
+ * floor statement or cached grant). RSA runs in
  * fw_work with the issuer modulus copied from the EEPROM into the
  * verifying frame (stack, not static RAM).
  * OFF for the ATmega168 always: its 16 KB image has no room for RSA +

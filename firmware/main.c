@@ -12,7 +12,7 @@
  * SLIP decoding and encoding are net/slip.c (the frame buffer lives
  * there): frames longer than CONFIG_FRAME_MAX and frames with a bad
  * escape are dropped and counted; garbage never stops the loop or resets
- * the device.
+ * the device. A watchdog (wdt_arm) resets a device that stops looping.
  */
 #include <stdint.h>
 
@@ -41,6 +41,22 @@ void early_init(void)
 	reset_cause = MCUSR;
 	MCUSR = 0;
 	wdt_disable();
+}
+
+/*
+ * The watchdog, in system reset mode, armed once the device is up (after
+ * the boot's EEPROM state write); the main loop resets it at every turn.
+ * A turn comes at least every 4 ms while the device idles (Timer2's tick,
+ * hw.c, wakes it from its sleep) and after every frame, and no frame may
+ * legitimately take as long as the timeout (docs/management.md, "Work
+ * caps": the longest are an RSA-2048 verification with R^2, about 1 s,
+ * and a serial provisioning step's EEPROM writes, up to about 2 s on a
+ * chip). A device stuck for longer resets; STATS then reports the
+ * watchdog (WDRF) as the reset cause.
+ */
+static void wdt_arm(void)
+{
+	wdt_enable(WDTO_4S);
 }
 
 static void dispatch(uint16_t len)
@@ -76,7 +92,9 @@ int main(void)
 	timer_ovh = timer_overhead();
 	store_init(); /* counts the boot: a state write (about 109 ms) */
 	esp_init();
+	wdt_arm();
 	for (;;) {
+		wdt_reset();
 		int c = uart_getc();
 		if (c < 0) {
 			uart_idle();

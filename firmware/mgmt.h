@@ -37,6 +37,7 @@
 #define MGMT_BENCH 0x03
 #define MGMT_COMPUTE 0x04
 #define MGMT_STATUS 0x05 /* provisioning, SAs, sequence state, counters */
+#define MGMT_FAULT 0x7D  /* test images only (CONFIG_TEST_FAULT): hang */
 #define MGMT_REPLY 0x80
 #define MGMT_ERROR 0xFF
 
@@ -55,6 +56,21 @@
 #define MGMT_E_ROOM 10     /* no room in the EEPROM to stage this config */
 #define MGMT_E_CONFIG 11   /* the new config fails the device's checks */
 #define MGMT_E_EEPROM 12   /* an EEPROM write did not take */
+#define MGMT_E_LIMIT 13    /* over a per-frame work cap (below) */
+
+/*
+ * Work caps: what one management frame may make the device do, so that
+ * no frame (none is authenticated) keeps it from ESP, MSSL and the
+ * management channel for more than about a second (docs/management.md,
+ * "Work caps"; the watchdog, main.c, resets a device stuck for longer).
+ * MGMT_HASH_MAX: bytes one COMPUTE hash may take (msg x repeat) and one
+ * BENCH run of a hash or HMAC (n): 16384, about 0.5 s of SHA-256 at
+ * 16 MHz. MGMT_BENCH_BUDGET: BENCH starts no further run once its runs
+ * have taken this many measured cycles (half a second); it reports how
+ * many it made.
+ */
+#define MGMT_HASH_MAX 16384
+#define MGMT_BENCH_BUDGET (F_CPU / 2)
 
 /* Primitive ids for BENCH and COMPUTE. */
 #define PRIM_AES_KEYEXP 0x01

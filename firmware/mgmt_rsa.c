@@ -18,9 +18,12 @@
  * the free RAM and reported, so the stack figure is measured, not
  * assumed. The modulus must survive from KEY to VERIFY (several
  * requests), so it keeps a buffer of its own outside fw_work: with
- * CONFIG_MSSL, MSSL's state RAM, lent by mssl_lend (one owner at a time:
- * a KEY forgets MSSL's sessions and cache, an MSSL message forgets the
- * key); without, a static buffer.
+ * CONFIG_MSSL, MSSL's state RAM, lent by mssl_lend only while MSSL holds
+ * nothing a host relies on (no session, handshake, floor statement or
+ * cached grant; else KEY is refused: an unauthenticated frame never ends
+ * MSSL state), and an MSSL message takes it back (the key is forgotten);
+ * without, a static buffer. The whole command is an engineering tool:
+ * CONFIG_MGMT_CRYPTO=0 leaves it out (config.h).
  */
 #include <string.h>
 
@@ -46,8 +49,9 @@
 
 #if CONFIG_MSSL
 /* The key buffer is MSSL's state RAM (mssl.c, mssl_lend), one owner at a
- * time: KEY at offset 0 takes it (MSSL's sessions and cache are then
- * forgotten), MSSL's next message takes it back (mgmt_rsa_forget). */
+ * time: KEY at offset 0 borrows it, refused (MGMT_E_STATE) while MSSL
+ * holds a session, a handshake, a floor statement or a cached grant;
+ * MSSL's next message takes it back (mgmt_rsa_forget). */
 #include "mssl.h"
 static uint8_t *key;
 #else
@@ -94,8 +98,8 @@ static uint8_t op_key(uint8_t *p, size_t n, size_t *rlen)
 		key_fill = 0;
 		key_ok = 0;
 #if CONFIG_MSSL
-		if (!key)
-			key = mssl_lend();
+		if (!key && !(key = mssl_lend()))
+			return MGMT_E_STATE; /* MSSL holds state: never ended from here */
 #endif
 	}
 #if CONFIG_MSSL

@@ -85,10 +85,11 @@ struct ends {
 
 /*
  * MSSL's state shares its RAM with the management channel's RSA bench
- * key (mgmt_rsa.c, mssl_lend): one owner at a time. MSSL takes the area
- * back at its next message (the bench key is then forgotten, as a KEY
- * command forgets MSSL's sessions and cache): 254 bytes of the
- * ATmega328P's 2 KB are not spent twice.
+ * key (mgmt_rsa.c, mssl_lend): one owner at a time. The bench gets it
+ * only while MSSL holds no session, pending handshake, floor statement
+ * or cached grant; MSSL takes the area back at its next message (the
+ * bench key is then forgotten): 254 bytes of the ATmega328P's 2 KB are
+ * not spent twice.
  */
 static union {
 	struct {
@@ -143,6 +144,10 @@ void mssl_reset(void)
 #if CONFIG_MGMT_CRYPTO
 uint8_t *mssl_lend(void)
 {
+	/* Never while MSSL holds state a host relies on: the bench is not
+	 * authenticated. (The key id and Knonce are recomputed.) */
+	if (owned && (S.ss.up | S.ss.floor | S.hs.state | S.ncache))
+		return NULL;
 	wipe(&U, sizeof U);
 	owned = 0;
 	return U.bench;

@@ -15,8 +15,9 @@
  * floors while it waits for its signature), one pending handshake (peer,
  * PRK, Kh, the grant body's SHA-256, seal tag and the fields the session
  * takes over), CONFIG_MSSL_CACHE verified grants (SHA-256 of the body and
- * host key), the issuer key id and nonce key; all lost at reset, and
- * when the management RSA bench takes the RAM for its key (mssl_lend).
+ * host key), the issuer key id and nonce key; all lost at reset. The
+ * management RSA bench borrows the RAM for its key only while MSSL holds
+ * no session, handshake, floor statement or cached grant (mssl_lend).
  * Persistent: the nonce counter (store_nonce_take, the reservation
  * rule), the serial and time floors (store_st, written with
  * store_commit). The record keys and salts are derived from the PRK for
@@ -98,11 +99,13 @@ uint16_t mssl_input(uint8_t *m, uint16_t n, uint16_t room,
 void mssl_reset(void);
 
 /*
- * mssl_lend - the management channel's RSA bench (mgmt_rsa.c, KEY) takes
- * MSSL's state RAM for its key (CONFIG_RSA_MAX_BYTES bytes): MSSL's
- * session, pending handshake and grant cache are forgotten (as at a
- * reset). MSSL takes the RAM back at its next message and the bench key
- * is then forgotten (mgmt_rsa_forget).
+ * mssl_lend - the management channel's RSA bench (mgmt_rsa.c, KEY) asks
+ * for MSSL's state RAM for its key (CONFIG_RSA_MAX_BYTES bytes). NULL
+ * while MSSL holds a session, a pending handshake, a floor statement
+ * waiting for its signature or a cached grant: the bench (not
+ * authenticated) never ends them. Otherwise the RAM is wiped and lent;
+ * MSSL takes it back at its next message and the bench key is then
+ * forgotten (mgmt_rsa_forget).
  */
 uint8_t *mssl_lend(void);
 

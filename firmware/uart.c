@@ -30,15 +30,17 @@ ISR(USART_RX_vect)
 {
 	uint8_t status = UCSR0A;
 	uint8_t c = UDR0; /* always read, to clear RXC */
-	uint8_t next = (uint8_t)((rx_head + 1) & RX_MASK);
-	if (status & _BV(DOR0))
-		rx_overruns++; /* the hardware lost a byte before this one */
+	uint8_t head = rx_head, next = (uint8_t)((head + 1) & RX_MASK);
+	/* the hardware lost a byte before this one; the ring loses this one */
+	uint8_t lost = (status & _BV(DOR0)) ? 1 : 0;
 	if (next == rx_tail) {
-		rx_overruns++;
-		return;
+		lost++;
+	} else {
+		rx_buf[head] = c;
+		rx_head = next;
 	}
-	rx_buf[rx_head] = c;
-	rx_head = next;
+	if (lost)
+		rx_overruns += lost;
 }
 
 ISR(USART_UDRE_vect)

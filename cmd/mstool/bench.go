@@ -116,6 +116,10 @@ func runBench(ui *UI, port, elfPath string, host bool, reps int) error {
 		ui.Infof("[%d/%d] %s, %d bytes", i+1, n, it.Prim, it.Bytes)
 	}
 	rows, err := bench.RunDevice(ctx, d, info.FCPU, plan, reps, rep.Modules, progress)
+	if errors.Is(err, device.ErrNoEngineering) {
+		return failf("its image was built with CONFIG_MGMT_CRYPTO=0 (make -C firmware nobench), as a device in service should be; benchmark one built with them (the default image)",
+			"bench: the device's firmware has no engineering commands (BENCH, COMPUTE, RSA)")
+	}
 	if err != nil {
 		return deviceError(err, port)
 	}

@@ -504,6 +504,37 @@ static void test_session(void)
 	}
 }
 
+/* The management RSA bench borrows MSSL's state RAM (mssl_lend) only
+ * while MSSL holds nothing a host relies on: never with a pending
+ * handshake, a session or a cached grant, which then go on; after a
+ * reset it gets the RAM, and MSSL takes it back at its next message. */
+static void test_lend(void)
+{
+	struct host h;
+	int cached = -1;
+	uint8_t m[97];
+
+	device(0x2a, modulus1024, 0, 0);
+	/* a pending handshake (a ClientHello answered, no Finished yet) */
+	m[0] = 1;
+	m[1] = 1;
+	memset(m + 2, 0x33, 16);
+	memcpy(m + 18, grant_v, 79);
+	xchg(m, 97);
+	CHECK(outn == MSSL_SERVER_HELLO_LEN && out[0] == MSSL_SERVER_HELLO);
+	CHECK(mssl_lend() == NULL);
+	/* a session and a cached grant: refused, the session goes on */
+	CHECK(handshake(&h, grant_v, 207, hk_v, 0x44, &cached) == 0 && cached == 0);
+	CHECK(mssl_lend() == NULL);
+	CHECK(adc_ok(&h));
+	/* after a reset MSSL holds nothing: lent; MSSL takes it back */
+	mssl_reset();
+	CHECK(mssl_lend() != NULL);
+	CHECK(handshake(&h, grant_v, 207, hk_v, 0x55, &cached) == 0 && cached == 0);
+	CHECK(adc_ok(&h));
+	CHECK(mssl_lend() == NULL);
+}
+
 /* Every message truncated, extended, oversized, of unknown type: the
  * documented alert, and the session still works. */
 static void test_parsers(void)
@@ -893,6 +924,7 @@ void mssl_tests(void)
 {
 	test_cmac();
 	test_session();
+	test_lend();
 	test_parsers();
 	test_record_attacks();
 	test_handshake_attacks();
@@ -1010,6 +1042,7 @@ int main(int argc, char **argv)
 	test_cmac();
 	test_vectors();
 	test_session();
+	test_lend();
 	test_parsers();
 	test_record_attacks();
 	test_handshake_attacks();

@@ -43,6 +43,15 @@ var (
 	ErrAuth = errors.New("device: authentication failed")
 	// ErrTooLarge: the request does not fit in the device's frame.
 	ErrTooLarge = errors.New("device: request larger than the device's frame")
+	// ErrOverCap: the request is over one of the device's per-frame work
+	// caps (HashMax; docs/management.md "Work caps"). The client refuses
+	// such requests before sending them; a device's refusal (a
+	// *RemoteError with ErrCodeLimit) matches it too.
+	ErrOverCap = errors.New("device: request over the device's per-frame work cap")
+	// ErrNoEngineering: the device's firmware was built without the
+	// engineering commands (BENCH, COMPUTE, RSA: CONFIG_MGMT_CRYPTO=0, the
+	// configuration for a device in service); it answers them as unknown.
+	ErrNoEngineering = errors.New("device: the firmware has no engineering commands (BENCH, COMPUTE, RSA; built with CONFIG_MGMT_CRYPTO=0)")
 )
 
 // RemoteError is an error reply from the device.
@@ -53,12 +62,13 @@ type RemoteError struct {
 
 // Remote error codes.
 const (
-	ErrCodeCommand     = 1 // unknown command
-	ErrCodeFormat      = 2 // malformed payload
-	ErrCodePrimitive   = 3 // unknown primitive
-	ErrCodeParam       = 4 // bad parameter for the primitive
-	ErrCodeUnsupported = 5 // primitive not built into this firmware
-	ErrCodeTooBig      = 6 // result would not fit in a frame
+	ErrCodeCommand     = 1  // unknown command
+	ErrCodeFormat      = 2  // malformed payload
+	ErrCodePrimitive   = 3  // unknown primitive
+	ErrCodeParam       = 4  // bad parameter for the primitive
+	ErrCodeUnsupported = 5  // primitive not built into this firmware
+	ErrCodeTooBig      = 6  // result would not fit in a frame
+	ErrCodeLimit       = 13 // over a per-frame work cap (ErrOverCap)
 )
 
 func (e *RemoteError) Error() string {
@@ -69,11 +79,17 @@ func (e *RemoteError) Error() string {
 		ErrCodeParam:       "bad parameter",
 		ErrCodeUnsupported: "primitive not built into this firmware",
 		ErrCodeTooBig:      "result too large for a frame",
+		ErrCodeLimit:       "over the per-frame work cap",
 	}[e.Code]
 	if msg == "" {
 		msg = fmt.Sprintf("error code %d", e.Code)
 	}
 	return fmt.Sprintf("device: command 0x%02x refused: %s", e.Command, msg)
+}
+
+// Is makes a refusal for being over a work cap match ErrOverCap.
+func (e *RemoteError) Is(target error) bool {
+	return target == ErrOverCap && e.Code == ErrCodeLimit
 }
 
 // Conn is the byte link to a device: a go.bug.st/serial Port, or anything
@@ -226,6 +242,10 @@ func (d *Device) request(ctx context.Context, typ byte, payload []byte, extra ti
 		if err == nil {
 			return reply, nil
 		}
+		var re *RemoteError
+		if errors.As(err, &re) && re.Code == ErrCodeCommand && (typ == cmdBench || typ == cmdCompute || typ == cmdRSA) {
+			return nil, fmt.Errorf("%w: %w", ErrNoEngineering, err)
+		}
 		if !errors.Is(err, ErrNoAnswer) {
 			return nil, err
 		}
@@ -293,6 +313,9 @@ const (
 	OptAESAsm     = 1 << 1
 	OptMD5        = 1 << 2
 	OptSHA256     = 1 << 3
+	// OptEngineering: BENCH, COMPUTE and RSA are built (IDENTIFY bit 6;
+	// bits 4 and 5 are docs/firmware-net.md's).
+	OptEngineering = 1 << 6
 )
 
 // Identify asks the device who it is. The answer is cached and also
@@ -328,7 +351,7 @@ func (d *Device) Identify(ctx context.Context) (*Info, error) {
 	for _, o := range []struct {
 		bit  uint16
 		name string
-	}{{OptAESDecrypt, "aes-decrypt"}, {OptAESAsm, "aes-asm"}, {OptMD5, "md5"}, {OptSHA256, "sha256"}} {
+	}{{OptAESDecrypt, "aes-decrypt"}, {OptAESAsm, "aes-asm"}, {OptMD5, "md5"}, {OptSHA256, "sha256"}, {OptEngineering, "engineering"}} {
 		if in.Options&o.bit != 0 {
 			in.OptionNames = append(in.OptionNames, o.name)
 		}

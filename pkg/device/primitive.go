@@ -60,6 +60,21 @@ func ParsePrimitive(s string) (Primitive, error) {
 	return 0, fmt.Errorf("device: unknown primitive %q", s)
 }
 
+// Per-frame work caps of the device (firmware/mgmt.h, docs/management.md
+// "Work caps").
+const (
+	// HashMax is the most bytes one COMPUTE hash (the message times its
+	// repeat count) and one BENCH run of a hash or HMAC may take: about
+	// half a second of SHA-256 on a 16 MHz ATmega328P.
+	HashMax = 16384
+)
+
+// isHash reports whether BENCH feeds p from its buffer in chunks (any n
+// up to HashMax) rather than over the buffer once.
+func isHash(p Primitive) bool {
+	return p == MD5 || p == SHA256 || p == HMACMD5 || p == HMACSHA256
+}
+
 // BenchResult is one BENCH answer: Reps runs over Bytes bytes, each timed
 // alone with Timer1 (CPU cycles), the timer's own overhead (Overhead
 // cycles, measured on the device) already subtracted.
@@ -79,24 +94,53 @@ type BenchResult struct {
 func (b *BenchResult) Cycles() float64 { return float64(b.Total) / float64(b.Reps) }
 
 // Bench times reps runs of p over n bytes on the device (n is ignored
-// for key expansion). The device holds the line while it measures.
+// for key expansion). The device holds the line while it measures. It
+// makes at most half a second's worth of runs per request (BENCH's
+// budget, docs/management.md "Work caps"), so Bench asks again for the
+// rest until reps runs are measured and returns them together. A hash
+// or HMAC over more than HashMax bytes is ErrOverCap.
 func (d *Device) Bench(ctx context.Context, p Primitive, n, reps int) (*BenchResult, error) {
 	if n < 0 || n > 0xFFFF || reps < 1 || reps > 1000 {
 		return nil, fmt.Errorf("device: bench: n %d or reps %d out of range", n, reps)
 	}
+	if isHash(p) && n > HashMax {
+		return nil, fmt.Errorf("%w: bench: %s over %d bytes, the device takes at most %d a run", ErrOverCap, p, n, HashMax)
+	}
+	var res *BenchResult
+	for done := 0; done < reps; {
+		r, err := d.benchOnce(ctx, p, n, reps-done)
+		if err != nil {
+			return nil, err
+		}
+		if res == nil {
+			res = r
+		} else {
+			res.Reps += r.Reps
+			res.Total += r.Total
+			res.Min = min(res.Min, r.Min)
+			res.Max = max(res.Max, r.Max)
+		}
+		done += r.Reps
+	}
+	return res, nil
+}
+
+// benchOnce is one BENCH request: up to reps runs, as many as the device's
+// budget allows (at least one).
+func (d *Device) benchOnce(ctx context.Context, p Primitive, n, reps int) (*BenchResult, error) {
 	req := []byte{byte(p)}
 	req = binary.BigEndian.AppendUint16(req, uint16(n))
 	req = binary.BigEndian.AppendUint16(req, uint16(reps))
-	// Generous: the slowest primitive in C is a few thousand cycles/byte.
-	extra := time.Duration(reps*(n+256)) * 8 * time.Microsecond
-	r, err := d.request(ctx, cmdBench, req, extra)
+	// The budget (half a second) plus one run and its set-up: about a
+	// second on a board; generous for a loaded simulator.
+	r, err := d.request(ctx, cmdBench, req, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	c := cursor{b: r, ok: true}
 	res := &BenchResult{Primitive: Primitive(c.u8()), Bytes: int(c.u16()), Reps: int(c.u16()),
 		Total: uint64(c.u32()), Min: c.u32(), Max: c.u32(), Overhead: int(c.u16()), CtxRAM: int(c.u16())}
-	if !c.ok || len(c.b) != 0 || res.Primitive != p {
+	if !c.ok || len(c.b) != 0 || res.Primitive != p || res.Reps < 1 || res.Reps > reps {
 		return nil, fmt.Errorf("device: malformed bench reply %x", r)
 	}
 	res.Name = p.String()
@@ -204,14 +248,26 @@ func hashTime(n uint64) time.Duration {
 	return time.Duration(n) * 200 * time.Microsecond
 }
 
-// MD5 hashes msg repeated repeat times (repeat 1: msg itself).
-func (d *Device) MD5(ctx context.Context, msg []byte, repeat uint32) ([]byte, error) {
-	return one(d.compute(ctx, MD5, hashTime(uint64(len(msg))*uint64(repeat)), msg, binary.BigEndian.AppendUint32(nil, repeat)))
+// hash runs COMPUTE md5 or sha256 on msg repeated repeat times; at most
+// HashMax bytes in all (else ErrOverCap, nothing sent).
+func (d *Device) hash(ctx context.Context, p Primitive, msg []byte, repeat uint32) ([]byte, error) {
+	total := uint64(len(msg)) * uint64(repeat)
+	if total > HashMax {
+		return nil, fmt.Errorf("%w: %s of %d bytes, the device hashes at most %d bytes a request", ErrOverCap, p, total, HashMax)
+	}
+	return one(d.compute(ctx, p, hashTime(total), msg, binary.BigEndian.AppendUint32(nil, repeat)))
 }
 
-// SHA256 hashes msg repeated repeat times (repeat 1: msg itself).
+// MD5 hashes msg repeated repeat times (repeat 1: msg itself), at most
+// HashMax bytes in all.
+func (d *Device) MD5(ctx context.Context, msg []byte, repeat uint32) ([]byte, error) {
+	return d.hash(ctx, MD5, msg, repeat)
+}
+
+// SHA256 hashes msg repeated repeat times (repeat 1: msg itself), at
+// most HashMax bytes in all.
 func (d *Device) SHA256(ctx context.Context, msg []byte, repeat uint32) ([]byte, error) {
-	return one(d.compute(ctx, SHA256, hashTime(uint64(len(msg))*uint64(repeat)), msg, binary.BigEndian.AppendUint32(nil, repeat)))
+	return d.hash(ctx, SHA256, msg, repeat)
 }
 
 // HMACMD5 returns the full 16-byte HMAC-MD5 of msg.

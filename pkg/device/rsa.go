@@ -31,6 +31,14 @@ const (
 // signature (one opaque error for every kind of invalid signature).
 var ErrBadSignature = errors.New("device: rsa: signature rejected")
 
+// ErrRSABusy is returned by RSALoadKey when the device refuses the key
+// because its MSSL holds state (a session, a pending handshake, a floor
+// statement waiting for its signature or a cached grant): the bench's key
+// would take that RAM, and an unauthenticated request never ends MSSL
+// state. A device that has served MSSL keeps a cached grant until it
+// resets (or a floor raise empties the cache).
+var ErrRSABusy = errors.New("device: rsa: the device's MSSL holds state (session, handshake or cached grant): bench key refused")
+
 // ErrRSANoRAM is returned by RSAVerify when the firmware has too little
 // free RAM for the work area of the loaded modulus (the device refuses
 // instead of letting its stack run into its static data).
@@ -63,7 +71,7 @@ func (r *RSAResult) TotalCycles() uint64 { return uint64(r.R2Cycles) + uint64(r.
 // set, odd) into the device, in as many frames as it takes. The device
 // refuses a modulus it cannot verify with (a *RemoteError with
 // ErrCodeParam; ErrCodeUnsupported for 2048 bits on a device built for
-// 1024 only).
+// 1024 only), and any key while its MSSL holds state (ErrRSABusy).
 func (d *Device) RSALoadKey(ctx context.Context, n []byte) error {
 	if len(n) != RSA1024Bytes && len(n) != RSA2048Bytes {
 		return fmt.Errorf("device: rsa: modulus of %d bytes, want 128 or 256", len(n))
@@ -82,6 +90,10 @@ func (d *Device) RSALoadKey(ctx context.Context, n []byte) error {
 		req = binary.BigEndian.AppendUint16(req, uint16(off))
 		req = append(req, n[off:end]...)
 		r, err := d.request(ctx, cmdRSA, req, 0)
+		var re *RemoteError
+		if errors.As(err, &re) && re.Code == ErrCodeState {
+			return fmt.Errorf("%w (%w)", ErrRSABusy, err)
+		}
 		if err != nil {
 			return fmt.Errorf("device: rsa: loading the key: %w", err)
 		}

@@ -12,11 +12,8 @@ import (
 	"math/big"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/device"
-	"github.com/mstool/mstool/pkg/sim"
 	"github.com/mstool/mstool/pkg/vectors"
 )
 
@@ -236,36 +233,6 @@ func TestRSARefusedWithoutRAM(t *testing.T) {
 	if _, err := d.Identify(ctx); err != nil {
 		t.Errorf("identify after the refusals: %v", err)
 	}
-}
-
-// startImage is startDevice for another ATmega328P image of make.
-func startImage(t *testing.T, rel string) *device.Device {
-	t.Helper()
-	elf := testenv.Artifact(t, rel, "-C firmware lowram")
-	harness := testenv.Artifact(t, "firmware/build/mssim", "firmware")
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := sim.Start(ctx, sim.Options{Harness: harness, Firmware: elf, MCU: "atmega328p", Stderr: testWriter{t}})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	d, err := device.Open(s.Port, &device.Options{Timeout: 3 * time.Second})
-	if err != nil {
-		cancel()
-		s.Stop()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		d.Close()
-		if err := s.Stop(); err != nil {
-			t.Errorf("stopping the simulator: %v", err)
-		}
-		cancel()
-	})
-	if _, err := d.Identify(ctx); err != nil {
-		t.Fatalf("identify: %v", err)
-	}
-	return d
 }
 
 // TestRSAKeyRefused: moduli the device cannot use are refused, and a

@@ -15,15 +15,33 @@ import (
 // elsewhere (testenv).
 func startDevice(t *testing.T) (*device.Device, *sim.Device) {
 	t.Helper()
-	elf := testenv.Artifact(t, "firmware/build/atmega328p/mstool.elf", "firmware")
+	return startImageWith(t, "firmware/build/atmega328p/mstool.elf", nil)
+}
+
+// startImage is startDevice for another ATmega328P image of make.
+func startImage(t *testing.T, rel string) *device.Device {
+	t.Helper()
+	d, _ := startImageWith(t, rel, nil)
+	return d
+}
+
+// startImageWith runs the ATmega328P image rel (relative to the repo
+// root, built by `make -C firmware`) with the given client options
+// (nil: a 3 s timeout and the default retries).
+func startImageWith(t *testing.T, rel string, opts *device.Options) (*device.Device, *sim.Device) {
+	t.Helper()
+	elf := testenv.Artifact(t, rel, "firmware")
 	harness := testenv.Artifact(t, "firmware/build/mssim", "firmware")
+	if opts == nil {
+		opts = &device.Options{Timeout: 3 * time.Second}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := sim.Start(ctx, sim.Options{Harness: harness, Firmware: elf, MCU: "atmega328p", Stderr: testWriter{t}})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	d, err := device.Open(s.Port, &device.Options{Timeout: 3 * time.Second})
+	d, err := device.Open(s.Port, opts)
 	if err != nil {
 		cancel()
 		s.Stop()

@@ -49,7 +49,7 @@ func TestVectorsOnDevice(t *testing.T) {
 			}
 			for _, r := range recs {
 				if isLong(r) {
-					continue // TestLongHashOnDevice runs it, in parallel with these
+					continue // over the work cap: TestLongHashOnDevice
 				}
 				t.Run(fmt.Sprintf("line%d", r.Line), func(t *testing.T) {
 					err := f.run(context.Background(), d, r)
@@ -67,9 +67,11 @@ func TestVectorsOnDevice(t *testing.T) {
 
 var errLong = errors.New("long message")
 
-// TestLongHashOnDevice runs the long-message hash records (FIPS 180-4's
-// one million 'a') on the device, which repeats the message itself. It
-// takes the device tens of seconds, so it runs beside the other tests.
+// TestLongHashOnDevice: the long-message hash records (FIPS 180-4's one
+// million 'a') are over the device's per-frame work cap (HashMax): the
+// client refuses them without sending, with ErrOverCap. (The host tests
+// check them on the same C sources; TestComputeRepeatIsCapped hashes a
+// message of HashMax bytes on the device.)
 func TestLongHashOnDevice(t *testing.T) {
 	t.Parallel()
 	var long []vectors.Record
@@ -92,23 +94,28 @@ func TestLongHashOnDevice(t *testing.T) {
 		t.Fatal("no long-message hash records found in vectors/")
 	}
 	d, _ := startDevice(t)
+	before, err := d.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, r := range long {
-		t.Run(fmt.Sprintf("%s-line%d", r.Alg, r.Line), func(t *testing.T) {
-			rep := uint32(r.Int("repeat"))
-			var got []byte
-			var err error
-			if r.Alg == "md5" {
-				got, err = d.MD5(context.Background(), r.Hex("msg"), rep)
-			} else {
-				got, err = d.SHA256(context.Background(), r.Hex("msg"), rep)
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", r.Pos(), err)
-			}
-			if err := check(r, "digest", got, r.Hex("digest")); err != nil {
-				t.Errorf("%s: %v", r.Pos(), err)
-			}
-		})
+		rep := uint32(r.Int("repeat"))
+		var err error
+		if r.Alg == "md5" {
+			_, err = d.MD5(context.Background(), r.Hex("msg"), rep)
+		} else {
+			_, err = d.SHA256(context.Background(), r.Hex("msg"), rep)
+		}
+		if !errors.Is(err, device.ErrOverCap) {
+			t.Errorf("%s: %v, want ErrOverCap", r.Pos(), err)
+		}
+	}
+	after, err := d.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.FramesOK != before.FramesOK+1 { // the second STATS only
+		t.Errorf("frames_ok %d -> %d: the client sent requests over the cap", before.FramesOK, after.FramesOK)
 	}
 }
 
@@ -144,12 +151,10 @@ func runAES(ctx context.Context, d *device.Device, r vectors.Record) error {
 	return check(r, "decrypted pt", pt, r.Hex("pt"))
 }
 
-// longHash is the input size from which a hash record runs in
-// TestLongHashOnDevice, on its own simulator, in parallel.
-const longHash = 1 << 16
-
+// isLong: a hash record over the device's per-frame cap, for
+// TestLongHashOnDevice.
 func isLong(r vectors.Record) bool {
-	return r.Has("repeat") && len(r.Hex("msg"))*r.Int("repeat") >= longHash
+	return r.Has("repeat") && len(r.Hex("msg"))*r.Int("repeat") > device.HashMax
 }
 
 func runHash(ctx context.Context, d *device.Device, r vectors.Record) error {

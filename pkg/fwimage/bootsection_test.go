@@ -15,7 +15,9 @@ import (
 // up here, with numbers, before it shows up as a failed flash.
 func TestImagesLeaveTheBootloaderRoom(t *testing.T) {
 	const optiboot = 512
-	for _, mcu := range []string{"atmega328p", "atmega168"} {
+	// The images of make: both MCUs' defaults and the ATmega328P without
+	// the engineering commands (make nobench).
+	for _, mcu := range []string{"atmega328p", "atmega168", "nobench/atmega328p"} {
 		path := testenv.Artifact(t, "firmware/build/"+mcu+"/size-report.json", "firmware")
 		data, err := os.ReadFile(path)
 		if err != nil {
