@@ -12,7 +12,10 @@ uint8_t entropy_epoch[ENTROPY_EPOCH_LEN];
 #include <avr/interrupt.h>
 #include <avr/io.h>
 
+#include <avr/wdt.h>
+
 static volatile uint8_t left = CONFIG_ENTROPY_SAMPLES;
+static volatile uint8_t armed;
 
 /*
  * Each watchdog interrupt ends a period of the 128 kHz RC oscillator,
@@ -21,22 +24,45 @@ static volatile uint8_t left = CONFIG_ENTROPY_SAMPLES;
  * interrupt is taken. The samples are folded into the epoch with XOR,
  * which never loses what a sample adds; the epoch need not look uniform
  * (it only enters AES and CMAC inputs), it must not repeat.
+ *
+ * The watchdog runs in interrupt-and-reset mode meanwhile: the chip
+ * clears WDIE when it takes the interrupt and this handler sets it again,
+ * so a device stuck with interrupts off resets at the next period. Once
+ * the epoch is complete the handler keeps it so for at most 4 s more, for
+ * the main loop to arm the watchdog in system-reset mode (entropy_arm,
+ * outside an interrupt: the change takes WDCE's timed sequence); a main
+ * loop that never comes resets the device.
  */
 ISR(WDT_vect)
 {
-	static uint8_t j;
-	entropy_epoch[j] ^= TCNT0;
-	if (++j == ENTROPY_EPOCH_LEN)
-		j = 0;
-	/* WDIE again: simavr clears it when it serves the interrupt (a
-	 * chip does that only with WDE set) */
-	WDTCSR = --left ? _BV(WDIE) : 0;
+	static uint8_t j, grace = 250;
+	if (armed)
+		return;
+	if (left) {
+		entropy_epoch[j] ^= TCNT0;
+		if (++j == ENTROPY_EPOCH_LEN)
+			j = 0;
+		left--;
+	} else if (!--grace) {
+		return;
+	}
+	WDTCSR = _BV(WDIE) | _BV(WDE);
 }
 
 void entropy_start(void)
 {
 	TCCR0B = _BV(CS00);
-	WDTCSR = _BV(WDIE); /* interrupt mode, 16 ms; WDE stays 0 */
+	wdt_enable(WDTO_15MS);
+	WDTCSR = _BV(WDIE) | _BV(WDE);
+}
+
+uint8_t entropy_arm(uint8_t timeout)
+{
+	if (left)
+		return 0;
+	armed = 1;
+	wdt_enable(timeout);
+	return 1;
 }
 
 uint8_t entropy_ready(void)

@@ -15,10 +15,12 @@
  *
  * entropy_start() starts the sampling at boot; the watchdog interrupt
  * takes CONFIG_ENTROPY_SAMPLES samples, one per 16 ms (0.5 s with the
- * default 32), while the device already serves, then turns the watchdog
- * off. The first nonce of a boot (entropy_nonce) waits for the epoch to be
- * complete. Host builds have no sampling: tests set entropy_epoch
- * themselves.
+ * default 32), while the device already serves. The watchdog is the
+ * device's from the start: it resets a device stuck with interrupts off
+ * during the sampling, and the main loop then arms it in system-reset
+ * mode (entropy_arm). The first nonce of a boot (entropy_nonce) waits
+ * for the epoch to be complete. Host builds have no sampling: tests set
+ * entropy_epoch themselves.
  */
 #ifndef MS_ENTROPY_H
 #define MS_ENTROPY_H
@@ -37,13 +39,20 @@ extern uint8_t entropy_epoch[ENTROPY_EPOCH_LEN];
 void entropy_nonce(uint8_t out[16], uint32_t counter);
 
 #if defined(__AVR__)
-/* entropy_start - start sampling (Timer0 free-running, watchdog
- * interrupt); call once at boot with interrupts enabled, before the
- * watchdog is armed for resets. */
+/* entropy_start - start sampling (Timer0 free-running at clk/1, the
+ * watchdog at 16 ms in interrupt-and-reset mode). Call once at boot with
+ * interrupts enabled, and do not call wdt_reset() before entropy_arm():
+ * it would hold the samples back. */
 void entropy_start(void);
 
-/* entropy_ready - 1 once the epoch is complete (the watchdog is off). */
+/* entropy_ready - 1 once the epoch is complete. */
 uint8_t entropy_ready(void);
+
+/* entropy_arm - once the epoch is complete, put the watchdog in
+ * system-reset mode with timeout (WDTO_*) and return 1; else 0. Call from
+ * the main loop (not an interrupt) until it returns 1; a main loop that
+ * does not within 4 s of the epoch is reset. */
+uint8_t entropy_arm(uint8_t timeout);
 #endif
 
 #endif /* MS_ENTROPY_H */

@@ -12,7 +12,8 @@
  * SLIP decoding and encoding are net/slip.c (the frame buffer lives
  * there): frames longer than CONFIG_FRAME_MAX and frames with a bad
  * escape are dropped and counted; garbage never stops the loop or resets
- * the device. A watchdog (wdt_arm) resets a device that stops looping.
+ * the device. A watchdog (from entropy_start, then
+ * in system-reset mode from entropy_arm) resets a device that stops looping.
  */
 #include <stdint.h>
 
@@ -44,8 +45,9 @@ void early_init(void)
 }
 
 /*
- * The watchdog, in system reset mode, armed once the device is up (after
- * the boot's EEPROM state write); the main loop resets it at every turn.
+ * The watchdog, in system reset mode from the end of the boot's entropy
+ * sampling (entropy.c, 0.5 s, during which it already resets a device
+ * stuck with interrupts off); the main loop resets it at every turn.
  * A turn comes at least every 4 ms while the device idles (Timer2's tick,
  * hw.c, wakes it from its sleep) and after every frame, and no frame may
  * legitimately take as long as the timeout (docs/management.md, "Work
@@ -54,10 +56,7 @@ void early_init(void)
  * chip). A device stuck for longer resets; STATS then reports the
  * watchdog (WDRF) as the reset cause.
  */
-static void wdt_arm(void)
-{
-	wdt_enable(WDTO_4S);
-}
+#define WDT_TIMEOUT WDTO_4S
 
 static void dispatch(uint16_t len)
 {
@@ -88,13 +87,16 @@ int main(void)
 	uart_init();
 	hw_init();
 	sei();
-	entropy_start(); /* the boot epoch, sampled in the background */
+	entropy_start(); /* the boot epoch; the watchdog from now on */
 	timer_ovh = timer_overhead();
 	store_init(); /* counts the boot: a state write (about 109 ms) */
 	esp_init();
-	wdt_arm();
+	uint8_t armed = 0;
 	for (;;) {
-		wdt_reset();
+		if (armed)
+			wdt_reset();
+		else
+			armed = entropy_arm(WDT_TIMEOUT);
 		int c = uart_getc();
 		if (c < 0) {
 			uart_idle();

@@ -49,8 +49,7 @@ func (h *hookTransport) on(typ byte, f func()) {
 // grant, KEY is refused (error 7, refused in this state) and MSSL goes
 // on: the handshake completes, the session runs tasks and takes the
 // floor statement, the next handshake resumes from the cache. Once MSSL
-// holds nothing again (the floor raise emptied the cache, the session
-// is closed), the bench works again.
+// holds nothing again (after a reset), the bench works again.
 func TestDeviceBenchKeyLeavesMSSLAlone(t *testing.T) {
 	s := startSimMSSL(t, 1024)
 	f := &fixture{t: t, issuer: testKey(t, 1024)}
@@ -132,8 +131,8 @@ func TestDeviceBenchKeyLeavesMSSLAlone(t *testing.T) {
 		t.Fatal("handshake after a bench KEY did not resume from the cache")
 	}
 
-	// A floor statement waiting for its signature. The raise (serial
-	// floor 3: this grant's 10 stays valid) empties the cache.
+	// A floor statement waiting for its signature (serial floor 3: this
+	// grant's 10 stays valid).
 	st, err := mssl.SignFloor(f.issuer, mssl.FloorRequest{Target: 0x2a, SerialFloor: 3, IssuedAt: t0.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -144,18 +143,21 @@ func TestDeviceBenchKeyLeavesMSSLAlone(t *testing.T) {
 	}
 	tr.on(mssl.TypeFloorSignature, nil)
 	adc(sess, "after the floor statement")
-	refused("session established, cache emptied by the raise")
+	refused("session established, grant cached")
 	adc(sess, "after a bench KEY in the session")
 	if err := sess.Close(ctx); err != nil {
 		t.Fatalf("close: %v", err)
 	}
+	refused("session closed, grant cached")
 
-	// MSSL holds nothing again: the bench works, and the next handshake
-	// (a full one: the raise emptied the cache) takes the RAM back.
-	benchWorks("session closed, cache empty")
+	// After a reset MSSL holds nothing: the bench works, and the next
+	// handshake (a full one) takes the RAM back.
+	s.stop()
+	s = bootSim(t, 1024, s.eep, nil)
+	benchWorks("after a reset")
 	sess, _ = dial(map[byte]func(){})
 	if sess.Cached() {
-		t.Fatal("handshake resumed from a cache the floor raise emptied")
+		t.Fatal("handshake after a reset resumed from a cache")
 	}
 	adc(sess, "after the bench")
 	sess.Close(ctx)
