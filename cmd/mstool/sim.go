@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/sim"
 	"github.com/urfave/cli/v2"
 )
@@ -51,7 +52,7 @@ func simCommand(ui *UI) *cli.Command {
 				// A provisioning image: the device's EEPROM lives in FILE.eep.
 				raw, fresh, err := sim.PrepareEEPROM(eeprom, c.String("mcu"))
 				if err != nil {
-					return failf("give the image 'mstool provision' wrote for this --mcu", "%v", err)
+					return simEEPROMError(err, eeprom)
 				}
 				if fresh {
 					ui.Infof("loaded the image %s into the device's EEPROM file %s", eeprom, raw)
@@ -79,6 +80,8 @@ func runSim(ui *UI, o sim.Options) error {
 		switch {
 		case errors.Is(err, sim.ErrHarnessNotFound), errors.Is(err, sim.ErrFirmwareNotFound):
 			return failf("build them with 'make -C firmware', or give --harness/--elf", "%v", err)
+		case errors.Is(err, sim.ErrEEPROMInUse):
+			return simEEPROMError(err, o.EEPROM)
 		}
 		return failf("run with --verbose to see the simulator's messages", "%v", err)
 	}
@@ -105,4 +108,15 @@ func runSim(ui *UI, o sim.Options) error {
 	case <-d.Done():
 		return failf("run with --verbose to see the simulator's messages", "sim: the simulated device stopped: %v", d.Err())
 	}
+}
+
+// simEEPROMError explains why the device's EEPROM file cannot be used.
+func simEEPROMError(err error, eeprom string) error {
+	switch {
+	case errors.Is(err, sim.ErrEEPROMInUse):
+		return failf("stop the simulator that runs on it, or give another --eeprom file", "%v", err)
+	case errors.Is(err, keyfile.ErrSymlink):
+		return symlinkRefused(sim.RawPathFor(eeprom))
+	}
+	return failf("give the image 'mstool provision' wrote for this --mcu", "%v", err)
 }

@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/mstool/mstool/pkg/ihex"
+	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/provision"
 )
+
+// ErrEEPROMInUse: another simulator runs on the EEPROM file.
+var ErrEEPROMInUse = errors.New("sim: the EEPROM file is in use by another simulator")
 
 // IsHex reports whether the file at path is Intel HEX (its first
 // non-blank byte is ':'), as `mstool provision` writes EEPROM images.
@@ -36,40 +42,101 @@ func RawPathFor(hexPath string) string {
 // restarts (reusing them is what keeps sequence numbers unique). When the
 // image's configuration differs (the device was provisioned again) or the
 // raw file does not exist, the raw file is written from the image; fresh
-// says which happened.
+// says which happened. A symbolic link as the raw file is refused
+// (keyfile.ErrSymlink), and so is writing it while a simulator runs on it
+// (ErrEEPROMInUse).
 func PrepareEEPROM(hexPath, mcu string) (raw string, fresh bool, err error) {
+	img, err := readImage(hexPath, mcu)
+	if err != nil {
+		return "", false, err
+	}
+	raw = RawPathFor(hexPath)
+	old, err := readRaw(raw)
+	if err != nil {
+		return "", false, err
+	}
+	cfgEnd := len(img) - provision.StateSize
+	if len(old) == len(img) && bytes.Equal(old[:cfgEnd], img[:cfgEnd]) {
+		return raw, false, nil
+	}
+	if err := writeRaw(raw, img); err != nil {
+		return "", false, err
+	}
+	return raw, true, nil
+}
+
+// readImage decodes an EEPROM image for mcu, padded with 0xFF to the
+// EEPROM's size.
+func readImage(hexPath, mcu string) ([]byte, error) {
 	size, err := provision.EEPROMSize(mcu)
 	if err != nil {
-		return "", false, fmt.Errorf("sim: %w", err)
+		return nil, fmt.Errorf("sim: %w", err)
 	}
 	data, err := os.ReadFile(hexPath)
 	if err != nil {
-		return "", false, fmt.Errorf("sim: %w", err)
+		return nil, fmt.Errorf("sim: %w", err)
 	}
 	segs, err := ihex.Decode(bytes.NewReader(data))
 	if err != nil {
-		return "", false, fmt.Errorf("sim: %s: %w", hexPath, err)
+		return nil, fmt.Errorf("sim: %s: %w", hexPath, err)
 	}
 	img, err := ihex.Flatten(segs, size, 0xFF)
 	if err != nil {
-		return "", false, fmt.Errorf("sim: %s: %w (is the image for %s?)", hexPath, err, mcu)
+		return nil, fmt.Errorf("sim: %s: %w (is the image for %s?)", hexPath, err, mcu)
 	}
-	raw = RawPathFor(hexPath)
-	cfgEnd := size - provision.StateSize
-	old, err := os.ReadFile(raw)
+	return img, nil
+}
+
+// readRaw reads the raw EEPROM file; a missing file reads as empty, a
+// symbolic link is refused.
+func readRaw(raw string) ([]byte, error) {
+	fi, err := os.Lstat(raw)
 	switch {
-	case err == nil && len(old) == size && bytes.Equal(old[:cfgEnd], img[:cfgEnd]):
-		return raw, false, nil
-	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return "", false, fmt.Errorf("sim: %w", err)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("sim: %w", err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil, fmt.Errorf("sim: %s %w", raw, keyfile.ErrSymlink)
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("sim: %s is not a regular file", raw)
 	}
-	tmp := raw + ".tmp"
-	if err := os.WriteFile(tmp, img, 0o600); err != nil {
-		return "", false, fmt.Errorf("sim: %w", err)
+	b, err := os.ReadFile(raw)
+	if err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
 	}
-	if err := os.Rename(tmp, raw); err != nil {
-		os.Remove(tmp)
-		return "", false, fmt.Errorf("sim: %w", err)
+	return b, nil
+}
+
+// writeRaw writes img as the raw EEPROM file under the simulators' lock
+// (lockEEPROM): a new 0600 file next to it, synced, locked and renamed
+// into place.
+func writeRaw(raw string, img []byte) error {
+	lk, err := lockEEPROM(raw)
+	if err != nil {
+		return err
 	}
-	return raw, true, nil
+	defer lk.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(raw), "."+filepath.Base(raw)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after the rename: no such file
+	defer tmp.Close()
+	if err := tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	if _, err := tmp.Write(img); err != nil {
+		return fmt.Errorf("sim: writing %s: %w", raw, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("sim: writing %s: %w", raw, err)
+	}
+	if err := lockFile(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), raw); err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	return nil
 }

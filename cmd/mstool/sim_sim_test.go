@@ -1,0 +1,228 @@
+//go:build linux
+
+package main
+
+// `mstool sim` and the mssim harness as an attacker or an accident would
+// meet them (issue 10, finding 6): the EEPROM file holding the device's
+// keys, two simulators on one file. Needs 'make firmware' (testenv: fail
+// in CI, skip elsewhere).
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mstool/mstool/internal/testenv"
+)
+
+// lockedBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// simProc is a child process printing a port line on stdout when its
+// simulated device runs: the real `mstool sim` or the bare harness.
+type simProc struct {
+	cmd    *exec.Cmd
+	port   string
+	stderr *lockedBuffer
+	done   chan struct{}
+	err    error
+}
+
+// startProc starts the command and waits for its port line (the harness
+// prints "port=/dev/pts/N", mstool sim the bare path). It returns an
+// error, with the process's stderr, when the process exits first.
+func startProc(t *testing.T, name string, args ...string) (*simProc, error) {
+	t.Helper()
+	p := &simProc{cmd: exec.Command(name, args...), stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	p.cmd.Stderr = p.stderr
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if l := strings.TrimPrefix(sc.Text(), "port="); strings.HasPrefix(l, "/dev/") {
+				select {
+				case lines <- l:
+				default:
+				}
+			}
+		}
+	}()
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.stop(t) })
+	select {
+	case p.port = <-lines:
+		return p, nil
+	case <-p.done:
+		return p, fmt.Errorf("%s exited before its device ran (%v): %s", filepath.Base(name), p.err, p.stderr.String())
+	case <-time.After(20 * time.Second):
+		return p, fmt.Errorf("%s printed no port in 20 s: %s", filepath.Base(name), p.stderr.String())
+	}
+}
+
+// stop sends SIGTERM and waits (SIGKILL after 10 s).
+func (p *simProc) stop(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+		t.Errorf("%s did not stop on SIGTERM", p.cmd.Path)
+	}
+}
+
+// exitCode waits for the process and returns its exit status.
+func (p *simProc) exitCode(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s still runs", p.cmd.Path)
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// mstoolBin is the real mstool binary (testscript.Main puts the test
+// binary on PATH under that name).
+func mstoolBin(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("mstool")
+	if err != nil {
+		t.Fatalf("mstool is not on PATH (TestMain sets it up): %v", err)
+	}
+	return p
+}
+
+// simArgs are the arguments of `mstool sim` with the built harness and
+// firmware.
+func simArgs(t *testing.T, extra ...string) []string {
+	t.Helper()
+	elf := testenv.Artifact(t, "firmware/build/atmega328p/mstool.elf", "firmware")
+	harness := testenv.Artifact(t, "firmware/build/mssim", "firmware")
+	return append([]string{"sim", "--harness", harness, "--elf", elf}, extra...)
+}
+
+// TestSimEEPROMFilePrivate: the harness keeps the device's master key and
+// SA keys in its EEPROM file. It must stay mode 0600 whatever the umask,
+// its rewrites must not go through a symbolic link planted at the
+// temporary name, and a symbolic link given as the EEPROM file is refused.
+func TestSimEEPROMFilePrivate(t *testing.T) {
+	elf := testenv.Artifact(t, "firmware/build/atmega328p/mstool.elf", "firmware")
+	harness := testenv.Artifact(t, "firmware/build/mssim", "firmware")
+	defer syscall.Umask(syscall.Umask(0o022))
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("a private file of the victim's"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	checkVictim := func() {
+		t.Helper()
+		if b, _ := os.ReadFile(victim); string(b) != "a private file of the victim's" {
+			t.Errorf("the victim file was written through a symbolic link (%d bytes now)", len(b))
+		}
+	}
+	ee := filepath.Join(dir, "dev.eep")
+	p, err := startProc(t, harness, "-e", ee, elf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The names a predictable temporary file would have.
+	pid := p.cmd.Process.Pid
+	for _, name := range []string{fmt.Sprintf("%s.tmp%d", ee, pid), ee + ".tmp"} {
+		if err := os.Symlink(victim, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.stop(t) // the harness saves the EEPROM at exit
+	checkVictim()
+	fi, err := os.Lstat(ee)
+	switch {
+	case err != nil:
+		t.Fatalf("no EEPROM file: %v", err)
+	case !fi.Mode().IsRegular():
+		t.Errorf("the EEPROM file is not a regular file: %v", fi.Mode())
+	case fi.Mode().Perm() != 0o600:
+		t.Errorf("the EEPROM file has mode %04o, want 0600", fi.Mode().Perm())
+	case fi.Size() != 1024:
+		t.Errorf("the EEPROM file holds %d bytes, want 1024", fi.Size())
+	}
+
+	// A symbolic link as the EEPROM file: refused, its target untouched.
+	link := filepath.Join(dir, "link.eep")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	p, err = startProc(t, harness, "-e", link, elf)
+	if err == nil {
+		p.stop(t)
+		t.Errorf("the harness ran with a symbolic link as its EEPROM file")
+	} else if !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("refused without saying why: %v", err)
+	}
+	checkVictim()
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced: %v", err)
+	}
+}
+
+// TestSimEEPROMInUse: two simulators never share one EEPROM file.
+func TestSimEEPROMInUse(t *testing.T) {
+	bin := mstoolBin(t)
+	ee := filepath.Join(t.TempDir(), "dev.eep")
+	a, err := startProc(t, bin, simArgs(t, "--eeprom", ee)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := startProc(t, bin, simArgs(t, "--eeprom", ee)...)
+	if err == nil {
+		b.stop(t)
+		t.Fatal("a second simulator ran on the EEPROM file of a running one")
+	}
+	if code := b.exitCode(t); code != 1 || !strings.Contains(b.stderr.String(), "in use by another simulator") {
+		t.Errorf("second simulator: exit %d: %s", code, b.stderr.String())
+	}
+	a.stop(t)
+	// Free again once the first one stopped.
+	c, err := startProc(t, bin, simArgs(t, "--eeprom", ee)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.stop(t)
+}
