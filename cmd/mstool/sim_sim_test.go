@@ -4,8 +4,8 @@ package main
 
 // `mstool sim` and the mssim harness as an attacker or an accident would
 // meet them (issue 10, finding 6): the EEPROM file holding the device's
-// keys, two simulators on one file. Needs 'make firmware' (testenv: fail
-// in CI, skip elsewhere).
+// keys, two simulators on one file, a killed parent. Needs 'make
+// firmware' (testenv: fail in CI, skip elsewhere).
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -139,6 +140,48 @@ func simArgs(t *testing.T, extra ...string) []string {
 	return append([]string{"sim", "--harness", harness, "--elf", elf}, extra...)
 }
 
+// childPIDs lists the processes whose parent is pid (from /proc).
+func childPIDs(t *testing.T, pid int) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kids []int
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, _, ok := procStat(n); ok && ppid == pid {
+			kids = append(kids, n)
+		}
+	}
+	return kids
+}
+
+// procStat returns the parent and the state letter of a process.
+func procStat(pid int) (ppid int, state byte, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0, 0, false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	return ppid, f[0][0], true
+}
+
+// alive reports whether pid runs (a zombie nobody reaped has exited).
+func alive(pid int) bool {
+	_, state, ok := procStat(pid)
+	return ok && state != 'Z' && state != 'X'
+}
+
 // TestSimEEPROMFilePrivate: the harness keeps the device's master key and
 // SA keys in its EEPROM file. It must stay mode 0600 whatever the umask,
 // its rewrites must not go through a symbolic link planted at the
@@ -225,4 +268,40 @@ func TestSimEEPROMInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.stop(t)
+}
+
+// TestSimHarnessDiesWithParent: when `mstool sim` is killed (SIGKILL: no
+// chance to stop the harness), the harness exits too and the EEPROM file
+// is free for the next simulator.
+func TestSimHarnessDiesWithParent(t *testing.T) {
+	bin := mstoolBin(t)
+	ee := filepath.Join(t.TempDir(), "dev.eep")
+	p, err := startProc(t, bin, simArgs(t, "--eeprom", ee)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kids := childPIDs(t, p.cmd.Process.Pid)
+	if len(kids) != 1 {
+		t.Fatalf("mstool sim has %d child processes, want 1 (the harness)", len(kids))
+	}
+	h := kids[0]
+	t.Cleanup(func() {
+		if alive(h) {
+			syscall.Kill(h, syscall.SIGKILL)
+		}
+	})
+	p.cmd.Process.Kill()
+	<-p.done
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(h) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if alive(h) {
+		t.Fatalf("the harness (pid %d) still runs 5 s after mstool sim was killed", h)
+	}
+	q, err := startProc(t, bin, simArgs(t, "--eeprom", ee)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.stop(t)
 }

@@ -4,7 +4,7 @@
  * pseudo-terminal, so host tools talk to it exactly as to a USB board.
  *
  *   mssim [-m MCU] [-f HZ] [-e EEPROM.bin] [-b BOOTADDR] [-B BOOT.hex] [-R]
- *         [-l LINK] [-v] FIRMWARE
+ *         [-l LINK] [-P PID] [-v] FIRMWARE
  *   mssim -B BOOT.hex [-R] [options]        (blank application flash)
  *
  * On stdout, once the device runs, one machine-readable line:
@@ -23,7 +23,9 @@
  * O_CREAT|O_EXCL|O_NOFOLLOW. One simulator owns it: the harness holds an
  * exclusive flock on the file for as long as it runs and moves the lock to
  * each new file before renaming it into place; a second harness on the
- * same file exits with status 3.
+ * same file exits with status 3. With -P PID (mstool sim passes its own),
+ * the harness stops, saving the EEPROM, as soon as that parent process is
+ * gone, so a killed mstool never leaves a simulator holding the file.
  *
  * Why not libsimavrparts' uart_pty: Debian's version always replaces the
  * fixed symlink /tmp/simavr-uart0 (two simulators clash), prints chatter on
@@ -58,6 +60,7 @@
 #include <pty.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -98,6 +101,34 @@ static void sim_logger(avr_t *avr, const int level, const char *fmt, va_list ap)
 	if (level > LOG_WARNING && !verbose)
 		return;
 	vfprintf(stderr, fmt, ap);
+}
+
+/* ---- lifetime: die with the parent (-P) ----------------------------- */
+
+static pid_t parent_pid; /* -P: the process that owns this simulator */
+
+static int parent_gone(void) { return parent_pid > 0 && getppid() != parent_pid; }
+
+/* The parent-death signal comes when the thread that forked us exits,
+ * which in a multi-threaded parent (Go) is not always the process: only a
+ * parent that is really gone (we were re-parented) stops the device. */
+static void on_parent_death(int sig)
+{
+	(void)sig;
+	if (parent_gone())
+		stop_requested = 1;
+}
+
+/* 0, or -1 if the parent is already gone. */
+static int watch_parent(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_parent_death;
+	sigaction(SIGUSR1, &sa, NULL);
+	if (prctl(PR_SET_PDEATHSIG, SIGUSR1) != 0)
+		logf_err("cannot ask for the parent-death signal: %s (polling instead)", strerror(errno));
+	return parent_gone() ? -1 : 0;
 }
 
 /* ---- UART <-> pty bridge ------------------------------------------- */
@@ -608,7 +639,7 @@ static int load_hex(avr_t *avr, const char *path, long *lowest)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: mssim [-m MCU] [-f HZ] [-e EEPROM.bin] [-b BOOTADDR] [-B BOOT.hex] [-R] [-l LINK] [-v] FIRMWARE.elf|.hex\n"
+		"usage: mssim [-m MCU] [-f HZ] [-e EEPROM.bin] [-b BOOTADDR] [-B BOOT.hex] [-R] [-l LINK] [-P PID] [-v] FIRMWARE.elf|.hex\n"
 		"       mssim -B BOOT.hex [-R] [options]   (bootloader only: blank application flash)\n"
 		"  -m MCU       atmega328p (default) or atmega168; an ELF's .mmcu section wins unless -m is given\n"
 		"  -f HZ        clock (default 16000000)\n"
@@ -622,6 +653,7 @@ static void usage(void)
 		"               with EXTRF set (as DTR does on a board); the host's line speed must\n"
 		"               match the UART's or bytes are garbled\n"
 		"  -l LINK      also create the symlink LINK to the pty (removed at exit)\n"
+		"  -P PID       stop (saving the EEPROM) when process PID, the parent, is gone\n"
 		"  -v           verbose simulator messages on stderr\n"
 		"prints 'port=/dev/pts/N' on stdout when running; SIGINT/SIGTERM stop it cleanly\n");
 }
@@ -633,7 +665,7 @@ int main(int argc, char **argv)
 	unsigned long freq = 0;
 	long boot = -1;
 	int c;
-	while ((c = getopt(argc, argv, "m:f:e:b:B:Rl:vh")) != -1) {
+	while ((c = getopt(argc, argv, "m:f:e:b:B:Rl:P:vh")) != -1) {
 		switch (c) {
 		case 'm': mcu = optarg; break;
 		case 'f': freq = strtoul(optarg, NULL, 0); break;
@@ -642,6 +674,7 @@ int main(int argc, char **argv)
 		case 'B': boot_path = optarg; break;
 		case 'R': autoreset = 1; break;
 		case 'l': link_path = optarg; break;
+		case 'P': parent_pid = (pid_t)strtol(optarg, NULL, 0); break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
@@ -653,6 +686,10 @@ int main(int argc, char **argv)
 	}
 	const char *fw_path = optind < argc ? argv[optind] : NULL;
 	avr_global_logger_set(sim_logger);
+	if (parent_pid > 0 && watch_parent() != 0) {
+		logf_err("parent process %ld is gone", (long)parent_pid);
+		return 1;
+	}
 	if (ee_path) {
 		int rc = eeprom_open();
 		if (rc != 0)
@@ -783,6 +820,8 @@ int main(int argc, char **argv)
 			if (now.tv_sec != last.tv_sec) {
 				last = now;
 				eeprom_save(avr, 0); /* a fallback: writes are saved as they happen */
+				if (parent_gone()) /* a fallback for the parent-death signal */
+					stop_requested = 1;
 			}
 		}
 	}

@@ -147,7 +147,9 @@ func Start(ctx context.Context, o Options) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"-m", o.MCU}
+	// -P: the harness stops as soon as this process is gone, however it
+	// ends (a SIGKILL gives no chance to Stop it).
+	args := []string{"-m", o.MCU, "-P", strconv.Itoa(os.Getpid())}
 	if o.EEPROM != "" {
 		args = append(args, "-e", o.EEPROM)
 	}
