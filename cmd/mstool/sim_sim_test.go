@@ -4,8 +4,9 @@ package main
 
 // `mstool sim` and the mssim harness as an attacker or an accident would
 // meet them (issue 10, finding 6): the EEPROM file holding the device's
-// keys, two simulators on one file, a killed parent. Needs 'make
-// firmware' (testenv: fail in CI, skip elsewhere).
+// keys, a restart with an image the device has moved on from, a killed
+// parent, two simulators on one file. Needs 'make firmware' (testenv: fail
+// in CI, skip elsewhere).
 
 import (
 	"bufio"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/mstool/mstool/internal/testenv"
+	"github.com/mstool/mstool/pkg/sim"
 )
 
 // lockedBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
@@ -239,9 +241,89 @@ func TestSimEEPROMFilePrivate(t *testing.T) {
 	} else if !strings.Contains(err.Error(), "symbolic link") {
 		t.Errorf("refused without saying why: %v", err)
 	}
+	// mstool sim says so before it starts the harness.
+	if _, errs, code := mstoolRun(t, simArgs(t, "--eeprom", link)...); code != 1 || !strings.Contains(errs, "link.eep is a symbolic link") {
+		t.Errorf("mstool sim --eeprom LINK: exit %d: %s", code, errs)
+	}
 	checkVictim()
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("the link was replaced: %v", err)
+	}
+}
+
+// TestSimRestartKeepsMovedOnEEPROM: restarting `mstool sim --eeprom
+// IMAGE.hex` keeps the device's EEPROM after state writes, and after the
+// device was re-provisioned over the serial line it refuses to load the
+// old image over it (that would bring back the old SA with zeroed
+// counters: ESP sequence number 1 again under a used key) unless
+// --reset-eeprom asks for exactly that.
+func TestSimRestartKeepsMovedOnEEPROM(t *testing.T) {
+	bin := mstoolBin(t)
+	dir := t.TempDir()
+	f := func(name string) string { return filepath.Join(dir, name) }
+	mustRun(t, "keygen", "device", "-o", f("a.key"), "--id", "0x61")
+	mustRun(t, "keygen", "device", "-o", f("b.key"), "--id", "0x62")
+	mustRun(t, "esp", "sa", "new", "-o", f("a.sa"), "--suite", "aes128-ccm8", "--src", simHost, "--dst", simDevA)
+	mustRun(t, "esp", "sa", "new", "-o", f("b.sa"), "--suite", "aes128-ccm8", "--src", simHost, "--dst", simDevA)
+	mustRun(t, "--quiet", "provision", "-d", f("a.key"), "--ip", simDevA, "--sa", f("a.sa"), "-o", f("a.hex"))
+
+	p, err := startProc(t, bin, simArgs(t, "--eeprom", f("a.hex"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.stderr.String(), "loaded the image") {
+		t.Errorf("first start: %s", p.stderr.String())
+	}
+	// A state write (the device reserves outbound sequence numbers).
+	mustRun(t, "esp", "ping", "--port", p.port, "--sa", f("a.sa"), "-c", "1")
+	p.stop(t)
+
+	// Same image, device state moved on: kept.
+	p, err = startProc(t, bin, simArgs(t, "--eeprom", f("a.hex"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.stderr.String(), "state kept") {
+		t.Errorf("restart after a state write did not keep the device's EEPROM: %s", p.stderr.String())
+	}
+	// Serial re-provisioning: the device's configuration moves on.
+	mustRun(t, "--quiet", "provision", "-d", f("b.key"), "--ip", simDevA, "--sa", f("b.sa"), "--port", p.port, "--current-device", f("a.key"))
+	p.stop(t)
+	before, err := os.ReadFile(f("a.eep"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The old image again: refused, the device's EEPROM untouched.
+	p, err = startProc(t, bin, simArgs(t, "--eeprom", f("a.hex"))...)
+	if err == nil {
+		p.stop(t)
+		t.Fatalf("restart with the old image ran the device (it reloaded the image over the re-provisioned EEPROM): %s", p.stderr.String())
+	}
+	if code := p.exitCode(t); code != 1 {
+		t.Errorf("refusal: exit %d, want 1", code)
+	}
+	for _, w := range []string{"has moved on from", "--reset-eeprom"} {
+		if !strings.Contains(p.stderr.String(), w) {
+			t.Errorf("refusal lacks %q: %s", w, p.stderr.String())
+		}
+	}
+	if after, _ := os.ReadFile(f("a.eep")); !bytes.Equal(after, before) {
+		t.Error("the refused start changed the device's EEPROM file")
+	}
+
+	// --reset-eeprom: the image is loaded, as flashing it would.
+	p, err = startProc(t, bin, simArgs(t, "--eeprom", f("a.hex"), "--reset-eeprom")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.stderr.String(), "loaded the image") {
+		t.Errorf("--reset-eeprom: %s", p.stderr.String())
+	}
+	p.stop(t)
+	// The device's EEPROM holds the image's configuration again.
+	if _, fresh, err := sim.PrepareEEPROM(f("a.hex"), "atmega328p"); err != nil || fresh {
+		t.Errorf("after --reset-eeprom: fresh %v, %v", fresh, err)
 	}
 }
 

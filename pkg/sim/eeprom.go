@@ -14,8 +14,18 @@ import (
 	"github.com/mstool/mstool/pkg/provision"
 )
 
-// ErrEEPROMInUse: another simulator runs on the EEPROM file.
-var ErrEEPROMInUse = errors.New("sim: the EEPROM file is in use by another simulator")
+// Errors about the device's EEPROM file that callers can branch on.
+var (
+	// ErrEEPROMMovedOn: the device's EEPROM file differs from the image
+	// outside the state area (the device was provisioned again, over the
+	// serial line or from another image, or holds a staged configuration).
+	// Loading the image over it would bring back the image's keys with
+	// counters and floors at their start: ResetEEPROM does that on
+	// request only.
+	ErrEEPROMMovedOn = errors.New("sim: the device's EEPROM has moved on from the image")
+	// ErrEEPROMInUse: another simulator runs on the EEPROM file.
+	ErrEEPROMInUse = errors.New("sim: the EEPROM file is in use by another simulator")
+)
 
 // IsHex reports whether the file at path is Intel HEX (its first
 // non-blank byte is ':'), as `mstool provision` writes EEPROM images.
@@ -36,15 +46,14 @@ func RawPathFor(hexPath string) string {
 
 // PrepareEEPROM turns the Intel HEX provisioning image hexPath into the
 // raw EEPROM file the harness loads and saves (RawPathFor), and returns
-// its path. The raw file is the device's persistent EEPROM: when it
-// already exists and holds the same configuration area as the image, it
-// is kept as it is, so the counters and floors the device stored survive
-// restarts (reusing them is what keeps sequence numbers unique). When the
-// image's configuration differs (the device was provisioned again) or the
-// raw file does not exist, the raw file is written from the image; fresh
-// says which happened. A symbolic link as the raw file is refused
-// (keyfile.ErrSymlink), and so is writing it while a simulator runs on it
-// (ErrEEPROMInUse).
+// its path. The raw file is the device's persistent EEPROM and the image
+// only creates it: when the raw file does not exist (or is empty) it is
+// written from the image (fresh); when it holds the image's configuration
+// area, it is kept as it is, so the counters and floors the device stored
+// survive restarts (reusing them is what keeps sequence numbers unique).
+// Anything else means the device moved on from the image, and the image
+// is refused with an error wrapping ErrEEPROMMovedOn: ResetEEPROM loads it
+// anyway. A symbolic link as the raw file is refused (keyfile.ErrSymlink).
 func PrepareEEPROM(hexPath, mcu string) (raw string, fresh bool, err error) {
 	img, err := readImage(hexPath, mcu)
 	if err != nil {
@@ -56,13 +65,35 @@ func PrepareEEPROM(hexPath, mcu string) (raw string, fresh bool, err error) {
 		return "", false, err
 	}
 	cfgEnd := len(img) - provision.StateSize
-	if len(old) == len(img) && bytes.Equal(old[:cfgEnd], img[:cfgEnd]) {
+	switch {
+	case len(old) == 0:
+		if err := writeRaw(raw, img, false); err != nil {
+			return "", false, err
+		}
+		return raw, true, nil
+	case len(old) == len(img) && bytes.Equal(old[:cfgEnd], img[:cfgEnd]):
 		return raw, false, nil
 	}
-	if err := writeRaw(raw, img); err != nil {
-		return "", false, err
+	return "", false, fmt.Errorf("%w: %s no longer holds the configuration of %s (the device was provisioned again, or the image is a new one)", ErrEEPROMMovedOn, raw, hexPath)
+}
+
+// ResetEEPROM writes the image hexPath over the device's raw EEPROM file
+// (RawPathFor) whatever it holds, as flashing the image onto a board
+// would: the device's counters and floors go back to the image's. It
+// fails with ErrEEPROMInUse while a simulator runs on the file.
+func ResetEEPROM(hexPath, mcu string) (raw string, err error) {
+	img, err := readImage(hexPath, mcu)
+	if err != nil {
+		return "", err
 	}
-	return raw, true, nil
+	raw = RawPathFor(hexPath)
+	if _, err := readRaw(raw); err != nil {
+		return "", err
+	}
+	if err := writeRaw(raw, img, true); err != nil {
+		return "", err
+	}
+	return raw, nil
 }
 
 // readImage decodes an EEPROM image for mcu, padded with 0xFF to the
@@ -110,13 +141,18 @@ func readRaw(raw string) ([]byte, error) {
 
 // writeRaw writes img as the raw EEPROM file under the simulators' lock
 // (lockEEPROM): a new 0600 file next to it, synced, locked and renamed
-// into place.
-func writeRaw(raw string, img []byte) error {
+// into place. Without replace the file must still be empty or missing.
+func writeRaw(raw string, img []byte, replace bool) error {
 	lk, err := lockEEPROM(raw)
 	if err != nil {
 		return err
 	}
 	defer lk.Close()
+	if fi, err := lk.Stat(); err != nil {
+		return fmt.Errorf("sim: %w", err)
+	} else if !replace && fi.Size() != 0 {
+		return fmt.Errorf("%w: %s was written meanwhile", ErrEEPROMMovedOn, raw)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(raw), "."+filepath.Base(raw)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("sim: %w", err)

@@ -44,17 +44,31 @@ func TestPrepareEEPROM(t *testing.T) {
 	if b, _ := os.ReadFile(raw); b[1023] != 0x22 {
 		t.Fatal("state area overwritten")
 	}
-	// A new image (new configuration) replaces it.
+	// A new image (new configuration) is refused: the device has moved on
+	// from it (and it from the device). ResetEEPROM loads it.
 	img[10] = 0x33
 	write(img)
-	if _, fresh, err := PrepareEEPROM(hexPath, "atmega328p"); err != nil || !fresh {
-		t.Fatalf("reprovisioned: %v %v", fresh, err)
+	if _, _, err := PrepareEEPROM(hexPath, "atmega328p"); !errors.Is(err, ErrEEPROMMovedOn) {
+		t.Fatalf("new image: %v, want ErrEEPROMMovedOn", err)
+	}
+	if b, _ := os.ReadFile(raw); b[10] != 0x11 || b[1023] != 0x22 {
+		t.Fatal("the refused image changed the raw file")
+	}
+	if _, err := ResetEEPROM(hexPath, "atmega328p"); err != nil {
+		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(raw); !bytes.Equal(b, img) {
 		t.Fatal("raw file is not the new image")
 	}
 	if fi, _ := os.Stat(raw); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("raw file mode %04o", fi.Mode().Perm())
+	}
+	// The device re-provisioned (its configuration area changed): refused.
+	got, _ = os.ReadFile(raw)
+	got[20] ^= 0xFF
+	os.WriteFile(raw, got, 0o600)
+	if _, _, err := PrepareEEPROM(hexPath, "atmega328p"); !errors.Is(err, ErrEEPROMMovedOn) {
+		t.Fatalf("re-provisioned device: %v, want ErrEEPROMMovedOn", err)
 	}
 	// An image too large for the MCU is refused.
 	if _, _, err := PrepareEEPROM(hexPath, "atmega168"); err == nil {
@@ -84,6 +98,9 @@ func TestPrepareEEPROMNoSymlink(t *testing.T) {
 	os.Symlink(victim, raw)
 	if _, _, err := PrepareEEPROM(hexPath, "atmega328p"); !errors.Is(err, keyfile.ErrSymlink) {
 		t.Errorf("raw file a symbolic link: %v", err)
+	}
+	if _, err := ResetEEPROM(hexPath, "atmega328p"); !errors.Is(err, keyfile.ErrSymlink) {
+		t.Errorf("reset, raw file a symbolic link: %v", err)
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "victim" {
 		t.Fatalf("victim written: %q", b)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mstool/mstool/pkg/keyfile"
 )
 
 // Errors callers can branch on.
@@ -146,6 +149,12 @@ func Start(ctx context.Context, o Options) (*Device, error) {
 	fw, err := FindFirmware(o.Firmware, o.MCU)
 	if err != nil {
 		return nil, err
+	}
+	if o.EEPROM != "" {
+		// The harness refuses a link too; this says so in a typed error.
+		if fi, err := os.Lstat(o.EEPROM); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("sim: %s %w", o.EEPROM, keyfile.ErrSymlink)
+		}
 	}
 	// -P: the harness stops as soon as this process is gone, however it
 	// ends (a SIGKILL gives no chance to Stop it).
