@@ -185,19 +185,21 @@ func msslDial(ui *UI, c *cli.Context) (*mssl.Session, error) {
 	return sess, nil
 }
 
-// openKeyLog opens the key log for appending, creating it with mode 0600;
-// an existing file others can read is refused.
+// openKeyLog opens the key log for appending, creating it with mode 0600,
+// never through a symbolic link; an existing file others can access is
+// refused (keyfile.OpenAppend).
 func openKeyLog(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, failf("", "mssl: key log: %v", err)
-	}
-	fi, err := f.Stat()
-	if err == nil && fi.Mode().Perm()&0o077 != 0 {
-		f.Close()
+	f, err := keyfile.OpenAppend(path)
+	var ie *keyfile.InsecureError
+	switch {
+	case err == nil:
+		return f, nil
+	case errors.Is(err, keyfile.ErrSymlink):
+		return nil, symlinkRefused(path)
+	case errors.As(err, &ie):
 		return nil, failf("chmod 600 "+path, "mssl: key log %s is readable by other users", path)
 	}
-	return f, nil
+	return nil, failf("", "mssl: key log: %v", err)
 }
 
 func msslTransport(c *cli.Context, g *grant.Grant) (mssl.Transport, error) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 
+	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/link"
 )
 
@@ -11,16 +12,9 @@ import (
 // the session's ciphertext and, with a key log, can be decrypted) and a
 // recorder writing to it. It never overwrites a file unless force.
 func openRecording(path string, force bool) (*os.File, *link.Recorder, error) {
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if force {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	}
-	f, err := os.OpenFile(path, flags, 0o600)
+	f, err := createOutput(path, force)
 	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, nil, failf("choose another name or add --force", "%s already exists", path)
-		}
-		return nil, nil, failf("", "%v", err)
+		return nil, nil, err
 	}
 	rec, err := link.NewRecorder(f)
 	if err != nil {
@@ -28,4 +22,26 @@ func openRecording(path string, force bool) (*os.File, *link.Recorder, error) {
 		return nil, nil, failf("", "%v", err)
 	}
 	return f, rec, nil
+}
+
+// createOutput creates an output file that is written as it goes (a
+// recording, a capture): mode 0600, never over an existing file unless
+// force, never through a symbolic link (keyfile.Create).
+func createOutput(path string, force bool) (*os.File, error) {
+	f, err := keyfile.Create(path, force)
+	switch {
+	case err == nil:
+		return f, nil
+	case errors.Is(err, keyfile.ErrSymlink):
+		return nil, symlinkRefused(path)
+	case errors.Is(err, keyfile.ErrExists):
+		return nil, failf("choose another name, or add --force to replace it", "%s already exists", path)
+	}
+	return nil, failf("", "%v", err)
+}
+
+// symlinkRefused is the error for an output or secret file that is a
+// symbolic link: mstool never writes through one.
+func symlinkRefused(path string) error {
+	return failf("remove the link, or give the real file's path", "%s is a symbolic link; refusing to write through it", path)
 }

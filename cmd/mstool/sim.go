@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
 
+	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/sim"
 	"github.com/urfave/cli/v2"
 )
@@ -23,6 +25,12 @@ func simCommand(ui *UI) *cli.Command {
 			"the port with the other commands:\n\n" +
 			"   mstool sim --eeprom dev.eep > port.txt &\n" +
 			"   mstool bench --port $(cat port.txt)\n\n" +
+			"--eeprom FILE is the device's EEPROM (mode 0600; one simulator at a time). An\n" +
+			"Intel HEX image from 'mstool provision' only creates the device's EEPROM file\n" +
+			"FILE.eep: restarts keep that file, and once the device has moved on from the\n" +
+			"image (provisioned again over the serial line, or the image changed) the image\n" +
+			"is refused unless --reset-eeprom loads it over the device, as flashing it would.\n" +
+			"The harness stops when mstool does, however mstool ends.\n\n" +
 			"The harness and firmware are found under firmware/build/ in this directory or a\n" +
 			"parent (build them with 'make -C firmware'), or given with --harness and --elf;\n" +
 			"$MSTOOL_MSSIM also names the harness.",
@@ -30,6 +38,7 @@ func simCommand(ui *UI) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "elf", Usage: "firmware image `FILE` (.elf or .hex; default firmware/build/MCU/mstool.elf)"},
 			&cli.StringFlag{Name: "eeprom", Usage: "keep the device's EEPROM in `FILE` (raw; loaded at start, saved on change and at exit); an Intel HEX image from 'mstool provision' is loaded into FILE.eep, which then keeps the device's state"},
+			&cli.BoolFlag{Name: "reset-eeprom", Usage: "load the --eeprom image over FILE.eep even though the device has moved on from it (its keys, counters and floors go back to the image's, as when flashing it)"},
 			&cli.StringFlag{Name: "mcu", Value: "atmega328p", Usage: "simulated MCU: atmega328p or atmega168"},
 			&cli.StringFlag{Name: "harness", Usage: "the mssim harness binary (default firmware/build/mssim)"},
 			&cli.StringFlag{Name: "boot", Usage: "start at this byte `ADDRESS` (a bootloader, e.g. 0x7e00 for optiboot)"},
@@ -47,11 +56,23 @@ func simCommand(ui *UI) *cli.Command {
 				boot = v
 			}
 			eeprom := c.String("eeprom")
+			reset := c.Bool("reset-eeprom")
+			if reset && (eeprom == "" || !sim.IsHex(eeprom)) {
+				return usageErrorf("give the Intel HEX image with --eeprom IMAGE.hex", "sim: --reset-eeprom loads an image: it goes with --eeprom IMAGE.hex")
+			}
 			if eeprom != "" && sim.IsHex(eeprom) {
 				// A provisioning image: the device's EEPROM lives in FILE.eep.
-				raw, fresh, err := sim.PrepareEEPROM(eeprom, c.String("mcu"))
+				var raw string
+				var fresh bool
+				var err error
+				if reset {
+					raw, err = sim.ResetEEPROM(eeprom, c.String("mcu"))
+					fresh = true
+				} else {
+					raw, fresh, err = sim.PrepareEEPROM(eeprom, c.String("mcu"))
+				}
 				if err != nil {
-					return failf("give the image 'mstool provision' wrote for this --mcu", "%v", err)
+					return simEEPROMError(err, sim.RawPathFor(eeprom))
 				}
 				if fresh {
 					ui.Infof("loaded the image %s into the device's EEPROM file %s", eeprom, raw)
@@ -79,6 +100,8 @@ func runSim(ui *UI, o sim.Options) error {
 		switch {
 		case errors.Is(err, sim.ErrHarnessNotFound), errors.Is(err, sim.ErrFirmwareNotFound):
 			return failf("build them with 'make -C firmware', or give --harness/--elf", "%v", err)
+		case errors.Is(err, sim.ErrEEPROMInUse), errors.Is(err, keyfile.ErrSymlink):
+			return simEEPROMError(err, o.EEPROM)
 		}
 		return failf("run with --verbose to see the simulator's messages", "%v", err)
 	}
@@ -105,4 +128,19 @@ func runSim(ui *UI, o sim.Options) error {
 	case <-d.Done():
 		return failf("run with --verbose to see the simulator's messages", "sim: the simulated device stopped: %v", d.Err())
 	}
+}
+
+// simEEPROMError explains why the device's EEPROM file raw cannot be
+// used.
+func simEEPROMError(err error, raw string) error {
+	switch {
+	case errors.Is(err, sim.ErrEEPROMMovedOn):
+		return failf(fmt.Sprintf("run the device as it is with '--eeprom %s', or add --reset-eeprom to load the image over it (its counters and floors go back to the image's)", raw),
+			"%v; refusing to load it over the device's EEPROM", err)
+	case errors.Is(err, sim.ErrEEPROMInUse):
+		return failf("stop the simulator that runs on it, or give another --eeprom file", "%v", err)
+	case errors.Is(err, keyfile.ErrSymlink):
+		return symlinkRefused(raw)
+	}
+	return failf("give the image 'mstool provision' wrote for this --mcu", "%v", err)
 }

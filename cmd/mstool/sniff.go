@@ -66,17 +66,10 @@ func sniffCommand(ui *UI) *cli.Command {
 			outPath := c.String("write")
 			var out *os.File
 			if outPath != "" {
-				flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-				if c.Bool("force") {
-					flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-				}
-				out, err = os.OpenFile(outPath, flags, 0o600)
+				out, err = createOutput(outPath, c.Bool("force"))
 				if err != nil {
 					src.Close()
-					if errors.Is(err, fs.ErrExist) {
-						return failf("choose another name, or add --force to replace it", "sniff: %s already exists", outPath)
-					}
-					return failf("", "sniff: %v", err)
+					return err
 				}
 				opts.Output = out
 			}

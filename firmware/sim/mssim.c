@@ -4,7 +4,7 @@
  * pseudo-terminal, so host tools talk to it exactly as to a USB board.
  *
  *   mssim [-m MCU] [-f HZ] [-e EEPROM.bin] [-b BOOTADDR] [-B BOOT.hex] [-R]
- *         [-l LINK] [-v] FIRMWARE
+ *         [-l LINK] [-P PID] [-v] FIRMWARE
  *   mssim -B BOOT.hex [-R] [options]        (blank application flash)
  *
  * On stdout, once the device runs, one machine-readable line:
@@ -16,6 +16,16 @@
  * instruction that completes a simulated EEPROM write, before the device
  * runs on, so a kill -9 behaves like a power loss on a real chip: every
  * write the firmware saw complete persists.
+ *
+ * The EEPROM file holds the device's keys: it is mode 0600, never opened
+ * through a symbolic link (a link given as the file is refused), and its
+ * temporary files have unpredictable names and are created with
+ * O_CREAT|O_EXCL|O_NOFOLLOW. One simulator owns it: the harness holds an
+ * exclusive flock on the file for as long as it runs and moves the lock to
+ * each new file before renaming it into place; a second harness on the
+ * same file exits with status 3. With -P PID (mstool sim passes its own),
+ * the harness stops, saving the EEPROM, as soon as that parent process is
+ * gone, so a killed mstool never leaves a simulator holding the file.
  *
  * Why not libsimavrparts' uart_pty: Debian's version always replaces the
  * fixed symlink /tmp/simavr-uart0 (two simulators clash), prints chatter on
@@ -48,8 +58,11 @@
 #include <getopt.h>
 #include <poll.h>
 #include <pty.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -88,6 +101,34 @@ static void sim_logger(avr_t *avr, const int level, const char *fmt, va_list ap)
 	if (level > LOG_WARNING && !verbose)
 		return;
 	vfprintf(stderr, fmt, ap);
+}
+
+/* ---- lifetime: die with the parent (-P) ----------------------------- */
+
+static pid_t parent_pid; /* -P: the process that owns this simulator */
+
+static int parent_gone(void) { return parent_pid > 0 && getppid() != parent_pid; }
+
+/* The parent-death signal comes when the thread that forked us exits,
+ * which in a multi-threaded parent (Go) is not always the process: only a
+ * parent that is really gone (we were re-parented) stops the device. */
+static void on_parent_death(int sig)
+{
+	(void)sig;
+	if (parent_gone())
+		stop_requested = 1;
+}
+
+/* 0, or -1 if the parent is already gone. */
+static int watch_parent(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_parent_death;
+	sigaction(SIGUSR1, &sa, NULL);
+	if (prctl(PR_SET_PDEATHSIG, SIGUSR1) != 0)
+		logf_err("cannot ask for the parent-death signal: %s (polling instead)", strerror(errno));
+	return parent_gone() ? -1 : 0;
 }
 
 /* ---- UART <-> pty bridge ------------------------------------------- */
@@ -419,8 +460,52 @@ static void wdt_jitter(avr_t *avr)
 /* ---- EEPROM persistence -------------------------------------------- */
 
 static const char *ee_path;
+static int ee_fd = -1;        /* the EEPROM file, open and flock()ed */
 static unsigned char ee_saved[4096];
 static uint32_t ee_size;
+
+/* Opens the EEPROM file (created empty, i.e. erased, with mode 0600 if
+ * missing; never through a symbolic link) and takes the simulator's
+ * exclusive lock on it. The lock belongs to the file, not the name:
+ * eeprom_save locks each new file before renaming it over the old one, so
+ * whoever locked a file the name no longer points to tries again.
+ * Returns 0, 3 if another simulator holds the file, 1 on other errors. */
+static int eeprom_open(void)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		int fd = open(ee_path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			if (errno == ELOOP)
+				logf_err("%s is a symbolic link: give the EEPROM file itself", ee_path);
+			else
+				logf_err("cannot open %s: %s", ee_path, strerror(errno));
+			return 1;
+		}
+		struct stat a, b;
+		if (fstat(fd, &a) != 0 || !S_ISREG(a.st_mode)) {
+			logf_err("%s is not a regular file", ee_path);
+			close(fd);
+			return 1;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+			int e = errno;
+			close(fd);
+			if (e == EWOULDBLOCK) {
+				logf_err("%s is in use by another simulator", ee_path);
+				return 3;
+			}
+			logf_err("cannot lock %s: %s", ee_path, strerror(e));
+			return 1;
+		}
+		if (lstat(ee_path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+			ee_fd = fd;
+			return 0;
+		}
+		close(fd); /* replaced meanwhile: lock the new file */
+	}
+	logf_err("%s keeps being replaced", ee_path);
+	return 1;
+}
 
 /* simavr's EEPROM ioctls copy between the simulated EEPROM and a
  * caller-owned buffer (desc.ee, offset, size). */
@@ -430,16 +515,19 @@ static void eeprom_load(avr_t *avr)
 	ee_size = avr->e2end + 1;
 	if (ee_size > sizeof ee_saved)
 		ee_size = sizeof ee_saved;
-	if (!ee_path)
+	if (ee_fd < 0)
 		return;
 	memset(buf, 0xFF, ee_size); /* a new file starts erased, as a fresh chip */
 	size_t n = 0;
-	FILE *f = fopen(ee_path, "rb");
-	if (f) {
-		n = fread(buf, 1, ee_size, f);
-		fclose(f);
-	} else if (errno != ENOENT) {
-		logf_err("cannot read %s: %s", ee_path, strerror(errno));
+	while (n < ee_size) {
+		ssize_t r = pread(ee_fd, buf + n, ee_size - n, (off_t)n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			logf_err("cannot read %s: %s", ee_path, strerror(errno));
+		if (r <= 0)
+			break;
+		n += (size_t)r;
 	}
 	avr_eeprom_desc_t d = { .ee = buf, .offset = 0, .size = ee_size };
 	avr_ioctl(avr, AVR_IOCTL_EEPROM_SET, &d); /* its return value is not an error code */
@@ -448,12 +536,35 @@ static void eeprom_load(avr_t *avr)
 		logf_err("loaded %zu EEPROM bytes from %s", n, ee_path);
 }
 
-/* Writes the EEPROM file atomically (temporary file + rename) if changed
- * (or always, with force). */
+/* A new file next to the EEPROM file, under a name nobody can predict:
+ * mode 0600, O_CREAT|O_EXCL|O_NOFOLLOW (an existing name or a link planted
+ * there fails, and another name is drawn). */
+static int eeprom_tmp(char *tmp, size_t size)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		unsigned long long r;
+		if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) {
+			logf_err("getrandom: %s", strerror(errno));
+			return -1;
+		}
+		if ((size_t)snprintf(tmp, size, "%s.%016llx.tmp", ee_path, r) >= size) {
+			logf_err("%s: name too long", ee_path);
+			return -1;
+		}
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
+/* Writes the EEPROM file atomically if changed (or always, with force): a
+ * new 0600 file, synced and locked, renamed over the old one, whose lock
+ * is then let go. */
 static void eeprom_save(avr_t *avr, int force)
 {
 	unsigned char buf[sizeof ee_saved];
-	if (!ee_path || !ee_size)
+	if (ee_fd < 0 || !ee_size)
 		return;
 	avr_eeprom_desc_t d = { .ee = buf, .offset = 0, .size = ee_size };
 	memcpy(buf, ee_saved, ee_size);
@@ -461,18 +572,29 @@ static void eeprom_save(avr_t *avr, int force)
 	if (!force && memcmp(ee_saved, buf, ee_size) == 0)
 		return;
 	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.tmp%ld", ee_path, (long)getpid());
-	FILE *f = fopen(tmp, "wb");
-	if (!f) {
-		logf_err("cannot write %s: %s", tmp, strerror(errno));
+	int fd = eeprom_tmp(tmp, sizeof tmp);
+	if (fd < 0) {
+		logf_err("cannot create a temporary file next to %s: %s", ee_path, strerror(errno));
 		return;
 	}
-	size_t n = fwrite(buf, 1, ee_size, f);
-	if (fclose(f) != 0 || n != ee_size || rename(tmp, ee_path) != 0) {
+	size_t n = 0;
+	while (n < ee_size) {
+		ssize_t w = write(fd, buf + n, ee_size - n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		n += (size_t)w;
+	}
+	if (n != ee_size || fchmod(fd, 0600) != 0 || fsync(fd) != 0 ||
+	    flock(fd, LOCK_EX | LOCK_NB) != 0 || rename(tmp, ee_path) != 0) {
 		logf_err("cannot save EEPROM to %s: %s", ee_path, strerror(errno));
+		close(fd);
 		unlink(tmp);
 		return;
 	}
+	close(ee_fd);
+	ee_fd = fd;
 	memcpy(ee_saved, buf, ee_size);
 }
 
@@ -497,7 +619,7 @@ static void eeprom_write_hook(struct avr_t *avr, avr_io_addr_t addr, uint8_t v, 
 
 static void eeprom_write_through(avr_t *avr)
 {
-	if (ee_path)
+	if (ee_fd >= 0)
 		avr_register_io_write(avr, EECR_DATA_ADDR, eeprom_write_hook, NULL);
 }
 
@@ -544,12 +666,13 @@ static int load_hex(avr_t *avr, const char *path, long *lowest)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: mssim [-m MCU] [-f HZ] [-e EEPROM.bin] [-b BOOTADDR] [-B BOOT.hex] [-R] [-l LINK] [-v] FIRMWARE.elf|.hex\n"
+		"usage: mssim [-m MCU] [-f HZ] [-e EEPROM.bin] [-b BOOTADDR] [-B BOOT.hex] [-R] [-l LINK] [-P PID] [-v] FIRMWARE.elf|.hex\n"
 		"       mssim -B BOOT.hex [-R] [options]   (bootloader only: blank application flash)\n"
 		"  -m MCU       atmega328p (default) or atmega168; an ELF's .mmcu section wins unless -m is given\n"
 		"  -f HZ        clock (default 16000000)\n"
 		"  -e FILE      EEPROM image: loaded at start (missing = erased), written through on every\n"
-		"               EEPROM write (atomically) and saved at exit\n"
+		"               EEPROM write (atomically) and saved at exit; mode 0600, never a symbolic\n"
+		"               link, locked while the simulator runs (exit status 3: in use by another)\n"
 		"  -b ADDR      start at this byte address (a bootloader, e.g. 0x7e00 for optiboot on a 328P)\n"
 		"  -B FILE      also load this bootloader (Intel HEX) and start at its lowest address\n"
 		"               (BOOTRST programmed); the boot section runs paced to the wall clock\n"
@@ -557,6 +680,7 @@ static void usage(void)
 		"               with EXTRF set (as DTR does on a board); the host's line speed must\n"
 		"               match the UART's or bytes are garbled\n"
 		"  -l LINK      also create the symlink LINK to the pty (removed at exit)\n"
+		"  -P PID       stop (saving the EEPROM) when process PID, the parent, is gone\n"
 		"  -v           verbose simulator messages on stderr\n"
 		"prints 'port=/dev/pts/N' on stdout when running; SIGINT/SIGTERM stop it cleanly\n");
 }
@@ -568,7 +692,7 @@ int main(int argc, char **argv)
 	unsigned long freq = 0;
 	long boot = -1;
 	int c;
-	while ((c = getopt(argc, argv, "m:f:e:b:B:Rl:vh")) != -1) {
+	while ((c = getopt(argc, argv, "m:f:e:b:B:Rl:P:vh")) != -1) {
 		switch (c) {
 		case 'm': mcu = optarg; break;
 		case 'f': freq = strtoul(optarg, NULL, 0); break;
@@ -577,6 +701,7 @@ int main(int argc, char **argv)
 		case 'B': boot_path = optarg; break;
 		case 'R': autoreset = 1; break;
 		case 'l': link_path = optarg; break;
+		case 'P': parent_pid = (pid_t)strtol(optarg, NULL, 0); break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
@@ -588,6 +713,15 @@ int main(int argc, char **argv)
 	}
 	const char *fw_path = optind < argc ? argv[optind] : NULL;
 	avr_global_logger_set(sim_logger);
+	if (parent_pid > 0 && watch_parent() != 0) {
+		logf_err("parent process %ld is gone", (long)parent_pid);
+		return 1;
+	}
+	if (ee_path) {
+		int rc = eeprom_open();
+		if (rc != 0)
+			return rc;
+	}
 
 	/* elf_firmware_t is large; keep it off the stack. */
 	static elf_firmware_t fw;
@@ -715,6 +849,8 @@ int main(int argc, char **argv)
 			if (now.tv_sec != last.tv_sec) {
 				last = now;
 				eeprom_save(avr, 0); /* a fallback: writes are saved as they happen */
+				if (parent_gone()) /* a fallback for the parent-death signal */
+					stop_requested = 1;
 			}
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/mstool/mstool/pkg/capture"
 	"github.com/mstool/mstool/pkg/capture/capturetest"
 	"github.com/mstool/mstool/pkg/esp"
+	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/safile"
 )
 
@@ -54,7 +55,7 @@ func run(dir string, size int64, suiteName string) error {
 		return err
 	}
 	ws, _ := safile.ExportWireshark(f.All())
-	if err := os.WriteFile(filepath.Join(dir, "esp_sa"), ws, 0o600); err != nil {
+	if err := keyfile.WriteNew(filepath.Join(dir, "esp_sa"), ws, 0o600); err != nil {
 		return err
 	}
 	out, err := esp.NewOutbound(f.Outbound[0])
@@ -65,7 +66,7 @@ func run(dir string, size int64, suiteName string) error {
 	if err != nil {
 		return err
 	}
-	file, err := os.Create(filepath.Join(dir, "esp.pcap"))
+	file, err := keyfile.Create(filepath.Join(dir, "esp.pcap"), false)
 	if err != nil {
 		return err
 	}

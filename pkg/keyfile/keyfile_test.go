@@ -91,3 +91,119 @@ func TestReadPrivate(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// plantLink makes dir/name a symbolic link to a victim file holding
+// "victim" (mode 0600) and returns both paths.
+func plantLink(t *testing.T, name string) (link, victim string) {
+	t.Helper()
+	dir := t.TempDir()
+	victim = filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("victim"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link = filepath.Join(dir, name)
+	if err := os.Symlink(victim, link); err != nil {
+		t.Skipf("symlinks unavailable: %v", err)
+	}
+	return link, victim
+}
+
+func checkVictim(t *testing.T, victim string) {
+	t.Helper()
+	if b, _ := os.ReadFile(victim); string(b) != "victim" {
+		t.Fatalf("the link's target was written: %q", b)
+	}
+}
+
+func TestCreateNeverFollowsSymlinks(t *testing.T) {
+	for _, replace := range []bool{false, true} {
+		link, victim := plantLink(t, "out.pcap")
+		f, err := Create(link, replace)
+		if err == nil {
+			f.Write([]byte("data"))
+			f.Close()
+		}
+		want := ErrSymlink
+		if !replace {
+			want = ErrExists
+		}
+		if !errors.Is(err, want) {
+			t.Errorf("replace=%v: %v, want %v", replace, err, want)
+		}
+		checkVictim(t, victim)
+		// A dangling link does not create its target.
+		dangling := filepath.Join(filepath.Dir(link), "dangling")
+		os.Symlink(filepath.Join(filepath.Dir(link), "created"), dangling)
+		if _, err := Create(dangling, replace); err == nil {
+			t.Errorf("replace=%v: dangling link accepted", replace)
+		}
+		if _, err := os.Lstat(filepath.Join(filepath.Dir(link), "created")); err == nil {
+			t.Errorf("replace=%v: the dangling link's target was created", replace)
+		}
+	}
+}
+
+func TestCreateReplace(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "out")
+	f, err := Create(p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("first, longer"))
+	f.Close()
+	if _, err := Create(p, false); !errors.Is(err, ErrExists) {
+		t.Fatalf("existing file without replace: %v", err)
+	}
+	os.Chmod(p, 0o644)
+	f, err = Create(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("second"))
+	f.Close()
+	if b, _ := os.ReadFile(p); string(b) != "second" {
+		t.Fatalf("replaced file holds %q", b)
+	}
+	if fi, _ := os.Stat(p); runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Fatalf("replaced file has mode %04o, want 0600", fi.Mode().Perm())
+	}
+	if _, err := Create(t.TempDir(), true); err == nil {
+		t.Fatal("a directory was accepted")
+	}
+}
+
+func TestOpenAppendNeverFollowsSymlinks(t *testing.T) {
+	link, victim := plantLink(t, "keys.log")
+	f, err := OpenAppend(link)
+	if err == nil {
+		f.Write([]byte("MSSL1 ...\n"))
+		f.Close()
+	}
+	if !errors.Is(err, ErrSymlink) {
+		t.Errorf("OpenAppend through a link: %v, want ErrSymlink", err)
+	}
+	checkVictim(t, victim)
+
+	p := filepath.Join(t.TempDir(), "keys.log")
+	for range 2 {
+		f, err := OpenAppend(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write([]byte("line\n"))
+		f.Close()
+	}
+	if b, _ := os.ReadFile(p); string(b) != "line\nline\n" {
+		t.Fatalf("log holds %q", b)
+	}
+	if runtime.GOOS != "windows" {
+		if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+			t.Fatalf("log has mode %04o", fi.Mode().Perm())
+		}
+		os.Chmod(p, 0o640)
+		var ie *InsecureError
+		if _, err := OpenAppend(p); !errors.As(err, &ie) {
+			t.Fatalf("group-readable log: %v, want InsecureError", err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mstool/mstool/pkg/keyfile"
 )
 
 // Errors callers can branch on.
@@ -44,7 +47,9 @@ type Options struct {
 	// MCU is atmega328p (default) or atmega168.
 	MCU string
 	// EEPROM is a file holding the EEPROM image: loaded at start (absent:
-	// erased), saved when it changes and at exit. Empty: not persisted.
+	// erased), saved when it changes and at exit, mode 0600. It must not
+	// be a symbolic link, and one simulator at a time runs on it (Start
+	// fails with ErrEEPROMInUse). Empty: not persisted.
 	EEPROM string
 	// BootAddr, when non-zero, starts execution at this byte address (a
 	// bootloader such as optiboot).
@@ -145,7 +150,15 @@ func Start(ctx context.Context, o Options) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"-m", o.MCU}
+	if o.EEPROM != "" {
+		// The harness refuses a link too; this says so in a typed error.
+		if fi, err := os.Lstat(o.EEPROM); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("sim: %s %w", o.EEPROM, keyfile.ErrSymlink)
+		}
+	}
+	// -P: the harness stops as soon as this process is gone, however it
+	// ends (a SIGKILL gives no chance to Stop it).
+	args := []string{"-m", o.MCU, "-P", strconv.Itoa(os.Getpid())}
 	if o.EEPROM != "" {
 		args = append(args, "-e", o.EEPROM)
 	}
@@ -154,9 +167,10 @@ func Start(ctx context.Context, o Options) (*Device, error) {
 	}
 	args = append(args, fw)
 	cmd := exec.Command(harness, args...)
-	cmd.Stderr = o.Stderr
-	if cmd.Stderr == nil {
-		cmd.Stderr = io.Discard
+	var diag tailBuffer // the harness's last words, for the errors below
+	cmd.Stderr = &diag
+	if o.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(o.Stderr, &diag)
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -192,7 +206,15 @@ func Start(ctx context.Context, o Options) (*Device, error) {
 		case l, ok := <-lines:
 			if !ok {
 				<-d.done
-				return nil, fmt.Errorf("sim: harness exited before the device ran (%v); run it with -v for details: %s %s", d.waitErr, harness, strings.Join(args, " "))
+				var ee *exec.ExitError
+				if errors.As(d.waitErr, &ee) && ee.ExitCode() == exitEEPROMInUse {
+					return nil, fmt.Errorf("%w (%s)", ErrEEPROMInUse, o.EEPROM)
+				}
+				why := diag.lastLine()
+				if why == "" {
+					why = "run it with -v for details: " + harness + " " + strings.Join(args, " ")
+				}
+				return nil, fmt.Errorf("sim: harness exited before the device ran (%v): %s", d.waitErr, why)
 			}
 			k, v, _ := strings.Cut(l, "=")
 			switch k {
@@ -221,6 +243,34 @@ func Start(ctx context.Context, o Options) (*Device, error) {
 		}
 	}()
 	return d, nil
+}
+
+// exitEEPROMInUse is the harness's exit status when another simulator
+// holds its EEPROM file.
+const exitEEPROMInUse = 3
+
+// tailBuffer keeps the last bytes written to it.
+type tailBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > 4096 {
+		t.b = append(t.b[:0], t.b[len(t.b)-2048:]...)
+	}
+	return len(p), nil
+}
+
+// lastLine is the last non-empty line written.
+func (t *tailBuffer) lastLine() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(string(t.b)), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }
 
 // Done is closed when the harness has exited.
