@@ -243,6 +243,7 @@ complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'sim' -d 'start the si
 complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l elf -r -d 'firmware image `FILE` (.elf or .hex; default firmware/build/MCU/mstool.elf)'
 complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l eeprom -r -d 'keep the device\'s EEPROM in `FILE` (raw; loaded at start, saved on change and at exit); an Intel HEX image from \'mstool provision\' is loaded into FILE.eep, which then keeps the device\'s state'
 complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l reset-eeprom -d 'load the --eeprom image over FILE.eep even though the device has moved on from it (its keys, counters and floors go back to the image\'s, as when flashing it)'
+complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l allow-older-floors -d 'load an --eeprom image whose revocation floors are below the host\'s record (undoes revocations)'
 complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l mcu -r -d 'simulated MCU: atmega328p or atmega168'
 complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l harness -r -d 'the mssim harness binary (default firmware/build/mssim)'
 complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l boot -r -d 'start at this byte `ADDRESS` (a bootloader, e.g. 0x7e00 for optiboot)'

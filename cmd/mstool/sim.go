@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/mstool/mstool/pkg/fwimage"
 	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/sim"
 	"github.com/urfave/cli/v2"
@@ -39,6 +40,7 @@ func simCommand(ui *UI) *cli.Command {
 			&cli.StringFlag{Name: "elf", Usage: "firmware image `FILE` (.elf or .hex; default firmware/build/MCU/mstool.elf)"},
 			&cli.StringFlag{Name: "eeprom", Usage: "keep the device's EEPROM in `FILE` (raw; loaded at start, saved on change and at exit); an Intel HEX image from 'mstool provision' is loaded into FILE.eep, which then keeps the device's state"},
 			&cli.BoolFlag{Name: "reset-eeprom", Usage: "load the --eeprom image over FILE.eep even though the device has moved on from it (its keys, counters and floors go back to the image's, as when flashing it)"},
+			&cli.BoolFlag{Name: "allow-older-floors", Usage: "load an --eeprom image whose revocation floors are below the host's record (undoes revocations)"},
 			&cli.StringFlag{Name: "mcu", Value: "atmega328p", Usage: "simulated MCU: atmega328p or atmega168"},
 			&cli.StringFlag{Name: "harness", Usage: "the mssim harness binary (default firmware/build/mssim)"},
 			&cli.StringFlag{Name: "boot", Usage: "start at this byte `ADDRESS` (a bootloader, e.g. 0x7e00 for optiboot)"},
@@ -65,6 +67,17 @@ func simCommand(ui *UI) *cli.Command {
 				var raw string
 				var fresh bool
 				var err error
+				if _, serr := os.Lstat(sim.RawPathFor(eeprom)); reset || errors.Is(serr, os.ErrNotExist) {
+					// The image goes into the device: as with flash --eeprom,
+					// not with floors below the record.
+					im, err := fwimage.Load(eeprom)
+					if err != nil {
+						return failf("give the EEPROM image 'mstool provision' wrote", "sim: --eeprom: %v", err)
+					}
+					if err := checkImageFloors(im.Flash, c.Bool("allow-older-floors")); err != nil {
+						return err
+					}
+				}
 				if reset {
 					raw, err = sim.ResetEEPROM(eeprom, c.String("mcu"))
 					fresh = true

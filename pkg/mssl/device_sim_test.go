@@ -28,6 +28,7 @@ import (
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/grant"
+	"github.com/mstool/mstool/pkg/ihex"
 	"github.com/mstool/mstool/pkg/ipv4"
 	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/mssl"
@@ -931,9 +932,9 @@ func TestDeviceReprovisionForgetsOldConfig(t *testing.T) {
 
 // TestDeviceReplayAfterReflash (issue 10, finding 1): an attacker who
 // recorded a session replays it verbatim after the device's EEPROM went
-// back to the state of that session: the same image flashed again (twice:
-// an ISP tool, a simulator reload) and a factory provisioning of the same
-// image after an erase. The nonce counter is then the recorded one again;
+// back to the state of that session: the same image flashed again (twice,
+// as an ISP tool does), the simulator reloaded from the image, and a
+// factory provisioning of the same image after an erase. The nonce counter is then the recorded one again;
 // the device's boot epoch is not, so the device nonce differs, the
 // recorded Finished fails and no task runs.
 func TestDeviceReplayAfterReflash(t *testing.T) {
@@ -976,6 +977,25 @@ func TestDeviceReplayAfterReflash(t *testing.T) {
 		}
 		replay("image flashed again")
 	}
+
+	// The simulator reloaded from the image, as 'mstool sim --eeprom
+	// dev.hex --reset-eeprom' does it.
+	hexPath := filepath.Join(filepath.Dir(eep), "dev.hex")
+	var hx bytes.Buffer
+	if err := ihex.Encode(&hx, 0, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hexPath, hx.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sim.ResetEEPROM(hexPath, "atmega328p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(raw, eep); err != nil {
+		t.Fatal(err)
+	}
+	replay("simulator reloaded from the image")
 
 	if err := os.WriteFile(eep, bytes.Repeat([]byte{0xff}, 1024), 0o600); err != nil {
 		t.Fatal(err)
