@@ -27,7 +27,7 @@
  *        same for the outbound SA; bit 4 inbound ESN; bit 5 inbound UDP
  *        encapsulation (RFC 3948); bit 6 outbound UDP encapsulation and
  *        ESN; bit 7 the config's clear-ICMP flag. 0: the image as is.
- *   per packet: ctl nh seq len [q] [L] pt[len] [Q[q]] [off x]
+ *   per packet: ctl nh seq len [t] [q] [L] pt[len] [Q[q]] [off x]
  *   ctl  F_FIX     fix the inner checksum (ICMP, UDP with its length) and
  *                  an MSSL ClientHello's grant (key id and seal, when its
  *                  key id is all zero), as a legitimate host would
@@ -39,7 +39,11 @@
  *        F_PATCH   after sealing, byte off ^= x, in the unauthenticated
  *                  headers (IPv4; UDP when encapsulated: off mod 20 or 28)
  *        F_RAWSUM  leave the IPv4 header checksum as F_PATCH left it
- *        F_RAWNH   nh as is; else nh % 3 picks ICMP, UDP or 59 (dummy)
+ *        F_RAWNH   nh as is; else (nh & 127) % 3 picks ICMP, UDP or 59
+ *                  (dummy), and nh bit 7 adds t, EEPROM trouble during the
+ *                  packet: bits 7-6 of t 0 the next (t & 63) + 1 writes
+ *                  fail (torn), 1 the power is cut during write (t & 63)
+ *                  + 1, then a reset; 2, 3 a reset after the packet
  *   seq  the sequence number: the highest sent so far + 1 + (int8)seq
  *   len  payload bytes (cut to what the frame and the input hold)
  * CBC needs whole blocks: padding is extended (1, 2, 3, ... onwards) to
@@ -59,7 +63,14 @@
  *    own code (SPI, ICV, padding 1, 2, 3..., next header), its sequence
  *    numbers strictly increase, and it carries an ICMP echo reply or a
  *    UDP datagram with right lengths and checksums;
- *  - C_SENT counts exactly the replies.
+ *  - C_SENT counts exactly the replies;
+ *  - with the EEPROM failing, an acceptable packet is accepted or dropped
+ *    as "no send" (its floor not stored), never anything else;
+ *  - after a reset the device is provisioned, its stored inbound floor is
+ *    at or above every sequence number it accepted, its next outbound
+ *    sequence number above every one it sent, its nonce counter at or
+ *    above its last value, and every settings value it acknowledged is
+ *    there (the reservation rule, docs/eeprom.md).
  *
  * clang: -fsanitize=fuzzer,address,undefined (libFuzzer). Without clang,
  * -DFUZZ_STANDALONE adds a main() that replays the seed files given and
@@ -348,6 +359,8 @@ static uint8_t ip_ok(const uint8_t *b, uint16_t n)
 /* ---- checking a reply -------------------------------------------------- */
 
 static uint32_t reply_seq;
+static uint8_t last_udp[UDP_HDR_LEN + 16]; /* the last UDP reply's start */
+static uint16_t last_udp_len;
 
 static void check_inner(uint8_t *b, uint8_t *p, uint16_t n, uint8_t nh, uint8_t clear)
 {
@@ -360,6 +373,8 @@ static void check_inner(uint8_t *b, uint8_t *p, uint16_t n, uint8_t nh, uint8_t 
 			FAIL("bad UDP reply (%u bytes)", n);
 		if (clear && net_be16(p) != CONFIG_MSSL_PORT)
 			FAIL("a UDP reply in clear from port %u", net_be16(p));
+		last_udp_len = n < sizeof last_udp ? n : (uint16_t)sizeof last_udp;
+		memcpy(last_udp, p, last_udp_len);
 	} else {
 		FAIL("reply with next header %u", nh);
 	}
@@ -417,6 +432,60 @@ static void check_reply(uint8_t *b, uint16_t r, uint8_t sent_esp, const uint8_t 
 static uint32_t next_seq;
 
 /*
+ * What must survive a reboot (docs/eeprom.md, the reservation rule):
+ * the highest inbound sequence number accepted (the stored floor at or
+ * above it, else a replay after the reboot is accepted), the highest
+ * outbound one sent (reply_seq), the nonce counter's high-water mark,
+ * and every settings value the device acknowledged (setting_known 0: a
+ * write whose outcome the host cannot know).
+ */
+static uint32_t max_acc, nonce_hi;
+static uint16_t setting_value[2];
+static uint8_t setting_known[2];
+
+static void remember_boot(void)
+{
+	max_acc = store_st.esp_in_floor;
+	nonce_hi = store_nonce_next;
+	for (uint8_t i = 0; i < 2; i++) {
+		setting_value[i] = store_st.settings[i];
+		setting_known[i] = 1;
+	}
+}
+
+static void win_reset(void);
+
+/* A reset (power back after a cut, or a watchdog): RAM lost, the EEPROM
+ * as the device left it. */
+static void reboot(void)
+{
+	store_power_off = 0;
+	if (store_init() != STORE_OK)
+		FAIL("unprovisioned after a reboot (reason %u)", store_reason);
+	esp_init();
+#if CONFIG_MSSL
+	mssl_reset();
+#endif
+	memset(net_counters, 0, sizeof net_counters);
+	led = 0;
+	if (store_st.esp_in_floor < max_acc)
+		FAIL("inbound floor %u below the accepted %u after a reboot", store_st.esp_in_floor, max_acc);
+	if (esp_out_next <= reply_seq)
+		FAIL("outbound sequence number %u again after a reboot (sent %u)", esp_out_next, reply_seq);
+	if (store_nonce_next < nonce_hi)
+		FAIL("nonce counter %u after a reboot, was %u", store_nonce_next, nonce_hi);
+	for (uint8_t i = 0; i < 2; i++)
+		if (setting_known[i] && store_st.settings[i] != setting_value[i])
+			FAIL("setting %u is %u after a reboot, acknowledged %u", i, store_st.settings[i],
+			     setting_value[i]);
+	win_reset();
+	remember_boot();
+	/* as mstool does after a reset: a block above the highest used
+	 * (docs/eeprom.md), past the stored floor */
+	next_seq += CONFIG_RESERVE_BLOCK;
+}
+
+/*
  * What the device must make of an ESP packet this harness built, from
  * RFC 4303 alone: a model of the anti-replay window (3.4.3) and the
  * trailer checks (2.4-2.6) written independently of esp.c. win_seen bit
@@ -424,6 +493,13 @@ static uint32_t next_seq;
  */
 enum { V_NOT_ESP, V_ESP_DROP, V_REPLAY, V_MALFORMED, V_ACCEPT };
 static uint32_t win_top, win_seen;
+
+/* After a boot: everything at or below the stored floor was seen. */
+static void win_reset(void)
+{
+	win_top = store_st.esp_in_floor;
+	win_seen = 0xFFFFFFFFu;
+}
 
 static int win_fresh(uint32_t seq)
 {
@@ -506,10 +582,14 @@ static void packet(uint8_t *b, struct cursor *c)
 	uint8_t verdict = V_NOT_ESP;
 	uint32_t vseq = 0;
 
+	uint8_t trouble = 0, mode = 0;
 	if (!(ctl & F_RAWNH)) {
 		static const uint8_t nhs[3] = { IP_PROTO_ICMP, IP_PROTO_UDP, ESP_NH_DUMMY };
-		nh = nhs[nh % 3];
+		trouble = nh & 0x80;
+		nh = nhs[(nh & 0x7F) % 3];
 	}
+	if (trouble)
+		mode = take(c);
 	if (ctl & F_PADN)
 		q = take(c);
 	L = (ctl & F_PADLEN) ? take(c) : 0xFFFF;
@@ -562,6 +642,11 @@ static void packet(uint8_t *b, struct cursor *c)
 	memcpy(b + 16, store_cfg.addr, 4);
 	if (ctl & F_FIX)
 		fix_inner(b, p, len, nh);
+	/* a settings-write request (docs/tasks.md): index a[0] */
+	int setting = -1;
+	if (nh == IP_PROTO_UDP && len == UDP_HDR_LEN + 7 && net_be16(p + 2) == CONFIG_TASK_PORT &&
+	    p[UDP_HDR_LEN] == TASK_VERSION && p[UDP_HDR_LEN + 1] == TASK_SETTINGS_WRITE && p[UDP_HDR_LEN + 4] <= 1)
+		setting = p[UDP_HDR_LEN + 4];
 
 	if (!clear) {
 		int64_t s = (int64_t)next_seq + dseq;
@@ -601,9 +686,29 @@ static void packet(uint8_t *b, struct cursor *c)
 
 	uint8_t src[4];
 	memcpy(src, b + 12, 4);
-	uint32_t before[NET_NCOUNTERS];
+	/* EEPROM trouble during this packet: mode bits 7-6 0 the next
+	 * (mode & 63) + 1 writes fail (torn), 1 the power is cut during
+	 * write (mode & 63) + 1, then a reboot; 2, 3 a reboot after it */
+	uint8_t failing = trouble && (mode >> 6) <= 1;
+	if (trouble && (mode >> 6) == 0)
+		store_fail_writes = (uint16_t)((mode & 63) + 1);
+	else if (trouble && (mode >> 6) == 1)
+		store_cut_writes = (uint16_t)((mode & 63) + 1);
+	uint32_t before[NET_NCOUNTERS], top0 = esp_in_top, bits0 = esp_in_bits;
 	memcpy(before, net_counters, sizeof before);
 	uint16_t r = net_input(b, total, CONFIG_FRAME_MAX);
+	uint8_t died = store_power_off;
+	store_fail_writes = 0;
+	store_cut_writes = 0;
+	if (died) {
+		/* Nothing after the cut happened: no reply left, the packet
+		 * counts as not accepted; the settings write may or may not
+		 * have reached the EEPROM. */
+		if (setting >= 0)
+			setting_known[setting] = 0;
+		reboot();
+		return;
+	}
 #define DELTA(k) (net_counters[k] - before[k])
 	if (DELTA(C_SENT) != (r ? 1u : 0u))
 		FAIL("C_SENT does not count the reply");
@@ -626,12 +731,35 @@ static void packet(uint8_t *b, struct cursor *c)
 			     rep, mal);
 		if (verdict != V_ACCEPT && r)
 			FAIL("seq %u: a dropped packet was answered", vseq);
-		if (verdict == V_ACCEPT)
+		if (verdict == V_ACCEPT && failing && top0 == esp_in_top && bits0 == esp_in_bits) {
+			/* the stored floor could not be kept ahead: dropped */
+			if (DELTA(C_NO_SEND) != 1 || r)
+				FAIL("seq %u: not accepted, not counted as no-send", vseq);
+		} else if (verdict == V_ACCEPT) {
 			win_accept(vseq);
+			if (vseq > max_acc)
+				max_acc = vseq;
+		}
 	}
 #undef DELTA
+	if (store_nonce_next > nonce_hi)
+		nonce_hi = store_nonce_next;
+	last_udp_len = 0;
 	if (r)
 		check_reply(b, r, verdict == V_ACCEPT, src);
+	if (setting >= 0) {
+		/* acknowledged: the value must survive a reboot; else unknown */
+		const uint8_t *u = last_udp;
+		if (last_udp_len == UDP_HDR_LEN + 7 && net_be16(u) == CONFIG_TASK_PORT &&
+		    u[UDP_HDR_LEN + 1] == TASK_SETTINGS_WRITE && u[UDP_HDR_LEN + 4] == TASK_OK) {
+			setting_value[setting] = net_be16(u + UDP_HDR_LEN + 5);
+			setting_known[setting] = 1;
+		} else {
+			setting_known[setting] = 0;
+		}
+	}
+	if (trouble && (mode >> 6) >= 1)
+		reboot();
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -658,8 +786,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	boot(take(&c));
 	reply_seq = 0;
 	next_seq = store_st.esp_in_floor + 1;
-	win_top = store_st.esp_in_floor;
-	win_seen = 0xFFFFFFFFu;
+	win_reset();
+	remember_boot();
 	uint8_t *b = malloc(CONFIG_FRAME_MAX);
 	if (!b)
 		abort();
@@ -681,7 +809,7 @@ static uint32_t rnd(void)
 	return rng;
 }
 
-#define MAX_SEEDS 256
+#define MAX_SEEDS 4096
 #define MAX_IN 4096
 static uint8_t *seeds[MAX_SEEDS];
 static size_t seed_len[MAX_SEEDS], nseeds;

@@ -4,7 +4,7 @@
 Writes one file per seed into DIR (tests/corpus/esp), named after what it
 does. The input format is fuzz_esp.c's: a selector byte (SA suites and
 flags, 0 = the golden image as is), then packets
-    ctl nh seq len [q] [L] pt[len] [Q[q]] [off x]
+    ctl nh seq len [t] [q] [L] pt[len] [Q[q]] [off x]
 which the harness seals under the inbound SA's keys. Checksums, UDP
 lengths and an MSSL ClientHello's grant (key id and seal) are left to the
 harness (F_FIX). Standard library only.
@@ -31,10 +31,18 @@ def sel(in_suite=0, out_suite=0, in_esn=False, in_encap=False, out_encap_esn=Fal
                   out_encap_esn << 6 | clear_icmp << 7])
 
 
-def pkt(payload, nh, ctl=F_FIX, seq=0, q=None, padlen=None, pad=None, patch=None):
+# EEPROM trouble during a packet (nh bit 7, then a mode byte)
+FAIL_WRITES = 0x00  # | n - 1: the next n writes fail (torn)
+POWER_CUT = 0x40    # | n - 1: the power is cut during write n, then a reboot
+REBOOT = 0x80       # a reboot after the packet
+
+
+def pkt(payload, nh, ctl=F_FIX, seq=0, q=None, padlen=None, pad=None, patch=None, trouble=None):
     b = bytes([ctl | (F_PADN if q is not None else 0) | (F_PADLEN if padlen is not None else 0) |
                (F_PADB if pad is not None else 0) | (F_PATCH if patch is not None else 0),
-               nh, seq & 0xFF, len(payload)])
+               nh | (0x80 if trouble is not None else 0), seq & 0xFF, len(payload)])
+    if trouble is not None:
+        b += bytes([trouble])
     if q is not None:
         b += bytes([q])
     if padlen is not None:
@@ -102,6 +110,17 @@ SEEDS = {
     "udp-no-port": sel() + pkt(udp(9, b"abcd"), UDP),
     "udp-bad-sum": sel() + pkt(udp(TASK_PORT, b"\x01\x00\x00\x01")[:6] + b"\xbe\xef\x01\x00\x00\x01", UDP, ctl=0),
     "header-patch": sel() + pkt(ping(), ICMP, patch=(6, 0x20)),
+    # the EEPROM failing or the power cut, and what must survive a reboot
+    "eeprom-fail-floor": sel() + pkt(ping(), ICMP, trouble=FAIL_WRITES | 3) + pkt(ping(2), ICMP),
+    "eeprom-fail-settings-write": sel() + pkt(ping(), ICMP) +
+    pkt(task(6, b"\x01\x55\xaa"), UDP, trouble=FAIL_WRITES | 0) + pkt(task(5, b"\x01", 2), UDP, trouble=REBOOT) +
+    pkt(task(5, b"\x01", 3), UDP),
+    "power-cut-settings-write": sel() + pkt(ping(), ICMP) +
+    pkt(task(6, b"\x00\x12\x34"), UDP, trouble=POWER_CUT | 0) + pkt(task(5, b"\x00", 2), UDP),
+    "reboot-then-replay": sel() + pkt(ping(), ICMP) + pkt(task(6, b"\x00\xbe\xef"), UDP, trouble=REBOOT) +
+    pkt(ping(2), ICMP, seq=-100) + pkt(ping(3), ICMP) + pkt(task(5, b"\x00", 4), UDP),
+    "mssl-hello-eeprom-fail": sel() + pkt(client_hello(), UDP, trouble=FAIL_WRITES | 1) +
+    pkt(client_hello(), UDP, trouble=REBOOT) + pkt(client_hello(), UDP),
     # every suite in, every suite out, ESN and UDP encapsulation
     "ctr-in-cbc-out-encap": sel(2, 3, in_encap=True, out_encap_esn=True) + pkt(ping(), ICMP) + pkt(task(0), UDP),
     "cbc-in-ccm-out-esn": sel(3, 1, in_esn=True) + pkt(ping(), ICMP) + pkt(task(2), UDP),
