@@ -24,9 +24,10 @@ firmware:
 test: fmt-check vet cross firmware test-firmware test-go
 
 # Host builds of the firmware sources under ASan/UBSan (crypto, RSA, network
-# stack, EEPROM store, MSSL), the packet-path and MSSL libFuzzer targets for a
-# bounded run over their committed corpora, and the assembly checked against
-# the C reference on the simulator.
+# stack, EEPROM store, MSSL), the libFuzzer targets (MSSL messages, raw
+# packets, packets sealed under the SA's keys: firmware/tests/fuzz_*.c) for a
+# bounded run each over their committed corpora (clang required in CI), and
+# the assembly checked against the C reference on the simulator.
 test-firmware:
 	$(MAKE) -C firmware host-test net-test avr-test
 	$(MAKE) -C firmware fuzz FUZZ_ITERS=100000 FUZZ_ARGS=-max_total_time=20

@@ -53,7 +53,8 @@ type Options struct {
 	// Window × 2 × the largest packet.
 	Window int
 	// Size is the input's total size in bytes, passed on to Progress
-	// (0 when unknown).
+	// (0 when unknown). An input known to be smaller than 1 MiB gets
+	// buffers of its size instead of the 1 MiB ones.
 	Size int64
 	// Progress, when set, is called from the writing goroutine about every
 	// MiB of input read and once at the end.
@@ -88,6 +89,7 @@ const (
 	progressEvery = 1 << 20
 	readBufSize   = 1 << 20
 	writeBufSize  = 1 << 20
+	minBufSize    = 4096   // buffer floor when Options.Size says the input is small
 	defaultSnap   = 262144 // libpcap's MAXIMUM_SNAPLEN
 	minOutCap     = 256    // output room beyond the input frame (link header changes)
 	initialBuf    = 2048   // covers Ethernet MTU-sized frames without regrowth
@@ -161,7 +163,7 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 		t = &saTable{}
 	}
 	cr := &countingReader{r: in}
-	src, snk, err := open(cr, out)
+	src, snk, err := open(cr, out, opts.Size)
 	if err != nil {
 		return stats, err
 	}
@@ -293,9 +295,20 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 	return stats, nil
 }
 
-// open detects the input format and prepares the matching writer.
-func open(in io.Reader, out io.Writer) (source, sink, error) {
-	br := bufio.NewReaderSize(in, readBufSize)
+// bufSize is the size of a read or write buffer for an input of size
+// bytes (0: unknown): limit, unless the input is known to be smaller. A small
+// capture then costs kilobytes instead of two 1 MiB buffers per call.
+func bufSize(limit int, size int64) int {
+	if size <= 0 || size >= int64(limit) {
+		return limit
+	}
+	return int(size) + minBufSize
+}
+
+// open detects the input format and prepares the matching writer; size is
+// the input's size when known (Options.Size), to size the buffers.
+func open(in io.Reader, out io.Writer, size int64) (source, sink, error) {
+	br := bufio.NewReaderSize(in, bufSize(readBufSize, size))
 	magic, err := br.Peek(4)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -322,7 +335,7 @@ func open(in io.Reader, out io.Writer) (source, sink, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
-	bw := bufio.NewWriterSize(out, writeBufSize)
+	bw := bufio.NewWriterSize(out, bufSize(writeBufSize, size))
 	var w *pcapgo.Writer
 	if pr.Resolution() == gopacket.TimestampResolutionNanosecond {
 		w = pcapgo.NewWriterNanos(bw)
