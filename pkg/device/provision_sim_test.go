@@ -20,10 +20,12 @@ import (
 	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/espsession"
+	"github.com/mstool/mstool/pkg/ihex"
 	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/provision"
 	"github.com/mstool/mstool/pkg/safile"
 	"github.com/mstool/mstool/pkg/signkey"
+	"github.com/mstool/mstool/pkg/sim"
 )
 
 var (
@@ -341,8 +343,9 @@ func TestProvisionSerialSimPowerLoss(t *testing.T) {
 // TestProvisionReplayAfterReflash (issue 10, finding 1): a sniffed
 // re-provisioning transcript must not install its configuration again
 // after the device's EEPROM went back to the state it was recorded in:
-// the same image flashed again (an ISP tool, a simulator reload) and a
-// factory provisioning of the same image after an erase. The challenge's
+// the same image flashed again (twice, as an ISP tool does), the simulator
+// reloaded from the image, and a factory provisioning of the same image
+// after an erase. The challenge's
 // counter is then the recorded one again; the device's boot epoch is not.
 func TestProvisionReplayAfterReflash(t *testing.T) {
 	ctx := context.Background()
@@ -394,6 +397,25 @@ func TestProvisionReplayAfterReflash(t *testing.T) {
 		}
 		replay("image flashed again")
 	}
+	// The simulator reloaded from the image, as 'mstool sim --eeprom
+	// a.hex --reset-eeprom' does it.
+	var hx bytes.Buffer
+	if err := ihex.Encode(&hx, 0, a.img); err != nil {
+		t.Fatal(err)
+	}
+	hexPath := filepath.Join(filepath.Dir(eep), "a.hex")
+	if err := os.WriteFile(hexPath, hx.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sim.ResetEEPROM(hexPath, "atmega328p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(raw, eep); err != nil {
+		t.Fatal(err)
+	}
+	replay("simulator reloaded from the image")
+
 	// Factory provisioning of the same image after an erase.
 	if err := os.WriteFile(eep, bytes.Repeat([]byte{0xff}, 1024), 0o600); err != nil {
 		t.Fatal(err)
