@@ -2,7 +2,7 @@
 
 function __fish_mstool_no_subcommand --description 'Test if there has been any subcommand yet'
     for i in (commandline -opc)
-        if contains -- $i keygen owner device sa grant sign verify inspect revoke provision inspect flash esp ping send recv exec shell sa new show export mssl connect exec sniff decrypt bench bootstrap sim completion help h man
+        if contains -- $i keygen owner device sa grant sign verify inspect revoke provision inspect flash esp ping send recv exec shell sa new show export state mssl connect exec sniff decrypt bench bootstrap sim completion help h man
             return 1
         end
     end
@@ -185,6 +185,10 @@ complete -c mstool -n '__fish_seen_subcommand_from export' -f -l help -s h -d 's
 complete -r -c mstool -n '__fish_seen_subcommand_from sa' -a 'export' -d 'export security associations for Wireshark (esp_sa) or ip xfrm'
 complete -c mstool -n '__fish_seen_subcommand_from export' -f -l wireshark -d 'write a Wireshark esp_sa table'
 complete -c mstool -n '__fish_seen_subcommand_from export' -f -l xfrm -d 'write \'ip xfrm state add\' commands'
+complete -c mstool -n '__fish_seen_subcommand_from state' -f -l help -s h -d 'show help'
+complete -r -c mstool -n '__fish_seen_subcommand_from sa' -a 'state' -d 'show or move forward the sequence state kept next to an SA file'
+complete -c mstool -n '__fish_seen_subcommand_from state' -f -l advance-to -r -d 'count the outbound numbers up to `N` as used'
+complete -c mstool -n '__fish_seen_subcommand_from state' -f -l skip -r -d 'move the outbound reservation `N` numbers forward'
 complete -c mstool -n '__fish_seen_subcommand_from mssl' -f -l help -s h -d 'show help'
 complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'mssl' -d 'MSSL sessions: a signed grant instead of a public-key handshake, then AES'
 complete -c mstool -n '__fish_seen_subcommand_from connect' -f -l help -s h -d 'show help'

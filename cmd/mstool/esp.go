@@ -195,9 +195,13 @@ func portError(err error, port string) error {
 // sessionError maps session errors to exit codes and hints.
 func sessionError(err error) error {
 	var te *espsession.TaskError
+	var se *espsession.StaleStateError
 	switch {
 	case errors.As(err, &te):
 		return failf("", "%v", err)
+	case errors.As(err, &se) && se.StateFile != "":
+		return authError(err, fmt.Sprintf("run 'mstool esp sa state %s --advance-to %d' to move the host's state past it, and keep one copy of the SA file with its state (docs/sa-file.md, \"Sequence state\")",
+			seqstate.SAPathOf(se.StateFile), se.DeviceHighest))
 	case errors.Is(err, espsession.ErrWrongSA):
 		return authError(err, "provision the device from this SA file ('mstool provision --sa FILE', then load or flash the image), or use the SA file it was provisioned with")
 	case errors.Is(err, espsession.ErrNoAnswer):

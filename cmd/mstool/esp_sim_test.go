@@ -9,12 +9,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -610,6 +613,79 @@ func TestESPSimErrors(t *testing.T) {
 	_, errs, code = mstoolRun(t, "esp", "exec", "--udp", "127.0.0.1:9", "--sa", enc, "--timeout", "300ms", "--retries", "1", "id")
 	if code != exitLink || !strings.Contains(errs, "no answer") {
 		t.Errorf("silent UDP peer: exit %d\n%s", code, errs)
+	}
+}
+
+// A stale FILE.state (restored from a backup, or the SA file used from
+// another copy) starts the host below numbers the device has already seen:
+// the device drops every packet as a replay. mstool names that cause (not
+// "other SAs") with the device's highest number, and 'esp sa state
+// --advance-to' moves the state past it so that the next session works.
+func TestESPSimStaleState(t *testing.T) {
+	s := provisionedSim(t, "aes128-ccm8")
+	state := seqstate.PathFor(s.sa)
+	mustRun(t, "esp", "exec", "-p", s.port(), "--sa", s.sa, "id")
+	backup, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The "other copy" moves on: each session starts two device blocks
+	// above the last one. The failed sessions below move the stale state
+	// on too (one block per attempt: three for exec, two for ping), so six
+	// sessions leave it behind for both.
+	for range 6 {
+		mustRun(t, "esp", "exec", "-p", s.port(), "--sa", s.sa, "id")
+	}
+	st, err := seqstate.Load(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sas, _ := safile.ReadFile(s.sa)
+	outSPI := sas.Outbound[0].SPI
+	// The last session used one number just below its reservation block.
+	lastHi, lastLo := st.Reserved(outSPI)-1, st.Reserved(outSPI)-seqstate.Block
+	if err := os.WriteFile(state, backup, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	seen := regexp.MustCompile(`the device has seen sequence numbers up to ([0-9]+) from this SA \(0x[0-9a-f]{8}\); the host's state file (\S+) is behind \(used from another copy\?\)`)
+	check := func(what, errs string, code int) uint64 {
+		t.Helper()
+		m := seen.FindStringSubmatch(errs)
+		if code != exitAuth || m == nil || strings.Contains(errs, "holds other SAs") {
+			t.Fatalf("%s with a stale state file: exit %d, want %d and the stale-state diagnosis\n%s", what, code, exitAuth, errs)
+		}
+		if m[2] != state {
+			t.Errorf("%s: names the state file %q, want %q", what, m[2], state)
+		}
+		n, _ := strconv.ParseUint(m[1], 10, 64)
+		if n < lastLo || n > lastHi {
+			t.Errorf("%s: device highest %d, want the last session's number (%d..%d)", what, n, lastLo, lastHi)
+		}
+		hint := "hint: run 'mstool esp sa state " + s.sa + " --advance-to " + m[1] + "'"
+		if !strings.Contains(errs, hint) {
+			t.Errorf("%s: no hint %q:\n%s", what, hint, errs)
+		}
+		return n
+	}
+	_, errs, code := mstoolRun(t, "esp", "exec", "-p", s.port(), "--sa", s.sa, "--timeout", "500ms", "id")
+	n := check("esp exec", errs, code)
+	_, errs, code = mstoolRun(t, "esp", "ping", "-p", s.port(), "--sa", s.sa, "-c", "1", "--timeout", "500ms")
+	check("esp ping", errs, code)
+
+	// The state command shows the stale reservation, moves it past what the
+	// device has seen, and the next session works at once.
+	out := mustRun(t, "--json", "esp", "sa", "state", s.sa)
+	if !strings.Contains(out, fmt.Sprintf(`"spi": "0x%08x"`, outSPI)) {
+		t.Fatalf("esp sa state --json: %s", out)
+	}
+	mustRun(t, "esp", "sa", "state", s.sa, "--advance-to", strconv.FormatUint(n, 10))
+	if st, err = seqstate.Load(state); err != nil || st.Reserved(outSPI) != n+1 {
+		t.Fatalf("after --advance-to %d: reserved %d, %v", n, st.Reserved(outSPI), err)
+	}
+	out = mustRun(t, "--json", "esp", "exec", "-p", s.port(), "--sa", s.sa, "--retries", "0", "id")
+	if !strings.Contains(out, `"atmega328p"`) {
+		t.Fatalf("id after advancing the state: %s", out)
 	}
 }
 

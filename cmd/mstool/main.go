@@ -139,6 +139,7 @@ func commands(ui *UI) []*cli.Command {
 						espSANewCommand(ui),
 						espSAShowCommand(ui),
 						espSAExportCommand(ui),
+						espSAStateCommand(ui),
 					},
 				},
 			},

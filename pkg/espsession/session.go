@@ -44,7 +44,36 @@ var (
 	ErrSAFile = errors.New("espsession: unusable SA file")
 	// ErrClosed: the session was closed.
 	ErrClosed = errors.New("espsession: closed")
+	// ErrStaleState: the device has already seen the sequence numbers the
+	// host used and drops them as replays: the host's sequence state is
+	// behind the device (a *StaleStateError).
+	ErrStaleState = errors.New("espsession: the host's sequence state is behind the device")
 )
+
+// StaleStateError is ErrStaleState with what the device reported: its
+// STATUS names the host's outbound SA, says it has accepted numbers at or
+// above those the session sent, that it dropped the session's last packet,
+// and counts replays. Its cause is a state file behind the SA file's use:
+// restored from a backup, or the SA file used from another copy
+// (docs/sa-file.md, "Sequence state").
+type StaleStateError struct {
+	SPI           uint32 // the host's outbound SA
+	DeviceHighest uint64 // the highest number the device accepted on it
+	LastSent      uint64 // the highest number the session sent
+	StateFile     string // the host's state file ("" without one)
+	What          string // what got no answer
+}
+
+func (e *StaleStateError) Error() string {
+	file := "sequence state"
+	if e.StateFile != "" {
+		file = "state file " + e.StateFile
+	}
+	return fmt.Sprintf("espsession: the device has seen sequence numbers up to %d from this SA (0x%08x); the host's %s is behind (used from another copy?): it dropped this session's packets as replays, the last numbered %d (%s)",
+		e.DeviceHighest, e.SPI, file, e.LastSent, e.What)
+}
+
+func (e *StaleStateError) Is(target error) bool { return target == ErrStaleState }
 
 // TaskError is a task reply with a status other than ok.
 type TaskError struct {
@@ -111,6 +140,8 @@ type Session struct {
 	out      *esp.Outbound
 	ipID     uint16
 	firstSeq uint64
+	lastSeq  uint64 // the last number used, and the length of its packet
+	lastLen  int
 
 	wmu     sync.Mutex
 	echoes  map[uint32]chan time.Time
@@ -244,6 +275,7 @@ func (s *Session) sendInner(build func(h *ipv4.Header) ([]byte, error)) error {
 	if err != nil {
 		return fmt.Errorf("espsession: %w", err)
 	}
+	s.lastSeq, s.lastLen = seq, len(pkt)
 	if err := s.cfg.Link.WritePacket(pkt); err != nil {
 		return err
 	}
@@ -267,6 +299,7 @@ func (s *Session) SealPacket(inner []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("espsession: %w", err)
 	}
+	s.lastSeq, s.lastLen = seq, len(pkt)
 	return pkt, nil
 }
 
@@ -406,8 +439,9 @@ func (s *Session) handle(buf, pkt []byte) {
 }
 
 // noAnswer explains a timeout: ErrWrongSA when replies failed to
-// authenticate or the device answers its management channel, else
-// ErrNoAnswer.
+// authenticate or the device answers its management channel, a
+// *StaleStateError when its STATUS says it dropped our numbers as replays,
+// else ErrNoAnswer.
 func (s *Session) noAnswer(ctx context.Context, what string) error {
 	if n := s.authBad.Swap(0); n > 0 {
 		return fmt.Errorf("%w: %d packets from the device failed authentication or carried another SPI (%s)", ErrWrongSA, n, what)
@@ -423,6 +457,11 @@ func (s *Session) noAnswer(ctx context.Context, what string) error {
 					}
 					return fmt.Errorf("%w: the device (%s, firmware %s) is unprovisioned%s; it drops all ESP (%s)", ErrWrongSA, info.MCU, info.Firmware, why, what)
 				}
+				if st, err := d.Status(ctx); err == nil {
+					if err := s.stale(st, what); err != nil {
+						return err
+					}
+				}
 				return fmt.Errorf("%w: the device (%s, firmware %s) answers its management channel but not ESP (%s): it holds other SAs, or none (unprovisioned)", ErrWrongSA, info.MCU, info.Firmware, what)
 			}
 		}
@@ -431,6 +470,28 @@ func (s *Session) noAnswer(ctx context.Context, what string) error {
 		return fmt.Errorf("%w (%s): %v", ErrNoAnswer, what, s.rerr)
 	}
 	return fmt.Errorf("%w (%s)", ErrNoAnswer, what)
+}
+
+// stale returns a *StaleStateError when the device's STATUS shows that it
+// dropped the session's packets as replays: its inbound SA is our outbound
+// SA, it has accepted a number at or above the last one we sent, the last
+// packet it got (of our last packet's length) got no answer, and it counts
+// replays. A device that accepted our last packet and whose reply was lost
+// answered it (last result 0), so it is not taken for a stale state.
+func (s *Session) stale(st *device.Status, what string) error {
+	s.smu.Lock()
+	last, length := s.lastSeq, s.lastLen
+	s.smu.Unlock()
+	replayed := len(st.Counters) > tasks.CounterESPReplayed && st.Counters[tasks.CounterESPReplayed] > 0
+	if last == 0 || st.InSPI != s.outSA.SPI || uint64(st.InHighest) < last ||
+		st.LastResult != 1 || int(st.LastLength) != length || !replayed {
+		return nil
+	}
+	e := &StaleStateError{SPI: s.outSA.SPI, DeviceHighest: uint64(st.InHighest), LastSent: last, What: what}
+	if s.cfg.State != nil {
+		e.StateFile = s.cfg.State.Path()
+	}
+	return e
 }
 
 // Ping sends one ICMP echo request with data and waits for the reply. It
@@ -476,7 +537,7 @@ func (s *Session) Ping(ctx context.Context, seq uint16, data []byte) (time.Durat
 }
 
 // Diagnose explains why the device has not answered (after Ping losses):
-// ErrWrongSA or ErrNoAnswer.
+// ErrWrongSA, ErrStaleState or ErrNoAnswer.
 func (s *Session) Diagnose(ctx context.Context) error { return s.noAnswer(ctx, "echo requests") }
 
 func (s *Session) closedErr() error {

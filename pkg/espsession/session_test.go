@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,6 +170,10 @@ func TestWrongSA(t *testing.T) {
 	if _, err := r2.sess.Task(ctx, grant.TaskID, nil); !errors.Is(err, espsession.ErrWrongSA) {
 		t.Fatalf("silent device with management: %v, want ErrWrongSA", err)
 	}
+	var se *espsession.StaleStateError
+	if _, err := r2.sess.Task(ctx, grant.TaskID, nil); errors.As(err, &se) || !strings.Contains(err.Error(), "holds other SAs") {
+		t.Fatalf("silent device holding other SAs: %v, want other SAs", err)
+	}
 	// Without a management channel, it is just silence.
 	r3 := start(t, sas, nil, linktest.Config{Silent: true}, false)
 	if _, err := r3.sess.Task(ctx, grant.TaskID, nil); !errors.Is(err, espsession.ErrNoAnswer) {
@@ -287,5 +293,61 @@ func TestUDPLink(t *testing.T) {
 	}
 	if st.Decrypted != 4 {
 		t.Fatalf("decrypt stats %+v", st)
+	}
+}
+
+// A device that has already seen the numbers the host uses (a stale state
+// file: the SA file used from another copy, or its state restored from a
+// backup) drops them as replays: the session says so, with the device's
+// highest number from its STATUS, instead of "other SAs". Moved past that
+// number (seqstate.Advance), the next session works at once.
+func TestStaleState(t *testing.T) {
+	sas, path := newSAs(t, esp.SuiteAES128CCM8, false)
+	ctx := context.Background()
+	const seen = 50000
+	st, err := seqstate.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, sas, st, linktest.Config{Floor: seen}, true)
+	check := func(what string, err error) {
+		t.Helper()
+		var se *espsession.StaleStateError
+		if !errors.As(err, &se) || !errors.Is(err, espsession.ErrStaleState) {
+			t.Fatalf("%s: %v, want a *StaleStateError", what, err)
+		}
+		if se.SPI != sas.Outbound[0].SPI || se.DeviceHighest != seen || se.StateFile != seqstate.PathFor(path) || se.LastSent == 0 || se.LastSent > seen {
+			t.Fatalf("%s: %+v", what, se)
+		}
+		want := fmt.Sprintf("the device has seen sequence numbers up to %d from this SA (0x%08x); the host's state file %s is behind (used from another copy?)",
+			seen, sas.Outbound[0].SPI, seqstate.PathFor(path))
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s: %q lacks %q", what, err, want)
+		}
+	}
+	_, err = r.sess.Task(ctx, grant.TaskID, nil)
+	check("task", err)
+	if _, err := r.sess.Ping(ctx, 1, []byte("x")); !errors.Is(err, espsession.ErrNoAnswer) {
+		t.Fatalf("ping: %v", err)
+	}
+	check("ping", r.sess.Diagnose(ctx))
+	if n := r.dev.Counter(tasks.CounterESPReplayed); n != 3 {
+		t.Fatalf("device replay counter %d, want 3", n)
+	}
+	r.sess.Close()
+	st.Close()
+
+	if _, err := seqstate.Advance(path, sas.Outbound[0].SPI, seqstate.Move{UpTo: seen}); err != nil {
+		t.Fatal(err)
+	}
+	st, err = seqstate.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r = start(t, sas, st, linktest.Config{Floor: seen}, true)
+	res, err := r.sess.Task(ctx, grant.TaskID, nil)
+	if err != nil || res.Attempts != 1 {
+		t.Fatalf("after advancing the state: %+v, %v", res, err)
 	}
 }

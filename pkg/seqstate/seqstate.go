@@ -227,11 +227,16 @@ func (s *State) Save() error {
 // Close saves the state and releases the SA file's lock.
 func (s *State) Close() error {
 	err := s.Save()
+	s.unlock()
+	return err
+}
+
+// unlock releases the SA file's lock without saving.
+func (s *State) unlock() {
 	if s.lock != nil {
 		s.lock.Close()
 		s.lock = nil
 	}
-	return err
 }
 
 func (s *State) format() []byte {

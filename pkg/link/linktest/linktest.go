@@ -139,6 +139,9 @@ type Device struct {
 	out      *esp.Outbound
 	mu       sync.Mutex
 	counters [16]uint32
+	highest  uint64 // highest inbound sequence number accepted
+	lastLen  int    // length of the last IPv4 packet
+	lastDrop bool   // it got no answer
 	led      bool
 	settings [2]uint16
 	start    time.Time
@@ -163,7 +166,7 @@ func Serve(conn device.Conn, cfg Config) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{cfg: cfg, conn: conn, addr: dev.Inbound[0].Dst, in: in, out: out, start: time.Now(), done: make(chan struct{})}
+	d := &Device{cfg: cfg, conn: conn, addr: dev.Inbound[0].Dst, in: in, out: out, start: time.Now(), done: make(chan struct{}), highest: cfg.Floor}
 	if cfg.Floor > 0 {
 		// Everything at or below the floor is a replay: mark it seen.
 		for s := cfg.Floor; s > 0 && s+uint64(esp.DefaultReplayWindow) > cfg.Floor; s-- {
@@ -218,7 +221,11 @@ func (d *Device) frame(f []byte) {
 	case f[0] == 0:
 		d.mgmt(f)
 	case f[0] >= 0x45 && f[0] <= 0x4f:
+		sent := d.Counter(tasks.CounterPacketsSent)
 		d.ip(append([]byte(nil), f...))
+		d.mu.Lock()
+		d.lastLen, d.lastDrop = len(f), d.counters[tasks.CounterPacketsSent] == sent
+		d.mu.Unlock()
 	default:
 		d.count(tasks.CounterSLIPDropped)
 	}
@@ -229,7 +236,9 @@ func (d *Device) send(pkt []byte) {
 	d.conn.Write(slip.Encode(pkt))
 }
 
-// mgmt answers IDENTIFY; everything else gets "unknown command".
+// mgmt answers IDENTIFY and STATUS (docs/firmware-net.md; a Silent
+// device reports an inbound SA other than the host's); everything else
+// gets "unknown command".
 func (d *Device) mgmt(f []byte) {
 	if len(f) < 7 || int(binary.BigEndian.Uint16(f[3:])) != len(f)-7 ||
 		provision.CRC16(f[:len(f)-2]) != binary.BigEndian.Uint16(f[len(f)-2:]) || f[1]&0x80 != 0 {
@@ -243,6 +252,9 @@ func (d *Device) mgmt(f []byte) {
 			0, 64, 0, 64, 0x08, 0, 0, 32, 0x04, 0, byte(len(name))}
 		payload = append(payload, name...)
 		typ |= 0x80
+	} else if typ == 0x05 {
+		payload = d.status()
+		typ |= 0x80
 	} else {
 		payload = []byte{1, typ}
 		typ = 0xff
@@ -251,6 +263,42 @@ func (d *Device) mgmt(f []byte) {
 	r = append(r, payload...)
 	r = binary.BigEndian.AppendUint16(r, provision.CRC16(r))
 	d.conn.Write(slip.Encode(r))
+}
+
+// status is the STATUS reply payload: SAs, sequence state, the last
+// packet and the counters (the fields a fake does not model are zero).
+func (d *Device) status() []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	sas := d.cfg.SAs.Mirror()
+	inSPI, outSPI := sas.Inbound[0].SPI, sas.Outbound[0].SPI
+	if d.cfg.Silent {
+		inSPI, outSPI = ^inSPI, ^outSPI
+	}
+	p := []byte{1, 0, 1 << (sas.Inbound[0].Suite - 1), 0, 0, 0, 0, 1}
+	p = append(p, d.addr.AsSlice()...)
+	p = append(p, sas.Outbound[0].Dst.AsSlice()...)
+	p = binary.BigEndian.AppendUint32(p, inSPI)
+	p = append(p, byte(sas.Inbound[0].Suite), 0)
+	p = binary.BigEndian.AppendUint32(p, outSPI)
+	p = append(p, byte(sas.Outbound[0].Suite), 0)
+	p = binary.BigEndian.AppendUint32(p, 1)                   // generation
+	p = binary.BigEndian.AppendUint32(p, 0)                   // outbound reserved
+	p = binary.BigEndian.AppendUint32(p, 0)                   // outbound next
+	p = binary.BigEndian.AppendUint32(p, uint32(d.cfg.Floor)) // inbound floor
+	p = binary.BigEndian.AppendUint32(p, uint32(d.highest))   // inbound highest
+	p = binary.BigEndian.AppendUint16(p, 1)                   // boot count
+	p = binary.BigEndian.AppendUint32(p, 0)                   // cycles
+	p = binary.BigEndian.AppendUint16(p, uint16(d.lastLen))   // last packet's length
+	p = append(p, 0)                                          // and result
+	if d.lastDrop {
+		p[len(p)-1] = 1
+	}
+	p = append(p, byte(len(d.counters)))
+	for _, c := range d.counters {
+		p = binary.BigEndian.AppendUint32(p, c)
+	}
+	return p
 }
 
 func (d *Device) ip(pkt []byte) {
@@ -299,6 +347,11 @@ func (d *Device) ip(pkt []byte) {
 	case err != nil:
 		d.count(tasks.CounterESPMalformed)
 		return
+	}
+	if h, err := esp.ParsePacket(pkt); err == nil {
+		d.mu.Lock()
+		d.highest = max(d.highest, uint64(h.Seq))
+		d.mu.Unlock()
 	}
 	reply := d.serve(inner)
 	if reply == nil {
