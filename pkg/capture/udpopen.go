@@ -2,6 +2,7 @@ package capture
 
 import (
 	"encoding/binary"
+	"github.com/mstool/mstool/internal/inetsum"
 	"net/netip"
 
 	"github.com/gopacket/gopacket/layers"
@@ -55,19 +56,8 @@ func openUDP(opener UDPOpener, dst []byte, lt layers.LinkType, frame []byte) ([]
 	nip := f[off:]
 	binary.BigEndian.PutUint16(nip[2:], uint16(ihl+n))
 	nip[10], nip[11] = 0, 0
-	binary.BigEndian.PutUint16(nip[10:], ipChecksum(nip[:ihl]))
+	binary.BigEndian.PutUint16(nip[10:], inetsum.Checksum(nip[:ihl]))
 	binary.BigEndian.PutUint16(nip[ihl+4:], uint16(n))
 	nip[ihl+6], nip[ihl+7] = 0, 0
 	return out, MSSLDecrypted
-}
-
-func ipChecksum(h []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(h); i += 2 {
-		s += uint32(h[i])<<8 | uint32(h[i+1])
-	}
-	for s > 0xffff {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
 }

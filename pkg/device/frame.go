@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/mstool/mstool/internal/crc16"
 )
 
 // Management frame layout (docs/management.md). A frame is one SLIP frame
@@ -27,30 +28,13 @@ const (
 	cmdCompute  = 0x04
 )
 
-// crc16 is CRC-16/CCITT-FALSE: polynomial 0x1021, initial value 0xFFFF,
-// no reflection, no final XOR; crc16("123456789") = 0x29B1.
-func crc16(p []byte) uint16 {
-	crc := uint16(0xFFFF)
-	for _, b := range p {
-		crc ^= uint16(b) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc
-}
-
 // marshalFrame builds a management frame (before SLIP encoding).
 func marshalFrame(typ, seq byte, payload []byte) []byte {
 	f := make([]byte, hdrLen, overhead+len(payload))
 	f[0], f[1], f[2] = magic, typ, seq
 	binary.BigEndian.PutUint16(f[3:], uint16(len(payload)))
 	f = append(f, payload...)
-	return binary.BigEndian.AppendUint16(f, crc16(f))
+	return binary.BigEndian.AppendUint16(f, crc16.Checksum(f))
 }
 
 var errNotFrame = errors.New("device: not a management frame")
@@ -65,7 +49,7 @@ func parseFrame(f []byte) (typ, seq byte, payload []byte, err error) {
 	if n != len(f)-overhead {
 		return 0, 0, nil, fmt.Errorf("device: frame length field %d, frame carries %d", n, len(f)-overhead)
 	}
-	if got, want := binary.BigEndian.Uint16(f[len(f)-crcLen:]), crc16(f[:len(f)-crcLen]); got != want {
+	if got, want := binary.BigEndian.Uint16(f[len(f)-crcLen:]), crc16.Checksum(f[:len(f)-crcLen]); got != want {
 		return 0, 0, nil, fmt.Errorf("device: frame CRC %04x, want %04x", got, want)
 	}
 	return f[1], f[2], f[hdrLen : len(f)-crcLen], nil

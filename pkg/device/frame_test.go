@@ -5,12 +5,6 @@ import (
 	"testing"
 )
 
-func TestCRC16CheckValue(t *testing.T) {
-	if got := crc16([]byte("123456789")); got != 0x29B1 {
-		t.Fatalf("crc16(123456789) = %04x, want 29b1 (CRC-16/CCITT-FALSE)", got)
-	}
-}
-
 func TestParseFrame(t *testing.T) {
 	good := marshalFrame(cmdIdentify|typeReply, 9, []byte{1, 2, 3})
 	badCRC := bytes.Clone(good)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/mstool/mstool/internal/inetsum"
 	"net/netip"
 	"testing"
 )
@@ -66,7 +67,7 @@ func udp4(n int, opt bool) []byte {
 		p[20] = 1 // NOP options
 		p[21], p[22], p[23] = 1, 1, 0
 	}
-	binary.BigEndian.PutUint16(p[10:], ipv4Checksum(p[:hl]))
+	binary.BigEndian.PutUint16(p[10:], inetsum.Checksum(p[:hl]))
 	u := p[hl:]
 	binary.BigEndian.PutUint16(u[0:], 1234)
 	binary.BigEndian.PutUint16(u[2:], 5678)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"github.com/mstool/mstool/internal/inetsum"
 	"io"
 	"sync/atomic"
 )
@@ -202,7 +203,7 @@ func boolInt(b bool) int {
 // IPv6, where a zero checksum is not allowed (RFC 8200 §8.1).
 func (o *Outbound) v6UDPChecksum(ip []byte, off int) {
 	src, dst := ipAddrs(ip, 6)
-	binary.BigEndian.PutUint16(ip[off+6:], udpChecksum(src, dst, ip[off:]))
+	binary.BigEndian.PutUint16(ip[off+6:], inetsum.UDP(src, dst, ip[off:]))
 }
 
 func (o *Outbound) sealTunnel(dst, pkt []byte) ([]byte, error) {

@@ -3,6 +3,8 @@ package esp
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/mstool/mstool/internal/inetsum"
 )
 
 // IP protocol numbers and header sizes used here.
@@ -187,25 +189,12 @@ func isEncapPort(p, port1, port2 uint16) bool {
 	return p == UDPEncapPort || (p != 0 && (p == port1 || p == port2))
 }
 
-// ipv4Checksum returns the RFC 791 header checksum of hdr, whose checksum
-// field must be zero.
-func ipv4Checksum(hdr []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(hdr); i += 2 {
-		sum += uint32(hdr[i])<<8 | uint32(hdr[i+1])
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
-}
-
 // fixIPv4 sets the total length and recomputes the checksum of the IPv4
 // header at the start of pkt, which is the whole packet.
 func fixIPv4(pkt []byte, hdrLen int) {
 	binary.BigEndian.PutUint16(pkt[2:], uint16(len(pkt)))
 	pkt[10], pkt[11] = 0, 0
-	binary.BigEndian.PutUint16(pkt[10:], ipv4Checksum(pkt[:hdrLen]))
+	binary.BigEndian.PutUint16(pkt[10:], inetsum.Checksum(pkt[:hdrLen]))
 }
 
 // putUDP writes a UDP header for a datagram of n bytes (header included)

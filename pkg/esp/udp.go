@@ -3,6 +3,7 @@ package esp
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/mstool/mstool/internal/inetsum"
 	"net/netip"
 )
 
@@ -88,7 +89,7 @@ func appendUDP(dst []byte, src, to netip.AddrPort, prefix, payload []byte) ([]by
 	} else {
 		binary.BigEndian.PutUint16(b[4:], uint16(n))
 	}
-	binary.BigEndian.PutUint16(u[6:], udpChecksum(s, d, u))
+	binary.BigEndian.PutUint16(u[6:], inetsum.UDP(s, d, u))
 	return out, nil
 }
 
@@ -113,37 +114,4 @@ func putIPHeader(b []byte, src, dst netip.Addr, proto, tos, ttl uint8, df bool, 
 	s, d := src.As16(), dst.As16()
 	copy(b[8:24], s[:])
 	copy(b[24:40], d[:])
-}
-
-// udpChecksum computes the UDP checksum (RFC 768, RFC 8200 §8.1) of the
-// datagram u, whose checksum field must be zero.
-func udpChecksum(src, dst netip.Addr, u []byte) uint16 {
-	var sum uint32
-	add := func(b []byte) {
-		for i := 0; i+1 < len(b); i += 2 {
-			sum += uint32(b[i])<<8 | uint32(b[i+1])
-		}
-		if len(b)%2 == 1 {
-			sum += uint32(b[len(b)-1]) << 8
-		}
-	}
-	if src.Is4() {
-		s, d := src.As4(), dst.As4()
-		add(s[:])
-		add(d[:])
-	} else {
-		s, d := src.As16(), dst.As16()
-		add(s[:])
-		add(d[:])
-	}
-	sum += protoUDP + uint32(len(u))
-	add(u)
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	c := ^uint16(sum)
-	if c == 0 {
-		c = 0xffff
-	}
-	return c
 }

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/mstool/mstool/internal/inetsum"
 )
 
 // Sizes and protocol numbers.
@@ -81,32 +83,7 @@ type Header struct {
 // Checksum is the Internet checksum (RFC 1071) of b: the ones' complement
 // of the ones' complement sum of its 16-bit big-endian words (an odd last
 // byte is padded with zero).
-func Checksum(b []byte) uint16 { return ^fold(sum(0, b)) }
-
-func sum(s uint32, b []byte) uint32 {
-	for len(b) >= 2 {
-		s += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		s += uint32(b[0]) << 8
-	}
-	return s
-}
-
-func fold(s uint32) uint16 {
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return uint16(s)
-}
-
-// pseudo returns the running sum of the UDP pseudo-header (RFC 768).
-func pseudo(src, dst [4]byte, proto uint8, length int) uint32 {
-	s := sum(0, src[:])
-	s = sum(s, dst[:])
-	return s + uint32(proto) + uint32(length)
-}
+func Checksum(b []byte) uint16 { return inetsum.Checksum(b) }
 
 // AppendHeader appends a 20-byte IPv4 header for a payload of payloadLen
 // bytes, with its checksum, to dst.
@@ -198,7 +175,7 @@ func AppendUDP(b []byte, h *Header, src, dst uint16, payload []byte) ([]byte, er
 	b = binary.BigEndian.AppendUint16(b, uint16(n))
 	b = append(b, 0, 0)
 	b = append(b, payload...)
-	c := ^fold(sum(pseudo(hh.Src.As4(), hh.Dst.As4(), ProtoUDP, n), b[o:]))
+	c := ^inetsum.Fold(inetsum.Sum(inetsum.Pseudo(hh.Src, hh.Dst, ProtoUDP, n), b[o:]))
 	if c == 0 {
 		c = 0xffff // RFC 768: a computed zero is sent as all ones
 	}
@@ -235,7 +212,7 @@ func parseUDP(h Header, p []byte) (UDP, error) {
 		return UDP{}, malformed("udp: length %d, ip payload %d", n, len(p))
 	}
 	if binary.BigEndian.Uint16(p[6:]) != 0 {
-		if fold(sum(pseudo(h.Src.As4(), h.Dst.As4(), ProtoUDP, len(p)), p)) != 0xffff {
+		if inetsum.Fold(inetsum.Sum(inetsum.Pseudo(h.Src, h.Dst, ProtoUDP, len(p)), p)) != 0xffff {
 			return UDP{}, fmt.Errorf("%w (udp)", ErrChecksum)
 		}
 	}

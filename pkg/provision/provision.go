@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/mstool/mstool/internal/crc16"
 	"math/big"
 	"net/netip"
 
@@ -251,27 +252,13 @@ func putState(b []byte, s *State) {
 
 // configCRC covers the config area except the CRC field itself.
 func configCRC(c []byte) uint16 {
-	crc := crc16Update(0xFFFF, c[:offCRC])
-	return crc16Update(crc, c[offCRC+2:])
+	crc := crc16.Update(0xFFFF, c[:offCRC])
+	return crc16.Update(crc, c[offCRC+2:])
 }
 
 // CRC16 is CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF), the checksum of
 // the EEPROM layout; the firmware computes the same.
-func CRC16(b []byte) uint16 { return crc16Update(0xFFFF, b) }
-
-func crc16Update(crc uint16, b []byte) uint16 {
-	for _, x := range b {
-		crc ^= uint16(x) << 8
-		for i := 0; i < 8; i++ {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc
-}
+func CRC16(b []byte) uint16 { return crc16.Checksum(b) }
 
 // UnprovisionedError says why an image does not hold a valid config: the
 // state the firmware reports as "unprovisioned".

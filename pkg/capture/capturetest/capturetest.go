@@ -6,6 +6,7 @@ package capturetest
 
 import (
 	"encoding/binary"
+	"github.com/mstool/mstool/internal/inetsum"
 	"io"
 	"net/netip"
 	"time"
@@ -22,19 +23,7 @@ const (
 )
 
 // Checksum is the Internet checksum (RFC 1071) of b.
-func Checksum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
-}
+func Checksum(b []byte) uint16 { return inetsum.Checksum(b) }
 
 // IPv4 returns an IPv4 packet (20-byte header, DF set, TTL 64) carrying
 // payload as protocol proto.
