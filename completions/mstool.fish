@@ -2,7 +2,7 @@
 
 function __fish_mstool_no_subcommand --description 'Test if there has been any subcommand yet'
     for i in (commandline -opc)
-        if contains -- $i keygen owner device sa grant sign verify inspect revoke provision inspect flash esp ping send recv exec shell sa new show export mssl connect exec sniff decrypt bench bootstrap sim completion help h man
+        if contains -- $i keygen owner device sa grant sign verify inspect revoke provision inspect flash identify esp ping send recv exec shell sa new show export mssl connect exec sniff decrypt bench bootstrap sim completion help h man
             return 1
         end
     end
@@ -110,6 +110,9 @@ complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l dry-run -s n -d 
 complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l no-verify -d 'skip avrdude\'s read-back verification'
 complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l sync-attempts -r -d 'tries `N` to reach the bootloader (avrdude -x attempts=N; default avrdude\'s 10, ~5 s each)'
 complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l avrdude -r -d 'avrdude `PATH` (default: $MSTOOL_AVRDUDE, then avrdude on PATH)'
+complete -c mstool -n '__fish_seen_subcommand_from identify' -f -l help -s h -d 'show help'
+complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'identify' -d 'show what is on a serial port: firmware, MCU, provisioned or not and why; no key needed'
+complete -c mstool -n '__fish_seen_subcommand_from identify' -f -l port -s p -r -d 'serial `PORT` of the device (e.g. /dev/ttyACM0, or the path \'mstool sim\' printed)'
 complete -c mstool -n '__fish_seen_subcommand_from esp' -f -l help -s h -d 'show help'
 complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'esp' -d 'ESP (RFC 4303) sessions with a device and security association files'
 complete -c mstool -n '__fish_seen_subcommand_from ping' -f -l help -s h -d 'show help'
