@@ -2,7 +2,7 @@
 
 function __fish_mstool_no_subcommand --description 'Test if there has been any subcommand yet'
     for i in (commandline -opc)
-        if contains -- $i keygen owner device sa grant sign verify inspect revoke provision inspect flash esp ping send recv exec shell sa new show export state mssl connect exec sniff decrypt bench bootstrap sim completion help h man
+        if contains -- $i keygen owner device sa grant sign verify inspect revoke provision inspect flash identify esp ping send recv exec shell sa new show export state mssl connect exec sniff decrypt bench bootstrap sim completion help h man
             return 1
         end
     end
@@ -90,7 +90,8 @@ complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l sa -r -d 'th
 complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l issuer -r -d 'the grant issuer\'s public key `FILE` (PEM; for MSSL)'
 complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l serial-floor -r -d 'initial grant revocation floor (grants with a lower serial are refused)'
 complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l allow-icmp -d 'let the device answer ICMP echo without ESP (diagnostics; off by default)'
-complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l mcu -r -d 'the device\'s `MCU`: atmega328p (1 KB EEPROM) or atmega168 (512 B)'
+complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l mcu -r -d 'the device\'s `MCU`: atmega328p (1 KB EEPROM) or atmega168 (512 B); default with --firmware: the image\'s'
+complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l firmware -r -d 'the firmware image `FILE` (.elf or .hex with the manifest.json of its build) the device runs: the SA suite must be one of its suites (default: the built reference image for --mcu, if found)'
 complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l out -s o -r -d 'write the image to `FILE` (Intel HEX, mode 0600, never overwritten)'
 complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l port -s p -r -d 'write the configuration into the device on serial `PORT` and verify it (instead of, or besides, --out)'
 complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l current-device -r -d 'with --port: the identity `FILE` the device was last provisioned with (its current master key), to re-provision it'
@@ -109,6 +110,9 @@ complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l dry-run -s n -d 
 complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l no-verify -d 'skip avrdude\'s read-back verification'
 complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l sync-attempts -r -d 'tries `N` to reach the bootloader (avrdude -x attempts=N; default avrdude\'s 10, ~5 s each)'
 complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l avrdude -r -d 'avrdude `PATH` (default: $MSTOOL_AVRDUDE, then avrdude on PATH)'
+complete -c mstool -n '__fish_seen_subcommand_from identify' -f -l help -s h -d 'show help'
+complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'identify' -d 'show what is on a serial port: firmware, MCU, provisioned or not and why; no key needed'
+complete -c mstool -n '__fish_seen_subcommand_from identify' -f -l port -s p -r -d 'serial `PORT` of the device (e.g. /dev/ttyACM0, or the path \'mstool sim\' printed)'
 complete -c mstool -n '__fish_seen_subcommand_from esp' -f -l help -s h -d 'show help'
 complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'esp' -d 'ESP (RFC 4303) sessions with a device and security association files'
 complete -c mstool -n '__fish_seen_subcommand_from ping' -f -l help -s h -d 'show help'

@@ -52,6 +52,7 @@
 #define OPT_NET 0x0010         /* IPv4 stack and ESP built */
 #define OPT_PROVISIONED 0x0020 /* EEPROM config valid (STATUS says why not) */
 #define OPT_ENGINEERING 0x0040 /* BENCH, COMPUTE and RSA built (CONFIG_MGMT_CRYPTO) */
+#define OPT_MSSL 0x0080        /* MSSL built (CONFIG_MSSL) */
 
 struct mgmt_stats mgmt_stats;
 struct mgmt_last mgmt_last;
@@ -152,6 +153,9 @@ static uint16_t options(void)
 	o |= OPT_NET;
 #if CONFIG_MGMT_CRYPTO
 	o |= OPT_ENGINEERING;
+#endif
+#if CONFIG_MSSL
+	o |= OPT_MSSL;
 #endif
 	if (store_provisioned())
 		o |= OPT_PROVISIONED;

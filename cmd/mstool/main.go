@@ -123,6 +123,7 @@ func commands(ui *UI) []*cli.Command {
 		grantCommand(ui),
 		provisionCommand(ui),
 		flashCommand(ui),
+		identifyCommand(ui),
 		{
 			Name:  "esp",
 			Usage: "ESP (RFC 4303) sessions with a device and security association files",

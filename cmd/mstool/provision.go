@@ -13,11 +13,13 @@ import (
 
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/esp"
+	"github.com/mstool/mstool/pkg/fwimage"
 	"github.com/mstool/mstool/pkg/ihex"
 	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/provision"
 	"github.com/mstool/mstool/pkg/safile"
 	"github.com/mstool/mstool/pkg/signkey"
+	"github.com/mstool/mstool/pkg/sim"
 	"github.com/urfave/cli/v2"
 )
 
@@ -35,7 +37,11 @@ func provisionCommand(ui *UI) *cli.Command {
 			"takes it once, in clear; a provisioned device only under its current master key\n" +
 			"(--current-device FILE: the identity it was provisioned with), encrypted and\n" +
 			"authenticated. Then mstool reads the configuration back and verifies it.\n" +
-			"Protocol, threat model and limits: docs/provisioning.md.",
+			"Protocol, threat model and limits: docs/provisioning.md.\n\n" +
+			"The SA file's suite must be one the firmware was built with, or the device will not\n" +
+			"use the SAs: mstool checks it against the firmware's build manifest (manifest.json\n" +
+			"next to --firmware FILE, by default the built reference image for --mcu, found as\n" +
+			"'mstool sim' finds it) or, with --port, against the suites the device reports.",
 		ArgsUsage: " ",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "device", Aliases: []string{"d"}, Usage: "the device identity `FILE` (from 'mstool keygen device')"},
@@ -45,7 +51,8 @@ func provisionCommand(ui *UI) *cli.Command {
 			&cli.StringFlag{Name: "issuer", Usage: "the grant issuer's public key `FILE` (PEM; for MSSL)"},
 			&cli.StringFlag{Name: "serial-floor", Value: "0", Usage: "initial grant revocation floor (grants with a lower serial are refused)"},
 			&cli.BoolFlag{Name: "allow-icmp", Usage: "let the device answer ICMP echo without ESP (diagnostics; off by default)"},
-			&cli.StringFlag{Name: "mcu", Value: "atmega328p", Usage: "the device's `MCU`: atmega328p (1 KB EEPROM) or atmega168 (512 B)"},
+			&cli.StringFlag{Name: "mcu", Value: "atmega328p", Usage: "the device's `MCU`: atmega328p (1 KB EEPROM) or atmega168 (512 B); default with --firmware: the image's"},
+			&cli.StringFlag{Name: "firmware", Usage: "the firmware image `FILE` (.elf or .hex with the manifest.json of its build) the device runs: the SA suite must be one of its suites (default: the built reference image for --mcu, if found)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the image to `FILE` (Intel HEX, mode 0600, never overwritten)"},
 			&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "write the configuration into the device on serial `PORT` and verify it (instead of, or besides, --out)"},
 			&cli.StringFlag{Name: "current-device", Usage: "with --port: the identity `FILE` the device was last provisioned with (its current master key), to re-provision it"},
@@ -66,6 +73,9 @@ func provisionCommand(ui *UI) *cli.Command {
 			if err := requireFlags(c, "device", "ip"); err != nil {
 				return err
 			}
+			if c.String("firmware") != "" {
+				return usageErrorf("leave out --firmware: with --port the device reports its suites", "provision: --firmware with --port")
+			}
 			return provisionSerial(ui, c)
 		},
 		Subcommands: []*cli.Command{
@@ -85,7 +95,18 @@ func provisionCommand(ui *UI) *cli.Command {
 }
 
 func provisionImage(ui *UI, c *cli.Context) error {
-	size, err := provision.EEPROMSize(c.String("mcu"))
+	fw, unchecked, err := imageFirmware(c)
+	if err != nil {
+		return err
+	}
+	mcu := c.String("mcu")
+	if fw != nil && fw.MCU != "" && fw.MCU != mcu {
+		if c.IsSet("mcu") {
+			return usageErrorf("leave out --mcu: the firmware says which MCU it is for", "provision: --mcu %s, but %s is built for %s", mcu, fw.Source, fw.MCU)
+		}
+		mcu = fw.MCU
+	}
+	size, err := provision.EEPROMSize(mcu)
 	if err != nil {
 		return usageErrorf("use --mcu atmega328p or --mcu atmega168", "%v", err)
 	}
@@ -93,9 +114,12 @@ func provisionImage(ui *UI, c *cli.Context) error {
 	if err := refuseExisting(out); err != nil {
 		return err
 	}
-	cfg, img, err := buildImage(ui, c, size)
+	cfg, img, err := buildImage(ui, c, size, fw)
 	if err != nil {
 		return err
+	}
+	if fw == nil && cfg.Inbound != nil {
+		ui.Warnf("the SA suite %s is not checked against the firmware: %s", saSuites(cfg), unchecked)
 	}
 	if err := writeImage(out, img); err != nil {
 		return err
@@ -103,9 +127,61 @@ func provisionImage(ui *UI, c *cli.Context) error {
 	if err := recordFloors(cfg); err != nil {
 		return err
 	}
-	ui.Infof("wrote %s (%d-byte EEPROM image for %s)", out, size, c.String("mcu"))
+	ui.Infof("wrote %s (%d-byte EEPROM image for %s)", out, size, mcu)
 	ui.Warnf("provisioning resets the device's sequence counters: never provision the same SA file twice (make fresh SAs with 'mstool esp sa new')")
 	return renderImage(ui, out, cfg, nil)
+}
+
+// imageFirmware resolves the firmware an image is for: --firmware FILE,
+// else the built reference image for --mcu, found as 'mstool sim' finds
+// it. Without one it returns nil and why, for the warning.
+func imageFirmware(c *cli.Context) (fw *provision.Firmware, unchecked string, err error) {
+	if path := c.String("firmware"); path != "" {
+		fw, err := provision.FirmwareFile(path)
+		if err != nil {
+			return nil, "", firmwareError(err)
+		}
+		return fw, "", nil
+	}
+	path, err := sim.FindFirmware("", c.String("mcu"))
+	if err != nil {
+		return nil, "no firmware image found (give the one the device runs with --firmware FILE, or provision over --port)", nil
+	}
+	if fw, err = provision.FirmwareFile(path); err != nil {
+		return nil, fmt.Sprintf("%v (rebuild it with 'make -C firmware', or give --firmware FILE)", err), nil
+	}
+	return fw, "", nil
+}
+
+func firmwareError(err error) error {
+	switch {
+	case errors.Is(err, fwimage.ErrNoManifest):
+		return failf("give the image of a firmware build ('make -C firmware' writes manifest.json next to it)", "provision: --firmware: %v", err)
+	case errors.Is(err, fwimage.ErrManifestMismatch), errors.Is(err, provision.ErrNoSuites):
+		return failf("rebuild the firmware (make -C firmware): its manifest.json then describes the image", "provision: --firmware: %v", err)
+	}
+	return failf("check the path", "provision: --firmware: %v", err)
+}
+
+// suiteError explains provision.Firmware.Check's refusal.
+func suiteError(err error) error {
+	var se *provision.SuiteError
+	if !errors.As(err, &se) {
+		return failf("", "%v", err)
+	}
+	if len(se.Firmware.Suites) == 0 {
+		return failf("that firmware runs no ESP suite: build it with one (firmware/config.h)", "%v", err)
+	}
+	return failf(fmt.Sprintf("that firmware runs %s: make SAs in one of them (mstool esp sa new --suite %s), or build the firmware with the suite (firmware/config.h)",
+		se.Firmware.SuiteNames(), se.Firmware.Suites[0]), "%v", err)
+}
+
+// saSuites names the suites of cfg's SAs.
+func saSuites(cfg *provision.Config) string {
+	if cfg.Outbound != nil && cfg.Outbound.Suite != cfg.Inbound.Suite {
+		return cfg.Inbound.Suite.String() + " and " + cfg.Outbound.Suite.String()
+	}
+	return cfg.Inbound.Suite.String()
 }
 
 func writeImage(out string, img []byte) error {
@@ -116,8 +192,9 @@ func writeImage(out string, img []byte) error {
 	return writeSecret(out, hex.Bytes())
 }
 
-// buildImage builds the EEPROM image the flags describe.
-func buildImage(ui *UI, c *cli.Context, size int) (*provision.Config, []byte, error) {
+// buildImage builds the EEPROM image the flags describe, checked against
+// the firmware fw (nil: not checked).
+func buildImage(ui *UI, c *cli.Context, size int, fw *provision.Firmware) (*provision.Config, []byte, error) {
 	addr, err := netip.ParseAddr(c.String("ip"))
 	if err != nil || !addr.Is4() {
 		return nil, nil, usageErrorf("give the device's IPv4 address, e.g. --ip 10.0.0.2", "provision: bad --ip %q", c.String("ip"))
@@ -159,6 +236,14 @@ func buildImage(ui *UI, c *cli.Context, size int) (*provision.Config, []byte, er
 		}
 		if cfg.Issuer, err = signkey.ParsePublicPEM(data); err != nil {
 			return nil, nil, failf("give the owner's public key (mstool keygen -y OWNER.pem > owner.pub)", "%s: %v", path, err)
+		}
+	}
+	if fw != nil {
+		if err := fw.Check(cfg); err != nil {
+			return nil, nil, suiteError(err)
+		}
+		if cfg.Inbound != nil {
+			ui.Infof("SA suite %s checked against %s (it runs %s)", saSuites(cfg), fw.Source, fw.SuiteNames())
 		}
 	}
 	if err := carryFloors(ui, cfg); err != nil {
@@ -241,7 +326,12 @@ func provisionSerial(ui *UI, c *cli.Context) error {
 	if err != nil {
 		return failf("", "%v", err)
 	}
-	cfg, img, err := buildImage(ui, c, size)
+	fw, err := d.Firmware(ctx)
+	if err != nil {
+		return deviceError(err, port)
+	}
+	fw.Source = "the device on " + port
+	cfg, img, err := buildImage(ui, c, size, fw)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ func TestProvisionPortSim(t *testing.T) {
 	mustRun(t, "keygen", "device", "-o", f("b.key"), "--id", "0x52")
 	mustRun(t, "esp", "sa", "new", "-o", f("a.sa"), "--suite", "aes128-ccm8", "--src", simHost, "--dst", simDevA)
 	mustRun(t, "esp", "sa", "new", "-o", f("b.sa"), "--suite", "aes128-ctr-hmac-sha256-128", "--src", simHost, "--dst", simDevA)
+	mustRun(t, "esp", "sa", "new", "-o", f("ccm16.sa"), "--suite", "aes128-ccm16", "--src", simHost, "--dst", simDevA)
 
 	type step struct {
 		name string
@@ -44,6 +45,16 @@ func TestProvisionPortSim(t *testing.T) {
 			exitUsage, []string{"--current-device without --port"}},
 		{"wrong mcu", []string{"provision", "-d", f("a.key"), "--ip", simDevA, "--sa", f("a.sa"), "--port", d.Port, "--mcu", "atmega168"},
 			exitUsage, []string{"the device on", "is an atmega328p", "hint: leave out --mcu"}},
+		// A suite the firmware lacks: refused before the device is
+		// touched (it stays in factory state for the next step), against
+		// the suites the device reports, or without --port those of the
+		// built reference image's manifest.
+		{"suite the device lacks", []string{"provision", "-d", f("a.key"), "--ip", simDevA, "--sa", f("ccm16.sa"), "--port", d.Port},
+			exitFailure, []string{"the SAs use aes128-ccm16, which the firmware (the device on " + d.Port + ") does not run",
+				"hint: that firmware runs aes128-ccm8, aes128-ctr-hmac-sha256-128, aes128-cbc-hmac-md5-96"}},
+		{"suite the built image lacks", []string{"provision", "-d", f("a.key"), "--ip", simDevA, "--sa", f("ccm16.sa"), "-o", f("x.hex")},
+			exitFailure, []string{"the SAs use aes128-ccm16, which the firmware (" + elf + ") does not run",
+				"hint: that firmware runs aes128-ccm8, aes128-ctr-hmac-sha256-128, aes128-cbc-hmac-md5-96"}},
 		{"factory", []string{"provision", "-d", f("a.key"), "--ip", simDevA, "--sa", f("a.sa"), "--port", d.Port, "-o", f("a.hex")},
 			0, []string{"factory state: its keys go over the serial line in clear", "provisioned (factory state), read-back verified", "wrote " + f("a.hex")}},
 		{"second unauthenticated", []string{"provision", "-d", f("b.key"), "--ip", simDevA, "--sa", f("b.sa"), "--port", d.Port},

@@ -316,6 +316,9 @@ const (
 	// OptEngineering: BENCH, COMPUTE and RSA are built (IDENTIFY bit 6;
 	// bits 4 and 5 are docs/firmware-net.md's).
 	OptEngineering = 1 << 6
+	// OptMSSL: MSSL is built (IDENTIFY bit 7, CONFIG_MSSL). Firmware
+	// built before the bit was defined leaves it clear either way.
+	OptMSSL = 1 << 7
 )
 
 // Identify asks the device who it is. The answer is cached and also
@@ -351,7 +354,7 @@ func (d *Device) Identify(ctx context.Context) (*Info, error) {
 	for _, o := range []struct {
 		bit  uint16
 		name string
-	}{{OptAESDecrypt, "aes-decrypt"}, {OptAESAsm, "aes-asm"}, {OptMD5, "md5"}, {OptSHA256, "sha256"}, {OptEngineering, "engineering"}} {
+	}{{OptAESDecrypt, "aes-decrypt"}, {OptAESAsm, "aes-asm"}, {OptMD5, "md5"}, {OptSHA256, "sha256"}, {OptEngineering, "engineering"}, {OptMSSL, "mssl"}} {
 		if in.Options&o.bit != 0 {
 			in.OptionNames = append(in.OptionNames, o.name)
 		}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+
+	"github.com/mstool/mstool/pkg/esp"
+	"github.com/mstool/mstool/pkg/provision"
 )
 
 // cmdStatus is STATUS (docs/firmware-net.md, "Management channel additions").
@@ -85,6 +88,36 @@ func (d *Device) Status(ctx context.Context) (*Status, error) {
 		s.ReasonText = fmt.Sprintf("reason %d", s.Reason)
 	}
 	return s, nil
+}
+
+// SuiteList is Suites as esp suites (bit s-1 for esp.Suite s), in
+// suite order.
+func (s *Status) SuiteList() []esp.Suite {
+	var l []esp.Suite
+	for i := range 8 {
+		if s.Suites&(1<<i) != 0 {
+			l = append(l, esp.Suite(i+1))
+		}
+	}
+	return l
+}
+
+// Firmware describes the device's firmware for provision.Firmware.Check:
+// its MCU, EEPROM and version from IDENTIFY, its ESP suites from STATUS.
+// Source is "the device's firmware VERSION"; callers may name the port.
+func (d *Device) Firmware(ctx context.Context) (*provision.Firmware, error) {
+	info, err := d.ensureInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := d.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &provision.Firmware{
+		Source: "the device's firmware " + info.Firmware, MCU: info.MCU, EEPROM: info.EEPROM,
+		Version: info.Firmware, Suites: st.SuiteList(),
+	}, nil
 }
 
 func pad(b []byte) []byte {

@@ -4,19 +4,24 @@
 //
 // The MCU comes from the ELF's .note.gnu.avr.deviceinfo section (avr-gcc
 // 5+ with avr-libc 2.0+ writes it), or from the build manifest
-// manifest.json that firmware/Makefile writes next to the image.
+// manifest.json that firmware/Makefile writes next to the image, which
+// also says what the image holds (ESP suites, MSSL, ...: Manifest).
 package fwimage
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"debug/elf"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/mstool/mstool/pkg/ihex"
@@ -40,6 +45,12 @@ const ManifestName = "manifest.json"
 var (
 	ErrFormat = errors.New("fwimage: not an AVR ELF or Intel HEX file")
 	ErrEmpty  = errors.New("fwimage: image holds no flash data")
+	// ErrNoManifest: no build manifest next to the image.
+	ErrNoManifest = errors.New("fwimage: no build manifest next to the image")
+	// ErrManifestMismatch: the manifest next to the image lists the
+	// SHA-256 of the files it was written for, and the image is none of
+	// them (rebuilt, replaced or copied next to another build's manifest).
+	ErrManifestMismatch = errors.New("fwimage: the build manifest next to the image describes other files")
 )
 
 // Image is a loaded firmware image.
@@ -54,10 +65,78 @@ type Image struct {
 	MCU, MCUSource string
 }
 
-// Manifest is firmware/build/<mcu>/manifest.json.
+// Manifest is firmware/build/<mcu>/manifest.json, what an image holds
+// (firmware/tools/manifest.py writes it from the image's own build
+// options; docs/flash.md, "Build manifest"). Manifests written by hand or
+// by older builds may hold only the MCU and clock.
 type Manifest struct {
 	MCU  string `json:"mcu"`
 	FCPU uint64 `json:"f_cpu,omitempty"`
+	// Firmware is the firmware version (IDENTIFY's), "" if not recorded.
+	Firmware string `json:"firmware,omitempty"`
+	// ESPSuites names the ESP suites compiled in (pkg/esp's names); nil
+	// when the manifest does not say, empty when the image has none.
+	ESPSuites []string `json:"esp_suites"`
+	// MSSL is built (CONFIG_MSSL); RSAMaxBits is the largest RSA modulus
+	// the image verifies (0: no RSA in the image).
+	MSSL       bool `json:"mssl"`
+	RSAMaxBits int  `json:"rsa_max_bits"`
+	// Engineering: BENCH, COMPUTE and RSA are built (CONFIG_MGMT_CRYPTO).
+	Engineering bool `json:"engineering"`
+	// EEPROM is the MCU's EEPROM size in bytes, FrameMax the largest
+	// frame on the UART (0 if not recorded).
+	EEPROM   int `json:"eeprom,omitempty"`
+	FrameMax int `json:"frame_max,omitempty"`
+	// SHA256 maps the image files the manifest was written for
+	// (mstool.elf, mstool.hex) to their SHA-256, hex; nil if not recorded.
+	SHA256 map[string]string `json:"sha256,omitempty"`
+}
+
+// Describes reports whether m was written for an image file with this
+// content: true when its SHA-256 is one m lists, or m lists none.
+func (m *Manifest) Describes(image []byte) bool {
+	if len(m.SHA256) == 0 {
+		return true
+	}
+	sum := sha256.Sum256(image)
+	h := hex.EncodeToString(sum[:])
+	for _, v := range m.SHA256 {
+		if strings.EqualFold(v, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// ManifestFor reads the build manifest next to the image at path and
+// checks that it describes that file: ErrNoManifest when there is none,
+// ErrManifestMismatch when it lists other files.
+func ManifestFor(path string) (*Manifest, error) {
+	image, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("fwimage: %w", err)
+	}
+	mpath := filepath.Join(filepath.Dir(path), ManifestName)
+	m, err := ReadManifest(mpath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w (%s)", ErrNoManifest, mpath)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !m.Describes(image) {
+		return nil, fmt.Errorf("%w: %s is not %s", ErrManifestMismatch, path, strings.Join(sortedKeys(m.SHA256), " or "))
+	}
+	return m, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, "the "+k+" of "+ManifestName)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // Load reads an .elf or .hex image (by content: ELF magic, else HEX).
@@ -77,7 +156,8 @@ func Load(path string) (*Image, error) {
 	}
 	im.Path = path
 	if im.MCU == "" {
-		if m, err := ReadManifest(filepath.Join(filepath.Dir(path), ManifestName)); err == nil && m.MCU != "" {
+		m, err := ReadManifest(filepath.Join(filepath.Dir(path), ManifestName))
+		if err == nil && m.MCU != "" && m.Describes(b) {
 			im.MCU, im.MCUSource = m.MCU, "manifest"
 		}
 	}

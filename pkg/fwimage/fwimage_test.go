@@ -2,9 +2,13 @@ package fwimage_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/mstool/mstool/internal/testenv"
@@ -90,3 +94,81 @@ func TestRejects(t *testing.T) {
 		}
 	}
 }
+
+// The build manifest describes the files whose SHA-256 it lists; one that
+// lists other files is refused, and Load does not take its MCU.
+func TestManifestFor(t *testing.T) {
+	dir := t.TempDir()
+	hex := filepath.Join(dir, "mstool.hex")
+	var buf bytes.Buffer
+	ihex.Encode(&buf, 0, []byte{0x0c, 0x94, 0x34, 0x00})
+	os.WriteFile(hex, buf.Bytes(), 0o644)
+	if _, err := fwimage.ManifestFor(hex); !errors.Is(err, fwimage.ErrNoManifest) {
+		t.Fatalf("no manifest: %v", err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	write := func(m string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, fwimage.ManifestName), []byte(m), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"mcu": "atmega168", "esp_suites": ["aes128-ccm8"], "mssl": false, "eeprom": 512,
+		"sha256": {"mstool.elf": "00", "mstool.hex": "` + hexOf(sum[:]) + `"}}`)
+	m, err := fwimage.ManifestFor(hex)
+	if err != nil || m.MCU != "atmega168" || len(m.ESPSuites) != 1 || m.ESPSuites[0] != "aes128-ccm8" || m.EEPROM != 512 {
+		t.Fatalf("manifest: %+v, %v", m, err)
+	}
+	if im, err := fwimage.Load(hex); err != nil || im.MCU != "atmega168" {
+		t.Fatalf("load with a matching manifest: %+v, %v", im, err)
+	}
+	write(`{"mcu": "atmega168", "sha256": {"mstool.hex": "` + hexOf(make([]byte, 32)) + `"}}`)
+	if _, err := fwimage.ManifestFor(hex); !errors.Is(err, fwimage.ErrManifestMismatch) {
+		t.Fatalf("stale manifest: %v", err)
+	}
+	if im, err := fwimage.Load(hex); err != nil || im.MCU != "" {
+		t.Fatalf("load with a stale manifest took its MCU: %+v, %v", im, err)
+	}
+	// Without suites the manifest says nothing about them (nil), with an
+	// empty list the image has none.
+	write(`{"mcu": "atmega328p"}`)
+	if m, err := fwimage.ManifestFor(hex); err != nil || m.ESPSuites != nil {
+		t.Fatalf("old manifest: %+v, %v", m, err)
+	}
+	write(`{"mcu": "atmega328p", "esp_suites": []}`)
+	if m, err := fwimage.ManifestFor(hex); err != nil || m.ESPSuites == nil || len(m.ESPSuites) != 0 {
+		t.Fatalf("no suites: %+v, %v", m, err)
+	}
+}
+
+// make -C firmware writes a manifest next to each image that describes
+// both its files and what config.h builds for the MCU.
+func TestBuiltManifests(t *testing.T) {
+	for _, c := range []struct {
+		mcu         string
+		suites      []string
+		mssl, eng   bool
+		rsa, eeprom int
+	}{
+		{"atmega328p", []string{"aes128-ccm8", "aes128-ctr-hmac-sha256-128", "aes128-cbc-hmac-md5-96"}, true, true, 2048, 1024},
+		{"atmega168", []string{"aes128-ccm8"}, false, false, 0, 512},
+	} {
+		dir := filepath.Dir(testenv.Artifact(t, "firmware/build/"+c.mcu+"/manifest.json", "-C firmware"))
+		for _, f := range []string{"mstool.elf", "mstool.hex"} {
+			m, err := fwimage.ManifestFor(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatalf("%s: %v", c.mcu, err)
+			}
+			if m.MCU != c.mcu || m.FCPU != 16000000 || m.Firmware == "" || !slices.Equal(m.ESPSuites, c.suites) ||
+				m.MSSL != c.mssl || m.Engineering != c.eng || m.RSAMaxBits != c.rsa || m.EEPROM != c.eeprom || len(m.SHA256) != 2 {
+				t.Errorf("%s: %+v", c.mcu, m)
+			}
+		}
+	}
+	nobench := testenv.Artifact(t, "firmware/build/nobench/atmega328p/mstool.elf", "-C firmware")
+	if m, err := fwimage.ManifestFor(nobench); err != nil || m.Engineering || !m.MSSL {
+		t.Errorf("nobench image: %+v, %v", m, err)
+	}
+}
+
+func hexOf(b []byte) string { return fmt.Sprintf("%x", b) }

@@ -9,7 +9,7 @@
 //	# comments and blank lines are ignored
 //	[inbound]
 //	spi = 0x1f2e3d4c
-//	suite = aes128-ccm16
+//	suite = aes128-ccm8
 //	enc-key = 00112233445566778899aabbccddeeff001122
 //	mode = transport
 //	esn = false
@@ -515,8 +515,10 @@ func WriteFile(path string, f *File) error {
 }
 
 // DefaultSuite is the suite New uses when Options.Suite is zero: the
-// device's default, AES-128-CCM with a 16-octet ICV (RFC 4309).
-const DefaultSuite = esp.SuiteAES128CCM16
+// reference firmware's default, AES-128-CCM with an 8-octet ICV (RFC
+// 4309), the one suite both its MCUs run (firmware/config.h
+// CONFIG_ESP_CCM8; the ATmega168 image has no other).
+const DefaultSuite = esp.SuiteAES128CCM8
 
 // DefaultNATTPort is the IKE NAT-traversal port ESP-in-UDP uses by default
 // (RFC 3948 §2).

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""manifest.py - build/<mcu>/manifest.json: what a firmware image holds.
+
+mstool reads it next to the image: `mstool flash` for the MCU of a .hex,
+`mstool provision` for the ESP suites the image runs (it refuses an SA
+file whose suite the image lacks), pkg/fwimage documents the fields
+(docs/flash.md, "Build manifest").
+
+The options come from the image's own build: the macros the preprocessor
+defines with the image's flags (`avr-gcc <flags> -dM -E tools/manifest.c`,
+on standard input), so a CONFIG_* given on the make command line shows
+here as it does in the image. The SHA-256 of the ELF and HEX files tie the
+manifest to them: mstool refuses a manifest that describes other files.
+
+Standard library only. Usage:
+  avr-gcc -mmcu=atmega328p ... -dM -E tools/manifest.c | \\
+      manifest.py --mcu atmega328p --elf build/atmega328p/mstool.elf \\
+      --hex build/atmega328p/mstool.hex > build/atmega328p/manifest.json
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+
+# ESP suites by config option: the SUITE_* number of store.h (the
+# esp.Suite numbers) and mstool's name for it (docs/eeprom.md).
+SUITES = [
+    ("CONFIG_ESP_CCM8", "SUITE_CCM8", "aes128-ccm8"),
+    ("CONFIG_ESP_CTR_SHA256", "SUITE_CTR_SHA256", "aes128-ctr-hmac-sha256-128"),
+    ("CONFIG_ESP_CBC_MD5", "SUITE_CBC_MD5", "aes128-cbc-hmac-md5-96"),
+]
+NUMBER = re.compile(r"^\(?\s*(0[xX][0-9a-fA-F]+|[0-9]+)[uUlL]*\s*\)?$")
+
+
+def macros(text):
+    defs = {}
+    for line in text.splitlines():
+        m = re.match(r"#define\s+(\w+)\s+(.*)$", line)
+        if m:
+            defs[m.group(1)] = m.group(2).strip()
+    return defs
+
+
+def value(defs, name, seen=()):
+    """The integer a macro expands to: a number, or a macro naming one."""
+    if name not in defs:
+        sys.exit(f"manifest.py: {name} is not defined by the build")
+    v = defs[name]
+    m = NUMBER.match(v)
+    if m:
+        return int(m.group(1), 0)
+    if v in defs and v not in seen:
+        return value(defs, v, seen + (name,))
+    sys.exit(f"manifest.py: {name} is {v!r}, not a number")
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mcu", required=True)
+    ap.add_argument("--elf", required=True)
+    ap.add_argument("--hex", required=True)
+    args = ap.parse_args()
+    d = macros(sys.stdin.read())
+    suites = []
+    for opt, num, name in SUITES:
+        if value(d, opt):
+            suites.append({"id": value(d, num), "name": name})
+    suites.sort(key=lambda s: s["id"])
+    mssl = bool(value(d, "CONFIG_MSSL"))
+    engineering = bool(value(d, "CONFIG_MGMT_CRYPTO"))
+    rsa = value(d, "CONFIG_RSA") and (mssl or engineering)
+    version = "%d.%d.%d" % (value(d, "FW_VERSION_MAJOR"), value(d, "FW_VERSION_MINOR"), value(d, "FW_VERSION_PATCH"))
+    out = {
+        "mcu": args.mcu,
+        "f_cpu": value(d, "F_CPU"),
+        "firmware": version,
+        "esp_suites": [s["name"] for s in suites],
+        "mssl": mssl,
+        "rsa_max_bits": value(d, "CONFIG_RSA_MAX_BYTES") * 8 if rsa else 0,
+        "engineering": engineering,
+        "eeprom": value(d, "E2END") + 1,
+        "frame_max": value(d, "CONFIG_FRAME_MAX"),
+        "sha256": {
+            os.path.basename(args.elf): sha256(args.elf),
+            os.path.basename(args.hex): sha256(args.hex),
+        },
+    }
+    json.dump(out, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+package provision
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mstool/mstool/pkg/esp"
+	"github.com/mstool/mstool/pkg/fwimage"
+)
+
+// Firmware is what the firmware that reads an EEPROM image runs, as far as
+// the image depends on it: a firmware build accepts an SA only in a suite
+// it was built with, and treats the device as unprovisioned otherwise
+// (STATUS reasons 8 and 9, docs/firmware-net.md). Check refuses such an
+// image before it is written.
+type Firmware struct {
+	// Source names the firmware in errors: an image path, or the device
+	// on a port.
+	Source string
+	// MCU and EEPROM (bytes) are the part the firmware runs on ("", 0 if
+	// unknown).
+	MCU    string
+	EEPROM int
+	// Version is the firmware version ("" if unknown).
+	Version string
+	// Suites are the ESP suites compiled in.
+	Suites []esp.Suite
+}
+
+// Errors callers can branch on.
+var (
+	// ErrNoSuites: a build manifest that does not list the image's ESP
+	// suites (written by hand or by an older firmware/Makefile).
+	ErrNoSuites = errors.New("provision: the build manifest does not list the image's ESP suites")
+)
+
+// FirmwareFile describes the firmware image at path (.elf or .hex) from
+// the build manifest next to it (fwimage.ManifestFor; its errors
+// fwimage.ErrNoManifest and fwimage.ErrManifestMismatch, and ErrNoSuites,
+// mean the image cannot be checked).
+func FirmwareFile(path string) (*Firmware, error) {
+	m, err := fwimage.ManifestFor(path)
+	if err != nil {
+		return nil, err
+	}
+	return FirmwareFromManifest(m, path)
+}
+
+// FirmwareFromManifest describes the image a build manifest was written
+// for; source names it.
+func FirmwareFromManifest(m *fwimage.Manifest, source string) (*Firmware, error) {
+	if m.ESPSuites == nil {
+		return nil, fmt.Errorf("%w (%s)", ErrNoSuites, source)
+	}
+	f := &Firmware{Source: source, MCU: m.MCU, EEPROM: m.EEPROM, Version: m.Firmware}
+	for _, name := range m.ESPSuites {
+		s, err := esp.ParseSuite(name)
+		if err != nil {
+			return nil, fmt.Errorf("provision: build manifest of %s: %w", source, err)
+		}
+		f.Suites = append(f.Suites, s)
+	}
+	return f, nil
+}
+
+// Has reports whether the firmware runs suite s.
+func (f *Firmware) Has(s esp.Suite) bool {
+	for _, h := range f.Suites {
+		if h == s {
+			return true
+		}
+	}
+	return false
+}
+
+// SuiteNames lists the firmware's suites, comma-separated ("none" if it
+// has none).
+func (f *Firmware) SuiteNames() string {
+	if len(f.Suites) == 0 {
+		return "none"
+	}
+	names := make([]string, len(f.Suites))
+	for i, s := range f.Suites {
+		names[i] = s.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+// SuiteError is Check's refusal: an SA of the configuration uses a suite
+// the firmware was not built with.
+type SuiteError struct {
+	Suite    esp.Suite
+	Firmware *Firmware
+}
+
+func (e *SuiteError) Error() string {
+	return fmt.Sprintf("provision: the SAs use %s, which the firmware (%s) does not run", e.Suite, e.Firmware.Source)
+}
+
+// Check refuses a configuration the firmware would not use: one whose
+// SAs are in a suite it was not built with (*SuiteError). A configuration
+// without SAs passes.
+func (f *Firmware) Check(cfg *Config) error {
+	for _, sa := range []*esp.SA{cfg.Inbound, cfg.Outbound} {
+		if sa != nil && !f.Has(sa.Suite) {
+			return &SuiteError{Suite: sa.Suite, Firmware: f}
+		}
+	}
+	return nil
+}
