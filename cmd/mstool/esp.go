@@ -89,7 +89,7 @@ func openESP(ui *UI, c *cli.Context) (*espConn, error) {
 	port, udp := c.String("port"), c.String("udp")
 	if (port == "") == (udp == "") {
 		return nil, usageErrorf("give --port /dev/ttyUSB0 (or the port 'mstool sim' printed) or --udp HOST:4500",
-			"%s: give exactly one of --port and --udp", c.Command.FullName())
+			"%s: give exactly one of --port and --udp", cmdPath(c))
 	}
 	saPath := c.String("sa")
 	sas, err := safile.ReadFile(saPath)

@@ -26,6 +26,9 @@ func keygenCommand(ui *UI) *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.String("y") == "" {
+				if c.NArg() > 0 {
+					return commandNotFound(c, c.Args().First())
+				}
 				return usageErrorf("run 'mstool keygen --help' for the kinds of key", "keygen: say what to generate: owner, device or sa")
 			}
 			if c.NArg() > 0 {

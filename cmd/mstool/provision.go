@@ -52,6 +52,9 @@ func provisionCommand(ui *UI) *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
+				if err := subcommandTypo(c, c.Args().First()); err != nil {
+					return err
+				}
 				return usageErrorf("run 'mstool provision --help' for usage", "provision: unexpected argument %q", c.Args().First())
 			}
 			if c.String("port") == "" {
