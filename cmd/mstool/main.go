@@ -60,6 +60,7 @@ func isCLIError(err error) bool {
 func newApp(ui *UI, stdin io.Reader) *cli.App {
 	// -v is --verbose here, so --version has no short form.
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	ui.std.in = stdin
 	app := &cli.App{
 		Name:    "mstool",
 		Usage:   "secure and operate 8-bit micro servers (ESP, MSSL, provisioning, flashing)",
@@ -102,28 +103,34 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 		Commands: append(commands(ui), helpCommand()),
 	}
 	for _, cmd := range app.Commands {
-		setupTree(cmd)
+		setupTree(ui, cmd)
 	}
 	return app
 }
 
 // setupTree gives every command the same usage errors (the full command
-// path, a did-you-mean), and every command with subcommands a 'help'
-// command and, unless it acts itself, an action for unknown subcommands.
-func setupTree(cmd *cli.Command) {
+// path, a did-you-mean), tells ui which command runs (for messages), and
+// gives every command with subcommands a 'help' command and, unless it
+// acts itself, an action for unknown subcommands.
+func setupTree(ui *UI, cmd *cli.Command) {
 	if cmd.OnUsageError == nil {
 		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error { return flagUsageError(c, err) }
 	}
-	if len(cmd.Subcommands) == 0 {
-		return
-	}
 	for _, sub := range cmd.Subcommands {
-		setupTree(sub)
+		setupTree(ui, sub)
 	}
-	if cmd.Action == nil {
-		cmd.Action = groupAction
+	if len(cmd.Subcommands) > 0 {
+		if cmd.Action == nil {
+			cmd.Action = groupAction
+		}
+		cmd.Subcommands = append(cmd.Subcommands, helpCommand())
 	}
-	cmd.Subcommands = append(cmd.Subcommands, helpCommand())
+	if act := cmd.Action; act != nil {
+		cmd.Action = func(c *cli.Context) error {
+			ui.std.command = cmdPath(c)
+			return act(c)
+		}
+	}
 }
 
 // commands is the whole command surface of DESIGN.md. Commands not built
