@@ -39,6 +39,9 @@ func benchCommand(ui *UI) *cli.Command {
 			if c.String("port") == "" {
 				return usageErrorf("start a simulated device with 'mstool sim', or give the board's port (e.g. /dev/ttyUSB0)", "bench: --port is required")
 			}
+			if err := notStdin(c, "--elf", c.String("elf"), "the module sizes come from the ELF file and the size-report.json next to it"); err != nil {
+				return err
+			}
 			if r := c.Int("reps"); r < 1 || r > 1000 {
 				return usageErrorf("", "bench: --reps must be 1..1000")
 			}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -39,7 +40,10 @@ func decryptCommand(ui *UI) *cli.Command {
 			"used) or a Wireshark esp_sa table (--esp-sa). MSSL records (UDP port 7412) of the\n" +
 			"sessions in an MSSL key log (--mssl-keylog, written by 'mstool mssl --keylog' or\n" +
 			"MSSLKEYLOGFILE) are replaced by their plaintext task messages (docs/mssl.md).\n" +
-			"OUT is written atomically and is never overwritten without --force.",
+			"OUT is written atomically and is never overwritten without --force.\n\n" +
+			"IN - reads the capture from standard input; -o - writes the decrypted capture to\n" +
+			"standard output (not to a terminal), and the summary then to standard error:\n" +
+			"   tcpdump -U -w - | mstool decrypt - -o - --sa host.sa | tshark -r -",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the decrypted capture to `OUT`"},
 			&cli.StringFlag{Name: "sa", Usage: "mstool SA `FILE` with the session's keys"},
@@ -57,7 +61,12 @@ func decryptCommand(ui *UI) *cli.Command {
 			}
 			in, outPath := args[0], c.String("output")
 			if outPath == "" {
-				return usageErrorf("give the output file with -o OUT", "decrypt: no output file")
+				return usageErrorf("give the output file with -o OUT (or -o - for standard output)", "decrypt: no output file")
+			}
+			if isStdio(outPath) {
+				if err := ui.claimStdout("-o", binaryData); err != nil {
+					return err
+				}
 			}
 			keys, err := loadKeys(ui, c.String("sa"), c.String("esp-sa"))
 			if err != nil && !(c.String("mssl-keylog") != "" && errors.Is(err, errNoKeys)) {
@@ -67,7 +76,7 @@ func decryptCommand(ui *UI) *cli.Command {
 				keys = &keySources{}
 			}
 			if p := c.String("mssl-keylog"); p != "" {
-				if keys.mssl, err = loadMSSLKeyLog(p); err != nil {
+				if keys.mssl, err = loadMSSLKeyLog(ui, p); err != nil {
 					return err
 				}
 			}
@@ -91,24 +100,20 @@ func loadKeys(ui *UI, saPath, wsPath string) (*keySources, error) {
 	}
 	k := &keySources{}
 	if saPath != "" {
-		f, err := readSAFile(saPath)
+		f, err := ui.readSAFile("--sa", saPath)
 		if err != nil {
 			return nil, err
 		}
 		k.esp = append(k.esp, f.All()...)
 	}
 	if wsPath != "" {
-		data, err := keyfile.ReadPrivate(wsPath)
+		data, err := readPrivate(ui, "--esp-sa", wsPath)
 		if err != nil {
-			var ie *keyfile.InsecureError
-			if errors.As(err, &ie) {
-				return nil, failf(ie.Hint(), "%v", err)
-			}
-			return nil, failf("", "%v", err)
+			return nil, err
 		}
 		sas, err := safile.ParseWireshark(data)
 		if err != nil {
-			return nil, failf("the file must be a Wireshark esp_sa table with mstool's suites and 0x-hex keys", "%s: %v", wsPath, err)
+			return nil, failf("the file must be a Wireshark esp_sa table with mstool's suites and 0x-hex keys", "%s: %v", inName(wsPath), err)
 		}
 		k.esp = append(k.esp, sas...)
 	}
@@ -121,8 +126,12 @@ func loadKeys(ui *UI, saPath, wsPath string) (*keySources, error) {
 	return k, nil
 }
 
-// loadMSSLKeyLog reads an MSSL key log (secret: it opens the sessions).
-func loadMSSLKeyLog(path string) (*mssl.Decrypter, error) {
+// readPrivate reads a secret that is not a key file of mstool's own (a
+// Wireshark esp_sa table, a key log), or standard input for "-".
+func readPrivate(ui *UI, what, path string) ([]byte, error) {
+	if isStdio(path) {
+		return ui.readStdin(what)
+	}
 	data, err := keyfile.ReadPrivate(path)
 	if err != nil {
 		var ie *keyfile.InsecureError
@@ -131,12 +140,21 @@ func loadMSSLKeyLog(path string) (*mssl.Decrypter, error) {
 		}
 		return nil, failf("", "%v", err)
 	}
+	return data, nil
+}
+
+// loadMSSLKeyLog reads an MSSL key log (secret: it opens the sessions).
+func loadMSSLKeyLog(ui *UI, path string) (*mssl.Decrypter, error) {
+	data, err := readPrivate(ui, "--mssl-keylog", path)
+	if err != nil {
+		return nil, err
+	}
 	entries, err := mssl.ParseKeyLog(bytes.NewReader(data))
 	if err != nil {
-		return nil, failf("the file must be an MSSL key log (lines 'MSSL1 <Nd> <Nh> <keys...>')", "%s: %v", path, err)
+		return nil, failf("the file must be an MSSL key log (lines 'MSSL1 <Nd> <Nh> <keys...>')", "%s: %v", inName(path), err)
 	}
 	if len(entries) == 0 {
-		return nil, failf("the key log has no MSSL1 lines: was it written by 'mstool mssl --keylog'?", "%s: no MSSL sessions", path)
+		return nil, failf("the key log has no MSSL1 lines: was it written by 'mstool mssl --keylog'?", "%s: no MSSL sessions", inName(path))
 	}
 	return mssl.NewDecrypter(entries), nil
 }
@@ -177,47 +195,19 @@ type decryptJSON struct {
 }
 
 func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) error {
-	in, err := os.Open(inPath)
+	in, size, err := openCapture(ui, inPath)
 	if err != nil {
-		return failf("check the capture's path", "decrypt: %v", err)
+		return err
 	}
 	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return failf("", "decrypt: %v", err)
-	}
-	if ofi, err := os.Stat(outPath); err == nil {
-		if os.SameFile(fi, ofi) {
-			return usageErrorf("write the output to another file", "decrypt: input and output are the same file")
-		}
-		if !force {
-			return failf("choose another name, or add --force to replace it", "decrypt: %s already exists", outPath)
-		}
-		if !ofi.Mode().IsRegular() {
-			return failf("", "decrypt: %s is not a regular file", outPath)
-		}
-	}
-
-	tmp, err := os.CreateTemp(filepath.Dir(outPath), ".mstool-decrypt-*.tmp")
-	if err != nil {
-		return failf("write the output somewhere you may create files", "decrypt: %v", err)
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) // after a successful rename this is a no-op
-	// The output holds plaintext: as private as the keys that made it.
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return failf("", "decrypt: %v", err)
-	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	opts := capture.Options{Size: fi.Size()}
+	opts := capture.Options{Size: size}
 	if keys.mssl != nil {
 		opts.MSSL = msslOpener{keys.mssl}
 	}
-	showProgress := ui.errIsTerminal() && !ui.Quiet && fi.Size() >= progressMin
+	showProgress := ui.errIsTerminal() && !ui.Quiet && size >= progressMin
 	if showProgress {
 		opts.Progress = func(read, total int64) {
 			if total > 0 {
@@ -225,42 +215,39 @@ func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) er
 			}
 		}
 	}
-	st, err := capture.DecryptCapture(ctx, in, tmp, keys.esp, opts)
-	if showProgress {
-		ui.ProgressDone()
-	}
-	if err != nil {
-		tmp.Close()
+	var st capture.Stats
+	decrypt := func(out io.Writer) error {
+		var err error
+		st, err = capture.DecryptCapture(ctx, in, out, keys.esp, opts)
+		if showProgress {
+			ui.ProgressDone()
+		}
 		switch {
+		case err == nil:
+			return nil
 		case errors.Is(err, context.Canceled):
+			if isStdio(outPath) {
+				return failf("", "decrypt: interrupted; the capture on standard output is incomplete")
+			}
 			return failf("", "decrypt: interrupted; %s was not written", outPath)
 		case errors.Is(err, capture.ErrFormat):
-			return failf("decrypt reads pcap and pcapng files (tcpdump -w, Wireshark, mstool sniff)", "decrypt: %s: %v", inPath, err)
+			return failf("decrypt reads pcap and pcapng files (tcpdump -w, Wireshark, mstool sniff)", "decrypt: %s: %v", inName(inPath), err)
 		}
 		return failf("", "decrypt: %v", err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return failf("", "decrypt: writing %s: %v", outPath, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return failf("", "decrypt: writing %s: %v", outPath, err)
-	}
-	if force {
-		err = os.Rename(tmpName, outPath)
+	if isStdio(outPath) {
+		// Streamed as it is decrypted (a pipe into tshark, say); after an
+		// error, what was written is a cut-off capture and the status says so.
+		err = decrypt(ui.std.data)
 	} else {
-		// Link fails if OUT appeared meanwhile: never overwrite silently.
-		err = os.Link(tmpName, outPath)
+		err = writeAtomically(in, outPath, force, decrypt)
 	}
 	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return failf("choose another name, or add --force to replace it", "decrypt: %s already exists", outPath)
-		}
-		return failf("", "decrypt: %v", err)
+		return err
 	}
 
 	if st.Truncated {
-		ui.Warnf("%s ends in the middle of a packet (a cut-off capture); everything before was decrypted", inPath)
+		ui.Warnf("%s ends in the middle of a packet (a cut-off capture); everything before was decrypted", inName(inPath))
 	}
 	if ui.JSON {
 		if err := ui.WriteJSON(decryptJSON{
@@ -274,8 +261,8 @@ func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) er
 		}
 	} else if !ui.Quiet {
 		kv := [][2]string{
-			{"input", inPath + " (" + st.Format.String() + ")"},
-			{"output", outPath},
+			{"input", inName(inPath) + " (" + st.Format.String() + ")"},
+			{"output", outName(outPath)},
 			{"packets", fmt.Sprint(st.Packets)},
 			{"decrypted", fmt.Sprint(st.Decrypted)},
 			{"failed ICV", fmt.Sprint(st.FailedICV)},
@@ -304,6 +291,88 @@ func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) er
 	}
 	if st.FailedICV > 0 {
 		ui.Warnf("%d ESP packets failed the ICV check (tampered, cut off or under other keys); they were copied unchanged", st.FailedICV)
+	}
+	return nil
+}
+
+// openCapture opens the input capture, or standard input for "-", and
+// tells its size when it is known (for progress).
+func openCapture(ui *UI, path string) (io.ReadCloser, int64, error) {
+	if isStdio(path) {
+		r, err := ui.stdin("IN")
+		if err != nil {
+			return nil, 0, err
+		}
+		var size int64
+		if f, ok := r.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+				size = fi.Size()
+			}
+		}
+		return io.NopCloser(r), size, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, failf("check the capture's path", "decrypt: %v", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, failf("", "decrypt: %v", err)
+	}
+	return f, fi.Size(), nil
+}
+
+// writeAtomically runs write into a temporary file next to outPath (mode
+// 0600: a decrypted capture is as private as the keys that made it) and
+// puts it in place only when write succeeds: never over an existing file
+// without force, never over the input.
+func writeAtomically(in io.Reader, outPath string, force bool, write func(io.Writer) error) error {
+	if ofi, err := os.Stat(outPath); err == nil {
+		if f, ok := in.(*os.File); ok {
+			if ifi, err := f.Stat(); err == nil && os.SameFile(ifi, ofi) {
+				return usageErrorf("write the output to another file", "decrypt: input and output are the same file")
+			}
+		}
+		if !force {
+			return failf("choose another name, or add --force to replace it", "decrypt: %s already exists", outPath)
+		}
+		if !ofi.Mode().IsRegular() {
+			return failf("", "decrypt: %s is not a regular file", outPath)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(outPath), ".mstool-decrypt-*.tmp")
+	if err != nil {
+		return failf("write the output somewhere you may create files", "decrypt: %v", err)
+	}
+	tmpName := tmp.Name()
+	defer os.Remove(tmpName) // after a successful rename this is a no-op
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return failf("", "decrypt: %v", err)
+	}
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return failf("", "decrypt: writing %s: %v", outPath, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return failf("", "decrypt: writing %s: %v", outPath, err)
+	}
+	if force {
+		err = os.Rename(tmpName, outPath)
+	} else {
+		// Link fails if OUT appeared meanwhile: never overwrite silently.
+		err = os.Link(tmpName, outPath)
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return failf("choose another name, or add --force to replace it", "decrypt: %s already exists", outPath)
+		}
+		return failf("", "decrypt: %v", err)
 	}
 	return nil
 }

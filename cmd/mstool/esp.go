@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/netip"
 	"os"
@@ -86,10 +85,16 @@ func openESP(ui *UI, c *cli.Context) (*espConn, error) {
 	if err := requireFlags(c, "sa"); err != nil {
 		return nil, err
 	}
+	if err := notStdin(c, "--sa", c.String("sa"), "the sequence state is kept in FILE.state next to the SA file"); err != nil {
+		return nil, err
+	}
+	if err := notStdout(c, "--pcap", c.String("pcap"), "standard output carries the results"); err != nil {
+		return nil, err
+	}
 	port, udp := c.String("port"), c.String("udp")
 	if (port == "") == (udp == "") {
 		return nil, usageErrorf("give --port /dev/ttyUSB0 (or the port 'mstool sim' printed) or --udp HOST:4500",
-			"%s: give exactly one of --port and --udp", c.Command.FullName())
+			"%s: give exactly one of --port and --udp", cmdPath(c))
 	}
 	saPath := c.String("sa")
 	sas, err := safile.ReadFile(saPath)
@@ -517,8 +522,8 @@ func espSendCommand(ui *UI) *cli.Command {
 		Usage:     "send one datagram through ESP",
 		ArgsUsage: "[DATA]",
 		Description: "Sends one UDP datagram through ESP to --to-port on the device (default the task\n" +
-			"port 7411). DATA is the payload (with --hex: hex digits); without DATA, standard\n" +
-			"input is read. With --reply, waits for one datagram back and prints it (hex).\n\n" + espLinkHelp,
+			"port 7411). DATA is the payload (with --hex: hex digits); without DATA, or with\n" +
+			"DATA -, standard input is read. With --reply, waits for one datagram back and prints it (hex).\n\n" + espLinkHelp,
 		Flags: espFlags(
 			&cli.IntFlag{Name: "to-port", Value: tasks.Port, Usage: "the device's UDP `PORT`"},
 			&cli.BoolFlag{Name: "hex", Usage: "DATA is hex"},
@@ -530,12 +535,12 @@ func espSendCommand(ui *UI) *cli.Command {
 				return err
 			}
 			var payload []byte
-			switch len(args) {
-			case 0:
-				if payload, err = io.ReadAll(io.LimitReader(c.App.Reader, 65536)); err != nil {
-					return failf("", "esp send: reading standard input: %v", err)
+			switch {
+			case len(args) == 0 || len(args) == 1 && isStdio(args[0]):
+				if payload, err = ui.readStdin("DATA"); err != nil {
+					return err
 				}
-			case 1:
+			case len(args) == 1:
 				payload = []byte(args[0])
 			default:
 				return usageErrorf("quote the data, or pipe it in", "esp send: one DATA argument at most")

@@ -52,12 +52,26 @@ func espSANewCommand(ui *UI) *cli.Command {
 			if err != nil {
 				return err
 			}
+			path := c.String("output")
+			if isStdio(path) {
+				if err := ui.claimStdout("-o", secretData); err != nil {
+					return err
+				}
+			}
 			f, err := safile.New(rand.Reader, opts)
 			if err != nil {
 				return failf("", "esp sa new: %v", err)
 			}
-			path := c.String("output")
-			if err := safile.WriteFile(path, f); err != nil {
+			if isStdio(path) {
+				data, err := safile.Format(f)
+				if err != nil {
+					return failf("", "esp sa new: %v", err)
+				}
+				err = ui.writeData(data)
+				if err != nil {
+					return err
+				}
+			} else if err := safile.WriteFile(path, f); err != nil {
 				return saWriteError(err, path)
 			}
 			if opts.Suite.IsNULL() {
@@ -66,8 +80,12 @@ func espSANewCommand(ui *UI) *cli.Command {
 			if ui.JSON {
 				return ui.WriteJSON(saJSON(path, f, false))
 			}
-			ui.Infof("wrote %s (mode 0600): inbound SPI 0x%08x, outbound SPI 0x%08x, %s, %s",
-				path, f.Inbound[0].SPI, f.Outbound[0].SPI, opts.Suite, f.Inbound[0].Mode)
+			mode := " (mode 0600)"
+			if isStdio(path) {
+				mode = ""
+			}
+			ui.Infof("wrote %s%s: inbound SPI 0x%08x, outbound SPI 0x%08x, %s, %s",
+				outName(path), mode, f.Inbound[0].SPI, f.Outbound[0].SPI, opts.Suite, f.Inbound[0].Mode)
 			return nil
 		},
 	}
@@ -134,9 +152,22 @@ func saWriteError(err error, path string) error {
 	return failf("", "%v", err)
 }
 
-// readSAFile reads an SA file and turns its errors into CLI errors.
-func readSAFile(path string) (*safile.File, error) {
-	f, err := safile.ReadFile(path)
+// readSAFile reads an SA file for what (a flag or argument), or standard
+// input for "-", and turns its errors into CLI errors.
+func (ui *UI) readSAFile(what, path string) (*safile.File, error) {
+	var f *safile.File
+	var err error
+	if isStdio(path) {
+		data, err := ui.readStdin(what)
+		if err != nil {
+			return nil, err
+		}
+		if f, err = safile.Parse(data); err != nil {
+			err = fmt.Errorf("standard input: %w", err)
+		}
+	} else {
+		f, err = safile.ReadFile(path)
+	}
 	if err == nil {
 		return f, nil
 	}
@@ -176,7 +207,7 @@ func espSAShowCommand(ui *UI) *cli.Command {
 				return usageErrorf("usage: mstool esp sa show FILE", "esp sa show: want one SA file, got %d arguments", len(args))
 			}
 			path := args[0]
-			f, err := readSAFile(path)
+			f, err := ui.readSAFile("FILE", path)
 			if err != nil {
 				return err
 			}
@@ -324,7 +355,7 @@ func espSAExportCommand(ui *UI) *cli.Command {
 			if ws == xf {
 				return usageErrorf("choose one: --wireshark or --xfrm", "esp sa export: give exactly one output format")
 			}
-			f, err := readSAFile(args[0])
+			f, err := ui.readSAFile("FILE", args[0])
 			if err != nil {
 				return err
 			}

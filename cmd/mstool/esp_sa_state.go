@@ -51,7 +51,10 @@ func espSAStateCommand(ui *UI) *cli.Command {
 				return usageErrorf("sequence numbers start at 1; give a positive number", "esp sa state: nothing to move")
 			}
 			path := args[0]
-			f, err := readSAFile(path)
+			if err := notStdin(c, "FILE", path, "the sequence state is kept in FILE.state next to the SA file"); err != nil {
+				return err
+			}
+			f, err := ui.readSAFile("FILE", path)
 			if err != nil {
 				return err
 			}

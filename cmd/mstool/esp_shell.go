@@ -36,6 +36,9 @@ func espShellCommand(ui *UI) *cli.Command {
 			if c.NArg() > 0 {
 				return usageErrorf("run 'mstool esp shell --help' for usage", "esp shell: unexpected argument %q", c.Args().First())
 			}
+			if _, err := ui.stdin("the session's commands"); err != nil {
+				return err
+			}
 			e, err := openESP(ui, c)
 			if err != nil {
 				return err

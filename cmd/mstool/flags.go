@@ -23,9 +23,8 @@ func requireFlags(c *cli.Context, names ...string) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	cmd := strings.TrimPrefix(c.Command.HelpName, "mstool ")
-	return usageErrorf(fmt.Sprintf("run 'mstool %s --help' for usage", cmd),
-		"%s: missing %s", cmd, strings.Join(missing, ", "))
+	return usageErrorf(fmt.Sprintf("run '%s --help' for usage", fullCommand(c)),
+		"%s", prefixed(c, "missing "+strings.Join(missing, ", ")))
 }
 
 // interspersed returns the positional arguments of c and applies flags
@@ -54,7 +53,7 @@ func interspersed(c *cli.Context) ([]string, error) {
 				end++
 			}
 			if err := fs.Parse(rest[:end]); err != nil {
-				return nil, usageErrorf(fmt.Sprintf("run 'mstool %s --help' for usage", c.Command.FullName()), "%s: %v", c.Command.Name, err)
+				return nil, flagUsageError(c, err)
 			}
 			rest = append(append([]string(nil), fs.Args()...), rest[end:]...)
 			continue

@@ -94,6 +94,13 @@ func runFlash(ui *UI, c *cli.Context) error {
 		return usageErrorf(usage, "flash: one firmware file, got %d arguments", c.NArg())
 	}
 	fw := c.Args().First()
+	const byName = "avrdude reads the image from a file, and its MCU is checked from the file and the manifest next to it"
+	if err := notStdin(c, "FIRMWARE", fw, byName); err != nil {
+		return err
+	}
+	if err := notStdin(c, "--eeprom", eeprom, "avrdude reads the image from a file"); err != nil {
+		return err
+	}
 	if fw == "" && eeprom == "" {
 		return usageErrorf("give the firmware, e.g. 'mstool flash firmware/build/atmega328p/mstool.elf'", "flash: missing FIRMWARE")
 	}

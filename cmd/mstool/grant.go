@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -115,6 +114,9 @@ func grantSign(ui *UI, c *cli.Context) error {
 	if err := requireFlags(c, "key", "device", "tasks", "serial", "out"); err != nil {
 		return err
 	}
+	if err := notStdout(c, "-o", c.String("out"), "it names two files, NAME.grant and NAME.hostkey"); err != nil {
+		return err
+	}
 	req := grant.Request{Group: c.Bool("group")}
 	var err error
 	if req.HostIP, req.HostMAC, err = hostFlags(c); err != nil {
@@ -161,16 +163,16 @@ func grantSign(ui *UI, c *cli.Context) error {
 				"%s already exists; refusing to overwrite it", p)
 		}
 	}
-	key, err := readOwnerKey(c.String("key"))
+	key, err := ui.readOwnerKey("--key", c.String("key"))
 	if err != nil {
 		return err
 	}
-	if req.Device, err = readIdentity(c.String("device")); err != nil {
+	if req.Device, err = ui.readIdentity("--device", c.String("device")); err != nil {
 		return err
 	}
 	if req.Group && !req.Device.HasGroup {
 		return failf("make group members with 'mstool keygen device --group-id' or '--group-from'",
-			"grant sign: --group, but the identity in %s belongs to no group", c.String("device"))
+			"grant sign: --group, but the identity in %s belongs to no group", inName(c.String("device")))
 	}
 	if signkey.Weak(key.N.BitLen()) {
 		ui.Warnf("signing with RSA-%d, which is weak by today's standards", key.N.BitLen())
@@ -185,7 +187,7 @@ func grantSign(ui *UI, c *cli.Context) error {
 		return withCode(exitInternal, err, "")
 	}
 	comment := fmt.Sprintf("grant %s: serial %d, %s, host %s", grantPath, parsed.Serial, targetString(parsed), hostString(parsed))
-	if err := writeSecret(hostKeyPath, grant.MarshalHostKey(hostKey, comment)); err != nil {
+	if err := writeSecretFile(hostKeyPath, grant.MarshalHostKey(hostKey, comment)); err != nil {
 		return err
 	}
 	if err := keyfile.WriteNew(grantPath, g, 0o644); err != nil {
@@ -234,32 +236,32 @@ func parseTimeFlag(name, s string) (time.Time, error) {
 
 // readIssuer reads the owner's public key; a private key file is accepted
 // but then read with the permission checks of any secret.
-func readIssuer(path string) (*rsa.PublicKey, error) {
-	data, err := os.ReadFile(path)
+func (ui *UI) readIssuer(what, path string) (*rsa.PublicKey, error) {
+	data, err := ui.readFile(what, path)
 	if err != nil {
+		if isCLIError(err) {
+			return nil, err
+		}
 		return nil, failf("check the path", "cannot read issuer key: %v", err)
 	}
-	if b, _ := pem.Decode(data); b != nil && strings.Contains(b.Type, "PRIVATE") {
-		if data, err = readSecret(path); err != nil {
+	if b, _ := pem.Decode(data); b != nil && strings.Contains(b.Type, "PRIVATE") && !isStdio(path) {
+		if data, err = ui.readSecret(what, path); err != nil {
 			return nil, err
 		}
 	}
 	pub, err := signkey.ParsePublicPEM(data)
 	if err != nil {
-		return nil, failf("give the owner's public key (PEM), e.g. from 'mstool keygen -y owner.pem'", "%s: %v", path, err)
+		return nil, failf("give the owner's public key (PEM), e.g. from 'mstool keygen -y owner.pem'", "%s: %v", inName(path), err)
 	}
 	return pub, nil
 }
 
-func readGrantFile(stdin io.Reader, path string) ([]byte, error) {
-	var data []byte
-	var err error
-	if path == "-" {
-		data, err = io.ReadAll(io.LimitReader(stdin, 1<<20))
-	} else {
-		data, err = os.ReadFile(path)
-	}
+func (ui *UI) readGrantFile(what, path string) ([]byte, error) {
+	data, err := ui.readFile(what, path)
 	if err != nil {
+		if isCLIError(err) {
+			return nil, err
+		}
 		return nil, failf("check the path", "cannot read grant: %v", err)
 	}
 	return data, nil
@@ -354,26 +356,26 @@ func grantVerify(ui *UI, c *cli.Context) error {
 		}
 		opts.Task = &task
 	}
-	data, err := readGrantFile(c.App.Reader, path)
+	data, err := ui.readGrantFile("GRANT", path)
 	if err != nil {
 		return err
 	}
-	if opts.Issuer, err = readIssuer(c.String("issuer")); err != nil {
+	if opts.Issuer, err = ui.readIssuer("--issuer", c.String("issuer")); err != nil {
 		return err
 	}
 	if p := c.String("device"); p != "" {
-		if opts.Device, err = readIdentity(p); err != nil {
+		if opts.Device, err = ui.readIdentity("--device", p); err != nil {
 			return err
 		}
 	}
 	if p := c.String("host-key"); p != "" {
-		hkData, err := readSecret(p)
+		hkData, err := ui.readSecret("--host-key", p)
 		if err != nil {
 			return err
 		}
 		hk, err := grant.ParseHostKey(hkData)
 		if err != nil {
-			return failf("give the NAME.hostkey file 'mstool grant sign' wrote", "%s: %v", p, err)
+			return failf("give the NAME.hostkey file 'mstool grant sign' wrote", "%s: %v", inName(p), err)
 		}
 		opts.HostKey = &hk
 	}
@@ -389,7 +391,7 @@ func grantVerify(ui *UI, c *cli.Context) error {
 				return jerr
 			}
 		}
-		return authError(fmt.Errorf("%s: %w", path, err), reasonHints[reason])
+		return authError(fmt.Errorf("%s: %w", inName(path), err), reasonHints[reason])
 	}
 	checked := []string{"issuer", "signature", "expiry"}
 	var unchecked []string
@@ -432,13 +434,13 @@ func grantInspect(ui *UI, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	data, err := readGrantFile(c.App.Reader, path)
+	data, err := ui.readGrantFile("GRANT", path)
 	if err != nil {
 		return err
 	}
 	g, err := grant.Parse(data)
 	if err != nil {
-		return authError(fmt.Errorf("%s: %w", path, err), reasonHints[grant.ReasonMalformed])
+		return authError(fmt.Errorf("%s: %w", inName(path), err), reasonHints[grant.ReasonMalformed])
 	}
 	if ui.JSON {
 		return ui.WriteJSON(toGrantJSON(g))

@@ -56,6 +56,12 @@ func grantRevoke(ui *UI, c *cli.Context) error {
 	if err := requireFlags(c, "key", "serial-floor", "out"); err != nil {
 		return err
 	}
+	out := c.String("out")
+	if isStdio(out) {
+		if err := ui.claimStdout("-o", binaryData); err != nil {
+			return err
+		}
+	}
 	req := mssl.FloorRequest{Group: c.Bool("group"), IssuedAt: time.Now().Truncate(time.Second)}
 	var err error
 	if s := c.String("now"); s != "" {
@@ -85,22 +91,25 @@ func grantRevoke(ui *UI, c *cli.Context) error {
 			return usageErrorf("e.g. --device-id 0x2a", "grant revoke: bad --device-id %q", id)
 		}
 	case dev != "":
-		ident, err := readIdentity(dev)
+		ident, err := ui.readIdentity("--device", dev)
 		if err != nil {
 			return err
 		}
 		req.Target = ident.ID
 		if req.Group {
 			if !ident.HasGroup {
-				return failf("", "grant revoke: --group, but the identity in %s belongs to no group", dev)
+				return failf("", "grant revoke: --group, but the identity in %s belongs to no group", inName(dev))
 			}
 			req.Target = ident.GroupID
 		}
 	default:
 		return usageErrorf("give --device FILE or --device-id ID", "grant revoke: which device?")
 	}
-	path := strings.TrimSuffix(c.String("out"), ".floor") + ".floor"
-	key, err := readOwnerKey(c.String("key"))
+	path := out
+	if !isStdio(out) {
+		path = strings.TrimSuffix(out, ".floor") + ".floor"
+	}
+	key, err := ui.readOwnerKey("--key", c.String("key"))
 	if err != nil {
 		return err
 	}
@@ -111,11 +120,16 @@ func grantRevoke(ui *UI, c *cli.Context) error {
 	if err != nil {
 		return failf("", "%v", err)
 	}
-	if err := keyfile.WriteNew(path, st, 0o644); err != nil {
+	if isStdio(path) {
+		err = ui.writeData(st)
+	} else if err = keyfile.WriteNew(path, st, 0o644); err != nil {
 		if errors.Is(err, keyfile.ErrExists) {
 			return failf("choose another -o NAME", "%s already exists; refusing to overwrite it", path)
 		}
 		return failf("", "%v", err)
+	}
+	if err != nil {
+		return err
 	}
 	book, err := floorBook()
 	if err != nil {
@@ -132,7 +146,11 @@ func grantRevoke(ui *UI, c *cli.Context) error {
 	if req.Group {
 		kind = "group"
 	}
-	ui.Infof("wrote %s: %s 0x%08x, serial floor %d; deliver it with 'mstool mssl exec ... raise-floor %s'", path, kind, req.Target, req.SerialFloor, path)
+	deliver := path
+	if isStdio(path) {
+		deliver = "FILE"
+	}
+	ui.Infof("wrote %s: %s 0x%08x, serial floor %d; deliver it with 'mstool mssl exec ... raise-floor %s'", outName(path), kind, req.Target, req.SerialFloor, deliver)
 	if ui.JSON {
 		out := map[string]any{"floor_file": path, "target_kind": kind, "target_id": fmt.Sprintf("0x%08x", req.Target),
 			"serial_floor": req.SerialFloor, "signature_bits": key.N.BitLen()}

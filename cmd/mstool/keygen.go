@@ -19,13 +19,17 @@ func keygenCommand(ui *UI) *cli.Command {
 		Name:  "keygen",
 		Usage: "generate the owner's signing key, device identities and ESP SA material",
 		Description: "Key files are created with mode 0600 and never overwrite an existing file.\n" +
-			"The public part of a new key is printed on standard output.\n" +
+			"The public part of a new key is printed on standard output. With -o -, the key\n" +
+			"goes to standard output (never to a terminal) and the public part to standard error.\n" +
 			"'mstool keygen -y FILE' prints the public part of an existing key file.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "y", Usage: "print the public part of the private key in `FILE` (owner key or device identity)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.String("y") == "" {
+				if c.NArg() > 0 {
+					return commandNotFound(c, c.Args().First())
+				}
 				return usageErrorf("run 'mstool keygen --help' for the kinds of key", "keygen: say what to generate: owner, device or sa")
 			}
 			if c.NArg() > 0 {
@@ -75,7 +79,7 @@ func keygenOwner(ui *UI, out string, bits int) error {
 	if bits != signkey.Bits1024 && bits != signkey.Bits2048 {
 		return usageErrorf("devices verify 2048- and 1024-bit RSA keys", "keygen owner: --bits %d is not supported", bits)
 	}
-	if err := refuseExisting(out); err != nil {
+	if err := ui.prepareSecretOutput(out); err != nil {
 		return err
 	}
 	if signkey.Weak(bits) {
@@ -90,7 +94,7 @@ func keygenOwner(ui *UI, out string, bits int) error {
 	if err != nil {
 		return err
 	}
-	if err := writeSecret(out, pemPriv); err != nil {
+	if err := ui.writeSecret(out, pemPriv); err != nil {
 		return err
 	}
 	pub, err := signkey.MarshalPublicPEM(&k.PublicKey)
@@ -98,7 +102,7 @@ func keygenOwner(ui *UI, out string, bits int) error {
 		return err
 	}
 	id := signkey.KeyID(&k.PublicKey)
-	ui.Infof("wrote %s (key id %x)", out, id)
+	ui.Infof("wrote %s (key id %x)", outName(out), id)
 	if ui.JSON {
 		return ui.WriteJSON(map[string]any{
 			"kind": "owner", "file": out, "bits": bits, "key_id": fmt.Sprintf("%x", id), "public_key": string(pub),
@@ -120,7 +124,7 @@ func keygenDevice(ui *UI, out, idFlag, groupID, groupFrom string) error {
 	if groupID != "" && groupFrom != "" {
 		return usageErrorf("--group-id starts a new group, --group-from joins one", "keygen device: --group-id and --group-from exclude each other")
 	}
-	if err := refuseExisting(out); err != nil {
+	if err := ui.prepareSecretOutput(out); err != nil {
 		return err
 	}
 	ident, err := devkey.Generate(rand.Reader, id)
@@ -139,19 +143,19 @@ func keygenDevice(ui *UI, out, idFlag, groupID, groupFrom string) error {
 		}
 		ident.SetGroup(g, key)
 	case groupFrom != "":
-		other, err := readIdentity(groupFrom)
+		other, err := ui.readIdentity("--group-from", groupFrom)
 		if err != nil {
 			return err
 		}
 		if !other.HasGroup {
-			return failf("make the first device with --group-id", "keygen device: %s belongs to no group", groupFrom)
+			return failf("make the first device with --group-id", "keygen device: %s belongs to no group", inName(groupFrom))
 		}
 		ident.SetGroup(other.GroupID, other.GroupKey)
 	}
-	if err := writeSecret(out, ident.Marshal()); err != nil {
+	if err := ui.writeSecret(out, ident.Marshal()); err != nil {
 		return err
 	}
-	ui.Infof("wrote %s", out)
+	ui.Infof("wrote %s", outName(out))
 	if ui.JSON {
 		return ui.WriteJSON(identityJSON(out, ident))
 	}
@@ -169,14 +173,14 @@ func identityJSON(file string, ident *devkey.Identity) map[string]any {
 
 // printPublic prints the public part of an owner key or a device identity.
 func printPublic(ui *UI, path string) error {
-	data, err := readSecret(path)
+	data, err := ui.readSecret("-y", path)
 	if err != nil {
 		return err
 	}
 	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("mstool-device")) {
 		ident, err := devkey.Parse(data)
 		if err != nil {
-			return failf("", "%s: %v", path, err)
+			return failf("", "%s: %v", inName(path), err)
 		}
 		if ui.JSON {
 			return ui.WriteJSON(identityJSON(path, ident))
@@ -186,7 +190,7 @@ func printPublic(ui *UI, path string) error {
 	}
 	k, err := signkey.ParsePrivatePEM(data)
 	if err != nil {
-		return failf("the file should be an owner key (PEM) or a device identity", "%s: %v", path, err)
+		return failf("the file should be an owner key (PEM) or a device identity", "%s: %v", inName(path), err)
 	}
 	pub, err := signkey.MarshalPublicPEM(&k.PublicKey)
 	if err != nil {
@@ -202,17 +206,35 @@ func printPublic(ui *UI, path string) error {
 	return nil
 }
 
+// prepareSecretOutput checks, before any key is generated, that out can
+// be written: standard output for "-" (not a terminal), else a file that
+// does not exist yet (writeSecret checks again atomically).
+func (ui *UI) prepareSecretOutput(out string) error {
+	if isStdio(out) {
+		return ui.claimStdout("-o", secretData)
+	}
+	return refuseExisting(out)
+}
+
 // refuseExisting fails early, before any key is generated, when out
 // exists; writeSecret checks again atomically.
 func refuseExisting(out string) error {
 	if _, err := os.Lstat(out); err == nil {
-		return writeSecret(out, nil)
+		return writeSecretFile(out, nil)
 	}
 	return nil
 }
 
-// writeSecret writes key material with mode 0600, never over a file.
-func writeSecret(path string, data []byte) error {
+// writeSecret writes key material to standard output for "-" (claimed by
+// prepareSecretOutput), else to a new file with mode 0600, never over one.
+func (ui *UI) writeSecret(path string, data []byte) error {
+	if isStdio(path) {
+		return ui.writeData(data)
+	}
+	return writeSecretFile(path, data)
+}
+
+func writeSecretFile(path string, data []byte) error {
 	err := keyfile.WriteNew(path, data, 0o600)
 	if errors.Is(err, keyfile.ErrExists) {
 		return failf("choose another name, or remove the old file yourself if you really mean to replace it",
@@ -221,8 +243,12 @@ func writeSecret(path string, data []byte) error {
 	return err
 }
 
-// readSecret reads key material, refusing files others can read.
-func readSecret(path string) ([]byte, error) {
+// readSecret reads key material for what (a flag or argument): standard
+// input for "-", else a file, refusing files others can read.
+func (ui *UI) readSecret(what, path string) ([]byte, error) {
+	if isStdio(path) {
+		return ui.readStdin(what)
+	}
 	data, err := keyfile.ReadPrivate(path)
 	var ie *keyfile.InsecureError
 	switch {
@@ -236,26 +262,26 @@ func readSecret(path string) ([]byte, error) {
 	return data, nil
 }
 
-func readIdentity(path string) (*devkey.Identity, error) {
-	data, err := readSecret(path)
+func (ui *UI) readIdentity(what, path string) (*devkey.Identity, error) {
+	data, err := ui.readSecret(what, path)
 	if err != nil {
 		return nil, err
 	}
 	ident, err := devkey.Parse(data)
 	if err != nil {
-		return nil, failf("make one with 'mstool keygen device -o FILE'", "%s: %v", path, err)
+		return nil, failf("make one with 'mstool keygen device -o FILE'", "%s: %v", inName(path), err)
 	}
 	return ident, nil
 }
 
-func readOwnerKey(path string) (*rsa.PrivateKey, error) {
-	data, err := readSecret(path)
+func (ui *UI) readOwnerKey(what, path string) (*rsa.PrivateKey, error) {
+	data, err := ui.readSecret(what, path)
 	if err != nil {
 		return nil, err
 	}
 	k, err := signkey.ParsePrivatePEM(data)
 	if err != nil {
-		return nil, failf("make one with 'mstool keygen owner -o FILE' or 'openssl genpkey -algorithm RSA'", "%s: %v", path, err)
+		return nil, failf("make one with 'mstool keygen owner -o FILE' or 'openssl genpkey -algorithm RSA'", "%s: %v", inName(path), err)
 	}
 	return k, nil
 }

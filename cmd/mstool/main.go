@@ -60,6 +60,7 @@ func isCLIError(err error) bool {
 func newApp(ui *UI, stdin io.Reader) *cli.App {
 	// -v is --verbose here, so --version has no short form.
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	ui.std.in = stdin
 	app := &cli.App{
 		Name:    "mstool",
 		Usage:   "secure and operate 8-bit micro servers (ESP, MSSL, provisioning, flashing)",
@@ -68,7 +69,10 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 			"device keys and MSSL access grants, EEPROM provisioning images, flashing through\n" +
 			"avrdude, ESP (RFC 4303) and MSSL sessions over serial (SLIP) or UDP, capture\n" +
 			"decryption, on-device crypto benchmarks, and QR-code key bootstrapping.\n\n" +
+			"'mstool help COMMAND...' (or 'mstool COMMAND... --help') shows a command's help.\n" +
 			"Data goes to standard output, diagnostics and progress to standard error.\n" +
+			"A file given as - is standard input or output wherever one file is read or one\n" +
+			"output written; the summary then goes to standard error (docs/cli.md).\n" +
 			"Colour is used only on a terminal and never when NO_COLOR is set.\n\n" +
 			exitCodesHelp,
 		Reader:               stdin,
@@ -80,6 +84,9 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 			&cli.BoolFlag{Name: "json", Usage: "write results as JSON (stable, documented in docs/json.md)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only data and errors"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print diagnostics, including the output of tools mstool runs"},
+			// urfave/cli adds --help itself only when there is no help
+			// command; mstool has its own (suggest.go).
+			cli.HelpFlag,
 		},
 		Before: func(c *cli.Context) error {
 			ui.JSON = c.Bool("json")
@@ -92,26 +99,39 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() prints and exits, once
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usageErrorf("run 'mstool --help' for usage", "%v", err)
+			return flagUsageError(c, err)
 		},
-		Commands: commands(ui),
+		Action:   groupAction,
+		Commands: append(commands(ui), helpCommand()),
 	}
-	// Subcommand usage errors come through the same path.
 	for _, cmd := range app.Commands {
-		setUsageError(cmd)
+		setupTree(ui, cmd)
 	}
 	return app
 }
 
-func setUsageError(cmd *cli.Command) {
+// setupTree gives every command the same usage errors (the full command
+// path, a did-you-mean), tells ui which command runs (for messages), and
+// gives every command with subcommands a 'help' command and, unless it
+// acts itself, an action for unknown subcommands.
+func setupTree(ui *UI, cmd *cli.Command) {
 	if cmd.OnUsageError == nil {
-		name := cmd.Name
-		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error {
-			return usageErrorf(fmt.Sprintf("run 'mstool %s --help' for usage", c.Command.FullName()), "%s: %v", name, err)
-		}
+		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error { return flagUsageError(c, err) }
 	}
 	for _, sub := range cmd.Subcommands {
-		setUsageError(sub)
+		setupTree(ui, sub)
+	}
+	if len(cmd.Subcommands) > 0 {
+		if cmd.Action == nil {
+			cmd.Action = groupAction
+		}
+		cmd.Subcommands = append(cmd.Subcommands, helpCommand())
+	}
+	if act := cmd.Action; act != nil {
+		cmd.Action = func(c *cli.Context) error {
+			ui.std.command = cmdPath(c)
+			return act(c)
+		}
 	}
 }
 

@@ -65,6 +65,9 @@ func msslConnectCommand(ui *UI) *cli.Command {
 			if c.NArg() != 0 {
 				return usageErrorf("run 'mstool mssl connect --help' for usage", "mssl connect: unexpected arguments %q", c.Args().Slice())
 			}
+			if _, err := ui.stdin("the session's commands"); err != nil {
+				return err
+			}
 			sess, err := msslDial(ui, c)
 			if err != nil {
 				return err
@@ -126,29 +129,51 @@ func msslDial(ui *UI, c *cli.Context) (*mssl.Session, error) {
 		return nil, err
 	}
 	gpath := c.String("grant")
-	g, err := os.ReadFile(gpath)
+	klPath, klWhat := c.String("keylog"), "--keylog"
+	if klPath == "" {
+		klPath, klWhat = os.Getenv(msslKeyLogEnv), "$"+msslKeyLogEnv
+	}
+	if err := notStdout(c, klWhat, klPath, "the key log is appended to a private file"); err != nil {
+		return nil, err
+	}
+	if err := notStdout(c, "--pcap", c.String("pcap"), "standard output carries the results"); err != nil {
+		return nil, err
+	}
+	hkPath := c.String("host-key")
+	if hkPath == "" {
+		if isStdio(gpath) {
+			return nil, usageErrorf("give the grant's host key with --host-key FILE",
+				"%s", prefixed(c, "--grant - needs --host-key FILE (the host key is found next to a grant file only)"))
+		}
+		hkPath = strings.TrimSuffix(gpath, ".grant") + ".hostkey"
+	}
+	g, err := ui.readFile("--grant", gpath)
 	if err != nil {
+		if isCLIError(err) {
+			return nil, err
+		}
 		return nil, failf("check the grant's path", "mssl: %v", err)
 	}
 	parsed, err := grant.Parse(g)
 	if err != nil {
-		return nil, authError(fmt.Errorf("%s: %w", gpath, err), "the file is not a valid grant: check it with 'mstool grant inspect'")
+		return nil, authError(fmt.Errorf("%s: %w", inName(gpath), err), "the file is not a valid grant: check it with 'mstool grant inspect'")
 	}
-	hkPath := c.String("host-key")
-	if hkPath == "" {
-		hkPath = strings.TrimSuffix(gpath, ".grant") + ".hostkey"
-	}
-	hkData, err := keyfile.ReadPrivate(hkPath)
-	if err != nil {
+	var hkData []byte
+	if isStdio(hkPath) {
+		hkData, err = ui.readStdin("--host-key")
+	} else if hkData, err = keyfile.ReadPrivate(hkPath); err != nil {
 		var ie *keyfile.InsecureError
 		if errors.As(err, &ie) {
 			return nil, failf(ie.Hint(), "%v", err)
 		}
 		return nil, failf("give the grant's host key with --host-key FILE", "mssl: %v", err)
 	}
+	if err != nil {
+		return nil, err
+	}
 	hk, err := grant.ParseHostKey(hkData)
 	if err != nil {
-		return nil, failf("the host key file is written by 'mstool grant sign' as NAME.hostkey", "%s: %v", hkPath, err)
+		return nil, failf("the host key file is written by 'mstool grant sign' as NAME.hostkey", "%s: %v", inName(hkPath), err)
 	}
 	tr, err := msslTransport(c, parsed)
 	if err != nil {
@@ -157,10 +182,6 @@ func msslDial(ui *UI, c *cli.Context) (*mssl.Session, error) {
 	cfg := mssl.Config{Grant: g, HostKey: hk, Transport: tr, Timeout: c.Duration("timeout"), Retries: c.Int("retries")}
 	if cfg.Retries == 0 {
 		cfg.Retries = -1
-	}
-	klPath := c.String("keylog")
-	if klPath == "" {
-		klPath = os.Getenv(msslKeyLogEnv)
 	}
 	if klPath != "" {
 		f, err := openKeyLog(klPath)
@@ -325,8 +346,11 @@ func msslRun(ui *UI, sess *mssl.Session, words []string) error {
 		if len(words) != 2 {
 			return usageErrorf("", "raise-floor takes one statement file")
 		}
-		st, err := os.ReadFile(words[1])
+		st, err := ui.readFile("raise-floor FILE", words[1])
 		if err != nil {
+			if isCLIError(err) {
+				return err
+			}
 			return failf("", "mssl: %v", err)
 		}
 		fl, err := sess.RaiseFloor(ctx, st)

@@ -59,6 +59,9 @@ func provisionCommand(ui *UI) *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
+				if err := subcommandTypo(c, c.Args().First()); err != nil {
+					return err
+				}
 				return usageErrorf("run 'mstool provision --help' for usage", "provision: unexpected argument %q", c.Args().First())
 			}
 			if c.String("port") == "" {
@@ -111,7 +114,7 @@ func provisionImage(ui *UI, c *cli.Context) error {
 		return usageErrorf("use --mcu atmega328p or --mcu atmega168", "%v", err)
 	}
 	out := c.String("out")
-	if err := refuseExisting(out); err != nil {
+	if err := ui.prepareSecretOutput(out); err != nil {
 		return err
 	}
 	cfg, img, err := buildImage(ui, c, size, fw)
@@ -121,13 +124,13 @@ func provisionImage(ui *UI, c *cli.Context) error {
 	if fw == nil && cfg.Inbound != nil {
 		ui.Warnf("the SA suite %s is not checked against the firmware: %s", saSuites(cfg), unchecked)
 	}
-	if err := writeImage(out, img); err != nil {
+	if err := ui.writeImage(out, img); err != nil {
 		return err
 	}
 	if err := recordFloors(cfg); err != nil {
 		return err
 	}
-	ui.Infof("wrote %s (%d-byte EEPROM image for %s)", out, size, mcu)
+	ui.Infof("wrote %s (%d-byte EEPROM image for %s)", outName(out), size, mcu)
 	ui.Warnf("provisioning resets the device's sequence counters: never provision the same SA file twice (make fresh SAs with 'mstool esp sa new')")
 	return renderImage(ui, out, cfg, nil)
 }
@@ -184,12 +187,12 @@ func saSuites(cfg *provision.Config) string {
 	return cfg.Inbound.Suite.String()
 }
 
-func writeImage(out string, img []byte) error {
+func (ui *UI) writeImage(out string, img []byte) error {
 	var hex bytes.Buffer
 	if err := ihex.Encode(&hex, 0, img); err != nil {
 		return err
 	}
-	return writeSecret(out, hex.Bytes())
+	return ui.writeSecret(out, hex.Bytes())
 }
 
 // buildImage builds the EEPROM image the flags describe, checked against
@@ -203,7 +206,7 @@ func buildImage(ui *UI, c *cli.Context, size int, fw *provision.Firmware) (*prov
 	if err != nil {
 		return nil, nil, usageErrorf("a serial floor is a 32-bit number", "provision: bad --serial-floor %q", c.String("serial-floor"))
 	}
-	ident, err := readIdentity(c.String("device"))
+	ident, err := ui.readIdentity("--device", c.String("device"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -223,19 +226,22 @@ func buildImage(ui *UI, c *cli.Context, size int, fw *provision.Firmware) (*prov
 		}
 	}
 	if path := c.String("sa"); path != "" {
-		if err := deviceSAs(cfg, path); err != nil {
+		if err := deviceSAs(ui, cfg, path); err != nil {
 			return nil, nil, err
 		}
 	} else {
 		ui.Warnf("no --sa given: the device will have no ESP SA and will drop all ESP traffic")
 	}
 	if path := c.String("issuer"); path != "" {
-		data, err := os.ReadFile(path)
+		data, err := ui.readFile("--issuer", path)
 		if err != nil {
+			if isCLIError(err) {
+				return nil, nil, err
+			}
 			return nil, nil, failf("check the path", "provision: %v", err)
 		}
 		if cfg.Issuer, err = signkey.ParsePublicPEM(data); err != nil {
-			return nil, nil, failf("give the owner's public key (mstool keygen -y OWNER.pem > owner.pub)", "%s: %v", path, err)
+			return nil, nil, failf("give the owner's public key (mstool keygen -y OWNER.pem > owner.pub)", "%s: %v", inName(path), err)
 		}
 	}
 	if fw != nil {
@@ -293,13 +299,13 @@ func provisionSerial(ui *UI, c *cli.Context) error {
 	port := c.String("port")
 	out := c.String("out")
 	if out != "" {
-		if err := refuseExisting(out); err != nil {
+		if err := ui.prepareSecretOutput(out); err != nil {
 			return err
 		}
 	}
 	var current *[16]byte
 	if path := c.String("current-device"); path != "" {
-		ident, err := readIdentity(path)
+		ident, err := ui.readIdentity("--current-device", path)
 		if err != nil {
 			return err
 		}
@@ -350,10 +356,10 @@ func provisionSerial(ui *UI, c *cli.Context) error {
 		return err
 	}
 	if out != "" {
-		if err := writeImage(out, img); err != nil {
+		if err := ui.writeImage(out, img); err != nil {
 			return err
 		}
-		ui.Infof("wrote %s (the same image, for ISP)", out)
+		ui.Infof("wrote %s (the same image, for ISP)", outName(out))
 	}
 	if ui.JSON {
 		return ui.WriteJSON(map[string]any{
@@ -404,15 +410,22 @@ func provisionError(err error, port string) error {
 
 // deviceSAs puts the mirror of the host's SA file into cfg, checking that it
 // is the one pair a device holds and that its addresses agree.
-func deviceSAs(cfg *provision.Config, path string) error {
-	f, err := safile.ReadFile(path)
-	if err != nil {
+func deviceSAs(ui *UI, cfg *provision.Config, path string) error {
+	var f *safile.File
+	var err error
+	if isStdio(path) {
+		f, err = ui.readSAFile("--sa", path)
+	} else if f, err = safile.ReadFile(path); err != nil {
 		var ie *keyfile.InsecureError
 		if errors.As(err, &ie) {
 			return failf(ie.Hint(), "refusing to use %s: it is readable by other users", path)
 		}
 		return failf("make one with 'mstool esp sa new'", "%v", err)
 	}
+	if err != nil {
+		return err
+	}
+	path = inName(path)
 	if len(f.Inbound) != 1 || len(f.Outbound) != 1 {
 		return failf("a device holds one inbound and one outbound SA", "%s: has %d inbound and %d outbound SAs", path, len(f.Inbound), len(f.Outbound))
 	}
@@ -435,13 +448,14 @@ func deviceSAs(cfg *provision.Config, path string) error {
 }
 
 func provisionInspect(ui *UI, path string) error {
-	data, err := readSecret(path)
+	data, err := ui.readSecret("FILE.hex", path)
 	if err != nil {
 		return err
 	}
+	name := inName(path)
 	segs, err := ihex.Decode(bytes.NewReader(data))
 	if err != nil {
-		return failf("the file should be an Intel HEX EEPROM image from 'mstool provision'", "%s: %v", path, err)
+		return failf("the file should be an Intel HEX EEPROM image from 'mstool provision'", "%s: %v", name, err)
 	}
 	size := 1024
 	if len(segs) > 0 {
@@ -452,11 +466,11 @@ func provisionInspect(ui *UI, path string) error {
 	}
 	img, err := ihex.Flatten(segs, size, 0xFF)
 	if err != nil {
-		return failf("", "%s: %v", path, err)
+		return failf("", "%s: %v", name, err)
 	}
 	cfg, st, err := provision.Parse(img)
 	if err != nil {
-		return failf("this is the state the firmware reports as unprovisioned", "%s: %v", path, err)
+		return failf("this is the state the firmware reports as unprovisioned", "%s: %v", name, err)
 	}
 	return renderImage(ui, path, cfg, st)
 }

@@ -58,6 +58,12 @@ func simCommand(ui *UI) *cli.Command {
 				boot = v
 			}
 			eeprom := c.String("eeprom")
+			if err := notStdin(c, "--eeprom", eeprom, "the device's EEPROM is kept in a file"); err != nil {
+				return err
+			}
+			if err := notStdin(c, "--elf", c.String("elf"), "the simulator loads the firmware from a file"); err != nil {
+				return err
+			}
 			reset := c.Bool("reset-eeprom")
 			if reset && (eeprom == "" || !sim.IsHex(eeprom)) {
 				return usageErrorf("give the Intel HEX image with --eeprom IMAGE.hex", "sim: --reset-eeprom loads an image: it goes with --eeprom IMAGE.hex")

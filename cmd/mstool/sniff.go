@@ -27,7 +27,9 @@ func sniffCommand(ui *UI) *cli.Command {
 			"decrypts ESP packets that authenticate under the given SAs as they arrive,\n" +
 			"prints one line per packet (or JSON lines with --json) and, with -w, writes a\n" +
 			"pcapng capture in which decrypted packets appear as plaintext. Ctrl-C stops\n" +
-			"cleanly; the capture file is complete. MSSL decryption is not implemented yet.",
+			"cleanly; the capture file is complete. MSSL decryption is not implemented yet.\n" +
+			"-w - writes the capture to standard output (not to a terminal) and the packet\n" +
+			"lines to standard error: mstool sniff -i eth0 --sa host.sa -w - | wireshark -k -i -",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Usage: "capture on `IFACE`"},
 			&cli.StringFlag{Name: "write", Aliases: []string{"w"}, Usage: "write a pcapng capture to `OUT`"},
@@ -48,6 +50,12 @@ func sniffCommand(ui *UI) *cli.Command {
 			if iface == "" {
 				return usageErrorf("give the interface with -i IFACE (see 'ip link')", "sniff: no interface")
 			}
+			outPath := c.String("write")
+			if isStdio(outPath) {
+				if err := ui.claimStdout("-w", binaryData); err != nil {
+					return err
+				}
+			}
 			var opts capture.SniffOptions
 			opts.Interface, opts.Count = iface, c.Uint64("count")
 			if c.String("sa") != "" || c.String("esp-sa") != "" {
@@ -63,9 +71,10 @@ func sniffCommand(ui *UI) *cli.Command {
 			if err != nil {
 				return liveError(err, iface)
 			}
-			outPath := c.String("write")
 			var out *os.File
-			if outPath != "" {
+			if isStdio(outPath) {
+				opts.Output = ui.std.data
+			} else if outPath != "" {
 				out, err = createOutput(outPath, c.Bool("force"))
 				if err != nil {
 					src.Close()
@@ -109,7 +118,7 @@ func sniffCommand(ui *UI) *cli.Command {
 			ui.Infof("%d packets: %d decrypted, %d failed ICV, %d replayed, %d unknown SPI, %d malformed, %d other",
 				st.Packets, st.Decrypted, st.FailedICV, st.Replayed, st.UnknownSPI, st.Malformed, st.Other+st.Dummy+st.Unrepresentable)
 			if outPath != "" {
-				ui.Infof("wrote %s", outPath)
+				ui.Infof("wrote %s", outName(outPath))
 			}
 			return nil
 		},

@@ -25,6 +25,7 @@ type UI struct {
 	Quiet    bool
 	Verbose  bool
 
+	std      stdStreams // "-" as standard input or output (stdio.go)
 	outStyle *lipgloss.Renderer
 	errStyle *lipgloss.Renderer
 }
@@ -33,6 +34,7 @@ type UI struct {
 // NO_COLOR is unset (https://no-color.org).
 func newUI(out, errw io.Writer) *UI {
 	ui := &UI{Out: out, Err: errw}
+	ui.std.outTTY = isTerminal(out)
 	ui.outStyle = renderer(out)
 	ui.errStyle = renderer(errw)
 	return ui
