@@ -158,6 +158,7 @@ func msslDial(ui *UI, c *cli.Context) (*mssl.Session, error) {
 	if err != nil {
 		return nil, authError(fmt.Errorf("%s: %w", inName(gpath), err), "the file is not a valid grant: check it with 'mstool grant inspect'")
 	}
+	msslClockWarning(ui, gpath, parsed)
 	var hkData []byte
 	if isStdio(hkPath) {
 		hkData, err = ui.readStdin("--host-key")
@@ -204,6 +205,27 @@ func msslDial(ui *UI, c *cli.Context) (*mssl.Session, error) {
 	}
 	ui.Infof("MSSL session with device 0x%08x (%s)", parsed.Target, how)
 	return sess, nil
+}
+
+// msslClockWarning warns when this host's clock says the grant has expired
+// or is not yet valid: the device has no clock (only a time floor), so it
+// may still accept the grant.
+func msslClockWarning(ui *UI, path string, g *grant.Grant) {
+	const mayAccept = "the device has no clock and may still accept it"
+	name := "grant " + path
+	if isStdio(path) {
+		name = "the grant on standard input"
+	}
+	switch grant.ReasonOf(g.CheckClock(time.Now(), clockSkew)) {
+	case grant.ReasonExpired:
+		ui.Warnf("%s expired after %s by this host's clock; %s", name, g.NotAfterTime().Format(time.RFC3339), mayAccept)
+		ui.Hintf("sign a new grant, or deliver a floor statement made with 'mstool grant revoke --time-floor' to make the device refuse it")
+	case grant.ReasonNotYetValid:
+		issued := g.IssuedTime().Format(time.RFC3339)
+		ui.Warnf("%s is not valid until %s by this host's clock (issued in the future); %s, and accepting it moves the device's time floor to %s, which expires every grant valid until before then",
+			name, issued, mayAccept, issued)
+		ui.Hintf("check the clocks of the signing machine and this one, and sign a new grant")
+	}
 }
 
 // openKeyLog opens the key log for appending, creating it with mode 0600,

@@ -218,6 +218,29 @@ func TestNextTimeFloor(t *testing.T) {
 	}
 }
 
+// CheckClock: valid from IssuedAt - skew to NotAfter inclusive.
+func TestCheckClock(t *testing.T) {
+	g := &grant.Grant{IssuedAt: 1_000_000, NotAfter: 2_000_000}
+	at := func(s int64) time.Time { return time.Unix(s, 0) }
+	for _, c := range []struct {
+		now  int64
+		skew time.Duration
+		want error
+	}{
+		{1_000_000, 0, nil},
+		{2_000_000, 0, nil},
+		{2_000_001, 0, grant.ErrExpired},
+		{999_999, 0, grant.ErrNotYetValid},
+		{999_700, 5 * time.Minute, nil},
+		{999_699, 5 * time.Minute, grant.ErrNotYetValid},
+	} {
+		err := g.CheckClock(at(c.now), c.skew)
+		if (c.want == nil) != (err == nil) || (c.want != nil && !errors.Is(err, c.want)) {
+			t.Errorf("now %d skew %v: %v, want %v", c.now, c.skew, err, c.want)
+		}
+	}
+}
+
 func TestSignErrors(t *testing.T) {
 	key := testKey(t, 1024)
 	tests := []struct {

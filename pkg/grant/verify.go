@@ -114,12 +114,8 @@ func Verify(b []byte, opts VerifyOptions) (*Result, error) {
 			g.NotAfterTime().Format(time.RFC3339), time.Unix(int64(opts.TimeFloor), 0).UTC().Format(time.RFC3339)))
 	}
 	if !opts.Now.IsZero() {
-		now := opts.Now.Unix()
-		if now > int64(g.NotAfter) {
-			return nil, reject(ReasonExpired, "not after "+g.NotAfterTime().Format(time.RFC3339))
-		}
-		if now < int64(g.IssuedAt)-int64(opts.Skew/time.Second) {
-			return nil, reject(ReasonNotYetValid, "issued at "+g.IssuedTime().Format(time.RFC3339)+", in the future (check the clocks)")
+		if err := g.CheckClock(opts.Now, opts.Skew); err != nil {
+			return nil, err
 		}
 	}
 	if opts.HostIP.IsValid() && g.HostIP.IsValid() && opts.HostIP.Unmap() != g.HostIP {
@@ -150,4 +146,19 @@ func deviceKey(g *Grant, d *devkey.Identity) ([16]byte, error) {
 		return [16]byte{}, reject(ReasonWrongDevice, fmt.Sprintf("grant is for device 0x%08x, not 0x%08x", g.Target, d.ID))
 	}
 	return d.MasterKey, nil
+}
+
+// CheckClock checks the grant's validity against a real clock: ErrExpired
+// (an *Error) after NotAfter, ErrNotYetValid before IssuedAt - skew. A
+// device has no clock and checks neither (only its time floor), so a host
+// can use this to warn about a grant the device may still accept.
+func (g *Grant) CheckClock(now time.Time, skew time.Duration) error {
+	t := now.Unix()
+	if t > int64(g.NotAfter) {
+		return reject(ReasonExpired, "not after "+g.NotAfterTime().Format(time.RFC3339))
+	}
+	if t < int64(g.IssuedAt)-int64(skew/time.Second) {
+		return reject(ReasonNotYetValid, "issued at "+g.IssuedTime().Format(time.RFC3339)+", in the future (check the clocks)")
+	}
+	return nil
 }
