@@ -181,6 +181,9 @@ func msslDial(ui *UI, c *cli.Context) (*mssl.Session, error) {
 		return nil, err
 	}
 	cfg := mssl.Config{Grant: g, HostKey: hk, Transport: tr, Timeout: c.Duration("timeout"), Retries: c.Int("retries")}
+	if lt, ok := tr.(*linkTransport); ok {
+		cfg.Management = lt.l.Management() // explains a handshake without answer
+	}
 	if cfg.Retries == 0 {
 		cfg.Retries = -1
 	}
@@ -309,7 +312,7 @@ func msslTransport(c *cli.Context, g *grant.Grant) (mssl.Transport, error) {
 // linkTransport closes the serial link (and its recording) with the session.
 type linkTransport struct {
 	*mssl.Link
-	l    link.Link
+	l    *link.Serial
 	pcap *os.File
 }
 
@@ -324,6 +327,20 @@ func (t *linkTransport) Close() error {
 
 // msslError maps a session error to an exit code and a hint.
 func msslError(err error) error {
+	var na *mssl.NoAnswerError
+	if errors.As(err, &na) {
+		hint := map[mssl.Silence]string{
+			mssl.SilenceNoIPStack:     "flash firmware built with the IP stack and MSSL (the atmega328p reference image has both)",
+			mssl.SilenceNoMSSL:        "flash firmware built with MSSL (CONFIG_MSSL; the atmega328p reference image has it, its manifest.json says \"mssl\": true)",
+			mssl.SilenceUnprovisioned: "provision the device with the grant's issuer key ('mstool provision --issuer OWNER.pem'), then load or flash the image ('mstool sim --eeprom IMAGE.hex' for the simulator)",
+			mssl.SilenceNoIssuer:      "provision the device with the grant's issuer key ('mstool provision --issuer OWNER.pem'), then load or flash the image",
+			mssl.SilenceUnexplained:   "the device may be busy or reset: try again with a longer --timeout; 'mstool identify --port PORT' shows its state",
+		}[na.Cause]
+		if na.Cause == mssl.SilenceWrongAddress {
+			hint = "use --device-ip " + na.Addr.String()
+		}
+		return linkError(err, hint)
+	}
 	if errors.Is(err, mssl.ErrNoAnswer) || errors.Is(err, link.ErrClosed) {
 		return linkError(err, "is the device running and reachable? (mstool sim; --udp/--port)")
 	}

@@ -155,3 +155,77 @@ func TestMSSLExecOnDevice(t *testing.T) {
 		t.Fatal("the decrypted capture does not hold the task request and reply in clear")
 	}
 }
+
+// When the MSSL handshake gets no answer over a serial link, mstool asks
+// the device over its management channel why (IDENTIFY, STATUS) and says
+// so, exit 3: a wrong --device-ip (the error names the device's address),
+// no issuer key, an unprovisioned device, firmware without MSSL.
+func TestMSSLSimNoAnswerDiagnosis(t *testing.T) {
+	harness := testenv.Artifact(t, "firmware/build/mssim", "firmware")
+	elf := testenv.Artifact(t, "firmware/build/atmega328p/mstool.elf", "firmware")
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	mustRun(t, "keygen", "owner", "-o", p("owner.pem"), "--bits", "1024")
+	mustRun(t, "keygen", "device", "-o", p("dev.key"), "--id", "0x2a")
+	mustRun(t, "grant", "sign", "--key", p("owner.pem"), "--device", p("dev.key"), "--host-ip", simHost,
+		"--tasks", "led", "--serial", "5", "--valid-for", "720h", "-o", p("alice"))
+	mustRun(t, "--quiet", "provision", "-d", p("dev.key"), "--ip", simDevA, "--issuer", p("owner.pem"), "-o", p("dev.hex"))
+	mustRun(t, "--quiet", "provision", "-d", p("dev.key"), "--ip", simDevA, "-o", p("noissuer.hex"))
+	start := func(t *testing.T, mcu, firmware, hex string) string {
+		eep := p(mcu + "-none.eep") // absent: erased
+		if hex != "" {
+			var err error
+			if eep, _, err = sim.PrepareEEPROM(hex, mcu); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dev, err := sim.Start(context.Background(), sim.Options{Harness: harness, Firmware: firmware, MCU: mcu, EEPROM: eep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { dev.Stop() })
+		return dev.Port
+	}
+	exec := func(port, ip string) (string, int) {
+		_, errs, code := mstoolRun(t, "mssl", "exec", "--port", port, "--device-ip", ip, "--grant", p("alice.grant"),
+			"--timeout", "500ms", "--retries", "0", "led", "on")
+		return errs, code
+	}
+	expect := func(t *testing.T, errs string, code int, want ...string) {
+		t.Helper()
+		if code != exitLink {
+			t.Errorf("exit %d, want %d\n%s", code, exitLink, errs)
+		}
+		for _, w := range want {
+			if !strings.Contains(errs, w) {
+				t.Errorf("stderr lacks %q:\n%s", w, errs)
+			}
+		}
+	}
+
+	t.Run("wrong-address", func(t *testing.T) {
+		port := start(t, "atmega328p", elf, p("dev.hex"))
+		errs, code := exec(port, "10.0.0.9")
+		expect(t, errs, code, "the device's address is "+simDevA+", not 10.0.0.9", "hint: ", "--device-ip "+simDevA)
+		// The right address works on the same device.
+		if errs, code := exec(port, simDevA); code != 0 {
+			t.Fatalf("right address: exit %d\n%s", code, errs)
+		}
+	})
+	t.Run("no-issuer", func(t *testing.T) {
+		port := start(t, "atmega328p", elf, p("noissuer.hex"))
+		errs, code := exec(port, simDevA)
+		expect(t, errs, code, "no grant issuer key", "--issuer")
+	})
+	t.Run("unprovisioned", func(t *testing.T) {
+		port := start(t, "atmega328p", elf, "")
+		errs, code := exec(port, simDevA)
+		expect(t, errs, code, "unprovisioned (blank EEPROM)", "mstool provision")
+	})
+	t.Run("no-mssl", func(t *testing.T) {
+		elf168 := testenv.Artifact(t, "firmware/build/atmega168/mstool.elf", "firmware")
+		port := start(t, "atmega168", elf168, "")
+		errs, code := exec(port, simDevA)
+		expect(t, errs, code, "MSSL is not built", "atmega328p")
+	})
+}

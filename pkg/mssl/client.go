@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/tasks"
 )
@@ -26,6 +28,11 @@ type Config struct {
 	Timeout   time.Duration     // one answer (0: 2 s)
 	Retries   int               // after a timeout (0: 2; negative: none)
 	Observe   func(alert Alert) // when set, called with every cleartext alert received during the session
+	// Management, when set, is the device's management channel on the
+	// same line (link.Serial.Management): when the handshake gets no
+	// answer, Dial asks the device why (Diagnose) and returns a
+	// *NoAnswerError.
+	Management device.Conn
 }
 
 // Session is an established MSSL session. Its methods are not safe for
@@ -101,6 +108,15 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 			return nil, err
 		}
 		last = err
+	}
+	if cfg.Management != nil {
+		var sent netip.Addr
+		if r, ok := cfg.Transport.(remoteAddr); ok {
+			sent = r.Remote().Addr()
+		}
+		if err := Diagnose(ctx, cfg.Management, sent); err != nil {
+			return nil, err
+		}
 	}
 	return nil, fmt.Errorf("%w (handshake: %v)", ErrNoAnswer, last)
 }

@@ -238,6 +238,9 @@ func (t *Link) Send(m []byte) error {
 	return t.l.WritePacket(pkt)
 }
 
+// Remote returns the device's address and port the link sends to.
+func (t *Link) Remote() netip.AddrPort { return t.remote }
+
 // Recv returns the next message from the device.
 func (t *Link) Recv(ctx context.Context) ([]byte, error) { return t.q.recv(ctx) }
 
