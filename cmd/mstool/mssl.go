@@ -85,8 +85,11 @@ func msslExecCommand(ui *UI) *cli.Command {
 		Description: "Runs the handshake, one task, and closes the session. TASK is a task name\n" +
 			"(" + strings.Join(grant.TaskNames(), ", ") + ") or number, or 'raise-floor FILE'.\n\n" +
 			"Exit status: 0 the task ran and succeeded; 4 the grant does not permit it, or the\n" +
-			"device refused the grant or the host key; 3 the device did not answer; 1 the task\n" +
-			"failed on the device (bad arguments, unknown task, failure).",
+			"device refused the grant or the host key; 3 the device did not answer (over --port,\n" +
+			"the device is asked why: another address, unprovisioned, no issuer key, no MSSL); 1\n" +
+			"the task failed on the device (bad arguments, unknown task, failure).\n\n" +
+			"The device has no clock: a grant that this host's clock says has expired or is not\n" +
+			"yet valid gets a warning (the device may still accept it).",
 		Flags: msslFlags(),
 		Action: func(c *cli.Context) error {
 			args, err := interspersed(c)
