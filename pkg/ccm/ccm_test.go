@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mstool/mstool/internal/vectors"
 	"github.com/mstool/mstool/pkg/ccm"
-	"github.com/mstool/mstool/pkg/vectors"
 )
 
 // rfc3610 loads the 24 packet vectors of RFC 3610 section 8.

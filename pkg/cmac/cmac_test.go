@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/mstool/mstool/internal/testenv"
+	"github.com/mstool/mstool/internal/vectors"
 	"github.com/mstool/mstool/pkg/cmac"
-	"github.com/mstool/mstool/pkg/vectors"
 )
 
 func newMAC(t testing.TB, key []byte) *cmac.MAC {

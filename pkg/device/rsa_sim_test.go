@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mstool/mstool/internal/vectors"
 	"github.com/mstool/mstool/pkg/device"
-	"github.com/mstool/mstool/pkg/vectors"
 )
 
 // RSA_STACK_NEED in firmware/mgmt_rsa.c: the free stack the device

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/mstool/mstool/internal/vectors"
 	"github.com/mstool/mstool/pkg/device"
-	"github.com/mstool/mstool/pkg/vectors"
 )
 
 // TestVectorsOnDevice runs every record of the crypto vector files on the

@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mstool/mstool/internal/vectors"
 	"github.com/mstool/mstool/pkg/ccm"
-	"github.com/mstool/mstool/pkg/vectors"
 )
 
 func loadVectors(t *testing.T, file, alg string) []vectors.Record {

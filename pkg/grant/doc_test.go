@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mstool/mstool/pkg/vectors"
+	"github.com/mstool/mstool/internal/vectors"
 )
 
 // TestDocExample keeps the example body in docs/grant.md equal to the

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/mstool/mstool/internal/vectors"
 	"github.com/mstool/mstool/pkg/grant"
-	"github.com/mstool/mstool/pkg/vectors"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse and Verify. Neither may panic;

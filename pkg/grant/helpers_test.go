@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mstool/mstool/internal/vectors"
 	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/signkey"
-	"github.com/mstool/mstool/pkg/vectors"
 )
 
 // testKey loads one of the committed TEST-ONLY keys of vectors/keys.

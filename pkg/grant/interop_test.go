@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/mstool/mstool/internal/testenv"
+	"github.com/mstool/mstool/internal/vectors"
 	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/signkey"
-	"github.com/mstool/mstool/pkg/vectors"
 )
 
 func openssl(t *testing.T, args ...string) ([]byte, error) {

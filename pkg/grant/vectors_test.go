@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mstool/mstool/internal/vectors"
 	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/signkey"
-	"github.com/mstool/mstool/pkg/vectors"
 )
 
 // go test ./pkg/grant -run TestVectors -update rewrites vectors/grant.txt.

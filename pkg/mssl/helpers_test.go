@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mstool/mstool/internal/vectors"
 	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/mssl"
 	"github.com/mstool/mstool/pkg/mssl/mssltest"
 	"github.com/mstool/mstool/pkg/signkey"
 	"github.com/mstool/mstool/pkg/tasks"
-	"github.com/mstool/mstool/pkg/vectors"
 )
 
 var (

@@ -10,12 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mstool/mstool/internal/vectors"
 	"github.com/mstool/mstool/pkg/cmac"
 	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/mssl"
 	"github.com/mstool/mstool/pkg/mssl/mssltest"
 	"github.com/mstool/mstool/pkg/tasks"
-	"github.com/mstool/mstool/pkg/vectors"
 )
 
 var update = flag.Bool("update", false, "rewrite vectors/mssl.txt")

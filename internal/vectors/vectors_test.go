@@ -16,9 +16,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/mstool/mstool/internal/vectors"
 	"github.com/mstool/mstool/pkg/ccm"
 	"github.com/mstool/mstool/pkg/cmac"
-	"github.com/mstool/mstool/pkg/vectors"
 )
 
 // wantRecords is how many records each vector file holds, so that a file
