@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mstool/mstool/internal/taskfake"
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/grant"
@@ -142,9 +143,7 @@ type Device struct {
 	highest  uint64 // highest inbound sequence number accepted
 	lastLen  int    // length of the last IPv4 packet
 	lastDrop bool   // it got no answer
-	led      bool
-	settings [2]uint16
-	start    time.Time
+	tasks    taskfake.Service
 	done     chan struct{}
 }
 
@@ -166,7 +165,15 @@ func Serve(conn device.Conn, cfg Config) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{cfg: cfg, conn: conn, addr: dev.Inbound[0].Dst, in: in, out: out, start: time.Now(), done: make(chan struct{}), highest: cfg.Floor}
+	d := &Device{cfg: cfg, conn: conn, addr: dev.Inbound[0].Dst, in: in, out: out, done: make(chan struct{}), highest: cfg.Floor}
+	start := time.Now()
+	d.tasks = taskfake.Service{DeviceID: 0x12345678, MCU: 0x31,
+		Uptime: func() uint32 { return uint32(time.Since(start) / time.Second) },
+		Counters: func() []uint32 {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return append([]uint32(nil), d.counters[:]...)
+		}}
 	if cfg.Floor > 0 {
 		// Everything at or below the floor is a replay: mark it seen.
 		for s := cfg.Floor; s > 0 && s+uint64(esp.DefaultReplayWindow) > cfg.Floor; s-- {
@@ -408,64 +415,7 @@ func (d *Device) task(version byte, t grant.Task, args []byte) (tasks.Status, []
 	if version != tasks.Version {
 		return tasks.StatusBadVersion, nil
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	need := map[grant.Task]int{grant.TaskID: 0, grant.TaskUptime: 0, grant.TaskCounters: 0, grant.TaskLED: 1,
-		grant.TaskADC: 1, grant.TaskSettingsRead: 1, grant.TaskSettingsWrite: 3}
-	n, known := need[t]
-	if !known {
-		return tasks.StatusUnknownTask, nil
-	}
-	if len(args) != n {
-		return tasks.StatusBadArgs, nil
-	}
-	switch t {
-	case grant.TaskID:
-		return tasks.StatusOK, []byte{0x12, 0x34, 0x56, 0x78, 0, 1, 1, 0x31}
-	case grant.TaskUptime:
-		up := uint32(time.Since(d.start) / time.Second)
-		return tasks.StatusOK, []byte{byte(up >> 24), byte(up >> 16), byte(up >> 8), byte(up), 0, 1}
-	case grant.TaskCounters:
-		var r []byte
-		for _, c := range d.counters {
-			r = binary.BigEndian.AppendUint32(r, c)
-		}
-		return tasks.StatusOK, r
-	case grant.TaskLED:
-		switch args[0] {
-		case 0:
-			d.led = false
-		case 1:
-			d.led = true
-		case 2:
-			d.led = !d.led
-		case 3:
-		default:
-			return tasks.StatusBadArgs, nil
-		}
-		if d.led {
-			return tasks.StatusOK, []byte{1}
-		}
-		return tasks.StatusOK, []byte{0}
-	case grant.TaskADC:
-		if args[0] > 7 {
-			return tasks.StatusBadArgs, nil
-		}
-		return tasks.StatusOK, []byte{0x02, args[0]}
-	case grant.TaskSettingsRead:
-		if args[0] > 1 {
-			return tasks.StatusBadArgs, nil
-		}
-		v := d.settings[args[0]]
-		return tasks.StatusOK, []byte{byte(v >> 8), byte(v)}
-	case grant.TaskSettingsWrite:
-		if args[0] > 1 {
-			return tasks.StatusBadArgs, nil
-		}
-		d.settings[args[0]] = binary.BigEndian.Uint16(args[1:])
-		return tasks.StatusOK, args[1:]
-	}
-	return tasks.StatusUnknownTask, nil
+	return d.tasks.Run(t, args)
 }
 
 // Inject sends pkt to the host as if the device had sent it (tests of

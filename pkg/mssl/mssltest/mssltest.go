@@ -6,79 +6,16 @@ package mssltest
 
 import (
 	"context"
-	"encoding/binary"
 	"net/netip"
 	"sync"
 
-	"github.com/mstool/mstool/pkg/grant"
+	"github.com/mstool/mstool/internal/taskfake"
 	"github.com/mstool/mstool/pkg/mssl"
-	"github.com/mstool/mstool/pkg/tasks"
 )
 
-// Tasks is a device task service in memory.
-type Tasks struct {
-	mu       sync.Mutex
-	DeviceID uint32
-	LED      bool
-	Settings [2]uint16
-	Served   int
-}
-
-// Run serves one task (a mssl.TaskFunc).
-func (t *Tasks) Run(task grant.Task, args []byte) (tasks.Status, []byte) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.Served++
-	want := func(n int) bool { return len(args) == n }
-	switch task {
-	case grant.TaskID:
-		if !want(0) {
-			return tasks.StatusBadArgs, nil
-		}
-		r := binary.BigEndian.AppendUint32(nil, t.DeviceID)
-		return tasks.StatusOK, append(r, 0, 1, 1, 0x01)
-	case grant.TaskUptime:
-		if !want(0) {
-			return tasks.StatusBadArgs, nil
-		}
-		return tasks.StatusOK, []byte{0, 0, 0, 42, 0, 1}
-	case grant.TaskCounters:
-		return tasks.StatusOK, make([]byte, 4*len(tasks.CounterNames))
-	case grant.TaskLED:
-		if !want(1) || args[0] > 3 {
-			return tasks.StatusBadArgs, nil
-		}
-		switch args[0] {
-		case 0:
-			t.LED = false
-		case 1:
-			t.LED = true
-		case 2:
-			t.LED = !t.LED
-		}
-		if t.LED {
-			return tasks.StatusOK, []byte{1}
-		}
-		return tasks.StatusOK, []byte{0}
-	case grant.TaskADC:
-		if !want(1) || args[0] > 7 {
-			return tasks.StatusBadArgs, nil
-		}
-		return tasks.StatusOK, []byte{0x02, args[0]}
-	case grant.TaskSettingsRead:
-		if !want(1) || args[0] > 1 {
-			return tasks.StatusBadArgs, nil
-		}
-		return tasks.StatusOK, binary.BigEndian.AppendUint16(nil, t.Settings[args[0]])
-	case grant.TaskSettingsWrite:
-		if !want(3) || args[0] > 1 {
-			return tasks.StatusBadArgs, nil
-		}
-		t.Settings[args[0]] = binary.BigEndian.Uint16(args[1:])
-		return tasks.StatusOK, args[1:3]
-	}
-	return tasks.StatusUnknownTask, nil
-}
+// Tasks is a device task service in memory (internal/taskfake: the same
+// fake the ESP tests use); its Run is a mssl.TaskFunc.
+type Tasks = taskfake.Service
 
 // Hook sees every message on a Pipe: toDevice says its direction. It
 // returns the messages to deliver instead (nil drops it).
