@@ -59,7 +59,8 @@ func isCLIError(err error) bool {
 
 func newApp(ui *UI, stdin io.Reader) *cli.App {
 	// -v is --verbose here, so --version has no short form.
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version, VCS revision and the device protocol versions spoken"}
+	cli.VersionPrinter = func(c *cli.Context) { printVersion(ui, c) }
 	ui.std.in = stdin
 	app := &cli.App{
 		Name:    "mstool",
