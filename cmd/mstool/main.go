@@ -113,21 +113,24 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 
 // setupTree gives every command the same usage errors (the full command
 // path, a did-you-mean), tells ui which command runs (for messages), and
-// gives every command with subcommands a 'help' command and, unless it
-// acts itself, an action for unknown subcommands.
+// gives every command a hidden 'help' command and every command with
+// subcommands, unless it acts itself, an action for unknown subcommands.
 func setupTree(ui *UI, cmd *cli.Command) {
+	if cmd.BashComplete == nil {
+		cmd.BashComplete = completer(cmd)
+	}
 	if cmd.OnUsageError == nil {
 		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error { return flagUsageError(c, err) }
 	}
 	for _, sub := range cmd.Subcommands {
 		setupTree(ui, sub)
 	}
-	if len(cmd.Subcommands) > 0 {
-		if cmd.Action == nil {
-			cmd.Action = groupAction
-		}
-		cmd.Subcommands = append(cmd.Subcommands, helpCommand())
+	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+		cmd.Action = groupAction
 	}
+	// Every command has it, hidden; otherwise urfave/cli adds a visible
+	// one to a command when it runs, and completion would offer it.
+	cmd.Subcommands = append(cmd.Subcommands, helpCommand())
 	if act := cmd.Action; act != nil {
 		cmd.Action = func(c *cli.Context) error {
 			ui.std.command = cmdPath(c)
