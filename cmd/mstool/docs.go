@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mstool/mstool/pkg/avrdude"
+	"github.com/mstool/mstool/pkg/floorbook"
+	"github.com/mstool/mstool/pkg/sim"
 	"github.com/urfave/cli/v2"
 )
 
@@ -104,6 +107,58 @@ func manCommand(ui *UI) *cli.Command {
 	}
 }
 
+// environment lists every variable mstool reads (os.Getenv in cmd and
+// pkg), for the man page's ENVIRONMENT section.
+var environment = [][2]string{
+	{sim.HarnessEnv, "the mssim simulator harness that 'mstool sim' runs, when --harness is not given (default: firmware/build/mssim in the working directory or a parent directory, then mssim on PATH)"},
+	{avrdude.Env, "the avrdude binary that 'mstool flash' runs, when --avrdude is not given (default: avrdude on PATH)"},
+	{msslKeyLogEnv, "append the keys of every MSSL session to this file, when --keylog is not given, for 'mstool decrypt --mssl-keylog' (like SSLKEYLOGFILE)"},
+	{floorbook.EnvDir, "directory of mstool's state: the floor record is kept in its floors subdirectory"},
+	{"XDG_STATE_HOME", "when MSTOOL_STATE_DIR is not set, the floor record is kept in $XDG_STATE_HOME/mstool/floors (an absolute path; default ~/.local/state/mstool/floors, on Windows %LocalAppData%\\mstool\\floors)"},
+	{"NO_COLOR", "when set (to anything), output is never coloured; colour is used only on a terminal anyway"},
+}
+
+// files lists the files mstool keeps beside the ones named on its command
+// line, for the man page's FILES section.
+var files = [][2]string{
+	{"FILE.state", "next to the SA file FILE: the outbound sequence numbers used from it (docs/sa-file.md); 'mstool esp sa state FILE' shows and advances it. Copy it with the SA file, and use one SA file from one place only"},
+	{"NAME.hostkey", "next to the grant NAME.grant: the host's secret key for the grant (mode 0600), written by 'mstool grant sign', read by 'mstool mssl' unless --host-key is given"},
+	{"$MSTOOL_STATE_DIR/floors/", "the floor record: the highest grant revocation floors given to each device per issuer, so that provisioning or flashing an older EEPROM image cannot undo a revocation (default ~/.local/state/mstool/floors, see ENVIRONMENT)"},
+	{"FILE.eep", "the simulated device's EEPROM when 'mstool sim --eeprom FILE' is given an Intel HEX image FILE (dev.hex: dev.eep); it keeps the device's state across restarts"},
+}
+
+// roff escapes text for a roff paragraph: backslashes, and a leading
+// dot or quote.
+func roff(s string) string {
+	s = strings.ReplaceAll(s, "\\", "\\e")
+	s = strings.ReplaceAll(s, "-", "\\-")
+	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "'") {
+		s = "\\&" + s
+	}
+	return s
+}
+
+// walkCommands calls f for each visible command under cmds, in help order,
+// with its path ("esp sa new").
+func walkCommands(cmds []*cli.Command, prefix string, f func(path string, cmd *cli.Command)) {
+	for _, c := range cmds {
+		if c.Hidden {
+			continue
+		}
+		path := strings.TrimSpace(prefix + " " + c.Name)
+		f(path, c)
+		walkCommands(c.Subcommands, path, f)
+	}
+}
+
+// runsSubcommand reports whether ex, the example of cmd, runs one of
+// cmd's subcommands.
+func runsSubcommand(path string, cmd *cli.Command, ex example) bool {
+	args := exampleArgs(ex)
+	n := len(strings.Fields(path))
+	return len(args) > n && cmd.Command(args[n]) != nil && args[n] != "help"
+}
+
 // manPage renders section 1 with the exit codes as a proper EXIT STATUS
 // section rather than inside the description.
 func manPage(app *cli.App) (string, error) {
@@ -128,7 +183,21 @@ func manPage(app *cli.App) (string, error) {
 		}
 		fmt.Fprintf(&b, ".TP\n\\fB%s\\fP\n%s\n", code, strings.TrimSpace(text))
 	}
-	b.WriteString("\n.SH ENVIRONMENT\n.TP\n\\fBNO_COLOR\\fP\nwhen set, output is never coloured\n")
+	b.WriteString("\n.SH ENVIRONMENT\n")
+	for _, e := range environment {
+		fmt.Fprintf(&b, ".TP\n\\fB%s\\fP\n%s\n", e[0], roff(e[1]))
+	}
+	b.WriteString("\n.SH FILES\n")
+	for _, f := range files {
+		fmt.Fprintf(&b, ".TP\n\\fI%s\\fP\n%s\n", roff(f[0]), roff(f[1]))
+	}
+	b.WriteString("\n.SH EXAMPLES\n")
+	walkCommands(app.Commands, "", func(path string, cmd *cli.Command) {
+		// A group's example runs one of its subcommands, which has its own.
+		if ex, ok := examples[path]; ok && !runsSubcommand(path, cmd, ex) {
+			fmt.Fprintf(&b, ".TP\n\\fB%s\\fP\n%s\n", roff(ex.line), roff(ex.what))
+		}
+	})
 	b.WriteString("\n.SH SEE ALSO\n\\fBavrdude\\fP(1), \\fBtshark\\fP(1), \\fBopenssl\\fP(1)\n")
 	return b.String(), nil
 }

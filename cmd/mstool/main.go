@@ -106,16 +106,18 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 		Commands: append(commands(ui), helpCommand()),
 	}
 	for _, cmd := range app.Commands {
-		setupTree(ui, cmd)
+		setupTree(ui, cmd, cmd.Name)
 	}
 	return app
 }
 
-// setupTree gives every command the same usage errors (the full command
+// setupTree gives every command (path: "esp sa new") its example
+// (examples.go), the same usage errors (the full command
 // path, a did-you-mean), tells ui which command runs (for messages), and
 // gives every command a hidden 'help' command and every command with
 // subcommands, unless it acts itself, an action for unknown subcommands.
-func setupTree(ui *UI, cmd *cli.Command) {
+func setupTree(ui *UI, cmd *cli.Command, path string) {
+	exampleHelp(path, cmd)
 	if cmd.BashComplete == nil {
 		cmd.BashComplete = completer(cmd)
 	}
@@ -123,7 +125,7 @@ func setupTree(ui *UI, cmd *cli.Command) {
 		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error { return flagUsageError(c, err) }
 	}
 	for _, sub := range cmd.Subcommands {
-		setupTree(ui, sub)
+		setupTree(ui, sub, path+" "+sub.Name)
 	}
 	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
 		cmd.Action = groupAction
