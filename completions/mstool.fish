@@ -2,7 +2,7 @@
 
 function __fish_mstool_no_subcommand --description 'Test if there has been any subcommand yet'
     for i in (commandline -opc)
-        if contains -- $i keygen owner device sa grant sign verify inspect revoke provision inspect flash identify esp ping send recv exec shell sa new show export state mssl connect exec sniff decrypt bench bootstrap sim completion help h man
+        if contains -- $i keygen owner device sa grant sign verify inspect revoke provision inspect flash identify esp ping send recv exec shell sa new show export state mssl connect exec sniff decrypt bench bootstrap sim completion man
             return 1
         end
     end
@@ -13,9 +13,9 @@ complete -c mstool -n '__fish_mstool_no_subcommand' -f -l json -d 'write results
 complete -c mstool -n '__fish_mstool_no_subcommand' -f -l quiet -s q -d 'print only data and errors'
 complete -c mstool -n '__fish_mstool_no_subcommand' -f -l verbose -s v -d 'print diagnostics, including the output of tools mstool runs'
 complete -c mstool -n '__fish_mstool_no_subcommand' -f -l help -s h -d 'show help'
-complete -c mstool -n '__fish_mstool_no_subcommand' -f -l version -d 'print the version'
+complete -c mstool -n '__fish_mstool_no_subcommand' -f -l version -d 'print the version, VCS revision and the device protocol versions spoken'
 complete -c mstool -n '__fish_mstool_no_subcommand' -f -l help -s h -d 'show help'
-complete -c mstool -n '__fish_mstool_no_subcommand' -f -l version -d 'print the version'
+complete -c mstool -n '__fish_mstool_no_subcommand' -f -l version -d 'print the version, VCS revision and the device protocol versions spoken'
 complete -c mstool -n '__fish_seen_subcommand_from keygen' -f -l help -s h -d 'show help'
 complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'keygen' -d 'generate the owner\'s signing key, device identities and ESP SA material'
 complete -c mstool -n '__fish_seen_subcommand_from keygen' -f -l y -r -d 'print the public part of the private key in `FILE` (owner key or device identity)'
@@ -258,7 +258,15 @@ complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l boot -r -d 'start 
 complete -c mstool -n '__fish_seen_subcommand_from completion' -f -l help -s h -d 'show help'
 complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'completion' -d 'print a shell completion script (bash, zsh or fish)'
 complete -c mstool -n '__fish_seen_subcommand_from completion' -f -l help -s h -d 'show help'
-complete -c mstool -n '__fish_seen_subcommand_from help h' -f -l help -s h -d 'show help'
-complete -r -c mstool -n '__fish_seen_subcommand_from completion' -a 'help h' -d 'Shows a list of commands or help for one command'
 complete -c mstool -n '__fish_seen_subcommand_from man' -f -l help -s h -d 'show help'
 complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'man' -d 'print the man page (roff, section 1)'
+complete -c mstool -n '__fish_seen_subcommand_from sa' -f -l suite -x -a 'aes128-ccm8 aes128-ccm16 aes128-gcm16 aes128-ctr-hmac-sha256-128 aes128-cbc-hmac-md5-96 aes128-cbc-hmac-sha1-96 aes128-cbc-hmac-sha256-128 null-hmac-sha256-128'
+complete -c mstool -n '__fish_seen_subcommand_from sign' -f -l tasks -s t -x -a 'id uptime counters led adc settings-read settings-write all'
+complete -c mstool -n '__fish_seen_subcommand_from verify' -f -l task -x -a 'id uptime counters led adc settings-read settings-write'
+complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l mcu -x -a 'atmega168 atmega328p'
+complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l board -s b -x -a 'uno nano nano-new pro-mini usbasp avrispmkii'
+complete -c mstool -n '__fish_seen_subcommand_from flash' -f -l mcu -x -a 'atmega168 atmega328p'
+complete -c mstool -n '__fish_seen_subcommand_from exec' -f -a 'id uptime counters led adc settings-read settings-write'
+complete -c mstool -n '__fish_seen_subcommand_from new' -f -l suite -x -a 'aes128-ccm8 aes128-ccm16 aes128-gcm16 aes128-ctr-hmac-sha256-128 aes128-cbc-hmac-md5-96 aes128-cbc-hmac-sha1-96 aes128-cbc-hmac-sha256-128 null-hmac-sha256-128'
+complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l mcu -x -a 'atmega168 atmega328p'
+complete -c mstool -n '__fish_seen_subcommand_from completion' -f -a 'bash zsh fish'

@@ -59,7 +59,8 @@ func isCLIError(err error) bool {
 
 func newApp(ui *UI, stdin io.Reader) *cli.App {
 	// -v is --verbose here, so --version has no short form.
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version, VCS revision and the device protocol versions spoken"}
+	cli.VersionPrinter = func(c *cli.Context) { printVersion(ui, c) }
 	ui.std.in = stdin
 	app := &cli.App{
 		Name:    "mstool",
@@ -105,28 +106,33 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 		Commands: append(commands(ui), helpCommand()),
 	}
 	for _, cmd := range app.Commands {
-		setupTree(ui, cmd)
+		setupTree(ui, cmd, cmd.Name)
 	}
 	return app
 }
 
-// setupTree gives every command the same usage errors (the full command
+// setupTree gives every command (path: "esp sa new") its example
+// (examples.go), the same usage errors (the full command
 // path, a did-you-mean), tells ui which command runs (for messages), and
-// gives every command with subcommands a 'help' command and, unless it
-// acts itself, an action for unknown subcommands.
-func setupTree(ui *UI, cmd *cli.Command) {
+// gives every command a hidden 'help' command and every command with
+// subcommands, unless it acts itself, an action for unknown subcommands.
+func setupTree(ui *UI, cmd *cli.Command, path string) {
+	exampleHelp(path, cmd)
+	if cmd.BashComplete == nil {
+		cmd.BashComplete = completer(cmd)
+	}
 	if cmd.OnUsageError == nil {
 		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error { return flagUsageError(c, err) }
 	}
 	for _, sub := range cmd.Subcommands {
-		setupTree(ui, sub)
+		setupTree(ui, sub, path+" "+sub.Name)
 	}
-	if len(cmd.Subcommands) > 0 {
-		if cmd.Action == nil {
-			cmd.Action = groupAction
-		}
-		cmd.Subcommands = append(cmd.Subcommands, helpCommand())
+	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+		cmd.Action = groupAction
 	}
+	// Every command has it, hidden; otherwise urfave/cli adds a visible
+	// one to a command when it runs, and completion would offer it.
+	cmd.Subcommands = append(cmd.Subcommands, helpCommand())
 	if act := cmd.Action; act != nil {
 		cmd.Action = func(c *cli.Context) error {
 			ui.std.command = cmdPath(c)

@@ -7,11 +7,15 @@ import (
 	"github.com/mstool/mstool/internal/crc16"
 )
 
+// ProtocolVersion is the management protocol version this package speaks
+// (IDENTIFY's first byte; docs/management.md).
+const ProtocolVersion = 1
+
 // Management frame layout (docs/management.md). A frame is one SLIP frame
 // whose first byte is magic.
 const (
 	magic        = 0x00
-	protoVersion = 1
+	protoVersion = ProtocolVersion
 	hdrLen       = 5 // magic, type, seq, len(2)
 	crcLen       = 2
 	overhead     = hdrLen + crcLen

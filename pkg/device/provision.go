@@ -25,6 +25,10 @@ import (
 // configuration with its secret fields zeroed, and a CMAC of the whole
 // configuration under a key derived from the new master key.
 
+// ProvisioningVersion is the version of the authenticated re-provisioning
+// header ("MSPV") this package writes.
+const ProvisioningVersion = 2
+
 const (
 	cmdProv = 0x06
 
@@ -37,7 +41,7 @@ const (
 	provOpDigest  = 0x07
 
 	provHeaderLen = 48
-	provVersion   = 2
+	provVersion   = ProvisioningVersion
 	masterKeyOff  = 20
 	provTagLen    = cmac.Size
 	// provWriteTime bounds the EEPROM writes of one request on a board

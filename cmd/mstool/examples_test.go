@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+// TestExamples: every command that is built has an example at the end of
+// its --help, and the example's words and flags parse (it is run with
+// --help right after the command path, in an empty directory).
+func TestExamples(t *testing.T) {
+	t.Chdir(t.TempDir())
+	app := newApp(newUI(io.Discard, io.Discard), nil)
+	walkCommands(app.Commands, "", func(path string, cmd *cli.Command) {
+		if strings.HasSuffix(cmd.Usage, "(not implemented yet)") {
+			return
+		}
+		ex, ok := examples[path]
+		if !ok {
+			t.Errorf("%s: no example (examples.go)", path)
+			return
+		}
+		if !strings.HasPrefix(ex.line, "mstool "+path) {
+			t.Errorf("%s: example %q does not run it", path, ex.line)
+		}
+		var out, errb bytes.Buffer
+		// Flags parse before --help is acted on: a wrong flag fails here.
+		if code := run(exampleHelpArgs(app, ex), nil, &out, &errb); code != 0 {
+			t.Errorf("%s: example %q: exit %d: %s", path, ex.line, code, errb.String())
+		}
+		out.Reset()
+		argv := append(append([]string{"mstool"}, strings.Fields(path)...), "--help")
+		if code := run(argv, nil, &out, &errb); code != 0 {
+			t.Errorf("%s --help: exit %d: %s", path, code, errb.String())
+		}
+		if !strings.Contains(out.String(), "Example: "+ex.what+"\n      "+ex.line+"\n") {
+			t.Errorf("%s --help does not end with its example:\n%s", path, out.String())
+		}
+	})
+	for path := range examples {
+		var found bool
+		walkCommands(app.Commands, "", func(p string, _ *cli.Command) { found = found || p == path })
+		if !found {
+			t.Errorf("examples.go: no command %q", path)
+		}
+	}
+}
+
+// TestManPageSections: the man page lists every exit status of exit.go and
+// every environment variable the code reads.
+func TestManPageSections(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"mstool", "man"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("man: exit %d: %s", code, errb.String())
+	}
+	man := out.String()
+	_, status, _ := strings.Cut(man, ".SH EXIT STATUS\n")
+	status, _, _ = strings.Cut(status, "\n.SH ")
+	for _, code := range []int{exitOK, exitFailure, exitUsage, exitLink, exitAuth, exitNotImplemented, exitInternal} {
+		if !strings.Contains(status, fmt.Sprintf(".TP\n\\fB%d\\fP\n", code)) {
+			t.Errorf("EXIT STATUS lacks %d", code)
+		}
+	}
+	_, env, _ := strings.Cut(man, ".SH ENVIRONMENT\n")
+	env, _, _ = strings.Cut(env, "\n.SH ")
+	// Variables named by a literal; those named by a constant are in the
+	// environment table through the constant.
+	getenv := regexp.MustCompile(`(?:Getenv|LookupEnv)\("([A-Za-z0-9_]+)"\)`)
+	for _, dir := range []string{".", "../../pkg"} {
+		err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+				return err
+			}
+			src, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			for _, m := range getenv.FindAllStringSubmatch(string(src), -1) {
+				if m[1] == "LocalAppData" { // Windows' XDG_STATE_HOME, described there
+					continue
+				}
+				if !strings.Contains(env, `\fB`+m[1]+`\fP`) {
+					t.Errorf("%s reads $%s, which ENVIRONMENT does not list", p, m[1])
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// exampleHelpArgs is ex's command line with --help after the command path
+// and its flags, without its arguments (after which --help would be one).
+func exampleHelpArgs(app *cli.App, ex example) []string {
+	args := exampleArgs(ex)
+	argv := []string{"mstool"}
+	cmds := app.Commands
+	var cmd *cli.Command
+	i := 0
+	for ; i < len(args); i++ {
+		var next *cli.Command
+		for _, c := range cmds {
+			if c.HasName(args[i]) {
+				next = c
+			}
+		}
+		if next == nil {
+			break
+		}
+		cmd, cmds = next, next.Subcommands
+		argv = append(argv, args[i])
+	}
+	argv = append(argv, "--help")
+	for ; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			continue // an argument
+		}
+		argv = append(argv, a)
+		if cmd != nil && !strings.Contains(a, "=") && takesValue(cmd, strings.TrimLeft(a, "-")) && i+1 < len(args) {
+			i++
+			argv = append(argv, args[i])
+		}
+	}
+	return argv
+}
