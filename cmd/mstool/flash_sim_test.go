@@ -45,15 +45,26 @@ type simBoard struct {
 // auto-reset on open unless noReset.
 func startUno(t *testing.T, noReset bool) *simBoard {
 	t.Helper()
-	harness := testenv.Artifact(t, "firmware/build/mssim", "-C firmware sim")
-	boot := testenv.Artifact(t, "firmware/build/optiboot/optiboot_atmega328.hex", "-C firmware optiboot")
 	app := filepath.Join(t.TempDir(), "old.hex")
 	if err := os.WriteFile(app, []byte(oldApp), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return startUnoWith(t, noReset, app, "")
+}
+
+// startUnoWith starts the simulated board with optiboot and the
+// application app (ELF or Intel HEX), and the EEPROM image file eep if not
+// empty; auto-reset on open unless noReset.
+func startUnoWith(t *testing.T, noReset bool, app, eep string) *simBoard {
+	t.Helper()
+	harness := testenv.Artifact(t, "firmware/build/mssim", "-C firmware sim")
+	boot := testenv.Artifact(t, "firmware/build/optiboot/optiboot_atmega328.hex", "-C firmware optiboot")
 	args := []string{"-v", "-B", boot}
 	if !noReset {
 		args = append(args, "-R")
+	}
+	if eep != "" {
+		args = append(args, "-e", eep)
 	}
 	args = append(args, app)
 	cmd := exec.Command(harness, args...)
