@@ -87,7 +87,7 @@ func interspersed(c *cli.Context) ([]string, error) {
 // port: whether opening it may reset the board (device.Reset).
 func resetFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "reset", Value: "auto", Usage: "what opening the serial port does to the board, `MODE` auto (it may reset it, as on an Uno or a Nano: wait up to 3 s for the firmware to answer before the first packet) or never (send at once)"},
+		&cli.StringFlag{Name: "reset", Value: "auto", Usage: "`MODE`: auto (opening the port may reset the board, as on an Uno or a Nano: wait up to 3 s for the firmware to answer before the first packet) or never (send at once)"},
 		&cli.BoolFlag{Name: "no-reset", Usage: "the port does not reset the board: same as --reset never"},
 	}
 }
