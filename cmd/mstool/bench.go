@@ -26,12 +26,12 @@ func benchCommand(ui *UI) *cli.Command {
 			"--host adds the same primitives measured in Go on this machine.\n" +
 			"Progress goes to standard error; --json writes one object on standard output.",
 		ArgsUsage: " ",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "serial `PORT` of the device (e.g. /dev/ttyUSB0, or the path 'mstool sim' printed)"},
 			&cli.StringFlag{Name: "elf", Usage: "firmware `FILE` the device runs, for the flash column"},
 			&cli.BoolFlag{Name: "host", Usage: "also measure the same primitives on this machine in Go"},
 			&cli.IntFlag{Name: "reps", Value: bench.DefaultReps, Usage: "runs per primitive on the device (the minimum is shown)"},
-		},
+		}, resetFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErrorf("run 'mstool bench --help' for usage", "bench takes no arguments")
@@ -45,7 +45,11 @@ func benchCommand(ui *UI) *cli.Command {
 			if r := c.Int("reps"); r < 1 || r > 1000 {
 				return usageErrorf("", "bench: --reps must be 1..1000")
 			}
-			return runBench(ui, c.String("port"), c.String("elf"), c.Bool("host"), c.Int("reps"))
+			reset, err := resetMode(c)
+			if err != nil {
+				return err
+			}
+			return runBench(ui, c.String("port"), reset, c.String("elf"), c.Bool("host"), c.Int("reps"))
 		},
 	}
 }
@@ -84,10 +88,10 @@ func deviceError(err error, port string) error {
 	return linkError(err, "")
 }
 
-func runBench(ui *UI, port, elfPath string, host bool, reps int) error {
+func runBench(ui *UI, port string, reset device.Reset, elfPath string, host bool, reps int) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d, err := device.Open(port, nil)
+	d, err := device.Open(port, &device.Options{Reset: reset})
 	if err != nil {
 		return deviceError(err, port)
 	}

@@ -45,7 +45,7 @@ func espFlags(extra ...cli.Flag) []cli.Flag {
 		&cli.BoolFlag{Name: "force", Usage: "overwrite the --pcap file"},
 		&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "wait this long for each answer"},
 		&cli.IntFlag{Name: "retries", Value: 2, Usage: "retries after a timeout (tasks)"},
-	}, extra...)
+	}, append(resetFlags(), extra...)...)
 }
 
 // espConn is an open session and everything to close after it.
@@ -119,8 +119,12 @@ func openESP(ui *UI, c *cli.Context) (*espConn, error) {
 	if out.Suite.IsNULL() {
 		ui.Banner("null encryption: packets travel in the clear")
 	}
+	reset, err := resetMode(c)
+	if err != nil {
+		return nil, err
+	}
 	e := &espConn{target: out.Dst.String()}
-	opts := &link.Options{}
+	opts := &link.Options{Reset: reset}
 	if p := c.String("pcap"); p != "" {
 		f, rec, err := openRecording(p, c.Bool("force"))
 		if err != nil {
@@ -182,6 +186,10 @@ func openESP(ui *UI, c *cli.Context) (*espConn, error) {
 	return e, nil
 }
 
+// noAnswerAfterOpenHint explains that nothing answered the readiness
+// probe after the port opened (--reset auto).
+const noAnswerAfterOpenHint = "is the mstool firmware running on the device, at 115200 baud? ('mstool identify --port PORT'; 'mstool sim' for a simulated one); --no-reset skips this check for a peer without the management channel"
+
 // portError explains a serial port that cannot be opened.
 func portError(err error, port string) error {
 	switch {
@@ -193,6 +201,8 @@ func portError(err error, port string) error {
 		return linkError(err, "add yourself to the dialout group (sudo usermod -aG dialout $USER) and log in again")
 	case errors.Is(err, link.ErrNotSerial):
 		return linkError(err, port+" is not a serial port")
+	case errors.Is(err, device.ErrNoAnswer):
+		return linkError(err, noAnswerAfterOpenHint)
 	}
 	return linkError(err, "")
 }

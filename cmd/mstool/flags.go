@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/mstool/mstool/pkg/device"
 )
 
 // requireFlags reports missing flags as a usage error (exit 2) with a hint,
@@ -79,4 +81,28 @@ func interspersed(c *cli.Context) ([]string, error) {
 		}
 	}
 	return pos, nil
+}
+
+// resetFlags are the flags of every command that opens a device's serial
+// port: whether opening it may reset the board (device.Reset).
+func resetFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "reset", Value: "auto", Usage: "`MODE`: auto (opening the port may reset the board, as on an Uno or a Nano: wait up to 3 s for the firmware to answer before the first packet) or never (send at once)"},
+		&cli.BoolFlag{Name: "no-reset", Usage: "the port does not reset the board: same as --reset never"},
+	}
+}
+
+// resetMode reads --reset and --no-reset.
+func resetMode(c *cli.Context) (device.Reset, error) {
+	r, err := device.ParseReset(c.String("reset"))
+	if err != nil {
+		return 0, usageErrorf("give --reset auto or --reset never", "%s", prefixed(c, fmt.Sprintf("bad --reset %q", c.String("reset"))))
+	}
+	if c.Bool("no-reset") {
+		if c.IsSet("reset") && r != device.ResetNever {
+			return 0, usageErrorf("give one of them", "%s", prefixed(c, "--no-reset and --reset "+c.String("reset")+" contradict each other"))
+		}
+		r = device.ResetNever
+	}
+	return r, nil
 }

@@ -45,15 +45,26 @@ type simBoard struct {
 // auto-reset on open unless noReset.
 func startUno(t *testing.T, noReset bool) *simBoard {
 	t.Helper()
-	harness := testenv.Artifact(t, "firmware/build/mssim", "-C firmware sim")
-	boot := testenv.Artifact(t, "firmware/build/optiboot/optiboot_atmega328.hex", "-C firmware optiboot")
 	app := filepath.Join(t.TempDir(), "old.hex")
 	if err := os.WriteFile(app, []byte(oldApp), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return startUnoWith(t, noReset, app, "")
+}
+
+// startUnoWith starts the simulated board with optiboot and the
+// application app (ELF or Intel HEX), and the EEPROM image file eep if not
+// empty; auto-reset on open unless noReset.
+func startUnoWith(t *testing.T, noReset bool, app, eep string) *simBoard {
+	t.Helper()
+	harness := testenv.Artifact(t, "firmware/build/mssim", "-C firmware sim")
+	boot := testenv.Artifact(t, "firmware/build/optiboot/optiboot_atmega328.hex", "-C firmware optiboot")
 	args := []string{"-v", "-B", boot}
 	if !noReset {
 		args = append(args, "-R")
+	}
+	if eep != "" {
+		args = append(args, "-e", eep)
 	}
 	args = append(args, app)
 	cmd := exec.Command(harness, args...)
@@ -138,10 +149,10 @@ func TestFlashSimulatedUno(t *testing.T) {
 		t.Errorf("the harness saw no auto-reset")
 	}
 
-	// Opening the port resets the board into optiboot again; the
-	// management request makes optiboot give up (not STK500) and start
-	// the application, so a retry reaches the new firmware.
-	d, err := device.Open(b.port, &device.Options{Timeout: 3 * time.Second, Retries: 3})
+	// Opening the port resets the board into optiboot again; Open waits
+	// until the new firmware answers (the first IDENTIFY makes optiboot
+	// give up, not being STK500, and start the application).
+	d, err := device.Open(b.port, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +196,9 @@ func TestFlashSimulatedUno(t *testing.T) {
 		t.Fatalf("serial provisioning of the flashed board: %+v, %v", res, err)
 	}
 	d.Close()
-	l, err := link.OpenSerial(b.port, nil) // resets the board again: optiboot, then the firmware
+	// Resets the board again: OpenSerial waits for the firmware, so the
+	// first echo request is not lost to optiboot.
+	l, err := link.OpenSerial(b.port, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,13 +208,7 @@ func TestFlashSimulatedUno(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess.Close()
-	var perr error
-	for try := 0; try < 3; try++ { // the first request may reach optiboot
-		if _, perr = sess.Ping(context.Background(), uint16(try+1), []byte("flashed and provisioned")); perr == nil {
-			break
-		}
-	}
-	if perr != nil {
+	if _, perr := sess.Ping(context.Background(), 1, []byte("flashed and provisioned")); perr != nil {
 		t.Fatalf("ESP ping to the flashed, serially provisioned board: %v", perr)
 	}
 }

@@ -32,9 +32,9 @@ func identifyCommand(ui *UI) *cli.Command {
 			"When nothing answers, exit status 3.\n\n" +
 			"   mstool identify --port /dev/ttyACM0",
 		ArgsUsage: " ",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "serial `PORT` of the device (e.g. /dev/ttyACM0, or the path 'mstool sim' printed)"},
-		},
+		}, resetFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErrorf("run 'mstool identify --help' for usage", "identify: unexpected argument %q", c.Args().First())
@@ -42,25 +42,32 @@ func identifyCommand(ui *UI) *cli.Command {
 			if err := requireFlags(c, "port"); err != nil {
 				return err
 			}
-			return runIdentify(ui, c.String("port"))
+			reset, err := resetMode(c)
+			if err != nil {
+				return err
+			}
+			return runIdentify(ui, c.String("port"), reset)
 		},
 	}
 }
 
-func runIdentify(ui *UI, port string) error {
+func runIdentify(ui *UI, port string, reset device.Reset) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d, err := device.Open(port, nil)
-	if err != nil {
+	noAnswer := func(err error) error {
+		if errors.Is(err, device.ErrNoAnswer) {
+			err = fmt.Errorf("identify: no device answered on %s: %w", port, err)
+		}
 		return deviceError(err, port)
+	}
+	d, err := device.Open(port, &device.Options{Reset: reset})
+	if err != nil {
+		return noAnswer(err)
 	}
 	defer d.Close()
 	desc, err := d.Describe(ctx)
-	if errors.Is(err, device.ErrNoAnswer) {
-		err = fmt.Errorf("identify: no device answered on %s: %w", port, err)
-	}
 	if err != nil {
-		return deviceError(err, port)
+		return noAnswer(err)
 	}
 	r := newIdentifyReport(port, desc)
 	if ui.JSON {

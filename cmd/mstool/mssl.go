@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/floorbook"
 	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/keyfile"
@@ -34,7 +35,7 @@ const msslKeyLogEnv = "MSSLKEYLOGFILE"
 const raiseFloorWord = "raise-floor"
 
 func msslFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "grant", Aliases: []string{"g"}, Usage: "the grant `FILE` (NAME.grant; required)"},
 		&cli.StringFlag{Name: "host-key", Aliases: []string{"k"}, Usage: "the grant's host key `FILE` (default: the grant's NAME.hostkey)"},
 		&cli.StringFlag{Name: "udp", Usage: "reach the device over UDP at `HOST:PORT` (its MSSL port is 7412)"},
@@ -47,7 +48,7 @@ func msslFlags() []cli.Flag {
 		&cli.StringFlag{Name: "keylog", Usage: "append the session's keys to `FILE` for 'mstool decrypt --mssl-keylog' (default: $" + msslKeyLogEnv + ")"},
 		&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "wait `D` for each answer"},
 		&cli.IntFlag{Name: "retries", Value: 2, Usage: "send again `N` times when no answer comes"},
-	}
+	}, resetFlags()...)
 }
 
 func msslConnectCommand(ui *UI) *cli.Command {
@@ -291,7 +292,11 @@ func msslTransport(c *cli.Context, g *grant.Grant) (mssl.Transport, error) {
 	if !host.IsValid() {
 		return nil, usageErrorf("give this host's address with --host-ip A.B.C.D", "mssl: the grant binds no IPv4 address")
 	}
-	opts := &link.Options{}
+	reset, err := resetMode(c)
+	if err != nil {
+		return nil, err
+	}
+	opts := &link.Options{Reset: reset}
 	var pcap *os.File
 	if p := c.String("pcap"); p != "" {
 		f, rec, err := openRecording(p, c.Bool("force"))
@@ -305,6 +310,9 @@ func msslTransport(c *cli.Context, g *grant.Grant) (mssl.Transport, error) {
 		if pcap != nil {
 			pcap.Close()
 			os.Remove(pcap.Name())
+		}
+		if errors.Is(err, device.ErrNoAnswer) {
+			return nil, linkError(err, noAnswerAfterOpenHint)
 		}
 		return nil, linkError(err, "check the port (mstool sim prints the simulated device's), and that you may use it (the dialout group)")
 	}

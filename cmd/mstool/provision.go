@@ -43,7 +43,7 @@ func provisionCommand(ui *UI) *cli.Command {
 			"next to --firmware FILE, by default the built reference image for --mcu, found as\n" +
 			"'mstool sim' finds it) or, with --port, against the suites the device reports.",
 		ArgsUsage: " ",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "device", Aliases: []string{"d"}, Usage: "the device identity `FILE` (from 'mstool keygen device')"},
 			&cli.StringFlag{Name: "ip", Usage: "the device's IPv4 `ADDRESS`"},
 			&cli.StringFlag{Name: "peer", Usage: "the host's IPv4 `ADDRESS` the SAs are with (default: from the SA file, else any)"},
@@ -56,7 +56,7 @@ func provisionCommand(ui *UI) *cli.Command {
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the image to `FILE` (Intel HEX, mode 0600, never overwritten)"},
 			&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "write the configuration into the device on serial `PORT` and verify it (instead of, or besides, --out)"},
 			&cli.StringFlag{Name: "current-device", Usage: "with --port: the identity `FILE` the device was last provisioned with (its current master key), to re-provision it"},
-		},
+		}, resetFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				if err := subcommandTypo(c, c.Args().First()); err != nil {
@@ -311,9 +311,13 @@ func provisionSerial(ui *UI, c *cli.Context) error {
 		}
 		current = &ident.MasterKey
 	}
+	reset, err := resetMode(c)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d, err := device.Open(port, nil)
+	d, err := device.Open(port, &device.Options{Reset: reset})
 	if err != nil {
 		return deviceError(err, port)
 	}

@@ -108,6 +108,13 @@ type Options struct {
 	// Retries after a timeout: 0 means the default, 2; negative means
 	// none. Requests are idempotent, so retrying is safe.
 	Retries int
+	// Reset says whether opening the port may reset the board (Open only;
+	// New never waits): ResetAuto, the default, makes Open wait until the
+	// device answers (WaitReady), ResetNever sends at once.
+	Reset Reset
+	// ReadyWait bounds Open's wait under ResetAuto (default
+	// DefaultReadyWait).
+	ReadyWait time.Duration
 }
 
 // Device is an open management channel. Its methods are safe for
@@ -124,13 +131,28 @@ type Device struct {
 
 // Open opens the serial port at path (115200 8N1) and returns a Device.
 // Port errors map to ErrPortNotFound, ErrPortBusy, ErrPermission or
-// ErrNotSerial, wrapped with the path.
+// ErrNotSerial, wrapped with the path. Unless opts.Reset is ResetNever,
+// Open then waits until the device answers (WaitReady: the board may have
+// reset into its bootloader when the port opened); if nothing answers
+// within opts.ReadyWait it closes the port and returns an error wrapping
+// ErrNoAnswer.
 func Open(path string, opts *Options) (*Device, error) {
 	p, err := OpenPort(path)
 	if err != nil {
 		return nil, err
 	}
-	return New(p, opts)
+	d, err := New(p, opts)
+	if err != nil {
+		return nil, err
+	}
+	if d.opts.Reset == ResetNever {
+		return d, nil
+	}
+	if err := d.WaitReady(context.Background(), d.opts.ReadyWait); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("%w (%s)", err, path)
+	}
+	return d, nil
 }
 
 // OpenPort opens the serial port at path at the device's line settings

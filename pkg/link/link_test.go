@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/sys/unix"
 
+	"github.com/mstool/mstool/internal/crc16"
 	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/esp"
@@ -174,17 +176,19 @@ func TestOpenSerialErrors(t *testing.T) {
 		}
 	}
 
+	// Nobody answers on this pty: no readiness wait.
+	never := &link.Options{Reset: device.ResetNever}
 	m, pts := openPTY(t)
-	l, err := link.OpenSerial(pts, nil)
+	l, err := link.OpenSerial(pts, never)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A second opener is refused, even as root.
-	if _, err := link.OpenSerial(pts, nil); !errors.Is(err, link.ErrPortBusy) {
+	if _, err := link.OpenSerial(pts, never); !errors.Is(err, link.ErrPortBusy) {
 		t.Errorf("second open: %v, want ErrPortBusy", err)
 	}
 	// So is the management client (mstool bench) on the same port.
-	if _, err := device.Open(pts, nil); !errors.Is(err, device.ErrPortBusy) {
+	if _, err := device.Open(pts, &device.Options{Reset: device.ResetNever}); !errors.Is(err, device.ErrPortBusy) {
 		t.Errorf("device.Open on a port in use: %v, want ErrPortBusy", err)
 	}
 	// Bytes on the pty reach the link.
@@ -196,11 +200,63 @@ func TestOpenSerialErrors(t *testing.T) {
 		t.Fatalf("read through the pty: %x %v", p, err)
 	}
 	l.Close()
-	l2, err := link.OpenSerial(pts, nil)
+	l2, err := link.OpenSerial(pts, never)
 	if err != nil {
 		t.Fatalf("open after close: %v", err)
 	}
 	l2.Close()
+
+	// By default OpenSerial waits for the device to answer IDENTIFY
+	// (the board may reset when the port opens): nobody does, so it
+	// fails after ReadyWait and releases the port.
+	start := time.Now()
+	_, err = link.OpenSerial(pts, &link.Options{ReadyWait: 300 * time.Millisecond})
+	if !errors.Is(err, device.ErrNoAnswer) || time.Since(start) > time.Second {
+		t.Errorf("open with nobody answering: %v after %v, want ErrNoAnswer after 300ms", err, time.Since(start))
+	}
+	l3, err := link.OpenSerial(pts, never)
+	if err != nil {
+		t.Fatalf("open after a failed wait: %v", err)
+	}
+	l3.Close()
+}
+
+// OpenSerial returns as soon as the device answers its first IDENTIFY:
+// a port that does not reset the board costs one round trip.
+func TestOpenSerialWaitsForAnswer(t *testing.T) {
+	m, pts := openPTY(t)
+	go answerIdentify(m)
+	start := time.Now()
+	l, err := link.OpenSerial(pts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if d := time.Since(start); d > 200*time.Millisecond {
+		t.Errorf("OpenSerial took %v with a device that answers at once", d)
+	}
+}
+
+// answerIdentify plays a device on the pty master: every management
+// request gets an error reply (an answer all the same), until m closes.
+func answerIdentify(m *os.File) {
+	dec := slip.NewDecoder(link.MaxFrame)
+	buf := make([]byte, 512)
+	for {
+		n, err := m.Read(buf)
+		if err != nil {
+			return
+		}
+		dec.Feed(buf[:n], func(f []byte) {
+			if len(f) < 3 || f[0] != 0x00 {
+				return
+			}
+			// magic, type error, seq, length 2, code 1 (unknown command), the command, CRC-16
+			reply := []byte{0x00, 0xff, f[2], 0x00, 0x02, 0x01, f[1]}
+			reply = binary.BigEndian.AppendUint16(reply, crc16.Checksum(reply))
+			m.Write(slip.Encode(reply))
+		})
+	}
 }
 
 // A conn that yields its bytes once, then EOF.

@@ -19,6 +19,13 @@ const MaxFrame = 2048
 type Options struct {
 	// Recorder, when set, receives every IPv4 packet the link carries.
 	Recorder *Recorder
+	// Reset says whether opening a serial port may reset the board
+	// (OpenSerial only; NewSerial never waits): device.ResetAuto, the
+	// default, waits until the device answers on its management channel
+	// before the link carries packets; device.ResetNever starts at once.
+	Reset device.Reset
+	// ReadyWait bounds that wait (default device.DefaultReadyWait).
+	ReadyWait time.Duration
 }
 
 // Serial is a SLIP link on a serial port, shared with the management
@@ -39,12 +46,35 @@ type Serial struct {
 // OpenSerial opens the serial port at path (115200 8N1, no flow control)
 // and starts the link. The port is locked against other mstool processes
 // (see device.OpenPort): a second opener gets ErrPortBusy.
+//
+// Unless opts.Reset is device.ResetNever, OpenSerial then waits until the
+// device answers IDENTIFY on the management channel (device.WaitReady),
+// for at most opts.ReadyWait: opening the port may have reset the board
+// into its bootloader, which would lose the first packets. If nothing
+// answers, it closes the port and returns an error wrapping
+// device.ErrNoAnswer.
 func OpenSerial(path string, opts *Options) (*Serial, error) {
 	p, err := device.OpenPort(path)
 	if err != nil {
 		return nil, err
 	}
-	return NewSerial(p, "serial "+path, opts), nil
+	s := NewSerial(p, "serial "+path, opts)
+	if opts != nil && opts.Reset == device.ResetNever {
+		return s, nil
+	}
+	var wait time.Duration
+	if opts != nil {
+		wait = opts.ReadyWait
+	}
+	d, err := device.New(s.Management(), &device.Options{Reset: device.ResetNever})
+	if err == nil {
+		err = d.WaitReady(context.Background(), wait)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("link: %s: %w", s.name, err)
+	}
+	return s, nil
 }
 
 // NewSerial starts a link on an open byte connection (a serial port, or
