@@ -95,7 +95,7 @@ start_sim firmware/build/atmega328p/mstool.elf dev.hex
 echo "device on $port"
 
 step "ping through ESP, recording the link"
-show "$mstool" esp ping --port "$port" --sa host.sa -c 4 -i 0.2 --pcap session.pcap
+show "$mstool" esp ping --port "$port" --sa host.sa -c 4 --interval 0.2 --pcap session.pcap
 
 step "run tasks through ESP (the same capture would need --force: one file per session)"
 show "$mstool" esp exec --port "$port" --sa host.sa id

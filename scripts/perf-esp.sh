@@ -33,7 +33,7 @@ for suite in aes128-ccm8 aes128-cbc-hmac-md5-96 aes128-ctr-hmac-sha256-128; do
 	simpid=$!
 	for _ in $(seq 100); do [ -s "$d/port" ] && break; sleep 0.1; done
 	[ -s "$d/port" ] || { echo "perf-esp: the simulator did not start" >&2; cat "$d/sim.log" >&2; exit 1; }
-	"$m" --json esp ping --port "$(cat "$d/port")" --sa "$d/host.sa" -c "$COUNT" -i 0 -s 64 --cycles >"$d/ping.json"
+	"$m" --json esp ping --port "$(cat "$d/port")" --sa "$d/host.sa" -c "$COUNT" --interval 0 --size 64 --cycles >"$d/ping.json"
 	kill -TERM "$simpid"
 	wait "$simpid" || true
 	simpid=

@@ -45,14 +45,14 @@ func decryptCommand(ui *UI) *cli.Command {
 			"standard output (not to a terminal), and the summary then to standard error:\n" +
 			"   tcpdump -U -w - | mstool decrypt - -o - --sa host.sa | tshark -r -",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the decrypted capture to `OUT`"},
+			outputFlag("write the decrypted capture to `OUT`"),
 			&cli.StringFlag{Name: "sa", Usage: "mstool SA `FILE` with the session's keys"},
 			&cli.StringFlag{Name: "esp-sa", Usage: "Wireshark esp_sa `FILE` with the session's keys"},
 			&cli.StringFlag{Name: "mssl-keylog", Usage: "MSSL key log `FILE` (one line per session; mode 0600)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace OUT if it exists"},
 		},
 		Action: func(c *cli.Context) error {
-			args, err := interspersed(c)
+			args, err := interspersed(ui, c)
 			if err != nil {
 				return err
 			}

@@ -41,7 +41,7 @@ func espFlags(extra ...cli.Flag) []cli.Flag {
 		&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "the device's serial `PORT` (SLIP)"},
 		&cli.StringFlag{Name: "udp", Usage: "reach the device over ESP-in-UDP at `HOST:PORT`"},
 		&cli.StringFlag{Name: "sa", Usage: "the host's SA `FILE`"},
-		&cli.StringFlag{Name: "pcap", Usage: "record the link in `FILE` (pcap, raw IP; never overwritten without --force)"},
+		pcapFlag("record the link in `FILE` (pcap, raw IP; never overwritten without --force)"),
 		&cli.BoolFlag{Name: "force", Usage: "overwrite the --pcap file"},
 		&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "wait this long for each answer"},
 		&cli.IntFlag{Name: "retries", Value: 2, Usage: "retries after a timeout (tasks)"},
@@ -111,7 +111,7 @@ func openESP(ui *UI, c *cli.Context) (*espConn, error) {
 	}
 	out := sas.Outbound[0]
 	if !out.Src.Is4() || !out.Dst.Is4() {
-		return nil, failf("make the SA file with 'mstool esp sa new --src HOST --dst DEVICE'", "%s: the SAs have no IPv4 addresses", saPath)
+		return nil, failf("make the SA file with 'mstool esp sa new --host-ip HOST --device-ip DEVICE'", "%s: the SAs have no IPv4 addresses", saPath)
 	}
 	if udp != "" && out.Encap == nil {
 		return nil, usageErrorf("make an SA file with 'mstool esp sa new --udp-encap', or use --port", "%s: --udp needs SAs with UDP encapsulation", saPath)
@@ -241,8 +241,8 @@ func espPingCommand(ui *UI) *cli.Command {
 		Description: "Like ping(8), through ESP: every request and reply is ESP-protected.\n\n" + espLinkHelp,
 		Flags: espFlags(
 			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 4, Usage: "stop after `N` requests (0: until Ctrl-C)"},
-			&cli.Float64Flag{Name: "interval", Aliases: []string{"i"}, Value: 1, Usage: "wait `SECONDS` between requests"},
-			&cli.IntFlag{Name: "size", Aliases: []string{"s"}, Value: 64, Usage: "echo payload `BYTES`"},
+			&cli.Float64Flag{Name: "interval", Value: 1, Usage: "wait `SECONDS` between requests"},
+			&cli.IntFlag{Name: "size", Value: 64, Usage: "echo payload `BYTES`"},
 			&cli.BoolFlag{Name: "counters", Usage: "read the device's counters (task counters) at the end"},
 			&cli.BoolFlag{Name: "cycles", Usage: "read the device's cycle count for each answered echo (management STATUS; serial only)"},
 		),
@@ -469,7 +469,7 @@ func espExecCommand(ui *UI) *cli.Command {
 			"4 ESP does not authenticate (wrong SA file).\n\n" + espLinkHelp,
 		Flags: espFlags(),
 		Action: func(c *cli.Context) error {
-			args, err := interspersed(c)
+			args, err := interspersed(ui, c)
 			if err != nil {
 				return err
 			}
@@ -540,7 +540,7 @@ func espSendCommand(ui *UI) *cli.Command {
 			&cli.BoolFlag{Name: "reply", Usage: "wait for one reply and print it"},
 		),
 		Action: func(c *cli.Context) error {
-			args, err := interspersed(c)
+			args, err := interspersed(ui, c)
 			if err != nil {
 				return err
 			}

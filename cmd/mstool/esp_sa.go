@@ -25,20 +25,21 @@ func espSANewCommand(ui *UI) *cli.Command {
 		Usage:     "create a security association file with fresh keys",
 		ArgsUsage: " ",
 		Description: "Writes a new SA file (mode 0600, never over an existing file) holding one\n" +
-			"inbound and one outbound SA with fresh random keys and SPIs. --src is this\n" +
-			"host's address, --dst the device's: the outbound SA goes src → dst.",
+			"inbound and one outbound SA with fresh random keys and SPIs. --host-ip\n" +
+			"(old name --src) is this host's address, --device-ip (--dst) the device's:\n" +
+			"the outbound SA goes from the host to the device.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the SA file to `FILE`"},
+			outputFlag("write the SA file to `FILE`"),
 			&cli.StringFlag{Name: "suite", Value: safile.DefaultSuite.String(), Usage: "ESP suite: " + suiteNames()},
 			&cli.StringFlag{Name: "mode", Value: "transport", Usage: "ESP mode: transport or tunnel"},
-			&cli.StringFlag{Name: "src", Usage: "this host's IP `ADDRESS`"},
-			&cli.StringFlag{Name: "dst", Usage: "the device's IP `ADDRESS`"},
+			hostIPFlag("this host's IP `ADDRESS`", "src"),
+			deviceIPFlag("the device's IP `ADDRESS`", "dst"),
 			&cli.BoolFlag{Name: "udp-encap", Usage: "carry ESP in UDP (RFC 3948), port 4500 on both sides"},
 			&cli.BoolFlag{Name: "esn", Usage: "use 64-bit extended sequence numbers"},
 			&cli.IntFlag{Name: "replay-window", Value: esp.DefaultReplayWindow, Usage: "inbound anti-replay window in packets (1.." + strconv.Itoa(esp.MaxReplayWindow) + ")"},
 		},
 		Action: func(c *cli.Context) error {
-			args, err := interspersed(c)
+			args, err := interspersed(ui, c)
 			if err != nil {
 				return err
 			}
@@ -114,7 +115,7 @@ func saOptions(c *cli.Context) (safile.Options, error) {
 	for _, p := range []struct {
 		flag string
 		dst  *netip.Addr
-	}{{"src", &o.Local}, {"dst", &o.Remote}} {
+	}{{"host-ip", &o.Local}, {"device-ip", &o.Remote}} {
 		if v := c.String(p.flag); v != "" {
 			a, err := netip.ParseAddr(v)
 			if err != nil || a.Zone() != "" {
@@ -124,13 +125,13 @@ func saOptions(c *cli.Context) (safile.Options, error) {
 		}
 	}
 	if o.Local.IsValid() != o.Remote.IsValid() {
-		return o, usageErrorf("give both --src (this host) and --dst (the device), or neither", "esp sa new: only one of --src and --dst given")
+		return o, usageErrorf("give both --host-ip and --device-ip, or neither", "esp sa new: only one of --host-ip and --device-ip given")
 	}
 	if o.Local.IsValid() && o.Local.Is4() != o.Remote.Is4() {
-		return o, usageErrorf("use two IPv4 or two IPv6 addresses", "esp sa new: --src and --dst are of different address families")
+		return o, usageErrorf("use two IPv4 or two IPv6 addresses", "esp sa new: --host-ip and --device-ip are of different address families")
 	}
 	if o.Mode == esp.Tunnel && !o.Local.IsValid() {
-		return o, usageErrorf("tunnel mode needs the tunnel endpoints: add --src and --dst", "esp sa new: tunnel mode without addresses")
+		return o, usageErrorf("tunnel mode needs the tunnel endpoints: add --host-ip and --device-ip", "esp sa new: tunnel mode without addresses")
 	}
 	o.UDPEncap = c.Bool("udp-encap")
 	o.ESN = c.Bool("esn")
@@ -199,7 +200,7 @@ func espSAShowCommand(ui *UI) *cli.Command {
 			&cli.BoolFlag{Name: "show-keys", Usage: "also print the secret keys"},
 		},
 		Action: func(c *cli.Context) error {
-			args, err := interspersed(c)
+			args, err := interspersed(ui, c)
 			if err != nil {
 				return err
 			}
@@ -344,7 +345,7 @@ func espSAExportCommand(ui *UI) *cli.Command {
 			&cli.BoolFlag{Name: "xfrm", Usage: "write 'ip xfrm state add' commands"},
 		},
 		Action: func(c *cli.Context) error {
-			args, err := interspersed(c)
+			args, err := interspersed(ui, c)
 			if err != nil {
 				return err
 			}
@@ -362,7 +363,7 @@ func espSAExportCommand(ui *UI) *cli.Command {
 			if xf {
 				data, err := safile.ExportXfrm(f)
 				if err != nil {
-					return failf("give the SAs src and dst addresses (mstool esp sa new --src ... --dst ...)", "esp sa export: %v", err)
+					return failf("give the SAs src and dst addresses (mstool esp sa new --host-ip ... --device-ip ...)", "esp sa export: %v", err)
 				}
 				_, err = ui.Out.Write(data)
 				return err

@@ -35,7 +35,7 @@ func espSAStateCommand(ui *UI) *cli.Command {
 			&cli.Uint64Flag{Name: "skip", Usage: "move the outbound reservation `N` numbers forward"},
 		},
 		Action: func(c *cli.Context) error {
-			args, err := interspersed(c)
+			args, err := interspersed(ui, c)
 			if err != nil {
 				return err
 			}

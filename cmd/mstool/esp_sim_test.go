@@ -166,7 +166,7 @@ func TestESPSimSuites(t *testing.T) {
 		t.Run(suite, func(t *testing.T) {
 			s := provisionedSim(t, suite)
 			pcap := filepath.Join(s.dir, "ping.pcap")
-			out := mustRun(t, "--json", "esp", "ping", "-p", s.port(), "--sa", s.sa, "-c", "3", "-i", "0", "--pcap", pcap, "--cycles")
+			out := mustRun(t, "--json", "esp", "ping", "-p", s.port(), "--sa", s.sa, "-c", "3", "--interval", "0", "--pcap", pcap, "--cycles")
 			var rep pingReport
 			if err := json.Unmarshal([]byte(out), &rep); err != nil {
 				t.Fatalf("ping --json: %v\n%s", err, out)
@@ -707,7 +707,7 @@ func TestESPSimUDPRelay(t *testing.T) {
 	}
 	defer relay.Close()
 	pcap := filepath.Join(s.dir, "udp.pcap")
-	out := mustRun(t, "--json", "esp", "ping", "--udp", relay.String(), "--sa", s.sa, "-c", "2", "-i", "0", "--pcap", pcap)
+	out := mustRun(t, "--json", "esp", "ping", "--udp", relay.String(), "--sa", s.sa, "-c", "2", "--interval", "0", "--pcap", pcap)
 	var rep pingReport
 	json.Unmarshal([]byte(out), &rep)
 	if rep.Received != 2 {
@@ -811,7 +811,7 @@ func (w *swapLink) String() string    { l, _ := w.get(); return l.String() }
 // only, docs/firmware-net.md) and answers ESP pings and tasks.
 func TestESPSimATmega168(t *testing.T) {
 	s := provisionedSimMCU(t, "atmega168", "aes128-ccm8")
-	out := mustRun(t, "--json", "esp", "ping", "-p", s.port(), "--sa", s.sa, "-c", "3", "-i", "0.05")
+	out := mustRun(t, "--json", "esp", "ping", "-p", s.port(), "--sa", s.sa, "-c", "3", "--interval", "0.05")
 	var rep struct {
 		Transmitted, Received int
 	}

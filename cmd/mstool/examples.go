@@ -19,7 +19,7 @@ var examples = map[string]example{
 	"keygen":        {"mstool keygen -y owner.pem", "print the public key of the owner's signing key"},
 	"keygen owner":  {"mstool keygen owner -o owner.pem > owner.pub", "generate the owner's signing key; its public key goes to standard output"},
 	"keygen device": {"mstool keygen device -o dev.key --id 42", "generate the identity of device 42"},
-	"keygen sa":     {"mstool keygen sa -o host.sa --src 10.0.0.1 --dst 10.0.0.2", "generate SA material for a device at 10.0.0.2"},
+	"keygen sa":     {"mstool keygen sa -o host.sa --host-ip 10.0.0.1 --device-ip 10.0.0.2", "generate SA material for a device at 10.0.0.2"},
 
 	"grant":         {"mstool grant inspect alice.grant", "show what a grant allows, without a key"},
 	"grant sign":    {"mstool grant sign -k owner.pem -d dev.key --host-ip 10.0.0.1 -t led,uptime --valid-for 720h -o alice", "let the host at 10.0.0.1 run led and uptime for 30 days: writes alice.grant and alice.hostkey"},
@@ -27,7 +27,7 @@ var examples = map[string]example{
 	"grant inspect": {"mstool grant inspect alice.grant", "show a grant's fields"},
 	"grant revoke":  {"mstool grant revoke -k owner.pem --device-id 0x2a --serial-floor 5 -o rev5", "sign rev5.floor, which makes device 0x2a refuse grants with serials below 5"},
 
-	"provision":         {"mstool provision -d dev.key --ip 10.0.0.2 --sa host.sa --issuer owner.pub -o dev.hex", "build the EEPROM image of a device at 10.0.0.2"},
+	"provision":         {"mstool provision -d dev.key --device-ip 10.0.0.2 --sa host.sa --issuer owner.pub -o dev.hex", "build the EEPROM image of a device at 10.0.0.2"},
 	"provision inspect": {"mstool provision inspect dev.hex", "show what an EEPROM image holds"},
 	"flash":             {"mstool flash -b uno -p /dev/ttyACM0 --eeprom dev.hex firmware/build/atmega328p/mstool.elf", "flash the firmware and the EEPROM image onto an Uno"},
 	"identify":          {"mstool identify -p /dev/ttyUSB0", "show what is on a serial port"},
@@ -38,8 +38,8 @@ var examples = map[string]example{
 	"esp recv":      {"mstool esp recv --udp 10.0.0.2:4500 --sa host.sa -c 1", "print the next datagram from the device"},
 	"esp exec":      {"mstool esp exec -p /dev/ttyACM0 --sa host.sa led on", "switch the device's LED on"},
 	"esp shell":     {"mstool esp shell -p /dev/ttyACM0 --sa host.sa", "run tasks interactively"},
-	"esp sa":        {"mstool esp sa new -o host.sa --src 10.0.0.1 --dst 10.0.0.2", "create the host's SA file for a device at 10.0.0.2"},
-	"esp sa new":    {"mstool esp sa new -o host.sa --suite aes128-gcm16 --src 10.0.0.1 --dst 10.0.0.2", "an SA file with AES-GCM instead of the default suite"},
+	"esp sa":        {"mstool esp sa new -o host.sa --host-ip 10.0.0.1 --device-ip 10.0.0.2", "create the host's SA file for a device at 10.0.0.2"},
+	"esp sa new":    {"mstool esp sa new -o host.sa --suite aes128-gcm16 --host-ip 10.0.0.1 --device-ip 10.0.0.2", "an SA file with AES-GCM instead of the default suite"},
 	"esp sa show":   {"mstool esp sa show host.sa", "show an SA file's associations, without keys"},
 	"esp sa export": {"mstool esp sa export --wireshark host.sa > esp_sa", "write Wireshark's esp_sa table for this SA file"},
 	"esp sa state":  {"mstool esp sa state host.sa", "show the sequence numbers used from this SA file (host.sa.state)"},

@@ -31,8 +31,8 @@ func requireFlags(c *cli.Context, names ...string) error {
 
 // interspersed returns the positional arguments of c and applies flags
 // that follow them ("decrypt IN -o OUT"), which urfave/cli leaves in
-// c.Args(). A "--" ends flag parsing.
-func interspersed(c *cli.Context) ([]string, error) {
+// c.Args(), global ones (--json) included. A "--" ends flag parsing.
+func interspersed(ui *UI, c *cli.Context) ([]string, error) {
 	rest := c.Args().Slice()
 	fs := flag.NewFlagSet(c.Command.Name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -80,7 +80,7 @@ func interspersed(c *cli.Context) ([]string, error) {
 			}
 		}
 	}
-	return pos, nil
+	return pos, applyGlobalFlags(ui, c)
 }
 
 // resetFlags are the flags of every command that opens a device's serial
@@ -105,4 +105,75 @@ func resetMode(c *cli.Context) (device.Reset, error) {
 		r = device.ResetNever
 	}
 	return r, nil
+}
+
+// One name per concept in every command (docs/cli.md, "Flag names"). The
+// first name is the one help, the man page and completions lead with; the
+// others are older spellings kept so that scripts keep working.
+
+// outputFlag is the file a command writes its result to.
+func outputFlag(usage string) *cli.StringFlag {
+	return &cli.StringFlag{Name: "output", Aliases: []string{"o", "out"}, Usage: usage}
+}
+
+// deviceIPFlag is the device's IPv4 address; old names, if any, follow.
+func deviceIPFlag(usage string, old ...string) *cli.StringFlag {
+	return &cli.StringFlag{Name: "device-ip", Aliases: old, Usage: usage}
+}
+
+// hostIPFlag is this host's IPv4 address; old names, if any, follow.
+func hostIPFlag(usage string, old ...string) *cli.StringFlag {
+	return &cli.StringFlag{Name: "host-ip", Aliases: old, Usage: usage}
+}
+
+// pcapFlag is a capture file a command writes; old names, if any, follow.
+func pcapFlag(usage string, old ...string) *cli.StringFlag {
+	return &cli.StringFlag{Name: "pcap", Aliases: old, Usage: usage}
+}
+
+// globalFlags are the app's flags. Every command takes them too (hidden in
+// its help), so that they may follow the command: "mstool esp ping --json".
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "json", Usage: "write results as JSON (stable, documented in docs/json.md)"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only data and errors"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print diagnostics, including the output of tools mstool runs"},
+	}
+}
+
+// addGlobalFlags gives cmd hidden copies of the global flags.
+func addGlobalFlags(cmd *cli.Command) {
+	for _, f := range globalFlags() {
+		f.(*cli.BoolFlag).Hidden = true
+		cmd.Flags = append(cmd.Flags, f)
+	}
+}
+
+// applyGlobalFlags sets ui from the global flags wherever they were given:
+// before the command or after it, at any level ("mstool esp --json sa show").
+func applyGlobalFlags(ui *UI, c *cli.Context) error {
+	for _, x := range c.Lineage() {
+		ui.JSON = ui.JSON || x.Bool("json")
+		ui.Quiet = ui.Quiet || x.Bool("quiet")
+		ui.Verbose = ui.Verbose || x.Bool("verbose")
+	}
+	if ui.Quiet && ui.Verbose {
+		return usageErrorf("use one of them", "--quiet and --verbose contradict each other")
+	}
+	return nil
+}
+
+// retiredShort are short flags a command used for something else than
+// they mean in the others (-i interface, -s serial, -k key file): given
+// there, they are a usage error that names the command's long flag.
+var retiredShort = map[string]map[string]string{
+	"esp ping":     {"i": "interval", "s": "size"},
+	"grant verify": {"i": "issuer"},
+}
+
+// shortMeaning is what each contested short flag means in every command.
+var shortMeaning = map[string]string{
+	"i": "--interface",
+	"s": "--serial",
+	"k": "the key file (--key, --host-key)",
 }

@@ -24,9 +24,6 @@ import (
 const clockSkew = 5 * time.Minute
 
 func grantCommand(ui *UI) *cli.Command {
-	jsonFlag := func() cli.Flag {
-		return &cli.BoolFlag{Name: "json", Usage: "write the result as JSON (same as the global --json)"}
-	}
 	return &cli.Command{
 		Name:  "grant",
 		Usage: "MSSL access grants: which host may run which tasks on which device (docs/grant.md)",
@@ -50,15 +47,14 @@ func grantCommand(ui *UI) *cli.Command {
 					&cli.StringFlag{Name: "key", Aliases: []string{"k"}, Usage: "the owner's private signing key `FILE` (PEM, mode 0600; required)"},
 					&cli.StringFlag{Name: "device", Aliases: []string{"d"}, Usage: "the device identity `FILE` (from 'mstool keygen device'; required)"},
 					&cli.BoolFlag{Name: "group", Usage: "grant for the device's whole group (sealed under the group key)"},
-					&cli.StringFlag{Name: "host-ip", Usage: "bind the grant to the host's IPv4 `ADDRESS`"},
+					hostIPFlag("bind the grant to the host's IPv4 `ADDRESS`"),
 					&cli.StringFlag{Name: "host-mac", Usage: "bind the grant to the host's MAC `ADDRESS` (aa:bb:cc:dd:ee:ff)"},
 					&cli.StringFlag{Name: "tasks", Aliases: []string{"t"}, Usage: "comma-separated `TASKS` the host may run, or all (required)"},
 					&cli.StringFlag{Name: "serial", Aliases: []string{"s"}, Usage: "the grant's serial `NUMBER` (0..4294967295; devices reject serials below their revocation floor; required)"},
 					&cli.DurationFlag{Name: "valid-for", Usage: "validity `DURATION` from now (e.g. 720h)"},
 					&cli.StringFlag{Name: "not-after", Usage: "last valid `TIME` (RFC 3339, e.g. 2027-01-01T00:00:00Z)"},
 					&cli.StringFlag{Name: "now", Usage: "issue the grant at `TIME` (RFC 3339) instead of the current time"},
-					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write `NAME`.grant and NAME.hostkey (required)"},
-					jsonFlag(),
+					outputFlag("write `NAME`.grant and NAME.hostkey (required)"),
 				},
 				Action: func(c *cli.Context) error { return grantSign(ui, c) },
 			},
@@ -72,16 +68,15 @@ func grantCommand(ui *UI) *cli.Command {
 					"host's address (--host-ip, --host-mac), a task (--task), and the expiry\n" +
 					"against the current time (or --now). GRANT may be - for standard input.",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "issuer", Aliases: []string{"i"}, Usage: "the owner's public key `FILE` (PEM; a private key file works too; required)"},
+					&cli.StringFlag{Name: "issuer", Usage: "the owner's public key `FILE` (PEM; a private key file works too; required)"},
 					&cli.StringFlag{Name: "device", Aliases: []string{"d"}, Usage: "check the target and open the sealed host key with the device identity `FILE`"},
 					&cli.StringFlag{Name: "host-key", Usage: "check that the host key `FILE` (NAME.hostkey) is the one sealed in the grant (needs --device)"},
 					&cli.StringFlag{Name: "floor", Aliases: []string{"serial-floor"}, Usage: "revocation floor `N`: serials below it are revoked"},
 					&cli.StringFlag{Name: "time-floor", Usage: "the device's time floor `TIME` (RFC 3339 or unix seconds)"},
-					&cli.StringFlag{Name: "host-ip", Usage: "the presenting host's IPv4 `ADDRESS`"},
+					hostIPFlag("the presenting host's IPv4 `ADDRESS`"),
 					&cli.StringFlag{Name: "host-mac", Usage: "the presenting host's MAC `ADDRESS`"},
 					&cli.StringFlag{Name: "task", Usage: "require the grant to permit `TASK`"},
 					&cli.StringFlag{Name: "now", Usage: "check expiry at `TIME` (RFC 3339) instead of the current time"},
-					jsonFlag(),
 				},
 				Action: func(c *cli.Context) error { return grantVerify(ui, c) },
 			},
@@ -89,7 +84,6 @@ func grantCommand(ui *UI) *cli.Command {
 				Name:      "inspect",
 				Usage:     "show a grant's fields (does not verify it)",
 				ArgsUsage: "GRANT",
-				Flags:     []cli.Flag{jsonFlag()},
 				Action:    func(c *cli.Context) error { return grantInspect(ui, c) },
 			},
 			grantRevokeCommand(ui),
@@ -111,10 +105,10 @@ func grantSign(ui *UI, c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageErrorf("run 'mstool grant sign --help' for usage", "grant sign: unexpected argument %q", c.Args().First())
 	}
-	if err := requireFlags(c, "key", "device", "tasks", "serial", "out"); err != nil {
+	if err := requireFlags(c, "key", "device", "tasks", "serial", "output"); err != nil {
 		return err
 	}
-	if err := notStdout(c, "-o", c.String("out"), "it names two files, NAME.grant and NAME.hostkey"); err != nil {
+	if err := notStdout(c, "-o", c.String("output"), "it names two files, NAME.grant and NAME.hostkey"); err != nil {
 		return err
 	}
 	req := grant.Request{Group: c.Bool("group")}
@@ -156,7 +150,7 @@ func grantSign(ui *UI, c *cli.Context) error {
 		return usageErrorf("give --valid-for DURATION (e.g. 720h) or --not-after TIME", "grant sign: the grant needs a validity")
 	}
 
-	grantPath, hostKeyPath := grantPaths(c.String("out"))
+	grantPath, hostKeyPath := grantPaths(c.String("output"))
 	for _, p := range []string{grantPath, hostKeyPath} {
 		if _, err := os.Lstat(p); err == nil {
 			return failf("choose another -o NAME, or remove the old files yourself if you really mean to replace them",

@@ -39,8 +39,7 @@ func grantRevokeCommand(ui *UI) *cli.Command {
 			&cli.StringFlag{Name: "serial-floor", Aliases: []string{"s"}, Usage: "new serial floor `N`: grants with a lower serial are revoked (required)"},
 			&cli.StringFlag{Name: "time-floor", Usage: "new time floor `TIME` (RFC 3339, or 'now'): grants whose not_after is earlier expire"},
 			&cli.StringFlag{Name: "now", Usage: "sign at `TIME` (RFC 3339) instead of the current time"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write `NAME`.floor (required)"},
-			&cli.BoolFlag{Name: "json", Usage: "write the result as JSON (same as the global --json)"},
+			outputFlag("write `NAME`.floor (required)"),
 		},
 		Action: func(c *cli.Context) error { return grantRevoke(ui, c) },
 	}
@@ -53,10 +52,10 @@ func grantRevoke(ui *UI, c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageErrorf("run 'mstool grant revoke --help' for usage", "grant revoke: unexpected argument %q", c.Args().First())
 	}
-	if err := requireFlags(c, "key", "serial-floor", "out"); err != nil {
+	if err := requireFlags(c, "key", "serial-floor", "output"); err != nil {
 		return err
 	}
-	out := c.String("out")
+	out := c.String("output")
 	if isStdio(out) {
 		if err := ui.claimStdout("-o", binaryData); err != nil {
 			return err

@@ -43,14 +43,14 @@ func keygenCommand(ui *UI) *cli.Command {
 				Usage:     "generate the owner's RSA signing key (signs MSSL grants)",
 				ArgsUsage: " ",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the private key (PKCS#8 PEM, mode 0600) to `FILE`"},
+					outputFlag("write the private key (PKCS#8 PEM, mode 0600) to `FILE`"),
 					&cli.IntFlag{Name: "bits", Value: signkey.Bits2048, Usage: "modulus size: 2048, or 1024 for the seed's 8-bit setting (weak)"},
 				},
 				Action: func(c *cli.Context) error {
-					if err := requireFlags(c, "out"); err != nil {
+					if err := requireFlags(c, "output"); err != nil {
 						return err
 					}
-					return keygenOwner(ui, c.String("out"), c.Int("bits"))
+					return keygenOwner(ui, c.String("output"), c.Int("bits"))
 				},
 			},
 			{
@@ -58,16 +58,16 @@ func keygenCommand(ui *UI) *cli.Command {
 				Usage:     "generate a device identity: id and AES-128 master key",
 				ArgsUsage: " ",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the identity (mode 0600) to `FILE`"},
+					outputFlag("write the identity (mode 0600) to `FILE`"),
 					&cli.StringFlag{Name: "id", Usage: "device id, decimal or 0x-hex (default: random)"},
 					&cli.StringFlag{Name: "group-id", Usage: "make the device the first of a new group with this `ID` and a fresh group key"},
 					&cli.StringFlag{Name: "group-from", Usage: "join the group of the identity in `FILE` (copies its group id and key)"},
 				},
 				Action: func(c *cli.Context) error {
-					if err := requireFlags(c, "out"); err != nil {
+					if err := requireFlags(c, "output"); err != nil {
 						return err
 					}
-					return keygenDevice(ui, c.String("out"), c.String("id"), c.String("group-id"), c.String("group-from"))
+					return keygenDevice(ui, c.String("output"), c.String("id"), c.String("group-id"), c.String("group-from"))
 				},
 			},
 			keygenSACommand(ui),

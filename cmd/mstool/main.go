@@ -81,14 +81,11 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 		ErrWriter:            ui.Err,
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "write results as JSON (stable, documented in docs/json.md)"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only data and errors"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print diagnostics, including the output of tools mstool runs"},
+		Flags: append(globalFlags(),
 			// urfave/cli adds --help itself only when there is no help
 			// command; mstool has its own (suggest.go).
 			cli.HelpFlag,
-		},
+		),
 		Before: func(c *cli.Context) error {
 			ui.JSON = c.Bool("json")
 			ui.Quiet = c.Bool("quiet")
@@ -133,9 +130,13 @@ func setupTree(ui *UI, cmd *cli.Command, path string) {
 	// Every command has it, hidden; otherwise urfave/cli adds a visible
 	// one to a command when it runs, and completion would offer it.
 	cmd.Subcommands = append(cmd.Subcommands, helpCommand())
+	addGlobalFlags(cmd)
 	if act := cmd.Action; act != nil {
 		cmd.Action = func(c *cli.Context) error {
 			ui.std.command = cmdPath(c)
+			if err := applyGlobalFlags(ui, c); err != nil {
+				return err
+			}
 			return act(c)
 		}
 	}

@@ -41,10 +41,10 @@ func msslFlags() []cli.Flag {
 		&cli.StringFlag{Name: "udp", Usage: "reach the device over UDP at `HOST:PORT` (its MSSL port is 7412)"},
 		&cli.StringFlag{Name: "tcp", Usage: "reach an MSSL server on a byte stream at `HOST:PORT` (2-byte length per message)"},
 		&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "reach the device over SLIP on the serial `PORT`"},
-		&cli.StringFlag{Name: "device-ip", Usage: "the device's IPv4 `ADDRESS` (--port; required there)"},
-		&cli.StringFlag{Name: "pcap", Usage: "record the serial link in `FILE` (pcap, raw IP; with --port; never overwritten without --force)"},
+		deviceIPFlag("the device's IPv4 `ADDRESS` (--port; required there)"),
+		pcapFlag("record the serial link in `FILE` (pcap, raw IP; with --port; never overwritten without --force)"),
 		&cli.BoolFlag{Name: "force", Usage: "overwrite the --pcap file"},
-		&cli.StringFlag{Name: "host-ip", Usage: "this host's IPv4 `ADDRESS` on the serial link (default: the grant's bound address)"},
+		hostIPFlag("this host's IPv4 `ADDRESS` on the serial link (default: the grant's bound address)"),
 		&cli.StringFlag{Name: "keylog", Usage: "append the session's keys to `FILE` for 'mstool decrypt --mssl-keylog' (default: $" + msslKeyLogEnv + ")"},
 		&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "wait `D` for each answer"},
 		&cli.IntFlag{Name: "retries", Value: 2, Usage: "send again `N` times when no answer comes"},
@@ -93,7 +93,7 @@ func msslExecCommand(ui *UI) *cli.Command {
 			"yet valid gets a warning (the device may still accept it).",
 		Flags: msslFlags(),
 		Action: func(c *cli.Context) error {
-			args, err := interspersed(c)
+			args, err := interspersed(ui, c)
 			if err != nil {
 				return err
 			}

@@ -45,16 +45,16 @@ func provisionCommand(ui *UI) *cli.Command {
 		ArgsUsage: " ",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "device", Aliases: []string{"d"}, Usage: "the device identity `FILE` (from 'mstool keygen device')"},
-			&cli.StringFlag{Name: "ip", Usage: "the device's IPv4 `ADDRESS`"},
-			&cli.StringFlag{Name: "peer", Usage: "the host's IPv4 `ADDRESS` the SAs are with (default: from the SA file, else any)"},
+			deviceIPFlag("the device's IPv4 `ADDRESS`", "ip"),
+			hostIPFlag("the host's IPv4 `ADDRESS` the SAs are with (default: from the SA file, else any)", "peer"),
 			&cli.StringFlag{Name: "sa", Usage: "the host's SA `FILE`; the device gets its mirror (inbound and outbound swapped)"},
 			&cli.StringFlag{Name: "issuer", Usage: "the grant issuer's public key `FILE` (PEM; for MSSL)"},
 			&cli.StringFlag{Name: "serial-floor", Value: "0", Usage: "initial grant revocation floor (grants with a lower serial are refused)"},
 			&cli.BoolFlag{Name: "allow-icmp", Usage: "let the device answer ICMP echo without ESP (diagnostics; off by default)"},
 			&cli.StringFlag{Name: "mcu", Value: "atmega328p", Usage: "the device's `MCU`: atmega328p (1 KB EEPROM) or atmega168 (512 B); default with --firmware: the image's"},
 			&cli.StringFlag{Name: "firmware", Usage: "the firmware image `FILE` (.elf or .hex with the manifest.json of its build) the device runs: the SA suite must be one of its suites (default: the built reference image for --mcu, if found)"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the image to `FILE` (Intel HEX, mode 0600, never overwritten)"},
-			&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "write the configuration into the device on serial `PORT` and verify it (instead of, or besides, --out)"},
+			outputFlag("write the image to `FILE` (Intel HEX, mode 0600, never overwritten)"),
+			&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "write the configuration into the device on serial `PORT` and verify it (instead of, or besides, --output)"},
 			&cli.StringFlag{Name: "current-device", Usage: "with --port: the identity `FILE` the device was last provisioned with (its current master key), to re-provision it"},
 		}, resetFlags()...),
 		Action: func(c *cli.Context) error {
@@ -68,12 +68,12 @@ func provisionCommand(ui *UI) *cli.Command {
 				if c.String("current-device") != "" {
 					return usageErrorf("--current-device goes with --port", "provision: --current-device without --port")
 				}
-				if err := requireFlags(c, "device", "ip", "out"); err != nil {
+				if err := requireFlags(c, "device", "device-ip", "output"); err != nil {
 					return err
 				}
 				return provisionImage(ui, c)
 			}
-			if err := requireFlags(c, "device", "ip"); err != nil {
+			if err := requireFlags(c, "device", "device-ip"); err != nil {
 				return err
 			}
 			if c.String("firmware") != "" {
@@ -113,7 +113,7 @@ func provisionImage(ui *UI, c *cli.Context) error {
 	if err != nil {
 		return usageErrorf("use --mcu atmega328p or --mcu atmega168", "%v", err)
 	}
-	out := c.String("out")
+	out := c.String("output")
 	if err := ui.prepareSecretOutput(out); err != nil {
 		return err
 	}
@@ -198,9 +198,9 @@ func (ui *UI) writeImage(out string, img []byte) error {
 // buildImage builds the EEPROM image the flags describe, checked against
 // the firmware fw (nil: not checked).
 func buildImage(ui *UI, c *cli.Context, size int, fw *provision.Firmware) (*provision.Config, []byte, error) {
-	addr, err := netip.ParseAddr(c.String("ip"))
+	addr, err := netip.ParseAddr(c.String("device-ip"))
 	if err != nil || !addr.Is4() {
-		return nil, nil, usageErrorf("give the device's IPv4 address, e.g. --ip 10.0.0.2", "provision: bad --ip %q", c.String("ip"))
+		return nil, nil, usageErrorf("give the device's IPv4 address, e.g. --device-ip 10.0.0.2", "provision: bad --device-ip %q", c.String("device-ip"))
 	}
 	floor, err := strconv.ParseUint(c.String("serial-floor"), 0, 32)
 	if err != nil {
@@ -220,9 +220,9 @@ func buildImage(ui *UI, c *cli.Context, size int, fw *provision.Firmware) (*prov
 		AllowClearICMP: c.Bool("allow-icmp"),
 		SerialFloor:    uint32(floor),
 	}
-	if p := c.String("peer"); p != "" {
+	if p := c.String("host-ip"); p != "" {
 		if cfg.Peer, err = netip.ParseAddr(p); err != nil || !cfg.Peer.Is4() {
-			return nil, nil, usageErrorf("give the host's IPv4 address, e.g. --peer 10.0.0.1", "provision: bad --peer %q", p)
+			return nil, nil, usageErrorf("give the host's IPv4 address, e.g. --host-ip 10.0.0.1", "provision: bad --host-ip %q", p)
 		}
 	}
 	if path := c.String("sa"); path != "" {
@@ -297,7 +297,7 @@ func recordFloors(cfg *provision.Config) error {
 // firmware (docs/provisioning.md) and verifies it by read-back.
 func provisionSerial(ui *UI, c *cli.Context) error {
 	port := c.String("port")
-	out := c.String("out")
+	out := c.String("output")
 	if out != "" {
 		if err := ui.prepareSecretOutput(out); err != nil {
 			return err
@@ -438,14 +438,14 @@ func deviceSAs(ui *UI, cfg *provision.Config, path string) error {
 	// The device receives on its own address and sends from it.
 	for _, a := range []netip.Addr{in.Dst, out.Src} {
 		if a.IsValid() && a != cfg.Addr {
-			return failf("give --ip the device address the SA file was made for", "%s: the SAs are for device address %s, not %s", path, a, cfg.Addr)
+			return failf("give --device-ip the device address the SA file was made for", "%s: the SAs are for device address %s, not %s", path, a, cfg.Addr)
 		}
 	}
 	if !cfg.Peer.IsValid() && in.Src.IsValid() {
 		cfg.Peer = in.Src
 	}
 	if in.Src.IsValid() && in.Src != cfg.Peer {
-		return failf("", "%s: the SAs are with host %s, not --peer %s", path, in.Src, cfg.Peer)
+		return failf("", "%s: the SAs are with host %s, not --host-ip %s", path, in.Src, cfg.Peer)
 	}
 	cfg.Inbound, cfg.Outbound = in, out
 	return nil

@@ -25,34 +25,36 @@ func sniffCommand(ui *UI) *cli.Command {
 		ArgsUsage: " ",
 		Description: "Captures from a network interface (AF_PACKET; Linux, root or CAP_NET_RAW),\n" +
 			"decrypts ESP packets that authenticate under the given SAs as they arrive,\n" +
-			"prints one line per packet (or JSON lines with --json) and, with -w, writes a\n" +
-			"pcapng capture in which decrypted packets appear as plaintext. Ctrl-C stops\n" +
-			"cleanly; the capture file is complete. MSSL decryption is not implemented yet.\n" +
-			"-w - writes the capture to standard output (not to a terminal) and the packet\n" +
-			"lines to standard error: mstool sniff -i eth0 --sa host.sa -w - | wireshark -k -i -",
+			"prints one line per packet (or JSON lines with --json) and, with --pcap (old\n" +
+			"name -w), writes a pcapng capture in which decrypted packets appear as\n" +
+			"plaintext. Ctrl-C stops cleanly; the capture file is complete. MSSL\n" +
+			"decryption is not implemented yet.\n" +
+			"--pcap - writes the capture to standard output (not to a terminal) and the\n" +
+			"packet lines to standard error:\n" +
+			"   mstool sniff -i eth0 --sa host.sa --pcap - | wireshark -k -i -",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Usage: "capture on `IFACE`"},
-			&cli.StringFlag{Name: "write", Aliases: []string{"w"}, Usage: "write a pcapng capture to `OUT`"},
+			pcapFlag("write a pcapng capture to `OUT`", "w", "write"),
 			&cli.StringFlag{Name: "sa", Usage: "mstool SA `FILE` to decrypt with"},
 			&cli.StringFlag{Name: "esp-sa", Usage: "Wireshark esp_sa `FILE` to decrypt with"},
 			&cli.Uint64Flag{Name: "count", Aliases: []string{"c"}, Usage: "stop after `N` packets"},
 			&cli.BoolFlag{Name: "force", Usage: "replace OUT if it exists"},
 		},
 		Action: func(c *cli.Context) error {
-			args, err := interspersed(c)
+			args, err := interspersed(ui, c)
 			if err != nil {
 				return err
 			}
 			if len(args) > 0 {
-				return usageErrorf("usage: mstool sniff -i IFACE [-w OUT.pcapng] [--sa FILE]", "sniff: unexpected argument %q", args[0])
+				return usageErrorf("usage: mstool sniff -i IFACE [--pcap OUT.pcapng] [--sa FILE]", "sniff: unexpected argument %q", args[0])
 			}
 			iface := c.String("interface")
 			if iface == "" {
 				return usageErrorf("give the interface with -i IFACE (see 'ip link')", "sniff: no interface")
 			}
-			outPath := c.String("write")
+			outPath := c.String("pcap")
 			if isStdio(outPath) {
-				if err := ui.claimStdout("-w", binaryData); err != nil {
+				if err := ui.claimStdout("--pcap", binaryData); err != nil {
 					return err
 				}
 			}

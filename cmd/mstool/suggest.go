@@ -154,6 +154,10 @@ func flagUsageError(c *cli.Context, err error) error {
 	const undefined = "flag provided but not defined: "
 	if msg := err.Error(); strings.HasPrefix(msg, undefined) {
 		typed := strings.TrimLeft(strings.TrimPrefix(msg, undefined), "-")
+		if long, ok := retiredShort[cmdPath(c)][typed]; ok {
+			return usageErrorf("give --"+long+"; -"+typed+" means "+shortMeaning[typed]+" in mstool (docs/cli.md)",
+				"%s", prefixed(c, "-"+typed+" is not --"+long+" any more"))
+		}
 		var names []string
 		for _, f := range c.Command.Flags {
 			names = append(names, f.Names()...)
