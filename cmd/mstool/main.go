@@ -72,6 +72,8 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 			"decryption, on-device crypto benchmarks, and QR-code key bootstrapping.\n\n" +
 			"'mstool help COMMAND...' (or 'mstool COMMAND... --help') shows a command's help.\n" +
 			"Data goes to standard output, diagnostics and progress to standard error.\n" +
+			"The global options may also follow the command: mstool esp ping --json ...\n" +
+			"Flags have one name and short flags one meaning in every command (docs/cli.md).\n" +
 			"A file given as - is standard input or output wherever one file is read or one\n" +
 			"output written; the summary then goes to standard error (docs/cli.md).\n" +
 			"Colour is used only on a terminal and never when NO_COLOR is set.\n\n" +
