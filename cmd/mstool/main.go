@@ -74,6 +74,8 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 			"Data goes to standard output, diagnostics and progress to standard error.\n" +
 			"A file given as - is standard input or output wherever one file is read or one\n" +
 			"output written; the summary then goes to standard error (docs/cli.md).\n" +
+			"Tables are drawn with boxes, fitted to the terminal's width, only on a terminal;\n" +
+			"otherwise they are 'key: value' lines or tab-separated values (--format).\n" +
 			"Colour is used only on a terminal and never when NO_COLOR is set.\n\n" +
 			exitCodesHelp,
 		Reader:               stdin,
@@ -83,6 +85,7 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 		HideHelpCommand:      true,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "write results as JSON (stable, documented in docs/json.md)"},
+			&cli.StringFlag{Name: "format", Value: "auto", Usage: "`FORMAT` of tables: table (boxes, fitted to the terminal's width), plain ('key: value' lines, or tab-separated values under a header line) or auto (table on a terminal, plain otherwise)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only data and errors"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print diagnostics, including the output of tools mstool runs"},
 			// urfave/cli adds --help itself only when there is no help
@@ -93,6 +96,11 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 			ui.JSON = c.Bool("json")
 			ui.Quiet = c.Bool("quiet")
 			ui.Verbose = c.Bool("verbose")
+			f, ok := parseFormat(c.String("format"))
+			if !ok {
+				return usageErrorf("give --format table, plain or auto", "bad --format %q", c.String("format"))
+			}
+			ui.Format = f
 			if ui.Quiet && ui.Verbose {
 				return usageErrorf("use one of them", "--quiet and --verbose contradict each other")
 			}
