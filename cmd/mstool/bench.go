@@ -139,8 +139,14 @@ func runBench(ui *UI, port string, reset device.Reset, elfPath string, host bool
 	if ui.JSON {
 		return ui.WriteJSON(rep)
 	}
-	table := make([][]string, 0, len(rows))
-	for _, r := range rows {
+	renderBench(ui, info, rep)
+	return nil
+}
+
+// renderBench writes the tables of a bench report.
+func renderBench(ui *UI, info *device.Info, rep benchReport) {
+	table := make([][]string, 0, len(rep.Results))
+	for _, r := range rep.Results {
 		flash := "-"
 		if r.FlashBytes > 0 {
 			flash = fmt.Sprintf("%d (%s)", r.FlashBytes, r.Module)
@@ -154,7 +160,7 @@ func runBench(ui *UI, port string, reset device.Reset, elfPath string, host bool
 	if rep.Crypto != nil {
 		ui.Printf("crypto core flash: %d bytes (%s)\n", rep.Crypto.Flash, rep.SizeSource)
 	}
-	if host {
+	if rep.Host != nil {
 		ht := make([][]string, 0, len(rep.Host))
 		for _, h := range rep.Host {
 			ht = append(ht, []string{h.Primitive, fmt.Sprint(h.Bytes), fmt.Sprintf("%.0f", h.NsPerOp), fmt.Sprintf("%.1f", h.MBps)})
@@ -162,7 +168,6 @@ func runBench(ui *UI, port string, reset device.Reset, elfPath string, host bool
 		ui.Printf("this machine (Go):\n")
 		ui.Table([]string{"primitive", "bytes", "ns/op", "MB/s"}, ht)
 	}
-	return nil
 }
 
 // findDefaultELF looks for the firmware build of mcu under firmware/build

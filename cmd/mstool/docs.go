@@ -116,6 +116,7 @@ var environment = [][2]string{
 	{floorbook.EnvDir, "directory of mstool's state: the floor record is kept in its floors subdirectory"},
 	{"XDG_STATE_HOME", "when MSTOOL_STATE_DIR is not set, the floor record is kept in $XDG_STATE_HOME/mstool/floors (an absolute path; default ~/.local/state/mstool/floors, on Windows %LocalAppData%\\mstool\\floors)"},
 	{"NO_COLOR", "when set (to anything), output is never coloured; colour is used only on a terminal anyway"},
+	{"COLUMNS", "the width box tables are fitted to (--format table, or a terminal); without it, the terminal's width. Plain output is never fitted"},
 }
 
 // files lists the files mstool keeps beside the ones named on its command

@@ -136,6 +136,7 @@ func pcapFlag(usage string, old ...string) *cli.StringFlag {
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "json", Usage: "write results as JSON (stable, documented in docs/json.md)"},
+		&cli.StringFlag{Name: "format", Value: "auto", Usage: "`FORMAT` of tables: table (boxes, fitted to the terminal's width), plain ('key: value' lines, or tab-separated values under a header line) or auto (table on a terminal, plain otherwise)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only data and errors"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print diagnostics, including the output of tools mstool runs"},
 	}
@@ -144,18 +145,32 @@ func globalFlags() []cli.Flag {
 // addGlobalFlags gives cmd hidden copies of the global flags.
 func addGlobalFlags(cmd *cli.Command) {
 	for _, f := range globalFlags() {
-		f.(*cli.BoolFlag).Hidden = true
+		switch f := f.(type) {
+		case *cli.BoolFlag:
+			f.Hidden = true
+		case *cli.StringFlag:
+			f.Hidden = true
+		}
 		cmd.Flags = append(cmd.Flags, f)
 	}
 }
 
 // applyGlobalFlags sets ui from the global flags wherever they were given:
-// before the command or after it, at any level ("mstool esp --json sa show").
+// before the command or after it, at any level ("mstool esp --json sa show";
+// for --format the one nearest the command wins).
 func applyGlobalFlags(ui *UI, c *cli.Context) error {
-	for _, x := range c.Lineage() {
+	formatSet := false
+	for _, x := range c.Lineage() { // the innermost first
 		ui.JSON = ui.JSON || x.Bool("json")
 		ui.Quiet = ui.Quiet || x.Bool("quiet")
 		ui.Verbose = ui.Verbose || x.Bool("verbose")
+		if !formatSet && x.IsSet("format") {
+			f, ok := parseFormat(x.String("format"))
+			if !ok {
+				return usageErrorf("give --format table, plain or auto", "bad --format %q", x.String("format"))
+			}
+			ui.Format, formatSet = f, true
+		}
 	}
 	if ui.Quiet && ui.Verbose {
 		return usageErrorf("use one of them", "--quiet and --verbose contradict each other")

@@ -439,6 +439,12 @@ func grantInspect(ui *UI, c *cli.Context) error {
 	if ui.JSON {
 		return ui.WriteJSON(toGrantJSON(g))
 	}
+	ui.KeyValues(grantFields(g))
+	return nil
+}
+
+// grantFields are the rows of 'grant inspect'.
+func grantFields(g *grant.Grant) [][2]string {
 	j := toGrantJSON(g)
 	orNone := func(s string) string {
 		if s == "" {
@@ -446,7 +452,7 @@ func grantInspect(ui *UI, c *cli.Context) error {
 		}
 		return s
 	}
-	ui.KeyValues([][2]string{
+	return [][2]string{
 		{"format", fmt.Sprintf("MSSL grant v%d, %d bytes", grant.Version, j.Size)},
 		{"target", targetString(g)},
 		{"host IPv4", orNone(j.HostIP)},
@@ -460,8 +466,7 @@ func grantInspect(ui *UI, c *cli.Context) error {
 		{"signature", fmt.Sprintf("RSA-%d PKCS#1 v1.5 SHA-256, %d bytes (not checked: use 'mstool grant verify')", j.SignatureBits, len(g.Signature))},
 		{"seal", "AES-128-CCM, 8-byte tag, nonce " + j.SealNonce},
 		{"sealed host key", j.SealedHostKey},
-	})
-	return nil
+	}
 }
 
 // grantJSON is the stable JSON form of a grant (docs/grant.md).

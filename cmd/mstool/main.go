@@ -76,6 +76,8 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 			"Flags have one name and short flags one meaning in every command (docs/cli.md).\n" +
 			"A file given as - is standard input or output wherever one file is read or one\n" +
 			"output written; the summary then goes to standard error (docs/cli.md).\n" +
+			"Tables are drawn with boxes, fitted to the terminal's width, only on a terminal;\n" +
+			"otherwise they are 'key: value' lines or tab-separated values (--format).\n" +
 			"Colour is used only on a terminal and never when NO_COLOR is set.\n\n" +
 			exitCodesHelp,
 		Reader:               stdin,
@@ -92,6 +94,11 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 			ui.JSON = c.Bool("json")
 			ui.Quiet = c.Bool("quiet")
 			ui.Verbose = c.Bool("verbose")
+			f, ok := parseFormat(c.String("format"))
+			if !ok {
+				return usageErrorf("give --format table, plain or auto", "bad --format %q", c.String("format"))
+			}
+			ui.Format = f
 			if ui.Quiet && ui.Verbose {
 				return usageErrorf("use one of them", "--quiet and --verbose contradict each other")
 			}

@@ -57,7 +57,7 @@ func TestStdoutClaim(t *testing.T) {
 	if out.String() != "DATA" {
 		t.Errorf("stdout = %q, want only the data", out.String())
 	}
-	if !strings.Contains(errw.String(), "summary") || !strings.Contains(errw.String(), "│ k") {
+	if !strings.Contains(errw.String(), "summary") || !strings.Contains(errw.String(), "k: v\n") {
 		t.Errorf("stderr = %q, want the summary", errw.String())
 	}
 	if err := ui.claimStdout("-w", binaryData); err == nil || exitCode(err) != exitUsage {

@@ -9,13 +9,36 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
-	"github.com/charmbracelet/lipgloss/table"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 	"golang.org/x/term"
 )
+
+// Format is how tables are written (--format).
+type Format int
+
+const (
+	FormatAuto  Format = iota // FormatTable on a terminal, FormatPlain otherwise
+	FormatTable               // boxes, fitted to the terminal's width
+	FormatPlain               // "key: value" lines, or TSV with a header line
+)
+
+// parseFormat reads --format.
+func parseFormat(s string) (Format, bool) {
+	switch s {
+	case "auto":
+		return FormatAuto, true
+	case "table":
+		return FormatTable, true
+	case "plain":
+		return FormatPlain, true
+	}
+	return 0, false
+}
 
 // UI renders results for people (tables, colour) or scripts (JSON) and
 // carries the global output flags.
@@ -24,6 +47,11 @@ type UI struct {
 	JSON     bool
 	Quiet    bool
 	Verbose  bool
+	Format   Format
+
+	// width is the width tables are fitted to; 0 asks $COLUMNS, then
+	// the terminal (tableWidth). Tests set it to fake a terminal.
+	width int
 
 	std      stdStreams // "-" as standard input or output (stdio.go)
 	outStyle *lipgloss.Renderer
@@ -103,33 +131,184 @@ func (ui *UI) WriteJSON(v any) error {
 	return enc.Encode(v)
 }
 
-// Table renders rows under headers on stdout; colour only on a terminal.
+// Table renders rows under headers on stdout: boxes on a terminal (or
+// with --format table), fitted to its width by wrapping long cells; TSV
+// with a header line otherwise (or with --format plain), nothing cut.
 func (ui *UI) Table(headers []string, rows [][]string) {
-	r := ui.outStyle
-	head := r.NewStyle().Bold(true).Padding(0, 1)
-	cell := r.NewStyle().Padding(0, 1)
-	t := table.New().
-		Border(lipgloss.NormalBorder()).
-		BorderStyle(r.NewStyle().Foreground(lipgloss.Color("8"))).
-		Headers(headers...).
-		Rows(rows...).
-		StyleFunc(func(row, col int) lipgloss.Style {
-			if row == table.HeaderRow {
-				return head
-			}
-			return cell
-		})
-	fmt.Fprintln(ui.Out, t.Render())
+	if !ui.boxes() {
+		writeTSV(ui.Out, headers, rows)
+		return
+	}
+	fmt.Fprintln(ui.Out, ui.boxTable(headers, rows))
 }
 
-// KeyValues renders a two-column table of labelled values.
+// KeyValues renders labelled values: a two-column box table on a terminal
+// (or with --format table), "key: value" lines otherwise.
 func (ui *UI) KeyValues(pairs [][2]string) {
+	if !ui.boxes() {
+		for _, p := range pairs {
+			fmt.Fprintf(ui.Out, "%s: %s\n", plainCell(p[0]), plainCell(p[1]))
+		}
+		return
+	}
 	rows := make([][]string, len(pairs))
 	for i, p := range pairs {
 		rows[i] = []string{p[0], p[1]}
 	}
-	ui.Table([]string{"field", "value"}, rows)
+	fmt.Fprintln(ui.Out, ui.boxTable([]string{"field", "value"}, rows))
 }
+
+// boxes reports whether tables are drawn with boxes: --format, or in
+// auto whether they go to a terminal (stdout, or stderr once stdout
+// carries data).
+func (ui *UI) boxes() bool {
+	switch ui.Format {
+	case FormatTable:
+		return true
+	case FormatPlain:
+		return false
+	}
+	return isTerminal(ui.Out)
+}
+
+// tableWidth is the width box tables must fit: $COLUMNS when set, else
+// the terminal's width; 0 (no limit) when neither is known.
+func (ui *UI) tableWidth() int {
+	if ui.width > 0 {
+		return ui.width
+	}
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if f, ok := ui.Out.(*os.File); ok {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return w
+		}
+	}
+	return 0
+}
+
+// boxTable draws a table with a header row. When it is wider than
+// tableWidth, the widest columns shrink first and their cells wrap, at
+// spaces where they can, inside words (hex strings) where they must: no
+// data is lost on a terminal either.
+func (ui *UI) boxTable(headers []string, rows [][]string) string {
+	n := len(headers)
+	for _, r := range rows {
+		n = max(n, len(r))
+	}
+	widths := make([]int, n) // the longest line of each column
+	words := make([]int, n)  // the longest word, where lines wrap
+	for _, r := range append([][]string{headers}, rows...) {
+		for i, c := range r {
+			for _, l := range strings.Split(c, "\n") {
+				widths[i] = max(widths[i], ansi.StringWidth(l))
+			}
+			for _, w := range strings.FieldsFunc(c, func(r rune) bool { return r == ' ' || r == '-' || r == '\n' }) {
+				words[i] = max(words[i], ansi.StringWidth(w)+1) // a '-' may end it
+			}
+		}
+	}
+	if limit := ui.tableWidth(); limit > 0 {
+		avail := limit - (3*n + 1) // "│ " before each cell, " │" after the last
+		// Wrap between words first; break words only if that is not enough.
+		fitWidths(widths, words, avail)
+		fitWidths(widths, make([]int, n), avail)
+	}
+
+	r := ui.outStyle
+	border := r.NewStyle().Foreground(lipgloss.Color("8"))
+	bold := r.NewStyle().Bold(true)
+	var b strings.Builder
+	rule := func(left, mid, right string) {
+		parts := make([]string, n)
+		for i, w := range widths {
+			parts[i] = strings.Repeat("─", w+2)
+		}
+		b.WriteString(border.Render(left+strings.Join(parts, mid)+right) + "\n")
+	}
+	row := func(cells []string, head bool) {
+		wrapped := make([][]string, n)
+		height := 1
+		for i := range widths {
+			c := ""
+			if i < len(cells) {
+				c = cells[i]
+			}
+			wrapped[i] = strings.Split(ansi.Wrap(c, max(widths[i], 1), ""), "\n")
+			height = max(height, len(wrapped[i]))
+		}
+		bar := border.Render("│")
+		for l := 0; l < height; l++ {
+			b.WriteString(bar)
+			for i, w := range widths {
+				t := ""
+				if l < len(wrapped[i]) {
+					t = strings.TrimRight(wrapped[i][l], " ")
+				}
+				pad := strings.Repeat(" ", max(w-ansi.StringWidth(t), 0))
+				if head {
+					t = bold.Render(t)
+				}
+				b.WriteString(" " + t + pad + " " + bar)
+			}
+			b.WriteString("\n")
+		}
+	}
+	rule("┌", "┬", "┐")
+	row(headers, true)
+	rule("├", "┼", "┤")
+	for _, cells := range rows {
+		row(cells, false)
+	}
+	rule("└", "┴", "┘")
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// fitWidths narrows the widest column above its floor, one column at a
+// time, until the widths add up to at most avail or none can narrow
+// (no column is narrowed below 1).
+func fitWidths(widths, floors []int, avail int) {
+	total := 0
+	for _, w := range widths {
+		total += w
+	}
+	for total > avail {
+		widest := -1
+		for i, w := range widths {
+			if w > max(floors[i], 1) && (widest < 0 || w > widths[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			return
+		}
+		widths[widest]--
+		total--
+	}
+}
+
+// writeTSV writes a header line and one line per row, cells separated by
+// tabs (the IANA text/tab-separated-values form, with plainCell's escapes).
+func writeTSV(w io.Writer, headers []string, rows [][]string) {
+	line := func(cells []string) {
+		esc := make([]string, len(cells))
+		for i, c := range cells {
+			esc[i] = plainCell(c)
+		}
+		fmt.Fprintln(w, strings.Join(esc, "\t"))
+	}
+	line(headers)
+	for _, r := range rows {
+		line(r)
+	}
+}
+
+// plainCell keeps one cell on one line and in one column: a backslash, tab,
+// newline or carriage return becomes \\, \t, \n or \r ("linear TSV").
+var plainEscaper = strings.NewReplacer("\\", "\\\\", "\t", "\\t", "\n", "\\n", "\r", "\\r")
+
+func plainCell(s string) string { return plainEscaper.Replace(s) }
 
 // Banner renders a loud one-line label, used for the NULL debugging suite
 // and other states a user must not miss.
