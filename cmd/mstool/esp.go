@@ -271,7 +271,17 @@ type pingReply struct {
 	RTTms float64 `json:"rtt_ms"`
 }
 
+// pingEvent is one line of esp ping --json: "reply" or "no_reply".
+type pingEvent struct {
+	Type         string   `json:"type"`
+	Seq          int      `json:"icmp_seq"`
+	RTTms        *float64 `json:"rtt_ms,omitempty"`
+	DeviceCycles *uint32  `json:"device_cycles,omitempty"`
+}
+
+// pingReport is the last line of esp ping --json ("type": "summary").
 type pingReport struct {
+	Type        string              `json:"type"`
 	Target      string              `json:"target"`
 	Link        string              `json:"link"`
 	SPI         string              `json:"spi"`
@@ -311,7 +321,7 @@ func espPing(ui *UI, c *cli.Context, e *espConn) error {
 	defer stop()
 	outSA, _ := e.sess.SAs()
 	n, size := c.Int("count"), c.Int("size")
-	rep := pingReport{Target: e.target, Link: e.link.String(), SPI: fmt.Sprintf("0x%08x", outSA.SPI), Suite: outSA.Suite.String(), Size: size, Replies: []pingReply{}}
+	rep := pingReport{Type: "summary", Target: e.target, Link: e.link.String(), SPI: fmt.Sprintf("0x%08x", outSA.SPI), Suite: outSA.Suite.String(), Size: size, Replies: []pingReply{}}
 	if !ui.JSON {
 		ui.Printf("PING %s through ESP (spi %s, %s) on %s: %d data bytes\n", e.target, rep.SPI, rep.Suite, e.link, size)
 	}
@@ -347,6 +357,7 @@ loop:
 			rtts = append(rtts, rtt)
 			rep.Replies = append(rep.Replies, pingReply{Seq: i, RTTms: ms(rtt)})
 			cyc := ""
+			ev := pingEvent{Type: "reply", Seq: i, RTTms: &rep.Replies[len(rep.Replies)-1].RTTms}
 			if mgmt != nil {
 				st, err := mgmt.Status(ctx)
 				if err != nil {
@@ -359,12 +370,21 @@ loop:
 				rep.Cycles.Max = max(rep.Cycles.Max, st.LastCycles)
 				rep.Cycles.Samples = append(rep.Cycles.Samples, st.LastCycles)
 				cyc = fmt.Sprintf(" device_cycles=%d", st.LastCycles)
+				ev.DeviceCycles = &st.LastCycles
 			}
-			if !ui.JSON {
+			if ui.JSON {
+				if err := writeJSONLine(ui, ev); err != nil {
+					return err
+				}
+			} else {
 				ui.Printf("%d bytes from %s: icmp_seq=%d time=%.3f ms%s\n", size+8, e.target, i, ms(rtt), cyc)
 			}
 		case errors.Is(err, espsession.ErrNoAnswer):
-			if !ui.JSON {
+			if ui.JSON {
+				if err := writeJSONLine(ui, pingEvent{Type: "no_reply", Seq: i}); err != nil {
+					return err
+				}
+			} else {
 				ui.Printf("no reply for icmp_seq=%d within %v\n", i, c.Duration("timeout"))
 			}
 		case errors.Is(err, context.Canceled):
@@ -422,7 +442,7 @@ loop:
 		rep.Error = sessErr.Error()
 	}
 	if ui.JSON {
-		if err := ui.WriteJSON(rep); err != nil {
+		if err := writeJSONLine(ui, rep); err != nil {
 			return err
 		}
 	} else {
@@ -498,29 +518,29 @@ func espExecCommand(ui *UI) *cli.Command {
 
 func runTask(ui *UI, ctx context.Context, e *espConn, t grant.Task, args []byte) error {
 	res, err := e.sess.Task(ctx, t, args)
-	if err != nil {
-		if ui.JSON {
-			var te *espsession.TaskError
-			if errors.As(err, &te) {
-				ui.WriteJSON(map[string]any{"task": t.String(), "status": te.Status.String(), "status_code": int(te.Status)})
-			}
-		}
+	var r tasks.Result
+	var te *espsession.TaskError
+	switch {
+	case err == nil:
+		r = tasks.NewResult(t, res.ID, tasks.StatusOK, res.Result)
+		r.RTTms, r.Attempts = ms(res.RTT), res.Attempts
+	case errors.As(err, &te):
+		r = tasks.NewResult(t, te.ID, te.Status, nil)
+		r.RTTms, r.Attempts = ms(te.RTT), te.Attempts
+	default:
 		return sessionError(err)
 	}
-	fields, err := tasks.Decode(t, res.Result)
+	r.Transport = "esp"
+	if werr := writeTaskResult(ui, r); werr != nil {
+		return werr
+	}
 	if err != nil {
-		return failf("", "%v", err)
+		return sessionError(err)
 	}
-	if ui.JSON {
-		m := map[string]any{}
-		for _, f := range fields {
-			m[f.Name] = f.Value
-		}
-		return ui.WriteJSON(map[string]any{"task": t.String(), "status": "ok", "status_code": 0, "result": m,
-			"raw": hex.EncodeToString(res.Result), "rtt_ms": ms(res.RTT), "attempts": res.Attempts})
+	if r.DecodeError != "" {
+		return failf("", "%s", r.DecodeError)
 	}
-	renderFields(ui, fields)
-	if p := e.pcapInfo(); p != "" {
+	if p := e.pcapInfo(); p != "" && !ui.JSON {
 		ui.Infof("recorded %s", p)
 	}
 	return nil

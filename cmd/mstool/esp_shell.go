@@ -82,7 +82,9 @@ func shellComplete(line string, pos int, key rune) (string, int, bool) {
 func espShell(ui *UI, in io.Reader, e *espConn) error {
 	outSA, _ := e.sess.SAs()
 	readLine := func() (string, error) { return "", io.EOF }
-	sui := ui
+	lines := *ui
+	lines.Lines = true // --json: one object per line (docs/json.md)
+	sui := &lines
 	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) && isTerminal(ui.Out) {
 		old, err := term.MakeRaw(int(f.Fd()))
 		if err != nil {
@@ -95,7 +97,7 @@ func espShell(ui *UI, in io.Reader, e *espConn) error {
 		}{f, ui.Out}, "esp> ")
 		t.AutoCompleteCallback = shellComplete
 		readLine = t.ReadLine
-		c := *ui
+		c := *sui
 		c.Out, c.Err = t, t
 		sui = &c
 	} else {
@@ -127,10 +129,7 @@ func espShell(ui *UI, in io.Reader, e *espConn) error {
 		quit, err := shellLine(sui, ctx, e, words)
 		stop()
 		if err != nil {
-			sui.Errorf("%v", err)
-			if h := hintOf(err); h != "" {
-				sui.Hintf("%s", h)
-			}
+			sui.Fail(err, hintOf(err), exitCode(err))
 			if errors.Is(err, espsession.ErrClosed) {
 				return err
 			}
@@ -165,12 +164,21 @@ func shellLine(ui *UI, ctx context.Context, e *espConn, words []string) (quit bo
 			rtt, err := e.sess.Ping(ctx, uint16(i), data)
 			if err != nil {
 				if errors.Is(err, espsession.ErrNoAnswer) {
-					ui.Printf("icmp_seq=%d: no reply\n", i)
+					if ui.JSON {
+						ui.WriteJSON(pingEvent{Type: "no_reply", Seq: i})
+					} else {
+						ui.Printf("icmp_seq=%d: no reply\n", i)
+					}
 					continue
 				}
 				return false, sessionError(err)
 			}
-			ui.Printf("72 bytes from %s: icmp_seq=%d time=%.3f ms\n", e.target, i, ms(rtt))
+			if ui.JSON {
+				v := ms(rtt)
+				ui.WriteJSON(pingEvent{Type: "reply", Seq: i, RTTms: &v})
+			} else {
+				ui.Printf("72 bytes from %s: icmp_seq=%d time=%.3f ms\n", e.target, i, ms(rtt))
+			}
 			if i < n {
 				time.Sleep(200 * time.Millisecond)
 			}
@@ -181,11 +189,21 @@ func shellLine(ui *UI, ctx context.Context, e *espConn, words []string) (quit bo
 		if err != nil {
 			return false, linkError(err, "")
 		}
+		if ui.JSON {
+			return false, ui.WriteJSON(map[string]any{"type": "identify", "mcu": info.MCU, "firmware": info.Firmware,
+				"f_cpu": info.FCPU, "frame_max": info.FrameMax, "options": info.OptionNames})
+		}
 		ui.KeyValues([][2]string{{"mcu", info.MCU}, {"firmware", info.Firmware}, {"f_cpu", fmt.Sprint(info.FCPU)},
 			{"frame_max", fmt.Sprint(info.FrameMax)}, {"options", strings.Join(info.OptionNames, ",")}})
 		return false, nil
 	case "session":
 		s := e.sess.Counters()
+		if ui.JSON {
+			return false, ui.WriteJSON(struct {
+				Type string `json:"type"`
+				espsession.Counters
+			}{"session", s})
+		}
 		ui.KeyValues([][2]string{{"sent", fmt.Sprint(s.Sent)}, {"received", fmt.Sprint(s.Received)},
 			{"auth_failed", fmt.Sprint(s.AuthFailed)}, {"replayed", fmt.Sprint(s.Replayed)},
 			{"unknown_spi", fmt.Sprint(s.UnknownSPI)}, {"not_esp", fmt.Sprint(s.NotESP)},

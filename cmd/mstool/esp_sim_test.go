@@ -168,7 +168,7 @@ func TestESPSimSuites(t *testing.T) {
 			pcap := filepath.Join(s.dir, "ping.pcap")
 			out := mustRun(t, "--json", "esp", "ping", "-p", s.port(), "--sa", s.sa, "-c", "3", "--interval", "0", "--pcap", pcap, "--cycles")
 			var rep pingReport
-			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			if err := json.Unmarshal([]byte(lastLine(out)), &rep); err != nil {
 				t.Fatalf("ping --json: %v\n%s", err, out)
 			}
 			if rep.Transmitted != 3 || rep.Received != 3 || rep.RTT == nil || rep.Session.AuthFailed != 0 {
@@ -709,7 +709,7 @@ func TestESPSimUDPRelay(t *testing.T) {
 	pcap := filepath.Join(s.dir, "udp.pcap")
 	out := mustRun(t, "--json", "esp", "ping", "--udp", relay.String(), "--sa", s.sa, "-c", "2", "--interval", "0", "--pcap", pcap)
 	var rep pingReport
-	json.Unmarshal([]byte(out), &rep)
+	json.Unmarshal([]byte(lastLine(out)), &rep)
 	if rep.Received != 2 {
 		t.Fatalf("ping over UDP: %s", out)
 	}
@@ -815,7 +815,7 @@ func TestESPSimATmega168(t *testing.T) {
 	var rep struct {
 		Transmitted, Received int
 	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Transmitted != 3 || rep.Received != 3 {
+	if err := json.Unmarshal([]byte(lastLine(out)), &rep); err != nil || rep.Transmitted != 3 || rep.Received != 3 {
 		t.Fatalf("ping on the ATmega168: %v\n%s", err, out)
 	}
 	out = mustRun(t, "--json", "esp", "exec", "-p", s.port(), "--sa", s.sa, "id")

@@ -26,8 +26,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	ui := newUI(stdout, stderr)
 	defer func() {
 		if r := recover(); r != nil {
-			ui.Errorf("internal error: %v", r)
-			ui.Hintf("this is a bug in mstool; please report it with the command you ran")
+			ui.Fail(fmt.Errorf("internal error: %v", r), "this is a bug in mstool; please report it with the command you ran", exitInternal)
 			if ui.Verbose {
 				fmt.Fprintf(stderr, "%s\n", debug.Stack())
 			}
@@ -42,13 +41,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) && !isCLIError(err) {
 		// urfave/cli reports flag and argument problems this way.
-		ui.Errorf("%v", err)
+		ui.Fail(err, "", exitUsage)
 		return exitUsage
 	}
-	ui.Errorf("%v", err)
-	if h := hintOf(err); h != "" {
-		ui.Hintf("%s", h)
-	}
+	ui.Fail(err, hintOf(err), exitCode(err))
 	return exitCode(err)
 }
 

@@ -374,15 +374,6 @@ func msslError(err error) error {
 	return failf("", "%v", err)
 }
 
-// taskJSON is the result of one task (docs/mssl.md, "Command line").
-type taskJSON struct {
-	Task    string         `json:"task"`
-	Status  string         `json:"status"`
-	Allowed bool           `json:"allowed"`
-	Result  map[string]any `json:"result,omitempty"`
-	Raw     string         `json:"raw,omitempty"`
-}
-
 type floorJSON struct {
 	SerialFloor uint32 `json:"serial_floor"`
 	TimeFloor   uint32 `json:"time_floor"`
@@ -443,47 +434,35 @@ func msslRun(ui *UI, sess *mssl.Session, words []string) error {
 	if err != nil {
 		return usageErrorf("", "%v", err)
 	}
-	r, err := sess.Task(ctx, t, args)
+	retx := sess.Stats().Retransmissions
+	t0 := time.Now()
+	reply, err := sess.Task(ctx, t, args)
 	if err != nil {
 		return msslError(err)
 	}
-	out := taskJSON{Task: t.String(), Status: r.Status.String(), Allowed: r.Status != tasks.StatusDenied}
-	var kv [][2]string
-	if r.Status == tasks.StatusOK {
-		fields, err := tasks.Decode(t, r.Result)
-		if err != nil {
-			out.Raw = fmt.Sprintf("%x", r.Result)
-		} else {
-			out.Result = map[string]any{}
-			for _, f := range fields {
-				out.Result[f.Name] = f.Value
-				kv = append(kv, [2]string{f.Name, fmt.Sprint(f.Value)})
-			}
-		}
+	r := tasks.NewResult(t, reply.ID, reply.Status, reply.Result)
+	r.Transport = "mssl"
+	r.RTTms = ms(time.Since(t0))
+	r.Attempts = 1 + int(sess.Stats().Retransmissions-retx)
+	if err := writeTaskResult(ui, r); err != nil {
+		return err
 	}
-	if ui.JSON {
-		if err := ui.WriteJSON(out); err != nil {
-			return err
-		}
-	} else if r.Status == tasks.StatusOK {
-		if len(kv) == 0 {
-			kv = [][2]string{{"status", "ok"}}
-		}
-		ui.KeyValues(kv)
-	}
-	switch r.Status {
+	switch reply.Status {
 	case tasks.StatusOK:
 		return nil
 	case tasks.StatusDenied:
 		return authError(fmt.Errorf("mssl: task %s: denied: the grant does not permit it", t),
 			"the grant permits: "+sess.Grant().Tasks.String())
 	}
-	return failf("", "mssl: task %s: %s", t, r.Status)
+	return failf("", "mssl: task %s: %s", t, reply.Status)
 }
 
 // msslInteractive reads command lines until quit or end of input.
 func msslInteractive(ui *UI, c *cli.Context, sess *mssl.Session) error {
 	ctx := context.Background()
+	lines := *ui
+	lines.Lines = true // --json: one object per line (docs/json.md)
+	ui = &lines
 	g := sess.Grant()
 	ui.Infof("tasks this grant permits: %s", g.Tasks)
 	ui.Infof("type a task and its arguments, 'tasks', 'help', or 'quit'")
@@ -508,7 +487,7 @@ func msslInteractive(ui *UI, c *cli.Context, sess *mssl.Session) error {
 	if readLine == nil {
 		sc := bufio.NewScanner(c.App.Reader)
 		readLine = func() (string, error) {
-			if !ui.Quiet {
+			if !ui.Quiet && !ui.JSON { // --json: stderr keeps whole lines
 				fmt.Fprint(ui.Err, "mssl> ")
 			}
 			if !sc.Scan() {
@@ -545,10 +524,7 @@ func msslInteractive(ui *UI, c *cli.Context, sess *mssl.Session) error {
 			continue
 		}
 		if err := msslRun(ui, sess, words); err != nil {
-			ui.Errorf("%v", err)
-			if h := hintOf(err); h != "" {
-				ui.Hintf("%s", h)
-			}
+			ui.Fail(err, hintOf(err), exitCode(err))
 			if errors.Is(err, mssl.ErrClosed) || errors.Is(err, mssl.ErrNoAnswer) {
 				return err
 			}

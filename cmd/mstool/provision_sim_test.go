@@ -83,7 +83,7 @@ func TestProvisionPortSim(t *testing.T) {
 
 	// The device now answers ESP with the new SA file.
 	out := mustRun(t, "--json", "esp", "ping", "--sa", f("b.sa"), "--port", d.Port, "-c", "1")
-	if !strings.Contains(out, `"received": 1`) {
+	if !strings.Contains(out, `"received":1`) {
 		t.Errorf("esp ping with the new SA: %s", out)
 	}
 }

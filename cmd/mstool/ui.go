@@ -53,6 +53,10 @@ type UI struct {
 	// the terminal (tableWidth). Tests set it to fake a terminal.
 	width int
 
+	// Lines makes WriteJSON write one compact object per line: streams
+	// and the shells (docs/json.md).
+	Lines bool
+
 	std      stdStreams // "-" as standard input or output (stdio.go)
 	outStyle *lipgloss.Renderer
 	errStyle *lipgloss.Renderer
@@ -123,12 +127,40 @@ func (ui *UI) Debugf(format string, a ...any) {
 // Printf writes data to stdout.
 func (ui *UI) Printf(format string, a ...any) { fmt.Fprintf(ui.Out, format, a...) }
 
-// WriteJSON writes v as indented JSON to stdout. JSON field names are part
-// of the stable, documented interface (docs/json.md).
+// WriteJSON writes v as indented JSON to stdout, or as one line when
+// ui.Lines. JSON field names are part of the stable, documented interface
+// (docs/json.md).
 func (ui *UI) WriteJSON(v any) error {
 	enc := json.NewEncoder(ui.Out)
-	enc.SetIndent("", "  ")
+	if !ui.Lines {
+		enc.SetIndent("", "  ")
+	}
 	return enc.Encode(v)
+}
+
+// jsonError is an error as --json reports it: one line on stderr
+// (docs/json.md, "Errors").
+type jsonError struct {
+	Error string `json:"error"`
+	Hint  string `json:"hint"`
+	Exit  int    `json:"exit"`
+}
+
+// Fail reports err, with its hint and exit status: "mstool: error: ..."
+// and "mstool: hint: ..." lines, or with --json one JSON object line on
+// stderr. It is never suppressed by --quiet.
+func (ui *UI) Fail(err error, hint string, code int) {
+	if ui.JSON {
+		b, merr := json.Marshal(jsonError{Error: err.Error(), Hint: hint, Exit: code})
+		if merr == nil {
+			fmt.Fprintf(ui.Err, "%s\n", b)
+			return
+		}
+	}
+	ui.Errorf("%v", err)
+	if hint != "" {
+		ui.Hintf("%s", hint)
+	}
 }
 
 // Table renders rows under headers on stdout: boxes on a terminal (or

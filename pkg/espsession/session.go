@@ -78,7 +78,11 @@ func (e *StaleStateError) Is(target error) bool { return target == ErrStaleState
 // TaskError is a task reply with a status other than ok.
 type TaskError struct {
 	Task   grant.Task
+	ID     uint16 // the request id
 	Status tasks.Status
+	// RTT and Attempts as in TaskResult.
+	RTT      time.Duration
+	Attempts int
 }
 
 func (e *TaskError) Error() string {
@@ -599,7 +603,7 @@ func (s *Session) Task(ctx context.Context, t grant.Task, args []byte) (*TaskRes
 				return nil, fmt.Errorf("%w: reply for task %d to a request for %s", tasks.ErrMalformed, r.Task, t)
 			}
 			if r.Status != tasks.StatusOK {
-				return nil, &TaskError{Task: t, Status: r.Status}
+				return nil, &TaskError{Task: t, ID: id, Status: r.Status, RTT: time.Since(t0), Attempts: attempt + 1}
 			}
 			_ = start
 			return &TaskResult{Task: t, ID: id, Result: r.Result, RTT: time.Since(t0), Attempts: attempt + 1}, nil

@@ -318,3 +318,50 @@ func Counters(r []byte) []uint64 {
 	}
 	return out
 }
+
+// Result is one task's outcome as a host reports it, whatever carried the
+// task (ESP or MSSL): the schema of mstool's --json task results
+// (docs/json.md, "Task results"). NewResult fills it from a reply.
+type Result struct {
+	Task       string `json:"task"`        // the task's name (or its number)
+	ID         uint16 `json:"id"`          // the request id
+	Status     string `json:"status"`      // Status.String()
+	StatusCode int    `json:"status_code"` // the status byte
+	// Allowed is false when the device refused the task as not permitted
+	// (StatusDenied: the grant of an MSSL session).
+	Allowed bool `json:"allowed"`
+	// Result holds the decoded fields (Decode); nil when the status is not
+	// ok or the result does not decode (DecodeError says why).
+	Result      map[string]any `json:"result"`
+	Raw         string         `json:"raw"` // the result bytes, hex
+	DecodeError string         `json:"decode_error,omitempty"`
+
+	// Transport is "esp" or "mssl"; RTTms (the answered attempt's round
+	// trip) and Attempts are measured by the host.
+	Transport string  `json:"transport"`
+	RTTms     float64 `json:"rtt_ms"`
+	Attempts  int     `json:"attempts"`
+
+	// Fields are the decoded fields in order (for tables).
+	Fields []Field `json:"-"`
+}
+
+// NewResult describes a reply to task t with request id id.
+func NewResult(t grant.Task, id uint16, st Status, result []byte) Result {
+	r := Result{Task: t.String(), ID: id, Status: st.String(), StatusCode: int(st),
+		Allowed: st != StatusDenied, Raw: fmt.Sprintf("%x", result)}
+	if st != StatusOK {
+		return r
+	}
+	f, err := Decode(t, result)
+	if err != nil {
+		r.DecodeError = err.Error()
+		return r
+	}
+	r.Fields = f
+	r.Result = make(map[string]any, len(f))
+	for _, x := range f {
+		r.Result[x.Name] = x.Value
+	}
+	return r
+}
