@@ -110,7 +110,7 @@ func TestTaskResultJSONSameForESPAndMSSL(t *testing.T) {
 
 	// A stream: esp ping --json prints one object per reply, then the
 	// summary, one per line.
-	out := mustRun(t, "--json", "esp", "ping", "-p", s.port(), "--sa", s.sa, "-c", "2", "-i", "0")
+	out := mustRun(t, "--json", "esp", "ping", "-p", s.port(), "--sa", s.sa, "-c", "2", "--interval", "0")
 	objs := jsonLines(t, out)
 	if len(objs) != 3 || objs[0]["type"] != "reply" || objs[1]["type"] != "reply" || objs[2]["type"] != "summary" ||
 		objs[2]["received"] != float64(2) {
