@@ -67,6 +67,7 @@ type benchReport struct {
 }
 
 func deviceError(err error, port string) error {
+	err = plainError(err)
 	switch {
 	case errors.Is(err, device.ErrPortNotFound):
 		return linkError(err, "check the port name; 'mstool sim' prints the simulated device's port")

@@ -209,6 +209,7 @@ func portError(err error, port string) error {
 
 // sessionError maps session errors to exit codes and hints.
 func sessionError(err error) error {
+	err = plainError(err)
 	var te *espsession.TaskError
 	var se *espsession.StaleStateError
 	switch {

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 )
 
 // Exit codes. They are documented in the man page (see exitCodesHelp) and
@@ -71,4 +73,28 @@ func hintOf(err error) string {
 		return ce.hint
 	}
 	return ""
+}
+
+// libPrefix matches the package prefixes of the libraries' errors
+// ("mssl: ", "espsession: "...), which say where in mstool an error was
+// made, not what happened.
+var libPrefix = regexp.MustCompile(`(^|: |\()(espsession|mssl|device|link): `)
+
+// plainError is err as the user reads it: no package prefixes and no Go
+// internals ("context deadline exceeded"). errors.Is and errors.As still
+// see err.
+func plainError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &plainErr{err}
+}
+
+type plainErr struct{ err error }
+
+func (e *plainErr) Unwrap() error { return e.err }
+func (e *plainErr) Error() string {
+	s := libPrefix.ReplaceAllString(e.err.Error(), "$1")
+	s = strings.ReplaceAll(s, "context deadline exceeded", "no answer in time")
+	return strings.ReplaceAll(s, "context canceled", "interrupted")
 }

@@ -138,7 +138,7 @@ func globalFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "json", Usage: "write results as JSON (stable, documented in docs/json.md)"},
 		&cli.StringFlag{Name: "format", Value: "auto", Usage: "`FORMAT` of tables: table (boxes, fitted to the terminal's width), plain ('key: value' lines, or tab-separated values under a header line) or auto (table on a terminal, plain otherwise)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only data and errors"},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print diagnostics, including the output of tools mstool runs"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print diagnostics, including the output of tools mstool runs, waits, retries and link events; twice (-vv) also the frames in hex"},
 	}
 }
 
@@ -164,6 +164,9 @@ func applyGlobalFlags(ui *UI, c *cli.Context) error {
 		ui.JSON = ui.JSON || x.Bool("json")
 		ui.Quiet = ui.Quiet || x.Bool("quiet")
 		ui.Verbose = ui.Verbose || x.Bool("verbose")
+		if ui.Verbose && ui.Verbosity == 0 {
+			ui.Verbosity = 1
+		}
 		if !formatSet && x.IsSet("format") {
 			f, ok := parseFormat(x.String("format"))
 			if !ok {
@@ -191,4 +194,29 @@ var shortMeaning = map[string]string{
 	"i": "--interface",
 	"s": "--serial",
 	"k": "the key file (--key, --host-key)",
+}
+
+// countVerbose expands -vv (-vvv...) into -v -v for the flag parser, which
+// knows -v as a bool, and counts the -v and --verbose given before "--":
+// the verbosity level (UI.Verbosity).
+func countVerbose(args []string) ([]string, int) {
+	out := make([]string, 0, len(args))
+	n := 0
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...), n
+		}
+		switch {
+		case i > 0 && len(a) > 2 && strings.Trim(a, "v") == "-":
+			for range a[1:] {
+				out = append(out, "-v")
+			}
+			n += len(a) - 1
+			continue
+		case i > 0 && (a == "-v" || a == "--verbose" || a == "-verbose" || a == "--v"):
+			n++
+		}
+		out = append(out, a)
+	}
+	return out, n
 }

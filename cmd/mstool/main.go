@@ -34,6 +34,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		}
 	}()
 	app := newApp(ui, stdin)
+	args, ui.Verbosity = countVerbose(args)
 	err := app.Run(args)
 	if err == nil {
 		return exitOK
@@ -90,6 +91,9 @@ func newApp(ui *UI, stdin io.Reader) *cli.App {
 			ui.JSON = c.Bool("json")
 			ui.Quiet = c.Bool("quiet")
 			ui.Verbose = c.Bool("verbose")
+			if ui.Verbose && ui.Verbosity == 0 {
+				ui.Verbosity = 1
+			}
 			f, ok := parseFormat(c.String("format"))
 			if !ok {
 				return usageErrorf("give --format table, plain or auto", "bad --format %q", c.String("format"))

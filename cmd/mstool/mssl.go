@@ -180,13 +180,23 @@ func msslDial(ui *UI, c *cli.Context) (*mssl.Session, error) {
 	if err != nil {
 		return nil, failf("the host key file is written by 'mstool grant sign' as NAME.hostkey", "%s: %v", inName(hkPath), err)
 	}
-	tr, err := msslTransport(c, parsed)
+	tr, err := msslTransport(ui, c, parsed)
 	if err != nil {
 		return nil, err
 	}
 	cfg := mssl.Config{Grant: g, HostKey: hk, Transport: tr, Timeout: c.Duration("timeout"), Retries: c.Int("retries")}
+	cfg.Progress = func(msg string) { ui.Progressf("%s", msg) }
+	if ui.Verbosity > 0 {
+		cfg.Log = func(msg string) { ui.Debugf("%s", msg) }
+	}
+	if ui.Verbosity > 1 {
+		cfg.Trace = func(dir string, m []byte) { ui.Tracef("%s", hexFrame(dir, m)) }
+	}
 	if lt, ok := tr.(*linkTransport); ok {
 		cfg.Management = lt.l.Management() // explains a handshake without answer
+		if lt.info != nil {
+			cfg.FCPU = lt.info.FCPU // scales the wait for the RSA verification
+		}
 	}
 	if cfg.Retries == 0 {
 		cfg.Retries = -1
@@ -252,7 +262,7 @@ func openKeyLog(path string) (*os.File, error) {
 	return nil, failf("", "mssl: key log: %v", err)
 }
 
-func msslTransport(c *cli.Context, g *grant.Grant) (mssl.Transport, error) {
+func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, error) {
 	n := 0
 	for _, f := range []string{"udp", "tcp", "port"} {
 		if c.String(f) != "" {
@@ -305,8 +315,10 @@ func msslTransport(c *cli.Context, g *grant.Grant) (mssl.Transport, error) {
 		}
 		pcap, opts.Recorder = f, rec
 	}
+	t0 := time.Now()
 	l, err := link.OpenSerial(c.String("port"), opts)
 	if err != nil {
+		err = plainError(err)
 		if pcap != nil {
 			pcap.Close()
 			os.Remove(pcap.Name())
@@ -316,8 +328,19 @@ func msslTransport(c *cli.Context, g *grant.Grant) (mssl.Transport, error) {
 		}
 		return nil, linkError(err, "check the port (mstool sim prints the simulated device's), and that you may use it (the dialout group)")
 	}
+	ui.Debugf("port %s opened in %.1f s (--reset %s)", c.String("port"), time.Since(t0).Seconds(), reset)
+	// The device's clock scales the wait for its RSA verification.
+	var info *device.Info
+	t0 = time.Now()
+	if d, err := device.New(l.Management(), &device.Options{Timeout: time.Second, Retries: -1}); err == nil {
+		if info, err = d.Identify(context.Background()); err == nil {
+			ui.Debugf("device answered IDENTIFY in %.1f s: %s at %d Hz, firmware %s", time.Since(t0).Seconds(), info.MCU, info.FCPU, info.Firmware)
+		} else {
+			ui.Debugf("no answer to IDENTIFY: assuming a 16 MHz clock (%v)", plainError(err))
+		}
+	}
 	local := netip.AddrPortFrom(host, uint16(49152+os.Getpid()%16384))
-	return &linkTransport{Link: mssl.NewLink(l, local, netip.AddrPortFrom(dev, mssl.Port)), l: l, pcap: pcap}, nil
+	return &linkTransport{Link: mssl.NewLink(l, local, netip.AddrPortFrom(dev, mssl.Port)), l: l, pcap: pcap, info: info}, nil
 }
 
 // linkTransport closes the serial link (and its recording) with the session.
@@ -325,6 +348,7 @@ type linkTransport struct {
 	*mssl.Link
 	l    *link.Serial
 	pcap *os.File
+	info *device.Info // IDENTIFY's answer, nil if none
 }
 
 func (t *linkTransport) Close() error {
@@ -338,6 +362,7 @@ func (t *linkTransport) Close() error {
 
 // msslError maps a session error to an exit code and a hint.
 func msslError(err error) error {
+	err = plainError(err)
 	var na *mssl.NoAnswerError
 	if errors.As(err, &na) {
 		hint := map[mssl.Silence]string{
@@ -451,10 +476,10 @@ func msslRun(ui *UI, sess *mssl.Session, words []string) error {
 	case tasks.StatusOK:
 		return nil
 	case tasks.StatusDenied:
-		return authError(fmt.Errorf("mssl: task %s: denied: the grant does not permit it", t),
+		return authError(fmt.Errorf("task %s: denied: the grant does not permit it", t),
 			"the grant permits: "+sess.Grant().Tasks.String())
 	}
-	return failf("", "mssl: task %s: %s", t, reply.Status)
+	return failf("", "task %s: %s", t, reply.Status)
 }
 
 // msslInteractive reads command lines until quit or end of input.

@@ -49,6 +49,11 @@ type UI struct {
 	Verbose  bool
 	Format   Format
 
+	// Verbosity counts -v (--verbose): 1 shows waits, retries and link
+	// events, 2 (-vv, -v -v) also the frames in hex. Verbose is
+	// Verbosity > 0.
+	Verbosity int
+
 	// width is the width tables are fitted to; 0 asks $COLUMNS, then
 	// the terminal (tableWidth). Tests set it to fake a terminal.
 	width int
@@ -122,6 +127,33 @@ func (ui *UI) Debugf(format string, a ...any) {
 		return
 	}
 	fmt.Fprintf(ui.Err, "mstool: %s\n", fmt.Sprintf(format, a...))
+}
+
+// Tracef prints only with -vv.
+func (ui *UI) Tracef(format string, a ...any) {
+	if ui.Verbosity < 2 {
+		return
+	}
+	fmt.Fprintf(ui.Err, "mstool: %s\n", fmt.Sprintf(format, a...))
+}
+
+// Progressf tells a person about a long wait on stderr: not with --quiet
+// or --json (scripts read stderr for the JSON error).
+func (ui *UI) Progressf(format string, a ...any) {
+	if ui.JSON {
+		return
+	}
+	ui.Infof(format, a...)
+}
+
+// hexFrame renders a frame for -vv, like avrdude -v -v.
+func hexFrame(dir string, b []byte) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s %d bytes:", dir, len(b))
+	for _, c := range b {
+		fmt.Fprintf(&sb, " %02x", c)
+	}
+	return sb.String()
 }
 
 // Printf writes data to stdout.

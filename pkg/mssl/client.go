@@ -33,6 +33,57 @@ type Config struct {
 	// answer, Dial asks the device why (Diagnose) and returns a
 	// *NoAnswerError.
 	Management device.Conn
+	// FCPU is the device's clock in Hz (device.Info.FCPU, from IDENTIFY;
+	// 0: 16 MHz). The wait for the device's RSA verification of the grant
+	// scales with it (RSAWait).
+	FCPU uint32
+	// Log, when set, is told of the waits and retries of the session, one
+	// line each ("handshake: no answer within 2s, retry 2/3"): mstool -v.
+	Log func(msg string)
+	// Trace, when set, is given every message sent ("send") and received
+	// ("recv"), as it is on the transport: mstool -vv.
+	Trace func(dir string, msg []byte)
+	// Progress, when set, is told of a long wait a person should see:
+	// "device verifying the grant (RSA-2048, about 1 s)" during the first
+	// handshake with a grant (the device has not cached it).
+	Progress func(msg string)
+}
+
+// RSAWait estimates how long a device with clock fcpu (Hz; 0: 16 MHz)
+// takes to verify a bits-bit RSA signature (e = 65537): about 1 s for
+// RSA-2048 at 16 MHz, growing with the square of the modulus size and
+// inversely with the clock.
+func RSAWait(bits int, fcpu uint32) time.Duration {
+	if fcpu == 0 {
+		fcpu = 16000000
+	}
+	r := float64(bits) / 2048
+	return time.Duration(float64(time.Second) * r * r * 16e6 / float64(fcpu))
+}
+
+func (c *Config) logf(format string, a ...any) {
+	if c.Log != nil {
+		c.Log(fmt.Sprintf(format, a...))
+	}
+}
+
+// tracing shows every message of a Transport to Config.Trace.
+type tracing struct {
+	Transport
+	trace func(dir string, msg []byte)
+}
+
+func (t tracing) Send(msg []byte) error {
+	t.trace("send", msg)
+	return t.Transport.Send(msg)
+}
+
+func (t tracing) Recv(ctx context.Context) ([]byte, error) {
+	m, err := t.Transport.Recv(ctx)
+	if err == nil {
+		t.trace("recv", m)
+	}
+	return m, err
 }
 
 // Session is an established MSSL session. Its methods are not safe for
@@ -48,7 +99,8 @@ type Session struct {
 	cached   bool
 	mu       sync.Mutex
 	closed   bool
-	lastClr  Alert // last cleartext alert seen while waiting
+	lastClr  Alert         // last cleartext alert seen while waiting
+	waited   time.Duration // the last handshake attempt's timeout
 	sawClr   bool
 	stats    ClientStats
 }
@@ -94,11 +146,19 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
+	var sent netip.Addr
+	if r, ok := cfg.Transport.(remoteAddr); ok {
+		sent = r.Remote().Addr()
+	}
+	if cfg.Trace != nil {
+		cfg.Transport = tracing{cfg.Transport, cfg.Trace}
+	}
 	s := &Session{cfg: cfg, g: g}
-	var last error
-	for attempt := 0; attempt <= cfg.retries(); attempt++ {
-		if attempt > 0 {
+	attempts := cfg.retries() + 1
+	for attempt := 1; attempt <= attempts; attempt++ {
+		if attempt > 1 {
 			s.stats.Retransmissions++
+			cfg.logf("handshake: no answer within %v, retry %d/%d", s.waited, attempt, attempts)
 		}
 		err := s.handshake(ctx)
 		if err == nil {
@@ -107,18 +167,14 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 			return nil, err
 		}
-		last = err
 	}
 	if cfg.Management != nil {
-		var sent netip.Addr
-		if r, ok := cfg.Transport.(remoteAddr); ok {
-			sent = r.Remote().Addr()
-		}
+		cfg.logf("handshake: no answer; asking the device why on its management channel")
 		if err := Diagnose(ctx, cfg.Management, sent); err != nil {
 			return nil, err
 		}
 	}
-	return nil, fmt.Errorf("%w (handshake: %v)", ErrNoAnswer, last)
+	return nil, fmt.Errorf("%w within %v (%d attempts)", ErrNoAnswer, s.waited, attempts)
 }
 
 // recvTimeout waits for a message for one timeout.
@@ -145,7 +201,8 @@ func (s *Session) handshake(ctx context.Context) error {
 	if err := s.cfg.Transport.Send(ch.Marshal()); err != nil {
 		return err
 	}
-	deadline, cancel := context.WithTimeout(ctx, s.cfg.timeout())
+	s.waited = s.cfg.timeout()
+	deadline, cancel := context.WithTimeout(ctx, s.waited)
 	defer cancel()
 	// ServerHello, or an alert.
 	var sh *ServerHello
@@ -195,9 +252,17 @@ func (s *Session) handshake(ctx context.Context) error {
 			if err := s.cfg.Transport.Send(append([]byte{TypeGrantSignature}, s.cfg.Grant[grant.BodySize:]...)); err != nil {
 				return err
 			}
-			// RSA-2048 on the device takes about a second: a fresh timeout.
+			// RSA on the device takes about a second (RSA-2048 at
+			// 16 MHz): a fresh timeout, twice the estimate for this
+			// board's clock on top of the usual one.
+			bits := 8 * (len(s.cfg.Grant) - grant.BodySize)
+			rsa := RSAWait(bits, s.cfg.FCPU)
+			if s.cfg.Progress != nil {
+				s.cfg.Progress(fmt.Sprintf("device verifying the grant (RSA-%d, about %.1f s)…", bits, rsa.Seconds()))
+			}
+			s.waited = s.cfg.timeout() + 2*RSAWait(max(bits, 2048), s.cfg.FCPU)
 			cancel()
-			deadline, cancel = context.WithTimeout(ctx, s.cfg.timeout()+2*time.Second)
+			deadline, cancel = context.WithTimeout(ctx, s.waited)
 			defer cancel()
 		case m[0] == RecordFinished:
 			r, err := ParseRecord(m)
@@ -329,6 +394,7 @@ func (s *Session) Task(ctx context.Context, t grant.Task, args []byte) (tasks.Re
 	for attempt := 0; attempt <= s.cfg.retries(); attempt++ {
 		if attempt > 0 {
 			s.stats.Retransmissions++
+			s.cfg.logf("task %s: no answer within %v, retry %d/%d", t, s.cfg.timeout(), attempt+1, s.cfg.retries()+1)
 		}
 		if err := s.send(RecordData, req); err != nil {
 			return tasks.Reply{}, err
