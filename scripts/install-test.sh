@@ -6,7 +6,8 @@
 # $MSTOOL_MSSIM, no --harness/--elf), the README tour's steps that need
 # the simulated device: keygen, esp sa new, provision (checked against the
 # installed reference firmware's manifest), mstool sim --eeprom in the
-# background, identify, esp ping, esp exec, provision inspect.
+# background, identify, esp ping, esp exec, decrypt, provision inspect,
+# and flash --dry-run of the installed reference image.
 #
 #   scripts/install-test.sh         (make test-install runs it after make)
 #
@@ -108,6 +109,15 @@ show "$mstool" identify --port "$port"
 show "$mstool" esp ping --port "$port" --sa host.sa -c 3 --interval 0.2 --pcap link.pcap
 show "$mstool" esp exec --port "$port" --sa host.sa led on
 show "$mstool" decrypt link.pcap --sa host.sa -o plain.pcap
+
+# Flashing the installed reference image (the command only: no board here).
+if command -v avrdude >/dev/null 2>&1; then
+	show "$mstool" flash --dry-run --port /dev/null "$inst/share/mstool/firmware/atmega328p/mstool.hex"
+elif [ "${CI:-}" = true ]; then
+	fail "avrdude not found"
+else
+	echo "install-test: avrdude not found: flash --dry-run not checked" >&2
+fi
 
 kill -TERM "$simpid"
 wait "$simpid" || fail "mstool sim did not stop cleanly"
