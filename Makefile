@@ -4,12 +4,14 @@
 #   make test       the whole test suite (what CI runs)
 #   make generate   regenerate completions/ and man/ (a test checks they are current)
 #   make demo       the main job against the simulated device
+#   make install    PREFIX=/usr/local DESTDIR=: mstool, the simulator harness,
+#                   the reference firmware, man page and completions (after make)
 
 GO      ?= go
 BIN     := bin/mstool
 export CGO_ENABLED ?= 0
 
-.PHONY: cross all build firmware test test-go test-firmware generate vet fmt-check demo clean perf perf-decrypt
+.PHONY: cross all build firmware test test-go test-firmware test-install install generate vet fmt-check demo clean perf perf-decrypt
 
 all: build firmware
 
@@ -21,7 +23,7 @@ firmware:
 
 # The whole suite. Firmware first: the Go tests run the real firmware in
 # the simulator and read the host test results' vectors.
-test: fmt-check vet cross firmware test-firmware test-go
+test: fmt-check vet cross firmware test-firmware test-go test-install
 
 # Host builds of the firmware sources under ASan/UBSan (crypto, RSA, network
 # stack, EEPROM store, MSSL), the libFuzzer targets (MSSL messages, raw
@@ -37,6 +39,42 @@ test-go:
 
 vet:
 	$(GO) vet ./...
+
+# The installed layout (docs/install.md). mstool finds the harness and the
+# firmware relative to its own executable: PREFIX/bin/mstool looks in
+# PREFIX/lib/mstool/ and PREFIX/share/mstool/firmware/<mcu>/. Installs what
+# 'make' built and builds nothing (so 'sudo make install' needs no Go).
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+INSTALL      ?= install
+INSTALL_MCUS := atmega328p atmega168
+FW_FILES     := mstool.elf mstool.hex manifest.json size-report.json
+INSTALL_SRCS := $(BIN) firmware/build/mssim \
+	$(foreach m,$(INSTALL_MCUS),$(addprefix firmware/build/$(m)/,$(FW_FILES))) \
+	man/mstool.1 completions/mstool.bash completions/_mstool completions/mstool.fish
+install:
+	@missing=; for f in $(INSTALL_SRCS); do [ -f "$$f" ] || missing="$$missing $$f"; done; \
+	if [ -n "$$missing" ]; then echo "install: not built:$$missing (run 'make' first)" >&2; exit 1; fi
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/mstool \
+		$(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	$(INSTALL) -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mstool
+	$(INSTALL) -m 0755 firmware/build/mssim $(DESTDIR)$(PREFIX)/lib/mstool/mssim
+	set -e; for m in $(INSTALL_MCUS); do \
+		$(INSTALL) -d $(DESTDIR)$(PREFIX)/share/mstool/firmware/$$m; \
+		for f in $(FW_FILES); do $(INSTALL) -m 0644 firmware/build/$$m/$$f $(DESTDIR)$(PREFIX)/share/mstool/firmware/$$m/$$f; done; \
+	done
+	$(INSTALL) -m 0644 man/mstool.1 $(DESTDIR)$(PREFIX)/share/man/man1/mstool.1
+	$(INSTALL) -m 0644 completions/mstool.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mstool
+	$(INSTALL) -m 0644 completions/_mstool $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_mstool
+	$(INSTALL) -m 0644 completions/mstool.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/mstool.fish
+
+# make install into a temporary DESTDIR, then the README tour with the
+# installed mstool from a directory outside the checkout (scripts/install-test.sh).
+test-install: build firmware
+	scripts/install-test.sh
 
 # Every platform the release builds (.goreleaser.yaml), with cgo off as there.
 RELEASE_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64

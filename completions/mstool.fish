@@ -270,7 +270,7 @@ complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l eeprom -r -d 'keep
 complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l reset-eeprom -d 'load the --eeprom image over FILE.eep even though the device has moved on from it (its keys, counters and floors go back to the image\'s, as when flashing it)'
 complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l allow-older-floors -d 'load an --eeprom image whose revocation floors are below the host\'s record (undoes revocations)'
 complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l mcu -r -d 'simulated MCU: atmega328p or atmega168'
-complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l harness -r -d 'the mssim harness binary (default firmware/build/mssim)'
+complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l harness -r -d 'the mssim harness binary (default firmware/build/mssim, or PREFIX/lib/mstool/mssim when installed)'
 complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l boot -r -d 'start at this byte `ADDRESS` (a bootloader, e.g. 0x7e00 for optiboot)'
 complete -c mstool -n '__fish_seen_subcommand_from completion' -f -l help -s h -d 'show help'
 complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'completion' -d 'print a shell completion script (bash, zsh or fish)'

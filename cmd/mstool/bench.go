@@ -171,12 +171,8 @@ func renderBench(ui *UI, info *device.Info, rep benchReport) {
 	}
 }
 
-// findDefaultELF looks for the firmware build of mcu under firmware/build
-// in the working directory or a parent.
+// findDefaultELF looks for the firmware build of mcu as 'mstool sim'
+// does: in a source checkout, then next to mstool's executable.
 func findDefaultELF(mcu string) (string, error) {
-	p, ok := sim.FindUp("firmware/build/" + mcu + "/mstool.elf")
-	if !ok {
-		return "", errors.New("not found")
-	}
-	return p, nil
+	return sim.FindFirmware("", mcu)
 }

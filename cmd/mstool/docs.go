@@ -110,7 +110,7 @@ func manCommand(ui *UI) *cli.Command {
 // environment lists every variable mstool reads (os.Getenv in cmd and
 // pkg), for the man page's ENVIRONMENT section.
 var environment = [][2]string{
-	{sim.HarnessEnv, "the mssim simulator harness that 'mstool sim' runs, when --harness is not given (default: firmware/build/mssim in the working directory or a parent directory, then mssim on PATH)"},
+	{sim.HarnessEnv, "the mssim simulator harness that 'mstool sim' runs, when --harness is not given (default: firmware/build/mssim in the working directory or a parent directory, then ../lib/mstool/mssim or mssim next to mstool's executable, then mssim on PATH)"},
 	{avrdude.Env, "the avrdude binary that 'mstool flash' runs, when --avrdude is not given (default: avrdude on PATH)"},
 	{msslKeyLogEnv, "append the keys of every MSSL session to this file, when --keylog is not given, for 'mstool decrypt --mssl-keylog' (like SSLKEYLOGFILE)"},
 	{floorbook.EnvDir, "directory of mstool's state: the floor record is kept in its floors subdirectory"},
@@ -125,6 +125,8 @@ var files = [][2]string{
 	{"FILE.state", "next to the SA file FILE: the outbound sequence numbers used from it (docs/sa-file.md); 'mstool esp sa state FILE' shows and advances it. Copy it with the SA file, and use one SA file from one place only"},
 	{"NAME.hostkey", "next to the grant NAME.grant: the host's secret key for the grant (mode 0600), written by 'mstool grant sign', read by 'mstool mssl' unless --host-key is given"},
 	{"$MSTOOL_STATE_DIR/floors/", "the floor record: the highest grant revocation floors given to each device per issuer, so that provisioning or flashing an older EEPROM image cannot undo a revocation (default ~/.local/state/mstool/floors, see ENVIRONMENT)"},
+	{"PREFIX/lib/mstool/mssim", "the simulator harness of an installed mstool (make install), found relative to mstool's executable PREFIX/bin/mstool; it needs libsimavr"},
+	{"PREFIX/share/mstool/firmware/MCU/", "the reference firmware of an installed mstool: mstool.elf, mstool.hex, manifest.json, size-report.json; 'mstool sim' runs mstool.elf and 'mstool provision' checks suites against manifest.json when no source checkout is around the working directory (docs/install.md)"},
 	{"FILE.eep", "the simulated device's EEPROM when 'mstool sim --eeprom FILE' is given an Intel HEX image FILE (dev.hex: dev.eep); it keeps the device's state across restarts"},
 }
 

@@ -33,8 +33,11 @@ func simCommand(ui *UI) *cli.Command {
 			"is refused unless --reset-eeprom loads it over the device, as flashing it would.\n" +
 			"The harness stops when mstool does, however mstool ends.\n\n" +
 			"The harness and firmware are found under firmware/build/ in this directory or a\n" +
-			"parent (build them with 'make -C firmware'), or given with --harness and --elf;\n" +
-			"$MSTOOL_MSSIM also names the harness.",
+			"parent (a source checkout; build them with 'make -C firmware'), then where\n" +
+			"'make install' puts them next to mstool's executable (../lib/mstool/mssim,\n" +
+			"../share/mstool/firmware/MCU/mstool.elf; or mssim and firmware/MCU/ beside it),\n" +
+			"then mssim on PATH; or given with --harness and --elf. $MSTOOL_MSSIM also names\n" +
+			"the harness and comes first. The harness needs libsimavr at run time.",
 		ArgsUsage: " ",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "elf", Usage: "firmware image `FILE` (.elf or .hex; default firmware/build/MCU/mstool.elf)"},
@@ -42,7 +45,7 @@ func simCommand(ui *UI) *cli.Command {
 			&cli.BoolFlag{Name: "reset-eeprom", Usage: "load the --eeprom image over FILE.eep even though the device has moved on from it (its keys, counters and floors go back to the image's, as when flashing it)"},
 			&cli.BoolFlag{Name: "allow-older-floors", Usage: "load an --eeprom image whose revocation floors are below the host's record (undoes revocations)"},
 			&cli.StringFlag{Name: "mcu", Value: "atmega328p", Usage: "simulated MCU: atmega328p or atmega168"},
-			&cli.StringFlag{Name: "harness", Usage: "the mssim harness binary (default firmware/build/mssim)"},
+			&cli.StringFlag{Name: "harness", Usage: "the mssim harness binary (default firmware/build/mssim, or PREFIX/lib/mstool/mssim when installed)"},
 			&cli.StringFlag{Name: "boot", Usage: "start at this byte `ADDRESS` (a bootloader, e.g. 0x7e00 for optiboot)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -118,7 +121,7 @@ func runSim(ui *UI, o sim.Options) error {
 	if err != nil {
 		switch {
 		case errors.Is(err, sim.ErrHarnessNotFound), errors.Is(err, sim.ErrFirmwareNotFound):
-			return failf("build them with 'make -C firmware', or give --harness/--elf", "%v", err)
+			return failf("build them with 'make -C firmware' in a source checkout (or install them with 'make install'), or give --harness/--elf", "%v", err)
 		case errors.Is(err, sim.ErrEEPROMInUse), errors.Is(err, keyfile.ErrSymlink):
 			return simEEPROMError(err, o.EEPROM)
 		}

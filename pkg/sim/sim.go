@@ -38,11 +38,14 @@ const HarnessEnv = "MSTOOL_MSSIM"
 // Options say what to simulate. Zero values pick the defaults.
 type Options struct {
 	// Harness is the mssim binary; default: $MSTOOL_MSSIM, then
-	// firmware/build/mssim in the working directory or a parent, then
-	// mssim on PATH.
+	// firmware/build/mssim in the working directory or a parent (a source
+	// checkout), then ../lib/mstool/mssim or mssim next to mstool's
+	// executable (installed or unpacked), then mssim on PATH.
 	Harness string
 	// Firmware is the ELF or Intel HEX image; default
-	// firmware/build/<MCU>/mstool.elf found like the harness.
+	// firmware/build/<MCU>/mstool.elf in the working directory or a
+	// parent, then ../share/mstool/firmware/<MCU>/mstool.elf or
+	// firmware/<MCU>/mstool.elf next to mstool's executable.
 	Firmware string
 	// MCU is atmega328p (default) or atmega168.
 	MCU string
@@ -96,6 +99,47 @@ func FindUp(rel string) (string, bool) {
 	}
 }
 
+// The installed layout, relative to the directory of mstool's executable
+// (make install: PREFIX/bin/mstool, PREFIX/lib/mstool/mssim,
+// PREFIX/share/mstool/firmware/<mcu>/), and the portable one: mstool,
+// mssim and firmware/<mcu>/ side by side in one unpacked directory.
+var (
+	installedHarness  = []string{filepath.Join("..", "lib", "mstool", "mssim"), "mssim"}
+	installedFirmware = []string{filepath.Join("..", "share", "mstool", "firmware"), "firmware"}
+)
+
+// executable is os.Executable; tests replace it.
+var executable = os.Executable
+
+// exeDir is the directory of mstool's executable, links resolved (a link
+// /usr/local/bin/mstool -> /opt/mstool/bin/mstool finds /opt/mstool/lib).
+func exeDir() (string, bool) {
+	exe, err := executable()
+	if err != nil || exe == "" {
+		return "", false
+	}
+	if p, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = p
+	}
+	return filepath.Dir(exe), true
+}
+
+// findNextToExe looks for each of rels relative to the executable's
+// directory and returns the first existing file.
+func findNextToExe(rels ...string) (string, bool) {
+	dir, ok := exeDir()
+	if !ok {
+		return "", false
+	}
+	for _, rel := range rels {
+		p := filepath.Join(dir, rel)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, true
+		}
+	}
+	return "", false
+}
+
 // FindHarness resolves the harness binary as Options.Harness documents.
 func FindHarness(explicit string) (string, error) {
 	if explicit == "" {
@@ -110,10 +154,14 @@ func FindHarness(explicit string) (string, error) {
 	if p, ok := FindUp(filepath.Join("firmware", "build", "mssim")); ok {
 		return p, nil
 	}
+	if p, ok := findNextToExe(installedHarness...); ok {
+		return p, nil
+	}
 	if p, err := exec.LookPath("mssim"); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("%w (looked for firmware/build/mssim here and in parent directories, and on PATH)", ErrHarnessNotFound)
+	return "", fmt.Errorf("%w (looked for firmware/build/mssim here and in parent directories, %s next to mstool's executable, and on PATH)",
+		ErrHarnessNotFound, strings.Join(installedHarness, " and "))
 }
 
 // FindFirmware resolves the firmware image as Options.Firmware documents.
@@ -128,7 +176,15 @@ func FindFirmware(explicit, mcu string) (string, error) {
 	if p, ok := FindUp(rel); ok {
 		return p, nil
 	}
-	return "", fmt.Errorf("%w (looked for %s here and in parent directories)", ErrFirmwareNotFound, rel)
+	var next []string
+	for _, d := range installedFirmware {
+		next = append(next, filepath.Join(d, mcu, "mstool.elf"))
+	}
+	if p, ok := findNextToExe(next...); ok {
+		return p, nil
+	}
+	return "", fmt.Errorf("%w (looked for %s here and in parent directories, and %s next to mstool's executable)",
+		ErrFirmwareNotFound, rel, strings.Join(next, " and "))
 }
 
 // Start launches the harness and returns once the device runs and its
