@@ -339,10 +339,13 @@ func espSAExportCommand(ui *UI) *cli.Command {
 			"Wireshark profile directory, e.g. ~/.config/wireshark/esp_sa) for every SA of\n" +
 			"the file, both directions; suites Wireshark cannot decrypt (AES-CCM) are left\n" +
 			"out with a warning. --xfrm writes equivalent 'ip xfrm state add' commands.\n" +
-			"The data goes to standard output and contains the secret keys.",
+			"The data contains the secret keys. It goes to standard output, or with -o FILE\n" +
+			"to a new file with mode 0600 (never over an existing one), e.g.\n\n" +
+			"   mstool esp sa export --wireshark -o ~/.config/wireshark/esp_sa host.sa",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "wireshark", Usage: "write a Wireshark esp_sa table"},
 			&cli.BoolFlag{Name: "xfrm", Usage: "write 'ip xfrm state add' commands"},
+			outputFlag("write to the new `FILE` (mode 0600, never overwritten) instead of standard output"),
 		},
 		Action: func(c *cli.Context) error {
 			args, err := interspersed(ui, c)
@@ -356,6 +359,21 @@ func espSAExportCommand(ui *UI) *cli.Command {
 			if ws == xf {
 				return usageErrorf("choose one: --wireshark or --xfrm", "esp sa export: give exactly one output format")
 			}
+			// Standard output by default, as before; -o - claims it as
+			// secret data (not a terminal), -o FILE is a new 0600 file.
+			out := c.String("output")
+			write := func(data []byte) error {
+				if out == "" {
+					_, err := ui.Out.Write(data)
+					return err
+				}
+				return ui.writeSecret(out, data)
+			}
+			if out != "" {
+				if err := ui.prepareSecretOutput(out); err != nil {
+					return err
+				}
+			}
 			f, err := ui.readSAFile("FILE", args[0])
 			if err != nil {
 				return err
@@ -365,8 +383,7 @@ func espSAExportCommand(ui *UI) *cli.Command {
 				if err != nil {
 					return failf("give the SAs src and dst addresses (mstool esp sa new --host-ip ... --device-ip ...)", "esp sa export: %v", err)
 				}
-				_, err = ui.Out.Write(data)
-				return err
+				return write(data)
 			}
 			data, warnings := safile.ExportWireshark(f.All())
 			for _, w := range warnings {
@@ -382,8 +399,7 @@ func espSAExportCommand(ui *UI) *cli.Command {
 				return failf("use a suite Wireshark 4.0 decrypts (CBC, CTR, GCM or NULL); 'mstool decrypt' handles every suite",
 					"esp sa export: no SA of this file can be decrypted by Wireshark")
 			}
-			_, err = ui.Out.Write(data)
-			return err
+			return write(data)
 		},
 	}
 }

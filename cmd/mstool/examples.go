@@ -41,7 +41,7 @@ var examples = map[string]example{
 	"esp sa":        {"mstool esp sa new -o host.sa --host-ip 10.0.0.1 --device-ip 10.0.0.2", "create the host's SA file for a device at 10.0.0.2"},
 	"esp sa new":    {"mstool esp sa new -o host.sa --suite aes128-gcm16 --host-ip 10.0.0.1 --device-ip 10.0.0.2", "an SA file with AES-GCM instead of the default suite"},
 	"esp sa show":   {"mstool esp sa show host.sa", "show an SA file's associations, without keys"},
-	"esp sa export": {"mstool esp sa export --wireshark host.sa > esp_sa", "write Wireshark's esp_sa table for this SA file"},
+	"esp sa export": {"mstool esp sa export --wireshark -o esp_sa host.sa", "write Wireshark's esp_sa table for this SA file"},
 	"esp sa state":  {"mstool esp sa state host.sa", "show the sequence numbers used from this SA file (host.sa.state)"},
 
 	"mssl":         {"mstool mssl exec -g alice.grant --udp 10.0.0.2:7412 uptime", "run the uptime task over MSSL"},

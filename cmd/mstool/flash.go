@@ -13,6 +13,7 @@ import (
 	"github.com/mstool/mstool/pkg/avrdude"
 	"github.com/mstool/mstool/pkg/board"
 	"github.com/mstool/mstool/pkg/fwimage"
+	"github.com/mstool/mstool/pkg/provision"
 	"github.com/urfave/cli/v2"
 )
 
@@ -30,7 +31,10 @@ func flashCommand(ui *UI) *cli.Command {
 			"touched, and with several candidates mstool lists them and asks for --port.\n\n" +
 			"--eeprom writes an EEPROM image (mstool provision) and needs an ISP programmer:\n" +
 			"stock optiboot cannot write EEPROM. --dry-run prints the avrdude command and\n" +
-			"runs nothing. avrdude's own output is shown with --verbose. See docs/flash.md.",
+			"runs nothing. avrdude's own output is shown with --verbose. See docs/flash.md.\n\n" +
+			"Flash refuses an mstool EEPROM image given as FIRMWARE (it goes with --eeprom),\n" +
+			"and an image whose static RAM (size-report.json next to it) plus its stack need\n" +
+			"(manifest.json's stack) exceeds the MCU's RAM, unless --allow-ram-overflow.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "board", Aliases: []string{"b"}, Value: board.DefaultBoard, Usage: "board profile `NAME`: " + strings.Join(board.Names(), ", ")},
 			&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "serial `PORT` (default: detected), or usb for ISP programmers"},
@@ -38,6 +42,7 @@ func flashCommand(ui *UI) *cli.Command {
 			&cli.IntFlag{Name: "baud", Usage: "serial speed `N` instead of the profile's"},
 			&cli.StringFlag{Name: "mcu", Usage: "the board's `MCU` where the profile allows several (" + strings.Join(board.MCUNames(), ", ") + ")"},
 			&cli.StringFlag{Name: "eeprom", Usage: "also write this EEPROM image `FILE.hex` (ISP programmers only)"},
+			&cli.BoolFlag{Name: "allow-ram-overflow", Usage: "flash an image whose static RAM plus stack need exceeds the MCU's RAM (a warning instead)"},
 			&cli.BoolFlag{Name: "allow-older-floors", Usage: "write an EEPROM image whose revocation floors are below the host's record (undoes revocations)"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the avrdude command and exit"},
 			&cli.BoolFlag{Name: "no-verify", Usage: "skip avrdude's read-back verification"},
@@ -137,6 +142,10 @@ func runFlash(ui *UI, c *cli.Context) error {
 		if err != nil {
 			return failf("give the .elf or .hex that 'make -C firmware' builds", "flash: %v", err)
 		}
+		if provision.IsImage(im.Flash) && im.EEPROM == nil {
+			return usageErrorf(fmt.Sprintf("write it with --eeprom %s and an ISP programmer (--board usbasp), or over serial with 'mstool provision --port'", fw),
+				"flash: %s is an mstool EEPROM image (mstool provision), not firmware", fw)
+		}
 		rep.Firmware, rep.FirmwareMCU = fw, im.MCU
 		switch {
 		case im.MCU == "":
@@ -147,6 +156,21 @@ func runFlash(ui *UI, c *cli.Context) error {
 		}
 		if len(im.Flash) > tgt.MCU.FlashSize {
 			return failf("", "flash: %s holds %d bytes, more than the %s's %d bytes of flash", fw, len(im.Flash), tgt.MCU.Name, tgt.MCU.FlashSize)
+		}
+		need, err := fwimage.CheckRAM(fw, tgt.MCU.Name, tgt.MCU.RAM)
+		var re *fwimage.RAMError
+		switch {
+		case errors.As(err, &re) && c.Bool("allow-ram-overflow"):
+			ui.Warnf("%s; flashing anyway (--allow-ram-overflow): the stack may run into the static data", re.Detail())
+		case errors.As(err, &re):
+			return failf("shrink the image's buffers or build options (docs/PERFORMANCE.md), use an MCU with more RAM, or --allow-ram-overflow if you know the figures are wrong",
+				"flash: %s", re.Detail())
+		case err != nil:
+			ui.Warnf("cannot check the RAM %s needs: %v", fw, err)
+		case need == nil:
+			ui.Debugf("no %s tied to %s: its RAM need is not checked", fwimage.SizeReportName, fw)
+		default:
+			ui.Debugf("%s needs %d bytes of RAM (%d static + %d of stack) of %d", fw, need.Total(), need.Static, need.Stack, tgt.MCU.RAM)
 		}
 		job.Flash = fw
 		if !isHexName(fw) {

@@ -20,15 +20,19 @@ func simCommand(ui *UI) *cli.Command {
 		Name:  "sim",
 		Usage: "start the simulated device (the real firmware on simavr) and print its port",
 		Description: "Runs the firmware image on a simulated ATmega328P (or ATmega168) in the mssim\n" +
-			"harness and bridges its UART to a pseudo-terminal. The port path is printed on\n" +
-			"standard output (with --json: {\"port\": ...}); then mstool waits until Ctrl-C or\n" +
-			"SIGTERM, stops the device and saves its EEPROM. Run it in the background and use\n" +
-			"the port with the other commands:\n\n" +
-			"   mstool sim --eeprom dev.eep > port.txt &\n" +
+			"harness and bridges its UART to a pseudo-terminal. The port path (e.g.\n" +
+			"/dev/pts/3) is printed on standard output, alone on its line; with --json one\n" +
+			"object instead: {\"port\", \"mcu\", \"f_cpu\", \"firmware\", \"pid\"}. Then mstool\n" +
+			"waits until Ctrl-C or SIGTERM, stops the device and saves its EEPROM. Run it in\n" +
+			"the background and use the port with the other commands:\n\n" +
+			"   mstool sim --eeprom dev.eeprom.hex > port.txt &\n" +
 			"   mstool bench --port $(cat port.txt)\n\n" +
-			"--eeprom FILE is the device's EEPROM (mode 0600; one simulator at a time). An\n" +
-			"Intel HEX image from 'mstool provision' only creates the device's EEPROM file\n" +
-			"FILE.eep: restarts keep that file, and once the device has moved on from the\n" +
+			"--eeprom FILE is the device's EEPROM as raw bytes: loaded at start, saved on\n" +
+			"change and at exit, mode 0600, kept across restarts (one simulator at a time).\n" +
+			"An Intel HEX image from 'mstool provision' (IMAGE.hex) only creates the device's\n" +
+			"EEPROM file IMAGE.eep next to the image, mode 0600: --eeprom dev.eeprom.hex\n" +
+			"keeps the device in dev.eeprom.eep. That file is kept across restarts (counters,\n" +
+			"floors, keys provisioned over serial); once the device has moved on from the\n" +
 			"image (provisioned again over the serial line, or the image changed) the image\n" +
 			"is refused unless --reset-eeprom loads it over the device, as flashing it would.\n" +
 			"The harness stops when mstool does, however mstool ends.\n\n" +

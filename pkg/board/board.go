@@ -20,12 +20,13 @@ type MCU struct {
 	Signature string // device signature bytes, hex, e.g. "1e950f"
 	FlashSize int    // bytes
 	EEPROM    int    // bytes
+	RAM       int    // SRAM bytes (static data, heap and stack)
 }
 
 // MCUs mstool's firmware is built for.
 var mcus = map[string]MCU{
-	"atmega328p": {Name: "atmega328p", Part: "m328p", Signature: "1e950f", FlashSize: 32 << 10, EEPROM: 1024},
-	"atmega168":  {Name: "atmega168", Part: "m168", Signature: "1e9406", FlashSize: 16 << 10, EEPROM: 512},
+	"atmega328p": {Name: "atmega328p", Part: "m328p", Signature: "1e950f", FlashSize: 32 << 10, EEPROM: 1024, RAM: 2048},
+	"atmega168":  {Name: "atmega168", Part: "m168", Signature: "1e9406", FlashSize: 16 << 10, EEPROM: 512, RAM: 1024},
 }
 
 // LookupMCU returns the MCU called name (case-insensitive).

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mstool/mstool/internal/testenv"
+	"github.com/mstool/mstool/pkg/fwimage"
 )
 
 // TestImagesLeaveTheBootloaderRoom: the firmware must stay below the boot
@@ -38,5 +39,23 @@ func TestImagesLeaveTheBootloaderRoom(t *testing.T) {
 			t.Errorf("%s: image is %d bytes, %d over the %d bytes below optiboot", mcu, rep.Total.Flash, -room, rep.Capacity.Flash-optiboot)
 		}
 		t.Logf("%s: %d bytes of flash, %d left below optiboot; %d bytes of static RAM of %d", mcu, rep.Total.Flash, room, rep.Total.RAM, rep.Capacity.RAM)
+	}
+}
+
+// TestImagesFitTheirRAM: the images of make pass flash's RAM check (static
+// RAM of the size report plus the manifest's stack figure).
+func TestImagesFitTheirRAM(t *testing.T) {
+	for mcu, ram := range map[string]int{"atmega328p": 2048, "atmega168": 1024, "nobench/atmega328p": 2048} {
+		path := testenv.Artifact(t, "firmware/build/"+mcu+"/mstool.elf", "firmware")
+		need, err := fwimage.CheckRAM(path, mcu, ram)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if need == nil || need.Stack == 0 {
+			t.Errorf("%s: no RAM figures next to the image (%v)", mcu, need)
+			continue
+		}
+		t.Logf("%s: %d static + %d stack = %d of %d", mcu, need.Static, need.Stack, need.Total(), ram)
 	}
 }

@@ -41,6 +41,10 @@ const noteSection = ".note.gnu.avr.deviceinfo"
 // ManifestName is the build manifest next to a firmware image.
 const ManifestName = "manifest.json"
 
+// SizeReportName is the build's size report next to a firmware image
+// (firmware/tools/sizereport.py: flash and static RAM per module).
+const SizeReportName = "size-report.json"
+
 // Errors callers can branch on.
 var (
 	ErrFormat = errors.New("fwimage: not an AVR ELF or Intel HEX file")
@@ -87,6 +91,11 @@ type Manifest struct {
 	// frame on the UART (0 if not recorded).
 	EEPROM   int `json:"eeprom,omitempty"`
 	FrameMax int `json:"frame_max,omitempty"`
+	// Stack is the stack the image needs at its deepest, in bytes, the
+	// interrupt frame included (0 if not recorded): a documented figure
+	// per build configuration (firmware/tools/manifest.py cites it), not
+	// a measurement of this very image.
+	Stack int `json:"stack,omitempty"`
 	// SHA256 maps the image files the manifest was written for
 	// (mstool.elf, mstool.hex) to their SHA-256, hex; nil if not recorded.
 	SHA256 map[string]string `json:"sha256,omitempty"`
@@ -316,3 +325,97 @@ func noteMCU(b []byte) string {
 
 // WriteFlashHex writes the flash image as Intel HEX.
 func (im *Image) WriteFlashHex(w io.Writer) error { return ihex.Encode(w, 0, im.Flash) }
+
+// RAMNeed is what a firmware image needs of the MCU's RAM.
+type RAMNeed struct {
+	// Static is the static RAM (.data + .bss + .noinit) from the size
+	// report next to the image.
+	Static int
+	// Stack is the stack need from the build manifest (Manifest.Stack; 0
+	// when the manifest does not record one).
+	Stack int
+}
+
+// Total is static RAM plus stack.
+func (n *RAMNeed) Total() int { return n.Static + n.Stack }
+
+// RAMError is returned by CheckRAM when an image needs more RAM than the
+// MCU has: the stack would run into the static data.
+type RAMError struct {
+	Path string
+	Need RAMNeed
+	MCU  string
+	RAM  int // the MCU's RAM, bytes
+}
+
+func (e *RAMError) Error() string {
+	return "fwimage: " + e.Detail()
+}
+
+// Detail is the error without the package prefix.
+func (e *RAMError) Detail() string {
+	how := fmt.Sprintf("%d static + %d of stack", e.Need.Static, e.Need.Stack)
+	if e.Need.Stack == 0 {
+		how = fmt.Sprintf("%d static, no stack figure in its %s", e.Need.Static, ManifestName)
+	}
+	return fmt.Sprintf("%s needs %d bytes of RAM (%s), more than the %s's %d", e.Path, e.Need.Total(), how, e.MCU, e.RAM)
+}
+
+// RAMNeedFor reads what the image at path needs of RAM from the build's
+// size report and manifest next to it. It returns nil, nil when the size
+// report is missing, or cannot be tied to the image: the manifest next to
+// it describes other files (ManifestFor), or, without a manifest, the
+// report is older than the image.
+func RAMNeedFor(path string) (*RAMNeed, error) {
+	dir := filepath.Dir(path)
+	rpath := filepath.Join(dir, SizeReportName)
+	b, err := os.ReadFile(rpath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fwimage: %w", err)
+	}
+	var rep struct {
+		Total *struct {
+			RAM int `json:"ram"`
+		} `json:"total"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("fwimage: %s: %w", rpath, err)
+	}
+	if rep.Total == nil {
+		return nil, fmt.Errorf("fwimage: %s: no total RAM", rpath)
+	}
+	need := &RAMNeed{Static: rep.Total.RAM}
+	m, err := ManifestFor(path)
+	switch {
+	case err == nil:
+		need.Stack = m.Stack
+	case errors.Is(err, ErrNoManifest):
+		ist, err1 := os.Stat(path)
+		rst, err2 := os.Stat(rpath)
+		if err1 != nil || err2 != nil || rst.ModTime().Before(ist.ModTime()) {
+			return nil, nil
+		}
+	case errors.Is(err, ErrManifestMismatch):
+		return nil, nil
+	default:
+		return nil, err
+	}
+	return need, nil
+}
+
+// CheckRAM checks that the image at path fits ram bytes of the MCU's RAM
+// with its stack: a *RAMError when static RAM plus stack need exceed it.
+// need is nil when the build's figures are not there (RAMNeedFor).
+func CheckRAM(path, mcu string, ram int) (need *RAMNeed, err error) {
+	need, err = RAMNeedFor(path)
+	if err != nil || need == nil {
+		return need, err
+	}
+	if need.Total() > ram {
+		return need, &RAMError{Path: path, Need: *need, MCU: mcu, RAM: ram}
+	}
+	return need, nil
+}

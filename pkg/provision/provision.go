@@ -93,6 +93,22 @@ func EEPROMSize(mcu string) (int, error) {
 	return n, nil
 }
 
+// IsImage reports whether img, read from address 0, is an mstool EEPROM
+// image (Build's output) rather than something else, such as firmware: it
+// is exactly the EEPROM size of a supported MCU and starts with the config
+// magic "ME". Parse need not accept it (a damaged config is still an EEPROM
+// image). No AVR firmware image matches: one starts with its vector table
+// (JMP 0x940c or RJMP 0xcxxx), while the magic read as the reset vector is
+// the word 0x454d (SBCI r20, 0x5d).
+func IsImage(img []byte) bool {
+	for _, n := range eepromSizes {
+		if len(img) == n {
+			return bytes.HasPrefix(img, magic[:])
+		}
+	}
+	return false
+}
+
 // Config is what provisioning writes into a device.
 type Config struct {
 	DeviceID  uint32

@@ -245,3 +245,31 @@ func FuzzParse(f *testing.F) {
 }
 
 var _ = rand.Reader
+
+func TestIsImage(t *testing.T) {
+	cfg := &Config{DeviceID: 1, Addr: netip.MustParseAddr("10.0.0.2")}
+	for _, size := range []int{512, 1024} {
+		img, err := Build(cfg, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !IsImage(img) {
+			t.Errorf("%d-byte image from Build: not recognised", size)
+		}
+		damaged := append([]byte(nil), img...)
+		damaged[10] ^= 0xFF // config CRC no longer matches
+		if !IsImage(damaged) {
+			t.Errorf("%d-byte image with a damaged config: not recognised", size)
+		}
+		if IsImage(img[:size-1]) || IsImage(append(img, 0xFF)) {
+			t.Errorf("%d-byte image: a wrong size was recognised", size)
+		}
+		fw := append([]byte{0x0C, 0x94, 0x34, 0x00}, img[4:]...) // JMP at the reset vector
+		if IsImage(fw) {
+			t.Errorf("%d bytes starting with a JMP: recognised as an EEPROM image", size)
+		}
+	}
+	if IsImage(nil) || IsImage([]byte("ME")) {
+		t.Error("short input recognised")
+	}
+}
