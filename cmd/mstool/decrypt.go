@@ -134,11 +134,7 @@ func readPrivate(ui *UI, what, path string) ([]byte, error) {
 	}
 	data, err := keyfile.ReadPrivate(path)
 	if err != nil {
-		var ie *keyfile.InsecureError
-		if errors.As(err, &ie) {
-			return nil, failf(ie.Hint(), "%v", err)
-		}
-		return nil, failf("", "%v", err)
+		return nil, fileError(err, path, "")
 	}
 	return data, nil
 }

@@ -22,7 +22,6 @@ import (
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/espsession"
 	"github.com/mstool/mstool/pkg/grant"
-	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/safile"
 	"github.com/mstool/mstool/pkg/seqstate"
@@ -99,11 +98,7 @@ func openESP(ui *UI, c *cli.Context) (*espConn, error) {
 	saPath := c.String("sa")
 	sas, err := safile.ReadFile(saPath)
 	if err != nil {
-		var ie *keyfile.InsecureError
-		if errors.As(err, &ie) {
-			return nil, failf(ie.Hint(), "refusing to use %s: it is readable by other users", saPath)
-		}
-		return nil, failf("make one with 'mstool esp sa new' and provision the device with it", "%v", err)
+		return nil, fileError(err, saPath, "make one with 'mstool esp sa new' and provision the device with it")
 	}
 	if len(sas.Outbound) != 1 || len(sas.Inbound) != 1 {
 		return nil, failf("a session uses one inbound and one outbound SA (the file 'mstool esp sa new' writes)",

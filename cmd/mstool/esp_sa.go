@@ -172,18 +172,14 @@ func (ui *UI) readSAFile(what, path string) (*safile.File, error) {
 	if err == nil {
 		return f, nil
 	}
-	var ie *keyfile.InsecureError
-	if errors.As(err, &ie) {
-		return nil, failf(ie.Hint(), "%v", err)
-	}
 	var pe *safile.ParseError
-	if errors.As(err, &pe) {
+	switch {
+	case errors.As(err, &pe):
 		return nil, failf(saFormatHint, "%v", err)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fileError(err, path, "create one with 'mstool esp sa new -o FILE'")
 	}
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, failf("create one with 'mstool esp sa new -o FILE'", "%v", err)
-	}
-	return nil, failf("", "%v", err)
+	return nil, fileError(err, path, "")
 }
 
 func warnNULL(ui *UI) {

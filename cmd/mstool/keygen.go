@@ -250,14 +250,11 @@ func (ui *UI) readSecret(what, path string) ([]byte, error) {
 		return ui.readStdin(what)
 	}
 	data, err := keyfile.ReadPrivate(path)
-	var ie *keyfile.InsecureError
 	switch {
-	case errors.As(err, &ie):
-		return nil, failf(ie.Hint(), "refusing to use %s: it is readable by other users (mode %04o)", path, ie.Mode.Perm())
 	case errors.Is(err, os.ErrNotExist):
 		return nil, failf("check the path", "%s: no such file", path)
 	case err != nil:
-		return nil, failf("", "%v", err)
+		return nil, fileError(err, path, "")
 	}
 	return data, nil
 }

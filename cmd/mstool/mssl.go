@@ -167,11 +167,7 @@ func msslDial(ui *UI, c *cli.Context) (*mssl.Session, error) {
 	if isStdio(hkPath) {
 		hkData, err = ui.readStdin("--host-key")
 	} else if hkData, err = keyfile.ReadPrivate(hkPath); err != nil {
-		var ie *keyfile.InsecureError
-		if errors.As(err, &ie) {
-			return nil, failf(ie.Hint(), "%v", err)
-		}
-		return nil, failf("give the grant's host key with --host-key FILE", "mssl: %v", err)
+		return nil, fileError(err, hkPath, "give the grant's host key with --host-key FILE")
 	}
 	if err != nil {
 		return nil, err
@@ -250,16 +246,10 @@ func msslClockWarning(ui *UI, path string, g *grant.Grant) {
 // refused (keyfile.OpenAppend).
 func openKeyLog(path string) (*os.File, error) {
 	f, err := keyfile.OpenAppend(path)
-	var ie *keyfile.InsecureError
-	switch {
-	case err == nil:
-		return f, nil
-	case errors.Is(err, keyfile.ErrSymlink):
-		return nil, symlinkRefused(path)
-	case errors.As(err, &ie):
-		return nil, failf("chmod 600 "+path, "mssl: key log %s is readable by other users", path)
+	if err != nil {
+		return nil, fileError(err, path, "")
 	}
-	return nil, failf("", "mssl: key log: %v", err)
+	return f, nil
 }
 
 func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, error) {

@@ -15,7 +15,6 @@ import (
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/fwimage"
 	"github.com/mstool/mstool/pkg/ihex"
-	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/provision"
 	"github.com/mstool/mstool/pkg/safile"
 	"github.com/mstool/mstool/pkg/signkey"
@@ -420,11 +419,7 @@ func deviceSAs(ui *UI, cfg *provision.Config, path string) error {
 	if isStdio(path) {
 		f, err = ui.readSAFile("--sa", path)
 	} else if f, err = safile.ReadFile(path); err != nil {
-		var ie *keyfile.InsecureError
-		if errors.As(err, &ie) {
-			return failf(ie.Hint(), "refusing to use %s: it is readable by other users", path)
-		}
-		return failf("make one with 'mstool esp sa new'", "%v", err)
+		return fileError(err, path, "make one with 'mstool esp sa new'")
 	}
 	if err != nil {
 		return err

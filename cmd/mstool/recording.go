@@ -32,12 +32,10 @@ func createOutput(path string, force bool) (*os.File, error) {
 	switch {
 	case err == nil:
 		return f, nil
-	case errors.Is(err, keyfile.ErrSymlink):
-		return nil, symlinkRefused(path)
 	case errors.Is(err, keyfile.ErrExists):
 		return nil, failf("choose another name, or add --force to replace it", "%s already exists", path)
 	}
-	return nil, failf("", "%v", err)
+	return nil, fileError(err, path, "")
 }
 
 // symlinkRefused is the error for an output or secret file that is a
