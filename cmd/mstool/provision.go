@@ -411,8 +411,8 @@ func provisionError(err error, port string) error {
 	return deviceError(err, port)
 }
 
-// deviceSAs puts the mirror of the host's SA file into cfg, checking that it
-// is the one pair a device holds and that its addresses agree.
+// deviceSAs reads the host's SA file and gives cfg its mirror
+// (provision.Config.SetSAs), turning the refusals into CLI errors.
 func deviceSAs(ui *UI, cfg *provision.Config, path string) error {
 	var f *safile.File
 	var err error
@@ -425,24 +425,18 @@ func deviceSAs(ui *UI, cfg *provision.Config, path string) error {
 		return err
 	}
 	path = inName(path)
-	if len(f.Inbound) != 1 || len(f.Outbound) != 1 {
+	err = cfg.SetSAs(f)
+	var ae *provision.AddrError
+	switch {
+	case errors.Is(err, provision.ErrSACount):
 		return failf("a device holds one inbound and one outbound SA", "%s: has %d inbound and %d outbound SAs", path, len(f.Inbound), len(f.Outbound))
+	case errors.As(err, &ae) && !ae.Peer:
+		return failf("give --device-ip the device address the SA file was made for", "%s: the SAs are for device address %s, not %s", path, ae.SA, ae.Config)
+	case errors.As(err, &ae):
+		return failf("", "%s: the SAs are with host %s, not --host-ip %s", path, ae.SA, ae.Config)
+	case err != nil:
+		return failf("", "%s: %v", path, err)
 	}
-	dev := f.Mirror()
-	in, out := dev.Inbound[0], dev.Outbound[0]
-	// The device receives on its own address and sends from it.
-	for _, a := range []netip.Addr{in.Dst, out.Src} {
-		if a.IsValid() && a != cfg.Addr {
-			return failf("give --device-ip the device address the SA file was made for", "%s: the SAs are for device address %s, not %s", path, a, cfg.Addr)
-		}
-	}
-	if !cfg.Peer.IsValid() && in.Src.IsValid() {
-		cfg.Peer = in.Src
-	}
-	if in.Src.IsValid() && in.Src != cfg.Peer {
-		return failf("", "%s: the SAs are with host %s, not --host-ip %s", path, in.Src, cfg.Peer)
-	}
-	cfg.Inbound, cfg.Outbound = in, out
 	return nil
 }
 
