@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -155,22 +154,6 @@ func loadMSSLKeyLog(ui *UI, path string) (*mssl.Decrypter, error) {
 	return mssl.NewDecrypter(entries), nil
 }
 
-// msslOpener adapts mssl.Decrypter to capture.UDPOpener.
-type msslOpener struct{ d *mssl.Decrypter }
-
-func (o msslOpener) OpenUDP(dst []byte, src, to netip.AddrPort, payload []byte) ([]byte, capture.Result) {
-	out, r := o.d.Open(dst, src, to, payload)
-	switch r {
-	case mssl.Decrypted:
-		return out, capture.MSSLDecrypted
-	case mssl.Undecryptable:
-		return dst, capture.MSSLFailed
-	case mssl.Replayed:
-		return dst, capture.Replayed
-	}
-	return dst, capture.Other
-}
-
 // decryptJSON is the --json summary (docs/sa-file.md documents it).
 type decryptJSON struct {
 	Input           string `json:"input"`
@@ -201,7 +184,7 @@ func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) er
 
 	opts := capture.Options{Size: size}
 	if keys.mssl != nil {
-		opts.MSSL = msslOpener{keys.mssl}
+		opts.MSSL = keys.mssl.CaptureOpener()
 	}
 	showProgress := ui.errIsTerminal() && !ui.Quiet && size >= progressMin
 	if showProgress {

@@ -727,7 +727,7 @@ func TestDeviceKeyLogDecrypt(t *testing.T) {
 	}
 	var out bytes.Buffer
 	st, err := capture.DecryptCapture(context.Background(), bytes.NewReader(pcap.Bytes()), &out, nil,
-		capture.Options{MSSL: msslOpener{mssl.NewDecrypter(entries)}})
+		capture.Options{MSSL: mssl.NewDecrypter(entries).CaptureOpener()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -764,23 +764,6 @@ func TestDeviceKeyLogDecrypt(t *testing.T) {
 			t.Errorf("message %d: %x, want %x", i, got[i], want[i])
 		}
 	}
-}
-
-// msslOpener adapts mssl.Decrypter to capture.UDPOpener, as
-// cmd/mstool/decrypt.go does for `mstool decrypt --mssl-keylog`.
-type msslOpener struct{ d *mssl.Decrypter }
-
-func (o msslOpener) OpenUDP(dst []byte, src, to netip.AddrPort, payload []byte) ([]byte, capture.Result) {
-	out, r := o.d.Open(dst, src, to, payload)
-	switch r {
-	case mssl.Decrypted:
-		return out, capture.MSSLDecrypted
-	case mssl.Undecryptable:
-		return dst, capture.MSSLFailed
-	case mssl.Replayed:
-		return dst, capture.Replayed
-	}
-	return dst, capture.Other
 }
 
 // handCycles runs one handshake by hand from peer and returns the device
