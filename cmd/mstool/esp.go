@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -72,6 +71,30 @@ func (e *espConn) Close() error {
 	return err
 }
 
+// espOpenError turns an espsession.Open error into a CLI error with the
+// hint for the step that failed.
+func espOpenError(err error, saPath, port string) error {
+	var oe *espsession.OpenError
+	if !errors.As(err, &oe) {
+		return failf("", "%v", err)
+	}
+	switch oe.Step {
+	case espsession.StepState:
+		if errors.Is(err, seqstate.ErrInUse) {
+			return failf("wait for the other session to end: two sessions on one SA would share sequence numbers", "%v", err)
+		}
+		return failf("the state file is described in docs/sa-file.md (\"Sequence state\")", "%v", err)
+	case espsession.StepSerial:
+		return portError(oe.Err, port)
+	case espsession.StepUDP:
+		return linkError(oe.Err, "give the device's address as HOST:PORT (ESP-in-UDP uses port 4500)")
+	}
+	if errors.Is(err, espsession.ErrSAFile) {
+		return failf("", "%s: %v", saPath, err)
+	}
+	return failf("", "%v", err)
+}
+
 // pcapPath is the file being recorded, if any (for messages).
 func (e *espConn) pcapInfo() string {
 	if e.pcap == nil {
@@ -127,55 +150,20 @@ func openESP(ui *UI, c *cli.Context) (*espConn, error) {
 		}
 		e.pcap, e.rec, opts.Recorder = f, rec, rec
 	}
-	fail := func(err error) (*espConn, error) {
-		if e.link != nil {
-			e.link.Close()
-		}
-		if e.state != nil {
-			e.state.Close()
-		}
-		if e.pcap != nil {
-			e.pcap.Close()
-		}
-		return nil, err
-	}
-	st, err := seqstate.Open(saPath)
-	if err != nil {
-		if errors.Is(err, seqstate.ErrInUse) {
-			return fail(failf("wait for the other session to end: two sessions on one SA would share sequence numbers", "%v", err))
-		}
-		return fail(failf("the state file is described in docs/sa-file.md (\"Sequence state\")", "%v", err))
-	}
-	e.state = st
-	if !st.Existed() {
-		ui.Debugf("no sequence state yet for %s: starting a fresh SA at sequence number 1", saPath)
-	}
-	if port != "" {
-		s, err := link.OpenSerial(port, opts)
-		if err != nil {
-			return fail(portError(err, port))
-		}
-		e.link, e.serial = s, s
-	} else {
-		ends := link.Endpoints{Local: netip.AddrPortFrom(out.Src, out.Encap.SrcPort), Remote: netip.AddrPortFrom(out.Dst, out.Encap.DstPort)}
-		u, err := link.DialUDP(udp, ends, opts)
-		if err != nil {
-			return fail(linkError(err, "give the device's address as HOST:PORT (ESP-in-UDP uses port 4500)"))
-		}
-		e.link = u
-	}
-	cfg := espsession.Config{SAs: sas, State: st, Link: e.link, Timeout: c.Duration("timeout"), Retries: c.Int("retries")}
+	cfg := espsession.OpenConfig{SAs: sas, SAPath: saPath, Port: port, UDP: udp, Link: *opts, Timeout: c.Duration("timeout"), Retries: c.Int("retries")}
 	if cfg.Retries == 0 {
 		cfg.Retries = -1 // --retries 0 means none
 	}
-	if e.serial != nil {
-		cfg.Management = e.serial.Management()
-	}
-	if e.sess, err = espsession.New(cfg); err != nil {
-		if errors.Is(err, espsession.ErrSAFile) {
-			return fail(failf("", "%s: %v", saPath, err))
+	conn, err := espsession.Open(cfg)
+	if err != nil {
+		if e.pcap != nil {
+			e.pcap.Close()
 		}
-		return fail(failf("", "%v", err))
+		return nil, espOpenError(err, saPath, port)
+	}
+	e.sess, e.link, e.serial, e.state = conn.Session, conn.Link, conn.Serial, conn.State
+	if !e.state.Existed() {
+		ui.Debugf("no sequence state yet for %s: starting a fresh SA at sequence number 1", saPath)
 	}
 	ui.Debugf("session: %s on %s, outbound SPI 0x%08x from sequence number %d", out.Suite, e.link, out.SPI, e.sess.Counters().FirstSeqOut)
 	return e, nil
