@@ -12,8 +12,8 @@ import (
 
 	"github.com/mstool/mstool/pkg/avrdude"
 	"github.com/mstool/mstool/pkg/board"
+	"github.com/mstool/mstool/pkg/flash"
 	"github.com/mstool/mstool/pkg/fwimage"
-	"github.com/mstool/mstool/pkg/provision"
 	"github.com/urfave/cli/v2"
 )
 
@@ -137,25 +137,31 @@ func runFlash(ui *UI, c *cli.Context) error {
 		return failf("", "flash: %v", err)
 	}
 	defer os.RemoveAll(tmp)
+	plan, err := flash.NewPlan(tgt, flash.Images{Firmware: fw, EEPROM: eeprom}, tmp)
+	var le *flash.LoadError
+	var me *flash.MCUError
+	var se *flash.SizeError
+	var nf *flash.NotFirmwareError
+	switch {
+	case errors.As(err, &nf):
+		return usageErrorf(fmt.Sprintf("write it with --eeprom %s and an ISP programmer (--board usbasp), or over serial with 'mstool provision --port'", fw),
+			"%v", err)
+	case errors.As(err, &le) && le.EEPROM:
+		return failf("give the EEPROM image 'mstool provision' wrote", "flash: --eeprom: %v", err)
+	case errors.As(err, &le):
+		return failf("give the .elf or .hex that 'make -C firmware' builds", "flash: %v", err)
+	case errors.As(err, &me):
+		return failf(fmt.Sprintf("use the image built for %s (firmware/build/%s/), or choose the board that carries %s (--board/--mcu)", tgt.MCU.Name, tgt.MCU.Name, me.Built),
+			"flash: %s was built for %s, but the %s profile's part is %s; refusing to flash", fw, me.Built, tgt.Board, tgt.MCU.Name)
+	case errors.As(err, &se):
+		return failf("", "flash: %s holds %d bytes, more than the %s's %d bytes of %s", se.Path, se.Size, tgt.MCU.Name, se.Limit, se.Memory)
+	case err != nil:
+		return failf("", "%v", err)
+	}
 	if fw != "" {
-		im, err := fwimage.Load(fw)
-		if err != nil {
-			return failf("give the .elf or .hex that 'make -C firmware' builds", "flash: %v", err)
-		}
-		if provision.IsImage(im.Flash) && im.EEPROM == nil {
-			return usageErrorf(fmt.Sprintf("write it with --eeprom %s and an ISP programmer (--board usbasp), or over serial with 'mstool provision --port'", fw),
-				"flash: %s is an mstool EEPROM image (mstool provision), not firmware", fw)
-		}
-		rep.Firmware, rep.FirmwareMCU = fw, im.MCU
-		switch {
-		case im.MCU == "":
+		rep.Firmware, rep.FirmwareMCU = fw, plan.FirmwareMCU
+		if plan.FirmwareMCU == "" {
 			ui.Warnf("cannot tell which MCU %s was built for (no device note, no %s next to it); avrdude's signature check is the only guard", fw, fwimage.ManifestName)
-		case im.MCU != tgt.MCU.Name:
-			return failf(fmt.Sprintf("use the image built for %s (firmware/build/%s/), or choose the board that carries %s (--board/--mcu)", tgt.MCU.Name, tgt.MCU.Name, im.MCU),
-				"flash: %s was built for %s, but the %s profile's part is %s; refusing to flash", fw, im.MCU, tgt.Board, tgt.MCU.Name)
-		}
-		if len(im.Flash) > tgt.MCU.FlashSize {
-			return failf("", "flash: %s holds %d bytes, more than the %s's %d bytes of flash", fw, len(im.Flash), tgt.MCU.Name, tgt.MCU.FlashSize)
 		}
 		need, err := fwimage.CheckRAM(fw, tgt.MCU.Name, tgt.MCU.RAM)
 		var re *fwimage.RAMError
@@ -172,33 +178,13 @@ func runFlash(ui *UI, c *cli.Context) error {
 		default:
 			ui.Debugf("%s needs %d bytes of RAM (%d static + %d of stack) of %d", fw, need.Total(), need.Static, need.Stack, tgt.MCU.RAM)
 		}
-		job.Flash = fw
-		if !isHexName(fw) {
-			job.Flash = filepath.Join(tmp, strings.TrimSuffix(filepath.Base(fw), filepath.Ext(fw))+".hex")
-			f, err := os.Create(job.Flash)
-			if err != nil {
-				return failf("", "flash: %v", err)
-			}
-			err = im.WriteFlashHex(f)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return failf("", "flash: writing %s: %v", job.Flash, err)
-			}
-			ui.Debugf("converted %s to Intel HEX (%d bytes of flash) in %s", fw, len(im.Flash), job.Flash)
+		job.Flash = plan.Job.Flash
+		if plan.Converted {
+			ui.Debugf("converted %s to Intel HEX (%d bytes of flash) in %s", fw, plan.FlashBytes, job.Flash)
 		}
 	}
 	if eeprom != "" {
-		im, err := fwimage.Load(eeprom)
-		if err != nil {
-			return failf("give the EEPROM image 'mstool provision' wrote", "flash: --eeprom: %v", err)
-		}
-		// An EEPROM image from mstool provision starts at address 0.
-		if len(im.Flash) > tgt.MCU.EEPROM {
-			return failf("", "flash: %s holds %d bytes, more than the %s's %d bytes of EEPROM", eeprom, len(im.Flash), tgt.MCU.Name, tgt.MCU.EEPROM)
-		}
-		if err := checkImageFloors(im.Flash, c.Bool("allow-older-floors")); err != nil {
+		if err := checkImageFloors(plan.EEPROMImage, c.Bool("allow-older-floors")); err != nil {
 			return err
 		}
 		job.EEPROM, rep.EEPROM = eeprom, eeprom
@@ -306,11 +292,6 @@ func runFlash(ui *UI, c *cli.Context) error {
 		ui.Infof("wrote %d bytes of EEPROM (%s), %s", rep.EEPROMBytes, filepath.Base(eeprom), ver)
 	}
 	return nil
-}
-
-func isHexName(p string) bool {
-	e := strings.ToLower(filepath.Ext(p))
-	return e == ".hex" || e == ".ihex" || e == ".ihx"
 }
 
 func describeLink(t board.Target) string {
