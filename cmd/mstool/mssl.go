@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -189,7 +188,7 @@ func msslDial(ui *UI, c *cli.Context) (*mssl.Session, error) {
 		cfg.Trace = func(dir string, m []byte) { ui.Tracef("%s", hexFrame(dir, m)) }
 	}
 	if lt, ok := tr.(*linkTransport); ok {
-		cfg.Management = lt.l.Management() // explains a handshake without answer
+		cfg.Management = lt.Serial.Management() // explains a handshake without answer
 		if lt.info != nil {
 			cfg.FCPU = lt.info.FCPU // scales the wait for the RSA verification
 		}
@@ -265,19 +264,20 @@ func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, erro
 	if c.String("pcap") != "" && c.String("port") == "" {
 		return nil, usageErrorf("record a UDP or TCP session with tcpdump or mstool sniff", "mssl: --pcap records the serial link: it goes with --port")
 	}
+	cfg := mssl.TransportConfig{UDP: c.String("udp"), TCP: c.String("tcp"), Port: c.String("port"), Timeout: c.Duration("timeout")}
 	switch {
-	case c.String("udp") != "":
-		t, err := mssl.DialUDP(c.String("udp"))
+	case cfg.UDP != "":
+		t, err := mssl.OpenTransport(cfg)
 		if err != nil {
 			return nil, linkError(err, "check the address")
 		}
 		return t, nil
-	case c.String("tcp") != "":
-		conn, err := net.DialTimeout("tcp", c.String("tcp"), c.Duration("timeout"))
+	case cfg.TCP != "":
+		t, err := mssl.OpenTransport(cfg)
 		if err != nil {
-			return nil, linkError(fmt.Errorf("mssl: %w", err), "check the address and that the server runs")
+			return nil, linkError(err, "check the address and that the server runs")
 		}
-		return mssl.NewStream(conn), nil
+		return t, nil
 	}
 	dev, err := netip.ParseAddr(c.String("device-ip"))
 	if err != nil || !dev.Is4() {
@@ -296,17 +296,18 @@ func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, erro
 	if err != nil {
 		return nil, err
 	}
-	opts := &link.Options{Reset: reset}
+	cfg.Device, cfg.Link.Reset = dev, reset
 	var pcap *os.File
 	if p := c.String("pcap"); p != "" {
 		f, rec, err := openRecording(p, c.Bool("force"))
 		if err != nil {
 			return nil, err
 		}
-		pcap, opts.Recorder = f, rec
+		pcap, cfg.Link.Recorder = f, rec
 	}
+	cfg.Local = netip.AddrPortFrom(host, uint16(49152+os.Getpid()%16384))
 	t0 := time.Now()
-	l, err := link.OpenSerial(c.String("port"), opts)
+	t, err := mssl.OpenTransport(cfg)
 	if err != nil {
 		err = plainError(err)
 		if pcap != nil {
@@ -318,32 +319,30 @@ func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, erro
 		}
 		return nil, linkError(err, "check the port (mstool sim prints the simulated device's), and that you may use it (the dialout group)")
 	}
+	st := t.(*mssl.SerialTransport)
 	ui.Debugf("port %s opened in %.1f s (--reset %s)", c.String("port"), time.Since(t0).Seconds(), reset)
 	// The device's clock scales the wait for its RSA verification.
 	var info *device.Info
 	t0 = time.Now()
-	if d, err := device.New(l.Management(), &device.Options{Timeout: time.Second, Retries: -1}); err == nil {
+	if d, err := device.New(st.Serial.Management(), &device.Options{Timeout: time.Second, Retries: -1}); err == nil {
 		if info, err = d.Identify(context.Background()); err == nil {
 			ui.Debugf("device answered IDENTIFY in %.1f s: %s at %d Hz, firmware %s", time.Since(t0).Seconds(), info.MCU, info.FCPU, info.Firmware)
 		} else {
 			ui.Debugf("no answer to IDENTIFY: assuming a 16 MHz clock (%v)", plainError(err))
 		}
 	}
-	local := netip.AddrPortFrom(host, uint16(49152+os.Getpid()%16384))
-	return &linkTransport{Link: mssl.NewLink(l, local, netip.AddrPortFrom(dev, mssl.Port)), l: l, pcap: pcap, info: info}, nil
+	return &linkTransport{SerialTransport: st, pcap: pcap, info: info}, nil
 }
 
 // linkTransport closes the serial link (and its recording) with the session.
 type linkTransport struct {
-	*mssl.Link
-	l    *link.Serial
+	*mssl.SerialTransport
 	pcap *os.File
 	info *device.Info // IDENTIFY's answer, nil if none
 }
 
 func (t *linkTransport) Close() error {
-	t.Link.Close()
-	err := t.l.Close()
+	err := t.SerialTransport.Close()
 	if t.pcap != nil {
 		t.pcap.Close()
 	}
