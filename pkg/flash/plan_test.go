@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/board"
 	"github.com/mstool/mstool/pkg/ihex"
 )
@@ -63,10 +64,7 @@ func TestNewPlanHex(t *testing.T) {
 // The reference ELF (make -C firmware) says its MCU: it is converted for
 // its own part and refused for another.
 func TestNewPlanELF(t *testing.T) {
-	elf := "../../firmware/build/atmega168/mstool.elf"
-	if _, err := os.Stat(elf); err != nil {
-		t.Skip("no firmware build: run make -C firmware")
-	}
+	elf := testenv.Artifact(t, "firmware/build/atmega168/mstool.elf", "-C firmware")
 	dir := t.TempDir()
 	p, err := NewPlan(target(t, "atmega168"), Images{Firmware: elf}, dir)
 	if err != nil {
