@@ -256,7 +256,7 @@ func TestSignErrors(t *testing.T) {
 		{"short mac", func(r *grant.Request) { r.HostMAC = net.HardwareAddr{1, 2, 3} }, "6-byte"},
 		{"zero mac", func(r *grant.Request) { r.HostMAC = make(net.HardwareAddr, 6) }, "00:00:00:00:00:00"},
 		{"no tasks", func(r *grant.Request) { r.Tasks = 0 }, "no tasks"},
-		{"unknown task bit", func(r *grant.Request) { r.Tasks = 1 << 20 }, "not in the registry"},
+		{"unassigned built-in task bit", func(r *grant.Request) { r.Tasks = 1 << 9 }, "reserved for built-in tasks"},
 		{"no issued_at", func(r *grant.Request) { r.IssuedAt = time.Time{} }, "issued_at not set"},
 		{"before 1970", func(r *grant.Request) { r.IssuedAt = time.Unix(-1, 0) }, "outside"},
 		{"after 2106", func(r *grant.Request) { r.NotAfter = time.Unix(1<<32, 0) }, "outside"},

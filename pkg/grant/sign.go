@@ -107,7 +107,7 @@ func (req *Request) grant() (*Grant, [16]byte, error) {
 		return nil, key, errors.New("grant: no tasks")
 	}
 	if u := req.Tasks.Unknown(); u != 0 {
-		return nil, key, fmt.Errorf("grant: tasks %s are not in the registry", u)
+		return nil, key, fmt.Errorf("grant: tasks %s are reserved for built-in tasks and name none", u)
 	}
 	issued, err := unixSeconds("issued_at", req.IssuedAt)
 	if err != nil {

@@ -89,31 +89,14 @@ func (t Tasks) Names() []string {
 // String returns the task names joined by commas, as ParseTasks reads them.
 func (t Tasks) String() string { return strings.Join(t.Names(), ",") }
 
-// Unknown returns the bits of t that are not in the registry.
-func (t Tasks) Unknown() Tasks { return t &^ AllTasks }
+// Unknown returns the bits of t that are reserved for built-in tasks but
+// name none (NumTasks..15). Application bits (AppBits) are never unknown:
+// the device's application decides what they mean.
+func (t Tasks) Unknown() Tasks { return t &^ (AllTasks | AppBits) }
 
 // ParseTasks reads a comma-separated list of task names ("led,adc"); "all"
-// stands for every task in the registry. Spaces around names are ignored.
-// The list must name at least one task.
-func ParseTasks(s string) (Tasks, error) {
-	var t Tasks
-	for _, f := range strings.Split(s, ",") {
-		name := strings.ToLower(strings.TrimSpace(f))
-		if name == "" {
-			continue
-		}
-		if name == "all" {
-			t |= AllTasks
-			continue
-		}
-		task, ok := LookupTask(name)
-		if !ok {
-			return 0, fmt.Errorf("grant: unknown task %q (valid tasks: %s, or all)", name, strings.Join(taskNames[:], ", "))
-		}
-		t |= 1 << task
-	}
-	if t == 0 {
-		return 0, fmt.Errorf("grant: no tasks given (valid tasks: %s, or all)", strings.Join(taskNames[:], ", "))
-	}
-	return t, nil
-}
+// stands for every built-in task, and "bitN" names a built-in or
+// application bit (16..31) without a task map. Spaces around names are
+// ignored. The list must name at least one task. (*TaskMap).ParseTasks
+// knows an application's task names too.
+func ParseTasks(s string) (Tasks, error) { return (*TaskMap)(nil).ParseTasks(s) }
