@@ -122,20 +122,17 @@ var ArgsUsage = map[grant.Task]string{
 	grant.TaskSettingsWrite: "INDEX (0-1) VALUE (0-65535)",
 }
 
-// Lookup finds a task by name or number.
-func Lookup(name string) (grant.Task, error) {
-	if t, ok := grant.LookupTask(name); ok {
-		return t, nil
-	}
-	if n, err := strconv.ParseUint(name, 0, 8); err == nil && n < 32 {
-		return grant.Task(n), nil
-	}
-	return 0, fmt.Errorf("tasks: unknown task %q (known: %s)", name, strings.Join(grant.TaskNames(), ", "))
-}
+// Lookup finds a built-in task by name or number, or an application bit
+// by "bitN" or number (Codec.Lookup knows a task map's names too).
+func Lookup(name string) (grant.Task, error) { return Codec{}.Lookup(name) }
 
-// ParseArgs turns command-line words into a task's argument bytes. Tasks
-// outside the registry take hex bytes.
-func ParseArgs(t grant.Task, words []string) ([]byte, error) {
+// ParseArgs turns command-line words into a built-in task's argument
+// bytes; other tasks take hex bytes (Codec.ParseArgs knows a task map's).
+func ParseArgs(t grant.Task, words []string) ([]byte, error) { return Codec{}.ParseArgs(t, words) }
+
+// parseBuiltinArgs is ParseArgs for the built-in tasks; ok is false for
+// other tasks.
+func parseBuiltinArgs(t grant.Task, words []string) (b []byte, ok bool, err error) {
 	want := func(n int) error {
 		if len(words) != n {
 			u := ArgsUsage[t]
@@ -155,48 +152,40 @@ func ParseArgs(t grant.Task, words []string) ([]byte, error) {
 	}
 	switch t {
 	case grant.TaskID, grant.TaskUptime, grant.TaskCounters:
-		return nil, want(0)
+		return nil, true, want(0)
 	case grant.TaskLED:
 		if err := want(1); err != nil {
-			return nil, err
+			return nil, true, err
 		}
 		op, ok := ledOps[words[0]]
 		if !ok {
-			return nil, fmt.Errorf("tasks: led: %q is not on, off, toggle or read", words[0])
+			return nil, true, fmt.Errorf("tasks: led: %q is not on, off, toggle or read", words[0])
 		}
-		return []byte{op}, nil
+		return []byte{op}, true, nil
 	case grant.TaskADC:
 		if err := want(1); err != nil {
-			return nil, err
+			return nil, true, err
 		}
 		c, err := num(words[0], 7, "channel")
-		return []byte{byte(c)}, err
+		return []byte{byte(c)}, true, err
 	case grant.TaskSettingsRead:
 		if err := want(1); err != nil {
-			return nil, err
+			return nil, true, err
 		}
 		i, err := num(words[0], 1, "index")
-		return []byte{byte(i)}, err
+		return []byte{byte(i)}, true, err
 	case grant.TaskSettingsWrite:
 		if err := want(2); err != nil {
-			return nil, err
+			return nil, true, err
 		}
 		i, err := num(words[0], 1, "index")
 		if err != nil {
-			return nil, err
+			return nil, true, err
 		}
 		v, err := num(words[1], 0xffff, "value")
-		return []byte{byte(i), byte(v >> 8), byte(v)}, err
+		return []byte{byte(i), byte(v >> 8), byte(v)}, true, err
 	}
-	var out []byte
-	for _, w := range words {
-		v, err := strconv.ParseUint(w, 16, 8)
-		if err != nil {
-			return nil, fmt.Errorf("tasks: %s: arguments are hex bytes", t)
-		}
-		out = append(out, byte(v))
-	}
-	return out, nil
+	return nil, false, nil
 }
 
 // CounterNames are the counters of task counters, in order (docs/tasks.md).
@@ -230,16 +219,18 @@ const (
 // Field is one named value of a decoded result.
 type Field struct {
 	Name  string
-	Value any // uint64, string or bool
+	Value any // uint64, int64 (signed fields of application tasks), string or bool
 }
 
 // Suites bit names for task id (bit s-1 for esp.Suite s).
 var suiteNames = []string{"aes128-ccm8", "aes128-ccm16", "aes128-gcm16", "aes128-ctr-hmac-sha256-128",
 	"aes128-cbc-hmac-md5-96", "aes128-cbc-hmac-sha1-96", "aes128-cbc-hmac-sha256-128", "null-hmac-sha256-128"}
 
-// Decode turns a result into named fields, in order. Results longer than
-// the task's known layout keep their extra bytes in a field "extra"
-// (counters: more counters are named counter_N).
+// Decode turns a built-in task's result into named fields, in order.
+// Results longer than the task's known layout keep their extra bytes in a
+// field "extra" (counters: more counters are named counter_N); the result
+// of a task outside the registry is all "extra" (Codec.Decode knows a task
+// map's layouts).
 func Decode(t grant.Task, r []byte) ([]Field, error) {
 	short := func(n int) error {
 		if len(r) < n {
@@ -346,14 +337,19 @@ type Result struct {
 	Fields []Field `json:"-"`
 }
 
-// NewResult describes a reply to task t with request id id.
+// NewResult describes a reply to built-in task t with request id id
+// (Codec.NewResult knows a task map's tasks).
 func NewResult(t grant.Task, id uint16, st Status, result []byte) Result {
-	r := Result{Task: t.String(), ID: id, Status: st.String(), StatusCode: int(st),
+	return Codec{}.NewResult(t, id, st, result)
+}
+
+func newResult(c Codec, t grant.Task, id uint16, st Status, result []byte) Result {
+	r := Result{Task: c.Name(t), ID: id, Status: st.String(), StatusCode: int(st),
 		Allowed: st != StatusDenied, Raw: fmt.Sprintf("%x", result)}
 	if st != StatusOK {
 		return r
 	}
-	f, err := Decode(t, result)
+	f, err := c.Decode(t, result)
 	if err != nil {
 		r.DecodeError = err.Error()
 		return r
