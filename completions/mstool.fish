@@ -13,6 +13,7 @@ complete -c mstool -n '__fish_mstool_no_subcommand' -f -l json -d 'write results
 complete -c mstool -n '__fish_mstool_no_subcommand' -f -l format -r -d '`FORMAT` of tables: table (boxes, fitted to the terminal\'s width), plain (\'key: value\' lines, or tab-separated values under a header line) or auto (table on a terminal, plain otherwise)'
 complete -c mstool -n '__fish_mstool_no_subcommand' -f -l quiet -s q -d 'print only data and errors'
 complete -c mstool -n '__fish_mstool_no_subcommand' -f -l verbose -s v -d 'print diagnostics, including the output of tools mstool runs, waits, retries and link events; twice (-vv) also the frames in hex'
+complete -c mstool -n '__fish_mstool_no_subcommand' -f -l task-map -r -d 'name the application\'s tasks (bits 16..31) from the task map `FILE` (docs/tasks.md; default $MSTOOL_TASK_MAP)'
 complete -c mstool -n '__fish_mstool_no_subcommand' -f -l help -s h -d 'show help'
 complete -c mstool -n '__fish_mstool_no_subcommand' -f -l version -d 'print the version, VCS revision and the device protocol versions spoken'
 complete -c mstool -n '__fish_mstool_no_subcommand' -f -l help -s h -d 'show help'

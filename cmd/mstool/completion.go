@@ -16,20 +16,22 @@ import (
 )
 
 // flagValues are the values of flags that take a name from a fixed set,
-// by flag name (the same name means the same set in every command).
-var flagValues = map[string]func() []string{
-	"suite": suiteList,
-	"board": board.Names,
-	"mcu":   board.MCUNames,
-	"tasks": func() []string { return append(grant.TaskNames(), "all") },
-	"task":  grant.TaskNames,
+// by flag name (the same name means the same set in every command). Task
+// names include those of the task map m (nil: built-in tasks only; the
+// generated fish script has those only).
+var flagValues = map[string]func(m *grant.TaskMap) []string{
+	"suite": func(*grant.TaskMap) []string { return suiteList() },
+	"board": func(*grant.TaskMap) []string { return board.Names() },
+	"mcu":   func(*grant.TaskMap) []string { return board.MCUNames() },
+	"tasks": func(m *grant.TaskMap) []string { return append(m.Names(), "all") },
+	"task":  (*grant.TaskMap).Names,
 }
 
 // argValues are the values of a command's first argument, by its
 // ArgsUsage's first word.
-var argValues = map[string]func() []string{
-	"TASK":          grant.TaskNames,
-	"bash|zsh|fish": func() []string { return []string{"bash", "zsh", "fish"} },
+var argValues = map[string]func(m *grant.TaskMap) []string{
+	"TASK":          (*grant.TaskMap).Names,
+	"bash|zsh|fish": func(*grant.TaskMap) []string { return []string{"bash", "zsh", "fish"} },
 }
 
 func suiteList() []string {
@@ -42,12 +44,12 @@ func suiteList() []string {
 
 // valuesOf returns the candidates of the flag of cmd called name (without
 // dashes, any of its aliases), or nil.
-func valuesOf(cmd *cli.Command, name string) []string {
+func valuesOf(cmd *cli.Command, name string, m *grant.TaskMap) []string {
 	for _, f := range cmd.Flags {
 		for _, n := range f.Names() {
 			if n == name {
 				if values := flagValues[f.Names()[0]]; values != nil {
-					return values()
+					return values(m)
 				}
 				return nil
 			}
@@ -84,7 +86,7 @@ func completer(cmd *cli.Command) cli.BashCompleteFunc {
 		if strings.HasPrefix(last, "-") {
 			name := strings.TrimLeft(last, "-")
 			if takesValue(cmd, name) {
-				for _, v := range valuesOf(cmd, name) {
+				for _, v := range valuesOf(cmd, name, completionTaskMap(c)) {
 					fmt.Fprintln(c.App.Writer, v)
 				}
 				return
@@ -99,7 +101,7 @@ func completer(cmd *cli.Command) cli.BashCompleteFunc {
 			return
 		}
 		if values := argValues[firstWord(cmd.ArgsUsage)]; values != nil && c.NArg() == 0 {
-			for _, v := range values() {
+			for _, v := range values(completionTaskMap(c)) {
 				fmt.Fprintln(c.App.Writer, v)
 			}
 		}
@@ -147,10 +149,10 @@ func fishValues(app *cli.App) string {
 						opts += " -l " + n
 					}
 				}
-				line("complete -c mstool -n '%s' -f%s -x -a '%s'\n", cond, opts, strings.Join(values(), " "))
+				line("complete -c mstool -n '%s' -f%s -x -a '%s'\n", cond, opts, strings.Join(values(nil), " "))
 			}
 			if values := argValues[firstWord(cmd.ArgsUsage)]; values != nil {
-				line("complete -c mstool -n '%s' -f -a '%s'\n", cond, strings.Join(values(), " "))
+				line("complete -c mstool -n '%s' -f -a '%s'\n", cond, strings.Join(values(nil), " "))
 			}
 			walk(cmd.Subcommands)
 		}

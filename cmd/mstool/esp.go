@@ -468,7 +468,9 @@ func espExecCommand(ui *UI) *cli.Command {
 		Description: "Runs one task of the device's task service (docs/tasks.md) and prints its\n" +
 			"result. Tasks: " + names + ".\n" +
 			"   led on|off|toggle|read    adc CHANNEL    settings-read INDEX\n" +
-			"   settings-write INDEX VALUE\n\n" +
+			"   settings-write INDEX VALUE\n" +
+			"The application's tasks (bits 16..31) by the names and argument types of\n" +
+			"--task-map FILE, or as bitN HEX... without one (docs/tasks.md).\n\n" +
 			"Exit status: 0 the task ran, 1 the device refused or failed it, 3 no answer,\n" +
 			"4 ESP does not authenticate (wrong SA file).\n\n" + espLinkHelp,
 		Flags: espFlags(),
@@ -478,13 +480,13 @@ func espExecCommand(ui *UI) *cli.Command {
 				return err
 			}
 			if len(args) == 0 {
-				return usageErrorf("tasks: "+names, "esp exec: name a task")
+				return usageErrorf("tasks: "+strings.Join(ui.tasks.Names(), ", "), "esp exec: name a task")
 			}
-			t, err := tasks.Lookup(args[0])
+			t, err := ui.tasks.Lookup(args[0])
 			if err != nil {
-				return usageErrorf("tasks: "+names, "esp exec: %v", err)
+				return usageErrorf("tasks: "+strings.Join(ui.tasks.Names(), ", "), "esp exec: %v", err)
 			}
-			targs, err := tasks.ParseArgs(t, args[1:])
+			targs, err := ui.tasks.ParseArgs(t, args[1:])
 			if err != nil {
 				return usageErrorf("run 'mstool esp exec --help' for the tasks' arguments", "esp exec: %v", err)
 			}
@@ -506,10 +508,10 @@ func runTask(ui *UI, ctx context.Context, e *espConn, t grant.Task, args []byte)
 	var te *espsession.TaskError
 	switch {
 	case err == nil:
-		r = tasks.NewResult(t, res.ID, tasks.StatusOK, res.Result)
+		r = ui.tasks.NewResult(t, res.ID, tasks.StatusOK, res.Result)
 		r.RTTms, r.Attempts = ms(res.RTT), res.Attempts
 	case errors.As(err, &te):
-		r = tasks.NewResult(t, te.ID, te.Status, nil)
+		r = ui.tasks.NewResult(t, te.ID, te.Status, nil)
 		r.RTTms, r.Attempts = ms(te.RTT), te.Attempts
 	default:
 		return sessionError(err)

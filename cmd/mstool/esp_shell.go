@@ -19,7 +19,6 @@ import (
 
 	"github.com/mstool/mstool/pkg/espsession"
 	"github.com/mstool/mstool/pkg/grant"
-	"github.com/mstool/mstool/pkg/tasks"
 )
 
 func espShellCommand(ui *UI) *cli.Command {
@@ -28,7 +27,7 @@ func espShellCommand(ui *UI) *cli.Command {
 		Usage:     "interactive ESP session with a device",
 		ArgsUsage: " ",
 		Description: "Opens one ESP session and reads commands: a task name with its arguments\n" +
-			"(" + strings.Join(grant.TaskNames(), ", ") + "), 'ping [N]', 'identify' (management\n" +
+			"(" + strings.Join(grant.TaskNames(), ", ") + ", and those of --task-map), 'ping [N]', 'identify' (management\n" +
 			"channel), 'session' (the host's counters), 'help', 'quit'. On a terminal, Tab\n" +
 			"completes and the arrow keys recall earlier lines. Errors do not end the session.\n\n" + espLinkHelp,
 		Flags: espFlags(),
@@ -49,15 +48,23 @@ func espShellCommand(ui *UI) *cli.Command {
 	}
 }
 
-var shellWords = append([]string{"help", "ping", "identify", "session", "quit", "exit"}, grant.TaskNames()...)
+// shellWords are the esp shell's commands; tasks are the names of the
+// tasks it runs (built-in and the task map's).
+func shellWords(tasks []string) []string {
+	return append([]string{"help", "ping", "identify", "session", "quit", "exit"}, tasks...)
+}
 
-// shellComplete completes the first word of a line.
-func shellComplete(line string, pos int, key rune) (string, int, bool) {
+// shellCompleter completes the first word of a line from words.
+func shellCompleter(words []string) func(line string, pos int, key rune) (string, int, bool) {
+	return func(line string, pos int, key rune) (string, int, bool) { return completeWord(words, line, pos, key) }
+}
+
+func completeWord(words []string, line string, pos int, key rune) (string, int, bool) {
 	if key != '\t' || strings.Contains(line[:pos], " ") {
 		return "", 0, false
 	}
 	var match []string
-	for _, w := range shellWords {
+	for _, w := range words {
 		if strings.HasPrefix(w, line[:pos]) {
 			match = append(match, w)
 		}
@@ -95,7 +102,7 @@ func espShell(ui *UI, in io.Reader, e *espConn) error {
 			io.Reader
 			io.Writer
 		}{f, ui.Out}, "esp> ")
-		t.AutoCompleteCallback = shellComplete
+		t.AutoCompleteCallback = shellCompleter(shellWords(ui.tasks.Names()))
 		readLine = t.ReadLine
 		c := *sui
 		c.Out, c.Err = t, t
@@ -146,9 +153,9 @@ func shellLine(ui *UI, ctx context.Context, e *espConn, words []string) (quit bo
 		return true, nil
 	case "help", "?":
 		ui.Printf("commands:\n")
-		for _, n := range grant.TaskNames() {
-			t, _ := tasks.Lookup(n)
-			ui.Printf("  %-16s %s\n", n, tasks.ArgsUsage[t])
+		for _, n := range ui.tasks.Names() {
+			t, _ := ui.tasks.Lookup(n)
+			ui.Printf("  %-16s %s\n", n, ui.tasks.Usage(t))
 		}
 		ui.Printf("  %-16s %s\n  %-16s %s\n  %-16s %s\n  %-16s\n", "ping", "[N]", "identify", "(management channel)", "session", "(host counters)", "quit")
 		return false, nil
@@ -210,11 +217,11 @@ func shellLine(ui *UI, ctx context.Context, e *espConn, words []string) (quit bo
 			{"next_seq_out", fmt.Sprint(s.NextSeqOut)}})
 		return false, nil
 	}
-	t, err := tasks.Lookup(words[0])
+	t, err := ui.tasks.Lookup(words[0])
 	if err != nil {
 		return false, usageErrorf("type 'help' for the commands", "%v", err)
 	}
-	args, err := tasks.ParseArgs(t, words[1:])
+	args, err := ui.tasks.ParseArgs(t, words[1:])
 	if err != nil {
 		return false, usageErrorf("type 'help' for the arguments", "%v", err)
 	}

@@ -139,6 +139,7 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "format", Value: "auto", Usage: "`FORMAT` of tables: table (boxes, fitted to the terminal's width), plain ('key: value' lines, or tab-separated values under a header line) or auto (table on a terminal, plain otherwise)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only data and errors"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print diagnostics, including the output of tools mstool runs, waits, retries and link events; twice (-vv) also the frames in hex"},
+		&cli.StringFlag{Name: "task-map", Usage: "name the application's tasks (bits 16..31) from the task map `FILE` (docs/tasks.md; default $" + envTaskMap + ")"},
 	}
 }
 
@@ -178,7 +179,7 @@ func applyGlobalFlags(ui *UI, c *cli.Context) error {
 	if ui.Quiet && ui.Verbose {
 		return usageErrorf("use one of them", "--quiet and --verbose contradict each other")
 	}
-	return nil
+	return loadTaskMap(ui, c)
 }
 
 // retiredShort are short flags a command used for something else than

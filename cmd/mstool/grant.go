@@ -32,7 +32,8 @@ func grantCommand(ui *UI) *cli.Command {
 			"address, lists the permitted tasks and carries a per-grant host key sealed under\n" +
 			"the device's key. The grant is public; the host key file that comes with it is\n" +
 			"secret and belongs to the host only.\n\n" +
-			"Tasks: " + strings.Join(grant.TaskNames(), ", ") + ".",
+			"Tasks: " + strings.Join(grant.TaskNames(), ", ") + "; the application's tasks\n" +
+			"(bits 16..31) by the names of --task-map FILE (docs/tasks.md), or as bitN.",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "sign",
@@ -41,7 +42,8 @@ func grantCommand(ui *UI) *cli.Command {
 				Description: "Example:\n" +
 					"   mstool grant sign --key owner.pem --device dev.key --host-ip 10.0.0.2 \\\n" +
 					"       --tasks led,adc --serial 1 --valid-for 720h -o alice\n\n" +
-					"Tasks: " + strings.Join(grant.TaskNames(), ", ") + ", or all.\n" +
+					"Tasks: " + strings.Join(grant.TaskNames(), ", ") + ", the application's tasks\n" +
+					"named by --task-map FILE (or bitN, N in 16..31), or all (built-in and mapped).\n" +
 					"Existing files are never overwritten.",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "key", Aliases: []string{"k"}, Usage: "the owner's private signing key `FILE` (PEM, mode 0600; required)"},
@@ -119,7 +121,7 @@ func grantSign(ui *UI, c *cli.Context) error {
 	if !req.HostIP.IsValid() && req.HostMAC == nil {
 		return usageErrorf("a grant binds its host: give --host-ip, --host-mac or both", "grant sign: no host address")
 	}
-	if req.Tasks, err = grant.ParseTasks(c.String("tasks")); err != nil {
+	if req.Tasks, err = ui.tasks.Map.ParseTasks(c.String("tasks")); err != nil {
 		return usageErrorf("", "grant sign: --tasks: %v", strings.TrimPrefix(err.Error(), "grant: "))
 	}
 	serial, err := strconv.ParseUint(c.String("serial"), 0, 32)
@@ -192,10 +194,10 @@ func grantSign(ui *UI, c *cli.Context) error {
 		return failf("", "%v", err)
 	}
 	ui.Infof("wrote %s (%d bytes, public) for %s, host %s, tasks %s, valid until %s",
-		grantPath, len(g), targetString(parsed), hostString(parsed), parsed.Tasks, parsed.NotAfterTime().Format(time.RFC3339))
+		grantPath, len(g), targetString(parsed), hostString(parsed), taskList(ui, parsed.Tasks), parsed.NotAfterTime().Format(time.RFC3339))
 	ui.Infof("wrote %s (secret: give it only to the host the grant names)", hostKeyPath)
 	if ui.JSON {
-		return ui.WriteJSON(map[string]any{"grant_file": grantPath, "host_key_file": hostKeyPath, "grant": toGrantJSON(parsed)})
+		return ui.WriteJSON(map[string]any{"grant_file": grantPath, "host_key_file": hostKeyPath, "grant": toGrantJSON(parsed, ui.tasks.Map)})
 	}
 	return nil
 }
@@ -344,11 +346,12 @@ func grantVerify(ui *UI, c *cli.Context) error {
 		return err
 	}
 	if s := c.String("task"); s != "" {
-		task, ok := grant.LookupTask(s)
+		task, ok := ui.tasks.Map.Lookup(s)
 		if !ok {
-			return usageErrorf("valid tasks: "+strings.Join(grant.TaskNames(), ", "), "grant verify: unknown task %q", s)
+			return usageErrorf("valid tasks: "+strings.Join(ui.tasks.Names(), ", "), "grant verify: unknown task %q", s)
 		}
 		opts.Task = &task
+		opts.TaskMap = ui.tasks.Map
 	}
 	data, err := ui.readGrantFile("GRANT", path)
 	if err != nil {
@@ -410,7 +413,7 @@ func grantVerify(ui *UI, c *cli.Context) error {
 		checked = append(checked, "task")
 	}
 	if ui.JSON {
-		return ui.WriteJSON(map[string]any{"file": path, "valid": true, "checked": checked, "grant": toGrantJSON(res.Grant)})
+		return ui.WriteJSON(map[string]any{"file": path, "valid": true, "checked": checked, "grant": toGrantJSON(res.Grant, ui.tasks.Map)})
 	}
 	ui.Printf("grant: valid\n")
 	ui.Infof("checked: %s", strings.Join(checked, ", "))
@@ -437,15 +440,15 @@ func grantInspect(ui *UI, c *cli.Context) error {
 		return authError(fmt.Errorf("%s: %w", inName(path), err), reasonHints[grant.ReasonMalformed])
 	}
 	if ui.JSON {
-		return ui.WriteJSON(toGrantJSON(g))
+		return ui.WriteJSON(toGrantJSON(g, ui.tasks.Map))
 	}
-	ui.KeyValues(grantFields(g))
+	ui.KeyValues(grantFields(g, ui.tasks.Map))
 	return nil
 }
 
 // grantFields are the rows of 'grant inspect'.
-func grantFields(g *grant.Grant) [][2]string {
-	j := toGrantJSON(g)
+func grantFields(g *grant.Grant, m *grant.TaskMap) [][2]string {
+	j := toGrantJSON(g, m)
 	orNone := func(s string) string {
 		if s == "" {
 			return "(not bound)"
@@ -490,13 +493,14 @@ type grantJSON struct {
 	SealedHostKey string   `json:"sealed_host_key"` // ciphertext and tag, hex
 }
 
-func toGrantJSON(g *grant.Grant) grantJSON {
+// toGrantJSON describes g, naming its tasks with m (nil: built-ins only).
+func toGrantJSON(g *grant.Grant, m *grant.TaskMap) grantJSON {
 	j := grantJSON{
 		Version:       grant.Version,
 		Size:          grant.BodySize + len(g.Signature),
 		TargetKind:    "device",
 		TargetID:      fmt.Sprintf("0x%08x", g.Target),
-		Tasks:         g.Tasks.Names(),
+		Tasks:         m.TaskNames(g.Tasks),
 		TaskBits:      fmt.Sprintf("0x%08x", uint32(g.Tasks)),
 		Serial:        g.Serial,
 		IssuedAt:      g.IssuedTime().Format(time.RFC3339),

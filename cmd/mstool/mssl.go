@@ -83,7 +83,8 @@ func msslExecCommand(ui *UI) *cli.Command {
 		Usage:     "run one task over MSSL (exit code says allowed, denied or failed)",
 		ArgsUsage: "TASK [ARGS...]",
 		Description: "Runs the handshake, one task, and closes the session. TASK is a task name\n" +
-			"(" + strings.Join(grant.TaskNames(), ", ") + ") or number, or 'raise-floor FILE'.\n\n" +
+			"(" + strings.Join(grant.TaskNames(), ", ") + ", those of --task-map, bitN) or\n" +
+			"number, or 'raise-floor FILE'.\n\n" +
 			"Exit status: 0 the task ran and succeeded; 4 the grant does not permit it, or the\n" +
 			"device refused the grant or the host key; 3 the device did not answer (over --port,\n" +
 			"the device is asked why: another address, unprovisioned, no issuer key, no MSSL); 1\n" +
@@ -101,11 +102,11 @@ func msslExecCommand(ui *UI) *cli.Command {
 			}
 			// Check the task before talking to the device.
 			if args[0] != raiseFloorWord {
-				t, err := tasks.Lookup(args[0])
+				t, err := ui.tasks.Lookup(args[0])
 				if err != nil {
-					return usageErrorf("tasks: "+strings.Join(grant.TaskNames(), ", "), "mssl exec: %v", err)
+					return usageErrorf("tasks: "+strings.Join(ui.tasks.Names(), ", "), "mssl exec: %v", err)
 				}
-				if _, err := tasks.ParseArgs(t, args[1:]); err != nil {
+				if _, err := ui.tasks.ParseArgs(t, args[1:]); err != nil {
 					return usageErrorf("", "mssl exec: %v", err)
 				}
 			} else if len(args) != 2 {
@@ -440,11 +441,11 @@ func msslRun(ui *UI, sess *mssl.Session, words []string) error {
 		}
 		return nil
 	}
-	t, err := tasks.Lookup(words[0])
+	t, err := ui.tasks.Lookup(words[0])
 	if err != nil {
 		return usageErrorf("", "%v", err)
 	}
-	args, err := tasks.ParseArgs(t, words[1:])
+	args, err := ui.tasks.ParseArgs(t, words[1:])
 	if err != nil {
 		return usageErrorf("", "%v", err)
 	}
@@ -454,7 +455,7 @@ func msslRun(ui *UI, sess *mssl.Session, words []string) error {
 	if err != nil {
 		return msslError(err)
 	}
-	r := tasks.NewResult(t, reply.ID, reply.Status, reply.Result)
+	r := ui.tasks.NewResult(t, reply.ID, reply.Status, reply.Result)
 	r.Transport = "mssl"
 	r.RTTms = ms(time.Since(t0))
 	r.Attempts = 1 + int(sess.Stats().Retransmissions-retx)
@@ -465,10 +466,10 @@ func msslRun(ui *UI, sess *mssl.Session, words []string) error {
 	case tasks.StatusOK:
 		return nil
 	case tasks.StatusDenied:
-		return authError(fmt.Errorf("task %s: denied: the grant does not permit it", t),
-			"the grant permits: "+sess.Grant().Tasks.String())
+		return authError(fmt.Errorf("task %s: denied: the grant does not permit it", ui.tasks.Name(t)),
+			"the grant permits: "+taskList(ui, sess.Grant().Tasks))
 	}
-	return failf("", "task %s: %s", t, reply.Status)
+	return failf("", "task %s: %s", ui.tasks.Name(t), reply.Status)
 }
 
 // msslInteractive reads command lines until quit or end of input.
@@ -478,7 +479,7 @@ func msslInteractive(ui *UI, c *cli.Context, sess *mssl.Session) error {
 	lines.Lines = true // --json: one object per line (docs/json.md)
 	ui = &lines
 	g := sess.Grant()
-	ui.Infof("tasks this grant permits: %s", g.Tasks)
+	ui.Infof("tasks this grant permits: %s", taskList(ui, g.Tasks))
 	ui.Infof("type a task and its arguments, 'tasks', 'help', or 'quit'")
 	var readLine func() (string, error)
 	if f, ok := c.App.Reader.(*os.File); ok && term.IsTerminal(int(f.Fd())) && isTerminal(ui.Out) {
@@ -526,13 +527,13 @@ func msslInteractive(ui *UI, c *cli.Context, sess *mssl.Session) error {
 		case "quit", "exit":
 			return closeSession(ui, ctx, sess)
 		case "help", "?":
-			ui.Infof("commands: TASK [ARGS] (%s), tasks, raise-floor FILE, quit", strings.Join(grant.TaskNames(), ", "))
+			ui.Infof("commands: TASK [ARGS] (%s), tasks, raise-floor FILE, quit", strings.Join(ui.tasks.Names(), ", "))
 			continue
 		case "tasks":
 			var rows [][]string
-			for _, name := range g.Tasks.Names() {
-				t, _ := tasks.Lookup(name)
-				rows = append(rows, []string{name, tasks.ArgsUsage[t]})
+			for _, name := range ui.tasks.Map.TaskNames(g.Tasks) {
+				t, _ := ui.tasks.Lookup(name)
+				rows = append(rows, []string{name, ui.tasks.Usage(t)})
 			}
 			ui.Table([]string{"task", "arguments"}, rows)
 			continue

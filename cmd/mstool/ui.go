@@ -16,6 +16,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 	"golang.org/x/term"
+
+	"github.com/mstool/mstool/pkg/tasks"
 )
 
 // Format is how tables are written (--format).
@@ -62,9 +64,14 @@ type UI struct {
 	// and the shells (docs/json.md).
 	Lines bool
 
-	std      stdStreams // "-" as standard input or output (stdio.go)
-	outStyle *lipgloss.Renderer
-	errStyle *lipgloss.Renderer
+	std stdStreams // "-" as standard input or output (stdio.go)
+
+	// tasks names and codes tasks: the built-ins and those of the task
+	// map (--task-map, MSTOOL_TASK_MAP) in taskMapPath (taskmap.go).
+	tasks       tasks.Codec
+	taskMapPath string
+	outStyle    *lipgloss.Renderer
+	errStyle    *lipgloss.Renderer
 }
 
 // newUI decides colour once: on only when the stream is a terminal and

@@ -64,13 +64,13 @@ func TestTablesFitTerminal(t *testing.T) {
 		col  int // 1 is the first column
 		text string
 	}
-	hex := toGrantJSON(testGrant()).SealedHostKey
+	hex := toGrantJSON(testGrant(), nil).SealedHostKey
 	for _, tc := range []struct {
 		name   string
 		render func(ui *UI)
 		want   []cell // data that must still be there, in its column
 	}{
-		{"grant inspect", func(ui *UI) { ui.KeyValues(grantFields(testGrant())) },
+		{"grant inspect", func(ui *UI) { ui.KeyValues(grantFields(testGrant(), nil)) },
 			[]cell{{1, "sealed host key"}, {2, hex}, {2, "(not checked: use 'mstool grant verify')"}}},
 		{"bench", func(ui *UI) { info, rep := testBenchReport(); renderBench(ui, info, rep) },
 			[]cell{{7, "flash bytes (module)2468 (crypto/aes)"}, {8, "context RAM176"}, {3, "ns/op123456"}}},
@@ -113,8 +113,8 @@ func TestPlainNotFitted(t *testing.T) {
 	var out bytes.Buffer
 	ui := newUI(&out, io.Discard)
 	ui.width = 40
-	ui.KeyValues(grantFields(testGrant()))
-	hex := toGrantJSON(testGrant()).SealedHostKey
+	ui.KeyValues(grantFields(testGrant(), nil))
+	hex := toGrantJSON(testGrant(), nil).SealedHostKey
 	if !strings.Contains(out.String(), "\nsealed host key: "+hex+"\n") {
 		t.Errorf("plain key/values:\n%s", out.String())
 	}

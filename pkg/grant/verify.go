@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/mstool/mstool/pkg/devkey"
@@ -47,6 +48,9 @@ type VerifyOptions struct {
 
 	// Task, when not nil, must be permitted by the grant.
 	Task *Task
+
+	// TaskMap, when not nil, names application tasks in messages.
+	TaskMap *TaskMap
 }
 
 // Result is a grant that passed Verify.
@@ -125,7 +129,7 @@ func Verify(b []byte, opts VerifyOptions) (*Result, error) {
 		return nil, reject(ReasonWrongHost, fmt.Sprintf("grant is bound to MAC %s, the host is %s", g.HostMAC, opts.HostMAC))
 	}
 	if opts.Task != nil && !g.Tasks.Has(*opts.Task) {
-		return nil, reject(ReasonTaskDenied, fmt.Sprintf("task %s is not granted (granted: %s)", *opts.Task, g.Tasks))
+		return nil, reject(ReasonTaskDenied, fmt.Sprintf("task %s is not granted (granted: %s)", opts.TaskMap.Name(*opts.Task), strings.Join(opts.TaskMap.TaskNames(g.Tasks), ",")))
 	}
 	return res, nil
 }
