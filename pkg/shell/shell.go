@@ -81,6 +81,10 @@ type Config struct {
 	History    string // history file ("" none); interactive only
 	HistoryMax int    // lines kept (0: DefaultHistoryMax)
 
+	// Other runs a line whose first word names no command (nil: such a
+	// line fails with an *UnknownCommandError).
+	Other func(ctx context.Context, words []string) error
+
 	// Report prints a command's failure; the session goes on.
 	Report func(err error)
 	// Warn prints a problem of the shell itself (history file); nil: none.
@@ -260,6 +264,9 @@ func (e *UnknownCommandError) Error() string {
 func (s *shell) run(ctx context.Context, words []string) error {
 	c, ok := s.byName[words[0]]
 	if !ok {
+		if s.cfg.Other != nil {
+			return s.cfg.Other(ctx, words)
+		}
 		return &UnknownCommandError{Name: words[0]}
 	}
 	return c.Run(ctx, words[1:])
