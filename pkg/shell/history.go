@@ -62,7 +62,8 @@ func (h *history) trim() {
 }
 
 func (h *history) Add(entry string) {
-	if strings.TrimSpace(entry) == "" || strings.ContainsRune(entry, ctrlC) {
+	entry = strings.TrimSpace(entry)
+	if entry == "" || strings.ContainsRune(entry, ctrlC) {
 		return
 	}
 	if n := len(h.lines); n > 0 && h.lines[n-1] == entry {

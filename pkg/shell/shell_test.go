@@ -212,7 +212,7 @@ func TestShellEditor(t *testing.T) {
 
 func TestShellHistory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "history", "esp")
-	if _, _, err, _ := run(t, true, "id\rled on\rid\rled off\rled off\r\x04", path); err != nil {
+	if _, _, err, _ := run(t, true, "id\rled on\rid\rled off\rled off \r\x04", path); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)
