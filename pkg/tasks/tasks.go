@@ -122,6 +122,31 @@ var ArgsUsage = map[grant.Task]string{
 	grant.TaskSettingsWrite: "INDEX (0-1) VALUE (0-65535)",
 }
 
+// Help says in one line what each task does.
+var Help = map[grant.Task]string{
+	grant.TaskID:            "the device id, firmware version, MCU and suites",
+	grant.TaskUptime:        "seconds since reset and boot count",
+	grant.TaskCounters:      "the packet and drop counters",
+	grant.TaskLED:           "switch or read the LED",
+	grant.TaskADC:           "read an ADC channel",
+	grant.TaskSettingsRead:  "read an EEPROM-backed setting",
+	grant.TaskSettingsWrite: "change an EEPROM-backed setting",
+}
+
+// Complete returns the values the argument after args may take, for
+// command-line completion (nil: any, or none).
+func Complete(t grant.Task, args []string) []string {
+	switch {
+	case t == grant.TaskLED && len(args) == 0:
+		return []string{"off", "on", "read", "toggle"}
+	case t == grant.TaskADC && len(args) == 0:
+		return []string{"0", "1", "2", "3", "4", "5", "6", "7"}
+	case (t == grant.TaskSettingsRead || t == grant.TaskSettingsWrite) && len(args) == 0:
+		return []string{"0", "1"}
+	}
+	return nil
+}
+
 // Lookup finds a task by name or number.
 func Lookup(name string) (grant.Task, error) {
 	if t, ok := grant.LookupTask(name); ok {
