@@ -10,13 +10,14 @@ import (
 // Exit codes. They are documented in the man page (see exitCodesHelp) and
 // are part of the scripting interface: do not renumber.
 const (
-	exitOK             = 0  // success
-	exitFailure        = 1  // the operation failed: bad input, file error, refused action
-	exitUsage          = 2  // bad command line: unknown flag, missing argument, bad combination
-	exitLink           = 3  // device or link: port missing, busy, no permission, device not answering
-	exitAuth           = 4  // authentication or verification failed: bad signature, wrong key, MAC failure, expired or revoked grant
-	exitNotImplemented = 5  // the command exists in the design but is not built in this version
-	exitInternal       = 10 // a bug in mstool: please report it
+	exitOK             = 0   // success
+	exitFailure        = 1   // the operation failed: bad input, file error, refused action
+	exitUsage          = 2   // bad command line: unknown flag, missing argument, bad combination
+	exitLink           = 3   // device or link: port missing, busy, no permission, device not answering
+	exitAuth           = 4   // authentication or verification failed: bad signature, wrong key, MAC failure, expired or revoked grant
+	exitNotImplemented = 5   // the command exists in the design but is not built in this version
+	exitInternal       = 10  // a bug in mstool: please report it
+	exitInterrupted    = 130 // a piped shell was interrupted (128 + SIGINT, as sh reports it)
 )
 
 const exitCodesHelp = `EXIT STATUS:
@@ -27,7 +28,8 @@ const exitCodesHelp = `EXIT STATUS:
    4   authentication or verification failed (bad signature, wrong key, MAC failure,
        expired, revoked or foreign grant)
    5   command not implemented in this version
-   10  internal error (a bug in mstool; please report it)`
+   10  internal error (a bug in mstool; please report it)
+   130 a shell reading commands from a pipe or file was interrupted (SIGINT)`
 
 // cliError carries an exit code and an optional hint to the single place
 // that prints errors (main).

@@ -4,11 +4,9 @@ package main
 // docs/mssl.md).
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"strconv"
@@ -16,7 +14,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/floorbook"
@@ -24,6 +21,7 @@ import (
 	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/mssl"
+	"github.com/mstool/mstool/pkg/shell"
 	"github.com/mstool/mstool/pkg/tasks"
 )
 
@@ -58,8 +56,9 @@ func msslConnectCommand(ui *UI) *cli.Command {
 		Description: "Runs the MSSL handshake with the grant and its host key, then reads commands:\n" +
 			"a task name and its arguments (the grant's tasks are listed at the start and by\n" +
 			"'tasks'), 'raise-floor FILE' to deliver a floor statement from 'mstool grant\n" +
-			"revoke', 'help', and 'quit' (or end of input), which closes the session cleanly.\n" +
-			"On a terminal, the arrow keys recall earlier lines.",
+			"revoke', 'help', and 'quit' (or end of input), which closes the session cleanly.\n\n" +
+			shellHelp + "\n\n" +
+			"Example:\n   echo uptime | mstool mssl connect --grant alice.grant --udp 192.0.2.7:7412",
 		Flags: msslFlags(),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
@@ -117,7 +116,7 @@ func msslExecCommand(ui *UI) *cli.Command {
 				return err
 			}
 			ctx := context.Background()
-			err = msslRun(ui, sess, args)
+			err = msslRun(ui, ctx, sess, args)
 			if cerr := sess.Close(ctx); cerr != nil && err == nil {
 				ui.Debugf("close: %v", cerr)
 			}
@@ -396,8 +395,7 @@ type floorJSON struct {
 }
 
 // msslRun runs one command line (a task and its words, or raise-floor).
-func msslRun(ui *UI, sess *mssl.Session, words []string) error {
-	ctx := context.Background()
+func msslRun(ui *UI, ctx context.Context, sess *mssl.Session, words []string) error {
 	if words[0] == raiseFloorWord {
 		if len(words) != 2 {
 			return usageErrorf("", "raise-floor takes one statement file")
@@ -472,83 +470,58 @@ func msslRun(ui *UI, sess *mssl.Session, words []string) error {
 	return failf("", "task %s: %s", ui.tasks.Name(t), reply.Status)
 }
 
-// msslInteractive reads command lines until quit or end of input.
+// msslInteractive runs the shell on the session until quit, the end of
+// input or a dead link, and closes the session.
 func msslInteractive(ui *UI, c *cli.Context, sess *mssl.Session) error {
-	ctx := context.Background()
 	lines := *ui
 	lines.Lines = true // --json: one object per line (docs/json.md)
 	ui = &lines
 	g := sess.Grant()
 	ui.Infof("tasks this grant permits: %s", taskList(ui, g.Tasks))
 	ui.Infof("type a task and its arguments, 'tasks', 'help', or 'quit'")
-	var readLine func() (string, error)
-	if f, ok := c.App.Reader.(*os.File); ok && term.IsTerminal(int(f.Fd())) && isTerminal(ui.Out) {
-		fd := int(f.Fd())
-		t := term.NewTerminal(struct {
-			io.Reader
-			io.Writer
-		}{f, ui.Out}, "mssl> ")
-		// Raw mode only while a line is edited, so that output between
-		// lines is ordinary; the Terminal keeps the history (arrow keys).
-		readLine = func() (string, error) {
-			old, err := term.MakeRaw(fd)
-			if err != nil {
-				return "", err
-			}
-			defer term.Restore(fd, old)
-			return t.ReadLine()
-		}
-	}
-	if readLine == nil {
-		sc := bufio.NewScanner(c.App.Reader)
-		readLine = func() (string, error) {
-			if !ui.Quiet && !ui.JSON { // --json: stderr keeps whole lines
-				fmt.Fprint(ui.Err, "mssl> ")
-			}
-			if !sc.Scan() {
-				if err := sc.Err(); err != nil {
-					return "", err
+	run := func(ctx context.Context, words []string) error { return msslRun(ui, ctx, sess, words) }
+	cmds := append(taskCommands(ui.tasks, g.Tasks, func(ctx context.Context, t grant.Task, words []string) error {
+		return run(ctx, append([]string{ui.tasks.Name(t)}, words...))
+	}),
+		shell.Command{Name: "tasks", Help: "the tasks this grant permits, with their arguments",
+			Run: func(context.Context, []string) error {
+				var rows [][]string
+				for _, name := range ui.tasks.Map.TaskNames(g.Tasks) {
+					t, _ := ui.tasks.Lookup(name)
+					rows = append(rows, []string{name, ui.tasks.Usage(t)})
 				}
-				return "", io.EOF
-			}
-			return sc.Text(), nil
-		}
-	}
-	for {
-		line, err := readLine()
-		if err != nil {
-			break
-		}
-		words := strings.Fields(line)
-		if len(words) == 0 {
-			continue
-		}
-		switch words[0] {
-		case "quit", "exit":
-			return closeSession(ui, ctx, sess)
-		case "help", "?":
-			ui.Infof("commands: TASK [ARGS] (%s), tasks, raise-floor FILE, quit", strings.Join(ui.tasks.Names(), ", "))
-			continue
-		case "tasks":
-			var rows [][]string
-			for _, name := range ui.tasks.Map.TaskNames(g.Tasks) {
-				t, _ := ui.tasks.Lookup(name)
-				rows = append(rows, []string{name, ui.tasks.Usage(t)})
-			}
-			ui.Table([]string{"task", "arguments"}, rows)
-			continue
-		}
-		if err := msslRun(ui, sess, words); err != nil {
-			ui.Fail(err, hintOf(err), exitCode(err))
-			if errors.Is(err, mssl.ErrClosed) || errors.Is(err, mssl.ErrNoAnswer) {
-				return err
+				ui.Table([]string{"task", "arguments"}, rows)
+				return nil
+			}},
+		shell.Command{Name: raiseFloorWord, Args: "FILE", Help: "deliver a floor statement from 'mstool grant revoke'",
+			Run: func(ctx context.Context, args []string) error {
+				return run(ctx, append([]string{raiseFloorWord}, args...))
+			}},
+	)
+	err := runShell(ui, c.App.Reader, shellConfig{
+		name: "mssl connect", prompt: "mssl> ", history: "mssl", commands: cmds,
+		other: run, // tasks the grant does not permit: the device says so
+		link: func(err error) shell.LinkState {
+			if errors.Is(err, mssl.ErrClosed) || errors.Is(err, link.ErrClosed) {
+				return shell.LinkDown
 			}
 			if a, ok := mssl.AlertOf(err); ok && (a == mssl.AlertRevoked || a == mssl.AlertExpired || a == mssl.AlertCloseNotify) {
-				return err
+				return shell.LinkDown // the device ended the session
 			}
-		}
+			if errors.Is(err, mssl.ErrNoAnswer) {
+				return shell.LinkSilent
+			}
+			return shell.LinkUp
+		},
+	})
+	if exitCode(err) == exitLink {
+		sess.Close(context.Background())
+		return err
 	}
-	return closeSession(ui, ctx, sess)
+	if cerr := closeSession(ui, context.Background(), sess); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func closeSession(ui *UI, ctx context.Context, sess *mssl.Session) error {

@@ -172,9 +172,9 @@ func suiteError(err error) error {
 		return failf("", "%v", err)
 	}
 	if len(se.Firmware.Suites) == 0 {
-		return failf("that firmware runs no ESP suite: build it with one (firmware/config.h)", "%v", err)
+		return failf("that firmware runs no ESP suite: build it with one (firmware/lib/config.h)", "%v", err)
 	}
-	return failf(fmt.Sprintf("that firmware runs %s: make SAs in one of them (mstool esp sa new --suite %s), or build the firmware with the suite (firmware/config.h)",
+	return failf(fmt.Sprintf("that firmware runs %s: make SAs in one of them (mstool esp sa new --suite %s), or build the firmware with the suite (firmware/lib/config.h)",
 		se.Firmware.SuiteNames(), se.Firmware.Suites[0]), "%v", err)
 }
 

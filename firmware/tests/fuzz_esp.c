@@ -81,19 +81,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../config.h"
-#include "../crypto/aes.h"
-#include "../crypto/cbc.h"
-#include "../crypto/ccm.h"
-#include "../crypto/ct.h"
-#include "../crypto/ctr.h"
-#include "../crypto/hmac.h"
-#include "../crypto/sha256.h"
-#include "../esp.h"
-#include "../mssl.h"
-#include "../net/net.h"
-#include "../store.h"
-#include "../tasks.h"
+#include "config.h"
+#include "crypto/aes.h"
+#include "crypto/cbc.h"
+#include "crypto/ccm.h"
+#include "crypto/ct.h"
+#include "crypto/ctr.h"
+#include "crypto/hmac.h"
+#include "crypto/sha256.h"
+#include "esp.h"
+#include "mssl.h"
+#include "net/net.h"
+#include "store.h"
+#include "tasks.h"
 
 /* ---- hardware fakes (tasks.h) ---------------------------------------- */
 static uint8_t led;

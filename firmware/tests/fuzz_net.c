@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../config.h"
-#include "../esp.h"
-#include "../net/net.h"
-#include "../store.h"
-#include "../tasks.h"
+#include "config.h"
+#include "esp.h"
+#include "net/net.h"
+#include "store.h"
+#include "tasks.h"
 
 void hw_init(void) {}
 uint8_t hw_led(uint8_t op) { return (uint8_t)(op & 1); }

@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../config.h"
-#include "../esp.h"
-#include "../net/net.h"
-#include "../store.h"
-#include "../tasks.h"
+#include "config.h"
+#include "esp.h"
+#include "net/net.h"
+#include "store.h"
+#include "tasks.h"
 
 static int passed, failed;
 

@@ -14,16 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../config.h"
-#include "../entropy.h"
-#include "../crypto/aes.h"
-#include "../crypto/cmac.h"
-#include "../crypto/ctr.h"
-#include "../esp.h"
-#include "../mgmt.h"
-#include "../net/net.h"
-#include "../prov.h"
-#include "../store.h"
+#include "config.h"
+#include "entropy.h"
+#include "crypto/aes.h"
+#include "crypto/cmac.h"
+#include "crypto/ctr.h"
+#include "esp.h"
+#include "mgmt.h"
+#include "net/net.h"
+#include "prov.h"
+#include "store.h"
 
 static int passed, failed;
 

@@ -14,15 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../config.h"
-#include "../crypto/aes.h"
-#include "../crypto/cbc.h"
-#include "../crypto/ccm.h"
-#include "../crypto/ct.h"
-#include "../crypto/ctr.h"
-#include "../crypto/hmac.h"
-#include "../crypto/md5.h"
-#include "../crypto/sha256.h"
+#include "config.h"
+#include "crypto/aes.h"
+#include "crypto/cbc.h"
+#include "crypto/ccm.h"
+#include "crypto/ct.h"
+#include "crypto/ctr.h"
+#include "crypto/hmac.h"
+#include "crypto/md5.h"
+#include "crypto/sha256.h"
 #include "vectors.h"
 
 static int passed, failed;

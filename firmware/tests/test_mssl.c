@@ -26,15 +26,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../config.h"
-#include "../crypto/aes.h"
-#include "../crypto/ccm.h"
-#include "../crypto/cmac.h"
-#include "../crypto/sha256.h"
-#include "../mssl.h"
-#include "../net/net.h"
-#include "../store.h"
-#include "../tasks.h"
+#include "config.h"
+#include "crypto/aes.h"
+#include "crypto/ccm.h"
+#include "crypto/cmac.h"
+#include "crypto/sha256.h"
+#include "mssl.h"
+#include "net/net.h"
+#include "store.h"
+#include "tasks.h"
 #include "vectors.h"
 
 static int passed, failed;

@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../config.h"
-#include "../crypto/rsa.h"
-#include "../crypto/sha256.h"
+#include "config.h"
+#include "crypto/rsa.h"
+#include "crypto/sha256.h"
 #include "vectors.h"
 
 /* tests/vectors.c leaks continued values by design ("tests are short");

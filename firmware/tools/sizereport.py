@@ -13,7 +13,8 @@ the ELF section headers of the image (.text, .data, .bss, .noinit).
 A module is an object file relative to the build directory without ".o"
 (crypto/aes, mgmt, ...); archive members are grouped by archive (libc,
 libgcc) and the C runtime start-up files as "crt". The "crypto" group sums
-crypto/*; "crypto_core" sums the modules given with --core (the primitives
+crypto/*; "library" the modules built from firmware/lib/ (whose names
+drop that prefix); "crypto_core" sums the modules given with --core (the primitives
 of the crypto core and its 5 KB target; the Makefile passes them).
 
 Standard library only. Usage:
@@ -52,6 +53,10 @@ IN_CONT_RE = re.compile(r"^\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s+(\S.*)$")
 FILL_RE = re.compile(r"^ \*fill\*\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)")
 
 
+# Modules whose objects come from the library (firmware/lib/).
+LIBRARY = set()
+
+
 def module_name(obj, build_dir):
     """Map an object path from the map file to a module name."""
     obj = obj.strip()
@@ -68,6 +73,11 @@ def module_name(obj, build_dir):
         rel = obj[len(build_dir.rstrip("/")) + 1:]
     if rel.endswith(".o"):
         rel = rel[:-2]
+    if rel.startswith("lib/"):
+        # The library's modules keep their names (crypto/aes, esp, ...);
+        # LIBRARY records which they are for the "library" group.
+        rel = rel[len("lib/"):]
+        LIBRARY.add(rel)
     return rel
 
 
@@ -201,7 +211,14 @@ def main():
             for k, v in secs.items():
                 crypto_secs[k] = crypto_secs.get(k, 0) + v
     crypto = totals(crypto_secs)
-    core_names = args.core.split()
+    lib_secs = {}
+    for name, secs in sizes.items():
+        if name in LIBRARY:
+            for k, v in secs.items():
+                lib_secs[k] = lib_secs.get(k, 0) + v
+    library = totals(lib_secs)
+    core_names = [n[len("lib/"):] if n.startswith("lib/") else n
+                  for n in args.core.split()]
     core_secs = {}
     for name in core_names:
         for k, v in sizes.get(name, {}).items():
@@ -214,7 +231,7 @@ def main():
         "elf": os.path.basename(args.elf),
         "capacity": {"flash": flash_cap, "ram": ram_cap},
         "total": total,
-        "groups": {"crypto": crypto, "crypto_core": core},
+        "groups": {"crypto": crypto, "crypto_core": core, "library": library},
         "targets": {"crypto_flash": CRYPTO_FLASH_TARGET},
         "modules": {k: modules[k] for k in sorted(modules)},
     }
@@ -234,6 +251,8 @@ def main():
     lines.append("-" * 62)
     lines.append("%-22s %7d %7d" %
                  ("crypto (crypto/*)", crypto["flash"], crypto["ram"]))
+    lines.append("%-22s %7d %7d" %
+                 ("library (lib/)", library["flash"], library["ram"]))
     if core_names:
         lines.append("%-22s %7d %7d   (target flash <= %d: %s)" %
                      ("crypto core", core["flash"], core["ram"],

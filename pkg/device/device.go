@@ -56,7 +56,7 @@ var (
 
 // RemoteError is an error reply from the device.
 type RemoteError struct {
-	Code    byte // MGMT_E_* of firmware/mgmt.h
+	Code    byte // MGMT_E_* of firmware/lib/mgmt.h
 	Command byte // the request type it answers
 }
 

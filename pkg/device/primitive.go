@@ -8,7 +8,7 @@ import (
 )
 
 // Primitive identifies a crypto primitive on the device (BENCH and
-// COMPUTE use the same ids; firmware/mgmt.h PRIM_*).
+// COMPUTE use the same ids; firmware/lib/mgmt.h PRIM_*).
 type Primitive byte
 
 // Primitives.
@@ -60,7 +60,7 @@ func ParsePrimitive(s string) (Primitive, error) {
 	return 0, fmt.Errorf("device: unknown primitive %q", s)
 }
 
-// Per-frame work caps of the device (firmware/mgmt.h, docs/management.md
+// Per-frame work caps of the device (firmware/lib/mgmt.h, docs/management.md
 // "Work caps").
 const (
 	// HashMax is the most bytes one COMPUTE hash (the message times its

@@ -16,7 +16,7 @@ import (
 	"github.com/mstool/mstool/pkg/provision"
 )
 
-// Serial provisioning through the firmware (firmware/prov.c, PROV 0x06;
+// Serial provisioning through the firmware (firmware/lib/prov.c, PROV 0x06;
 // protocol, threat model and limits: docs/provisioning.md). A device in
 // factory state (whole EEPROM erased) accepts one unauthenticated
 // provisioning; a provisioned device accepts a new configuration only
@@ -50,7 +50,7 @@ const (
 	provWriteTime = 5 * time.Second
 )
 
-// Remote error codes of PROV (firmware/mgmt.h).
+// Remote error codes of PROV (firmware/lib/mgmt.h).
 const (
 	ErrCodeState  = 7  // refused in this state
 	ErrCodeAuth   = 8  // authentication failed

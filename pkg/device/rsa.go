@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// RSA verification on the device (firmware/mgmt_rsa.c, docs/management.md
+// RSA verification on the device (firmware/lib/mgmt_rsa.c, docs/management.md
 // "RSA 0x20"): the host loads an issuer modulus in chunks, then asks the
 // device to verify RSASSA-PKCS1-v1_5 SHA-256 signatures (e = 65537) on
 // hashes it sends, and gets the verdict and the cycle counts back.

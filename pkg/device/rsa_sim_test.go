@@ -17,7 +17,7 @@ import (
 	"github.com/mstool/mstool/pkg/device"
 )
 
-// RSA_STACK_NEED in firmware/mgmt_rsa.c: the free stack the device
+// RSA_STACK_NEED in firmware/lib/mgmt_rsa.c: the free stack the device
 // requires before a verification (else ErrRSANoRAM), and the most an
 // interrupt handler of this firmware pushes (UART/timer ISRs: return
 // address, SREG, r0, r1 and the call-clobbered registers they use).

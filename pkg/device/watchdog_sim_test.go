@@ -13,7 +13,7 @@ import (
 const wdrf = 0x08
 
 // TestWatchdogResetsAHungDevice runs make's fault image, whose FAULT
-// command (0x7D, CONFIG_TEST_FAULT in firmware/config.h) hangs the
+// command (0x7D, CONFIG_TEST_FAULT in firmware/lib/config.h) hangs the
 // device: spinning with interrupts enabled (the UART still receives,
 // nothing is processed), then with interrupts disabled. Each time the
 // watchdog must reset the device, which then answers again and reports

@@ -20,8 +20,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 
+	"github.com/mstool/mstool/internal/statedir"
 	"github.com/mstool/mstool/pkg/provision"
 	"github.com/mstool/mstool/pkg/signkey"
 )
@@ -63,28 +63,17 @@ type Book struct {
 
 // EnvDir names the environment variable that overrides the book's
 // directory.
-const EnvDir = "MSTOOL_STATE_DIR"
+const EnvDir = statedir.Env
 
-// DefaultDir is where the book lives: $MSTOOL_STATE_DIR, else
-// $XDG_STATE_HOME/mstool, else ~/.local/state/mstool (on Windows,
-// %LocalAppData%\mstool), with "floors" below it.
+// DefaultDir is where the book lives: "floors" in the state directory
+// ($MSTOOL_STATE_DIR, else $XDG_STATE_HOME/mstool, else
+// ~/.local/state/mstool; on Windows, %LocalAppData%\mstool).
 func DefaultDir() (string, error) {
-	if d := os.Getenv(EnvDir); d != "" {
-		return filepath.Join(d, "floors"), nil
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "mstool", "floors"), nil
-	}
-	if runtime.GOOS == "windows" {
-		if d := os.Getenv("LocalAppData"); d != "" {
-			return filepath.Join(d, "mstool", "floors"), nil
-		}
-	}
-	home, err := os.UserHomeDir()
+	d, err := statedir.Dir()
 	if err != nil {
-		return "", fmt.Errorf("floorbook: no state directory (set %s): %w", EnvDir, err)
+		return "", fmt.Errorf("floorbook: %w", err)
 	}
-	return filepath.Join(home, ".local", "state", "mstool", "floors"), nil
+	return filepath.Join(d, "floors"), nil
 }
 
 // Open returns the book in the default directory.

@@ -516,7 +516,7 @@ func WriteFile(path string, f *File) error {
 
 // DefaultSuite is the suite New uses when Options.Suite is zero: the
 // reference firmware's default, AES-128-CCM with an 8-octet ICV (RFC
-// 4309), the one suite both its MCUs run (firmware/config.h
+// 4309), the one suite both its MCUs run (firmware/lib/config.h
 // CONFIG_ESP_CCM8; the ATmega168 image has no other).
 const DefaultSuite = esp.SuiteAES128CCM8
 

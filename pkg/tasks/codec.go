@@ -48,6 +48,39 @@ func (c Codec) Usage(t grant.Task) string {
 	return "[HEX...]"
 }
 
+// Help says in one line what task t does: a built-in's Help, for a
+// mapped task its bit and result fields.
+func (c Codec) Help(t grant.Task) string {
+	if h, ok := Help[t]; ok {
+		return h
+	}
+	if a, ok := c.Map.App(t); ok {
+		h := fmt.Sprintf("application task (bit %d)", int(t))
+		if len(a.Result) > 0 {
+			r := make([]string, len(a.Result))
+			for i, f := range a.Result {
+				r[i] = f.Label + " (" + f.Type.String() + ")"
+			}
+			h += "; result: " + strings.Join(r, ", ")
+		}
+		return h
+	}
+	if t >= grant.FirstAppTask {
+		return fmt.Sprintf("application task (bit %d), not in the task map", int(t))
+	}
+	return ""
+}
+
+// Complete returns the values the argument after args of task t may take,
+// for command-line completion (nil: any, or none). Mapped tasks take
+// numbers and hex bytes, which are not completed.
+func (c Codec) Complete(t grant.Task, args []string) []string {
+	if _, ok := c.Map.App(t); ok {
+		return nil
+	}
+	return completeBuiltin(t, args)
+}
+
 // FieldsUsage describes fields as command-line arguments: "SENSOR (u8)",
 // a bytes field as "[DATA (hex)]".
 func FieldsUsage(fields []grant.TaskField) string {

@@ -150,3 +150,26 @@ func TestCodecResult(t *testing.T) {
 		t.Fatalf("denied: %+v", r)
 	}
 }
+
+func TestCodecHelpComplete(t *testing.T) {
+	c := Codec{Map: testMap(t)}
+	for _, tc := range []struct {
+		task grant.Task
+		want string
+	}{
+		{grant.TaskLED, Help[grant.TaskLED]},
+		{16, "application task (bit 16); result: centi-celsius (i16)"},
+		{17, "application task (bit 17)"},
+		{20, "application task (bit 20), not in the task map"},
+	} {
+		if got := c.Help(tc.task); got != tc.want {
+			t.Errorf("Help(%d) = %q, want %q", tc.task, got, tc.want)
+		}
+	}
+	if got := fmt.Sprint(c.Complete(grant.TaskLED, nil)); got != "[off on read toggle]" {
+		t.Errorf("Complete(led) = %s", got)
+	}
+	if got := c.Complete(16, nil); got != nil {
+		t.Errorf("Complete(temperature) = %q, want nil", got)
+	}
+}

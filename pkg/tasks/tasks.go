@@ -126,6 +126,36 @@ var ArgsUsage = map[grant.Task]string{
 // by "bitN" or number (Codec.Lookup knows a task map's names too).
 func Lookup(name string) (grant.Task, error) { return Codec{}.Lookup(name) }
 
+// Help says in one line what each built-in task does (Codec.Help knows a
+// task map's tasks too).
+var Help = map[grant.Task]string{
+	grant.TaskID:            "the device id, firmware version, MCU and suites",
+	grant.TaskUptime:        "seconds since reset and boot count",
+	grant.TaskCounters:      "the packet and drop counters",
+	grant.TaskLED:           "switch or read the LED",
+	grant.TaskADC:           "read an ADC channel",
+	grant.TaskSettingsRead:  "read an EEPROM-backed setting",
+	grant.TaskSettingsWrite: "change an EEPROM-backed setting",
+}
+
+// Complete returns the values the argument after args of a built-in task
+// may take, for command-line completion (nil: any, or none); Codec.Complete
+// knows a task map's tasks too.
+func Complete(t grant.Task, args []string) []string { return Codec{}.Complete(t, args) }
+
+// completeBuiltin is Complete for the built-in tasks.
+func completeBuiltin(t grant.Task, args []string) []string {
+	switch {
+	case t == grant.TaskLED && len(args) == 0:
+		return []string{"off", "on", "read", "toggle"}
+	case t == grant.TaskADC && len(args) == 0:
+		return []string{"0", "1", "2", "3", "4", "5", "6", "7"}
+	case (t == grant.TaskSettingsRead || t == grant.TaskSettingsWrite) && len(args) == 0:
+		return []string{"0", "1"}
+	}
+	return nil
+}
+
 // ParseArgs turns command-line words into a built-in task's argument
 // bytes; other tasks take hex bytes (Codec.ParseArgs knows a task map's).
 func ParseArgs(t grant.Task, words []string) ([]byte, error) { return Codec{}.ParseArgs(t, words) }

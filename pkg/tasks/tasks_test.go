@@ -3,6 +3,7 @@ package tasks
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/mstool/mstool/pkg/grant"
@@ -99,5 +100,34 @@ func TestDecode(t *testing.T) {
 	}
 	if v := Counters(c); len(v) != 19 || v[13] != 5 {
 		t.Errorf("Counters: %v", v)
+	}
+}
+
+func TestComplete(t *testing.T) {
+	for _, tc := range []struct {
+		task grant.Task
+		args []string
+		want string
+	}{
+		{grant.TaskLED, nil, "[off on read toggle]"},
+		{grant.TaskLED, []string{"on"}, "[]"},
+		{grant.TaskADC, nil, "[0 1 2 3 4 5 6 7]"},
+		{grant.TaskSettingsWrite, nil, "[0 1]"},
+		{grant.TaskSettingsWrite, []string{"1"}, "[]"},
+		{grant.TaskID, nil, "[]"},
+	} {
+		if got := fmt.Sprint(Complete(tc.task, tc.args)); got != tc.want {
+			t.Errorf("Complete(%s, %q) = %s, want %s", tc.task, tc.args, got, tc.want)
+		}
+		// Every candidate parses.
+		for _, c := range Complete(tc.task, tc.args) {
+			words := append(append([]string{}, tc.args...), c)
+			if tc.task == grant.TaskSettingsWrite {
+				words = append(words, "1")
+			}
+			if _, err := ParseArgs(tc.task, words); err != nil {
+				t.Errorf("%s %q: %v", tc.task, words, err)
+			}
+		}
 	}
 }

@@ -18,9 +18,9 @@
 
 #include "avr/avr_mcu_section.h"
 
-#include "../../crypto/aes.h"
-#include "../../crypto/md5.h"
-#include "../../crypto/sha256.h"
+#include "crypto/aes.h"
+#include "crypto/md5.h"
+#include "crypto/sha256.h"
 
 AVR_MCU(F_CPU, "atmega328p");
 

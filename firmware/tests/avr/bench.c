@@ -21,15 +21,15 @@
 
 #include "avr/avr_mcu_section.h"
 
-#include "../../config.h"
-#include "../../crypto/aes.h"
-#include "../../crypto/cbc.h"
-#include "../../crypto/ccm.h"
-#include "../../crypto/ct.h"
-#include "../../crypto/ctr.h"
-#include "../../crypto/hmac.h"
-#include "../../crypto/md5.h"
-#include "../../crypto/sha256.h"
+#include "config.h"
+#include "crypto/aes.h"
+#include "crypto/cbc.h"
+#include "crypto/ccm.h"
+#include "crypto/ct.h"
+#include "crypto/ctr.h"
+#include "crypto/hmac.h"
+#include "crypto/md5.h"
+#include "crypto/sha256.h"
 
 AVR_MCU(F_CPU, "atmega328p");
 

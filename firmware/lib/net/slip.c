@@ -3,9 +3,9 @@
  * that decodes frames into the one packet buffer, and the encoder that
  * sends a reply from it (see net.h).
  */
-#include "../config.h"
-#include "../mgmt.h"
-#include "../uart.h"
+#include "config.h"
+#include "mgmt.h"
+#include "uart.h"
 #include "net.h"
 
 /* RFC 1055 special bytes. */

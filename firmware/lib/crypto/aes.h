@@ -19,7 +19,7 @@
 
 #include <stdint.h>
 #include <string.h>
-#include "../config.h"
+#include "config.h"
 
 #define AES128_KEY_SIZE 16
 #define AES_BLOCK_SIZE 16

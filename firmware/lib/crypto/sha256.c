@@ -14,7 +14,7 @@
 #include "md.h"
 #include "pgm.h"
 #include "sha256.h"
-#include "../config.h"
+#include "config.h"
 
 #if CONFIG_SHA256_ASM
 /* crypto/sha256_avr.S */

@@ -12,7 +12,7 @@
 #include "md.h"
 #include "md5.h"
 #include "pgm.h"
-#include "../config.h"
+#include "config.h"
 
 #if CONFIG_MD5_ASM
 /* crypto/md5_avr.S */

@@ -2,9 +2,9 @@
  * udp.c - UDP (RFC 768) inside ESP: length and checksum checks, the task
  * port, the reply's header.
  */
-#include "../config.h"
-#include "../tasks.h"
-#include "../mssl.h"
+#include "config.h"
+#include "tasks.h"
+#include "mssl.h"
 #include "net.h"
 
 uint16_t udp_input(uint8_t *ip, uint16_t off, uint16_t n, uint16_t room)

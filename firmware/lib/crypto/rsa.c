@@ -23,7 +23,7 @@
  */
 #include <string.h>
 
-#include "../config.h"
+#include "config.h"
 #include "pgm.h"
 #include "rsa.h"
 

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../config.h"
+#include "config.h"
 #include "md5.h"
 #include "sha256.h"
 

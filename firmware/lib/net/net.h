@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "../config.h"
+#include "config.h"
 
 /* Counters, in the order of docs/tasks.md (task 2) + additions. */
 enum {

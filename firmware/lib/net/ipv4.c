@@ -4,8 +4,8 @@
  */
 #include <string.h>
 
-#include "../esp.h"
-#include "../store.h"
+#include "esp.h"
+#include "store.h"
 #include "net.h"
 
 uint32_t net_counters[NET_NCOUNTERS];
