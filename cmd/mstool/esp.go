@@ -520,8 +520,10 @@ func runTask(ui *UI, ctx context.Context, e *espConn, t grant.Task, args []byte)
 	if werr := writeTaskResult(ui, r); werr != nil {
 		return werr
 	}
-	if err != nil {
-		return sessionError(err)
+	if te != nil {
+		// As espsession's TaskError says, but with the task map's name
+		// for a mapped task (as 'mssl exec' does).
+		return failf("", "task %s: %s", ui.tasks.Name(t), te.Status)
 	}
 	if r.DecodeError != "" {
 		return failf("", "%s", r.DecodeError)
