@@ -31,7 +31,7 @@ test: fmt-check vet cross firmware test-firmware test-go test-install
 # bounded run each over their committed corpora (clang required in CI), and
 # the assembly checked against the C reference on the simulator.
 test-firmware:
-	$(MAKE) -C firmware host-test net-test avr-test
+	$(MAKE) -C firmware host-test net-test avr-test modcheck
 	$(MAKE) -C firmware fuzz FUZZ_ITERS=100000 FUZZ_ARGS=-max_total_time=20
 
 test-go:

@@ -1,5 +1,5 @@
 /*
- * hw.c - the hardware behind the task service (AVR only; see tasks.h):
+ * hw.c - the hardware behind the reference tasks (AVR only; app.h):
  * the LED on PB5 (Arduino pin 13), the ADC (AVcc reference, prescaler
  * 128: 125 kHz at 16 MHz), and an uptime clock from Timer2 in CTC mode
  * at 250 Hz (clk/256, OCR2A = 249 at 16 MHz), whose interrupt costs a
@@ -9,8 +9,8 @@
 #include <avr/io.h>
 #include <util/atomic.h>
 
-#include "config.h"
-#include "tasks.h"
+#include "app.h"
+
 
 #define TICK_HZ 250
 
@@ -64,15 +64,4 @@ uint32_t hw_uptime(void)
 		s = seconds;
 	}
 	return s;
-}
-
-uint8_t hw_mcu(void)
-{
-#if defined(__AVR_ATmega328P__)
-	return 1;
-#elif defined(__AVR_ATmega168__)
-	return 2;
-#else
-	return 0;
-#endif
 }

@@ -225,6 +225,17 @@
 #endif
 
 /*
+ * CONFIG_PACKET_CYCLES: 1 measures every IPv4 packet's processing in
+ * Timer1 cycles (STATUS reports the last one; timer.c). It takes Timer1:
+ * 0 leaves it to the application (Arduino's analogWrite on pins 9 and 10,
+ * Servo). The engineering commands (CONFIG_MGMT_CRYPTO) use Timer1 too,
+ * only while they run. Default 1.
+ */
+#ifndef CONFIG_PACKET_CYCLES
+#define CONFIG_PACKET_CYCLES 1
+#endif
+
+/*
  * CONFIG_WORK_RSA: 1 puts the RSA verification work area
  * (RSA_WORK_SIZE(CONFIG_RSA_MAX_BYTES) = 2k + 5 bytes: 517 for RSA-2048,
  * 261 for RSA-1024) into the shared static work area fw_work (esp.h),

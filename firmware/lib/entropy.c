@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "entropy.h"
-#include "net/net.h"
+#include "ms_base.h"
 
 uint8_t entropy_epoch[ENTROPY_EPOCH_LEN];
 

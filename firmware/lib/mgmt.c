@@ -27,11 +27,11 @@
 #include "mgmt.h"
 #include "mgmt_rsa.h" /* ENGINEER RSA */
 #include "prov.h"
-#include "net/net.h"
+#include "ms_base.h"
 #include "store.h"
 #include "tasks.h"
 #include "timer.h"
-#include "uart.h"
+#include "ms_app.h"
 
 
 #if defined(__AVR_ATmega328P__)
@@ -194,7 +194,8 @@ static size_t stats(uint8_t *p)
 	const uint32_t *c = &mgmt_stats.frames_ok;
 	for (uint8_t i = 0; i < 8; i++)
 		net_put32(p + 4 * i, c[i]);
-	net_put32(p + 32, uart_rx_overruns());
+	uint32_t (*overruns)(void) = MS_APP(link_overruns);
+	net_put32(p + 32, overruns ? overruns() : 0);
 	p[36] = mgmt_reset_cause;
 	return 37;
 }
@@ -604,7 +605,9 @@ static uint8_t bench(uint8_t *buf, size_t plen, size_t cap, size_t *rlen)
 	for (size_t i = 0; i < cap; i++)
 		buf[i] = (uint8_t)(i * 7 + 1);
 	aes128_init(&work.aes, bench_key);
-	uart_flush(); /* no transmit interrupts inside a measurement */
+	void (*flush)(void) = MS_APP(link_flush);
+	if (flush) /* no transmit interrupts inside a measurement */
+		flush();
 	uint16_t ovh = timer_overhead();
 
 	uint16_t r;

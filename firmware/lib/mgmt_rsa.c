@@ -40,10 +40,10 @@
 #include "crypto/ct.h"
 #include "crypto/rsa.h"
 #include "esp.h" /* fw_work */
-#include "mgmt.h"
+#include "mgmt_proto.h"
 #include "mgmt_rsa.h"
 #include "timer.h"
-#include "uart.h"
+#include "ms_app.h"
 
 #define PAINT 0xA5
 
@@ -98,7 +98,7 @@ static uint8_t op_key(uint8_t *p, size_t n, size_t *rlen)
 		key_fill = 0;
 		key_ok = 0;
 #if CONFIG_MSSL
-		if (!key && !(key = mssl_lend()))
+		if (!key && !(key = mssl_lend(mgmt_rsa_forget)))
 			return MGMT_E_STATE; /* MSSL holds state: never ended from here */
 #endif
 	}
@@ -153,7 +153,9 @@ static __attribute__((noinline)) void verify(uint8_t *p, size_t *rlen, uintptr_t
 	for (volatile uint8_t *q = sp - 16; q >= lo; q--)
 		*q = PAINT;
 
-	uart_flush(); /* no transmit interrupts inside a measurement */
+	void (*flush)(void) = MS_APP(link_flush);
+	if (flush) /* no transmit interrupts inside a measurement */
+		flush();
 	uint16_t ovh = timer_overhead();
 	timer_start();
 	rsa_r2(key, key_len, work);

@@ -23,7 +23,7 @@
 #include "crypto/sha256.h"
 #include "esp.h" /* fw_work */
 #include "mssl.h"
-#include "net/net.h"
+#include "ms_base.h"
 #include "store.h"
 #include "tasks.h"
 
@@ -31,9 +31,6 @@
 #error "CONFIG_MSSL needs CONFIG_RSA, CONFIG_SHA256 and CONFIG_WORK_RSA"
 #endif
 
-#if CONFIG_MGMT_CRYPTO && defined(__AVR__)
-#include "mgmt_rsa.h" /* mgmt_rsa_forget */
-#endif
 
 /* Grant body offsets (docs/grant.md). */
 #define G_FLAGS 3
@@ -142,7 +139,11 @@ void mssl_reset(void)
 }
 
 #if CONFIG_MGMT_CRYPTO
-uint8_t *mssl_lend(void)
+/* The borrower's reclaim callback (mssl_lend), called when MSSL takes
+ * its RAM back. */
+static void (*lent_reclaim)(void);
+
+uint8_t *mssl_lend(void (*reclaim)(void))
 {
 	/* Never while MSSL holds state a host relies on: the bench is not
 	 * authenticated. (The key id and Knonce are recomputed.) */
@@ -150,6 +151,7 @@ uint8_t *mssl_lend(void)
 		return NULL;
 	wipe(&U, sizeof U);
 	owned = 0;
+	lent_reclaim = reclaim;
 	return U.bench;
 }
 #endif
@@ -592,8 +594,10 @@ MS_NOINLINE static uint8_t init(void)
 	    (k != RSA1024_BYTES && k != RSA2048_BYTES) || k > CONFIG_RSA_MAX_BYTES)
 		return 0;
 	if (!owned) {
-#if CONFIG_MGMT_CRYPTO && defined(__AVR__)
-		mgmt_rsa_forget(); /* the bench key in U is gone */
+#if CONFIG_MGMT_CRYPTO
+		if (lent_reclaim) /* the borrower's data in U is gone */
+			lent_reclaim();
+		lent_reclaim = NULL;
 #endif
 		wipe(&U, sizeof U);
 		owned = 1;

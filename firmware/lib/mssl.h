@@ -104,10 +104,10 @@ void mssl_reset(void);
  * while MSSL holds a session, a pending handshake, a floor statement
  * waiting for its signature or a cached grant: the bench (not
  * authenticated) never ends them. Otherwise the RAM is wiped and lent;
- * MSSL takes it back at its next message and the bench key is then
- * forgotten (mgmt_rsa_forget).
+ * MSSL takes it back at its next message and first calls reclaim (the
+ * borrower forgets what it kept there; mgmt_rsa.c's key).
  */
-uint8_t *mssl_lend(void);
+uint8_t *mssl_lend(void (*reclaim)(void));
 
 #endif /* CONFIG_MSSL */
 #endif /* MS_MSSL_H */

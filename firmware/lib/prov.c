@@ -11,9 +11,9 @@
 #include "crypto/ctr.h"
 #include "crypto/pgm.h"
 #include "esp.h"
-#include "mgmt.h"
+#include "mgmt_proto.h"
 #include "mssl.h"
-#include "net/net.h"
+#include "ms_base.h"
 #include "prov.h"
 #include "store.h"
 

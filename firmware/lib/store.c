@@ -4,18 +4,10 @@
 #include <string.h>
 
 #include "crypto/ct.h"
-#include "net/net.h"
+#include "ms_base.h"
 #include "store.h"
 
-#if defined(__AVR__)
-#include <avr/eeprom.h>
-#else
-uint8_t store_ee[CONFIG_HOST_EEPROM_SIZE];
-uint16_t store_fail_writes;
-uint16_t store_cut_writes;
-uint8_t store_power_off;
-uint8_t store_cut_mode;
-#endif
+#include "ms_app.h"
 
 uint8_t store_reason = STORE_BLANK;
 struct store_config store_cfg;
@@ -34,11 +26,7 @@ uint16_t crc16_byte(uint16_t crc, uint8_t b)
 
 static uint8_t rd(uint16_t addr)
 {
-#if defined(__AVR__)
-	return eeprom_read_byte((const uint8_t *)(uintptr_t)addr);
-#else
-	return addr < STORE_EE_SIZE ? store_ee[addr] : 0xFF;
-#endif
+	return MS_APP(ee_read)(addr);
 }
 
 void store_read(uint16_t addr, uint8_t *dst, uint8_t n)
@@ -71,34 +59,23 @@ static void cread(uint16_t addr, uint8_t *dst, uint8_t n)
 /* Write n bytes and wait until the EEPROM has taken them. */
 static void wr(uint16_t addr, const uint8_t *src, uint8_t n)
 {
+	MS_APP(ee_write)(addr, src, n);
+}
+
 #if defined(__AVR__)
+#include <avr/eeprom.h>
+
+uint8_t ms_eeprom_read(uint16_t addr)
+{
+	return eeprom_read_byte((const uint8_t *)(uintptr_t)addr);
+}
+
+void ms_eeprom_write(uint16_t addr, const uint8_t *src, uint8_t n)
+{
 	eeprom_update_block(src, (void *)(uintptr_t)addr, n);
 	eeprom_busy_wait();
-#else
-	if (store_power_off)
-		return; /* the power is gone: nothing reaches the cells */
-	if (store_cut_writes && --store_cut_writes == 0) {
-		store_power_off = 1; /* this write is torn, every later one lost */
-		uint8_t k = store_cut_mode == 2 ? 0 : (uint8_t)(n / 2);
-		if (store_cut_mode == 1) { /* the last k bytes reached the cells */
-			addr = (uint16_t)(addr + n - k);
-			src += n - k;
-		}
-		n = k;
-	}
-	if (store_fail_writes) {
-		store_fail_writes--;
-		/* a torn write: only the first half reaches the cells */
-		n = (uint8_t)(n / 2);
-	}
-	while (n--) {
-		if (addr < STORE_EE_SIZE)
-			store_ee[addr] = *src;
-		addr++;
-		src++;
-	}
-#endif
 }
+#endif
 
 #define be16 net_be16
 #define be32 net_be32

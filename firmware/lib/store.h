@@ -16,8 +16,10 @@
  * back; only then does the caller use what it reserved. A torn write
  * fails its CRC and the previous slot stays current.
  *
- * EEPROM access: avr/eeprom.h on AVR; a RAM array (store_ee) on the host
- * build, which tests fill with an image.
+ * EEPROM access: through the application's ee_read and ee_write
+ * callbacks (ms_app.h): on AVR usually ms_eeprom_read/ms_eeprom_write
+ * below; the host tests give a RAM array that can fail or tear writes
+ * (tests/host_app.c).
  */
 #ifndef MS_STORE_H
 #define MS_STORE_H
@@ -32,17 +34,6 @@
 #define STORE_EE_SIZE ((uint16_t)(E2END + 1))
 #else
 #define STORE_EE_SIZE ((uint16_t)CONFIG_HOST_EEPROM_SIZE)
-extern uint8_t store_ee[CONFIG_HOST_EEPROM_SIZE];
-/* Host tests: make the next n EEPROM writes fail (0 = never). */
-extern uint16_t store_fail_writes;
-/* Host tests: a power cut during the n-th write from now (0 = never):
- * that write is torn, and nothing is written while store_power_off. */
-extern uint16_t store_cut_writes;
-extern uint8_t store_power_off;
-/* Host tests: what the torn write leaves: its first half (0), its last
- * half (1: the device's eeprom_update_block writes from the last byte
- * down), or nothing (2: the cut came just before it). */
-extern uint8_t store_cut_mode;
 #endif
 
 /* Config area offsets (docs/eeprom.md). */
@@ -217,6 +208,7 @@ uint8_t store_blank(void);
 
 /* store_rd - one EEPROM byte. */
 uint8_t store_rd(uint16_t addr);
+
 
 /* store_write - write n bytes at addr, wait, read back: 0 or -1. */
 int store_write(uint16_t addr, const uint8_t *src, uint16_t n);

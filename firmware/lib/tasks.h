@@ -1,6 +1,7 @@
 /*
- * tasks.h - the device's task service: one dispatcher for the ESP front
- * end (UDP 7411, net/udp.c) and, later, MSSL. Wire format and task
+ * tasks.h - the device's task service: one dispatcher, over the tasks
+ * the application registered (ms_app.h), for the ESP front end (UDP 7411,
+ * MS_PORT_TASKS) and MSSL. Wire format and task
  * numbers: docs/tasks.md (task numbers = grant task bits, pkg/grant).
  *
  * Request: version(1)=1 task(1) id(2) args. Reply, in place over the
@@ -10,6 +11,8 @@
 #define MS_TASKS_H
 
 #include <stdint.h>
+
+#include "ms_app.h"
 
 #define TASK_VERSION 1
 
@@ -34,16 +37,22 @@
 
 /*
  * tasks_handle - the n-byte request at p; room bytes are writable at p.
- * Returns the reply length (written at p), or 0 when the request is
- * shorter than 4 bytes (dropped and counted: it cannot be matched).
+ * Runs the task through the application's table (ms_app.h) and returns
+ * the reply length (written at p), or 0 when the request is shorter than
+ * 4 bytes (dropped and counted: it cannot be matched).
  */
 uint16_t tasks_handle(uint8_t *p, uint16_t n, uint16_t room);
 
-/* Hardware behind the tasks: hw.c on AVR, fakes in the host tests. */
-void hw_init(void);
-uint8_t hw_led(uint8_t op);       /* 0 off, 1 on, 2 toggle, 3 read -> state */
-uint16_t hw_adc(uint8_t channel); /* 10-bit reading */
-uint32_t hw_uptime(void);         /* seconds since reset */
-uint8_t hw_mcu(void);             /* 1 ATmega328P, 2 ATmega168, 0 other */
+/* ms_tasks_input - the task service as a UDP service (MS_PORT_TASKS). */
+uint16_t ms_tasks_input(uint8_t *p, uint16_t n, uint16_t room,
+                        const uint8_t *src_ip, uint16_t src_port);
+
+/* The tasks the library implements (ms_task_fn, ms_app.h): id, uptime,
+ * counters, settings-read and settings-write of docs/tasks.md. */
+uint8_t ms_task_id(const uint8_t *args, uint16_t alen, uint8_t *res, uint8_t *rlen);
+uint8_t ms_task_uptime(const uint8_t *args, uint16_t alen, uint8_t *res, uint8_t *rlen);
+uint8_t ms_task_counters(const uint8_t *args, uint16_t alen, uint8_t *res, uint8_t *rlen);
+uint8_t ms_task_settings_read(const uint8_t *args, uint16_t alen, uint8_t *res, uint8_t *rlen);
+uint8_t ms_task_settings_write(const uint8_t *args, uint16_t alen, uint8_t *res, uint8_t *rlen);
 
 #endif /* MS_TASKS_H */

@@ -93,22 +93,10 @@
 #include "mssl.h"
 #include "net/net.h"
 #include "store.h"
+#include "app.h"
+#include "host_app.h"
 #include "tasks.h"
 
-/* ---- hardware fakes (tasks.h) ---------------------------------------- */
-static uint8_t led;
-void hw_init(void) {}
-uint8_t hw_led(uint8_t op)
-{
-	if (op < 2)
-		led = op;
-	else if (op == 2)
-		led ^= 1;
-	return led;
-}
-uint16_t hw_adc(uint8_t ch) { return (uint16_t)(100 + ch); }
-uint32_t hw_uptime(void) { return 1234; }
-uint8_t hw_mcu(void) { return 1; }
 
 #define MAX_PKTS 16
 
@@ -205,7 +193,7 @@ static void boot(uint8_t sel)
 	mssl_reset();
 #endif
 	memset(net_counters, 0, sizeof net_counters);
-	led = 0;
+	hw_led(0);
 }
 
 /* ---- ESP with an SA's keys, this harness's own code ------------------- */
@@ -467,7 +455,7 @@ static void reboot(void)
 	mssl_reset();
 #endif
 	memset(net_counters, 0, sizeof net_counters);
-	led = 0;
+	hw_led(0);
 	if (store_st.esp_in_floor < max_acc)
 		FAIL("inbound floor %u below the accepted %u after a reboot", store_st.esp_in_floor, max_acc);
 	if (esp_out_next <= reply_seq)
@@ -780,6 +768,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	host_app_init();
 	struct cursor c = { data, size };
 	if (size < 1)
 		return 0;
@@ -856,6 +845,7 @@ static void load(const char *path)
  * (byte changes, insertions, deletions, splices). */
 int main(int argc, char **argv)
 {
+	host_app_init();
 	unsigned long iters = argc > 1 ? strtoul(argv[1], NULL, 10) : 100000;
 	static uint8_t in[MAX_IN];
 	LLVMFuzzerInitialize(&argc, &argv);

@@ -21,13 +21,9 @@
 #include "esp.h"
 #include "net/net.h"
 #include "store.h"
+#include "host_app.h"
 #include "tasks.h"
 
-void hw_init(void) {}
-uint8_t hw_led(uint8_t op) { return (uint8_t)(op & 1); }
-uint16_t hw_adc(uint8_t ch) { return ch; }
-uint32_t hw_uptime(void) { return 1; }
-uint8_t hw_mcu(void) { return 1; }
 
 static const uint8_t suites[] = {
 #if CONFIG_ESP_CCM8
@@ -87,6 +83,7 @@ static uint8_t current = 0xFF;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	host_app_init();
 	if (size < 1 || size - 1 > CONFIG_FRAME_MAX)
 		return 0;
 	if (data[0] != current) {
@@ -169,6 +166,7 @@ static size_t authentic(uint8_t sel, uint8_t *out)
 
 int main(int argc, char **argv)
 {
+	host_app_init();
 	unsigned long iters = argc > 1 ? strtoul(argv[1], NULL, 10) : 100000;
 	uint8_t in[CONFIG_FRAME_MAX + 1];
 	unsigned long answered = 0;

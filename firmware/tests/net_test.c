@@ -17,6 +17,7 @@
 #include "esp.h"
 #include "net/net.h"
 #include "store.h"
+#include "host_app.h"
 #include "tasks.h"
 
 static int passed, failed;
@@ -33,20 +34,6 @@ static int check(int ok, const char *what, const char *file, int line)
 	return ok;
 }
 
-/* ---- hardware fakes (tasks.h) ---------------------------------------- */
-static uint8_t led;
-void hw_init(void) {}
-uint8_t hw_led(uint8_t op)
-{
-	if (op < 2)
-		led = op;
-	else if (op == 2)
-		led ^= 1;
-	return led;
-}
-uint16_t hw_adc(uint8_t ch) { return (uint16_t)(100 + ch); }
-uint32_t hw_uptime(void) { return 1234; }
-uint8_t hw_mcu(void) { return 1; }
 
 /* ---- images ------------------------------------------------------------ */
 
@@ -617,6 +604,7 @@ static void test_ipv4(void)
 
 int main(int argc, char **argv)
 {
+	host_app_init();
 	if (argc != 2) {
 		fprintf(stderr, "usage: net-test GOLDEN.hex\n");
 		return 2;

@@ -24,6 +24,7 @@
 #include "net/net.h"
 #include "prov.h"
 #include "store.h"
+#include "host_app.h"
 
 static int passed, failed;
 
@@ -39,12 +40,6 @@ static int check(int ok, const char *what, const char *file, int line)
 	return ok;
 }
 
-/* ---- hardware fakes (tasks.h) ---------------------------------------- */
-void hw_init(void) {}
-uint8_t hw_led(uint8_t op) { return op; }
-uint16_t hw_adc(uint8_t ch) { return ch; }
-uint32_t hw_uptime(void) { return 0; }
-uint8_t hw_mcu(void) { return 1; }
 
 /* ---- requests --------------------------------------------------------- */
 
@@ -972,6 +967,7 @@ static void test_random(void)
 
 int main(void)
 {
+	host_app_init();
 	test_cmac();
 	test_factory();
 	test_locked();

@@ -8,56 +8,6 @@
 #include "store.h"
 #include "net.h"
 
-uint32_t net_counters[NET_NCOUNTERS];
-
-uint16_t net_count(uint8_t c)
-{
-	net_counters[c]++;
-	return 0;
-}
-
-uint32_t net_be32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (uint8_t i = 0; i < 4; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-void net_put32(uint8_t *p, uint32_t v)
-{
-	for (uint8_t i = 4; i--; v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-/* Ones' complement addition: the carry out of bit 15 comes back in. */
-static uint16_t add16(uint16_t sum, uint16_t w)
-{
-	sum = (uint16_t)(sum + w);
-	return (uint16_t)(sum + (sum < w));
-}
-
-/* Byte by byte: high and low halves of a word are separate addends,
- * which gives the same ones' complement sum as whole words. */
-uint16_t net_sum(uint16_t sum, const uint8_t *p, uint16_t n)
-{
-	uint8_t hi = 1;
-	while (n--) {
-		uint16_t w = *p++;
-		if (hi)
-			w = (uint16_t)(w << 8);
-		hi ^= 1;
-		sum = add16(sum, w);
-	}
-	return sum;
-}
-
-uint16_t net_udp_sum(const uint8_t *ip, const uint8_t *udp, uint16_t n)
-{
-	/* pseudo-header: source, destination, then the words 0x0011
-	 * (protocol) and n (UDP length), whose sum n + 17 cannot carry */
-	return net_sum(net_sum((uint16_t)(n + IP_PROTO_UDP), ip + 12, 8), udp, n);
-}
 
 #define drop net_count
 
@@ -125,7 +75,7 @@ uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 	if (nh == IP_PROTO_ICMP)
 		rlen = icmp_input(b + pt, ptl);
 	else /* nh == IP_PROTO_UDP: esp_open admits nothing else */
-		rlen = udp_input(b, pt, ptl, (uint16_t)(cap - pt));
+		rlen = udp_input(b, pt, ptl, (uint16_t)(cap - pt), via_esp);
 	if (!rlen)
 		return 0;
 

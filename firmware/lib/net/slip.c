@@ -1,11 +1,9 @@
 /*
- * slip.c - SLIP (RFC 1055) framing on the UART: the receive state machine
- * that decodes frames into the one packet buffer, and the encoder that
- * sends a reply from it (see net.h).
+ * slip.c - SLIP (RFC 1055) framing: the receive state machine that
+ * decodes frames into the caller's buffer, and the encoder that sends a
+ * reply through the application's link output (see net.h).
  */
-#include "config.h"
 #include "mgmt.h"
-#include "uart.h"
 #include "net.h"
 
 /* RFC 1055 special bytes. */
@@ -20,9 +18,6 @@
 #define RX_DROP_BIG 2 /* frame longer than the buffer: skip to END */
 #define RX_DROP_ESC 3 /* bad escape: skip to END */
 
-uint8_t slip_buf[CONFIG_FRAME_MAX];
-static uint16_t rx_len;
-static uint8_t rx_state;
 
 static __attribute__((noinline)) void dropped(uint32_t *stat)
 {
@@ -30,13 +25,13 @@ static __attribute__((noinline)) void dropped(uint32_t *stat)
 	net_count(C_SLIP_DROP);
 }
 
-uint16_t slip_rx(uint8_t c)
+uint16_t slip_rx(struct slip_rx *s, uint8_t c)
 {
-	uint8_t st = rx_state;
+	uint8_t st = s->state;
 	if (c == SLIP_END) {
-		uint16_t n = rx_len;
-		rx_len = 0;
-		rx_state = RX_DATA;
+		uint16_t n = s->len;
+		s->len = 0;
+		s->state = RX_DATA;
 		if (st == RX_DROP_BIG)
 			dropped(&mgmt_stats.drop_oversize);
 		else if (st != RX_DATA) /* bad escape, or END right after ESC */
@@ -60,26 +55,25 @@ uint16_t slip_rx(uint8_t c)
 		st = RX_ESC;
 		goto out;
 	}
-	if (rx_len >= CONFIG_FRAME_MAX)
+	if (s->len >= s->cap)
 		st = RX_DROP_BIG;
 	else
-		slip_buf[rx_len++] = c;
+		s->buf[s->len++] = c;
 out:
-	rx_state = st;
+	s->state = st;
 	return 0;
 }
 
-void slip_send(uint16_t n)
+void slip_send(void (*out)(uint8_t), const uint8_t *p, uint16_t n)
 {
-	const uint8_t *p = slip_buf;
-	uart_putc(SLIP_END);
+	out(SLIP_END);
 	while (n--) {
 		uint8_t c = *p++;
 		if (c == SLIP_END || c == SLIP_ESC) {
-			uart_putc(SLIP_ESC);
+			out(SLIP_ESC);
 			c = c == SLIP_END ? SLIP_ESC_END : SLIP_ESC_ESC;
 		}
-		uart_putc(c);
+		out(c);
 	}
-	uart_putc(SLIP_END);
+	out(SLIP_END);
 }

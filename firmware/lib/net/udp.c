@@ -1,30 +1,41 @@
 /*
- * udp.c - UDP (RFC 768) inside ESP: length and checksum checks, the task
- * port, the reply's header.
+ * udp.c - UDP (RFC 768) inside ESP: length and checksum checks, the
+ * services the application listed (ms_app.h, struct ms_port), the reply's
+ * header.
  */
 #include "config.h"
-#include "tasks.h"
-#include "mssl.h"
+#include "ms_app.h"
 #include "net.h"
+#if CONFIG_MSSL
+#include "mssl.h"
+#endif
 
-uint16_t udp_input(uint8_t *ip, uint16_t off, uint16_t n, uint16_t room)
+uint16_t udp_input(uint8_t *ip, uint16_t off, uint16_t n, uint16_t room,
+                   uint8_t via_esp)
 {
 	uint8_t *u = ip + off;
 	if (n < UDP_HDR_LEN || net_be16(u + 4) != n ||
 	    (net_be16(u + 6) != 0 && net_udp_sum(ip, u, n) != 0xFFFF))
 		return net_count(C_UDP_BAD);
-	uint16_t r;
+	uint16_t port = net_be16(u + 2), r;
+	const struct ms_port *e = MS_APP(ports);
+	for (uint8_t i = MS_PGM_U8(&ms_app->nports);; e++) {
+		if (!i--)
+			return net_count(C_UDP_NOPORT);
+		if (MS_PGM_READ(&e->port) == port)
+			break;
+	}
+	ms_port_fn input = MS_PGM_READ(&e->input);
 #if CONFIG_MSSL
-	if (net_be16(u + 2) == CONFIG_MSSL_PORT) /* MSSL (FW-MSSL) */
-		r = mssl_input(u + UDP_HDR_LEN, (uint16_t)(n - UDP_HDR_LEN),
-		               (uint16_t)(room - UDP_HDR_LEN), ip + 12, net_be16(u));
-	else
+	/* In clear only MSSL, which protects itself; whatever else the
+	 * application listed on its port is never reached without ESP. */
+	if (!via_esp && input != mssl_input)
+		return net_count(C_NOT_ESP);
+#else
+	(void)via_esp;
 #endif
-	if (net_be16(u + 2) != CONFIG_TASK_PORT)
-		return net_count(C_UDP_NOPORT);
-	else
-		r = tasks_handle(u + UDP_HDR_LEN, (uint16_t)(n - UDP_HDR_LEN),
-		                 (uint16_t)(room - UDP_HDR_LEN));
+	r = input(u + UDP_HDR_LEN, (uint16_t)(n - UDP_HDR_LEN),
+	          (uint16_t)(room - UDP_HDR_LEN), ip + 12, net_be16(u));
 	if (!r)
 		return 0;
 	for (uint8_t i = 0; i < 2; i++) { /* swap the ports */

@@ -1,0 +1,26 @@
+/*
+ * ms_base.c - the counters and the out-of-line byte helpers (ms_base.h).
+ */
+#include "ms_base.h"
+
+uint32_t net_counters[NET_NCOUNTERS];
+
+uint16_t net_count(uint8_t c)
+{
+	net_counters[c]++;
+	return 0;
+}
+
+uint32_t net_be32(const uint8_t *p)
+{
+	uint32_t v = 0;
+	for (uint8_t i = 0; i < 4; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+void net_put32(uint8_t *p, uint32_t v)
+{
+	for (uint8_t i = 4; i--; v >>= 8)
+		p[i] = (uint8_t)v;
+}

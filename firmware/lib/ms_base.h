@@ -1,0 +1,60 @@
+/*
+ * ms_base.h - the library's leaf: big-endian byte helpers and the packet
+ * counters. Every module may include it; it includes nothing of the
+ * library but config.h, so no dependency points up from here.
+ *
+ * The counters are the device's only global diagnostics: one 32-bit
+ * counter per event, in the order of docs/tasks.md (task 2, counters),
+ * reset at boot. A drop is counted exactly once, where it is decided.
+ */
+#ifndef MS_BASE_H
+#define MS_BASE_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+/* Counters, in the order of docs/tasks.md (task 2) + additions. */
+enum {
+	C_SLIP_RX = 0,     /* SLIP frames received */
+	C_SLIP_DROP,       /* frames dropped: oversized, bad escape or noise */
+	C_IP_RX,           /* IPv4 packets received for this device */
+	C_IP_BAD,          /* IPv4 dropped: bad header (version, length, checksum) */
+	C_IP_OPT_FRAG,     /* IPv4 dropped: options or fragments */
+	C_IP_NOT_MINE,     /* IPv4 dropped: not for this device's address */
+	C_NOT_ESP,         /* dropped: not ESP and not allowed in clear */
+	C_ESP_SPI,         /* ESP dropped: unknown SPI */
+	C_ESP_AUTH,        /* ESP dropped: authentication failed */
+	C_ESP_REPLAY,      /* ESP dropped: replayed or too old */
+	C_ESP_MALFORMED,   /* ESP dropped: malformed (length, padding, next header) */
+	C_UDP_BAD,         /* UDP dropped: bad checksum or length */
+	C_UDP_NOPORT,      /* UDP dropped: no service on the port */
+	C_ICMP_ECHO,       /* ICMP echo requests answered */
+	C_TASKS,           /* task requests served */
+	C_SENT,            /* packets sent */
+	C_ICMP_DROP,       /* ICMP dropped: bad checksum or not an echo request */
+	C_NO_SEND,         /* not answered: no room, sequence exhausted, EEPROM */
+	NET_NCOUNTERS
+};
+
+extern uint32_t net_counters[NET_NCOUNTERS];
+
+/* net_count - count one event under counter c (one out-of-line copy of
+ * the 32-bit increment); returns 0, so a drop is `return net_count(c);`. */
+uint16_t net_count(uint8_t c);
+#define NET_COUNT(c) ((void)net_count(c))
+
+static inline uint16_t net_be16(const uint8_t *p)
+{
+	return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
+}
+static inline void net_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+/* Big-endian 32-bit access: out of line (one copy saves flash on AVR). */
+uint32_t net_be32(const uint8_t *p);
+void net_put32(uint8_t *p, uint32_t v);
+
+#endif /* MS_BASE_H */

@@ -1,0 +1,101 @@
+/*
+ * mstool.h - the mstool device library: what an application includes to
+ * put ESP (and, by profile, MSSL and serial provisioning) in front of its
+ * own tasks. docs/firmware.md walks through it; this header is the
+ * contract.
+ *
+ * The application owns the main loop, the link driver (a UART, Arduino's
+ * Serial, ...) and the frame buffer. It describes itself once, in a
+ * `const struct ms_app` it keeps for the program's life, and then:
+ *
+ *   static uint8_t frame[CONFIG_FRAME_MAX];
+ *   static struct ms_device dev;
+ *   ms_init(&dev, &my_app, frame, sizeof frame);   once, interrupts on
+ *   for (;;) {
+ *           ms_poll(&dev);                          every turn
+ *           int c = my_link_getc();
+ *           if (c >= 0)
+ *                   ms_input(&dev, (uint8_t)c);     every received byte
+ *   }
+ *
+ * The link carries SLIP frames (RFC 1055): management (first byte 0x00,
+ * docs/management.md: identify, status, serial provisioning) and IPv4
+ * (ESP, docs/firmware-net.md). A reply is sent through app->link_putc
+ * before ms_input returns; nothing is sent otherwise. Garbage never stops
+ * the library: bad frames are counted (ms_base.h) and dropped.
+ *
+ * Tasks. The application lists the tasks it runs (struct ms_task): each
+ * has a number 0..31, which is also its bit in an MSSL grant's task set
+ * (pkg/grant). 0..15 are mstool's (the library implements id, uptime,
+ * counters, settings-read/-write: MS_TASK_* below; 3 and 4 are the
+ * reference device's led and adc); 16..31 are the application's own, named
+ * for the host in a task map file (docs/tasks.md, "Application tasks").
+ * A request for a task not in the list is answered "unknown task".
+ *
+ * UDP services. Inside ESP the library serves the UDP ports the
+ * application lists (struct ms_port): the task service (MS_PORT_TASKS)
+ * and MSSL (MS_PORT_MSSL, when built) are entries like any other, so an
+ * application that does not list MSSL does not link it.
+ *
+ * One device per program: the library keeps its protocol state (the
+ * stored configuration, the SA's sequence numbers, the MSSL session) in
+ * its modules, reached only through their functions; struct ms_device
+ * holds the link's state and points at the caller's buffer.
+ */
+#ifndef MS_MSTOOL_H
+#define MS_MSTOOL_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "ms_base.h"
+
+#include "ms_app.h"
+#include "net/net.h"
+#include "tasks.h"
+#if CONFIG_MSSL
+#include "mssl.h"
+#endif
+
+/* The task service on CONFIG_TASK_PORT; MSSL on CONFIG_MSSL_PORT. */
+#define MS_PORT_TASKS { CONFIG_TASK_PORT, ms_tasks_input }
+#if CONFIG_MSSL
+#define MS_PORT_MSSL { CONFIG_MSSL_PORT, mssl_input }
+#endif
+
+/* The link's state and the caller's frame buffer (ms_init). */
+struct ms_device {
+	struct slip_rx rx; /* the decoder, over the caller's buffer */
+	uint8_t armed;     /* the watchdog is in system-reset mode */
+};
+
+/*
+ * ms_init - start the library: read the EEPROM (a blank or corrupt one
+ * leaves the device unprovisioned: management answers, IPv4 is dropped),
+ * start sampling the boot epoch (entropy.h) and the watchdog. buf is the
+ * frame buffer, cap bytes (CONFIG_FRAME_MAX: frames longer are dropped).
+ * Interrupts must be enabled. app and buf must outlive the program.
+ */
+void ms_init(struct ms_device *d, const struct ms_app *app, uint8_t *buf,
+             uint16_t cap);
+
+/* ms_poll - once per main-loop turn (at least every second): keeps the
+ * watchdog from resetting a device that still loops. */
+void ms_poll(struct ms_device *d);
+
+/* ms_input - one byte received on the link. */
+void ms_input(struct ms_device *d, uint8_t c);
+
+/*
+ * ms_frame - handle one decoded frame of len bytes in buf (capacity cap):
+ * returns the reply's length (written over buf), or 0. ms_input calls it;
+ * an application with its own framing calls it directly.
+ */
+uint16_t ms_frame(uint8_t *buf, uint16_t len, uint16_t cap);
+
+/* The tasks the library implements, for the application's table, are
+ * ms_task_id, ms_task_uptime, ms_task_counters, ms_task_settings_read and
+ * ms_task_settings_write (tasks.h); the AVR's EEPROM for its persistence
+ * callbacks is ms_eeprom_read and ms_eeprom_write (ms_app.h). */
+
+#endif /* MS_MSTOOL_H */
