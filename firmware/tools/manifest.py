@@ -90,7 +90,8 @@ def main():
     suites.sort(key=lambda s: s["id"])
     mssl = bool(value(d, "CONFIG_MSSL"))
     engineering = bool(value(d, "CONFIG_MGMT_CRYPTO"))
-    rsa = value(d, "CONFIG_RSA") and (mssl or engineering)
+    seal_only = mssl and not value(d, "CONFIG_MSSL_RSA")
+    rsa = value(d, "CONFIG_RSA") and ((mssl and not seal_only) or engineering)
     version = "%d.%d.%d" % (value(d, "FW_VERSION_MAJOR"), value(d, "FW_VERSION_MINOR"), value(d, "FW_VERSION_PATCH"))
     out = {
         "mcu": args.mcu,
@@ -98,6 +99,7 @@ def main():
         "firmware": version,
         "esp_suites": [s["name"] for s in suites],
         "mssl": mssl,
+        "mssl_seal_only": seal_only,
         "rsa_max_bits": value(d, "CONFIG_RSA_MAX_BYTES") * 8 if rsa else 0,
         "engineering": engineering,
         "eeprom": value(d, "E2END") + 1,
