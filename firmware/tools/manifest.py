@@ -44,7 +44,12 @@ SUITES = [
 #   esp_open -> transform -> aes128_ccm_open -> AES, or the store's state
 #   write), about 250 bytes with an interrupt frame (docs/PERFORMANCE.md,
 #   "ATmega168 RAM"; an estimate from the call chain's frames).
+# - MSSL seal-only (no RSA): the ClientHello's seal open (client_hello ->
+#   aes128_ccm_open -> AES); bracketed on the ATmega168 profile (make
+#   mssl168) by the simulator's attack tests: they fail with 211 bytes
+#   free and pass with 243, so 243 is the figure until it is painted.
 STACK_MSSL = 276
+STACK_SEAL = 243
 STACK_ESP = 250
 NUMBER = re.compile(r"^\(?\s*(0[xX][0-9a-fA-F]+|[0-9]+)[uUlL]*\s*\)?$")
 
@@ -104,7 +109,7 @@ def main():
         "engineering": engineering,
         "eeprom": value(d, "E2END") + 1,
         "frame_max": value(d, "CONFIG_FRAME_MAX"),
-        "stack": STACK_MSSL if mssl else STACK_ESP,
+        "stack": (STACK_SEAL if seal_only else STACK_MSSL) if mssl else STACK_ESP,
         "sha256": {
             os.path.basename(args.elf): sha256(args.elf),
             os.path.basename(args.hex): sha256(args.hex),
