@@ -82,6 +82,7 @@ func grantRevoke(ui *UI, c *cli.Context) error {
 			return err
 		}
 	}
+	var master *[16]byte // the device MAC's key, for devices without RSA
 	switch dev, id := c.String("device"), c.String("device-id"); {
 	case dev != "" && id != "":
 		return usageErrorf("give one of them", "grant revoke: --device and --device-id exclude each other")
@@ -100,6 +101,8 @@ func grantRevoke(ui *UI, c *cli.Context) error {
 				return failf("", "grant revoke: --group, but the identity in %s belongs to no group", inName(dev))
 			}
 			req.Target = ident.GroupID
+		} else {
+			master = &ident.MasterKey
 		}
 	default:
 		return usageErrorf("give --device FILE or --device-id ID", "grant revoke: which device?")
@@ -116,6 +119,11 @@ func grantRevoke(ui *UI, c *cli.Context) error {
 		ui.Warnf("signing with RSA-%d, which is weak by today's standards", key.N.BitLen())
 	}
 	st, err := mssl.SignFloor(key, req)
+	if err == nil && master != nil {
+		// A seal-only device (no RSA) checks this MAC instead of the
+		// signature (docs/mssl.md, "Seal-only").
+		st, err = mssl.AddFloorMAC(st, *master)
+	}
 	if err != nil {
 		return failf("", "%v", err)
 	}
@@ -152,7 +160,7 @@ func grantRevoke(ui *UI, c *cli.Context) error {
 	ui.Infof("wrote %s: %s 0x%08x, serial floor %d; deliver it with 'mstool mssl exec ... raise-floor %s'", outName(path), kind, req.Target, req.SerialFloor, deliver)
 	if ui.JSON {
 		out := map[string]any{"floor_file": path, "target_kind": kind, "target_id": fmt.Sprintf("0x%08x", req.Target),
-			"serial_floor": req.SerialFloor, "signature_bits": key.N.BitLen()}
+			"serial_floor": req.SerialFloor, "signature_bits": key.N.BitLen(), "device_mac": master != nil}
 		if !req.TimeFloor.IsZero() {
 			out["time_floor"] = req.TimeFloor.UTC().Format(time.RFC3339)
 		}

@@ -50,6 +50,7 @@ func provisionCommand(ui *UI) *cli.Command {
 			&cli.StringFlag{Name: "issuer", Usage: "the grant issuer's public key `FILE` (PEM; for MSSL)"},
 			&cli.StringFlag{Name: "serial-floor", Value: "0", Usage: "initial grant revocation floor (grants with a lower serial are refused)"},
 			&cli.BoolFlag{Name: "allow-icmp", Usage: "let the device answer ICMP echo without ESP (diagnostics; off by default)"},
+			&cli.BoolFlag{Name: "mssl-seal-only", Usage: "MSSL policy: accept a device-bound grant on its seal alone (group grants still need the RSA signature); required by firmware built without MSSL RSA"},
 			&cli.StringFlag{Name: "mcu", Value: "atmega328p", Usage: "the device's `MCU`: atmega328p (1 KB EEPROM) or atmega168 (512 B); default with --firmware: the image's"},
 			&cli.StringFlag{Name: "firmware", Usage: "the firmware image `FILE` (.elf or .hex with the manifest.json of its build) the device runs: the SA suite must be one of its suites (default: the built reference image for --mcu, if found)"},
 			outputFlag("write the image to `FILE` (Intel HEX, mode 0600, never overwritten)"),
@@ -167,6 +168,9 @@ func firmwareError(err error) error {
 
 // suiteError explains provision.Firmware.Check's refusal.
 func suiteError(err error) error {
+	if errors.Is(err, provision.ErrPolicyNeedsRSA) {
+		return failf("add --mssl-seal-only (device-bound grants on their seal; docs/mssl.md \"Seal-only\"), or use a firmware built with CONFIG_MSSL_RSA=1", "%v", err)
+	}
 	var se *provision.SuiteError
 	if !errors.As(err, &se) {
 		return failf("", "%v", err)
@@ -217,6 +221,7 @@ func buildImage(ui *UI, c *cli.Context, size int, fw *provision.Firmware) (*prov
 		GroupID:        ident.GroupID,
 		GroupKey:       ident.GroupKey,
 		AllowClearICMP: c.Bool("allow-icmp"),
+		MSSLSealOK:     c.Bool("mssl-seal-only"),
 		SerialFloor:    uint32(floor),
 	}
 	if p := c.String("host-ip"); p != "" {
@@ -488,6 +493,7 @@ func renderImage(ui *UI, file string, cfg *provision.Config, st *provision.State
 			"file": file, "device_id": fmt.Sprintf("0x%08x", cfg.DeviceID), "address": cfg.Addr.String(), "peer": peer,
 			"inbound_sa": saJSON(cfg.Inbound), "outbound_sa": saJSON(cfg.Outbound),
 			"allow_clear_icmp": cfg.AllowClearICMP, "serial_floor": cfg.SerialFloor,
+			"mssl_policy": msslPolicy(cfg, true),
 		}
 		if cfg.HasGroup {
 			m["group_id"] = fmt.Sprintf("0x%08x", cfg.GroupID)
@@ -518,6 +524,7 @@ func renderImage(ui *UI, file string, cfg *provision.Config, st *provision.State
 		{"inbound SA", saText(cfg.Inbound)},
 		{"outbound SA", saText(cfg.Outbound)},
 		{"clear ICMP echo", strconv.FormatBool(cfg.AllowClearICMP)},
+		{"MSSL grants", msslPolicy(cfg, false)},
 		{"serial floor", strconv.FormatUint(uint64(cfg.SerialFloor), 10)},
 	}
 	if cfg.HasGroup {
@@ -536,4 +543,17 @@ func renderImage(ui *UI, file string, cfg *provision.Config, st *provision.State
 	}
 	ui.KeyValues(rows)
 	return nil
+}
+
+// msslPolicy names the provisioned MSSL policy (docs/mssl.md, "Seal-only").
+func msslPolicy(cfg *provision.Config, short bool) string {
+	switch {
+	case short && cfg.MSSLSealOK:
+		return "seal-only"
+	case short:
+		return "rsa"
+	case cfg.MSSLSealOK:
+		return "device grants on their seal, group grants RSA-signed"
+	}
+	return "RSA signature required"
 }

@@ -248,7 +248,7 @@
  * default image has no RSA user, so its 1 KB of RAM does not pay for it.
  */
 #ifndef CONFIG_WORK_RSA
-#define CONFIG_WORK_RSA (CONFIG_RSA && (CONFIG_MGMT_CRYPTO || CONFIG_MSSL))
+#define CONFIG_WORK_RSA (CONFIG_RSA && (CONFIG_MGMT_CRYPTO || (CONFIG_MSSL && CONFIG_MSSL_RSA)))
 #endif
 
 /*
@@ -289,9 +289,11 @@
  * floor statement or cached grant). RSA runs in
  * fw_work with the issuer modulus copied from the EEPROM into the
  * verifying frame (stack, not static RAM).
- * OFF for the ATmega168 always: its 16 KB image has no room for RSA +
- * SHA-256 + MSSL (about 5 KB on top of its 14 KB) nor its 1 KB of RAM
- * for them.
+ * OFF in the ATmega168's default image; `make mssl168` builds its MSSL
+ * profile (build/mssl168/atmega168/): MSSL seal-only (CONFIG_MSSL_RSA 0,
+ * below) without serial provisioning (CONFIG_PROV_SERIAL 0: provisioned
+ * by an EEPROM image), because seal-only MSSL (about 3.7 KB with
+ * AES-CMAC) and serial provisioning (2.9 KB) do not both fit its 16 KB.
  * CONFIG_MSSL_CACHE: verified grants kept in RAM (48 bytes each: SHA-256
  * of the body and the host key).
  * MSSL_MAX_MESSAGE: the largest message accepted, 268 bytes or what the
@@ -299,10 +301,36 @@
  */
 #ifndef CONFIG_MSSL
 #if defined(__AVR_ATmega168__)
-#define CONFIG_MSSL 0
+#define CONFIG_MSSL 0 /* the seal-only profile: `make mssl168` */
 #else
 #define CONFIG_MSSL 1
 #endif
+#endif
+/*
+ * CONFIG_MSSL_RSA: 1 (the ATmega328P) verifies grant and floor statement
+ * signatures (RSA, SHA-256, the verified-grant cache). 0 is MSSL
+ * "seal-only" (docs/mssl.md): no RSA, bignum or SHA-256 linked for MSSL;
+ * a device-bound grant is taken on its seal when the provisioned policy
+ * allows it (CFG_SEAL_OK, docs/eeprom.md), every other grant is refused
+ * (bad_signature), floor statements carry a MAC under a key derived from
+ * the master key, and the issuer key id is not checked (no SHA-256).
+ * Default 0 on the ATmega168: there MSSL fits only this way.
+ */
+#ifndef CONFIG_MSSL_RSA
+#if defined(__AVR_ATmega168__)
+#define CONFIG_MSSL_RSA 0
+#else
+#define CONFIG_MSSL_RSA 1
+#endif
+#endif
+/*
+ * CONFIG_PROV_SERIAL: 1 (default) answers the management channel's PROV
+ * command (prov.c, serial provisioning, docs/provisioning.md); 0 leaves
+ * it out: the device is provisioned by writing its EEPROM image
+ * (`mstool provision -o`, `mstool flash --eeprom`).
+ */
+#ifndef CONFIG_PROV_SERIAL
+#define CONFIG_PROV_SERIAL 1
 #endif
 /* CONFIG_ENTROPY_SAMPLES: watchdog periods (16 ms each) sampled at boot
  * for the boot epoch (entropy.h), 1..255. */
@@ -316,8 +344,8 @@
 #define CONFIG_MSSL_PORT 7412
 #endif
 #define MSSL_MAX_MESSAGE (CONFIG_FRAME_MAX - 28 < 268 ? CONFIG_FRAME_MAX - 28 : 268)
-#if CONFIG_MSSL && !(CONFIG_RSA && CONFIG_SHA256)
-#error "CONFIG_MSSL needs CONFIG_RSA and CONFIG_SHA256"
+#if CONFIG_MSSL && CONFIG_MSSL_RSA && !(CONFIG_RSA && CONFIG_SHA256)
+#error "CONFIG_MSSL_RSA needs CONFIG_RSA and CONFIG_SHA256"
 #endif
 /* --- end MSSL (FW-MSSL) --- */
 

@@ -692,9 +692,11 @@ size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap)
 		err = compute(buf, plen, cap, &rlen);
 		break;
 #endif
+#if CONFIG_PROV_SERIAL
 	case MGMT_PROV: /* prov.c: serial provisioning */
 		err = prov_handle(buf, plen, cap, &rlen);
 		break;
+#endif
 #if CONFIG_RSA && CONFIG_MGMT_CRYPTO
 	case MGMT_RSA: /* mgmt_rsa.c (ENGINEER RSA) */
 		err = mgmt_rsa(buf, plen, cap, &rlen);

@@ -27,8 +27,8 @@
 #include "store.h"
 #include "tasks.h"
 
-#if !CONFIG_WORK_RSA || !CONFIG_RSA || !CONFIG_SHA256
-#error "CONFIG_MSSL needs CONFIG_RSA, CONFIG_SHA256 and CONFIG_WORK_RSA"
+#if CONFIG_MSSL_RSA && (!CONFIG_WORK_RSA || !CONFIG_RSA || !CONFIG_SHA256)
+#error "CONFIG_MSSL_RSA needs CONFIG_RSA, CONFIG_SHA256 and CONFIG_WORK_RSA"
 #endif
 
 
@@ -52,15 +52,25 @@
 #define F_SERIAL 16
 #define F_TIME 20
 
-/* The five 16-byte labels (pkg/mssl/keys.go, pkg/grant/seal.go). */
+/* The 16-byte labels (pkg/mssl/keys.go, pkg/grant/seal.go). */
 #define L_NONCE 0
 #define L_CLIENT 16
 #define L_SERVER 32
 #define L_SALTS 48
 #define L_SEAL 64
-static const char labels[81] PGM =
+#define L_FLOOR 80
+static const char labels[97] PGM =
 	"MSSL-nonce-key-1" "MSSL1 client key" "MSSL1 server key"
-	"MSSL1 nonce salt" "MSSL-grant-seal1";
+	"MSSL1 nonce salt" "MSSL-grant-seal1" "MSSL-floor-mac-1";
+
+/* ServerHello flags (pkg/mssl/wire.go). */
+#define SH_NO_SIG 0x01 /* no signature needed: cached, or taken on its seal */
+#define SH_NO_RSA 0x02 /* this device verifies no RSA: floors carry a MAC */
+#if CONFIG_MSSL_RSA
+#define SH_DEVICE 0
+#else
+#define SH_DEVICE SH_NO_RSA
+#endif
 
 struct peer {
 	uint8_t ip[4];
@@ -94,11 +104,13 @@ static union {
 	uint8_t keyid[8];
 	uint8_t knonce[16]; /* AES(master key, "MSSL-nonce-key-1") */
 	uint8_t ncache;
+#if CONFIG_MSSL_RSA
 	struct {
 		uint8_t hash[32]; /* SHA-256 of the grant body: the whole body
 		                   * is compared through it */
 		uint8_t kh[16];
 	} cache[CONFIG_MSSL_CACHE]; /* most recently used first */
+#endif
 	/* The pending handshake keeps of its grant body what the later
 	 * steps use: its SHA-256 (the GrantSignature's message and the cache
 	 * entry), the seal tag (Finished AAD) and the fields the session
@@ -108,7 +120,9 @@ static union {
 		uint8_t flags; /* ServerHello flags */
 		struct ends e;
 		uint8_t kh[16];
+#if CONFIG_MSSL_RSA
 		uint8_t hash[32];
+#endif
 		uint8_t tag[8];
 		uint8_t serial[4];
 		uint8_t tina[12]; /* tasks, issued_at, not_after: body[30..42) */
@@ -119,10 +133,12 @@ static union {
 		struct ends e;
 		uint32_t last_in, next_out;
 		uint32_t tasks, serial, not_after;
+#if CONFIG_MSSL_RSA
 		/* the floor body waiting for its signature: its SHA-256 and
 		 * the two floors it states */
 		uint8_t floor_hash[32];
 		uint8_t floors[8]; /* serial floor, time floor: body[16..24) */
+#endif
 	} ss;
 	} s;
 #if CONFIG_MGMT_CRYPTO
@@ -241,6 +257,7 @@ static uint16_t rec_alert(uint8_t *m, uint8_t code)
 /* (The handlers are kept out of line so that only the frames on the
  * RSA path are on the stack while it runs: RAM is short.) */
 
+#if CONFIG_MSSL_RSA
 /* out = SHA-256(p[0..len)), with fw_work (wiped). */
 static void hash(const uint8_t *p, uint8_t len, uint8_t out[32])
 {
@@ -278,6 +295,7 @@ MS_NOINLINE static int verify(const uint8_t h[32], const uint8_t *sig)
 	wipe(&fw_work, sizeof fw_work);
 	return r;
 }
+#endif /* CONFIG_MSSL_RSA */
 
 /* Target id = device id, or the group id with the group flag (grants and
  * floor statements). */
@@ -306,8 +324,12 @@ static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
 	    all_zero(b + G_IP, 4) == !!(f & 2) || all_zero(b + G_MAC, 6) == !!(f & 4) ||
 	    net_be32(b + G_TASKS) == 0 || net_be32(b + G_NOT_AFTER) < net_be32(b + G_ISSUED))
 		return MSSL_A_BAD_GRANT;
+#if CONFIG_MSSL_RSA
+	/* (Without RSA there is no SHA-256 for the key id: the seal, under
+	 * a key only the owner shares, stands for the issuer.) */
 	if (memcmp(b + G_KEYID, S.keyid, 8) != 0)
 		return MSSL_A_UNKNOWN_ISSUER;
+#endif
 	if (!target_ok(f & 1, b + G_TARGET))
 		return MSSL_A_WRONG_DEVICE;
 	if (net_be32(b + G_SERIAL) < store_st.serial_floor)
@@ -321,8 +343,11 @@ static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
 
 MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
-	uint8_t *body = m + 18, kh[16], t[32], hb[32];
-	uint8_t code, i, hit = 0;
+	uint8_t *body = m + 18, kh[16], t[32];
+	uint8_t code, i, hit;
+#if CONFIG_MSSL_RSA
+	uint8_t hb[32];
+#endif
 
 	if (n != MSSL_CLIENT_HELLO_LEN)
 		return alert(m, MSSL_A_DECODE);
@@ -331,6 +356,16 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 	code = check_body(body, ip);
 	if (code)
 		return alert(m, code);
+	/* A device-bound grant is taken on its seal alone when the owner's
+	 * policy says so (CFG_SEAL_OK): the seal key is derived from the
+	 * device's master key, which only the owner and the device hold.
+	 * Never a group grant: every member holds the group key. Without
+	 * RSA every other grant is refused before any work. */
+	hit = (!(body[G_FLAGS] & 1) && (store_cfg.flags & CFG_SEAL_OK)) ? SH_NO_SIG : 0;
+#if !CONFIG_MSSL_RSA
+	if (!hit)
+		return alert(m, MSSL_A_BAD_SIGNATURE);
+#else
 	/* 8: the cache (whole body, by its SHA-256), else the seal yields Kh */
 	hash(body, MSSL_BODY, hb);
 	for (i = 0; i < S.ncache; i++) {
@@ -347,11 +382,12 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 				}
 			}
 #endif
-			hit = 1;
+			hit = SH_NO_SIG | 0x80; /* 0x80: Kh from the cache */
 			break;
 		}
 	}
-	if (!hit) {
+#endif
+	if (!(hit & 0x80)) {
 		/* seal_key = AES(K, "MSSL-grant-seal1"); K = master or group key */
 		store_read((body[G_FLAGS] & 1) ? EE_GROUP_KEY : EE_MASTER_KEY, t, 16);
 		aes128_init(&fw_work.aes, t);
@@ -380,12 +416,15 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 		aes128_encrypt(&fw_work.aes, t + 16);
 	}
 	/* The pending handshake (replaces any other; the session stays). */
+	hit = (uint8_t)((hit & SH_NO_SIG) | SH_DEVICE);
 	S.hs.state = HS_FINISHED;
 	S.hs.flags = hit;
 	memcpy(S.hs.e.peer.ip, ip, 4);
 	S.hs.e.peer.port = port;
 	memcpy(S.hs.kh, kh, 16);
+#if CONFIG_MSSL_RSA
 	memcpy(S.hs.hash, hb, 32);
+#endif
 	memcpy(S.hs.tag, body + G_TAG, 8);
 	memcpy(S.hs.serial, body + G_SERIAL, 4);
 	memcpy(S.hs.tina, body + G_TASKS, 12);
@@ -448,7 +487,7 @@ static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t p
 		S.hs.state = HS_NONE;
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
 	}
-	if (!S.hs.flags) {
+	if (!(S.hs.flags & SH_NO_SIG)) {
 		S.hs.state = HS_SIGNATURE;
 		m[0] = MSSL_SIG_REQUEST;
 		return 1;
@@ -456,6 +495,7 @@ static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t p
 	return establish(m);
 }
 
+#if CONFIG_MSSL_RSA
 MS_NOINLINE static uint16_t grant_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
 	int code;
@@ -477,6 +517,7 @@ MS_NOINLINE static uint16_t grant_signature(uint8_t *m, uint16_t n, const uint8_
 	memcpy(S.cache[0].kh, S.hs.kh, 16);
 	return establish(m);
 }
+#endif
 
 /* A task request at m + 5 (len bytes): the grant decides, then tasks.c. */
 static uint16_t task(uint8_t *m, uint16_t len, uint16_t room)
@@ -495,6 +536,40 @@ static uint16_t task(uint8_t *m, uint16_t len, uint16_t room)
 	return seal_out(m, MSSL_REC_DATA, (uint8_t)len);
 }
 
+/* *f = max(*f, the big-endian value at p); 1 if it rose. */
+static uint8_t raise(uint32_t *f, const uint8_t *p)
+{
+	uint32_t v = net_be32(p);
+	if (v <= *f)
+		return 0;
+	*f = v;
+	return 1;
+}
+
+/* An authenticated floor statement raises the floors (serial floor, time
+ * floor at floors[0..8)); the answer is a Floor record 00 || floors, and
+ * the session ends when its own grant falls below them (mssl.h). */
+static uint16_t apply_floors(uint8_t *m, const uint8_t floors[8])
+{
+	uint32_t old_serial = store_st.serial_floor, old_time = store_st.time_floor;
+	uint16_t n;
+	uint8_t v = raise(&store_st.serial_floor, floors);
+	v |= raise(&store_st.time_floor, floors + 4);
+	if (v && store_commit()) {
+		store_st.serial_floor = old_serial;
+		store_st.time_floor = old_time;
+		return rec_alert(m, MSSL_A_INTERNAL);
+	}
+	m[5] = 0;
+	net_put32(m + 6, store_st.serial_floor);
+	net_put32(m + 10, store_st.time_floor);
+	n = seal_out(m, MSSL_REC_FLOOR, 9);
+	if (S.ss.serial < store_st.serial_floor || S.ss.not_after < store_st.time_floor)
+		S.ss.up = 0;
+	return n;
+}
+
+#if CONFIG_MSSL_RSA
 /* A floor statement body in a Floor record: checks, then ask for the
  * signature. */
 static uint16_t floor_body(uint8_t *m, uint16_t len)
@@ -512,20 +587,37 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 	b[0] = 1; /* send the signature */
 	return seal_out(m, MSSL_REC_FLOOR, 1);
 }
-
-/* *f = max(*f, the big-endian value at p); 1 if it rose. */
-static uint8_t raise(uint32_t *f, const uint8_t *p)
+#else
+/* Without RSA a floor statement comes whole in one Floor record: the
+ * 28-byte body, then its device MAC, AES-CMAC(Kfloor, body) with
+ * Kfloor = AES(master key, "MSSL-floor-mac-1") (docs/mssl.md). Only a
+ * device-bound statement: a group key is held by every member. */
+static uint16_t floor_body(uint8_t *m, uint16_t len)
 {
-	uint32_t v = net_be32(p);
-	if (v <= *f)
-		return 0;
-	*f = v;
-	return 1;
+	uint8_t *b = m + 5, t[16];
+	int r;
+	if (len != MSSL_FLOOR_BODY + 16 || b[0] != 'M' || b[1] != 'F' || b[2] != 1 || (b[F_FLAGS] & ~1))
+		return rec_alert(m, MSSL_A_DECODE);
+	if (!target_ok(b[F_FLAGS] & 1, b + F_TARGET) || (b[F_FLAGS] & 1))
+		return rec_alert(m, MSSL_A_WRONG_DEVICE);
+	store_read(EE_MASTER_KEY, t, 16);
+	aes128_init(&fw_work.aes, t);
+	enc_label(t, L_FLOOR);
+	aes128_init(&fw_work.aes, t);
+	aes128_cmac(&fw_work.aes, b, MSSL_FLOOR_BODY, t);
+	aes128_wipe(&fw_work.aes);
+	r = ct_equal(t, b + MSSL_FLOOR_BODY, 16);
+	wipe(t, sizeof t);
+	if (r)
+		return rec_alert(m, MSSL_A_BAD_SIGNATURE);
+	memcpy(t, b + F_SERIAL, 8);
+	return apply_floors(m, t);
 }
+#endif
 
+#if CONFIG_MSSL_RSA
 MS_NOINLINE static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
-	uint32_t v, old_serial = store_st.serial_floor, old_time = store_st.time_floor;
 	int i;
 	if (!S.ss.up || !S.ss.floor || !same_peer(&S.ss.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
@@ -534,23 +626,9 @@ MS_NOINLINE static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_
 		return alert(m, MSSL_A_DECODE);
 	if ((i = verify(S.ss.floor_hash, m + 1)) != 0)
 		return alert(m, i > 0 ? MSSL_A_INTERNAL : MSSL_A_BAD_SIGNATURE);
-	v = raise(&store_st.serial_floor, S.ss.floors) |
-	    raise(&store_st.time_floor, S.ss.floors + 4);
-	if (v && store_commit()) {
-		store_st.serial_floor = old_serial;
-		store_st.time_floor = old_time;
-		return rec_alert(m, MSSL_A_INTERNAL);
-	}
-	m[5] = 0;
-	net_put32(m + 6, store_st.serial_floor);
-	net_put32(m + 10, store_st.time_floor);
-	n = seal_out(m, MSSL_REC_FLOOR, 9);
-	/* The session's own grant may have just been revoked or expired:
-	 * the session ends (see mssl.h for the one-message deviation). */
-	if (S.ss.serial < store_st.serial_floor || S.ss.not_after < store_st.time_floor)
-		S.ss.up = 0;
-	return n;
+	return apply_floors(m, S.ss.floors);
 }
+#endif
 
 MS_NOINLINE static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], uint16_t port)
 {
@@ -589,7 +667,10 @@ MS_NOINLINE static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const 
 MS_NOINLINE static uint8_t init(void)
 {
 	uint8_t t[32];
-	uint16_t k = modulus_len(), i;
+	uint16_t k = modulus_len();
+#if CONFIG_MSSL_RSA
+	uint16_t i;
+#endif
 	if (!store_provisioned() || !(store_cfg.flags & CFG_ISSUER) ||
 	    (k != RSA1024_BYTES && k != RSA2048_BYTES) || k > CONFIG_RSA_MAX_BYTES)
 		return 0;
@@ -603,6 +684,7 @@ MS_NOINLINE static uint8_t init(void)
 		owned = 1;
 	}
 	if (!S.ready) {
+#if CONFIG_MSSL_RSA
 		sha256_init(&fw_work.sha);
 		for (i = 0; i < k; i = (uint16_t)(i + 16)) {
 			store_read((uint16_t)(EE_MODULUS + i), t, 16);
@@ -611,6 +693,7 @@ MS_NOINLINE static uint8_t init(void)
 		sha256_final(&fw_work.sha, t);
 		memcpy(S.keyid, t, 8);
 		wipe(&fw_work.sha, sizeof fw_work.sha);
+#endif
 		store_read(EE_MASTER_KEY, t, 16);
 		aes128_init(&fw_work.aes, t);
 		enc_label(S.knonce, L_NONCE);
@@ -634,10 +717,12 @@ uint16_t mssl_input(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], 
 	switch (t) {
 	case MSSL_CLIENT_HELLO:
 		return client_hello(m, n, ip, port);
+#if CONFIG_MSSL_RSA
 	case MSSL_GRANT_SIG:
 		return grant_signature(m, n, ip, port);
 	case MSSL_FLOOR_SIG:
 		return floor_signature(m, n, ip, port);
+#endif
 	case MSSL_ALERT:
 		return 0; /* cleartext alerts from hosts change nothing */
 	case MSSL_REC_FINISHED:

@@ -186,7 +186,7 @@ static uint8_t check_fields(void)
 		for (i = EE_GROUP_ID; i < EE_GROUP_ID + 20; i++)
 			acc |= h[i];
 	store_cfg.device_id = be32(h + EE_DEVICE_ID);
-	if (acc || (flags & (uint8_t)~(CFG_GROUP | CFG_ISSUER | CFG_CLEAR_ICMP)) ||
+	if (acc || (flags & (uint8_t)~(CFG_GROUP | CFG_ISSUER | CFG_CLEAR_ICMP | CFG_SEAL_OK)) ||
 	    store_cfg.device_id == 0 ||
 	    (((flags & CFG_ISSUER) != 0) != (modlen != 0)) ||
 	    (modlen != 0 && modlen != 128 && modlen != 256) ||

@@ -71,6 +71,8 @@
 #define CFG_GROUP 0x01
 #define CFG_ISSUER 0x02
 #define CFG_CLEAR_ICMP 0x04
+#define CFG_SEAL_OK 0x08 /* policy: device-bound MSSL grants are taken on their
+                          * seal alone (without: every grant needs RSA) */
 /* SA flags. */
 #define SA_ESN 0x01
 #define SA_UDP_ENCAP 0x02

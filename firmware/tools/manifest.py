@@ -44,7 +44,12 @@ SUITES = [
 #   esp_open -> transform -> aes128_ccm_open -> AES, or the store's state
 #   write), about 250 bytes with an interrupt frame (docs/PERFORMANCE.md,
 #   "ATmega168 RAM"; an estimate from the call chain's frames).
+# - MSSL seal-only (no RSA): the ClientHello's seal open (client_hello ->
+#   aes128_ccm_open -> AES); bracketed on the ATmega168 profile (make
+#   mssl168) by the simulator's attack tests: they fail with 211 bytes
+#   free and pass with 243, so 243 is the figure until it is painted.
 STACK_MSSL = 276
+STACK_SEAL = 243
 STACK_ESP = 250
 NUMBER = re.compile(r"^\(?\s*(0[xX][0-9a-fA-F]+|[0-9]+)[uUlL]*\s*\)?$")
 
@@ -90,7 +95,8 @@ def main():
     suites.sort(key=lambda s: s["id"])
     mssl = bool(value(d, "CONFIG_MSSL"))
     engineering = bool(value(d, "CONFIG_MGMT_CRYPTO"))
-    rsa = value(d, "CONFIG_RSA") and (mssl or engineering)
+    seal_only = mssl and not value(d, "CONFIG_MSSL_RSA")
+    rsa = value(d, "CONFIG_RSA") and ((mssl and not seal_only) or engineering)
     version = "%d.%d.%d" % (value(d, "FW_VERSION_MAJOR"), value(d, "FW_VERSION_MINOR"), value(d, "FW_VERSION_PATCH"))
     out = {
         "mcu": args.mcu,
@@ -98,11 +104,12 @@ def main():
         "firmware": version,
         "esp_suites": [s["name"] for s in suites],
         "mssl": mssl,
+        "mssl_seal_only": seal_only,
         "rsa_max_bits": value(d, "CONFIG_RSA_MAX_BYTES") * 8 if rsa else 0,
         "engineering": engineering,
         "eeprom": value(d, "E2END") + 1,
         "frame_max": value(d, "CONFIG_FRAME_MAX"),
-        "stack": STACK_MSSL if mssl else STACK_ESP,
+        "stack": (STACK_SEAL if seal_only else STACK_MSSL) if mssl else STACK_ESP,
         "sha256": {
             os.path.basename(args.elf): sha256(args.elf),
             os.path.basename(args.hex): sha256(args.hex),

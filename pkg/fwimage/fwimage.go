@@ -85,6 +85,9 @@ type Manifest struct {
 	// the image verifies (0: no RSA in the image).
 	MSSL       bool `json:"mssl"`
 	RSAMaxBits int  `json:"rsa_max_bits"`
+	// MSSLSealOnly: MSSL is built without RSA (CONFIG_MSSL_RSA=0): it
+	// takes device-bound grants on their seal and refuses the others.
+	MSSLSealOnly bool `json:"mssl_seal_only"`
 	// Engineering: BENCH, COMPUTE and RSA are built (CONFIG_MGMT_CRYPTO).
 	Engineering bool `json:"engineering"`
 	// EEPROM is the MCU's EEPROM size in bytes, FrameMax the largest

@@ -97,6 +97,7 @@ type Session struct {
 	reqID    uint16
 	nd       [NonceSize]byte
 	cached   bool
+	noRSA    bool // the device verifies no RSA (ServerHello FlagNoRSA)
 	mu       sync.Mutex
 	closed   bool
 	lastClr  Alert         // last cleartext alert seen while waiting
@@ -225,7 +226,7 @@ func (s *Session) handshake(ctx context.Context) error {
 	k := DeriveKeys(s.cfg.HostKey, ch.Nh, sh.Nd)
 	s.c2s = newDirection(k.ClientKey, k.ClientSalt, dirC2S)
 	s.s2c = newDirection(k.ServerKey, k.ServerSalt, dirS2C)
-	s.nd, s.cached = sh.Nd, sh.Flags&FlagCached != 0
+	s.nd, s.cached, s.noRSA = sh.Nd, sh.Flags&FlagCached != 0, sh.Flags&FlagNoRSA != 0
 	if s.cfg.KeyLog != nil {
 		if _, err := io.WriteString(s.cfg.KeyLog, KeyLogLine(ch.Nh, sh.Nd, k)); err != nil {
 			return fmt.Errorf("mssl: key log: %w", err)
@@ -438,8 +439,13 @@ type Floors struct {
 	Ended Alert
 }
 
+// ErrFloorNeedsMAC: the device verifies no RSA and the floor statement
+// carries no device MAC (make it with `grant revoke --device FILE`).
+var ErrFloorNeedsMAC = errors.New("mssl: the device verifies no RSA (seal-only): the floor statement needs a device MAC")
+
 // RaiseFloor delivers a floor statement (`mstool grant revoke`): its body
-// in a record, then its signature in clear once the device asks for it.
+// in a record, then its signature in clear once the device asks for it;
+// to a device without RSA (seal-only), body ‖ device MAC in one record.
 // The device's authenticated answer gives its floors after the change.
 func (s *Session) RaiseFloor(ctx context.Context, statement []byte) (Floors, error) {
 	s.mu.Lock()
@@ -447,6 +453,19 @@ func (s *Session) RaiseFloor(ctx context.Context, statement []byte) (Floors, err
 	f, err := ParseFloor(statement)
 	if err != nil {
 		return Floors{}, err
+	}
+	if s.noRSA {
+		if f.MAC == nil {
+			return Floors{}, ErrFloorNeedsMAC
+		}
+		if err := s.send(RecordFloor, append(f.Body(), f.MAC...)); err != nil {
+			return Floors{}, err
+		}
+		pt, err := s.floorAnswer(ctx, false)
+		if err != nil {
+			return Floors{}, err
+		}
+		return s.floorsNow(pt)
 	}
 	if err := s.send(RecordFloor, statement[:FloorBodySize]); err != nil {
 		return Floors{}, err
@@ -468,6 +487,11 @@ func (s *Session) RaiseFloor(ctx context.Context, statement []byte) (Floors, err
 	if err != nil {
 		return Floors{}, err
 	}
+	return s.floorsNow(pt)
+}
+
+// floorsNow reads the device's final floor answer.
+func (s *Session) floorsNow(pt []byte) (Floors, error) {
 	if len(pt) != floorReplySize || pt[0] != floorStatusDone {
 		return Floors{}, fmt.Errorf("%w: floor answer of %d bytes", ErrDecode, len(pt))
 	}

@@ -150,8 +150,19 @@ func simImage(t *testing.T, bits int) []byte {
 func bootSim(t *testing.T, bits int, eep string, rec *link.Recorder) *simMSSL {
 	t.Helper()
 	elf := testenv.Artifact(t, "firmware/build/atmega328p/mstool.elf", "firmware")
+	return bootSimOn(t, bits, eep, elf, "", rec)
+}
+
+// bootSimMCU starts the firmware elf for mcu on the EEPROM file eep.
+func bootSimMCU(t *testing.T, bits int, eep, elf, mcu string) *simMSSL {
+	t.Helper()
+	return bootSimOn(t, bits, eep, elf, mcu, nil)
+}
+
+func bootSimOn(t *testing.T, bits int, eep, elf, mcu string, rec *link.Recorder) *simMSSL {
+	t.Helper()
 	harness := testenv.Artifact(t, "firmware/build/mssim", "firmware")
-	dev, err := sim.Start(context.Background(), sim.Options{Harness: harness, Firmware: elf, EEPROM: eep})
+	dev, err := sim.Start(context.Background(), sim.Options{Harness: harness, Firmware: elf, MCU: mcu, EEPROM: eep})
 	if err != nil {
 		t.Fatal(err)
 	}

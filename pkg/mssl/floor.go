@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ const (
 	floorOffTimeFloor  = 20 // 4: new time floor (0: unchanged)
 	floorOffIssuedAt   = 24 // 4: when it was signed (informational)
 	FloorBodySize      = 28
+	FloorMACSize       = 16 // device MAC (AES-CMAC) after the signature
 	FloorFlagGroup     = 0x01
 	floorVersion       = 1
 	floorReplySize     = 9 // status ‖ serial floor ‖ time floor
@@ -47,6 +49,9 @@ type Floor struct {
 	TimeFloor   uint32 // 0: unchanged
 	IssuedAt    uint32
 	Signature   []byte
+	// MAC is the device MAC (FloorMAC), nil when the statement has none;
+	// only a device-bound statement carries one.
+	MAC []byte
 }
 
 // Body returns the signed part.
@@ -65,8 +70,24 @@ func (f *Floor) Body() []byte {
 	return b
 }
 
-// Marshal returns body ‖ signature.
-func (f *Floor) Marshal() []byte { return append(f.Body(), f.Signature...) }
+// Marshal returns body ‖ signature [‖ device MAC].
+func (f *Floor) Marshal() []byte { return append(append(f.Body(), f.Signature...), f.MAC...) }
+
+// AddFloorMAC appends the device MAC under the device's master key to a
+// signed, device-bound floor statement, so that a device without RSA
+// (seal-only) can take it too. The RSA signature stays.
+func AddFloorMAC(statement []byte, master [KeySize]byte) ([]byte, error) {
+	f, err := ParseFloor(statement)
+	if err != nil {
+		return nil, err
+	}
+	if f.Group {
+		return nil, errors.New("mssl: a group floor statement has no device MAC (every member holds the group key)")
+	}
+	mac := FloorMAC(master, statement[:FloorBodySize])
+	f.MAC = mac[:]
+	return f.Marshal(), nil
+}
 
 // FloorRequest is what SignFloor signs.
 type FloorRequest struct {
@@ -135,17 +156,27 @@ func ParseFloorBody(b []byte) (*Floor, error) {
 }
 
 // ParseFloor decodes a whole floor statement (body ‖ 128- or 256-byte
-// signature) without verifying it.
+// signature, optionally ‖ 16-byte device MAC) without verifying it.
 func ParseFloor(b []byte) (*Floor, error) {
-	if n := len(b) - FloorBodySize; n != grant.SigSize1024 && n != grant.SigSize2048 {
-		return nil, alertErr(AlertDecodeError, "floor statement of %d bytes, want %d or %d",
-			len(b), FloorBodySize+grant.SigSize1024, FloorBodySize+grant.SigSize2048)
+	n, mac := len(b)-FloorBodySize, 0
+	if n != grant.SigSize1024 && n != grant.SigSize2048 {
+		n, mac = n-FloorMACSize, FloorMACSize
+	}
+	if n != grant.SigSize1024 && n != grant.SigSize2048 {
+		return nil, alertErr(AlertDecodeError, "floor statement of %d bytes, want %d or %d (+%d with a device MAC)",
+			len(b), FloorBodySize+grant.SigSize1024, FloorBodySize+grant.SigSize2048, FloorMACSize)
 	}
 	f, err := ParseFloorBody(b[:FloorBodySize])
 	if err != nil {
 		return nil, err
 	}
-	f.Signature = append([]byte(nil), b[FloorBodySize:]...)
+	if mac != 0 && f.Group {
+		return nil, alertErr(AlertDecodeError, "group floor statement with a device MAC")
+	}
+	f.Signature = append([]byte(nil), b[FloorBodySize:FloorBodySize+n]...)
+	if mac != 0 {
+		f.MAC = append([]byte(nil), b[FloorBodySize+n:]...)
+	}
 	return f, nil
 }
 
@@ -165,9 +196,19 @@ func VerifyFloor(b []byte, issuer *rsa.PublicKey) (*Floor, error) {
 	return f, nil
 }
 
+// VerifyFloorMAC checks a floor statement's device MAC under the device's
+// master key (AlertBadSignature when it has none or it does not verify).
+func VerifyFloorMAC(f *Floor, master [KeySize]byte) error {
+	want := FloorMAC(master, f.Body())
+	if len(f.MAC) != FloorMACSize || subtle.ConstantTimeCompare(want[:], f.MAC) != 1 {
+		return alertErr(AlertBadSignature, "floor statement device MAC does not verify")
+	}
+	return nil
+}
+
 // ReadFloor is ParseFloor on the whole of r.
 func ReadFloor(r io.Reader) (*Floor, []byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, FloorBodySize+grant.SigSize2048+1))
+	b, err := io.ReadAll(io.LimitReader(r, FloorBodySize+grant.SigSize2048+FloorMACSize+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("mssl: %w", err)
 	}

@@ -20,6 +20,9 @@ const (
 	LabelClientKey = "MSSL1 client key"
 	LabelServerKey = "MSSL1 server key"
 	LabelSalts     = "MSSL1 nonce salt"
+	// FloorMACLabel derives the key of floor statements' device MAC
+	// (devices without RSA): Kfloor = AES-128-Encrypt(master key, label).
+	FloorMACLabel = "MSSL-floor-mac-1"
 )
 
 func aesBlock(key []byte) cipher.Block {
@@ -35,6 +38,22 @@ func NonceKey(master [KeySize]byte) [KeySize]byte {
 	var k [KeySize]byte
 	aesBlock(master[:]).Encrypt(k[:], []byte(NonceKeyLabel))
 	return k
+}
+
+// FloorMAC computes a floor statement body's device MAC,
+// AES-CMAC(Kfloor, body) (RFC 4493) with Kfloor derived from the device's
+// master key under FloorMACLabel: what a device without RSA checks
+// instead of the signature (docs/mssl.md, "Seal-only").
+func FloorMAC(master [KeySize]byte, body []byte) [FloorMACSize]byte {
+	var k [KeySize]byte
+	aesBlock(master[:]).Encrypt(k[:], []byte(FloorMACLabel))
+	m, err := cmac.New(aesBlock(k[:]))
+	if err != nil {
+		panic("mssl: " + err.Error())
+	}
+	var tag [FloorMACSize]byte
+	copy(tag[:], m.Sum(nil, body))
+	return tag
 }
 
 // DeviceNonce computes Nd = AES-128-Encrypt(Knonce, counter ‖ extra): the

@@ -74,6 +74,16 @@ type ServerConfig struct {
 	Issuer *rsa.PublicKey   // the grant issuer's public key (from provisioning)
 	Store  Store            // persistent counters and floors
 	Tasks  TaskFunc         // the task service
+	// SealOK is the provisioned policy (config flag 0x08, docs/eeprom.md):
+	// a device-bound grant is accepted on its seal alone, without its
+	// signature. Group grants always need the signature.
+	SealOK bool
+	// NoRSA is the seal-only profile (firmware CONFIG_MSSL_RSA=0): the
+	// device verifies no RSA and computes no SHA-256, so it does not check
+	// the issuer key id, refuses every grant the policy does not take on
+	// its seal (bad_signature), and takes floor statements only with their
+	// device MAC, whole in one Floor record (docs/mssl.md, "Seal-only").
+	NoRSA bool
 	// CacheSize is the number of verified grants kept (0: 1). Each entry
 	// holds the 79-byte body and the 16-byte host key.
 	CacheSize int
@@ -260,7 +270,7 @@ func (s *Server) checkGrantBody(peer netip.AddrPort, body []byte) (*grant.Grant,
 	if err != nil {
 		return nil, AlertBadGrant, false
 	}
-	if g.IssuerKeyID != s.keyID {
+	if g.IssuerKeyID != s.keyID && !s.cfg.NoRSA {
 		return nil, AlertUnknownIssuer, false
 	}
 	d := s.cfg.Device
@@ -300,6 +310,13 @@ func (s *Server) clientHello(peer netip.AddrPort, msg []byte) [][]byte {
 	if !ok {
 		return s.alert(code)
 	}
+	// A device-bound grant may be taken on its seal (the policy): its key
+	// derives from the master key, which only the owner and the device
+	// hold. A group key is held by every member: group grants need RSA.
+	sealOK := !g.Group && s.cfg.SealOK
+	if s.cfg.NoRSA && !sealOK {
+		return s.alert(AlertBadSignature)
+	}
 	p := &pending{peer: peer, state: hsAwaitFinished, grant: g}
 	p.entry.body = ch.Body
 	for i, e := range s.cache {
@@ -320,8 +337,11 @@ func (s *Server) clientHello(peer netip.AddrPort, msg []byte) [][]byte {
 	if !ok {
 		return s.alert(AlertInternalError)
 	}
-	if p.cached {
-		p.flags = FlagCached
+	if p.cached || sealOK {
+		p.cached, p.flags = true, FlagCached
+	}
+	if s.cfg.NoRSA {
+		p.flags |= FlagNoRSA
 	}
 	k := DeriveKeys(p.entry.kh, ch.Nh, nd)
 	p.c2s = newDirection(k.ClientKey, k.ClientSalt, dirC2S)
@@ -393,7 +413,7 @@ func (s *Server) record(peer netip.AddrPort, msg []byte) [][]byte {
 		s.stats.Dropped++
 		return nil
 	case RecordFloor:
-		return [][]byte{s.floorBody(pt)}
+		return s.floorBody(pt)
 	}
 	return nil
 }
@@ -422,7 +442,7 @@ func (s *Server) clientFinished(peer netip.AddrPort, msg []byte, r Record) [][]b
 
 func (s *Server) grantSignature(peer netip.AddrPort, msg []byte) [][]byte {
 	p := s.hs
-	if p == nil || p.state != hsAwaitSignature || peer != p.peer {
+	if p == nil || p.state != hsAwaitSignature || peer != p.peer || s.cfg.NoRSA {
 		return s.alert(AlertUnexpectedMessage)
 	}
 	sig := msg[1:]
@@ -499,25 +519,50 @@ func (s *Server) task(req []byte) []byte {
 
 // floorBody takes the body of a floor statement (an authenticated record)
 // and asks for its signature.
-func (s *Server) floorBody(pt []byte) []byte {
+func (s *Server) floorBody(pt []byte) [][]byte {
+	if s.cfg.NoRSA {
+		return s.floorWithMAC(pt)
+	}
 	f, err := ParseFloorBody(pt)
 	if err != nil {
 		code, _ := AlertOf(err)
-		return s.recordAlert(code)
+		return [][]byte{s.recordAlert(code)}
 	}
 	if f.IssuerKeyID != s.keyID {
-		return s.recordAlert(AlertUnknownIssuer)
+		return [][]byte{s.recordAlert(AlertUnknownIssuer)}
 	}
 	d := s.cfg.Device
 	if (f.Group && (!d.HasGroup || f.Target != d.GroupID)) || (!f.Group && f.Target != d.ID) {
-		return s.recordAlert(AlertWrongDevice)
+		return [][]byte{s.recordAlert(AlertWrongDevice)}
 	}
 	s.sess.floor, s.sess.floorRaw = f, bytes.Clone(pt)
-	return s.sealOut(RecordFloor, []byte{floorStatusSendSig})
+	return [][]byte{s.sealOut(RecordFloor, []byte{floorStatusSendSig})}
+}
+
+// floorWithMAC takes a whole floor statement on a device without RSA:
+// body ‖ device MAC in one Floor record, device-bound only; the issuer key
+// id is not checked (no SHA-256 on such a device).
+func (s *Server) floorWithMAC(pt []byte) [][]byte {
+	if len(pt) != FloorBodySize+FloorMACSize {
+		return [][]byte{s.recordAlert(AlertDecodeError)}
+	}
+	f, err := ParseFloorBody(pt[:FloorBodySize])
+	if err != nil {
+		code, _ := AlertOf(err)
+		return [][]byte{s.recordAlert(code)}
+	}
+	if f.Group || f.Target != s.cfg.Device.ID {
+		return [][]byte{s.recordAlert(AlertWrongDevice)}
+	}
+	f.MAC = pt[FloorBodySize:]
+	if VerifyFloorMAC(f, s.cfg.Device.MasterKey) != nil {
+		return [][]byte{s.recordAlert(AlertBadSignature)}
+	}
+	return s.applyFloors(f)
 }
 
 func (s *Server) floorSignature(peer netip.AddrPort, msg []byte) [][]byte {
-	if s.sess == nil || s.sess.floor == nil || peer != s.sess.peer {
+	if s.sess == nil || s.sess.floor == nil || peer != s.sess.peer || s.cfg.NoRSA {
 		return s.alert(AlertUnexpectedMessage)
 	}
 	f, body := s.sess.floor, s.sess.floorRaw
@@ -531,6 +576,13 @@ func (s *Server) floorSignature(peer netip.AddrPort, msg []byte) [][]byte {
 	if rsa.VerifyPKCS1v15(s.cfg.Issuer, crypto.SHA256, dg[:], sig) != nil {
 		return s.alert(AlertBadSignature)
 	}
+	return s.applyFloors(f)
+}
+
+// applyFloors raises the floors an authenticated statement states and
+// answers with the floors now; the session ends when its own grant falls
+// below them.
+func (s *Server) applyFloors(f *Floor) [][]byte {
 	st := s.st
 	st.SerialFloor = max(st.SerialFloor, f.SerialFloor)
 	st.TimeFloor = max(st.TimeFloor, f.TimeFloor)

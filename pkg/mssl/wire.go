@@ -62,7 +62,8 @@ const (
 	MaxRecordPlaintext = MaxMessage - RecordOverhead
 
 	// ServerHello flags.
-	FlagCached = 0x01 // the device has this grant verified: no signature needed
+	FlagCached = 0x01 // no signature needed: the device has this grant verified, or takes it on its seal
+	FlagNoRSA  = 0x02 // the device verifies no RSA (seal-only): floor statements need the device MAC
 )
 
 // CCM nonce of a record: salt (8) ‖ direction (1) ‖ sequence number (4).
@@ -125,7 +126,7 @@ func ParseServerHello(b []byte) (*ServerHello, error) {
 	if b[1] != Version {
 		return nil, fmt.Errorf("%w: server hello version %d", ErrDecode, b[1])
 	}
-	if b[2]&^FlagCached != 0 {
+	if b[2]&^(FlagCached|FlagNoRSA) != 0 {
 		return nil, fmt.Errorf("%w: server hello flags %#02x", ErrDecode, b[2])
 	}
 	m := &ServerHello{Flags: b[2]}

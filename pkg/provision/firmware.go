@@ -26,6 +26,8 @@ type Firmware struct {
 	Version string
 	// Suites are the ESP suites compiled in.
 	Suites []esp.Suite
+	// MSSLSealOnly: the firmware's MSSL verifies no RSA (seal-only).
+	MSSLSealOnly bool
 }
 
 // Errors callers can branch on.
@@ -53,7 +55,7 @@ func FirmwareFromManifest(m *fwimage.Manifest, source string) (*Firmware, error)
 	if m.ESPSuites == nil {
 		return nil, fmt.Errorf("%w (%s)", ErrNoSuites, source)
 	}
-	f := &Firmware{Source: source, MCU: m.MCU, EEPROM: m.EEPROM, Version: m.Firmware}
+	f := &Firmware{Source: source, MCU: m.MCU, EEPROM: m.EEPROM, Version: m.Firmware, MSSLSealOnly: m.MSSL && m.MSSLSealOnly}
 	for _, name := range m.ESPSuites {
 		s, err := esp.ParseSuite(name)
 		if err != nil {
@@ -98,10 +100,19 @@ func (e *SuiteError) Error() string {
 	return fmt.Sprintf("provision: the SAs use %s, which the firmware (%s) does not run", e.Suite, e.Firmware.Source)
 }
 
+// ErrPolicyNeedsRSA: a configuration whose MSSL policy requires the
+// grant signature (Config.MSSLSealOK false, an issuer given) for a
+// firmware that verifies no RSA: it would refuse every grant.
+var ErrPolicyNeedsRSA = errors.New("provision: the MSSL policy requires RSA-signed grants, but the firmware verifies no RSA (MSSL seal-only)")
+
 // Check refuses a configuration the firmware would not use: one whose
-// SAs are in a suite it was not built with (*SuiteError). A configuration
-// without SAs passes.
+// SAs are in a suite it was not built with (*SuiteError), or whose MSSL
+// policy needs RSA on a seal-only firmware (ErrPolicyNeedsRSA). A
+// configuration without SAs passes.
 func (f *Firmware) Check(cfg *Config) error {
+	if f.MSSLSealOnly && cfg.Issuer != nil && !cfg.MSSLSealOK {
+		return fmt.Errorf("%w (%s)", ErrPolicyNeedsRSA, f.Source)
+	}
 	for _, sa := range []*esp.SA{cfg.Inbound, cfg.Outbound} {
 		if sa != nil && !f.Has(sa.Suite) {
 			return &SuiteError{Suite: sa.Suite, Firmware: f}

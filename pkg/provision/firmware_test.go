@@ -49,3 +49,34 @@ func TestFirmwareFromManifestRejects(t *testing.T) {
 		t.Errorf("no suites: %+v, %v", fw, err)
 	}
 }
+
+// A seal-only firmware (manifest mssl_seal_only) refuses a configuration
+// with an issuer whose MSSL policy requires RSA; the policy flag survives
+// Build and Parse.
+func TestFirmwareCheckSealOnly(t *testing.T) {
+	fw, err := FirmwareFromManifest(&fwimage.Manifest{MCU: "atmega168", ESPSuites: []string{"aes128-ccm8"}, EEPROM: 512,
+		MSSL: true, MSSLSealOnly: true}, "mssl168.elf")
+	if err != nil || !fw.MSSLSealOnly {
+		t.Fatalf("%+v, %v", fw, err)
+	}
+	cfg := testConfig(t)
+	cfg.Inbound, cfg.Outbound = nil, nil
+	if err := fw.Check(cfg); !errors.Is(err, ErrPolicyNeedsRSA) {
+		t.Fatalf("RSA policy on a seal-only firmware: %v", err)
+	}
+	cfg.MSSLSealOK = true
+	if err := fw.Check(cfg); err != nil {
+		t.Fatal(err)
+	}
+	img, err := Build(cfg, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img[offFlags]&flagSealOK == 0 {
+		t.Fatalf("flags %#02x", img[offFlags])
+	}
+	got, _, err := Parse(img)
+	if err != nil || !got.MSSLSealOK {
+		t.Fatalf("parse: %+v %v", got, err)
+	}
+}

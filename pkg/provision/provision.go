@@ -72,7 +72,8 @@ const (
 	flagGroup     = 0x01
 	flagIssuer    = 0x02
 	flagClearICMP = 0x04
-	flagsKnown    = flagGroup | flagIssuer | flagClearICMP
+	flagSealOK    = 0x08
+	flagsKnown    = flagGroup | flagIssuer | flagClearICMP | flagSealOK
 
 	saFlagESN      = 0x01
 	saFlagUDPEncap = 0x02
@@ -126,9 +127,14 @@ type Config struct {
 
 	Issuer *rsa.PublicKey // grant issuer; nil for none
 
-	AllowClearICMP bool   // answer ICMP echo without ESP (diagnostics)
-	SerialFloor    uint32 // initial grant revocation floor
-	TimeFloor      uint32 // initial grant time floor (unix seconds; 0: none)
+	AllowClearICMP bool // answer ICMP echo without ESP (diagnostics)
+	// MSSLSealOK is the owner's MSSL policy: a device-bound grant is
+	// accepted on its seal alone (docs/mssl.md, "Seal-only"); group grants
+	// still need the RSA signature. False: every grant needs it (a device
+	// built without RSA then refuses every grant).
+	MSSLSealOK  bool
+	SerialFloor uint32 // initial grant revocation floor
+	TimeFloor   uint32 // initial grant time floor (unix seconds; 0: none)
 }
 
 // State is one state-area slot: the counters and floors the firmware keeps.
@@ -176,6 +182,9 @@ func Build(cfg *Config, eepromSize int) ([]byte, error) {
 	}
 	if cfg.AllowClearICMP {
 		flags |= flagClearICMP
+	}
+	if cfg.MSSLSealOK {
+		flags |= flagSealOK
 	}
 	c[offFlags] = flags
 	binary.BigEndian.PutUint16(c[offLength:], uint16(length))
@@ -323,6 +332,7 @@ func Parse(img []byte) (*Config, *State, error) {
 		Addr:           netip.AddrFrom4([4]byte(c[offAddr : offAddr+4])),
 		Peer:           netip.AddrFrom4([4]byte(c[offPeer : offPeer+4])),
 		AllowClearICMP: flags&flagClearICMP != 0,
+		MSSLSealOK:     flags&flagSealOK != 0,
 	}
 	copy(cfg.MasterKey[:], c[offMasterKey:])
 	if cfg.DeviceID == 0 {
