@@ -88,6 +88,7 @@ complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l sa -r -d 'th
 complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l issuer -r -d 'the grant issuer\'s public key `FILE` (PEM; for MSSL)'
 complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l serial-floor -r -d 'initial grant revocation floor (grants with a lower serial are refused)'
 complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l allow-icmp -d 'let the device answer ICMP echo without ESP (diagnostics; off by default)'
+complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l mssl-seal-only -d 'MSSL policy: accept a device-bound grant on its seal alone (group grants still need the RSA signature); required by firmware built without MSSL RSA'
 complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l mcu -r -d 'the device\'s `MCU`: atmega328p (1 KB EEPROM) or atmega168 (512 B); default with --firmware: the image\'s'
 complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l firmware -r -d 'the firmware image `FILE` (.elf or .hex with the manifest.json of its build) the device runs: the SA suite must be one of its suites (default: the built reference image for --mcu, if found)'
 complete -c mstool -n '__fish_seen_subcommand_from provision' -f -l output -s o -s out -r -d 'write the image to `FILE` (Intel HEX, mode 0600, never overwritten)'
