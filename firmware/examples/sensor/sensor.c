@@ -4,7 +4,7 @@
  * bit 16, tasks.map), next to the library's id and counters, over ESP and
  * MSSL on its serial line. It links build/<mcu>/libmstool.a and nothing
  * of the reference device (firmware/app/): its own main loop, its own
- * UART driver, its own tables. docs/firmware.md ("Your own application").
+ * UART driver, its own tables (docs/firmware.md, "Your own application").
  *
  *   make -C firmware examples   build/examples/sensor/<mcu>/sensor.elf
  *   mstool --task-map firmware/examples/sensor/tasks.map \
