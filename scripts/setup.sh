@@ -13,7 +13,7 @@ packages=(
   clang libclang-rt-14-dev
   gcc-avr avr-libc binutils-avr
   simavr libsimavr-dev libelf-dev
-  avrdude arduino-core-avr
+  avrdude arduino-core-avr arduino-builder
   tshark python3-scapy python3-cryptography
   openssl iproute2
 )

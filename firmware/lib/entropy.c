@@ -20,10 +20,16 @@ static volatile uint8_t armed;
 /*
  * Each watchdog interrupt ends a period of the 128 kHz RC oscillator,
  * whose length in crystal cycles varies from period to period; Timer0,
- * free-running at clk/1, carries that variation in its count when the
- * interrupt is taken. The samples are folded into the epoch with XOR,
- * which never loses what a sample adds; the epoch need not look uniform
- * (it only enters AES and CMAC inputs), it must not repeat.
+ * free-running, carries that variation in its count when the interrupt
+ * is taken. entropy_start runs it at clk/1 if it is stopped; a Timer0
+ * the application already runs is left alone: Arduino's core counts
+ * millis() and micros() on it at clk/64 (its overflow interrupt), and
+ * changing its prescaler would make them run 64 times fast. At clk/64
+ * the count moves only with variations of 64 crystal cycles (4 us) or
+ * more, so a sample carries fewer bits than at clk/1. The samples are
+ * folded into the epoch with XOR, which never loses what a sample adds;
+ * the epoch need not look uniform (it only enters AES and CMAC inputs),
+ * it must not repeat.
  *
  * The watchdog runs in interrupt-and-reset mode meanwhile: the chip
  * clears WDIE when it takes the interrupt and this handler sets it again,
@@ -51,7 +57,8 @@ ISR(WDT_vect)
 
 void entropy_start(void)
 {
-	TCCR0B = _BV(CS00);
+	if (!(TCCR0B & 7)) /* stopped: run it; else see above */
+		TCCR0B = _BV(CS00);
 	wdt_enable(WDTO_15MS);
 	WDTCSR = _BV(WDIE) | _BV(WDE);
 }

@@ -10,6 +10,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * The application's tables live in flash on AVR (RAM is the scarce part:
  * 1 KB on the ATmega168): declare struct ms_app, its tasks and its ports
@@ -113,5 +117,9 @@ extern const struct ms_app *ms_app;
  * the bytes that differ are written), then waits for the write. */
 uint8_t ms_eeprom_read(uint16_t addr);
 void ms_eeprom_write(uint16_t addr, const uint8_t *src, uint8_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* MS_APP_H */

@@ -47,6 +47,12 @@
 
 #include <stdint.h>
 
+/* C++ (an Arduino sketch) sees the library's C names: every header below
+ * is declared inside this block. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include "config.h"
 #include "ms_base.h"
 
@@ -97,5 +103,9 @@ uint16_t ms_frame(uint8_t *buf, uint16_t len, uint16_t cap);
  * ms_task_id, ms_task_uptime, ms_task_counters, ms_task_settings_read and
  * ms_task_settings_write (tasks.h); the AVR's EEPROM for its persistence
  * callbacks is ms_eeprom_read and ms_eeprom_write (ms_app.h). */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* MS_MSTOOL_H */

@@ -4,7 +4,14 @@
 #include <avr/interrupt.h>
 #include <avr/io.h>
 
+#include "config.h"
 #include "timer.h"
+
+/* Only a build that measures cycles takes Timer1 and its overflow
+ * interrupt: otherwise (the Arduino profile, arduino/ms_profile.h) the
+ * interrupt vector stays free for the application, even when this file is
+ * linked as an object rather than from libmstool.a. */
+#if CONFIG_PACKET_CYCLES || CONFIG_MGMT_CRYPTO
 
 static volatile uint16_t overflows;
 
@@ -47,3 +54,4 @@ uint16_t timer_overhead(void)
 	timer_start();
 	return (uint16_t)timer_stop();
 }
+#endif /* CONFIG_PACKET_CYCLES || CONFIG_MGMT_CRYPTO */

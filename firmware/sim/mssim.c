@@ -76,6 +76,7 @@
 #include <simavr/sim_elf.h>
 #include <simavr/sim_hex.h>
 #include <simavr/avr_uart.h>
+#include <simavr/avr_adc.h>
 #include <simavr/avr_eeprom.h>
 #include <simavr/avr_ioport.h>
 
@@ -790,6 +791,10 @@ int main(int argc, char **argv)
 		if (boot_path)
 			boot_start = boot;
 	}
+	/* The internal temperature sensor (ADC channel 8) reads as a chip at
+	 * 25 C: 314 mV (ATmega328P datasheet, "Temperature Measurement");
+	 * simavr's own default is 0 mV. firmware/examples/sensor reads it. */
+	avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_ADC_GETIRQ, ADC_IRQ_TEMP), 314);
 	eeprom_load(avr);
 	eeprom_write_through(avr);
 	if (bridge_open(avr) != 0)
