@@ -17,7 +17,8 @@ table:
   free RAM  RAM capacity - static RAM - stack
 
 and the issue-11 budgets with MET / NOT MET (a budget whose figure is not
-measured is NOT MET). --txt and --json write the table; --check exits 1
+measured is NOT MET; a stack measured by a run that failed, "!", is
+shown as it is). --txt and --json write the table; --check exits 1
 when any budget is NOT MET (otherwise the exit status is 0: a measurement).
 Standard library only.
 """
@@ -43,13 +44,18 @@ def load(spec):
     with open(os.path.join(d, "size-report.json"), encoding="utf-8") as f:
         rep = json.load(f)
     stack = None
+    failed = None
     sp = os.path.join(d, "stack.txt")
-    if os.path.exists(sp):
+    elf = os.path.join(d, "mstool.elf")
+    # A measurement older than the image is of another image: not used.
+    if os.path.exists(sp) and os.path.getmtime(sp) >= os.path.getmtime(elf):
         with open(sp, encoding="utf-8") as f:
             for line in f:
                 k, _, v = line.strip().partition("=")
                 if k == "stack":
                     stack = int(v)
+                elif k == "failed":
+                    failed = v
     cap_flash = rep["capacity"]["flash"]
     cap_ram = rep["capacity"]["ram"]
     image = rep["total"]["flash"]
@@ -61,6 +67,7 @@ def load(spec):
         "image_flash": image,
         "static_ram": static,
         "stack": stack,
+        "stack_run_failed": failed,
         "free_flash": cap_flash - image - BOOT,
         "free_ram": None if stack is None else cap_ram - static - stack,
         "capacity": {"flash": cap_flash, "ram": cap_ram},
@@ -119,8 +126,9 @@ def render(rows):
                           for i, h in enumerate(head[:-1])) + "  " + head[-1])
     lines.append("-" * 100)
     for r in rows:
+        st = fmt(r["stack"]) + ("!" if r.get("stack_run_failed") else "")
         cells = (r["profile"], r["mcu"], fmt(r["library_flash"]),
-                 fmt(r["image_flash"]), fmt(r["static_ram"]), fmt(r["stack"]),
+                 fmt(r["image_flash"]), fmt(r["static_ram"]), st,
                  fmt(r["free_flash"]), fmt(r["free_ram"]))
         b = "; ".join("%s %s %s %d: %s" % (x["budget"], fmt(x["value"]), x["op"],
                                             x["limit"], x["status"])
@@ -132,6 +140,11 @@ def render(rows):
                  "capacity - image - %d (optiboot);" % BOOT)
     lines.append("free RAM = capacity - static - stack; stack = measured high-water "
                  "mark on the simulator (make stack), - = not measured")
+    failed = [r for r in rows if r.get("stack_run_failed")]
+    if failed:
+        lines.append("! the measuring run failed (the stack ran into the static data?):")
+        for r in failed:
+            lines.append("  %s/%s: %s" % (r["profile"], r["mcu"], r["stack_run_failed"]))
     return "\n".join(lines) + "\n"
 
 
