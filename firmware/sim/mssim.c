@@ -51,6 +51,15 @@
  * would make it far slower than real time). With -R the line speed the
  * host sets on the pty must also match the UART's (UBRR0, U2X0) within
  * 5 %, or bytes are garbled both ways as a real line would garble them.
+ *
+ * Stack high-water mark (`make stack`, docs/PERFORMANCE.md "Device library:
+ * profiles and sizes"): with MSSIM_STACK=FILE in the environment, the
+ * harness reads the stack pointer after every instruction (an interrupt's
+ * entry included) and, at exit, writes to FILE "stack=N" (N = RAMEND minus
+ * the lowest SP seen: the deepest the stack went, exactly, where a painted
+ * stack would show at most that) with "min_sp=" and "ramend="; when FILE
+ * already holds a larger stack= (an earlier run of the same measurement),
+ * it is kept.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -461,6 +470,43 @@ static void wdt_jitter(avr_t *avr)
 /* ---- EEPROM persistence -------------------------------------------- */
 
 static const char *ee_path;
+
+/* ---- stack high-water mark (MSSIM_STACK) ----------------------------- */
+
+static const char *stack_path;
+static uint16_t stack_min_sp = 0xffff;
+
+static inline void stack_sample(avr_t *avr)
+{
+	uint16_t sp = (uint16_t)(avr->data[R_SPL] | avr->data[R_SPH] << 8);
+	/* Below the SRAM: not yet set up (or a crash the harness reports). */
+	if (sp < stack_min_sp && sp >= 0x100)
+		stack_min_sp = sp;
+}
+
+static void stack_report(avr_t *avr)
+{
+	if (!stack_path || stack_min_sp == 0xffff)
+		return;
+	unsigned depth = (unsigned)(avr->ramend - stack_min_sp), old = 0;
+	FILE *f = fopen(stack_path, "r");
+	if (f) {
+		char line[64];
+		while (fgets(line, sizeof line, f))
+			if (sscanf(line, "stack=%u", &old) == 1 && old > depth)
+				break;
+		fclose(f);
+		if (old > depth)
+			return;
+	}
+	f = fopen(stack_path, "w");
+	if (!f) {
+		logf_err("cannot write %s: %s", stack_path, strerror(errno));
+		return;
+	}
+	fprintf(f, "stack=%u\nmin_sp=0x%x\nramend=0x%x\n", depth, stack_min_sp, avr->ramend);
+	fclose(f);
+}
 static int ee_fd = -1;        /* the EEPROM file, open and flock()ed */
 static unsigned char ee_saved[4096];
 static uint32_t ee_size;
@@ -828,12 +874,17 @@ int main(int argc, char **argv)
 	printf("mcu=%s\nf_cpu=%lu\n", mcu, freq);
 	fflush(stdout);
 
+	stack_path = getenv("MSSIM_STACK");
+	if (stack_path && !*stack_path)
+		stack_path = NULL;
 	int rc = 0;
 	struct timespec last, now;
 	clock_gettime(CLOCK_MONOTONIC, &last);
 	unsigned batch = 0;
 	while (!stop_requested) {
 		int state = avr_run(avr);
+		if (stack_path)
+			stack_sample(avr);
 		if (avr->pc == WDT_VECTOR_ADDR)
 			wdt_jitter(avr);
 		if (state == cpu_Done || state == cpu_Crashed) {
@@ -860,6 +911,7 @@ int main(int argc, char **argv)
 		}
 	}
 	eeprom_save(avr, 1); /* always leave a file behind, even if unchanged */
+	stack_report(avr);
 	if (link_path)
 		unlink(link_path);
 	if (br.dropped && verbose)
