@@ -380,21 +380,30 @@ int store_fresh_state(uint32_t serial_floor, uint32_t time_floor)
 	return store_commit();
 }
 
+/*
+ * Set the state counter *f to v + CONFIG_RESERVE_BLOCK (saturating at
+ * 2^32-1) and commit: 0, or -1 (the write failed; *f is unchanged). One
+ * copy for the nonce, the outbound reservation and the inbound floor.
+ */
+static __attribute__((noinline)) int reserve(uint32_t *f, uint32_t v)
+{
+	uint32_t old = *f, n = v + CONFIG_RESERVE_BLOCK;
+	*f = n < v ? 0xFFFFFFFFUL : n;
+	if (store_commit()) {
+		*f = old;
+		return -1;
+	}
+	return 0;
+}
+
 uint32_t store_nonce_next;
 
 int store_nonce_take(uint32_t v)
 {
 	if (!store_provisioned() || v != store_nonce_next || v == 0xFFFFFFFFUL)
 		return -1;
-	if (v >= store_st.nonce_reserved) {
-		uint32_t old = store_st.nonce_reserved;
-		store_st.nonce_reserved = v > 0xFFFFFFFFUL - CONFIG_RESERVE_BLOCK
-			? 0xFFFFFFFFUL : v + CONFIG_RESERVE_BLOCK;
-		if (store_commit()) {
-			store_st.nonce_reserved = old;
-			return -1;
-		}
-	}
+	if (v >= store_st.nonce_reserved && reserve(&store_st.nonce_reserved, v))
+		return -1;
 	store_nonce_next = v + 1;
 	return 0;
 }
@@ -455,26 +464,12 @@ int store_out_seq(uint32_t seq)
 		return 0;
 	if (seq == 0xFFFFFFFFUL)
 		return -1; /* never: the reservation saturates at 2^32-1 */
-	uint32_t old = store_st.esp_out_reserved;
-	store_st.esp_out_reserved = seq > 0xFFFFFFFFUL - CONFIG_RESERVE_BLOCK
-		? 0xFFFFFFFFUL : seq + CONFIG_RESERVE_BLOCK;
-	if (store_commit()) {
-		store_st.esp_out_reserved = old;
-		return -1;
-	}
-	return 0;
+	return reserve(&store_st.esp_out_reserved, seq);
 }
 
 int store_in_floor(uint32_t seq)
 {
 	if (seq <= store_st.esp_in_floor)
 		return 0;
-	uint32_t old = store_st.esp_in_floor;
-	store_st.esp_in_floor = seq > 0xFFFFFFFFUL - CONFIG_RESERVE_BLOCK
-		? 0xFFFFFFFFUL : seq + CONFIG_RESERVE_BLOCK;
-	if (store_commit()) {
-		store_st.esp_in_floor = old;
-		return -1;
-	}
-	return 0;
+	return reserve(&store_st.esp_in_floor, seq);
 }
