@@ -123,20 +123,28 @@ static int load_sa(uint8_t i)
 }
 
 /*
- * A state's six 32-bit fields, generation to time floor, are its first
- * members in slot order: ST_U32(s, off) is the one at slot offset off.
+ * A state's fields, generation to boot count, are its first members in
+ * slot order with the slot's widths (six 32-bit, three 16-bit) and no
+ * padding; the slot holds them big-endian, the struct in the CPU's
+ * little-endian order (AVR and the hosts the tests run on), so one byte
+ * loop converts either way: slot_swap reverses each field's bytes.
  */
-#define ST_U32(s, off) (*(uint32_t *)(void *)((uint8_t *)(s) + (off)))
-typedef char store_st_u32_first[offsetof(struct store_state, time_floor) == 20 &&
-                                offsetof(struct store_state, settings) == 24 ? 1 : -1];
+#define SLOT_FIELDS 30 /* bytes of fields; the CRC follows */
+typedef char store_st_layout[offsetof(struct store_state, time_floor) == 20 &&
+                             offsetof(struct store_state, settings) == 24 &&
+                             offsetof(struct store_state, boot_count) == 28 ? 1 : -1];
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "store.c: slot_swap assumes a little-endian CPU"
+#endif
 
-static void decode_slot(const uint8_t *b, struct store_state *s)
+static void slot_swap(uint8_t *d, const uint8_t *s)
 {
-	for (uint8_t i = 0; i < 24; i += 4)
-		ST_U32(s, i) = be32(b + i);
-	s->settings[0] = be16(b + 24);
-	s->settings[1] = be16(b + 26);
-	s->boot_count = be16(b + 28);
+	for (uint8_t i = 0, w = 4; i < SLOT_FIELDS; i = (uint8_t)(i + w)) {
+		if (i == 24)
+			w = 2;
+		for (uint8_t k = 0; k < w; k++)
+			d[i + k] = s[i + w - 1 - k];
+	}
 }
 
 static uint16_t crc_buf(const uint8_t *p, uint8_t n)
@@ -221,10 +229,10 @@ static int find_slot(void)
 	for (uint8_t s = 0; s < EE_SLOTS; s++) {
 		store_read((uint16_t)(STATE_BASE + s * EE_SLOT_SIZE), rec, EE_SLOT_SIZE);
 		uint32_t gen = be32(rec);
-		if (gen == 0xFFFFFFFFUL || crc_buf(rec, 30) != be16(rec + 30))
+		if (gen == 0xFFFFFFFFUL || crc_buf(rec, SLOT_FIELDS) != be16(rec + SLOT_FIELDS))
 			continue;
 		if (!found || gen > store_st.generation) {
-			decode_slot(rec, &store_st);
+			slot_swap((uint8_t *)&store_st, rec);
 			cur_slot = s;
 			found = 1;
 		}
@@ -442,13 +450,9 @@ int store_commit(void)
 
 	if (store_st.generation >= 0xFFFFFFFEUL)
 		return -1; /* 0xFFFFFFFF means "erased": never write it */
+	slot_swap(rec, (const uint8_t *)&store_st);
 	put32(rec, store_st.generation + 1);
-	for (uint8_t i = 4; i < 24; i += 4)
-		put32(rec + i, ST_U32(&store_st, i));
-	put16(rec + 24, store_st.settings[0]);
-	put16(rec + 26, store_st.settings[1]);
-	put16(rec + 28, store_st.boot_count);
-	put16(rec + 30, crc_buf(rec, 30));
+	put16(rec + SLOT_FIELDS, crc_buf(rec, SLOT_FIELDS));
 	wr(addr, rec, EE_SLOT_SIZE);
 	store_read(addr, back, EE_SLOT_SIZE);
 	if (memcmp(rec, back, EE_SLOT_SIZE) != 0)
