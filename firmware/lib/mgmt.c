@@ -655,19 +655,19 @@ size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap)
 {
 	size_t plen = len - MGMT_OVERHEAD;
 	if (len < MGMT_OVERHEAD || buf[0] != MGMT_MAGIC || net_be16(buf + 3) != plen) {
-		mgmt_stats.drop_len++;
+		ms_inc32(&mgmt_stats.drop_len);
 		return 0;
 	}
 	if (crc16_ccitt(buf, len - MGMT_CRC_LEN) != net_be16(buf + len - MGMT_CRC_LEN)) {
-		mgmt_stats.drop_crc++;
+		ms_inc32(&mgmt_stats.drop_crc);
 		return 0;
 	}
 	uint8_t type = buf[1], seq = buf[2];
 	if (type & MGMT_REPLY) { /* a reply (another device's?): never answer it */
-		mgmt_stats.drop_other++;
+		ms_inc32(&mgmt_stats.drop_other);
 		return 0;
 	}
-	mgmt_stats.frames_ok++;
+	ms_inc32(&mgmt_stats.frames_ok);
 
 	uint8_t err = 0;
 	size_t rlen = 0;
@@ -718,7 +718,7 @@ size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap)
 	wipe(scratch, sizeof scratch);
 #endif
 	if (err) {
-		mgmt_stats.errors++;
+		ms_inc32(&mgmt_stats.errors);
 		buf[MGMT_HDR_LEN] = err;
 		buf[MGMT_HDR_LEN + 1] = type;
 		return finish(buf, MGMT_ERROR, seq, 2);

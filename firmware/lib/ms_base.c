@@ -5,9 +5,14 @@
 
 uint32_t net_counters[NET_NCOUNTERS];
 
+void ms_inc32(uint32_t *p)
+{
+	++*p;
+}
+
 uint16_t net_count(uint8_t c)
 {
-	net_counters[c]++;
+	ms_inc32(&net_counters[c]);
 	return 0;
 }
 

@@ -457,7 +457,7 @@ int store_commit(void)
 	store_read(addr, back, EE_SLOT_SIZE);
 	if (memcmp(rec, back, EE_SLOT_SIZE) != 0)
 		return -1;
-	store_st.generation++;
+	ms_inc32(&store_st.generation);
 	cur_slot = next;
 	return 0;
 }
