@@ -191,9 +191,7 @@ static size_t stats(uint8_t *p)
 {
 	/* struct mgmt_stats: eight u32 counters in reply order */
 	_Static_assert(sizeof mgmt_stats == 32, "struct mgmt_stats");
-	const uint32_t *c = &mgmt_stats.frames_ok;
-	for (uint8_t i = 0; i < 8; i++)
-		net_put32(p + 4 * i, c[i]);
+	net_put32s(p, &mgmt_stats.frames_ok, 8);
 	uint32_t (*overruns)(void) = MS_APP(link_overruns);
 	net_put32(p + 32, overruns ? overruns() : 0);
 	p[36] = mgmt_reset_cause;
@@ -231,8 +229,8 @@ static size_t status(uint8_t *p, size_t cap)
 	net_put16(p + 54, mgmt_last.len);
 	p[56] = mgmt_last.dropped;
 	p[57] = NET_NCOUNTERS;
-	for (uint8_t i = 0; i < NET_NCOUNTERS && 58 + 4 * (size_t)i + 4 <= n; i++)
-		net_put32(p + 58 + 4 * i, net_counters[i]);
+	if (n > 58) /* the counters that fit */
+		net_put32s(p + 58, net_counters, (uint8_t)((n - 58) / 4));
 	return n;
 }
 

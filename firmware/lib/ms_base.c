@@ -29,3 +29,9 @@ void net_put32(uint8_t *p, uint32_t v)
 	for (uint8_t i = 4; i--; v >>= 8)
 		p[i] = (uint8_t)v;
 }
+
+void net_put32s(uint8_t *p, const uint32_t *v, uint8_t n)
+{
+	for (; n--; p += 4)
+		net_put32(p, *v++);
+}
