@@ -39,16 +39,20 @@ uint8_t store_rd(uint16_t addr) { return rd(addr); }
 
 /*
  * The config being checked: normally the config area itself; while a
- * staged config is checked (store_check_staged), its first stage_len
- * bytes come from the staging area at stage_base and the rest from the
- * config area (the unchanged tail).
+ * staged config is checked (store_check_staged, serial provisioning
+ * only), its first stage_len bytes come from the staging area at
+ * stage_base and the rest from the config area (the unchanged tail).
  */
+#if CONFIG_PROV_SERIAL
 static uint16_t stage_base, stage_len;
 
 static uint8_t crd(uint16_t i)
 {
 	return i < stage_len ? rd((uint16_t)(stage_base + i)) : rd(i);
 }
+#else
+#define crd rd
+#endif
 
 static void cread(uint16_t addr, uint8_t *dst, uint8_t n)
 {
@@ -252,6 +256,7 @@ static uint8_t check_config(void)
 	return STORE_OK;
 }
 
+#if CONFIG_PROV_SERIAL
 uint8_t store_check_staged(uint16_t s)
 {
 	struct store_config saved = store_cfg;
@@ -267,6 +272,7 @@ uint8_t store_check_staged(uint16_t s)
 		r = STORE_LENGTH;
 	return r;
 }
+#endif
 
 /* ---- the journal (docs/provisioning.md) ------------------------------ */
 
@@ -421,7 +427,9 @@ uint8_t store_init(void)
 	uint8_t j[STORE_JOURNAL_SIZE];
 	uint16_t s;
 	memset(&store_cfg, 0, sizeof store_cfg);
+#if CONFIG_PROV_SERIAL
 	stage_len = 0;
+#endif
 	/* A commit a power loss interrupted is finished first; if the EEPROM
 	 * does not take it, the device stays unprovisioned (no key is used
 	 * with counters that may be stale) and the next boot tries again. */
