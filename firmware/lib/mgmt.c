@@ -191,9 +191,7 @@ static size_t stats(uint8_t *p)
 {
 	/* struct mgmt_stats: eight u32 counters in reply order */
 	_Static_assert(sizeof mgmt_stats == 32, "struct mgmt_stats");
-	const uint32_t *c = &mgmt_stats.frames_ok;
-	for (uint8_t i = 0; i < 8; i++)
-		net_put32(p + 4 * i, c[i]);
+	net_put32s(p, &mgmt_stats.frames_ok, 8);
 	uint32_t (*overruns)(void) = MS_APP(link_overruns);
 	net_put32(p + 32, overruns ? overruns() : 0);
 	p[36] = mgmt_reset_cause;
@@ -231,8 +229,8 @@ static size_t status(uint8_t *p, size_t cap)
 	net_put16(p + 54, mgmt_last.len);
 	p[56] = mgmt_last.dropped;
 	p[57] = NET_NCOUNTERS;
-	for (uint8_t i = 0; i < NET_NCOUNTERS && 58 + 4 * (size_t)i + 4 <= n; i++)
-		net_put32(p + 58 + 4 * i, net_counters[i]);
+	if (n > 58) /* the counters that fit */
+		net_put32s(p + 58, net_counters, (uint8_t)((n - 58) / 4));
 	return n;
 }
 
@@ -655,19 +653,19 @@ size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap)
 {
 	size_t plen = len - MGMT_OVERHEAD;
 	if (len < MGMT_OVERHEAD || buf[0] != MGMT_MAGIC || net_be16(buf + 3) != plen) {
-		mgmt_stats.drop_len++;
+		ms_inc32(&mgmt_stats.drop_len);
 		return 0;
 	}
 	if (crc16_ccitt(buf, len - MGMT_CRC_LEN) != net_be16(buf + len - MGMT_CRC_LEN)) {
-		mgmt_stats.drop_crc++;
+		ms_inc32(&mgmt_stats.drop_crc);
 		return 0;
 	}
 	uint8_t type = buf[1], seq = buf[2];
 	if (type & MGMT_REPLY) { /* a reply (another device's?): never answer it */
-		mgmt_stats.drop_other++;
+		ms_inc32(&mgmt_stats.drop_other);
 		return 0;
 	}
-	mgmt_stats.frames_ok++;
+	ms_inc32(&mgmt_stats.frames_ok);
 
 	uint8_t err = 0;
 	size_t rlen = 0;
@@ -718,7 +716,7 @@ size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap)
 	wipe(scratch, sizeof scratch);
 #endif
 	if (err) {
-		mgmt_stats.errors++;
+		ms_inc32(&mgmt_stats.errors);
 		buf[MGMT_HDR_LEN] = err;
 		buf[MGMT_HDR_LEN + 1] = type;
 		return finish(buf, MGMT_ERROR, seq, 2);

@@ -5,9 +5,14 @@
 
 uint32_t net_counters[NET_NCOUNTERS];
 
+void ms_inc32(uint32_t *p)
+{
+	++*p;
+}
+
 uint16_t net_count(uint8_t c)
 {
-	net_counters[c]++;
+	ms_inc32(&net_counters[c]);
 	return 0;
 }
 
@@ -23,4 +28,10 @@ void net_put32(uint8_t *p, uint32_t v)
 {
 	for (uint8_t i = 4; i--; v >>= 8)
 		p[i] = (uint8_t)v;
+}
+
+void net_put32s(uint8_t *p, const uint32_t *v, uint8_t n)
+{
+	for (; n--; p += 4)
+		net_put32(p, *v++);
 }

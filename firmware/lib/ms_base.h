@@ -53,8 +53,14 @@ static inline void net_put16(uint8_t *p, uint16_t v)
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
 }
+/* ms_inc32 - ++*p: one out-of-line copy of the 32-bit increment for every
+ * counter (on AVR an inline one costs about 40 bytes a site). */
+void ms_inc32(uint32_t *p);
+
 /* Big-endian 32-bit access: out of line (one copy saves flash on AVR). */
 uint32_t net_be32(const uint8_t *p);
 void net_put32(uint8_t *p, uint32_t v);
+/* net_put32s - the n values at v, big-endian, one after the other at p. */
+void net_put32s(uint8_t *p, const uint32_t *v, uint8_t n);
 
 #endif /* MS_BASE_H */

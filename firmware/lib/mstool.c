@@ -79,7 +79,7 @@ uint16_t ms_frame(uint8_t *frame, uint16_t len, uint16_t cap)
 	if (first == MGMT_MAGIC)
 		return (uint16_t)mgmt_handle(frame, len, cap);
 	if (first >= 0x45 && first <= 0x4F) {
-		mgmt_stats.ipv4++;
+		ms_inc32(&mgmt_stats.ipv4);
 #if CONFIG_PACKET_CYCLES
 		timer_start();
 #endif
@@ -92,7 +92,7 @@ uint16_t ms_frame(uint8_t *frame, uint16_t len, uint16_t cap)
 		mgmt_last.dropped = r == 0;
 		return r;
 	}
-	mgmt_stats.drop_other++;
+	ms_inc32(&mgmt_stats.drop_other);
 	return net_count(C_SLIP_DROP);
 }
 

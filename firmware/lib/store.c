@@ -39,16 +39,20 @@ uint8_t store_rd(uint16_t addr) { return rd(addr); }
 
 /*
  * The config being checked: normally the config area itself; while a
- * staged config is checked (store_check_staged), its first stage_len
- * bytes come from the staging area at stage_base and the rest from the
- * config area (the unchanged tail).
+ * staged config is checked (store_check_staged, serial provisioning
+ * only), its first stage_len bytes come from the staging area at
+ * stage_base and the rest from the config area (the unchanged tail).
  */
+#if CONFIG_PROV_SERIAL
 static uint16_t stage_base, stage_len;
 
 static uint8_t crd(uint16_t i)
 {
 	return i < stage_len ? rd((uint16_t)(stage_base + i)) : rd(i);
 }
+#else
+#define crd rd
+#endif
 
 static void cread(uint16_t addr, uint8_t *dst, uint8_t n)
 {
@@ -123,20 +127,28 @@ static int load_sa(uint8_t i)
 }
 
 /*
- * A state's six 32-bit fields, generation to time floor, are its first
- * members in slot order: ST_U32(s, off) is the one at slot offset off.
+ * A state's fields, generation to boot count, are its first members in
+ * slot order with the slot's widths (six 32-bit, three 16-bit) and no
+ * padding; the slot holds them big-endian, the struct in the CPU's
+ * little-endian order (AVR and the hosts the tests run on), so one byte
+ * loop converts either way: slot_swap reverses each field's bytes.
  */
-#define ST_U32(s, off) (*(uint32_t *)(void *)((uint8_t *)(s) + (off)))
-typedef char store_st_u32_first[offsetof(struct store_state, time_floor) == 20 &&
-                                offsetof(struct store_state, settings) == 24 ? 1 : -1];
+#define SLOT_FIELDS 30 /* bytes of fields; the CRC follows */
+typedef char store_st_layout[offsetof(struct store_state, time_floor) == 20 &&
+                             offsetof(struct store_state, settings) == 24 &&
+                             offsetof(struct store_state, boot_count) == 28 ? 1 : -1];
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "store.c: slot_swap assumes a little-endian CPU"
+#endif
 
-static void decode_slot(const uint8_t *b, struct store_state *s)
+static void slot_swap(uint8_t *d, const uint8_t *s)
 {
-	for (uint8_t i = 0; i < 24; i += 4)
-		ST_U32(s, i) = be32(b + i);
-	s->settings[0] = be16(b + 24);
-	s->settings[1] = be16(b + 26);
-	s->boot_count = be16(b + 28);
+	for (uint8_t i = 0, w = 4; i < SLOT_FIELDS; i = (uint8_t)(i + w)) {
+		if (i == 24)
+			w = 2;
+		for (uint8_t k = 0; k < w; k++)
+			d[i + k] = s[i + w - 1 - k];
+	}
 }
 
 static uint16_t crc_buf(const uint8_t *p, uint8_t n)
@@ -221,10 +233,10 @@ static int find_slot(void)
 	for (uint8_t s = 0; s < EE_SLOTS; s++) {
 		store_read((uint16_t)(STATE_BASE + s * EE_SLOT_SIZE), rec, EE_SLOT_SIZE);
 		uint32_t gen = be32(rec);
-		if (gen == 0xFFFFFFFFUL || crc_buf(rec, 30) != be16(rec + 30))
+		if (gen == 0xFFFFFFFFUL || crc_buf(rec, SLOT_FIELDS) != be16(rec + SLOT_FIELDS))
 			continue;
 		if (!found || gen > store_st.generation) {
-			decode_slot(rec, &store_st);
+			slot_swap((uint8_t *)&store_st, rec);
 			cur_slot = s;
 			found = 1;
 		}
@@ -244,6 +256,7 @@ static uint8_t check_config(void)
 	return STORE_OK;
 }
 
+#if CONFIG_PROV_SERIAL
 uint8_t store_check_staged(uint16_t s)
 {
 	struct store_config saved = store_cfg;
@@ -259,6 +272,7 @@ uint8_t store_check_staged(uint16_t s)
 		r = STORE_LENGTH;
 	return r;
 }
+#endif
 
 /* ---- the journal (docs/provisioning.md) ------------------------------ */
 
@@ -380,21 +394,30 @@ int store_fresh_state(uint32_t serial_floor, uint32_t time_floor)
 	return store_commit();
 }
 
+/*
+ * Set the state counter *f to v + CONFIG_RESERVE_BLOCK (saturating at
+ * 2^32-1) and commit: 0, or -1 (the write failed; *f is unchanged). One
+ * copy for the nonce, the outbound reservation and the inbound floor.
+ */
+static __attribute__((noinline)) int reserve(uint32_t *f, uint32_t v)
+{
+	uint32_t old = *f, n = v + CONFIG_RESERVE_BLOCK;
+	*f = n < v ? 0xFFFFFFFFUL : n;
+	if (store_commit()) {
+		*f = old;
+		return -1;
+	}
+	return 0;
+}
+
 uint32_t store_nonce_next;
 
 int store_nonce_take(uint32_t v)
 {
 	if (!store_provisioned() || v != store_nonce_next || v == 0xFFFFFFFFUL)
 		return -1;
-	if (v >= store_st.nonce_reserved) {
-		uint32_t old = store_st.nonce_reserved;
-		store_st.nonce_reserved = v > 0xFFFFFFFFUL - CONFIG_RESERVE_BLOCK
-			? 0xFFFFFFFFUL : v + CONFIG_RESERVE_BLOCK;
-		if (store_commit()) {
-			store_st.nonce_reserved = old;
-			return -1;
-		}
-	}
+	if (v >= store_st.nonce_reserved && reserve(&store_st.nonce_reserved, v))
+		return -1;
 	store_nonce_next = v + 1;
 	return 0;
 }
@@ -404,7 +427,9 @@ uint8_t store_init(void)
 	uint8_t j[STORE_JOURNAL_SIZE];
 	uint16_t s;
 	memset(&store_cfg, 0, sizeof store_cfg);
+#if CONFIG_PROV_SERIAL
 	stage_len = 0;
+#endif
 	/* A commit a power loss interrupted is finished first; if the EEPROM
 	 * does not take it, the device stays unprovisioned (no key is used
 	 * with counters that may be stale) and the next boot tries again. */
@@ -433,18 +458,14 @@ int store_commit(void)
 
 	if (store_st.generation >= 0xFFFFFFFEUL)
 		return -1; /* 0xFFFFFFFF means "erased": never write it */
+	slot_swap(rec, (const uint8_t *)&store_st);
 	put32(rec, store_st.generation + 1);
-	for (uint8_t i = 4; i < 24; i += 4)
-		put32(rec + i, ST_U32(&store_st, i));
-	put16(rec + 24, store_st.settings[0]);
-	put16(rec + 26, store_st.settings[1]);
-	put16(rec + 28, store_st.boot_count);
-	put16(rec + 30, crc_buf(rec, 30));
+	put16(rec + SLOT_FIELDS, crc_buf(rec, SLOT_FIELDS));
 	wr(addr, rec, EE_SLOT_SIZE);
 	store_read(addr, back, EE_SLOT_SIZE);
 	if (memcmp(rec, back, EE_SLOT_SIZE) != 0)
 		return -1;
-	store_st.generation++;
+	ms_inc32(&store_st.generation);
 	cur_slot = next;
 	return 0;
 }
@@ -455,26 +476,12 @@ int store_out_seq(uint32_t seq)
 		return 0;
 	if (seq == 0xFFFFFFFFUL)
 		return -1; /* never: the reservation saturates at 2^32-1 */
-	uint32_t old = store_st.esp_out_reserved;
-	store_st.esp_out_reserved = seq > 0xFFFFFFFFUL - CONFIG_RESERVE_BLOCK
-		? 0xFFFFFFFFUL : seq + CONFIG_RESERVE_BLOCK;
-	if (store_commit()) {
-		store_st.esp_out_reserved = old;
-		return -1;
-	}
-	return 0;
+	return reserve(&store_st.esp_out_reserved, seq);
 }
 
 int store_in_floor(uint32_t seq)
 {
 	if (seq <= store_st.esp_in_floor)
 		return 0;
-	uint32_t old = store_st.esp_in_floor;
-	store_st.esp_in_floor = seq > 0xFFFFFFFFUL - CONFIG_RESERVE_BLOCK
-		? 0xFFFFFFFFUL : seq + CONFIG_RESERVE_BLOCK;
-	if (store_commit()) {
-		store_st.esp_in_floor = old;
-		return -1;
-	}
-	return 0;
+	return reserve(&store_st.esp_in_floor, seq);
 }

@@ -216,7 +216,7 @@ uint8_t store_rd(uint16_t addr);
 int store_write(uint16_t addr, const uint8_t *src, uint16_t n);
 
 /*
- * store_check_staged - check the config made of the s staged bytes at
+ * store_check_staged (built with CONFIG_PROV_SERIAL) - check the config made of the s staged bytes at
  * STORE_JOURNAL - s followed by the config area's bytes [s, L) as
  * store_init would (store_cfg is left unchanged). Also checks that the
  * tail does not overlap the staging area. Returns a STORE_* reason.

@@ -79,8 +79,7 @@ uint8_t ms_task_counters(const uint8_t *a, uint16_t alen, uint8_t *r, uint8_t *r
 	if (alen)
 		return TASK_E_ARGS;
 	/* a snapshot: this request is not yet counted as served */
-	for (uint8_t i = 0; i < NET_NCOUNTERS; i++)
-		net_put32(r + 4 * i, net_counters[i]);
+	net_put32s(r, net_counters, NET_NCOUNTERS);
 	*rlen = 4 * NET_NCOUNTERS;
 	return TASK_OK;
 }

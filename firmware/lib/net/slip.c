@@ -21,7 +21,7 @@
 
 static __attribute__((noinline)) void dropped(uint32_t *stat)
 {
-	(*stat)++;
+	ms_inc32(stat);
 	net_count(C_SLIP_DROP);
 }
 
