@@ -78,6 +78,10 @@ typedef uint16_t (*ms_port_fn)(uint8_t *p, uint16_t n, uint16_t room,
 struct ms_port {
 	uint16_t port;
 	ms_port_fn input;
+	/* 1: also served in clear, without ESP. Only for a service that
+	 * authenticates every message itself (MS_PORT_MSSL), and only on
+	 * CONFIG_MSSL_PORT: nothing else is ever reached in clear. */
+	uint8_t clear;
 };
 
 /*

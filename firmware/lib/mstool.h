@@ -64,9 +64,9 @@ extern "C" {
 #endif
 
 /* The task service on CONFIG_TASK_PORT; MSSL on CONFIG_MSSL_PORT. */
-#define MS_PORT_TASKS { CONFIG_TASK_PORT, ms_tasks_input }
+#define MS_PORT_TASKS { CONFIG_TASK_PORT, ms_tasks_input, 0 }
 #if CONFIG_MSSL
-#define MS_PORT_MSSL { CONFIG_MSSL_PORT, mssl_input }
+#define MS_PORT_MSSL { CONFIG_MSSL_PORT, mssl_input, 1 }
 #endif
 
 /* The link's state and the caller's frame buffer (ms_init). */

@@ -18,6 +18,7 @@
 #include "net/net.h"
 #include "store.h"
 #include "host_app.h"
+#include "mstool.h"
 #include "tasks.h"
 
 static int passed, failed;
@@ -539,6 +540,54 @@ static void test_tasks(uint8_t suite)
 	CHECK(net_counters[C_UDP_BAD] == bad + 1);
 }
 
+#if CONFIG_MSSL
+/* An application service that must never be reached in clear. */
+static int service_ran;
+static uint16_t service(uint8_t *p, uint16_t n, uint16_t room,
+                        const uint8_t *src_ip, uint16_t src_port)
+{
+	(void)p;
+	(void)room;
+	(void)src_ip;
+	(void)src_port;
+	service_ran++;
+	return n;
+}
+
+/* Clear UDP to the MSSL port: only a service marked clear (MSSL) gets
+ * it; an application's service listed on that port without the mark is
+ * never reached without ESP, and neither is any other port. */
+static void test_clear_services(void)
+{
+	static const struct ms_port ports[] = {
+		{ CONFIG_MSSL_PORT, service, 0 },
+		{ CONFIG_TASK_PORT, service, 0 },
+	};
+	static struct ms_app app;
+	const struct ms_app *saved = ms_app;
+	uint8_t p[64];
+	app = *ms_app;
+	app.ports = ports;
+	app.nports = 2;
+	ms_app = &app;
+	build_image(SUITE_CCM8, 0, 0);
+	store_init();
+	esp_init();
+	for (int i = 0; i < 2; i++) {
+		uint16_t n = 20 + 8 + 4;
+		memset(p + 20, 0, 12);
+		net_put16(p + 20, 5555);
+		net_put16(p + 22, i ? CONFIG_TASK_PORT : CONFIG_MSSL_PORT);
+		net_put16(p + 24, 12);
+		ip_header(p, n, IP_PROTO_UDP);
+		uint32_t c = net_counters[C_NOT_ESP];
+		CHECK(net_input(p, n, sizeof p) == 0 && net_counters[C_NOT_ESP] == c + 1);
+	}
+	CHECK(service_ran == 0);
+	ms_app = saved;
+}
+#endif
+
 static void test_ipv4(void)
 {
 	uint8_t p[64];
@@ -613,6 +662,9 @@ int main(int argc, char **argv)
 	test_unprovisioned();
 	test_slots();
 	test_ipv4();
+#if CONFIG_MSSL
+	test_clear_services();
+#endif
 	static const uint8_t suites[] = {
 #if CONFIG_ESP_CCM8
 		SUITE_CCM8,

@@ -6,9 +6,6 @@
 #include "config.h"
 #include "ms_app.h"
 #include "net.h"
-#if CONFIG_MSSL
-#include "mssl.h"
-#endif
 
 uint16_t udp_input(uint8_t *ip, uint16_t off, uint16_t n, uint16_t room,
                    uint8_t via_esp)
@@ -25,15 +22,12 @@ uint16_t udp_input(uint8_t *ip, uint16_t off, uint16_t n, uint16_t room,
 		if (MS_PGM_READ(&e->port) == port)
 			break;
 	}
-	ms_port_fn input = MS_PGM_READ(&e->input);
-#if CONFIG_MSSL
-	/* In clear only MSSL, which protects itself; whatever else the
-	 * application listed on its port is never reached without ESP. */
-	if (!via_esp && input != mssl_input)
+	/* In clear (ipv4.c admits only CONFIG_MSSL_PORT) only a service that
+	 * protects itself, MSSL; whatever else the application listed on
+	 * that port is never reached without ESP. */
+	if (!via_esp && !MS_PGM_U8(&e->clear))
 		return net_count(C_NOT_ESP);
-#else
-	(void)via_esp;
-#endif
+	ms_port_fn input = MS_PGM_READ(&e->input);
 	r = input(u + UDP_HDR_LEN, (uint16_t)(n - UDP_HDR_LEN),
 	          (uint16_t)(room - UDP_HDR_LEN), ip + 12, net_be16(u));
 	if (!r)
