@@ -112,8 +112,10 @@ func Join(ctx context.Context, cfg *JoinConfig, l Label) (*JoinResult, error) {
 		psk := DerivePSK(key, l.RNi, j.RNc)
 		var nak *NAKError
 		_, err := exchange(ctx, cfg, cfg.Device, "device", MarshalRekey(key, l.Device, j.TID, l.RNi, j.RNc), func(resp []byte) bool {
-			if h, code, err := ParseNAK(resp); err == nil && h.ID == l.Device && h.TID == j.TID {
-				nak = &NAKError{Code: code}
+			// A NAK names the device that sent it (another one's for
+			// NAKNotMine) and echoes the TID.
+			if h, code, err := ParseNAK(resp); err == nil && h.TID == j.TID {
+				nak = &NAKError{Code: code, Device: h.ID}
 				return true
 			}
 			if OpenProof(psk, resp, l.Device, j.TID, j.RNc) == nil {

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/mstool/mstool/internal/crc16"
@@ -45,12 +46,15 @@ const (
 var ErrPowerCut = errors.New("bootstrap: power cut")
 
 // NAKError is a device's NAK, as the controller sees it.
-type NAKError struct{ Code byte }
+type NAKError struct {
+	Code   byte
+	Device uint32 // the id of the device that sent it
+}
 
 func (e *NAKError) Error() string {
 	switch e.Code {
 	case NAKNotMine:
-		return "bootstrap: device: flight 4 was for another device"
+		return fmt.Sprintf("bootstrap: device: the label is for another device (this is device 0x%08x)", e.Device)
 	case NAKAuth:
 		return "bootstrap: device: wrong key (flight 4 does not authenticate)"
 	case NAKLabel:
