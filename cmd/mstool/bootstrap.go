@@ -231,6 +231,7 @@ func runEnrol(ui *UI, repoPath, dir string, ids []uint32, pngSize int, svg bool)
 	}
 	var out []enrolled
 	var entries []bootstrap.Entry
+	progress := len(ids) > 1 && ui.errIsTerminal() && !ui.Quiet
 	for i, id := range ids {
 		var e bootstrap.Enrolled
 		e.Device = id
@@ -274,11 +275,11 @@ func runEnrol(ui *UI, repoPath, dir string, ids []uint32, pngSize int, svg bool)
 		}
 		entries = append(entries, bootstrap.Entry{Device: e.Device, Key: e.IK})
 		out = append(out, r)
-		if len(ids) > 1 && i%100 == 0 {
+		if progress && i%100 == 0 {
 			ui.Progress("enrolling: %d of %d", i, len(ids))
 		}
 	}
-	if len(ids) > 1 {
+	if progress {
 		ui.ProgressDone()
 	}
 	if err := repo.Add(entries...); err != nil {
@@ -311,13 +312,30 @@ func runEnrol(ui *UI, repoPath, dir string, ids []uint32, pngSize int, svg bool)
 	return nil
 }
 
-// writeNewFile writes a non-secret output file, never over an existing one.
+// writeNewFile writes a non-secret output file (a label image), never
+// over an existing file or through a symbolic link. Unlike key files it
+// is not synced: a label lost in a crash is made again from the device
+// file, and fleets of labels are written at disk speed.
 func writeNewFile(path string, data []byte, perm os.FileMode) error {
-	err := keyfile.WriteNew(path, data, perm)
+	f, err := keyfile.Create(path, false)
 	if errors.Is(err, keyfile.ErrExists) {
 		return failf("choose another output directory, or remove the old files yourself", "%s already exists; refusing to overwrite it", path)
 	}
-	return err
+	if err != nil {
+		return fileError(err, path, "")
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return failf("", "bootstrap enrol: writing %s: %v", path, err)
+	}
+	return nil
 }
 
 // ---- serve ----
