@@ -2,7 +2,7 @@
 
 function __fish_mstool_no_subcommand --description 'Test if there has been any subcommand yet'
     for i in (commandline -opc)
-        if contains -- $i keygen owner device sa grant sign verify inspect revoke provision inspect flash identify esp ping send recv exec shell sa new show export state mssl connect exec sniff decrypt bench bootstrap sim completion man
+        if contains -- $i keygen owner device sa grant sign verify inspect revoke provision inspect flash identify esp ping send recv exec shell sa new show export state mssl connect exec sniff decrypt bench bootstrap enrol serve join controller sim completion man
             return 1
         end
     end
@@ -266,7 +266,36 @@ complete -c mstool -n '__fish_seen_subcommand_from bench' -f -l reps -r -d 'runs
 complete -c mstool -n '__fish_seen_subcommand_from bench' -f -l reset -r -d '`MODE`: auto (opening the port may reset the board, as on an Uno or a Nano: wait up to 3 s for the firmware to answer before the first packet) or never (send at once)'
 complete -c mstool -n '__fish_seen_subcommand_from bench' -f -l no-reset -d 'the port does not reset the board: same as --reset never'
 complete -c mstool -n '__fish_seen_subcommand_from bootstrap' -f -l help -s h -d 'show help'
-complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'bootstrap' -d 'reconfigure a device\'s PSK through a QR-code out-of-band channel (Kang) (not implemented yet)'
+complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'bootstrap' -d 'reconfigure a device\'s PSK through a QR-code out-of-band channel (Kang)'
+complete -c mstool -n '__fish_seen_subcommand_from enrol' -f -l help -s h -d 'show help'
+complete -r -c mstool -n '__fish_seen_subcommand_from bootstrap' -a 'enrol' -d 'enrol devices: id, initial key, RN, QR label, repository entry'
+complete -c mstool -n '__fish_seen_subcommand_from enrol' -f -l output -s o -s out -r -d 'write labels and device files into `DIR` (created when missing)'
+complete -c mstool -n '__fish_seen_subcommand_from enrol' -f -l repo -r -d 'the server\'s repository `FILE` (created when missing)'
+complete -c mstool -n '__fish_seen_subcommand_from enrol' -f -l id -r -d 'enrol one device with this `ID` (decimal or 0x-hex)'
+complete -c mstool -n '__fish_seen_subcommand_from enrol' -f -l count -r -d 'enrol `N` devices with random ids'
+complete -c mstool -n '__fish_seen_subcommand_from enrol' -f -l csv -r -d 'enrol the device ids in the first column of `FILE` (a \'device_id\' header line is skipped)'
+complete -c mstool -n '__fish_seen_subcommand_from enrol' -f -l png-size -r -d 'label PNG width in `PIXELS`'
+complete -c mstool -n '__fish_seen_subcommand_from enrol' -f -l svg -d 'also write each label as SVG'
+complete -c mstool -n '__fish_seen_subcommand_from serve' -f -l help -s h -d 'show help'
+complete -r -c mstool -n '__fish_seen_subcommand_from bootstrap' -a 'serve' -d 'run the authentication server (SBS) for controllers\' joins, over UDP'
+complete -c mstool -n '__fish_seen_subcommand_from serve' -f -l repo -r -d 'the repository `FILE` (\'bootstrap enrol\' makes it)'
+complete -c mstool -n '__fish_seen_subcommand_from serve' -f -l controllers -r -d 'controller keys `FILE` (lines of \'bootstrap controller\' files)'
+complete -c mstool -n '__fish_seen_subcommand_from serve' -f -l listen -r -d 'UDP `ADDR:PORT` to answer on'
+complete -c mstool -n '__fish_seen_subcommand_from serve' -f -l window -r -d 'accept a join whose timestamp is within this `DURATION` of the clock'
+complete -c mstool -n '__fish_seen_subcommand_from join' -f -l help -s h -d 'show help'
+complete -r -c mstool -n '__fish_seen_subcommand_from bootstrap' -a 'join' -d 're-key a device from its label (the controller, SBR): flights 2 to 7'
+complete -c mstool -n '__fish_seen_subcommand_from join' -f -l controller -r -d 'this controller\'s key `FILE` (\'bootstrap controller\')'
+complete -c mstool -n '__fish_seen_subcommand_from join' -f -l server -r -d 'the server\'s UDP `ADDR:PORT`'
+complete -c mstool -n '__fish_seen_subcommand_from join' -f -l device-udp -r -d 'the device\'s UDP `ADDR[:PORT]` (port 7448 when omitted)'
+complete -c mstool -n '__fish_seen_subcommand_from join' -f -l label -r -d 'the label payload `TEXT` (MSB1:...)'
+complete -c mstool -n '__fish_seen_subcommand_from join' -f -l label-image -r -d 'a photo or scan of the label, PNG or JPEG `FILE`'
+complete -c mstool -n '__fish_seen_subcommand_from join' -f -l output -s o -s out -r -d 'write the device identity (mode 0600) to `FILE`'
+complete -c mstool -n '__fish_seen_subcommand_from join' -f -l timeout -r -d 'wait this long for each answer before sending again'
+complete -c mstool -n '__fish_seen_subcommand_from join' -f -l tries -r -d 'send each flight at most `N` times'
+complete -c mstool -n '__fish_seen_subcommand_from controller' -f -l help -s h -d 'show help'
+complete -r -c mstool -n '__fish_seen_subcommand_from bootstrap' -a 'controller' -d 'generate a controller\'s key SK_cs (one line; the server\'s file is its controllers\' lines)'
+complete -c mstool -n '__fish_seen_subcommand_from controller' -f -l output -s o -s out -r -d 'write the controller key (mode 0600) to `FILE`'
+complete -c mstool -n '__fish_seen_subcommand_from controller' -f -l id -r -d 'controller `ID`, decimal or 0x-hex (1..2^32-1)'
 complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l help -s h -d 'show help'
 complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'sim' -d 'start the simulated device (the real firmware on simavr) and print its port'
 complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l elf -r -d 'firmware image `FILE` (.elf or .hex; default firmware/build/MCU/mstool.elf)'

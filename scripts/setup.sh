@@ -16,6 +16,7 @@ packages=(
   avrdude arduino-core-avr arduino-builder
   tshark python3-scapy python3-cryptography
   openssl iproute2
+  zbar-tools qrencode
 )
 missing=()
 for p in "${packages[@]}"; do

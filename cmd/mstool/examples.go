@@ -48,6 +48,12 @@ var examples = map[string]example{
 	"mssl connect": {"mstool mssl connect -g alice.grant -p /dev/ttyACM0 --device-ip 10.0.0.2", "open an interactive MSSL session over the serial line"},
 	"mssl exec":    {"mstool mssl exec -g alice.grant --udp 10.0.0.2:7412 led on", "switch the LED on with the rights of alice.grant"},
 
+	"bootstrap":            {"mstool bootstrap enrol --repo devices.repo --count 10 -o labels", "enrol ten devices: labels, device files, repository entries"},
+	"bootstrap enrol":      {"mstool bootstrap enrol --repo devices.repo --id 0x2a -o labels --svg", "enrol device 0x2a: its QR label as PNG and SVG, its device file and its repository entry"},
+	"bootstrap serve":      {"mstool bootstrap serve --repo devices.repo --controllers ctl.key --listen 0.0.0.0:7447", "run the authentication server for the controllers in ctl.key"},
+	"bootstrap join":       {"mstool bootstrap join --controller ctl.key --server 10.0.0.1:7447 --device-udp 10.0.0.2 --label-image label.png -o dev.key", "re-key the device of a photographed label and keep its new identity"},
+	"bootstrap controller": {"mstool bootstrap controller --id 1 -o ctl.key", "make controller 1's key, shared with the server"},
+
 	"sniff":      {"mstool sniff -i eth0 --sa host.sa -c 10", "show ten ESP packets on eth0, decrypted"},
 	"decrypt":    {"mstool decrypt link.pcap --sa host.sa -o plain.pcap", "decrypt a capture for Wireshark or tshark"},
 	"bench":      {"mstool bench -p /dev/ttyACM0 --host", "measure the device's crypto, and this machine's for comparison"},

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -151,8 +150,7 @@ func setupTree(ui *UI, cmd *cli.Command, path string) {
 	}
 }
 
-// commands is the whole command surface of DESIGN.md. Commands not built
-// yet are registered with notImplemented so --help shows the full tree.
+// commands is the whole command surface of DESIGN.md.
 func commands(ui *UI) []*cli.Command {
 	return []*cli.Command{
 		keygenCommand(ui),
@@ -192,26 +190,9 @@ func commands(ui *UI) []*cli.Command {
 		sniffCommand(ui),
 		decryptCommand(ui),
 		benchCommand(ui),
-		planned("bootstrap", "reconfigure a device's PSK through a QR-code out-of-band channel (Kang)"),
+		bootstrapCommand(ui),
 		simCommand(ui),
 		completionCommand(ui),
 		manCommand(ui),
-	}
-}
-
-// planned registers a command of the design that this version does not
-// build yet. It says so and exits non-zero; it never fakes output.
-func planned(name, usage string) *cli.Command {
-	return &cli.Command{
-		Name:            name,
-		Usage:           usage + " (not implemented yet)",
-		SkipFlagParsing: true,
-		Action: func(c *cli.Context) error {
-			return &cliError{
-				code: exitNotImplemented,
-				err:  fmt.Errorf("%s: not implemented in this version", strings.TrimPrefix(c.Command.HelpName, "mstool ")),
-				hint: "see the status table in README.md for what is built",
-			}
-		},
 	}
 }

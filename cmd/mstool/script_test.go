@@ -55,7 +55,7 @@ func TestScript(t *testing.T) {
 
 // scriptCmds are the custom commands every testscript of mstool may use.
 func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
-	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		// needtool NAME...: the script needs these tools. A missing
 		// tool fails the script (use a [tool:NAME] condition and
 		// 'skip' first where a local skip is acceptable outside CI).
@@ -110,4 +110,8 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 			}
 		},
 	}
+	for name, f := range bootstrapScriptCmds() {
+		cmds[name] = f
+	}
+	return cmds
 }

@@ -1,0 +1,171 @@
+package bootstrap
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/jpeg" // photos of labels
+	_ "image/png"
+	"io"
+	"strings"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+	goqrcode "github.com/skip2/go-qrcode"
+
+	"github.com/mstool/mstool/internal/crc16"
+)
+
+// LabelPrefix starts every label payload of this version.
+const LabelPrefix = "MSB1"
+
+// LabelSize is the length of a label payload:
+// "MSB1:" id(8 hex) ":" RN_i(32 hex) ":" check(4 hex).
+const LabelSize = 4 + 1 + 8 + 1 + 2*RNSize + 1 + 4
+
+// Label is flight 1: what the device's printed QR code carries.
+type Label struct {
+	Device uint32
+	RNi    [RNSize]byte
+}
+
+// String is the label payload, all upper case so that a QR code holds it
+// in alphanumeric mode: MSB1:0000002A:<RN_i>:<CRC>, where CRC is
+// CRC-16/CCITT-FALSE of everything before the last colon.
+func (l Label) String() string {
+	s := fmt.Sprintf("%s:%08X:%s", LabelPrefix, l.Device, strings.ToUpper(hex.EncodeToString(l.RNi[:])))
+	return fmt.Sprintf("%s:%04X", s, crc16.Checksum([]byte(s)))
+}
+
+// LabelError reports a label payload that is not valid: a mistyped or
+// damaged label is an error, never a wrong key.
+type LabelError struct{ Msg string }
+
+func (e *LabelError) Error() string { return "bootstrap: label: " + e.Msg }
+
+// ErrLabelVersion reports a label of a later version than this mstool reads.
+var ErrLabelVersion = errors.New("bootstrap: label: unsupported version (a newer mstool made it)")
+
+// ParseLabel reads a label payload. Surrounding white space is ignored and
+// lower-case hex is accepted (a typed label); everything else is checked,
+// the checksum last.
+func ParseLabel(s string) (Label, error) {
+	var l Label
+	s = strings.ToUpper(strings.TrimSpace(s))
+	parts := strings.Split(s, ":")
+	if len(parts) == 0 || !strings.HasPrefix(parts[0], "MSB") {
+		return l, &LabelError{"not an mstool bootstrap label (want MSB1:...)"}
+	}
+	if parts[0] != LabelPrefix {
+		return l, ErrLabelVersion
+	}
+	if len(parts) != 4 || len(s) != LabelSize {
+		return l, &LabelError{fmt.Sprintf("want %d characters in 4 fields (MSB1:ID:RN:CHECK), got %d in %d", LabelSize, len(s), len(parts))}
+	}
+	id, err := hex.DecodeString(parts[1])
+	if err != nil || len(id) != 4 {
+		return l, &LabelError{"the device id is not 8 hex digits"}
+	}
+	rn, err := hex.DecodeString(parts[2])
+	if err != nil || len(rn) != RNSize {
+		return l, &LabelError{"RN is not 32 hex digits"}
+	}
+	ck, err := hex.DecodeString(parts[3])
+	if err != nil || len(ck) != 2 {
+		return l, &LabelError{"the check is not 4 hex digits"}
+	}
+	if binary.BigEndian.Uint16(ck) != crc16.Checksum([]byte(s[:len(s)-5])) {
+		return l, &LabelError{"checksum mismatch: the label was mistyped or damaged"}
+	}
+	l.Device = binary.BigEndian.Uint32(id)
+	if l.Device == 0 {
+		return l, &LabelError{"device id 0 is reserved"}
+	}
+	copy(l.RNi[:], rn)
+	return l, nil
+}
+
+// QR renders the label as a QR code (error correction level M).
+func (l Label) QR() (*goqrcode.QRCode, error) {
+	q, err := goqrcode.New(l.String(), goqrcode.Medium)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: qr: %w", err)
+	}
+	return q, nil
+}
+
+// PNG renders the label's QR code as a PNG image about size pixels wide.
+func (l Label) PNG(size int) ([]byte, error) {
+	q, err := l.QR()
+	if err != nil {
+		return nil, err
+	}
+	b, err := q.PNG(size)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: qr: %w", err)
+	}
+	return b, nil
+}
+
+// SVG renders the label's QR code as an SVG image, one unit per module,
+// with the quiet zone, and the payload as text below it.
+func (l Label) SVG() ([]byte, error) {
+	q, err := l.QR()
+	if err != nil {
+		return nil, err
+	}
+	bm := q.Bitmap() // includes the quiet zone
+	n := len(bm)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges">`+"\n", n, n+4)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/>`+"\n<path fill=\"#000\" d=\"", n, n+4)
+	for y, row := range bm {
+		for x, on := range row {
+			if on {
+				fmt.Fprintf(&b, "M%d %dh1v1h-1z", x, y)
+			}
+		}
+	}
+	fmt.Fprintf(&b, "\"/>\n<text x=\"%d\" y=\"%d\" font-family=\"monospace\" font-size=\"1.2\" text-anchor=\"middle\">%08X</text>\n</svg>\n", n/2, n+2, l.Device)
+	return b.Bytes(), nil
+}
+
+// Terminal renders the QR code with Unicode half blocks for a terminal
+// (dark modules on a light background).
+func (l Label) Terminal() (string, error) {
+	q, err := l.QR()
+	if err != nil {
+		return "", err
+	}
+	return q.ToSmallString(false), nil
+}
+
+// DecodeLabelImage finds a QR code in an image (PNG or JPEG) and parses
+// its payload as a label.
+func DecodeLabelImage(r io.Reader) (Label, error) {
+	img, _, err := image.Decode(r)
+	if err != nil {
+		return Label{}, fmt.Errorf("bootstrap: label image: %w", err)
+	}
+	text, err := decodeQR(img)
+	if err != nil {
+		return Label{}, err
+	}
+	return ParseLabel(text)
+}
+
+func decodeQR(img image.Image) (string, error) {
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		return "", fmt.Errorf("bootstrap: label image: %w", err)
+	}
+	hints := map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, hints)
+	if err != nil {
+		return "", errors.New("bootstrap: label image: no readable QR code found")
+	}
+	return res.GetText(), nil
+}

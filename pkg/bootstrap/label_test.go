@@ -1,0 +1,135 @@
+package bootstrap
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var testLabel = Label{Device: 0x2a, RNi: [RNSize]byte{0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f}}
+
+func TestLabelRoundTrip(t *testing.T) {
+	s := testLabel.String()
+	if len(s) != LabelSize || !strings.HasPrefix(s, "MSB1:0000002A:101112") {
+		t.Fatalf("label %q", s)
+	}
+	for _, in := range []string{s, strings.ToLower(s), "  " + s + "\n"} {
+		l, err := ParseLabel(in)
+		if err != nil || l != testLabel {
+			t.Fatalf("%q: %v", in, err)
+		}
+	}
+}
+
+// A mistyped label is an error: every single-character substitution and
+// every swap of neighbouring characters is caught (CRC-16 detects every
+// burst of up to 16 bits).
+func TestLabelTyposDetected(t *testing.T) {
+	s := testLabel.String()
+	const alphabet = "0123456789ABCDEF:MSBX"
+	for i := range len(s) {
+		for _, c := range alphabet {
+			if byte(c) == s[i] {
+				continue
+			}
+			typo := s[:i] + string(c) + s[i+1:]
+			if _, err := ParseLabel(typo); err == nil {
+				t.Fatalf("typo %q accepted", typo)
+			}
+		}
+		if i+1 < len(s) && s[i] != s[i+1] {
+			swap := s[:i] + string(s[i+1]) + string(s[i]) + s[i+2:]
+			if _, err := ParseLabel(swap); err == nil {
+				t.Fatalf("swap %q accepted", swap)
+			}
+		}
+	}
+	for _, bad := range []string{"", "MSB1", s[:LabelSize-1], s + "0", "XYZ:" + s[4:], "MSB1:00000000:" + s[14:]} {
+		if _, err := ParseLabel(bad); err == nil {
+			t.Fatalf("%q accepted", bad)
+		}
+	}
+	if _, err := ParseLabel("MSB2" + s[4:]); !errors.Is(err, ErrLabelVersion) {
+		t.Fatalf("later version: %v", err)
+	}
+}
+
+func TestLabelPNGDecodes(t *testing.T) {
+	b, err := testLabel.PNG(256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := DecodeLabelImage(bytes.NewReader(b))
+	if err != nil || l != testLabel {
+		t.Fatalf("our PNG: %v", err)
+	}
+	svg, err := testLabel.SVG()
+	if err != nil || !bytes.Contains(svg, []byte("<svg")) {
+		t.Fatal("svg")
+	}
+	if _, err := DecodeLabelImage(bytes.NewReader([]byte("not an image"))); err == nil {
+		t.Fatal("garbage decoded")
+	}
+	blank := image.NewGray(image.Rect(0, 0, 64, 64))
+	var bb bytes.Buffer
+	png.Encode(&bb, blank)
+	if _, err := DecodeLabelImage(&bb); err == nil {
+		t.Fatal("blank image decoded")
+	}
+}
+
+// needTool skips when a cross-check tool is missing, except in CI,
+// where scripts/setup.sh installs it and its absence is a failure.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing in CI (scripts/setup.sh installs it)", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+// Our PNG decodes with an independent reader (zbar).
+func TestLabelPNGZbarimg(t *testing.T) {
+	zbar := needTool(t, "zbarimg")
+	b, err := testLabel.PNG(256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "label.png")
+	os.WriteFile(path, b, 0o644)
+	out, err := exec.Command(zbar, "--quiet", "--raw", path).Output()
+	if err != nil {
+		t.Fatalf("zbarimg: %v", err)
+	}
+	if got := strings.TrimSpace(string(out)); got != testLabel.String() {
+		t.Fatalf("zbarimg read %q, want %q", got, testLabel.String())
+	}
+}
+
+// A QR code made by an independent encoder (qrencode) decodes in mstool.
+func TestLabelFromQrencode(t *testing.T) {
+	qrencode := needTool(t, "qrencode")
+	path := filepath.Join(t.TempDir(), "label.png")
+	if out, err := exec.Command(qrencode, "-o", path, "-s", "6", testLabel.String()).CombinedOutput(); err != nil {
+		t.Fatalf("qrencode: %v %s", err, out)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	l, err := DecodeLabelImage(f)
+	if err != nil || l != testLabel {
+		t.Fatalf("qrencode's PNG: %v", err)
+	}
+}

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package bootstrap
+
+import "errors"
+
+var errConnRefused = errors.New("connection refused")

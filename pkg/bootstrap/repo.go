@@ -1,0 +1,338 @@
+package bootstrap
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/mstool/mstool/pkg/keyfile"
+)
+
+// MaxPending bounds the unconfirmed candidate keys kept per device.
+const MaxPending = 8
+
+// RepositoryMagic is the first line of a repository file.
+const RepositoryMagic = "mstool-bootstrap-repository v1"
+
+// Entry is one device in the repository. Key is the key the server last
+// saw the device prove (IK until the first confirmed join, then the PSK);
+// Pending are the PSKs of joins whose proof has not reached the server yet
+// (the device may hold one of them), newest first.
+type Entry struct {
+	Device  uint32
+	Key     [KeySize]byte
+	Gen     uint32 // confirmed joins so far
+	Pending [][KeySize]byte
+}
+
+// ErrUnknownDevice reports a device id that is not in the repository.
+var ErrUnknownDevice = errors.New("bootstrap: device not in the repository")
+
+// DuplicateError reports an enrolment of a device id that is already in
+// the repository.
+type DuplicateError struct{ Device uint32 }
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("bootstrap: device 0x%08x is already in the repository", e.Device)
+}
+
+// Repository is the server's file of device keys (device id → IK, later
+// PSK). Every change is a read-modify-write of the whole file under a
+// lock (a mutex in the process and an advisory lock on PATH.lock between
+// processes), written to a temporary file in the same directory, synced,
+// and renamed over the old one, then the directory is synced: a crash
+// leaves the old file or the new one, and no change that was reported
+// done is ever lost. The file is mode 0600 and is refused when other users
+// can read it.
+type Repository struct {
+	path string
+	mu   sync.Mutex
+}
+
+// CreateRepository makes a new, empty repository file (never over an
+// existing file).
+func CreateRepository(path string) (*Repository, error) {
+	if err := keyfile.WriteNew(path, formatRepo(nil), 0o600); err != nil {
+		return nil, err
+	}
+	return &Repository{path: path}, nil
+}
+
+// OpenRepository opens an existing repository file, checking that it
+// parses.
+func OpenRepository(path string) (*Repository, error) {
+	r := &Repository{path: path}
+	if _, err := r.read(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Path is the repository's file.
+func (r *Repository) Path() string { return r.path }
+
+// Get returns a copy of a device's entry (ErrUnknownDevice when absent).
+func (r *Repository) Get(device uint32) (Entry, error) {
+	var e Entry
+	err := r.locked(func() error {
+		m, err := r.read()
+		if err != nil {
+			return err
+		}
+		p, ok := m[device]
+		if !ok {
+			return ErrUnknownDevice
+		}
+		e = clone(p)
+		return nil
+	})
+	return e, err
+}
+
+// All returns every entry, ordered by device id.
+func (r *Repository) All() ([]Entry, error) {
+	var out []Entry
+	err := r.locked(func() error {
+		m, err := r.read()
+		if err != nil {
+			return err
+		}
+		for _, e := range m {
+			out = append(out, clone(e))
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b Entry) int { return cmpU32(a.Device, b.Device) })
+	return out, err
+}
+
+// Add enrols devices in one write; an id already present (or given twice)
+// is a *DuplicateError and nothing is written.
+func (r *Repository) Add(entries ...Entry) error {
+	return r.locked(func() error {
+		m, err := r.read()
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if _, ok := m[e.Device]; ok || e.Device == 0 {
+				return &DuplicateError{Device: e.Device}
+			}
+			c := clone(&e)
+			m[e.Device] = &c
+		}
+		return r.write(m)
+	})
+}
+
+// Update changes one device's entry with f and writes the repository when
+// f returns nil. f sees the current state, read under the lock.
+func (r *Repository) Update(device uint32, f func(e *Entry) error) error {
+	return r.locked(func() error {
+		m, err := r.read()
+		if err != nil {
+			return err
+		}
+		e, ok := m[device]
+		if !ok {
+			return ErrUnknownDevice
+		}
+		if err := f(e); err != nil {
+			return err
+		}
+		if len(e.Pending) > MaxPending {
+			e.Pending = e.Pending[:MaxPending]
+		}
+		return r.write(m)
+	})
+}
+
+func (r *Repository) locked(f func() error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	unlock, err := lockFile(r.path + ".lock")
+	if err != nil {
+		return fmt.Errorf("bootstrap: repository lock: %w", err)
+	}
+	defer unlock()
+	return f()
+}
+
+func (r *Repository) read() (map[uint32]*Entry, error) {
+	data, err := keyfile.ReadPrivate(r.path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseRepo(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.path, err)
+	}
+	return m, nil
+}
+
+func (r *Repository) write(m map[uint32]*Entry) error {
+	es := make([]*Entry, 0, len(m))
+	for _, e := range m {
+		es = append(es, e)
+	}
+	slices.SortFunc(es, func(a, b *Entry) int { return cmpU32(a.Device, b.Device) })
+	data := formatRepo(es)
+	defer clear(data)
+	dir := filepath.Dir(r.path)
+	tmp, err := os.CreateTemp(dir, ".mstool-repo-*.tmp")
+	if err != nil {
+		return fmt.Errorf("bootstrap: repository: %w", err)
+	}
+	name := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(name)
+		}
+	}()
+	if err := tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("bootstrap: repository: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("bootstrap: repository: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("bootstrap: repository: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("bootstrap: repository: %w", err)
+	}
+	if fi, err := os.Lstat(r.path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("bootstrap: repository %s is a symbolic link", r.path)
+	}
+	if err := os.Rename(name, r.path); err != nil {
+		return fmt.Errorf("bootstrap: repository: %w", err)
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func cmpU32(a, b uint32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func clone(e *Entry) Entry {
+	c := *e
+	c.Pending = slices.Clone(e.Pending)
+	return c
+}
+
+// formatRepo writes the file: the magic line, then one line per device:
+//
+//	device 0x0000002a key <hex> gen 0 [pending <hex>[,<hex>...]]
+func formatRepo(es []*Entry) []byte {
+	var b bytes.Buffer
+	b.WriteString(RepositoryMagic + "\n# secret: device keys; keep this file private (mode 0600)\n")
+	for _, e := range es {
+		fmt.Fprintf(&b, "device 0x%08x key %x gen %d", e.Device, e.Key[:], e.Gen)
+		if len(e.Pending) > 0 {
+			b.WriteString(" pending ")
+			for i, p := range e.Pending {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(hex.EncodeToString(p[:]))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+func parseRepo(data []byte) (map[uint32]*Entry, error) {
+	m := map[uint32]*Entry{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	line, header := 0, false
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("bootstrap: repository line %d: %s", line, fmt.Sprintf(format, a...))
+	}
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		if !header {
+			if text != RepositoryMagic {
+				return nil, bad("not a bootstrap repository (want %q first)", RepositoryMagic)
+			}
+			header = true
+			continue
+		}
+		f := strings.Fields(text)
+		if (len(f) != 6 && len(f) != 8) || f[0] != "device" || f[2] != "key" || f[4] != "gen" || (len(f) == 8 && f[6] != "pending") {
+			return nil, bad("want 'device ID key HEX gen N [pending HEX,...]'")
+		}
+		id, err := strconv.ParseUint(f[1], 0, 32)
+		if err != nil || id == 0 {
+			return nil, bad("bad device id %q", f[1])
+		}
+		e := &Entry{Device: uint32(id)}
+		if err := parseKey(f[3], &e.Key); err != nil {
+			return nil, bad("key: %v", err)
+		}
+		gen, err := strconv.ParseUint(f[5], 10, 32)
+		if err != nil {
+			return nil, bad("bad gen %q", f[5])
+		}
+		e.Gen = uint32(gen)
+		if len(f) == 8 {
+			ps := strings.Split(f[7], ",")
+			if len(ps) > MaxPending {
+				return nil, bad("more than %d pending keys", MaxPending)
+			}
+			for _, p := range ps {
+				var k [KeySize]byte
+				if err := parseKey(p, &k); err != nil {
+					return nil, bad("pending: %v", err)
+				}
+				e.Pending = append(e.Pending, k)
+			}
+		}
+		if _, dup := m[e.Device]; dup {
+			return nil, bad("device 0x%08x given twice", e.Device)
+		}
+		m[e.Device] = e
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("bootstrap: repository: %w", err)
+	}
+	if !header {
+		return nil, errors.New("bootstrap: repository: empty file")
+	}
+	return m, nil
+}
+
+func parseKey(s string, k *[KeySize]byte) error {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != KeySize {
+		return fmt.Errorf("want %d bytes of hex", KeySize)
+	}
+	copy(k[:], b)
+	return nil
+}
