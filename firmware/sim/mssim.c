@@ -475,13 +475,64 @@ static const char *ee_path;
 
 static const char *stack_path;
 static uint16_t stack_min_sp = 0xffff;
+/*
+ * The call chain at the deepest point, for mapping the depth to its frames
+ * (tools/stackchain.py): a shadow stack of (SP after the return address
+ * was pushed, entry PC) kept from the instruction stream. A step that
+ * lowers SP by 2 and leaves on the stack the address of the instruction
+ * it started at (an interrupt) or of the one after (call, rcall, icall)
+ * entered a function or a handler; an entry is dropped when SP rises
+ * above it (ret, reti, or a reset).
+ */
+#define STACK_CHAIN_MAX 64
+static struct { uint16_t sp; uint32_t pc; } stack_chain[STACK_CHAIN_MAX], stack_min_chain[STACK_CHAIN_MAX];
+static unsigned stack_chain_n, stack_min_chain_n;
+static uint16_t stack_prev_sp;
+static uint32_t stack_prev_pc, stack_prev_pc2, stack_min_pc;
+
+/* 1 if the instruction at pc is OUT SPH, Rr (1011 1AAr rrrr AAAA, A = 0x3e). */
+static int stack_out_sph(avr_t *avr, uint32_t pc)
+{
+	if (pc + 1 >= avr->flashend)
+		return 0;
+	uint16_t op = (uint16_t)(avr->flash[pc] | avr->flash[pc + 1] << 8);
+	return (op & 0xFE0F) == 0xBE0E;
+}
 
 static inline void stack_sample(avr_t *avr)
 {
+	/* A frame is set up as OUT SPH, OUT SREG, OUT SPL with interrupts
+	 * off until the last (avr-gcc's prologues): between the two halves
+	 * SP is neither the old nor the new value (up to 255 bytes below
+	 * both when the frame crosses a 256-byte boundary) and nothing can
+	 * use it; such a step is not a sample. */
+	if (stack_out_sph(avr, stack_prev_pc) || stack_out_sph(avr, stack_prev_pc2)) {
+		stack_prev_pc2 = stack_prev_pc;
+		stack_prev_pc = avr->pc;
+		return;
+	}
 	uint16_t sp = (uint16_t)(avr->data[R_SPL] | avr->data[R_SPH] << 8);
+	while (stack_chain_n && stack_chain[stack_chain_n - 1].sp < sp)
+		stack_chain_n--;
+	if (sp == (uint16_t)(stack_prev_sp - 2) && sp + 2u <= avr->ramend) {
+		uint32_t ret = (uint32_t)(avr->data[sp + 1] << 8 | avr->data[sp + 2]) * 2;
+		if ((ret == stack_prev_pc || ret == stack_prev_pc + 2 || ret == stack_prev_pc + 4) &&
+		    stack_chain_n < STACK_CHAIN_MAX) {
+			stack_chain[stack_chain_n].sp = sp;
+			stack_chain[stack_chain_n].pc = avr->pc;
+			stack_chain_n++;
+		}
+	}
+	stack_prev_sp = sp;
+	stack_prev_pc2 = stack_prev_pc;
+	stack_prev_pc = avr->pc;
 	/* Below the SRAM: not yet set up (or a crash the harness reports). */
-	if (sp < stack_min_sp && sp >= 0x100)
+	if (sp < stack_min_sp && sp >= 0x100) {
 		stack_min_sp = sp;
+		stack_min_pc = avr->pc;
+		memcpy(stack_min_chain, stack_chain, stack_chain_n * sizeof stack_chain[0]);
+		stack_min_chain_n = stack_chain_n;
+	}
 }
 
 static void stack_report(avr_t *avr)
@@ -504,7 +555,13 @@ static void stack_report(avr_t *avr)
 		logf_err("cannot write %s: %s", stack_path, strerror(errno));
 		return;
 	}
-	fprintf(f, "stack=%u\nmin_sp=0x%x\nramend=0x%x\n", depth, stack_min_sp, avr->ramend);
+	fprintf(f, "stack=%u\nmin_sp=0x%x\nramend=0x%x\nmin_pc=0x%x\nchain=", depth, stack_min_sp,
+		avr->ramend, (unsigned)stack_min_pc);
+	/* the frames, outermost first: depth (RAMEND - SP after the call) @ entry PC */
+	for (unsigned i = 0; i < stack_min_chain_n; i++)
+		fprintf(f, "%s%u@0x%x", i ? " " : "", (unsigned)(avr->ramend - stack_min_chain[i].sp),
+			(unsigned)stack_min_chain[i].pc);
+	fputc('\n', f);
 	fclose(f);
 }
 static int ee_fd = -1;        /* the EEPROM file, open and flock()ed */
