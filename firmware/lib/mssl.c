@@ -209,20 +209,26 @@ static uint16_t alert(uint8_t *m, uint8_t code)
  * AES(PRK, client or server label), salts = AES(PRK, "MSSL1 nonce salt")
  * (client: first 8 bytes, server: last 8). nonce = salt || dir || seq;
  * aad = type || seq, plus flags || seal tag of the pending handshake for
- * Finished records (fin). (Not on the RSA path: its locals do not add to
+ * Finished records (R_FIN). (Not on the RSA path: its locals do not add to
  * the stack RSA needs.)
  */
-MS_NOINLINE static int rec_crypt(const uint8_t prk[16], uint8_t dirb, uint8_t *m, uint16_t ptlen,
-                                 uint8_t fin, uint8_t seal)
+#define R_CLIENT 1 /* the direction byte of the nonce: host to device */
+#define R_SERVER 2 /* device to host */
+#define R_FIN 4    /* a Finished record: the AAD takes flags || seal tag */
+#define R_SEAL 8   /* seal (else open) */
+/* (dir, Finished and direction in one argument: four arguments stay in
+ * call-clobbered registers, no saved ones in this frame) */
+MS_NOINLINE static int rec_crypt(const uint8_t prk[16], uint8_t *m, uint16_t ptlen, uint8_t how)
 {
+	uint8_t dirb = how & (R_CLIENT | R_SERVER);
 	/* key, then aad: t[0..16); salts, then nonce: t[16..32) (in fw_work:
 	 * this is the deepest frame of a record; esp.h) */
 	uint8_t *key = fw_work.mssl.t, *aad = key, *nonce = key + 16;
 	int r;
 	aes128_init(&fw_work.aes, prk);
-	enc_label(key, dirb == 1 ? L_CLIENT : L_SERVER);
+	enc_label(key, dirb == R_CLIENT ? L_CLIENT : L_SERVER);
 	enc_label(nonce, L_SALTS); /* client: the first 8 bytes, server: the last */
-	if (dirb != 1)
+	if (dirb != R_CLIENT)
 		memcpy(nonce, nonce + 8, 8);
 	nonce[8] = dirb;
 	memcpy(nonce + 9, m + 1, 4);
@@ -230,12 +236,8 @@ MS_NOINLINE static int rec_crypt(const uint8_t prk[16], uint8_t dirb, uint8_t *m
 	memcpy(aad, m, 5);
 	aad[5] = S.hs.flags;
 	memcpy(aad + 6, S.hs.tag, 8);
-	if (seal)
-		r = aes128_ccm_seal(&fw_work.aes, nonce, 13, aad, fin ? 14 : 5,
-		                    m + 5, ptlen, m + 5 + ptlen, 8);
-	else
-		r = aes128_ccm_open(&fw_work.aes, nonce, 13, aad, fin ? 14 : 5,
-		                    m + 5, ptlen, m + 5 + ptlen, 8);
+	r = aes128_ccm_crypt(&fw_work.aes, nonce, 13, aad, (how & R_FIN) ? 14 : 5,
+	                     m + 5, ptlen, m + 5 + ptlen, 8, (how & R_SEAL) ? 0 : 1);
 	wipe(&fw_work.mssl, sizeof fw_work.mssl);
 	return r;
 }
@@ -245,7 +247,7 @@ static uint16_t seal_out(uint8_t *m, uint8_t typ, uint8_t ptlen)
 {
 	m[0] = typ;
 	net_put32(m + 1, S.ss.next_out++);
-	rec_crypt(S.ss.e.prk, 2, m, ptlen, 0, 1);
+	rec_crypt(S.ss.e.prk, m, ptlen, R_SERVER | R_SEAL);
 	return (uint16_t)(MSSL_REC_OVERHEAD + ptlen);
 }
 
@@ -474,7 +476,7 @@ static uint16_t establish(uint8_t *m)
 	/* the device's Finished: seq 0, same AAD extension */
 	m[0] = MSSL_REC_FINISHED;
 	memset(m + 1, 0, 4);
-	rec_crypt(S.ss.e.prk, 2, m, 0, 1, 1);
+	rec_crypt(S.ss.e.prk, m, 0, R_SERVER | R_FIN | R_SEAL);
 	return MSSL_REC_OVERHEAD;
 }
 
@@ -484,7 +486,7 @@ static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t p
 		return alert(m, MSSL_A_UNEXPECTED);
 	/* one try per ServerHello */
 	if (n != MSSL_REC_OVERHEAD || net_be32(m + 1) != 0 ||
-	    rec_crypt(S.hs.e.prk, 1, m, 0, 1, 0)) {
+	    rec_crypt(S.hs.e.prk, m, 0, R_CLIENT | R_FIN)) {
 		S.hs.state = HS_NONE;
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
 	}
@@ -644,7 +646,7 @@ MS_NOINLINE static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const 
 		return alert(m, MSSL_A_UNEXPECTED);
 	if (seq <= S.ss.last_in)
 		return alert(m, MSSL_A_REPLAY);
-	if (rec_crypt(S.ss.e.prk, 1, m, len, 0, 0))
+	if (rec_crypt(S.ss.e.prk, m, len, R_CLIENT))
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
 	S.ss.last_in = seq;
 	switch (m[0]) {

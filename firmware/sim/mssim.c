@@ -54,12 +54,17 @@
  *
  * Stack high-water mark (`make stack`, docs/PERFORMANCE.md "Device library:
  * profiles and sizes"): with MSSIM_STACK=FILE in the environment, the
- * harness reads the stack pointer after every instruction (an interrupt's
- * entry included) and, at exit, writes to FILE "stack=N" (N = RAMEND minus
- * the lowest SP seen: the deepest the stack went, exactly, where a painted
- * stack would show at most that) with "min_sp=" and "ramend="; when FILE
- * already holds a larger stack= (an earlier run of the same measurement),
- * it is kept.
+ * harness reads the stack pointer after every instruction and, at exit,
+ * writes to FILE "stack=N": the worst case of what it saw, N = main + isr,
+ * with main = RAMEND minus the lowest SP of the main program (outside
+ * interrupt handlers; exact, where a painted stack would show at most
+ * that) and isr = the deepest any interrupt handler went from its entry
+ * (the PC it pushed included), so that N does not depend on where the
+ * host's timing let an interrupt land. Also "main=", "isr=",
+ * "isr_vector=", "min_sp=", "ramend=", "min_pc=" and "chain=" (the frames
+ * live at the main program's deepest point, read by tools/stackchain.py).
+ * When FILE already holds a larger stack= (an earlier run of the same
+ * measurement), it is kept.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -489,6 +494,21 @@ static struct { uint16_t sp; uint32_t pc; } stack_chain[STACK_CHAIN_MAX], stack_
 static unsigned stack_chain_n, stack_min_chain_n;
 static uint16_t stack_prev_sp;
 static uint32_t stack_prev_pc, stack_prev_pc2, stack_min_pc;
+/*
+ * Interrupts are accounted apart, so that the figure does not depend on
+ * where the host's timing lets one land: the main program's deepest point
+ * (stack_min_sp, outside any handler) plus the deepest any handler went
+ * from its entry (stack_isr_max: the pushed PC, its saves and frames);
+ * handlers do not nest (AVR clears I on entry; no ISR here sets it). A
+ * handler is entered when a step ends on an interrupt vector (the first
+ * 26 vectors: the ATmega48/88/168/328 family) and left when SP rises
+ * above the PC it pushed.
+ */
+#define STACK_VECTORS 26u
+static int stack_in_isr;
+static uint16_t stack_isr_sp;
+static uint32_t stack_isr_vec, stack_isr_max_vec;
+static unsigned stack_isr_max;
 
 /* 1 if the instruction at pc is OUT SPH, Rr (1011 1AAr rrrr AAAA, A = 0x3e). */
 static int stack_out_sph(avr_t *avr, uint32_t pc)
@@ -526,6 +546,22 @@ static inline void stack_sample(avr_t *avr)
 	stack_prev_sp = sp;
 	stack_prev_pc2 = stack_prev_pc;
 	stack_prev_pc = avr->pc;
+	if (stack_in_isr && sp > stack_isr_sp)
+		stack_in_isr = 0;
+	if (!stack_in_isr && avr->pc != 0 && avr->pc < STACK_VECTORS * avr->vector_size &&
+	    sp + 2u <= avr->ramend) {
+		stack_in_isr = 1;
+		stack_isr_sp = sp;
+		stack_isr_vec = avr->pc;
+	}
+	if (stack_in_isr) {
+		unsigned f = (unsigned)(stack_isr_sp + 2u - sp);
+		if (sp <= stack_isr_sp + 2u && f > stack_isr_max) {
+			stack_isr_max = f;
+			stack_isr_max_vec = stack_isr_vec;
+		}
+		return;
+	}
 	/* Below the SRAM: not yet set up (or a crash the harness reports). */
 	if (sp < stack_min_sp && sp >= 0x100) {
 		stack_min_sp = sp;
@@ -539,7 +575,8 @@ static void stack_report(avr_t *avr)
 {
 	if (!stack_path || stack_min_sp == 0xffff)
 		return;
-	unsigned depth = (unsigned)(avr->ramend - stack_min_sp), old = 0;
+	unsigned main_depth = (unsigned)(avr->ramend - stack_min_sp);
+	unsigned depth = main_depth + stack_isr_max, old = 0;
 	FILE *f = fopen(stack_path, "r");
 	if (f) {
 		char line[64];
@@ -555,7 +592,8 @@ static void stack_report(avr_t *avr)
 		logf_err("cannot write %s: %s", stack_path, strerror(errno));
 		return;
 	}
-	fprintf(f, "stack=%u\nmin_sp=0x%x\nramend=0x%x\nmin_pc=0x%x\nchain=", depth, stack_min_sp,
+	fprintf(f, "stack=%u\nmain=%u\nisr=%u\nisr_vector=0x%x\nmin_sp=0x%x\nramend=0x%x\nmin_pc=0x%x\nchain=",
+		depth, main_depth, stack_isr_max, (unsigned)stack_isr_max_vec, stack_min_sp,
 		avr->ramend, (unsigned)stack_min_pc);
 	/* the frames, outermost first: depth (RAMEND - SP after the call) @ entry PC */
 	for (unsigned i = 0; i < stack_min_chain_n; i++)

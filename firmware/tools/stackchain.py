@@ -4,8 +4,8 @@
     stackchain.py ELF STACK.TXT
 
 STACK.TXT is what sim/mssim.c writes with MSSIM_STACK=FILE: the depth
-(stack=), the lowest SP, the PC there and the chain of frames live at that
-moment (chain=: depth after each call or interrupt entry @ the entry PC,
+(stack= main + isr), the main program's lowest SP, the PC there and the
+chain of frames live at that moment (chain=: depth after each call or interrupt entry @ the entry PC,
 outermost first). Prints one line per frame: its depth below RAMEND, the
 bytes it added (return address, saved registers, locals) and its function;
 the last line is the function running at the deepest point.
@@ -34,7 +34,9 @@ def main():
         return "0x%x" % a
 
     frames = [f.split("@") for f in kv.get("chain", "").split()]
-    print("stack=%s (the deepest point: pc in %s)" % (kv["stack"], func(int(kv["min_pc"], 16))))
+    print("stack=%s: main %s (its deepest point: pc in %s) + interrupt %s (vector 0x%x)" % (
+        kv["stack"], kv.get("main", "?"), func(int(kv["min_pc"], 16)), kv.get("isr", "?"),
+        int(kv.get("isr_vector", "0"), 16)))
     prev = 0
     for d, pc in frames:
         d = int(d)
