@@ -3,6 +3,8 @@
  */
 #include <string.h>
 
+#define MS_PROV_C /* esp.h: fw_work's members for provisioning */
+
 #include "config.h"
 #include "entropy.h"
 #include "crypto/aes.h"
@@ -112,20 +114,26 @@ static void key_schedule(uint8_t label, uint8_t keyed)
 	wipe(k, sizeof k);
 }
 
-/* The header block: "MSPV" ver phase L S floors device-id challenge 0... */
+/* The header block: "MSPV" ver phase L S floors device-id challenge 0...
+ * (H_LEN bytes), absorbed in parts through a 16-byte buffer: a 48-byte
+ * copy was the deepest frame of BEGIN. */
 static void header(uint8_t phase)
 {
-	uint8_t h[H_LEN];
-	memset(h, 0, sizeof h);
+	uint8_t h[16];
 	text_copy(h, T_MAGIC, 4);
 	h[4] = 2;
 	h[5] = phase;
 	put16(h + 6, ses.len);
 	put16(h + 8, ses.s);
-	memcpy(h + 10, ses.floors, 8);
-	put32(h + 18, store_cfg.device_id);
-	challenge(h + 22, ses.chal);
-	cmac_bytes(h, sizeof h);
+	cmac_bytes(h, 10);
+	cmac_bytes(ses.floors, 8);
+	put32(h, store_cfg.device_id);
+	cmac_bytes(h, 4);
+	challenge(h, ses.chal);
+	cmac_bytes(h, 16);
+	memset(h, 0, H_LEN - 38);
+	cmac_bytes(h, H_LEN - 38);
+	wipe(h, sizeof h);
 }
 
 /* Byte i of the config as it will be after the commit. */

@@ -216,8 +216,9 @@ static uint8_t check_fields(void)
 }
 
 /* The current state slot: highest generation with a good CRC. 0 if
- * found (store_st, cur_slot set), -1 if none. */
-static int find_slot(void)
+ * found (store_st, cur_slot set), -1 if none. (Out of line: its slot
+ * copy is not in store_init's frame under store_commit.) */
+MS_NOINLINE static int find_slot(void)
 {
 	uint8_t rec[EE_SLOT_SIZE], found = 0;
 	for (uint8_t s = 0; s < EE_SLOTS; s++) {
