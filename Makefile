@@ -28,10 +28,12 @@ test: fmt-check vet cross firmware test-firmware test-go test-install
 # Host builds of the firmware sources under ASan/UBSan (crypto, RSA, network
 # stack, EEPROM store, MSSL), the libFuzzer targets (MSSL messages, raw
 # packets, packets sealed under the SA's keys: firmware/tests/fuzz_*.c) for a
-# bounded run each over their committed corpora (clang required in CI), and
-# the assembly checked against the C reference on the simulator.
+# bounded run each over their committed corpora (clang required in CI), the
+# assembly checked against the C reference on the simulator, and the stack
+# of the images `make all` builds measured against their free RAM
+# (stack-check).
 test-firmware:
-	$(MAKE) -C firmware host-test net-test avr-test modcheck
+	$(MAKE) -C firmware host-test net-test avr-test modcheck stack-check
 	$(MAKE) -C firmware fuzz FUZZ_ITERS=100000 FUZZ_ARGS=-max_total_time=20
 
 test-go:

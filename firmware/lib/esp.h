@@ -32,8 +32,10 @@
 
 #include "config.h"
 #include "crypto/aes.h"
+#include "crypto/cmac.h"
 #include "crypto/hmac.h"
 #include "crypto/rsa.h"
+#include "store.h"
 
 #define ESP_HDR_LEN 8
 
@@ -58,6 +60,12 @@
  *    with RSA there, between the two ESP calls or outside ESP entirely.
  * What must outlive a request (the RSA modulus loaded by the management
  * channel in several frames) lives elsewhere (mgmt_rsa.c).
+ * The area also keeps large temporaries off the stack, which on the
+ * ATmega168 shares 1 KB with the static data (docs/PERFORMANCE.md,
+ * "Device library: profiles and sizes"): provisioning's CMAC state and
+ * new counters, MSSL's record key, nonce and AAD. A member is added
+ * only where it fits the largest one, or costs fewer static bytes than
+ * it saves on the deepest stack.
  */
 union fw_work {
 	aes128_ctx aes;
@@ -83,6 +91,25 @@ union fw_work {
 #endif
 		uint8_t tmp[32]; /* keys on their way in, nonces, AAD, MACs */
 	} esp;
+#if CONFIG_MSSL
+	/* MSSL (mssl.c): a record's key, then its AAD (t[0..16)), and its
+	 * salts and nonce (t[16..32)); ClientHello's Kh, then Nh || Nd */
+	struct {
+		aes128_ctx aes;
+		uint8_t t[32];
+	} mssl;
+#endif
+#if CONFIG_PROV_SERIAL || defined(MS_PROV_C)
+	/* serial provisioning (prov.c): the CMAC under the derived key, then
+	 * the new counters of an authenticated commit (MS_PROV_C: prov.c is
+	 * compiled, if not linked, where PROV is left out, e.g. the Arduino
+	 * library) */
+	struct {
+		aes128_ctx aes;
+		struct aes128_cmac c;
+	} prov;
+	struct store_state prov_ns;
+#endif
 #if CONFIG_WORK_RSA
 	uint8_t rsa[RSA_WORK_SIZE(CONFIG_RSA_MAX_BYTES)];
 #endif

@@ -209,33 +209,36 @@ static uint16_t alert(uint8_t *m, uint8_t code)
  * AES(PRK, client or server label), salts = AES(PRK, "MSSL1 nonce salt")
  * (client: first 8 bytes, server: last 8). nonce = salt || dir || seq;
  * aad = type || seq, plus flags || seal tag of the pending handshake for
- * Finished records (fin). (Not on the RSA path: its locals do not add to
+ * Finished records (R_FIN). (Not on the RSA path: its locals do not add to
  * the stack RSA needs.)
  */
-MS_NOINLINE static int rec_crypt(const uint8_t prk[16], uint8_t dirb, uint8_t *m, uint16_t ptlen,
-                                 uint8_t fin, uint8_t seal)
+#define R_CLIENT 1 /* the direction byte of the nonce: host to device */
+#define R_SERVER 2 /* device to host */
+#define R_FIN 4    /* a Finished record: the AAD takes flags || seal tag */
+#define R_SEAL 8   /* seal (else open) */
+/* (dir, Finished and direction in one argument: four arguments stay in
+ * call-clobbered registers, no saved ones in this frame) */
+MS_NOINLINE static int rec_crypt(const uint8_t prk[16], uint8_t *m, uint16_t ptlen, uint8_t how)
 {
-	uint8_t key[16], salts[16], nonce[13], aad[14];
+	uint8_t dirb = how & (R_CLIENT | R_SERVER);
+	/* key, then aad: t[0..16); salts, then nonce: t[16..32) (in fw_work:
+	 * this is the deepest frame of a record; esp.h) */
+	uint8_t *key = fw_work.mssl.t, *aad = key, *nonce = key + 16;
 	int r;
 	aes128_init(&fw_work.aes, prk);
-	enc_label(key, dirb == 1 ? L_CLIENT : L_SERVER);
-	enc_label(salts, L_SALTS);
-	memcpy(nonce, dirb == 1 ? salts : salts + 8, 8);
-	wipe(salts, sizeof salts);
+	enc_label(key, dirb == R_CLIENT ? L_CLIENT : L_SERVER);
+	enc_label(nonce, L_SALTS); /* client: the first 8 bytes, server: the last */
+	if (dirb != R_CLIENT)
+		memcpy(nonce, nonce + 8, 8);
 	nonce[8] = dirb;
 	memcpy(nonce + 9, m + 1, 4);
+	aes128_init(&fw_work.aes, key);
 	memcpy(aad, m, 5);
 	aad[5] = S.hs.flags;
 	memcpy(aad + 6, S.hs.tag, 8);
-	aes128_init(&fw_work.aes, key);
-	wipe(key, sizeof key);
-	if (seal)
-		r = aes128_ccm_seal(&fw_work.aes, nonce, 13, aad, fin ? 14 : 5,
-		                    m + 5, ptlen, m + 5 + ptlen, 8);
-	else
-		r = aes128_ccm_open(&fw_work.aes, nonce, 13, aad, fin ? 14 : 5,
-		                    m + 5, ptlen, m + 5 + ptlen, 8);
-	aes128_wipe(&fw_work.aes);
+	r = aes128_ccm_crypt(&fw_work.aes, nonce, 13, aad, (how & R_FIN) ? 14 : 5,
+	                     m + 5, ptlen, m + 5 + ptlen, 8, (how & R_SEAL) ? 0 : 1);
+	wipe(&fw_work.mssl, sizeof fw_work.mssl);
 	return r;
 }
 
@@ -244,7 +247,7 @@ static uint16_t seal_out(uint8_t *m, uint8_t typ, uint8_t ptlen)
 {
 	m[0] = typ;
 	net_put32(m + 1, S.ss.next_out++);
-	rec_crypt(S.ss.e.prk, 2, m, ptlen, 0, 1);
+	rec_crypt(S.ss.e.prk, m, ptlen, R_SERVER | R_SEAL);
 	return (uint16_t)(MSSL_REC_OVERHEAD + ptlen);
 }
 
@@ -343,7 +346,8 @@ static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
 
 MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
-	uint8_t *body = m + 18, kh[16], t[32];
+	/* Kh, then Nh || Nd: in fw_work (esp.h), not on the stack */
+	uint8_t *body = m + 18, *kh = fw_work.mssl.t, *t = kh, *nd = kh + 16;
 	uint8_t code, i, hit;
 #if CONFIG_MSSL_RSA
 	uint8_t hb[32];
@@ -389,16 +393,16 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 #endif
 	if (!(hit & 0x80)) {
 		/* seal_key = AES(K, "MSSL-grant-seal1"); K = master or group key */
-		store_read((body[G_FLAGS] & 1) ? EE_GROUP_KEY : EE_MASTER_KEY, t, 16);
-		aes128_init(&fw_work.aes, t);
-		enc_label(t, L_SEAL);
-		aes128_init(&fw_work.aes, t);
+		store_read((body[G_FLAGS] & 1) ? EE_GROUP_KEY : EE_MASTER_KEY, kh, 16);
+		aes128_init(&fw_work.aes, kh);
+		enc_label(kh, L_SEAL);
+		aes128_init(&fw_work.aes, kh);
 		memcpy(kh, body + G_SEALED, 16);
 		i = (uint8_t)aes128_ccm_open(&fw_work.aes, body + G_NONCE, 13, body, G_NONCE,
 		                             kh, 16, body + G_TAG, 8);
 		aes128_wipe(&fw_work.aes);
 		if (i) {
-			wipe(kh, sizeof kh);
+			wipe(kh, 16);
 			return alert(m, MSSL_A_BAD_GRANT);
 		}
 	}
@@ -406,14 +410,14 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 	{
 		uint32_t c = store_nonce_next;
 		if (store_nonce_take(c)) {
-			wipe(kh, sizeof kh);
+			wipe(kh, 16);
 			return alert(m, MSSL_A_INTERNAL);
 		}
 		/* Nd = AES(Knonce, counter || boot epoch): fresh even when
 		 * the counter restarts with an older EEPROM image */
 		aes128_init(&fw_work.aes, S.knonce);
-		entropy_nonce(t + 16, c);
-		aes128_encrypt(&fw_work.aes, t + 16);
+		entropy_nonce(nd, c);
+		aes128_encrypt(&fw_work.aes, nd);
 	}
 	/* The pending handshake (replaces any other; the session stays). */
 	hit = (uint8_t)((hit & SH_NO_SIG) | SH_DEVICE);
@@ -430,17 +434,16 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 	memcpy(S.hs.tina, body + G_TASKS, 12);
 	/* PRK = AES-CMAC(Kh, Nh || Nd); keys and salts = AES(PRK, label),
 	 * derived per record (rec_crypt) */
-	memcpy(t, m + 2, 16);
-	aes128_init(&fw_work.aes, kh);
+	aes128_init(&fw_work.aes, S.hs.kh);
+	memcpy(t, m + 2, 16); /* Kh's place: Nh || Nd */
 	aes128_cmac(&fw_work.aes, t, 32, S.hs.e.prk);
 	aes128_wipe(&fw_work.aes);
-	wipe(kh, sizeof kh);
 	/* ServerHello: 02 01 flags Nd */
 	m[0] = MSSL_SERVER_HELLO;
 	m[1] = 1;
 	m[2] = hit;
-	memcpy(m + 3, t + 16, 16);
-	wipe(t, sizeof t);
+	memcpy(m + 3, nd, 16);
+	wipe(t, 32);
 	return MSSL_SERVER_HELLO_LEN;
 }
 
@@ -473,7 +476,7 @@ static uint16_t establish(uint8_t *m)
 	/* the device's Finished: seq 0, same AAD extension */
 	m[0] = MSSL_REC_FINISHED;
 	memset(m + 1, 0, 4);
-	rec_crypt(S.ss.e.prk, 2, m, 0, 1, 1);
+	rec_crypt(S.ss.e.prk, m, 0, R_SERVER | R_FIN | R_SEAL);
 	return MSSL_REC_OVERHEAD;
 }
 
@@ -483,7 +486,7 @@ static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t p
 		return alert(m, MSSL_A_UNEXPECTED);
 	/* one try per ServerHello */
 	if (n != MSSL_REC_OVERHEAD || net_be32(m + 1) != 0 ||
-	    rec_crypt(S.hs.e.prk, 1, m, 0, 1, 0)) {
+	    rec_crypt(S.hs.e.prk, m, 0, R_CLIENT | R_FIN)) {
 		S.hs.state = HS_NONE;
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
 	}
@@ -594,7 +597,7 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
  * device-bound statement: a group key is held by every member. */
 static uint16_t floor_body(uint8_t *m, uint16_t len)
 {
-	uint8_t *b = m + 5, t[16];
+	uint8_t *b = m + 5, *t = fw_work.mssl.t; /* (esp.h) */
 	int r;
 	if (len != MSSL_FLOOR_BODY + 16 || b[0] != 'M' || b[1] != 'F' || b[2] != 1 || (b[F_FLAGS] & ~1))
 		return rec_alert(m, MSSL_A_DECODE);
@@ -607,11 +610,11 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 	aes128_cmac(&fw_work.aes, b, MSSL_FLOOR_BODY, t);
 	aes128_wipe(&fw_work.aes);
 	r = ct_equal(t, b + MSSL_FLOOR_BODY, 16);
-	wipe(t, sizeof t);
+	wipe(t, 16);
 	if (r)
 		return rec_alert(m, MSSL_A_BAD_SIGNATURE);
-	memcpy(t, b + F_SERIAL, 8);
-	return apply_floors(m, t);
+	/* (apply_floors reads the floors before it writes its answer) */
+	return apply_floors(m, b + F_SERIAL);
 }
 #endif
 
@@ -643,7 +646,7 @@ MS_NOINLINE static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const 
 		return alert(m, MSSL_A_UNEXPECTED);
 	if (seq <= S.ss.last_in)
 		return alert(m, MSSL_A_REPLAY);
-	if (rec_crypt(S.ss.e.prk, 1, m, len, 0, 0))
+	if (rec_crypt(S.ss.e.prk, m, len, R_CLIENT))
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
 	S.ss.last_in = seq;
 	switch (m[0]) {

@@ -3,6 +3,8 @@
  */
 #include <string.h>
 
+#define MS_PROV_C /* esp.h: fw_work's members for provisioning */
+
 #include "config.h"
 #include "entropy.h"
 #include "crypto/aes.h"
@@ -58,15 +60,24 @@ static void text_copy(uint8_t *dst, uint8_t at, uint8_t n)
 }
 
 /* ---- keys: AES-CMAC (crypto/cmac.c) under work.aes ------------------- */
+/* The CMAC state and the key schedule live in fw_work (work.prov), not on
+ * the stack: the ATmega168 has no room for them under these frames. The
+ * state is zero between two uses (key_schedule starts it, the final
+ * wipes it). */
 
-static void cmac_byte(struct aes128_cmac *c, uint8_t b)
+static void cmac_byte(uint8_t b)
 {
-	aes128_cmac_update(&work.aes, c, &b, 1);
+	aes128_cmac_update(&work.aes, &work.prov.c, &b, 1);
 }
 
-static void cmac_bytes(struct aes128_cmac *c, const uint8_t *p, uint16_t n)
+static void cmac_bytes(const uint8_t *p, uint16_t n)
 {
-	aes128_cmac_update(&work.aes, c, p, n);
+	aes128_cmac_update(&work.aes, &work.prov.c, p, n);
+}
+
+static void cmac_final(uint8_t tag[16])
+{
+	aes128_cmac_final(&work.aes, &work.prov.c, tag);
 }
 
 /* The 16-byte challenge of this boot for counter value chal: the
@@ -82,35 +93,47 @@ static void cmac_bytes(struct aes128_cmac *c, const uint8_t *p, uint16_t n)
  */
 static void key_schedule(uint8_t label, uint8_t keyed)
 {
-	uint8_t m[32], k[16];
-	memset(m, 0, sizeof m);
-	m[0] = 1;
-	text_copy(m + 1, label, 8);
-	put32(m + 10, store_cfg.device_id);
-	if (keyed)
-		challenge(m + 14, ses.chal);
-	m[31] = 0x80;
+	uint8_t k[16]; /* the master key, then each part of the message */
+	memset(&work.prov.c, 0, sizeof work.prov.c);
 	store_read(EE_MASTER_KEY, k, 16);
 	aes128_init(&work.aes, k);
-	aes128_cmac(&work.aes, m, sizeof m, k);
+	cmac_byte(1);
+	text_copy(k, label, 8);
+	cmac_bytes(k, 8);
+	cmac_byte(0);
+	put32(k, store_cfg.device_id);
+	cmac_bytes(k, 4);
+	memset(k, 0, sizeof k);
+	if (keyed)
+		challenge(k, ses.chal);
+	cmac_bytes(k, 16);
+	cmac_byte(0);
+	cmac_byte(0x80);
+	cmac_final(k);
 	aes128_init(&work.aes, k);
 	wipe(k, sizeof k);
 }
 
-/* The header block: "MSPV" ver phase L S floors device-id challenge 0... */
-static void header(struct aes128_cmac *c, uint8_t phase)
+/* The header block: "MSPV" ver phase L S floors device-id challenge 0...
+ * (H_LEN bytes), absorbed in parts through a 16-byte buffer: a 48-byte
+ * copy was the deepest frame of BEGIN. */
+static void header(uint8_t phase)
 {
-	uint8_t h[H_LEN];
-	memset(h, 0, sizeof h);
+	uint8_t h[16];
 	text_copy(h, T_MAGIC, 4);
 	h[4] = 2;
 	h[5] = phase;
 	put16(h + 6, ses.len);
 	put16(h + 8, ses.s);
-	memcpy(h + 10, ses.floors, 8);
-	put32(h + 18, store_cfg.device_id);
-	challenge(h + 22, ses.chal);
-	cmac_bytes(c, h, sizeof h);
+	cmac_bytes(h, 10);
+	cmac_bytes(ses.floors, 8);
+	put32(h, store_cfg.device_id);
+	cmac_bytes(h, 4);
+	challenge(h, ses.chal);
+	cmac_bytes(h, 16);
+	memset(h, 0, H_LEN - 38);
+	cmac_bytes(h, H_LEN - 38);
+	wipe(h, sizeof h);
 }
 
 /* Byte i of the config as it will be after the commit. */
@@ -228,7 +251,8 @@ static uint8_t op_factory(const uint8_t *p, size_t n)
 	return 0;
 }
 
-static uint8_t op_begin(const uint8_t *p, size_t n)
+/* (Out of line: its saved session is not on the stack under END.) */
+MS_NOINLINE static uint8_t op_begin(const uint8_t *p, size_t n)
 {
 	if (n != 44)
 		return MGMT_E_FORMAT;
@@ -251,12 +275,10 @@ static uint8_t op_begin(const uint8_t *p, size_t n)
 	ses.s = s;
 	memcpy(ses.floors, p + 20, 8);
 	ses.chal = chal;
-	struct aes128_cmac c;
 	uint8_t tag[16];
-	memset(&c, 0, sizeof c);
 	key_schedule(L_MAC, 1);
-	header(&c, 1);
-	aes128_cmac_final(&work.aes, &c, tag);
+	header(1);
+	cmac_final(tag);
 	int ok = ct_equal(tag, p + 28, 16) == 0;
 	wipe(tag, sizeof tag);
 	uint8_t err = 0;
@@ -333,14 +355,12 @@ static uint8_t end_factory(void)
 
 static uint8_t end_auth(const uint8_t *tag)
 {
-	struct aes128_cmac c;
 	uint8_t want[16];
-	memset(&c, 0, sizeof c);
 	key_schedule(L_MAC, 1);
-	header(&c, 2);
+	header(2);
 	for (uint16_t i = 0; i < ses.len; i++)
-		cmac_byte(&c, new_byte(i));
-	aes128_cmac_final(&work.aes, &c, want);
+		cmac_byte(new_byte(i));
+	cmac_final(want);
 	int ok = ct_equal(want, tag, 16) == 0;
 	wipe(want, sizeof want);
 	ses.mode = M_NONE; /* one END per challenge */
@@ -349,22 +369,24 @@ static uint8_t end_auth(const uint8_t *tag)
 	if (store_check_staged(ses.s) != STORE_OK)
 		return MGMT_E_CONFIG;
 
-	/* The new counters (docs/provisioning.md "Counters"). */
-	struct store_state ns = store_st;
-	uint32_t hi = ns.esp_out_reserved > ns.esp_in_floor ? ns.esp_out_reserved : ns.esp_in_floor;
-	ns.esp_in_floor = same_keys(0, 0) || same_keys(0, 1) ? hi : 0;
-	ns.esp_out_reserved = same_keys(1, 0) || same_keys(1, 1) ? hi : 0;
+	/* The new counters (docs/provisioning.md "Counters"), in fw_work:
+	 * the MAC is done with it. */
+	struct store_state *ns = &work.prov_ns;
+	*ns = store_st;
+	uint32_t hi = ns->esp_out_reserved > ns->esp_in_floor ? ns->esp_out_reserved : ns->esp_in_floor;
+	ns->esp_in_floor = same_keys(0, 0) || same_keys(0, 1) ? hi : 0;
+	ns->esp_out_reserved = same_keys(1, 0) || same_keys(1, 1) ? hi : 0;
 	uint8_t same_issuer = ses.len == store_cfg.len;
 	for (uint16_t i = EE_MODULUS; same_issuer && i < ses.len; i++)
 		same_issuer = new_byte(i) == store_rd(i);
 	/* floors: the same issuer's only rise, a new issuer's start anew */
 	uint32_t f = get32(ses.floors);
-	if (!same_issuer || f > ns.serial_floor)
-		ns.serial_floor = f;
+	if (!same_issuer || f > ns->serial_floor)
+		ns->serial_floor = f;
 	f = get32(ses.floors + 4);
-	if (!same_issuer || f > ns.time_floor)
-		ns.time_floor = f;
-	int bad = store_journal_commit(ses.s, &ns);
+	if (!same_issuer || f > ns->time_floor)
+		ns->time_floor = f;
+	int bad = store_journal_commit(ses.s, ns);
 	reload();
 	if (bad)
 		return MGMT_E_EEPROM;
@@ -428,17 +450,14 @@ static uint8_t op_digest(const uint8_t *p, size_t n, uint8_t *r, size_t *rlen)
 		return MGMT_E_FORMAT;
 	if (!store_provisioned())
 		return MGMT_E_STATE;
-	struct aes128_cmac c;
-	uint8_t l[2];
-	memset(&c, 0, sizeof c);
 	key_schedule(L_READBACK, 0);
-	cmac_bytes(&c, p, 16);
-	put16(l, store_cfg.len);
-	cmac_bytes(&c, l, 2);
+	cmac_bytes(p, 16);
+	cmac_byte((uint8_t)(store_cfg.len >> 8));
+	cmac_byte((uint8_t)store_cfg.len);
 	for (uint16_t i = 0; i < store_cfg.len; i++)
-		cmac_byte(&c, store_rd(i));
+		cmac_byte(store_rd(i));
 	put16(r + 1, store_cfg.len);
-	aes128_cmac_final(&work.aes, &c, r + 3);
+	cmac_final(r + 3);
 	*rlen = 19;
 	return 0;
 }

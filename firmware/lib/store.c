@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "crypto/ct.h"
+#include "crypto/pgm.h" /* MS_NOINLINE */
 #include "ms_base.h"
 #include "store.h"
 
@@ -167,53 +168,54 @@ uint8_t store_blank(void)
 	return blank == 0xFF;
 }
 
+/* The config's 16-bit field at i (read through crd). */
+static uint16_t crd16(uint16_t i)
+{
+	return (uint16_t)((uint16_t)crd(i) << 8 | crd((uint16_t)(i + 1)));
+}
+
 /* The config's fields (read through crd): magic, version, length, CRC,
- * fields, SAs. Fills store_cfg. */
+ * fields, SAs. Fills store_cfg. The header is read from the EEPROM field
+ * by field, not copied to RAM: it holds the master key, and 64 bytes on
+ * the stack under provisioning's frames are more than the ATmega168 has. */
 static uint8_t check_fields(void)
 {
 	uint16_t i, len, crc;
-	uint8_t h[EE_SA0]; /* the fixed header, in RAM */
 
-	cread(0, h, sizeof h);
-	if (h[EE_MAGIC] != 'M' || h[EE_MAGIC + 1] != 'E')
+	if (crd(EE_MAGIC) != 'M' || crd(EE_MAGIC + 1) != 'E')
 		return STORE_MAGIC;
-	if (h[EE_VERSION] != 1)
+	if (crd(EE_VERSION) != 1)
 		return STORE_VERSION;
-	len = be16(h + EE_LENGTH);
+	len = crd16(EE_LENGTH);
 	if (len < EE_CONFIG_FIXED || len > STORE_EE_SIZE - EE_STATE_SIZE)
 		return STORE_LENGTH;
 	crc = 0xFFFF;
 	for (i = 0; i < len; i++)
 		if (i != EE_CRC && i != EE_CRC + 1)
 			crc = crc16_byte(crc, crd(i));
-	if (crc != be16(h + EE_CRC))
+	if (crc != crd16(EE_CRC))
 		return STORE_CRC;
 
 	/* The CRC is right; now the fields, as pkg/provision.Parse does. */
-	uint8_t flags = h[EE_FLAGS], count = h[EE_SA_COUNT], acc = 0;
-	uint16_t modlen = be16(h + EE_MODULUS_LEN);
-	for (i = EE_RESERVED; i < EE_SA0; i++)
-		acc |= h[i];
+	uint8_t flags = crd(EE_FLAGS), count = crd(EE_SA_COUNT);
+	uint16_t modlen = crd16(EE_MODULUS_LEN);
+	uint8_t acc = !zero(EE_RESERVED, EE_SA0 - EE_RESERVED);
 	if (!(flags & CFG_GROUP))
-		for (i = EE_GROUP_ID; i < EE_GROUP_ID + 20; i++)
-			acc |= h[i];
-	store_cfg.device_id = be32(h + EE_DEVICE_ID);
+		acc |= !zero(EE_GROUP_ID, 20);
+	store_cfg.device_id = (uint32_t)crd16(EE_DEVICE_ID) << 16 | crd16(EE_DEVICE_ID + 2);
 	if (acc || (flags & (uint8_t)~(CFG_GROUP | CFG_ISSUER | CFG_CLEAR_ICMP | CFG_SEAL_OK)) ||
 	    store_cfg.device_id == 0 ||
 	    (((flags & CFG_ISSUER) != 0) != (modlen != 0)) ||
 	    (modlen != 0 && modlen != 128 && modlen != 256) ||
 	    len != EE_CONFIG_FIXED + modlen ||
 	    (count != 0 && count != 2) ||
-	    (count == 0 && !zero(EE_SA0, 2 * EE_SA_SIZE))) {
-		wipe(h, sizeof h);
+	    (count == 0 && !zero(EE_SA0, 2 * EE_SA_SIZE)))
 		return STORE_FIELD;
-	}
 	store_cfg.flags = flags;
 	store_cfg.sa_count = count;
 	store_cfg.len = len;
-	memcpy(store_cfg.addr, h + EE_ADDR, 4);
-	memcpy(store_cfg.peer, h + EE_PEER, 4);
-	wipe(h, sizeof h); /* it held the master key */
+	cread(EE_ADDR, store_cfg.addr, 4);
+	cread(EE_PEER, store_cfg.peer, 4);
 	if (count == 2) {
 		if (load_sa(0))
 			return STORE_SA_IN;
@@ -226,8 +228,9 @@ static uint8_t check_fields(void)
 }
 
 /* The current state slot: highest generation with a good CRC. 0 if
- * found (store_st, cur_slot set), -1 if none. */
-static int find_slot(void)
+ * found (store_st, cur_slot set), -1 if none. (Out of line: its slot
+ * copy is not in store_init's frame under store_commit.) */
+MS_NOINLINE static int find_slot(void)
 {
 	uint8_t rec[EE_SLOT_SIZE], found = 0;
 	for (uint8_t s = 0; s < EE_SLOTS; s++) {
@@ -422,10 +425,20 @@ int store_nonce_take(uint32_t v)
 	return 0;
 }
 
-uint8_t store_init(void)
+/* A commit a power loss interrupted is finished (0), or there is none
+ * (0); -1 if the EEPROM does not take it. Out of line: its journal copy
+ * is off the stack before store_init checks the config. */
+MS_NOINLINE static int journal_finish(void)
 {
 	uint8_t j[STORE_JOURNAL_SIZE];
 	uint16_t s;
+	if (journal_read(j, &s))
+		return 0;
+	return journal_apply(j, s);
+}
+
+uint8_t store_init(void)
+{
 	memset(&store_cfg, 0, sizeof store_cfg);
 #if CONFIG_PROV_SERIAL
 	stage_len = 0;
@@ -434,7 +447,7 @@ uint8_t store_init(void)
 	 * does not take it, the device stays unprovisioned (no key is used
 	 * with counters that may be stale) and the next boot tries again. */
 	store_reason = STORE_NO_STATE;
-	if (journal_read(j, &s) || journal_apply(j, s) == 0)
+	if (journal_finish() == 0)
 		store_reason = check_config(); /* sets every field of store_st */
 	if (store_reason != STORE_OK) {
 		/* Nothing read from a config that failed its check is kept. */
@@ -452,7 +465,7 @@ uint8_t store_init(void)
 
 int store_commit(void)
 {
-	uint8_t rec[EE_SLOT_SIZE], back[EE_SLOT_SIZE];
+	uint8_t rec[EE_SLOT_SIZE], bad = 0;
 	uint8_t next = (uint8_t)(cur_slot + 1 == EE_SLOTS ? 0 : cur_slot + 1);
 	uint16_t addr = (uint16_t)(STATE_BASE + next * EE_SLOT_SIZE);
 
@@ -462,8 +475,10 @@ int store_commit(void)
 	put32(rec, store_st.generation + 1);
 	put16(rec + SLOT_FIELDS, crc_buf(rec, SLOT_FIELDS));
 	wr(addr, rec, EE_SLOT_SIZE);
-	store_read(addr, back, EE_SLOT_SIZE);
-	if (memcmp(rec, back, EE_SLOT_SIZE) != 0)
+	/* read back byte by byte (no second 32-byte copy on the stack) */
+	for (uint8_t i = 0; i < EE_SLOT_SIZE; i++)
+		bad |= (uint8_t)(rec[i] ^ rd((uint16_t)(addr + i)));
+	if (bad)
 		return -1;
 	ms_inc32(&store_st.generation);
 	cur_slot = next;

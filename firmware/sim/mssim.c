@@ -54,12 +54,17 @@
  *
  * Stack high-water mark (`make stack`, docs/PERFORMANCE.md "Device library:
  * profiles and sizes"): with MSSIM_STACK=FILE in the environment, the
- * harness reads the stack pointer after every instruction (an interrupt's
- * entry included) and, at exit, writes to FILE "stack=N" (N = RAMEND minus
- * the lowest SP seen: the deepest the stack went, exactly, where a painted
- * stack would show at most that) with "min_sp=" and "ramend="; when FILE
- * already holds a larger stack= (an earlier run of the same measurement),
- * it is kept.
+ * harness reads the stack pointer after every instruction and, at exit,
+ * writes to FILE "stack=N": the worst case of what it saw, N = main + isr,
+ * with main = RAMEND minus the lowest SP of the main program (outside
+ * interrupt handlers; exact, where a painted stack would show at most
+ * that) and isr = the deepest any interrupt handler went from its entry
+ * (the PC it pushed included), so that N does not depend on where the
+ * host's timing let an interrupt land. Also "main=", "isr=",
+ * "isr_vector=", "min_sp=", "ramend=", "min_pc=" and "chain=" (the frames
+ * live at the main program's deepest point, read by tools/stackchain.py).
+ * When FILE already holds a larger stack= (an earlier run of the same
+ * measurement), it is kept.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -475,20 +480,103 @@ static const char *ee_path;
 
 static const char *stack_path;
 static uint16_t stack_min_sp = 0xffff;
+/*
+ * The call chain at the deepest point, for mapping the depth to its frames
+ * (tools/stackchain.py): a shadow stack of (SP after the return address
+ * was pushed, entry PC) kept from the instruction stream. A step that
+ * lowers SP by 2 and leaves on the stack the address of the instruction
+ * it started at (an interrupt) or of the one after (call, rcall, icall)
+ * entered a function or a handler; an entry is dropped when SP rises
+ * above it (ret, reti, or a reset).
+ */
+#define STACK_CHAIN_MAX 64
+static struct { uint16_t sp; uint32_t pc; } stack_chain[STACK_CHAIN_MAX], stack_min_chain[STACK_CHAIN_MAX];
+static unsigned stack_chain_n, stack_min_chain_n;
+static uint16_t stack_prev_sp;
+static uint32_t stack_prev_pc, stack_prev_pc2, stack_min_pc;
+/*
+ * Interrupts are accounted apart, so that the figure does not depend on
+ * where the host's timing lets one land: the main program's deepest point
+ * (stack_min_sp, outside any handler) plus the deepest any handler went
+ * from its entry (stack_isr_max: the pushed PC, its saves and frames);
+ * handlers do not nest (AVR clears I on entry; no ISR here sets it). A
+ * handler is entered when a step ends on an interrupt vector (the first
+ * 26 vectors: the ATmega48/88/168/328 family) and left when SP rises
+ * above the PC it pushed.
+ */
+#define STACK_VECTORS 26u
+static int stack_in_isr;
+static uint16_t stack_isr_sp;
+static uint32_t stack_isr_vec, stack_isr_max_vec;
+static unsigned stack_isr_max;
+
+/* 1 if the instruction at pc is OUT SPH, Rr (1011 1AAr rrrr AAAA, A = 0x3e). */
+static int stack_out_sph(avr_t *avr, uint32_t pc)
+{
+	if (pc + 1 >= avr->flashend)
+		return 0;
+	uint16_t op = (uint16_t)(avr->flash[pc] | avr->flash[pc + 1] << 8);
+	return (op & 0xFE0F) == 0xBE0E;
+}
 
 static inline void stack_sample(avr_t *avr)
 {
+	/* A frame is set up as OUT SPH, OUT SREG, OUT SPL with interrupts
+	 * off until the last (avr-gcc's prologues): between the two halves
+	 * SP is neither the old nor the new value (up to 255 bytes below
+	 * both when the frame crosses a 256-byte boundary) and nothing can
+	 * use it; such a step is not a sample. */
+	if (stack_out_sph(avr, stack_prev_pc) || stack_out_sph(avr, stack_prev_pc2)) {
+		stack_prev_pc2 = stack_prev_pc;
+		stack_prev_pc = avr->pc;
+		return;
+	}
 	uint16_t sp = (uint16_t)(avr->data[R_SPL] | avr->data[R_SPH] << 8);
+	while (stack_chain_n && stack_chain[stack_chain_n - 1].sp < sp)
+		stack_chain_n--;
+	if (sp == (uint16_t)(stack_prev_sp - 2) && sp + 2u <= avr->ramend) {
+		uint32_t ret = (uint32_t)(avr->data[sp + 1] << 8 | avr->data[sp + 2]) * 2;
+		if ((ret == stack_prev_pc || ret == stack_prev_pc + 2 || ret == stack_prev_pc + 4) &&
+		    stack_chain_n < STACK_CHAIN_MAX) {
+			stack_chain[stack_chain_n].sp = sp;
+			stack_chain[stack_chain_n].pc = avr->pc;
+			stack_chain_n++;
+		}
+	}
+	stack_prev_sp = sp;
+	stack_prev_pc2 = stack_prev_pc;
+	stack_prev_pc = avr->pc;
+	if (stack_in_isr && sp > stack_isr_sp)
+		stack_in_isr = 0;
+	if (!stack_in_isr && avr->pc != 0 && avr->pc < STACK_VECTORS * avr->vector_size &&
+	    sp + 2u <= avr->ramend) {
+		stack_in_isr = 1;
+		stack_isr_sp = sp;
+		stack_isr_vec = avr->pc;
+	}
+	if (stack_in_isr) {
+		unsigned f = (unsigned)(stack_isr_sp + 2u - sp);
+		if (sp <= stack_isr_sp + 2u && f > stack_isr_max) {
+			stack_isr_max = f;
+			stack_isr_max_vec = stack_isr_vec;
+		}
+		return;
+	}
 	/* Below the SRAM: not yet set up (or a crash the harness reports). */
-	if (sp < stack_min_sp && sp >= 0x100)
+	if (sp < stack_min_sp && sp >= 0x100) {
 		stack_min_sp = sp;
+		stack_min_pc = avr->pc;
+		memcpy(stack_min_chain, stack_chain, stack_chain_n * sizeof stack_chain[0]);
+		stack_min_chain_n = stack_chain_n;
+	}
 }
 
 static void stack_report(avr_t *avr)
 {
 	if (!stack_path || stack_min_sp == 0xffff)
 		return;
-	unsigned depth = (unsigned)(avr->ramend - stack_min_sp), old = 0;
+	unsigned main_depth = (unsigned)(avr->ramend - stack_min_sp);
+	unsigned depth = main_depth + stack_isr_max, old = 0;
 	FILE *f = fopen(stack_path, "r");
 	if (f) {
 		char line[64];
@@ -504,7 +592,14 @@ static void stack_report(avr_t *avr)
 		logf_err("cannot write %s: %s", stack_path, strerror(errno));
 		return;
 	}
-	fprintf(f, "stack=%u\nmin_sp=0x%x\nramend=0x%x\n", depth, stack_min_sp, avr->ramend);
+	fprintf(f, "stack=%u\nmain=%u\nisr=%u\nisr_vector=0x%x\nmin_sp=0x%x\nramend=0x%x\nmin_pc=0x%x\nchain=",
+		depth, main_depth, stack_isr_max, (unsigned)stack_isr_max_vec, stack_min_sp,
+		avr->ramend, (unsigned)stack_min_pc);
+	/* the frames, outermost first: depth (RAMEND - SP after the call) @ entry PC */
+	for (unsigned i = 0; i < stack_min_chain_n; i++)
+		fprintf(f, "%s%u@0x%x", i ? " " : "", (unsigned)(avr->ramend - stack_min_chain[i].sp),
+			(unsigned)stack_min_chain[i].pc);
+	fputc('\n', f);
 	fclose(f);
 }
 static int ee_fd = -1;        /* the EEPROM file, open and flock()ed */

@@ -33,24 +33,28 @@ SUITES = [
     ("CONFIG_ESP_CBC_MD5", "SUITE_CBC_MD5", "aes128-cbc-hmac-md5-96"),
 ]
 # The stack an image needs at its deepest, in bytes, interrupt frame
-# included. Documented figures per configuration, not measured on each
-# image: `mstool flash` adds the figure to the static RAM of the image's
-# size-report.json and refuses an image that does not fit the MCU's RAM.
-# - MSSL: RSA-2048 grant verification, the modulus copy in its frame, is
-#   the deepest path; measured by painting the free RAM, 326 bytes stayed
-#   untouched with 1,446 static of 2,048 (docs/PERFORMANCE.md, "Device:
-#   MSSL"): 2,048 - 1,446 - 326 = 276.
-# - Otherwise the deepest ESP path (main -> dispatch -> net_input ->
-#   esp_open -> transform -> aes128_ccm_open -> AES, or the store's state
-#   write), about 250 bytes with an interrupt frame (docs/PERFORMANCE.md,
-#   "ATmega168 RAM"; an estimate from the call chain's frames).
-# - MSSL seal-only (no RSA): the ClientHello's seal open (client_hello ->
-#   aes128_ccm_open -> AES); bracketed on the ATmega168 profile (make
-#   mssl168) by the simulator's attack tests: they fail with 211 bytes
-#   free and pass with 243, so 243 is the figure until it is painted.
-STACK_MSSL = 276
-STACK_SEAL = 243
-STACK_ESP = 250
+# included. Figures per configuration, measured by `make stack` (mssim's
+# MSSIM_STACK: the main program's deepest point plus the deepest
+# interrupt handler, 16 B: UART RX) on the profiles that have them, not on
+# each image: `mstool flash` adds the figure to the static RAM of the
+# image's size-report.json and refuses an image that does not fit the
+# MCU's RAM (docs/PERFORMANCE.md, "Device library: profiles and sizes").
+# - MSSL with RSA: the RSA-2048 grant verification (grant_signature ->
+#   verify, the modulus copy in its frame -> Montgomery multiplication):
+#   reference-328p, 425 + 16.
+# - MSSL seal-only: the record path (record -> seal_out -> rec_crypt ->
+#   aes128_ccm_crypt -> AES), 191 + 16 on esp-mssl (both MCUs); with serial
+#   provisioning, its authenticated BEGIN (op_begin -> key_schedule ->
+#   CMAC -> AES), 192 + 16 on esp-mssl-prov.
+# - Otherwise the deepest ESP path: with HMAC-SHA-256 (suite-ctr-sha256:
+#   esp_open -> HMAC -> SHA-256), 340 + 16; else HMAC-MD5 (suite-cbc-md5),
+#   198 + 16, deeper than ESP CCM-8 and provisioning (esp, reference-168:
+#   162 + 16).
+# An image takes the largest figure of what it has.
+STACK_MSSL = 441
+STACK_SEAL = 208
+STACK_ESP_SHA256 = 356
+STACK_ESP = 214
 NUMBER = re.compile(r"^\(?\s*(0[xX][0-9a-fA-F]+|[0-9]+)[uUlL]*\s*\)?$")
 
 
@@ -109,7 +113,8 @@ def main():
         "engineering": engineering,
         "eeprom": value(d, "E2END") + 1,
         "frame_max": value(d, "CONFIG_FRAME_MAX"),
-        "stack": (STACK_SEAL if seal_only else STACK_MSSL) if mssl else STACK_ESP,
+        "stack": max(STACK_ESP_SHA256 if value(d, "CONFIG_ESP_CTR_SHA256") else STACK_ESP,
+                     (STACK_SEAL if seal_only else STACK_MSSL) if mssl else 0),
         "sha256": {
             os.path.basename(args.elf): sha256(args.elf),
             os.path.basename(args.hex): sha256(args.hex),

@@ -8,7 +8,8 @@
 # `mstool sim` with MSSIM_STACK=DIR/stack.txt (sim/mssim.c: the lowest
 # stack pointer seen on any instruction) and drives the heaviest paths the
 # image has, through the real host tool:
-#   serial provisioning (when PROV is linked) or an EEPROM image;
+#   serial provisioning (when PROV is linked: factory, then, where the
+#   EEPROM can stage, an authenticated re-provisioning) or an EEPROM image;
 #   ESP: echo requests of the largest payload the frame takes, tasks;
 #   MSSL (when built): a grant handshake (RSA-2048 or seal-only) and tasks;
 #   the engineering commands (when built): `mstool bench`, RSA included.
@@ -92,6 +93,14 @@ for row in "$@"; do
 		# shellcheck disable=SC2086
 		run "$MSTOOL" -q provision -d dev.key --ip "$DEV_IP" --sa host.sa $issuer $seal \
 			--port "$port" --no-reset
+		# then an authenticated re-provisioning (BEGIN, encrypted DATA,
+		# END: the journalled commit) of the same configuration, where
+		# the EEPROM can stage one (1 KB: not the ATmega168's 512 B)
+		if [ "$mcu" != atmega168 ]; then
+			# shellcheck disable=SC2086
+			run "$MSTOOL" -q provision -d dev.key --current-device dev.key --ip "$DEV_IP" \
+				--sa host.sa $issuer $seal --port "$port" --no-reset
+		fi
 	else
 		# shellcheck disable=SC2086
 		run "$MSTOOL" -q provision -d dev.key --ip "$DEV_IP" --sa host.sa $issuer $seal \

@@ -10,11 +10,12 @@
 #include "ccm.h"
 #include "ct.h"
 
+/* (The counter block A_i is built in ks from the nonce for each block and
+ * encrypted in place: no A_i, and the key is an argument, so that the
+ * state on the stack is 33 octets; the ATmega168 is short of stack.) */
 typedef struct {
-	const aes128_ctx *aes;
 	uint8_t x[16];   /* CBC-MAC chaining value */
 	uint8_t ks[16];  /* key stream / S_0; must follow x (KS below) */
-	uint8_t a[16];   /* CTR counter block A_i */
 	uint8_t pos;     /* octets absorbed into x since the last AES call */
 } ccm_state;
 
@@ -105,51 +106,56 @@ static uint8_t *block16(uint8_t *buf, uint8_t *x, int decrypt)
 }
 
 /* Absorb n octets into the CBC-MAC (the lengths are public). */
-static void mac_absorb(ccm_state *st, const uint8_t *p, size_t n)
+static void mac_absorb(const aes128_ctx *ctx, ccm_state *st, const uint8_t *p, size_t n)
 {
 	while (n > 0) {
 		st->x[st->pos++] ^= *p++;
 		n--;
 		if (st->pos == 16) {
-			aes128_encrypt(st->aes, st->x);
+			aes128_encrypt(ctx, st->x);
 			st->pos = 0;
 		}
 	}
 }
 
 /* Zero-pad the current MAC block (RFC 3610 section 2.2). */
-static void mac_pad(ccm_state *st)
+static void mac_pad(const aes128_ctx *ctx, ccm_state *st)
 {
 	if (st->pos != 0) {
-		aes128_encrypt(st->aes, st->x);
+		aes128_encrypt(ctx, st->x);
 		st->pos = 0;
 	}
 }
 
-/* A_i = A_(i-1) + 1 over the last l octets (the counter is public). */
-static void ctr_inc(uint8_t a[16], uint8_t l)
+/* ks = E(A_i), A_i = flags(L-1) || nonce || i over the last l octets
+ * (the counter is public). */
+static void ctr_block(const aes128_ctx *ctx, uint8_t ks[16], const uint8_t *nonce,
+                      uint8_t nonce_len, size_t i)
 {
-	uint8_t *p = a + 16;
+	uint8_t j;
 
-	do {
-		if (++*--p != 0) {
-			break;
-		}
-	} while (--l != 0);
+	ks[0] = (uint8_t)(14 - nonce_len);
+	memcpy(ks + 1, nonce, nonce_len);
+	for (j = 15; j > nonce_len; j--) {
+		ks[j] = (uint8_t)i;
+		i >>= 8;
+	}
+	aes128_encrypt(ctx, ks);
 }
 
 /*
  * ccm_run - the common part of seal and open: B_0, the AAD, the payload
  * (encrypting or decrypting buf) and the tag U = T ^ first M octets of S_0,
- * left in st->x. Returns -1 on bad parameters.
+ * left in st->x. Returns -1 on bad parameters. Inlined into aes128_ccm_crypt(): one
+ * frame for the state and the pass (the ATmega168's stack is short).
  */
-static int ccm_run(ccm_state *st, const uint8_t *nonce, size_t nonce_len,
+static inline __attribute__((always_inline)) int ccm_run(const aes128_ctx *ctx, ccm_state *st, const uint8_t *nonce, size_t nonce_len,
                    const uint8_t *aad, size_t aad_len, uint8_t *buf,
                    size_t len, size_t tag_len, int decrypt)
 {
 	uint8_t l, i;
-	size_t rem;
-	uint8_t hdr[6];
+	size_t rem, ctr;
+	uint8_t *hdr = st->ks; /* l(a): ks is not in use yet */
 	uint8_t hdr_len;
 
 	if (nonce_len < CCM_NONCE_MIN || nonce_len > CCM_NONCE_MAX ||
@@ -175,7 +181,7 @@ static int ccm_run(ccm_state *st, const uint8_t *nonce, size_t nonce_len,
 	if (rem != 0) {
 		return -1; /* len does not fit in L octets */
 	}
-	aes128_encrypt(st->aes, st->x);
+	aes128_encrypt(ctx, st->x);
 	st->pos = 0;
 
 	/* l(a) || a, zero padded. */
@@ -195,22 +201,18 @@ static int ccm_run(ccm_state *st, const uint8_t *nonce, size_t nonce_len,
 			hdr[5] = (uint8_t)a32;
 			hdr_len = 6;
 		}
-		mac_absorb(st, hdr, hdr_len);
-		mac_absorb(st, aad, aad_len);
-		mac_pad(st);
+		mac_absorb(ctx, st, hdr, hdr_len);
+		mac_absorb(ctx, st, aad, aad_len);
+		mac_pad(ctx, st);
 	}
 
-	/* A_i = flags(L-1) || nonce || i. */
-	memset(st->a, 0, 16);
-	st->a[0] = (uint8_t)(l - 1);
-	memcpy(st->a + 1, nonce, nonce_len);
-
+	/* A_i = flags(L-1) || nonce || i, i from 1 */
+	ctr = 0;
 	while (len > 0) {
 		uint8_t n = len < 16 ? (uint8_t)len : 16;
 		uint8_t *x = st->x;
 
-		ctr_inc(st->a, l);
-		aes128_encrypt_copy(st->aes, st->a, st->ks);
+		ctr_block(ctx, st->ks, nonce, (uint8_t)nonce_len, ++ctr);
 		len -= n;
 		/* the direction and the lengths are public: one loop each */
 		if (n == 16) {
@@ -224,51 +226,35 @@ static int ccm_run(ccm_state *st, const uint8_t *nonce, size_t nonce_len,
 				SEAL1(buf, x);
 			} while (--n != 0);
 		}
-		aes128_encrypt(st->aes, st->x);
+		aes128_encrypt(ctx, st->x);
 	}
 
 	/* S_0 = E(A_0); U = T ^ S_0. */
-	memset(st->a + 16 - l, 0, l);
-	aes128_encrypt_copy(st->aes, st->a, st->ks);
+	ctr_block(ctx, st->ks, nonce, (uint8_t)nonce_len, 0);
 	for (i = 0; i < 16; i++) {
 		st->x[i] ^= st->ks[i];
 	}
 	return 0;
 }
 
-int aes128_ccm_seal(const aes128_ctx *ctx,
-                    const uint8_t *nonce, size_t nonce_len,
-                    const uint8_t *aad, size_t aad_len,
-                    uint8_t *buf, size_t len,
-                    uint8_t *tag, size_t tag_len)
+int aes128_ccm_crypt(const aes128_ctx *ctx,
+                     const uint8_t *nonce, size_t nonce_len,
+                     const uint8_t *aad, size_t aad_len,
+                     uint8_t *buf, size_t len,
+                     uint8_t *tag, size_t tag_len, uint8_t decrypt)
 {
 	ccm_state st;
 	int r;
 
-	st.aes = ctx;
-	r = ccm_run(&st, nonce, nonce_len, aad, aad_len, buf, len, tag_len, 0);
+	r = ccm_run(ctx, &st, nonce, nonce_len, aad, aad_len, buf, len, tag_len, decrypt);
 	if (r == 0) {
-		memcpy(tag, st.x, tag_len);
+		if (decrypt) {
+			r = ct_equal(st.x, tag, tag_len);
+		} else {
+			memcpy(tag, st.x, tag_len);
+		}
 	}
-	wipe(&st, sizeof st);
-	return r;
-}
-
-int aes128_ccm_open(const aes128_ctx *ctx,
-                    const uint8_t *nonce, size_t nonce_len,
-                    const uint8_t *aad, size_t aad_len,
-                    uint8_t *buf, size_t len,
-                    const uint8_t *tag, size_t tag_len)
-{
-	ccm_state st;
-	int r;
-
-	st.aes = ctx;
-	r = ccm_run(&st, nonce, nonce_len, aad, aad_len, buf, len, tag_len, 1);
-	if (r == 0) {
-		r = ct_equal(st.x, tag, tag_len);
-	}
-	if (r != 0) {
+	if (r != 0 && decrypt) {
 		wipe(buf, len);
 	}
 	wipe(&st, sizeof st);

@@ -10,6 +10,8 @@
  *   aad        additional authenticated data, any length (may be NULL when
  *              aad_len == 0).
  * Both functions work in place on buf and only need the forward cipher.
+ * The nonce is read during the whole pass (each counter block is built
+ * from it): it must not overlap buf.
  *
  * aes128_ccm_open decrypts in place and then verifies the tag with
  * ct_equal(); on failure it wipes buf (the caller never sees unverified
@@ -30,25 +32,44 @@
 #define CCM_TAG_MAX 16
 
 /*
+ * aes128_ccm_crypt - seal (decrypt 0) or open (decrypt 1): what the two
+ * below call. (They are inline: a wrapper that passes ten arguments on
+ * costs the AVR a frame of twelve saved registers on the deepest stack.)
+ */
+int aes128_ccm_crypt(const aes128_ctx *ctx,
+                     const uint8_t *nonce, size_t nonce_len,
+                     const uint8_t *aad, size_t aad_len,
+                     uint8_t *buf, size_t len,
+                     uint8_t *tag, size_t tag_len, uint8_t decrypt);
+
+/*
  * aes128_ccm_seal - encrypt buf[0..len) in place and write the tag_len-octet
  * tag to tag. Returns 0, or -1 (nothing written) if nonce_len, tag_len or
  * len are out of range.
  */
-int aes128_ccm_seal(const aes128_ctx *ctx,
-                    const uint8_t *nonce, size_t nonce_len,
-                    const uint8_t *aad, size_t aad_len,
-                    uint8_t *buf, size_t len,
-                    uint8_t *tag, size_t tag_len);
+static inline int aes128_ccm_seal(const aes128_ctx *ctx,
+                                  const uint8_t *nonce, size_t nonce_len,
+                                  const uint8_t *aad, size_t aad_len,
+                                  uint8_t *buf, size_t len,
+                                  uint8_t *tag, size_t tag_len)
+{
+	return aes128_ccm_crypt(ctx, nonce, nonce_len, aad, aad_len, buf, len, tag, tag_len, 0);
+}
 
 /*
  * aes128_ccm_open - decrypt buf[0..len) in place and verify the
  * tag_len-octet tag in constant time. Returns 0 if authentic; otherwise
  * -1 with buf wiped (all zero).
  */
-int aes128_ccm_open(const aes128_ctx *ctx,
-                    const uint8_t *nonce, size_t nonce_len,
-                    const uint8_t *aad, size_t aad_len,
-                    uint8_t *buf, size_t len,
-                    const uint8_t *tag, size_t tag_len);
+static inline int aes128_ccm_open(const aes128_ctx *ctx,
+                                  const uint8_t *nonce, size_t nonce_len,
+                                  const uint8_t *aad, size_t aad_len,
+                                  uint8_t *buf, size_t len,
+                                  const uint8_t *tag, size_t tag_len)
+{
+	/* (tag is only read when decrypting) */
+	return aes128_ccm_crypt(ctx, nonce, nonce_len, aad, aad_len, buf, len,
+	                        (uint8_t *)(uintptr_t)tag, tag_len, 1);
+}
 
 #endif /* MS_CCM_H */
