@@ -154,6 +154,7 @@ func openESP(ui *UI, c *cli.Context) (*espConn, error) {
 	if cfg.Retries == 0 {
 		cfg.Retries = -1 // --retries 0 means none
 	}
+	cfg.Log, cfg.Trace = ui.logHooks()
 	conn, err := espsession.Open(cfg)
 	if err != nil {
 		if e.pcap != nil {
@@ -321,7 +322,7 @@ func espPing(ui *UI, c *cli.Context, e *espConn) error {
 			return usageErrorf("cycle counts come from the management channel of a serial link", "esp ping: --cycles needs --port")
 		}
 		var err error
-		if mgmt, err = device.New(e.serial.Management(), &device.Options{Timeout: 2 * time.Second}); err != nil {
+		if mgmt, err = device.New(e.serial.Management(), ui.deviceOptions(device.Options{Timeout: 2 * time.Second})); err != nil {
 			return linkError(err, "")
 		}
 	}

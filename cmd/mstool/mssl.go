@@ -297,6 +297,7 @@ func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, erro
 		return nil, err
 	}
 	cfg.Device, cfg.Link.Reset = dev, reset
+	cfg.Link.Log, _ = ui.logHooks() // the messages are traced by the session (mssl.Config.Trace)
 	var pcap *os.File
 	if p := c.String("pcap"); p != "" {
 		f, rec, err := openRecording(p, c.Bool("force"))
@@ -324,7 +325,7 @@ func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, erro
 	// The device's clock scales the wait for its RSA verification.
 	var info *device.Info
 	t0 = time.Now()
-	if d, err := device.New(st.Serial.Management(), &device.Options{Timeout: time.Second, Retries: -1}); err == nil {
+	if d, err := device.New(st.Serial.Management(), ui.deviceOptions(device.Options{Timeout: time.Second, Retries: -1})); err == nil {
 		if info, err = d.Identify(context.Background()); err == nil {
 			ui.Debugf("device answered IDENTIFY in %.1f s: %s at %d Hz, firmware %s", time.Since(t0).Seconds(), info.MCU, info.FCPU, info.Firmware)
 		} else {

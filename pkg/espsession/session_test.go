@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -230,15 +231,7 @@ func TestStateAcrossSessions(t *testing.T) {
 		}
 		firstReplies = nil
 		outSPI := sas.Outbound[0].SPI
-		pr, err := pcapgo.NewReader(bytes.NewReader(r.rec.Bytes()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			data, _, err := pr.ReadPacketData()
-			if err != nil {
-				break
-			}
+		for _, data := range recorded(t, r.rec) {
 			h, err := esp.ParsePacket(data)
 			if err != nil {
 				t.Fatal(err)
@@ -350,4 +343,91 @@ func TestStaleState(t *testing.T) {
 	if err != nil || res.Attempts != 1 {
 		t.Fatalf("after advancing the state: %+v, %v", res, err)
 	}
+}
+
+// recorded returns the packets of a link's recording.
+func recorded(t *testing.T, rec *bytes.Buffer) [][]byte {
+	t.Helper()
+	pr, err := pcapgo.NewReader(bytes.NewReader(rec.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkts [][]byte
+	for {
+		data, _, err := pr.ReadPacketData()
+		if err != nil {
+			return pkts
+		}
+		pkts = append(pkts, data)
+	}
+}
+
+// lines collects Log messages.
+type lines struct {
+	mu sync.Mutex
+	l  []string
+}
+
+func (c *lines) log(msg string) { c.mu.Lock(); c.l = append(c.l, msg); c.mu.Unlock() }
+
+func (c *lines) has(t *testing.T, want string) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range c.l {
+		if strings.Contains(l, want) {
+			return
+		}
+	}
+	t.Errorf("no log line contains %q; got:\n%s", want, strings.Join(c.l, "\n"))
+}
+
+// Log is told of retries, host-side drops and the state saved (mstool -v).
+func TestLog(t *testing.T) {
+	sas, path := newSAs(t, esp.SuiteAES128CCM8, false)
+	st, err := seqstate.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	hostEnd, devEnd := linktest.Pipe()
+	defer devEnd.Close()
+	dev, err := linktest.Serve(devEnd, linktest.Config{SAs: sas, Floor: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	rec, _ := link.NewRecorder(&buf)
+	lk := link.NewSerial(hostEnd, "pipe", &link.Options{Recorder: rec})
+	defer lk.Close()
+	var got lines
+	s, err := espsession.New(espsession.Config{SAs: sas, State: st, Link: lk, Timeout: 300 * time.Millisecond, Retries: 1, Log: got.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// The device drops the first attempt (its floor is ahead): a retry.
+	if _, err := s.Task(ctx, grant.TaskID, nil); err != nil {
+		t.Fatal(err)
+	}
+	got.has(t, "task id (id ")
+	got.has(t, "no answer within 300ms, retry 1/1")
+	got.has(t, "next outbound sequence number moved ahead to")
+	// A device reply injected again is a replay, dropped by the host.
+	for _, data := range recorded(t, &buf) {
+		if h, _ := esp.ParsePacket(data); h.SPI == sas.Inbound[0].SPI {
+			if err := dev.Inject(data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for s.Counters().Replayed == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got.has(t, "as a replay (anti-replay window)")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got.has(t, "sequence state saved to "+seqstate.PathFor(path))
 }
