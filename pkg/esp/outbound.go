@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"github.com/mstool/mstool/internal/inetsum"
+	"github.com/mstool/mstool/pkg/ipv4"
 	"io"
 	"sync/atomic"
 )
@@ -218,8 +219,12 @@ func (o *Outbound) sealTunnel(dst, pkt []byte) ([]byte, error) {
 		if len(pkt) < ipv4HeaderLen {
 			return nil, errShort
 		}
-		end = int(binary.BigEndian.Uint16(pkt[2:]))
-		nh, tos, df = protoIPv4, pkt[1], pkt[6]&0x40 != 0
+		f, err := ipv4.ReadFields(pkt)
+		if err != nil {
+			return nil, errIPHeader
+		}
+		end = f.TotalLen
+		nh, tos, df = protoIPv4, f.TOS, f.DF()
 	case 6:
 		if len(pkt) < ipv6HeaderLen {
 			return nil, errShort
