@@ -20,7 +20,6 @@ import (
 
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/espsession"
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/safile"
 	"github.com/mstool/mstool/pkg/seqstate"
@@ -407,11 +406,11 @@ loop:
 	}
 	var devFields []tasks.Field
 	if c.Bool("counters") && sessErr == nil && rep.Received > 0 {
-		res, err := e.sess.Task(ctx, grant.TaskCounters, nil)
+		res, err := e.sess.Task(ctx, tasks.TaskCounters, nil)
 		if err != nil {
 			ui.Warnf("could not read the device's counters: %v", err)
 		} else {
-			devFields, _ = tasks.Decode(grant.TaskCounters, res.Result)
+			devFields, _ = tasks.Decode(tasks.TaskCounters, res.Result)
 			rep.Device = map[string]uint64{}
 			for _, f := range devFields {
 				if v, ok := f.Value.(uint64); ok {
@@ -461,7 +460,7 @@ func renderFields(ui *UI, fields []tasks.Field) {
 }
 
 func espExecCommand(ui *UI) *cli.Command {
-	names := strings.Join(grant.TaskNames(), ", ")
+	names := strings.Join(tasks.BuiltinNames(), ", ")
 	return &cli.Command{
 		Name:      "exec",
 		Usage:     "run one device task through ESP (for scripts)",
@@ -503,7 +502,7 @@ func espExecCommand(ui *UI) *cli.Command {
 	}
 }
 
-func runTask(ui *UI, ctx context.Context, e *espConn, t grant.Task, args []byte) error {
+func runTask(ui *UI, ctx context.Context, e *espConn, t tasks.Task, args []byte) error {
 	res, err := e.sess.Task(ctx, t, args)
 	var r tasks.Result
 	var te *espsession.TaskError

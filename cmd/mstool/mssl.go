@@ -82,7 +82,7 @@ func msslExecCommand(ui *UI) *cli.Command {
 		Usage:     "run one task over MSSL (exit code says allowed, denied or failed)",
 		ArgsUsage: "TASK [ARGS...]",
 		Description: "Runs the handshake, one task, and closes the session. TASK is a task name\n" +
-			"(" + strings.Join(grant.TaskNames(), ", ") + ", those of --task-map, bitN) or\n" +
+			"(" + strings.Join(tasks.BuiltinNames(), ", ") + ", those of --task-map, bitN) or\n" +
 			"number, or 'raise-floor FILE'.\n\n" +
 			"Exit status: 0 the task ran and succeeded; 4 the grant does not permit it, or the\n" +
 			"device refused the grant or the host key; 3 the device did not answer (over --port,\n" +
@@ -481,7 +481,7 @@ func msslInteractive(ui *UI, c *cli.Context, sess *mssl.Session) error {
 	ui.Infof("tasks this grant permits: %s", taskList(ui, g.Tasks))
 	ui.Infof("type a task and its arguments, 'tasks', 'help', or 'quit'")
 	run := func(ctx context.Context, words []string) error { return msslRun(ui, ctx, sess, words) }
-	cmds := append(taskCommands(ui.tasks, g.Tasks, func(ctx context.Context, t grant.Task, words []string) error {
+	cmds := append(taskCommands(ui.tasks, g.Tasks, func(ctx context.Context, t tasks.Task, words []string) error {
 		return run(ctx, append([]string{ui.tasks.Name(t)}, words...))
 	}),
 		shell.Command{Name: "tasks", Help: "the tasks this grant permits, with their arguments",

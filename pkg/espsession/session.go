@@ -24,7 +24,6 @@ import (
 
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/esp"
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/ipv4"
 	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/safile"
@@ -77,7 +76,7 @@ func (e *StaleStateError) Is(target error) bool { return target == ErrStaleState
 
 // TaskError is a task reply with a status other than ok.
 type TaskError struct {
-	Task   grant.Task
+	Task   tasks.Task
 	ID     uint16 // the request id
 	Status tasks.Status
 	// RTT and Attempts as in TaskResult.
@@ -590,7 +589,7 @@ func (s *Session) closedErr() error {
 
 // TaskResult is a successful task reply.
 type TaskResult struct {
-	Task     grant.Task
+	Task     tasks.Task
 	ID       uint16
 	Result   []byte
 	RTT      time.Duration
@@ -601,7 +600,7 @@ type TaskResult struct {
 // after a timeout (with a new ESP sequence number, one device block ahead,
 // and the same request id, so a late reply to an earlier attempt counts).
 // A reply with a status other than ok is a *TaskError.
-func (s *Session) Task(ctx context.Context, t grant.Task, args []byte) (*TaskResult, error) {
+func (s *Session) Task(ctx context.Context, t tasks.Task, args []byte) (*TaskResult, error) {
 	id := uint16(s.taskID.Add(1))
 	ch := make(chan tasks.Reply, 1)
 	s.wmu.Lock()

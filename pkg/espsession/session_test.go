@@ -19,7 +19,6 @@ import (
 	"github.com/mstool/mstool/pkg/capture"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/espsession"
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/link/linktest"
 	"github.com/mstool/mstool/pkg/safile"
@@ -98,14 +97,14 @@ func TestPingAndTasksEverySuite(t *testing.T) {
 						t.Fatalf("ping %d: %v", i, err)
 					}
 				}
-				res, err := r.sess.Task(ctx, grant.TaskLED, []byte{1})
+				res, err := r.sess.Task(ctx, tasks.TaskLED, []byte{1})
 				if err != nil {
 					t.Fatal(err)
 				}
 				if !bytes.Equal(res.Result, []byte{1}) {
 					t.Fatalf("led on -> %x", res.Result)
 				}
-				res, err = r.sess.Task(ctx, grant.TaskCounters, nil)
+				res, err = r.sess.Task(ctx, tasks.TaskCounters, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -113,10 +112,10 @@ func TestPingAndTasksEverySuite(t *testing.T) {
 				if c[tasks.CounterICMPEchoAnswered] != 3 || c[tasks.CounterTasksServed] != 2 {
 					t.Fatalf("device counters %v", c)
 				}
-				if _, err := r.sess.Task(ctx, grant.TaskADC, []byte{9}); !isStatus(err, tasks.StatusBadArgs) {
+				if _, err := r.sess.Task(ctx, tasks.TaskADC, []byte{9}); !isStatus(err, tasks.StatusBadArgs) {
 					t.Fatalf("adc 9: %v", err)
 				}
-				if _, err := r.sess.Task(ctx, grant.Task(31), nil); !isStatus(err, tasks.StatusUnknownTask) {
+				if _, err := r.sess.Task(ctx, tasks.Task(31), nil); !isStatus(err, tasks.StatusUnknownTask) {
 					t.Fatalf("task 31: %v", err)
 				}
 				if got := r.sess.Counters(); got.Received != 7 || got.Sent != 7 || got.AuthFailed != 0 {
@@ -162,22 +161,22 @@ func TestWrongSA(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.Task(ctx, grant.TaskID, nil); !errors.Is(err, espsession.ErrWrongSA) {
+	if _, err := s.Task(ctx, tasks.TaskID, nil); !errors.Is(err, espsession.ErrWrongSA) {
 		t.Fatalf("device with other SAs: %v, want ErrWrongSA", err)
 	}
 
 	// A device that ignores ESP but answers IDENTIFY: wrong SA.
 	r2 := start(t, sas, nil, linktest.Config{Silent: true}, true)
-	if _, err := r2.sess.Task(ctx, grant.TaskID, nil); !errors.Is(err, espsession.ErrWrongSA) {
+	if _, err := r2.sess.Task(ctx, tasks.TaskID, nil); !errors.Is(err, espsession.ErrWrongSA) {
 		t.Fatalf("silent device with management: %v, want ErrWrongSA", err)
 	}
 	var se *espsession.StaleStateError
-	if _, err := r2.sess.Task(ctx, grant.TaskID, nil); errors.As(err, &se) || !strings.Contains(err.Error(), "holds other SAs") {
+	if _, err := r2.sess.Task(ctx, tasks.TaskID, nil); errors.As(err, &se) || !strings.Contains(err.Error(), "holds other SAs") {
 		t.Fatalf("silent device holding other SAs: %v, want other SAs", err)
 	}
 	// Without a management channel, it is just silence.
 	r3 := start(t, sas, nil, linktest.Config{Silent: true}, false)
-	if _, err := r3.sess.Task(ctx, grant.TaskID, nil); !errors.Is(err, espsession.ErrNoAnswer) {
+	if _, err := r3.sess.Task(ctx, tasks.TaskID, nil); !errors.Is(err, espsession.ErrNoAnswer) {
 		t.Fatalf("silent device: %v, want ErrNoAnswer", err)
 	}
 }
@@ -187,7 +186,7 @@ func TestWrongSA(t *testing.T) {
 func TestSkipAheadAfterDeviceReset(t *testing.T) {
 	sas, _ := newSAs(t, esp.SuiteAES128CCM8, false)
 	r := start(t, sas, nil, linktest.Config{Floor: 500}, false)
-	res, err := r.sess.Task(context.Background(), grant.TaskID, nil)
+	res, err := r.sess.Task(context.Background(), tasks.TaskID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +275,7 @@ func TestUDPLink(t *testing.T) {
 	if _, err := s.Ping(context.Background(), 1, make([]byte, 64)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Task(context.Background(), grant.TaskUptime, nil); err != nil {
+	if _, err := s.Task(context.Background(), tasks.TaskUptime, nil); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -318,7 +317,7 @@ func TestStaleState(t *testing.T) {
 			t.Fatalf("%s: %q lacks %q", what, err, want)
 		}
 	}
-	_, err = r.sess.Task(ctx, grant.TaskID, nil)
+	_, err = r.sess.Task(ctx, tasks.TaskID, nil)
 	check("task", err)
 	if _, err := r.sess.Ping(ctx, 1, []byte("x")); !errors.Is(err, espsession.ErrNoAnswer) {
 		t.Fatalf("ping: %v", err)
@@ -339,7 +338,7 @@ func TestStaleState(t *testing.T) {
 	}
 	defer st.Close()
 	r = start(t, sas, st, linktest.Config{Floor: seen}, true)
-	res, err := r.sess.Task(ctx, grant.TaskID, nil)
+	res, err := r.sess.Task(ctx, tasks.TaskID, nil)
 	if err != nil || res.Attempts != 1 {
 		t.Fatalf("after advancing the state: %+v, %v", res, err)
 	}
@@ -407,7 +406,7 @@ func TestLog(t *testing.T) {
 	}
 	ctx := context.Background()
 	// The device drops the first attempt (its floor is ahead): a retry.
-	if _, err := s.Task(ctx, grant.TaskID, nil); err != nil {
+	if _, err := s.Task(ctx, tasks.TaskID, nil); err != nil {
 		t.Fatal(err)
 	}
 	got.has(t, "task id (id ")
