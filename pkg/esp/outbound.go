@@ -203,7 +203,7 @@ func boolInt(b bool) int {
 // v6UDPChecksum fills in the UDP checksum of an ESP-in-UDP datagram over
 // IPv6, where a zero checksum is not allowed (RFC 8200 §8.1).
 func (o *Outbound) v6UDPChecksum(ip []byte, off int) {
-	src, dst := ipAddrs(ip, 6)
+	src, dst := ipAddrs(ip, &ipInfo{version: 6})
 	binary.BigEndian.PutUint16(ip[off+6:], inetsum.UDP(src, dst, ip[off:]))
 }
 

@@ -33,10 +33,12 @@ const UDPEncapPort = 4500
 // ipInfo locates the parts of an IP packet.
 type ipInfo struct {
 	version int
-	hdrLen  int   // IP header plus the IPv6 extension headers before the payload
-	nhOff   int   // offset of the protocol / next header field naming the payload
-	proto   uint8 // the payload's protocol
-	end     int   // end of the IP packet (total length; trailing bytes ignored)
+	hdrLen  int        // IP header plus the IPv6 extension headers before the payload
+	nhOff   int        // offset of the protocol / next header field naming the payload
+	proto   uint8      // the payload's protocol
+	end     int        // end of the IP packet (total length; trailing bytes ignored)
+	src     netip.Addr // IPv4 only: the addresses, read with the header
+	dst     netip.Addr
 }
 
 // parseIP parses an IPv4 or IPv6 header. For IPv6 it walks the
@@ -62,7 +64,7 @@ func parseIP(pkt []byte, espInsert bool) (ipInfo, error) {
 		if f.Fragment() {
 			return ipInfo{}, errFragment
 		}
-		return ipInfo{version: 4, hdrLen: f.HeaderLen, nhOff: ipv4.ProtocolOffset, proto: f.Protocol, end: f.TotalLen}, nil
+		return ipInfo{version: 4, hdrLen: f.HeaderLen, nhOff: ipv4.ProtocolOffset, proto: f.Protocol, end: f.TotalLen, src: f.Src, dst: f.Dst}, nil
 	case 6:
 		if len(pkt) < ipv6HeaderLen {
 			return ipInfo{}, errShort
@@ -107,10 +109,9 @@ func parseIP(pkt []byte, espInsert bool) (ipInfo, error) {
 }
 
 // ipAddrs returns the source and destination addresses of a parsed packet.
-func ipAddrs(pkt []byte, version int) (src, dst netip.Addr) {
-	if version == 4 {
-		f, _ := ipv4.ReadFields(pkt)
-		return f.Src, f.Dst
+func ipAddrs(pkt []byte, info *ipInfo) (src, dst netip.Addr) {
+	if info.version == 4 {
+		return info.src, info.dst
 	}
 	return netip.AddrFrom16([16]byte(pkt[8:24])), netip.AddrFrom16([16]byte(pkt[24:40]))
 }
@@ -150,7 +151,7 @@ func ParsePacket(pkt []byte) (Header, error) {
 // (when nonzero).
 func locateESP(pkt []byte, info ipInfo, port1, port2 uint16) (Header, error) {
 	h := Header{Version: info.version}
-	h.Src, h.Dst = ipAddrs(pkt, info.version)
+	h.Src, h.Dst = ipAddrs(pkt, &info)
 	switch info.proto {
 	case protoESP:
 		h.Offset = info.hdrLen
