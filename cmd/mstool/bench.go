@@ -92,7 +92,7 @@ func deviceError(err error, port string) error {
 func runBench(ui *UI, port string, reset device.Reset, elfPath string, host bool, reps int) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d, err := device.Open(port, &device.Options{Reset: reset})
+	d, err := device.Open(port, ui.deviceOptions(device.Options{Reset: reset}))
 	if err != nil {
 		return deviceError(err, port)
 	}

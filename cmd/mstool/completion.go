@@ -11,7 +11,7 @@ import (
 
 	"github.com/mstool/mstool/pkg/board"
 	"github.com/mstool/mstool/pkg/esp"
-	"github.com/mstool/mstool/pkg/grant"
+	"github.com/mstool/mstool/pkg/tasks"
 	"github.com/urfave/cli/v2"
 )
 
@@ -19,19 +19,19 @@ import (
 // by flag name (the same name means the same set in every command). Task
 // names include those of the task map m (nil: built-in tasks only; the
 // generated fish script has those only).
-var flagValues = map[string]func(m *grant.TaskMap) []string{
-	"suite": func(*grant.TaskMap) []string { return suiteList() },
-	"board": func(*grant.TaskMap) []string { return board.Names() },
-	"mcu":   func(*grant.TaskMap) []string { return board.MCUNames() },
-	"tasks": func(m *grant.TaskMap) []string { return append(m.Names(), "all") },
-	"task":  (*grant.TaskMap).Names,
+var flagValues = map[string]func(m *tasks.Map) []string{
+	"suite": func(*tasks.Map) []string { return suiteList() },
+	"board": func(*tasks.Map) []string { return board.Names() },
+	"mcu":   func(*tasks.Map) []string { return board.MCUNames() },
+	"tasks": func(m *tasks.Map) []string { return append(m.Names(), "all") },
+	"task":  (*tasks.Map).Names,
 }
 
 // argValues are the values of a command's first argument, by its
 // ArgsUsage's first word.
-var argValues = map[string]func(m *grant.TaskMap) []string{
-	"TASK":          (*grant.TaskMap).Names,
-	"bash|zsh|fish": func(*grant.TaskMap) []string { return []string{"bash", "zsh", "fish"} },
+var argValues = map[string]func(m *tasks.Map) []string{
+	"TASK":          (*tasks.Map).Names,
+	"bash|zsh|fish": func(*tasks.Map) []string { return []string{"bash", "zsh", "fish"} },
 }
 
 func suiteList() []string {
@@ -44,7 +44,7 @@ func suiteList() []string {
 
 // valuesOf returns the candidates of the flag of cmd called name (without
 // dashes, any of its aliases), or nil.
-func valuesOf(cmd *cli.Command, name string, m *grant.TaskMap) []string {
+func valuesOf(cmd *cli.Command, name string, m *tasks.Map) []string {
 	for _, f := range cmd.Flags {
 		for _, n := range f.Names() {
 			if n == name {

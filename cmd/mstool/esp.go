@@ -20,7 +20,6 @@ import (
 
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/espsession"
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/safile"
 	"github.com/mstool/mstool/pkg/seqstate"
@@ -154,6 +153,7 @@ func openESP(ui *UI, c *cli.Context) (*espConn, error) {
 	if cfg.Retries == 0 {
 		cfg.Retries = -1 // --retries 0 means none
 	}
+	cfg.Log, cfg.Trace = ui.logHooks()
 	conn, err := espsession.Open(cfg)
 	if err != nil {
 		if e.pcap != nil {
@@ -321,7 +321,7 @@ func espPing(ui *UI, c *cli.Context, e *espConn) error {
 			return usageErrorf("cycle counts come from the management channel of a serial link", "esp ping: --cycles needs --port")
 		}
 		var err error
-		if mgmt, err = device.New(e.serial.Management(), &device.Options{Timeout: 2 * time.Second}); err != nil {
+		if mgmt, err = device.New(e.serial.Management(), ui.deviceOptions(device.Options{Timeout: 2 * time.Second})); err != nil {
 			return linkError(err, "")
 		}
 	}
@@ -406,11 +406,11 @@ loop:
 	}
 	var devFields []tasks.Field
 	if c.Bool("counters") && sessErr == nil && rep.Received > 0 {
-		res, err := e.sess.Task(ctx, grant.TaskCounters, nil)
+		res, err := e.sess.Task(ctx, tasks.TaskCounters, nil)
 		if err != nil {
 			ui.Warnf("could not read the device's counters: %v", err)
 		} else {
-			devFields, _ = tasks.Decode(grant.TaskCounters, res.Result)
+			devFields, _ = tasks.Decode(tasks.TaskCounters, res.Result)
 			rep.Device = map[string]uint64{}
 			for _, f := range devFields {
 				if v, ok := f.Value.(uint64); ok {
@@ -460,7 +460,7 @@ func renderFields(ui *UI, fields []tasks.Field) {
 }
 
 func espExecCommand(ui *UI) *cli.Command {
-	names := strings.Join(grant.TaskNames(), ", ")
+	names := strings.Join(tasks.BuiltinNames(), ", ")
 	return &cli.Command{
 		Name:      "exec",
 		Usage:     "run one device task through ESP (for scripts)",
@@ -502,7 +502,7 @@ func espExecCommand(ui *UI) *cli.Command {
 	}
 }
 
-func runTask(ui *UI, ctx context.Context, e *espConn, t grant.Task, args []byte) error {
+func runTask(ui *UI, ctx context.Context, e *espConn, t tasks.Task, args []byte) error {
 	res, err := e.sess.Task(ctx, t, args)
 	var r tasks.Result
 	var te *espsession.TaskError

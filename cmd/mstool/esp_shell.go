@@ -13,9 +13,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mstool/mstool/pkg/espsession"
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/shell"
+	"github.com/mstool/mstool/pkg/tasks"
 )
 
 func espShellCommand(ui *UI) *cli.Command {
@@ -24,7 +24,7 @@ func espShellCommand(ui *UI) *cli.Command {
 		Usage:     "interactive ESP session with a device",
 		ArgsUsage: " ",
 		Description: "Opens one ESP session and reads commands: a task name with its arguments\n" +
-			"(" + strings.Join(grant.TaskNames(), ", ") + ", those of --task-map, or a task\n" +
+			"(" + strings.Join(tasks.BuiltinNames(), ", ") + ", those of --task-map, or a task\n" +
 			"number), 'ping [N]', 'identify' (management channel), 'session' (the host's\n" +
 			"counters), 'help', 'quit'.\n\n" +
 			shellHelp + "\n\n" + espLinkHelp + "\n\n" +
@@ -53,7 +53,7 @@ func espShell(ui *UI, c *cli.Context, e *espConn) error {
 	lines.Lines = true // --json: one object per line (docs/json.md)
 	sui := &lines
 	sui.Infof("ESP session with %s on %s (spi 0x%08x, %s); 'help' lists the commands", e.target, e.link, outSA.SPI, outSA.Suite)
-	runT := func(ctx context.Context, t grant.Task, words []string) error {
+	runT := func(ctx context.Context, t tasks.Task, words []string) error {
 		args, err := ui.tasks.ParseArgs(t, words)
 		if err != nil {
 			return usageErrorf("type 'help' for the arguments", "%v", err)

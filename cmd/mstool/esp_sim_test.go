@@ -30,7 +30,6 @@ import (
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/espsession"
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/ihex"
 	"github.com/mstool/mstool/pkg/ipv4"
 	"github.com/mstool/mstool/pkg/link"
@@ -151,7 +150,7 @@ func (s *simDevice) session(t *testing.T, rec *link.Recorder) (*espsession.Sessi
 
 func deviceCounters(t *testing.T, sess *espsession.Session) []uint64 {
 	t.Helper()
-	res, err := sess.Task(context.Background(), grant.TaskCounters, nil)
+	res, err := sess.Task(context.Background(), tasks.TaskCounters, nil)
 	if err != nil {
 		t.Fatalf("counters: %v", err)
 	}
@@ -293,7 +292,7 @@ func TestESPSimDrops(t *testing.T) {
 		b[10], b[11] = byte(c>>8), byte(c)
 		return b
 	}
-	clearUDP, _ := ipv4.AppendUDP(nil, &ipv4.Header{Src: sa.Src, Dst: sa.Dst}, 40000, tasks.Port, tasks.AppendRequest(nil, grant.TaskID, 1, nil))
+	clearUDP, _ := ipv4.AppendUDP(nil, &ipv4.Header{Src: sa.Src, Dst: sa.Dst}, 40000, tasks.Port, tasks.AppendRequest(nil, tasks.TaskID, 1, nil))
 	clearEcho, _ := ipv4.AppendEcho(nil, &ipv4.Header{Src: sa.Src, Dst: sa.Dst}, ipv4.ICMPEchoRequest, 1, 1, []byte("clear"))
 	sends := []struct {
 		name    string
@@ -407,7 +406,7 @@ func TestESPSimRestarts(t *testing.T) {
 		rec, _ := link.NewRecorder(&buf)
 		sess, l, done := s.session(t, rec)
 		ctx := context.Background()
-		if _, err := sess.Task(ctx, grant.TaskUptime, nil); err != nil {
+		if _, err := sess.Task(ctx, tasks.TaskUptime, nil); err != nil {
 			t.Fatalf("restart %d: %v", i, err)
 		}
 		if _, err := sess.Ping(ctx, uint16(i), make([]byte, 64)); err != nil {
@@ -415,7 +414,7 @@ func TestESPSimRestarts(t *testing.T) {
 		}
 		if i%2 == 1 {
 			// Mid-exchange: a request in flight when the device stops.
-			sess.Send(tasks.Port, tasks.AppendRequest(nil, grant.TaskID, 7, nil))
+			sess.Send(tasks.Port, tasks.AppendRequest(nil, tasks.TaskID, 7, nil))
 		}
 		s.stop(t)
 		time.Sleep(20 * time.Millisecond)
@@ -445,7 +444,7 @@ func TestESPSimRestarts(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range restarts / 2 {
-			if _, err := sess.Task(context.Background(), grant.TaskUptime, nil); err != nil {
+			if _, err := sess.Task(context.Background(), tasks.TaskUptime, nil); err != nil {
 				t.Fatalf("mid-session restart %d: %v", i, err)
 			}
 			s.stop(t)
@@ -456,7 +455,7 @@ func TestESPSimRestarts(t *testing.T) {
 			}
 			sw.swap(l)
 		}
-		if _, err := sess.Task(context.Background(), grant.TaskID, nil); err != nil {
+		if _, err := sess.Task(context.Background(), tasks.TaskID, nil); err != nil {
 			t.Fatalf("after the mid-session restarts: %v", err)
 		}
 		t.Logf("one session through %d restarts: %+v", restarts/2, sess.Counters())
@@ -468,7 +467,7 @@ func TestESPSimRestarts(t *testing.T) {
 
 	// The device after all this: still answering.
 	sess, _, done := s.session(t, nil)
-	if _, err := sess.Task(context.Background(), grant.TaskID, nil); err != nil {
+	if _, err := sess.Task(context.Background(), tasks.TaskID, nil); err != nil {
 		t.Fatal(err)
 	}
 	done()

@@ -16,6 +16,7 @@ import (
 	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/signkey"
+	"github.com/mstool/mstool/pkg/tasks"
 	"github.com/urfave/cli/v2"
 )
 
@@ -32,7 +33,7 @@ func grantCommand(ui *UI) *cli.Command {
 			"address, lists the permitted tasks and carries a per-grant host key sealed under\n" +
 			"the device's key. The grant is public; the host key file that comes with it is\n" +
 			"secret and belongs to the host only.\n\n" +
-			"Tasks: " + strings.Join(grant.TaskNames(), ", ") + "; the application's tasks\n" +
+			"Tasks: " + strings.Join(tasks.BuiltinNames(), ", ") + "; the application's tasks\n" +
 			"(bits 16..31) by the names of --task-map FILE (docs/tasks.md), or as bitN.",
 		Subcommands: []*cli.Command{
 			{
@@ -42,7 +43,7 @@ func grantCommand(ui *UI) *cli.Command {
 				Description: "Example:\n" +
 					"   mstool grant sign --key owner.pem --device dev.key --host-ip 10.0.0.2 \\\n" +
 					"       --tasks led,adc --serial 1 --valid-for 720h -o alice\n\n" +
-					"Tasks: " + strings.Join(grant.TaskNames(), ", ") + ", the application's tasks\n" +
+					"Tasks: " + strings.Join(tasks.BuiltinNames(), ", ") + ", the application's tasks\n" +
 					"named by --task-map FILE (or bitN, N in 16..31), or all (built-in and mapped).\n" +
 					"Existing files are never overwritten.",
 				Flags: []cli.Flag{
@@ -447,7 +448,7 @@ func grantInspect(ui *UI, c *cli.Context) error {
 }
 
 // grantFields are the rows of 'grant inspect'.
-func grantFields(g *grant.Grant, m *grant.TaskMap) [][2]string {
+func grantFields(g *grant.Grant, m *tasks.Map) [][2]string {
 	j := toGrantJSON(g, m)
 	orNone := func(s string) string {
 		if s == "" {
@@ -494,7 +495,7 @@ type grantJSON struct {
 }
 
 // toGrantJSON describes g, naming its tasks with m (nil: built-ins only).
-func toGrantJSON(g *grant.Grant, m *grant.TaskMap) grantJSON {
+func toGrantJSON(g *grant.Grant, m *tasks.Map) grantJSON {
 	j := grantJSON{
 		Version:       grant.Version,
 		Size:          grant.BodySize + len(g.Signature),

@@ -60,7 +60,7 @@ func runIdentify(ui *UI, port string, reset device.Reset) error {
 		}
 		return deviceError(err, port)
 	}
-	d, err := device.Open(port, &device.Options{Reset: reset})
+	d, err := device.Open(port, ui.deviceOptions(device.Options{Reset: reset}))
 	if err != nil {
 		return noAnswer(err)
 	}

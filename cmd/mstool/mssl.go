@@ -82,7 +82,7 @@ func msslExecCommand(ui *UI) *cli.Command {
 		Usage:     "run one task over MSSL (exit code says allowed, denied or failed)",
 		ArgsUsage: "TASK [ARGS...]",
 		Description: "Runs the handshake, one task, and closes the session. TASK is a task name\n" +
-			"(" + strings.Join(grant.TaskNames(), ", ") + ", those of --task-map, bitN) or\n" +
+			"(" + strings.Join(tasks.BuiltinNames(), ", ") + ", those of --task-map, bitN) or\n" +
 			"number, or 'raise-floor FILE'.\n\n" +
 			"Exit status: 0 the task ran and succeeded; 4 the grant does not permit it, or the\n" +
 			"device refused the grant or the host key; 3 the device did not answer (over --port,\n" +
@@ -297,6 +297,7 @@ func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, erro
 		return nil, err
 	}
 	cfg.Device, cfg.Link.Reset = dev, reset
+	cfg.Link.Log, _ = ui.logHooks() // the messages are traced by the session (mssl.Config.Trace)
 	var pcap *os.File
 	if p := c.String("pcap"); p != "" {
 		f, rec, err := openRecording(p, c.Bool("force"))
@@ -324,7 +325,7 @@ func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, erro
 	// The device's clock scales the wait for its RSA verification.
 	var info *device.Info
 	t0 = time.Now()
-	if d, err := device.New(st.Serial.Management(), &device.Options{Timeout: time.Second, Retries: -1}); err == nil {
+	if d, err := device.New(st.Serial.Management(), ui.deviceOptions(device.Options{Timeout: time.Second, Retries: -1})); err == nil {
 		if info, err = d.Identify(context.Background()); err == nil {
 			ui.Debugf("device answered IDENTIFY in %.1f s: %s at %d Hz, firmware %s", time.Since(t0).Seconds(), info.MCU, info.FCPU, info.Firmware)
 		} else {
@@ -480,7 +481,7 @@ func msslInteractive(ui *UI, c *cli.Context, sess *mssl.Session) error {
 	ui.Infof("tasks this grant permits: %s", taskList(ui, g.Tasks))
 	ui.Infof("type a task and its arguments, 'tasks', 'help', or 'quit'")
 	run := func(ctx context.Context, words []string) error { return msslRun(ui, ctx, sess, words) }
-	cmds := append(taskCommands(ui.tasks, g.Tasks, func(ctx context.Context, t grant.Task, words []string) error {
+	cmds := append(taskCommands(ui.tasks, g.Tasks, func(ctx context.Context, t tasks.Task, words []string) error {
 		return run(ctx, append([]string{ui.tasks.Name(t)}, words...))
 	}),
 		shell.Command{Name: "tasks", Help: "the tasks this grant permits, with their arguments",

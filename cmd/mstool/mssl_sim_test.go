@@ -125,7 +125,7 @@ func TestMSSLExecOnDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := sess.Task(context.Background(), grant.TaskADC, []byte{6})
+	r, err := sess.Task(context.Background(), tasks.TaskADC, []byte{6})
 	if err != nil || r.Status != tasks.StatusOK {
 		t.Fatalf("adc: %v %+v", err, r)
 	}
@@ -150,8 +150,8 @@ func TestMSSLExecOnDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The request (01 04 id 06) and the reply's header are in clear now.
-	if !bytes.Contains(clear, tasks.AppendRequest(nil, grant.TaskADC, 1, []byte{6})) ||
-		!bytes.Contains(clear, tasks.AppendReply(nil, grant.TaskADC, 1, tasks.StatusOK, r.Result)) {
+	if !bytes.Contains(clear, tasks.AppendRequest(nil, tasks.TaskADC, 1, []byte{6})) ||
+		!bytes.Contains(clear, tasks.AppendReply(nil, tasks.TaskADC, 1, tasks.StatusOK, r.Result)) {
 		t.Fatal("the decrypted capture does not hold the task request and reply in clear")
 	}
 }

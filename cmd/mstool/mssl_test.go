@@ -15,7 +15,6 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/mstool/mstool/pkg/devkey"
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/ipv4"
 	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/mssl"
@@ -57,8 +56,8 @@ func msslServe(ts *testscript.TestScript, neg bool, args []string) {
 	issuer, err := signkey.ParsePublicPEM([]byte(ts.ReadFile(args[1])))
 	ts.Check(err)
 	dev := &mssltest.Tasks{DeviceID: ident.ID}
-	run := func(t grant.Task, a []byte) (tasks.Status, []byte) {
-		if t == grant.TaskSettingsRead && len(a) == 1 && a[0] == 1 {
+	run := func(t tasks.Task, a []byte) (tasks.Status, []byte) {
+		if t == tasks.TaskSettingsRead && len(a) == 1 && a[0] == 1 {
 			return tasks.StatusFailed, nil
 		}
 		return dev.Run(t, a)

@@ -321,7 +321,7 @@ func provisionSerial(ui *UI, c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d, err := device.Open(port, &device.Options{Reset: reset})
+	d, err := device.Open(port, ui.deviceOptions(device.Options{Reset: reset}))
 	if err != nil {
 		return deviceError(err, port)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/shell"
 	"github.com/mstool/mstool/pkg/tasks"
 )
@@ -85,7 +84,7 @@ func shellError(err error) error {
 
 // taskCommands are the shell commands of the tasks in set, named, helped,
 // completed and run by codec (the task map's names for application tasks).
-func taskCommands(codec tasks.Codec, set grant.Tasks, run func(ctx context.Context, t grant.Task, words []string) error) []shell.Command {
+func taskCommands(codec tasks.Codec, set tasks.Set, run func(ctx context.Context, t tasks.Task, words []string) error) []shell.Command {
 	var cmds []shell.Command
 	for _, name := range codec.Map.TaskNames(set) {
 		t, err := codec.Lookup(name)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/tasks"
 )
 
@@ -32,13 +31,13 @@ func taskMapPath(c *cli.Context) string {
 }
 
 // readTaskMap reads and parses the task map file path.
-func readTaskMap(path string) (*grant.TaskMap, error) {
+func readTaskMap(path string) (*tasks.Map, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fileError(err, path, "check --task-map or "+envTaskMap)
 	}
 	defer f.Close()
-	m, err := grant.ParseTaskMap(f, path)
+	m, err := tasks.ParseMap(f, path)
 	if err != nil {
 		return nil, usageErrorf(taskMapHint, "%v", err)
 	}
@@ -51,7 +50,7 @@ func loadTaskMap(ui *UI, c *cli.Context) error {
 	if path == ui.taskMapPath {
 		return nil
 	}
-	var m *grant.TaskMap
+	var m *tasks.Map
 	if path != "" {
 		var err error
 		if m, err = readTaskMap(path); err != nil {
@@ -64,7 +63,7 @@ func loadTaskMap(ui *UI, c *cli.Context) error {
 
 // completionTaskMap is the task map for shell completion: as loadTaskMap,
 // but a file that does not load completes the built-in tasks only.
-func completionTaskMap(c *cli.Context) *grant.TaskMap {
+func completionTaskMap(c *cli.Context) *tasks.Map {
 	path := taskMapPath(c)
 	if path == "" {
 		return nil
@@ -77,6 +76,6 @@ func completionTaskMap(c *cli.Context) *grant.TaskMap {
 }
 
 // taskList names the tasks of t, comma-separated, as --tasks reads them.
-func taskList(ui *UI, t grant.Tasks) string {
+func taskList(ui *UI, t tasks.Set) string {
 	return strings.Join(ui.tasks.Map.TaskNames(t), ",")
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/muesli/termenv"
 	"golang.org/x/term"
 
+	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/tasks"
 )
 
@@ -142,6 +143,26 @@ func (ui *UI) Tracef(format string, a ...any) {
 		return
 	}
 	fmt.Fprintf(ui.Err, "mstool: %s\n", fmt.Sprintf(format, a...))
+}
+
+// logHooks are the Log and Trace hooks of the library's configs
+// (device.Options, link.Options, espsession.OpenConfig) for the -v count:
+// events with -v, frames in hex with -vv, nil (silent) otherwise.
+func (ui *UI) logHooks() (log func(msg string), trace func(dir string, frame []byte)) {
+	if ui.Verbosity > 0 {
+		log = func(msg string) { ui.Debugf("%s", msg) }
+	}
+	if ui.Verbosity > 1 {
+		trace = func(dir string, b []byte) { ui.Tracef("%s", hexFrame(dir, b)) }
+	}
+	return log, trace
+}
+
+// deviceOptions are the options of a management channel, with the -v
+// hooks.
+func (ui *UI) deviceOptions(o device.Options) *device.Options {
+	o.Log, o.Trace = ui.logHooks()
+	return &o
 }
 
 // Progressf tells a person about a long wait on stderr: not with --quiet

@@ -13,6 +13,7 @@ import (
 	"github.com/mstool/mstool/pkg/bench"
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/grant"
+	"github.com/mstool/mstool/pkg/tasks"
 )
 
 // fakeTerminal is a UI that draws box tables as on a terminal width
@@ -31,7 +32,7 @@ func testGrant() *grant.Grant {
 		Target:    0x2a,
 		HostIP:    netip.MustParseAddr("10.0.0.2"),
 		HostMAC:   net.HardwareAddr{2, 0, 0x5e, 0, 0, 1},
-		Tasks:     grant.Tasks(0x7f),
+		Tasks:     tasks.Set(0x7f),
 		IssuedAt:  1767225600,
 		NotAfter:  1769817599,
 		Signature: bytes.Repeat([]byte{0xa5}, 256),

@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"sync"
 
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/tasks"
 )
 
@@ -26,13 +25,13 @@ type Service struct {
 }
 
 // argCount is how many argument bytes each built-in task takes.
-var argCount = map[grant.Task]int{
-	grant.TaskID: 0, grant.TaskUptime: 0, grant.TaskCounters: 0, grant.TaskLED: 1,
-	grant.TaskADC: 1, grant.TaskSettingsRead: 1, grant.TaskSettingsWrite: 3,
+var argCount = map[tasks.Task]int{
+	tasks.TaskID: 0, tasks.TaskUptime: 0, tasks.TaskCounters: 0, tasks.TaskLED: 1,
+	tasks.TaskADC: 1, tasks.TaskSettingsRead: 1, tasks.TaskSettingsWrite: 3,
 }
 
 // Run serves one task (an mssl.TaskFunc).
-func (s *Service) Run(t grant.Task, args []byte) (tasks.Status, []byte) {
+func (s *Service) Run(t tasks.Task, args []byte) (tasks.Status, []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.Served++
@@ -44,16 +43,16 @@ func (s *Service) Run(t grant.Task, args []byte) (tasks.Status, []byte) {
 		return tasks.StatusBadArgs, nil
 	}
 	switch t {
-	case grant.TaskID:
+	case tasks.TaskID:
 		r := binary.BigEndian.AppendUint32(nil, s.DeviceID)
 		return tasks.StatusOK, append(r, 0, 1, 1, s.MCU)
-	case grant.TaskUptime:
+	case tasks.TaskUptime:
 		up := uint32(42)
 		if s.Uptime != nil {
 			up = s.Uptime()
 		}
 		return tasks.StatusOK, append(binary.BigEndian.AppendUint32(nil, up), 0, 1)
-	case grant.TaskCounters:
+	case tasks.TaskCounters:
 		if s.Counters == nil {
 			return tasks.StatusOK, make([]byte, 4*len(tasks.CounterNames))
 		}
@@ -62,7 +61,7 @@ func (s *Service) Run(t grant.Task, args []byte) (tasks.Status, []byte) {
 			r = binary.BigEndian.AppendUint32(r, c)
 		}
 		return tasks.StatusOK, r
-	case grant.TaskLED:
+	case tasks.TaskLED:
 		switch args[0] {
 		case 0:
 			s.LED = false
@@ -78,17 +77,17 @@ func (s *Service) Run(t grant.Task, args []byte) (tasks.Status, []byte) {
 			return tasks.StatusOK, []byte{1}
 		}
 		return tasks.StatusOK, []byte{0}
-	case grant.TaskADC:
+	case tasks.TaskADC:
 		if args[0] > 7 {
 			return tasks.StatusBadArgs, nil
 		}
 		return tasks.StatusOK, []byte{0x02, args[0]}
-	case grant.TaskSettingsRead:
+	case tasks.TaskSettingsRead:
 		if args[0] > 1 {
 			return tasks.StatusBadArgs, nil
 		}
 		return tasks.StatusOK, binary.BigEndian.AppendUint16(nil, s.Settings[args[0]])
-	default: // grant.TaskSettingsWrite
+	default: // tasks.TaskSettingsWrite
 		if args[0] > 1 {
 			return tasks.StatusBadArgs, nil
 		}

@@ -49,8 +49,10 @@ type Options struct {
 	// Workers is the number of decrypting goroutines; 0 means GOMAXPROCS.
 	Workers int
 	// Window bounds the packets in flight between reader and writer; 0
-	// means 64 per worker (at least 256). Memory use is about
-	// Window × 2 × the largest packet.
+	// means 256 per worker (at least 512). Memory use is about
+	// Window × 2 × the largest packet. Packets travel in batches of up to
+	// 64 (fewer when the window is small), so that the pipeline's
+	// hand-overs cost per batch, not per packet.
 	Window int
 	// Size is the input's total size in bytes, passed on to Progress
 	// (0 when unknown). An input known to be smaller than 1 MiB gets
@@ -93,6 +95,8 @@ const (
 	defaultSnap   = 262144 // libpcap's MAXIMUM_SNAPLEN
 	minOutCap     = 256    // output room beyond the input frame (link header changes)
 	initialBuf    = 2048   // covers Ethernet MTU-sized frames without regrowth
+	maxBatch      = 64     // packets per batch
+	batchBytes    = 256 << 10
 )
 
 // roundUp returns the next power of two >= n, so buffers regrow rarely.
@@ -129,7 +133,14 @@ type job struct {
 	iface    int                 // pcapng: output interface id
 	newIface *pcapgo.NgInterface // pcapng: interface to add before this packet
 	o        opened
-	done     chan struct{}
+}
+
+// batch is consecutive packets handed through the pipeline together: one
+// channel operation per stage for up to maxBatch packets.
+type batch struct {
+	jobs []job
+	n    int // jobs[:n] hold packets
+	done chan struct{}
 }
 
 // source reads packets from either format.
@@ -178,36 +189,61 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 	}
 	window := opts.Window
 	if window <= 0 {
-		window = max(64*workers, 256)
+		window = max(256*workers, 512)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	free := make(chan *job, window)
-	for range window {
-		free <- &job{
-			data: make([]byte, 0, initialBuf),
-			out:  make([]byte, 0, initialBuf+minOutCap),
-			done: make(chan struct{}, 1),
+	// window packets in batches of per, at least two batches per worker
+	// plus the reader's and the writer's.
+	per := min(maxBatch, max(1, window/(2*workers+2)))
+	nb := max(1, window/per)
+	free := make(chan *batch, nb)
+	for range nb {
+		b := &batch{jobs: make([]job, per), done: make(chan struct{}, 1)}
+		for i := range b.jobs {
+			b.jobs[i] = job{data: make([]byte, 0, initialBuf), out: make([]byte, 0, initialBuf+minOutCap)}
 		}
+		free <- b
 	}
-	work := make(chan *job, window)
-	order := make(chan *job, window)
+	work := make(chan *batch, nb)
+	order := make(chan *batch, nb)
 
 	var readErr error
 	var truncated bool
 	go func() {
 		defer close(order)
 		defer close(work)
-		for n := uint64(1); ; n++ {
-			var j *job
+		n := uint64(0)
+		for {
+			var b *batch
 			select {
-			case j = <-free:
+			case b = <-free:
 			case <-ctx.Done():
 				return
 			}
-			frame, err := src.next(j)
+			var err error
+			for size := 0; b.n < len(b.jobs) && size < batchBytes; b.n++ {
+				j := &b.jobs[b.n]
+				var frame []byte
+				n++
+				if frame, err = src.next(j); err != nil {
+					break
+				}
+				if cap(j.data) < len(frame) {
+					j.data = make([]byte, 0, roundUp(len(frame)))
+				}
+				j.data = append(j.data[:0], frame...)
+				if c := len(frame) + minOutCap; cap(j.out) < c {
+					j.out = make([]byte, 0, roundUp(c))
+				}
+				size += len(frame)
+			}
+			if b.n > 0 {
+				work <- b
+				order <- b
+			}
 			if err != nil {
 				switch {
 				case errors.Is(err, io.EOF):
@@ -218,15 +254,6 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 				}
 				return
 			}
-			if cap(j.data) < len(frame) {
-				j.data = make([]byte, 0, roundUp(len(frame)))
-			}
-			j.data = append(j.data[:0], frame...)
-			if c := len(frame) + minOutCap; cap(j.out) < c {
-				j.out = make([]byte, 0, roundUp(c))
-			}
-			work <- j
-			order <- j
 		}
 	}()
 
@@ -235,39 +262,46 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range work {
-				j.res, j.o = t.open(j.out[:0], j.lt, j.data)
-				j.done <- struct{}{}
+			for b := range work {
+				for i := range b.n {
+					j := &b.jobs[i]
+					j.res, j.o = t.open(j.out[:0], j.lt, j.data)
+				}
+				b.done <- struct{}{}
 			}
 		}()
 	}
 
 	var writeErr error
 	lastReport := int64(0)
-	for j := range order {
-		<-j.done
-		if writeErr != nil {
-			continue // drain so that the reader and workers finish
+	for b := range order {
+		<-b.done
+		for i := range b.n {
+			j := &b.jobs[i]
+			if writeErr != nil {
+				break // drain so that the reader and workers finish
+			}
+			r := commit(&j.o)
+			if r == Other && opts.MSSL != nil {
+				// Sequential: MSSL follows handshakes in capture order.
+				j.res, r = openUDP(opts.MSSL, j.out[:0], j.lt, j.data)
+			}
+			stats.add(r)
+			frame := j.data
+			if r == Decrypted || r == MSSLDecrypted {
+				frame = j.res
+				j.ci.CaptureLength = len(frame)
+				j.ci.Length = len(frame)
+			}
+			if err := snk.write(j, frame); err != nil {
+				writeErr = fmt.Errorf("capture: writing: %w", err)
+				cancel()
+			}
+			j.newIface = nil
+			j.o = opened{}
 		}
-		r := commit(&j.o)
-		if r == Other && opts.MSSL != nil {
-			// Sequential: MSSL follows handshakes in capture order.
-			j.res, r = openUDP(opts.MSSL, j.out[:0], j.lt, j.data)
-		}
-		stats.add(r)
-		frame := j.data
-		if r == Decrypted || r == MSSLDecrypted {
-			frame = j.res
-			j.ci.CaptureLength = len(frame)
-			j.ci.Length = len(frame)
-		}
-		if err := snk.write(j, frame); err != nil {
-			writeErr = fmt.Errorf("capture: writing: %w", err)
-			cancel()
-		}
-		j.newIface = nil
-		j.o = opened{}
-		free <- j
+		b.n = 0
+		free <- b
 		if opts.Progress != nil {
 			if n := cr.n.Load(); n-lastReport >= progressEvery {
 				lastReport = n
@@ -335,21 +369,30 @@ func open(in io.Reader, out io.Writer, size int64) (source, sink, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
-	bw := bufio.NewWriterSize(out, bufSize(writeBufSize, size))
+	snk, err := newPcapSink(out, pr.Resolution(), pr.Snaplen(), pr.LinkType(), bufSize(writeBufSize, size))
+	if err != nil {
+		return nil, nil, fmt.Errorf("capture: writing: %w", err)
+	}
+	return &pcapSource{r: pr}, snk, nil
+}
+
+// newPcapSink writes the pcap file header for input of resolution res,
+// snap length snap and link type lt, through a buffer of bufSize bytes.
+func newPcapSink(out io.Writer, res gopacket.TimestampResolution, snap uint32, lt layers.LinkType, bufSize int) (*pcapSink, error) {
+	bw := bufio.NewWriterSize(out, bufSize)
 	var w *pcapgo.Writer
-	if pr.Resolution() == gopacket.TimestampResolutionNanosecond {
+	if res == gopacket.TimestampResolutionNanosecond {
 		w = pcapgo.NewWriterNanos(bw)
 	} else {
 		w = pcapgo.NewWriter(bw)
 	}
-	snap := pr.Snaplen()
 	if snap == 0 {
 		snap = defaultSnap
 	}
-	if err := w.WriteFileHeader(snap, OutputLinkType(pr.LinkType())); err != nil {
-		return nil, nil, fmt.Errorf("capture: writing: %w", err)
+	if err := w.WriteFileHeader(snap, OutputLinkType(lt)); err != nil {
+		return nil, err
 	}
-	return &pcapSource{r: pr}, &pcapSink{w: w, bw: bw}, nil
+	return &pcapSink{w: w, bw: bw}, nil
 }
 
 // OutputLinkType is the link type DecryptCapture writes for input of link

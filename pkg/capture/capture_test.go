@@ -294,6 +294,14 @@ func TestOrderManyWorkers(t *testing.T) {
 		got, st := decrypt(t, build(t, LinkTypeEthernet, true, pkts), f.All(), Options{Workers: w, Window: 3 * w})
 		check(t, pkts, got, st)
 	}
+	// Default windows: packets travel in full batches of 64, and a batch
+	// cut short by the end of the capture, in both formats.
+	for _, ng := range []bool{false, true} {
+		for _, w := range []int{0, 1, 3} {
+			got, st := decrypt(t, build(t, LinkTypeEthernet, ng, pkts), f.All(), Options{Workers: w})
+			check(t, pkts, got, st)
+		}
+	}
 }
 
 func TestMixedInterfacesPcapng(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/mstool/mstool/pkg/ipv4"
 )
 
 // Describe returns a one-line summary of a frame of link type lt, such as
@@ -29,18 +31,16 @@ func Describe(lt layers.LinkType, frame []byte) string {
 	var payload []byte
 	switch ip[0] >> 4 {
 	case 4:
-		if len(ip) < 20 || int(ip[0]&0xf)*4 < 20 || len(ip) < int(ip[0]&0xf)*4 {
+		h, err := ipv4.ReadFields(ip)
+		if err != nil {
 			return fmt.Sprintf("truncated IPv4 packet, %d bytes", len(ip))
 		}
-		hl := int(ip[0]&0xf) * 4
-		src, dst = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
-		proto = ip[9]
-		end := int(binary.BigEndian.Uint16(ip[2:]))
-		if end > len(ip) || end < hl {
-			end = len(ip)
+		src, dst, proto = h.Src, h.Dst, h.Protocol
+		var ok bool
+		if payload, ok = h.Payload(ip); !ok {
+			payload = ip[h.HeaderLen:] // a wrong total length: what is there
 		}
-		payload = ip[hl:end]
-		if binary.BigEndian.Uint16(ip[6:])&0x1fff != 0 {
+		if h.FragmentOffset() != 0 {
 			return fmt.Sprintf("%s → %s IPv4 fragment, protocol %d, %d bytes", src, dst, proto, len(ip))
 		}
 	case 6:

@@ -2,10 +2,11 @@ package capture
 
 import (
 	"encoding/binary"
-	"github.com/mstool/mstool/internal/inetsum"
 	"net/netip"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/mstool/mstool/pkg/ipv4"
 )
 
 // UDPOpener decrypts a protocol that runs directly on UDP (MSSL: see
@@ -25,25 +26,25 @@ type UDPOpener interface {
 // fixed; UDP checksum 0, "none", which RFC 768 allows for IPv4).
 func openUDP(opener UDPOpener, dst []byte, lt layers.LinkType, frame []byte) ([]byte, Result) {
 	off, _, ok := ipOffset(lt, frame)
-	if !ok || len(frame) < off+20 {
+	if !ok {
 		return dst, Other
 	}
 	ip := frame[off:]
-	ihl := int(ip[0]&0x0f) * 4
-	total := int(binary.BigEndian.Uint16(ip[2:]))
-	if ip[0]>>4 != 4 || ihl < 20 || ip[9] != 17 || total < ihl+8 || total > len(ip) {
+	h, err := ipv4.ReadFields(ip)
+	if err != nil || h.Protocol != ipv4.ProtoUDP || h.Fragment() {
 		return dst, Other
 	}
-	if binary.BigEndian.Uint16(ip[6:])&0x3fff != 0 { // MF or a fragment offset
+	ihl := h.HeaderLen
+	udp, ok := h.Payload(ip)
+	if !ok || len(udp) < ipv4.UDPHeaderLen {
 		return dst, Other
 	}
-	udp := ip[ihl:total]
 	ulen := int(binary.BigEndian.Uint16(udp[4:]))
 	if ulen < 8 || ulen > len(udp) {
 		return dst, Other
 	}
-	src := netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(udp[0:]))
-	dstAP := netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(udp[2:]))
+	src := netip.AddrPortFrom(h.Src, binary.BigEndian.Uint16(udp[0:]))
+	dstAP := netip.AddrPortFrom(h.Dst, binary.BigEndian.Uint16(udp[2:]))
 	start := len(dst)
 	head := off + ihl + 8
 	dst = append(dst, frame[:head]...)
@@ -54,9 +55,7 @@ func openUDP(opener UDPOpener, dst []byte, lt layers.LinkType, frame []byte) ([]
 	f := out[start:]
 	n := len(f) - off - ihl // UDP length
 	nip := f[off:]
-	binary.BigEndian.PutUint16(nip[2:], uint16(ihl+n))
-	nip[10], nip[11] = 0, 0
-	binary.BigEndian.PutUint16(nip[10:], inetsum.Checksum(nip[:ihl]))
+	ipv4.SetTotalLen(nip, ihl, ihl+n)
 	binary.BigEndian.PutUint16(nip[ihl+4:], uint16(n))
 	nip[ihl+6], nip[ihl+7] = 0, 0
 	return out, MSSLDecrypted

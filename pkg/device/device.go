@@ -115,6 +115,46 @@ type Options struct {
 	// ReadyWait bounds Open's wait under ResetAuto (default
 	// DefaultReadyWait).
 	ReadyWait time.Duration
+	// Log, when set, is told of the waits and retries, one line each
+	// ("IDENTIFY: no reply within 2s, retry 1/2"): mstool -v. The
+	// package never prints.
+	Log func(msg string)
+	// Trace, when set, is given every management frame sent ("send") and
+	// received ("recv"), before SLIP framing: mstool -vv.
+	Trace func(dir string, frame []byte)
+}
+
+func (o *Options) logf(format string, a ...any) {
+	if o.Log != nil {
+		o.Log(fmt.Sprintf(format, a...))
+	}
+}
+
+func (o *Options) trace(dir string, frame []byte) {
+	if o.Trace != nil {
+		o.Trace(dir, frame)
+	}
+}
+
+// cmdName names a request type for messages.
+func cmdName(typ byte) string {
+	switch typ {
+	case cmdIdentify:
+		return "IDENTIFY"
+	case cmdStats:
+		return "STATS"
+	case cmdBench:
+		return "BENCH"
+	case cmdCompute:
+		return "COMPUTE"
+	case cmdStatus:
+		return "STATUS"
+	case cmdProv:
+		return "PROVISION"
+	case cmdRSA:
+		return "RSA"
+	}
+	return fmt.Sprintf("command 0x%02x", typ)
 }
 
 // Device is an open management channel. Its methods are safe for
@@ -140,6 +180,9 @@ func Open(path string, opts *Options) (*Device, error) {
 	p, err := OpenPort(path)
 	if err != nil {
 		return nil, err
+	}
+	if opts != nil {
+		opts.logf("port %s opened (%d 8N1)", path, Baud)
 	}
 	d, err := New(p, opts)
 	if err != nil {
@@ -256,9 +299,8 @@ func (d *Device) request(ctx context.Context, typ byte, payload []byte, extra ti
 	for attempt := 0; attempt <= d.opts.Retries; attempt++ {
 		d.seq++
 		seq := d.seq
-		wire := slip.Encode(marshalFrame(typ, seq, payload))
-		if _, err := d.conn.Write(wire); err != nil {
-			return nil, fmt.Errorf("device: write: %w", err)
+		if err := d.send(typ, seq, payload); err != nil {
+			return nil, err
 		}
 		reply, err := d.await(ctx, typ, seq, d.opts.Timeout+extra)
 		if err == nil {
@@ -271,9 +313,24 @@ func (d *Device) request(ctx context.Context, typ byte, payload []byte, extra ti
 		if !errors.Is(err, ErrNoAnswer) {
 			return nil, err
 		}
+		if attempt < d.opts.Retries {
+			d.opts.logf("%s: no reply within %v, retry %d/%d", cmdName(typ), d.opts.Timeout+extra, attempt+1, d.opts.Retries)
+		} else {
+			d.opts.logf("%s: no reply within %v, no retries left", cmdName(typ), d.opts.Timeout+extra)
+		}
 		lastErr = err
 	}
 	return nil, lastErr
+}
+
+// send writes one request frame.
+func (d *Device) send(typ, seq byte, payload []byte) error {
+	f := marshalFrame(typ, seq, payload)
+	d.opts.trace("send", f)
+	if _, err := d.conn.Write(slip.Encode(f)); err != nil {
+		return fmt.Errorf("device: write: %w", err)
+	}
+	return nil
 }
 
 func (d *Device) await(ctx context.Context, typ, seq byte, timeout time.Duration) ([]byte, error) {
@@ -292,9 +349,15 @@ func (d *Device) await(ctx context.Context, typ, seq byte, timeout time.Duration
 		if err != nil {
 			return nil, fmt.Errorf("device: read: %w", err)
 		}
+		d.opts.trace("recv", f)
 		rtyp, rseq, payload, perr := parseFrame(f)
 		if perr != nil || rseq != seq {
 			d.dropped++ // IPv4, noise, or a late reply to an earlier attempt
+			if perr != nil {
+				d.opts.logf("dropped a frame of %d bytes: %v", len(f), perr)
+			} else {
+				d.opts.logf("dropped a reply to request %d (a late answer to an earlier attempt?)", rseq)
+			}
 			continue
 		}
 		switch rtyp {

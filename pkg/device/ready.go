@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/mstool/mstool/pkg/slip"
 )
 
 // Reset says what opening a serial port does to the board behind it, and
@@ -80,23 +78,29 @@ func (d *Device) WaitReady(ctx context.Context, within time.Duration) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	deadline := time.Now().Add(within)
-	for {
+	start := time.Now()
+	deadline := start.Add(within)
+	d.opts.logf("waiting up to %v for the device to answer IDENTIFY (the board may reset when its port opens)", within)
+	for probe := 1; ; probe++ {
 		left := time.Until(deadline)
 		if left <= 0 {
+			d.opts.logf("no answer to %d IDENTIFY probes within %v", probe-1, within)
 			return fmt.Errorf("%w: nothing answered IDENTIFY within %v of opening the port", ErrNoAnswer, within)
 		}
 		d.seq++
-		if _, err := d.conn.Write(slip.Encode(marshalFrame(cmdIdentify, d.seq, nil))); err != nil {
-			return fmt.Errorf("device: write: %w", err)
+		if err := d.send(cmdIdentify, d.seq, nil); err != nil {
+			return err
 		}
-		_, err := d.await(ctx, cmdIdentify, d.seq, min(ProbeInterval, left))
+		wait := min(ProbeInterval, left)
+		_, err := d.await(ctx, cmdIdentify, d.seq, wait)
 		var re *RemoteError
 		switch {
 		case err == nil, errors.As(err, &re):
+			d.opts.logf("device ready: answered IDENTIFY probe %d after %v", probe, time.Since(start).Round(time.Millisecond))
 			return nil
 		case !errors.Is(err, ErrNoAnswer):
 			return err
 		}
+		d.opts.logf("IDENTIFY probe %d: no answer within %v", probe, wait)
 	}
 }

@@ -3,6 +3,7 @@ package device
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,5 +122,47 @@ func TestParseReset(t *testing.T) {
 	}
 	if _, err := ParseReset("always"); err == nil {
 		t.Error("ParseReset accepts an unknown mode")
+	}
+}
+
+// Log is told of each unanswered probe and of the answer; Trace sees the
+// frames (mstool -v, -vv).
+func TestWaitReadyLogs(t *testing.T) {
+	b := newBootingBoard(400 * time.Millisecond)
+	var mu sync.Mutex
+	var logs []string
+	var sent, recv int
+	opts := &Options{
+		Log: func(msg string) { mu.Lock(); logs = append(logs, msg); mu.Unlock() },
+		Trace: func(dir string, f []byte) {
+			mu.Lock()
+			defer mu.Unlock()
+			if _, _, _, err := parseFrame(f); err != nil {
+				t.Errorf("traced %s %x: %v", dir, f, err)
+			}
+			if dir == "send" {
+				sent++
+			} else {
+				recv++
+			}
+		},
+	}
+	d, err := New(b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WaitReady(context.Background(), 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	all := strings.Join(logs, "\n")
+	for _, want := range []string{"waiting up to 2s for the device to answer IDENTIFY", "IDENTIFY probe 1: no answer within 250ms", "device ready: answered IDENTIFY probe"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("log lacks %q:\n%s", want, all)
+		}
+	}
+	if sent < 2 || recv != 1 {
+		t.Errorf("traced %d sent and %d received frames, want >= 2 and 1", sent, recv)
 	}
 }

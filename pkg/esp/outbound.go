@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"github.com/mstool/mstool/internal/inetsum"
+	"github.com/mstool/mstool/pkg/ipv4"
 	"io"
 	"sync/atomic"
 )
@@ -202,7 +203,7 @@ func boolInt(b bool) int {
 // v6UDPChecksum fills in the UDP checksum of an ESP-in-UDP datagram over
 // IPv6, where a zero checksum is not allowed (RFC 8200 §8.1).
 func (o *Outbound) v6UDPChecksum(ip []byte, off int) {
-	src, dst := ipAddrs(ip, 6)
+	src, dst := ipAddrs(ip, &ipInfo{version: 6})
 	binary.BigEndian.PutUint16(ip[off+6:], inetsum.UDP(src, dst, ip[off:]))
 }
 
@@ -218,8 +219,12 @@ func (o *Outbound) sealTunnel(dst, pkt []byte) ([]byte, error) {
 		if len(pkt) < ipv4HeaderLen {
 			return nil, errShort
 		}
-		end = int(binary.BigEndian.Uint16(pkt[2:]))
-		nh, tos, df = protoIPv4, pkt[1], pkt[6]&0x40 != 0
+		f, err := ipv4.ReadFields(pkt)
+		if err != nil {
+			return nil, errIPHeader
+		}
+		end = f.TotalLen
+		nh, tos, df = protoIPv4, f.TOS, f.DF()
 	case 6:
 		if len(pkt) < ipv6HeaderLen {
 			return nil, errShort

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 
-	"github.com/mstool/mstool/internal/inetsum"
+	"github.com/mstool/mstool/pkg/ipv4"
 )
 
 // IP protocol numbers and header sizes used here.
@@ -19,7 +19,7 @@ const (
 	protoNoNext   = 59 // dummy packet, RFC 4303 §2.6
 	protoDestOpts = 60
 
-	ipv4HeaderLen = 20
+	ipv4HeaderLen = ipv4.HeaderLen
 	ipv6HeaderLen = 40
 	udpHeaderLen  = 8
 
@@ -33,10 +33,12 @@ const UDPEncapPort = 4500
 // ipInfo locates the parts of an IP packet.
 type ipInfo struct {
 	version int
-	hdrLen  int   // IP header plus the IPv6 extension headers before the payload
-	nhOff   int   // offset of the protocol / next header field naming the payload
-	proto   uint8 // the payload's protocol
-	end     int   // end of the IP packet (total length; trailing bytes ignored)
+	hdrLen  int        // IP header plus the IPv6 extension headers before the payload
+	nhOff   int        // offset of the protocol / next header field naming the payload
+	proto   uint8      // the payload's protocol
+	end     int        // end of the IP packet (total length; trailing bytes ignored)
+	src     netip.Addr // IPv4 only: the addresses, read with the header
+	dst     netip.Addr
 }
 
 // parseIP parses an IPv4 or IPv6 header. For IPv6 it walks the
@@ -52,18 +54,17 @@ func parseIP(pkt []byte, espInsert bool) (ipInfo, error) {
 		if len(pkt) < ipv4HeaderLen {
 			return ipInfo{}, errShort
 		}
-		ihl := int(pkt[0]&0x0f) * 4
-		total := int(binary.BigEndian.Uint16(pkt[2:]))
-		if ihl < ipv4HeaderLen || total < ihl {
+		f, err := ipv4.ReadFields(pkt)
+		if err != nil || f.TotalLen < f.HeaderLen {
 			return ipInfo{}, errIPHeader
 		}
-		if total > len(pkt) {
+		if f.TotalLen > len(pkt) {
 			return ipInfo{}, errIPLength
 		}
-		if frag := binary.BigEndian.Uint16(pkt[6:]); frag&0x3fff != 0 { // MF or offset
+		if f.Fragment() {
 			return ipInfo{}, errFragment
 		}
-		return ipInfo{version: 4, hdrLen: ihl, nhOff: 9, proto: pkt[9], end: total}, nil
+		return ipInfo{version: 4, hdrLen: f.HeaderLen, nhOff: ipv4.ProtocolOffset, proto: f.Protocol, end: f.TotalLen, src: f.Src, dst: f.Dst}, nil
 	case 6:
 		if len(pkt) < ipv6HeaderLen {
 			return ipInfo{}, errShort
@@ -108,9 +109,9 @@ func parseIP(pkt []byte, espInsert bool) (ipInfo, error) {
 }
 
 // ipAddrs returns the source and destination addresses of a parsed packet.
-func ipAddrs(pkt []byte, version int) (src, dst netip.Addr) {
-	if version == 4 {
-		return netip.AddrFrom4([4]byte(pkt[12:16])), netip.AddrFrom4([4]byte(pkt[16:20]))
+func ipAddrs(pkt []byte, info *ipInfo) (src, dst netip.Addr) {
+	if info.version == 4 {
+		return info.src, info.dst
 	}
 	return netip.AddrFrom16([16]byte(pkt[8:24])), netip.AddrFrom16([16]byte(pkt[24:40]))
 }
@@ -150,7 +151,7 @@ func ParsePacket(pkt []byte) (Header, error) {
 // (when nonzero).
 func locateESP(pkt []byte, info ipInfo, port1, port2 uint16) (Header, error) {
 	h := Header{Version: info.version}
-	h.Src, h.Dst = ipAddrs(pkt, info.version)
+	h.Src, h.Dst = ipAddrs(pkt, &info)
 	switch info.proto {
 	case protoESP:
 		h.Offset = info.hdrLen
@@ -191,11 +192,7 @@ func isEncapPort(p, port1, port2 uint16) bool {
 
 // fixIPv4 sets the total length and recomputes the checksum of the IPv4
 // header at the start of pkt, which is the whole packet.
-func fixIPv4(pkt []byte, hdrLen int) {
-	binary.BigEndian.PutUint16(pkt[2:], uint16(len(pkt)))
-	pkt[10], pkt[11] = 0, 0
-	binary.BigEndian.PutUint16(pkt[10:], inetsum.Checksum(pkt[:hdrLen]))
-}
+func fixIPv4(pkt []byte, hdrLen int) { ipv4.SetTotalLen(pkt, hdrLen, len(pkt)) }
 
 // putUDP writes a UDP header for a datagram of n bytes (header included)
 // with a zero checksum, as RFC 3948 §2.1 allows for ESP-in-UDP.

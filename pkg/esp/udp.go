@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"github.com/mstool/mstool/internal/inetsum"
+	"github.com/mstool/mstool/pkg/ipv4"
 	"net/netip"
 )
 
@@ -97,16 +98,7 @@ func appendUDP(dst []byte, src, to netip.AddrPort, prefix, payload []byte) ([]by
 // to fixIPv4) or IPv6 (40 bytes, payload length left to the caller) header.
 func putIPHeader(b []byte, src, dst netip.Addr, proto, tos, ttl uint8, df bool, id uint16) {
 	if src.Is4() {
-		b[0], b[1] = 0x45, tos
-		binary.BigEndian.PutUint16(b[4:], id)
-		b[6], b[7] = 0, 0
-		if df {
-			b[6] = 0x40
-		}
-		b[8], b[9] = ttl, proto
-		s, d := src.As4(), dst.As4()
-		copy(b[12:16], s[:])
-		copy(b[16:20], d[:])
+		ipv4.PutHeader(b, &ipv4.Header{TOS: tos, ID: id, DF: df, TTL: ttl, Protocol: proto, Src: src, Dst: dst})
 		return
 	}
 	binary.BigEndian.PutUint32(b[0:], 6<<28|uint32(tos)<<20)

@@ -25,6 +25,11 @@ type OpenConfig struct {
 	// Timeout and Retries as in Config.
 	Timeout time.Duration
 	Retries int
+	// Log and Trace, when set, are given to the link (unless Link sets
+	// its own), the session and its management channel: mstool -v and
+	// -vv (Config.Log, link.Options.Trace).
+	Log   func(msg string)
+	Trace func(dir string, frame []byte)
 }
 
 // Step names the part of Open that failed.
@@ -62,6 +67,12 @@ func Open(cfg OpenConfig) (*Conn, error) {
 	if (cfg.Port == "") == (cfg.UDP == "") {
 		return nil, errors.New("espsession: give exactly one of a serial port and a UDP address")
 	}
+	if cfg.Link.Log == nil {
+		cfg.Link.Log = cfg.Log
+	}
+	if cfg.Link.Trace == nil {
+		cfg.Link.Trace = cfg.Trace
+	}
 	c := &Conn{}
 	fail := func(step Step, err error) (*Conn, error) {
 		if c.Link != nil {
@@ -95,7 +106,7 @@ func Open(cfg OpenConfig) (*Conn, error) {
 		}
 		c.Link = u
 	}
-	sc := Config{SAs: cfg.SAs, State: st, Link: c.Link, Timeout: cfg.Timeout, Retries: cfg.Retries}
+	sc := Config{SAs: cfg.SAs, State: st, Link: c.Link, Timeout: cfg.Timeout, Retries: cfg.Retries, Log: cfg.Log, Trace: cfg.Trace}
 	if c.Serial != nil {
 		sc.Management = c.Serial.Management()
 	}

@@ -24,7 +24,6 @@ import (
 
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/esp"
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/ipv4"
 	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/safile"
@@ -77,7 +76,7 @@ func (e *StaleStateError) Is(target error) bool { return target == ErrStaleState
 
 // TaskError is a task reply with a status other than ok.
 type TaskError struct {
-	Task   grant.Task
+	Task   tasks.Task
 	ID     uint16 // the request id
 	Status tasks.Status
 	// RTT and Attempts as in TaskResult.
@@ -109,6 +108,21 @@ type Config struct {
 	Retries int
 	// LocalPort is the UDP port tasks and Send use (0: random, 49152..65535).
 	LocalPort uint16
+	// Log, when set, is told of the session's events, one line each:
+	// timeouts and retries, packets the host drops (replays,
+	// authentication failures, other SPIs) and the sequence state saved:
+	// mstool -v. The package never prints.
+	Log func(msg string)
+	// Trace is given to the management channel the session opens to
+	// explain a silence (device.Options.Trace): mstool -vv. The ESP
+	// packets themselves are the link's to trace (link.Options.Trace).
+	Trace func(dir string, frame []byte)
+}
+
+func (c *Config) logf(format string, a ...any) {
+	if c.Log != nil {
+		c.Log(fmt.Sprintf(format, a...))
+	}
 }
 
 // Counters count the session's traffic as the host sees it.
@@ -206,6 +220,9 @@ func New(cfg Config) (*Session, error) {
 		return nil, fmt.Errorf("%w: %v", ErrSAFile, err)
 	}
 	s.firstSeq = start
+	if cfg.State != nil {
+		s.cfg.logf("sequence state %s: outbound SPI 0x%08x from %d, inbound SPI 0x%08x above %d", cfg.State.Path(), s.outSA.SPI, start, s.inSA.SPI, s.floor)
+	}
 	var r [6]byte
 	if _, err := rand.Read(r[:]); err != nil {
 		return nil, fmt.Errorf("espsession: %w", err)
@@ -255,7 +272,12 @@ func (s *Session) Close() error {
 	s.cancel()
 	<-s.done
 	if s.cfg.State != nil {
-		return s.cfg.State.Save()
+		if err := s.cfg.State.Save(); err != nil {
+			return err
+		}
+		st := s.cfg.State
+		s.cfg.logf("sequence state saved to %s: outbound SPI 0x%08x reserved up to %d, inbound SPI 0x%08x highest %d",
+			st.Path(), s.outSA.SPI, st.Reserved(s.outSA.SPI), s.inSA.SPI, st.InboundFloor(s.inSA.SPI))
 	}
 	return nil
 }
@@ -325,6 +347,7 @@ func (s *Session) skipAhead() error {
 		return fmt.Errorf("espsession: %w", err)
 	}
 	s.out = out
+	s.cfg.logf("next outbound sequence number moved ahead to %d (a device that reset keeps its floor up to one block ahead)", next)
 	return nil
 }
 
@@ -358,13 +381,16 @@ func (s *Session) handle(buf, pkt []byte) {
 	switch {
 	case errors.Is(err, esp.ErrNotESP):
 		s.c.clear.Add(1)
+		s.cfg.logf("dropped a packet of %d bytes: not ESP", len(pkt))
 		return
 	case err != nil:
 		s.c.malformed.Add(1)
+		s.cfg.logf("dropped a malformed packet of %d bytes: %v", len(pkt), err)
 		return
 	case h.SPI != s.inSA.SPI:
 		s.c.spi.Add(1)
 		s.authBad.Add(1)
+		s.cfg.logf("dropped a packet for SPI 0x%08x: the inbound SA is 0x%08x", h.SPI, s.inSA.SPI)
 		return
 	}
 	inner, seq, err := s.in.OpenPacketNoReplay(buf, pkt)
@@ -372,16 +398,24 @@ func (s *Session) handle(buf, pkt []byte) {
 	case errors.Is(err, esp.ErrAuth):
 		s.c.auth.Add(1)
 		s.authBad.Add(1)
+		s.cfg.logf("dropped packet %d: it does not authenticate with SPI 0x%08x", h.Seq, h.SPI)
 		return
 	case errors.Is(err, esp.ErrDummy):
 		_ = s.in.CheckAndUpdateReplay(seq)
 		return
 	case err != nil:
 		s.c.malformed.Add(1)
+		s.cfg.logf("dropped a malformed packet of %d bytes: %v", len(pkt), err)
 		return
 	}
-	if seq <= s.floor || s.in.CheckAndUpdateReplay(seq) != nil {
+	if seq <= s.floor {
 		s.c.replay.Add(1)
+		s.cfg.logf("dropped packet %d as a replay: at or below %d, the highest of earlier sessions", seq, s.floor)
+		return
+	}
+	if s.in.CheckAndUpdateReplay(seq) != nil {
+		s.c.replay.Add(1)
+		s.cfg.logf("dropped packet %d as a replay (anti-replay window)", seq)
 		return
 	}
 	s.c.recv.Add(1)
@@ -451,7 +485,8 @@ func (s *Session) noAnswer(ctx context.Context, what string) error {
 		return fmt.Errorf("%w: %d packets from the device failed authentication or carried another SPI (%s)", ErrWrongSA, n, what)
 	}
 	if s.cfg.Management != nil {
-		d, err := device.New(s.cfg.Management, &device.Options{Timeout: time.Second, Retries: -1})
+		s.cfg.logf("no answer through ESP: asking the device why on its management channel")
+		d, err := device.New(s.cfg.Management, &device.Options{Timeout: time.Second, Retries: -1, Log: s.cfg.Log, Trace: s.cfg.Trace})
 		if err == nil {
 			if info, err := d.Identify(ctx); err == nil {
 				if info.Options&device.OptIPStack != 0 && info.Options&device.OptProvisioned == 0 {
@@ -531,6 +566,7 @@ func (s *Session) Ping(ctx context.Context, seq uint16, data []byte) (time.Durat
 		}
 		return at.Sub(start), nil
 	case <-t.C:
+		s.cfg.logf("echo %d: no answer within %v", seq, s.cfg.Timeout)
 		if err := s.skipAhead(); err != nil {
 			return 0, err
 		}
@@ -553,7 +589,7 @@ func (s *Session) closedErr() error {
 
 // TaskResult is a successful task reply.
 type TaskResult struct {
-	Task     grant.Task
+	Task     tasks.Task
 	ID       uint16
 	Result   []byte
 	RTT      time.Duration
@@ -564,7 +600,7 @@ type TaskResult struct {
 // after a timeout (with a new ESP sequence number, one device block ahead,
 // and the same request id, so a late reply to an earlier attempt counts).
 // A reply with a status other than ok is a *TaskError.
-func (s *Session) Task(ctx context.Context, t grant.Task, args []byte) (*TaskResult, error) {
+func (s *Session) Task(ctx context.Context, t tasks.Task, args []byte) (*TaskResult, error) {
 	id := uint16(s.taskID.Add(1))
 	ch := make(chan tasks.Reply, 1)
 	s.wmu.Lock()
@@ -608,6 +644,11 @@ func (s *Session) Task(ctx context.Context, t grant.Task, args []byte) (*TaskRes
 			_ = start
 			return &TaskResult{Task: t, ID: id, Result: r.Result, RTT: time.Since(t0), Attempts: attempt + 1}, nil
 		case <-timer.C:
+			if attempt < s.cfg.Retries {
+				s.cfg.logf("task %s (id %d): no answer within %v, retry %d/%d", t, id, s.cfg.Timeout, attempt+1, s.cfg.Retries)
+			} else {
+				s.cfg.logf("task %s (id %d): no answer within %v, no retries left", t, id, s.cfg.Timeout)
+			}
 		case <-ctx.Done():
 			timer.Stop()
 			return nil, ctx.Err()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +19,6 @@ import (
 	"github.com/mstool/mstool/pkg/capture"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/espsession"
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/link/linktest"
 	"github.com/mstool/mstool/pkg/safile"
@@ -97,14 +97,14 @@ func TestPingAndTasksEverySuite(t *testing.T) {
 						t.Fatalf("ping %d: %v", i, err)
 					}
 				}
-				res, err := r.sess.Task(ctx, grant.TaskLED, []byte{1})
+				res, err := r.sess.Task(ctx, tasks.TaskLED, []byte{1})
 				if err != nil {
 					t.Fatal(err)
 				}
 				if !bytes.Equal(res.Result, []byte{1}) {
 					t.Fatalf("led on -> %x", res.Result)
 				}
-				res, err = r.sess.Task(ctx, grant.TaskCounters, nil)
+				res, err = r.sess.Task(ctx, tasks.TaskCounters, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -112,10 +112,10 @@ func TestPingAndTasksEverySuite(t *testing.T) {
 				if c[tasks.CounterICMPEchoAnswered] != 3 || c[tasks.CounterTasksServed] != 2 {
 					t.Fatalf("device counters %v", c)
 				}
-				if _, err := r.sess.Task(ctx, grant.TaskADC, []byte{9}); !isStatus(err, tasks.StatusBadArgs) {
+				if _, err := r.sess.Task(ctx, tasks.TaskADC, []byte{9}); !isStatus(err, tasks.StatusBadArgs) {
 					t.Fatalf("adc 9: %v", err)
 				}
-				if _, err := r.sess.Task(ctx, grant.Task(31), nil); !isStatus(err, tasks.StatusUnknownTask) {
+				if _, err := r.sess.Task(ctx, tasks.Task(31), nil); !isStatus(err, tasks.StatusUnknownTask) {
 					t.Fatalf("task 31: %v", err)
 				}
 				if got := r.sess.Counters(); got.Received != 7 || got.Sent != 7 || got.AuthFailed != 0 {
@@ -161,22 +161,22 @@ func TestWrongSA(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.Task(ctx, grant.TaskID, nil); !errors.Is(err, espsession.ErrWrongSA) {
+	if _, err := s.Task(ctx, tasks.TaskID, nil); !errors.Is(err, espsession.ErrWrongSA) {
 		t.Fatalf("device with other SAs: %v, want ErrWrongSA", err)
 	}
 
 	// A device that ignores ESP but answers IDENTIFY: wrong SA.
 	r2 := start(t, sas, nil, linktest.Config{Silent: true}, true)
-	if _, err := r2.sess.Task(ctx, grant.TaskID, nil); !errors.Is(err, espsession.ErrWrongSA) {
+	if _, err := r2.sess.Task(ctx, tasks.TaskID, nil); !errors.Is(err, espsession.ErrWrongSA) {
 		t.Fatalf("silent device with management: %v, want ErrWrongSA", err)
 	}
 	var se *espsession.StaleStateError
-	if _, err := r2.sess.Task(ctx, grant.TaskID, nil); errors.As(err, &se) || !strings.Contains(err.Error(), "holds other SAs") {
+	if _, err := r2.sess.Task(ctx, tasks.TaskID, nil); errors.As(err, &se) || !strings.Contains(err.Error(), "holds other SAs") {
 		t.Fatalf("silent device holding other SAs: %v, want other SAs", err)
 	}
 	// Without a management channel, it is just silence.
 	r3 := start(t, sas, nil, linktest.Config{Silent: true}, false)
-	if _, err := r3.sess.Task(ctx, grant.TaskID, nil); !errors.Is(err, espsession.ErrNoAnswer) {
+	if _, err := r3.sess.Task(ctx, tasks.TaskID, nil); !errors.Is(err, espsession.ErrNoAnswer) {
 		t.Fatalf("silent device: %v, want ErrNoAnswer", err)
 	}
 }
@@ -186,7 +186,7 @@ func TestWrongSA(t *testing.T) {
 func TestSkipAheadAfterDeviceReset(t *testing.T) {
 	sas, _ := newSAs(t, esp.SuiteAES128CCM8, false)
 	r := start(t, sas, nil, linktest.Config{Floor: 500}, false)
-	res, err := r.sess.Task(context.Background(), grant.TaskID, nil)
+	res, err := r.sess.Task(context.Background(), tasks.TaskID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,15 +230,7 @@ func TestStateAcrossSessions(t *testing.T) {
 		}
 		firstReplies = nil
 		outSPI := sas.Outbound[0].SPI
-		pr, err := pcapgo.NewReader(bytes.NewReader(r.rec.Bytes()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			data, _, err := pr.ReadPacketData()
-			if err != nil {
-				break
-			}
+		for _, data := range recorded(t, r.rec) {
 			h, err := esp.ParsePacket(data)
 			if err != nil {
 				t.Fatal(err)
@@ -283,7 +275,7 @@ func TestUDPLink(t *testing.T) {
 	if _, err := s.Ping(context.Background(), 1, make([]byte, 64)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Task(context.Background(), grant.TaskUptime, nil); err != nil {
+	if _, err := s.Task(context.Background(), tasks.TaskUptime, nil); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -325,7 +317,7 @@ func TestStaleState(t *testing.T) {
 			t.Fatalf("%s: %q lacks %q", what, err, want)
 		}
 	}
-	_, err = r.sess.Task(ctx, grant.TaskID, nil)
+	_, err = r.sess.Task(ctx, tasks.TaskID, nil)
 	check("task", err)
 	if _, err := r.sess.Ping(ctx, 1, []byte("x")); !errors.Is(err, espsession.ErrNoAnswer) {
 		t.Fatalf("ping: %v", err)
@@ -346,8 +338,95 @@ func TestStaleState(t *testing.T) {
 	}
 	defer st.Close()
 	r = start(t, sas, st, linktest.Config{Floor: seen}, true)
-	res, err := r.sess.Task(ctx, grant.TaskID, nil)
+	res, err := r.sess.Task(ctx, tasks.TaskID, nil)
 	if err != nil || res.Attempts != 1 {
 		t.Fatalf("after advancing the state: %+v, %v", res, err)
 	}
+}
+
+// recorded returns the packets of a link's recording.
+func recorded(t *testing.T, rec *bytes.Buffer) [][]byte {
+	t.Helper()
+	pr, err := pcapgo.NewReader(bytes.NewReader(rec.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkts [][]byte
+	for {
+		data, _, err := pr.ReadPacketData()
+		if err != nil {
+			return pkts
+		}
+		pkts = append(pkts, data)
+	}
+}
+
+// lines collects Log messages.
+type lines struct {
+	mu sync.Mutex
+	l  []string
+}
+
+func (c *lines) log(msg string) { c.mu.Lock(); c.l = append(c.l, msg); c.mu.Unlock() }
+
+func (c *lines) has(t *testing.T, want string) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range c.l {
+		if strings.Contains(l, want) {
+			return
+		}
+	}
+	t.Errorf("no log line contains %q; got:\n%s", want, strings.Join(c.l, "\n"))
+}
+
+// Log is told of retries, host-side drops and the state saved (mstool -v).
+func TestLog(t *testing.T) {
+	sas, path := newSAs(t, esp.SuiteAES128CCM8, false)
+	st, err := seqstate.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	hostEnd, devEnd := linktest.Pipe()
+	defer devEnd.Close()
+	dev, err := linktest.Serve(devEnd, linktest.Config{SAs: sas, Floor: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	rec, _ := link.NewRecorder(&buf)
+	lk := link.NewSerial(hostEnd, "pipe", &link.Options{Recorder: rec})
+	defer lk.Close()
+	var got lines
+	s, err := espsession.New(espsession.Config{SAs: sas, State: st, Link: lk, Timeout: 300 * time.Millisecond, Retries: 1, Log: got.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// The device drops the first attempt (its floor is ahead): a retry.
+	if _, err := s.Task(ctx, tasks.TaskID, nil); err != nil {
+		t.Fatal(err)
+	}
+	got.has(t, "task id (id ")
+	got.has(t, "no answer within 300ms, retry 1/1")
+	got.has(t, "next outbound sequence number moved ahead to")
+	// A device reply injected again is a replay, dropped by the host.
+	for _, data := range recorded(t, &buf) {
+		if h, _ := esp.ParsePacket(data); h.SPI == sas.Inbound[0].SPI {
+			if err := dev.Inject(data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for s.Counters().Replayed == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got.has(t, "as a replay (anti-replay window)")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got.has(t, "sequence state saved to "+seqstate.PathFor(path))
 }

@@ -15,6 +15,7 @@ package grant
 
 import (
 	"encoding/binary"
+	"github.com/mstool/mstool/pkg/tasks"
 	"net"
 	"net/netip"
 	"strconv"
@@ -81,7 +82,7 @@ type Grant struct {
 	Target      uint32           // device id, or group id when Group
 	HostIP      netip.Addr       // bound IPv4 address; invalid (zero Addr) when not bound
 	HostMAC     net.HardwareAddr // bound MAC address (6 bytes); nil when not bound
-	Tasks       Tasks            // permitted tasks
+	Tasks       tasks.Set        // permitted tasks
 	IssuedAt    uint32           // unix seconds
 	NotAfter    uint32           // unix seconds, inclusive
 	Nonce       [NonceSize]byte  // CCM nonce of the seal
@@ -175,7 +176,7 @@ func Parse(b []byte) (*Grant, error) {
 		Group:     f&FlagGroup != 0,
 		Serial:    binary.BigEndian.Uint32(b[OffSerial:]),
 		Target:    binary.BigEndian.Uint32(b[OffTarget:]),
-		Tasks:     Tasks(binary.BigEndian.Uint32(b[OffTasks:])),
+		Tasks:     tasks.Set(binary.BigEndian.Uint32(b[OffTasks:])),
 		IssuedAt:  binary.BigEndian.Uint32(b[OffIssuedAt:]),
 		NotAfter:  binary.BigEndian.Uint32(b[OffNotAfter:]),
 		Signature: append([]byte(nil), b[BodySize:]...),

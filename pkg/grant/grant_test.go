@@ -12,6 +12,7 @@ import (
 
 	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/grant"
+	"github.com/mstool/mstool/pkg/tasks"
 )
 
 func TestLayout(t *testing.T) {
@@ -124,7 +125,7 @@ func TestVerifyReasons(t *testing.T) {
 	otherGroup.GroupID = 8
 	badHK := hk
 	badHK[3] ^= 1
-	led, idTask := grant.TaskLED, grant.TaskID
+	led, idTask := tasks.TaskLED, tasks.TaskID
 	notAfter := uint32(baseRequest().NotAfter.Unix())
 	flipped := bytes.Clone(g)
 	flipped[grant.OffTasks+3] ^= 0x01 // led,adc -> led,adc,id: still well formed
@@ -347,56 +348,6 @@ func TestParseMalformed(t *testing.T) {
 	}
 	if !strings.Contains(p.Tasks.String(), "bit31") {
 		t.Fatalf("tasks %s", p.Tasks)
-	}
-}
-
-func TestTasks(t *testing.T) {
-	names := grant.TaskNames()
-	want := []string{"id", "uptime", "counters", "led", "adc", "settings-read", "settings-write"}
-	if strings.Join(names, ",") != strings.Join(want, ",") {
-		t.Fatalf("registry %v", names)
-	}
-	for i, n := range want {
-		task, ok := grant.LookupTask(n)
-		if !ok || int(task) != i || task.String() != n {
-			t.Fatalf("%s -> %d %v", n, task, ok)
-		}
-	}
-	tests := []struct {
-		in   string
-		want grant.Tasks
-		err  string
-	}{
-		{"led", 1 << 3, ""},
-		{"led,adc", 1<<3 | 1<<4, ""},
-		{" LED , adc ,", 1<<3 | 1<<4, ""},
-		{"all", grant.AllTasks, ""},
-		{"id,all", grant.AllTasks, ""},
-		{"settings-write", 1 << 6, ""},
-		{"", 0, "no tasks"},
-		{",", 0, "no tasks"},
-		{"led,reboot", 0, `unknown task "reboot" (valid tasks: id, uptime, counters, led, adc, settings-read, settings-write, or all)`},
-	}
-	for _, tt := range tests {
-		got, err := grant.ParseTasks(tt.in)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("%q: %v, want error %q", tt.in, err, tt.err)
-			}
-			continue
-		}
-		if err != nil || got != tt.want {
-			t.Errorf("%q: %v %v, want %v", tt.in, got, err, tt.want)
-		}
-		if again, err := grant.ParseTasks(got.String()); err != nil || again != got {
-			t.Errorf("%q: String %q does not parse back", tt.in, got.String())
-		}
-	}
-	if s := (grant.Tasks(1<<3 | 1<<9)).String(); s != "led,bit9" {
-		t.Fatalf("String %q", s)
-	}
-	if !grant.Tasks(1<<3).Has(grant.TaskLED) || grant.Tasks(1<<3).Has(grant.TaskADC) || grant.Tasks(0xffffffff).Has(40) {
-		t.Fatal("Has")
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/signkey"
+	"github.com/mstool/mstool/pkg/tasks"
 )
 
 // testKey loads one of the committed TEST-ONLY keys of vectors/keys.
@@ -75,7 +76,7 @@ func baseRequest() grant.Request {
 		Device:   testDevice(),
 		HostIP:   hostIP,
 		HostMAC:  hostMAC,
-		Tasks:    1<<grant.TaskLED | 1<<grant.TaskADC,
+		Tasks:    1<<tasks.TaskLED | 1<<tasks.TaskADC,
 		Serial:   1,
 		IssuedAt: t0,
 		NotAfter: t0.Add(30 * 24 * time.Hour),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/signkey"
+	"github.com/mstool/mstool/pkg/tasks"
 )
 
 // Request is what to grant.
@@ -26,7 +27,7 @@ type Request struct {
 
 	HostIP  netip.Addr       // the host's IPv4 address; zero Addr: not bound
 	HostMAC net.HardwareAddr // the host's MAC address (6 bytes); nil: not bound
-	Tasks   Tasks            // at least one task
+	Tasks   tasks.Set        // at least one task
 	Serial  uint32           // the issuer's serial number for this grant
 
 	IssuedAt time.Time // when the grant is signed (the device's time floor moves to it)

@@ -18,6 +18,7 @@ import (
 	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/signkey"
+	"github.com/mstool/mstool/pkg/tasks"
 )
 
 // go test ./pkg/grant -run TestVectors -update rewrites vectors/grant.txt.
@@ -72,14 +73,14 @@ type vectorCase struct {
 func vectorCases() []vectorCase {
 	ip1024 := baseRequest()
 	ip1024.HostMAC = nil
-	ip1024.Tasks = 1<<grant.TaskID | 1<<grant.TaskUptime | 1<<grant.TaskCounters
+	ip1024.Tasks = 1<<tasks.TaskID | 1<<tasks.TaskUptime | 1<<tasks.TaskCounters
 	ip1024.Serial = 0x0102
 	ip1024.NotAfter = t0.Add(365 * 24 * time.Hour)
 
 	group := baseRequest()
 	group.Group = true
 	group.HostIP = netip.Addr{}
-	group.Tasks = grant.AllTasks
+	group.Tasks = tasks.AllBuiltin
 	group.Serial = 9
 
 	other := testDevice()

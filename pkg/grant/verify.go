@@ -14,6 +14,7 @@ import (
 
 	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/signkey"
+	"github.com/mstool/mstool/pkg/tasks"
 )
 
 // VerifyOptions say what to check a grant against. Only Issuer is
@@ -47,10 +48,10 @@ type VerifyOptions struct {
 	HostMAC net.HardwareAddr
 
 	// Task, when not nil, must be permitted by the grant.
-	Task *Task
+	Task *tasks.Task
 
 	// TaskMap, when not nil, names application tasks in messages.
-	TaskMap *TaskMap
+	TaskMap *tasks.Map
 }
 
 // Result is a grant that passed Verify.

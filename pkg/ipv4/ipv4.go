@@ -7,6 +7,12 @@
 //
 // Builders append to a caller-supplied slice, like the rest of mstool's
 // wire code.
+//
+// It is also the one place of the IPv4 header's layout for the rest of
+// the host's code: ReadFields reads a header as found on the wire
+// (options and fragments allowed, nothing verified: pkg/esp's outer
+// headers, pkg/capture's frames), PutHeader and SetTotalLen write one in
+// place, without allocating.
 package ipv4
 
 import (
@@ -37,6 +43,10 @@ const (
 	MaxPacket = 0xffff
 )
 
+// ProtocolOffset is the offset of the protocol field in the IPv4 header
+// (ESP's transport mode rewrites it).
+const ProtocolOffset = offProto
+
 // Field offsets in the IPv4 header.
 const (
 	offVersionIHL = 0
@@ -50,6 +60,7 @@ const (
 	offSrc        = 12
 	offDst        = 16
 
+	flagDF     = 0x4000
 	flagMF     = 0x2000
 	fragOffset = 0x1fff
 )
@@ -100,21 +111,97 @@ func AppendHeader(dst []byte, h *Header, payloadLen int) ([]byte, error) {
 	}
 	o := len(dst)
 	dst = append(dst, make([]byte, HeaderLen)...)
-	b := dst[o:]
-	b[offVersionIHL] = 0x45
+	hh := *h
+	hh.TTL = ttl
+	PutHeader(dst[o:], &hh)
+	SetTotalLen(dst[o:], HeaderLen, HeaderLen+payloadLen)
+	return dst, nil
+}
+
+// PutHeader writes a 20-byte IPv4 header (no options) for h into
+// b[:HeaderLen], TTL as given (0 stays 0), total length and checksum
+// left to SetTotalLen. h's addresses must be IPv4.
+func PutHeader(b []byte, h *Header) {
+	_ = b[HeaderLen-1]
+	b[offVersionIHL] = 4<<4 | HeaderLen/4
 	b[offTOS] = h.TOS
-	binary.BigEndian.PutUint16(b[offTotalLen:], uint16(HeaderLen+payloadLen))
 	binary.BigEndian.PutUint16(b[offID:], h.ID)
+	b[offFlagsFrag], b[offFlagsFrag+1] = 0, 0
 	if h.DF {
-		binary.BigEndian.PutUint16(b[offFlagsFrag:], 0x4000)
+		b[offFlagsFrag] = flagDF >> 8
 	}
-	b[offTTL] = ttl
+	b[offTTL] = h.TTL
 	b[offProto] = h.Protocol
 	s, d := h.Src.As4(), h.Dst.As4()
-	copy(b[offSrc:], s[:])
-	copy(b[offDst:], d[:])
-	binary.BigEndian.PutUint16(b[offChecksum:], Checksum(b[:HeaderLen]))
-	return dst, nil
+	copy(b[offSrc:offSrc+4], s[:])
+	copy(b[offDst:offDst+4], d[:])
+}
+
+// SetTotalLen sets the total length of the IPv4 header at the start of
+// pkt (hdrLen bytes, options included) to total and recomputes its
+// checksum.
+func SetTotalLen(pkt []byte, hdrLen, total int) {
+	binary.BigEndian.PutUint16(pkt[offTotalLen:], uint16(total))
+	pkt[offChecksum], pkt[offChecksum+1] = 0, 0
+	binary.BigEndian.PutUint16(pkt[offChecksum:], Checksum(pkt[:hdrLen]))
+}
+
+// Fields is an IPv4 header as found on the wire (ReadFields): options
+// allowed, the checksum and the total length not checked. It is how ESP
+// and captures read outer headers; Parse is the device's strict check.
+type Fields struct {
+	HeaderLen int    // IHL × 4, options included: 20..60, within the buffer
+	TotalLen  int    // the total length field, as sent
+	FlagsFrag uint16 // the flags and fragment offset field
+	TOS       uint8
+	Protocol  uint8
+	Src, Dst  netip.Addr
+}
+
+// Fragment reports whether the packet is part of a fragmented datagram:
+// more fragments follow, or its offset is not zero.
+func (f *Fields) Fragment() bool { return f.FlagsFrag&(flagMF|fragOffset) != 0 }
+
+// FragmentOffset is the fragment offset field (in units of 8 bytes).
+func (f *Fields) FragmentOffset() int { return int(f.FlagsFrag & fragOffset) }
+
+// DF reports the don't-fragment flag.
+func (f *Fields) DF() bool { return f.FlagsFrag&flagDF != 0 }
+
+// Payload returns pkt[HeaderLen:TotalLen], the payload the header
+// announces, and false when the total length is shorter than the header
+// or longer than pkt.
+func (f *Fields) Payload(pkt []byte) ([]byte, bool) {
+	if f.TotalLen < f.HeaderLen || f.TotalLen > len(pkt) {
+		return nil, false
+	}
+	return pkt[f.HeaderLen:f.TotalLen], true
+}
+
+// ReadFields reads the IPv4 header at the start of pkt. It fails, with an
+// error wrapping ErrMalformed, only when pkt is shorter than 20 bytes, is
+// not IPv4, or its header length is under 20 bytes or beyond pkt. It does
+// not allocate.
+func ReadFields(pkt []byte) (Fields, error) {
+	if len(pkt) < HeaderLen {
+		return Fields{}, malformed("%d bytes, shorter than a header", len(pkt))
+	}
+	if v := pkt[offVersionIHL] >> 4; v != 4 {
+		return Fields{}, malformed("version %d", v)
+	}
+	ihl := int(pkt[offVersionIHL]&0x0f) * 4
+	if ihl < HeaderLen || ihl > len(pkt) {
+		return Fields{}, malformed("header length %d (%d bytes received)", ihl, len(pkt))
+	}
+	return Fields{
+		HeaderLen: ihl,
+		TotalLen:  int(binary.BigEndian.Uint16(pkt[offTotalLen:])),
+		FlagsFrag: binary.BigEndian.Uint16(pkt[offFlagsFrag:]),
+		TOS:       pkt[offTOS],
+		Protocol:  pkt[offProto],
+		Src:       netip.AddrFrom4([4]byte(pkt[offSrc : offSrc+4])),
+		Dst:       netip.AddrFrom4([4]byte(pkt[offDst : offDst+4])),
+	}, nil
 }
 
 // Parse checks an IPv4 packet as the device does (version 4, IHL 5, total
@@ -122,41 +209,32 @@ func AppendHeader(dst []byte, h *Header, payloadLen int) ([]byte, error) {
 // header and payload (bytes after the total length are ignored, as link
 // padding). Options are refused with ErrOptions: neither side sends them.
 func Parse(pkt []byte) (Header, []byte, error) {
-	var h Header
-	if len(pkt) < HeaderLen {
-		return h, nil, malformed("%d bytes, shorter than a header", len(pkt))
+	f, err := ReadFields(pkt)
+	if err != nil {
+		return Header{}, nil, err
 	}
-	if pkt[offVersionIHL]>>4 != 4 {
-		return h, nil, malformed("version %d", pkt[offVersionIHL]>>4)
+	payload, ok := f.Payload(pkt)
+	if !ok {
+		return Header{}, nil, malformed("total length %d (header %d, %d bytes received)", f.TotalLen, f.HeaderLen, len(pkt))
 	}
-	ihl := int(pkt[offVersionIHL]&0x0f) * 4
-	if ihl < HeaderLen {
-		return h, nil, malformed("header length %d", ihl)
+	if Checksum(pkt[:f.HeaderLen]) != 0 {
+		return Header{}, nil, ErrChecksum
 	}
-	total := int(binary.BigEndian.Uint16(pkt[offTotalLen:]))
-	if total < ihl || total > len(pkt) {
-		return h, nil, malformed("total length %d (header %d, %d bytes received)", total, ihl, len(pkt))
+	if f.HeaderLen != HeaderLen {
+		return Header{}, nil, ErrOptions
 	}
-	if Checksum(pkt[:ihl]) != 0 {
-		return h, nil, ErrChecksum
+	if f.Fragment() {
+		return Header{}, nil, ErrFragment
 	}
-	if ihl != HeaderLen {
-		return h, nil, ErrOptions
-	}
-	ff := binary.BigEndian.Uint16(pkt[offFlagsFrag:])
-	if ff&(flagMF|fragOffset) != 0 {
-		return h, nil, ErrFragment
-	}
-	h = Header{
-		TOS:      pkt[offTOS],
+	return Header{
+		TOS:      f.TOS,
 		ID:       binary.BigEndian.Uint16(pkt[offID:]),
-		DF:       ff&0x4000 != 0,
+		DF:       f.DF(),
 		TTL:      pkt[offTTL],
-		Protocol: pkt[offProto],
-		Src:      netip.AddrFrom4([4]byte(pkt[offSrc : offSrc+4])),
-		Dst:      netip.AddrFrom4([4]byte(pkt[offDst : offDst+4])),
-	}
-	return h, pkt[ihl:total], nil
+		Protocol: f.Protocol,
+		Src:      f.Src,
+		Dst:      f.Dst,
+	}, payload, nil
 }
 
 // AppendUDP appends an IPv4 packet carrying one UDP datagram from src to

@@ -204,6 +204,12 @@ func FuzzParse(f *testing.F) {
 	f.Add(echo)
 	f.Add([]byte{0x45})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if fl, err := ReadFields(b); err == nil {
+			if fl.HeaderLen > len(b) {
+				t.Fatalf("header length %d of %d bytes", fl.HeaderLen, len(b))
+			}
+			fl.Payload(b) // never panics
+		}
 		hdr, payload, err := Parse(b)
 		if err != nil {
 			return
@@ -236,4 +242,83 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// ReadFields is the lenient reading ESP and captures use: options allowed,
+// checksum and total length not checked, and it does not allocate.
+func TestReadFields(t *testing.T) {
+	pkt, err := AppendUDP(nil, &Header{ID: 9, DF: true, TOS: 0x10, Src: host, Dst: dev}, 4500, 4500, []byte("payload"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ReadFields(pkt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Fields{HeaderLen: HeaderLen, TotalLen: len(pkt), FlagsFrag: flagDF, TOS: 0x10, Protocol: ProtoUDP, Src: host, Dst: dev}
+	if f != want || !f.DF() || f.Fragment() {
+		t.Fatalf("ReadFields = %+v, want %+v", f, want)
+	}
+	if p, ok := f.Payload(append(pkt, 0, 0)); !ok || len(p) != len(pkt)-HeaderLen {
+		t.Fatalf("Payload with link padding: %d bytes, %v", len(p), ok)
+	}
+
+	// A header with 4 bytes of options (IHL 6): read, with its length;
+	// SetTotalLen keeps its checksum right over the options.
+	opt := append(append(append([]byte(nil), pkt[:HeaderLen]...), 1, 1, 1, 0), pkt[HeaderLen:]...)
+	opt[offVersionIHL] = 0x46
+	SetTotalLen(opt, 24, len(opt))
+	if Checksum(opt[:24]) != 0 {
+		t.Fatal("SetTotalLen: bad checksum over options")
+	}
+	if f, err := ReadFields(opt); err != nil || f.HeaderLen != 24 || f.TotalLen != len(opt) {
+		t.Fatalf("with options: %+v, %v", f, err)
+	}
+	if _, _, err := Parse(opt); !errors.Is(err, ErrOptions) {
+		t.Fatalf("Parse with options: %v, want ErrOptions", err)
+	}
+
+	// Fragments are read and reported, not refused.
+	frag := bytes.Clone(pkt)
+	frag[offFlagsFrag] |= flagMF >> 8
+	if f, err := ReadFields(frag); err != nil || !f.Fragment() || f.FragmentOffset() != 0 {
+		t.Fatalf("MF: %+v, %v", f, err)
+	}
+	// A total length beyond the buffer: read, but no payload.
+	long := bytes.Clone(pkt)
+	SetTotalLen(long, HeaderLen, len(pkt)+1)
+	if f, err := ReadFields(long); err != nil {
+		t.Fatal(err)
+	} else if _, ok := f.Payload(long); ok {
+		t.Fatal("Payload beyond the buffer")
+	}
+
+	for name, b := range map[string][]byte{
+		"short":        pkt[:HeaderLen-1],
+		"IPv6":         append([]byte{0x60}, pkt[1:]...),
+		"IHL 4":        append([]byte{0x44}, pkt[1:]...),
+		"IHL past end": append([]byte{0x4f}, pkt[1:HeaderLen+4]...),
+	} {
+		if _, err := ReadFields(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = ReadFields(pkt) }); n != 0 {
+		t.Errorf("ReadFields allocates %v times", n)
+	}
+}
+
+// PutHeader and SetTotalLen build what AppendHeader builds.
+func TestPutHeader(t *testing.T) {
+	h := &Header{TOS: 3, ID: 0x1234, DF: true, TTL: 17, Protocol: ProtoESP, Src: host, Dst: dev}
+	want, err := AppendHeader(nil, h, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := bytes.Repeat([]byte{0xff}, HeaderLen) // PutHeader writes every byte but length and checksum
+	PutHeader(got, h)
+	SetTotalLen(got, HeaderLen, HeaderLen+100)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("PutHeader+SetTotalLen %x, AppendHeader %x", got, want)
+	}
 }

@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -337,5 +340,54 @@ func TestUDPLinkRebuildsPackets(t *testing.T) {
 	e, err := ipv4.ParseEcho(got)
 	if err != nil || !e.Reply || e.Seq != 6 || string(e.Data) != "hi" {
 		t.Fatalf("echo reply %+v %v", e, err)
+	}
+}
+
+// Log is told of the socket and of ICMP errors from a port nobody
+// listens on; Trace sees the datagrams sent (mstool -v, -vv).
+func TestUDPLinkLogs(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close() // nobody listens there now
+	var mu sync.Mutex
+	var logs []string
+	var sent [][]byte
+	opts := &link.Options{
+		Log:   func(msg string) { mu.Lock(); logs = append(logs, msg); mu.Unlock() },
+		Trace: func(dir string, p []byte) { mu.Lock(); sent = append(sent, append([]byte(dir+" "), p...)); mu.Unlock() },
+	}
+	ends := link.Endpoints{Local: netip.AddrPortFrom(hostAddr, 4500), Remote: netip.AddrPortFrom(devAddr, 4500)}
+	l, err := link.DialUDP(addr, ends, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	pkt, _ := ipv4.AppendUDP(nil, &ipv4.Header{Src: hostAddr, Dst: devAddr}, 4500, 4500, []byte("payload"))
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if err := l.WritePacket(pkt); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		all := strings.Join(logs, "\n")
+		mu.Unlock()
+		if strings.Contains(all, "connection refused") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ICMP error logged:\n%s", all)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs[0], "socket open") {
+		t.Errorf("first log line %q", logs[0])
+	}
+	if len(sent) == 0 || string(sent[0]) != "send payload" {
+		t.Errorf("traced %q, want the UDP payload sent", sent)
 	}
 }

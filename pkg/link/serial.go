@@ -26,6 +26,41 @@ type Options struct {
 	Reset device.Reset
 	// ReadyWait bounds that wait (default device.DefaultReadyWait).
 	ReadyWait time.Duration
+	// Log, when set, is told of the link's events, one line each (port
+	// opened, the readiness probes, frames dropped, ICMP errors on UDP):
+	// mstool -v. The package never prints.
+	Log func(msg string)
+	// Trace, when set, is given every packet the link sends ("send") and
+	// receives ("recv") as it is on the wire: the IPv4 packet of a SLIP
+	// frame on a serial port, the UDP payload (the ESP packet) on UDP;
+	// over a serial port also the management frames of the readiness
+	// wait: mstool -vv.
+	Trace func(dir string, pkt []byte)
+}
+
+// hooks are the Log and Trace of Options, safe to call when unset.
+type hooks struct {
+	log   func(string)
+	trace func(string, []byte)
+}
+
+func newHooks(o *Options) hooks {
+	if o == nil {
+		return hooks{}
+	}
+	return hooks{o.Log, o.Trace}
+}
+
+func (h hooks) logf(format string, a ...any) {
+	if h.log != nil {
+		h.log(fmt.Sprintf(format, a...))
+	}
+}
+
+func (h hooks) tracef(dir string, p []byte) {
+	if h.trace != nil {
+		h.trace(dir, p)
+	}
 }
 
 // Serial is a SLIP link on a serial port, shared with the management
@@ -34,6 +69,7 @@ type Serial struct {
 	conn  device.Conn
 	name  string
 	rec   *Recorder
+	h     hooks
 	wmu   sync.Mutex // one frame at a time on the line
 	pkts  chan []byte
 	mgmt  *mgmtConn
@@ -59,14 +95,16 @@ func OpenSerial(path string, opts *Options) (*Serial, error) {
 		return nil, err
 	}
 	s := NewSerial(p, "serial "+path, opts)
+	s.h.logf("%s: port opened (%d 8N1)", s.name, device.Baud)
 	if opts != nil && opts.Reset == device.ResetNever {
+		s.h.logf("%s: --reset never: not waiting for the device", s.name)
 		return s, nil
 	}
 	var wait time.Duration
 	if opts != nil {
 		wait = opts.ReadyWait
 	}
-	d, err := device.New(s.Management(), &device.Options{Reset: device.ResetNever})
+	d, err := device.New(s.Management(), &device.Options{Reset: device.ResetNever, Log: s.h.log, Trace: s.h.trace})
 	if err == nil {
 		err = d.WaitReady(context.Background(), wait)
 	}
@@ -80,7 +118,7 @@ func OpenSerial(path string, opts *Options) (*Serial, error) {
 // NewSerial starts a link on an open byte connection (a serial port, or
 // one end of a pipe in tests). name is used in messages.
 func NewSerial(c device.Conn, name string, opts *Options) *Serial {
-	s := &Serial{conn: c, name: name, pkts: make(chan []byte, queueLen), done: make(chan struct{})}
+	s := &Serial{conn: c, name: name, h: newHooks(opts), pkts: make(chan []byte, queueLen), done: make(chan struct{})}
 	if opts != nil {
 		s.rec = opts.Recorder
 	}
@@ -122,26 +160,32 @@ func (s *Serial) dispatch(f []byte) {
 	case f[0] >= 0x45 && f[0] <= 0x4f:
 		p := append([]byte(nil), f...)
 		s.stats.recv.Add(1)
+		s.h.tracef("recv", p)
 		if s.rec != nil {
 			s.rec.Record(p)
 		}
-		offer(s.pkts, p, &s.stats.dropped)
+		if offer(s.pkts, p, &s.stats.dropped) {
+			s.h.logf("%s: receive queue full: dropped the oldest packet", s.name)
+		}
 	default:
 		s.stats.dropped.Add(1)
+		s.h.logf("%s: dropped a frame of %d bytes: neither IPv4 nor management (first byte 0x%02x)", s.name, len(f), f[0])
 	}
 }
 
-// offer queues v, dropping the oldest entry when the queue is full.
-func offer(ch chan []byte, v []byte, dropped *atomic.Uint64) {
+// offer queues v, dropping the oldest entry when the queue is full, and
+// reports whether it dropped one.
+func offer(ch chan []byte, v []byte, dropped *atomic.Uint64) (lost bool) {
 	for {
 		select {
 		case ch <- v:
-			return
+			return lost
 		default:
 		}
 		select {
 		case <-ch:
 			dropped.Add(1)
+			lost = true
 		default:
 		}
 	}
@@ -154,6 +198,7 @@ func (s *Serial) fail(err error) {
 	default:
 		e := fmt.Errorf("link: %s: %w (%v)", s.name, ErrClosed, err)
 		s.rerr.Store(&e)
+		s.h.logf("%s: the port failed: %v", s.name, err)
 	}
 	s.once.Do(func() { close(s.done) })
 }
@@ -170,6 +215,7 @@ func (s *Serial) WritePacket(pkt []byte) error {
 	if len(pkt) > MaxFrame {
 		return fmt.Errorf("%w (%d bytes)", ErrTooLarge, len(pkt))
 	}
+	s.h.tracef("send", pkt)
 	if err := s.writeFrame(pkt); err != nil {
 		return err
 	}

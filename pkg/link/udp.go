@@ -26,6 +26,7 @@ type UDP struct {
 	ends  Endpoints
 	name  string
 	rec   *Recorder
+	h     hooks
 	pkts  chan []byte
 	done  chan struct{}
 	once  sync.Once
@@ -52,10 +53,11 @@ func DialUDP(addr string, ends Endpoints, opts *Options) (*UDP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("link: udp: %w", err)
 	}
-	u := &UDP{conn: c, ends: ends, name: "udp " + addr, pkts: make(chan []byte, queueLen), done: make(chan struct{})}
+	u := &UDP{conn: c, ends: ends, name: "udp " + addr, h: newHooks(opts), pkts: make(chan []byte, queueLen), done: make(chan struct{})}
 	if opts != nil {
 		u.rec = opts.Recorder
 	}
+	u.h.logf("%s: socket open, local %s, to %s (ESP in UDP between %s and %s)", u.name, c.LocalAddr(), ra, ends.Local, ends.Remote)
 	go u.readLoop()
 	return u, nil
 }
@@ -70,6 +72,7 @@ func (u *UDP) readLoop() {
 			var ne net.Error
 			if errors.As(err, &ne) && !ne.Timeout() && !errors.Is(err, net.ErrClosed) {
 				// ICMP port unreachable and the like: keep listening.
+				u.h.logf("%s: %v (an ICMP error: nothing listens there?)", u.name, err)
 				select {
 				case <-u.done:
 					return
@@ -80,17 +83,21 @@ func (u *UDP) readLoop() {
 			u.once.Do(func() { close(u.done) })
 			return
 		}
+		u.h.tracef("recv", buf[:n])
 		h := ipv4.Header{ID: uint16(u.id.Add(1)), Src: u.ends.Remote.Addr(), Dst: u.ends.Local.Addr()}
 		p, err := ipv4.AppendUDP(nil, &h, u.ends.Remote.Port(), u.ends.Local.Port(), buf[:n])
 		if err != nil {
 			u.stats.dropped.Add(1)
+			u.h.logf("%s: dropped a datagram of %d bytes: %v", u.name, n, err)
 			continue
 		}
 		u.stats.recv.Add(1)
 		if u.rec != nil {
 			u.rec.Record(p)
 		}
-		offer(u.pkts, p, &u.stats.dropped)
+		if offer(u.pkts, p, &u.stats.dropped) {
+			u.h.logf("%s: receive queue full: dropped the oldest packet", u.name)
+		}
 	}
 }
 
@@ -100,6 +107,7 @@ func (u *UDP) WritePacket(pkt []byte) error {
 	if err != nil {
 		return fmt.Errorf("link: udp: only UDP packets travel on this link: %w", err)
 	}
+	u.h.tracef("send", d.Payload)
 	if _, err := u.conn.Write(d.Payload); err != nil {
 		return fmt.Errorf("link: %s: %w", u.name, err)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/mstool/mstool/pkg/device"
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/mssl"
 	"github.com/mstool/mstool/pkg/tasks"
 )
@@ -96,7 +95,7 @@ func TestDeviceBenchKeyLeavesMSSLAlone(t *testing.T) {
 	}
 	adc := func(sess *mssl.Session, when string) {
 		t.Helper()
-		if r, err := sess.Task(ctx, grant.TaskADC, []byte{3}); err != nil || r.Status != tasks.StatusOK {
+		if r, err := sess.Task(ctx, tasks.TaskADC, []byte{3}); err != nil || r.Status != tasks.StatusOK {
 			t.Fatalf("%s: adc: %v %+v", when, err, r)
 		}
 	}

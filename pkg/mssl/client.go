@@ -382,7 +382,7 @@ func (s *Session) deviceAlert(pt []byte) error {
 // does not permit the task). A task whose reply does not arrive is sent
 // again in a new record (same request id), Retries times; the device runs
 // it again, so a lost reply to a toggle toggles twice.
-func (s *Session) Task(ctx context.Context, t grant.Task, args []byte) (tasks.Reply, error) {
+func (s *Session) Task(ctx context.Context, t tasks.Task, args []byte) (tasks.Reply, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reqID++

@@ -278,7 +278,7 @@ func (s *simMSSL) honest(g []byte, hk [16]byte) {
 	if err != nil {
 		s.t.Fatalf("honest handshake: %v", err)
 	}
-	r, err := sess.Task(context.Background(), grant.TaskADC, []byte{3})
+	r, err := sess.Task(context.Background(), tasks.TaskADC, []byte{3})
 	if err != nil || r.Status != tasks.StatusOK || len(r.Result) != 2 {
 		s.t.Fatalf("honest task: %v, %+v", err, r)
 	}
@@ -320,23 +320,23 @@ func TestDeviceSession(t *testing.T) {
 		t.Fatal("first handshake reported cached")
 	}
 	ctx := context.Background()
-	r, err := sess.Task(ctx, grant.TaskADC, []byte{3})
+	r, err := sess.Task(ctx, tasks.TaskADC, []byte{3})
 	if err != nil || r.Status != tasks.StatusOK || len(r.Result) != 2 {
 		t.Fatalf("adc: %v %+v", err, r)
 	}
 	taskCycles := s.lastCycles()
-	r, err = sess.Task(ctx, grant.TaskLED, []byte{1})
+	r, err = sess.Task(ctx, tasks.TaskLED, []byte{1})
 	if err != nil || r.Status != tasks.StatusOK || !bytes.Equal(r.Result, []byte{1}) {
 		t.Fatalf("led on: %v %+v", err, r)
 	}
 	// Outside the grant: status denied, the session stays usable.
-	for _, task := range []grant.Task{grant.TaskID, grant.TaskCounters, grant.TaskSettingsWrite} {
+	for _, task := range []tasks.Task{tasks.TaskID, tasks.TaskCounters, tasks.TaskSettingsWrite} {
 		r, err = sess.Task(ctx, task, nil)
 		if err != nil || r.Status != tasks.StatusDenied {
 			t.Fatalf("task %d outside the grant: %v, status %v (want denied)", task, err, r.Status)
 		}
 	}
-	if r, err = sess.Task(ctx, grant.TaskADC, []byte{1}); err != nil || r.Status != tasks.StatusOK {
+	if r, err = sess.Task(ctx, tasks.TaskADC, []byte{1}); err != nil || r.Status != tasks.StatusOK {
 		t.Fatalf("adc after a denied task: %v %+v", err, r)
 	}
 	if err := sess.Close(ctx); err != nil {
@@ -406,11 +406,11 @@ func TestDeviceSessionRSA2048(t *testing.T) {
 		t.Fatal("first RSA-2048 handshake sent no signature")
 	}
 	first := s.lastCycles()
-	r, err := sess.Task(ctx, grant.TaskADC, []byte{3})
+	r, err := sess.Task(ctx, tasks.TaskADC, []byte{3})
 	if err != nil || r.Status != tasks.StatusOK || len(r.Result) != 2 {
 		t.Fatalf("adc: %v %+v", err, r)
 	}
-	if r, err = sess.Task(ctx, grant.TaskID, nil); err != nil || r.Status != tasks.StatusDenied {
+	if r, err = sess.Task(ctx, tasks.TaskID, nil); err != nil || r.Status != tasks.StatusDenied {
 		t.Fatalf("task outside the grant: %v %+v (want denied)", err, r)
 	}
 
@@ -433,7 +433,7 @@ func TestDeviceSessionRSA2048(t *testing.T) {
 	if fl.SerialFloor != 3 || fl.Ended != 0 {
 		t.Fatalf("floors %+v (the grant's serial 10 stays valid)", fl)
 	}
-	if r, err = sess.Task(ctx, grant.TaskLED, []byte{1}); err != nil || r.Status != tasks.StatusOK {
+	if r, err = sess.Task(ctx, tasks.TaskLED, []byte{1}); err != nil || r.Status != tasks.StatusOK {
 		t.Fatalf("led after the floor statement: %v %+v", err, r)
 	}
 	if err := sess.Close(ctx); err != nil {
@@ -448,7 +448,7 @@ func TestDeviceSessionRSA2048(t *testing.T) {
 	if !sess3.Cached() || tr3.first(mssl.TypeGrantSignature) != nil {
 		t.Fatal("the handshake after the floor raise was not resumed from the cache")
 	}
-	if r, err := sess3.Task(ctx, grant.TaskADC, []byte{1}); err != nil || r.Status != tasks.StatusOK {
+	if r, err := sess3.Task(ctx, tasks.TaskADC, []byte{1}); err != nil || r.Status != tasks.StatusOK {
 		t.Fatalf("adc in the resumed session: %v %+v", err, r)
 	}
 	sess3.Close(ctx)
@@ -464,7 +464,7 @@ func TestDeviceSessionRSA2048(t *testing.T) {
 	if err != nil || !sess4.Cached() {
 		t.Fatalf("handshake after a refused bench KEY: %v (want it resumed from the cache)", err)
 	}
-	if r, err := sess4.Task(ctx, grant.TaskADC, []byte{2}); err != nil || r.Status != tasks.StatusOK {
+	if r, err := sess4.Task(ctx, tasks.TaskADC, []byte{2}); err != nil || r.Status != tasks.StatusOK {
 		t.Fatalf("adc after the bench: %v %+v", err, r)
 	}
 	sess4.Close(ctx)
@@ -485,7 +485,7 @@ func TestDeviceAttacks(t *testing.T) {
 	var talive *testing.T
 	alive := func(what string) {
 		talive.Helper()
-		r, err := sess.Task(ctx, grant.TaskADC, []byte{2})
+		r, err := sess.Task(ctx, tasks.TaskADC, []byte{2})
 		if err != nil || r.Status != tasks.StatusOK {
 			talive.Fatalf("honest session after %s: %v %+v", what, err, r)
 		}
@@ -714,17 +714,17 @@ func TestDeviceKeyLogDecrypt(t *testing.T) {
 	}
 	var want [][]byte
 	for i := byte(0); i < 3; i++ {
-		r, err := sess.Task(context.Background(), grant.TaskADC, []byte{i})
+		r, err := sess.Task(context.Background(), tasks.TaskADC, []byte{i})
 		if err != nil || r.Status != tasks.StatusOK {
 			t.Fatalf("adc %d: %v %+v", i, err, r)
 		}
-		want = append(want, tasks.AppendRequest(nil, grant.TaskADC, uint16(i+1), []byte{i}),
-			tasks.AppendReply(nil, grant.TaskADC, uint16(i+1), r.Status, r.Result))
+		want = append(want, tasks.AppendRequest(nil, tasks.TaskADC, uint16(i+1), []byte{i}),
+			tasks.AppendReply(nil, tasks.TaskADC, uint16(i+1), r.Status, r.Result))
 	}
-	if r, err := sess.Task(context.Background(), grant.TaskID, nil); err != nil || r.Status != tasks.StatusDenied {
+	if r, err := sess.Task(context.Background(), tasks.TaskID, nil); err != nil || r.Status != tasks.StatusDenied {
 		t.Fatalf("id: %v %+v", err, r)
 	}
-	want = append(want, tasks.AppendRequest(nil, grant.TaskID, 4, nil), tasks.AppendReply(nil, grant.TaskID, 4, tasks.StatusDenied, nil))
+	want = append(want, tasks.AppendRequest(nil, tasks.TaskID, 4, nil), tasks.AppendReply(nil, tasks.TaskID, 4, tasks.StatusDenied, nil))
 	if err := sess.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -908,7 +908,7 @@ func TestDeviceReprovisionForgetsOldConfig(t *testing.T) {
 	}
 
 	tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	r, err := sess.Task(tctx, grant.TaskADC, []byte{3})
+	r, err := sess.Task(tctx, tasks.TaskADC, []byte{3})
 	cancel()
 	if err == nil {
 		t.Errorf("the old session still runs tasks after re-provisioning: %+v", r)
@@ -949,7 +949,7 @@ func TestDeviceReplayAfterReflash(t *testing.T) {
 	if err != nil {
 		t.Fatalf("recorded session: %v", err)
 	}
-	if r, err := sess.Task(ctx, grant.TaskLED, []byte{1}); err != nil || r.Status != tasks.StatusOK {
+	if r, err := sess.Task(ctx, tasks.TaskLED, []byte{1}); err != nil || r.Status != tasks.StatusOK {
 		t.Fatalf("recorded task: %v, %+v", err, r)
 	}
 	nd := sess.DeviceNonce()

@@ -5,8 +5,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/mssl"
+	"github.com/mstool/mstool/pkg/tasks"
 )
 
 // FuzzServer feeds arbitrary messages to a device that has a session
@@ -17,7 +17,7 @@ func FuzzServer(f *testing.F) {
 	fx := newFixture(f, 1024)
 	var rec recorder
 	s, _ := fx.dialRecorded(&rec)
-	s.Task(context.Background(), grant.TaskADC, []byte{1})
+	s.Task(context.Background(), tasks.TaskADC, []byte{1})
 	for _, m := range rec.msgs {
 		f.Add(m.msg)
 	}
@@ -44,7 +44,7 @@ func FuzzServer(f *testing.F) {
 				}
 			}
 		}
-		if _, err := honest.Task(context.Background(), grant.TaskADC, []byte{2}); err != nil {
+		if _, err := honest.Task(context.Background(), tasks.TaskADC, []byte{2}); err != nil {
 			t.Fatalf("honest session after %x: %v", m, err)
 		}
 	})

@@ -93,7 +93,7 @@ func request(mod ...func(*grant.Request)) grant.Request {
 	r := grant.Request{
 		Device:   testDevice(),
 		HostIP:   hostAddr.Addr(),
-		Tasks:    1<<grant.TaskLED | 1<<grant.TaskADC,
+		Tasks:    1<<tasks.TaskLED | 1<<tasks.TaskADC,
 		Serial:   10,
 		IssuedAt: t0,
 		NotAfter: t0.Add(30 * 24 * time.Hour),
@@ -162,7 +162,7 @@ func (f *fixture) dial() (*mssl.Session, *mssltest.Pipe) {
 func (f *fixture) honest() {
 	f.t.Helper()
 	s, _ := f.dial()
-	r, err := s.Task(context.Background(), grant.TaskADC, []byte{3})
+	r, err := s.Task(context.Background(), tasks.TaskADC, []byte{3})
 	if err != nil || r.Status != tasks.StatusOK {
 		f.t.Fatalf("honest task after the attack: %v, status %v", err, r.Status)
 	}
@@ -300,7 +300,7 @@ func checkRevocationRace(t *testing.T, tg raceTarget) {
 		}
 		owner, ohk, err := grant.Sign(rand.Reader, tg.issuer, request(func(r *grant.Request) {
 			r.Serial = 1000 + uint32(i)
-			r.Tasks |= 1 << grant.TaskID
+			r.Tasks |= 1 << tasks.TaskID
 		}))
 		if err != nil {
 			t.Fatal(err)
@@ -330,9 +330,9 @@ func checkRevocationRace(t *testing.T, tg raceTarget) {
 		}
 		expectAlert(t, tc.name+": completing the parked handshake", send(completion), tc.want)
 		// No session for the victim: its records are unexpected.
-		rec := mssl.SealRecordForTest([16]byte{}, [8]byte{}, 1, mssl.RecordData, 1, []byte{1, byte(grant.TaskLED), 0, 1, 1}, nil)
+		rec := mssl.SealRecordForTest([16]byte{}, [8]byte{}, 1, mssl.RecordData, 1, []byte{1, byte(tasks.TaskLED), 0, 1, 1}, nil)
 		expectAlert(t, tc.name+": a record after the refused completion", send(rec), mssl.AlertUnexpectedMessage)
-		if r, err := own.Task(ctx, grant.TaskID, nil); err != nil || r.Status != tasks.StatusOK {
+		if r, err := own.Task(ctx, tasks.TaskID, nil); err != nil || r.Status != tasks.StatusOK {
 			t.Fatalf("%s: owner's session after the race: %v %+v", tc.name, err, r)
 		}
 		own.Close(ctx)

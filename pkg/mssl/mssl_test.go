@@ -41,26 +41,26 @@ func TestSession(t *testing.T) {
 			if s.Cached() {
 				t.Fatal("first handshake claims a cached grant")
 			}
-			r, err := s.Task(ctx, grant.TaskLED, []byte{1})
+			r, err := s.Task(ctx, tasks.TaskLED, []byte{1})
 			if err != nil || r.Status != tasks.StatusOK || !bytes.Equal(r.Result, []byte{1}) {
 				t.Fatalf("led on: %v %+v", err, r)
 			}
-			r, err = s.Task(ctx, grant.TaskID, nil)
+			r, err = s.Task(ctx, tasks.TaskID, nil)
 			if err != nil || r.Status != tasks.StatusDenied || len(r.Result) != 0 {
 				t.Fatalf("task outside the grant: %v %+v, want status denied", err, r)
 			}
-			r, err = s.Task(ctx, grant.TaskSettingsWrite, []byte{0, 0, 7})
+			r, err = s.Task(ctx, tasks.TaskSettingsWrite, []byte{0, 0, 7})
 			if err != nil || r.Status != tasks.StatusDenied {
 				t.Fatalf("settings-write: %v %+v, want denied", err, r)
 			}
 			if f.tasks.Settings[0] != 0 {
 				t.Fatal("a denied task ran")
 			}
-			r, err = s.Task(ctx, grant.TaskADC, []byte{5})
+			r, err = s.Task(ctx, tasks.TaskADC, []byte{5})
 			if err != nil || r.Status != tasks.StatusOK || !bytes.Equal(r.Result, []byte{2, 5}) {
 				t.Fatalf("adc after a denial: %v %+v", err, r)
 			}
-			r, err = s.Task(ctx, grant.TaskADC, []byte{9})
+			r, err = s.Task(ctx, tasks.TaskADC, []byte{9})
 			if err != nil || r.Status != tasks.StatusBadArgs {
 				t.Fatalf("adc 9: %v %+v, want bad arguments", err, r)
 			}
@@ -70,7 +70,7 @@ func TestSession(t *testing.T) {
 			if _, ok := f.srv.HasSession(); ok {
 				t.Fatal("session survives close_notify")
 			}
-			if _, err := s.Task(ctx, grant.TaskADC, []byte{1}); !errors.Is(err, mssl.ErrClosed) {
+			if _, err := s.Task(ctx, tasks.TaskADC, []byte{1}); !errors.Is(err, mssl.ErrClosed) {
 				t.Fatalf("task after close: %v", err)
 			}
 			st := f.srv.Stats()
@@ -81,7 +81,7 @@ func TestSession(t *testing.T) {
 			if !s2.Cached() {
 				t.Fatal("second handshake did not use the cache")
 			}
-			if _, err := s2.Task(ctx, grant.TaskADC, []byte{1}); err != nil {
+			if _, err := s2.Task(ctx, tasks.TaskADC, []byte{1}); err != nil {
 				t.Fatal(err)
 			}
 			if st := f.srv.Stats(); st.RSAVerifies != 1 || st.CacheHits != 1 || st.Handshakes != 2 {
@@ -176,7 +176,7 @@ func TestSpoofedHostWithSniffedGrant(t *testing.T) {
 	f.srv.Handle(hostAddr, rec.sent(mssl.TypeClientHello)[0])
 	expectAlert(t, "sniffed Finished", f.srv.Handle(hostAddr, rec.sent(mssl.RecordFinished)[0]), mssl.AlertBadRecordMAC)
 	// The honest session was not disturbed.
-	if r, err := honest.Task(ctx, grant.TaskLED, []byte{2}); err != nil || r.Status != tasks.StatusOK {
+	if r, err := honest.Task(ctx, tasks.TaskLED, []byte{2}); err != nil || r.Status != tasks.StatusOK {
 		t.Fatalf("honest session after the attack: %v %+v", err, r)
 	}
 	f.honest()
@@ -196,7 +196,7 @@ func TestRecordAttacks(t *testing.T) {
 	quick := func() {
 		c, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
-		s.Task(c, grant.TaskADC, []byte{1})
+		s.Task(c, tasks.TaskADC, []byte{1})
 	}
 	quick()
 	quick()
@@ -245,7 +245,7 @@ func TestRecordAttacks(t *testing.T) {
 	if out := f.srv.Handle(hostAddr, fresh); len(out) != 1 || out[0][0] != mssl.RecordData {
 		t.Fatalf("untampered record refused: %x", out)
 	}
-	if r, err := s.Task(ctx, grant.TaskLED, []byte{3}); err != nil || r.Status != tasks.StatusOK {
+	if r, err := s.Task(ctx, tasks.TaskLED, []byte{3}); err != nil || r.Status != tasks.StatusOK {
 		t.Fatalf("session after the attacks: %v %+v (client stats %+v)", err, r, s.Stats())
 	}
 	_ = p
@@ -411,7 +411,7 @@ func TestRevoke(t *testing.T) {
 		t.Fatalf("floor 2 after 7: %+v %v", fl, err)
 	}
 	// The session is still usable after all that.
-	if r, err := s.Task(ctx, grant.TaskLED, []byte{3}); err != nil || r.Status != tasks.StatusOK {
+	if r, err := s.Task(ctx, tasks.TaskLED, []byte{3}); err != nil || r.Status != tasks.StatusOK {
 		t.Fatalf("task: %v", err)
 	}
 	// Revoking the session's own grant (serial 10) ends the session.
@@ -467,13 +467,13 @@ func TestProtocolErrors(t *testing.T) {
 	if _, ok := f.srv.HasSession(); !ok {
 		t.Fatal("a cleartext close ended the session")
 	}
-	if _, err := s.Task(context.Background(), grant.TaskADC, []byte{0}); err != nil {
+	if _, err := s.Task(context.Background(), tasks.TaskADC, []byte{0}); err != nil {
 		t.Fatal(err)
 	}
 	// The device reset: the host's records are no longer a session's.
 	f.reset()
 	p.Server = f.srv
-	_, err := s.Task(context.Background(), grant.TaskADC, []byte{0})
+	_, err := s.Task(context.Background(), tasks.TaskADC, []byte{0})
 	if !errors.Is(err, mssl.ErrNoAnswer) {
 		t.Fatalf("task after a device reset: %v", err)
 	}
@@ -494,11 +494,11 @@ func TestKeyLogDecrypt(t *testing.T) {
 	}
 	var want [][]byte
 	for i := byte(0); i < 4; i++ {
-		r, err := s.Task(context.Background(), grant.TaskADC, []byte{i})
+		r, err := s.Task(context.Background(), tasks.TaskADC, []byte{i})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, tasks.AppendRequest(nil, grant.TaskADC, uint16(i+1), []byte{i}), tasks.AppendReply(nil, grant.TaskADC, uint16(i+1), r.Status, r.Result))
+		want = append(want, tasks.AppendRequest(nil, tasks.TaskADC, uint16(i+1), []byte{i}), tasks.AppendReply(nil, tasks.TaskADC, uint16(i+1), r.Status, r.Result))
 	}
 	s.Close(context.Background())
 	want = append(want, []byte{0}, []byte{0}) // close_notify both ways
@@ -569,7 +569,7 @@ func TestReplayAfterRollback(t *testing.T) {
 	image := f.store.State
 	var rec recorder
 	s, _ := f.dialRecorded(&rec)
-	if r, err := s.Task(context.Background(), grant.TaskLED, []byte{1}); err != nil || r.Status != tasks.StatusOK {
+	if r, err := s.Task(context.Background(), tasks.TaskLED, []byte{1}); err != nil || r.Status != tasks.StatusOK {
 		t.Fatalf("recorded task: %v, %+v", err, r)
 	}
 	s.Close(context.Background())

@@ -57,7 +57,7 @@ func runSealOnlyAttacks(t *testing.T, f *fixture, tg sealTarget) {
 	}
 	alive := func(t *testing.T, what string) {
 		t.Helper()
-		r, err := sess.Task(ctx, grant.TaskADC, []byte{2})
+		r, err := sess.Task(ctx, tasks.TaskADC, []byte{2})
 		if err != nil || r.Status != tasks.StatusOK {
 			t.Fatalf("honest session after %s: %v %+v", what, err, r)
 		}
@@ -66,7 +66,7 @@ func runSealOnlyAttacks(t *testing.T, f *fixture, tg sealTarget) {
 	send := tg.raw(attacker)
 
 	t.Run("disallowed task", func(t *testing.T) {
-		r, err := sess.Task(ctx, grant.TaskSettingsWrite, []byte{0, 0})
+		r, err := sess.Task(ctx, tasks.TaskSettingsWrite, []byte{0, 0})
 		if err != nil || r.Status != tasks.StatusDenied {
 			t.Fatalf("task outside the grant: %v %+v", err, r)
 		}

@@ -66,7 +66,7 @@ func (m *MemStore) Save(st PersistentState) error {
 
 // TaskFunc runs one task the grant permits and returns its status and
 // result (docs/tasks.md).
-type TaskFunc func(task grant.Task, args []byte) (tasks.Status, []byte)
+type TaskFunc func(task tasks.Task, args []byte) (tasks.Status, []byte)
 
 // ServerConfig is a device's MSSL configuration.
 type ServerConfig struct {

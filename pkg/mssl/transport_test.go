@@ -20,7 +20,7 @@ func runTasks(t *testing.T, f *fixture, tr mssl.Transport, g []byte, hk [16]byte
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.Task(ctx, grant.TaskLED, []byte{1})
+	r, err := s.Task(ctx, tasks.TaskLED, []byte{1})
 	if err != nil || r.Status != tasks.StatusOK {
 		t.Fatalf("led: %v %+v", err, r)
 	}

@@ -101,11 +101,11 @@ func makeVectors(t *testing.T) string {
 	v.rec("record", "client Finished: empty plaintext, extra_aad = ServerHello flags || grant seal tag",
 		"key", k.ClientKey[:], "salt", k.ClientSalt[:], "dir", []byte{1}, "type", []byte{mssl.RecordFinished}, "seq", u32(0),
 		"extra_aad", append([]byte{0}, g[grant.OffTag:grant.BodySize]...), "pt", []byte{}, "record", fin)
-	req := tasks.AppendRequest(nil, grant.TaskLED, 7, []byte{1})
+	req := tasks.AppendRequest(nil, tasks.TaskLED, 7, []byte{1})
 	rec := mssl.SealRecordForTest(k.ClientKey, k.ClientSalt, 1, mssl.RecordData, 1, req, nil)
 	v.rec("record", "task request led on, request id 7", "key", k.ClientKey[:], "salt", k.ClientSalt[:], "dir", []byte{1},
 		"type", []byte{mssl.RecordData}, "seq", u32(1), "extra_aad", []byte{}, "pt", req, "record", rec)
-	rep := tasks.AppendReply(nil, grant.TaskLED, 7, tasks.StatusOK, []byte{1})
+	rep := tasks.AppendReply(nil, tasks.TaskLED, 7, tasks.StatusOK, []byte{1})
 	rec = mssl.SealRecordForTest(k.ServerKey, k.ServerSalt, 2, mssl.RecordData, 1, rep, nil)
 	v.rec("record", "task reply, device to host", "key", k.ServerKey[:], "salt", k.ServerSalt[:], "dir", []byte{2},
 		"type", []byte{mssl.RecordData}, "seq", u32(1), "extra_aad", []byte{}, "pt", rep, "record", rec)
@@ -129,7 +129,7 @@ func makeVectors(t *testing.T) string {
 	sreq := one(cf)
 	sigMsg := append([]byte{mssl.TypeGrantSignature}, g[grant.BodySize:]...)
 	sf := one(sigMsg)
-	dreq := mssl.SealRecordForTest(k.ClientKey, k.ClientSalt, 1, mssl.RecordData, 1, tasks.AppendRequest(nil, grant.TaskADC, 1, []byte{3}), nil)
+	dreq := mssl.SealRecordForTest(k.ClientKey, k.ClientSalt, 1, mssl.RecordData, 1, tasks.AppendRequest(nil, tasks.TaskADC, 1, []byte{3}), nil)
 	drep := one(dreq)
 	if !bytes.Equal(sreq, []byte{mssl.TypeSignatureRequest}) {
 		t.Fatalf("answer to Finished: %x", sreq)

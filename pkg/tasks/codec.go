@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/mstool/mstool/pkg/grant"
 )
 
 // Codec names tasks, turns command-line words into their argument bytes
@@ -16,29 +14,29 @@ import (
 // built-in tasks only; application bits (16..31) then take hex bytes and
 // their results are raw ("extra").
 type Codec struct {
-	Map *grant.TaskMap // nil: no application task names
+	Map *Map // nil: no application task names
 }
 
 // Name is task t's name: built-in, from the map, or "bitN".
-func (c Codec) Name(t grant.Task) string { return c.Map.Name(t) }
+func (c Codec) Name(t Task) string { return c.Map.Name(t) }
 
 // Names are the names of the built-in tasks and the map's, in bit order.
 func (c Codec) Names() []string { return c.Map.Names() }
 
 // Lookup finds a task by name (built-in, the map's, or "bitN") or by
 // number (0..31).
-func (c Codec) Lookup(name string) (grant.Task, error) {
+func (c Codec) Lookup(name string) (Task, error) {
 	if t, ok := c.Map.Lookup(name); ok {
 		return t, nil
 	}
 	if n, err := strconv.ParseUint(name, 0, 8); err == nil && n < 32 {
-		return grant.Task(n), nil
+		return Task(n), nil
 	}
 	return 0, fmt.Errorf("tasks: unknown task %q (known: %s)", name, strings.Join(c.Names(), ", "))
 }
 
 // Usage says what task t takes on the command line ("" for nothing).
-func (c Codec) Usage(t grant.Task) string {
+func (c Codec) Usage(t Task) string {
 	if u, ok := ArgsUsage[t]; ok {
 		return u
 	}
@@ -50,7 +48,7 @@ func (c Codec) Usage(t grant.Task) string {
 
 // Help says in one line what task t does: a built-in's Help, for a
 // mapped task its bit and result fields.
-func (c Codec) Help(t grant.Task) string {
+func (c Codec) Help(t Task) string {
 	if h, ok := Help[t]; ok {
 		return h
 	}
@@ -65,7 +63,7 @@ func (c Codec) Help(t grant.Task) string {
 		}
 		return h
 	}
-	if t >= grant.FirstAppTask {
+	if t >= FirstAppTask {
 		return fmt.Sprintf("application task (bit %d), not in the task map", int(t))
 	}
 	return ""
@@ -74,7 +72,7 @@ func (c Codec) Help(t grant.Task) string {
 // Complete returns the values the argument after args of task t may take,
 // for command-line completion (nil: any, or none). Mapped tasks take
 // numbers and hex bytes, which are not completed.
-func (c Codec) Complete(t grant.Task, args []string) []string {
+func (c Codec) Complete(t Task, args []string) []string {
 	if _, ok := c.Map.App(t); ok {
 		return nil
 	}
@@ -83,10 +81,10 @@ func (c Codec) Complete(t grant.Task, args []string) []string {
 
 // FieldsUsage describes fields as command-line arguments: "SENSOR (u8)",
 // a bytes field as "[DATA (hex)]".
-func FieldsUsage(fields []grant.TaskField) string {
+func FieldsUsage(fields []FieldSpec) string {
 	u := make([]string, len(fields))
 	for i, f := range fields {
-		if f.Type == grant.FieldBytes {
+		if f.Type == FieldBytes {
 			u[i] = "[" + strings.ToUpper(f.Label) + " (hex)]"
 			continue
 		}
@@ -98,7 +96,7 @@ func FieldsUsage(fields []grant.TaskField) string {
 // ParseArgs turns command-line words into task t's argument bytes:
 // built-in tasks as ArgsUsage says, a mapped task by its argument types
 // (EncodeFields), any other task from hex bytes ("01 02" or "0102").
-func (c Codec) ParseArgs(t grant.Task, words []string) ([]byte, error) {
+func (c Codec) ParseArgs(t Task, words []string) ([]byte, error) {
 	if b, ok, err := parseBuiltinArgs(t, words); ok {
 		return b, err
 	}
@@ -108,7 +106,7 @@ func (c Codec) ParseArgs(t grant.Task, words []string) ([]byte, error) {
 			u = "no arguments"
 		}
 		n := len(a.Args)
-		if len(words) != n && !(n > 0 && a.Args[n-1].Type == grant.FieldBytes && len(words) == n-1) {
+		if len(words) != n && !(n > 0 && a.Args[n-1].Type == FieldBytes && len(words) == n-1) {
 			return nil, fmt.Errorf("tasks: %s takes %s", a.Name, u)
 		}
 		b, err := EncodeFields(a.Args, words)
@@ -130,7 +128,7 @@ func (c Codec) ParseArgs(t grant.Task, words []string) ([]byte, error) {
 
 // Decode turns task t's result into named fields, in order: built-in
 // tasks as Decode does, a mapped task by its result fields (DecodeFields).
-func (c Codec) Decode(t grant.Task, r []byte) ([]Field, error) {
+func (c Codec) Decode(t Task, r []byte) ([]Field, error) {
 	a, ok := c.Map.App(t)
 	if !ok {
 		return Decode(t, r)
@@ -143,16 +141,16 @@ func (c Codec) Decode(t grant.Task, r []byte) ([]Field, error) {
 }
 
 // NewResult describes a reply to task t with request id id.
-func (c Codec) NewResult(t grant.Task, id uint16, st Status, result []byte) Result {
+func (c Codec) NewResult(t Task, id uint16, st Status, result []byte) Result {
 	return newResult(c, t, id, st, result)
 }
 
 // EncodeFields turns one word per field into bytes: integers (decimal,
 // or 0x hex) are range-checked and big-endian; a bytes field is hex and
 // may be left out (empty).
-func EncodeFields(fields []grant.TaskField, words []string) ([]byte, error) {
+func EncodeFields(fields []FieldSpec, words []string) ([]byte, error) {
 	n := len(fields)
-	if n > 0 && fields[n-1].Type == grant.FieldBytes && len(words) == n-1 {
+	if n > 0 && fields[n-1].Type == FieldBytes && len(words) == n-1 {
 		words = append(words[:n-1:n-1], "")
 	}
 	if len(words) != n {
@@ -161,7 +159,7 @@ func EncodeFields(fields []grant.TaskField, words []string) ([]byte, error) {
 	var out []byte
 	for i, f := range fields {
 		w := words[i]
-		if f.Type == grant.FieldBytes {
+		if f.Type == FieldBytes {
 			b, err := hex.DecodeString(w)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %q is not hex bytes", f.Label, w)
@@ -194,11 +192,11 @@ func EncodeFields(fields []grant.TaskField, words []string) ([]byte, error) {
 // DecodeFields decodes b by fields: unsigned integers as uint64, signed
 // ones as int64, bytes as hex. Bytes beyond a fixed layout are kept in a
 // field "extra", as Decode does; b shorter than the layout is an error.
-func DecodeFields(fields []grant.TaskField, b []byte) ([]Field, error) {
+func DecodeFields(fields []FieldSpec, b []byte) ([]Field, error) {
 	out := make([]Field, 0, len(fields)+1)
 	o := 0
 	for _, f := range fields {
-		if f.Type == grant.FieldBytes {
+		if f.Type == FieldBytes {
 			out = append(out, Field{f.Label, hex.EncodeToString(b[o:])})
 			o = len(b)
 			continue

@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/mstool/mstool/pkg/grant"
 )
 
-func testMap(t *testing.T) *grant.TaskMap {
+func testMap(t *testing.T) *Map {
 	t.Helper()
-	m, err := grant.ParseTaskMap(strings.NewReader(`mstool-task-map 1
+	m, err := ParseMap(strings.NewReader(`mstool-task-map 1
 16 temperature args=u8:sensor result=i16:centi-celsius
 17 pump args=u8:state,u16:seconds
 18 write-log args=u16:offset,bytes:data result=u32:written
@@ -77,10 +75,10 @@ func TestCodecArgs(t *testing.T) {
 // EncodeFields and DecodeFields are inverses for every type and its
 // extremes.
 func TestFieldsRoundTrip(t *testing.T) {
-	all := []grant.TaskField{
-		{Type: grant.FieldU8, Label: "a"}, {Type: grant.FieldU16, Label: "b"}, {Type: grant.FieldU32, Label: "c"},
-		{Type: grant.FieldI8, Label: "d"}, {Type: grant.FieldI16, Label: "e"}, {Type: grant.FieldI32, Label: "f"},
-		{Type: grant.FieldBytes, Label: "g"},
+	all := []FieldSpec{
+		{Type: FieldU8, Label: "a"}, {Type: FieldU16, Label: "b"}, {Type: FieldU32, Label: "c"},
+		{Type: FieldI8, Label: "d"}, {Type: FieldI16, Label: "e"}, {Type: FieldI32, Label: "f"},
+		{Type: FieldBytes, Label: "g"},
 	}
 	for _, words := range [][]string{
 		{"0", "0", "0", "0", "0", "0", ""},
@@ -154,10 +152,10 @@ func TestCodecResult(t *testing.T) {
 func TestCodecHelpComplete(t *testing.T) {
 	c := Codec{Map: testMap(t)}
 	for _, tc := range []struct {
-		task grant.Task
+		task Task
 		want string
 	}{
-		{grant.TaskLED, Help[grant.TaskLED]},
+		{TaskLED, Help[TaskLED]},
 		{16, "application task (bit 16); result: centi-celsius (i16)"},
 		{17, "application task (bit 17)"},
 		{20, "application task (bit 20), not in the task map"},
@@ -166,7 +164,7 @@ func TestCodecHelpComplete(t *testing.T) {
 			t.Errorf("Help(%d) = %q, want %q", tc.task, got, tc.want)
 		}
 	}
-	if got := fmt.Sprint(c.Complete(grant.TaskLED, nil)); got != "[off on read toggle]" {
+	if got := fmt.Sprint(c.Complete(TaskLED, nil)); got != "[off on read toggle]" {
 		t.Errorf("Complete(led) = %s", got)
 	}
 	if got := c.Complete(16, nil); got != nil {

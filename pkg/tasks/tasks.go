@@ -1,8 +1,10 @@
-// Package tasks is the wire format of the device's task service
-// (docs/tasks.md): requests and replies, the arguments each task takes and
-// the results it returns. ESP sessions (pkg/espsession) carry these
-// messages in UDP to port Port; MSSL carries the same messages. Task
-// numbers are the grant task bits of pkg/grant: one registry.
+// Package tasks is the registry of device tasks and the wire format of
+// the device's task service (docs/tasks.md): task numbers and names (Task,
+// the built-ins; Map, an application's tasks at bits 16..31), sets of them
+// (Set, a grant's task bits: pkg/grant), requests and replies, the
+// arguments each task takes and the results it returns. ESP sessions
+// (pkg/espsession) carry these messages in UDP to port Port; MSSL carries
+// the same messages.
 package tasks
 
 import (
@@ -11,8 +13,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/mstool/mstool/pkg/grant"
 )
 
 // Port is the device's UDP port for task requests (inside ESP).
@@ -63,7 +63,7 @@ var ErrMalformed = errors.New("tasks: malformed reply")
 
 // AppendRequest appends a request for task with request id id and the
 // task's argument bytes.
-func AppendRequest(dst []byte, task grant.Task, id uint16, args []byte) []byte {
+func AppendRequest(dst []byte, task Task, id uint16, args []byte) []byte {
 	dst = append(dst, Version, byte(task))
 	dst = binary.BigEndian.AppendUint16(dst, id)
 	return append(dst, args...)
@@ -71,7 +71,7 @@ func AppendRequest(dst []byte, task grant.Task, id uint16, args []byte) []byte {
 
 // Reply is a parsed task reply.
 type Reply struct {
-	Task   grant.Task
+	Task   Task
 	ID     uint16
 	Status Status
 	Result []byte // aliases the message
@@ -85,7 +85,7 @@ func ParseReply(b []byte) (Reply, error) {
 	if b[0] != Version {
 		return Reply{}, fmt.Errorf("%w: version %d", ErrMalformed, b[0])
 	}
-	r := Reply{Task: grant.Task(b[1]), ID: binary.BigEndian.Uint16(b[2:]), Status: Status(b[4]), Result: b[ReplyHeaderLen:]}
+	r := Reply{Task: Task(b[1]), ID: binary.BigEndian.Uint16(b[2:]), Status: Status(b[4]), Result: b[ReplyHeaderLen:]}
 	if r.Status != StatusOK && len(r.Result) != 0 {
 		return Reply{}, fmt.Errorf("%w: result with status %d", ErrMalformed, r.Status)
 	}
@@ -93,15 +93,15 @@ func ParseReply(b []byte) (Reply, error) {
 }
 
 // ParseRequest parses a request (the device side; tests and fakes).
-func ParseRequest(b []byte) (task grant.Task, id uint16, args []byte, err error) {
+func ParseRequest(b []byte) (task Task, id uint16, args []byte, err error) {
 	if len(b) < RequestHeaderLen {
 		return 0, 0, nil, fmt.Errorf("tasks: request of %d bytes", len(b))
 	}
-	return grant.Task(b[1]), binary.BigEndian.Uint16(b[2:]), b[RequestHeaderLen:], nil
+	return Task(b[1]), binary.BigEndian.Uint16(b[2:]), b[RequestHeaderLen:], nil
 }
 
 // AppendReply appends a reply (the device side; tests and fakes).
-func AppendReply(dst []byte, task grant.Task, id uint16, st Status, result []byte) []byte {
+func AppendReply(dst []byte, task Task, id uint16, st Status, result []byte) []byte {
 	dst = append(dst, Version, byte(task))
 	dst = binary.BigEndian.AppendUint16(dst, id)
 	dst = append(dst, byte(st))
@@ -112,45 +112,45 @@ func AppendReply(dst []byte, task grant.Task, id uint16, st Status, result []byt
 var ledOps = map[string]byte{"off": 0, "on": 1, "toggle": 2, "read": 3}
 
 // ArgsUsage says what each task takes on the command line.
-var ArgsUsage = map[grant.Task]string{
-	grant.TaskID:            "",
-	grant.TaskUptime:        "",
-	grant.TaskCounters:      "",
-	grant.TaskLED:           "on|off|toggle|read",
-	grant.TaskADC:           "CHANNEL (0-7)",
-	grant.TaskSettingsRead:  "INDEX (0-1)",
-	grant.TaskSettingsWrite: "INDEX (0-1) VALUE (0-65535)",
+var ArgsUsage = map[Task]string{
+	TaskID:            "",
+	TaskUptime:        "",
+	TaskCounters:      "",
+	TaskLED:           "on|off|toggle|read",
+	TaskADC:           "CHANNEL (0-7)",
+	TaskSettingsRead:  "INDEX (0-1)",
+	TaskSettingsWrite: "INDEX (0-1) VALUE (0-65535)",
 }
 
 // Lookup finds a built-in task by name or number, or an application bit
 // by "bitN" or number (Codec.Lookup knows a task map's names too).
-func Lookup(name string) (grant.Task, error) { return Codec{}.Lookup(name) }
+func Lookup(name string) (Task, error) { return Codec{}.Lookup(name) }
 
 // Help says in one line what each built-in task does (Codec.Help knows a
 // task map's tasks too).
-var Help = map[grant.Task]string{
-	grant.TaskID:            "the device id, firmware version, MCU and suites",
-	grant.TaskUptime:        "seconds since reset and boot count",
-	grant.TaskCounters:      "the packet and drop counters",
-	grant.TaskLED:           "switch or read the LED",
-	grant.TaskADC:           "read an ADC channel",
-	grant.TaskSettingsRead:  "read an EEPROM-backed setting",
-	grant.TaskSettingsWrite: "change an EEPROM-backed setting",
+var Help = map[Task]string{
+	TaskID:            "the device id, firmware version, MCU and suites",
+	TaskUptime:        "seconds since reset and boot count",
+	TaskCounters:      "the packet and drop counters",
+	TaskLED:           "switch or read the LED",
+	TaskADC:           "read an ADC channel",
+	TaskSettingsRead:  "read an EEPROM-backed setting",
+	TaskSettingsWrite: "change an EEPROM-backed setting",
 }
 
 // Complete returns the values the argument after args of a built-in task
 // may take, for command-line completion (nil: any, or none); Codec.Complete
 // knows a task map's tasks too.
-func Complete(t grant.Task, args []string) []string { return Codec{}.Complete(t, args) }
+func Complete(t Task, args []string) []string { return Codec{}.Complete(t, args) }
 
 // completeBuiltin is Complete for the built-in tasks.
-func completeBuiltin(t grant.Task, args []string) []string {
+func completeBuiltin(t Task, args []string) []string {
 	switch {
-	case t == grant.TaskLED && len(args) == 0:
+	case t == TaskLED && len(args) == 0:
 		return []string{"off", "on", "read", "toggle"}
-	case t == grant.TaskADC && len(args) == 0:
+	case t == TaskADC && len(args) == 0:
 		return []string{"0", "1", "2", "3", "4", "5", "6", "7"}
-	case (t == grant.TaskSettingsRead || t == grant.TaskSettingsWrite) && len(args) == 0:
+	case (t == TaskSettingsRead || t == TaskSettingsWrite) && len(args) == 0:
 		return []string{"0", "1"}
 	}
 	return nil
@@ -158,11 +158,11 @@ func completeBuiltin(t grant.Task, args []string) []string {
 
 // ParseArgs turns command-line words into a built-in task's argument
 // bytes; other tasks take hex bytes (Codec.ParseArgs knows a task map's).
-func ParseArgs(t grant.Task, words []string) ([]byte, error) { return Codec{}.ParseArgs(t, words) }
+func ParseArgs(t Task, words []string) ([]byte, error) { return Codec{}.ParseArgs(t, words) }
 
 // parseBuiltinArgs is ParseArgs for the built-in tasks; ok is false for
 // other tasks.
-func parseBuiltinArgs(t grant.Task, words []string) (b []byte, ok bool, err error) {
+func parseBuiltinArgs(t Task, words []string) (b []byte, ok bool, err error) {
 	want := func(n int) error {
 		if len(words) != n {
 			u := ArgsUsage[t]
@@ -181,9 +181,9 @@ func parseBuiltinArgs(t grant.Task, words []string) (b []byte, ok bool, err erro
 		return v, nil
 	}
 	switch t {
-	case grant.TaskID, grant.TaskUptime, grant.TaskCounters:
+	case TaskID, TaskUptime, TaskCounters:
 		return nil, true, want(0)
-	case grant.TaskLED:
+	case TaskLED:
 		if err := want(1); err != nil {
 			return nil, true, err
 		}
@@ -192,19 +192,19 @@ func parseBuiltinArgs(t grant.Task, words []string) (b []byte, ok bool, err erro
 			return nil, true, fmt.Errorf("tasks: led: %q is not on, off, toggle or read", words[0])
 		}
 		return []byte{op}, true, nil
-	case grant.TaskADC:
+	case TaskADC:
 		if err := want(1); err != nil {
 			return nil, true, err
 		}
 		c, err := num(words[0], 7, "channel")
 		return []byte{byte(c)}, true, err
-	case grant.TaskSettingsRead:
+	case TaskSettingsRead:
 		if err := want(1); err != nil {
 			return nil, true, err
 		}
 		i, err := num(words[0], 1, "index")
 		return []byte{byte(i)}, true, err
-	case grant.TaskSettingsWrite:
+	case TaskSettingsWrite:
 		if err := want(2); err != nil {
 			return nil, true, err
 		}
@@ -261,7 +261,7 @@ var suiteNames = []string{"aes128-ccm8", "aes128-ccm16", "aes128-gcm16", "aes128
 // field "extra" (counters: more counters are named counter_N); the result
 // of a task outside the registry is all "extra" (Codec.Decode knows a task
 // map's layouts).
-func Decode(t grant.Task, r []byte) ([]Field, error) {
+func Decode(t Task, r []byte) ([]Field, error) {
 	short := func(n int) error {
 		if len(r) < n {
 			return fmt.Errorf("%w: %s result of %d bytes, want %d", ErrMalformed, t, len(r), n)
@@ -273,7 +273,7 @@ func Decode(t grant.Task, r []byte) ([]Field, error) {
 	var f []Field
 	n := 0
 	switch t {
-	case grant.TaskID:
+	case TaskID:
 		if err := short(8); err != nil {
 			return nil, err
 		}
@@ -290,13 +290,13 @@ func Decode(t grant.Task, r []byte) ([]Field, error) {
 		f = []Field{{"device_id", fmt.Sprintf("0x%08x", be32(0))}, {"firmware", fmt.Sprintf("%d.%d", r[4], r[5])},
 			{"mcu", mcu}, {"suites", strings.Join(suites, ",")}}
 		n = 8
-	case grant.TaskUptime:
+	case TaskUptime:
 		if err := short(6); err != nil {
 			return nil, err
 		}
 		f = []Field{{"uptime_s", be32(0)}, {"boot_count", be16(4)}}
 		n = 6
-	case grant.TaskCounters:
+	case TaskCounters:
 		for i := 0; i+4 <= len(r); i += 4 {
 			name := fmt.Sprintf("counter_%d", i/4)
 			if i/4 < len(CounterNames) {
@@ -305,19 +305,19 @@ func Decode(t grant.Task, r []byte) ([]Field, error) {
 			f = append(f, Field{name, be32(i)})
 		}
 		n = len(r) / 4 * 4
-	case grant.TaskLED:
+	case TaskLED:
 		if err := short(1); err != nil {
 			return nil, err
 		}
 		f = []Field{{"led", r[0] != 0}}
 		n = 1
-	case grant.TaskADC:
+	case TaskADC:
 		if err := short(2); err != nil {
 			return nil, err
 		}
 		f = []Field{{"adc", be16(0)}}
 		n = 2
-	case grant.TaskSettingsRead, grant.TaskSettingsWrite:
+	case TaskSettingsRead, TaskSettingsWrite:
 		if err := short(2); err != nil {
 			return nil, err
 		}
@@ -369,11 +369,11 @@ type Result struct {
 
 // NewResult describes a reply to built-in task t with request id id
 // (Codec.NewResult knows a task map's tasks).
-func NewResult(t grant.Task, id uint16, st Status, result []byte) Result {
+func NewResult(t Task, id uint16, st Status, result []byte) Result {
 	return Codec{}.NewResult(t, id, st, result)
 }
 
-func newResult(c Codec, t grant.Task, id uint16, st Status, result []byte) Result {
+func newResult(c Codec, t Task, id uint16, st Status, result []byte) Result {
 	r := Result{Task: c.Name(t), ID: id, Status: st.String(), StatusCode: int(st),
 		Allowed: st != StatusDenied, Raw: fmt.Sprintf("%x", result)}
 	if st != StatusOK {

@@ -5,25 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-
-	"github.com/mstool/mstool/pkg/grant"
 )
 
 func TestRequestReply(t *testing.T) {
-	req := AppendRequest(nil, grant.TaskSettingsWrite, 0x1234, []byte{1, 0xab, 0xcd})
+	req := AppendRequest(nil, TaskSettingsWrite, 0x1234, []byte{1, 0xab, 0xcd})
 	if !bytes.Equal(req, []byte{1, 6, 0x12, 0x34, 1, 0xab, 0xcd}) {
 		t.Fatalf("request %x", req)
 	}
 	task, id, args, err := ParseRequest(req)
-	if err != nil || task != grant.TaskSettingsWrite || id != 0x1234 || !bytes.Equal(args, []byte{1, 0xab, 0xcd}) {
+	if err != nil || task != TaskSettingsWrite || id != 0x1234 || !bytes.Equal(args, []byte{1, 0xab, 0xcd}) {
 		t.Fatalf("parse: %v %v %v %v", task, id, args, err)
 	}
 	if _, _, _, err := ParseRequest(req[:3]); err == nil {
 		t.Fatal("3-byte request parsed")
 	}
-	rep := AppendReply(nil, grant.TaskLED, 7, StatusOK, []byte{1})
+	rep := AppendReply(nil, TaskLED, 7, StatusOK, []byte{1})
 	r, err := ParseReply(rep)
-	if err != nil || r.Task != grant.TaskLED || r.ID != 7 || r.Status != StatusOK || !bytes.Equal(r.Result, []byte{1}) {
+	if err != nil || r.Task != TaskLED || r.ID != 7 || r.Status != StatusOK || !bytes.Equal(r.Result, []byte{1}) {
 		t.Fatalf("reply %+v %v", r, err)
 	}
 	for _, bad := range [][]byte{
@@ -73,7 +71,7 @@ func TestParseArgs(t *testing.T) {
 }
 
 func TestDecode(t *testing.T) {
-	f, err := Decode(grant.TaskID, []byte{0x12, 0x34, 0x56, 0x78, 0, 2, 1, 0x11, 0xee})
+	f, err := Decode(TaskID, []byte{0x12, 0x34, 0x56, 0x78, 0, 2, 1, 0x11, 0xee})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,13 +85,13 @@ func TestDecode(t *testing.T) {
 			t.Errorf("field %d: %v, want %v", i, f[i], want[i])
 		}
 	}
-	if _, err := Decode(grant.TaskUptime, []byte{1, 2, 3}); !errors.Is(err, ErrMalformed) {
+	if _, err := Decode(TaskUptime, []byte{1, 2, 3}); !errors.Is(err, ErrMalformed) {
 		t.Errorf("short uptime: %v", err)
 	}
 	// 19 counters: the 18 this version names, and one from a newer firmware.
 	c := make([]byte, 19*4)
 	c[13*4+3] = 5
-	f, _ = Decode(grant.TaskCounters, c)
+	f, _ = Decode(TaskCounters, c)
 	if len(f) != 19 || f[13].Name != "icmp_echo_answered" || f[13].Value != uint64(5) ||
 		f[16].Name != "icmp_dropped" || f[17].Name != "not_answered" || f[18].Name != "counter_18" {
 		t.Errorf("counters: %v", f)
@@ -105,16 +103,16 @@ func TestDecode(t *testing.T) {
 
 func TestComplete(t *testing.T) {
 	for _, tc := range []struct {
-		task grant.Task
+		task Task
 		args []string
 		want string
 	}{
-		{grant.TaskLED, nil, "[off on read toggle]"},
-		{grant.TaskLED, []string{"on"}, "[]"},
-		{grant.TaskADC, nil, "[0 1 2 3 4 5 6 7]"},
-		{grant.TaskSettingsWrite, nil, "[0 1]"},
-		{grant.TaskSettingsWrite, []string{"1"}, "[]"},
-		{grant.TaskID, nil, "[]"},
+		{TaskLED, nil, "[off on read toggle]"},
+		{TaskLED, []string{"on"}, "[]"},
+		{TaskADC, nil, "[0 1 2 3 4 5 6 7]"},
+		{TaskSettingsWrite, nil, "[0 1]"},
+		{TaskSettingsWrite, []string{"1"}, "[]"},
+		{TaskID, nil, "[]"},
 	} {
 		if got := fmt.Sprint(Complete(tc.task, tc.args)); got != tc.want {
 			t.Errorf("Complete(%s, %q) = %s, want %s", tc.task, tc.args, got, tc.want)
@@ -122,7 +120,7 @@ func TestComplete(t *testing.T) {
 		// Every candidate parses.
 		for _, c := range Complete(tc.task, tc.args) {
 			words := append(append([]string{}, tc.args...), c)
-			if tc.task == grant.TaskSettingsWrite {
+			if tc.task == TaskSettingsWrite {
 				words = append(words, "1")
 			}
 			if _, err := ParseArgs(tc.task, words); err != nil {

@@ -7,6 +7,7 @@ package capturetest
 import (
 	"encoding/binary"
 	"github.com/mstool/mstool/internal/inetsum"
+	"github.com/mstool/mstool/pkg/ipv4"
 	"io"
 	"net/netip"
 	"time"
@@ -28,19 +29,11 @@ func Checksum(b []byte) uint16 { return inetsum.Checksum(b) }
 // IPv4 returns an IPv4 packet (20-byte header, DF set, TTL 64) carrying
 // payload as protocol proto.
 func IPv4(src, dst netip.Addr, proto uint8, id uint16, payload []byte) []byte {
-	p := make([]byte, 20+len(payload))
-	p[0] = 0x45
-	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
-	binary.BigEndian.PutUint16(p[4:], id)
-	p[6] = 0x40 // DF
-	p[8] = 64
-	p[9] = proto
-	s, d := src.As4(), dst.As4()
-	copy(p[12:], s[:])
-	copy(p[16:], d[:])
-	binary.BigEndian.PutUint16(p[10:], Checksum(p[:20]))
-	copy(p[20:], payload)
-	return p
+	p, err := ipv4.AppendHeader(make([]byte, 0, ipv4.HeaderLen+len(payload)), &ipv4.Header{ID: id, DF: true, TTL: 64, Protocol: proto, Src: src, Dst: dst}, len(payload))
+	if err != nil {
+		panic("capturetest: " + err.Error())
+	}
+	return append(p, payload...)
 }
 
 // ICMPEcho returns an IPv4 ICMP echo request.

@@ -19,7 +19,6 @@ import (
 	"github.com/mstool/mstool/internal/taskfake"
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/esp"
-	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/ipv4"
 	"github.com/mstool/mstool/pkg/provision"
 	"github.com/mstool/mstool/pkg/safile"
@@ -411,7 +410,7 @@ func (d *Device) serve(inner []byte) []byte {
 	return nil
 }
 
-func (d *Device) task(version byte, t grant.Task, args []byte) (tasks.Status, []byte) {
+func (d *Device) task(version byte, t tasks.Task, args []byte) (tasks.Status, []byte) {
 	if version != tasks.Version {
 		return tasks.StatusBadVersion, nil
 	}

@@ -1,4 +1,4 @@
-package grant
+package tasks
 
 import (
 	"fmt"
@@ -36,29 +36,29 @@ var taskNames = [...]string{
 	TaskSettingsWrite: "settings-write",
 }
 
-// NumTasks is the number of tasks in the registry (bits 0..NumTasks-1).
-const NumTasks = len(taskNames)
+// NumBuiltin is the number of tasks in the registry (bits 0..NumBuiltin-1).
+const NumBuiltin = len(taskNames)
 
-// AllTasks is the task set holding every task in the registry.
-const AllTasks Tasks = 1<<NumTasks - 1
+// AllBuiltin is the task set holding every task in the registry.
+const AllBuiltin Set = 1<<NumBuiltin - 1
 
-// TaskNames returns the names of all tasks, in bit order.
-func TaskNames() []string {
-	out := make([]string, NumTasks)
+// BuiltinNames returns the names of all tasks, in bit order.
+func BuiltinNames() []string {
+	out := make([]string, NumBuiltin)
 	copy(out, taskNames[:])
 	return out
 }
 
 // String returns the task's name, or "bitN" for a bit not in the registry.
 func (t Task) String() string {
-	if int(t) < NumTasks {
+	if int(t) < NumBuiltin {
 		return taskNames[t]
 	}
 	return fmt.Sprintf("bit%d", t)
 }
 
-// LookupTask returns the task with the given name.
-func LookupTask(name string) (Task, bool) {
+// LookupBuiltin returns the task with the given name.
+func LookupBuiltin(name string) (Task, bool) {
 	for i, n := range taskNames {
 		if n == name {
 			return Task(i), true
@@ -67,16 +67,16 @@ func LookupTask(name string) (Task, bool) {
 	return 0, false
 }
 
-// Tasks is a set of tasks: bit i set means Task(i) is permitted. On the wire
+// Set is a set of tasks: bit i set means Task(i) is permitted. On the wire
 // it is a big-endian uint32.
-type Tasks uint32
+type Set uint32
 
 // Has reports whether t permits task.
-func (t Tasks) Has(task Task) bool { return task < 32 && t&(1<<task) != 0 }
+func (t Set) Has(task Task) bool { return task < 32 && t&(1<<task) != 0 }
 
 // Names returns the names of the tasks in t, in bit order; bits outside the
 // registry are named "bitN".
-func (t Tasks) Names() []string {
+func (t Set) Names() []string {
 	out := make([]string, 0, bits.OnesCount32(uint32(t)))
 	for i := 0; i < 32; i++ {
 		if t&(1<<i) != 0 {
@@ -87,16 +87,16 @@ func (t Tasks) Names() []string {
 }
 
 // String returns the task names joined by commas, as ParseTasks reads them.
-func (t Tasks) String() string { return strings.Join(t.Names(), ",") }
+func (t Set) String() string { return strings.Join(t.Names(), ",") }
 
 // Unknown returns the bits of t that are reserved for built-in tasks but
-// name none (NumTasks..15). Application bits (AppBits) are never unknown:
+// name none (NumBuiltin..15). Application bits (AppBits) are never unknown:
 // the device's application decides what they mean.
-func (t Tasks) Unknown() Tasks { return t &^ (AllTasks | AppBits) }
+func (t Set) Unknown() Set { return t &^ (AllBuiltin | AppBits) }
 
 // ParseTasks reads a comma-separated list of task names ("led,adc"); "all"
 // stands for every built-in task, and "bitN" names a built-in or
 // application bit (16..31) without a task map. Spaces around names are
-// ignored. The list must name at least one task. (*TaskMap).ParseTasks
+// ignored. The list must name at least one task. (*Map).ParseTasks
 // knows an application's task names too.
-func ParseTasks(s string) (Tasks, error) { return (*TaskMap)(nil).ParseTasks(s) }
+func ParseTasks(s string) (Set, error) { return (*Map)(nil).ParseTasks(s) }

@@ -1,4 +1,4 @@
-package grant_test
+package tasks_test
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mstool/mstool/pkg/grant"
+	"github.com/mstool/mstool/pkg/tasks"
 )
 
 const exampleMap = `# the sensor board's tasks
@@ -19,14 +19,14 @@ mstool-task-map 1
 `
 
 func TestParseTaskMap(t *testing.T) {
-	m, err := grant.ParseTaskMap(strings.NewReader(exampleMap), "board.map")
+	m, err := tasks.ParseMap(strings.NewReader(exampleMap), "board.map")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []grant.AppTask{
-		{Task: 16, Name: "temperature", Args: []grant.TaskField{{grant.FieldU8, "sensor"}}, Result: []grant.TaskField{{grant.FieldI16, "centi-celsius"}}},
-		{Task: 17, Name: "pump", Args: []grant.TaskField{{grant.FieldU8, "state"}, {grant.FieldU16, "seconds"}}},
-		{Task: 20, Name: "log-read", Result: []grant.TaskField{{grant.FieldU32, "offset"}, {grant.FieldBytes, "data"}}},
+	want := []tasks.AppTask{
+		{Task: 16, Name: "temperature", Args: []tasks.FieldSpec{{tasks.FieldU8, "sensor"}}, Result: []tasks.FieldSpec{{tasks.FieldI16, "centi-celsius"}}},
+		{Task: 17, Name: "pump", Args: []tasks.FieldSpec{{tasks.FieldU8, "state"}, {tasks.FieldU16, "seconds"}}},
+		{Task: 20, Name: "log-read", Result: []tasks.FieldSpec{{tasks.FieldU32, "offset"}, {tasks.FieldBytes, "data"}}},
 		{Task: 31, Name: "blink"},
 	}
 	if got := m.AppTasks(); !reflect.DeepEqual(got, want) {
@@ -35,10 +35,10 @@ func TestParseTaskMap(t *testing.T) {
 	if got := strings.Join(m.Names(), ","); got != "id,uptime,counters,led,adc,settings-read,settings-write,temperature,pump,log-read,blink" {
 		t.Fatalf("Names %s", got)
 	}
-	if m.All() != grant.AllTasks|1<<16|1<<17|1<<20|1<<31 {
+	if m.All() != tasks.AllBuiltin|1<<16|1<<17|1<<20|1<<31 {
 		t.Fatalf("All %#x", m.All())
 	}
-	for name, bit := range map[string]grant.Task{"temperature": 16, "led": 3, "bit18": 18, "bit5": 5, "blink": 31} {
+	for name, bit := range map[string]tasks.Task{"temperature": 16, "led": 3, "bit18": 18, "bit5": 5, "blink": 31} {
 		if got, ok := m.Lookup(name); !ok || got != bit {
 			t.Errorf("Lookup(%s) = %d %v", name, got, ok)
 		}
@@ -62,23 +62,23 @@ func TestParseTaskMap(t *testing.T) {
 		t.Fatalf("all = %#x", all)
 	}
 	// A nil map knows the built-ins only, and bitN.
-	var none *grant.TaskMap
-	if none.Name(16) != "bit16" || none.All() != grant.AllTasks || len(none.AppTasks()) != 0 {
+	var none *tasks.Map
+	if none.Name(16) != "bit16" || none.All() != tasks.AllBuiltin || len(none.AppTasks()) != 0 {
 		t.Fatal("nil map")
 	}
-	if ts, err := grant.ParseTasks("led,bit16"); err != nil || ts != 1<<3|1<<16 {
+	if ts, err := tasks.ParseTasks("led,bit16"); err != nil || ts != 1<<3|1<<16 {
 		t.Fatalf("ParseTasks bit16: %#x %v", ts, err)
 	}
 }
 
 func TestParseTaskMapDefaults(t *testing.T) {
-	m, err := grant.ParseTaskMap(strings.NewReader("16 a args=u8,u8 result=u16\n17 b result=u8,i8:x,u8\n"), "m")
+	m, err := tasks.ParseMap(strings.NewReader("16 a args=u8,u8 result=u16\n17 b result=u8,i8:x,u8\n"), "m")
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, _ := m.App(16)
 	b, _ := m.App(17)
-	labels := func(f []grant.TaskField) (s []string) {
+	labels := func(f []tasks.FieldSpec) (s []string) {
 		for _, x := range f {
 			s = append(s, x.Label)
 		}
@@ -96,7 +96,7 @@ func TestParseTaskMapDefaults(t *testing.T) {
 }
 
 func TestParseTaskMapErrors(t *testing.T) {
-	long := strings.Repeat("a", grant.MaxTaskNameLen+1)
+	long := strings.Repeat("a", tasks.MaxNameLen+1)
 	tests := []struct {
 		name, in, want string
 	}{
@@ -115,8 +115,8 @@ func TestParseTaskMapErrors(t *testing.T) {
 		{"leading digit", "16 1a", `bad task name "1a"`},
 		{"overlong name", "16 " + long, "longer than 32 bytes"},
 		{"overlong label", "16 a result=u8:" + long, "longer than 32 bytes"},
-		{"overlong line", "16 a # " + strings.Repeat("x", grant.MaxTaskMapLine), "m:1: line longer than 512 bytes"},
-		{"overlong line later", "16 a\n17 b " + strings.Repeat("x", 2*grant.MaxTaskMapLine), "m:2: line longer than 512 bytes"},
+		{"overlong line", "16 a # " + strings.Repeat("x", tasks.MaxMapLine), "m:1: line longer than 512 bytes"},
+		{"overlong line later", "16 a\n17 b " + strings.Repeat("x", 2*tasks.MaxMapLine), "m:2: line longer than 512 bytes"},
 		{"bad type", "16 a args=u64", `args: unknown type "u64"`},
 		{"bad type case", "16 a result=U8", `result: unknown type "U8"`},
 		{"bytes not last", "16 a args=bytes,u8", "only the last field may be bytes"},
@@ -136,11 +136,11 @@ func TestParseTaskMapErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := grant.ParseTaskMap(strings.NewReader(tt.in), "m")
+			_, err := tasks.ParseMap(strings.NewReader(tt.in), "m")
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want %q", err, tt.want)
 			}
-			var te *grant.TaskMapError
+			var te *tasks.MapError
 			if !errors.As(err, &te) || te.File != "m" {
 				t.Fatalf("not a *TaskMapError: %T", err)
 			}

@@ -1,4 +1,4 @@
-package grant
+package tasks
 
 import (
 	"bufio"
@@ -13,22 +13,22 @@ import (
 // built-in tasks; bits 16..31 belong to the application that runs on the
 // device, which registers its own tasks there. The host learns their
 // names and argument and result layouts from a task map file
-// (ParseTaskMap, docs/tasks.md "Application tasks").
+// (ParseMap, docs/tasks.md "Application tasks").
 const (
-	FirstAppTask Task  = 16         // the first application task bit
-	LastAppTask  Task  = 31         // the last application task bit
-	BuiltinBits  Tasks = 0x0000ffff // bits reserved for built-in tasks
-	AppBits      Tasks = 0xffff0000 // bits of application tasks
+	FirstAppTask Task = 16         // the first application task bit
+	LastAppTask  Task = 31         // the last application task bit
+	BuiltinBits  Set  = 0x0000ffff // bits reserved for built-in tasks
+	AppBits      Set  = 0xffff0000 // bits of application tasks
 )
 
-// TaskMapVersion is the task map format version ParseTaskMap reads; a
+// MapVersion is the task map format version ParseMap reads; a
 // map may declare it on its first line: "mstool-task-map 1".
-const TaskMapVersion = 1
+const MapVersion = 1
 
 // Limits of a task map.
 const (
-	MaxTaskNameLen = 32  // bytes in a task name or a field label
-	MaxTaskMapLine = 512 // bytes in one line of a task map
+	MaxNameLen = 32  // bytes in a task name or a field label
+	MaxMapLine = 512 // bytes in one line of a task map
 )
 
 // FieldType is the wire type of an application task's argument or
@@ -74,8 +74,8 @@ func (t FieldType) Size() int {
 // Signed reports whether t is a signed integer type.
 func (t FieldType) Signed() bool { return t == FieldI8 || t == FieldI16 || t == FieldI32 }
 
-// TaskField is one argument or result field of an application task.
-type TaskField struct {
+// FieldSpec is one argument or result field of an application task.
+type FieldSpec struct {
 	Type  FieldType
 	Label string // never empty: the map's label, or "value" / "value_N" for a result field without one, "arg_N" for an argument
 }
@@ -84,51 +84,51 @@ type TaskField struct {
 type AppTask struct {
 	Task   Task   // FirstAppTask..LastAppTask
 	Name   string // lowercase [a-z0-9-]
-	Args   []TaskField
-	Result []TaskField
+	Args   []FieldSpec
+	Result []FieldSpec
 }
 
-// TaskMap names the application tasks (bits 16..31) of a device. A nil
-// *TaskMap is valid and knows the built-in tasks only. A TaskMap is not
-// modified after ParseTaskMap returns it and is safe for concurrent use.
-type TaskMap struct {
+// Map names the application tasks (bits 16..31) of a device. A nil
+// *Map is valid and knows the built-in tasks only. A Map is not
+// modified after ParseMap returns it and is safe for concurrent use.
+type Map struct {
 	tasks [LastAppTask - FirstAppTask + 1]*AppTask
 }
 
-// TaskMapError is a task map parse error at File:Line.
-type TaskMapError struct {
+// MapError is a task map parse error at File:Line.
+type MapError struct {
 	File string
 	Line int // 0 when the error is not about one line
 	Msg  string
 }
 
-func (e *TaskMapError) Error() string {
+func (e *MapError) Error() string {
 	if e.Line == 0 {
-		return fmt.Sprintf("grant: task map %s: %s", e.File, e.Msg)
+		return fmt.Sprintf("tasks: task map %s: %s", e.File, e.Msg)
 	}
-	return fmt.Sprintf("grant: %s:%d: %s", e.File, e.Line, e.Msg)
+	return fmt.Sprintf("tasks: %s:%d: %s", e.File, e.Line, e.Msg)
 }
 
-// ParseTaskMap reads a task map (docs/tasks.md, "Application tasks"):
+// ParseMap reads a task map (docs/tasks.md, "Application tasks"):
 // plain text, '#' starts a comment, one task per line:
 //
 //	BIT NAME [args=TYPE[:label],...] [result=TYPE[:label],...]
 //
-// name is the file's name for error messages (*TaskMapError).
-func ParseTaskMap(r io.Reader, name string) (*TaskMap, error) {
-	m := &TaskMap{}
+// name is the file's name for error messages (*MapError).
+func ParseMap(r io.Reader, name string) (*Map, error) {
+	m := &Map{}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 1024), MaxTaskMapLine+1)
+	sc.Buffer(make([]byte, 0, 1024), MaxMapLine+1)
 	lineNo, seenContent := 0, false
 	names := map[string]int{}
 	for sc.Scan() {
 		lineNo++
 		fail := func(format string, a ...any) error {
-			return &TaskMapError{File: name, Line: lineNo, Msg: fmt.Sprintf(format, a...)}
+			return &MapError{File: name, Line: lineNo, Msg: fmt.Sprintf(format, a...)}
 		}
 		line := sc.Text()
-		if len(line) > MaxTaskMapLine {
-			return nil, fail("line longer than %d bytes", MaxTaskMapLine)
+		if len(line) > MaxMapLine {
+			return nil, fail("line longer than %d bytes", MaxMapLine)
 		}
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
@@ -142,8 +142,8 @@ func ParseTaskMap(r io.Reader, name string) (*TaskMap, error) {
 				return nil, fail("the mstool-task-map header must be the first line that is not a comment")
 			}
 			seenContent = true
-			if len(words) != 2 || words[1] != strconv.Itoa(TaskMapVersion) {
-				return nil, fail("unsupported task map version %q (this mstool reads version %d)", strings.Join(words[1:], " "), TaskMapVersion)
+			if len(words) != 2 || words[1] != strconv.Itoa(MapVersion) {
+				return nil, fail("unsupported task map version %q (this mstool reads version %d)", strings.Join(words[1:], " "), MapVersion)
 			}
 			continue
 		}
@@ -163,9 +163,9 @@ func ParseTaskMap(r io.Reader, name string) (*TaskMap, error) {
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, &TaskMapError{File: name, Line: lineNo + 1, Msg: fmt.Sprintf("line longer than %d bytes", MaxTaskMapLine)}
+			return nil, &MapError{File: name, Line: lineNo + 1, Msg: fmt.Sprintf("line longer than %d bytes", MaxMapLine)}
 		}
-		return nil, &TaskMapError{File: name, Msg: err.Error()}
+		return nil, &MapError{File: name, Msg: err.Error()}
 	}
 	return m, nil
 }
@@ -185,7 +185,7 @@ func parseTaskLine(words []string) (*AppTask, error) {
 	if err := checkName(t.Name, "task name", false); err != nil {
 		return nil, err
 	}
-	if _, ok := LookupTask(t.Name); ok || t.Name == "all" || isBitName(t.Name) {
+	if _, ok := LookupBuiltin(t.Name); ok || t.Name == "all" || isBitName(t.Name) {
 		return nil, fmt.Errorf("task name %q is taken by mstool (built-in tasks, all, bitN)", t.Name)
 	}
 	seen := map[string]bool{}
@@ -211,12 +211,12 @@ func parseTaskLine(words []string) (*AppTask, error) {
 	return t, nil
 }
 
-func parseFields(key, val string) ([]TaskField, error) {
+func parseFields(key, val string) ([]FieldSpec, error) {
 	if val == "" {
 		return nil, fmt.Errorf("%s= lists no fields (leave it out for none)", key)
 	}
 	parts := strings.Split(val, ",")
-	out := make([]TaskField, len(parts))
+	out := make([]FieldSpec, len(parts))
 	for i, p := range parts {
 		typ, label, hasLabel := strings.Cut(p, ":")
 		ft := FieldType(0)
@@ -236,7 +236,7 @@ func parseFields(key, val string) ([]TaskField, error) {
 				return nil, err
 			}
 		}
-		out[i] = TaskField{Type: ft, Label: label}
+		out[i] = FieldSpec{Type: ft, Label: label}
 	}
 	// Default labels, then uniqueness.
 	seen := map[string]bool{}
@@ -263,13 +263,13 @@ func parseFields(key, val string) ([]TaskField, error) {
 }
 
 // checkName: lowercase letters, digits and '-' (labels also '_'),
-// starting with a letter, at most MaxTaskNameLen bytes.
+// starting with a letter, at most MaxNameLen bytes.
 func checkName(s, what string, underscore bool) error {
 	if s == "" {
 		return fmt.Errorf("empty %s", what)
 	}
-	if len(s) > MaxTaskNameLen {
-		return fmt.Errorf("%s %q is longer than %d bytes", what, s, MaxTaskNameLen)
+	if len(s) > MaxNameLen {
+		return fmt.Errorf("%s %q is longer than %d bytes", what, s, MaxNameLen)
 	}
 	for i, c := range s {
 		ok := c >= 'a' && c <= 'z' || i > 0 && (c >= '0' && c <= '9' || c == '-' || underscore && c == '_')
@@ -300,7 +300,7 @@ func parseBitName(s string) (Task, bool) {
 }
 
 // App returns the application task at bit t, if the map has one.
-func (m *TaskMap) App(t Task) (AppTask, bool) {
+func (m *Map) App(t Task) (AppTask, bool) {
 	if m == nil || t < FirstAppTask || t > LastAppTask || m.tasks[t-FirstAppTask] == nil {
 		return AppTask{}, false
 	}
@@ -308,7 +308,7 @@ func (m *TaskMap) App(t Task) (AppTask, bool) {
 }
 
 // AppTasks returns the map's tasks in bit order.
-func (m *TaskMap) AppTasks() []AppTask {
+func (m *Map) AppTasks() []AppTask {
 	var out []AppTask
 	if m == nil {
 		return nil
@@ -322,7 +322,7 @@ func (m *TaskMap) AppTasks() []AppTask {
 }
 
 // Name returns task t's name: a built-in's, the map's, or "bitN".
-func (m *TaskMap) Name(t Task) string {
+func (m *Map) Name(t Task) string {
 	if a, ok := m.App(t); ok {
 		return a.Name
 	}
@@ -332,8 +332,8 @@ func (m *TaskMap) Name(t Task) string {
 // Lookup finds a task by name: a built-in task, a task of the map, or
 // "bitN" for a built-in or application bit (N in 0..NumTasks-1 or
 // 16..31), so that application tasks can be named without a map.
-func (m *TaskMap) Lookup(name string) (Task, bool) {
-	if t, ok := LookupTask(name); ok {
+func (m *Map) Lookup(name string) (Task, bool) {
+	if t, ok := LookupBuiltin(name); ok {
 		return t, true
 	}
 	for _, t := range m.AppTasks() {
@@ -341,7 +341,7 @@ func (m *TaskMap) Lookup(name string) (Task, bool) {
 			return t.Task, true
 		}
 	}
-	if t, ok := parseBitName(name); ok && (int(t) < NumTasks || t >= FirstAppTask) {
+	if t, ok := parseBitName(name); ok && (int(t) < NumBuiltin || t >= FirstAppTask) {
 		return t, true
 	}
 	return 0, false
@@ -349,8 +349,8 @@ func (m *TaskMap) Lookup(name string) (Task, bool) {
 
 // Names returns the names of the built-in tasks and then the map's, in
 // bit order.
-func (m *TaskMap) Names() []string {
-	out := TaskNames()
+func (m *Map) Names() []string {
+	out := BuiltinNames()
 	for _, t := range m.AppTasks() {
 		out = append(out, t.Name)
 	}
@@ -359,8 +359,8 @@ func (m *TaskMap) Names() []string {
 
 // All is the task set of every built-in task and every task of the map
 // ("all" on the command line).
-func (m *TaskMap) All() Tasks {
-	all := AllTasks
+func (m *Map) All() Set {
+	all := AllBuiltin
 	for _, t := range m.AppTasks() {
 		all |= 1 << t.Task
 	}
@@ -369,7 +369,7 @@ func (m *TaskMap) All() Tasks {
 
 // TaskNames returns the names of the tasks in t, in bit order; bits
 // without a name are "bitN".
-func (m *TaskMap) TaskNames(t Tasks) []string {
+func (m *Map) TaskNames(t Set) []string {
 	var out []string
 	for i := Task(0); i < 32; i++ {
 		if t.Has(i) {
@@ -382,9 +382,9 @@ func (m *TaskMap) TaskNames(t Tasks) []string {
 // ParseTasks reads a comma-separated list of task names as the package's
 // ParseTasks does, knowing the map's tasks too: "all" is every built-in
 // and mapped task, and "bitN" names an application bit without a map.
-func (m *TaskMap) ParseTasks(s string) (Tasks, error) {
+func (m *Map) ParseTasks(s string) (Set, error) {
 	valid := func() string { return strings.Join(m.Names(), ", ") }
-	var t Tasks
+	var t Set
 	for _, f := range strings.Split(s, ",") {
 		name := strings.ToLower(strings.TrimSpace(f))
 		if name == "" {
@@ -396,12 +396,12 @@ func (m *TaskMap) ParseTasks(s string) (Tasks, error) {
 		}
 		task, ok := m.Lookup(name)
 		if !ok {
-			return 0, fmt.Errorf("grant: unknown task %q (valid tasks: %s, or all)", name, valid())
+			return 0, fmt.Errorf("tasks: unknown task %q (valid tasks: %s, or all)", name, valid())
 		}
 		t |= 1 << task
 	}
 	if t == 0 {
-		return 0, fmt.Errorf("grant: no tasks given (valid tasks: %s, or all)", valid())
+		return 0, fmt.Errorf("tasks: no tasks given (valid tasks: %s, or all)", valid())
 	}
 	return t, nil
 }
