@@ -90,7 +90,7 @@ static void key_schedule(uint8_t label, uint8_t keyed)
 	if (keyed)
 		challenge(m + 14, ses.chal);
 	m[31] = 0x80;
-	store_read(EE_MASTER_KEY, k, 16);
+	store_master_key(k);
 	aes128_init(&work.aes, k);
 	aes128_cmac(&work.aes, m, sizeof m, k);
 	aes128_init(&work.aes, k);
@@ -116,7 +116,7 @@ static void header(struct aes128_cmac *c, uint8_t phase)
 /* Byte i of the config as it will be after the commit. */
 static uint8_t new_byte(uint16_t i)
 {
-	return store_rd(i < ses.s ? (uint16_t)(STORE_JOURNAL - ses.s + i) : i);
+	return store_rd(i < ses.s ? (uint16_t)(STORE_STAGE_END - ses.s + i) : i);
 }
 
 /* 1 if the 52 key bytes of SA slot a of the new config equal those of
@@ -202,7 +202,7 @@ static uint8_t op_info(uint8_t *r, size_t *rlen)
 	if (st == PROV_ST_PROVISIONED)
 		challenge(r + 7, store_nonce_next);
 	put16(r + 23, store_provisioned() ? store_cfg.len : 0);
-	put16(r + 25, STORE_CAN_STAGE ? STORE_JOURNAL : 0);
+	put16(r + 25, STORE_CAN_STAGE ? STORE_STAGE_END : 0);
 	put16(r + 27, STORE_EE_SIZE);
 	*rlen = 29;
 	return 0;
@@ -263,7 +263,7 @@ static uint8_t op_begin(const uint8_t *p, size_t n)
 	uint16_t top = len > store_cfg.len ? len : store_cfg.len;
 	if (!ok)
 		err = MGMT_E_AUTH;
-	else if (!STORE_CAN_STAGE || STORE_JOURNAL - s < top)
+	else if (!STORE_CAN_STAGE || STORE_STAGE_END - s < top)
 		err = MGMT_E_ROOM;
 	else if (!retry && store_nonce_take(chal))
 		err = MGMT_E_EEPROM;
@@ -304,7 +304,7 @@ static uint8_t op_data(uint8_t *p, size_t n, uint8_t *r, size_t *rlen)
 		key_schedule(L_ENC, 1);
 		aes128_ctr(&work.aes, ctr, d, k);
 		/* Staging is inert until END authenticates it. */
-		int bad = store_write((uint16_t)(STORE_JOURNAL - ses.s + off), d, k);
+		int bad = store_write((uint16_t)(STORE_STAGE_END - ses.s + off), d, k);
 		wipe(d, k);
 		if (bad)
 			return MGMT_E_EEPROM;
