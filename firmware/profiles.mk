@@ -8,6 +8,8 @@
 #                (0: seal-only, docs/mssl.md) with CONFIG_RSA
 #   provisioning CONFIG_PROV_SERIAL (0: lib/prov.c is not linked, PROV is an
 #                unknown command; the device takes an EEPROM image)
+#   bootstrap    CONFIG_BOOTSTRAP (flight 4 of docs/bootstrap.md on the
+#                management channel and UDP; 0: bootstrap.c is not linked)
 #   engineering  CONFIG_MGMT_CRYPTO (BENCH, COMPUTE, RSA; 0 in production)
 #   timing       CONFIG_PACKET_CYCLES (Timer1 per packet, STATUS)
 # plus, where a profile needs them, buffer sizes (CONFIG_UART_*).
@@ -34,12 +36,15 @@ profile_merge = $(filter-out $(foreach o,$(2),$(firstword $(subst =, ,$(o)))=%),
 # sequence persistence; no MSSL, no serial provisioning, no engineering.
 PROFILE_esp := CONFIG_ESP_CCM8=1 CONFIG_ESP_CBC_MD5=0 CONFIG_ESP_CTR_SHA256=0 \
 	CONFIG_AES_DECRYPT=0 CONFIG_MD5=0 CONFIG_SHA256=0 CONFIG_RSA=0 \
-	CONFIG_MSSL=0 CONFIG_MSSL_RSA=0 CONFIG_PROV_SERIAL=0 \
+	CONFIG_MSSL=0 CONFIG_MSSL_RSA=0 CONFIG_PROV_SERIAL=0 CONFIG_BOOTSTRAP=0 \
 	CONFIG_MGMT_CRYPTO=0 CONFIG_PACKET_CYCLES=1
 # esp-mssl: + MSSL seal-only (no RSA, bignum or SHA-256).
 PROFILE_esp-mssl := $(call profile_merge,$(PROFILE_esp),CONFIG_MSSL=1)
 # esp-mssl-prov: + serial provisioning (PROV).
 PROFILE_esp-mssl-prov := $(call profile_merge,$(PROFILE_esp-mssl),CONFIG_PROV_SERIAL=1)
+# esp-mssl-boot: + secure bootstrapping (CONFIG_BOOTSTRAP, docs/bootstrap.md).
+# On the ATmega168 only the key changes at a join (no room to stage SAs).
+PROFILE_esp-mssl-boot := $(call profile_merge,$(PROFILE_esp-mssl-prov),CONFIG_BOOTSTRAP=1)
 # On the ATmega168 the MSSL profiles take UART rings of 32/8 bytes: the
 # seal-only handshake's stack and the static data share 1 KB (make
 # stack-check: static + stack + 32 <= 1,024). The transmit ring only lets
@@ -49,13 +54,14 @@ PROFILE_esp-mssl-prov := $(call profile_merge,$(PROFILE_esp-mssl),CONFIG_PROV_SE
 # keep the record path's stack 32 bytes clear of the static data.
 PROFILE_esp-mssl_atmega168 := CONFIG_UART_RX_SIZE=32 CONFIG_UART_TX_SIZE=8
 PROFILE_esp-mssl-prov_atmega168 := $(PROFILE_esp-mssl_atmega168)
+PROFILE_esp-mssl-boot_atmega168 := $(PROFILE_esp-mssl_atmega168)
 
 # --- the reference device (firmware/app/, `make`) --------------------------
 # reference-328p: all three ESP suites, MSSL with RSA-2048 issuers, the
 # engineering commands (BENCH, COMPUTE, RSA), serial provisioning.
 PROFILE_reference-328p := CONFIG_ESP_CCM8=1 CONFIG_ESP_CBC_MD5=1 CONFIG_ESP_CTR_SHA256=1 \
 	CONFIG_AES_DECRYPT=1 CONFIG_MD5=1 CONFIG_SHA256=1 CONFIG_RSA=1 \
-	CONFIG_MSSL=1 CONFIG_MSSL_RSA=1 CONFIG_PROV_SERIAL=1 \
+	CONFIG_MSSL=1 CONFIG_MSSL_RSA=1 CONFIG_PROV_SERIAL=1 CONFIG_BOOTSTRAP=0 \
 	CONFIG_MGMT_CRYPTO=1 CONFIG_PACKET_CYCLES=1
 # reference-168: ESP CCM-8 with serial provisioning; no MSSL, no engineering
 # (MD5, SHA-256 and RSA are built but unused: the linker drops them; IDENTIFY
@@ -88,9 +94,10 @@ PROFILE_suite-ctr-sha256 := $(call profile_merge,$(PROFILE_reference-328p),CONFI
 
 # The profiles `make size` measures, on both MCUs (a reference profile on
 # its own MCU only).
-SIZE_PROFILES := esp esp-mssl esp-mssl-prov reference-328p reference-168
+SIZE_PROFILES := esp esp-mssl esp-mssl-prov esp-mssl-boot reference-328p reference-168
 SIZE_MCUS_reference-328p := atmega328p
 SIZE_MCUS_reference-168 := atmega168
+SIZE_MCUS_esp-mssl-boot := atmega328p
 size_mcus = $(or $(SIZE_MCUS_$(1)),atmega328p atmega168)
 
 # The options given on make's command line, which win over a profile's.

@@ -25,6 +25,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mstool/mstool/pkg/bootstrap"
+	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/keyfile"
 )
@@ -427,29 +428,35 @@ func bootstrapJoinCommand(ui *UI) *cli.Command {
 		Usage: "re-key a device from its label (the controller, SBR): flights 2 to 7",
 		Description: "Reads the device's label (--label TEXT, --label-image FILE, or the payload on\n" +
 			"standard input), asks the server for the device's key, re-keys the device over\n" +
-			"UDP (--device-udp) and has the server commit the device's proof. With -o, writes\n" +
+			"its serial port (--port: the management channel; the first join should be\n" +
+			"over serial, docs/bootstrap.md) or UDP (--device-udp) and has the server commit\n" +
+			"the device's proof. With -o, writes\n" +
 			"the device identity (id and the new PSK as its master key, mode 0600) that\n" +
 			"'esp' and 'grant sign' use. Exit status 4 when the device or the server refuses\n" +
 			"(wrong key, another device's label), 3 when one of them does not answer.\n\n" +
 			"   mstool bootstrap join --controller ctl.key --server 10.0.0.1:7447 \\\n" +
 			"       --device-udp 10.0.0.2:7448 --label-image photo.png -o dev.id",
 		ArgsUsage: " ",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "controller", Usage: "this controller's key `FILE` ('bootstrap controller')"},
 			&cli.StringFlag{Name: "server", Value: defaultServerAddr, Usage: "the server's UDP `ADDR:PORT`"},
 			&cli.StringFlag{Name: "device-udp", Usage: fmt.Sprintf("the device's UDP `ADDR[:PORT]` (port %d when omitted)", defaultDevicePort)},
+			&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "the device's serial `PORT` (the management channel)"},
 			&cli.StringFlag{Name: "label", Usage: "the label payload `TEXT` (MSB1:...)"},
 			&cli.StringFlag{Name: "label-image", Usage: "a photo or scan of the label, PNG or JPEG `FILE`"},
 			outputFlag("write the device identity (mode 0600) to `FILE`"),
 			&cli.DurationFlag{Name: "timeout", Value: 500 * time.Millisecond, Usage: "wait this long for each answer before sending again"},
 			&cli.IntFlag{Name: "tries", Value: 6, Usage: "send each flight at most `N` times"},
-		},
+		}, resetFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErrorf("run 'mstool bootstrap join --help' for usage", "bootstrap join: unexpected argument %q", c.Args().First())
 			}
-			if err := requireFlags(c, "controller", "device-udp"); err != nil {
+			if err := requireFlags(c, "controller"); err != nil {
 				return err
+			}
+			if c.IsSet("port") == c.IsSet("device-udp") {
+				return usageErrorf("give the device's serial port (--port) or its UDP address (--device-udp)", "bootstrap join: give one of --port and --device-udp")
 			}
 			if c.IsSet("label") && c.IsSet("label-image") {
 				return usageErrorf("give the payload or an image of the label, not both", "bootstrap join: --label and --label-image exclude each other")
@@ -461,11 +468,18 @@ func bootstrapJoinCommand(ui *UI) *cli.Command {
 			if err != nil {
 				return err
 			}
-			dev := c.String("device-udp")
-			if _, _, err := net.SplitHostPort(dev); err != nil {
-				dev = net.JoinHostPort(dev, strconv.Itoa(defaultDevicePort))
+			link := joinLink{port: c.String("port")}
+			if link.port != "" {
+				if link.reset, err = resetMode(c); err != nil {
+					return err
+				}
+			} else {
+				link.udp = c.String("device-udp")
+				if _, _, err := net.SplitHostPort(link.udp); err != nil {
+					link.udp = net.JoinHostPort(link.udp, strconv.Itoa(defaultDevicePort))
+				}
 			}
-			return runJoin(ui, c.String("controller"), c.String("server"), dev, l, c.String("output"), c.Duration("timeout"), c.Int("tries"))
+			return runJoin(ui, c.String("controller"), c.String("server"), link, l, c.String("output"), c.Duration("timeout"), c.Int("tries"))
 		},
 	}
 }
@@ -505,7 +519,22 @@ type joinReport struct {
 	Identity string `json:"identity,omitempty"`
 }
 
-func runJoin(ui *UI, ctlPath, server, device string, l bootstrap.Label, out string, timeout time.Duration, tries int) error {
+// joinLink is the device link of a join: a serial port (the management
+// channel) or a UDP address.
+type joinLink struct {
+	port  string
+	reset device.Reset
+	udp   string
+}
+
+func (j joinLink) flag() string {
+	if j.port != "" {
+		return "--port"
+	}
+	return "--device-udp"
+}
+
+func runJoin(ui *UI, ctlPath, server string, link joinLink, l bootstrap.Label, out string, timeout time.Duration, tries int) error {
 	data, err := ui.readSecret("--controller", ctlPath)
 	if err != nil {
 		return err
@@ -527,11 +556,20 @@ func runJoin(ui *UI, ctlPath, server, device string, l bootstrap.Label, out stri
 		return linkError(fmt.Errorf("bootstrap join: server %s: %w", server, err), "check --server")
 	}
 	defer sconn.Close()
-	dconn, err := net.Dial("udp", device)
-	if err != nil {
-		return linkError(fmt.Errorf("bootstrap join: device %s: %w", device, err), "check --device-udp")
+	var dconn net.Conn
+	if link.port != "" {
+		d, err := device.Open(link.port, &device.Options{Reset: link.reset})
+		if err != nil {
+			return deviceError(err, link.port)
+		}
+		defer d.Close()
+		dconn = bootstrap.RequestConn(d)
+	} else {
+		if dconn, err = net.Dial("udp", link.udp); err != nil {
+			return linkError(fmt.Errorf("bootstrap join: device %s: %w", link.udp, err), "check --device-udp")
+		}
+		defer dconn.Close()
 	}
-	defer dconn.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg := &bootstrap.JoinConfig{Controller: ctls[0], Server: sconn, Device: dconn, Timeout: timeout, Tries: tries,
@@ -552,9 +590,9 @@ func runJoin(ui *UI, ctlPath, server, device string, l bootstrap.Label, out stri
 		case errors.As(err, &te) && te.Peer == "server":
 			return linkError(err, "check --server, that 'bootstrap serve' runs and that it has this controller's key (a wrong key gets no answer)")
 		case errors.As(err, &te):
-			return linkError(err, "check --device-udp and that the device is in bootstrap mode")
+			return linkError(err, "check "+link.flag()+" and that the device's firmware answers bootstrap flights (CONFIG_BOOTSTRAP)")
 		case errors.As(err, &ne) && ne.Code == bootstrap.NAKNotMine:
-			return authError(err, "the label belongs to another device than the one at --device-udp")
+			return authError(err, "the label belongs to another device than the one at "+link.flag())
 		case errors.As(err, &ne):
 			return authError(err, "the device holds a key the server does not know (enrolled elsewhere?); re-enrol it")
 		case errors.As(err, &se) && se.Code == bootstrap.CodeUnknownDevice:

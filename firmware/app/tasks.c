@@ -39,4 +39,7 @@ const struct ms_port app_ports[APP_NPORTS] MS_PGM = {
 #if CONFIG_MSSL
 	MS_PORT_MSSL,
 #endif
+#if CONFIG_BOOTSTRAP
+	MS_PORT_BOOTSTRAP,
+#endif
 };

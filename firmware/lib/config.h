@@ -332,6 +332,29 @@
 #ifndef CONFIG_PROV_SERIAL
 #define CONFIG_PROV_SERIAL 1
 #endif
+/*
+ * CONFIG_BOOTSTRAP: 1 answers flight 4 of Kang's secure bootstrapping
+ * (bootstrap.c, docs/bootstrap.md): the management channel's BOOTSTRAP
+ * command and, when the application lists it, the UDP port
+ * CONFIG_BOOTSTRAP_PORT in clear; the key in the EEPROM's bootstrap area
+ * replaces the config's master key, and a join installs ESP SAs derived
+ * from the new key through the provisioning journal (so it needs room to
+ * stage: STORE_CAN_STAGE; without it, as on the ATmega168, only the key
+ * changes and the SAs stay as provisioned).
+ * Default 0 on the AVR: about 1.8 KB of flash (docs/bootstrap.md
+ * "Device side"), more than the reference images have left; the profile
+ * esp-mssl-boot (profiles.mk) builds it. 1 on the host (tests).
+ */
+#ifndef CONFIG_BOOTSTRAP
+#if defined(__AVR__)
+#define CONFIG_BOOTSTRAP 0
+#else
+#define CONFIG_BOOTSTRAP 1
+#endif
+#endif
+#ifndef CONFIG_BOOTSTRAP_PORT
+#define CONFIG_BOOTSTRAP_PORT 7448
+#endif
 /* CONFIG_ENTROPY_SAMPLES: watchdog periods (16 ms each) sampled at boot
  * for the boot epoch (entropy.h), 1..255. */
 #ifndef CONFIG_ENTROPY_SAMPLES

@@ -27,6 +27,7 @@
 #include "mgmt.h"
 #include "mgmt_rsa.h" /* ENGINEER RSA */
 #include "prov.h"
+#include "bootstrap.h"
 #include "ms_base.h"
 #include "store.h"
 #include "tasks.h"
@@ -693,6 +694,13 @@ size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap)
 #if CONFIG_PROV_SERIAL
 	case MGMT_PROV: /* prov.c: serial provisioning */
 		err = prov_handle(buf, plen, cap, &rlen);
+		break;
+#endif
+#if CONFIG_BOOTSTRAP
+	case MGMT_BOOTSTRAP: /* bootstrap.c: flight 4 in, flight 5 or a NAK out */
+		rlen = bootstrap_handle(buf + MGMT_HDR_LEN, plen);
+		if (!rlen)
+			err = MGMT_E_FORMAT;
 		break;
 #endif
 #if CONFIG_RSA && CONFIG_MGMT_CRYPTO

@@ -79,8 +79,9 @@ struct ms_port {
 	uint16_t port;
 	ms_port_fn input;
 	/* 1: also served in clear, without ESP. Only for a service that
-	 * authenticates every message itself (MS_PORT_MSSL), and only on
-	 * CONFIG_MSSL_PORT: nothing else is ever reached in clear. */
+	 * authenticates every message itself (MS_PORT_MSSL,
+	 * MS_PORT_BOOTSTRAP), and only on CONFIG_MSSL_PORT or
+	 * CONFIG_BOOTSTRAP_PORT: nothing else is ever reached in clear. */
 	uint8_t clear;
 };
 

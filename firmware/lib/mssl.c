@@ -393,7 +393,10 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 #endif
 	if (!(hit & 0x80)) {
 		/* seal_key = AES(K, "MSSL-grant-seal1"); K = master or group key */
-		store_read((body[G_FLAGS] & 1) ? EE_GROUP_KEY : EE_MASTER_KEY, kh, 16);
+		if (body[G_FLAGS] & 1)
+			store_read(EE_GROUP_KEY, kh, 16);
+		else
+			store_master_key(kh);
 		aes128_init(&fw_work.aes, kh);
 		enc_label(kh, L_SEAL);
 		aes128_init(&fw_work.aes, kh);
@@ -603,7 +606,7 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 		return rec_alert(m, MSSL_A_DECODE);
 	if (!target_ok(b[F_FLAGS] & 1, b + F_TARGET) || (b[F_FLAGS] & 1))
 		return rec_alert(m, MSSL_A_WRONG_DEVICE);
-	store_read(EE_MASTER_KEY, t, 16);
+	store_master_key(t);
 	aes128_init(&fw_work.aes, t);
 	enc_label(t, L_FLOOR);
 	aes128_init(&fw_work.aes, t);
@@ -697,7 +700,7 @@ MS_NOINLINE static uint8_t init(void)
 		memcpy(S.keyid, t, 8);
 		wipe(&fw_work.sha, sizeof fw_work.sha);
 #endif
-		store_read(EE_MASTER_KEY, t, 16);
+		store_master_key(t);
 		aes128_init(&fw_work.aes, t);
 		enc_label(S.knonce, L_NONCE);
 		aes128_wipe(&fw_work.aes);

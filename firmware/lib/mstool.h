@@ -62,11 +62,19 @@ extern "C" {
 #if CONFIG_MSSL
 #include "mssl.h"
 #endif
+#if CONFIG_BOOTSTRAP
+#include "bootstrap.h"
+#endif
 
 /* The task service on CONFIG_TASK_PORT; MSSL on CONFIG_MSSL_PORT. */
 #define MS_PORT_TASKS { CONFIG_TASK_PORT, ms_tasks_input, 0 }
 #if CONFIG_MSSL
 #define MS_PORT_MSSL { CONFIG_MSSL_PORT, mssl_input, 1 }
+#endif
+/* Bootstrapping's flight 4 on CONFIG_BOOTSTRAP_PORT, in clear (it
+ * authenticates itself: bootstrap.h). */
+#if CONFIG_BOOTSTRAP
+#define MS_PORT_BOOTSTRAP { CONFIG_BOOTSTRAP_PORT, ms_bootstrap_input, 1 }
 #endif
 
 /* The link's state and the caller's frame buffer (ms_init). */

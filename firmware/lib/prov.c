@@ -95,7 +95,7 @@ static void key_schedule(uint8_t label, uint8_t keyed)
 {
 	uint8_t k[16]; /* the master key, then each part of the message */
 	memset(&work.prov.c, 0, sizeof work.prov.c);
-	store_read(EE_MASTER_KEY, k, 16);
+	store_master_key(k);
 	aes128_init(&work.aes, k);
 	cmac_byte(1);
 	text_copy(k, label, 8);
@@ -139,7 +139,7 @@ static void header(uint8_t phase)
 /* Byte i of the config as it will be after the commit. */
 static uint8_t new_byte(uint16_t i)
 {
-	return store_rd(i < ses.s ? (uint16_t)(STORE_JOURNAL - ses.s + i) : i);
+	return store_rd(i < ses.s ? (uint16_t)(STORE_STAGE_END - ses.s + i) : i);
 }
 
 /* 1 if the 52 key bytes of SA slot a of the new config equal those of
@@ -225,7 +225,7 @@ static uint8_t op_info(uint8_t *r, size_t *rlen)
 	if (st == PROV_ST_PROVISIONED)
 		challenge(r + 7, store_nonce_next);
 	put16(r + 23, store_provisioned() ? store_cfg.len : 0);
-	put16(r + 25, STORE_CAN_STAGE ? STORE_JOURNAL : 0);
+	put16(r + 25, STORE_CAN_STAGE ? STORE_STAGE_END : 0);
 	put16(r + 27, STORE_EE_SIZE);
 	*rlen = 29;
 	return 0;
@@ -285,7 +285,7 @@ MS_NOINLINE static uint8_t op_begin(const uint8_t *p, size_t n)
 	uint16_t top = len > store_cfg.len ? len : store_cfg.len;
 	if (!ok)
 		err = MGMT_E_AUTH;
-	else if (!STORE_CAN_STAGE || STORE_JOURNAL - s < top)
+	else if (!STORE_CAN_STAGE || STORE_STAGE_END - s < top)
 		err = MGMT_E_ROOM;
 	else if (!retry && store_nonce_take(chal))
 		err = MGMT_E_EEPROM;
@@ -326,7 +326,7 @@ static uint8_t op_data(uint8_t *p, size_t n, uint8_t *r, size_t *rlen)
 		key_schedule(L_ENC, 1);
 		aes128_ctr(&work.aes, ctr, d, k);
 		/* Staging is inert until END authenticates it. */
-		int bad = store_write((uint16_t)(STORE_JOURNAL - ses.s + off), d, k);
+		int bad = store_write((uint16_t)(STORE_STAGE_END - ses.s + off), d, k);
 		wipe(d, k);
 		if (bad)
 			return MGMT_E_EEPROM;

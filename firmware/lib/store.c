@@ -263,7 +263,7 @@ static uint8_t check_config(void)
 uint8_t store_check_staged(uint16_t s)
 {
 	struct store_config saved = store_cfg;
-	stage_base = (uint16_t)(STORE_JOURNAL - s);
+	stage_base = (uint16_t)(STORE_STAGE_END - s);
 	stage_len = s;
 	uint8_t r = check_fields();
 	uint16_t len = store_cfg.len;
@@ -271,11 +271,48 @@ uint8_t store_check_staged(uint16_t s)
 	store_cfg = saved;
 	/* The tail [s, len) comes from the config area: it must not overlap
 	 * the staging area or the journal. */
-	if (r == STORE_OK && (len < s || len > STORE_JOURNAL - s))
+	if (r == STORE_OK && (len < s || len > STORE_STAGE_END - s))
 		r = STORE_LENGTH;
 	return r;
 }
 #endif
+
+/* ---- the bootstrap area (docs/bootstrap.md "Device state") ----------- */
+
+#if CONFIG_BOOTSTRAP
+/* 1 if the bootstrap key slot at a is valid: its marker, and the CRC of
+ * gen ‖ key: CRC-16/CCITT-FALSE over gen ‖ key ‖ CRC (big-endian) is 0. */
+static uint8_t boot_valid(uint16_t a)
+{
+	uint16_t crc = 0xFFFF;
+	for (uint8_t k = EE_BOOT_GEN; k < EE_BOOT_SLOT_SIZE; k++)
+		crc = crc16_byte(crc, rd((uint16_t)(a + k)));
+	return rd(a) == EE_BOOT_VALID && crc == 0;
+}
+
+uint16_t store_boot_slot(void)
+{
+	uint16_t a = store_boot_slot_addr(0), b = store_boot_slot_addr(1);
+	uint8_t g[8]; /* the gens, big-endian: memcmp orders them */
+	store_read((uint16_t)(a + EE_BOOT_GEN), g, 4);
+	store_read((uint16_t)(b + EE_BOOT_GEN), g + 4, 4);
+	uint8_t v0 = boot_valid(a);
+	if (boot_valid(b) && (!v0 || memcmp(g + 4, g, 4) > 0))
+		return b;
+	return v0 ? a : 0;
+}
+#endif
+
+void store_master_key(uint8_t k[16])
+{
+	uint16_t a = EE_MASTER_KEY;
+#if CONFIG_BOOTSTRAP
+	uint16_t s = store_boot_slot();
+	if (s)
+		a = (uint16_t)(s + EE_BOOT_KEY);
+#endif
+	store_read(a, k, 16);
+}
 
 /* ---- the journal (docs/provisioning.md) ------------------------------ */
 
@@ -293,7 +330,7 @@ static uint16_t staged_crc(uint16_t s)
 {
 	uint16_t crc = 0xFFFF;
 	for (uint16_t i = 0; i < s; i++)
-		crc = crc16_byte(crc, rd((uint16_t)(STORE_JOURNAL - s + i)));
+		crc = crc16_byte(crc, rd((uint16_t)(STORE_STAGE_END - s + i)));
 	return crc;
 }
 #endif
@@ -351,7 +388,7 @@ static int journal_apply(const uint8_t j[STORE_JOURNAL_SIZE], uint16_t s)
 	uint8_t b[16];
 	for (uint16_t i = 0; i < s; i = (uint16_t)(i + sizeof b)) {
 		uint8_t k = (uint8_t)(s - i < 16 ? s - i : 16);
-		store_read((uint16_t)(STORE_JOURNAL - s + i), b, k);
+		store_read((uint16_t)(STORE_STAGE_END - s + i), b, k);
 		if (store_write(i, b, k))
 			return -1;
 	}

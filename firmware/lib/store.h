@@ -198,12 +198,40 @@ int store_in_floor(uint32_t seq);
 #endif
 #define STORE_JOURNAL_RAW (STORE_EE_BYTES - EE_STATE_SIZE - STORE_JOURNAL_SIZE)
 #define STORE_JOURNAL ((uint16_t)STORE_JOURNAL_RAW)
+
+/*
+ * The bootstrap area (docs/bootstrap.md "Device state", docs/eeprom.md):
+ * 62 bytes just below the journal record, RN_i then two key slots of
+ * marker(1) gen(4) key(16) CRC-16 of gen and key(2). A slot is valid when
+ * its marker is EE_BOOT_VALID and its CRC matches; the valid slot with the
+ * higher gen (slot 0 on a tie) is the device's key, and replaces the
+ * config's master key (store_master_key). With CONFIG_BOOTSTRAP, staging
+ * ends below the area ([STORE_STAGE_END - S, STORE_STAGE_END)); without,
+ * the area is ignored and staging may overwrite it.
+ */
+#define EE_BOOT_SIZE 62
+#define EE_BOOT_RAW (STORE_JOURNAL_RAW - EE_BOOT_SIZE)
+#define EE_BOOT ((uint16_t)EE_BOOT_RAW)
+#define EE_BOOT_RN 0
+#define EE_BOOT_SLOT0 16
+#define EE_BOOT_SLOT_SIZE 23
+#define EE_BOOT_GEN 1
+#define EE_BOOT_KEY 5
+#define EE_BOOT_CRC 21
+#define EE_BOOT_VALID 0xA5
+#if CONFIG_BOOTSTRAP
+#define STORE_STAGE_END_RAW EE_BOOT_RAW
+#else
+#define STORE_STAGE_END_RAW STORE_JOURNAL_RAW
+#endif
+#define STORE_STAGE_END ((uint16_t)STORE_STAGE_END_RAW)
+
 /* Largest config (layout v1: RSA-2048 issuer) and whether staging fits
  * next to it (a staged fixed part at least). */
 #define STORE_CONFIG_MAX_RAW (EE_CONFIG_FIXED + 256 < STORE_EE_BYTES - EE_STATE_SIZE \
 	? EE_CONFIG_FIXED + 256 : STORE_EE_BYTES - EE_STATE_SIZE)
-#define STORE_CAN_STAGE (STORE_JOURNAL_RAW >= STORE_CONFIG_MAX_RAW + EE_CONFIG_FIXED)
-#define STORE_STAGE_MAX ((uint16_t)(STORE_JOURNAL - EE_CONFIG_FIXED))
+#define STORE_CAN_STAGE (STORE_STAGE_END_RAW >= STORE_CONFIG_MAX_RAW + EE_CONFIG_FIXED)
+#define STORE_STAGE_MAX ((uint16_t)(STORE_STAGE_END - EE_CONFIG_FIXED))
 
 /* store_blank - 1 if the whole EEPROM is erased (0xFF): factory state. */
 uint8_t store_blank(void);
@@ -245,6 +273,26 @@ int store_fresh_state(uint32_t serial_floor, uint32_t time_floor);
  */
 extern uint32_t store_nonce_next;
 int store_nonce_take(uint32_t v);
+
+/*
+ * store_boot_slot (CONFIG_BOOTSTRAP) - the EEPROM address of the
+ * bootstrap area's key slot in force (the valid one with the higher gen;
+ * slot 0 on a tie), or 0 when neither slot is valid.
+ */
+uint16_t store_boot_slot(void);
+
+/* store_boot_slot_addr - EEPROM address of bootstrap key slot i. */
+static inline uint16_t store_boot_slot_addr(uint8_t i)
+{
+	return (uint16_t)(EE_BOOT + EE_BOOT_SLOT0 + (uint16_t)i * EE_BOOT_SLOT_SIZE);
+}
+
+/*
+ * store_master_key - copy the device's master key into k: the bootstrap
+ * area's key when a slot is valid (CONFIG_BOOTSTRAP), else the config's
+ * (EE_MASTER_KEY). Every key derived from the master key reads it here.
+ */
+void store_master_key(uint8_t k[16]);
 
 /* crc16_byte - one byte of CRC-16/CCITT-FALSE. */
 uint16_t crc16_byte(uint16_t crc, uint8_t b);

@@ -28,6 +28,12 @@ const (
 	slotOffCRC   = 21
 )
 
+// AreaOffset is where the bootstrap area sits in a device's EEPROM of
+// eepromSize bytes (docs/eeprom.md; firmware/lib/store.h EE_BOOT): just
+// below the 32-byte journal record and the 192-byte state area, so 738 on
+// the ATmega328P (1 KB) and 226 on the ATmega168 (512 bytes).
+func AreaOffset(eepromSize int) int { return eepromSize - 192 - 32 - AreaSize }
+
 // NAK codes: the device's unauthenticated "not done" reply to a flight 4
 // (a hint for the controller, which moves on to its next base key).
 const (

@@ -56,10 +56,12 @@ uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 		if (nh == ESP_NH_DUMMY)
 			return 0; /* RFC 4303 2.6: authenticated, discarded */
 		via_esp = 1;
-#if CONFIG_MSSL
+#if CONFIG_MSSL || CONFIG_BOOTSTRAP
 	} else if (proto == IP_PROTO_UDP && len >= IP_HDR_LEN + UDP_HDR_LEN &&
-	           net_be16(b + 22) == CONFIG_MSSL_PORT) {
-		/* MSSL in clear (FW-MSSL): it protects itself (docs/mssl.md) */
+	           ((CONFIG_MSSL && net_be16(b + 22) == CONFIG_MSSL_PORT) ||
+	            (CONFIG_BOOTSTRAP && net_be16(b + 22) == CONFIG_BOOTSTRAP_PORT))) {
+		/* MSSL (docs/mssl.md) and bootstrapping's flight 4
+		 * (docs/bootstrap.md) in clear: they protect themselves */
 		pt = IP_HDR_LEN;
 		ptl = (uint16_t)(len - IP_HDR_LEN);
 		nh = IP_PROTO_UDP;

@@ -22,9 +22,10 @@ uint16_t udp_input(uint8_t *ip, uint16_t off, uint16_t n, uint16_t room,
 		if (MS_PGM_READ(&e->port) == port)
 			break;
 	}
-	/* In clear (ipv4.c admits only CONFIG_MSSL_PORT) only a service that
-	 * protects itself, MSSL; whatever else the application listed on
-	 * that port is never reached without ESP. */
+	/* In clear (ipv4.c admits only CONFIG_MSSL_PORT and
+	 * CONFIG_BOOTSTRAP_PORT) only a service that protects itself, MSSL
+	 * or bootstrapping; whatever else the application listed on that
+	 * port is never reached without ESP. */
 	if (!via_esp && !MS_PGM_U8(&e->clear))
 		return net_count(C_NOT_ESP);
 	ms_port_fn input = MS_PGM_READ(&e->input);

@@ -1,0 +1,495 @@
+/*
+ * bootstrap_test.c - host tests of the device side of secure
+ * bootstrapping (bootstrap.c, docs/bootstrap.md) under ASan/UBSan
+ * (`make bootstrap-test`, part of `make net-test`):
+ *
+ *   - vectors/bootstrap.txt byte for byte: the exchange's flight 4 gives
+ *     its flight 5 and turns area_before into area_after; the SAs the
+ *     device installs are the "sas" record's, its master key the PSK;
+ *   - refusals: another device's flight 4 (NAK 1), a wrong IK (NAK 2), a
+ *     wrong RN_i (NAK 3), no valid key slot (NAK 5); truncated and
+ *     oversized flights and every single-bit flip of flight 4 change
+ *     nothing;
+ *   - replay: a copy of the last flight 4 gets the same flight 5 without a
+ *     second commit; after a reset it no longer opens (NAK 2);
+ *   - a second join under the PSK, with its own SAs;
+ *   - flight 4 through the IPv4 stack in clear on CONFIG_BOOTSTRAP_PORT;
+ *   - a power cut at every EEPROM write of a join (three ways to tear the
+ *     write): after the reboot the device holds the old key or the new
+ *     one, and the controller's next flight 4 (under the key it holds)
+ *     completes a join.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "bootstrap.h"
+#include "crypto/aes.h"
+#include "crypto/ccm.h"
+#include "crypto/cmac.h"
+#include "entropy.h"
+#include "esp.h"
+#include "mgmt.h"
+#include "mssl.h"
+#include "net/net.h"
+#include "store.h"
+#include "host_app.h"
+#include "vectors.h"
+
+static int passed, failed;
+
+#define CHECK(cond) check((cond), #cond, __FILE__, __LINE__)
+static int check(int ok, const char *what, const char *file, int line)
+{
+	if (ok) {
+		passed++;
+	} else {
+		failed++;
+		fprintf(stderr, "FAIL %s:%d: %s\n", file, line, what);
+	}
+	return ok;
+}
+
+/* ---- the exchange of vectors/bootstrap.txt ------------------------------ */
+
+static struct {
+	uint32_t device;
+	uint8_t tid[8], ik[16], rni[16], rnc[16], psk[16];
+	uint8_t area_before[EE_BOOT_SIZE], area_after[EE_BOOT_SIZE];
+	uint8_t flight4[BOOT_FLIGHT4_SIZE], flight5[BOOT_FLIGHT5_SIZE];
+	uint8_t spi_h2d[4], enc_h2d[19], spi_d2h[4], enc_d2h[19];
+} v;
+
+static int hex_into(const vrecord *r, const char *name, uint8_t *dst, size_t want)
+{
+	uint8_t *b;
+	size_t n;
+	if (vrec_hex(r, name, &b, &n))
+		return -1;
+	int ok = n == want;
+	if (ok)
+		memcpy(dst, b, n);
+	else
+		fprintf(stderr, "%s:%d: %s: %zu bytes, want %zu\n", r->file, r->line, name, n, want);
+	free(b);
+	return ok ? 0 : -1;
+}
+
+static void load_vectors(const char *dir)
+{
+	char path[512];
+	vfile vf;
+	vrecord r;
+	int have = 0;
+	snprintf(path, sizeof path, "%s/bootstrap.txt", dir);
+	if (vfile_open(&vf, path)) {
+		perror(path);
+		exit(2);
+	}
+	while (vfile_next(&vf, &r) == 1) {
+		const char *name = vrec_text(&r, "name");
+		uint8_t dev[4];
+		if (!name)
+			continue;
+		if (!strcmp(name, "exchange")) {
+			int bad = hex_into(&r, "device", dev, 4) || hex_into(&r, "tid", v.tid, 8) ||
+			          hex_into(&r, "ik", v.ik, 16) || hex_into(&r, "rni", v.rni, 16) ||
+			          hex_into(&r, "rnc", v.rnc, 16) || hex_into(&r, "psk", v.psk, 16) ||
+			          hex_into(&r, "area_before", v.area_before, EE_BOOT_SIZE) ||
+			          hex_into(&r, "area_after", v.area_after, EE_BOOT_SIZE) ||
+			          hex_into(&r, "flight4", v.flight4, BOOT_FLIGHT4_SIZE) ||
+			          hex_into(&r, "flight5", v.flight5, BOOT_FLIGHT5_SIZE);
+			if (bad)
+				exit(2);
+			v.device = net_be32(dev);
+			have |= 1;
+		} else if (!strcmp(name, "sas")) {
+			if (hex_into(&r, "spi_h2d", v.spi_h2d, 4) || hex_into(&r, "enc_h2d", v.enc_h2d, 19) ||
+			    hex_into(&r, "spi_d2h", v.spi_d2h, 4) || hex_into(&r, "enc_d2h", v.enc_d2h, 19))
+				exit(2);
+			have |= 2;
+		}
+	}
+	vfile_close(&vf);
+	if (have != 3) {
+		fprintf(stderr, "%s: no exchange or sas record\n", path);
+		exit(2);
+	}
+}
+
+/* ---- the device ------------------------------------------------------ */
+
+/* A provisioned device (config with CCM-8 SAs, device id v.device, one
+ * state slot) whose bootstrap area is area. */
+static uint8_t old_sa0[EE_SA_SIZE];
+
+static void reboot(void)
+{
+	static uint32_t boots;
+	net_put32(entropy_epoch, ++boots);
+	store_power_off = 0;
+	store_cut_writes = 0;
+	bootstrap_reset();
+	store_init();
+	esp_init();
+	mssl_reset();
+}
+
+static void device(const uint8_t area[EE_BOOT_SIZE])
+{
+	uint8_t *c = store_ee;
+	memset(store_ee, 0xFF, sizeof store_ee);
+	memset(c, 0, EE_CONFIG_FIXED);
+	c[0] = 'M';
+	c[1] = 'E';
+	c[2] = 1;
+	net_put16(c + EE_LENGTH, EE_CONFIG_FIXED);
+	net_put32(c + EE_DEVICE_ID, v.device);
+	c[EE_ADDR] = 10;
+	c[EE_ADDR + 3] = 9;
+	memset(c + EE_MASTER_KEY, 0x77, 16);
+	c[EE_SA_COUNT] = 2;
+	for (uint8_t i = 0; i < 2; i++) {
+		uint8_t *sa = c + EE_SA0 + i * EE_SA_SIZE;
+		net_put32(sa, 0x1000u + i);
+		sa[EE_SA_SUITE] = SUITE_CCM8;
+		sa[EE_SA_FLAGS] = i ? SA_ESN : 0; /* kept by the join */
+		memset(sa + EE_SA_ENC_KEY, 0x30 + i, 19);
+	}
+	uint16_t crc = 0xFFFF;
+	for (uint16_t i = 0; i < EE_CONFIG_FIXED; i++)
+		if (i != EE_CRC && i != EE_CRC + 1)
+			crc = crc16_byte(crc, c[i]);
+	net_put16(c + EE_CRC, crc);
+	memcpy(old_sa0, c + EE_SA0, EE_SA_SIZE);
+	memcpy(store_ee + EE_BOOT, area, EE_BOOT_SIZE);
+	store_init();
+	CHECK(store_fresh_state(0, 0) == 0);
+	/* some traffic happened under the old SAs */
+	store_st.esp_out_reserved = 500;
+	store_st.esp_in_floor = 700;
+	CHECK(store_commit() == 0);
+	reboot();
+	CHECK(store_provisioned());
+}
+
+static uint8_t msg[BOOT_FLIGHT4_SIZE + 8];
+
+static size_t send(const uint8_t *f, size_t n)
+{
+	memcpy(msg, f, n);
+	return bootstrap_handle(msg, n);
+}
+
+/* The controller's side: flight 4 under key. */
+static void flight4(uint8_t out[BOOT_FLIGHT4_SIZE], const uint8_t key[16], uint32_t dev,
+                    const uint8_t tid[8], const uint8_t rni[16], const uint8_t rnc[16])
+{
+	aes128_ctx a;
+	out[0] = 'M';
+	out[1] = 'B';
+	out[2] = 1;
+	out[3] = BOOT_TYPE_REKEY;
+	net_put32(out + 4, dev);
+	memcpy(out + 8, tid, 8);
+	memcpy(out + 16, rni, 16);
+	memcpy(out + 32, rnc, 16);
+	aes128_init(&a, key);
+	aes128_ccm_seal(&a, out + 3, 13, out, 16, out + 16, 32, out + 48, 16);
+}
+
+/* PSK = AES(key, rni ⊕ rnc). */
+static void derive(uint8_t psk[16], const uint8_t key[16], const uint8_t rni[16], const uint8_t rnc[16])
+{
+	aes128_ctx a;
+	for (int i = 0; i < 16; i++)
+		psk[i] = rni[i] ^ rnc[i];
+	aes128_init(&a, key);
+	aes128_encrypt(&a, psk);
+}
+
+/* 1 if r (n bytes) is a flight 5 for tid that opens under psk and carries rnc. */
+static int proof_ok(const uint8_t *r, size_t n, const uint8_t psk[16], const uint8_t tid[8],
+                    const uint8_t rnc[16])
+{
+	uint8_t b[BOOT_FLIGHT5_SIZE];
+	aes128_ctx a;
+	if (n != BOOT_FLIGHT5_SIZE)
+		return 0;
+	memcpy(b, r, n);
+	aes128_init(&a, psk);
+	return b[0] == 'M' && b[1] == 'B' && b[2] == 1 && b[3] == BOOT_TYPE_PROOF &&
+	       net_be32(b + 4) == v.device && !memcmp(b + 8, tid, 8) &&
+	       aes128_ccm_open(&a, b + 3, 13, b, 16, b + 16, 16, b + 32, 16) == 0 &&
+	       !memcmp(b + 16, rnc, 16);
+}
+
+static int is_nak(size_t n, uint8_t code)
+{
+	return n == BOOT_NAK_SIZE && msg[3] == BOOT_TYPE_NAK && net_be32(msg + 4) == v.device &&
+	       msg[16] == code;
+}
+
+/* The device's key now: 1 if it is key at gen. */
+static int key_is(const uint8_t key[16], uint32_t gen)
+{
+	uint8_t k[16];
+	uint16_t a = store_boot_slot();
+	store_master_key(k);
+	return a && net_be32(store_ee + a + EE_BOOT_GEN) == gen && !memcmp(k, key, 16);
+}
+
+/* The SAs a join under master installs (the host's KDF, written out). */
+static void kdf(uint8_t out[16], const uint8_t mk[16], const char *label, uint8_t i)
+{
+	uint8_t m[32];
+	aes128_ctx a;
+	memset(m, 0, sizeof m);
+	m[0] = i;
+	memcpy(m + 1, label, 8);
+	net_put32(m + 10, v.device);
+	m[31] = 0x80;
+	aes128_init(&a, mk);
+	aes128_cmac(&a, m, sizeof m, out);
+}
+
+static int sas_are(const uint8_t mk[16])
+{
+	uint8_t m[2][32], *sa;
+	int ok = store_provisioned() && store_cfg.sa_count == 2;
+	for (int d = 0; d < 2; d++) {
+		kdf(m[d], mk, d ? "ESP-d2h " : "ESP-h2d ", 1);
+		kdf(m[d] + 16, mk, d ? "ESP-d2h " : "ESP-h2d ", 2);
+		m[d][2] |= 1;
+	}
+	if (!memcmp(m[0], m[1], 4))
+		m[1][3] ^= 1;
+	for (int d = 0; d < 2; d++) {
+		sa = store_ee + EE_SA0 + d * EE_SA_SIZE;
+		ok = ok && !memcmp(sa, m[d], 4) && sa[EE_SA_SUITE] == SUITE_CCM8 &&
+		     sa[EE_SA_FLAGS] == (d ? SA_ESN : 0) && !memcmp(sa + EE_SA_ENC_KEY, m[d] + 4, 19) &&
+		     store_cfg.sa[d].spi == net_be32(m[d]);
+	}
+	return ok;
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_vectors(void)
+{
+	uint8_t psk[16];
+	derive(psk, v.ik, v.rni, v.rnc);
+	CHECK(!memcmp(psk, v.psk, 16));
+
+	device(v.area_before);
+	CHECK(key_is(v.ik, 0)); /* the enrolled IK is the master key */
+	size_t n = send(v.flight4, sizeof v.flight4);
+	CHECK(n == BOOT_FLIGHT5_SIZE && !memcmp(msg, v.flight5, BOOT_FLIGHT5_SIZE));
+	CHECK(!memcmp(store_ee + EE_BOOT, v.area_after, EE_BOOT_SIZE));
+	CHECK(key_is(v.psk, 1));
+	/* the SAs of the "sas" record, counters from zero under them */
+	CHECK(store_provisioned() && store_cfg.sa_count == 2);
+	CHECK(!memcmp(store_ee + EE_SA0, v.spi_h2d, 4) && !memcmp(store_ee + EE_SA0 + EE_SA_ENC_KEY, v.enc_h2d, 19));
+	CHECK(!memcmp(store_ee + EE_SA0 + EE_SA_SIZE, v.spi_d2h, 4) &&
+	      !memcmp(store_ee + EE_SA0 + EE_SA_SIZE + EE_SA_ENC_KEY, v.enc_d2h, 19));
+	CHECK(sas_are(v.psk));
+	CHECK(store_st.esp_out_reserved == 0 && store_st.esp_in_floor == 0);
+	CHECK(store_cfg.sa[0].spi == net_be32(v.spi_h2d) && store_cfg.sa[1].spi == net_be32(v.spi_d2h));
+
+	/* a copy (the controller retransmits): the same bytes, no commit */
+	uint8_t ee[CONFIG_HOST_EEPROM_SIZE];
+	memcpy(ee, store_ee, sizeof ee);
+	n = send(v.flight4, sizeof v.flight4);
+	CHECK(n == BOOT_FLIGHT5_SIZE && !memcmp(msg, v.flight5, BOOT_FLIGHT5_SIZE));
+	CHECK(!memcmp(ee, store_ee, sizeof ee));
+	/* after a reset the copy is a replay: the old key is gone */
+	reboot();
+	memcpy(ee, store_ee, sizeof ee);
+	n = send(v.flight4, sizeof v.flight4);
+	CHECK(is_nak(n, BOOT_NAK_AUTH));
+	CHECK(key_is(v.psk, 1));
+	/* only boot counts changed: the config and the bootstrap area did not */
+	CHECK(!memcmp(ee, store_ee, STORE_JOURNAL));
+}
+
+static void test_refusals(void)
+{
+	uint8_t f[BOOT_FLIGHT4_SIZE], other[16], ee[CONFIG_HOST_EEPROM_SIZE];
+	size_t n;
+
+	/* another device's flight 4: NAK 1, before any cryptography */
+	device(v.area_before);
+	flight4(f, v.ik, v.device + 1, v.tid, v.rni, v.rnc);
+	memcpy(ee, store_ee, sizeof ee);
+	CHECK(is_nak(send(f, sizeof f), BOOT_NAK_NOT_MINE) && !memcmp(msg + 8, v.tid, 8));
+	/* a wrong IK */
+	memset(other, 0x5a, sizeof other);
+	flight4(f, other, v.device, v.tid, v.rni, v.rnc);
+	CHECK(is_nak(send(f, sizeof f), BOOT_NAK_AUTH));
+	/* the right IK, another RN_i (a forged or another device's label) */
+	memcpy(other, v.rni, 16);
+	other[15] ^= 1;
+	flight4(f, v.ik, v.device, v.tid, other, v.rnc);
+	CHECK(is_nak(send(f, sizeof f), BOOT_NAK_LABEL));
+	for (size_t i = BOOT_NAK_SIZE; i < BOOT_FLIGHT4_SIZE; i++)
+		CHECK(msg[i] == 0); /* RN_c is not left in the buffer */
+	CHECK(!memcmp(ee, store_ee, sizeof ee) && key_is(v.ik, 0));
+
+	/* truncated and oversized: nothing at all */
+	for (size_t k = 0; k <= BOOT_FLIGHT4_SIZE + 8; k++) {
+		if (k == BOOT_FLIGHT4_SIZE)
+			continue;
+		memset(msg, 0, sizeof msg);
+		memcpy(msg, v.flight4, k < BOOT_FLIGHT4_SIZE ? k : BOOT_FLIGHT4_SIZE);
+		n = bootstrap_handle(msg, k);
+		CHECK(n == 0);
+	}
+	/* every single-bit flip: refused, nothing written */
+	int bad = 0;
+	for (size_t i = 0; i < BOOT_FLIGHT4_SIZE; i++)
+		for (int b = 0; b < 8; b++) {
+			memcpy(f, v.flight4, sizeof f);
+			f[i] ^= (uint8_t)(1 << b);
+			n = send(f, sizeof f);
+			int want = i < 4 ? n == 0
+			         : i < 8 ? is_nak(n, BOOT_NAK_NOT_MINE)
+			                 : is_nak(n, BOOT_NAK_AUTH);
+			if (!want || memcmp(ee, store_ee, sizeof ee))
+				bad++;
+		}
+	CHECK(bad == 0);
+	CHECK(key_is(v.ik, 0));
+
+	/* no valid key slot */
+	uint8_t area[EE_BOOT_SIZE];
+	memcpy(area, v.area_before, sizeof area);
+	area[EE_BOOT_SLOT0 + EE_BOOT_CRC] ^= 1;
+	device(area);
+	CHECK(is_nak(send(v.flight4, sizeof v.flight4), BOOT_NAK_NO_KEY));
+	/* and the config's master key is the master key again */
+	uint8_t k[16], mk[16];
+	memset(mk, 0x77, 16);
+	store_master_key(k);
+	CHECK(!memcmp(k, mk, 16));
+}
+
+static void test_second_join(void)
+{
+	uint8_t f[BOOT_FLIGHT4_SIZE], rnc2[16], tid2[8], psk2[16];
+	device(v.area_before);
+	CHECK(send(v.flight4, sizeof v.flight4) == BOOT_FLIGHT5_SIZE);
+	memset(rnc2, 0xc3, sizeof rnc2);
+	memset(tid2, 0x44, sizeof tid2);
+	/* under IK, the second join is refused: the key moved on */
+	flight4(f, v.ik, v.device, tid2, v.rni, rnc2);
+	CHECK(is_nak(send(f, sizeof f), BOOT_NAK_AUTH));
+	/* under the PSK it works: gen 2, in slot 0, new SAs */
+	flight4(f, v.psk, v.device, tid2, v.rni, rnc2);
+	derive(psk2, v.psk, v.rni, rnc2);
+	size_t n = send(f, sizeof f);
+	CHECK(proof_ok(msg, n, psk2, tid2, rnc2));
+	CHECK(key_is(psk2, 2) && store_ee[EE_BOOT + EE_BOOT_SLOT0] == EE_BOOT_VALID);
+	CHECK(sas_are(psk2));
+	/* and survives a reset */
+	reboot();
+	CHECK(key_is(psk2, 2) && sas_are(psk2));
+	/* the first PSK no longer opens anything */
+	memset(tid2, 0x45, sizeof tid2);
+	flight4(f, v.psk, v.device, tid2, v.rni, rnc2);
+	CHECK(is_nak(send(f, sizeof f), BOOT_NAK_AUTH));
+}
+
+/*
+ * A power cut at write `cut` of a join (mode: how the write tears), then a
+ * reboot: the device holds IK (gen 0) or the PSK (gen 1), is provisioned,
+ * and the next flight 4 under the key it holds completes a join.
+ */
+static void test_power(void)
+{
+	int runs = 0, old = 0, nw = 0;
+	for (uint8_t mode = 0; mode < 3; mode++) {
+		for (uint16_t cut = 1; cut < 400; cut++) {
+			device(v.area_before);
+			store_cut_mode = mode;
+			store_cut_writes = cut;
+			size_t n = send(v.flight4, sizeof v.flight4);
+			int was_cut = store_power_off;
+			store_cut_writes = 0;
+			if (!was_cut) {
+				CHECK(n == BOOT_FLIGHT5_SIZE && !memcmp(msg, v.flight5, BOOT_FLIGHT5_SIZE));
+				break;
+			}
+			runs++;
+			reboot();
+			uint8_t f[BOOT_FLIGHT4_SIZE], tid2[8], rnc2[16], psk2[16];
+			memset(tid2, 0x50, sizeof tid2);
+			memset(rnc2, 0x60 + cut, sizeof rnc2);
+			if (key_is(v.ik, 0)) {
+				old++;
+				CHECK(!memcmp(store_ee + EE_SA0, old_sa0, EE_SA_SIZE));
+				flight4(f, v.ik, v.device, tid2, v.rni, rnc2);
+				derive(psk2, v.ik, v.rni, rnc2);
+			} else if (CHECK(key_is(v.psk, 1))) {
+				nw++;
+				/* the SAs are the old ones or the PSK's, nothing between */
+				CHECK(!memcmp(store_ee + EE_SA0, old_sa0, EE_SA_SIZE) || sas_are(v.psk));
+				flight4(f, v.psk, v.device, tid2, v.rni, rnc2);
+				derive(psk2, v.psk, v.rni, rnc2);
+			} else {
+				fprintf(stderr, "  power cut at write %u (mode %u): neither key\n", cut, mode);
+				continue;
+			}
+			CHECK(store_provisioned());
+			n = send(f, sizeof f);
+			if (!CHECK(proof_ok(msg, n, psk2, tid2, rnc2)))
+				fprintf(stderr, "  power cut at write %u (mode %u): no join after it\n", cut, mode);
+			CHECK(sas_are(psk2));
+		}
+	}
+	printf("bootstrap-test: %d power cuts (%d kept the old key, %d the new)\n", runs, old, nw);
+	CHECK(old > 0 && nw > 0);
+}
+
+/* Through the whole stack: flight 4 in a clear UDP datagram to
+ * CONFIG_BOOTSTRAP_PORT gets flight 5 back in clear. */
+static void test_udp(void)
+{
+	static const uint8_t host_ip[4] = { 10, 0, 0, 2 }, dev_ip[4] = { 10, 0, 0, 9 };
+	uint8_t b[CONFIG_FRAME_MAX], *u = b + 20;
+	uint16_t n = 20 + 8 + BOOT_FLIGHT4_SIZE;
+	device(v.area_before);
+	memset(b, 0, sizeof b);
+	b[0] = 0x45;
+	net_put16(b + 2, n);
+	b[8] = 64;
+	b[9] = IP_PROTO_UDP;
+	memcpy(b + 12, host_ip, 4);
+	memcpy(b + 16, dev_ip, 4);
+	net_put16(b + 10, (uint16_t)~net_sum(0, b, 20));
+	net_put16(u, 50000);
+	net_put16(u + 2, CONFIG_BOOTSTRAP_PORT);
+	net_put16(u + 4, 8 + BOOT_FLIGHT4_SIZE);
+	memcpy(u + 8, v.flight4, BOOT_FLIGHT4_SIZE);
+	uint16_t sum = (uint16_t)~net_udp_sum(b, u, 8 + BOOT_FLIGHT4_SIZE);
+	net_put16(u + 6, sum ? sum : 0xFFFF);
+	uint16_t r = net_input(b, n, sizeof b);
+	CHECK(r == 20 + 8 + BOOT_FLIGHT5_SIZE);
+	CHECK(b[9] == IP_PROTO_UDP && !memcmp(b + 16, host_ip, 4) && net_be16(u + 2) == 50000);
+	CHECK(net_udp_sum(b, u, 8 + BOOT_FLIGHT5_SIZE) == 0xFFFF);
+	CHECK(!memcmp(u + 8, v.flight5, BOOT_FLIGHT5_SIZE));
+	CHECK(key_is(v.psk, 1) && sas_are(v.psk));
+}
+
+int main(int argc, char **argv)
+{
+	host_app_init();
+	load_vectors(argc > 1 ? argv[1] : "../vectors");
+	test_vectors();
+	test_refusals();
+	test_second_join();
+	test_power();
+	test_udp();
+	printf("bootstrap-test: %d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
