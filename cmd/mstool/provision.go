@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/mstool/mstool/pkg/bootstrap"
 	"github.com/mstool/mstool/pkg/device"
+	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/fwimage"
 	"github.com/mstool/mstool/pkg/ihex"
@@ -56,6 +58,7 @@ func provisionCommand(ui *UI) *cli.Command {
 			outputFlag("write the image to `FILE` (Intel HEX, mode 0600, never overwritten)"),
 			&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "write the configuration into the device on serial `PORT` and verify it (instead of, or besides, --output)"},
 			&cli.StringFlag{Name: "current-device", Usage: "with --port: the identity `FILE` the device was last provisioned with (its current master key), to re-provision it"},
+			&cli.StringFlag{Name: "bootstrap", Usage: "write the bootstrap area of the enrolled device `FILE` ('bootstrap enrol': ID.device) into the image; the device id and master key (IK) come from it, --device is then optional (docs/bootstrap.md)"},
 		}, resetFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -68,10 +71,18 @@ func provisionCommand(ui *UI) *cli.Command {
 				if c.String("current-device") != "" {
 					return usageErrorf("--current-device goes with --port", "provision: --current-device without --port")
 				}
-				if err := requireFlags(c, "device", "device-ip", "output"); err != nil {
+				need := []string{"device", "device-ip", "output"}
+				if c.String("bootstrap") != "" {
+					need = need[1:]
+				}
+				if err := requireFlags(c, need...); err != nil {
 					return err
 				}
 				return provisionImage(ui, c)
+			}
+			if c.String("bootstrap") != "" {
+				return usageErrorf("write the image with -o FILE and put it on the device with 'mstool flash --eeprom' (ISP) or 'mstool sim --eeprom'",
+					"provision: --bootstrap with --port: serial provisioning does not write the bootstrap area")
 			}
 			if err := requireFlags(c, "device", "device-ip"); err != nil {
 				return err
@@ -209,7 +220,7 @@ func buildImage(ui *UI, c *cli.Context, size int, fw *provision.Firmware) (*prov
 	if err != nil {
 		return nil, nil, usageErrorf("a serial floor is a 32-bit number", "provision: bad --serial-floor %q", c.String("serial-floor"))
 	}
-	ident, err := ui.readIdentity("--device", c.String("device"))
+	ident, area, err := provisionIdentity(ui, c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -223,6 +234,7 @@ func buildImage(ui *UI, c *cli.Context, size int, fw *provision.Firmware) (*prov
 		AllowClearICMP: c.Bool("allow-icmp"),
 		MSSLSealOK:     c.Bool("mssl-seal-only"),
 		SerialFloor:    uint32(floor),
+		Bootstrap:      area,
 	}
 	if p := c.String("host-ip"); p != "" {
 		if cfg.Peer, err = netip.ParseAddr(p); err != nil || !cfg.Peer.Is4() {
@@ -260,10 +272,48 @@ func buildImage(ui *UI, c *cli.Context, size int, fw *provision.Firmware) (*prov
 		return nil, nil, err
 	}
 	img, err := provision.Build(cfg, size)
+	if err != nil && cfg.Bootstrap != nil && cfg.Issuer != nil {
+		return nil, nil, failf("the ATmega168 holds a bootstrapped device's config only without an issuer key (seal-only MSSL, --mssl-seal-only)", "%v", err)
+	}
 	if err != nil {
 		return nil, nil, failf("", "%v", err)
 	}
 	return cfg, img, nil
+}
+
+// provisionIdentity reads the device identity of --device and, with
+// --bootstrap, the enrolled device file: its bootstrap area goes into the
+// image and its IK becomes the config's master key (the area's key
+// replaces it on a CONFIG_BOOTSTRAP firmware anyway; with IK in both, a
+// firmware without bootstrapping uses the key the repository holds).
+// --device then only adds a group; its id must be the enrolled one.
+func provisionIdentity(ui *UI, c *cli.Context) (*devkey.Identity, []byte, error) {
+	var ident *devkey.Identity
+	if p := c.String("device"); p != "" {
+		var err error
+		if ident, err = ui.readIdentity("--device", p); err != nil {
+			return nil, nil, err
+		}
+	}
+	p := c.String("bootstrap")
+	if p == "" {
+		return ident, nil, nil
+	}
+	data, err := ui.readSecret("--bootstrap", p)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := bootstrap.ParseEnrolled(data)
+	if err != nil {
+		return nil, nil, failf("give the ID.device file 'mstool bootstrap enrol' wrote", "%s: %v", inName(p), err)
+	}
+	if ident == nil {
+		ident = &devkey.Identity{ID: e.Device}
+	} else if ident.ID != e.Device {
+		return nil, nil, failf("give the identity and the enrolment of the same device", "provision: --device is device 0x%08x, --bootstrap device 0x%08x", ident.ID, e.Device)
+	}
+	ident.MasterKey = e.IK
+	return ident, bootstrap.EnrolArea(e.IK, e.RNi), nil
 }
 
 // carryFloors raises cfg's floors to the host's floor record for the
@@ -502,6 +552,16 @@ func renderImage(ui *UI, file string, cfg *provision.Config, st *provision.State
 			m["issuer_key_id"] = fmt.Sprintf("%x", signkey.KeyID(cfg.Issuer))
 			m["issuer_bits"] = cfg.Issuer.N.BitLen()
 		}
+		if a := areaInfo(cfg); a != nil {
+			slots := make([]map[string]any, 2)
+			for i, sl := range a.Slots {
+				slots[i] = map[string]any{"valid": sl.Valid, "erased": sl.Erased}
+				if sl.Valid {
+					slots[i]["gen"] = sl.Gen
+				}
+			}
+			m["bootstrap"] = map[string]any{"rn_fingerprint": bootstrap.RNFingerprint(a.RNi), "active_slot": a.Active, "slots": slots}
+		}
 		if st != nil {
 			m["state"] = map[string]any{
 				"generation": st.Generation, "esp_out_reserved": st.ESPOutReserved, "esp_in_floor": st.ESPInFloor,
@@ -533,6 +593,9 @@ func renderImage(ui *UI, file string, cfg *provision.Config, st *provision.State
 	if issuer != "" {
 		rows = append(rows, [2]string{"issuer key", issuer})
 	}
+	if a := areaInfo(cfg); a != nil {
+		rows = append(rows, [2]string{"bootstrap area", areaText(a)})
+	}
 	if st != nil {
 		rows = append(rows,
 			[2]string{"state generation", strconv.FormatUint(uint64(st.Generation), 10)},
@@ -543,6 +606,43 @@ func renderImage(ui *UI, file string, cfg *provision.Config, st *provision.State
 	}
 	ui.KeyValues(rows)
 	return nil
+}
+
+// areaInfo reads cfg's bootstrap area; nil without one.
+func areaInfo(cfg *provision.Config) *bootstrap.AreaInfo {
+	if cfg.Bootstrap == nil {
+		return nil
+	}
+	a, err := bootstrap.ParseArea(cfg.Bootstrap)
+	if err != nil {
+		return nil
+	}
+	return a
+}
+
+// areaText describes a bootstrap area without its keys: RN_i's
+// fingerprint (as 'bootstrap enrol' prints it) and the state of each slot.
+func areaText(a *bootstrap.AreaInfo) string {
+	s := "RN_i fingerprint " + bootstrap.RNFingerprint(a.RNi)
+	if a.Active < 0 {
+		s += ", no valid key slot (the config's master key is used)"
+	} else {
+		s += fmt.Sprintf(", key slot %d in force (gen %d)", a.Active, a.Slots[a.Active].Gen)
+	}
+	for i, sl := range a.Slots {
+		if i == a.Active {
+			continue
+		}
+		switch {
+		case sl.Valid:
+			s += fmt.Sprintf(", slot %d gen %d (older)", i, sl.Gen)
+		case sl.Erased:
+			s += fmt.Sprintf(", slot %d erased", i)
+		default:
+			s += fmt.Sprintf(", slot %d invalid", i)
+		}
+	}
+	return s
 }
 
 // msslPolicy names the provisioned MSSL policy (docs/mssl.md, "Seal-only").

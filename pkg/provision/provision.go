@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net/netip"
 
+	"github.com/mstool/mstool/pkg/bootstrap"
 	"github.com/mstool/mstool/pkg/esp"
 )
 
@@ -135,6 +136,12 @@ type Config struct {
 	MSSLSealOK  bool
 	SerialFloor uint32 // initial grant revocation floor
 	TimeFloor   uint32 // initial grant time floor (unix seconds; 0: none)
+
+	// Bootstrap is the device's bootstrap area (docs/bootstrap.md, "Device
+	// state": bootstrap.AreaSize bytes at bootstrap.AreaOffset), nil for
+	// none (the image leaves it 0xFF). Build refuses a config that reaches
+	// into it; Parse returns it when it is not blank.
+	Bootstrap []byte
 }
 
 // State is one state-area slot: the counters and floors the firmware keeps.
@@ -164,7 +171,19 @@ func Build(cfg *Config, eepromSize int) ([]byte, error) {
 	if length+StateSize > eepromSize {
 		return nil, fmt.Errorf("provision: config (%d bytes) and state (%d bytes) do not fit %d bytes of EEPROM; use an RSA-1024 issuer key or a larger MCU", length, StateSize, eepromSize)
 	}
+	var areaOff int
+	if cfg.Bootstrap != nil {
+		if len(cfg.Bootstrap) != bootstrap.AreaSize {
+			return nil, fmt.Errorf("provision: the bootstrap area is %d bytes, not %d", bootstrap.AreaSize, len(cfg.Bootstrap))
+		}
+		if areaOff = bootstrap.AreaOffset(eepromSize); length > areaOff {
+			return nil, fmt.Errorf("provision: config (%d bytes) reaches into the bootstrap area at %d; leave out the issuer key or use a larger MCU", length, areaOff)
+		}
+	}
 	img := bytes.Repeat([]byte{0xFF}, eepromSize)
+	if cfg.Bootstrap != nil {
+		copy(img[areaOff:], cfg.Bootstrap)
+	}
 	c := img[:length]
 	clear(c)
 	copy(c[offMagic:], magic[:])
@@ -377,6 +396,12 @@ func Parse(img []byte) (*Config, *State, error) {
 		return nil, nil, err
 	}
 	cfg.SerialFloor, cfg.TimeFloor = st.SerialFloor, st.TimeFloor
+	if off := bootstrap.AreaOffset(size); length <= off {
+		area := img[off : off+bootstrap.AreaSize]
+		if bytes.Count(area, []byte{0xFF}) != len(area) {
+			cfg.Bootstrap = append([]byte(nil), area...)
+		}
+	}
 	return cfg, st, nil
 }
 

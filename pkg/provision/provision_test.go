@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mstool/mstool/pkg/bootstrap"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/ihex"
 	"github.com/mstool/mstool/pkg/signkey"
@@ -271,5 +272,65 @@ func TestIsImage(t *testing.T) {
 	}
 	if IsImage(nil) || IsImage([]byte("ME")) {
 		t.Error("short input recognised")
+	}
+}
+
+// The bootstrap area (docs/bootstrap.md, "Device state") goes at
+// bootstrap.AreaOffset, comes back from Parse, and a config that would
+// reach into it is refused.
+func TestBootstrapArea(t *testing.T) {
+	var ik [16]byte
+	var rni [bootstrap.RNSize]byte
+	ik[0], rni[0] = 1, 2
+	area := bootstrap.EnrolArea(ik, rni)
+	for _, tc := range []struct {
+		size, off int
+		issuer    int // bits; 0: none
+		ok        bool
+	}{{1024, 738, 2048, true}, {1024, 738, 0, true}, {512, 226, 0, true}, {512, 226, 1024, false}} {
+		cfg := testConfig(t)
+		cfg.Issuer = nil
+		if tc.issuer != 0 {
+			cfg.Issuer = testIssuer(t, tc.issuer)
+		}
+		cfg.Bootstrap = area
+		img, err := Build(cfg, tc.size)
+		if !tc.ok {
+			if err == nil || !bytes.Contains([]byte(err.Error()), []byte("bootstrap area")) {
+				t.Fatalf("%d/%d: config into the area: %v", tc.size, tc.issuer, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%d/%d: %v", tc.size, tc.issuer, err)
+		}
+		if !bytes.Equal(img[tc.off:tc.off+bootstrap.AreaSize], area) {
+			t.Fatalf("%d: area not at %d", tc.size, tc.off)
+		}
+		got, _, err := Parse(img)
+		if err != nil || !bytes.Equal(got.Bootstrap, area) {
+			t.Fatalf("%d: Parse: %v %x", tc.size, err, got.Bootstrap)
+		}
+		// Without the area: nil, the bytes erased.
+		cfg.Bootstrap = nil
+		img, _ = Build(cfg, tc.size)
+		if got, _, err = Parse(img); err != nil || got.Bootstrap != nil {
+			t.Fatalf("%d: image without an area: %v %x", tc.size, err, got.Bootstrap)
+		}
+	}
+	cfg := testConfig(t)
+	cfg.Bootstrap = area[:10]
+	if _, err := Build(cfg, 1024); err == nil {
+		t.Fatal("short area accepted")
+	}
+	// An ATmega168 config with an issuer key covers the area's bytes: they
+	// are config, not an area.
+	cfg = testConfig(t)
+	img, err := Build(cfg, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := Parse(img); err != nil || got.Bootstrap != nil {
+		t.Fatalf("config bytes read as an area: %v %x", err, got.Bootstrap)
 	}
 }
