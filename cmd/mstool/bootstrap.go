@@ -209,6 +209,7 @@ type enrolled struct {
 	PNG        string `json:"png"`
 	SVG        string `json:"svg,omitempty"`
 	DeviceFile string `json:"device_file"`
+	RNPrint    string `json:"rn_fingerprint"`
 }
 
 func runEnrol(ui *UI, repoPath, dir string, ids []uint32, pngSize int, svg bool) error {
@@ -253,7 +254,7 @@ func runEnrol(ui *UI, repoPath, dir string, ids []uint32, pngSize int, svg bool)
 		}
 		l := e.Label()
 		base := filepath.Join(dir, fmt.Sprintf("%08x", e.Device))
-		r := enrolled{DeviceID: e.Device, Label: l.String(), PNG: base + ".png", DeviceFile: base + ".device"}
+		r := enrolled{DeviceID: e.Device, Label: l.String(), PNG: base + ".png", DeviceFile: base + ".device", RNPrint: bootstrap.RNFingerprint(e.RNi)}
 		png, err := l.PNG(pngSize)
 		if err != nil {
 			return err
@@ -301,6 +302,7 @@ func runEnrol(ui *UI, repoPath, dir string, ids []uint32, pngSize int, svg bool)
 			{"label", out[0].Label},
 			{"png", out[0].PNG},
 			{"device-file", out[0].DeviceFile},
+			{"rn-fingerprint", out[0].RNPrint},
 			{"repository", repoPath},
 		})
 		return nil
@@ -622,4 +624,58 @@ func runJoin(ui *UI, ctlPath, server string, link joinLink, l bootstrap.Label, o
 		{"identity", r.Identity},
 	})
 	return nil
+}
+
+// ---- the repository as a source of device keys ----
+
+// repoFlags are --repo and --device-id of the commands that can take a
+// device's key from the bootstrap repository ('esp sa new', 'grant sign').
+func repoFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "repo", Usage: "take the device's key from the bootstrap repository `FILE` ('bootstrap serve'; with --device-id)"},
+		&cli.StringFlag{Name: "device-id", Usage: "with --repo: the device `ID` (decimal or 0x-hex)"},
+	}
+}
+
+// repoIdentity is the identity of --device-id in the repository of
+// --repo: its id and, as the master key, the key it last proved to the
+// server (the PSK of its last join). ok is false when --repo is not
+// given. Warnings: a device that never joined still holds the installer's
+// IK; one with unconfirmed joins may hold one of their keys instead.
+func repoIdentity(ui *UI, c *cli.Context, cmd string) (ident *devkey.Identity, ok bool, err error) {
+	path, idText := c.String("repo"), c.String("device-id")
+	if path == "" {
+		if idText != "" {
+			return nil, false, usageErrorf("give the repository too: --repo FILE --device-id ID", "%s: --device-id without --repo", cmd)
+		}
+		return nil, false, nil
+	}
+	if c.String("device") != "" {
+		return nil, false, usageErrorf("give the identity file or the repository, not both", "%s: --device and --repo exclude each other", cmd)
+	}
+	if idText == "" {
+		return nil, false, usageErrorf("name the device: --repo FILE --device-id ID", "%s: --repo without --device-id", cmd)
+	}
+	id, err := devkey.ParseID(idText)
+	if err != nil || id == 0 {
+		return nil, false, usageErrorf("a device id is 1..4294967295, decimal or 0x-hex", "%s: bad --device-id %q", cmd, idText)
+	}
+	repo, err := bootstrap.OpenRepository(path)
+	if err != nil {
+		return nil, false, fileError(err, path, "give the repository of 'mstool bootstrap serve'")
+	}
+	e, err := repo.Get(id)
+	if errors.Is(err, bootstrap.ErrUnknownDevice) {
+		return nil, false, failf("enrol it with 'mstool bootstrap enrol', or check --device-id", "%s: device 0x%08x is not in %s", cmd, id, path)
+	}
+	if err != nil {
+		return nil, false, fileError(err, path, "")
+	}
+	if e.Gen == 0 {
+		ui.Warnf("device 0x%08x has not joined yet: its key is still the initial key IK (the installer knows it); run 'mstool bootstrap join' first", id)
+	}
+	if len(e.Pending) > 0 {
+		ui.Warnf("device 0x%08x has %d unconfirmed join(s): using the key of its last confirmed join (gen %d); if the device took a newer one, join it again", id, len(e.Pending), e.Gen)
+	}
+	return &devkey.Identity{ID: id, MasterKey: e.Key}, true, nil
 }

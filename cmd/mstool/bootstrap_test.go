@@ -1,22 +1,29 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"os"
 	"strconv"
+	"sync"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/mstool/mstool/pkg/bootstrap"
 	"github.com/mstool/mstool/pkg/devkey"
+	"github.com/mstool/mstool/pkg/esp"
+	"github.com/mstool/mstool/pkg/safile"
 )
 
 // bootstrapScriptCmds run the Go reference device (pkg/bootstrap) inside
 // the test process, so that testscripts drive enrol → serve → join
 // against it over UDP loopback.
 func bootstrapScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	// Scripts run in parallel: a device's name is per script ($WORK).
+	var mu sync.Mutex
 	devices := map[string]*bootstrap.Device{}
+	key := func(ts *testscript.TestScript, name string) string { return ts.Getenv("WORK") + "\x00" + name }
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		// freeport VAR: set VAR to a UDP port on 127.0.0.1 that was free.
 		"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -46,16 +53,43 @@ func bootstrapScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, 
 			ctx, cancel := context.WithCancel(context.Background())
 			ts.Defer(cancel)
 			go bootstrap.ServeDevice(ctx, conn, d)
-			devices[args[0]] = d
+			mu.Lock()
+			devices[key(ts, args[0])] = d
+			mu.Unlock()
 			ts.Setenv(args[2], strconv.Itoa(conn.LocalAddr().(*net.UDPAddr).Port))
 		},
 		// refdevicekey NAME IDENTITY: the reference device's key is the
 		// master key of the identity file (negated: it is not).
+		// derivesas IDENTITY SAFILE: the SA file's SPIs and keys are the
+		// ones the device derives from the identity's master key
+		// (bootstrap.DeriveSAs, the device's KDF).
+		"derivesas": func(ts *testscript.TestScript, neg bool, args []string) {
+			if len(args) != 2 {
+				ts.Fatalf("usage: derivesas IDENTITY SAFILE")
+			}
+			data, err := os.ReadFile(ts.MkAbs(args[0]))
+			ts.Check(err)
+			ident, err := devkey.Parse(data)
+			ts.Check(err)
+			f, err := safile.ReadFile(ts.MkAbs(args[1]))
+			ts.Check(err)
+			want, err := bootstrap.DeriveSAs(ident.MasterKey, ident.ID, safile.Options{Suite: esp.SuiteAES128CCM8})
+			ts.Check(err)
+			same := func(a, b *esp.SA) bool {
+				return a.SPI == b.SPI && bytes.Equal(a.EncKey, b.EncKey) && bytes.Equal(a.AuthKey, b.AuthKey)
+			}
+			ok := len(f.Inbound) == 1 && len(f.Outbound) == 1 && same(f.Inbound[0], want.Inbound[0]) && same(f.Outbound[0], want.Outbound[0])
+			if ok == neg {
+				ts.Fatalf("%s derived from %s: %v", args[1], args[0], ok)
+			}
+		},
 		"refdevicekey": func(ts *testscript.TestScript, neg bool, args []string) {
 			if len(args) != 2 {
 				ts.Fatalf("usage: refdevicekey NAME IDENTITY")
 			}
-			d := devices[args[0]]
+			mu.Lock()
+			d := devices[key(ts, args[0])]
+			mu.Unlock()
 			if d == nil {
 				ts.Fatalf("no reference device %s", args[0])
 			}

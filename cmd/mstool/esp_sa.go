@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mstool/mstool/pkg/bootstrap"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/safile"
@@ -27,8 +28,15 @@ func espSANewCommand(ui *UI) *cli.Command {
 		Description: "Writes a new SA file (mode 0600, never over an existing file) holding one\n" +
 			"inbound and one outbound SA with fresh random keys and SPIs. --host-ip\n" +
 			"(old name --src) is this host's address, --device-ip (--dst) the device's:\n" +
-			"the outbound SA goes from the host to the device.",
-		Flags: []cli.Flag{
+			"the outbound SA goes from the host to the device.\n\n" +
+			"With --repo FILE --device-id ID the SPIs and keys are not random but derived\n" +
+			"from the device's key in the bootstrap repository (the PSK of its last join),\n" +
+			"as the device derives them when it joins (docs/bootstrap.md, \"After the\n" +
+			"join\"; suite aes128-ccm8): right after 'mstool bootstrap join' the host talks\n" +
+			"to the device with no provisioning step. Derive one SA file per join and keep\n" +
+			"it: a second file with the same keys would start its sequence numbers again.\n\n" +
+			"   mstool esp sa new --repo devices.repo --device-id 0x2a -o dev.sa",
+		Flags: append([]cli.Flag{
 			outputFlag("write the SA file to `FILE`"),
 			&cli.StringFlag{Name: "suite", Value: safile.DefaultSuite.String(), Usage: "ESP suite: " + suiteNames()},
 			&cli.StringFlag{Name: "mode", Value: "transport", Usage: "ESP mode: transport or tunnel"},
@@ -37,7 +45,7 @@ func espSANewCommand(ui *UI) *cli.Command {
 			&cli.BoolFlag{Name: "udp-encap", Usage: "carry ESP in UDP (RFC 3948), port 4500 on both sides"},
 			&cli.BoolFlag{Name: "esn", Usage: "use 64-bit extended sequence numbers"},
 			&cli.IntFlag{Name: "replay-window", Value: esp.DefaultReplayWindow, Usage: "inbound anti-replay window in packets (1.." + strconv.Itoa(esp.MaxReplayWindow) + ")"},
-		},
+		}, repoFlags()...),
 		Action: func(c *cli.Context) error {
 			args, err := interspersed(ui, c)
 			if err != nil {
@@ -53,13 +61,26 @@ func espSANewCommand(ui *UI) *cli.Command {
 			if err != nil {
 				return err
 			}
+			ident, derived, err := repoIdentity(ui, c, "esp sa new")
+			if err != nil {
+				return err
+			}
+			if derived && opts.Suite != esp.SuiteAES128CCM8 {
+				return usageErrorf("a device installs aes128-ccm8 SAs at a join: leave out --suite", "esp sa new: --suite %s with --repo", opts.Suite)
+			}
 			path := c.String("output")
 			if isStdio(path) {
 				if err := ui.claimStdout("-o", secretData); err != nil {
 					return err
 				}
 			}
-			f, err := safile.New(rand.Reader, opts)
+			var f *safile.File
+			if derived {
+				f, err = bootstrap.DeriveSAs(ident.MasterKey, ident.ID, opts)
+				clear(ident.MasterKey[:])
+			} else {
+				f, err = safile.New(rand.Reader, opts)
+			}
 			if err != nil {
 				return failf("", "esp sa new: %v", err)
 			}

@@ -43,12 +43,16 @@ func grantCommand(ui *UI) *cli.Command {
 				Description: "Example:\n" +
 					"   mstool grant sign --key owner.pem --device dev.key --host-ip 10.0.0.2 \\\n" +
 					"       --tasks led,adc --serial 1 --valid-for 720h -o alice\n\n" +
+					"A bootstrapped device's key can come from the bootstrap repository instead of\n" +
+					"an identity file: --repo devices.repo --device-id 0x2a (the PSK of its last\n" +
+					"join; docs/bootstrap.md).\n\n" +
 					"Tasks: " + strings.Join(tasks.BuiltinNames(), ", ") + ", the application's tasks\n" +
 					"named by --task-map FILE (or bitN, N in 16..31), or all (built-in and mapped).\n" +
 					"Existing files are never overwritten.",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "key", Aliases: []string{"k"}, Usage: "the owner's private signing key `FILE` (PEM, mode 0600; required)"},
-					&cli.StringFlag{Name: "device", Aliases: []string{"d"}, Usage: "the device identity `FILE` (from 'mstool keygen device'; required)"},
+					&cli.StringFlag{Name: "device", Aliases: []string{"d"}, Usage: "the device identity `FILE` (from 'mstool keygen device'; required unless --repo)"},
+					repoFlags()[0], repoFlags()[1],
 					&cli.BoolFlag{Name: "group", Usage: "grant for the device's whole group (sealed under the group key)"},
 					hostIPFlag("bind the grant to the host's IPv4 `ADDRESS`"),
 					&cli.StringFlag{Name: "host-mac", Usage: "bind the grant to the host's MAC `ADDRESS` (aa:bb:cc:dd:ee:ff)"},
@@ -108,8 +112,15 @@ func grantSign(ui *UI, c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageErrorf("run 'mstool grant sign --help' for usage", "grant sign: unexpected argument %q", c.Args().First())
 	}
-	if err := requireFlags(c, "key", "device", "tasks", "serial", "output"); err != nil {
+	need := []string{"key", "device", "tasks", "serial", "output"}
+	if c.String("repo") != "" {
+		need = append(need[:1], need[2:]...)
+	}
+	if err := requireFlags(c, need...); err != nil {
 		return err
+	}
+	if c.String("repo") != "" && c.Bool("group") {
+		return usageErrorf("the repository holds device keys, not group keys: give the identity file (--device)", "grant sign: --group with --repo")
 	}
 	if err := notStdout(c, "-o", c.String("output"), "it names two files, NAME.grant and NAME.hostkey"); err != nil {
 		return err
@@ -164,8 +175,14 @@ func grantSign(ui *UI, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if req.Device, err = ui.readIdentity("--device", c.String("device")); err != nil {
+	var fromRepo bool
+	if req.Device, fromRepo, err = repoIdentity(ui, c, "grant sign"); err != nil {
 		return err
+	}
+	if !fromRepo {
+		if req.Device, err = ui.readIdentity("--device", c.String("device")); err != nil {
+			return err
+		}
 	}
 	if req.Group && !req.Device.HasGroup {
 		return failf("make group members with 'mstool keygen device --group-id' or '--group-from'",
