@@ -434,7 +434,8 @@ func bootstrapJoinCommand(ui *UI) *cli.Command {
 			"over serial, docs/bootstrap.md) or UDP (--device-udp) and has the server commit\n" +
 			"the device's proof. With -o, writes\n" +
 			"the device identity (id and the new PSK as its master key, mode 0600) that\n" +
-			"'esp' and 'grant sign' use. Exit status 4 when the device or the server refuses\n" +
+			"'grant sign' and 'provision' use; 'esp sa new' and 'grant sign' also take the\n" +
+			"key from the repository (--repo FILE --device-id ID). Exit status 4 when the device or the server refuses\n" +
 			"(wrong key, another device's label), 3 when one of them does not answer.\n\n" +
 			"   mstool bootstrap join --controller ctl.key --server 10.0.0.1:7447 \\\n" +
 			"       --device-udp 10.0.0.2:7448 --label-image photo.png -o dev.id",
@@ -617,12 +618,15 @@ func runJoin(ui *UI, ctlPath, server string, link joinLink, l bootstrap.Label, o
 	if isStdio(out) {
 		return nil
 	}
-	ui.KeyValues([][2]string{
+	rows := [][2]string{
 		{"device-id", fmt.Sprintf("0x%08x", r.DeviceID)},
 		{"status", "re-keyed; the server committed the new key"},
 		{"transaction", r.TID},
-		{"identity", r.Identity},
-	})
+	}
+	if r.Identity != "" {
+		rows = append(rows, [2]string{"identity", r.Identity})
+	}
+	ui.KeyValues(rows)
 	return nil
 }
 

@@ -245,6 +245,8 @@ func buildImage(ui *UI, c *cli.Context, size int, fw *provision.Firmware) (*prov
 		if err := deviceSAs(ui, cfg, path); err != nil {
 			return nil, nil, err
 		}
+	} else if area != nil {
+		ui.Infof("no --sa given: the device gets its SAs when it joins ('mstool bootstrap join', then 'mstool esp sa new --repo')")
 	} else {
 		ui.Warnf("no --sa given: the device will have no ESP SA and will drop all ESP traffic")
 	}
