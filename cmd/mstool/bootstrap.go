@@ -646,6 +646,25 @@ func repoFlags() []cli.Flag {
 // server (the PSK of its last join). ok is false when --repo is not
 // given. Warnings: a device that never joined still holds the installer's
 // IK; one with unconfirmed joins may hold one of their keys instead.
+// claimRepoSAs records in the repository that the SAs of the device's
+// current join are handed out, and refuses a second time: two SA files
+// with the same keys would each start their sequence numbers over, and
+// AES-CCM would see its nonces again.
+func claimRepoSAs(c *cli.Context, id uint32) error {
+	path := c.String("repo")
+	repo, err := bootstrap.OpenRepository(path)
+	if err != nil {
+		return fileError(err, path, "")
+	}
+	if _, err := repo.ClaimSAs(id); errors.Is(err, bootstrap.ErrSAsIssued) {
+		return failf("use the SA file made for this join (with its .state), or join the device again for fresh keys ('mstool bootstrap join')",
+			"esp sa new: the SAs of device 0x%08x's current join were already issued: a second file would reuse their nonces", id)
+	} else if err != nil {
+		return fileError(err, path, "")
+	}
+	return nil
+}
+
 func repoIdentity(ui *UI, c *cli.Context, cmd string) (ident *devkey.Identity, ok bool, err error) {
 	path, idText := c.String("repo"), c.String("device-id")
 	if path == "" {

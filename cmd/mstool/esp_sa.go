@@ -76,6 +76,10 @@ func espSANewCommand(ui *UI) *cli.Command {
 			}
 			var f *safile.File
 			if derived {
+				if err := claimRepoSAs(c, ident.ID); err != nil {
+					clear(ident.MasterKey[:])
+					return err
+				}
 				f, err = bootstrap.DeriveSAs(ident.MasterKey, ident.ID, opts)
 				clear(ident.MasterKey[:])
 			} else {

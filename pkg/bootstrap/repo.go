@@ -32,7 +32,15 @@ type Entry struct {
 	Key     [KeySize]byte
 	Gen     uint32 // confirmed joins so far
 	Pending [][KeySize]byte
+	// SAsIssued: the ESP SAs derived from Key were handed out (ClaimSAs).
+	// A confirmed join clears it: the next SAs derive from a new key.
+	SAsIssued bool
 }
+
+// ErrSAsIssued reports a second request for the SAs of one join: both SA
+// files would hold the same keys with their sequence numbers starting
+// over, and AES-CCM would see its nonces again.
+var ErrSAsIssued = errors.New("bootstrap: the SAs of this join were already issued")
 
 // ErrUnknownDevice reports a device id that is not in the repository.
 var ErrUnknownDevice = errors.New("bootstrap: device not in the repository")
@@ -156,6 +164,23 @@ func (r *Repository) Update(device uint32, f func(e *Entry) error) error {
 	})
 }
 
+// ClaimSAs marks the SAs derived from device's current key as handed out
+// and returns the entry; a second claim before the next confirmed join is
+// ErrSAsIssued. Claim before writing the SA file: a failure after the
+// claim costs a join, never a nonce.
+func (r *Repository) ClaimSAs(device uint32) (Entry, error) {
+	var out Entry
+	err := r.Update(device, func(e *Entry) error {
+		if e.SAsIssued {
+			return ErrSAsIssued
+		}
+		e.SAsIssued = true
+		out = clone(e)
+		return nil
+	})
+	return out, err
+}
+
 func (r *Repository) locked(f func() error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -244,12 +269,15 @@ func clone(e *Entry) Entry {
 
 // formatRepo writes the file: the magic line, then one line per device:
 //
-//	device 0x0000002a key <hex> gen 0 [pending <hex>[,<hex>...]]
+//	device 0x0000002a key <hex> gen 0 [sas-issued] [pending <hex>[,<hex>...]]
 func formatRepo(es []*Entry) []byte {
 	var b bytes.Buffer
 	b.WriteString(RepositoryMagic + "\n# secret: device keys; keep this file private (mode 0600)\n")
 	for _, e := range es {
 		fmt.Fprintf(&b, "device 0x%08x key %x gen %d", e.Device, e.Key[:], e.Gen)
+		if e.SAsIssued {
+			b.WriteString(" sas-issued")
+		}
 		if len(e.Pending) > 0 {
 			b.WriteString(" pending ")
 			for i, p := range e.Pending {
@@ -285,14 +313,18 @@ func parseRepo(data []byte) (map[uint32]*Entry, error) {
 			continue
 		}
 		f := strings.Fields(text)
+		issued := len(f) > 6 && f[6] == "sas-issued"
+		if issued {
+			f = append(f[:6], f[7:]...)
+		}
 		if (len(f) != 6 && len(f) != 8) || f[0] != "device" || f[2] != "key" || f[4] != "gen" || (len(f) == 8 && f[6] != "pending") {
-			return nil, bad("want 'device ID key HEX gen N [pending HEX,...]'")
+			return nil, bad("want 'device ID key HEX gen N [sas-issued] [pending HEX,...]'")
 		}
 		id, err := strconv.ParseUint(f[1], 0, 32)
 		if err != nil || id == 0 {
 			return nil, bad("bad device id %q", f[1])
 		}
-		e := &Entry{Device: uint32(id)}
+		e := &Entry{Device: uint32(id), SAsIssued: issued}
 		if err := parseKey(f[3], &e.Key); err != nil {
 			return nil, bad("key: %v", err)
 		}

@@ -237,7 +237,7 @@ func (s *Server) confirm(skcs [KeySize]byte, h Header, msg []byte) []byte {
 	err = s.Repo.Update(c.Device, func(e *Entry) error {
 		for _, p := range e.Pending {
 			if OpenProof(p, c.Proof, c.Device, h.TID, c.RNc) == nil {
-				e.Key, e.Gen, e.Pending, matched = p, e.Gen+1, nil, true
+				e.Key, e.Gen, e.Pending, e.SAsIssued, matched = p, e.Gen+1, nil, false, true
 				return nil
 			}
 		}
