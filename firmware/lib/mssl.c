@@ -2,6 +2,7 @@
  * mssl.c - MSSL on the device (see mssl.h; protocol: docs/mssl.md; the
  * behaviour is pkg/mssl/server.go's, check for check and byte for byte).
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -86,6 +87,15 @@ struct ends {
 	uint8_t prk[16];
 };
 
+/* What a session keeps of its grant, as the grant has it (big-endian):
+ * the handshake collects it, the session takes it over in one copy. */
+struct kept {
+	struct ends e;
+	uint8_t serial[4];
+	uint8_t tasks[4];
+	uint8_t not_after[4];
+};
+
 #define HS_NONE 0
 #define HS_FINISHED 1  /* waiting for the host's Finished */
 #define HS_SIGNATURE 2 /* waiting for GrantSignature */
@@ -118,21 +128,19 @@ static union {
 	struct {
 		uint8_t state; /* HS_* */
 		uint8_t flags; /* ServerHello flags */
-		struct ends e;
+		struct kept g;
 		uint8_t kh[16];
 #if CONFIG_MSSL_RSA
 		uint8_t hash[32];
 #endif
 		uint8_t tag[8];
-		uint8_t serial[4];
-		uint8_t tina[12]; /* tasks, issued_at, not_after: body[30..42) */
+		uint8_t issued[4];
 	} hs;
 	struct {
 		uint8_t up;    /* a session is established */
 		uint8_t floor; /* a floor body waits for its signature */
-		struct ends e;
+		struct kept g;
 		uint32_t last_in, next_out;
-		uint32_t tasks, serial, not_after;
 #if CONFIG_MSSL_RSA
 		/* the floor body waiting for its signature: its SHA-256 and
 		 * the two floors it states */
@@ -247,7 +255,7 @@ static uint16_t seal_out(uint8_t *m, uint8_t typ, uint8_t ptlen)
 {
 	m[0] = typ;
 	net_put32(m + 1, S.ss.next_out++);
-	rec_crypt(S.ss.e.prk, m, ptlen, R_SERVER | R_SEAL);
+	rec_crypt(S.ss.g.e.prk, m, ptlen, R_SERVER | R_SEAL);
 	return (uint16_t)(MSSL_REC_OVERHEAD + ptlen);
 }
 
@@ -319,10 +327,52 @@ static uint8_t all_zero(const uint8_t *p, uint8_t n)
 	return acc == 0;
 }
 
+/* 0, or the alert for a grant whose serial (big-endian at serial) is
+ * below the serial floor (revoked) or whose not_after is below the time
+ * floor (expired). */
+static uint8_t below_floors(const uint8_t *serial, const uint8_t *not_after)
+{
+	if (net_be32(serial) < store_st.serial_floor)
+		return MSSL_A_REVOKED;
+	if (net_be32(not_after) < store_st.time_floor)
+		return MSSL_A_EXPIRED;
+	return 0;
+}
+
+/* *f = max(*f, the big-endian value at p); 1 if it rose. */
+static uint8_t raise(uint32_t *f, const uint8_t *p)
+{
+	uint32_t v = net_be32(p);
+	if (v <= *f)
+		return 0;
+	*f = v;
+	return 1;
+}
+
+/* Raise the serial floor to the big-endian value at serial (NULL: not
+ * it) and the time floor to the one at time, and commit them when one
+ * rose; -1 when the commit failed (the floors then as they were). */
+_Static_assert(offsetof(struct store_state, time_floor) ==
+               offsetof(struct store_state, serial_floor) + 4, "store_state floors");
+static int raise_floors(const uint8_t *serial, const uint8_t *time)
+{
+	uint32_t old[2];
+	uint8_t v = 0;
+	memcpy(old, &store_st.serial_floor, sizeof old);
+	if (serial)
+		v = raise(&store_st.serial_floor, serial);
+	v |= raise(&store_st.time_floor, time);
+	if (v && store_commit()) {
+		memcpy(&store_st.serial_floor, old, sizeof old);
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks 2-7 of docs/mssl.md on a grant body: 0 or the alert code. */
 static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
 {
-	uint8_t f = b[G_FLAGS];
+	uint8_t f = b[G_FLAGS], code;
 	if (b[0] != 'M' || b[1] != 'G' || b[2] != 1 || (f & ~7) || !(f & 6) ||
 	    all_zero(b + G_IP, 4) == !!(f & 2) || all_zero(b + G_MAC, 6) == !!(f & 4) ||
 	    net_be32(b + G_TASKS) == 0 || net_be32(b + G_NOT_AFTER) < net_be32(b + G_ISSUED))
@@ -335,10 +385,8 @@ static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
 #endif
 	if (!target_ok(f & 1, b + G_TARGET))
 		return MSSL_A_WRONG_DEVICE;
-	if (net_be32(b + G_SERIAL) < store_st.serial_floor)
-		return MSSL_A_REVOKED;
-	if (net_be32(b + G_NOT_AFTER) < store_st.time_floor)
-		return MSSL_A_EXPIRED;
+	if ((code = below_floors(b + G_SERIAL, b + G_NOT_AFTER)) != 0)
+		return code;
 	if ((f & 2) && memcmp(b + G_IP, ip, 4) != 0)
 		return MSSL_A_WRONG_HOST;
 	return 0;
@@ -423,20 +471,22 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 	hit = (uint8_t)((hit & SH_NO_SIG) | SH_DEVICE);
 	S.hs.state = HS_FINISHED;
 	S.hs.flags = hit;
-	memcpy(S.hs.e.peer.ip, ip, 4);
-	S.hs.e.peer.port = port;
+	memcpy(S.hs.g.e.peer.ip, ip, 4);
+	S.hs.g.e.peer.port = port;
 	memcpy(S.hs.kh, kh, 16);
 #if CONFIG_MSSL_RSA
 	memcpy(S.hs.hash, hb, 32);
 #endif
 	memcpy(S.hs.tag, body + G_TAG, 8);
-	memcpy(S.hs.serial, body + G_SERIAL, 4);
-	memcpy(S.hs.tina, body + G_TASKS, 12);
+	memcpy(S.hs.g.serial, body + G_SERIAL, 4);
+	memcpy(S.hs.g.tasks, body + G_TASKS, 4);
+	memcpy(S.hs.issued, body + G_ISSUED, 4);
+	memcpy(S.hs.g.not_after, body + G_NOT_AFTER, 4);
 	/* PRK = AES-CMAC(Kh, Nh || Nd); keys and salts = AES(PRK, label),
 	 * derived per record (rec_crypt) */
 	aes128_init(&fw_work.aes, S.hs.kh);
 	memcpy(t, m + 2, 16); /* Kh's place: Nh || Nd */
-	aes128_cmac(&fw_work.aes, t, 32, S.hs.e.prk);
+	aes128_cmac(&fw_work.aes, t, 32, S.hs.g.e.prk);
 	aes128_wipe(&fw_work.aes);
 	/* ServerHello: 02 01 flags Nd */
 	m[0] = MSSL_SERVER_HELLO;
@@ -450,43 +500,33 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 /* The session starts (docs/mssl.md "Establishing"): time floor first. */
 static uint16_t establish(uint8_t *m)
 {
-	uint32_t issued = net_be32(S.hs.tina + (G_ISSUED - G_TASKS)), old = store_st.time_floor;
+	uint8_t code;
 	S.hs.state = HS_NONE;
 	/* The floors may have risen since the ClientHello (a handshake parked
 	 * across a floor statement): they hold when the session starts. */
-	if (net_be32(S.hs.serial) < store_st.serial_floor)
-		return alert(m, MSSL_A_REVOKED);
-	if (net_be32(S.hs.tina + (G_NOT_AFTER - G_TASKS)) < old)
-		return alert(m, MSSL_A_EXPIRED);
-	if (issued > old) {
-		store_st.time_floor = issued;
-		if (store_commit()) {
-			store_st.time_floor = old;
-			return alert(m, MSSL_A_INTERNAL);
-		}
-	}
+	if ((code = below_floors(S.hs.g.serial, S.hs.g.not_after)) != 0)
+		return alert(m, code);
+	if (raise_floors(NULL, S.hs.issued))
+		return alert(m, MSSL_A_INTERNAL);
 	S.ss.up = 1;
 	S.ss.floor = 0;
-	memcpy(&S.ss.e, &S.hs.e, sizeof S.ss.e);
+	memcpy(&S.ss.g, &S.hs.g, sizeof S.ss.g);
 	S.ss.last_in = 0;
 	S.ss.next_out = 1;
-	S.ss.tasks = net_be32(S.hs.tina);
-	S.ss.serial = net_be32(S.hs.serial);
-	S.ss.not_after = net_be32(S.hs.tina + (G_NOT_AFTER - G_TASKS));
 	/* the device's Finished: seq 0, same AAD extension */
 	m[0] = MSSL_REC_FINISHED;
 	memset(m + 1, 0, 4);
-	rec_crypt(S.ss.e.prk, m, 0, R_SERVER | R_FIN | R_SEAL);
+	rec_crypt(S.ss.g.e.prk, m, 0, R_SERVER | R_FIN | R_SEAL);
 	return MSSL_REC_OVERHEAD;
 }
 
 static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
-	if (S.hs.state != HS_FINISHED || !same_peer(&S.hs.e.peer, ip, port))
+	if (S.hs.state != HS_FINISHED || !same_peer(&S.hs.g.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
 	/* one try per ServerHello */
 	if (n != MSSL_REC_OVERHEAD || net_be32(m + 1) != 0 ||
-	    rec_crypt(S.hs.e.prk, m, 0, R_CLIENT | R_FIN)) {
+	    rec_crypt(S.hs.g.e.prk, m, 0, R_CLIENT | R_FIN)) {
 		S.hs.state = HS_NONE;
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
 	}
@@ -502,7 +542,7 @@ static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t p
 MS_NOINLINE static uint16_t grant_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
 	int code;
-	if (S.hs.state != HS_SIGNATURE || !same_peer(&S.hs.e.peer, ip, port))
+	if (S.hs.state != HS_SIGNATURE || !same_peer(&S.hs.g.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
 	if (n - 1u != modulus_len()) {
 		S.hs.state = HS_NONE;
@@ -528,7 +568,8 @@ static uint16_t task(uint8_t *m, uint16_t len, uint16_t room)
 	uint8_t *p = m + 5;
 	if (len < 4)
 		return rec_alert(m, MSSL_A_DECODE);
-	if (p[0] == TASK_VERSION && (p[1] > 31 || !((S.ss.tasks >> p[1]) & 1))) {
+	/* (tasks: big-endian, task t is bit t % 8 of byte 3 - t / 8) */
+	if (p[0] == TASK_VERSION && (p[1] > 31 || !((S.ss.g.tasks[3 - (p[1] >> 3)] >> (p[1] & 7)) & 1))) {
 		p[4] = TASK_E_DENIED;
 		len = 5;
 	} else {
@@ -539,35 +580,18 @@ static uint16_t task(uint8_t *m, uint16_t len, uint16_t room)
 	return seal_out(m, MSSL_REC_DATA, (uint8_t)len);
 }
 
-/* *f = max(*f, the big-endian value at p); 1 if it rose. */
-static uint8_t raise(uint32_t *f, const uint8_t *p)
-{
-	uint32_t v = net_be32(p);
-	if (v <= *f)
-		return 0;
-	*f = v;
-	return 1;
-}
-
 /* An authenticated floor statement raises the floors (serial floor, time
  * floor at floors[0..8)); the answer is a Floor record 00 || floors, and
  * the session ends when its own grant falls below them (mssl.h). */
 static uint16_t apply_floors(uint8_t *m, const uint8_t floors[8])
 {
-	uint32_t old_serial = store_st.serial_floor, old_time = store_st.time_floor;
 	uint16_t n;
-	uint8_t v = raise(&store_st.serial_floor, floors);
-	v |= raise(&store_st.time_floor, floors + 4);
-	if (v && store_commit()) {
-		store_st.serial_floor = old_serial;
-		store_st.time_floor = old_time;
+	if (raise_floors(floors, floors + 4))
 		return rec_alert(m, MSSL_A_INTERNAL);
-	}
 	m[5] = 0;
-	net_put32(m + 6, store_st.serial_floor);
-	net_put32(m + 10, store_st.time_floor);
+	net_put32s(m + 6, &store_st.serial_floor, 2);
 	n = seal_out(m, MSSL_REC_FLOOR, 9);
-	if (S.ss.serial < store_st.serial_floor || S.ss.not_after < store_st.time_floor)
+	if (below_floors(S.ss.g.serial, S.ss.g.not_after))
 		S.ss.up = 0;
 	return n;
 }
@@ -622,7 +646,7 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 MS_NOINLINE static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
 	int i;
-	if (!S.ss.up || !S.ss.floor || !same_peer(&S.ss.e.peer, ip, port))
+	if (!S.ss.up || !S.ss.floor || !same_peer(&S.ss.g.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
 	S.ss.floor = 0; /* one signature per body */
 	if (n - 1u != modulus_len())
@@ -642,11 +666,11 @@ MS_NOINLINE static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const 
 	seq = net_be32(m + 1);
 	if (m[0] == MSSL_REC_FINISHED)
 		return finished(m, n, ip, port);
-	if (!S.ss.up || !same_peer(&S.ss.e.peer, ip, port))
+	if (!S.ss.up || !same_peer(&S.ss.g.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
 	if (seq <= S.ss.last_in)
 		return alert(m, MSSL_A_REPLAY);
-	if (rec_crypt(S.ss.e.prk, m, len, R_CLIENT))
+	if (rec_crypt(S.ss.g.e.prk, m, len, R_CLIENT))
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
 	S.ss.last_in = seq;
 	switch (m[0]) {
