@@ -87,14 +87,25 @@ struct ends {
 	uint8_t prk[16];
 };
 
-/* What a session keeps of its grant, as the grant has it (big-endian):
- * the handshake collects it, the session takes it over in one copy. */
+/* What a session keeps of its grant, as the grant has it (big-endian);
+ * the pending handshake holds it with issued_at between tasks and
+ * not_after, as in the grant body (one copy each way). */
 struct kept {
 	struct ends e;
 	uint8_t serial[4];
 	uint8_t tasks[4];
 	uint8_t not_after[4];
 };
+struct hs_kept {
+	struct ends e;
+	uint8_t serial[4];
+	uint8_t tina[12]; /* tasks, issued_at, not_after: body[30..42) */
+};
+#define K_ISSUED (G_ISSUED - G_TASKS)
+#define K_NOT_AFTER (G_NOT_AFTER - G_TASKS)
+_Static_assert(offsetof(struct kept, tasks) == offsetof(struct hs_kept, tina) &&
+               offsetof(struct kept, not_after) == offsetof(struct hs_kept, tina) + 4,
+               "struct kept");
 
 #define HS_NONE 0
 #define HS_FINISHED 1  /* waiting for the host's Finished */
@@ -128,13 +139,12 @@ static union {
 	struct {
 		uint8_t state; /* HS_* */
 		uint8_t flags; /* ServerHello flags */
-		struct kept g;
+		struct hs_kept g;
 		uint8_t kh[16];
 #if CONFIG_MSSL_RSA
 		uint8_t hash[32];
 #endif
 		uint8_t tag[8];
-		uint8_t issued[4];
 	} hs;
 	struct {
 		uint8_t up;    /* a session is established */
@@ -479,9 +489,7 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 #endif
 	memcpy(S.hs.tag, body + G_TAG, 8);
 	memcpy(S.hs.g.serial, body + G_SERIAL, 4);
-	memcpy(S.hs.g.tasks, body + G_TASKS, 4);
-	memcpy(S.hs.issued, body + G_ISSUED, 4);
-	memcpy(S.hs.g.not_after, body + G_NOT_AFTER, 4);
+	memcpy(S.hs.g.tina, body + G_TASKS, 12);
 	/* PRK = AES-CMAC(Kh, Nh || Nd); keys and salts = AES(PRK, label),
 	 * derived per record (rec_crypt) */
 	aes128_init(&fw_work.aes, S.hs.kh);
@@ -504,13 +512,14 @@ static uint16_t establish(uint8_t *m)
 	S.hs.state = HS_NONE;
 	/* The floors may have risen since the ClientHello (a handshake parked
 	 * across a floor statement): they hold when the session starts. */
-	if ((code = below_floors(S.hs.g.serial, S.hs.g.not_after)) != 0)
+	if ((code = below_floors(S.hs.g.serial, S.hs.g.tina + K_NOT_AFTER)) != 0)
 		return alert(m, code);
-	if (raise_floors(NULL, S.hs.issued))
+	if (raise_floors(NULL, S.hs.g.tina + K_ISSUED))
 		return alert(m, MSSL_A_INTERNAL);
 	S.ss.up = 1;
 	S.ss.floor = 0;
-	memcpy(&S.ss.g, &S.hs.g, sizeof S.ss.g);
+	memcpy(&S.ss.g, &S.hs.g, offsetof(struct kept, not_after));
+	memcpy(S.ss.g.not_after, S.hs.g.tina + K_NOT_AFTER, 4);
 	S.ss.last_in = 0;
 	S.ss.next_out = 1;
 	/* the device's Finished: seq 0, same AAD extension */
