@@ -203,6 +203,16 @@ static void enc_label(uint8_t out[16], uint8_t off)
 	aes128_encrypt(&fw_work.aes, out);
 }
 
+/* fw_work.aes keyed with AES(the EEPROM key at ee, label) (out: that
+ * key). */
+MS_NOINLINE static void derive(uint16_t ee, uint8_t label, uint8_t out[16])
+{
+	store_read(ee, out, 16);
+	aes128_init(&fw_work.aes, out);
+	enc_label(out, label);
+	aes128_init(&fw_work.aes, out);
+}
+
 static uint16_t modulus_len(void)
 {
 	return (uint16_t)((uint16_t)store_rd(EE_MODULUS_LEN) << 8 | store_rd(EE_MODULUS_LEN + 1));
@@ -451,10 +461,7 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 #endif
 	if (!(hit & 0x80)) {
 		/* seal_key = AES(K, "MSSL-grant-seal1"); K = master or group key */
-		store_read((body[G_FLAGS] & 1) ? EE_GROUP_KEY : EE_MASTER_KEY, kh, 16);
-		aes128_init(&fw_work.aes, kh);
-		enc_label(kh, L_SEAL);
-		aes128_init(&fw_work.aes, kh);
+		derive((body[G_FLAGS] & 1) ? EE_GROUP_KEY : EE_MASTER_KEY, L_SEAL, kh);
 		memcpy(kh, body + G_SEALED, 16);
 		i = (uint8_t)aes128_ccm_open(&fw_work.aes, body + G_NONCE, 13, body, G_NONCE,
 		                             kh, 16, body + G_TAG, 8);
@@ -636,10 +643,7 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 		return rec_alert(m, MSSL_A_DECODE);
 	if (!target_ok(b[F_FLAGS] & 1, b + F_TARGET) || (b[F_FLAGS] & 1))
 		return rec_alert(m, MSSL_A_WRONG_DEVICE);
-	store_read(EE_MASTER_KEY, t, 16);
-	aes128_init(&fw_work.aes, t);
-	enc_label(t, L_FLOOR);
-	aes128_init(&fw_work.aes, t);
+	derive(EE_MASTER_KEY, L_FLOOR, t);
 	aes128_cmac(&fw_work.aes, b, MSSL_FLOOR_BODY, t);
 	aes128_wipe(&fw_work.aes);
 	r = ct_equal(t, b + MSSL_FLOOR_BODY, 16);
@@ -702,9 +706,9 @@ MS_NOINLINE static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const 
  * the nonce key. */
 MS_NOINLINE static uint8_t init(void)
 {
-	uint8_t t[32];
 	uint16_t k = modulus_len();
 #if CONFIG_MSSL_RSA
+	uint8_t t[32]; /* the modulus, then its SHA-256 (public) */
 	uint16_t i;
 #endif
 	if (!store_provisioned() || !(store_cfg.flags & CFG_ISSUER) ||
@@ -730,11 +734,8 @@ MS_NOINLINE static uint8_t init(void)
 		memcpy(S.keyid, t, 8);
 		wipe(&fw_work.sha, sizeof fw_work.sha);
 #endif
-		store_read(EE_MASTER_KEY, t, 16);
-		aes128_init(&fw_work.aes, t);
-		enc_label(S.knonce, L_NONCE);
+		derive(EE_MASTER_KEY, L_NONCE, S.knonce);
 		aes128_wipe(&fw_work.aes);
-		wipe(t, sizeof t);
 		S.ready = 1;
 	}
 	return 1;
