@@ -298,7 +298,7 @@ static const struct prim_desc prims[PRIM_MAX] PGM = {
 };
 
 /* The descriptor of a primitive id, NULL if there is no such id. */
-static const struct prim_desc *prim_desc(uint8_t prim)
+MS_NOINLINE static const struct prim_desc *prim_desc(uint8_t prim)
 {
 	if (prim == 0 || prim > PRIM_MAX)
 		return NULL;

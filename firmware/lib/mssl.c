@@ -197,7 +197,7 @@ static void rd_label(uint8_t out[16], uint8_t off)
 }
 
 /* out = AES(fw_work.aes's key, label) */
-static void enc_label(uint8_t out[16], uint8_t off)
+MS_NOINLINE static void enc_label(uint8_t out[16], uint8_t off)
 {
 	rd_label(out, off);
 	aes128_encrypt(&fw_work.aes, out);
@@ -223,7 +223,7 @@ static uint8_t same_peer(const struct peer *p, const uint8_t ip[4], uint16_t por
 	return memcmp(p->ip, ip, 4) == 0 && p->port == port;
 }
 
-static uint16_t alert(uint8_t *m, uint8_t code)
+MS_NOINLINE static uint16_t alert(uint8_t *m, uint8_t code)
 {
 	m[0] = MSSL_ALERT;
 	m[1] = code;
