@@ -492,29 +492,25 @@ static uint8_t compute(uint8_t *buf, size_t plen, size_t cap, size_t *rlen)
 	uint8_t *out = scratch;
 	if (prim >= PRIM_MD5) {
 		uint8_t *d = f[0];
-		size_t dlen = fl[0];
-		uint16_t rep = 1, per = 1;
+		size_t dlen = fl[0], chunk;
+		uint16_t total;
 		if (IS_HMAC(prim)) {
 			d = f[1];
-			dlen = fl[1];
+			chunk = total = (uint16_t)fl[1];
 		} else {
 			/* msg^rep, at most MGMT_HASH_MAX bytes (FIPS 180-4's
 			 * million 'a' is over it): msg is replicated across the
-			 * frame buffer so the hash is fed in long updates, not
-			 * one per repetition. */
+			 * frame buffer (whole copies, at most rep) so the hash
+			 * is fed in long updates, not one per repetition. */
 			uint32_t want = net_be32(f[1]);
 			if (dlen && want > MGMT_HASH_MAX / dlen)
 				return MGMT_E_LIMIT;
-			rep = dlen ? (uint16_t)want : 0;
-			per = dlen ? (uint16_t)((cap - (size_t)(d - buf)) / dlen) : 1;
-			if (per > rep)
-				per = rep;
-			if (per == 0)
-				per = 1;
-			for (size_t i = 1; i < per; i++)
-				memcpy(d + i * dlen, d, dlen);
+			total = (uint16_t)((uint16_t)want * dlen); /* <= MGMT_HASH_MAX */
+			size_t room = cap - (size_t)(d - buf);
+			for (chunk = dlen; chunk < total && chunk + dlen <= room; chunk += dlen)
+				memcpy(d + chunk, d, dlen);
 		}
-		put_field(&r, out, h_run(prim, f[0], fl[0], d, per * dlen, (uint16_t)(rep * dlen), out));
+		put_field(&r, out, h_run(prim, f[0], fl[0], d, chunk, total, out));
 	} else {
 		aes128_init(&work.aes, f[0]);
 		if (prim == PRIM_AES_KEYEXP) {
