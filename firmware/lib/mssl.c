@@ -359,16 +359,6 @@ static uint8_t below_floors(const uint8_t *serial, const uint8_t *not_after)
 	return 0;
 }
 
-/* *f = max(*f, the big-endian value at p); 1 if it rose. */
-static uint8_t raise(uint32_t *f, const uint8_t *p)
-{
-	uint32_t v = net_be32(p);
-	if (v <= *f)
-		return 0;
-	*f = v;
-	return 1;
-}
-
 /* Raise the serial floor to the big-endian value at serial (NULL: not
  * it) and the time floor to the one at time, and commit them when one
  * rose; -1 when the commit failed (the floors then as they were). */
@@ -380,8 +370,8 @@ static int raise_floors(const uint8_t *serial, const uint8_t *time)
 	uint8_t v = 0;
 	memcpy(old, &store_st.serial_floor, sizeof old);
 	if (serial)
-		v = raise(&store_st.serial_floor, serial);
-	v |= raise(&store_st.time_floor, time);
+		v = ms_raise32(&store_st.serial_floor, serial);
+	v |= ms_raise32(&store_st.time_floor, time);
 	if (v && store_commit()) {
 		memcpy(&store_st.serial_floor, old, sizeof old);
 		return -1;

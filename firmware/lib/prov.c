@@ -380,12 +380,10 @@ static uint8_t end_auth(const uint8_t *tag)
 	for (uint16_t i = EE_MODULUS; same_issuer && i < ses.len; i++)
 		same_issuer = new_byte(i) == store_rd(i);
 	/* floors: the same issuer's only rise, a new issuer's start anew */
-	uint32_t f = get32(ses.floors);
-	if (!same_issuer || f > ns->serial_floor)
-		ns->serial_floor = f;
-	f = get32(ses.floors + 4);
-	if (!same_issuer || f > ns->time_floor)
-		ns->time_floor = f;
+	if (!same_issuer)
+		ns->serial_floor = ns->time_floor = 0;
+	ms_raise32(&ns->serial_floor, ses.floors);
+	ms_raise32(&ns->time_floor, ses.floors + 4);
 	int bad = store_journal_commit(ses.s, ns);
 	reload();
 	if (bad)
