@@ -139,18 +139,19 @@ static union {
 	struct {
 		uint8_t state; /* HS_* */
 		uint8_t flags; /* ServerHello flags */
+		uint8_t tag[8]; /* after flags: Finished's AAD extension */
 		struct hs_kept g;
 		uint8_t kh[16];
 #if CONFIG_MSSL_RSA
 		uint8_t hash[32];
 #endif
-		uint8_t tag[8];
 	} hs;
 	struct {
 		uint8_t up;    /* a session is established */
 		uint8_t floor; /* a floor body waits for its signature */
 		struct kept g;
-		uint32_t last_in, next_out;
+		uint8_t last_in[4]; /* sequence number, big-endian as received */
+		uint32_t next_out;
 #if CONFIG_MSSL_RSA
 		/* the floor body waiting for its signature: its SHA-256 and
 		 * the two floors it states */
@@ -164,6 +165,8 @@ static union {
 #endif
 } U;
 #define S (U.s)
+_Static_assert(offsetof(__typeof__(U.s.hs), tag) == offsetof(__typeof__(U.s.hs), flags) + 1,
+               "hs.flags || hs.tag");
 static uint8_t owned; /* U holds MSSL's state (0: free or the bench's) */
 
 void mssl_reset(void)
@@ -262,8 +265,7 @@ MS_NOINLINE static int rec_crypt(const uint8_t prk[16], uint8_t *m, uint16_t ptl
 	memcpy(nonce + 9, m + 1, 4);
 	aes128_init(&fw_work.aes, key);
 	memcpy(aad, m, 5);
-	aad[5] = S.hs.flags;
-	memcpy(aad + 6, S.hs.tag, 8);
+	memcpy(aad + 5, &S.hs.flags, 9); /* flags || seal tag */
 	r = aes128_ccm_crypt(&fw_work.aes, nonce, 13, aad, (how & R_FIN) ? 14 : 5,
 	                     m + 5, ptlen, m + 5 + ptlen, 8, (how & R_SEAL) ? 0 : 1);
 	wipe(&fw_work.mssl, sizeof fw_work.mssl);
@@ -274,7 +276,8 @@ MS_NOINLINE static int rec_crypt(const uint8_t prk[16], uint8_t *m, uint16_t ptl
 static uint16_t seal_out(uint8_t *m, uint8_t typ, uint8_t ptlen)
 {
 	m[0] = typ;
-	net_put32(m + 1, S.ss.next_out++);
+	net_put32(m + 1, S.ss.next_out);
+	ms_inc32(&S.ss.next_out);
 	rec_crypt(S.ss.g.e.prk, m, ptlen, R_SERVER | R_SEAL);
 	return (uint16_t)(MSSL_REC_OVERHEAD + ptlen);
 }
@@ -334,9 +337,12 @@ static uint8_t target_ok(uint8_t group, const uint8_t *id)
 {
 	uint8_t t[4];
 	if (!group)
-		return net_be32(id) == store_cfg.device_id;
-	store_read(EE_GROUP_ID, t, 4);
-	return (store_cfg.flags & CFG_GROUP) && memcmp(t, id, 4) == 0;
+		net_put32(t, store_cfg.device_id);
+	else if (store_cfg.flags & CFG_GROUP)
+		store_read(EE_GROUP_ID, t, 4);
+	else
+		return 0;
+	return memcmp(t, id, 4) == 0;
 }
 
 static uint8_t all_zero(const uint8_t *p, uint8_t n)
@@ -517,7 +523,7 @@ static uint16_t establish(uint8_t *m)
 	S.ss.floor = 0;
 	memcpy(&S.ss.g, &S.hs.g, offsetof(struct kept, not_after));
 	memcpy(S.ss.g.not_after, S.hs.g.tina + K_NOT_AFTER, 4);
-	S.ss.last_in = 0;
+	memset(S.ss.last_in, 0, 4);
 	S.ss.next_out = 1;
 	/* the device's Finished: seq 0, same AAD extension */
 	m[0] = MSSL_REC_FINISHED;
@@ -662,20 +668,19 @@ MS_NOINLINE static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_
 
 MS_NOINLINE static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], uint16_t port)
 {
-	uint32_t seq;
 	uint16_t len = (uint16_t)(n - MSSL_REC_OVERHEAD);
 	if (n < MSSL_REC_OVERHEAD)
 		return alert(m, MSSL_A_DECODE);
-	seq = net_be32(m + 1);
 	if (m[0] == MSSL_REC_FINISHED)
 		return finished(m, n, ip, port);
 	if (!S.ss.up || !same_peer(&S.ss.g.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
-	if (seq <= S.ss.last_in)
+	/* (big-endian: the bytes compare as the numbers do) */
+	if (memcmp(m + 1, S.ss.last_in, 4) <= 0)
 		return alert(m, MSSL_A_REPLAY);
 	if (rec_crypt(S.ss.g.e.prk, m, len, R_CLIENT))
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
-	S.ss.last_in = seq;
+	memcpy(S.ss.last_in, m + 1, 4);
 	switch (m[0]) {
 	case MSSL_REC_DATA:
 		return task(m, len, room);
