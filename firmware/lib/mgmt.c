@@ -634,7 +634,7 @@ static uint8_t bench(uint8_t *buf, size_t plen, size_t cap, size_t *rlen)
 		if (prim == PRIM_CCM_OPEN) /* a message to open (not counted) */
 			run(PRIM_CCM_SEAL, buf, n, cap, iv, tag);
 		t = run(prim, buf, n, cap, iv, tag);
-		t = t > ovh ? t - ovh : 0;
+		t = timer_net(t, ovh);
 		v[0] += t;
 		if (t < v[1])
 			v[1] = t;

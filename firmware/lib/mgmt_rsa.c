@@ -163,8 +163,8 @@ static __attribute__((noinline)) void verify(uint8_t *p, size_t *rlen, uintptr_t
 	timer_start();
 	int rc = rsa_verify_pkcs1_sha256(key, key_len, work, sig, hash, work);
 	uint32_t t_ver = timer_stop();
-	t_r2 = t_r2 > ovh ? t_r2 - ovh : 0;
-	t_ver = t_ver > ovh ? t_ver - ovh : 0;
+	t_r2 = timer_net(t_r2, ovh);
+	t_ver = timer_net(t_ver, ovh);
 
 	volatile uint8_t *q = lo;
 	while (q < sp - 16 && *q == PAINT)

@@ -54,4 +54,9 @@ uint16_t timer_overhead(void)
 	timer_start();
 	return (uint16_t)timer_stop();
 }
+
+uint32_t timer_net(uint32_t t, uint16_t ovh)
+{
+	return t > ovh ? t - ovh : 0;
+}
 #endif /* CONFIG_PACKET_CYCLES || CONFIG_MGMT_CRYPTO */
