@@ -622,10 +622,7 @@ static uint8_t bench(uint8_t *buf, size_t plen, size_t cap, size_t *rlen)
 	for (size_t i = 0; i < cap; i++)
 		buf[i] = (uint8_t)(i * 7 + 1);
 	aes128_init(&work.aes, bench_key);
-	void (*flush)(void) = MS_APP(link_flush);
-	if (flush) /* no transmit interrupts inside a measurement */
-		flush();
-	uint16_t ovh = timer_overhead();
+	uint16_t ovh = timer_quiet();
 
 	uint16_t r;
 	for (r = 0; r < reps && v[0] < MGMT_BENCH_BUDGET; r++) {
