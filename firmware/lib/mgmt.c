@@ -102,15 +102,6 @@ static uint8_t *field(struct cursor *c, size_t *len)
 	return f;
 }
 
-/* A field that must have exactly want bytes. */
-static uint8_t *field_n(struct cursor *c, size_t want, uint8_t *bad_param)
-{
-	size_t l;
-	uint8_t *f = field(c, &l);
-	if (f && l != want)
-		*bad_param = 1;
-	return f;
-}
 
 /* ---- reply builder: fields appended after prim and status ---------- */
 
@@ -201,34 +192,52 @@ static size_t stats(uint8_t *p)
 
 /* ---- STATUS (docs/firmware-net.md) ------------------------------------ */
 
+/*
+ * STATUS's fields copied from RAM, one descriptor each in flash: the
+ * reply offset, the size (ST_RAW: bytes as they are, else a number
+ * written big-endian: AVR stores it little-endian) and the variable.
+ */
+#define ST_RAW 0x80
+#define ST_BE(off, v) { off, sizeof(v), &(v) }
+#define ST_BYTES(off, v) { off, ST_RAW | sizeof(v), &(v) }
+static const struct {
+	uint8_t off, size;
+	const void *src;
+} status_fields[] PGM = {
+	ST_BE(1, store_reason), ST_BE(3, store_cfg.flags), ST_BE(4, store_cfg.device_id),
+	ST_BYTES(8, store_cfg.addr), ST_BYTES(12, store_cfg.peer),
+	ST_BE(16, store_cfg.sa[0].spi), ST_BE(20, store_cfg.sa[0].suite),
+	ST_BE(21, store_cfg.sa[0].flags), ST_BE(22, store_cfg.sa[1].spi),
+	ST_BE(26, store_cfg.sa[1].suite), ST_BE(27, store_cfg.sa[1].flags),
+	ST_BE(28, store_st.generation), ST_BE(32, store_st.esp_out_reserved),
+	ST_BE(36, esp_out_next), ST_BE(40, store_st.esp_in_floor), ST_BE(44, esp_in_top),
+	ST_BE(48, store_st.boot_count), ST_BE(50, mgmt_last.cycles),
+	ST_BE(54, mgmt_last.len), ST_BE(56, mgmt_last.dropped),
+};
+
 static size_t status(uint8_t *p, size_t cap)
 {
-	const struct store_config *c = &store_cfg;
 	size_t n = 58 + 4 * NET_NCOUNTERS;
 	if (n > cap)
 		n = cap; /* cannot happen with CONFIG_FRAME_MAX >= 137 */
-	memset(p, 0, 58);
-	p[0] = store_provisioned();
-	p[1] = store_reason;
-	p[2] = store_suites();
-	p[3] = c->flags;
-	net_put32(p + 4, c->device_id);
-	memcpy(p + 8, c->addr, 4);
-	memcpy(p + 12, c->peer, 4);
-	for (uint8_t i = 0; i < 2; i++) {
-		net_put32(p + 16 + 6 * i, c->sa[i].spi);
-		p[20 + 6 * i] = c->sa[i].suite;
-		p[21 + 6 * i] = c->sa[i].flags;
+	for (uint8_t i = 0; i < sizeof status_fields / sizeof status_fields[0]; i++) {
+		uint8_t size = pgm_read_byte(&status_fields[i].size);
+		const uint8_t *src = (const uint8_t *)pgm_read_word(&status_fields[i].src);
+		uint8_t *d = p + pgm_read_byte(&status_fields[i].off);
+		if (size & ST_RAW) {
+			memcpy(d, src, size & ~ST_RAW);
+		} else {
+			d += size;
+			while (size--)
+				*--d = *src++;
+		}
 	}
-	net_put32(p + 28, store_st.generation);
-	net_put32(p + 32, store_st.esp_out_reserved);
-	net_put32(p + 36, store_provisioned() ? esp_out_next : 0);
-	net_put32(p + 40, store_st.esp_in_floor);
-	net_put32(p + 44, store_provisioned() ? esp_in_top : 0);
-	net_put16(p + 48, store_st.boot_count);
-	net_put32(p + 50, mgmt_last.cycles);
-	net_put16(p + 54, mgmt_last.len);
-	p[56] = mgmt_last.dropped;
+	p[0] = store_provisioned();
+	p[2] = store_suites();
+	if (!p[0]) { /* the sequence numbers of a session: none */
+		memset(p + 36, 0, 4);
+		memset(p + 44, 0, 4);
+	}
 	p[57] = NET_NCOUNTERS;
 	if (n > 58) /* the counters that fit */
 		net_put32s(p + 58, net_counters, (uint8_t)((n - 58) / 4));
@@ -238,23 +247,63 @@ static size_t status(uint8_t *p, size_t cap)
 /* ---- primitives, shared by COMPUTE and BENCH ------------------------- */
 #if CONFIG_MGMT_CRYPTO
 
-/* Primitives a build option left out (MGMT_E_UNSUPP). */
-static uint8_t left_out(uint8_t prim)
+/*
+ * One descriptor per primitive, in flash, indexed by prim - 1: the
+ * COMPUTE request's fields (their exact lengths, F_ANY for any, F_END
+ * after the last), the context RAM BENCH reports and whether a build
+ * option left the primitive out (MGMT_E_UNSUPP).
+ */
+#define F_ANY 0
+#define F_END 0xFF
+struct prim_desc {
+	uint8_t field[5];
+	uint8_t ctx; /* bytes of caller-owned state */
+	uint8_t built;
+};
+
+#if CONFIG_MD5
+#define MD5_CTX sizeof(md5_ctx), 1
+#define HMD5_CTX sizeof(hmac_md5_ctx), 1
+#else
+#define MD5_CTX 0, 0
+#define HMD5_CTX 0, 0
+#endif
+#if CONFIG_SHA256
+#define SHA_CTX sizeof(sha256_ctx), 1
+#define HSHA_CTX sizeof(hmac_sha256_ctx), 1
+#else
+#define SHA_CTX 0, 0
+#define HSHA_CTX 0, 0
+#endif
+#define AES_CTX sizeof(aes128_ctx), 1
+#define AESD_CTX sizeof(aes128_ctx), CONFIG_AES_DECRYPT
+_Static_assert(sizeof(aes128_ctx) < 256 && sizeof(hmac_sha256_ctx) < 256 &&
+               sizeof(hmac_md5_ctx) < 256, "prim_desc.ctx");
+
+static const struct prim_desc prims[PRIM_MAX] PGM = {
+	/* key; ECB: key, data; CBC and CTR: key, iv or counter block, data */
+	[PRIM_AES_KEYEXP - 1] = { { 16, F_END }, AES_CTX },
+	[PRIM_AES_ENC - 1] = { { 16, F_ANY, F_END }, AES_CTX },
+	[PRIM_AES_DEC - 1] = { { 16, F_ANY, F_END }, AESD_CTX },
+	[PRIM_CBC_ENC - 1] = { { 16, 16, F_ANY, F_END }, AES_CTX },
+	[PRIM_CBC_DEC - 1] = { { 16, 16, F_ANY, F_END }, AESD_CTX },
+	[PRIM_CTR - 1] = { { 16, 16, F_ANY, F_END }, AES_CTX },
+	/* key, nonce, aad, data, then M (seal) or the tag (open) */
+	[PRIM_CCM_SEAL - 1] = { { 16, F_ANY, F_ANY, F_ANY, 1 }, AES_CTX },
+	[PRIM_CCM_OPEN - 1] = { { 16, F_ANY, F_ANY, F_ANY, F_ANY }, AES_CTX },
+	/* hashes: msg, repeat(4); HMACs: key, msg */
+	[PRIM_MD5 - 1] = { { F_ANY, 4, F_END }, MD5_CTX },
+	[PRIM_SHA256 - 1] = { { F_ANY, 4, F_END }, SHA_CTX },
+	[PRIM_HMAC_MD5 - 1] = { { F_ANY, F_ANY, F_END }, HMD5_CTX },
+	[PRIM_HMAC_SHA256 - 1] = { { F_ANY, F_ANY, F_END }, HSHA_CTX },
+};
+
+/* The descriptor of a primitive id, NULL if there is no such id. */
+MS_NOINLINE static const struct prim_desc *prim_desc(uint8_t prim)
 {
-#if !CONFIG_AES_DECRYPT
-	if (prim == PRIM_AES_DEC || prim == PRIM_CBC_DEC)
-		return 1;
-#endif
-#if !CONFIG_MD5
-	if (prim == PRIM_MD5 || prim == PRIM_HMAC_MD5)
-		return 1;
-#endif
-#if !CONFIG_SHA256
-	if (prim == PRIM_SHA256 || prim == PRIM_HMAC_SHA256)
-		return 1;
-#endif
-	(void)prim;
-	return 0;
+	if (prim == 0 || prim > PRIM_MAX)
+		return NULL;
+	return &prims[prim - 1];
 }
 
 /*
@@ -300,7 +349,8 @@ static void cipher(uint8_t prim, uint8_t *iv, uint8_t *d, size_t n)
 #define IS_HMAC(prim) ((prim) >= PRIM_HMAC_MD5)
 _Static_assert((PRIM_MD5 & 1) && (PRIM_HMAC_MD5 & 1) && !(PRIM_SHA256 & 1) &&
                !(PRIM_HMAC_SHA256 & 1) && PRIM_HMAC_MD5 == PRIM_MAX - 1 &&
-               PRIM_MD5 > PRIM_CCM_OPEN, "primitive ids (mgmt.h)");
+               PRIM_MD5 > PRIM_CCM_OPEN && PRIM_CTR + 1 == PRIM_CCM_SEAL &&
+               PRIM_CCM_SEAL + 1 == PRIM_CCM_OPEN, "primitive ids (mgmt.h)");
 
 static void h_init(uint8_t prim, const uint8_t *key, size_t klen)
 {
@@ -371,6 +421,36 @@ static uint8_t h_final(uint8_t prim, uint8_t out[32])
 	return IS_MD5(prim) ? MD5_DIGEST_SIZE : SHA256_DIGEST_SIZE;
 }
 
+/*
+ * prim's hash (or HMAC under key) of total bytes read from d again and
+ * again, fed in updates of at most chunk bytes (d holds a whole number
+ * of the message's repetitions, or the bench's pattern); the digest to
+ * out, its size returned.
+ */
+static uint8_t h_run(uint8_t prim, const uint8_t *key, size_t klen, const uint8_t *d,
+                     size_t chunk, uint16_t total, uint8_t *out)
+{
+	h_init(prim, key, klen);
+	while (total) {
+		uint16_t k = total < chunk ? total : (uint16_t)chunk;
+		h_update(prim, d, k);
+		total -= k;
+	}
+	return h_final(prim, out);
+}
+
+/*
+ * CCM over d[0..n) in place with the key schedule in work.aes: seal
+ * (tag written) or open (tag verified); 0, or -1 (bad sizes; open: not
+ * authentic, d wiped).
+ */
+static int ccm(uint8_t prim, const uint8_t *nonce, size_t nlen, const uint8_t *aad,
+               size_t alen, uint8_t *d, size_t n, uint8_t *tag, size_t tlen)
+{
+	return aes128_ccm_crypt(&work.aes, nonce, nlen, aad, alen, d, n, tag, tlen,
+	                        prim == PRIM_CCM_OPEN);
+}
+
 /* ---- COMPUTE -------------------------------------------------------- */
 
 /*
@@ -384,111 +464,91 @@ static uint8_t compute(uint8_t *buf, size_t plen, size_t cap, size_t *rlen)
 	if (plen < 1)
 		return MGMT_E_FORMAT;
 	uint8_t prim = pl[0];
-	struct cursor c = { pl + 1, plen - 1, 1 };
-	struct reply r = { buf, cap, 2 };
-	uint8_t bad = 0, status = 0;
-	uint8_t *out = scratch;
-	uint8_t *key, *a = NULL, *b, *d;
-	size_t klen = 0, alen, blen, dlen;
-
-	if (prim == 0 || prim > PRIM_MAX)
+	const struct prim_desc *pd = prim_desc(prim);
+	if (!pd)
 		return MGMT_E_PRIM;
-	if (left_out(prim))
+	if (!PGM_BYTE(&pd->built))
 		return MGMT_E_UNSUPP;
-	if (prim >= PRIM_MD5) {
-		/* hashes: msg, repeat(4); HMACs: key, msg */
-		uint16_t rep = 1, per = 1;
-		key = IS_HMAC(prim) ? field(&c, &klen) : NULL;
-		d = field(&c, &dlen);
-		if (!IS_HMAC(prim))
-			a = field_n(&c, 4, &bad);
-		if (!c.ok || c.n || bad)
-			goto done;
-		if (a) {
-			/* msg^rep, at most MGMT_HASH_MAX bytes (FIPS 180-4's
-			 * million 'a' is over it): msg is replicated across the
-			 * frame buffer so the hash is fed in long updates, not
-			 * one per repetition. */
-			uint32_t want = net_be32(a);
-			if (dlen && want > MGMT_HASH_MAX / dlen)
-				return MGMT_E_LIMIT;
-			rep = dlen ? (uint16_t)want : 0;
-			per = dlen ? (uint16_t)((cap - (size_t)(d - buf)) / dlen) : 1;
-			if (per > rep)
-				per = rep;
-			if (per == 0)
-				per = 1;
-			for (size_t i = 1; i < per; i++)
-				memcpy(d + i * dlen, d, dlen);
-		}
-		h_init(prim, key, klen);
-		for (uint16_t i = rep / per; i; i--)
-			h_update(prim, d, per * dlen);
-		h_update(prim, d, (rep % per) * dlen);
-		put_field(&r, out, h_final(prim, out));
-		goto done;
-	}
-	key = field_n(&c, 16, &bad);
-	switch (prim) {
-	case PRIM_AES_KEYEXP:
-		if (!c.ok || c.n || bad)
+
+	/* the fields, their lengths checked against the descriptor */
+	struct cursor c = { pl + 1, plen - 1, 1 };
+	uint8_t *f[5];
+	size_t fl[5];
+	uint8_t bad = 0;
+	for (uint8_t i = 0; i < 5; i++) {
+		uint8_t want = PGM_BYTE(&pd->field[i]);
+		if (want == F_END)
 			break;
-		aes128_init(&work.aes, key);
-		if (put_field(&r, work.aes.rk, sizeof work.aes.rk))
-			return MGMT_E_TOOBIG;
-		break;
-	case PRIM_CCM_SEAL:
-	case PRIM_CCM_OPEN:
-		a = field(&c, &alen); /* nonce */
-		b = field(&c, &blen); /* aad */
-		d = field(&c, &dlen); /* plaintext / ciphertext */
-		{
-			size_t tlen;
-			uint8_t *t = field(&c, &tlen); /* seal: 1 byte M; open: tag */
-			if (!c.ok || c.n)
-				break;
-			if (bad)
-				return MGMT_E_PARAM;
-			if (prim == PRIM_CCM_SEAL) {
-				if (tlen != 1)
-					return MGMT_E_PARAM;
-				tlen = t[0];
-			}
-			if (tlen > 16)
-				return MGMT_E_PARAM;
-			aes128_init(&work.aes, key);
-			if (prim == PRIM_CCM_SEAL) {
-				if (aes128_ccm_seal(&work.aes, a, alen, b, blen, d, dlen, out, tlen))
-					return MGMT_E_PARAM;
-				if (put_field(&r, d, dlen) || put_field(&r, out, tlen))
-					return MGMT_E_TOOBIG;
-			} else if (aes128_ccm_open(&work.aes, a, alen, b, blen, d, dlen, t, tlen)) {
-				status = 1; /* no output: unverified plaintext never leaves */
-			} else {
-				put_field(&r, d, dlen);
-			}
-		}
-		break;
-	default: /* ECB (key, data), CBC and CTR (key, iv or counter block, data) */
-		if (prim >= PRIM_CBC_ENC)
-			a = field_n(&c, 16, &bad);
-		d = field(&c, &dlen);
-		if (!c.ok || c.n)
-			break;
-		if (bad || (prim != PRIM_CTR && dlen % 16) || (prim < PRIM_CBC_ENC && dlen == 0))
-			return MGMT_E_PARAM;
-		if (a)
-			memcpy(out, a, 16);
-		aes128_init(&work.aes, key);
-		cipher(prim, out, d, dlen);
-		put_field(&r, d, dlen);
-		break;
+		f[i] = field(&c, &fl[i]);
+		if (f[i] && want && fl[i] != want)
+			bad = 1;
 	}
-done:
 	if (!c.ok || c.n)
 		return MGMT_E_FORMAT;
 	if (bad)
 		return MGMT_E_PARAM;
+
+	struct reply r = { buf, cap, 2 };
+	uint8_t status = 0;
+	uint8_t *out = scratch;
+	if (prim >= PRIM_MD5) {
+		uint8_t *d = f[0];
+		size_t dlen = fl[0], chunk;
+		uint16_t total;
+		if (IS_HMAC(prim)) {
+			d = f[1];
+			chunk = total = (uint16_t)fl[1];
+		} else {
+			/* msg^rep, at most MGMT_HASH_MAX bytes (FIPS 180-4's
+			 * million 'a' is over it): msg is replicated across the
+			 * frame buffer (whole copies, at most rep) so the hash
+			 * is fed in long updates, not one per repetition. */
+			uint32_t want = net_be32(f[1]);
+			if (dlen && want > MGMT_HASH_MAX / dlen)
+				return MGMT_E_LIMIT;
+			total = (uint16_t)((uint16_t)want * dlen); /* <= MGMT_HASH_MAX */
+			size_t room = cap - (size_t)(d - buf);
+			for (chunk = dlen; chunk < total && chunk + dlen <= room; chunk += dlen)
+				memcpy(d + chunk, d, dlen);
+		}
+		put_field(&r, out, h_run(prim, f[0], fl[0], d, chunk, total, out));
+	} else {
+		aes128_init(&work.aes, f[0]);
+		if (prim == PRIM_AES_KEYEXP) {
+			if (put_field(&r, work.aes.rk, sizeof work.aes.rk))
+				return MGMT_E_TOOBIG;
+		} else if (prim >= PRIM_CCM_SEAL) {
+			uint8_t *d = f[3], *t = f[4];
+			size_t dlen = fl[3], tlen = fl[4];
+			if (prim == PRIM_CCM_SEAL) {
+				tlen = t[0];
+				t = out;
+			}
+			if (tlen > 16)
+				return MGMT_E_PARAM;
+			if (ccm(prim, f[1], fl[1], f[2], fl[2], d, dlen, t, tlen)) {
+				if (prim == PRIM_CCM_SEAL)
+					return MGMT_E_PARAM;
+				status = 1; /* no output: unverified plaintext never leaves */
+			} else if (put_field(&r, d, dlen) ||
+			           (prim == PRIM_CCM_SEAL && put_field(&r, out, tlen))) {
+				return MGMT_E_TOOBIG;
+			}
+		} else {
+			/* ECB (key, data), CBC and CTR (key, iv or counter block, data) */
+			uint8_t *d = f[1];
+			size_t dlen = fl[1];
+			if (prim >= PRIM_CBC_ENC) {
+				memcpy(out, f[1], 16);
+				d = f[2];
+				dlen = fl[2];
+			}
+			if ((prim != PRIM_CTR && dlen % 16) || (prim < PRIM_CBC_ENC && dlen == 0))
+				return MGMT_E_PARAM;
+			cipher(prim, out, d, dlen);
+			put_field(&r, d, dlen);
+		}
+	}
 	buf[MGMT_HDR_LEN] = prim;
 	buf[MGMT_HDR_LEN + 1] = status;
 	*rlen = r.len;
@@ -502,22 +562,6 @@ static const uint8_t bench_key[16] = {
 	0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c,
 };
 
-/* Context RAM of each primitive (caller-owned state, bytes). */
-static uint16_t ctx_size(uint8_t prim)
-{
-	switch (prim) {
-#if CONFIG_MD5
-	case PRIM_MD5: return sizeof(md5_ctx);
-	case PRIM_HMAC_MD5: return sizeof(hmac_md5_ctx);
-#endif
-#if CONFIG_SHA256
-	case PRIM_SHA256: return sizeof(sha256_ctx);
-	case PRIM_HMAC_SHA256: return sizeof(hmac_sha256_ctx);
-#endif
-	default: return sizeof(aes128_ctx);
-	}
-}
-
 /*
  * One run of prim over n bytes of the buffer, timed from the call into
  * the primitive's code to its return (Timer1 cycles): CCM in the RFC 4309
@@ -526,46 +570,18 @@ static uint16_t ctx_size(uint8_t prim)
  */
 static uint32_t run(uint8_t prim, uint8_t *buf, uint16_t n, size_t cap, uint8_t *iv, uint8_t tag[32])
 {
-	switch (prim) {
-	case PRIM_AES_KEYEXP:
+	if (prim == PRIM_AES_KEYEXP) {
 		timer_start();
 		aes128_init(&work.aes, bench_key);
-		break;
-	case PRIM_CCM_SEAL:
+	} else if (prim >= PRIM_MD5) {
 		timer_start();
-		aes128_ccm_seal(&work.aes, iv, 11, bench_key, 8, buf, n, tag, 16);
-		break;
-	case PRIM_CCM_OPEN:
+		h_run(prim, bench_key, 16, buf, cap, n, tag);
+	} else if (prim >= PRIM_CCM_SEAL) {
 		timer_start();
-		aes128_ccm_open(&work.aes, iv, 11, bench_key, 8, buf, n, tag, 16);
-		break;
-	case PRIM_AES_ENC: /* the block loop here, so that ECB's figure is */
-	case PRIM_AES_DEC: /* the block's, with no dispatch in it */
+		ccm(prim, iv, 11, bench_key, 8, buf, n, tag, 16);
+	} else {
 		timer_start();
-		for (uint16_t i = 0; i < n; i += 16) {
-#if CONFIG_AES_DECRYPT
-			if (prim == PRIM_AES_DEC)
-				aes128_decrypt(&work.aes, buf + i);
-			else
-#endif
-				aes128_encrypt(&work.aes, buf + i);
-		}
-		break;
-	default:
-		if (prim < PRIM_MD5) {
-			timer_start();
-			cipher(prim, iv, buf, n);
-			break;
-		}
-		timer_start();
-		h_init(prim, bench_key, 16);
-		for (uint16_t left = n; left;) {
-			uint16_t k = left < cap ? left : (uint16_t)cap;
-			h_update(prim, buf, k);
-			left -= k;
-		}
-		h_final(prim, tag);
-		break;
+		cipher(prim, iv, buf, n);
 	}
 	return timer_stop();
 }
@@ -584,10 +600,13 @@ static uint8_t bench(uint8_t *buf, size_t plen, size_t cap, size_t *rlen)
 		return MGMT_E_FORMAT;
 	uint8_t prim = pl[0];
 	uint16_t n = net_be16(pl + 1), reps = net_be16(pl + 3);
-	uint8_t iv[16], tag[32];
-	uint32_t total = 0, lo = 0xFFFFFFFFUL, hi = 0;
+	/* the tag (a hash's 32-byte digest, CCM's 16-byte tag) and the IV,
+	 * nonce or counter block (16 bytes, not used by the hashes) */
+	uint8_t *tag = scratch, *iv = scratch + 16;
+	uint32_t v[3] = { 0, 0xFFFFFFFFUL, 0 }; /* total, min, max */
 
-	if (prim == 0 || prim > PRIM_MAX)
+	const struct prim_desc *pd = prim_desc(prim);
+	if (!pd)
 		return MGMT_E_PRIM;
 	if (reps == 0)
 		return MGMT_E_PARAM;
@@ -599,39 +618,34 @@ static uint8_t bench(uint8_t *buf, size_t plen, size_t cap, size_t *rlen)
 	} else if (n > cap || (prim < PRIM_CTR && (n == 0 || n % 16))) {
 		return MGMT_E_PARAM; /* ECB and CBC: whole blocks */
 	}
-	if (left_out(prim))
+	if (!PGM_BYTE(&pd->built))
 		return MGMT_E_UNSUPP;
 	for (size_t i = 0; i < cap; i++)
 		buf[i] = (uint8_t)(i * 7 + 1);
 	aes128_init(&work.aes, bench_key);
-	void (*flush)(void) = MS_APP(link_flush);
-	if (flush) /* no transmit interrupts inside a measurement */
-		flush();
-	uint16_t ovh = timer_overhead();
+	uint16_t ovh = timer_quiet();
 
 	uint16_t r;
-	for (r = 0; r < reps && total < MGMT_BENCH_BUDGET; r++) {
+	for (r = 0; r < reps && v[0] < MGMT_BENCH_BUDGET; r++) {
 		uint32_t t;
-		memset(iv, 0xA5, sizeof iv);
+		memset(iv, 0xA5, 16);
 		if (prim == PRIM_CCM_OPEN) /* a message to open (not counted) */
 			run(PRIM_CCM_SEAL, buf, n, cap, iv, tag);
 		t = run(prim, buf, n, cap, iv, tag);
-		t = t > ovh ? t - ovh : 0;
-		total += t;
-		if (t < lo)
-			lo = t;
-		if (t > hi)
-			hi = t;
+		t = timer_net(t, ovh);
+		v[0] += t;
+		if (t < v[1])
+			v[1] = t;
+		if (t > v[2])
+			v[2] = t;
 	}
 	wipe(&work, sizeof work);
 	pl[0] = prim;
 	net_put16(pl + 1, n);
 	net_put16(pl + 3, r); /* the runs made */
-	net_put32(pl + 5, total);
-	net_put32(pl + 9, lo);
-	net_put32(pl + 13, hi);
+	net_put32s(pl + 5, v, 3);
 	net_put16(pl + 17, ovh);
-	net_put16(pl + 19, ctx_size(prim));
+	net_put16(pl + 19, PGM_BYTE(&pd->ctx));
 	*rlen = 21;
 	return 0;
 }

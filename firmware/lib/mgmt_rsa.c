@@ -43,7 +43,6 @@
 #include "mgmt_proto.h"
 #include "mgmt_rsa.h"
 #include "timer.h"
-#include "ms_app.h"
 
 #define PAINT 0xA5
 
@@ -153,18 +152,15 @@ static __attribute__((noinline)) void verify(uint8_t *p, size_t *rlen, uintptr_t
 	for (volatile uint8_t *q = sp - 16; q >= lo; q--)
 		*q = PAINT;
 
-	void (*flush)(void) = MS_APP(link_flush);
-	if (flush) /* no transmit interrupts inside a measurement */
-		flush();
-	uint16_t ovh = timer_overhead();
+	uint16_t ovh = timer_quiet();
 	timer_start();
 	rsa_r2(key, key_len, work);
 	uint32_t t_r2 = timer_stop();
 	timer_start();
 	int rc = rsa_verify_pkcs1_sha256(key, key_len, work, sig, hash, work);
 	uint32_t t_ver = timer_stop();
-	t_r2 = t_r2 > ovh ? t_r2 - ovh : 0;
-	t_ver = t_ver > ovh ? t_ver - ovh : 0;
+	t_r2 = timer_net(t_r2, ovh);
+	t_ver = timer_net(t_ver, ovh);
 
 	volatile uint8_t *q = lo;
 	while (q < sp - 16 && *q == PAINT)

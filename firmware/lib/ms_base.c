@@ -35,3 +35,12 @@ void net_put32s(uint8_t *p, const uint32_t *v, uint8_t n)
 	for (; n--; p += 4)
 		net_put32(p, *v++);
 }
+
+uint8_t ms_raise32(uint32_t *f, const uint8_t *p)
+{
+	uint32_t v = net_be32(p);
+	if (v <= *f)
+		return 0;
+	*f = v;
+	return 1;
+}

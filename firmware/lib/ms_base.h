@@ -63,4 +63,8 @@ void net_put32(uint8_t *p, uint32_t v);
 /* net_put32s - the n values at v, big-endian, one after the other at p. */
 void net_put32s(uint8_t *p, const uint32_t *v, uint8_t n);
 
+/* ms_raise32 - *f = max(*f, the big-endian value at p); returns 1 if *f
+ * rose (the floors of MSSL and provisioning). */
+uint8_t ms_raise32(uint32_t *f, const uint8_t *p);
+
 #endif /* MS_BASE_H */

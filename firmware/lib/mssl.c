@@ -2,6 +2,7 @@
  * mssl.c - MSSL on the device (see mssl.h; protocol: docs/mssl.md; the
  * behaviour is pkg/mssl/server.go's, check for check and byte for byte).
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -86,6 +87,26 @@ struct ends {
 	uint8_t prk[16];
 };
 
+/* What a session keeps of its grant, as the grant has it (big-endian);
+ * the pending handshake holds it with issued_at between tasks and
+ * not_after, as in the grant body (one copy each way). */
+struct kept {
+	struct ends e;
+	uint8_t serial[4];
+	uint8_t tasks[4];
+	uint8_t not_after[4];
+};
+struct hs_kept {
+	struct ends e;
+	uint8_t serial[4];
+	uint8_t tina[12]; /* tasks, issued_at, not_after: body[30..42) */
+};
+#define K_ISSUED (G_ISSUED - G_TASKS)
+#define K_NOT_AFTER (G_NOT_AFTER - G_TASKS)
+_Static_assert(offsetof(struct kept, tasks) == offsetof(struct hs_kept, tina) &&
+               offsetof(struct kept, not_after) == offsetof(struct hs_kept, tina) + 4,
+               "struct kept");
+
 #define HS_NONE 0
 #define HS_FINISHED 1  /* waiting for the host's Finished */
 #define HS_SIGNATURE 2 /* waiting for GrantSignature */
@@ -118,21 +139,19 @@ static union {
 	struct {
 		uint8_t state; /* HS_* */
 		uint8_t flags; /* ServerHello flags */
-		struct ends e;
+		uint8_t tag[8]; /* after flags: Finished's AAD extension */
+		struct hs_kept g;
 		uint8_t kh[16];
 #if CONFIG_MSSL_RSA
 		uint8_t hash[32];
 #endif
-		uint8_t tag[8];
-		uint8_t serial[4];
-		uint8_t tina[12]; /* tasks, issued_at, not_after: body[30..42) */
 	} hs;
 	struct {
 		uint8_t up;    /* a session is established */
 		uint8_t floor; /* a floor body waits for its signature */
-		struct ends e;
-		uint32_t last_in, next_out;
-		uint32_t tasks, serial, not_after;
+		struct kept g;
+		uint8_t last_in[4]; /* sequence number, big-endian as received */
+		uint32_t next_out;
 #if CONFIG_MSSL_RSA
 		/* the floor body waiting for its signature: its SHA-256 and
 		 * the two floors it states */
@@ -146,6 +165,8 @@ static union {
 #endif
 } U;
 #define S (U.s)
+_Static_assert(offsetof(__typeof__(U.s.hs), tag) == offsetof(__typeof__(U.s.hs), flags) + 1,
+               "hs.flags || hs.tag");
 static uint8_t owned; /* U holds MSSL's state (0: free or the bench's) */
 
 void mssl_reset(void)
@@ -179,10 +200,23 @@ static void rd_label(uint8_t out[16], uint8_t off)
 }
 
 /* out = AES(fw_work.aes's key, label) */
-static void enc_label(uint8_t out[16], uint8_t off)
+MS_NOINLINE static void enc_label(uint8_t out[16], uint8_t off)
 {
 	rd_label(out, off);
 	aes128_encrypt(&fw_work.aes, out);
+}
+
+/* fw_work.aes keyed with AES(K, label), K the group key (group) or the
+ * master key (out: that derived key). */
+MS_NOINLINE static void derive(uint8_t group, uint8_t label, uint8_t out[16])
+{
+	if (group)
+		store_read(EE_GROUP_KEY, out, 16);
+	else
+		store_master_key(out); /* the config's, or bootstrap's PSK */
+	aes128_init(&fw_work.aes, out);
+	enc_label(out, label);
+	aes128_init(&fw_work.aes, out);
 }
 
 static uint16_t modulus_len(void)
@@ -195,7 +229,7 @@ static uint8_t same_peer(const struct peer *p, const uint8_t ip[4], uint16_t por
 	return memcmp(p->ip, ip, 4) == 0 && p->port == port;
 }
 
-static uint16_t alert(uint8_t *m, uint8_t code)
+MS_NOINLINE static uint16_t alert(uint8_t *m, uint8_t code)
 {
 	m[0] = MSSL_ALERT;
 	m[1] = code;
@@ -234,8 +268,7 @@ MS_NOINLINE static int rec_crypt(const uint8_t prk[16], uint8_t *m, uint16_t ptl
 	memcpy(nonce + 9, m + 1, 4);
 	aes128_init(&fw_work.aes, key);
 	memcpy(aad, m, 5);
-	aad[5] = S.hs.flags;
-	memcpy(aad + 6, S.hs.tag, 8);
+	memcpy(aad + 5, &S.hs.flags, 9); /* flags || seal tag */
 	r = aes128_ccm_crypt(&fw_work.aes, nonce, 13, aad, (how & R_FIN) ? 14 : 5,
 	                     m + 5, ptlen, m + 5 + ptlen, 8, (how & R_SEAL) ? 0 : 1);
 	wipe(&fw_work.mssl, sizeof fw_work.mssl);
@@ -246,8 +279,9 @@ MS_NOINLINE static int rec_crypt(const uint8_t prk[16], uint8_t *m, uint16_t ptl
 static uint16_t seal_out(uint8_t *m, uint8_t typ, uint8_t ptlen)
 {
 	m[0] = typ;
-	net_put32(m + 1, S.ss.next_out++);
-	rec_crypt(S.ss.e.prk, m, ptlen, R_SERVER | R_SEAL);
+	net_put32(m + 1, S.ss.next_out);
+	ms_inc32(&S.ss.next_out);
+	rec_crypt(S.ss.g.e.prk, m, ptlen, R_SERVER | R_SEAL);
 	return (uint16_t)(MSSL_REC_OVERHEAD + ptlen);
 }
 
@@ -306,9 +340,12 @@ static uint8_t target_ok(uint8_t group, const uint8_t *id)
 {
 	uint8_t t[4];
 	if (!group)
-		return net_be32(id) == store_cfg.device_id;
-	store_read(EE_GROUP_ID, t, 4);
-	return (store_cfg.flags & CFG_GROUP) && memcmp(t, id, 4) == 0;
+		net_put32(t, store_cfg.device_id);
+	else if (store_cfg.flags & CFG_GROUP)
+		store_read(EE_GROUP_ID, t, 4);
+	else
+		return 0;
+	return memcmp(t, id, 4) == 0;
 }
 
 static uint8_t all_zero(const uint8_t *p, uint8_t n)
@@ -319,10 +356,42 @@ static uint8_t all_zero(const uint8_t *p, uint8_t n)
 	return acc == 0;
 }
 
+/* 0, or the alert for a grant whose serial (big-endian at serial) is
+ * below the serial floor (revoked) or whose not_after is below the time
+ * floor (expired). */
+static uint8_t below_floors(const uint8_t *serial, const uint8_t *not_after)
+{
+	if (net_be32(serial) < store_st.serial_floor)
+		return MSSL_A_REVOKED;
+	if (net_be32(not_after) < store_st.time_floor)
+		return MSSL_A_EXPIRED;
+	return 0;
+}
+
+/* Raise the serial floor to the big-endian value at serial (NULL: not
+ * it) and the time floor to the one at time, and commit them when one
+ * rose; -1 when the commit failed (the floors then as they were). */
+_Static_assert(offsetof(struct store_state, time_floor) ==
+               offsetof(struct store_state, serial_floor) + 4, "store_state floors");
+static int raise_floors(const uint8_t *serial, const uint8_t *time)
+{
+	uint32_t old[2];
+	uint8_t v = 0;
+	memcpy(old, &store_st.serial_floor, sizeof old);
+	if (serial)
+		v = ms_raise32(&store_st.serial_floor, serial);
+	v |= ms_raise32(&store_st.time_floor, time);
+	if (v && store_commit()) {
+		memcpy(&store_st.serial_floor, old, sizeof old);
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks 2-7 of docs/mssl.md on a grant body: 0 or the alert code. */
 static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
 {
-	uint8_t f = b[G_FLAGS];
+	uint8_t f = b[G_FLAGS], code;
 	if (b[0] != 'M' || b[1] != 'G' || b[2] != 1 || (f & ~7) || !(f & 6) ||
 	    all_zero(b + G_IP, 4) == !!(f & 2) || all_zero(b + G_MAC, 6) == !!(f & 4) ||
 	    net_be32(b + G_TASKS) == 0 || net_be32(b + G_NOT_AFTER) < net_be32(b + G_ISSUED))
@@ -335,10 +404,8 @@ static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
 #endif
 	if (!target_ok(f & 1, b + G_TARGET))
 		return MSSL_A_WRONG_DEVICE;
-	if (net_be32(b + G_SERIAL) < store_st.serial_floor)
-		return MSSL_A_REVOKED;
-	if (net_be32(b + G_NOT_AFTER) < store_st.time_floor)
-		return MSSL_A_EXPIRED;
+	if ((code = below_floors(b + G_SERIAL, b + G_NOT_AFTER)) != 0)
+		return code;
 	if ((f & 2) && memcmp(b + G_IP, ip, 4) != 0)
 		return MSSL_A_WRONG_HOST;
 	return 0;
@@ -393,13 +460,7 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 #endif
 	if (!(hit & 0x80)) {
 		/* seal_key = AES(K, "MSSL-grant-seal1"); K = master or group key */
-		if (body[G_FLAGS] & 1)
-			store_read(EE_GROUP_KEY, kh, 16);
-		else
-			store_master_key(kh);
-		aes128_init(&fw_work.aes, kh);
-		enc_label(kh, L_SEAL);
-		aes128_init(&fw_work.aes, kh);
+		derive(body[G_FLAGS] & 1, L_SEAL, kh);
 		memcpy(kh, body + G_SEALED, 16);
 		i = (uint8_t)aes128_ccm_open(&fw_work.aes, body + G_NONCE, 13, body, G_NONCE,
 		                             kh, 16, body + G_TAG, 8);
@@ -426,20 +487,20 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 	hit = (uint8_t)((hit & SH_NO_SIG) | SH_DEVICE);
 	S.hs.state = HS_FINISHED;
 	S.hs.flags = hit;
-	memcpy(S.hs.e.peer.ip, ip, 4);
-	S.hs.e.peer.port = port;
+	memcpy(S.hs.g.e.peer.ip, ip, 4);
+	S.hs.g.e.peer.port = port;
 	memcpy(S.hs.kh, kh, 16);
 #if CONFIG_MSSL_RSA
 	memcpy(S.hs.hash, hb, 32);
 #endif
 	memcpy(S.hs.tag, body + G_TAG, 8);
-	memcpy(S.hs.serial, body + G_SERIAL, 4);
-	memcpy(S.hs.tina, body + G_TASKS, 12);
+	memcpy(S.hs.g.serial, body + G_SERIAL, 4);
+	memcpy(S.hs.g.tina, body + G_TASKS, 12);
 	/* PRK = AES-CMAC(Kh, Nh || Nd); keys and salts = AES(PRK, label),
 	 * derived per record (rec_crypt) */
 	aes128_init(&fw_work.aes, S.hs.kh);
 	memcpy(t, m + 2, 16); /* Kh's place: Nh || Nd */
-	aes128_cmac(&fw_work.aes, t, 32, S.hs.e.prk);
+	aes128_cmac(&fw_work.aes, t, 32, S.hs.g.e.prk);
 	aes128_wipe(&fw_work.aes);
 	/* ServerHello: 02 01 flags Nd */
 	m[0] = MSSL_SERVER_HELLO;
@@ -453,43 +514,34 @@ MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t i
 /* The session starts (docs/mssl.md "Establishing"): time floor first. */
 static uint16_t establish(uint8_t *m)
 {
-	uint32_t issued = net_be32(S.hs.tina + (G_ISSUED - G_TASKS)), old = store_st.time_floor;
+	uint8_t code;
 	S.hs.state = HS_NONE;
 	/* The floors may have risen since the ClientHello (a handshake parked
 	 * across a floor statement): they hold when the session starts. */
-	if (net_be32(S.hs.serial) < store_st.serial_floor)
-		return alert(m, MSSL_A_REVOKED);
-	if (net_be32(S.hs.tina + (G_NOT_AFTER - G_TASKS)) < old)
-		return alert(m, MSSL_A_EXPIRED);
-	if (issued > old) {
-		store_st.time_floor = issued;
-		if (store_commit()) {
-			store_st.time_floor = old;
-			return alert(m, MSSL_A_INTERNAL);
-		}
-	}
+	if ((code = below_floors(S.hs.g.serial, S.hs.g.tina + K_NOT_AFTER)) != 0)
+		return alert(m, code);
+	if (raise_floors(NULL, S.hs.g.tina + K_ISSUED))
+		return alert(m, MSSL_A_INTERNAL);
 	S.ss.up = 1;
 	S.ss.floor = 0;
-	memcpy(&S.ss.e, &S.hs.e, sizeof S.ss.e);
-	S.ss.last_in = 0;
+	memcpy(&S.ss.g, &S.hs.g, offsetof(struct kept, not_after));
+	memcpy(S.ss.g.not_after, S.hs.g.tina + K_NOT_AFTER, 4);
+	memset(S.ss.last_in, 0, 4);
 	S.ss.next_out = 1;
-	S.ss.tasks = net_be32(S.hs.tina);
-	S.ss.serial = net_be32(S.hs.serial);
-	S.ss.not_after = net_be32(S.hs.tina + (G_NOT_AFTER - G_TASKS));
 	/* the device's Finished: seq 0, same AAD extension */
 	m[0] = MSSL_REC_FINISHED;
 	memset(m + 1, 0, 4);
-	rec_crypt(S.ss.e.prk, m, 0, R_SERVER | R_FIN | R_SEAL);
+	rec_crypt(S.ss.g.e.prk, m, 0, R_SERVER | R_FIN | R_SEAL);
 	return MSSL_REC_OVERHEAD;
 }
 
 static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
-	if (S.hs.state != HS_FINISHED || !same_peer(&S.hs.e.peer, ip, port))
+	if (S.hs.state != HS_FINISHED || !same_peer(&S.hs.g.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
 	/* one try per ServerHello */
 	if (n != MSSL_REC_OVERHEAD || net_be32(m + 1) != 0 ||
-	    rec_crypt(S.hs.e.prk, m, 0, R_CLIENT | R_FIN)) {
+	    rec_crypt(S.hs.g.e.prk, m, 0, R_CLIENT | R_FIN)) {
 		S.hs.state = HS_NONE;
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
 	}
@@ -505,7 +557,7 @@ static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t p
 MS_NOINLINE static uint16_t grant_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
 	int code;
-	if (S.hs.state != HS_SIGNATURE || !same_peer(&S.hs.e.peer, ip, port))
+	if (S.hs.state != HS_SIGNATURE || !same_peer(&S.hs.g.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
 	if (n - 1u != modulus_len()) {
 		S.hs.state = HS_NONE;
@@ -531,7 +583,8 @@ static uint16_t task(uint8_t *m, uint16_t len, uint16_t room)
 	uint8_t *p = m + 5;
 	if (len < 4)
 		return rec_alert(m, MSSL_A_DECODE);
-	if (p[0] == TASK_VERSION && (p[1] > 31 || !((S.ss.tasks >> p[1]) & 1))) {
+	/* (tasks: big-endian, task t is bit t % 8 of byte 3 - t / 8) */
+	if (p[0] == TASK_VERSION && (p[1] > 31 || !((S.ss.g.tasks[3 - (p[1] >> 3)] >> (p[1] & 7)) & 1))) {
 		p[4] = TASK_E_DENIED;
 		len = 5;
 	} else {
@@ -542,35 +595,18 @@ static uint16_t task(uint8_t *m, uint16_t len, uint16_t room)
 	return seal_out(m, MSSL_REC_DATA, (uint8_t)len);
 }
 
-/* *f = max(*f, the big-endian value at p); 1 if it rose. */
-static uint8_t raise(uint32_t *f, const uint8_t *p)
-{
-	uint32_t v = net_be32(p);
-	if (v <= *f)
-		return 0;
-	*f = v;
-	return 1;
-}
-
 /* An authenticated floor statement raises the floors (serial floor, time
  * floor at floors[0..8)); the answer is a Floor record 00 || floors, and
  * the session ends when its own grant falls below them (mssl.h). */
 static uint16_t apply_floors(uint8_t *m, const uint8_t floors[8])
 {
-	uint32_t old_serial = store_st.serial_floor, old_time = store_st.time_floor;
 	uint16_t n;
-	uint8_t v = raise(&store_st.serial_floor, floors);
-	v |= raise(&store_st.time_floor, floors + 4);
-	if (v && store_commit()) {
-		store_st.serial_floor = old_serial;
-		store_st.time_floor = old_time;
+	if (raise_floors(floors, floors + 4))
 		return rec_alert(m, MSSL_A_INTERNAL);
-	}
 	m[5] = 0;
-	net_put32(m + 6, store_st.serial_floor);
-	net_put32(m + 10, store_st.time_floor);
+	net_put32s(m + 6, &store_st.serial_floor, 2);
 	n = seal_out(m, MSSL_REC_FLOOR, 9);
-	if (S.ss.serial < store_st.serial_floor || S.ss.not_after < store_st.time_floor)
+	if (below_floors(S.ss.g.serial, S.ss.g.not_after))
 		S.ss.up = 0;
 	return n;
 }
@@ -606,10 +642,7 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 		return rec_alert(m, MSSL_A_DECODE);
 	if (!target_ok(b[F_FLAGS] & 1, b + F_TARGET) || (b[F_FLAGS] & 1))
 		return rec_alert(m, MSSL_A_WRONG_DEVICE);
-	store_master_key(t);
-	aes128_init(&fw_work.aes, t);
-	enc_label(t, L_FLOOR);
-	aes128_init(&fw_work.aes, t);
+	derive(0, L_FLOOR, t);
 	aes128_cmac(&fw_work.aes, b, MSSL_FLOOR_BODY, t);
 	aes128_wipe(&fw_work.aes);
 	r = ct_equal(t, b + MSSL_FLOOR_BODY, 16);
@@ -625,7 +658,7 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 MS_NOINLINE static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
 	int i;
-	if (!S.ss.up || !S.ss.floor || !same_peer(&S.ss.e.peer, ip, port))
+	if (!S.ss.up || !S.ss.floor || !same_peer(&S.ss.g.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
 	S.ss.floor = 0; /* one signature per body */
 	if (n - 1u != modulus_len())
@@ -638,20 +671,19 @@ MS_NOINLINE static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_
 
 MS_NOINLINE static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], uint16_t port)
 {
-	uint32_t seq;
 	uint16_t len = (uint16_t)(n - MSSL_REC_OVERHEAD);
 	if (n < MSSL_REC_OVERHEAD)
 		return alert(m, MSSL_A_DECODE);
-	seq = net_be32(m + 1);
 	if (m[0] == MSSL_REC_FINISHED)
 		return finished(m, n, ip, port);
-	if (!S.ss.up || !same_peer(&S.ss.e.peer, ip, port))
+	if (!S.ss.up || !same_peer(&S.ss.g.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
-	if (seq <= S.ss.last_in)
+	/* (big-endian: the bytes compare as the numbers do) */
+	if (memcmp(m + 1, S.ss.last_in, 4) <= 0)
 		return alert(m, MSSL_A_REPLAY);
-	if (rec_crypt(S.ss.e.prk, m, len, R_CLIENT))
+	if (rec_crypt(S.ss.g.e.prk, m, len, R_CLIENT))
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
-	S.ss.last_in = seq;
+	memcpy(S.ss.last_in, m + 1, 4);
 	switch (m[0]) {
 	case MSSL_REC_DATA:
 		return task(m, len, room);
@@ -672,9 +704,9 @@ MS_NOINLINE static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const 
  * the nonce key. */
 MS_NOINLINE static uint8_t init(void)
 {
-	uint8_t t[32];
 	uint16_t k = modulus_len();
 #if CONFIG_MSSL_RSA
+	uint8_t t[32]; /* the modulus, then its SHA-256 (public) */
 	uint16_t i;
 #endif
 	if (!store_provisioned() || !(store_cfg.flags & CFG_ISSUER) ||
@@ -700,11 +732,8 @@ MS_NOINLINE static uint8_t init(void)
 		memcpy(S.keyid, t, 8);
 		wipe(&fw_work.sha, sizeof fw_work.sha);
 #endif
-		store_master_key(t);
-		aes128_init(&fw_work.aes, t);
-		enc_label(S.knonce, L_NONCE);
+		derive(0, L_NONCE, S.knonce);
 		aes128_wipe(&fw_work.aes);
-		wipe(t, sizeof t);
 		S.ready = 1;
 	}
 	return 1;

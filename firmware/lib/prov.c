@@ -85,6 +85,19 @@ static void cmac_final(uint8_t tag[16])
  * handed out twice even when the EEPROM goes back to an older image. */
 #define challenge(out, chal) entropy_nonce(out, chal)
 
+/* Absorb device id(4) || the session's challenge(16) (keyed 0: zero),
+ * through t (16 bytes): the end of the KDF's message and of the header
+ * block's fields. */
+MS_NOINLINE static void id_challenge(uint8_t t[16], uint8_t keyed)
+{
+	put32(t, store_cfg.device_id);
+	cmac_bytes(t, 4);
+	memset(t, 0, 16);
+	if (keyed)
+		challenge(t, ses.chal);
+	cmac_bytes(t, 16);
+}
+
 /*
  * Key derivation (SP 800-108 counter mode, PRF = AES-CMAC under the
  * master key): K = CMAC(MK, 01 || label(8) || 00 || device id(4) ||
@@ -101,12 +114,7 @@ static void key_schedule(uint8_t label, uint8_t keyed)
 	text_copy(k, label, 8);
 	cmac_bytes(k, 8);
 	cmac_byte(0);
-	put32(k, store_cfg.device_id);
-	cmac_bytes(k, 4);
-	memset(k, 0, sizeof k);
-	if (keyed)
-		challenge(k, ses.chal);
-	cmac_bytes(k, 16);
+	id_challenge(k, keyed);
 	cmac_byte(0);
 	cmac_byte(0x80);
 	cmac_final(k);
@@ -127,10 +135,7 @@ static void header(uint8_t phase)
 	put16(h + 8, ses.s);
 	cmac_bytes(h, 10);
 	cmac_bytes(ses.floors, 8);
-	put32(h, store_cfg.device_id);
-	cmac_bytes(h, 4);
-	challenge(h, ses.chal);
-	cmac_bytes(h, 16);
+	id_challenge(h, 1);
 	memset(h, 0, H_LEN - 38);
 	cmac_bytes(h, H_LEN - 38);
 	wipe(h, sizeof h);
@@ -380,12 +385,10 @@ static uint8_t end_auth(const uint8_t *tag)
 	for (uint16_t i = EE_MODULUS; same_issuer && i < ses.len; i++)
 		same_issuer = new_byte(i) == store_rd(i);
 	/* floors: the same issuer's only rise, a new issuer's start anew */
-	uint32_t f = get32(ses.floors);
-	if (!same_issuer || f > ns->serial_floor)
-		ns->serial_floor = f;
-	f = get32(ses.floors + 4);
-	if (!same_issuer || f > ns->time_floor)
-		ns->time_floor = f;
+	if (!same_issuer)
+		ns->serial_floor = ns->time_floor = 0;
+	ms_raise32(&ns->serial_floor, ses.floors);
+	ms_raise32(&ns->time_floor, ses.floors + 4);
 	int bad = store_journal_commit(ses.s, ns);
 	reload();
 	if (bad)

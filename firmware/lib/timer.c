@@ -5,6 +5,7 @@
 #include <avr/io.h>
 
 #include "config.h"
+#include "ms_app.h"
 #include "timer.h"
 
 /* Only a build that measures cycles takes Timer1 and its overflow
@@ -53,5 +54,18 @@ uint16_t timer_overhead(void)
 {
 	timer_start();
 	return (uint16_t)timer_stop();
+}
+
+uint16_t timer_quiet(void)
+{
+	void (*flush)(void) = MS_APP(link_flush);
+	if (flush)
+		flush();
+	return timer_overhead();
+}
+
+uint32_t timer_net(uint32_t t, uint16_t ovh)
+{
+	return t > ovh ? t - ovh : 0;
 }
 #endif /* CONFIG_PACKET_CYCLES || CONFIG_MGMT_CRYPTO */

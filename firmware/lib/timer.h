@@ -25,4 +25,13 @@ uint32_t timer_stop(void);
  */
 uint16_t timer_overhead(void);
 
+/* timer_quiet - let the link's transmit ring drain (the application's
+ * link_flush, ms_app.h: no transmit interrupt inside a measurement), then
+ * return timer_overhead(). */
+uint16_t timer_quiet(void);
+
+/* timer_net - cycles t of an interval less the overhead ovh (0 if t is
+ * smaller). */
+uint32_t timer_net(uint32_t t, uint16_t ovh);
+
 #endif /* MS_TIMER_H */

@@ -191,8 +191,13 @@
 	INVSUB	r11, S15
 .endm
 
-/* The S-box, FIPS-197 figure 7, on a 256-byte boundary. */
-	.section .progmem.aes_sbox, "a", @progbits
+/* The S-box, FIPS-197 figure 7, on a 256-byte boundary. Its section
+ * name puts it among the linker's first flash data (.progmem.gcc*, right
+ * after the vector table: the lower 64 KB, which LPM reaches), so that
+ * the padding before it is what the vectors and switch tables leave of
+ * the first 256 bytes, not whatever the other tables' sizes leave
+ * (0..255 bytes, changing with every table). */
+	.section .progmem.gcc_aes_sbox, "a", @progbits
 	.balign	256
 	.global	aes_sbox
 	.type	aes_sbox, @object
@@ -218,7 +223,7 @@ aes_sbox:
 #if CONFIG_AES_DECRYPT
 /* The inverse S-box, FIPS-197 figure 14, in its own section so that
  * --gc-sections drops it when aes128_decrypt is not linked. */
-	.section .progmem.aes_inv_sbox, "a", @progbits
+	.section .progmem.gcc_aes_inv_sbox, "a", @progbits
 	.balign	256
 	.global	aes_inv_sbox
 	.type	aes_inv_sbox, @object

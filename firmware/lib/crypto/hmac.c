@@ -11,6 +11,7 @@
 
 #define HMAC_BLOCK 64
 
+#if CONFIG_MD5 || CONFIG_SHA256
 /* k0 = key (hashed if longer than a block) zero-padded to 64 octets. */
 static void pad_key(uint8_t k0[HMAC_BLOCK], uint8_t x)
 {
@@ -20,6 +21,7 @@ static void pad_key(uint8_t k0[HMAC_BLOCK], uint8_t x)
 		k0[i] ^= x;
 	}
 }
+#endif
 
 #if CONFIG_MD5
 void hmac_md5_init(hmac_md5_ctx *ctx, const uint8_t *key, size_t key_len)

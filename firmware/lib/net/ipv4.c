@@ -113,13 +113,12 @@ uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 	}
 	/* version 4, IHL 5, TOS 0, ID 0 (atomic datagram, RFC 6864), DF,
 	 * TTL 64, checksum over the header */
-	memset(b, 0, 10);
+	memset(b, 0, 12);
 	b[0] = 0x45;
 	net_put16(b + 2, len);
 	b[6] = 0x40;
 	b[8] = 64;
 	b[9] = proto;
-	net_put16(b + 10, 0);
 	net_put16(b + 10, (uint16_t)~net_sum(0, b, IP_HDR_LEN));
 	net_count(C_SENT);
 	return len;
