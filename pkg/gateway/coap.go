@@ -203,5 +203,3 @@ func LinkFormat(rs []Resource) string {
 	}
 	return strings.Join(links, ",")
 }
-
-

@@ -187,10 +187,8 @@ func ParseConfig(r io.Reader, name, dir string) (*Config, error) {
 			continue
 		}
 		seen = true
-		kv, err := keyValues(words[1:])
-		if err != nil {
-			return nil, fail("%v", err)
-		}
+		var kv kvs
+		var err error
 		path := func(p string) string {
 			if p == "" || filepath.IsAbs(p) {
 				return p

@@ -221,10 +221,10 @@ type DeviceStatus struct {
 	Leg       Leg    `json:"leg"`
 	Up        bool   `json:"up"`
 	Queued    int    `json:"queued"`
-	Sessions  uint64 `json:"sessions"`  // sessions opened
-	Served    uint64 `json:"served"`    // tasks answered by the device
-	Busy      uint64 `json:"busy"`      // refused with 5.03: queue full
-	Silent    uint64 `json:"silent"`    // answered 5.04
+	Sessions  uint64 `json:"sessions"` // sessions opened
+	Served    uint64 `json:"served"`   // tasks answered by the device
+	Busy      uint64 `json:"busy"`     // refused with 5.03: queue full
+	Silent    uint64 `json:"silent"`   // answered 5.04
 	LastError string `json:"last_error,omitempty"`
 }
 

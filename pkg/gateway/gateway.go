@@ -75,18 +75,18 @@ type stats struct {
 
 // Stats are the gateway's counters (the --json status line).
 type Stats struct {
-	Datagrams       uint64 `json:"datagrams"`        // UDP datagrams received on the DTLS port
-	DTLSGarbage     uint64 `json:"dtls_garbage"`     // dropped: not a ClientHello from a peer without a session
-	PeersRefused    uint64 `json:"peers_refused"`    // dropped: too many peers
-	Overrun         uint64 `json:"overrun"`          // dropped: a peer's reader was behind
-	HandshakeFailed uint64 `json:"handshake_failed"` // DTLS handshakes that failed or timed out
-	Sessions        uint64 `json:"sessions"`         // DTLS sessions established
-	CoAPMalformed   uint64 `json:"coap_malformed"`   // dropped: not a CoAP message
-	Requests        uint64 `json:"requests"`
-	Success         uint64 `json:"success"`      // 2.xx
-	ClientError     uint64 `json:"client_error"` // 4.xx
-	ServerError     uint64 `json:"server_error"` // 5.xx
-	Peers           int    `json:"peers"`        // DTLS peers with state now
+	Datagrams       uint64         `json:"datagrams"`        // UDP datagrams received on the DTLS port
+	DTLSGarbage     uint64         `json:"dtls_garbage"`     // dropped: not a ClientHello from a peer without a session
+	PeersRefused    uint64         `json:"peers_refused"`    // dropped: too many peers
+	Overrun         uint64         `json:"overrun"`          // dropped: a peer's reader was behind
+	HandshakeFailed uint64         `json:"handshake_failed"` // DTLS handshakes that failed or timed out
+	Sessions        uint64         `json:"sessions"`         // DTLS sessions established
+	CoAPMalformed   uint64         `json:"coap_malformed"`   // dropped: not a CoAP message
+	Requests        uint64         `json:"requests"`
+	Success         uint64         `json:"success"`      // 2.xx
+	ClientError     uint64         `json:"client_error"` // 4.xx
+	ServerError     uint64         `json:"server_error"` // 5.xx
+	Peers           int            `json:"peers"`        // DTLS peers with state now
 	Devices         []DeviceStatus `json:"devices"`
 }
 

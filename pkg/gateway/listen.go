@@ -238,6 +238,7 @@ type dtlsConn struct {
 	*dtls.Conn
 	st       *stats
 	identity string
+	done     bool // the handshake completed (go-coap may call HandshakeContext again)
 }
 
 // HandshakeContext runs the handshake (go-coap calls it before serving).
@@ -246,10 +247,13 @@ func (c *dtlsConn) HandshakeContext(ctx context.Context) error {
 		c.st.handshakeFailed.Add(1)
 		return err
 	}
-	if s, ok := c.Conn.ConnectionState(); ok {
-		c.identity = string(s.IdentityHint)
+	if !c.done {
+		c.done = true
+		if s, ok := c.Conn.ConnectionState(); ok {
+			c.identity = string(s.IdentityHint)
+		}
+		c.st.sessions.Add(1)
 	}
-	c.st.sessions.Add(1)
 	return nil
 }
 

@@ -18,16 +18,16 @@ import (
 type Outcome int
 
 const (
-	OK               Outcome = iota // 2.05 Content (GET), 2.04 Changed (PUT)
-	BadRequest                      // 4.00: arguments the task does not take
-	Forbidden                       // 4.03: the identity (or the device's grant) does not permit the task
-	NotFound                        // 4.04: no such device or task
-	MethodNotAllowed                // 4.05: GET on a task that writes, PUT on one that only reads
-	NotAcceptable                   // 4.06: a content-format the gateway does not write
-	UnsupportedFormat               // 4.15: a payload format the gateway does not read
-	DeviceFailed                    // 5.02: the device ran the task and reported a failure
-	Busy                            // 5.03: the device's queue is full, or the gateway is stopping
-	Unreachable                     // 5.04: the device did not answer
+	OK                Outcome = iota // 2.05 Content (GET), 2.04 Changed (PUT)
+	BadRequest                       // 4.00: arguments the task does not take
+	Forbidden                        // 4.03: the identity (or the device's grant) does not permit the task
+	NotFound                         // 4.04: no such device or task
+	MethodNotAllowed                 // 4.05: GET on a task that writes, PUT on one that only reads
+	NotAcceptable                    // 4.06: a content-format the gateway does not write
+	UnsupportedFormat                // 4.15: a payload format the gateway does not read
+	DeviceFailed                     // 5.02: the device ran the task and reported a failure
+	Busy                             // 5.03: the device's queue is full, or the gateway is stopping
+	Unreachable                      // 5.04: the device did not answer
 )
 
 // Method is the request's method.
