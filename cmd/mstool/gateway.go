@@ -72,15 +72,15 @@ func runGateway(ui *UI, c *cli.Context) error {
 	if ui.Verbosity > 0 {
 		opt.SessionLog = func(msg string) { ui.Debugf("%s", msg) }
 	}
-	if cfg.Plain != "" {
-		ui.Warnf("serving plain CoAP on %s as identity %s: no encryption and no authentication, whoever reaches the address runs that identity's tasks", cfg.Plain, cfg.PlainIdentity)
-	}
 	g, err := gateway.New(cfg, opt)
 	if errors.Is(err, gateway.ErrPlainNotLoopback) {
 		return usageErrorf("give the plain line a loopback address (127.0.0.1:5683), or --insecure-plain", "%v", err)
 	}
 	if err != nil {
 		return failf(gatewayHint, "%v", err)
+	}
+	if cfg.Plain != "" {
+		ui.Warnf("serving plain CoAP on %s as identity %s: no encryption and no authentication, whoever reaches the address runs that identity's tasks", cfg.Plain, cfg.PlainIdentity)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
