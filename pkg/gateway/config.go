@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/keyfile"
 	"github.com/mstool/mstool/pkg/tasks"
 )
@@ -56,6 +57,9 @@ type DeviceConfig struct {
 	// and this host's IPv4 addresses (host-ip defaults to the grant's).
 	Grant, HostKey   string
 	DeviceIP, HostIP netip.Addr
+	// Reset says whether opening the serial port may reset the board
+	// (device.ResetAuto, the default) or not (device.ResetNever).
+	Reset device.Reset
 	// TaskMap, when set, names the application's tasks (pkg/tasks.Map).
 	TaskMap string
 	Map     *tasks.Map
@@ -146,7 +150,7 @@ func LoadConfig(path string) (*Config, error) {
 //	listen ADDR
 //	plain ADDR identity=NAME
 //	device NAME (port=PATH | udp=HOST:PORT) (esp=SAFILE | mssl=GRANT [host-key=FILE] [device-ip=A] [host-ip=A])
-//	       [task-map=FILE] [queue=N] [timeout=DUR] [retries=N]
+//	       [reset=auto|never] [task-map=FILE] [queue=N] [timeout=DUR] [retries=N]
 //	identity NAME psk=FILE tasks=LIST [devices=LIST]
 //
 // name is the file's name for errors (*ConfigError); dir resolves
@@ -356,7 +360,7 @@ func parseDevice(words []string, path func(string) string) (*DeviceConfig, error
 	if err != nil {
 		return nil, err
 	}
-	if err := kv.only("port", "udp", "esp", "mssl", "host-key", "device-ip", "host-ip", "task-map", "queue", "timeout", "retries"); err != nil {
+	if err := kv.only("port", "udp", "esp", "mssl", "host-key", "device-ip", "host-ip", "task-map", "queue", "timeout", "retries", "reset"); err != nil {
 		return nil, fmt.Errorf("device %s: %v", d.Name, err)
 	}
 	fail := func(format string, a ...any) error {
@@ -399,6 +403,16 @@ func parseDevice(words []string, path func(string) string) (*DeviceConfig, error
 		}
 	default:
 		return nil, fail("give exactly one of esp=SAFILE and mssl=GRANT")
+	}
+	if s := kv["reset"]; s != "" {
+		if d.Port == "" {
+			return nil, fail("reset= goes with port=PATH")
+		}
+		r, err := device.ParseReset(s)
+		if err != nil {
+			return nil, fail("reset=%q: want auto or never", s)
+		}
+		d.Reset = r
 	}
 	d.TaskMap = path(kv["task-map"])
 	if s := kv["queue"]; s != "" {

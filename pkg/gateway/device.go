@@ -53,9 +53,9 @@ type jobResult struct {
 	err   error
 }
 
-// device is one device's queue and the worker that owns its session:
+// queue is one device's queue and the worker that owns its session:
 // requests run in lock-step, in arrival order.
-type device struct {
+type queue struct {
 	cfg   *DeviceConfig
 	dial  Dialer
 	log   func(string, ...any)
@@ -71,12 +71,12 @@ type device struct {
 	lastErr string
 }
 
-func newDevice(cfg *DeviceConfig, dial Dialer, log func(string, ...any)) *device {
-	return &device{cfg: cfg, dial: dial, log: log, queue: make(chan job, cfg.Queue)}
+func newDevice(cfg *DeviceConfig, dial Dialer, log func(string, ...any)) *queue {
+	return &queue{cfg: cfg, dial: dial, log: log, queue: make(chan job, cfg.Queue)}
 }
 
 // do queues one task and waits for its result.
-func (d *device) do(ctx context.Context, stop <-chan struct{}, t tasks.Task, args []byte) (jobResult, error) {
+func (d *queue) do(ctx context.Context, stop <-chan struct{}, t tasks.Task, args []byte) (jobResult, error) {
 	j := job{ctx: ctx, task: t, args: args, reply: make(chan jobResult, 1)}
 	select {
 	case <-stop:
@@ -101,7 +101,7 @@ func (d *device) do(ctx context.Context, stop <-chan struct{}, t tasks.Task, arg
 
 // run is the worker: it dials the device (again after an error, with
 // back-off) and runs the queued tasks one by one until ctx ends.
-func (d *device) run(ctx context.Context) {
+func (d *queue) run(ctx context.Context) {
 	var sess Session
 	backoff := MinBackoff
 	var retry *time.Timer
@@ -209,7 +209,7 @@ func (d *device) run(ctx context.Context) {
 	}
 }
 
-func (d *device) setErr(err error) {
+func (d *queue) setErr(err error) {
 	d.mu.Lock()
 	d.lastErr = err.Error()
 	d.mu.Unlock()
@@ -228,7 +228,7 @@ type DeviceStatus struct {
 	LastError string `json:"last_error,omitempty"`
 }
 
-func (d *device) status() DeviceStatus {
+func (d *queue) status() DeviceStatus {
 	d.mu.Lock()
 	le := d.lastErr
 	d.mu.Unlock()

@@ -55,8 +55,8 @@ type Options struct {
 type Gateway struct {
 	cfg     *Config
 	opt     Options
-	devices map[string]*device
-	order   []*device
+	devices map[string]*queue
+	order   []*queue
 	st      stats
 
 	mu      sync.Mutex
@@ -113,7 +113,7 @@ func New(cfg *Config, opt Options) (*Gateway, error) {
 	if opt.Idle <= 0 {
 		opt.Idle = DefaultIdle
 	}
-	g := &Gateway{cfg: cfg, opt: opt, devices: map[string]*device{}}
+	g := &Gateway{cfg: cfg, opt: opt, devices: map[string]*queue{}}
 	for _, d := range cfg.Devices {
 		dv := newDevice(d, opt.Dial(d), g.logf)
 		g.devices[d.Name] = dv

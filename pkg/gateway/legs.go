@@ -11,6 +11,7 @@ import (
 	"github.com/mstool/mstool/pkg/espsession"
 	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/keyfile"
+	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/mssl"
 	"github.com/mstool/mstool/pkg/safile"
 	"github.com/mstool/mstool/pkg/tasks"
@@ -34,7 +35,7 @@ func dialESP(d *DeviceConfig, log func(string)) (Session, error) {
 		return nil, err
 	}
 	c, err := espsession.Open(espsession.OpenConfig{SAs: sas, SAPath: d.SAFile, Port: d.Port, UDP: d.UDP,
-		Timeout: d.Timeout, Retries: retries(d.Retries), Log: log})
+		Link: link.Options{Reset: d.Reset}, Timeout: d.Timeout, Retries: retries(d.Retries), Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +97,7 @@ func dialMSSL(ctx context.Context, d *DeviceConfig, log func(string)) (Session, 
 		}
 		tc.Device = d.DeviceIP
 		tc.Local = netip.AddrPortFrom(host, uint16(49152+os.Getpid()%16384))
-		tc.Link.Log = log
+		tc.Link.Log, tc.Link.Reset = log, d.Reset
 	}
 	tr, err := mssl.OpenTransport(tc)
 	if err != nil {
