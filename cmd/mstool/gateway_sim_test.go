@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mstool/mstool/internal/testenv"
+	"github.com/mstool/mstool/pkg/sim"
 )
 
 const (
@@ -33,6 +34,76 @@ func coapClient(t *testing.T, bin string, args ...string) string {
 	defer cancel()
 	out, _ := exec.CommandContext(ctx, bin, append([]string{"-B", "20"}, args...)...).CombinedOutput()
 	return string(out)
+}
+
+// gatewayProc is the real `mstool --json gateway` running a configuration.
+type gatewayProc struct {
+	cmd    *exec.Cmd
+	base   string // coaps://ADDR
+	stderr *lockedBuffer
+	lines  chan string
+	done   chan error
+}
+
+func startGateway(t *testing.T, conf string) *gatewayProc {
+	t.Helper()
+	gw := exec.Command(mstoolBin(t), "--json", "gateway", "--config", conf, "--listen", "127.0.0.1:0", "--status-interval", "0")
+	gw.Env = append(os.Environ(), "NO_COLOR=1")
+	p := &gatewayProc{cmd: gw, stderr: &lockedBuffer{}, lines: make(chan string, 16), done: make(chan error, 1)}
+	gw.Stderr = p.stderr
+	stdout, err := gw.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+	}()
+	go func() { p.done <- gw.Wait() }()
+	t.Cleanup(func() {
+		gw.Process.Kill()
+		if t.Failed() {
+			t.Logf("gateway's stderr:\n%s", p.stderr.String())
+		}
+	})
+	var listening struct {
+		Event, Addr string
+	}
+	select {
+	case l := <-p.lines:
+		if err := json.Unmarshal([]byte(l), &listening); err != nil || listening.Event != "listening" {
+			t.Fatalf("first line: %s", l)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the gateway does not listen: %s", p.stderr.String())
+	}
+	p.base = "coaps://" + listening.Addr
+	return p
+}
+
+// stop sends SIGTERM, checks the exit status and returns the last line.
+func (p *gatewayProc) stop(t *testing.T) string {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("gateway exit: %v\n%s", err, p.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the gateway does not stop on SIGTERM")
+	}
+	var last string
+	for l := range p.lines {
+		last = l
+	}
+	return last
 }
 
 func TestGatewaySimCoAPClient(t *testing.T) {
@@ -60,45 +131,8 @@ identity bob psk=bob.psk tasks=uptime
 		t.Fatal(err)
 	}
 
-	gw := exec.Command(mstoolBin(t), "--json", "gateway", "--config", conf, "--listen", "127.0.0.1:0", "--status-interval", "0")
-	gw.Env = append(os.Environ(), "NO_COLOR=1")
-	var stderr lockedBuffer
-	gw.Stderr = &stderr
-	stdout, err := gw.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	go func() { done <- gw.Wait() }()
-	defer func() {
-		gw.Process.Kill()
-		if t.Failed() {
-			t.Logf("gateway's stderr:\n%s", stderr.String())
-		}
-	}()
-	var listening struct {
-		Event, Addr string
-	}
-	select {
-	case l := <-lines:
-		if err := json.Unmarshal([]byte(l), &listening); err != nil || listening.Event != "listening" {
-			t.Fatalf("first line: %s", l)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the gateway does not listen: %s", stderr.String())
-	}
-	base := "coaps://" + listening.Addr
+	gw := startGateway(t, conf)
+	base := gw.base
 	alice := []string{"-u", "alice", "-k", "mstool-alice-key"}
 	bob := []string{"-u", "bob", "-k", "mstool-bob-key!!"}
 
@@ -161,19 +195,7 @@ identity bob psk=bob.psk tasks=uptime
 		time.Sleep(500 * time.Millisecond)
 	}
 
-	gw.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("gateway exit: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the gateway does not stop on SIGTERM")
-	}
-	var last string
-	for l := range lines {
-		last = l
-	}
+	last := gw.stop(t)
 	var stopped struct {
 		Event string
 		Stats struct {
@@ -186,4 +208,54 @@ identity bob psk=bob.psk tasks=uptime
 		t.Fatalf("last line: %s", last)
 	}
 	t.Logf("%s", last)
+}
+
+// The MSSL leg: the gateway holds a grant for led and adc; the device
+// enforces it too, so a task the identity may run but the grant does not
+// permit is the device's 4.03.
+func TestGatewaySimMSSL(t *testing.T) {
+	coap := testenv.Tool(t, "coap-client-openssl", "libcoap3-bin")
+	elf := testenv.Artifact(t, "firmware/build/atmega328p/mstool.elf", "firmware")
+	harness := testenv.Artifact(t, "firmware/build/mssim", "firmware")
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	mustRun(t, "keygen", "owner", "-o", p("owner.pem"), "--bits", "1024")
+	mustRun(t, "keygen", "device", "-o", p("dev.key"), "--id", "0x2a")
+	mustRun(t, "grant", "sign", "--key", p("owner.pem"), "--device", p("dev.key"), "--host-ip", simHost,
+		"--tasks", "led,adc", "--serial", "5", "--valid-for", "720h", "-o", p("gw"))
+	mustRun(t, "--quiet", "provision", "-d", p("dev.key"), "--ip", simDevA, "--issuer", p("owner.pem"), "-o", p("dev.hex"))
+	eep, _, err := sim.PrepareEEPROM(p("dev.hex"), "atmega328p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := sim.Start(context.Background(), sim.Options{Harness: harness, Firmware: elf, EEPROM: eep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dev.Stop() })
+	if err := os.WriteFile(p("alice.psk"), []byte(gwKeyAlice+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := p("gw.conf")
+	text := fmt.Sprintf("device m1 port=%s mssl=%s device-ip=%s timeout=5s\nidentity alice psk=alice.psk tasks=all\n", dev.Port, p("gw.grant"), simDevA)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gw := startGateway(t, conf)
+	alice := []string{"-u", "alice", "-k", "mstool-alice-key"}
+	out := coapClient(t, coap, append(alice, gw.base+"/m1/adc?ch=3")...)
+	if !strings.Contains(out, "adc: ") {
+		t.Fatalf("GET /m1/adc?ch=3 through MSSL: %s", out)
+	}
+	out = coapClient(t, coap, append(alice, "-m", "put", "-e", "toggle", gw.base+"/m1/led")...)
+	if !strings.Contains(out, "led: ") {
+		t.Fatalf("PUT /m1/led toggle through MSSL: %s", out)
+	}
+	out = coapClient(t, coap, append(alice, gw.base+"/m1/id")...)
+	if !strings.Contains(out, "4.03") {
+		t.Fatalf("GET /m1/id, outside the grant: %s", out)
+	}
+	if last := gw.stop(t); !strings.Contains(last, `"leg":"mssl"`) || !strings.Contains(last, `"served":3`) {
+		t.Fatalf("last line: %s", last)
+	}
 }
