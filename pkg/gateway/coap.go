@@ -53,10 +53,7 @@ func CoAPCode(o Outcome, m Method) codes.Code {
 	return codes.InternalServerError
 }
 
-type handler struct {
-	g    *Gateway
-	stop chan struct{}
-}
+type handler struct{ g *Gateway }
 
 func (h *handler) errorsFunc(err error) {
 	var me *udpClient.MalformedMessageError
@@ -158,7 +155,7 @@ func (h *handler) serve(w *responsewriter.ResponseWriter[*udpClient.Conn], r *po
 		}
 		req.Payload = b
 	}
-	resp := h.g.Do(r.Context(), h.stop, req)
+	resp := h.g.Do(r.Context(), req)
 	code := CoAPCode(resp.Outcome, m)
 	if resp.Outcome != OK {
 		// RFC 7252 §5.5.2: a diagnostic payload in plain text.

@@ -58,6 +58,10 @@ type Gateway struct {
 	devices map[string]*queue
 	order   []*queue
 	st      stats
+	// stopping is closed when Serve stops: requests waiting for a
+	// device are answered at once.
+	stopping chan struct{}
+	served   atomic.Bool
 
 	mu      sync.Mutex
 	dtlsAt  net.Addr
@@ -113,7 +117,7 @@ func New(cfg *Config, opt Options) (*Gateway, error) {
 	if opt.Idle <= 0 {
 		opt.Idle = DefaultIdle
 	}
-	g := &Gateway{cfg: cfg, opt: opt, devices: map[string]*queue{}}
+	g := &Gateway{cfg: cfg, opt: opt, devices: map[string]*queue{}, stopping: make(chan struct{})}
 	for _, d := range cfg.Devices {
 		dv := newDevice(d, opt.Dial(d), g.logf)
 		g.devices[d.Name] = dv
@@ -176,11 +180,14 @@ func (g *Gateway) dtlsConfig() *dtls.Config {
 	}
 }
 
-// Serve listens (cfg.Listen for DTLS, cfg.Plain for plain CoAP when
+// Serve, which may run once, listens (cfg.Listen for DTLS, cfg.Plain for plain CoAP when
 // set), starts a worker per device and serves until ctx ends; then it
 // stops accepting, answers what is queued, closes the device sessions
 // and returns nil once everything it started has ended.
 func (g *Gateway) Serve(ctx context.Context) error {
+	if g.served.Swap(true) {
+		return errors.New("gateway: Serve runs once")
+	}
 	ua, err := net.ResolveUDPAddr("udp", g.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("gateway: listen %s: %w", g.cfg.Listen, err)
@@ -213,7 +220,6 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	g.mu.Unlock()
 
 	wctx, stopWorkers := context.WithCancel(context.Background())
-	stop := make(chan struct{})
 	var workers sync.WaitGroup
 	for _, d := range g.order {
 		workers.Add(1)
@@ -222,7 +228,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 			d.run(wctx)
 		}()
 	}
-	h := &handler{g: g, stop: stop}
+	h := &handler{g: g}
 	srv := h.dtlsServer(ctx)
 	var servers sync.WaitGroup
 	servers.Add(1)
@@ -247,7 +253,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 
 	<-ctx.Done()
 	g.logf("stopping")
-	close(stop) // handlers waiting for a device answer 5.03 now
+	close(g.stopping) // handlers waiting for a device answer 5.03 now
 	srv.Stop()
 	dl.Close()
 	mux.Close()

@@ -355,10 +355,10 @@ func TestGatewayQueueAndSilence(t *testing.T) {
 		return &Request{Identity: "alice", Device: "dev2", Task: "adc", Query: []string{"ch=1"}, Format: FormatNone}
 	}
 	results := make(chan *Response, 3)
-	go func() { results <- tg.g.Do(ctx, nil, req()) }()
+	go func() { results <- tg.g.Do(ctx, req()) }()
 	<-started // the first runs on the device
 	for i := 0; i < 2; i++ {
-		go func() { results <- tg.g.Do(ctx, nil, req()) }()
+		go func() { results <- tg.g.Do(ctx, req()) }()
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for tg.g.Stats().Devices[1].Queued != 2 {
@@ -368,14 +368,14 @@ func TestGatewayQueueAndSilence(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	t0 := time.Now()
-	if r := tg.g.Do(ctx, nil, req()); r.Outcome != Busy || CoAPCode(r.Outcome, GET) != codes.ServiceUnavailable {
+	if r := tg.g.Do(ctx, req()); r.Outcome != Busy || CoAPCode(r.Outcome, GET) != codes.ServiceUnavailable {
 		t.Fatalf("full queue: %+v", r)
 	}
 	if time.Since(t0) > 100*time.Millisecond {
 		t.Errorf("a full queue answered after %v", time.Since(t0))
 	}
 	// dev1 is not held up by dev2.
-	if r := tg.g.Do(ctx, nil, &Request{Identity: "alice", Device: "dev1", Task: "id", Format: FormatNone}); r.Outcome != OK {
+	if r := tg.g.Do(ctx, &Request{Identity: "alice", Device: "dev1", Task: "id", Format: FormatNone}); r.Outcome != OK {
 		t.Fatalf("dev1 while dev2 is busy: %+v", r)
 	}
 	close(gate)
@@ -391,11 +391,11 @@ func TestGatewayQueueAndSilence(t *testing.T) {
 	// Silent: 5.04, the session is closed and dialled again; while the
 	// device cannot be reached, 5.04 without waiting.
 	d.set(func(d *fakeDevice) { d.gate, d.started, d.silent, d.down = nil, nil, true, true })
-	if r := tg.g.Do(ctx, nil, req()); r.Outcome != Unreachable || CoAPCode(r.Outcome, GET) != codes.GatewayTimeout {
+	if r := tg.g.Do(ctx, req()); r.Outcome != Unreachable || CoAPCode(r.Outcome, GET) != codes.GatewayTimeout {
 		t.Fatalf("silent device: %+v", r)
 	}
 	t0 = time.Now()
-	if r := tg.g.Do(ctx, nil, req()); r.Outcome != Unreachable {
+	if r := tg.g.Do(ctx, req()); r.Outcome != Unreachable {
 		t.Fatalf("unreachable device: %+v", r)
 	}
 	if time.Since(t0) > time.Second {
@@ -410,7 +410,7 @@ func TestGatewayQueueAndSilence(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if r := tg.g.Do(ctx, nil, req()); r.Outcome != OK {
+	if r := tg.g.Do(ctx, req()); r.Outcome != OK {
 		t.Fatalf("after the reboot: %+v", r)
 	}
 	if n := d.dials.Load(); n < 3 {
@@ -436,7 +436,7 @@ func TestGatewayNoLeak(t *testing.T) {
 		tg.devs["dev1"].set(func(d *fakeDevice) { d.gate, d.started = gate, started })
 		res := make(chan *Response, 1)
 		go func() {
-			res <- tg.g.Do(context.Background(), nil, &Request{Identity: "alice", Device: "dev1", Task: "id", Format: FormatNone})
+			res <- tg.g.Do(context.Background(), &Request{Identity: "alice", Device: "dev1", Task: "id", Format: FormatNone})
 		}()
 		<-started
 		cc.Close()

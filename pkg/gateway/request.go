@@ -196,10 +196,12 @@ func argWords(names []string, query []string, payload []byte, f Format) ([]strin
 var errUnsupportedFormat = errors.New("unsupported payload format")
 
 // Do runs one request: the checks of docs/gateway.md in order (device,
-// task, permission, method, arguments), then the task on the device.
-func (g *Gateway) Do(ctx context.Context, stop <-chan struct{}, r *Request) *Response {
+// task, permission, arguments, method), then the task on the device
+// through its queue. It needs Serve running (the device workers); once
+// Serve stops, requests are answered Busy.
+func (g *Gateway) Do(ctx context.Context, r *Request) *Response {
 	g.st.requests.Add(1)
-	resp := g.do(ctx, stop, r)
+	resp := g.do(ctx, r)
 	switch {
 	case resp.Outcome == OK:
 		g.st.byClass[2].Add(1)
@@ -211,7 +213,7 @@ func (g *Gateway) Do(ctx context.Context, stop <-chan struct{}, r *Request) *Res
 	return resp
 }
 
-func (g *Gateway) do(ctx context.Context, stop <-chan struct{}, r *Request) *Response {
+func (g *Gateway) do(ctx context.Context, r *Request) *Response {
 	fail := func(o Outcome, format string, a ...any) *Response {
 		return &Response{Outcome: o, Message: fmt.Sprintf(format, a...)}
 	}
@@ -254,7 +256,7 @@ func (g *Gateway) do(ctx context.Context, stop <-chan struct{}, r *Request) *Res
 	if err != nil {
 		return fail(BadRequest, "%v", strings.TrimPrefix(err.Error(), "tasks: "))
 	}
-	res, err := d.do(ctx, stop, t, args)
+	res, err := d.do(ctx, g.stopping, t, args)
 	switch {
 	case errors.Is(err, ErrBusy):
 		return fail(Busy, "device %s is busy (%d requests queued): retry later", d.cfg.Name, d.cfg.Queue)
