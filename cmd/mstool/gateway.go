@@ -71,6 +71,7 @@ func runGateway(ui *UI, c *cli.Context) error {
 	opt := gateway.Options{AllowPlain: c.Bool("insecure-plain"), Log: func(msg string) { ui.Infof("%s", msg) }}
 	if ui.Verbosity > 0 {
 		opt.SessionLog = func(msg string) { ui.Debugf("%s", msg) }
+		opt.RequestLog = func(msg string) { ui.Debugf("%s", msg) }
 	}
 	g, err := gateway.New(cfg, opt)
 	if errors.Is(err, gateway.ErrPlainNotLoopback) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
@@ -94,7 +95,19 @@ func (h *handler) plainServer(ctx context.Context) *udpServer.Server {
 }
 
 func (h *handler) serve(w *responsewriter.ResponseWriter[*udpClient.Conn], r *pool.Message, identity string) {
+	t0 := time.Now()
 	reply := func(c codes.Code, f message.MediaType, body []byte) {
+		if h.g.opt.RequestLog != nil {
+			path, _ := r.Path()
+			if q, _ := r.Queries(); len(q) > 0 {
+				path += "?" + strings.Join(q, "&")
+			}
+			who := identity
+			if who == "" {
+				who = "-"
+			}
+			h.g.opt.RequestLog(fmt.Sprintf("%s %v %s: %d.%02d %v (%d ms)", who, r.Code(), path, c>>5, c&31, c, time.Since(t0).Milliseconds()))
+		}
 		var rd *bytes.Reader
 		if body != nil {
 			rd = bytes.NewReader(body)

@@ -159,6 +159,7 @@ func startGW(t *testing.T, cfg *Config, opt Options) *testGW {
 	}
 	opt.Dial = func(d *DeviceConfig) Dialer { return tg.devs[d.Name].dial }
 	opt.Log = func(msg string) { t.Log(msg) }
+	opt.RequestLog = func(msg string) { t.Log(msg) }
 	g, err := New(cfg, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -478,6 +479,9 @@ func TestGatewayFlood(t *testing.T) {
 	tg := startGW(t, testConfig(t, ""), Options{MaxPeers: maxPeers, HandshakeTimeout: 2 * time.Second})
 	addr := tg.g.Addr().(*net.UDPAddr)
 	base := goroutines()
+	var m0 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
 	t0 := time.Now()
 	const garbage, hellos = 5000, 200
 	c, err := net.DialUDP("udp", nil, addr)
@@ -526,6 +530,11 @@ func TestGatewayFlood(t *testing.T) {
 	t.Logf("after the flood: %+v", s)
 	if s.DTLSGarbage < 1000 || s.PeersRefused == 0 || s.Datagrams-s.DTLSGarbage-s.PeersRefused > hellos {
 		t.Errorf("after the flood: %+v", s)
+	}
+	var m1 runtime.MemStats
+	runtime.ReadMemStats(&m1)
+	if grew := int64(m1.HeapInuse) - int64(m0.HeapInuse); grew > 16<<20 {
+		t.Errorf("the heap grew by %d bytes during the flood", grew)
 	}
 	if maxG > base+maxPeers*8 {
 		t.Errorf("goroutines %d -> %d during the flood", base, maxG)
