@@ -187,15 +187,16 @@ func (d *queue) run(ctx context.Context) {
 					return
 				}
 				if j.ctx.Err() != nil && errors.Is(err, j.ctx.Err()) {
-					// The client gave up: the session may still be in
-					// the middle of an exchange; start afresh.
+					// The client gave up. The session stays: both
+					// kinds skip a late reply to an abandoned request
+					// (its request id is not waited for any more).
 					j.reply <- jobResult{err: err}
-				} else {
-					d.silent.Add(1)
-					d.setErr(err)
-					d.log("device %s: task %s: %v; reconnecting", d.cfg.Name, j.task, err)
-					j.reply <- jobResult{err: ErrUnreachable}
+					continue
 				}
+				d.silent.Add(1)
+				d.setErr(err)
+				d.log("device %s: task %s: %v; reconnecting", d.cfg.Name, j.task, err)
+				j.reply <- jobResult{err: ErrUnreachable}
 				sess.Close()
 				sess = nil
 				d.up.Store(false)

@@ -21,6 +21,7 @@ import (
 
 	piondtls "github.com/pion/dtls/v3"
 	coapdtls "github.com/plgd-dev/go-coap/v3/dtls"
+	coapudp "github.com/plgd-dev/go-coap/v3/udp"
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/message/pool"
@@ -589,5 +590,75 @@ func TestGatewayPlainLoopbackOnly(t *testing.T) {
 	}
 	if _, err := New(cfg, Options{AllowPlain: true}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A client that gives up costs neither a reconnect (running) nor a task
+// (queued).
+func TestGatewayClientGivesUp(t *testing.T) {
+	tg := startGW(t, testConfig(t, ""), Options{})
+	d := tg.devs["dev1"]
+	gate, started := make(chan struct{}), make(chan struct{}, 8)
+	d.set(func(d *fakeDevice) { d.gate, d.started = gate, started })
+	req := &Request{Identity: "alice", Device: "dev1", Task: "id", Format: FormatNone}
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	res := make(chan *Response, 2)
+	go func() { res <- tg.g.Do(ctx1, req) }()
+	<-started
+	go func() { res <- tg.g.Do(ctx2, req) }()
+	for tg.g.Stats().Devices[0].Queued != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel2() // queued
+	cancel1() // running
+	for i := 0; i < 2; i++ {
+		if r := <-res; r.Outcome != Unreachable {
+			t.Errorf("given up: %+v", r)
+		}
+	}
+	d.set(func(d *fakeDevice) { d.gate, d.started = nil, nil })
+	if r := tg.g.Do(context.Background(), req); r.Outcome != OK {
+		t.Fatalf("next request: %+v", r)
+	}
+	if st := tg.g.Stats().Devices[0]; d.dials.Load() != 1 || st.Served != 1 || st.Silent != 0 {
+		t.Errorf("dials %d, %+v", d.dials.Load(), st)
+	}
+	select {
+	case <-started:
+		t.Error("the queued request that was given up reached the device")
+	default:
+	}
+}
+
+// Plain CoAP on loopback runs as the configured identity.
+func TestGatewayPlain(t *testing.T) {
+	tg := startGW(t, testConfig(t, "plain 127.0.0.1:0 identity=bob\n"), Options{})
+	for tg.g.PlainAddr() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	cc, err := coapudp.Dial(tg.g.PlainAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if a := request(t, cc, codes.GET, "/dev1/id", ""); a.code != codes.Content {
+		t.Errorf("plain GET /dev1/id: %v %s", a.code, a.body)
+	}
+	if a := request(t, cc, codes.GET, "/dev1/adc?ch=1", ""); a.code != codes.Forbidden {
+		t.Errorf("plain GET /dev1/adc: %v %s", a.code, a.body)
+	}
+	c, err := net.Dial("udp", tg.g.PlainAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte{0x4f, 0x01, 0x00, 0x01}) // version 1, token length 15
+	deadline := time.Now().Add(5 * time.Second)
+	for tg.g.Stats().CoAPMalformed == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("malformed plain CoAP not counted: %+v", tg.g.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
