@@ -89,6 +89,7 @@ type Stats struct {
 	HandshakeFailed uint64         `json:"handshake_failed"` // DTLS handshakes that failed or timed out
 	Sessions        uint64         `json:"sessions"`         // DTLS sessions established
 	CoAPMalformed   uint64         `json:"coap_malformed"`   // dropped: not a CoAP message
+	Errors          uint64         `json:"errors"`           // other errors of the CoAP layer (a response not sent)
 	Requests        uint64         `json:"requests"`
 	Success         uint64         `json:"success"`      // 2.xx
 	ClientError     uint64         `json:"client_error"` // 4.xx
@@ -154,7 +155,7 @@ func (g *Gateway) Stats() Stats {
 	s := Stats{
 		Datagrams: g.st.datagrams.Load(), DTLSGarbage: g.st.dtlsGarbage.Load(), PeersRefused: g.st.peersRefused.Load(),
 		Overrun: g.st.overrun.Load(), HandshakeFailed: g.st.handshakeFailed.Load(), Sessions: g.st.sessions.Load(),
-		CoAPMalformed: g.st.coapMalformed.Load(), Requests: g.st.requests.Load(),
+		CoAPMalformed: g.st.coapMalformed.Load(), Errors: g.st.errors.Load(), Requests: g.st.requests.Load(),
 		Success: g.st.byClass[2].Load(), ClientError: g.st.byClass[4].Load(), ServerError: g.st.byClass[5].Load(),
 	}
 	g.mu.Lock()
