@@ -2,7 +2,7 @@
 
 function __fish_mstool_no_subcommand --description 'Test if there has been any subcommand yet'
     for i in (commandline -opc)
-        if contains -- $i keygen owner device sa grant sign verify inspect revoke provision inspect flash identify esp ping send recv exec shell sa new show export state mssl connect exec sniff decrypt bench bootstrap enrol serve join controller sim completion man
+        if contains -- $i keygen owner device sa grant sign verify inspect revoke provision inspect flash identify esp ping send recv exec shell sa new show export state mssl connect exec sniff decrypt bench bootstrap enrol serve join controller gateway sim completion man
             return 1
         end
     end
@@ -306,6 +306,12 @@ complete -c mstool -n '__fish_seen_subcommand_from controller' -f -l help -s h -
 complete -r -c mstool -n '__fish_seen_subcommand_from bootstrap' -a 'controller' -d 'generate a controller\'s key SK_cs (one line; the server\'s file is its controllers\' lines)'
 complete -c mstool -n '__fish_seen_subcommand_from controller' -f -l output -s o -s out -r -d 'write the controller key (mode 0600) to `FILE`'
 complete -c mstool -n '__fish_seen_subcommand_from controller' -f -l id -r -d 'controller `ID`, decimal or 0x-hex (1..2^32-1)'
+complete -c mstool -n '__fish_seen_subcommand_from gateway' -f -l help -s h -d 'show help'
+complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'gateway' -d 'serve devices\' tasks to standard clients: CoAP over DTLS (PSK) in front, ESP or MSSL to the devices'
+complete -c mstool -n '__fish_seen_subcommand_from gateway' -f -l config -r -d 'the configuration `FILE` (docs/gateway.md)'
+complete -c mstool -n '__fish_seen_subcommand_from gateway' -f -l listen -r -d 'serve CoAP over DTLS on `ADDR:PORT` (overrides the file\'s listen; default :5684)'
+complete -c mstool -n '__fish_seen_subcommand_from gateway' -f -l insecure-plain -d 'allow the file\'s plain (unencrypted) CoAP on an address that is not loopback'
+complete -c mstool -n '__fish_seen_subcommand_from gateway' -f -l status-interval -r -d 'with --json, write a status line this often (0: only at start and stop)'
 complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l help -s h -d 'show help'
 complete -r -c mstool -n '__fish_mstool_no_subcommand' -a 'sim' -d 'start the simulated device (the real firmware on simavr) and print its port'
 complete -c mstool -n '__fish_seen_subcommand_from sim' -f -l elf -r -d 'firmware image `FILE` (.elf or .hex; default firmware/build/MCU/mstool.elf)'

@@ -69,6 +69,7 @@ type simDevice struct {
 	dir, key, sa, hex, eep string
 	mcu                    string
 	elf, harness           string
+	link                   string // a stable symlink to the port (sim.Options.Link), when set
 	dev                    *sim.Device
 }
 
@@ -106,7 +107,7 @@ func provisionedSimMCU(t *testing.T, mcu, suite string, extra ...string) *simDev
 
 func (s *simDevice) start(t *testing.T) {
 	t.Helper()
-	d, err := sim.Start(context.Background(), sim.Options{Harness: s.harness, Firmware: s.elf, EEPROM: s.eep, MCU: s.mcu})
+	d, err := sim.Start(context.Background(), sim.Options{Harness: s.harness, Firmware: s.elf, EEPROM: s.eep, MCU: s.mcu, Link: s.link})
 	if err != nil {
 		t.Fatal(err)
 	}

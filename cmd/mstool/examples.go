@@ -54,6 +54,8 @@ var examples = map[string]example{
 	"bootstrap join":       {"mstool bootstrap join --controller ctl.key --server 10.0.0.1:7447 --device-udp 10.0.0.2 --label-image label.png -o dev.key", "re-key the device of a photographed label and keep its new identity"},
 	"bootstrap controller": {"mstool bootstrap controller --id 1 -o ctl.key", "make controller 1's key, shared with the server"},
 
+	"gateway": {"mstool gateway --config gw.conf", "serve the tasks of gw.conf's devices to CoAP clients with a DTLS key"},
+
 	"sniff":      {"mstool sniff -i eth0 --sa host.sa -c 10", "show ten ESP packets on eth0, decrypted"},
 	"decrypt":    {"mstool decrypt link.pcap --sa host.sa -o plain.pcap", "decrypt a capture for Wireshark or tshark"},
 	"bench":      {"mstool bench -p /dev/ttyACM0 --host", "measure the device's crypto, and this machine's for comparison"},

@@ -191,6 +191,7 @@ func commands(ui *UI) []*cli.Command {
 		decryptCommand(ui),
 		benchCommand(ui),
 		bootstrapCommand(ui),
+		gatewayCommand(ui),
 		simCommand(ui),
 		completionCommand(ui),
 		manCommand(ui),

@@ -54,6 +54,10 @@ type Options struct {
 	// be a symbolic link, and one simulator at a time runs on it (Start
 	// fails with ErrEEPROMInUse). Empty: not persisted.
 	EEPROM string
+	// Link, when set, is a symbolic link to the pty that the harness
+	// makes and removes at exit: a stable name across restarts (as
+	// /dev/serial/by-id/... is for a USB board).
+	Link string
 	// BootAddr, when non-zero, starts execution at this byte address (a
 	// bootloader such as optiboot).
 	BootAddr uint32
@@ -217,6 +221,9 @@ func Start(ctx context.Context, o Options) (*Device, error) {
 	args := []string{"-m", o.MCU, "-P", strconv.Itoa(os.Getpid())}
 	if o.EEPROM != "" {
 		args = append(args, "-e", o.EEPROM)
+	}
+	if o.Link != "" {
+		args = append(args, "-l", o.Link)
 	}
 	if o.BootAddr != 0 {
 		args = append(args, "-b", fmt.Sprintf("0x%x", o.BootAddr))

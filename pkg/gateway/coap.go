@@ -1,0 +1,215 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/plgd-dev/go-coap/v3/message"
+	"github.com/plgd-dev/go-coap/v3/message/codes"
+	"github.com/plgd-dev/go-coap/v3/message/pool"
+	"github.com/plgd-dev/go-coap/v3/net/responsewriter"
+	"github.com/plgd-dev/go-coap/v3/options"
+	udpClient "github.com/plgd-dev/go-coap/v3/udp/client"
+
+	dtlsServer "github.com/plgd-dev/go-coap/v3/dtls/server"
+	udpServer "github.com/plgd-dev/go-coap/v3/udp/server"
+)
+
+// MaxMessage bounds a CoAP message the gateway reads (no block-wise
+// transfer: task arguments and results are small).
+const MaxMessage = 1152
+
+// CoAPCode is the response code of an outcome (RFC 7252 §5.9).
+func CoAPCode(o Outcome, m Method) codes.Code {
+	switch o {
+	case OK:
+		if m == PUT {
+			return codes.Changed
+		}
+		return codes.Content
+	case BadRequest:
+		return codes.BadRequest
+	case Forbidden:
+		return codes.Forbidden
+	case NotFound:
+		return codes.NotFound
+	case MethodNotAllowed:
+		return codes.MethodNotAllowed
+	case NotAcceptable:
+		return codes.NotAcceptable
+	case UnsupportedFormat:
+		return codes.UnsupportedMediaType
+	case DeviceFailed:
+		return codes.BadGateway
+	case Busy:
+		return codes.ServiceUnavailable
+	case Unreachable:
+		return codes.GatewayTimeout
+	}
+	return codes.InternalServerError
+}
+
+type handler struct{ g *Gateway }
+
+func (h *handler) errorsFunc(err error) {
+	var me *udpClient.MalformedMessageError
+	if errors.As(err, &me) {
+		h.g.st.coapMalformed.Add(1)
+		return
+	}
+	h.g.st.errors.Add(1)
+}
+
+func (h *handler) dtlsServer(ctx context.Context) *dtlsServer.Server {
+	return dtlsServer.New(
+		options.WithContext(ctx),
+		options.WithHandlerFunc(func(w *responsewriter.ResponseWriter[*udpClient.Conn], r *pool.Message) {
+			id := ""
+			if c, ok := w.Conn().NetConn().(*dtlsConn); ok {
+				id = c.identity
+			}
+			h.serve(w, r, id)
+		}),
+		options.WithErrors(h.errorsFunc),
+		options.WithMaxMessageSize(MaxMessage),
+		options.WithDTLSHandshakeTimeout(h.g.opt.HandshakeTimeout),
+		options.WithInactivityMonitor(h.g.opt.Idle, func(cc *udpClient.Conn) { cc.Close() }),
+	)
+}
+
+func (h *handler) plainServer(ctx context.Context) *udpServer.Server {
+	return udpServer.New(
+		options.WithContext(ctx),
+		options.WithHandlerFunc(func(w *responsewriter.ResponseWriter[*udpClient.Conn], r *pool.Message) {
+			h.serve(w, r, h.g.cfg.PlainIdentity)
+		}),
+		options.WithErrors(h.errorsFunc),
+		options.WithMaxMessageSize(MaxMessage),
+		options.WithInactivityMonitor(h.g.opt.Idle, func(cc *udpClient.Conn) { cc.Close() }),
+	)
+}
+
+func (h *handler) serve(w *responsewriter.ResponseWriter[*udpClient.Conn], r *pool.Message, identity string) {
+	t0 := time.Now()
+	reply := func(c codes.Code, f message.MediaType, body []byte) {
+		if h.g.opt.RequestLog != nil {
+			path, _ := r.Path()
+			if q, _ := r.Queries(); len(q) > 0 {
+				path += "?" + strings.Join(q, "&")
+			}
+			who := identity
+			if who == "" {
+				who = "-"
+			}
+			h.g.opt.RequestLog(fmt.Sprintf("%s %v %s: %d.%02d %v (%d ms)", who, r.Code(), path, c>>5, c&31, c, time.Since(t0).Milliseconds()))
+		}
+		var rd *bytes.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		if err := w.SetResponse(c, f, rd); err != nil {
+			h.g.st.errors.Add(1)
+		}
+	}
+	path, _ := r.Path()
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	accept := FormatText
+	if a, err := r.Accept(); err == nil {
+		switch a {
+		case message.TextPlain:
+		case message.AppJSON:
+			accept = FormatJSON
+		case message.AppLinkFormat:
+			accept = FormatLink
+		default:
+			reply(codes.NotAcceptable, message.TextPlain, []byte("accept text/plain (0) or application/json (50)"))
+			return
+		}
+	}
+	if path == "/.well-known/core" || path == ".well-known/core" {
+		if r.Code() != codes.GET {
+			reply(codes.MethodNotAllowed, message.TextPlain, nil)
+			return
+		}
+		reply(codes.Content, message.AppLinkFormat, []byte(LinkFormat(h.g.Resources(identity))))
+		return
+	}
+	var m Method
+	switch r.Code() {
+	case codes.GET:
+		m = GET
+	case codes.PUT:
+		m = PUT
+	default:
+		reply(codes.MethodNotAllowed, message.TextPlain, []byte("GET or PUT"))
+		return
+	}
+	if len(segs) != 2 {
+		h.g.st.requests.Add(1)
+		h.g.st.byClass[4].Add(1)
+		reply(codes.NotFound, message.TextPlain, []byte("resources are /DEVICE/TASK (GET /.well-known/core lists them)"))
+		return
+	}
+	req := &Request{Identity: identity, Method: m, Device: segs[0], Task: segs[1], Format: FormatNone}
+	req.Query, _ = r.Queries()
+	if cf, err := r.ContentFormat(); err == nil {
+		req.Format = Format(cf)
+	}
+	if r.Body() != nil {
+		b, err := r.ReadBody()
+		if err != nil {
+			reply(codes.BadRequest, message.TextPlain, nil)
+			return
+		}
+		req.Payload = b
+	}
+	resp := h.g.Do(r.Context(), req)
+	code := CoAPCode(resp.Outcome, m)
+	if resp.Outcome != OK {
+		// RFC 7252 §5.5.2: a diagnostic payload in plain text.
+		reply(code, message.TextPlain, []byte(resp.Message))
+		return
+	}
+	if accept == FormatJSON {
+		b, _ := json.Marshal(resp.Result)
+		reply(code, message.AppJSON, b)
+		return
+	}
+	reply(code, message.TextPlain, []byte(ResultText(resp)))
+}
+
+// ResultText is a result as text: one "name: value" line per field.
+func ResultText(r *Response) string {
+	var b strings.Builder
+	for _, f := range r.Result.Fields {
+		fmt.Fprintf(&b, "%s: %v\n", f.Name, f.Value)
+	}
+	if len(r.Result.Fields) == 0 && r.Result.Raw != "" {
+		fmt.Fprintf(&b, "raw: %s\n", r.Result.Raw)
+	}
+	return b.String()
+}
+
+// LinkFormat is resources in the CoRE link format (RFC 6690): each with
+// rt="mstool.task", the content-formats it answers in (ct), the methods
+// (if="mstool.get" or "mstool.put") and its arguments as a title.
+func LinkFormat(rs []Resource) string {
+	links := make([]string, 0, len(rs))
+	for _, r := range rs {
+		iface := "mstool.get"
+		if r.Writes {
+			iface = "mstool.put"
+		}
+		l := fmt.Sprintf(`<%s>;rt="mstool.task";if="%s";ct="0 50"`, r.Path, iface)
+		if len(r.Args) > 0 {
+			l += fmt.Sprintf(`;title="%s"`, strings.Join(r.Args, "&"))
+		}
+		links = append(links, l)
+	}
+	return strings.Join(links, ",")
+}

@@ -1,0 +1,664 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	piondtls "github.com/pion/dtls/v3"
+	coapdtls "github.com/plgd-dev/go-coap/v3/dtls"
+	"github.com/plgd-dev/go-coap/v3/message"
+	"github.com/plgd-dev/go-coap/v3/message/codes"
+	"github.com/plgd-dev/go-coap/v3/message/pool"
+	coapudp "github.com/plgd-dev/go-coap/v3/udp"
+	udpClient "github.com/plgd-dev/go-coap/v3/udp/client"
+
+	"github.com/mstool/mstool/pkg/tasks"
+)
+
+// fakeDevice is a device leg in memory: it answers the built-in tasks
+// like the reference firmware (adc channel c reads 0x0100+c), and can be
+// made silent, slow (gated) or unreachable.
+type fakeDevice struct {
+	mu       sync.Mutex
+	silent   bool          // Task fails (no answer)
+	down     bool          // Dial fails
+	gate     chan struct{} // when set, Task waits for a value (or ctx)
+	started  chan struct{} // when set, told of each Task
+	dials    atomic.Int32
+	led      bool
+	settings [2]uint16
+}
+
+type fakeSession struct{ d *fakeDevice }
+
+func (d *fakeDevice) dial(ctx context.Context) (Session, error) {
+	d.dials.Add(1)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.down {
+		return nil, errors.New("fake: no such port")
+	}
+	return fakeSession{d}, nil
+}
+
+func (d *fakeDevice) set(f func(d *fakeDevice)) {
+	d.mu.Lock()
+	f(d)
+	d.mu.Unlock()
+}
+
+func (s fakeSession) Task(ctx context.Context, t tasks.Task, args []byte) (tasks.Reply, error) {
+	d := s.d
+	d.mu.Lock()
+	gate, started, silent := d.gate, d.started, d.silent
+	d.mu.Unlock()
+	if started != nil {
+		started <- struct{}{}
+	}
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return tasks.Reply{}, ctx.Err()
+		}
+	}
+	if silent {
+		return tasks.Reply{}, errors.New("fake: no answer from the device")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r := tasks.Reply{Task: t, ID: 1, Status: tasks.StatusOK}
+	switch t {
+	case tasks.TaskID:
+		r.Result = []byte{0, 0, 0, 7, 1, 0, 1, 1}
+	case tasks.TaskADC:
+		r.Result = binary.BigEndian.AppendUint16(nil, 0x0100+uint16(args[0]))
+	case tasks.TaskLED:
+		switch args[0] {
+		case 0, 1:
+			d.led = args[0] == 1
+		case 2:
+			d.led = !d.led
+		}
+		r.Result = []byte{0}
+		if d.led {
+			r.Result[0] = 1
+		}
+	case tasks.TaskSettingsWrite:
+		d.settings[args[0]] = binary.BigEndian.Uint16(args[1:])
+		r.Result = args[1:3]
+	case tasks.TaskSettingsRead:
+		r.Result = binary.BigEndian.AppendUint16(nil, d.settings[args[0]])
+	case tasks.TaskUptime:
+		r.Status = tasks.StatusDenied // as a device whose grant lacks it
+	default:
+		r.Status = tasks.StatusUnknownTask
+	}
+	return r, nil
+}
+
+func (fakeSession) Close() error { return nil }
+
+const (
+	keyAlice = "000102030405060708090a0b0c0d0e0f"
+	keyBob   = "101112131415161718191a1b1c1d1e1f"
+)
+
+// testConfig writes PSK files and parses a configuration with devices
+// dev1 and dev2 (fake legs) and identities alice (everything) and bob
+// (id on dev1).
+func testConfig(t *testing.T, extra string) *Config {
+	t.Helper()
+	dir := t.TempDir()
+	for name, key := range map[string]string{"alice.psk": keyAlice, "bob.psk": keyBob} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sa := filepath.Join(dir, "x.sa")
+	text := fmt.Sprintf(`mstool-gateway 1
+listen 127.0.0.1:0
+device dev1 port=/dev/null esp=%[1]s
+device dev2 port=/dev/null esp=%[1]s queue=2
+identity alice psk=alice.psk tasks=all
+identity bob psk=bob.psk tasks=id devices=dev1
+%s`, sa, extra)
+	c, err := ParseConfig(strings.NewReader(text), "test.conf", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+type testGW struct {
+	g      *Gateway
+	devs   map[string]*fakeDevice
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startGW(t *testing.T, cfg *Config, opt Options) *testGW {
+	t.Helper()
+	tg := &testGW{devs: map[string]*fakeDevice{}, done: make(chan error, 1)}
+	for _, d := range cfg.Devices {
+		tg.devs[d.Name] = &fakeDevice{}
+	}
+	opt.Dial = func(d *DeviceConfig) Dialer { return tg.devs[d.Name].dial }
+	opt.Log = func(msg string) { t.Log(msg) }
+	opt.RequestLog = func(msg string) { t.Log(msg) }
+	g, err := New(cfg, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.g = g
+	ctx, cancel := context.WithCancel(context.Background())
+	tg.cancel = cancel
+	go func() { tg.done <- g.Serve(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for g.Addr() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway does not listen")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Cleanup(tg.stop)
+	return tg
+}
+
+func (tg *testGW) stop() {
+	if tg.cancel == nil {
+		return
+	}
+	tg.cancel()
+	<-tg.done
+	tg.cancel = nil
+}
+
+func dialCoAPS(t *testing.T, addr net.Addr, identity, keyHex string) *udpClient.Conn {
+	t.Helper()
+	cc, err := dialSuite(addr, identity, keyHex, piondtls.TLS_PSK_WITH_AES_128_CCM_8)
+	if err != nil {
+		t.Fatalf("dtls dial as %s: %v", identity, err)
+	}
+	t.Cleanup(func() { cc.Close(); <-cc.Done() })
+	return cc
+}
+
+func dialSuite(addr net.Addr, identity, keyHex string, suite piondtls.CipherSuiteID) (*udpClient.Conn, error) {
+	key, err := hex.DecodeString(keyHex)
+	if err != nil {
+		panic(err)
+	}
+	return coapdtls.Dial(addr.String(), &piondtls.Config{
+		PSK:             func([]byte) ([]byte, error) { return key, nil },
+		PSKIdentityHint: []byte(identity),
+		CipherSuites:    []piondtls.CipherSuiteID{suite},
+	})
+}
+
+type answer struct {
+	code codes.Code
+	body string
+	cf   message.MediaType
+}
+
+func request(t *testing.T, cc *udpClient.Conn, method codes.Code, path string, payload string, opts ...message.Option) answer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, q, _ := strings.Cut(path, "?")
+	for _, x := range strings.Split(q, "&") {
+		if x != "" {
+			opts = append(opts, message.Option{ID: message.URIQuery, Value: []byte(x)})
+		}
+	}
+	var m *pool.Message
+	var err error
+	if method == codes.PUT {
+		m, err = cc.Put(ctx, p, message.TextPlain, bytes.NewReader([]byte(payload)), opts...)
+	} else {
+		m, err = cc.Get(ctx, p, opts...)
+	}
+	if err != nil {
+		t.Fatalf("%v %s: %v", method, path, err)
+	}
+	var a answer
+	a.code = m.Code()
+	a.cf, _ = m.ContentFormat()
+	if m.Body() != nil {
+		b, _ := io.ReadAll(m.Body())
+		a.body = string(b)
+	}
+	return a
+}
+
+func TestGatewayResponses(t *testing.T) {
+	tg := startGW(t, testConfig(t, ""), Options{})
+	alice := dialCoAPS(t, tg.g.Addr(), "alice", keyAlice)
+	bob := dialCoAPS(t, tg.g.Addr(), "bob", keyBob)
+	for _, tc := range []struct {
+		name    string
+		cc      *udpClient.Conn
+		method  codes.Code
+		path    string
+		payload string
+		code    codes.Code
+		body    string // substring
+	}{
+		{"adc", alice, codes.GET, "/dev1/adc?ch=3", "", codes.Content, "adc: 259"},
+		{"adc positional", alice, codes.GET, "/dev1/adc?5", "", codes.Content, "adc: 261"},
+		{"adc channel alias", alice, codes.GET, "/dev1/adc?channel=2", "", codes.Content, "adc: 258"},
+		{"id", alice, codes.GET, "/dev1/id", "", codes.Content, "device_id: 0x00000007"},
+		{"unknown device", alice, codes.GET, "/nodev/id", "", codes.NotFound, "no device"},
+		{"unknown task", alice, codes.GET, "/dev1/nope", "", codes.NotFound, "no task"},
+		{"not a task path", alice, codes.GET, "/dev1", "", codes.NotFound, "/DEVICE/TASK"},
+		{"denied task", bob, codes.GET, "/dev1/adc?ch=1", "", codes.Forbidden, "may not run adc"},
+		{"denied device", bob, codes.GET, "/dev2/id", "", codes.Forbidden, "may not"},
+		{"bob's task", bob, codes.GET, "/dev1/id", "", codes.Content, "mcu: atmega328p"},
+		{"bad channel", alice, codes.GET, "/dev1/adc?ch=9", "", codes.BadRequest, "channel"},
+		{"unknown argument", alice, codes.GET, "/dev1/adc?x=1", "", codes.BadRequest, "unknown argument"},
+		{"missing argument", alice, codes.GET, "/dev1/adc", "", codes.BadRequest, "adc takes"},
+		{"led read by GET", alice, codes.GET, "/dev1/led", "", codes.Content, "led: false"},
+		{"led on by GET", alice, codes.GET, "/dev1/led?op=on", "", codes.MethodNotAllowed, "use PUT"},
+		{"led on by PUT", alice, codes.PUT, "/dev1/led", "on", codes.Changed, "led: true"},
+		{"settings-write", alice, codes.PUT, "/dev1/settings-write?index=1", "4660", codes.Changed, "value: 4660"},
+		{"settings-read", alice, codes.GET, "/dev1/settings-read?index=1", "", codes.Content, "value: 4660"},
+		{"read by PUT", alice, codes.PUT, "/dev1/id", "", codes.MethodNotAllowed, "use GET"},
+		{"device refuses", alice, codes.GET, "/dev1/uptime", "", codes.Forbidden, "grant does not permit"},
+		{"device unknown task", alice, codes.GET, "/dev1/counters", "", codes.NotFound, "does not know"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := request(t, tc.cc, tc.method, tc.path, tc.payload)
+			if a.code != tc.code || !strings.Contains(a.body, tc.body) {
+				t.Errorf("%v %s: %v %q, want %v with %q", tc.method, tc.path, a.code, a.body, tc.code, tc.body)
+			}
+		})
+	}
+
+	a := request(t, alice, codes.GET, "/dev1/adc?ch=3", "", message.Option{ID: message.Accept, Value: []byte{50}})
+	var r tasks.Result
+	if a.cf != message.AppJSON || json.Unmarshal([]byte(a.body), &r) != nil || r.Result["adc"] != float64(259) || r.Transport != "esp" {
+		t.Errorf("JSON: %v %v %s", a.code, a.cf, a.body)
+	}
+
+	wk := request(t, bob, codes.GET, "/.well-known/core", "")
+	if wk.cf != message.AppLinkFormat || wk.body != `</dev1/id>;rt="mstool.task";if="mstool.get";ct="0 50"` {
+		t.Errorf("bob's /.well-known/core: %v %q", wk.cf, wk.body)
+	}
+	wk = request(t, alice, codes.GET, "/.well-known/core", "")
+	for _, want := range []string{`</dev1/adc>;rt="mstool.task";if="mstool.get";ct="0 50";title="ch"`, `</dev2/settings-write>;rt="mstool.task";if="mstool.put"`} {
+		if !strings.Contains(wk.body, want) {
+			t.Errorf("alice's /.well-known/core lacks %s: %s", want, wk.body)
+		}
+	}
+	if s := tg.g.Stats(); s.Sessions != 2 || s.Success == 0 || s.ClientError == 0 {
+		t.Errorf("stats: %+v", s)
+	}
+}
+
+func TestGatewayWrongKey(t *testing.T) {
+	tg := startGW(t, testConfig(t, ""), Options{HandshakeTimeout: time.Second})
+	for _, c := range []struct {
+		id, key string
+		suite   piondtls.CipherSuiteID
+	}{
+		{"alice", keyBob, piondtls.TLS_PSK_WITH_AES_128_CCM_8},
+		{"mallory", keyAlice, piondtls.TLS_PSK_WITH_AES_128_CCM_8},
+		{"alice", keyAlice, piondtls.TLS_PSK_WITH_AES_128_GCM_SHA256},
+	} {
+		cc, err := dialSuite(tg.g.Addr(), c.id, c.key, c.suite)
+		if err != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err = cc.Get(ctx, "/dev1/id")
+		cancel()
+		cc.Close()
+		if err == nil {
+			t.Errorf("%s, key %s, suite %v: answered", c.id, c.key, c.suite)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for tg.g.Stats().HandshakeFailed < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats: %+v", tg.g.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := tg.g.Stats(); s.Sessions != 0 {
+		t.Errorf("stats: %+v", s)
+	}
+}
+
+// The queue: one task runs, queue=2 wait, the next is refused with 5.03;
+// a silent device gives 5.04 and the session is reopened.
+func TestGatewayQueueAndSilence(t *testing.T) {
+	tg := startGW(t, testConfig(t, ""), Options{})
+	d := tg.devs["dev2"]
+	gate, started := make(chan struct{}), make(chan struct{}, 8)
+	d.set(func(d *fakeDevice) { d.gate, d.started = gate, started })
+	ctx := context.Background()
+	req := func() *Request {
+		return &Request{Identity: "alice", Device: "dev2", Task: "adc", Query: []string{"ch=1"}, Format: FormatNone}
+	}
+	results := make(chan *Response, 3)
+	go func() { results <- tg.g.Do(ctx, req()) }()
+	<-started // the first runs on the device
+	for i := 0; i < 2; i++ {
+		go func() { results <- tg.g.Do(ctx, req()) }()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for tg.g.Stats().Devices[1].Queued != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the requests do not queue")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t0 := time.Now()
+	if r := tg.g.Do(ctx, req()); r.Outcome != Busy || CoAPCode(r.Outcome, GET) != codes.ServiceUnavailable {
+		t.Fatalf("full queue: %+v", r)
+	}
+	if time.Since(t0) > 100*time.Millisecond {
+		t.Errorf("a full queue answered after %v", time.Since(t0))
+	}
+	// dev1 is not held up by dev2.
+	if r := tg.g.Do(ctx, &Request{Identity: "alice", Device: "dev1", Task: "id", Format: FormatNone}); r.Outcome != OK {
+		t.Fatalf("dev1 while dev2 is busy: %+v", r)
+	}
+	close(gate)
+	for i := 0; i < 3; i++ {
+		if r := <-results; r.Outcome != OK {
+			t.Errorf("queued request: %+v", r)
+		}
+	}
+	if st := tg.g.Stats().Devices[1]; st.Busy != 1 || st.Served != 3 {
+		t.Errorf("dev2: %+v", st)
+	}
+
+	// Silent: 5.04, the session is closed and dialled again; while the
+	// device cannot be reached, 5.04 without waiting.
+	d.set(func(d *fakeDevice) { d.gate, d.started, d.silent, d.down = nil, nil, true, true })
+	if r := tg.g.Do(ctx, req()); r.Outcome != Unreachable || CoAPCode(r.Outcome, GET) != codes.GatewayTimeout {
+		t.Fatalf("silent device: %+v", r)
+	}
+	t0 = time.Now()
+	if r := tg.g.Do(ctx, req()); r.Outcome != Unreachable {
+		t.Fatalf("unreachable device: %+v", r)
+	}
+	if time.Since(t0) > time.Second {
+		t.Errorf("5.04 for an unreachable device took %v", time.Since(t0))
+	}
+	// The device is back (rebooted): the back-off timer reconnects.
+	d.set(func(d *fakeDevice) { d.silent, d.down = false, false })
+	deadline = time.Now().Add(10 * time.Second)
+	for !tg.g.Stats().Devices[1].Up {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reconnect: %+v", tg.g.Stats().Devices[1])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := tg.g.Do(ctx, req()); r.Outcome != OK {
+		t.Fatalf("after the reboot: %+v", r)
+	}
+	if n := d.dials.Load(); n < 3 {
+		t.Errorf("%d dials", n)
+	}
+}
+
+// Shutdown answers queued requests and ends every goroutine and socket
+// the gateway started.
+func TestGatewayNoLeak(t *testing.T) {
+	cfg := testConfig(t, "plain 127.0.0.1:0 identity=alice\n")
+	runtime.GC()
+	g0, fd0 := goroutines(), fds(t)
+	for i := 0; i < 3; i++ {
+		tg := startGW(t, cfg, Options{})
+		cc := dialCoAPS(t, tg.g.Addr(), "alice", keyAlice)
+		if a := request(t, cc, codes.GET, "/dev1/id", ""); a.code != codes.Content {
+			t.Fatalf("id: %v %s", a.code, a.body)
+		}
+		// A request held at the device when the gateway stops.
+		gate := make(chan struct{})
+		started := make(chan struct{}, 1)
+		tg.devs["dev1"].set(func(d *fakeDevice) { d.gate, d.started = gate, started })
+		res := make(chan *Response, 1)
+		go func() {
+			res <- tg.g.Do(context.Background(), &Request{Identity: "alice", Device: "dev1", Task: "id", Format: FormatNone})
+		}()
+		<-started
+		cc.Close()
+		<-cc.Done()
+		tg.stop()
+		if r := <-res; r.Outcome != Busy {
+			t.Errorf("request during shutdown: %+v", r)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		g1, fd1 := goroutines(), fds(t)
+		if g1 <= g0 && fd1 <= fd0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("goroutines %d -> %d, fds %d -> %d\n%s", g0, g1, fd0, fd1, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func goroutines() int { return runtime.NumGoroutine() }
+
+func fds(t *testing.T) int {
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(es)
+}
+
+// A flood of garbage, of ClientHello-shaped datagrams from many ports and
+// of malformed CoAP inside a session is dropped and counted, in bounded
+// time and goroutines, and a client is still served.
+func TestGatewayFlood(t *testing.T) {
+	const maxPeers = 16
+	tg := startGW(t, testConfig(t, ""), Options{MaxPeers: maxPeers, HandshakeTimeout: 2 * time.Second})
+	addr := tg.g.Addr().(*net.UDPAddr)
+	base := goroutines()
+	var m0 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	t0 := time.Now()
+	const garbage, hellos = 5000, 200
+	c, err := net.DialUDP("udp", nil, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	junk := make([]byte, 100)
+	for i := 0; i < garbage; i++ {
+		junk[0] = byte(i)
+		c.Write(junk)
+	}
+	// ClientHello-shaped, from hellos source ports: state for at most
+	// maxPeers of them.
+	hello := make([]byte, 60)
+	copy(hello, []byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 47, 1})
+	var conns []*net.UDPConn
+	for i := 0; i < hellos; i++ {
+		hc, err := net.DialUDP("udp", nil, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, hc)
+		hc.Write(hello)
+	}
+	// The kernel drops what the socket buffer cannot hold; every
+	// datagram the gateway reads is accounted for.
+	maxG, last, stable := 0, uint64(0), 0
+	for stable < 20 {
+		s := tg.g.Stats()
+		maxG = max(maxG, goroutines())
+		if s.Peers > maxPeers {
+			t.Fatalf("%d peers", s.Peers)
+		}
+		if s.Datagrams == last {
+			stable++
+		} else {
+			last, stable = s.Datagrams, 0
+		}
+		if time.Since(t0) > 10*time.Second {
+			t.Fatalf("flood not absorbed in 10 s: %+v", s)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s := tg.g.Stats()
+	t.Logf("after the flood: %+v", s)
+	if s.DTLSGarbage < 1000 || s.PeersRefused == 0 || s.Datagrams-s.DTLSGarbage-s.PeersRefused > hellos {
+		t.Errorf("after the flood: %+v", s)
+	}
+	var m1 runtime.MemStats
+	runtime.ReadMemStats(&m1)
+	if grew := int64(m1.HeapInuse) - int64(m0.HeapInuse); grew > 16<<20 {
+		t.Errorf("the heap grew by %d bytes during the flood", grew)
+	}
+	if maxG > base+maxPeers*8 {
+		t.Errorf("goroutines %d -> %d during the flood", base, maxG)
+	}
+	for _, hc := range conns {
+		hc.Close()
+	}
+	// The half-open peers time out; then a client is served.
+	deadline := time.Now().Add(10 * time.Second)
+	for tg.g.Stats().Peers != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("half-open peers stay: %+v", tg.g.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d := time.Since(t0); d > 15*time.Second {
+		t.Errorf("flood took %v", d)
+	}
+
+	// Malformed CoAP in an authenticated session is dropped and counted;
+	// the session still works.
+	key, _ := hex.DecodeString(keyAlice)
+	dc, err := piondtls.Dial("udp", addr, &piondtls.Config{
+		PSK:             func([]byte) ([]byte, error) { return key, nil },
+		PSKIdentityHint: []byte("alice"),
+		CipherSuites:    []piondtls.CipherSuiteID{piondtls.TLS_PSK_WITH_AES_128_CCM_8},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		dc.Write([]byte{0xff, 0xff, 0xff})
+	}
+	dc.Close()
+	deadline = time.Now().Add(5 * time.Second)
+	for tg.g.Stats().CoAPMalformed < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("malformed CoAP not counted: %+v", tg.g.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cc := dialCoAPS(t, tg.g.Addr(), "alice", keyAlice)
+	if a := request(t, cc, codes.GET, "/dev1/adc?ch=0", ""); a.code != codes.Content {
+		t.Fatalf("after the flood: %v %s", a.code, a.body)
+	}
+}
+
+func TestGatewayPlainLoopbackOnly(t *testing.T) {
+	cfg := testConfig(t, "plain 0.0.0.0:5683 identity=bob\n")
+	if _, err := New(cfg, Options{}); !errors.Is(err, ErrPlainNotLoopback) {
+		t.Fatalf("plain CoAP on 0.0.0.0: %v", err)
+	}
+	if _, err := New(cfg, Options{AllowPlain: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A client that gives up costs neither a reconnect (running) nor a task
+// (queued).
+func TestGatewayClientGivesUp(t *testing.T) {
+	tg := startGW(t, testConfig(t, ""), Options{})
+	d := tg.devs["dev1"]
+	gate, started := make(chan struct{}), make(chan struct{}, 8)
+	d.set(func(d *fakeDevice) { d.gate, d.started = gate, started })
+	req := &Request{Identity: "alice", Device: "dev1", Task: "id", Format: FormatNone}
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	res := make(chan *Response, 2)
+	go func() { res <- tg.g.Do(ctx1, req) }()
+	<-started
+	go func() { res <- tg.g.Do(ctx2, req) }()
+	for tg.g.Stats().Devices[0].Queued != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel2() // queued
+	cancel1() // running
+	for i := 0; i < 2; i++ {
+		if r := <-res; r.Outcome != Unreachable {
+			t.Errorf("given up: %+v", r)
+		}
+	}
+	d.set(func(d *fakeDevice) { d.gate, d.started = nil, nil })
+	if r := tg.g.Do(context.Background(), req); r.Outcome != OK {
+		t.Fatalf("next request: %+v", r)
+	}
+	if st := tg.g.Stats().Devices[0]; d.dials.Load() != 1 || st.Served != 1 || st.Silent != 0 {
+		t.Errorf("dials %d, %+v", d.dials.Load(), st)
+	}
+	select {
+	case <-started:
+		t.Error("the queued request that was given up reached the device")
+	default:
+	}
+}
+
+// Plain CoAP on loopback runs as the configured identity.
+func TestGatewayPlain(t *testing.T) {
+	tg := startGW(t, testConfig(t, "plain 127.0.0.1:0 identity=bob\n"), Options{})
+	for tg.g.PlainAddr() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	cc, err := coapudp.Dial(tg.g.PlainAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if a := request(t, cc, codes.GET, "/dev1/id", ""); a.code != codes.Content {
+		t.Errorf("plain GET /dev1/id: %v %s", a.code, a.body)
+	}
+	if a := request(t, cc, codes.GET, "/dev1/adc?ch=1", ""); a.code != codes.Forbidden {
+		t.Errorf("plain GET /dev1/adc: %v %s", a.code, a.body)
+	}
+	c, err := net.Dial("udp", tg.g.PlainAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte{0x4f, 0x01, 0x00, 0x01}) // version 1, token length 15
+	deadline := time.Now().Add(5 * time.Second)
+	for tg.g.Stats().CoAPMalformed == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("malformed plain CoAP not counted: %+v", tg.g.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,277 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/transport/v5/deadline"
+	"github.com/plgd-dev/go-coap/v3/message"
+	"github.com/plgd-dev/go-coap/v3/udp/coder"
+)
+
+// DTLS record layer (RFC 6347 §4.1) and handshake header (§4.2.2): what a
+// datagram from a peer without a session must start with.
+const (
+	recordHeaderLen       = 13
+	handshakeHeaderLen    = 12
+	contentTypeHandshake  = 22
+	handshakeClientHello  = 1
+	maxDatagram           = 2048 // larger datagrams are cut and fail
+	peerBacklog           = 16   // datagrams waiting for one peer's reader
+	acceptBacklog         = 16   // new peers waiting for Accept
+	DefaultMaxPeers       = 256
+	DefaultHandshakeLimit = 5 * time.Second
+	DefaultIdle           = 60 * time.Second
+)
+
+// isClientHello reports whether b starts with a DTLS ClientHello record
+// in epoch 0: the only datagram that may create state for a new peer.
+func isClientHello(b []byte) bool {
+	if len(b) < recordHeaderLen+handshakeHeaderLen {
+		return false
+	}
+	return b[0] == contentTypeHandshake && b[1] == 0xfe && (b[2] == 0xfd || b[2] == 0xff) &&
+		b[3] == 0 && b[4] == 0 && b[recordHeaderLen] == handshakeClientHello
+}
+
+// udpMux is a dtlsnet.PacketListener on one UDP socket: one net.PacketConn
+// per remote address. Datagrams that cannot start a session, peers beyond
+// the limit and datagrams a peer's reader has no room for are dropped and
+// counted.
+type udpMux struct {
+	pc       net.PacketConn
+	maxPeers int
+	st       *stats
+	accept   chan *peer
+	done     chan struct{}
+	once     sync.Once
+	wg       sync.WaitGroup
+
+	mu    sync.Mutex
+	peers map[string]*peer
+}
+
+func newUDPMux(pc net.PacketConn, maxPeers int, st *stats) *udpMux {
+	m := &udpMux{pc: pc, maxPeers: maxPeers, st: st, accept: make(chan *peer, acceptBacklog),
+		done: make(chan struct{}), peers: map[string]*peer{}}
+	m.wg.Add(1)
+	go m.read()
+	return m
+}
+
+func (m *udpMux) read() {
+	defer m.wg.Done()
+	buf := make([]byte, maxDatagram)
+	for {
+		n, addr, err := m.pc.ReadFrom(buf)
+		if err != nil {
+			m.Close()
+			return
+		}
+		m.st.datagrams.Add(1)
+		key := addr.String()
+		m.mu.Lock()
+		p := m.peers[key]
+		if p == nil {
+			switch {
+			case !isClientHello(buf[:n]):
+				m.mu.Unlock()
+				m.st.dtlsGarbage.Add(1)
+				continue
+			case len(m.peers) >= m.maxPeers:
+				m.mu.Unlock()
+				m.st.peersRefused.Add(1)
+				continue
+			}
+			p = &peer{m: m, key: key, addr: addr, in: make(chan []byte, peerBacklog), closed: make(chan struct{}), rd: deadline.New()}
+			select {
+			case m.accept <- p:
+				m.peers[key] = p
+			default:
+				m.mu.Unlock()
+				m.st.peersRefused.Add(1)
+				continue
+			}
+		}
+		m.mu.Unlock()
+		select {
+		case p.in <- append([]byte(nil), buf[:n]...):
+		case <-p.closed:
+		default:
+			m.st.overrun.Add(1)
+		}
+	}
+}
+
+func (m *udpMux) Accept() (net.PacketConn, net.Addr, error) {
+	select {
+	case p := <-m.accept:
+		return p, p.addr, nil
+	case <-m.done:
+		return nil, nil, net.ErrClosed
+	}
+}
+
+func (m *udpMux) Close() error {
+	var err error
+	m.once.Do(func() {
+		close(m.done)
+		err = m.pc.Close()
+		m.mu.Lock()
+		ps := make([]*peer, 0, len(m.peers))
+		for _, p := range m.peers {
+			ps = append(ps, p)
+		}
+		m.mu.Unlock()
+		for _, p := range ps {
+			p.Close()
+		}
+		// Peers accepted by nobody.
+		for {
+			select {
+			case p := <-m.accept:
+				p.Close()
+			default:
+				return
+			}
+		}
+	})
+	return err
+}
+
+func (m *udpMux) Addr() net.Addr { return m.pc.LocalAddr() }
+
+// wait waits for the reader to end (after Close).
+func (m *udpMux) wait() { m.wg.Wait() }
+
+func (m *udpMux) peerCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.peers)
+}
+
+// peer is one remote address's datagrams.
+type peer struct {
+	m      *udpMux
+	key    string
+	addr   net.Addr
+	in     chan []byte
+	closed chan struct{}
+	once   sync.Once
+	rd     *deadline.Deadline
+}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "gateway: i/o timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+
+func (p *peer) ReadFrom(b []byte) (int, net.Addr, error) {
+	select {
+	case d := <-p.in:
+		return copy(b, d), p.addr, nil
+	case <-p.closed:
+		return 0, nil, io.EOF
+	case <-p.rd.Done():
+		return 0, nil, timeoutError{}
+	}
+}
+
+func (p *peer) WriteTo(b []byte, _ net.Addr) (int, error) {
+	select {
+	case <-p.closed:
+		return 0, net.ErrClosed
+	default:
+	}
+	return p.m.pc.WriteTo(b, p.addr)
+}
+
+func (p *peer) Close() error {
+	p.once.Do(func() {
+		close(p.closed)
+		p.m.mu.Lock()
+		if p.m.peers[p.key] == p {
+			delete(p.m.peers, p.key)
+		}
+		p.m.mu.Unlock()
+	})
+	return nil
+}
+
+func (p *peer) LocalAddr() net.Addr                { return p.m.pc.LocalAddr() }
+func (p *peer) SetDeadline(t time.Time) error      { p.rd.Set(t); return nil }
+func (p *peer) SetReadDeadline(t time.Time) error  { p.rd.Set(t); return nil }
+func (p *peer) SetWriteDeadline(_ time.Time) error { return nil }
+
+// coapListener hands go-coap's DTLS server the sessions of a pion
+// listener, wrapped in dtlsConn.
+type coapListener struct {
+	l  net.Listener
+	st *stats
+}
+
+func (l *coapListener) AcceptWithContext(ctx context.Context) (net.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, err := l.l.Accept()
+	if err != nil {
+		if errors.Is(err, net.ErrClosed) {
+			return nil, errListenerClosed
+		}
+		return nil, err
+	}
+	return &dtlsConn{Conn: c.(*dtls.Conn), st: l.st}, nil
+}
+
+func (l *coapListener) Close() error { return l.l.Close() }
+
+// dtlsConn is a DTLS session: it remembers the client's PSK identity and
+// drops (and counts) datagrams that are not CoAP messages.
+type dtlsConn struct {
+	*dtls.Conn
+	st       *stats
+	identity string
+	done     bool // the handshake completed (go-coap may call HandshakeContext again)
+}
+
+// HandshakeContext runs the handshake (go-coap calls it before serving).
+func (c *dtlsConn) HandshakeContext(ctx context.Context) error {
+	if err := c.Conn.HandshakeContext(ctx); err != nil {
+		c.st.handshakeFailed.Add(1)
+		return err
+	}
+	if !c.done {
+		c.done = true
+		if s, ok := c.Conn.ConnectionState(); ok {
+			c.identity = string(s.IdentityHint)
+		}
+		c.st.sessions.Add(1)
+	}
+	return nil
+}
+
+func (c *dtlsConn) Read(b []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(b)
+		if err != nil || validCoAP(b[:n]) {
+			return n, err
+		}
+		c.st.coapMalformed.Add(1)
+	}
+}
+
+// validCoAP reports whether b parses as a CoAP message (RFC 7252 §3).
+func validCoAP(b []byte) bool {
+	var m message.Message
+	opts := make(message.Options, 0, 32)
+	m.Options = opts
+	_, err := coder.DefaultCoder.Decode(b, &m)
+	return err == nil
+}
