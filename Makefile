@@ -74,9 +74,12 @@ install:
 	$(INSTALL) -m 0644 completions/mstool.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/mstool.fish
 
 # make install into a temporary DESTDIR, then the README tour with the
-# installed mstool from a directory outside the checkout (scripts/install-test.sh).
+# installed mstool from a directory outside the checkout (scripts/install-test.sh);
+# then the same with the release .deb and linux/amd64 archive of a goreleaser
+# snapshot (scripts/package-test.sh; skipped without goreleaser, except in CI).
 test-install: build firmware
 	scripts/install-test.sh
+	scripts/package-test.sh
 
 # Every platform the release builds (.goreleaser.yaml), with cgo off as there.
 RELEASE_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
