@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -73,10 +75,17 @@ type DeviceConfig struct {
 // Codec is the device's task codec (its task map's names).
 func (d *DeviceConfig) Codec() tasks.Codec { return tasks.Codec{Map: d.Map} }
 
-// Identity is one "identity" line: a DTLS PSK identity and what it may do.
+// Identity is one "identity" line: a client and what it may do. A client
+// proves it is the identity with a DTLS PSK, an HTTPS bearer token (kept
+// as its SHA-256 only) or an HTTPS client certificate (its SHA-256
+// fingerprint); at least one.
 type Identity struct {
 	Name string
-	PSK  []byte
+	PSK  []byte // nil: not for DTLS
+	// TokenHash is the SHA-256 of the identity's HTTPS bearer token;
+	// CertHash the SHA-256 of its client certificate (DER). nil: none.
+	TokenHash []byte
+	CertHash  []byte
 	// Tasks are the tasks permitted on each device the identity may use
 	// (by device name; parsed with that device's task map).
 	Tasks map[string]tasks.Set
@@ -92,6 +101,18 @@ type Config struct {
 	PlainIdentity string
 	Devices       []*DeviceConfig
 	Identities    []*Identity
+	// HTTPS, when set, serves the tasks over HTTPS there (TLS 1.3 only)
+	// with the certificate and key in CertFile and KeyFile; with
+	// CertAuto the gateway makes them (a self-signed ECDSA P-256
+	// certificate for CertHosts) when neither file exists.
+	HTTPS             string
+	CertFile, KeyFile string
+	CertAuto          bool
+	CertHosts         []string
+	// QueryToken accepts the bearer token in the access_token query
+	// parameter (RFC 6750 §2.3) too: for browsers that cannot send a
+	// header. It leaks into logs and history (docs/gateway.md).
+	QueryToken bool
 }
 
 // Device returns the device named name.
@@ -151,7 +172,8 @@ func LoadConfig(path string) (*Config, error) {
 //	plain ADDR identity=NAME
 //	device NAME (port=PATH | udp=HOST:PORT) (esp=SAFILE | mssl=GRANT [host-key=FILE] [device-ip=A] [host-ip=A])
 //	       [reset=auto|never] [task-map=FILE] [queue=N] [timeout=DUR] [retries=N]
-//	identity NAME psk=FILE tasks=LIST [devices=LIST]
+//	https ADDR [cert=FILE key=FILE] [hosts=LIST] [query-token=on]
+//	identity NAME [psk=FILE] [token=sha256:HEX] [client-cert=sha256:HEX] tasks=LIST [devices=LIST]
 //
 // name is the file's name for errors (*ConfigError); dir resolves
 // relative paths.
@@ -220,6 +242,39 @@ func ParseConfig(r io.Reader, name, dir string) (*Config, error) {
 			if c.PlainIdentity == "" {
 				return nil, fail("plain needs identity=NAME: the identity whose tasks plain CoAP requests may run")
 			}
+		case "https":
+			if len(words) < 2 || strings.Contains(words[1], "=") {
+				return nil, fail("https takes an address (HOST:PORT) and optional cert=FILE key=FILE hosts=LIST query-token=on")
+			}
+			kv, err = keyValues(words[2:])
+			if err != nil {
+				return nil, fail("%v", err)
+			}
+			if err := kv.only("cert", "key", "hosts", "query-token"); err != nil {
+				return nil, fail("https: %v", err)
+			}
+			c.HTTPS = words[1]
+			c.CertFile, c.KeyFile = path(kv["cert"]), path(kv["key"])
+			switch {
+			case c.CertFile == "" && c.KeyFile == "":
+				c.CertAuto = true
+				c.CertFile, c.KeyFile = filepath.Join(dir, DefaultCertFile), filepath.Join(dir, DefaultKeyFile)
+			case c.CertFile == "" || c.KeyFile == "":
+				return nil, fail("https: give both cert=FILE and key=FILE, or neither (the gateway then makes its own)")
+			}
+			if h := kv["hosts"]; h != "" {
+				if !c.CertAuto {
+					return nil, fail("https: hosts= names the certificate the gateway makes; not with cert=FILE")
+				}
+				c.CertHosts = strings.Split(h, ",")
+			}
+			switch kv["query-token"] {
+			case "", "off":
+			case "on":
+				c.QueryToken = true
+			default:
+				return nil, fail("https: query-token=%q: want on or off", kv["query-token"])
+			}
 		case "device":
 			d, err := parseDevice(words, path)
 			if err != nil {
@@ -242,13 +297,13 @@ func ParseConfig(r io.Reader, name, dir string) (*Config, error) {
 			c.Devices = append(c.Devices, d)
 		case "identity":
 			if len(words) < 2 || strings.Contains(words[1], "=") {
-				return nil, fail("identity takes a name, psk=FILE and tasks=LIST")
+				return nil, fail("identity takes a name, psk=FILE, token=sha256:HEX or client-cert=sha256:HEX, and tasks=LIST")
 			}
 			kv, err = keyValues(words[2:])
 			if err != nil {
 				return nil, fail("%v", err)
 			}
-			if err := kv.only("psk", "tasks", "devices"); err != nil {
+			if err := kv.only("psk", "token", "client-cert", "tasks", "devices"); err != nil {
 				return nil, fail("identity %s: %v", words[1], err)
 			}
 			id := &Identity{Name: words[1], Tasks: map[string]tasks.Set{}}
@@ -260,11 +315,23 @@ func ParseConfig(r io.Reader, name, dir string) (*Config, error) {
 					return nil, fail("identity %q is already defined (line %d)", id.Name, p.line)
 				}
 			}
-			if kv["psk"] == "" || kv["tasks"] == "" {
-				return nil, fail("identity %s needs psk=FILE and tasks=LIST", id.Name)
+			if kv["psk"] == "" && kv["token"] == "" && kv["client-cert"] == "" || kv["tasks"] == "" {
+				return nil, fail("identity %s needs tasks=LIST and at least one of psk=FILE, token=sha256:HEX, client-cert=sha256:HEX", id.Name)
 			}
-			if id.PSK, err = readPSK(path(kv["psk"])); err != nil {
-				return nil, &ConfigError{File: name, Line: lineNo, Msg: fmt.Sprintf("identity %s: %v", id.Name, err), Err: err}
+			if kv["psk"] != "" {
+				if id.PSK, err = readPSK(path(kv["psk"])); err != nil {
+					return nil, &ConfigError{File: name, Line: lineNo, Msg: fmt.Sprintf("identity %s: %v", id.Name, err), Err: err}
+				}
+			}
+			if s := kv["token"]; s != "" {
+				if id.TokenHash, err = parseSHA256(s); err != nil {
+					return nil, fail("identity %s: token=: %v (the SHA-256 of the token: printf %%s TOKEN | sha256sum)", id.Name, err)
+				}
+			}
+			if s := kv["client-cert"]; s != "" {
+				if id.CertHash, err = parseSHA256(s); err != nil {
+					return nil, fail("identity %s: client-cert=: %v (the certificate's fingerprint: openssl x509 -noout -fingerprint -sha256)", id.Name, err)
+				}
 			}
 			var devs []string
 			if kv["devices"] != "" {
@@ -272,7 +339,7 @@ func ParseConfig(r io.Reader, name, dir string) (*Config, error) {
 			}
 			ids = append(ids, pendingID{id: id, tasks: kv["tasks"], devices: devs, line: lineNo})
 		default:
-			return nil, fail("unknown statement %q (listen, plain, device or identity)", words[0])
+			return nil, fail("unknown statement %q (listen, plain, https, device or identity)", words[0])
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -311,6 +378,13 @@ func ParseConfig(r io.Reader, name, dir string) (*Config, error) {
 	}
 	if len(c.Identities) == 0 {
 		return nil, &ConfigError{File: name, Msg: "no identity lines: no client could use the gateway"}
+	}
+	for i, a := range c.Identities {
+		for _, b := range c.Identities[:i] {
+			if a.TokenHash != nil && bytes.Equal(a.TokenHash, b.TokenHash) || a.CertHash != nil && bytes.Equal(a.CertHash, b.CertHash) {
+				return nil, &ConfigError{File: name, Msg: fmt.Sprintf("identities %s and %s have the same token or client certificate", b.Name, a.Name)}
+			}
+		}
 	}
 	if c.Plain != "" && c.Identity(c.PlainIdentity) == nil {
 		return nil, &ConfigError{File: name, Msg: fmt.Sprintf("plain: unknown identity %q", c.PlainIdentity)}
@@ -450,6 +524,20 @@ func checkName(s string) error {
 		}
 	}
 	return nil
+}
+
+// parseSHA256 reads "sha256:HEX" (64 hex digits; colons, as openssl
+// prints fingerprints, are allowed).
+func parseSHA256(s string) ([]byte, error) {
+	h, ok := strings.CutPrefix(strings.ToLower(s), "sha256:")
+	if !ok {
+		return nil, errors.New("want sha256:HEX")
+	}
+	b, err := hex.DecodeString(strings.ReplaceAll(h, ":", ""))
+	if err != nil || len(b) != sha256.Size {
+		return nil, fmt.Errorf("want sha256: and %d hex digits", 2*sha256.Size)
+	}
+	return b, nil
 }
 
 // readPSK reads a PSK file: the key as hex digits on one line (16 to 64

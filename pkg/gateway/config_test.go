@@ -71,7 +71,7 @@ identity b psk=a.psk tasks=id,pump-speed devices=d2
 		{"device d1 port=x esp=y reset=maybe\n" + id, "reset"},
 		{"device d1 port=x esp=y color=red\n" + id, `unknown key "color"`},
 		{"device d1 port=x esp=y task-map=none.tasks\n" + id, "none.tasks"},
-		{dev + "identity a psk=a.psk\n", "needs psk=FILE and tasks=LIST"},
+		{dev + "identity a psk=a.psk\n", "needs tasks=LIST and at least one of psk=FILE"},
 		{dev + "identity a psk=a.psk tasks=fly\n", `unknown task "fly"`},
 		{dev + "identity a psk=a.psk tasks=id devices=d9\n", `unknown device "d9"`},
 		{dev + id + id, `identity "a" is already defined`},

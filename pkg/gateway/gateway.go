@@ -15,9 +15,11 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -69,7 +71,15 @@ type Gateway struct {
 	mu      sync.Mutex
 	dtlsAt  net.Addr
 	plainAt net.Addr
+	httpsAt net.Addr
 	mux     *udpMux
+
+	// HTTPS: the server certificate (https.go) and the last result of
+	// each device's tasks (at most 32 per device).
+	cert     *tls.Certificate
+	certMade bool
+	lastMu   sync.Mutex
+	last     map[string]LastResult
 }
 
 // stats count what the gateway saw.
@@ -121,7 +131,14 @@ func New(cfg *Config, opt Options) (*Gateway, error) {
 	if opt.Idle <= 0 {
 		opt.Idle = DefaultIdle
 	}
-	g := &Gateway{cfg: cfg, opt: opt, devices: map[string]*queue{}, stopping: make(chan struct{})}
+	g := &Gateway{cfg: cfg, opt: opt, devices: map[string]*queue{}, stopping: make(chan struct{}), last: map[string]LastResult{}}
+	if cfg.HTTPS != "" {
+		cert, made, err := LoadOrMakeCert(cfg)
+		if err != nil {
+			return nil, err
+		}
+		g.cert, g.certMade = cert, made
+	}
 	for _, d := range cfg.Devices {
 		dv := newDevice(d, opt.Dial(d), g.logf)
 		g.devices[d.Name] = dv
@@ -141,6 +158,13 @@ func (g *Gateway) Addr() net.Addr {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.dtlsAt
+}
+
+// HTTPSAddr is the HTTPS listener's address (nil: none, or not yet).
+func (g *Gateway) HTTPSAddr() net.Addr {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.httpsAt
 }
 
 // PlainAddr is the plain CoAP listener's address (nil: none, or not yet).
@@ -175,7 +199,7 @@ func (g *Gateway) dtlsConfig() *dtls.Config {
 	return &dtls.Config{
 		CipherSuites: []dtls.CipherSuiteID{dtls.TLS_PSK_WITH_AES_128_CCM_8},
 		PSK: func(identity []byte) ([]byte, error) {
-			if id := g.cfg.Identity(string(identity)); id != nil {
+			if id := g.cfg.Identity(string(identity)); id != nil && id.PSK != nil {
 				return id.PSK, nil
 			}
 			return nil, fmt.Errorf("gateway: unknown PSK identity %q", identity)
@@ -216,7 +240,22 @@ func (g *Gateway) Serve(ctx context.Context) error {
 			return fmt.Errorf("gateway: plain CoAP: %w", err)
 		}
 	}
+	var hl net.Listener
+	if g.cfg.HTTPS != "" {
+		if hl, err = net.Listen("tcp", g.cfg.HTTPS); err != nil {
+			if plain != nil {
+				plain.Close()
+			}
+			dl.Close()
+			mux.Close()
+			mux.wait()
+			return fmt.Errorf("gateway: https: %w", err)
+		}
+	}
 	g.mu.Lock()
+	if hl != nil {
+		g.httpsAt = hl.Addr()
+	}
 	g.dtlsAt, g.mux = pc.LocalAddr(), mux
 	if plain != nil {
 		g.plainAt = plain.LocalAddr()
@@ -250,7 +289,25 @@ func (g *Gateway) Serve(ctx context.Context) error {
 			ps.Serve(plain)
 		}()
 	}
+	var hsrv *http.Server
+	if hl != nil {
+		hsrv = g.httpsServer()
+		servers.Add(1)
+		go func() {
+			defer servers.Done()
+			hsrv.ServeTLS(hl, "", "")
+		}()
+	}
 	g.logf("listening on %s (CoAP over DTLS, PSK, TLS_PSK_WITH_AES_128_CCM_8)", pc.LocalAddr())
+	if hl != nil {
+		how := "given"
+		if g.certMade {
+			how = "made now: " + g.cfg.CertFile
+		} else if g.cfg.CertAuto {
+			how = "made earlier: " + g.cfg.CertFile
+		}
+		g.logf("listening on %s (HTTPS, TLS 1.3; certificate %s, %s)", hl.Addr(), Fingerprint(g.cert.Leaf.Raw), how)
+	}
 	if plain != nil {
 		g.logf("listening on %s (plain CoAP, as identity %s)", plain.LocalAddr(), g.cfg.PlainIdentity)
 	}
@@ -259,6 +316,12 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	g.logf("stopping")
 	close(g.stopping) // handlers waiting for a device answer 5.03 now
 	srv.Stop()
+	if hsrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		hsrv.Shutdown(sctx)
+		cancel()
+		hsrv.Close()
+	}
 	dl.Close()
 	mux.Close()
 	if psrv != nil {

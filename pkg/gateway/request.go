@@ -205,6 +205,7 @@ func (g *Gateway) Do(ctx context.Context, r *Request) *Response {
 	switch {
 	case resp.Outcome == OK:
 		g.st.byClass[2].Add(1)
+		g.remember(r.Device, resp.Result)
 	case resp.Outcome >= DeviceFailed:
 		g.st.byClass[5].Add(1)
 	default:
