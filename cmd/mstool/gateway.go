@@ -22,16 +22,21 @@ const gatewayHint = "the configuration format is in docs/gateway.md"
 func gatewayCommand(ui *UI) *cli.Command {
 	return &cli.Command{
 		Name:  "gateway",
-		Usage: "serve devices' tasks to standard clients: CoAP over DTLS (PSK) in front, ESP or MSSL to the devices",
+		Usage: "serve devices' tasks to standard clients: CoAP over DTLS (PSK) and HTTPS in front, ESP or MSSL to the devices",
 		Description: "Runs in the foreground until SIGINT or SIGTERM. Each device's tasks are CoAP\n" +
 			"resources coaps://GATEWAY/DEVICE/TASK?ARGS (GET to read, PUT to change), listed\n" +
 			"by GET /.well-known/core; clients authenticate with a DTLS pre-shared key\n" +
 			"(TLS_PSK_WITH_AES_128_CCM_8 only), and each PSK identity may run the tasks its\n" +
-			"'identity' line names. The configuration file lists devices and identities\n" +
+			"'identity' line names. With an 'https' line the same tasks are served over\n" +
+			"HTTPS (TLS 1.3; bearer tokens or client certificates) as task result JSON,\n" +
+			"and GET /DEVICE/ is a page of the tasks and their last results; without a\n" +
+			"certificate the gateway makes one and logs its fingerprint.\n" +
+			"The configuration file lists devices and identities\n" +
 			"(docs/gateway.md). Logs go to standard error; with --json, standard output\n" +
 			"carries one status object per line (listening, status, stopped).\n\n" +
 			"   mstool gateway --config gw.conf\n" +
-			"   coap-client-openssl -u alice -k KEY 'coaps://127.0.0.1/dev1/adc?ch=3'",
+			"   coap-client-openssl -u alice -k KEY 'coaps://127.0.0.1/dev1/adc?ch=3'\n" +
+			"   curl --cacert gateway-https.crt -H 'Authorization: Bearer TOKEN' 'https://127.0.0.1:8443/dev1/adc?ch=3'",
 		ArgsUsage: " ",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Usage: "the configuration `FILE` (docs/gateway.md)"},
@@ -101,6 +106,9 @@ func runGateway(ui *UI, c *cli.Context) error {
 		ev := map[string]any{"event": "listening", "addr": g.Addr().String(), "devices": len(cfg.Devices), "identities": len(cfg.Identities)}
 		if a := g.PlainAddr(); a != nil {
 			ev["plain_addr"] = a.String()
+		}
+		if a := g.HTTPSAddr(); a != nil {
+			ev["https_addr"], ev["https_cert"] = a.String(), g.CertFingerprint()
 		}
 		ui.WriteJSON(ev)
 	}

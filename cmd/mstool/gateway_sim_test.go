@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -40,6 +41,7 @@ func coapClient(t *testing.T, bin string, args ...string) string {
 type gatewayProc struct {
 	cmd    *exec.Cmd
 	base   string // coaps://ADDR
+	https  string // https://ADDR, when the configuration has an https line
 	stderr *lockedBuffer
 	lines  chan string
 	done   chan error
@@ -74,6 +76,8 @@ func startGateway(t *testing.T, conf string) *gatewayProc {
 	})
 	var listening struct {
 		Event, Addr string
+		HTTPSAddr   string `json:"https_addr"`
+		HTTPSCert   string `json:"https_cert"`
 	}
 	select {
 	case l := <-p.lines:
@@ -84,6 +88,12 @@ func startGateway(t *testing.T, conf string) *gatewayProc {
 		t.Fatalf("the gateway does not listen: %s", p.stderr.String())
 	}
 	p.base = "coaps://" + listening.Addr
+	if listening.HTTPSAddr != "" {
+		if !strings.HasPrefix(listening.HTTPSCert, "sha256:") {
+			t.Fatalf("https without a certificate fingerprint: %+v", listening)
+		}
+		p.https = "https://" + listening.HTTPSAddr
+	}
 	return p
 }
 
@@ -258,4 +268,99 @@ func TestGatewaySimMSSL(t *testing.T) {
 	if last := gw.stop(t); !strings.Contains(last, `"leg":"mssl"`) || !strings.Contains(last, `"served":3`) {
 		t.Fatalf("last line: %s", last)
 	}
+}
+
+// HTTPS end to end: curl and headless Chromium → mstool gateway (HTTPS,
+// TLS 1.3, a certificate it makes) → ESP → the simulated device. The
+// page Chromium renders shows the result read from the device; its DOM
+// and a screenshot are kept ($MSTOOL_TEST_ARTIFACTS, else a temporary
+// directory; the test logs where).
+func TestGatewaySimHTTPS(t *testing.T) {
+	curl := testenv.Tool(t, "curl", "curl")
+	chromium := testenv.Tool(t, "chromium", "chromium")
+	s := provisionedSim(t, "aes128-ccm8")
+	const token = "mstool-carol-token-0123456789abcdef"
+	h := sha256.Sum256([]byte(token))
+	conf := filepath.Join(s.dir, "gw.conf")
+	text := fmt.Sprintf(`mstool-gateway 1
+https 127.0.0.1:0 query-token=on
+device dev1 port=%s esp=%s timeout=1s retries=1
+identity carol token=sha256:%x tasks=id,adc
+`, s.port(), s.sa, h)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gw := startGateway(t, conf)
+	if gw.https == "" {
+		t.Fatal("no https_addr in the listening line")
+	}
+	cert := filepath.Join(s.dir, "gateway-https.crt")
+	curlGet := func(path string, extra ...string) (string, string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		args := append([]string{"-sS", "--tlsv1.3", "--cacert", cert, "-w", "\n%{http_code}"}, extra...)
+		out, err := exec.CommandContext(ctx, curl, append(args, gw.https+path)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl %s: %v: %s", path, err, out)
+		}
+		o := strings.TrimSpace(string(out))
+		i := strings.LastIndexByte(o, '\n')
+		return strings.TrimSpace(o[:i+1]), o[i+1:]
+	}
+	bearer := []string{"-H", "Authorization: Bearer " + token}
+	body, code := curlGet("/dev1/adc?ch=3", bearer...)
+	var r struct {
+		Type, Task, Status, Transport string
+		Result                        map[string]any
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil || code != "200" || r.Type != "task" || r.Status != "ok" || r.Transport != "esp" || r.Result["adc"] == nil {
+		t.Fatalf("curl GET /dev1/adc?ch=3: %s %s", code, body)
+	}
+	adc := fmt.Sprintf("adc: %v", r.Result["adc"])
+	if _, code := curlGet("/dev1/adc?ch=3"); code != "401" {
+		t.Errorf("without a token: %s", code)
+	}
+	if _, code := curlGet("/dev1/led", bearer...); code != "403" {
+		t.Errorf("led, not carol's: %s", code)
+	}
+
+	out := t.TempDir()
+	if d := os.Getenv("MSTOOL_TEST_ARTIFACTS"); d != "" {
+		out = filepath.Join(d, t.Name())
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := gw.https + "/dev1/?access_token=" + token
+	chrome := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, chromium, append([]string{"--headless", "--no-sandbox", "--disable-gpu",
+			"--ignore-certificate-errors", "--user-data-dir=" + t.TempDir(), "--window-size=900,500"}, args...)...)
+		o, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("chromium %v: %v", args, err)
+		}
+		return string(o)
+	}
+	dom := chrome("--dump-dom", page)
+	os.WriteFile(filepath.Join(out, "dev1.html"), []byte(dom), 0o644)
+	if !strings.Contains(dom, adc) || !strings.Contains(dom, "Device dev1") {
+		t.Fatalf("the page lacks %q:\n%s", adc, dom)
+	}
+	shot := filepath.Join(out, "dev1.png")
+	chrome("--screenshot="+shot, page)
+	if st, err := os.Stat(shot); err != nil || st.Size() < 1000 {
+		t.Fatalf("screenshot: %v", err)
+	}
+	t.Logf("artefacts: %s (dev1.html, dev1.png)", out)
+
+	// The device stops: 504.
+	s.stop(t)
+	if _, code := curlGet("/dev1/id", bearer...); code != "504" {
+		t.Errorf("device stopped: %s", code)
+	}
+	gw.stop(t)
 }

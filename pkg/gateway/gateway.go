@@ -167,6 +167,15 @@ func (g *Gateway) HTTPSAddr() net.Addr {
 	return g.httpsAt
 }
 
+// CertFingerprint is the HTTPS certificate's SHA-256 fingerprint
+// (Fingerprint; "" without HTTPS).
+func (g *Gateway) CertFingerprint() string {
+	if g.cert == nil {
+		return ""
+	}
+	return Fingerprint(g.cert.Leaf.Raw)
+}
+
 // PlainAddr is the plain CoAP listener's address (nil: none, or not yet).
 func (g *Gateway) PlainAddr() net.Addr {
 	g.mu.Lock()
