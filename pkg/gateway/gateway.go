@@ -3,7 +3,10 @@
 // coaps://GATEWAY/DEVICE/TASK?ARGS, over DTLS 1.2 with a pre-shared key
 // and TLS_PSK_WITH_AES_128_CCM_8 only (the RFC 7925 profile), with
 // /.well-known/core discovery (RFC 6690), and runs them on the device
-// through its ESP or MSSL session (pkg/espsession, pkg/mssl).
+// through its ESP or MSSL session (pkg/espsession, pkg/mssl). With an
+// https line it serves the same tasks over HTTPS (TLS 1.3 only) as task
+// result JSON, and a server-rendered page per device (https.go); HTTPS
+// clients authenticate with a bearer token or a client certificate.
 //
 // Each PSK identity maps to the tasks it may run on each device, the way
 // a grant's task set does on the device. Each device has one bounded
