@@ -53,7 +53,7 @@ static const uint8_t text[28] PGM = "prov-macprov-encreadbackMSPV";
 #define L_READBACK 16
 #define T_MAGIC 24
 
-static void text_copy(uint8_t *dst, uint8_t at, uint8_t n)
+MS_NOINLINE static void text_copy(uint8_t *dst, uint8_t at, uint8_t n)
 {
 	while (n--)
 		*dst++ = PGM_BYTE(&text[at++]);

@@ -62,7 +62,7 @@ static void cread(uint16_t addr, uint8_t *dst, uint8_t n)
 }
 
 /* Write n bytes and wait until the EEPROM has taken them. */
-static void wr(uint16_t addr, const uint8_t *src, uint8_t n)
+MS_NOINLINE static void wr(uint16_t addr, const uint8_t *src, uint8_t n)
 {
 	MS_APP(ee_write)(addr, src, n);
 }
