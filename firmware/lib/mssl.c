@@ -411,7 +411,7 @@ static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
 	return 0;
 }
 
-MS_NOINLINE static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
 	/* Kh, then Nh || Nd: in fw_work (esp.h), not on the stack */
 	uint8_t *body = m + 18, *kh = fw_work.mssl.t, *t = kh, *nd = kh + 16;
@@ -554,7 +554,7 @@ static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t p
 }
 
 #if CONFIG_MSSL_RSA
-MS_NOINLINE static uint16_t grant_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+static uint16_t grant_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
 	int code;
 	if (S.hs.state != HS_SIGNATURE || !same_peer(&S.hs.g.e.peer, ip, port))
@@ -655,7 +655,7 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 #endif
 
 #if CONFIG_MSSL_RSA
-MS_NOINLINE static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
 	int i;
 	if (!S.ss.up || !S.ss.floor || !same_peer(&S.ss.g.e.peer, ip, port))
@@ -669,7 +669,7 @@ MS_NOINLINE static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_
 }
 #endif
 
-MS_NOINLINE static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], uint16_t port)
+static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], uint16_t port)
 {
 	uint16_t len = (uint16_t)(n - MSSL_REC_OVERHEAD);
 	if (n < MSSL_REC_OVERHEAD)
@@ -702,7 +702,7 @@ MS_NOINLINE static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const 
 /* Once per boot (or mssl_reset, or taking the RAM back from the bench):
  * the issuer key id (SHA-256 of the stored modulus, first 8 bytes) and
  * the nonce key. */
-MS_NOINLINE static uint8_t init(void)
+static uint8_t init(void)
 {
 	uint16_t k = modulus_len();
 #if CONFIG_MSSL_RSA
