@@ -256,8 +256,7 @@ static uint8_t op_factory(const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* (Out of line: its saved session is not on the stack under END.) */
-MS_NOINLINE static uint8_t op_begin(const uint8_t *p, size_t n)
+static uint8_t op_begin(const uint8_t *p, size_t n)
 {
 	if (n != 44)
 		return MGMT_E_FORMAT;
