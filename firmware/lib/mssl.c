@@ -568,9 +568,13 @@ static uint16_t grant_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uin
 		return alert(m, code > 0 ? MSSL_A_INTERNAL : MSSL_A_BAD_SIGNATURE);
 	}
 	/* cache it, least recently used out */
+#if CONFIG_MSSL_CACHE > 1
 	if (S.ncache < CONFIG_MSSL_CACHE)
 		S.ncache++;
 	memmove(&S.cache[1], &S.cache[0], (size_t)(S.ncache - 1) * sizeof S.cache[0]);
+#else
+	S.ncache = 1;
+#endif
 	memcpy(S.cache[0].hash, S.hs.hash, 32);
 	memcpy(S.cache[0].kh, S.hs.kh, 16);
 	return establish(m);
