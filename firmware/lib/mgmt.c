@@ -67,14 +67,6 @@ uint8_t mgmt_reset_cause;
 static uint8_t scratch[32];
 #endif
 
-uint16_t crc16_ccitt(const uint8_t *p, size_t n)
-{
-	uint16_t crc = 0xFFFF;
-	while (n--)
-		crc = crc16_byte(crc, *p++);
-	return crc;
-}
-
 #if CONFIG_MGMT_CRYPTO
 /* ---- request cursor: u16 length-prefixed fields ---------------------- */
 
