@@ -154,7 +154,7 @@ static uint16_t options(void)
 static const struct {
 	uint8_t head[28];
 	char name[sizeof MCU_NAME]; /* the NUL is not sent */
-} ident PGM = {
+} ident PGM_FIRST(ident) = {
 	{ MGMT_PROTO_VERSION, FW_VERSION_MAJOR, FW_VERSION_MINOR, FW_VERSION_PATCH,
 	  BE32(F_CPU), SIGNATURE_0, SIGNATURE_1, SIGNATURE_2, 0, 0,
 	  BE16(CONFIG_FRAME_MAX), BE16(CONFIG_FRAME_MAX - MGMT_OVERHEAD),

@@ -123,7 +123,7 @@ static void md5_block(uint32_t *h, const uint8_t block[64])
 }
 #endif /* CONFIG_MD5_ASM */
 
-static const uint32_t md5_iv[4] PGM = {
+static const uint32_t md5_iv[4] PGM_FIRST(md5_iv) = {
 	0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476,
 };
 

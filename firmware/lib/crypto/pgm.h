@@ -20,10 +20,16 @@
 #if defined(__AVR__)
 #include <avr/pgmspace.h>
 #define PGM PROGMEM
+/* PGM_FIRST(name): flash data placed with the switch tables right after
+ * the vectors (.progmem.gcc*), in the bytes the 256-byte aligned AES
+ * S-box (aes_avr.S) leaves before it: 58 on the 328P reference image.
+ * The link warns when they outgrow them (firmware/Makefile). */
+#define PGM_FIRST(name) __attribute__((section(".progmem.gcc_first." #name)))
 #define PGM_BYTE(p) pgm_read_byte(p)
 #define PGM_DWORD(p) pgm_read_dword(p)
 #else
 #define PGM
+#define PGM_FIRST(name)
 #define PGM_BYTE(p) (*(const uint8_t *)(p))
 #define PGM_DWORD(p) (*(const uint32_t *)(p))
 #endif
