@@ -193,16 +193,11 @@ uint8_t *mssl_lend(void (*reclaim)(void))
 }
 #endif
 
-static void rd_label(uint8_t out[16], uint8_t off)
-{
-	for (uint8_t i = 0; i < 16; i++)
-		out[i] = PGM_BYTE(&labels[off + i]);
-}
 
 /* out = AES(fw_work.aes's key, label) */
 MS_NOINLINE static void enc_label(uint8_t out[16], uint8_t off)
 {
-	rd_label(out, off);
+	PGM_COPY(out, &labels[off], 16);
 	aes128_encrypt(&fw_work.aes, out);
 }
 

@@ -53,11 +53,7 @@ static const uint8_t text[28] PGM = "prov-macprov-encreadbackMSPV";
 #define L_READBACK 16
 #define T_MAGIC 24
 
-MS_NOINLINE static void text_copy(uint8_t *dst, uint8_t at, uint8_t n)
-{
-	while (n--)
-		*dst++ = PGM_BYTE(&text[at++]);
-}
+#define text_copy(dst, at, n) PGM_COPY(dst, &text[at], n)
 
 /* ---- keys: AES-CMAC (crypto/cmac.c) under work.aes ------------------- */
 /* The CMAC state and the key schedule live in fw_work (work.prov), not on

@@ -16,6 +16,7 @@
 #define MS_PGM_H
 
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__AVR__)
 #include <avr/pgmspace.h>
@@ -27,9 +28,11 @@
 #define PGM_FIRST(name) __attribute__((section(".progmem.gcc_first." #name)))
 #define PGM_BYTE(p) pgm_read_byte(p)
 #define PGM_DWORD(p) pgm_read_dword(p)
+#define PGM_COPY(dst, src, n) memcpy_P((dst), (src), (n))
 #else
 #define PGM
 #define PGM_FIRST(name)
+#define PGM_COPY(dst, src, n) memcpy((dst), (src), (n))
 #define PGM_BYTE(p) (*(const uint8_t *)(p))
 #define PGM_DWORD(p) (*(const uint32_t *)(p))
 #endif
