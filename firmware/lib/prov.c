@@ -47,7 +47,7 @@ void prov_reset(void) { memset(&ses, 0, sizeof ses); }
 #define H_LEN 48 /* the header block MACed at BEGIN and END */
 
 /* KDF labels (8 bytes each) and the header's magic, in flash. */
-static const uint8_t text[28] PGM = "prov-macprov-encreadbackMSPV";
+static const uint8_t text[28] PGM_FIRST(text) = "prov-macprov-encreadbackMSPV";
 #define L_MAC 0
 #define L_ENC 8
 #define L_READBACK 16
