@@ -12,18 +12,15 @@
 #define HMAC_BLOCK 64
 
 #if CONFIG_MD5 || CONFIG_SHA256
-/*
- * The hash under an HMAC, by sha (1: SHA-256, 0: MD5): one HMAC body
- * serves both (the contexts are the hash's own types; a build with one
- * hash keeps only its calls).
- */
+/* hash_any_* and hmac_any_* (hmac.h): one body for both hashes; a
+ * build with one hash keeps only its calls. */
 #if CONFIG_MD5 && CONFIG_SHA256
 #define IS_SHA(sha) (sha)
 #else
 #define IS_SHA(sha) CONFIG_SHA256
 #endif
 
-static void h_init(uint8_t sha, void *c)
+void hash_any_init(uint8_t sha, void *c)
 {
 	(void)sha; /* constant in a build with one hash */
 #if CONFIG_SHA256
@@ -37,7 +34,7 @@ static void h_init(uint8_t sha, void *c)
 #endif
 }
 
-static void h_update(uint8_t sha, void *c, const uint8_t *msg, size_t len)
+void hash_any_update(uint8_t sha, void *c, const uint8_t *msg, size_t len)
 {
 	(void)sha; /* constant in a build with one hash */
 #if CONFIG_SHA256
@@ -51,7 +48,7 @@ static void h_update(uint8_t sha, void *c, const uint8_t *msg, size_t len)
 #endif
 }
 
-static void h_final(uint8_t sha, void *c, uint8_t *out)
+void hash_any_final(uint8_t sha, void *c, uint8_t *out)
 {
 	(void)sha; /* constant in a build with one hash */
 #if CONFIG_SHA256
@@ -67,42 +64,59 @@ static void h_final(uint8_t sha, void *c, uint8_t *out)
 
 /* k0 = key (hashed first, in inner, if longer than a block) zero-padded
  * to 64 octets; inner absorbs k0 ^ ipad, outer k0 ^ opad. */
-static void hmac_init(uint8_t sha, void *inner, void *outer, const uint8_t *key, size_t key_len)
+/* The outer context of the HMAC context c (the inner one is at c). */
+static void *outer_of(uint8_t sha, void *c)
 {
+	(void)sha;
+#if CONFIG_SHA256
+	if (IS_SHA(sha))
+		return &((hmac_sha256_ctx *)c)->outer;
+#endif
+#if CONFIG_MD5
+	return &((hmac_md5_ctx *)c)->outer;
+#else
+	return NULL;
+#endif
+}
+
+void hmac_any_init(uint8_t sha, void *c, const uint8_t *key, size_t key_len)
+{
+	void *inner = c, *outer = outer_of(sha, c);
 	uint8_t k0[HMAC_BLOCK];
 	uint8_t i;
 
 	memset(k0, 0, sizeof k0);
 	if (key_len > HMAC_BLOCK) {
-		h_init(sha, inner);
-		h_update(sha, inner, key, key_len);
-		h_final(sha, inner, k0);
+		hash_any_init(sha, inner);
+		hash_any_update(sha, inner, key, key_len);
+		hash_any_final(sha, inner, k0);
 	} else {
 		memcpy(k0, key, key_len);
 	}
 	for (i = 0; i < HMAC_BLOCK; i++)
 		k0[i] ^= 0x36;
-	h_init(sha, inner);
-	h_update(sha, inner, k0, HMAC_BLOCK);
+	hash_any_init(sha, inner);
+	hash_any_update(sha, inner, k0, HMAC_BLOCK);
 	for (i = 0; i < HMAC_BLOCK; i++)
 		k0[i] ^= 0x36 ^ 0x5c;
-	h_init(sha, outer);
-	h_update(sha, outer, k0, HMAC_BLOCK);
+	hash_any_init(sha, outer);
+	hash_any_update(sha, outer, k0, HMAC_BLOCK);
 	wipe(k0, sizeof k0);
 }
 
-static void hmac_final(uint8_t sha, void *inner, void *outer, uint8_t *mac)
+void hmac_any_final(uint8_t sha, void *c, uint8_t *mac)
 {
-	h_final(sha, inner, mac);
-	h_update(sha, outer, mac, IS_SHA(sha) ? SHA256_DIGEST_SIZE : MD5_DIGEST_SIZE);
-	h_final(sha, outer, mac);
+	void *outer = outer_of(sha, c);
+	hash_any_final(sha, c, mac);
+	hash_any_update(sha, outer, mac, IS_SHA(sha) ? SHA256_DIGEST_SIZE : MD5_DIGEST_SIZE);
+	hash_any_final(sha, outer, mac);
 }
 #endif
 
 #if CONFIG_MD5
 void hmac_md5_init(hmac_md5_ctx *ctx, const uint8_t *key, size_t key_len)
 {
-	hmac_init(0, &ctx->inner, &ctx->outer, key, key_len);
+	hmac_any_init(0, ctx, key, key_len);
 }
 
 void hmac_md5_update(hmac_md5_ctx *ctx, const uint8_t *msg, size_t len)
@@ -112,7 +126,7 @@ void hmac_md5_update(hmac_md5_ctx *ctx, const uint8_t *msg, size_t len)
 
 void hmac_md5_final(hmac_md5_ctx *ctx, uint8_t mac[16])
 {
-	hmac_final(0, &ctx->inner, &ctx->outer, mac);
+	hmac_any_final(0, ctx, mac);
 }
 
 void hmac_md5(uint8_t mac[16], const uint8_t *key, size_t key_len,
@@ -130,7 +144,7 @@ void hmac_md5(uint8_t mac[16], const uint8_t *key, size_t key_len,
 void hmac_sha256_init(hmac_sha256_ctx *ctx, const uint8_t *key,
                       size_t key_len)
 {
-	hmac_init(1, &ctx->inner, &ctx->outer, key, key_len);
+	hmac_any_init(1, ctx, key, key_len);
 }
 
 void hmac_sha256_update(hmac_sha256_ctx *ctx, const uint8_t *msg, size_t len)
@@ -140,7 +154,7 @@ void hmac_sha256_update(hmac_sha256_ctx *ctx, const uint8_t *msg, size_t len)
 
 void hmac_sha256_final(hmac_sha256_ctx *ctx, uint8_t mac[32])
 {
-	hmac_final(1, &ctx->inner, &ctx->outer, mac);
+	hmac_any_final(1, ctx, mac);
 }
 
 void hmac_sha256(uint8_t mac[32], const uint8_t *key, size_t key_len,
