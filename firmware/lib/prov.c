@@ -421,7 +421,7 @@ static uint8_t op_end(const uint8_t *p, size_t n, uint8_t *r, size_t *rlen)
 	return 0;
 }
 
-static uint8_t op_read(const uint8_t *p, size_t n, uint8_t *r, size_t room, size_t *rlen)
+MS_NOINLINE static uint8_t op_read(const uint8_t *p, size_t n, uint8_t *r, size_t room, size_t *rlen)
 {
 	if (n != 3)
 		return MGMT_E_FORMAT;
