@@ -294,9 +294,9 @@ static uint16_t rec_alert(uint8_t *m, uint8_t code)
 /* out = SHA-256(p[0..len)), with fw_work (wiped). */
 static void hash(const uint8_t *p, uint8_t len, uint8_t out[32])
 {
-	sha256_init(&fw_work.sha);
-	sha256_update(&fw_work.sha, p, len);
-	sha256_final(&fw_work.sha, out);
+	hash_any_init(1, &fw_work.sha);
+	hash_any_update(1, &fw_work.sha, p, len);
+	hash_any_final(1, &fw_work.sha, out);
 	wipe(&fw_work.sha, sizeof fw_work.sha);
 }
 
@@ -723,12 +723,12 @@ static uint8_t init(void)
 	}
 	if (!S.ready) {
 #if CONFIG_MSSL_RSA
-		sha256_init(&fw_work.sha);
+		hash_any_init(1, &fw_work.sha);
 		for (i = 0; i < k; i = (uint16_t)(i + 16)) {
 			store_read((uint16_t)(EE_MODULUS + i), t, 16);
-			sha256_update(&fw_work.sha, t, 16);
+			hash_any_update(1, &fw_work.sha, t, 16);
 		}
-		sha256_final(&fw_work.sha, t);
+		hash_any_final(1, &fw_work.sha, t);
 		memcpy(S.keyid, t, 8);
 		wipe(&fw_work.sha, sizeof fw_work.sha);
 #endif

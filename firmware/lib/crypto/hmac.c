@@ -4,10 +4,12 @@
  * Both hashes have 64-octet blocks. The key is XORed with ipad/opad in one
  * stack buffer that is wiped before returning.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "ct.h"
 #include "hmac.h"
+#include "md.h"
 
 #define HMAC_BLOCK 64
 
@@ -20,46 +22,52 @@
 #define IS_SHA(sha) CONFIG_SHA256
 #endif
 
+/*
+ * The contexts of both hashes are h[n] || count || buf[64] (md5.h,
+ * sha256.h): one body drives md.h with the hash's IV, word count, block
+ * function and byte order.
+ */
+_Static_assert(offsetof(md5_ctx, count) == 16 && offsetof(md5_ctx, buf) == 20 &&
+               offsetof(sha256_ctx, count) == 32 && offsetof(sha256_ctx, buf) == 36,
+               "md5_ctx, sha256_ctx: h || count || buf");
+#if CONFIG_SHA256 && CONFIG_MD5
+#define H_WORDS(sha) ((sha) ? 8 : 4)
+#define H_BLOCK(sha) ((sha) ? sha256_compress : md5_compress)
+#define H_IV(sha) ((sha) ? sha256_iv : md5_iv)
+#elif CONFIG_SHA256
+#define H_WORDS(sha) 8
+#define H_BLOCK(sha) sha256_compress
+#define H_IV(sha) sha256_iv
+#else
+#define H_WORDS(sha) 4
+#define H_BLOCK(sha) md5_compress
+#define H_IV(sha) md5_iv
+#endif
+
 void hash_any_init(uint8_t sha, void *c)
 {
+	uint32_t *h = c;
+	uint8_t n = H_WORDS(sha);
 	(void)sha; /* constant in a build with one hash */
-#if CONFIG_SHA256
-	if (IS_SHA(sha)) {
-		sha256_init(c);
-		return;
-	}
-#endif
-#if CONFIG_MD5
-	md5_init(c);
-#endif
+	md_init(h, H_IV(sha), n);
+	h[n] = 0;
 }
 
 void hash_any_update(uint8_t sha, void *c, const uint8_t *msg, size_t len)
 {
-	(void)sha; /* constant in a build with one hash */
-#if CONFIG_SHA256
-	if (IS_SHA(sha)) {
-		sha256_update(c, msg, len);
-		return;
-	}
-#endif
-#if CONFIG_MD5
-	md5_update(c, msg, len);
-#endif
+	uint32_t *h = c;
+	uint8_t n = H_WORDS(sha);
+	(void)sha;
+	md_update(h, h + n, (uint8_t *)(h + n + 1), H_BLOCK(sha), msg, len);
 }
 
 void hash_any_final(uint8_t sha, void *c, uint8_t *out)
 {
-	(void)sha; /* constant in a build with one hash */
-#if CONFIG_SHA256
-	if (IS_SHA(sha)) {
-		sha256_final(c, out);
-		return;
-	}
-#endif
-#if CONFIG_MD5
-	md5_final(c, out);
-#endif
+	uint32_t *h = c;
+	uint8_t n = H_WORDS(sha);
+	(void)sha;
+	md_final(h, h[n], (uint8_t *)(h + n + 1), H_BLOCK(sha), IS_SHA(sha), out, n);
+	wipe(c, (size_t)(4 * n + 4 + 64));
 }
 
 /* k0 = key (hashed first, in inner, if longer than a block) zero-padded
