@@ -101,14 +101,14 @@ void hmac_any_init(uint8_t sha, void *c, const uint8_t *key, size_t key_len)
 	} else {
 		memcpy(k0, key, key_len);
 	}
-	for (i = 0; i < HMAC_BLOCK; i++)
-		k0[i] ^= 0x36;
-	hash_any_init(sha, inner);
-	hash_any_update(sha, inner, k0, HMAC_BLOCK);
-	for (i = 0; i < HMAC_BLOCK; i++)
-		k0[i] ^= 0x36 ^ 0x5c;
-	hash_any_init(sha, outer);
-	hash_any_update(sha, outer, k0, HMAC_BLOCK);
+	/* inner absorbs k0 ^ ipad, then outer k0 ^ opad */
+	for (uint8_t x = 0x36; x; x = x == 0x36 ? 0x36 ^ 0x5c : 0) {
+		for (i = 0; i < HMAC_BLOCK; i++)
+			k0[i] ^= x;
+		hash_any_init(sha, inner);
+		hash_any_update(sha, inner, k0, HMAC_BLOCK);
+		inner = outer;
+	}
 	wipe(k0, sizeof k0);
 }
 
