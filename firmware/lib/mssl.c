@@ -291,13 +291,12 @@ static uint16_t rec_alert(uint8_t *m, uint8_t code)
  * each out of line, 472 measured; make stack-check.) */
 
 #if CONFIG_MSSL_RSA
-/* out = SHA-256(p[0..len)), with fw_work (wiped). */
+/* out = SHA-256(p[0..len)), with fw_work (the final wipes it). */
 static void hash(const uint8_t *p, uint8_t len, uint8_t out[32])
 {
 	hash_any_init(1, &fw_work.sha);
 	hash_any_update(1, &fw_work.sha, p, len);
 	hash_any_final(1, &fw_work.sha, out);
-	wipe(&fw_work.sha, sizeof fw_work.sha);
 }
 
 /* RSASSA-PKCS1-v1_5 SHA-256 of a message whose hash h (kept in S: no
@@ -730,7 +729,6 @@ static uint8_t init(void)
 		}
 		hash_any_final(1, &fw_work.sha, t);
 		memcpy(S.keyid, t, 8);
-		wipe(&fw_work.sha, sizeof fw_work.sha);
 #endif
 		derive(0, L_NONCE, S.knonce);
 		aes128_wipe(&fw_work.aes);
