@@ -126,27 +126,13 @@ static const uint8_t zero4[4] = { 0, 0, 0, 0 };
  */
 static void mac(uint8_t suite, uint8_t slot, const uint8_t *esp, uint16_t n)
 {
-	uint8_t esn = store_cfg.sa[slot].flags & SA_ESN;
-	uint16_t kaddr = store_sa_addr(slot, EE_SA_AUTH_KEY);
-	if (IS_CBC(suite)) {
-#if CONFIG_ESP_CBC_MD5
-		store_read(kaddr, W.tmp, 16);
-		hmac_md5_init(&W.mac.md5, W.tmp, 16);
-		hmac_md5_update(&W.mac.md5, esp, n);
-		if (esn)
-			hmac_md5_update(&W.mac.md5, zero4, 4);
-		hmac_md5_final(&W.mac.md5, W.tmp);
-#endif
-	} else {
-#if CONFIG_ESP_CTR_SHA256
-		store_read(kaddr, W.tmp, 32);
-		hmac_sha256_init(&W.mac.sha, W.tmp, 32);
-		hmac_sha256_update(&W.mac.sha, esp, n);
-		if (esn)
-			hmac_sha256_update(&W.mac.sha, zero4, 4);
-		hmac_sha256_final(&W.mac.sha, W.tmp);
-#endif
-	}
+	uint8_t sha = !IS_CBC(suite), kl = sha ? 32 : 16;
+	store_read(store_sa_addr(slot, EE_SA_AUTH_KEY), W.tmp, kl);
+	hmac_any_init(sha, &W.mac, W.tmp, kl);
+	hmac_any_update(sha, &W.mac, esp, n);
+	if (store_cfg.sa[slot].flags & SA_ESN)
+		hmac_any_update(sha, &W.mac, zero4, 4);
+	hmac_any_final(sha, &W.mac, W.tmp);
 }
 #endif
 

@@ -89,7 +89,4 @@ extern uint8_t mgmt_reset_cause;
  */
 size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap);
 
-/* crc16_ccitt - CRC-16/CCITT-FALSE of n bytes (check("123456789") = 0x29B1). */
-uint16_t crc16_ccitt(const uint8_t *p, size_t n);
-
 #endif /* MS_MGMT_H */

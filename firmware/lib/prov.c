@@ -47,17 +47,13 @@ void prov_reset(void) { memset(&ses, 0, sizeof ses); }
 #define H_LEN 48 /* the header block MACed at BEGIN and END */
 
 /* KDF labels (8 bytes each) and the header's magic, in flash. */
-static const uint8_t text[28] PGM = "prov-macprov-encreadbackMSPV";
+static const uint8_t text[28] PGM_FIRST(text) = "prov-macprov-encreadbackMSPV";
 #define L_MAC 0
 #define L_ENC 8
 #define L_READBACK 16
 #define T_MAGIC 24
 
-static void text_copy(uint8_t *dst, uint8_t at, uint8_t n)
-{
-	while (n--)
-		*dst++ = PGM_BYTE(&text[at++]);
-}
+#define text_copy(dst, at, n) PGM_COPY(dst, &text[at], n)
 
 /* ---- keys: AES-CMAC (crypto/cmac.c) under work.aes ------------------- */
 /* The CMAC state and the key schedule live in fw_work (work.prov), not on
@@ -256,8 +252,7 @@ static uint8_t op_factory(const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* (Out of line: its saved session is not on the stack under END.) */
-MS_NOINLINE static uint8_t op_begin(const uint8_t *p, size_t n)
+static uint8_t op_begin(const uint8_t *p, size_t n)
 {
 	if (n != 44)
 		return MGMT_E_FORMAT;
@@ -426,7 +421,7 @@ static uint8_t op_end(const uint8_t *p, size_t n, uint8_t *r, size_t *rlen)
 	return 0;
 }
 
-static uint8_t op_read(const uint8_t *p, size_t n, uint8_t *r, size_t room, size_t *rlen)
+MS_NOINLINE static uint8_t op_read(const uint8_t *p, size_t n, uint8_t *r, size_t room, size_t *rlen)
 {
 	if (n != 3)
 		return MGMT_E_FORMAT;

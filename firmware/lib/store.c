@@ -62,7 +62,7 @@ static void cread(uint16_t addr, uint8_t *dst, uint8_t n)
 }
 
 /* Write n bytes and wait until the EEPROM has taken them. */
-static void wr(uint16_t addr, const uint8_t *src, uint8_t n)
+MS_NOINLINE static void wr(uint16_t addr, const uint8_t *src, uint8_t n)
 {
 	MS_APP(ee_write)(addr, src, n);
 }
@@ -152,7 +152,7 @@ static void slot_swap(uint8_t *d, const uint8_t *s)
 	}
 }
 
-static uint16_t crc_buf(const uint8_t *p, uint8_t n)
+uint16_t crc16_ccitt(const uint8_t *p, size_t n)
 {
 	uint16_t crc = 0xFFFF;
 	while (n--)
@@ -236,7 +236,7 @@ MS_NOINLINE static int find_slot(void)
 	for (uint8_t s = 0; s < EE_SLOTS; s++) {
 		store_read((uint16_t)(STATE_BASE + s * EE_SLOT_SIZE), rec, EE_SLOT_SIZE);
 		uint32_t gen = be32(rec);
-		if (gen == 0xFFFFFFFFUL || crc_buf(rec, SLOT_FIELDS) != be16(rec + SLOT_FIELDS))
+		if (gen == 0xFFFFFFFFUL || crc16_ccitt(rec, SLOT_FIELDS) != be16(rec + SLOT_FIELDS))
 			continue;
 		if (!found || gen > store_st.generation) {
 			slot_swap((uint8_t *)&store_st, rec);
@@ -363,7 +363,7 @@ static int journal_read(uint8_t j[STORE_JOURNAL_SIZE], uint16_t *s)
 #if STORE_CAN_STAGE
 	store_read(STORE_JOURNAL, j, STORE_JOURNAL_SIZE);
 	*s = be16(j + J_S);
-	if (j[0] != 'M' || j[1] != 'J' || crc_buf(j, J_CRC) != be16(j + J_CRC) ||
+	if (j[0] != 'M' || j[1] != 'J' || crc16_ccitt(j, J_CRC) != be16(j + J_CRC) ||
 	    find_slot() || be32(j + J_GEN) != store_st.generation ||
 	    *s < EE_CONFIG_FIXED || *s > STORE_STAGE_MAX ||
 	    staged_crc(*s) != be16(j + J_CRC_STAGED))
@@ -414,7 +414,7 @@ int store_journal_commit(uint16_t s, const struct store_state *ns)
 	put32(j + J_SERIAL_FLOOR, ns->serial_floor);
 	put32(j + J_TIME_FLOOR, ns->time_floor);
 	put32(j + J_GEN, store_st.generation);
-	put16(j + J_CRC, crc_buf(j, J_CRC));
+	put16(j + J_CRC, crc16_ccitt(j, J_CRC));
 	if (store_write(STORE_JOURNAL, j, sizeof j))
 		return -1; /* a torn record fails its CRC: the old config stays */
 	return journal_apply(j, s);
@@ -510,7 +510,7 @@ int store_commit(void)
 		return -1; /* 0xFFFFFFFF means "erased": never write it */
 	slot_swap(rec, (const uint8_t *)&store_st);
 	put32(rec, store_st.generation + 1);
-	put16(rec + SLOT_FIELDS, crc_buf(rec, SLOT_FIELDS));
+	put16(rec + SLOT_FIELDS, crc16_ccitt(rec, SLOT_FIELDS));
 	wr(addr, rec, EE_SLOT_SIZE);
 	/* read back byte by byte (no second 32-byte copy on the stack) */
 	for (uint8_t i = 0; i < EE_SLOT_SIZE; i++)

@@ -297,4 +297,8 @@ void store_master_key(uint8_t k[16]);
 /* crc16_byte - one byte of CRC-16/CCITT-FALSE. */
 uint16_t crc16_byte(uint16_t crc, uint8_t b);
 
+/* crc16_ccitt - CRC-16/CCITT-FALSE of n bytes (check("123456789") =
+ * 0x29B1): the state slots, the journal and the management frames. */
+uint16_t crc16_ccitt(const uint8_t *p, size_t n);
+
 #endif /* MS_STORE_H */

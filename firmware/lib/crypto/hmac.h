@@ -50,4 +50,20 @@ void hmac_sha256(uint8_t mac[32], const uint8_t *key, size_t key_len,
                  const uint8_t *msg, size_t len);
 #endif
 
+#if CONFIG_MD5 || CONFIG_SHA256
+/*
+ * Either hash, or either HMAC, chosen at run time: sha 1 is SHA-256
+ * (c: a sha256_ctx, or an hmac_sha256_ctx), 0 MD5 (md5_ctx,
+ * hmac_md5_ctx); a build with one hash takes that one whatever sha says.
+ * The HMAC's inner context is its first member, so hmac_any_update is
+ * hash_any_update on the HMAC context. out and mac: the digest size.
+ */
+void hash_any_init(uint8_t sha, void *c);
+void hash_any_update(uint8_t sha, void *c, const uint8_t *msg, size_t len);
+void hash_any_final(uint8_t sha, void *c, uint8_t *out);
+void hmac_any_init(uint8_t sha, void *c, const uint8_t *key, size_t key_len);
+#define hmac_any_update hash_any_update
+void hmac_any_final(uint8_t sha, void *c, uint8_t *mac);
+#endif
+
 #endif /* MS_HMAC_H */

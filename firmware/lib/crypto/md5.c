@@ -15,9 +15,8 @@
 #include "config.h"
 
 #if CONFIG_MD5_ASM
-/* crypto/md5_avr.S */
-void md5_compress_avr(uint32_t *h, const uint8_t block[64]);
-#define md5_block md5_compress_avr
+/* crypto/md5_avr.S: md5_compress (md5.h) */
+#define md5_block md5_compress
 #else
 /* T[i] = floor(2^32 * abs(sin(i + 1))), RFC 1321 section 3.4. */
 static const uint32_t md5_t[64] PGM = {
@@ -87,7 +86,8 @@ static uint32_t load_le(const uint8_t *p)
 	       ((uint32_t)p[3] << 24);
 }
 
-static void md5_block(uint32_t *h, const uint8_t block[64])
+#define md5_block md5_compress
+void md5_compress(uint32_t h[4], const uint8_t block[64])
 {
 	uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
 	uint8_t i;
@@ -123,7 +123,7 @@ static void md5_block(uint32_t *h, const uint8_t block[64])
 }
 #endif /* CONFIG_MD5_ASM */
 
-static const uint32_t md5_iv[4] PGM = {
+const uint32_t md5_iv[4] PGM_FIRST(md5_iv) = {
 	0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476,
 };
 

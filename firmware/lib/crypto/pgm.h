@@ -16,14 +16,23 @@
 #define MS_PGM_H
 
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__AVR__)
 #include <avr/pgmspace.h>
 #define PGM PROGMEM
+/* PGM_FIRST(name): flash data placed with the switch tables right after
+ * the vectors (.progmem.gcc*), in the bytes the 256-byte aligned AES
+ * S-box (aes_avr.S) leaves before it: 58 on the 328P reference image.
+ * The link warns when they outgrow them (firmware/Makefile). */
+#define PGM_FIRST(name) __attribute__((section(".progmem.gcc_first." #name)))
 #define PGM_BYTE(p) pgm_read_byte(p)
 #define PGM_DWORD(p) pgm_read_dword(p)
+#define PGM_COPY(dst, src, n) memcpy_P((dst), (src), (n))
 #else
 #define PGM
+#define PGM_FIRST(name)
+#define PGM_COPY(dst, src, n) memcpy((dst), (src), (n))
 #define PGM_BYTE(p) (*(const uint8_t *)(p))
 #define PGM_DWORD(p) (*(const uint32_t *)(p))
 #endif

@@ -17,9 +17,8 @@
 #include "config.h"
 
 #if CONFIG_SHA256_ASM
-/* crypto/sha256_avr.S */
-void sha256_compress_avr(uint32_t *h, const uint8_t block[64]);
-#define sha256_block sha256_compress_avr
+/* crypto/sha256_avr.S: sha256_compress (sha256.h) */
+#define sha256_block sha256_compress
 #else
 /* FIPS 180-4 section 4.2.2. */
 static const uint32_t sha256_k[64] PGM = {
@@ -88,7 +87,8 @@ static uint32_t load_be(const uint8_t *p)
  * one and writes only the new a and e (twice), instead of shifting eight
  * words.
  */
-static void sha256_block(uint32_t *h, const uint8_t block[64])
+#define sha256_block sha256_compress
+void sha256_compress(uint32_t h[8], const uint8_t block[64])
 {
 	uint32_t w[16];
 	uint32_t v[16];
@@ -130,7 +130,7 @@ static void sha256_block(uint32_t *h, const uint8_t block[64])
 }
 #endif /* CONFIG_SHA256_ASM */
 
-static const uint32_t sha256_iv[8] PGM = {
+const uint32_t sha256_iv[8] PGM = {
 	0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 	0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 };
