@@ -4,6 +4,8 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/mstool/mstool/internal/testenv"
+	"github.com/mstool/mstool/pkg/tasks"
 )
 
 // buildMstool builds the real binary into dir, for tests that run it in
@@ -122,6 +127,12 @@ func TestESPTunnelSimPing(t *testing.T) {
 	}
 	t.Logf("%s", out)
 
+	// The device's task service over UDP, from a Go socket in the namespace.
+	res := taskInNetns(t, ns, netip.AddrPortFrom(netip.MustParseAddr(simDevA), tasks.Port), tasks.TaskID)
+	if res.Status != tasks.StatusOK || len(res.Result) == 0 {
+		t.Fatalf("task id through the tunnel: %+v", res)
+	}
+
 	if err := tun.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -133,8 +144,8 @@ func TestESPTunnelSimPing(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("esp tunnel did not stop after SIGINT:\n%s", stderr.String())
 	}
-	if !strings.Contains(stdout.String(), `"to_device":2`) && !strings.Contains(stdout.String(), `"to_device": 2`) {
-		t.Errorf("counters: want 2 packets to the device:\n%s", stdout.String())
+	if !strings.Contains(stdout.String(), `"to_device": 3`) {
+		t.Errorf("counters: want 3 packets to the device (2 echoes, 1 task):\n%s", stdout.String())
 	}
 	if _, err := os.Stat(s.sa + ".state"); err != nil {
 		t.Errorf("no sequence state after the tunnel: %v", err)
@@ -143,4 +154,58 @@ func TestESPTunnelSimPing(t *testing.T) {
 		t.Errorf("the interface is still there after SIGINT:\n%s", out)
 	}
 	t.Logf("mstool:\n%s%s", stdout.String(), stderr.String())
+}
+
+// taskInNetns runs one task on the device at dst from a UDP socket made in
+// the network namespace ns (its thread joins the namespace and is dropped
+// afterwards).
+func taskInNetns(t *testing.T, ns string, dst netip.AddrPort, task tasks.Task) tasks.Reply {
+	t.Helper()
+	type result struct {
+		r   tasks.Reply
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		r, err := func() (tasks.Reply, error) {
+			f, err := os.Open(filepath.Join("/run/netns", ns))
+			if err != nil {
+				return tasks.Reply{}, err
+			}
+			defer f.Close()
+			if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+				return tasks.Reply{}, fmt.Errorf("setns: %w", err)
+			}
+			c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
+			if err != nil {
+				return tasks.Reply{}, err
+			}
+			defer c.Close()
+			for attempt := 0; attempt < 3; attempt++ {
+				if _, err := c.Write(tasks.AppendRequest(nil, task, uint16(0x4000+attempt), nil)); err != nil {
+					return tasks.Reply{}, err
+				}
+				c.SetReadDeadline(time.Now().Add(3 * time.Second))
+				buf := make([]byte, 1500)
+				n, err := c.Read(buf)
+				if err != nil {
+					continue
+				}
+				r, err := tasks.ParseReply(buf[:n])
+				if err != nil {
+					return tasks.Reply{}, err
+				}
+				r.Result = append([]byte(nil), r.Result...)
+				return r, nil
+			}
+			return tasks.Reply{}, fmt.Errorf("no reply from %s", dst)
+		}()
+		ch <- result{r, err}
+	}()
+	res := <-ch
+	if res.err != nil {
+		t.Fatalf("task %s through the tunnel: %v", task, res.err)
+	}
+	return res.r
 }
