@@ -2,7 +2,7 @@
 
 function __fish_mstool_no_subcommand --description 'Test if there has been any subcommand yet'
     for i in (commandline -opc)
-        if contains -- $i keygen owner device sa grant sign verify inspect revoke provision inspect flash identify esp ping send recv exec shell sa new show export state mssl connect exec sniff decrypt bench bootstrap enrol serve join controller gateway sim completion man
+        if contains -- $i keygen owner device sa grant sign verify inspect revoke provision inspect flash identify esp ping send recv exec shell tunnel sa new show export state mssl connect exec sniff decrypt bench bootstrap enrol serve join controller gateway sim completion man
             return 1
         end
     end
@@ -189,6 +189,19 @@ complete -c mstool -n '__fish_seen_subcommand_from shell' -f -l timeout -r -d 'w
 complete -c mstool -n '__fish_seen_subcommand_from shell' -f -l retries -r -d 'retries after a timeout (tasks)'
 complete -c mstool -n '__fish_seen_subcommand_from shell' -f -l reset -r -d '`MODE`: auto (opening the port may reset the board, as on an Uno or a Nano: wait up to 3 s for the firmware to answer before the first packet) or never (send at once)'
 complete -c mstool -n '__fish_seen_subcommand_from shell' -f -l no-reset -d 'the port does not reset the board: same as --reset never'
+complete -c mstool -n '__fish_seen_subcommand_from tunnel' -f -l help -s h -d 'show help'
+complete -r -c mstool -n '__fish_seen_subcommand_from esp' -a 'tunnel' -d 'a network interface reaching the device through ESP'
+complete -c mstool -n '__fish_seen_subcommand_from tunnel' -f -l port -s p -r -d 'the device\'s serial `PORT` (SLIP)'
+complete -c mstool -n '__fish_seen_subcommand_from tunnel' -f -l udp -r -d 'reach the device over ESP-in-UDP at `HOST:PORT`'
+complete -c mstool -n '__fish_seen_subcommand_from tunnel' -f -l sa -r -d 'the host\'s SA `FILE`'
+complete -c mstool -n '__fish_seen_subcommand_from tunnel' -f -l pcap -r -d 'record the link in `FILE` (pcap, raw IP; never overwritten without --force)'
+complete -c mstool -n '__fish_seen_subcommand_from tunnel' -f -l force -d 'overwrite the --pcap file'
+complete -c mstool -n '__fish_seen_subcommand_from tunnel' -f -l timeout -r -d 'wait this long for each answer'
+complete -c mstool -n '__fish_seen_subcommand_from tunnel' -f -l retries -r -d 'retries after a timeout (tasks)'
+complete -c mstool -n '__fish_seen_subcommand_from tunnel' -f -l reset -r -d '`MODE`: auto (opening the port may reset the board, as on an Uno or a Nano: wait up to 3 s for the firmware to answer before the first packet) or never (send at once)'
+complete -c mstool -n '__fish_seen_subcommand_from tunnel' -f -l no-reset -d 'the port does not reset the board: same as --reset never'
+complete -c mstool -n '__fish_seen_subcommand_from tunnel' -f -l name -r -d 'the interface `NAME`'
+complete -c mstool -n '__fish_seen_subcommand_from tunnel' -f -l mtu -r -d 'the interface MTU in `BYTES` (inner packets)'
 complete -c mstool -n '__fish_seen_subcommand_from sa' -f -l help -s h -d 'show help'
 complete -r -c mstool -n '__fish_seen_subcommand_from esp' -a 'sa' -d 'security association files'
 complete -c mstool -n '__fish_seen_subcommand_from new' -f -l help -s h -d 'show help'

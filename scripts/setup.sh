@@ -15,7 +15,7 @@ packages=(
   simavr libsimavr-dev libelf-dev
   avrdude arduino-core-avr arduino-builder
   tshark python3-scapy python3-cryptography
-  openssl iproute2 libcoap3-bin curl chromium
+  openssl iproute2 iputils-ping libcoap3-bin curl chromium
   zbar-tools qrencode
 )
 missing=()

@@ -102,7 +102,9 @@ func (e *espConn) pcapInfo() string {
 	return fmt.Sprintf("%s (%d packets)", e.pcap.Name(), e.rec.Packets())
 }
 
-func openESP(ui *UI, c *cli.Context) (*espConn, error) {
+// openESP opens the session the flags describe; setup, when given, adjusts
+// its configuration first.
+func openESP(ui *UI, c *cli.Context, setup ...func(*espsession.OpenConfig)) (*espConn, error) {
 	if err := requireFlags(c, "sa"); err != nil {
 		return nil, err
 	}
@@ -154,6 +156,9 @@ func openESP(ui *UI, c *cli.Context) (*espConn, error) {
 		cfg.Retries = -1 // --retries 0 means none
 	}
 	cfg.Log, cfg.Trace = ui.logHooks()
+	for _, f := range setup {
+		f(&cfg)
+	}
 	conn, err := espsession.Open(cfg)
 	if err != nil {
 		if e.pcap != nil {

@@ -38,6 +38,7 @@ var examples = map[string]example{
 	"esp recv":      {"mstool esp recv --udp 10.0.0.2:4500 --sa host.sa -c 1", "print the next datagram from the device"},
 	"esp exec":      {"mstool esp exec -p /dev/ttyACM0 --sa host.sa led on", "switch the device's LED on"},
 	"esp shell":     {"mstool esp shell -p /dev/ttyACM0 --sa host.sa", "run tasks interactively"},
+	"esp tunnel":    {"mstool esp tunnel -p /dev/ttyACM0 --sa host.sa", "an interface (mstun0) to the device; then: ip addr add 10.0.0.1 peer 10.0.0.2 dev mstun0"},
 	"esp sa":        {"mstool esp sa new -o host.sa --host-ip 10.0.0.1 --device-ip 10.0.0.2", "create the host's SA file for a device at 10.0.0.2"},
 	"esp sa new":    {"mstool esp sa new -o host.sa --suite aes128-gcm16 --host-ip 10.0.0.1 --device-ip 10.0.0.2", "an SA file with AES-GCM instead of the default suite"},
 	"esp sa show":   {"mstool esp sa show host.sa", "show an SA file's associations, without keys"},

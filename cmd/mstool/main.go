@@ -167,6 +167,7 @@ func commands(ui *UI) []*cli.Command {
 				espRecvCommand(ui),
 				espExecCommand(ui),
 				espShellCommand(ui),
+				espTunnelCommand(ui),
 				{
 					Name:  "sa",
 					Usage: "security association files",

@@ -30,6 +30,8 @@ type OpenConfig struct {
 	// -vv (Config.Log, link.Options.Trace).
 	Log   func(msg string)
 	Trace func(dir string, frame []byte)
+	// Inner as in Config.
+	Inner func(pkt []byte)
 }
 
 // Step names the part of Open that failed.
@@ -106,7 +108,7 @@ func Open(cfg OpenConfig) (*Conn, error) {
 		}
 		c.Link = u
 	}
-	sc := Config{SAs: cfg.SAs, State: st, Link: c.Link, Timeout: cfg.Timeout, Retries: cfg.Retries, Log: cfg.Log, Trace: cfg.Trace}
+	sc := Config{SAs: cfg.SAs, State: st, Link: c.Link, Timeout: cfg.Timeout, Retries: cfg.Retries, Log: cfg.Log, Trace: cfg.Trace, Inner: cfg.Inner}
 	if c.Serial != nil {
 		sc.Management = c.Serial.Management()
 	}

@@ -117,6 +117,12 @@ type Config struct {
 	// explain a silence (device.Options.Trace): mstool -vv. The ESP
 	// packets themselves are the link's to trace (link.Options.Trace).
 	Trace func(dir string, frame []byte)
+	// Inner, when set, is given every inner IPv4 packet from the device
+	// that authenticates and passes the replay checks, instead of the
+	// session's own echo, task and datagram handling (Ping, Task and Recv
+	// then get no answers): a tunnel (pkg/tunnel) forwards them. The
+	// packet's buffer is reused after Inner returns.
+	Inner func(pkt []byte)
 }
 
 func (c *Config) logf(format string, a ...any) {
@@ -282,6 +288,26 @@ func (s *Session) Close() error {
 	return nil
 }
 
+// ErrSelector: a packet given to SendPacket is not IPv4 from the SA's
+// source to its destination.
+var ErrSelector = errors.New("espsession: the packet does not match the SA")
+
+// SendPacket seals one inner IPv4 packet, built by the caller, and sends
+// it. Its source and destination must be the SA's (Local, Remote), or it
+// is refused with ErrSelector; the header is otherwise sent as it is.
+func (s *Session) SendPacket(inner []byte) error {
+	h, _, err := ipv4.Parse(inner)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrSelector, err)
+	}
+	if h.Src != s.local || h.Dst != s.remote {
+		return fmt.Errorf("%w: %s > %s, the SA is %s > %s", ErrSelector, h.Src, h.Dst, s.local, s.remote)
+	}
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	return s.sealAndSend(inner)
+}
+
 // sendInner seals one inner IPv4 packet and sends it.
 func (s *Session) sendInner(build func(h *ipv4.Header) ([]byte, error)) error {
 	s.smu.Lock()
@@ -291,6 +317,12 @@ func (s *Session) sendInner(build func(h *ipv4.Header) ([]byte, error)) error {
 	if err != nil {
 		return fmt.Errorf("espsession: %w", err)
 	}
+	return s.sealAndSend(inner)
+}
+
+// sealAndSend seals inner with the next sequence number, reserved first,
+// and sends it; s.smu is held.
+func (s *Session) sealAndSend(inner []byte) error {
 	seq := s.out.NextSeq()
 	if s.cfg.State != nil {
 		if err := s.cfg.State.Use(s.outSA.SPI, seq); err != nil {
@@ -421,6 +453,10 @@ func (s *Session) handle(buf, pkt []byte) {
 	s.c.recv.Add(1)
 	if s.cfg.State != nil {
 		s.cfg.State.Received(s.inSA.SPI, seq)
+	}
+	if s.cfg.Inner != nil {
+		s.cfg.Inner(inner)
+		return
 	}
 	now := time.Now()
 	ip, payload, err := ipv4.Parse(inner)
