@@ -59,20 +59,14 @@ static size_t nak(uint8_t *m, uint8_t code)
 static __attribute__((noinline)) int commit(uint16_t a, uint16_t cur, const uint8_t key[16])
 {
 	uint8_t s[EE_BOOT_SLOT_SIZE];
-	uint16_t crc = 0xFFFF;
 	store_read((uint16_t)(cur + EE_BOOT_GEN), s + EE_BOOT_GEN, 4);
-	for (uint8_t k = EE_BOOT_KEY - 1; ++s[k] == 0 && k > EE_BOOT_GEN; k--)
-		; /* gen + 1, big-endian */
+	net_put32(s + EE_BOOT_GEN, net_be32(s + EE_BOOT_GEN) + 1);
 	memcpy(s + EE_BOOT_KEY, key, 16);
-	for (uint8_t k = EE_BOOT_GEN; k < EE_BOOT_CRC; k++)
-		crc = crc16_byte(crc, s[k]);
-	net_put16(s + EE_BOOT_CRC, crc);
+	net_put16(s + EE_BOOT_CRC, crc16_ccitt(s + EE_BOOT_GEN, EE_BOOT_CRC - EE_BOOT_GEN));
 	s[0] = 0xFF;
 	int bad = store_write(a, s, 1) ||
-	          store_write((uint16_t)(a + 1), s + 1, EE_BOOT_SLOT_SIZE - 1);
-	s[0] = EE_BOOT_VALID;
-	if (!bad)
-		bad = store_write(a, s, 1);
+	          store_write((uint16_t)(a + 1), s + 1, EE_BOOT_SLOT_SIZE - 1) ||
+	          (s[0] = EE_BOOT_VALID, store_write(a, s, 1));
 	wipe(s, sizeof s);
 	return bad;
 }
@@ -93,7 +87,7 @@ static __attribute__((noinline)) int commit(uint16_t a, uint16_t cur, const uint
 static __attribute__((noinline)) int install(void)
 {
 	const uint16_t base = (uint16_t)(STORE_STAGE_END - EE_CONFIG_FIXED);
-	uint8_t b[32], spi0[4];
+	uint8_t b[36], spi0[4]; /* b: 32 bytes of the config, 4 of room */
 	uint16_t crc = 0xFFFF;
 	int bad = 0;
 	for (uint8_t at = 0; at < EE_CONFIG_FIXED; at = (uint8_t)(at + 32)) {
@@ -106,9 +100,10 @@ static __attribute__((noinline)) int install(void)
 				memset(b, 0, 32);
 			} else { /* SPI suite flags 00 00 key(16) salt(3) 0... */
 				uint8_t i = (uint8_t)(at >= EE_SA1);
-				prov_kdf(b, 1, i);
-				prov_kdf(b + 16, 2, i);
-				memmove(b + EE_SA_ENC_KEY, b + 4, 19);
+				/* K (32 bytes) at b + 4: key and salt in place */
+				prov_kdf(b + 4, 1, i);
+				prov_kdf(b + 20, 2, i);
+				memcpy(b, b + 4, 4);
 				memset(b + EE_SA_ENC_KEY + 19, 0, 32 - EE_SA_ENC_KEY - 19);
 				b[EE_SA_SPI + 2] |= 0x01; /* SPI | 0x100 */
 				if (!i)
@@ -142,10 +137,10 @@ static __attribute__((noinline)) int install(void)
 
 size_t bootstrap_handle(uint8_t *m, size_t n)
 {
-	uint8_t key[16], rn[16];
+	uint8_t kr[32]; /* the current key, then RN_i and the PSK: one wipe */
+	uint8_t *key = kr, *rn = kr + 16;
 	size_t r;
-	if (n != BOOT_FLIGHT4_SIZE || m[0] != 'M' || m[1] != 'B' || m[2] != 1 ||
-	    m[H_TYPE] != BOOT_TYPE_REKEY)
+	if (n != BOOT_FLIGHT4_SIZE || net_be32(m) != 0x4D420104UL) /* "MB" 01 04 */
 		return 0;
 	if (!store_provisioned())
 		return nak(m, BOOT_NAK_NO_KEY); /* no config, no device id */
@@ -202,8 +197,7 @@ size_t bootstrap_handle(uint8_t *m, size_t n)
 	wipe(m + BOOT_FLIGHT5_SIZE, BOOT_FLIGHT4_SIZE - BOOT_FLIGHT5_SIZE);
 	r = BOOT_FLIGHT5_SIZE;
 out:
-	wipe(key, sizeof key);
-	wipe(rn, sizeof rn);
+	wipe(kr, sizeof kr);
 	wipe(&work, sizeof work);
 	return r;
 }
