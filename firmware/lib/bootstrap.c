@@ -16,6 +16,7 @@
 #if CONFIG_MSSL
 #include "mssl.h"
 #endif
+#include "prov.h"
 #include "store.h"
 
 #if CONFIG_BOOTSTRAP
@@ -58,97 +59,73 @@ static size_t nak(uint8_t *m, uint8_t code)
 static __attribute__((noinline)) int commit(uint16_t a, uint16_t cur, const uint8_t key[16])
 {
 	uint8_t s[EE_BOOT_SLOT_SIZE];
-	uint16_t crc = 0xFFFF;
 	store_read((uint16_t)(cur + EE_BOOT_GEN), s + EE_BOOT_GEN, 4);
-	for (uint8_t k = EE_BOOT_KEY - 1; ++s[k] == 0 && k > EE_BOOT_GEN; k--)
-		; /* gen + 1, big-endian */
+	net_put32(s + EE_BOOT_GEN, net_be32(s + EE_BOOT_GEN) + 1);
 	memcpy(s + EE_BOOT_KEY, key, 16);
-	for (uint8_t k = EE_BOOT_GEN; k < EE_BOOT_CRC; k++)
-		crc = crc16_byte(crc, s[k]);
-	net_put16(s + EE_BOOT_CRC, crc);
+	net_put16(s + EE_BOOT_CRC, crc16_ccitt(s + EE_BOOT_GEN, EE_BOOT_CRC - EE_BOOT_GEN));
 	s[0] = 0xFF;
 	int bad = store_write(a, s, 1) ||
-	          store_write((uint16_t)(a + 1), s + 1, EE_BOOT_SLOT_SIZE - 1);
-	s[0] = EE_BOOT_VALID;
-	if (!bad)
-		bad = store_write(a, s, 1);
+	          store_write((uint16_t)(a + 1), s + 1, EE_BOOT_SLOT_SIZE - 1) ||
+	          (s[0] = EE_BOOT_VALID, store_write(a, s, 1));
 	wipe(s, sizeof s);
 	return bad;
 }
 
 #if STORE_CAN_STAGE
-/* The KDF labels (docs/bootstrap.md "After the join"): SA slot 0 is the
- * one the device receives with (host to device), slot 1 it sends with. */
-static const uint8_t labels[16] PGM = "ESP-h2d ESP-d2h ";
-
-/* KDF blocks 1 and 2 of SA slot i's label under work.aes (keyed with the
- * master key): CMAC(MK, j ‖ label(8) ‖ 00 ‖ id(4) ‖ 0^16 ‖ 00 80). */
-static __attribute__((noinline)) void kdf2(uint8_t out[32], uint8_t i)
-{
-	uint8_t in[32];
-	memset(in, 0, sizeof in);
-	for (uint8_t k = 0; k < 8; k++)
-		in[1 + k] = PGM_BYTE(&labels[8 * i + k]);
-	net_put32(in + 10, store_cfg.device_id);
-	in[31] = 0x80;
-	for (uint8_t j = 0; j < 2; j++) {
-		in[0] = (uint8_t)(j + 1);
-		aes128_cmac(&work.aes, in, sizeof in, out + 16 * j);
-	}
-}
-
-/* Copy n bytes (a multiple of 32) of EEPROM from src to dst through b. */
-static int copy32(uint16_t dst, uint16_t src, uint8_t n, uint8_t b[32])
-{
-	for (; n; n = (uint8_t)(n - 32), src = (uint16_t)(src + 32), dst = (uint16_t)(dst + 32)) {
-		store_read(src, b, 32);
-		if (store_write(dst, b, 32))
-			return -1;
-	}
-	return 0;
-}
-
 /*
- * Replace the config's SAs with the ones derived from the master key in
- * work.aes, the way serial provisioning commits a config: the new fixed
- * part (192 bytes) is staged and made the config through the journal
- * (store.h), with the ESP counters at zero (new keys). No
- * store_check_staged: the config was checked at boot and only its SAs
- * change, to CCM-8 SAs with non-zero, distinct SPIs and the flags they
- * had. 0 or -1.
+ * Replace the config's SAs with the ones derived from the master key
+ * (the new PSK: prov_kdf, labels "ESP-h2d " for SA slot 0, the one the
+ * device receives with, "ESP-d2h " for slot 1), the way serial
+ * provisioning commits a config: the new fixed part (192 bytes) is
+ * staged 32 bytes at a time, copied from the config with the SA count 2
+ * and the SAs replaced, its CRC taken on the way, and made the config
+ * through the journal (store.h), with the ESP counters at zero (new
+ * keys). No store_check_staged: the config was checked at boot and only
+ * its SAs change, to CCM-8 SAs with non-zero, distinct SPIs and the
+ * flags they had. 0 or -1.
  */
 static __attribute__((noinline)) int install(void)
 {
 	const uint16_t base = (uint16_t)(STORE_STAGE_END - EE_CONFIG_FIXED);
-	uint8_t b[32], spi0[4];
-	int bad = copy32(base, 0, EE_SA0, b); /* the header, SA count below */
-	b[0] = 2;
-	bad |= store_write(base + EE_SA_COUNT, b, 1);
-	for (uint8_t i = 0; i < 2; i++) {
-		uint16_t sa = (uint16_t)(base + EE_SA0 + i * EE_SA_SIZE);
-		/* bytes [0, 32): SPI suite flags 00 00 key(16) salt(3) 0... */
-		kdf2(b, i);
-		memmove(b + EE_SA_ENC_KEY, b + 4, 19);
-		memset(b + EE_SA_ENC_KEY + 19, 0, 32 - EE_SA_ENC_KEY - 19);
-		b[EE_SA_SPI + 2] |= 0x01; /* SPI | 0x100 */
-		if (i == 0)
-			memcpy(spi0, b, 4);
-		else if (memcmp(b, spi0, 4) == 0)
-			b[EE_SA_SPI + 3] ^= 1;
-		b[EE_SA_SUITE] = SUITE_CCM8;
-		b[EE_SA_FLAGS] = store_rd(store_sa_addr(i, EE_SA_FLAGS));
-		b[6] = b[7] = 0;
-		bad |= store_write(sa, b, 32);
-		memset(b, 0, 32); /* [32, 64): no integrity key, reserved */
-		bad |= store_write((uint16_t)(sa + 32), b, 32);
-	}
-	/* The CRC over [0, 6) ‖ [8, L): the staged part, then the tail. */
+	uint8_t b[36], spi0[4]; /* b: 32 bytes of the config, 4 of room */
 	uint16_t crc = 0xFFFF;
-	for (uint16_t i = 0; i < store_cfg.len; i++)
-		if (i != EE_CRC && i != EE_CRC + 1)
-			crc = crc16_byte(crc, store_rd(i < EE_CONFIG_FIXED ? (uint16_t)(base + i) : i));
+	int bad = 0;
+	for (uint8_t at = 0; at < EE_CONFIG_FIXED; at = (uint8_t)(at + 32)) {
+		store_read(at, b, 32);
+		if (at == EE_SA_COUNT / 32 * 32)
+			b[EE_SA_COUNT % 32] = 2;
+		if (at >= EE_SA0) {
+			uint8_t flags = b[EE_SA_FLAGS];
+			if (at & 32) { /* [32, 64): no integrity key, reserved */
+				memset(b, 0, 32);
+			} else { /* SPI suite flags 00 00 key(16) salt(3) 0... */
+				uint8_t i = (uint8_t)(at >= EE_SA1);
+				/* K (32 bytes) at b + 4: key and salt in place */
+				prov_kdf(b + 4, 1, i);
+				prov_kdf(b + 20, 2, i);
+				memcpy(b, b + 4, 4);
+				memset(b + EE_SA_ENC_KEY + 19, 0, 32 - EE_SA_ENC_KEY - 19);
+				b[EE_SA_SPI + 2] |= 0x01; /* SPI | 0x100 */
+				if (!i)
+					memcpy(spi0, b, 4);
+				else if (memcmp(b, spi0, 4) == 0)
+					b[EE_SA_SPI + 3] ^= 1;
+				b[EE_SA_SUITE] = SUITE_CCM8;
+				b[EE_SA_FLAGS] = flags;
+				b[6] = b[7] = 0;
+			}
+		}
+		/* the CRC over [0, 6) ‖ [8, L): the staged part, then the tail */
+		for (uint8_t k = 0; k < 32; k++)
+			if ((uint8_t)(at + k - EE_CRC) >= 2)
+				crc = crc16_byte(crc, b[k]);
+		bad |= store_write((uint16_t)(base + at), b, 32);
+	}
+	for (uint16_t i = EE_CONFIG_FIXED; i < store_cfg.len; i++)
+		crc = crc16_byte(crc, store_rd(i));
 	net_put16(b, crc);
 	bad |= store_write(base + EE_CRC, b, 2);
+	wipe(b, sizeof b);
 	if (bad)
 		return -1;
 	/* store_init runs next: store_st is reloaded whatever happens here */
@@ -160,10 +137,10 @@ static __attribute__((noinline)) int install(void)
 
 size_t bootstrap_handle(uint8_t *m, size_t n)
 {
-	uint8_t key[16], rn[16];
+	uint8_t kr[32]; /* the current key, then RN_i and the PSK: one wipe */
+	uint8_t *key = kr, *rn = kr + 16;
 	size_t r;
-	if (n != BOOT_FLIGHT4_SIZE || m[0] != 'M' || m[1] != 'B' || m[2] != 1 ||
-	    m[H_TYPE] != BOOT_TYPE_REKEY)
+	if (n != BOOT_FLIGHT4_SIZE || net_be32(m) != 0x4D420104UL) /* "MB" 01 04 */
 		return 0;
 	if (!store_provisioned())
 		return nak(m, BOOT_NAK_NO_KEY); /* no config, no device id */
@@ -202,7 +179,6 @@ size_t bootstrap_handle(uint8_t *m, size_t n)
 #if STORE_CAN_STAGE
 		/* The key is committed: a failure here leaves the old SAs
 		 * (the next join installs them); flight 5 proves the key. */
-		aes128_init(&work.aes, rn);
 		install();
 #endif
 		/* Reload everything derived from the config and master key. */
@@ -221,8 +197,7 @@ size_t bootstrap_handle(uint8_t *m, size_t n)
 	wipe(m + BOOT_FLIGHT5_SIZE, BOOT_FLIGHT4_SIZE - BOOT_FLIGHT5_SIZE);
 	r = BOOT_FLIGHT5_SIZE;
 out:
-	wipe(key, sizeof key);
-	wipe(rn, sizeof rn);
+	wipe(kr, sizeof kr);
 	wipe(&work, sizeof work);
 	return r;
 }

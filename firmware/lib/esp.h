@@ -99,7 +99,7 @@ union fw_work {
 		uint8_t t[32];
 	} mssl;
 #endif
-#if CONFIG_PROV_SERIAL || defined(MS_PROV_C)
+#if CONFIG_PROV_SERIAL || CONFIG_BOOTSTRAP || defined(MS_PROV_C)
 	/* serial provisioning (prov.c): the CMAC under the derived key, then
 	 * the new counters of an authenticated commit (MS_PROV_C: prov.c is
 	 * compiled, if not linked, where PROV is left out, e.g. the Arduino
