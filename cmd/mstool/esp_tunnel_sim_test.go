@@ -95,23 +95,30 @@ func TestESPTunnelSimPing(t *testing.T) {
 	if err := tun.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- tun.Wait() }()
+	// exited is closed when the process has been waited for (waitErr is
+	// then its status): the body and the cleanup may both wait on it.
+	exited, waitErr := make(chan struct{}), error(nil)
+	go func() { waitErr = tun.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		tun.Process.Kill()
-		<-done
+		select { // bounded: a hung child must fail this test, not the package
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			t.Errorf("esp tunnel still running 20 s after SIGKILL:\n%s", stderr.String())
+		}
 	})
 
-	// Wait until the session is up (it logs the interface once ready).
-	deadline := time.Now().Add(15 * time.Second)
+	// Wait until the session is up (it logs the interface once ready; the
+	// bound is generous: CI runs the packages' tests in parallel on 2 cores).
+	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(stderr.String(), "ip addr add") {
 		select {
-		case err := <-done:
-			t.Fatalf("esp tunnel ended early: %v\n%s", err, stderr.String())
+		case <-exited:
+			t.Fatalf("esp tunnel ended early: %v\n%s", waitErr, stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("esp tunnel not ready after 15 s:\n%s", stderr.String())
+			t.Fatalf("esp tunnel not ready after 60 s:\n%s", stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -137,9 +144,9 @@ func TestESPTunnelSimPing(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("esp tunnel after SIGINT: %v\n%s", err, stderr.String())
+	case <-exited:
+		if waitErr != nil {
+			t.Fatalf("esp tunnel after SIGINT: %v\n%s", waitErr, stderr.String())
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("esp tunnel did not stop after SIGINT:\n%s", stderr.String())
