@@ -269,8 +269,13 @@ struct prim_desc {
 #endif
 #define AES_CTX sizeof(aes128_ctx), 1
 #define AESD_CTX sizeof(aes128_ctx), CONFIG_AES_DECRYPT
-_Static_assert(sizeof(aes128_ctx) < 256 && sizeof(hmac_sha256_ctx) < 256 &&
-               sizeof(hmac_md5_ctx) < 256, "prim_desc.ctx");
+_Static_assert(sizeof(aes128_ctx) < 256, "prim_desc.ctx");
+#if CONFIG_SHA256
+_Static_assert(sizeof(hmac_sha256_ctx) < 256, "prim_desc.ctx");
+#endif
+#if CONFIG_MD5
+_Static_assert(sizeof(hmac_md5_ctx) < 256, "prim_desc.ctx");
+#endif
 
 static const struct prim_desc prims[PRIM_MAX] PGM = {
 	/* key; ECB: key, data; CBC and CTR: key, iv or counter block, data */
