@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
@@ -73,20 +72,7 @@ func TestCrashServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	devs := make([]*Device, n)
-	labels := make([]Label, n)
-	entries := make([]Entry, n)
-	for i := range n {
-		e := Enrolled{Device: uint32(0x20000 + i)}
-		rand.Read(e.IK[:])
-		rand.Read(e.RNi[:])
-		entries[i] = Entry{Device: e.Device, Key: e.IK}
-		devs[i], _ = NewDevice(e.Device, EnrolArea(e.IK, e.RNi))
-		labels[i] = e.Label()
-	}
-	if err := repo.Add(entries...); err != nil {
-		t.Fatal(err)
-	}
+	devs, labels, _ := enrolFleet(t, repo, 0x20000, n)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 

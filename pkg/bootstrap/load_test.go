@@ -2,7 +2,6 @@ package bootstrap
 
 import (
 	"context"
-	"crypto/rand"
 	"os"
 	"path/filepath"
 	"sync"
@@ -36,20 +35,7 @@ func TestLoadJoinsUDP(t *testing.T) {
 	wg.Add(1)
 	go func() { defer wg.Done(); srv.Serve(ctx, sconn) }()
 
-	devs := make([]*Device, n)
-	labels := make([]Label, n)
-	entries := make([]Entry, n)
-	for i := range n {
-		e := Enrolled{Device: uint32(0x10000 + i)}
-		rand.Read(e.IK[:])
-		rand.Read(e.RNi[:])
-		entries[i] = Entry{Device: e.Device, Key: e.IK}
-		devs[i], _ = NewDevice(e.Device, EnrolArea(e.IK, e.RNi))
-		labels[i] = e.Label()
-	}
-	if err := repo.Add(entries...); err != nil {
-		t.Fatal(err)
-	}
+	devs, labels, entries := enrolFleet(t, repo, 0x10000, n)
 	results := make([]*JoinResult, n)
 	errs := make([]error, n)
 	start := time.Now()

@@ -49,20 +49,7 @@ func TestConcurrentJoinsUDP(t *testing.T) {
 	wg.Add(1)
 	go func() { defer wg.Done(); srv.Serve(ctx, sconn) }()
 
-	devs := make([]*Device, n)
-	labels := make([]Label, n)
-	entries := make([]Entry, n)
-	for i := range n {
-		e := Enrolled{Device: uint32(1000 + i)}
-		rand.Read(e.IK[:])
-		rand.Read(e.RNi[:])
-		entries[i] = Entry{Device: e.Device, Key: e.IK}
-		devs[i], _ = NewDevice(e.Device, EnrolArea(e.IK, e.RNi))
-		labels[i] = e.Label()
-	}
-	if err := repo.Add(entries...); err != nil {
-		t.Fatal(err)
-	}
+	devs, labels, _ := enrolFleet(t, repo, 1000, n)
 	results := make([]*JoinResult, n)
 	errs := make([]error, n)
 	var jw sync.WaitGroup
@@ -124,4 +111,29 @@ func TestJoinErrorsUDP(t *testing.T) {
 	if te, ok := err.(*TimeoutError); !ok || te.Peer != "server" {
 		t.Fatalf("wrong SK_cs: %v", err)
 	}
+}
+
+// enrolFleet enrols n devices with random keys (ids first, first+1, ...)
+// in repo and returns their reference devices, labels and repository
+// entries (the initial keys).
+func enrolFleet(t *testing.T, repo *Repository, first uint32, n int) ([]*Device, []Label, []Entry) {
+	t.Helper()
+	devs := make([]*Device, n)
+	labels := make([]Label, n)
+	entries := make([]Entry, n)
+	for i := range n {
+		e := Enrolled{Device: first + uint32(i)}
+		rand.Read(e.IK[:])
+		rand.Read(e.RNi[:])
+		entries[i] = Entry{Device: e.Device, Key: e.IK}
+		var err error
+		if devs[i], err = NewDevice(e.Device, EnrolArea(e.IK, e.RNi)); err != nil {
+			t.Fatal(err)
+		}
+		labels[i] = e.Label()
+	}
+	if err := repo.Add(entries...); err != nil {
+		t.Fatal(err)
+	}
+	return devs, labels, entries
 }
