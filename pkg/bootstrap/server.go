@@ -139,16 +139,22 @@ func (s *Server) Handle(msg []byte) []byte {
 	return nil
 }
 
+// dropOpenError counts a flight that did not open: forged or under another
+// key (ErrAuth), or malformed.
+func (s *Server) dropOpenError(err error) {
+	if errors.Is(err, ErrAuth) {
+		s.Stats.DropAuth.Add(1)
+	} else {
+		s.Stats.DropMalformed.Add(1)
+	}
+}
+
 func (s *Server) join(skcs [KeySize]byte, h Header, msg []byte) []byte {
 	// Authenticate before touching the transaction table, so that forged
 	// flights cannot fill it.
 	j, err := OpenJoin(skcs, msg)
 	if err != nil {
-		if errors.Is(err, ErrAuth) {
-			s.Stats.DropAuth.Add(1)
-		} else {
-			s.Stats.DropMalformed.Add(1)
-		}
+		s.dropOpenError(err)
 		return nil
 	}
 	defer clear(j.RNi[:])
@@ -202,11 +208,7 @@ func (s *Server) join(skcs [KeySize]byte, h Header, msg []byte) []byte {
 func (s *Server) confirm(skcs [KeySize]byte, h Header, msg []byte) []byte {
 	c, err := OpenConfirm(skcs, msg)
 	if err != nil {
-		if errors.Is(err, ErrAuth) {
-			s.Stats.DropAuth.Add(1)
-		} else {
-			s.Stats.DropMalformed.Add(1)
-		}
+		s.dropOpenError(err)
 		return nil
 	}
 	t := s.lookup(txKey{h.ID, h.TID}, false)
