@@ -37,19 +37,7 @@
 #include "host_app.h"
 #include "vectors.h"
 
-static int passed, failed;
-
-#define CHECK(cond) check((cond), #cond, __FILE__, __LINE__)
-static int check(int ok, const char *what, const char *file, int line)
-{
-	if (ok) {
-		passed++;
-	} else {
-		failed++;
-		fprintf(stderr, "FAIL %s:%d: %s\n", file, line, what);
-	}
-	return ok;
-}
+#include "check.h"
 
 /* ---- the exchange of vectors/bootstrap.txt ------------------------------ */
 
