@@ -60,7 +60,7 @@ func TestCrashServeHelper(t *testing.T) {
 // missing key fails the test.
 func TestCrashServe(t *testing.T) {
 	if os.Getenv(crashServeEnv) != "" {
-		t.Skip()
+		t.Skip("this process is the server of another TestCrashServe")
 	}
 	n, rounds := 40, 6
 	if testing.Short() {
