@@ -20,8 +20,6 @@ import (
 	"time"
 
 	piondtls "github.com/pion/dtls/v3"
-
-	"github.com/mstool/mstool/internal/testenv"
 	coapdtls "github.com/plgd-dev/go-coap/v3/dtls"
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
@@ -29,6 +27,7 @@ import (
 	coapudp "github.com/plgd-dev/go-coap/v3/udp"
 	udpClient "github.com/plgd-dev/go-coap/v3/udp/client"
 
+	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/tasks"
 )
 
