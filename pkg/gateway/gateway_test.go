@@ -491,13 +491,38 @@ func TestGatewayFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// The kernel drops what the socket buffer cannot hold; every
+	// datagram the gateway reads is accounted for. absorbed waits until
+	// the gateway has read what reached it (no new datagram for 250 ms).
+	maxG, last := 0, uint64(0)
+	absorbed := func() {
+		for stable := 0; stable < 50; {
+			s := tg.g.Stats()
+			maxG = max(maxG, goroutines())
+			if s.Peers > maxPeers {
+				t.Fatalf("%d peers", s.Peers)
+			}
+			if s.Datagrams == last {
+				stable++
+			} else {
+				last, stable = s.Datagrams, 0
+			}
+			if time.Since(t0) > 10*time.Second {
+				t.Fatalf("flood not absorbed in 10 s: %+v", s)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	junk := make([]byte, 100)
 	for i := 0; i < garbage; i++ {
 		junk[0] = byte(i)
 		c.Write(junk)
 	}
+	absorbed()
 	// ClientHello-shaped, from hellos source ports: state for at most
-	// maxPeers of them.
+	// maxPeers of them. Sent once the garbage is read, so that the
+	// socket buffer has room for them (under load the garbage alone
+	// fills it).
 	hello := make([]byte, 60)
 	copy(hello, []byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 47, 1})
 	var conns []*net.UDPConn
@@ -509,25 +534,7 @@ func TestGatewayFlood(t *testing.T) {
 		conns = append(conns, hc)
 		hc.Write(hello)
 	}
-	// The kernel drops what the socket buffer cannot hold; every
-	// datagram the gateway reads is accounted for.
-	maxG, last, stable := 0, uint64(0), 0
-	for stable < 20 {
-		s := tg.g.Stats()
-		maxG = max(maxG, goroutines())
-		if s.Peers > maxPeers {
-			t.Fatalf("%d peers", s.Peers)
-		}
-		if s.Datagrams == last {
-			stable++
-		} else {
-			last, stable = s.Datagrams, 0
-		}
-		if time.Since(t0) > 10*time.Second {
-			t.Fatalf("flood not absorbed in 10 s: %+v", s)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	absorbed()
 	s := tg.g.Stats()
 	t.Logf("after the flood: %+v", s)
 	if s.DTLSGarbage < 1000 || s.PeersRefused == 0 || s.Datagrams-s.DTLSGarbage-s.PeersRefused > hellos {
@@ -571,8 +578,11 @@ func TestGatewayFlood(t *testing.T) {
 		dc.Write([]byte{0xff, 0xff, 0xff})
 	}
 	dc.Close()
+	// Each is dropped and none ends the gateway; how many the session
+	// reads before the close_notify ends it varies with the load (at
+	// least the first).
 	deadline = time.Now().Add(5 * time.Second)
-	for tg.g.Stats().CoAPMalformed < 10 {
+	for tg.g.Stats().CoAPMalformed < 1 {
 		if time.Now().After(deadline) {
 			t.Fatalf("malformed CoAP not counted: %+v", tg.g.Stats())
 		}
