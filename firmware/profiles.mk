@@ -8,6 +8,7 @@
 #                (0: seal-only, docs/mssl.md) with CONFIG_RSA
 #   provisioning CONFIG_PROV_SERIAL (0: lib/prov.c is not linked, PROV is an
 #                unknown command; the device takes an EEPROM image)
+#   CoAP         CONFIG_COAP (the tasks as CoAP resources inside ESP)
 #   bootstrap    CONFIG_BOOTSTRAP (flight 4 of docs/bootstrap.md on the
 #                management channel and UDP; 0: bootstrap.c is not linked)
 #   engineering  CONFIG_MGMT_CRYPTO (BENCH, COMPUTE, RSA; 0 in production)
@@ -45,6 +46,9 @@ PROFILE_esp-mssl-prov := $(call profile_merge,$(PROFILE_esp-mssl),CONFIG_PROV_SE
 # esp-mssl-boot: + secure bootstrapping (CONFIG_BOOTSTRAP, docs/bootstrap.md).
 # On the ATmega168 only the key changes at a join (no room to stage SAs).
 PROFILE_esp-mssl-boot := $(call profile_merge,$(PROFILE_esp-mssl-prov),CONFIG_BOOTSTRAP=1)
+# esp-coap: esp + the CoAP server of the tasks inside ESP (CONFIG_COAP,
+# docs/coap.md).
+PROFILE_esp-coap := $(call profile_merge,$(PROFILE_esp),CONFIG_COAP=1)
 # On the ATmega168 the MSSL profiles take UART rings of 32/8 bytes: the
 # seal-only handshake's stack and the static data share 1 KB (make
 # stack-check: static + stack + 32 <= 1,024). The transmit ring only lets
@@ -94,7 +98,7 @@ PROFILE_suite-ctr-sha256 := $(call profile_merge,$(PROFILE_reference-328p),CONFI
 
 # The profiles `make size` measures, on both MCUs (a reference profile on
 # its own MCU only).
-SIZE_PROFILES := esp esp-mssl esp-mssl-prov esp-mssl-boot reference-328p reference-168
+SIZE_PROFILES := esp esp-coap esp-mssl esp-mssl-prov esp-mssl-boot reference-328p reference-168
 SIZE_MCUS_reference-328p := atmega328p
 SIZE_MCUS_reference-168 := atmega168
 SIZE_MCUS_esp-mssl-boot := atmega328p

@@ -12,7 +12,7 @@
 
 /* Every task of docs/tasks.md; UDP: the task port and, when built, MSSL. */
 #define APP_NTASKS 7
-#define APP_NPORTS (1 + CONFIG_MSSL + CONFIG_BOOTSTRAP)
+#define APP_NPORTS (1 + CONFIG_MSSL + CONFIG_BOOTSTRAP + CONFIG_COAP)
 extern const struct ms_task app_tasks[APP_NTASKS] MS_PGM;
 extern const struct ms_port app_ports[APP_NPORTS] MS_PGM;
 

@@ -42,4 +42,7 @@ const struct ms_port app_ports[APP_NPORTS] MS_PGM = {
 #if CONFIG_BOOTSTRAP
 	MS_PORT_BOOTSTRAP,
 #endif
+#if CONFIG_COAP
+	MS_PORT_COAP,
+#endif
 };

@@ -355,6 +355,30 @@
 #ifndef CONFIG_BOOTSTRAP_PORT
 #define CONFIG_BOOTSTRAP_PORT 7448
 #endif
+/*
+ * CONFIG_COAP: 1 serves the application's tasks as CoAP resources (coap.c,
+ * docs/coap.md) on CONFIG_COAP_PORT inside ESP, when the application lists
+ * MS_PORT_COAP. Default 0 on the AVR (the reference images have no room
+ * left; the profile esp-coap builds it), 1 on the host (tests).
+ * CONFIG_COAP_CACHE: bytes of the last Confirmable response kept for its
+ * duplicates (RAM; coap.h), 0..72.
+ */
+#ifndef CONFIG_COAP
+#if defined(__AVR__)
+#define CONFIG_COAP 0
+#else
+#define CONFIG_COAP 1
+#endif
+#endif
+#ifndef CONFIG_COAP_PORT
+#define CONFIG_COAP_PORT 5683
+#endif
+#ifndef CONFIG_COAP_CACHE
+#define CONFIG_COAP_CACHE 32
+#endif
+#if CONFIG_COAP_CACHE > 72
+#error "CONFIG_COAP_CACHE: at most 72 bytes (a response must fit the room the server requires)"
+#endif
 /* CONFIG_ENTROPY_SAMPLES: watchdog periods (16 ms each) sampled at boot
  * for the boot epoch (entropy.h), 1..255. */
 #ifndef CONFIG_ENTROPY_SAMPLES

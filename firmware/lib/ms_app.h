@@ -51,8 +51,9 @@ extern "C" {
 /*
  * ms_task_fn - run a task. args holds alen argument bytes; the result
  * goes to res, whose capacity is *rlen on entry (at least 72 bytes); set
- * *rlen to the result's length. res overlaps args (res == args + 1):
- * read the arguments before writing the result. Return MS_TASK_OK, or
+ * *rlen to the result's length. res may overlap args (it starts 1 to 3
+ * bytes above them: the task service, CoAP): read the arguments before
+ * writing the result. Return MS_TASK_OK, or
  * MS_TASK_E_ARGS (malformed arguments) or MS_TASK_E_FAILED (the result
  * is then not sent). Runs in ms_input's call: keep it short (the
  * watchdog resets a device that does not come back within 4 s).

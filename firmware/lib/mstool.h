@@ -34,8 +34,9 @@
  *
  * UDP services. Inside ESP the library serves the UDP ports the
  * application lists (struct ms_port): the task service (MS_PORT_TASKS)
- * and MSSL (MS_PORT_MSSL, when built) are entries like any other, so an
- * application that does not list MSSL does not link it.
+ * MSSL (MS_PORT_MSSL) and the CoAP server (MS_PORT_COAP), when built,
+ * are entries like any other, so an application that does not list them
+ * does not link them.
  *
  * One device per program: the library keeps its protocol state (the
  * stored configuration, the SA's sequence numbers, the MSSL session) in
@@ -65,6 +66,9 @@ extern "C" {
 #if CONFIG_BOOTSTRAP
 #include "bootstrap.h"
 #endif
+#if CONFIG_COAP
+#include "coap.h"
+#endif
 
 /* The task service on CONFIG_TASK_PORT; MSSL on CONFIG_MSSL_PORT. */
 #define MS_PORT_TASKS { CONFIG_TASK_PORT, ms_tasks_input, 0 }
@@ -75,6 +79,11 @@ extern "C" {
  * authenticates itself: bootstrap.h). */
 #if CONFIG_BOOTSTRAP
 #define MS_PORT_BOOTSTRAP { CONFIG_BOOTSTRAP_PORT, ms_bootstrap_input, 1 }
+#endif
+
+/* The CoAP server (coap.h) on CONFIG_COAP_PORT, inside ESP only. */
+#if CONFIG_COAP
+#define MS_PORT_COAP { CONFIG_COAP_PORT, ms_coap_input, 0 }
 #endif
 
 /* The link's state and the caller's frame buffer (ms_init). */

@@ -6,26 +6,25 @@
 #include "store.h"
 #include "tasks.h"
 
+ms_task_fn tasks_find(uint8_t id)
+{
+	const struct ms_task *t = MS_APP(tasks);
+	for (uint8_t i = MS_PGM_U8(&ms_app->ntasks); i--; t++)
+		if (MS_PGM_U8(&t->id) == id)
+			return MS_PGM_READ(&t->run);
+	return 0;
+}
+
 uint16_t tasks_handle(uint8_t *p, uint16_t n, uint16_t room)
 {
-	uint8_t status = TASK_E_UNKNOWN, rl = 0;
-
 	if (n < 4)
 		return net_count(C_UDP_BAD); /* cannot be matched: no reply */
 	if (room < 5 + 4 * NET_NCOUNTERS)
 		return net_count(C_NO_SEND);
-	if (p[0] != TASK_VERSION) {
-		status = TASK_E_VERSION;
-	} else {
-		const struct ms_task *t = MS_APP(tasks);
-		for (uint8_t i = MS_PGM_U8(&ms_app->ntasks); i--; t++) {
-			if (MS_PGM_U8(&t->id) == p[1]) {
-				uint16_t r = (uint16_t)(room - 5);
-				rl = r > 255 ? 255 : (uint8_t)r;
-				status = MS_PGM_READ(&t->run)(p + 4, (uint16_t)(n - 4), p + 5, &rl);
-				break;
-			}
-		}
+	uint8_t rl = room > 255 + 5 ? 255 : (uint8_t)(room - 5), status = TASK_E_VERSION;
+	if (p[0] == TASK_VERSION) {
+		ms_task_fn run = tasks_find(p[1]);
+		status = run ? run(p + 4, (uint16_t)(n - 4), p + 5, &rl) : TASK_E_UNKNOWN;
 	}
 	p[0] = TASK_VERSION;
 	p[4] = status;

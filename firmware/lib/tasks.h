@@ -43,6 +43,13 @@
  */
 uint16_t tasks_handle(uint8_t *p, uint16_t n, uint16_t room);
 
+/*
+ * tasks_find - the task id of the application's table (ms_app.h), or
+ * NULL when it has none. The task service and the CoAP server (coap.h)
+ * run tasks through it.
+ */
+ms_task_fn tasks_find(uint8_t id);
+
 /* ms_tasks_input - the task service as a UDP service (MS_PORT_TASKS). */
 uint16_t ms_tasks_input(uint8_t *p, uint16_t n, uint16_t room,
                         const uint8_t *src_ip, uint16_t src_port);

@@ -451,13 +451,13 @@ static void test_suite(uint8_t suite, uint8_t sa_flags)
 }
 
 /* UDP task request builder for host_seal (dlen unused: fixed request). */
-static uint8_t task_req[8];
-static uint16_t task_len;
+static uint8_t task_req[16];
+static uint16_t task_len, task_port = CONFIG_TASK_PORT;
 static uint16_t udp_task(uint8_t *p, uint16_t unused)
 {
 	(void)unused;
 	net_put16(p, 5555);
-	net_put16(p + 2, CONFIG_TASK_PORT);
+	net_put16(p + 2, task_port);
 	net_put16(p + 4, (uint16_t)(8 + task_len));
 	net_put16(p + 6, 0); /* no checksum: allowed over IPv4 */
 	memcpy(p + 8, task_req, task_len);
@@ -490,7 +490,7 @@ static void test_tasks(uint8_t suite)
 		{ { 2, 0, 0, 13 }, 4, 5, 0 },          /* unknown version */
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		memcpy(task_req, cases[i].req, sizeof task_req);
+		memcpy(task_req, cases[i].req, sizeof cases[i].req);
 		task_len = cases[i].len;
 		n = host_seal(buf, udp_task, 0, IP_PROTO_UDP);
 		r = net_input(buf, n, sizeof buf);
@@ -527,6 +527,47 @@ static void test_tasks(uint8_t suite)
 	CHECK(r == 0);
 	CHECK(net_counters[C_UDP_BAD] == bad + 1);
 }
+
+#if CONFIG_COAP
+/* CoAP inside ESP (coap.h): GET /4?3 sealed to CONFIG_COAP_PORT gets the
+ * piggy-backed response sealed back; the same datagram in clear is never
+ * served. */
+static void test_coap(uint8_t suite)
+{
+	static const uint8_t get[] = { 0x42, 0x01, 0xC0, 0xAB, 0x0A, 0x0B, 0xB1, '4', 0x41, '3' };
+	static const uint8_t want[] = { 0x62, 0x45, 0xC0, 0xAB, 0x0A, 0x0B, 0xC1, 42, 0xFF, 0x02, 0x03 };
+	uint16_t pt, ptl, n, r;
+	uint8_t nh;
+
+	build_image(suite, 0, 0);
+	store_init();
+	esp_init();
+	memcpy(task_req, get, sizeof get);
+	task_len = sizeof get;
+	task_port = CONFIG_COAP_PORT;
+	n = host_seal(buf, udp_task, 0, IP_PROTO_UDP);
+	r = net_input(buf, n, sizeof buf);
+	if (CHECK(r > 0 && host_open(buf, r, &pt, &ptl, &nh) == 0 && nh == IP_PROTO_UDP)) {
+		uint8_t *u = buf + pt;
+		CHECK(net_be16(u) == CONFIG_COAP_PORT && net_be16(u + 2) == 5555);
+		CHECK(net_be16(u + 4) == ptl && net_udp_sum(buf, u, ptl) == 0xFFFF);
+		CHECK(ptl == 8 + sizeof want && memcmp(u + 8, want, sizeof want) == 0);
+	}
+	/* in clear: dropped before UDP, counted */
+	uint8_t p[64];
+	n = (uint16_t)(20 + 8 + sizeof get);
+	net_put16(p + 20, 5555);
+	net_put16(p + 22, CONFIG_COAP_PORT);
+	net_put16(p + 24, (uint16_t)(8 + sizeof get));
+	net_put16(p + 26, 0);
+	memcpy(p + 28, get, sizeof get);
+	ip_header(p, n, IP_PROTO_UDP);
+	uint32_t c = net_counters[C_NOT_ESP], t = net_counters[C_TASKS];
+	CHECK(net_input(p, n, sizeof p) == 0 && net_counters[C_NOT_ESP] == c + 1);
+	CHECK(net_counters[C_TASKS] == t);
+	task_port = CONFIG_TASK_PORT;
+}
+#endif
 
 #if CONFIG_MSSL
 /* An application service that must never be reached in clear. */
@@ -668,6 +709,9 @@ int main(int argc, char **argv)
 		for (uint8_t f = 0; f < 4; f++) /* ESN x UDP encapsulation */
 			test_suite(suites[i], f);
 		test_tasks(suites[i]);
+#if CONFIG_COAP
+		test_coap(suites[i]);
+#endif
 	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

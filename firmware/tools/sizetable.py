@@ -16,7 +16,7 @@ table:
             (optiboot's boot section); negative: the image does not fit
   free RAM  RAM capacity - static RAM - stack
 
-and the issue-11 budgets with MET / NOT MET (a budget whose figure is not
+and the issue-11 and issue-14 (CoAP) budgets with MET / NOT MET (a budget whose figure is not
 measured is NOT MET; a stack measured by a run that failed, "!", is
 shown as it is). --txt and --json write the table; --check exits 1
 when any budget is NOT MET (otherwise the exit status is 0: a measurement).
@@ -34,6 +34,7 @@ BOOT = 512  # optiboot's boot section
 LIB_ESP = 5632
 LIB_MSSL_DELTA = 1536
 LIB_PROV_DELTA = 1536
+LIB_COAP_DELTA = 900  # issue 14: the device's CoAP server
 FREE_FLASH_168 = 6144
 FREE_RAM_168 = 300
 REF_IMAGE_328P = 28672
@@ -93,10 +94,14 @@ def budgets(rows):
 
     for mcu in sorted({r["mcu"] for r in rows}):
         esp = by.get(("esp", mcu))
+        coap = by.get(("esp-coap", mcu))
         mssl = by.get(("esp-mssl", mcu))
         prov = by.get(("esp-mssl-prov", mcu))
         if esp:
             add("esp", mcu, "library", esp["library_flash"], "<=", LIB_ESP)
+        if esp and coap:
+            add("esp-coap", mcu, "library - esp's",
+                coap["library_flash"] - esp["library_flash"], "<=", LIB_COAP_DELTA)
         if esp and mssl:
             add("esp-mssl", mcu, "library - esp's",
                 mssl["library_flash"] - esp["library_flash"], "<=", LIB_MSSL_DELTA)
