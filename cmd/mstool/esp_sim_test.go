@@ -85,9 +85,16 @@ func provisionedSim(t *testing.T, suite string, extra ...string) *simDevice {
 // provisionedSimMCU is provisionedSim for the firmware image of mcu.
 func provisionedSimMCU(t *testing.T, mcu, suite string, extra ...string) *simDevice {
 	t.Helper()
+	return provisionedSimImage(t, mcu, testenv.Artifact(t, "firmware/build/"+mcu+"/mstool.elf", "firmware"), suite, extra...)
+}
+
+// provisionedSimImage is provisionedSimMCU running the image elf (a
+// profile's, e.g. firmware/build/profile/esp-coap/atmega328p/mstool.elf).
+func provisionedSimImage(t *testing.T, mcu, elf, suite string, extra ...string) *simDevice {
+	t.Helper()
 	s := &simDevice{
 		mcu:     mcu,
-		elf:     testenv.Artifact(t, "firmware/build/"+mcu+"/mstool.elf", "firmware"),
+		elf:     elf,
 		harness: testenv.Artifact(t, "firmware/build/mssim", "firmware"),
 		dir:     t.TempDir(),
 	}
