@@ -111,6 +111,7 @@ def main():
         "mssl_seal_only": seal_only,
         "rsa_max_bits": value(d, "CONFIG_RSA_MAX_BYTES") * 8 if rsa else 0,
         "engineering": engineering,
+        "coap": bool(value(d, "CONFIG_COAP")),
         "eeprom": value(d, "E2END") + 1,
         "frame_max": value(d, "CONFIG_FRAME_MAX"),
         "stack": max(STACK_ESP_SHA256 if value(d, "CONFIG_ESP_CTR_SHA256") else STACK_ESP,

@@ -12,6 +12,7 @@
 #   EEPROM can stage, an authenticated re-provisioning) or an EEPROM image;
 #   ESP: echo requests of the largest payload the frame takes, tasks;
 #   MSSL (when built): a grant handshake (RSA-2048 or seal-only) and tasks;
+#   CoAP (when built): a Confirmable GET and a PUT with a payload;
 #   the engineering commands (when built): `mstool bench`, RSA included.
 # The simulator's report is the deepest of all of these. A step that fails
 # ends that image's run; its stack.txt says which ("failed=", marked "!" in
@@ -71,7 +72,7 @@ for row in "$@"; do
 	fi
 	man=$dir/manifest.json
 	has() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(int(bool(m[sys.argv[2]])))' "$man" "$1"; }
-	mssl=$(has mssl); eng=$(has engineering)
+	mssl=$(has mssl); eng=$(has engineering); coap=$(has coap)
 	rsa_bits=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rsa_max_bits"])' "$man")
 	suite=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["esp_suites"][-1])' "$man")
 	frame=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["frame_max"])' "$man")
@@ -119,6 +120,14 @@ for row in "$@"; do
 			--tasks id,led,adc --serial 1 --valid-for 24h -o alice
 		run "$MSTOOL" mssl exec --port "$port" --no-reset --device-ip "$DEV_IP" --grant alice.grant led on
 		run "$MSTOOL" mssl exec --port "$port" --no-reset --device-ip "$DEV_IP" --grant alice.grant adc 3
+	fi
+	if [ "$coap" = 1 ]; then
+		# CON GET /4?3 with an 8-byte token; CON PUT /6?1 payload beef
+		# (settings-write: an EEPROM commit)
+		run "$MSTOOL" esp send --port "$port" --sa host.sa --no-reset --to-port 5683 --reply --hex \
+			4801c0010102030405060708b1344133
+		run "$MSTOOL" esp send --port "$port" --sa host.sa --no-reset --to-port 5683 --reply --hex \
+			4803c0020102030405060708b1364131ffbeef
 	fi
 	if [ "$eng" = 1 ]; then
 		run "$MSTOOL" bench --port "$port" --no-reset --reps 1

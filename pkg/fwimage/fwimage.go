@@ -90,6 +90,9 @@ type Manifest struct {
 	MSSLSealOnly bool `json:"mssl_seal_only"`
 	// Engineering: BENCH, COMPUTE and RSA are built (CONFIG_MGMT_CRYPTO).
 	Engineering bool `json:"engineering"`
+	// CoAP: the tasks are CoAP resources inside ESP (CONFIG_COAP,
+	// docs/coap.md).
+	CoAP bool `json:"coap"`
 	// EEPROM is the MCU's EEPROM size in bytes, FrameMax the largest
 	// frame on the UART (0 if not recorded).
 	EEPROM   int `json:"eeprom,omitempty"`
