@@ -42,17 +42,19 @@ func readSize(path string) *sizeReport {
 	return &s
 }
 
-func (s *sizeReport) sum(mods ...string) (flash, ram int, ok bool) {
-	ok = true
+// sum adds the modules of the image that it has; ok is false when it has
+// none of them. used names those it has.
+func (s *sizeReport) sum(mods ...string) (flash, ram int, used []string, ok bool) {
 	for _, m := range mods {
 		v, found := s.Modules[m]
 		if !found {
-			ok = false
+			continue
 		}
+		used = append(used, m)
 		flash += v.Flash
 		ram += v.RAM
 	}
-	return
+	return flash, ram, used, len(used) > 0
 }
 
 func n(v int) string {
@@ -176,6 +178,23 @@ func cmdReport(args []string) error {
 	}
 	reqRow("(b) MSSL record (CCM-8)", resumed.Messages, true, "")
 	reqRow("(c) CoAP / DTLS 1.2 PSK CCM-8, client ↔ gateway", dtlsRun.Messages, false, "")
+	{
+		var c, a comparison.Layers
+		var cy uint32
+		for _, m := range dtlsRun.Messages {
+			if m.Phase == comparison.PhaseRequest {
+				c = c.Add(m.Layers)
+			}
+		}
+		for _, m := range espRun.Messages {
+			if m.Phase == comparison.PhaseRequest {
+				a = a.Add(m.Layers)
+				cy += m.Cycles
+			}
+		}
+		p("| (c) + (a): through the gateway, end to end | client leg %d + device leg %d IPv4 bytes | | | | | | **%d** | %d | %d (device leg) | %s |",
+			c.Wire(), a.Wire(), c.Wire()+a.Wire(), a.SLIP, a.Serial(), cyc(cy))
+	}
 	reqRow("(d) CoAP / ESP CCM-8, device's CoAP server", coapRun.Messages, true,
 		"← response: **pending** (the device's CoAP server, profile `esp-coap`, is not in this tree)")
 	p("")
@@ -252,12 +271,12 @@ func cmdReport(args []string) error {
 			p("| %s | %s | %s | `%s` (whole image) |", label, n(s.Total.Flash), n(s.Total.RAM), path)
 			return
 		}
-		f, r, ok := s.sum(mods...)
+		f, r, used, ok := s.sum(mods...)
 		if !ok {
 			p("| %s | not in this image | | `%s` |", label, path)
 			return
 		}
-		p("| %s | %s | %s | `%s`: %s |", label, n(f), n(r), path, strings.Join(mods, " + "))
+		p("| %s | %s | %s | `%s`: %s |", label, n(f), n(r), path, strings.Join(used, " + "))
 	}
 	espProf := *prof + "/esp/atmega328p/size-report.json"
 	msslProf := *prof + "/esp-mssl/atmega328p/size-report.json"
