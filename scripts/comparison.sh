@@ -10,10 +10,13 @@
 #       the same with the grant cached (resumed), cycles per message;
 #   (c) CoAP over DTLS 1.2 PSK (TLS_PSK_WITH_AES_128_CCM_8): coap-client-openssl
 #       -> a recording UDP relay -> mstool gateway -> ESP -> the device;
-#   (d) CoAP over ESP to the device's own CoAP server: with COAP_PCAP=FILE (a
-#       raw-IP recording of that exchange, ESP under the SA in COAP_SA) it is
-#       accounted like (a); without, coap-client's request is sealed by the
-#       host's ESP code and the response is marked pending;
+#   (d) CoAP over ESP to the device's own CoAP server: coap-client's own
+#       request (captured on the loopback) sent through ESP like (a)'s, to a
+#       second simulated device running the esp-coap profile's image when it
+#       is built; with COAP_PCAP=FILE (a raw-IP recording of that exchange,
+#       ESP under the SA in COAP_SA) that recording is accounted instead;
+#       with neither, the request is only sealed by the host's ESP code and
+#       the response is marked pending;
 #   flash and RAM from the size reports of the reference image and of the
 #   profiles esp, esp-mssl (and esp-coap when firmware/profiles.mk has it),
 #   built here with 'make -C firmware profile' (incremental).
@@ -96,8 +99,18 @@ l=json.loads(open(sys.argv[1]).readline()); print(l["addr"], l["plain_addr"])' "
 kill -TERM "$gwpid"; wait "$gwpid" 2>/dev/null || true
 
 log "(d) CoAP over ESP"
+coap_elf=firmware/build/profile/esp-coap/$MCU/mstool.elf
 if [ -n "${COAP_PCAP:-}" ]; then
 	"$c" coap-esp --sa "${COAP_SA:?COAP_SA: the SA file of COAP_PCAP}" --pcap "$COAP_PCAP" -o "$tmp/coap-esp.json"
+elif [ -f "$coap_elf" ]; then
+	# The esp-coap image on a second simulated device, with SAs of its own.
+	"$m" -q esp sa new -o "$w/coap.sa" --suite aes128-ccm8 --src $HOST_IP --dst $DEV_IP
+	"$m" -q provision -d "$w/dev.key" --ip $DEV_IP --sa "$w/coap.sa" --mcu $MCU -o "$w/coap.hex" >/dev/null
+	"$m" -q sim --mcu $MCU --elf "$coap_elf" --eeprom "$w/coap.hex" >"$w/coap.port" 2>"$w/coap-sim.log" &
+	pids+=($!)
+	for _ in $(seq 100); do [ -s "$w/coap.port" ] && break; sleep 0.1; done
+	[ -s "$w/coap.port" ] || { echo "comparison: the esp-coap simulator did not start" >&2; cat "$w/coap-sim.log" >&2; exit 1; }
+	"$c" coap-esp --port "$(cat "$w/coap.port")" --sa "$w/coap.sa" --path '4?3' --rec "$w/coap.pcap" -o "$tmp/coap-esp.json"
 else
 	"$c" coap-esp --sa "$w/host.sa" --path '4?3' -o "$tmp/coap-esp.json"
 fi

@@ -176,6 +176,9 @@ func cmdESP(args []string) error {
 	pcapPath := fs.String("pcap", "", "recording (pcap) to write")
 	out := fs.String("o", "", "JSON output")
 	fs.Parse(args)
+	if *pcapPath == "" {
+		return errors.New("esp: --pcap FILE (the recording) is required")
+	}
 	sas, err := safile.ReadFile(*saPath)
 	if err != nil {
 		return err
@@ -545,15 +548,22 @@ func cmdDTLS(args []string) error {
 	return writeJSON(*out, r)
 }
 
-// (d) CoAP over ESP to the device's own CoAP server. Without a recording
-// of the real exchange (--pcap, a raw-IP pcap of the serial link or the
-// tunnel), the request is coap-client's own, captured on the loopback,
-// sealed with the SA file's outbound SA as the host's ESP code does, and
-// accounted by the same code as the task rows; the reply is pending.
+// (d) CoAP over ESP to the device's own CoAP server. The request is
+// coap-client's own message (captured on the loopback). With --port (a
+// device whose image has the CoAP server, profile esp-coap) it is sent
+// through an ESP session exactly as (a)'s task requests, --count times
+// with a fresh message id each, the reply awaited and the device's cycles
+// read with STATUS; the recording is accounted by the same code as (a).
+// With --pcap, a recording of the exchange made elsewhere (a raw-IP pcap of
+// the serial link or of the tunnel) is accounted. With neither, the
+// request is only sealed by the host's ESP code and the reply is pending.
 func cmdCoAPESP(args []string) error {
 	fs := flag.NewFlagSet("coap-esp", flag.ExitOnError)
 	saPath := fs.String("sa", "", "host SA file")
-	pcapPath := fs.String("pcap", "", "a recording of CoAP over ESP (optional)")
+	port := fs.String("port", "", "serial port of a device with the CoAP server (optional)")
+	count := fs.Int("count", 5, "requests (with --port)")
+	recPath := fs.String("rec", "", "recording (pcap) to write (with --port)")
+	pcapPath := fs.String("pcap", "", "a recording of CoAP over ESP to account (optional)")
 	path := fs.String("path", "4?3", "resource path and query (task 4 = adc, channel 3)")
 	out := fs.String("o", "", "JSON output")
 	fs.Parse(args)
@@ -577,33 +587,15 @@ func cmdCoAPESP(args []string) error {
 		}
 		return writeJSON(*out, Run{Row: "coap-esp", Note: "measured from " + *pcapPath, Messages: msgs})
 	}
-	// coap-client's request, to a listener that answers with a Reset.
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	req, err := coapClientRequest(*path)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	got := make(chan []byte, 1)
-	go func() {
-		b := make([]byte, 2048)
-		n, from, err := c.ReadFromUDP(b)
-		if err != nil {
-			close(got)
-			return
+	if *port != "" {
+		if *recPath == "" {
+			return errors.New("coap-esp: --port needs --rec FILE (the recording)")
 		}
-		got <- append([]byte(nil), b[:n]...)
-		if n >= 4 {
-			c.WriteToUDP([]byte{0x70, 0x00, b[2], b[3]}, from) // RST, same message id
-		}
-	}()
-	coapClient("-B", "2", "coap://"+c.LocalAddr().String()+"/"+*path) // a Reset: its exit status is not ours
-	var req []byte
-	select {
-	case req = <-got:
-	case <-time.After(5 * time.Second):
-	}
-	if req == nil {
-		return errors.New("coap-esp: coap-client sent nothing")
+		return coapOverESP(*port, *saPath, sas, dec, req, *count, *recPath, *out)
 	}
 	outSA := sas.Outbound[0]
 	ob, err := esp.NewOutbound(outSA)
@@ -624,6 +616,101 @@ func cmdCoAPESP(args []string) error {
 	}
 	return writeJSON(*out, Run{Row: "coap-esp", Note: "request: coap-client's message sealed by the host's ESP code (not sent to a device); reply pending",
 		Messages: []comparison.Message{{Dir: "→", Label: label, Phase: comparison.PhaseRequest, Layers: l}}})
+}
+
+// coapClientRequest returns the request coap-client-openssl sends for
+// coap://HOST/path, captured by a loopback listener that answers with a
+// Reset (so that coap-client stops at once).
+func coapClientRequest(path string) ([]byte, error) {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, 2048)
+		n, from, err := c.ReadFromUDP(b)
+		if err != nil {
+			close(got)
+			return
+		}
+		got <- append([]byte(nil), b[:n]...)
+		if n >= 4 {
+			c.WriteToUDP([]byte{0x70, 0x00, b[2], b[3]}, from) // RST, same message id
+		}
+	}()
+	coapClient("-B", "2", "coap://"+c.LocalAddr().String()+"/"+path) // a Reset: its exit status is not ours
+	select {
+	case req, ok := <-got:
+		if ok {
+			return req, nil
+		}
+	case <-time.After(5 * time.Second):
+	}
+	return nil, errors.New("coap-esp: coap-client sent nothing")
+}
+
+func coapOverESP(port, saPath string, sas *safile.File, dec *capture.Decryptor, req []byte, count int, recPath, out string) error {
+	f, rec, err := newRecorder(recPath)
+	if err != nil {
+		return err
+	}
+	conn, err := espsession.Open(espsession.OpenConfig{SAs: sas, SAPath: saPath, Port: port, Link: link.Options{Recorder: rec}, Timeout: 3 * time.Second})
+	if err != nil {
+		f.Close()
+		return err
+	}
+	mgmt, err := device.New(conn.Serial.Management(), &device.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if _, err := conn.Ping(ctx, 1, make([]byte, 8)); err != nil {
+		return fmt.Errorf("warm-up ping: %w", err)
+	}
+	warm := rec.Packets()
+	var cycles []uint32
+	for i := 0; i < count; i++ {
+		m := append([]byte(nil), req...)
+		m[2], m[3] = byte(0x7a), byte(i) // a new message id each time: no de-duplication
+		if err := conn.Send(comparison.PortCoAP, m); err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err := conn.Recv(wctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("coap-esp: no reply from the device's CoAP server (port %d): %w", comparison.PortCoAP, err)
+		}
+		st, err := mgmt.Status(ctx)
+		if err != nil {
+			return err
+		}
+		cycles = append(cycles, st.LastCycles)
+	}
+	if err := conn.Close(); err != nil {
+		return err
+	}
+	f.Close()
+	pkts, err := readPcap(recPath)
+	if err != nil {
+		return err
+	}
+	if uint64(len(pkts)) != warm+uint64(2*count) {
+		return fmt.Errorf("coap-esp: %d packets recorded, want %d", len(pkts), warm+uint64(2*count))
+	}
+	msgs, err := account(pkts, sas.Outbound[0].Src, dec)
+	if err != nil {
+		return err
+	}
+	mn := cycles[0]
+	for _, c := range cycles {
+		mn = min(mn, c)
+	}
+	r := Run{Row: "coap-esp", Note: "measured on the device", Messages: msgs[warm : warm+2], Samples: map[string][]uint32{"request": cycles}, CyclesMin: map[string]uint32{"request": mn}}
+	r.Messages[0].Cycles = mn
+	return writeJSON(out, r)
 }
 
 // pcap: account any raw-IP recording of a serial link.

@@ -195,8 +195,11 @@ func cmdReport(args []string) error {
 		p("| (c) + (a): through the gateway, end to end | client leg %d + device leg %d IPv4 bytes | | | | | | **%d** | %d | %d (device leg) | %s |",
 			c.Wire(), a.Wire(), c.Wire()+a.Wire(), a.SLIP, a.Serial(), cyc(cy))
 	}
-	reqRow("(d) CoAP / ESP CCM-8, device's CoAP server", coapRun.Messages, true,
-		"← response: **pending** (the device's CoAP server, profile `esp-coap`, is not in this tree)")
+	coapPending := ""
+	if len(coapRun.Messages) < 2 {
+		coapPending = "← response: **pending** (the device's CoAP server, profile `esp-coap`, was not built)"
+	}
+	reqRow("(d) CoAP / ESP CCM-8, device's CoAP server", coapRun.Messages, true, coapPending)
 	p("")
 	p("App payload: the task's argument (1 byte) or result (2 bytes) for the task service and MSSL; "+
 		"the CoAP payload for CoAP (the gateway answers `text/plain`, %s). App header: the task header "+
@@ -205,8 +208,7 @@ func cmdReport(args []string) error {
 		"DTLS's record header, explicit nonce and tag. SLIP framing: the two END bytes and the escapes, which "+
 		"depend on the ciphertext (an escape is 1 in 128 random bytes on average), so that column varies from run to run. "+
 		"(c) is the client's leg only: the gateway reaches the device through (a) or (b); it has no serial line and no device cycles of its own. "+
-		"(d)'s request is coap-client's own message (captured on the loopback) sealed with the host's ESP code "+
-		"and accounted by the same code as (a), not yet sent to a device.", quoteNote(dtlsRun.Note))
+		"(d): %s.", quoteNote(dtlsRun.Note), coapNote(coapRun))
 	p("")
 
 	// Session setup.
@@ -306,6 +308,14 @@ func cmdReport(args []string) error {
 	}
 	s = s[:i] + strings.TrimSuffix(b.String(), "\n") + s[j+len(markEnd):]
 	return os.WriteFile(*doc, []byte(s), 0o644)
+}
+
+func coapNote(r *Run) string {
+	if len(r.Messages) < 2 {
+		return "the request is coap-client's own message (captured on the loopback) sealed with the host's ESP code " +
+			"and accounted by the same code as (a), not sent to a device; the response is pending"
+	}
+	return "coap-client's own request (captured on the loopback), " + r.Note + ", accounted by the same code as (a)"
 }
 
 func quoteNote(s string) string {
