@@ -95,7 +95,10 @@ for _ in $(seq 100); do grep -q '"listening"' "$w/gw.out" 2>/dev/null && break; 
 grep -q '"listening"' "$w/gw.out" || { echo "comparison: the gateway did not start" >&2; cat "$w/gw.log" >&2; exit 1; }
 read -r dtls plain < <(python3 -c 'import json,sys
 l=json.loads(open(sys.argv[1]).readline()); print(l["addr"], l["plain_addr"])' "$w/gw.out")
-"$c" dtls --dtls "$dtls" --plain "$plain" --identity alice --key mstool-alice-key --path 'dev1/adc?ch=3' -o "$tmp/dtls.json"
+tsharkflag=
+command -v tshark >/dev/null && tsharkflag=--tshark # cross-check the DTLS records with tshark's dissector
+"$c" dtls --dtls "$dtls" --plain "$plain" --identity alice --key mstool-alice-key --path 'dev1/adc?ch=3' \
+	--pcap "$w/dtls.pcap" $tsharkflag -o "$tmp/dtls.json"
 kill -TERM "$gwpid"; wait "$gwpid" 2>/dev/null || true
 
 log "(d) CoAP over ESP"

@@ -26,6 +26,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
@@ -486,6 +487,8 @@ func cmdDTLS(args []string) error {
 	id := fs.String("identity", "", "PSK identity")
 	key := fs.String("key", "", "PSK as text (coap-client -k)")
 	path := fs.String("path", "", "resource path and query, e.g. dev1/adc?ch=3")
+	pcapOut := fs.String("pcap", "", "write the DTLS datagrams as a pcap (IPv4/UDP headers rebuilt, port 5684)")
+	tshark := fs.Bool("tshark", false, "check the record parse against tshark's dissection of --pcap")
 	out := fs.String("o", "", "JSON output")
 	fs.Parse(args)
 
@@ -527,6 +530,18 @@ func cmdDTLS(args []string) error {
 		return err
 	}
 	r := Run{Row: "dtls", Note: fmt.Sprintf("plain answer %q, DTLS answer %q", bytes.TrimSpace(body), bytes.TrimSpace(body2))}
+	if *pcapOut != "" {
+		if err := writeDatagrams(*pcapOut, dgs); err != nil {
+			return err
+		}
+		if *tshark {
+			n, err := tsharkCheck(*pcapOut, dgs)
+			if err != nil {
+				return err
+			}
+			r.Note += fmt.Sprintf("; tshark dissects the same %d DTLS records with the same types and lengths", n)
+		}
+	}
 	phase := comparison.PhaseSetup
 	for _, d := range dgs {
 		coap := pick(resp)
@@ -546,6 +561,71 @@ func cmdDTLS(args []string) error {
 		r.Messages = append(r.Messages, comparison.Message{Dir: dir, Label: label, Phase: phase, Layers: l})
 	}
 	return writeJSON(*out, r)
+}
+
+// writeDatagrams writes the relay's datagrams as a raw-IP pcap: each in an
+// IPv4/UDP packet between 127.0.0.1:40000 (client) and 127.0.0.2:5684
+// (gateway). The addresses and ports are the pcap's, not the relay's.
+func writeDatagrams(path string, dgs []datagram) error {
+	f, rec, err := newRecorder(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cl, gw := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")
+	for _, d := range dgs {
+		h := ipv4.Header{TTL: 64, Protocol: 17, Src: cl, Dst: gw}
+		sp, dp := uint16(40000), uint16(comparison.PortCoAPS)
+		if !d.toServer {
+			h.Src, h.Dst, sp, dp = gw, cl, dp, sp
+		}
+		pkt, err := ipv4.AppendUDP(nil, &h, sp, dp, d.data)
+		if err != nil {
+			return err
+		}
+		rec.Record(pkt)
+	}
+	return rec.Err()
+}
+
+// tsharkCheck dissects the pcap with tshark and checks that it finds the
+// records DTLSDatagram parses: per datagram, the content types and
+// lengths in order. It returns the number of records.
+func tsharkCheck(path string, dgs []datagram) (int, error) {
+	cmd := exec.Command("tshark", "-r", path, "-d", "udp.port==5684,dtls", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
+		"-e", "dtls.record.content_type", "-e", "dtls.record.length")
+	outb, err := cmd.Output()
+	if err != nil {
+		return 0, fmt.Errorf("tshark: %w", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(outb), "\n"), "\n")
+	if len(lines) != len(dgs) {
+		return 0, fmt.Errorf("tshark: %d packets, the relay recorded %d", len(lines), len(dgs))
+	}
+	n := 0
+	for i, l := range lines {
+		f := strings.Split(l, "\t")
+		if len(f) != 2 {
+			return 0, fmt.Errorf("tshark: packet %d: %q", i+1, l)
+		}
+		types, lens := strings.Split(f[0], ","), strings.Split(f[1], ",")
+		var want []string
+		var wantLen []string
+		for d := dgs[i].data; len(d) >= comparison.DTLSRecordHeader; {
+			rl := int(d[11])<<8 | int(d[12])
+			want = append(want, fmt.Sprint(d[0]))
+			wantLen = append(wantLen, fmt.Sprint(rl))
+			if comparison.DTLSRecordHeader+rl > len(d) {
+				break
+			}
+			d = d[comparison.DTLSRecordHeader+rl:]
+		}
+		if strings.Join(types, ",") != strings.Join(want, ",") || strings.Join(lens, ",") != strings.Join(wantLen, ",") {
+			return 0, fmt.Errorf("tshark: packet %d: types %v lengths %v, parsed %v %v", i+1, types, lens, want, wantLen)
+		}
+		n += len(want)
+	}
+	return n, nil
 }
 
 // (d) CoAP over ESP to the device's own CoAP server. The request is
