@@ -42,6 +42,7 @@ var checkedElsewhere = map[string]string{
 	"grant.txt":     "grant",     // pkg/grant
 	"mssl.txt":      "mssl",      // pkg/mssl
 	"bootstrap.txt": "bootstrap", // pkg/bootstrap
+	"coap.txt":      "coap",      // firmware/tests/coap_test.c, pkg/gateway TestDeviceCoAPVectors
 }
 
 // An algorithm check: the exact fields a record must have (besides alg,
