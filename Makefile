@@ -34,7 +34,7 @@ test: fmt-check vet cross firmware test-firmware test-go test-install
 # of the images `make all` builds measured against their free RAM
 # (stack-check).
 test-firmware:
-	$(MAKE) -C firmware host-test net-test avr-test modcheck stack-check
+	$(MAKE) -C firmware host-test net-test avr-test modcheck stack-check size-guard
 	$(MAKE) -C firmware fuzz FUZZ_ITERS=100000 FUZZ_ARGS=-max_total_time=20
 
 test-go:

@@ -159,6 +159,9 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 when a budget is NOT MET")
+    ap.add_argument("--only", metavar="PROFILE,...",
+                    help="with --check: only the budgets of these profiles (a guard for "
+                         "the budgets already met while others are not)")
     ap.add_argument("rows", nargs="+", metavar="NAME:MCU:DIR")
     args = ap.parse_args()
     rows = [load(s) for s in args.rows]
@@ -172,7 +175,14 @@ def main():
             json.dump({"rows": rows, "budgets": res}, f, indent=2)
             f.write("\n")
     sys.stdout.write(text)
-    missed = [b for b in res if b["status"] != "MET"]
+    checked = res
+    if args.only:
+        names = set(args.only.split(","))
+        checked = [b for b in res if b["profile"] in names]
+        if not checked:
+            sys.stderr.write("size-check: no budget of %s in the table\n" % args.only)
+            return 1
+    missed = [b for b in checked if b["status"] != "MET"]
     if args.check and missed:
         for b in missed:
             sys.stderr.write("size-check: %s on %s: %s %s, budget %s %d\n" % (
