@@ -23,6 +23,7 @@
 #define CODE_NOT_FOUND 0x84     /* 4.04 */
 #define CODE_BAD_METHOD 0x85    /* 4.05 */
 #define CODE_SERVER_ERROR 0xA0  /* 5.00 */
+#define CODE_NO_PROXY 0xA5      /* 5.05 Proxying Not Supported */
 
 /* Content-Format 42 (application/octet-stream) and the payload marker:
  * what comes between the token and a result. */
@@ -116,8 +117,9 @@ static uint8_t options(uint8_t *q, uint8_t *end, uint8_t **wp, uint16_t *task)
 				*w++ = (uint8_t)v;
 		} else if ((opt & 1) && (opt | 4) != 7) {
 			/* critical, and not Uri-Host (3) or Uri-Port (7), which
-			 * name this server: not understood */
-			rcode = CODE_BAD_OPTION;
+			 * name this server: not understood; Proxy-Uri (35) and
+			 * Proxy-Scheme (39) ask for a proxy, which it is not */
+			rcode = (opt | 4) == 39 ? CODE_NO_PROXY : CODE_BAD_OPTION;
 		}
 	}
 	*wp = w;
@@ -172,7 +174,12 @@ uint16_t ms_coap_input(uint8_t *p, uint16_t n, uint16_t room,
 		rcode = CODE_NOT_FOUND;
 		if (run) {
 			/* the room after the longest header (a token of 8) */
-			rl = room > 255 + 4 + 8 + RESULT_HDR ? 255 : (uint8_t)(room - (4 + 8 + RESULT_HDR));
+	#if CONFIG_FRAME_MAX - COAP_ESP_OVERHEAD - (4 + 8 + RESULT_HDR) > 255
+		rl = room > 255 + 4 + 8 + RESULT_HDR ? 255 : (uint8_t)(room - (4 + 8 + RESULT_HDR));
+#else
+		/* room <= CONFIG_FRAME_MAX - COAP_ESP_OVERHEAD (coap.h): fits */
+		rl = (uint8_t)(room - (4 + 8 + RESULT_HDR));
+#endif
 			uint8_t st = run(args, (uint16_t)(w - args), args + RESULT_HDR, &rl);
 			NET_COUNT(C_TASKS);
 			if (st) {

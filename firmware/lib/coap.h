@@ -11,8 +11,10 @@
  * the payload (Content-Format 42, application/octet-stream); a resource
  * that is not a task of the table 4.04, arguments the task refuses or a
  * query that is not such a number 4.00, a failed task 5.00, another
- * method 4.05, a critical option other than Uri-Host, Uri-Port, Uri-Path
- * and Uri-Query 4.02 (RFC 7252 5.4.1). Elective options are ignored.
+ * method 4.05, Proxy-Uri or Proxy-Scheme 5.05 (it is not a proxy: RFC
+ * 7252 5.7.2), another critical option other than Uri-Host, Uri-Port,
+ * Uri-Path and Uri-Query 4.02 (RFC 7252 5.4.1). Elective options are
+ * ignored.
  *
  * Messages: a Confirmable request gets a piggy-backed response in its
  * Acknowledgement (same message id and token); a Non-confirmable request
@@ -41,6 +43,15 @@
 #define MS_COAP_H
 
 #include <stdint.h>
+
+/*
+ * What a datagram inside ESP leaves of the frame at most: outer IPv4 (20),
+ * ESP header (8), the shortest IV (8), inner IPv4 (20), UDP (8). The room
+ * ms_coap_input is given is at most CONFIG_FRAME_MAX minus this; the
+ * library's UDP layer never gives more (a caller that does gets a result
+ * capacity taken modulo 256: less room, never more).
+ */
+#define COAP_ESP_OVERHEAD 64
 
 /* ms_coap_input - the CoAP server as a UDP service (ms_port_fn,
  * MS_PORT_COAP in mstool.h). */
