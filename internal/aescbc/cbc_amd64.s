@@ -1,0 +1,119 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func decryptBlocks(rounds int, xk, dst, src *byte, n int, iv *byte)
+TEXT ·decryptBlocks(SB), NOSPLIT, $0-48
+	MOVQ rounds+0(FP), CX
+	MOVQ xk+8(FP), AX
+	MOVQ dst+16(FP), DI
+	MOVQ src+24(FP), SI
+	MOVQ n+32(FP), BX
+	MOVQ iv+40(FP), DX
+	MOVUPS (DX), X10 // previous ciphertext block
+
+loop8:
+	CMPQ BX, $8
+	JB   tail
+	MOVUPS 0(SI), X0
+	MOVUPS 16(SI), X1
+	MOVUPS 32(SI), X2
+	MOVUPS 48(SI), X3
+	MOVUPS 64(SI), X4
+	MOVUPS 80(SI), X5
+	MOVUPS 96(SI), X6
+	MOVUPS 112(SI), X7
+	MOVUPS (AX), X8
+	PXOR X8, X0
+	PXOR X8, X1
+	PXOR X8, X2
+	PXOR X8, X3
+	PXOR X8, X4
+	PXOR X8, X5
+	PXOR X8, X6
+	PXOR X8, X7
+	LEAQ 16(AX), R8
+	MOVQ CX, R9
+	DECQ R9
+round8:
+	MOVUPS (R8), X8
+	AESDEC X8, X0
+	AESDEC X8, X1
+	AESDEC X8, X2
+	AESDEC X8, X3
+	AESDEC X8, X4
+	AESDEC X8, X5
+	AESDEC X8, X6
+	AESDEC X8, X7
+	ADDQ $16, R8
+	DECQ R9
+	JNZ  round8
+	MOVUPS (R8), X8
+	AESDECLAST X8, X0
+	AESDECLAST X8, X1
+	AESDECLAST X8, X2
+	AESDECLAST X8, X3
+	AESDECLAST X8, X4
+	AESDECLAST X8, X5
+	AESDECLAST X8, X6
+	AESDECLAST X8, X7
+	// XOR with the previous ciphertext blocks, all read before any store,
+	// so that dst may be src.
+	PXOR X10, X0
+	MOVUPS 0(SI), X9
+	PXOR X9, X1
+	MOVUPS 16(SI), X9
+	PXOR X9, X2
+	MOVUPS 32(SI), X9
+	PXOR X9, X3
+	MOVUPS 48(SI), X9
+	PXOR X9, X4
+	MOVUPS 64(SI), X9
+	PXOR X9, X5
+	MOVUPS 80(SI), X9
+	PXOR X9, X6
+	MOVUPS 96(SI), X9
+	PXOR X9, X7
+	MOVUPS 112(SI), X10
+	MOVUPS X0, 0(DI)
+	MOVUPS X1, 16(DI)
+	MOVUPS X2, 32(DI)
+	MOVUPS X3, 48(DI)
+	MOVUPS X4, 64(DI)
+	MOVUPS X5, 80(DI)
+	MOVUPS X6, 96(DI)
+	MOVUPS X7, 112(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $8, BX
+	JMP  loop8
+
+tail:
+	TESTQ BX, BX
+	JZ    done
+	MOVUPS (SI), X0
+	MOVUPS X0, X11 // this ciphertext block, the next one's IV
+	MOVUPS (AX), X8
+	PXOR X8, X0
+	LEAQ 16(AX), R8
+	MOVQ CX, R9
+	DECQ R9
+round1:
+	MOVUPS (R8), X8
+	AESDEC X8, X0
+	ADDQ $16, R8
+	DECQ R9
+	JNZ  round1
+	MOVUPS (R8), X8
+	AESDECLAST X8, X0
+	PXOR X10, X0
+	MOVUPS X0, (DI)
+	MOVUPS X11, X10
+	ADDQ $16, SI
+	ADDQ $16, DI
+	DECQ BX
+	JMP  tail
+
+done:
+	MOVUPS X10, (DX)
+	RET
