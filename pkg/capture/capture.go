@@ -145,9 +145,9 @@ type batch struct {
 
 // source reads packets from either format.
 type source interface {
-	// next returns the next frame (valid until the following call) and
+	// next reads the next frame into j.data (reusing its array) and
 	// fills j's metadata.
-	next(j *job) ([]byte, error)
+	next(j *job) error
 }
 
 // sink writes packets in the input's format.
@@ -226,19 +226,14 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 			var err error
 			for size := 0; b.n < len(b.jobs) && size < batchBytes; b.n++ {
 				j := &b.jobs[b.n]
-				var frame []byte
 				n++
-				if frame, err = src.next(j); err != nil {
+				if err = src.next(j); err != nil {
 					break
 				}
-				if cap(j.data) < len(frame) {
-					j.data = make([]byte, 0, roundUp(len(frame)))
-				}
-				j.data = append(j.data[:0], frame...)
-				if c := len(frame) + minOutCap; cap(j.out) < c {
+				if c := len(j.data) + minOutCap; cap(j.out) < c {
 					j.out = make([]byte, 0, roundUp(c))
 				}
-				size += len(frame)
+				size += len(j.data)
 			}
 			if b.n > 0 {
 				work <- b
@@ -365,15 +360,15 @@ func open(in io.Reader, out io.Writer, size int64) (source, sink, error) {
 	if binary.LittleEndian.Uint32(magic) == pcapngMagic {
 		return openNg(r, out)
 	}
-	pr, err := pcapgo.NewReader(r)
+	src, err := newPcapSource(br)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
-	snk, err := newPcapSink(out, pr.Resolution(), pr.Snaplen(), pr.LinkType(), bufSize(writeBufSize, size))
+	snk, err := newPcapSink(out, src.resolution(), src.snap, src.lt, bufSize(writeBufSize, size))
 	if err != nil {
 		return nil, nil, fmt.Errorf("capture: writing: %w", err)
 	}
-	return &pcapSource{r: pr}, snk, nil
+	return src, snk, nil
 }
 
 // newPcapSink writes the pcap file header for input of resolution res,
@@ -418,17 +413,6 @@ func outputFrame(lt layers.LinkType, ci *gopacket.CaptureInfo, frame []byte) []b
 	return frame[n:]
 }
 
-type pcapSource struct{ r *pcapgo.Reader }
-
-func (s *pcapSource) next(j *job) ([]byte, error) {
-	data, ci, err := s.r.ZeroCopyReadPacketData()
-	if err != nil {
-		return nil, err
-	}
-	j.ci, j.lt = ci, s.r.LinkType()
-	return data, nil
-}
-
 type pcapSink struct {
 	w  *pcapgo.Writer
 	bw *bufio.Writer
@@ -465,16 +449,16 @@ func openNg(r io.Reader, out io.Writer) (source, sink, error) {
 	return s, &ngSink{out: out, info: info}, nil
 }
 
-func (s *ngSource) next(j *job) ([]byte, error) {
+func (s *ngSource) next(j *job) error {
 	data, ci, opts, err := s.r.ZeroCopyReadPacketDataWithOptions()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ci.AncillaryData = nil
 	j.ci = ci
 	intf, err := s.r.Interface(ci.InterfaceIndex)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	j.lt = intf.LinkType
 	j.hasOpts = len(opts.Comments) > 0 || opts.Flags != nil || len(opts.Hashes) > 0 ||
@@ -490,7 +474,8 @@ func (s *ngSource) next(j *job) ([]byte, error) {
 		j.newIface = &intf
 	}
 	j.iface = id
-	return data, nil
+	j.data = append(j.data[:0], data...)
+	return nil
 }
 
 type ngSink struct {
