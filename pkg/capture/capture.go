@@ -123,7 +123,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // job is one packet travelling through the pipeline. Jobs are recycled, so
 // their buffers are reused and steady-state processing does not allocate.
 type job struct {
-	data     []byte // the captured frame (a copy)
+	data     []byte // the captured frame (read-only: pcap's point into a chunk)
 	out      []byte // output buffer; res aliases it
 	res      []byte // decrypted frame when o.result is Decrypted
 	ci       gopacket.CaptureInfo
@@ -138,16 +138,21 @@ type job struct {
 // batch is consecutive packets handed through the pipeline together: one
 // channel operation per stage for up to maxBatch packets.
 type batch struct {
-	jobs []job
-	n    int // jobs[:n] hold packets
-	done chan struct{}
+	jobs   []job
+	n      int      // jobs[:n] hold packets
+	chunks []*chunk // pcap: the input chunks jobs' data point into
+	done   chan struct{}
 }
 
 // source reads packets from either format.
 type source interface {
-	// next reads the next frame into j.data (reusing its array) and
-	// fills j's metadata.
-	next(j *job) error
+	// next reads the next frame of batch b into j.data and fills j's
+	// metadata. j.data is read-only: it may point into the input.
+	next(b *batch, j *job) error
+	// full reports whether b can take no more packets.
+	full(b *batch) bool
+	// done is called when reading ends.
+	done()
 }
 
 // sink writes packets in the input's format.
@@ -173,16 +178,6 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 	} else {
 		t = &saTable{}
 	}
-	cr := &countingReader{r: in}
-	src, snk, err := open(cr, out, opts.Size)
-	if err != nil {
-		return stats, err
-	}
-	stats.Format = PCAP
-	if _, ok := src.(*ngSource); ok {
-		stats.Format = PCAPNG
-	}
-
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -199,11 +194,22 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 	// plus the reader's and the writer's.
 	per := min(maxBatch, max(1, window/(2*workers+2)))
 	nb := max(1, window/per)
+
+	cr := &countingReader{r: in}
+	src, snk, err := open(ctx, cr, out, opts.Size, nb+chunksPerBatch+1)
+	if err != nil {
+		return stats, err
+	}
+	stats.Format = PCAP
+	if _, ok := src.(*ngSource); ok {
+		stats.Format = PCAPNG
+	}
+
 	free := make(chan *batch, nb)
 	for range nb {
 		b := &batch{jobs: make([]job, per), done: make(chan struct{}, 1)}
 		for i := range b.jobs {
-			b.jobs[i] = job{data: make([]byte, 0, initialBuf), out: make([]byte, 0, initialBuf+minOutCap)}
+			b.jobs[i] = job{out: make([]byte, 0, initialBuf+minOutCap)}
 		}
 		free <- b
 	}
@@ -215,6 +221,7 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 	go func() {
 		defer close(order)
 		defer close(work)
+		defer src.done()
 		n := uint64(0)
 		for {
 			var b *batch
@@ -224,10 +231,10 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 				return
 			}
 			var err error
-			for size := 0; b.n < len(b.jobs) && size < batchBytes; b.n++ {
+			for size := 0; b.n < len(b.jobs) && size < batchBytes && !src.full(b); b.n++ {
 				j := &b.jobs[b.n]
 				n++
-				if err = src.next(j); err != nil {
+				if err = src.next(b, j); err != nil {
 					break
 				}
 				if c := len(j.data) + minOutCap; cap(j.out) < c {
@@ -241,6 +248,7 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 			}
 			if err != nil {
 				switch {
+				case ctx.Err() != nil: // reported below
 				case errors.Is(err, io.EOF):
 				case errors.Is(err, io.ErrUnexpectedEOF):
 					truncated = true
@@ -296,6 +304,11 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 			j.o = opened{}
 		}
 		b.n = 0
+		for i, c := range b.chunks {
+			c.release()
+			b.chunks[i] = nil
+		}
+		b.chunks = b.chunks[:0]
 		free <- b
 		if opts.Progress != nil {
 			if n := cr.n.Load(); n-lastReport >= progressEvery {
@@ -335,8 +348,11 @@ func bufSize(limit int, size int64) int {
 }
 
 // open detects the input format and prepares the matching writer; size is
-// the input's size when known (Options.Size), to size the buffers.
-func open(in io.Reader, out io.Writer, size int64) (source, sink, error) {
+// the input's size when known (Options.Size), to size the buffers, and
+// chunks the number of input chunks pcap input may use.
+func open(ctx context.Context, in io.Reader, out io.Writer, size int64, chunks int) (source, sink, error) {
+	chunkSize := bufSize(readBufSize, size)
+	var raw io.Reader = in
 	br := bufio.NewReaderSize(in, bufSize(readBufSize, size))
 	magic, err := br.Peek(4)
 	if err != nil {
@@ -352,6 +368,7 @@ func open(in io.Reader, out io.Writer, size int64) (source, sink, error) {
 			return nil, nil, fmt.Errorf("%w: bad gzip data: %v", ErrFormat, err)
 		}
 		br = bufio.NewReaderSize(gz, readBufSize)
+		raw, chunkSize = gz, readBufSize
 		if magic, err = br.Peek(4); err != nil {
 			return nil, nil, fmt.Errorf("%w: %v", ErrFormat, err)
 		}
@@ -360,7 +377,7 @@ func open(in io.Reader, out io.Writer, size int64) (source, sink, error) {
 	if binary.LittleEndian.Uint32(magic) == pcapngMagic {
 		return openNg(r, out)
 	}
-	src, err := newPcapSource(br)
+	src, err := newPcapSource(ctx, br, raw, newChunkPool(chunkSize, chunks))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
@@ -449,7 +466,10 @@ func openNg(r io.Reader, out io.Writer) (source, sink, error) {
 	return s, &ngSink{out: out, info: info}, nil
 }
 
-func (s *ngSource) next(j *job) error {
+func (s *ngSource) full(*batch) bool { return false }
+func (s *ngSource) done()            {}
+
+func (s *ngSource) next(_ *batch, j *job) error {
 	data, ci, opts, err := s.r.ZeroCopyReadPacketDataWithOptions()
 	if err != nil {
 		return err
