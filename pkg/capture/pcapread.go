@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"sync/atomic"
 	"time"
 
@@ -96,18 +97,19 @@ func (c *chunk) release() {
 // packet buffer, into the job). It accepts what pcapgo's Reader accepts,
 // with the same errors.
 type pcapSource struct {
-	ctx    context.Context
-	br     *bufio.Reader // what open peeked at: drained first
-	raw    io.Reader     // then read directly
-	pool   *chunkPool
-	cur    *chunk
-	r, w   int // unparsed input: cur.buf[r:w]
-	eof    error
-	order  binary.ByteOrder
-	factor uint32 // to nanoseconds: 1000 for microsecond files
-	snap   uint32
-	lt     layers.LinkType
-	maxCap int
+	ctx     context.Context
+	br      *bufio.Reader // what open peeked at: drained first
+	raw     io.Reader     // then read directly
+	pool    *chunkPool
+	cur     *chunk
+	r, w    int // unparsed input: cur.buf[r:w]
+	eof     error
+	order   binary.ByteOrder
+	swapped bool   // big-endian file
+	factor  uint32 // to nanoseconds: 1000 for microsecond files
+	snap    uint32
+	lt      layers.LinkType
+	maxCap  int
 }
 
 // newPcapSource reads the file header from br; raw is what br reads from.
@@ -135,6 +137,7 @@ func newPcapSource(ctx context.Context, br *bufio.Reader, raw io.Reader, pool *c
 	if v := s.order.Uint16(h[6:8]); v != 4 {
 		return nil, fmt.Errorf("Unknown minor version %d", v)
 	}
+	s.swapped = s.order == binary.BigEndian
 	s.snap = s.order.Uint32(h[16:20])
 	s.lt = layers.LinkType(s.order.Uint32(h[20:24]))
 	s.maxCap = max(int(s.snap), eagerReadMax)
@@ -142,6 +145,16 @@ func newPcapSource(ctx context.Context, br *bufio.Reader, raw io.Reader, pool *c
 		s.maxCap = eagerReadMax
 	}
 	return s, nil
+}
+
+// u32 reads a header field in the file's byte order (inlined, unlike a
+// call through binary.ByteOrder).
+func (s *pcapSource) u32(b []byte) uint32 {
+	v := binary.LittleEndian.Uint32(b)
+	if s.swapped {
+		v = bits.ReverseBytes32(v)
+	}
+	return v
 }
 
 func (s *pcapSource) resolution() gopacket.TimestampResolution {
@@ -232,8 +245,8 @@ func (s *pcapSource) next(b *batch, j *job) error {
 		return eofErr(s.w-s.r, err)
 	}
 	h := s.cur.buf[s.r : s.r+pcapRecordLen]
-	sec, frac := s.order.Uint32(h[0:4]), s.order.Uint32(h[4:8])
-	caplen, length := int(s.order.Uint32(h[8:12])), int(s.order.Uint32(h[12:16]))
+	sec, frac := s.u32(h[0:4]), s.u32(h[4:8])
+	caplen, length := int(s.u32(h[8:12])), int(s.u32(h[12:16]))
 	j.ci = gopacket.CaptureInfo{
 		Timestamp:     time.Unix(int64(sec), int64(frac*s.factor)).UTC(),
 		CaptureLength: caplen,

@@ -26,6 +26,12 @@ func FuzzPcapSource(f *testing.F) {
 	big := bytes.Clone(full)
 	big[4*4+8] = 0xff // first record's caplen
 	f.Add(big, 100)
+	// Big-endian, nanoseconds: header and two records of 20 and 3 bytes.
+	be := []byte{0xa1, 0xb2, 0x3c, 0x4d, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 1}
+	be = append(be, 0x5f, 0, 0, 1, 0x3b, 0x9a, 0xc9, 0xff, 0, 0, 0, 20, 0, 0, 0, 60)
+	be = append(be, make([]byte, 20)...)
+	be = append(be, 0, 0, 0, 2, 0, 0, 0, 7, 0, 0, 0, 3, 0, 0, 0, 3, 1, 2, 3)
+	f.Add(be, 0)
 	f.Fuzz(func(t *testing.T, data []byte, bufsize int) {
 		bufsize = 16 + bufsize&0xffff
 		pr, perr := pcapgo.NewReader(bytes.NewReader(data))
