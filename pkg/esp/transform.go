@@ -13,7 +13,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/mstool/mstool/internal/aescbc"
+	"github.com/mstool/mstool/internal/aesmode"
 	"github.com/mstool/mstool/pkg/ccm"
 )
 
@@ -48,12 +48,12 @@ type transform struct {
 	esn     bool
 	ivLen   int
 	icvLen  int
-	align   int               // the ciphertext (payload+padding+trailer) is a multiple of this
-	block   cipher.Block      // CBC, CTR
-	cbcDec  *aescbc.Decrypter // inbound CBC: eight blocks at a time
-	aead    cipher.AEAD       // GCM, CCM
-	ctrGCM  cipher.AEAD       // CTR: GCM on the same key, used for its counter mode
-	salt    [4]byte           // GCM/CCM salt or CTR nonce
+	align   int          // the ciphertext (payload+padding+trailer) is a multiple of this
+	block   cipher.Block // CBC, CTR
+	cbcDec  *aesmode.Key // inbound CBC: eight blocks at a time
+	aead    cipher.AEAD  // GCM, CCM
+	ctrGCM  cipher.AEAD  // CTR: GCM on the same key, used for its counter mode
+	salt    [4]byte      // GCM/CCM salt or CTR nonce
 	saltLen int
 	newHash func() hash.Hash
 	authKey []byte
@@ -97,9 +97,8 @@ func newTransform(sa *SA, encrypt bool) (*transform, error) {
 	switch s {
 	case SuiteAES128CCM8, SuiteAES128CCM16:
 		t.kind, t.saltLen = kindAEAD, ccmSaltLen
-		b, _ := aes.NewCipher(sa.EncKey[:aesKeyLen])
 		// RFC 4309 §4: 11-byte nonce = salt (3) || IV (8).
-		t.aead, err = ccm.New(b, s.ICVLen(), ccmSaltLen+8)
+		t.aead, err = ccm.NewAES(sa.EncKey[:aesKeyLen], s.ICVLen(), ccmSaltLen+8)
 	case SuiteAES128GCM16:
 		t.kind, t.saltLen = kindAEAD, gcmSaltLen
 		b, _ := aes.NewCipher(sa.EncKey[:aesKeyLen])
@@ -113,7 +112,7 @@ func newTransform(sa *SA, encrypt bool) (*transform, error) {
 		t.kind, t.align = kindCBC, aes.BlockSize
 		t.block, _ = aes.NewCipher(sa.EncKey)
 		if !encrypt {
-			t.cbcDec, err = aescbc.New(sa.EncKey)
+			t.cbcDec, err = aesmode.New(sa.EncKey)
 		}
 	case SuiteNULLHMACSHA256:
 		t.kind = kindNULL
@@ -325,7 +324,7 @@ func (t *transform) open(dst, esp []byte, seq uint64) ([]byte, uint8, error) {
 		}
 		switch t.kind {
 		case kindCBC:
-			t.cbcDec.Decrypt(p, ct, iv)
+			t.cbcDec.DecryptCBC(p, ct, iv)
 		case kindCTR:
 			t.xorCTR(s, p, ct, iv)
 		case kindNULL:

@@ -1,4 +1,4 @@
-package aescbc
+package aesmode
 
 import "encoding/binary"
 
@@ -57,11 +57,12 @@ func invMixColumns(k []byte) {
 	}
 }
 
-// expandDec writes the decryption round keys of key (16, 24 or 32 bytes)
-// into dec in the order AESDEC uses them, and returns the number of rounds:
-// the encryption schedule (FIPS 197 §5.2) reversed, with InvMixColumns
-// applied to every round key but the first and last (§5.3.5).
-func expandDec(key []byte, dec *[15 * BlockSize]byte) int {
+// expand writes the round keys of key (16, 24 or 32 bytes) into enc, in
+// the order AESENC uses them (FIPS 197 §5.2), and into dec, in the order
+// AESDEC uses them: the encryption schedule reversed, with InvMixColumns
+// applied to every round key but the first and last (§5.3.5). It returns
+// the number of rounds.
+func expand(key []byte, enc, dec *[15 * BlockSize]byte) int {
 	nk := len(key) / 4
 	rounds := nk + 6
 	n := 4 * (rounds + 1)
@@ -80,6 +81,9 @@ func expandDec(key []byte, dec *[15 * BlockSize]byte) int {
 			t = subWord(t)
 		}
 		w[i] = w[i-nk] ^ t
+	}
+	for i := 0; i < n; i++ {
+		binary.BigEndian.PutUint32(enc[4*i:], w[i])
 	}
 	for r := 0; r <= rounds; r++ {
 		k := dec[r*BlockSize : (r+1)*BlockSize]

@@ -1,4 +1,4 @@
-package aescbc
+package aesmode
 
 import (
 	"bytes"
@@ -40,7 +40,7 @@ func TestFIPS197(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := make([]byte, 16)
-		d.Decrypt(got, ct, make([]byte, 16))
+		d.DecryptCBC(got, ct, make([]byte, 16))
 		if !bytes.Equal(got, pt) {
 			t.Errorf("AES-%d: got %x, want %x", 8*len(key), got, pt)
 		}
@@ -74,7 +74,7 @@ func TestAgainstCryptoCipher(t *testing.T) {
 				cipher.NewCBCDecrypter(b, iv).CryptBlocks(want, src)
 				ivCopy := bytes.Clone(iv)
 				got := make([]byte, len(src)+16) // longer dst: the rest untouched
-				d.Decrypt(got, src, iv)
+				d.DecryptCBC(got, src, iv)
 				if !bytes.Equal(got[:len(src)], want) || !bytes.Equal(got[len(src):], make([]byte, 16)) {
 					t.Fatalf("AES-%d, %d blocks: differs from crypto/cipher", 8*ks, n)
 				}
@@ -82,7 +82,7 @@ func TestAgainstCryptoCipher(t *testing.T) {
 					t.Fatalf("AES-%d, %d blocks: iv modified", 8*ks, n)
 				}
 				inPlace := bytes.Clone(src)
-				d.Decrypt(inPlace, inPlace, iv)
+				d.DecryptCBC(inPlace, inPlace, iv)
 				if !bytes.Equal(inPlace, want) {
 					t.Fatalf("AES-%d, %d blocks: in place differs from crypto/cipher", 8*ks, n)
 				}
@@ -100,7 +100,7 @@ func TestBadLengths(t *testing.T) {
 					t.Errorf("dst %d, src %d, iv %d: no panic", c.dst, c.src, c.iv)
 				}
 			}()
-			d.Decrypt(make([]byte, c.dst), make([]byte, c.src), make([]byte, c.iv))
+			d.DecryptCBC(make([]byte, c.dst), make([]byte, c.src), make([]byte, c.iv))
 		}()
 	}
 	if _, err := New(make([]byte, 15)); err == nil {
@@ -111,7 +111,7 @@ func TestBadLengths(t *testing.T) {
 func TestAllocs(t *testing.T) {
 	d, _ := New(make([]byte, 16))
 	buf, iv := make([]byte, 1024), make([]byte, 16)
-	if n := testing.AllocsPerRun(10, func() { d.Decrypt(buf, buf, iv) }); n != 0 {
+	if n := testing.AllocsPerRun(10, func() { d.DecryptCBC(buf, buf, iv) }); n != 0 {
 		t.Errorf("%v allocations per Decrypt", n)
 	}
 }
@@ -122,11 +122,11 @@ func BenchmarkDecrypt(b *testing.B) {
 	key := make([]byte, 16)
 	for _, n := range []int{64, 512, 1408} {
 		src, dst, iv := make([]byte, n), make([]byte, n), make([]byte, 16)
-		b.Run("aescbc/"+itoa(n), func(b *testing.B) {
+		b.Run("aesmode/"+itoa(n), func(b *testing.B) {
 			d, _ := New(key)
 			b.SetBytes(int64(n))
 			for b.Loop() {
-				d.Decrypt(dst, src, iv)
+				d.DecryptCBC(dst, src, iv)
 			}
 		})
 		b.Run("crypto-cipher/"+itoa(n), func(b *testing.B) {
@@ -138,6 +138,102 @@ func BenchmarkDecrypt(b *testing.B) {
 				m.CryptBlocks(dst, src)
 			}
 		})
+	}
+}
+
+// TestMAC compares MAC with CBC encryption's last block (CBC-MAC is
+// CBC encryption with the state as IV, keeping only the last block).
+func TestMAC(t *testing.T) {
+	r := rand.New(rand.NewChaCha8([32]byte{'m', 'a', 'c'}))
+	fill := func(b []byte) {
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+	}
+	for _, ks := range []int{16, 24, 32} {
+		key := make([]byte, ks)
+		fill(key)
+		k, err := New(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := aes.NewCipher(key)
+		for n := 0; n <= 20; n++ {
+			data := make([]byte, 16*n)
+			var x [16]byte
+			fill(data)
+			fill(x[:])
+			want := bytes.Clone(x[:])
+			if n > 0 {
+				ct := make([]byte, len(data))
+				cipher.NewCBCEncrypter(b, x[:]).CryptBlocks(ct, data)
+				want = ct[len(ct)-16:]
+			}
+			k.MAC(&x, data)
+			if !bytes.Equal(x[:], want) {
+				t.Fatalf("AES-%d, %d blocks: MAC differs from CBC encryption", 8*ks, n)
+			}
+		}
+	}
+}
+
+// TestXORCTR compares XORCTR with crypto/cipher's CTR on every length up
+// to 40 blocks, in place and not, and in pieces; and checks the carry when
+// the low 32 bits of the counter wrap.
+func TestXORCTR(t *testing.T) {
+	r := rand.New(rand.NewChaCha8([32]byte{'c', 't', 'r'}))
+	fill := func(b []byte) {
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+	}
+	for _, ks := range []int{16, 24, 32} {
+		key := make([]byte, ks)
+		fill(key)
+		k, err := New(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := aes.NewCipher(key)
+		for _, low := range []uint32{1, 0xfffffffa, 0xffffffff} {
+			for n := 0; n <= 16*40+3; n += 1 + n/16 {
+				var ctr [16]byte
+				fill(ctr[:12])
+				ctr[12], ctr[13], ctr[14], ctr[15] = byte(low>>24), byte(low>>16), byte(low>>8), byte(low)
+				src := make([]byte, n)
+				fill(src)
+				want := make([]byte, n)
+				cipher.NewCTR(b, bytes.Clone(ctr[:])).XORKeyStream(want, src) // carries through all 16 bytes
+				got := make([]byte, n+16)
+				c := ctr
+				k.XORCTR(got, src, &c)
+				if !bytes.Equal(got[:n], want) || !bytes.Equal(got[n:], make([]byte, 16)) {
+					t.Fatalf("AES-%d, counter %#x, %d bytes: differs from crypto/cipher", 8*ks, low, n)
+				}
+				// The counter is left at the next unused block.
+				wantNext := bytes.Clone(ctr[:])
+				for i := 0; i < (n+15)/16; i++ {
+					for j := 15; j >= 0; j-- {
+						wantNext[j]++
+						if wantNext[j] != 0 {
+							break
+						}
+					}
+				}
+				if !bytes.Equal(c[:], wantNext) {
+					t.Fatalf("AES-%d, counter %#x, %d bytes: counter left at %x, want %x", 8*ks, low, n, c, wantNext)
+				}
+				// In place, in two pieces split at a block boundary.
+				inPlace := bytes.Clone(src)
+				c = ctr
+				split := n / 32 * 16
+				k.XORCTR(inPlace[:split], inPlace[:split], &c)
+				k.XORCTR(inPlace[split:], inPlace[split:], &c)
+				if !bytes.Equal(inPlace, want) {
+					t.Fatalf("AES-%d, counter %#x, %d bytes: in place differs", 8*ks, low, n)
+				}
+			}
+		}
 	}
 }
 
