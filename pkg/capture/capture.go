@@ -90,6 +90,7 @@ const (
 	gzipMagic     = 0x1f8b
 	progressEvery = 1 << 20
 	readBufSize   = 1 << 20
+	chunkBytes    = 256 << 10 // pcap input chunk: parsed while still in the cache
 	writeBufSize  = 1 << 20
 	minBufSize    = 4096   // buffer floor when Options.Size says the input is small
 	defaultSnap   = 262144 // libpcap's MAXIMUM_SNAPLEN
@@ -351,7 +352,7 @@ func bufSize(limit int, size int64) int {
 // the input's size when known (Options.Size), to size the buffers, and
 // chunks the number of input chunks pcap input may use.
 func open(ctx context.Context, in io.Reader, out io.Writer, size int64, chunks int) (source, sink, error) {
-	chunkSize := bufSize(readBufSize, size)
+	chunkSize := bufSize(chunkBytes, size)
 	var raw io.Reader = in
 	br := bufio.NewReaderSize(in, bufSize(readBufSize, size))
 	magic, err := br.Peek(4)
@@ -368,7 +369,7 @@ func open(ctx context.Context, in io.Reader, out io.Writer, size int64, chunks i
 			return nil, nil, fmt.Errorf("%w: bad gzip data: %v", ErrFormat, err)
 		}
 		br = bufio.NewReaderSize(gz, readBufSize)
-		raw, chunkSize = gz, readBufSize
+		raw, chunkSize = gz, chunkBytes
 		if magic, err = br.Peek(4); err != nil {
 			return nil, nil, fmt.Errorf("%w: %v", ErrFormat, err)
 		}
