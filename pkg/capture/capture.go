@@ -55,8 +55,9 @@ type Options struct {
 	// hand-overs cost per batch, not per packet.
 	Window int
 	// Size is the input's total size in bytes, passed on to Progress
-	// (0 when unknown). An input known to be smaller than 1 MiB gets
-	// buffers of its size instead of the 1 MiB ones.
+	// (0 when unknown). An input known to be smaller than the buffers
+	// (1 MiB to read, 256 KiB chunks of pcap and 256 KiB to write) gets
+	// buffers of its size.
 	Size int64
 	// Progress, when set, is called from the writing goroutine about every
 	// MiB of input read and once at the end.
@@ -91,7 +92,7 @@ const (
 	progressEvery = 1 << 20
 	readBufSize   = 1 << 20
 	chunkBytes    = 256 << 10 // pcap input chunk: parsed while still in the cache
-	writeBufSize  = 1 << 20
+	writeBufSize  = 256 << 10
 	minBufSize    = 4096   // buffer floor when Options.Size says the input is small
 	defaultSnap   = 262144 // libpcap's MAXIMUM_SNAPLEN
 	minOutCap     = 256    // output room beyond the input frame (link header changes)
@@ -340,7 +341,7 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 
 // bufSize is the size of a read or write buffer for an input of size
 // bytes (0: unknown): limit, unless the input is known to be smaller. A small
-// capture then costs kilobytes instead of two 1 MiB buffers per call.
+// capture then costs kilobytes instead of the full-size buffers per call.
 func bufSize(limit int, size int64) int {
 	if size <= 0 || size >= int64(limit) {
 		return limit
