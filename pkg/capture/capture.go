@@ -1,5 +1,6 @@
-// Package capture decrypts ESP in packet captures: it reads pcap and pcapng
-// files (through gopacket's pcapgo), finds ESP in IPv4 and IPv6 (IP protocol
+// Package capture decrypts ESP in packet captures: it reads pcap files (in
+// place, in chunks of the input) and pcapng files (through gopacket's
+// pcapgo), finds ESP in IPv4 and IPv6 (IP protocol
 // 50 and ESP-in-UDP on port 4500, RFC 3948), decrypts every packet that
 // authenticates under one of the given SAs with pkg/esp, and writes a
 // capture of the same format and link type in which those packets are
