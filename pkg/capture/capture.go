@@ -1,5 +1,6 @@
-// Package capture decrypts ESP in packet captures: it reads pcap and pcapng
-// files (through gopacket's pcapgo), finds ESP in IPv4 and IPv6 (IP protocol
+// Package capture decrypts ESP in packet captures: it reads pcap files (in
+// place, in chunks of the input) and pcapng files (through gopacket's
+// pcapgo), finds ESP in IPv4 and IPv6 (IP protocol
 // 50 and ESP-in-UDP on port 4500, RFC 3948), decrypts every packet that
 // authenticates under one of the given SAs with pkg/esp, and writes a
 // capture of the same format and link type in which those packets are
@@ -55,8 +56,9 @@ type Options struct {
 	// hand-overs cost per batch, not per packet.
 	Window int
 	// Size is the input's total size in bytes, passed on to Progress
-	// (0 when unknown). An input known to be smaller than 1 MiB gets
-	// buffers of its size instead of the 1 MiB ones.
+	// (0 when unknown). An input known to be smaller than the buffers
+	// (1 MiB to read, 256 KiB chunks of pcap and 256 KiB to write) gets
+	// buffers of its size.
 	Size int64
 	// Progress, when set, is called from the writing goroutine about every
 	// MiB of input read and once at the end.
@@ -90,7 +92,8 @@ const (
 	gzipMagic     = 0x1f8b
 	progressEvery = 1 << 20
 	readBufSize   = 1 << 20
-	writeBufSize  = 1 << 20
+	chunkBytes    = 256 << 10 // pcap input chunk: parsed while still in the cache
+	writeBufSize  = 256 << 10
 	minBufSize    = 4096   // buffer floor when Options.Size says the input is small
 	defaultSnap   = 262144 // libpcap's MAXIMUM_SNAPLEN
 	minOutCap     = 256    // output room beyond the input frame (link header changes)
@@ -123,7 +126,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // job is one packet travelling through the pipeline. Jobs are recycled, so
 // their buffers are reused and steady-state processing does not allocate.
 type job struct {
-	data     []byte // the captured frame (a copy)
+	data     []byte // the captured frame (read-only: pcap's point into a chunk)
 	out      []byte // output buffer; res aliases it
 	res      []byte // decrypted frame when o.result is Decrypted
 	ci       gopacket.CaptureInfo
@@ -138,16 +141,21 @@ type job struct {
 // batch is consecutive packets handed through the pipeline together: one
 // channel operation per stage for up to maxBatch packets.
 type batch struct {
-	jobs []job
-	n    int // jobs[:n] hold packets
-	done chan struct{}
+	jobs   []job
+	n      int      // jobs[:n] hold packets
+	chunks []*chunk // pcap: the input chunks jobs' data point into
+	done   chan struct{}
 }
 
 // source reads packets from either format.
 type source interface {
-	// next returns the next frame (valid until the following call) and
-	// fills j's metadata.
-	next(j *job) ([]byte, error)
+	// next reads the next frame of batch b into j.data and fills j's
+	// metadata. j.data is read-only: it may point into the input.
+	next(b *batch, j *job) error
+	// full reports whether b can take no more packets.
+	full(b *batch) bool
+	// done is called when reading ends.
+	done()
 }
 
 // sink writes packets in the input's format.
@@ -173,16 +181,6 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 	} else {
 		t = &saTable{}
 	}
-	cr := &countingReader{r: in}
-	src, snk, err := open(cr, out, opts.Size)
-	if err != nil {
-		return stats, err
-	}
-	stats.Format = PCAP
-	if _, ok := src.(*ngSource); ok {
-		stats.Format = PCAPNG
-	}
-
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -199,11 +197,22 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 	// plus the reader's and the writer's.
 	per := min(maxBatch, max(1, window/(2*workers+2)))
 	nb := max(1, window/per)
+
+	cr := &countingReader{r: in}
+	src, snk, err := open(ctx, cr, out, opts.Size, nb+chunksPerBatch+1)
+	if err != nil {
+		return stats, err
+	}
+	stats.Format = PCAP
+	if _, ok := src.(*ngSource); ok {
+		stats.Format = PCAPNG
+	}
+
 	free := make(chan *batch, nb)
 	for range nb {
 		b := &batch{jobs: make([]job, per), done: make(chan struct{}, 1)}
 		for i := range b.jobs {
-			b.jobs[i] = job{data: make([]byte, 0, initialBuf), out: make([]byte, 0, initialBuf+minOutCap)}
+			b.jobs[i] = job{out: make([]byte, 0, initialBuf+minOutCap)}
 		}
 		free <- b
 	}
@@ -215,6 +224,7 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 	go func() {
 		defer close(order)
 		defer close(work)
+		defer src.done()
 		n := uint64(0)
 		for {
 			var b *batch
@@ -224,21 +234,16 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 				return
 			}
 			var err error
-			for size := 0; b.n < len(b.jobs) && size < batchBytes; b.n++ {
+			for size := 0; b.n < len(b.jobs) && size < batchBytes && !src.full(b); b.n++ {
 				j := &b.jobs[b.n]
-				var frame []byte
 				n++
-				if frame, err = src.next(j); err != nil {
+				if err = src.next(b, j); err != nil {
 					break
 				}
-				if cap(j.data) < len(frame) {
-					j.data = make([]byte, 0, roundUp(len(frame)))
-				}
-				j.data = append(j.data[:0], frame...)
-				if c := len(frame) + minOutCap; cap(j.out) < c {
+				if c := len(j.data) + minOutCap; cap(j.out) < c {
 					j.out = make([]byte, 0, roundUp(c))
 				}
-				size += len(frame)
+				size += len(j.data)
 			}
 			if b.n > 0 {
 				work <- b
@@ -246,6 +251,7 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 			}
 			if err != nil {
 				switch {
+				case ctx.Err() != nil: // reported below
 				case errors.Is(err, io.EOF):
 				case errors.Is(err, io.ErrUnexpectedEOF):
 					truncated = true
@@ -301,6 +307,11 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 			j.o = opened{}
 		}
 		b.n = 0
+		for i, c := range b.chunks {
+			c.release()
+			b.chunks[i] = nil
+		}
+		b.chunks = b.chunks[:0]
 		free <- b
 		if opts.Progress != nil {
 			if n := cr.n.Load(); n-lastReport >= progressEvery {
@@ -331,7 +342,7 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 
 // bufSize is the size of a read or write buffer for an input of size
 // bytes (0: unknown): limit, unless the input is known to be smaller. A small
-// capture then costs kilobytes instead of two 1 MiB buffers per call.
+// capture then costs kilobytes instead of the full-size buffers per call.
 func bufSize(limit int, size int64) int {
 	if size <= 0 || size >= int64(limit) {
 		return limit
@@ -340,8 +351,11 @@ func bufSize(limit int, size int64) int {
 }
 
 // open detects the input format and prepares the matching writer; size is
-// the input's size when known (Options.Size), to size the buffers.
-func open(in io.Reader, out io.Writer, size int64) (source, sink, error) {
+// the input's size when known (Options.Size), to size the buffers, and
+// chunks the number of input chunks pcap input may use.
+func open(ctx context.Context, in io.Reader, out io.Writer, size int64, chunks int) (source, sink, error) {
+	chunkSize := bufSize(chunkBytes, size)
+	var raw io.Reader = in
 	br := bufio.NewReaderSize(in, bufSize(readBufSize, size))
 	magic, err := br.Peek(4)
 	if err != nil {
@@ -357,6 +371,7 @@ func open(in io.Reader, out io.Writer, size int64) (source, sink, error) {
 			return nil, nil, fmt.Errorf("%w: bad gzip data: %v", ErrFormat, err)
 		}
 		br = bufio.NewReaderSize(gz, readBufSize)
+		raw, chunkSize = gz, chunkBytes
 		if magic, err = br.Peek(4); err != nil {
 			return nil, nil, fmt.Errorf("%w: %v", ErrFormat, err)
 		}
@@ -365,15 +380,15 @@ func open(in io.Reader, out io.Writer, size int64) (source, sink, error) {
 	if binary.LittleEndian.Uint32(magic) == pcapngMagic {
 		return openNg(r, out)
 	}
-	pr, err := pcapgo.NewReader(r)
+	src, err := newPcapSource(ctx, br, raw, newChunkPool(chunkSize, chunks))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
-	snk, err := newPcapSink(out, pr.Resolution(), pr.Snaplen(), pr.LinkType(), bufSize(writeBufSize, size))
+	snk, err := newPcapSink(out, src.resolution(), src.snap, src.lt, bufSize(writeBufSize, size))
 	if err != nil {
 		return nil, nil, fmt.Errorf("capture: writing: %w", err)
 	}
-	return &pcapSource{r: pr}, snk, nil
+	return src, snk, nil
 }
 
 // newPcapSink writes the pcap file header for input of resolution res,
@@ -418,17 +433,6 @@ func outputFrame(lt layers.LinkType, ci *gopacket.CaptureInfo, frame []byte) []b
 	return frame[n:]
 }
 
-type pcapSource struct{ r *pcapgo.Reader }
-
-func (s *pcapSource) next(j *job) ([]byte, error) {
-	data, ci, err := s.r.ZeroCopyReadPacketData()
-	if err != nil {
-		return nil, err
-	}
-	j.ci, j.lt = ci, s.r.LinkType()
-	return data, nil
-}
-
 type pcapSink struct {
 	w  *pcapgo.Writer
 	bw *bufio.Writer
@@ -465,16 +469,19 @@ func openNg(r io.Reader, out io.Writer) (source, sink, error) {
 	return s, &ngSink{out: out, info: info}, nil
 }
 
-func (s *ngSource) next(j *job) ([]byte, error) {
+func (s *ngSource) full(*batch) bool { return false }
+func (s *ngSource) done()            {}
+
+func (s *ngSource) next(_ *batch, j *job) error {
 	data, ci, opts, err := s.r.ZeroCopyReadPacketDataWithOptions()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ci.AncillaryData = nil
 	j.ci = ci
 	intf, err := s.r.Interface(ci.InterfaceIndex)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	j.lt = intf.LinkType
 	j.hasOpts = len(opts.Comments) > 0 || opts.Flags != nil || len(opts.Hashes) > 0 ||
@@ -490,7 +497,8 @@ func (s *ngSource) next(j *job) ([]byte, error) {
 		j.newIface = &intf
 	}
 	j.iface = id
-	return data, nil
+	j.data = append(j.data[:0], data...)
+	return nil
 }
 
 type ngSink struct {

@@ -165,7 +165,7 @@ func (t *saTable) open(dst []byte, lt layers.LinkType, frame []byte) ([]byte, op
 	}
 	start := len(dst)
 	dst = append(dst, frame[:off]...)
-	out, seq, err := in.OpenPacketNoReplay(dst, ip)
+	out, seq, err := in.OpenParsedNoReplay(dst, ip, &h)
 	o := opened{in: in, seq: seq, spi: h.SPI}
 	switch {
 	case err == nil:

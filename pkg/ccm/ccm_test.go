@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
@@ -55,6 +56,16 @@ func TestRFC3610(t *testing.T) {
 			pt, ct, tag := r.Hex("pt"), r.Hex("ct"), r.Hex("tag")
 			a := newAEAD(t, key, len(tag), len(nonce))
 			want := append(append([]byte{}, ct...), tag...)
+			fast, err := ccm.NewAES(key, len(tag), len(nonce))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fast.Seal(nil, nonce, pt, aad); !bytes.Equal(got, want) {
+				t.Errorf("NewAES: Seal = %x, want %x", got, want)
+			}
+			if got, err := fast.Open(nil, nonce, want, aad); err != nil || !bytes.Equal(got, pt) {
+				t.Errorf("NewAES: Open = %x, %v", got, err)
+			}
 
 			prefix := []byte("prefix")
 			got := a.Seal(bytes.Clone(prefix), nonce, pt, aad)
@@ -340,24 +351,30 @@ func TestAllocs(t *testing.T) {
 		t.Skip("allocation counts differ under coverage or the race detector")
 	}
 	r := rfc3610(t)[23]
-	a := newAEAD(t, r.Hex("key"), len(r.Hex("tag")), len(r.Hex("nonce")))
-	nonce, aad, pt := r.Hex("nonce"), r.Hex("aad"), r.Hex("pt")
-	sealed := a.Seal(nil, nonce, pt, aad)
-	dst := make([]byte, 0, 256)
-	for _, tt := range []struct {
-		name string
-		f    func()
-	}{
-		{"Seal", func() { a.Seal(dst, nonce, pt, aad) }},
-		{"Open", func() {
-			if _, err := a.Open(dst, nonce, sealed, aad); err != nil {
-				panic(err)
+	slow := newAEAD(t, r.Hex("key"), len(r.Hex("tag")), len(r.Hex("nonce")))
+	fast, err := ccm.NewAES(r.Hex("key"), len(r.Hex("tag")), len(r.Hex("nonce")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []cipher.AEAD{slow, fast} {
+		nonce, aad, pt := r.Hex("nonce"), r.Hex("aad"), r.Hex("pt")
+		sealed := a.Seal(nil, nonce, pt, aad)
+		dst := make([]byte, 0, 256)
+		for _, tt := range []struct {
+			name string
+			f    func()
+		}{
+			{"Seal", func() { a.Seal(dst, nonce, pt, aad) }},
+			{"Open", func() {
+				if _, err := a.Open(dst, nonce, sealed, aad); err != nil {
+					panic(err)
+				}
+			}},
+			{"Open failure", func() { a.Open(dst, nonce, sealed[1:], aad) }},
+		} {
+			if n := testing.AllocsPerRun(100, tt.f); n != 0 {
+				t.Errorf("%s: %v allocations per run, want 0", tt.name, n)
 			}
-		}},
-		{"Open failure", func() { a.Open(dst, nonce, sealed[1:], aad) }},
-	} {
-		if n := testing.AllocsPerRun(100, tt.f); n != 0 {
-			t.Errorf("%s: %v allocations per run, want 0", tt.name, n)
 		}
 	}
 }
@@ -378,4 +395,61 @@ func ExampleNew() {
 	plain, err := aead.Open(nil, nonce, sealed, []byte("header"))
 	fmt.Println(len(sealed), string(plain), err)
 	// Output: 21 hello <nil>
+}
+
+// TestNewAES checks that NewAES computes what New on crypto/aes computes,
+// for every tag and nonce size, key size and many lengths (whole and
+// partial blocks, past eight-block strides), in place and not.
+func TestNewAES(t *testing.T) {
+	r := rand.New(rand.NewChaCha8([32]byte{'n', 'e', 'w', 'a', 'e', 's'}))
+	fill := func(b []byte) []byte {
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return b
+	}
+	lens := []int{0, 1, 15, 16, 17, 31, 32, 127, 128, 129, 255, 256, 1000, 1400}
+	for _, ks := range []int{16, 24, 32} {
+		key := fill(make([]byte, ks))
+		block, _ := aes.NewCipher(key)
+		for m := 4; m <= 16; m += 2 {
+			for n := 7; n <= 13; n++ {
+				ref, err := ccm.New(block, m, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fast, err := ccm.NewAES(key, m, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, la := range []int{0, 5, 16, 40} {
+					for _, lp := range lens {
+						nonce, aad, pt := fill(make([]byte, n)), fill(make([]byte, la)), fill(make([]byte, lp))
+						want := ref.Seal(nil, nonce, pt, aad)
+						if got := fast.Seal(nil, nonce, pt, aad); !bytes.Equal(got, want) {
+							t.Fatalf("AES-%d M=%d N=%d la=%d lp=%d: Seal differs", 8*ks, m, n, la, lp)
+						}
+						inPlace := append(bytes.Clone(pt), make([]byte, m)...)
+						if got := fast.Seal(inPlace[:0], nonce, pt, aad); !bytes.Equal(got, want) {
+							t.Fatalf("AES-%d M=%d N=%d la=%d lp=%d: in-place Seal differs", 8*ks, m, n, la, lp)
+						}
+						got, err := fast.Open(want[:0], nonce, want, aad)
+						if err != nil || !bytes.Equal(got, pt) {
+							t.Fatalf("AES-%d M=%d N=%d la=%d lp=%d: in-place Open: %v", 8*ks, m, n, la, lp, err)
+						}
+						want = ref.Seal(nil, nonce, pt, aad)
+						if lp > 0 {
+							want[0] ^= 1
+							if _, err := fast.Open(nil, nonce, want, aad); err != ccm.ErrOpen {
+								t.Fatalf("AES-%d M=%d N=%d la=%d lp=%d: modified ciphertext: %v", 8*ks, m, n, la, lp, err)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if _, err := ccm.NewAES(make([]byte, 15), 16, 11); err == nil {
+		t.Error("NewAES accepted a 15-byte key")
+	}
 }

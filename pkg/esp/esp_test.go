@@ -127,8 +127,14 @@ func TestRoundTrip(t *testing.T) {
 									if err != nil {
 										t.Fatalf("size %d: seal: %v", n, err)
 									}
-									if _, err := ParsePacket(sealed); err != nil {
+									h, err := ParsePacket(sealed)
+									if err != nil {
 										t.Fatalf("size %d: ParsePacket: %v", n, err)
+									}
+									// Opening the parsed packet gives the same, without the window.
+									parsed, seq, err := in.OpenParsedNoReplay(nil, sealed, &h)
+									if err != nil || !bytes.Equal(parsed, p) || seq == 0 {
+										t.Fatalf("size %d: OpenParsedNoReplay: %v", n, err)
 									}
 									got, err := in.OpenPacket(nil, sealed)
 									if err != nil {
@@ -143,6 +149,24 @@ func TestRoundTrip(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestOpenParsedBadHeader: a Header that is not the packet's is refused,
+// not trusted.
+func TestOpenParsedBadHeader(t *testing.T) {
+	out, in := pair(t, testSA(t, SuiteAES128GCM16, Transport, false, false, false))
+	sealed, err := out.SealPacket(nil, udp4(100, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := ParsePacket(sealed)
+	long := h
+	long.Length += 1000
+	for _, bad := range []Header{{}, long} {
+		if _, _, err := in.OpenParsedNoReplay(nil, sealed, &bad); err == nil {
+			t.Errorf("%+v: opened", bad)
 		}
 	}
 }

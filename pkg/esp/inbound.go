@@ -173,6 +173,15 @@ func (in *Inbound) openPacket(dst, pkt []byte, replay bool) ([]byte, error) {
 	return in.openPacketSeq(dst, pkt, replay, &seq)
 }
 
+// OpenParsedNoReplay is OpenPacketNoReplay for a packet that ParsePacket
+// has parsed into h, which saves parsing it again: h must be what
+// ParsePacket returned for pkt.
+func (in *Inbound) OpenParsedNoReplay(dst, pkt []byte, h *Header) ([]byte, uint64, error) {
+	var seq uint64
+	out, err := in.openLocated(dst, pkt, h, false, &seq)
+	return out, seq, err
+}
+
 func (in *Inbound) openPacketSeq(dst, pkt []byte, replay bool, seqOut *uint64) ([]byte, error) {
 	info, err := parseIP(pkt, false)
 	if err != nil {
@@ -186,13 +195,22 @@ func (in *Inbound) openPacketSeq(dst, pkt []byte, replay bool, seqOut *uint64) (
 	if err != nil {
 		return nil, err
 	}
+	return in.openLocated(dst, pkt, &h, replay, seqOut)
+}
+
+// openLocated opens the ESP packet that h locates in pkt.
+func (in *Inbound) openLocated(dst, pkt []byte, h *Header, replay bool, seqOut *uint64) ([]byte, error) {
+	if h.Offset+h.Length > len(pkt) || h.ipHdrLen > h.Offset || h.nhOff >= h.ipHdrLen {
+		return nil, errShort // not a Header of pkt
+	}
 	esp := pkt[h.Offset : h.Offset+h.Length]
 	o := len(dst)
 	out := dst
 	if in.sa.Mode == Transport {
 		// The IP header (and IPv6 extension headers) before ESP or UDP.
-		out = append(out, pkt[:info.hdrLen]...)
+		out = append(out, pkt[:h.ipHdrLen]...)
 	}
+	var err error
 	var nh uint8
 	if replay {
 		out, nh, err = in.Open(out, esp)
@@ -219,9 +237,9 @@ func (in *Inbound) openPacketSeq(dst, pkt []byte, replay bool, seqOut *uint64) (
 		return out, nil
 	}
 	ip := out[o:]
-	ip[info.nhOff] = nh
-	if info.version == 4 {
-		fixIPv4(ip, info.hdrLen)
+	ip[h.nhOff] = nh
+	if h.Version == 4 {
+		fixIPv4(ip, h.ipHdrLen)
 	} else {
 		binary.BigEndian.PutUint16(ip[4:], uint16(len(ip)-ipv6HeaderLen))
 	}

@@ -127,6 +127,9 @@ type Header struct {
 	Seq              uint32 // low-order 32 bits of the sequence number, as sent
 	Offset           int    // offset of the ESP header (the SPI field) in the packet
 	Length           int    // length of the ESP packet, up to the end of the IP payload
+
+	ipHdrLen int // IP header and IPv6 extension headers before ESP or UDP
+	nhOff    int // offset of the field naming the protocol after them
 }
 
 // ParsePacket finds the ESP packet in an IPv4 or IPv6 packet: directly on
@@ -150,7 +153,7 @@ func ParsePacket(pkt []byte) (Header, error) {
 // count as ESP-in-UDP when either port is 4500 or equal to port1 or port2
 // (when nonzero).
 func locateESP(pkt []byte, info ipInfo, port1, port2 uint16) (Header, error) {
-	h := Header{Version: info.version}
+	h := Header{Version: info.version, ipHdrLen: info.hdrLen, nhOff: info.nhOff}
 	h.Src, h.Dst = ipAddrs(pkt, &info)
 	switch info.proto {
 	case protoESP:

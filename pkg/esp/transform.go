@@ -13,6 +13,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/mstool/mstool/internal/aesmode"
 	"github.com/mstool/mstool/pkg/ccm"
 )
 
@@ -49,13 +50,14 @@ type transform struct {
 	icvLen  int
 	align   int          // the ciphertext (payload+padding+trailer) is a multiple of this
 	block   cipher.Block // CBC, CTR
+	cbcDec  *aesmode.Key // inbound CBC: eight blocks at a time
 	aead    cipher.AEAD  // GCM, CCM
 	ctrGCM  cipher.AEAD  // CTR: GCM on the same key, used for its counter mode
 	salt    [4]byte      // GCM/CCM salt or CTR nonce
 	saltLen int
 	newHash func() hash.Hash
 	authKey []byte
-	encrypt bool // outbound: CBC scratch holds an encrypter
+	encrypt bool // outbound: CBC scratch holds an encrypter; inbound CBC uses cbcDec
 
 	// Outbound CBC IVs: from rand if set, else AES_ivKey(seq).
 	rand  io.Reader
@@ -95,9 +97,8 @@ func newTransform(sa *SA, encrypt bool) (*transform, error) {
 	switch s {
 	case SuiteAES128CCM8, SuiteAES128CCM16:
 		t.kind, t.saltLen = kindAEAD, ccmSaltLen
-		b, _ := aes.NewCipher(sa.EncKey[:aesKeyLen])
 		// RFC 4309 §4: 11-byte nonce = salt (3) || IV (8).
-		t.aead, err = ccm.New(b, s.ICVLen(), ccmSaltLen+8)
+		t.aead, err = ccm.NewAES(sa.EncKey[:aesKeyLen], s.ICVLen(), ccmSaltLen+8)
 	case SuiteAES128GCM16:
 		t.kind, t.saltLen = kindAEAD, gcmSaltLen
 		b, _ := aes.NewCipher(sa.EncKey[:aesKeyLen])
@@ -110,6 +111,9 @@ func newTransform(sa *SA, encrypt bool) (*transform, error) {
 	case SuiteAES128CBCHMACMD5, SuiteAES128CBCHMACSHA1, SuiteAES128CBCHMACSHA256:
 		t.kind, t.align = kindCBC, aes.BlockSize
 		t.block, _ = aes.NewCipher(sa.EncKey)
+		if !encrypt {
+			t.cbcDec, err = aesmode.New(sa.EncKey)
+		}
 	case SuiteNULLHMACSHA256:
 		t.kind = kindNULL
 	}
@@ -134,32 +138,24 @@ func (t *transform) newScratch() *scratch {
 	if t.newHash != nil {
 		s.mac = hmac.New(t.newHash, t.authKey)
 	}
-	if t.kind == kindCBC {
-		if t.encrypt {
-			s.cbc = cipher.NewCBCEncrypter(t.block, s.iv[:])
-		} else {
-			s.cbc = cipher.NewCBCDecrypter(t.block, s.iv[:])
-		}
+	if t.kind == kindCBC && t.encrypt {
+		s.cbc = cipher.NewCBCEncrypter(t.block, s.iv[:])
 	}
 	return s
 }
 
-func (t *transform) getScratch() *scratch  { return t.pool.Get().(*scratch) }
-func (t *transform) putScratch(s *scratch) { t.pool.Put(s) }
-
-// setCBC points the scratch CBC mode at iv.
+// setCBC points the scratch CBC encrypter at iv.
 func (t *transform) setCBC(s *scratch, iv []byte) {
 	if m, ok := s.cbc.(ivSetter); ok {
 		m.SetIV(iv)
 		return
 	}
 	// Not reached with crypto/aes, whose CBC modes have SetIV.
-	if t.encrypt {
-		s.cbc = cipher.NewCBCEncrypter(t.block, iv)
-	} else {
-		s.cbc = cipher.NewCBCDecrypter(t.block, iv)
-	}
+	s.cbc = cipher.NewCBCEncrypter(t.block, iv)
 }
+
+func (t *transform) getScratch() *scratch  { return t.pool.Get().(*scratch) }
+func (t *transform) putScratch(s *scratch) { t.pool.Put(s) }
 
 // sealedLen returns the ESP length for a payload of n bytes.
 func (t *transform) sealedLen(n int) int {
@@ -328,8 +324,7 @@ func (t *transform) open(dst, esp []byte, seq uint64) ([]byte, uint8, error) {
 		}
 		switch t.kind {
 		case kindCBC:
-			t.setCBC(s, iv)
-			s.cbc.CryptBlocks(p, ct)
+			t.cbcDec.DecryptCBC(p, ct, iv)
 		case kindCTR:
 			t.xorCTR(s, p, ct, iv)
 		case kindNULL:

@@ -1,0 +1,294 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func decryptCBC(rounds int, xk, dst, src *byte, n int, iv *byte)
+TEXT ·decryptCBC(SB), NOSPLIT, $0-48
+	MOVQ rounds+0(FP), CX
+	MOVQ xk+8(FP), AX
+	MOVQ dst+16(FP), DI
+	MOVQ src+24(FP), SI
+	MOVQ n+32(FP), BX
+	MOVQ iv+40(FP), DX
+	MOVUPS (DX), X10 // previous ciphertext block
+
+cbc_loop8:
+	CMPQ BX, $8
+	JB   cbc_tail
+	MOVUPS 0(SI), X0
+	MOVUPS 16(SI), X1
+	MOVUPS 32(SI), X2
+	MOVUPS 48(SI), X3
+	MOVUPS 64(SI), X4
+	MOVUPS 80(SI), X5
+	MOVUPS 96(SI), X6
+	MOVUPS 112(SI), X7
+	MOVUPS (AX), X8
+	PXOR X8, X0
+	PXOR X8, X1
+	PXOR X8, X2
+	PXOR X8, X3
+	PXOR X8, X4
+	PXOR X8, X5
+	PXOR X8, X6
+	PXOR X8, X7
+	LEAQ 16(AX), R8
+	MOVQ CX, R9
+	DECQ R9
+cbc_round8:
+	MOVUPS (R8), X8
+	AESDEC X8, X0
+	AESDEC X8, X1
+	AESDEC X8, X2
+	AESDEC X8, X3
+	AESDEC X8, X4
+	AESDEC X8, X5
+	AESDEC X8, X6
+	AESDEC X8, X7
+	ADDQ $16, R8
+	DECQ R9
+	JNZ  cbc_round8
+	MOVUPS (R8), X8
+	AESDECLAST X8, X0
+	AESDECLAST X8, X1
+	AESDECLAST X8, X2
+	AESDECLAST X8, X3
+	AESDECLAST X8, X4
+	AESDECLAST X8, X5
+	AESDECLAST X8, X6
+	AESDECLAST X8, X7
+	// XOR with the previous ciphertext blocks, all read before any store,
+	// so that dst may be src.
+	PXOR X10, X0
+	MOVUPS 0(SI), X9
+	PXOR X9, X1
+	MOVUPS 16(SI), X9
+	PXOR X9, X2
+	MOVUPS 32(SI), X9
+	PXOR X9, X3
+	MOVUPS 48(SI), X9
+	PXOR X9, X4
+	MOVUPS 64(SI), X9
+	PXOR X9, X5
+	MOVUPS 80(SI), X9
+	PXOR X9, X6
+	MOVUPS 96(SI), X9
+	PXOR X9, X7
+	MOVUPS 112(SI), X10
+	MOVUPS X0, 0(DI)
+	MOVUPS X1, 16(DI)
+	MOVUPS X2, 32(DI)
+	MOVUPS X3, 48(DI)
+	MOVUPS X4, 64(DI)
+	MOVUPS X5, 80(DI)
+	MOVUPS X6, 96(DI)
+	MOVUPS X7, 112(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $8, BX
+	JMP  cbc_loop8
+
+cbc_tail:
+	TESTQ BX, BX
+	JZ    cbc_done
+	MOVUPS (SI), X0
+	MOVUPS X0, X11 // this ciphertext block, the next one's IV
+	MOVUPS (AX), X8
+	PXOR X8, X0
+	LEAQ 16(AX), R8
+	MOVQ CX, R9
+	DECQ R9
+cbc_round1:
+	MOVUPS (R8), X8
+	AESDEC X8, X0
+	ADDQ $16, R8
+	DECQ R9
+	JNZ  cbc_round1
+	MOVUPS (R8), X8
+	AESDECLAST X8, X0
+	PXOR X10, X0
+	MOVUPS X0, (DI)
+	MOVUPS X11, X10
+	ADDQ $16, SI
+	ADDQ $16, DI
+	DECQ BX
+	JMP  cbc_tail
+
+cbc_done:
+	MOVUPS X10, (DX)
+	RET
+
+// func cbcMAC(rounds int, xk, x, src *byte, n int)
+TEXT ·cbcMAC(SB), NOSPLIT, $0-40
+	MOVQ rounds+0(FP), CX
+	MOVQ xk+8(FP), AX
+	MOVQ x+16(FP), DX
+	MOVQ src+24(FP), SI
+	MOVQ n+32(FP), BX
+	MOVUPS (DX), X0
+	MOVUPS (AX), X1 // round key 0, kept
+mac_loop:
+	MOVUPS (SI), X2
+	PXOR X2, X0
+	PXOR X1, X0
+	LEAQ 16(AX), R8
+	MOVQ CX, R9
+	DECQ R9
+mac_round:
+	MOVUPS (R8), X2
+	AESENC X2, X0
+	ADDQ $16, R8
+	DECQ R9
+	JNZ  mac_round
+	MOVUPS (R8), X2
+	AESENCLAST X2, X0
+	ADDQ $16, SI
+	DECQ BX
+	JNZ  mac_loop
+	MOVUPS X0, (DX)
+	RET
+
+// func ctrXOR(rounds int, xk, ctr, dst, src *byte, n int)
+TEXT ·ctrXOR(SB), NOSPLIT, $0-48
+	MOVQ rounds+0(FP), CX
+	MOVQ xk+8(FP), AX
+	MOVQ ctr+16(FP), DX
+	MOVQ dst+24(FP), DI
+	MOVQ src+32(FP), SI
+	MOVQ n+40(FP), BX
+	MOVUPS (DX), X14 // the counter block; its last four bytes are replaced
+	MOVL 12(DX), R10
+	BSWAPL R10 // the counter, native order
+
+ctr_loop8:
+	CMPQ BX, $8
+	JB   ctr_tail
+	MOVUPS (AX), X8
+	LEAL 0(R10), R11
+	BSWAPL R11
+	MOVOU X14, X0
+	PINSRD $3, R11, X0
+	PXOR X8, X0
+	LEAL 1(R10), R11
+	BSWAPL R11
+	MOVOU X14, X1
+	PINSRD $3, R11, X1
+	PXOR X8, X1
+	LEAL 2(R10), R11
+	BSWAPL R11
+	MOVOU X14, X2
+	PINSRD $3, R11, X2
+	PXOR X8, X2
+	LEAL 3(R10), R11
+	BSWAPL R11
+	MOVOU X14, X3
+	PINSRD $3, R11, X3
+	PXOR X8, X3
+	LEAL 4(R10), R11
+	BSWAPL R11
+	MOVOU X14, X4
+	PINSRD $3, R11, X4
+	PXOR X8, X4
+	LEAL 5(R10), R11
+	BSWAPL R11
+	MOVOU X14, X5
+	PINSRD $3, R11, X5
+	PXOR X8, X5
+	LEAL 6(R10), R11
+	BSWAPL R11
+	MOVOU X14, X6
+	PINSRD $3, R11, X6
+	PXOR X8, X6
+	LEAL 7(R10), R11
+	BSWAPL R11
+	MOVOU X14, X7
+	PINSRD $3, R11, X7
+	PXOR X8, X7
+	LEAQ 16(AX), R8
+	MOVQ CX, R9
+	DECQ R9
+ctr_round8:
+	MOVUPS (R8), X8
+	AESENC X8, X0
+	AESENC X8, X1
+	AESENC X8, X2
+	AESENC X8, X3
+	AESENC X8, X4
+	AESENC X8, X5
+	AESENC X8, X6
+	AESENC X8, X7
+	ADDQ $16, R8
+	DECQ R9
+	JNZ  ctr_round8
+	MOVUPS (R8), X8
+	AESENCLAST X8, X0
+	AESENCLAST X8, X1
+	AESENCLAST X8, X2
+	AESENCLAST X8, X3
+	AESENCLAST X8, X4
+	AESENCLAST X8, X5
+	AESENCLAST X8, X6
+	AESENCLAST X8, X7
+	MOVUPS 0(SI), X9
+	PXOR X9, X0
+	MOVUPS 16(SI), X9
+	PXOR X9, X1
+	MOVUPS 32(SI), X9
+	PXOR X9, X2
+	MOVUPS 48(SI), X9
+	PXOR X9, X3
+	MOVUPS 64(SI), X9
+	PXOR X9, X4
+	MOVUPS 80(SI), X9
+	PXOR X9, X5
+	MOVUPS 96(SI), X9
+	PXOR X9, X6
+	MOVUPS 112(SI), X9
+	PXOR X9, X7
+	MOVUPS X0, 0(DI)
+	MOVUPS X1, 16(DI)
+	MOVUPS X2, 32(DI)
+	MOVUPS X3, 48(DI)
+	MOVUPS X4, 64(DI)
+	MOVUPS X5, 80(DI)
+	MOVUPS X6, 96(DI)
+	MOVUPS X7, 112(DI)
+	ADDL $8, R10
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $8, BX
+	JMP  ctr_loop8
+
+ctr_tail:
+	TESTQ BX, BX
+	JZ    ctr_done
+	MOVL R10, R11
+	BSWAPL R11
+	MOVOU X14, X0
+	PINSRD $3, R11, X0
+	MOVUPS (AX), X8
+	PXOR X8, X0
+	LEAQ 16(AX), R8
+	MOVQ CX, R9
+	DECQ R9
+ctr_round1:
+	MOVUPS (R8), X8
+	AESENC X8, X0
+	ADDQ $16, R8
+	DECQ R9
+	JNZ  ctr_round1
+	MOVUPS (R8), X8
+	AESENCLAST X8, X0
+	MOVUPS (SI), X9
+	PXOR X9, X0
+	MOVUPS X0, (DI)
+	INCL R10
+	ADDQ $16, SI
+	ADDQ $16, DI
+	DECQ BX
+	JMP  ctr_tail
+
+ctr_done:
+	BSWAPL R10
+	MOVL R10, 12(DX)
+	RET
