@@ -12,16 +12,16 @@ import (
 // TestSbox checks the computed S-box against FIPS 197 Figure 7.
 func TestSbox(t *testing.T) {
 	for in, want := range map[byte]byte{0x00: 0x63, 0x01: 0x7c, 0x53: 0xed, 0xff: 0x16, 0x10: 0xca, 0x9a: 0xb8} {
-		if sbox[in] != want {
-			t.Errorf("sbox[%#02x] = %#02x, want %#02x", in, sbox[in], want)
+		if got := subByte(in); got != want {
+			t.Errorf("subByte(%#02x) = %#02x, want %#02x", in, got, want)
 		}
 	}
 	seen := map[byte]bool{}
-	for _, v := range sbox {
-		seen[v] = true
+	for x := 0; x < 256; x++ {
+		seen[subByte(byte(x))] = true
 	}
 	if len(seen) != 256 {
-		t.Errorf("sbox is not a permutation")
+		t.Errorf("the S-box is not a permutation")
 	}
 }
 

@@ -2,58 +2,55 @@ package aesmode
 
 import "encoding/binary"
 
-// sbox is the AES S-box (FIPS 197 §5.1.1), computed once: the inverse in
-// GF(2^8) followed by the affine transformation.
-var sbox = func() (s [256]byte) {
-	// Walk p over the multiplicative group with generator 3 and q over its
-	// inverses (1/3 = 0xf6), as in the usual compact construction.
-	p, q := byte(1), byte(1)
-	for {
-		p = p ^ p<<1 ^ byte(int8(p)>>7)&0x1b // p *= 3
-		q ^= q << 1                          // q /= 3
-		q ^= q << 2
-		q ^= q << 4
-		q ^= byte(int8(q)>>7) & 0x09
-		x := q ^ rotl(q, 1) ^ rotl(q, 2) ^ rotl(q, 3) ^ rotl(q, 4)
-		s[p] = x ^ 0x63
-		if p == 1 {
-			break
-		}
-	}
-	s[0] = 0x63
-	return s
-}()
-
-func rotl(x byte, n uint) byte { return x<<n | x>>(8-n) }
-
-func subWord(w uint32) uint32 {
-	return uint32(sbox[w>>24])<<24 | uint32(sbox[w>>16&0xff])<<16 | uint32(sbox[w>>8&0xff])<<8 | uint32(sbox[w&0xff])
+// subByte is the AES S-box (FIPS 197 §5.1.1) of x, computed without a
+// table and without a branch on x (the key expansion runs on secret
+// bytes; a table lookup would leak them through the cache): the inverse
+// in GF(2^8) as x^254, then the affine transformation.
+func subByte(x byte) byte {
+	x2 := gmulCT(x, x)
+	x3 := gmulCT(x2, x)
+	x6 := gmulCT(x3, x3)
+	x12 := gmulCT(x6, x6)
+	x15 := gmulCT(x12, x3)
+	x30 := gmulCT(x15, x15)
+	x60 := gmulCT(x30, x30)
+	x120 := gmulCT(x60, x60)
+	x126 := gmulCT(x120, x6)
+	x127 := gmulCT(x126, x)
+	y := gmulCT(x127, x127) // x^254: 1/x, and 0 for 0
+	return y ^ rotl(y, 1) ^ rotl(y, 2) ^ rotl(y, 3) ^ rotl(y, 4) ^ 0x63
 }
 
-// xtime multiplies by x in GF(2^8).
-func xtime(b byte) byte { return b<<1 ^ byte(int8(b)>>7)&0x1b }
-
-func gmul(a, b byte) byte {
+// gmulCT multiplies in GF(2^8) in constant time (masks, no branches).
+func gmulCT(a, b byte) byte {
 	var r byte
-	for b != 0 {
-		if b&1 != 0 {
-			r ^= a
-		}
+	for i := 0; i < 8; i++ {
+		r ^= a & -(b & 1)
 		a = xtime(a)
 		b >>= 1
 	}
 	return r
 }
 
+func rotl(x byte, n uint) byte { return x<<n | x>>(8-n) }
+
+func subWord(w uint32) uint32 {
+	return uint32(subByte(byte(w>>24)))<<24 | uint32(subByte(byte(w>>16)))<<16 |
+		uint32(subByte(byte(w>>8)))<<8 | uint32(subByte(byte(w)))
+}
+
+// xtime multiplies by x in GF(2^8).
+func xtime(b byte) byte { return b<<1 ^ byte(int8(b)>>7)&0x1b }
+
 // invMixColumns applies InvMixColumns (FIPS 197 §5.3.3) to one 16-byte
 // round key.
 func invMixColumns(k []byte) {
 	for c := 0; c < 4; c++ {
 		a0, a1, a2, a3 := k[4*c], k[4*c+1], k[4*c+2], k[4*c+3]
-		k[4*c] = gmul(a0, 14) ^ gmul(a1, 11) ^ gmul(a2, 13) ^ gmul(a3, 9)
-		k[4*c+1] = gmul(a0, 9) ^ gmul(a1, 14) ^ gmul(a2, 11) ^ gmul(a3, 13)
-		k[4*c+2] = gmul(a0, 13) ^ gmul(a1, 9) ^ gmul(a2, 14) ^ gmul(a3, 11)
-		k[4*c+3] = gmul(a0, 11) ^ gmul(a1, 13) ^ gmul(a2, 9) ^ gmul(a3, 14)
+		k[4*c] = gmulCT(a0, 14) ^ gmulCT(a1, 11) ^ gmulCT(a2, 13) ^ gmulCT(a3, 9)
+		k[4*c+1] = gmulCT(a0, 9) ^ gmulCT(a1, 14) ^ gmulCT(a2, 11) ^ gmulCT(a3, 13)
+		k[4*c+2] = gmulCT(a0, 13) ^ gmulCT(a1, 9) ^ gmulCT(a2, 14) ^ gmulCT(a3, 11)
+		k[4*c+3] = gmulCT(a0, 11) ^ gmulCT(a1, 13) ^ gmulCT(a2, 9) ^ gmulCT(a3, 14)
 	}
 }
 
