@@ -182,7 +182,9 @@ func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) er
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	opts := capture.Options{Size: size}
+	// A pipe or a terminal is a live capture (tcpdump -U -w -): each
+	// packet goes out as soon as it is in.
+	opts := capture.Options{Size: size, Stream: size == 0 && isStdio(inPath)}
 	if keys.mssl != nil {
 		opts.MSSL = keys.mssl.CaptureOpener()
 	}

@@ -66,6 +66,12 @@ type Options struct {
 	// MSSL, when set, decrypts MSSL records (UDP port 7412) too: it sees
 	// every IPv4 UDP datagram that is not ESP, in capture order.
 	MSSL UDPOpener
+	// Stream delivers each packet as soon as it is read (a live capture
+	// on a pipe, `tcpdump -U -w - | mstool decrypt - -o -`): batches of
+	// one packet, and the output flushed whenever the writer has caught
+	// up with the reader. Without it, packets wait for a full batch and
+	// the output for its buffer to fill.
+	Stream bool
 }
 
 // Format is a capture file format.
@@ -196,6 +202,9 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 	// window packets in batches of per, at least two batches per worker
 	// plus the reader's and the writer's.
 	per := min(maxBatch, max(1, window/(2*workers+2)))
+	if opts.Stream {
+		per = 1
+	}
 	nb := max(1, window/per)
 
 	cr := &countingReader{r: in}
@@ -313,6 +322,12 @@ func DecryptCapture(ctx context.Context, in io.Reader, out io.Writer, sas []*esp
 		}
 		b.chunks = b.chunks[:0]
 		free <- b
+		if opts.Stream && writeErr == nil && len(order) == 0 {
+			if err := snk.flush(); err != nil {
+				writeErr = fmt.Errorf("capture: writing: %w", err)
+				cancel()
+			}
+		}
 		if opts.Progress != nil {
 			if n := cr.n.Load(); n-lastReport >= progressEvery {
 				lastReport = n

@@ -10,6 +10,7 @@ import (
 	mrand "math/rand/v2"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -475,6 +476,100 @@ func BenchmarkDecryptCapture(b *testing.B) {
 				if _, err := DecryptCapture(context.Background(), bytes.NewReader(data), io.Discard, f.All(), Options{}); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// With Stream, each packet of a live capture comes out before the next
+// one goes in: the writer of the input waits for each decrypted packet on
+// the output pipe (a bounded wait: a packet held back for a batch or a
+// buffer fails the test instead of hanging it).
+func TestStream(t *testing.T) {
+	for _, ng := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ng=%v", ng), func(t *testing.T) {
+			lt := layers.LinkTypeRaw
+			f, out, back := session(t, 7, safile.Options{Suite: esp.Suites[0]})
+			pkts := traffic(t, lt, out, back, 6)
+			whole := build(t, lt, ng, pkts)
+			// The capture's bytes packet by packet: the header, then
+			// each record (build(n) - build(n-1)).
+			var parts [][]byte
+			prev := build(t, lt, ng, nil)
+			parts = append(parts, prev)
+			for i := range pkts {
+				cur := build(t, lt, ng, pkts[:i+1])
+				parts = append(parts, cur[len(prev):])
+				prev = cur
+			}
+			if !bytes.Equal(bytes.Join(parts, nil), whole) {
+				t.Fatal("capture does not split into records")
+			}
+
+			inR, inW := io.Pipe()
+			outR, outW := io.Pipe()
+			done := make(chan error, 1)
+			go func() {
+				_, err := DecryptCapture(context.Background(), inR, outW, f.All(), Options{Stream: true})
+				outW.CloseWithError(err)
+				done <- err
+			}()
+			// Read the output in the background, frame by frame.
+			frames := make(chan []byte, len(pkts))
+			readErr := make(chan error, 1)
+			go func() {
+				defer close(frames)
+				if ng {
+					r, err := pcapgo.NewNgReader(outR, pcapgo.DefaultNgReaderOptions)
+					if err != nil {
+						readErr <- err
+						return
+					}
+					for {
+						d, _, err := r.ReadPacketData()
+						if err != nil {
+							readErr <- err
+							return
+						}
+						frames <- append([]byte(nil), d...)
+					}
+				}
+				r, err := pcapgo.NewReader(outR)
+				if err != nil {
+					readErr <- err
+					return
+				}
+				for {
+					d, _, err := r.ReadPacketData()
+					if err != nil {
+						readErr <- err
+						return
+					}
+					frames <- append([]byte(nil), d...)
+				}
+			}()
+			if _, err := inW.Write(parts[0]); err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range parts[1:] {
+				if _, err := inW.Write(p); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case got, ok := <-frames:
+					if !ok {
+						t.Fatalf("packet %d: output ended: %v", i, <-readErr)
+					}
+					if !bytes.Equal(got, pkts[i].want) {
+						t.Fatalf("packet %d: got %x, want %x", i, got, pkts[i].want)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatalf("packet %d: not written out while the input waits for the next one", i)
+				}
+			}
+			inW.Close()
+			if err := <-done; err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
