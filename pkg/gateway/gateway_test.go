@@ -26,6 +26,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message/pool"
 	coapudp "github.com/plgd-dev/go-coap/v3/udp"
 	udpClient "github.com/plgd-dev/go-coap/v3/udp/client"
+	"github.com/plgd-dev/go-coap/v3/udp/coder"
 
 	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/tasks"
@@ -563,34 +564,144 @@ func TestGatewayFlood(t *testing.T) {
 		t.Errorf("flood took %v", d)
 	}
 
-	// Malformed CoAP in an authenticated session is dropped and counted;
-	// the session still works.
-	key, _ := hex.DecodeString(keyAlice)
-	dc, err := piondtls.Dial("udp", addr, &piondtls.Config{
-		PSK:             func([]byte) ([]byte, error) { return key, nil },
-		PSKIdentityHint: []byte("alice"),
-		CipherSuites:    []piondtls.CipherSuiteID{piondtls.TLS_PSK_WITH_AES_128_CCM_8},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 10; i++ {
-		dc.Write([]byte{0xff, 0xff, 0xff})
-	}
-	dc.Close()
-	// Each is dropped and none ends the gateway; how many the session
-	// reads before the close_notify ends it varies with the load (at
-	// least the first).
-	deadline = time.Now().Add(5 * time.Second)
-	for tg.g.Stats().CoAPMalformed < 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("malformed CoAP not counted: %+v", tg.g.Stats())
+	// Malformed CoAP in an authenticated session is dropped and counted,
+	// each of them; the session still serves a request.
+	dc := rawSession(t, addr, "alice", keyAlice)
+	s0 := tg.g.Stats()
+	const malformed = 10
+	for i := 0; i < malformed; i++ {
+		if _, err := dc.Write([]byte{0xff, 0xff, 0xff}); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
+	}
+	if code, rsts := rawGet(t, dc, 1, "/dev1/adc?ch=0"); code != codes.Content || rsts != 0 {
+		t.Fatalf("after the flood: %v, %d resets", code, rsts)
+	}
+	if s := tg.g.Stats(); s.CoAPMalformed-s0.CoAPMalformed != malformed || s.Overrun != 0 {
+		t.Errorf("%d malformed in a session: %+v", malformed, s)
 	}
 	cc := dialCoAPS(t, tg.g.Addr(), "alice", keyAlice)
 	if a := request(t, cc, codes.GET, "/dev1/adc?ch=0", ""); a.code != codes.Content {
 		t.Fatalf("after the flood: %v %s", a.code, a.body)
+	}
+}
+
+// rawSession is a DTLS session without a CoAP client on it: the test
+// writes datagrams of its choice.
+func rawSession(t *testing.T, addr net.Addr, identity, keyHex string) *piondtls.Conn {
+	t.Helper()
+	key, _ := hex.DecodeString(keyHex)
+	dc, err := piondtls.Dial("udp", addr.(*net.UDPAddr), &piondtls.Config{
+		PSK:             func([]byte) ([]byte, error) { return key, nil },
+		PSKIdentityHint: []byte(identity),
+		CipherSuites:    []piondtls.CipherSuiteID{piondtls.TLS_PSK_WITH_AES_128_CCM_8},
+	})
+	if err != nil {
+		t.Fatalf("dtls dial as %s: %v", identity, err)
+	}
+	t.Cleanup(func() { dc.Close() })
+	return dc
+}
+
+// rawGet sends a confirmable GET with message ID mid on a raw session and
+// reads until its piggy-backed response: its code, and how many Resets
+// came before it.
+func rawGet(t *testing.T, dc *piondtls.Conn, mid uint16, path string) (codes.Code, int) {
+	t.Helper()
+	p, q, _ := strings.Cut(path, "?")
+	m := message.Message{Code: codes.GET, Type: message.Confirmable, MessageID: int32(mid), Token: []byte{0x7a, byte(mid)}}
+	var err error
+	if m.Options, _, err = m.Options.SetPath(make([]byte, 64), p); err != nil {
+		t.Fatal(err)
+	}
+	if q != "" {
+		m.Options = m.Options.Add(message.Option{ID: message.URIQuery, Value: []byte(q)})
+	}
+	b := make([]byte, 256)
+	n, err := coder.DefaultCoder.Encode(m, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.Write(b[:n]); err != nil {
+		t.Fatal(err)
+	}
+	dc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer dc.SetReadDeadline(time.Time{})
+	rsts := 0
+	for {
+		n, err := dc.Read(b)
+		if err != nil {
+			t.Fatalf("GET %s: %v (%d resets before)", path, err, rsts)
+		}
+		var r message.Message
+		r.Options = make(message.Options, 0, 16)
+		if _, err := coder.DefaultCoder.Decode(b[:n], &r); err != nil {
+			t.Fatalf("GET %s: an answer that is not CoAP: %x", path, b[:n])
+		}
+		switch {
+		case r.Type == message.Reset && r.Code == codes.Empty && n == 4:
+			rsts++
+		case r.Type == message.Acknowledgement && r.MessageID == int32(mid) && bytes.Equal(r.Token, m.Token):
+			return r.Code, rsts
+		default:
+			t.Fatalf("GET %s: unexpected %v %v (mid %d)", path, r.Type, r.Code, r.MessageID)
+		}
+	}
+}
+
+// Every kind of malformed CoAP message inside a session is dropped and
+// counted, a confirmable one whose header can be read is reset, none
+// runs a task or ends the session, and a request sent after them on the
+// same session is served.
+func TestGatewayMalformedCoAPInSession(t *testing.T) {
+	tg := startGW(t, testConfig(t, ""), Options{})
+	bad := []struct {
+		name  string
+		b     []byte
+		reset bool
+	}{
+		{"too short", []byte{0xff, 0xff, 0xff}, false},
+		{"version 2", []byte{0x80, 0x01, 0x00, 0x01}, false},
+		{"token length 15", []byte{0x4f, 0x01, 0x00, 0x02}, true},
+		{"reserved option delta 15", []byte{0x40, 0x01, 0x00, 0x03, 0xf0}, true},
+		{"option truncated", []byte{0x50, 0x01, 0x00, 0x04, 0xb5, 'a'}, false},
+		{"payload marker without payload", []byte{0x40, 0x01, 0x00, 0x05, 0xff}, true},
+		{"Empty with a token", []byte{0x41, 0x00, 0x00, 0x06, 0x01}, true},
+		{"Empty with bytes", []byte{0x40, 0x00, 0x00, 0x07, 0xff, 0x01}, true},
+		{"Empty non-confirmable", []byte{0x50, 0x00, 0x00, 0x08}, false},
+		{"ACK carrying a request", []byte{0x60, 0x01, 0x00, 0x09}, false},
+		{"RST that is not Empty", []byte{0x70, 0x45, 0x00, 0x0a}, false},
+		{"reserved class 1", []byte{0x50, 0x20, 0x00, 0x0b}, false},
+		{"reserved class 7", []byte{0x40, 0xe0, 0x00, 0x0c}, true},
+		{"over MaxMessage", append([]byte{0x50, 0x01, 0x00, 0x0d, 0xff}, make([]byte, MaxMessage)...), false},
+	}
+	dc := rawSession(t, tg.g.Addr(), "alice", keyAlice)
+	resets := 0
+	for i, x := range bad {
+		if ok, rst := checkCoAP(x.b); ok || (rst != nil) != x.reset {
+			t.Errorf("%s: checkCoAP %v, reset %x", x.name, ok, rst)
+		}
+		if _, err := dc.Write(x.b); err != nil {
+			t.Fatal(err)
+		}
+		if x.reset {
+			resets++
+		}
+		// A few at a time: the session's backlog is bounded (overrun).
+		if i%4 == 3 || i == len(bad)-1 {
+			if code, n := rawGet(t, dc, uint16(100+i), "/dev1/adc?ch=1"); code != codes.Content || n != resets {
+				t.Fatalf("after %s: %v, %d resets (want %d)", x.name, code, n, resets)
+			}
+			resets = 0
+		}
+	}
+	s := tg.g.Stats()
+	if s.CoAPMalformed != uint64(len(bad)) || s.Requests != 4 || s.Success != 4 || s.Errors != 0 || s.Overrun != 0 || s.Sessions != 1 {
+		t.Errorf("%d malformed: %+v", len(bad), s)
+	}
+	// A ping (an Empty confirmable message) is not malformed.
+	if ok, _ := checkCoAP([]byte{0x40, 0x00, 0x00, 0x01}); !ok {
+		t.Error("a CoAP ping is malformed")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/transport/v5/deadline"
 	"github.com/plgd-dev/go-coap/v3/message"
+	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
 )
 
@@ -257,21 +258,72 @@ func (c *dtlsConn) HandshakeContext(ctx context.Context) error {
 	return nil
 }
 
+// Read returns the next CoAP message of the session. A datagram that is
+// not one (checkCoAP) is dropped and counted here, because go-coap's
+// DTLS session would not count it, would serve some of them as requests
+// (an ACK carrying a request, an Empty message with a token) and ends the
+// session at a datagram over its size limit. A Confirmable one whose
+// header can be read is rejected with a Reset (RFC 7252 §4.2), as
+// go-coap does.
 func (c *dtlsConn) Read(b []byte) (int, error) {
 	for {
 		n, err := c.Conn.Read(b)
-		if err != nil || validCoAP(b[:n]) {
+		if err != nil {
 			return n, err
 		}
+		ok, rst := checkCoAP(b[:n])
+		if ok {
+			return n, nil
+		}
 		c.st.coapMalformed.Add(1)
+		if rst != nil {
+			// Best effort: a failed write shows in the next Read.
+			c.Conn.Write(rst)
+		}
 	}
 }
 
-// validCoAP reports whether b parses as a CoAP message (RFC 7252 §3).
-func validCoAP(b []byte) bool {
+// checkCoAP reports whether b is a CoAP message the gateway serves (RFC
+// 7252 §3, §4): it decodes, fits MaxMessage, and is not one of the
+// message format errors of §4.1–§4.3 (an Empty message with a token or
+// bytes after the header, an Empty Non-confirmable message, an
+// Acknowledgement or Reset carrying a request, a Reset that is not
+// Empty) nor a code of the reserved classes 1, 6 and 7. For a
+// Confirmable message that fails, rst is the Reset that rejects it.
+func checkCoAP(b []byte) (ok bool, rst []byte) {
+	if len(b) < 4 || b[0]>>6 != 1 {
+		return false, nil // no header, or another version: ignored (§3)
+	}
+	typ := message.Type(b[0] >> 4 & 3)
+	if typ == message.Confirmable {
+		rst = []byte{0x70, 0, b[2], b[3]} // ver 1, RST, TKL 0, 0.00, the message ID
+	}
+	if len(b) > MaxMessage {
+		return false, rst
+	}
 	var m message.Message
-	opts := make(message.Options, 0, 32)
-	m.Options = opts
-	_, err := coder.DefaultCoder.Decode(b, &m)
-	return err == nil
+	for n := 16; ; n *= 2 { // as go-coap: more room for options until they fit
+		m.Options = make(message.Options, 0, n)
+		_, err := coder.DefaultCoder.Decode(b, &m)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, message.ErrOptionsTooSmall) {
+			return false, rst
+		}
+	}
+	code := codes.Code(b[1])
+	switch class := code >> 5; {
+	case code == codes.Empty:
+		if len(b) > 4 || typ == message.NonConfirmable {
+			return false, rst
+		}
+	case class == 1 || class >= 6:
+		return false, rst
+	case class == 0 && (typ == message.Acknowledgement || typ == message.Reset):
+		return false, nil // an ACK or RST is rejected by ignoring it (§4.2)
+	case typ == message.Reset:
+		return false, nil
+	}
+	return true, nil
 }
