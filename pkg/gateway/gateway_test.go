@@ -784,3 +784,128 @@ func TestGatewayPlain(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// waitStats waits (bounded) until ok holds for the gateway's counters.
+func waitStats(t *testing.T, g *Gateway, what string, ok func(s Stats) bool) Stats {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := g.Stats()
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %+v", what, s)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// DTLS-level garbage is dropped and counted: datagrams that are not DTLS
+// records (from an address without a session, and from one with a
+// session), a handshake with an unknown PSK identity, and records that
+// fail authentication inside a session; the session then still serves a
+// request, and nothing is counted twice.
+func TestGatewayDTLSAttacks(t *testing.T) {
+	tg := startGW(t, testConfig(t, ""), Options{HandshakeTimeout: 2 * time.Second})
+	addr := tg.g.Addr().(*net.UDPAddr)
+
+	// Garbage from an address without a session.
+	junk, err := net.DialUDP("udp", nil, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer junk.Close()
+	const garbage = 5
+	for i := 0; i < garbage; i++ {
+		junk.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+	}
+	waitStats(t, tg.g, "garbage", func(s Stats) bool { return s.DTLSGarbage == garbage })
+
+	// A ClientHello with an unknown PSK identity: the handshake fails.
+	key, _ := hex.DecodeString(keyAlice)
+	mc, err := piondtls.Dial("udp", addr, &piondtls.Config{
+		PSK:             func([]byte) ([]byte, error) { return key, nil },
+		PSKIdentityHint: []byte("mallory"),
+		CipherSuites:    []piondtls.CipherSuiteID{piondtls.TLS_PSK_WITH_AES_128_CCM_8},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	err = mc.HandshakeContext(hctx)
+	cancel()
+	mc.Close()
+	if err == nil {
+		t.Fatal("an unknown identity got a session")
+	}
+	waitStats(t, tg.g, "unknown identity", func(s Stats) bool { return s.HandshakeFailed == 1 && s.Peers == 0 })
+
+	// A session whose socket the test shares: it writes garbage and forged
+	// records from the session's own address.
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := piondtls.Client(&sharedPC{PacketConn: pc}, addr, &piondtls.Config{
+		PSK:             func([]byte) ([]byte, error) { return key, nil },
+		PSKIdentityHint: []byte("alice"),
+		CipherSuites:    []piondtls.CipherSuiteID{piondtls.TLS_PSK_WITH_AES_128_CCM_8},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	hctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	err = dc.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := rawGet(t, dc, 1, "/dev1/id"); code != codes.Content {
+		t.Fatalf("GET /dev1/id: %v", code)
+	}
+	notRecords := [][]byte{
+		[]byte("not a record at all"),
+		{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 200, 1, 2, 3},     // longer than the datagram
+		{99, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 2, 1, 2},          // unknown content type
+		{23, 0x03, 0x03, 0, 1, 0, 0, 0, 0, 0, 9, 0, 2, 1, 2},          // TLS, not DTLS
+		{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 1, 1, 0xff, 0xff}, // a record, then bytes
+	}
+	for _, b := range notRecords {
+		if dtlsRecords(b) {
+			t.Errorf("%x: taken for DTLS records", b)
+		}
+		pc.WriteTo(b, addr)
+	}
+	const forged = 4
+	for i := 0; i < forged; i++ {
+		// Application data in epoch 1, sequence numbers the session has
+		// not seen: explicit nonce, ciphertext and CCM-8 tag of no key.
+		rec := []byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 1, 0, byte(i), 0, 26}
+		rec = append(rec, bytes.Repeat([]byte{byte(0xa0 + i)}, 26)...)
+		if !dtlsRecords(rec) {
+			t.Fatalf("%x: not taken for a DTLS record", rec)
+		}
+		pc.WriteTo(rec, addr)
+	}
+	// The session reads in order: once this is answered, everything
+	// before it has been counted.
+	if code, _ := rawGet(t, dc, 2, "/dev1/adc?ch=2"); code != codes.Content {
+		t.Fatalf("after the attack: %v", code)
+	}
+	s := tg.g.Stats()
+	if s.DTLSGarbage != garbage+uint64(len(notRecords)) || s.DTLSAuthFailed != forged || s.HandshakeFailed != 1 ||
+		s.Sessions != 1 || s.CoAPMalformed != 0 || s.Errors != 0 || s.Success != 2 {
+		t.Errorf("after the attack: %+v", s)
+	}
+	// The client ends its session: not an error either.
+	dc.Close()
+	s = waitStats(t, tg.g, "session closed", func(s Stats) bool { return s.Peers == 0 })
+	if s.Errors != 0 {
+		t.Errorf("after the session: %+v", s)
+	}
+}
+
+// sharedPC is a client's UDP socket that the test also writes to.
+type sharedPC struct{ net.PacketConn }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pion/dtls/v3"
+	"github.com/pion/logging"
 	"github.com/pion/transport/v5/deadline"
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
@@ -39,6 +41,50 @@ func isClientHello(b []byte) bool {
 	return b[0] == contentTypeHandshake && b[1] == 0xfe && (b[2] == 0xfd || b[2] == 0xff) &&
 		b[3] == 0 && b[4] == 0 && b[recordHeaderLen] == handshakeClientHello
 }
+
+// dtlsRecords reports whether b is one or more whole DTLS 1.0 or 1.2
+// records (RFC 6347 §4.1) with a content type the gateway speaks (change
+// cipher spec, alert, handshake, application data: no connection IDs
+// are negotiated), as pion/dtls unpacks them. pion drops anything else
+// without a word; the mux drops and counts it first.
+func dtlsRecords(b []byte) bool {
+	for len(b) > 0 {
+		if len(b) <= recordHeaderLen || b[0] < 20 || b[0] > 23 || b[1] != 0xfe || (b[2] != 0xfd && b[2] != 0xff) {
+			return false
+		}
+		n := recordHeaderLen + int(binary.BigEndian.Uint16(b[11:13]))
+		if n > len(b) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
+
+// pionLog is the pion/dtls logger: it counts the records pion drops
+// because they fail authentication (a MAC that does not verify: forged,
+// corrupted, or under another key), which pion reports only in a debug
+// line, and discards everything else (pion/dtls logs nothing above debug).
+// TestGatewayDTLSAttacks notices if a pion/dtls release words it otherwise.
+type pionLog struct{ st *stats }
+
+const pionDecryptFailed = "%s: decrypt failed: %s" // pion/dtls conn.go, handleIncomingPacket
+
+func (l pionLog) NewLogger(string) logging.LeveledLogger { return l }
+func (l pionLog) Debugf(format string, _ ...any) {
+	if format == pionDecryptFailed {
+		l.st.dtlsAuthFailed.Add(1)
+	}
+}
+func (pionLog) Trace(string)          {}
+func (pionLog) Tracef(string, ...any) {}
+func (pionLog) Debug(string)          {}
+func (pionLog) Info(string)           {}
+func (pionLog) Infof(string, ...any)  {}
+func (pionLog) Warn(string)           {}
+func (pionLog) Warnf(string, ...any)  {}
+func (pionLog) Error(string)          {}
+func (pionLog) Errorf(string, ...any) {}
 
 // udpMux is a dtlsnet.PacketListener on one UDP socket: one net.PacketConn
 // per remote address. Datagrams that cannot start a session, peers beyond
@@ -100,6 +146,10 @@ func (m *udpMux) read() {
 			}
 		}
 		m.mu.Unlock()
+		if !dtlsRecords(buf[:n]) {
+			m.st.dtlsGarbage.Add(1)
+			continue
+		}
 		select {
 		case p.in <- append([]byte(nil), buf[:n]...):
 		case <-p.closed:
@@ -242,11 +292,18 @@ type dtlsConn struct {
 	done     bool // the handshake completed (go-coap may call HandshakeContext again)
 }
 
+// handshakeError is a failed DTLS handshake, counted as such
+// (handshake_failed) and not again when go-coap reports it.
+type handshakeError struct{ err error }
+
+func (e *handshakeError) Error() string { return "dtls handshake: " + e.err.Error() }
+func (e *handshakeError) Unwrap() error { return e.err }
+
 // HandshakeContext runs the handshake (go-coap calls it before serving).
 func (c *dtlsConn) HandshakeContext(ctx context.Context) error {
 	if err := c.Conn.HandshakeContext(ctx); err != nil {
 		c.st.handshakeFailed.Add(1)
-		return err
+		return &handshakeError{err}
 	}
 	if !c.done {
 		c.done = true
