@@ -89,7 +89,7 @@ type Gateway struct {
 type stats struct {
 	datagrams, dtlsGarbage, peersRefused, overrun    atomic.Uint64
 	handshakeFailed, sessions, coapMalformed, errors atomic.Uint64
-	requests, dtlsAuthFailed                         atomic.Uint64
+	requests, dtlsAuthFailed, httpsHandshakeFailed   atomic.Uint64
 	byClass                                          [6]atomic.Uint64 // 2.xx .. 5.xx by class
 }
 
@@ -195,8 +195,8 @@ func (g *Gateway) Stats() Stats {
 	s := Stats{
 		Datagrams: g.st.datagrams.Load(), DTLSGarbage: g.st.dtlsGarbage.Load(), PeersRefused: g.st.peersRefused.Load(),
 		Overrun: g.st.overrun.Load(), HandshakeFailed: g.st.handshakeFailed.Load(), Sessions: g.st.sessions.Load(),
-		DTLSAuthFailed: g.st.dtlsAuthFailed.Load(),
-		CoAPMalformed:  g.st.coapMalformed.Load(), Errors: g.st.errors.Load(), Requests: g.st.requests.Load(),
+		DTLSAuthFailed: g.st.dtlsAuthFailed.Load(), HTTPSHandshakeFailed: g.st.httpsHandshakeFailed.Load(),
+		CoAPMalformed: g.st.coapMalformed.Load(), Errors: g.st.errors.Load(), Requests: g.st.requests.Load(),
 		Success: g.st.byClass[2].Load(), ClientError: g.st.byClass[4].Load(), ServerError: g.st.byClass[5].Load(),
 	}
 	g.mu.Lock()
