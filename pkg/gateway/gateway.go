@@ -102,7 +102,7 @@ type Stats struct {
 	Overrun         uint64 `json:"overrun"`          // dropped: a peer's reader was behind
 	HandshakeFailed uint64 `json:"handshake_failed"` // DTLS handshakes that failed or timed out
 	Sessions        uint64 `json:"sessions"`         // DTLS sessions established
-	CoAPMalformed   uint64 `json:"coap_malformed"`   // dropped: not a CoAP message
+	CoAPMalformed   uint64 `json:"coap_malformed"`   // dropped: not a CoAP message the gateway serves (checkCoAP; plain: what go-coap cannot decode)
 	Errors          uint64 `json:"errors"`           // other errors of the CoAP layer (a response not sent)
 	Requests        uint64 `json:"requests"`
 	// HTTPSHandshakeFailed counts HTTPS connections closed before their
