@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -130,8 +131,13 @@ func runGateway(ui *UI, c *cli.Context) error {
 			if ui.JSON {
 				return ui.WriteJSON(map[string]any{"event": "stopped", "stats": s})
 			}
-			ui.Infof("stopped: %d requests (%d answered 2.xx, %d 4.xx, %d 5.xx), %d DTLS sessions, %d handshakes failed, %d datagrams dropped",
-				s.Requests, s.Success, s.ClientError, s.ServerError, s.Sessions, s.HandshakeFailed, s.DTLSGarbage+s.PeersRefused+s.Overrun+s.CoAPMalformed)
+			https := ""
+			if cfg.HTTPS != "" {
+				https = fmt.Sprintf(", %d HTTPS handshakes failed", s.HTTPSHandshakeFailed)
+			}
+			ui.Infof("stopped: %d requests (%d answered 2.xx, %d 4.xx, %d 5.xx), %d DTLS sessions, %d handshakes failed, %d datagrams dropped%s",
+				s.Requests, s.Success, s.ClientError, s.ServerError, s.Sessions, s.HandshakeFailed,
+				s.DTLSGarbage+s.PeersRefused+s.Overrun+s.DTLSAuthFailed+s.CoAPMalformed, https)
 			return nil
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,16 +206,37 @@ identity bob psk=bob.psk tasks=uptime
 		time.Sleep(500 * time.Millisecond)
 	}
 
+	// Datagrams that are not DTLS are dropped and counted.
+	uc, err := net.Dial("udp", strings.TrimPrefix(base, "coaps://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const garbage = 3
+	for i := 0; i < garbage; i++ {
+		uc.Write([]byte("not DTLS"))
+	}
+	uc.Close()
+	// A CoAP request is answered after them (the gateway reads its
+	// socket in order).
+	if out := coapClient(t, coap, append(alice, base+"/dev1/id")...); !strings.Contains(out, "mcu: atmega328p") {
+		t.Fatalf("GET /dev1/id after garbage: %s", out)
+	}
+
 	last := gw.stop(t)
 	var stopped struct {
 		Event string
 		Stats struct {
 			Requests, Success, ClientError, ServerError uint64
 			HandshakeFailed                             uint64 `json:"handshake_failed"`
+			DTLSGarbage                                 uint64 `json:"dtls_garbage"`
+			DTLSAuthFailed                              uint64 `json:"dtls_auth_failed"`
 		}
 	}
+	// The wrong key's handshake fails, and its Finished record fails
+	// authentication (OpenSSL may retransmit it).
 	if err := json.Unmarshal([]byte(last), &stopped); err != nil || stopped.Event != "stopped" ||
-		stopped.Stats.Success < 6 || stopped.Stats.HandshakeFailed == 0 {
+		stopped.Stats.Success < 7 || stopped.Stats.HandshakeFailed == 0 ||
+		stopped.Stats.DTLSGarbage < garbage || stopped.Stats.DTLSAuthFailed == 0 {
 		t.Fatalf("last line: %s", last)
 	}
 	t.Logf("%s", last)

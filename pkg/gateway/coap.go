@@ -62,6 +62,10 @@ func (h *handler) errorsFunc(err error) {
 		h.g.st.coapMalformed.Add(1)
 		return
 	}
+	var he *handshakeError
+	if errors.As(err, &he) {
+		return // counted: handshake_failed
+	}
 	h.g.st.errors.Add(1)
 }
 

@@ -89,26 +89,30 @@ type Gateway struct {
 type stats struct {
 	datagrams, dtlsGarbage, peersRefused, overrun    atomic.Uint64
 	handshakeFailed, sessions, coapMalformed, errors atomic.Uint64
-	requests                                         atomic.Uint64
+	requests, dtlsAuthFailed, httpsHandshakeFailed   atomic.Uint64
 	byClass                                          [6]atomic.Uint64 // 2.xx .. 5.xx by class
 }
 
 // Stats are the gateway's counters (the --json status line).
 type Stats struct {
-	Datagrams       uint64         `json:"datagrams"`        // UDP datagrams received on the DTLS port
-	DTLSGarbage     uint64         `json:"dtls_garbage"`     // dropped: not a ClientHello from a peer without a session
-	PeersRefused    uint64         `json:"peers_refused"`    // dropped: too many peers
-	Overrun         uint64         `json:"overrun"`          // dropped: a peer's reader was behind
-	HandshakeFailed uint64         `json:"handshake_failed"` // DTLS handshakes that failed or timed out
-	Sessions        uint64         `json:"sessions"`         // DTLS sessions established
-	CoAPMalformed   uint64         `json:"coap_malformed"`   // dropped: not a CoAP message
-	Errors          uint64         `json:"errors"`           // other errors of the CoAP layer (a response not sent)
-	Requests        uint64         `json:"requests"`
-	Success         uint64         `json:"success"`      // 2.xx
-	ClientError     uint64         `json:"client_error"` // 4.xx
-	ServerError     uint64         `json:"server_error"` // 5.xx
-	Peers           int            `json:"peers"`        // DTLS peers with state now
-	Devices         []DeviceStatus `json:"devices"`
+	Datagrams       uint64 `json:"datagrams"`        // UDP datagrams received on the DTLS port
+	DTLSGarbage     uint64 `json:"dtls_garbage"`     // dropped: not a ClientHello from a peer without a session, not DTLS records from one with
+	DTLSAuthFailed  uint64 `json:"dtls_auth_failed"` // dropped: DTLS records that failed authentication
+	PeersRefused    uint64 `json:"peers_refused"`    // dropped: too many peers
+	Overrun         uint64 `json:"overrun"`          // dropped: a peer's reader was behind
+	HandshakeFailed uint64 `json:"handshake_failed"` // DTLS handshakes that failed or timed out
+	Sessions        uint64 `json:"sessions"`         // DTLS sessions established
+	CoAPMalformed   uint64 `json:"coap_malformed"`   // dropped: not a CoAP message the gateway serves (checkCoAP; plain: what go-coap cannot decode)
+	Errors          uint64 `json:"errors"`           // other errors of the CoAP layer (a response not sent)
+	Requests        uint64 `json:"requests"`
+	// HTTPSHandshakeFailed counts HTTPS connections closed before their
+	// TLS handshake completed (refused, aborted or timed out).
+	HTTPSHandshakeFailed uint64         `json:"https_handshake_failed"`
+	Success              uint64         `json:"success"`      // 2.xx
+	ClientError          uint64         `json:"client_error"` // 4.xx
+	ServerError          uint64         `json:"server_error"` // 5.xx
+	Peers                int            `json:"peers"`        // DTLS peers with state now
+	Devices              []DeviceStatus `json:"devices"`
 }
 
 // New checks cfg and opt and makes a Gateway; Serve runs it.
@@ -191,6 +195,7 @@ func (g *Gateway) Stats() Stats {
 	s := Stats{
 		Datagrams: g.st.datagrams.Load(), DTLSGarbage: g.st.dtlsGarbage.Load(), PeersRefused: g.st.peersRefused.Load(),
 		Overrun: g.st.overrun.Load(), HandshakeFailed: g.st.handshakeFailed.Load(), Sessions: g.st.sessions.Load(),
+		DTLSAuthFailed: g.st.dtlsAuthFailed.Load(), HTTPSHandshakeFailed: g.st.httpsHandshakeFailed.Load(),
 		CoAPMalformed: g.st.coapMalformed.Load(), Errors: g.st.errors.Load(), Requests: g.st.requests.Load(),
 		Success: g.st.byClass[2].Load(), ClientError: g.st.byClass[4].Load(), ServerError: g.st.byClass[5].Load(),
 	}
@@ -217,6 +222,7 @@ func (g *Gateway) dtlsConfig() *dtls.Config {
 			return nil, fmt.Errorf("gateway: unknown PSK identity %q", identity)
 		},
 		ExtendedMasterSecret: dtls.RequestExtendedMasterSecret,
+		LoggerFactory:        pionLog{&g.st},
 	}
 }
 

@@ -24,8 +24,10 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/message/pool"
+	"github.com/plgd-dev/go-coap/v3/options"
 	coapudp "github.com/plgd-dev/go-coap/v3/udp"
 	udpClient "github.com/plgd-dev/go-coap/v3/udp/client"
+	"github.com/plgd-dev/go-coap/v3/udp/coder"
 
 	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/tasks"
@@ -205,11 +207,25 @@ func dialSuite(addr net.Addr, identity, keyHex string, suite piondtls.CipherSuit
 	if err != nil {
 		panic(err)
 	}
-	return coapdtls.Dial(addr.String(), &piondtls.Config{
+	conn, err := piondtls.Dial("udp", addr.(*net.UDPAddr), &piondtls.Config{
 		PSK:             func([]byte) ([]byte, error) { return key, nil },
 		PSKIdentityHint: []byte(identity),
 		CipherSuites:    []piondtls.CipherSuiteID{suite},
 	})
+	if err != nil {
+		return nil, err
+	}
+	// The handshake, bounded. go-coap's client would run it from its
+	// reader without a deadline, holding pion's handshake lock, so that a
+	// request's context no longer bounds it: a handshake the gateway
+	// drops in silence (a wrong key's Finished) then hangs the request.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := conn.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return coapdtls.Client(conn, options.WithCloseSocket()), nil
 }
 
 type answer struct {
@@ -341,7 +357,8 @@ func TestGatewayWrongKey(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if s := tg.g.Stats(); s.Sessions != 0 {
+	// The wrong key's Finished fails authentication.
+	if s := tg.g.Stats(); s.Sessions != 0 || s.DTLSAuthFailed == 0 {
 		t.Errorf("stats: %+v", s)
 	}
 }
@@ -563,34 +580,144 @@ func TestGatewayFlood(t *testing.T) {
 		t.Errorf("flood took %v", d)
 	}
 
-	// Malformed CoAP in an authenticated session is dropped and counted;
-	// the session still works.
-	key, _ := hex.DecodeString(keyAlice)
-	dc, err := piondtls.Dial("udp", addr, &piondtls.Config{
-		PSK:             func([]byte) ([]byte, error) { return key, nil },
-		PSKIdentityHint: []byte("alice"),
-		CipherSuites:    []piondtls.CipherSuiteID{piondtls.TLS_PSK_WITH_AES_128_CCM_8},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 10; i++ {
-		dc.Write([]byte{0xff, 0xff, 0xff})
-	}
-	dc.Close()
-	// Each is dropped and none ends the gateway; how many the session
-	// reads before the close_notify ends it varies with the load (at
-	// least the first).
-	deadline = time.Now().Add(5 * time.Second)
-	for tg.g.Stats().CoAPMalformed < 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("malformed CoAP not counted: %+v", tg.g.Stats())
+	// Malformed CoAP in an authenticated session is dropped and counted,
+	// each of them; the session still serves a request.
+	dc := rawSession(t, addr, "alice", keyAlice)
+	s0 := tg.g.Stats()
+	const malformed = 10
+	for i := 0; i < malformed; i++ {
+		if _, err := dc.Write([]byte{0xff, 0xff, 0xff}); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
+	}
+	if code, rsts := rawGet(t, dc, 1, "/dev1/adc?ch=0"); code != codes.Content || rsts != 0 {
+		t.Fatalf("after the flood: %v, %d resets", code, rsts)
+	}
+	if s := tg.g.Stats(); s.CoAPMalformed-s0.CoAPMalformed != malformed || s.Overrun != 0 {
+		t.Errorf("%d malformed in a session: %+v", malformed, s)
 	}
 	cc := dialCoAPS(t, tg.g.Addr(), "alice", keyAlice)
 	if a := request(t, cc, codes.GET, "/dev1/adc?ch=0", ""); a.code != codes.Content {
 		t.Fatalf("after the flood: %v %s", a.code, a.body)
+	}
+}
+
+// rawSession is a DTLS session without a CoAP client on it: the test
+// writes datagrams of its choice.
+func rawSession(t *testing.T, addr net.Addr, identity, keyHex string) *piondtls.Conn {
+	t.Helper()
+	key, _ := hex.DecodeString(keyHex)
+	dc, err := piondtls.Dial("udp", addr.(*net.UDPAddr), &piondtls.Config{
+		PSK:             func([]byte) ([]byte, error) { return key, nil },
+		PSKIdentityHint: []byte(identity),
+		CipherSuites:    []piondtls.CipherSuiteID{piondtls.TLS_PSK_WITH_AES_128_CCM_8},
+	})
+	if err != nil {
+		t.Fatalf("dtls dial as %s: %v", identity, err)
+	}
+	t.Cleanup(func() { dc.Close() })
+	return dc
+}
+
+// rawGet sends a confirmable GET with message ID mid on a raw session and
+// reads until its piggy-backed response: its code, and how many Resets
+// came before it.
+func rawGet(t *testing.T, dc *piondtls.Conn, mid uint16, path string) (codes.Code, int) {
+	t.Helper()
+	p, q, _ := strings.Cut(path, "?")
+	m := message.Message{Code: codes.GET, Type: message.Confirmable, MessageID: int32(mid), Token: []byte{0x7a, byte(mid)}}
+	var err error
+	if m.Options, _, err = m.Options.SetPath(make([]byte, 64), p); err != nil {
+		t.Fatal(err)
+	}
+	if q != "" {
+		m.Options = m.Options.Add(message.Option{ID: message.URIQuery, Value: []byte(q)})
+	}
+	b := make([]byte, 256)
+	n, err := coder.DefaultCoder.Encode(m, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.Write(b[:n]); err != nil {
+		t.Fatal(err)
+	}
+	dc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer dc.SetReadDeadline(time.Time{})
+	rsts := 0
+	for {
+		n, err := dc.Read(b)
+		if err != nil {
+			t.Fatalf("GET %s: %v (%d resets before)", path, err, rsts)
+		}
+		var r message.Message
+		r.Options = make(message.Options, 0, 16)
+		if _, err := coder.DefaultCoder.Decode(b[:n], &r); err != nil {
+			t.Fatalf("GET %s: an answer that is not CoAP: %x", path, b[:n])
+		}
+		switch {
+		case r.Type == message.Reset && r.Code == codes.Empty && n == 4:
+			rsts++
+		case r.Type == message.Acknowledgement && r.MessageID == int32(mid) && bytes.Equal(r.Token, m.Token):
+			return r.Code, rsts
+		default:
+			t.Fatalf("GET %s: unexpected %v %v (mid %d)", path, r.Type, r.Code, r.MessageID)
+		}
+	}
+}
+
+// Every kind of malformed CoAP message inside a session is dropped and
+// counted, a confirmable one whose header can be read is reset, none
+// runs a task or ends the session, and a request sent after them on the
+// same session is served.
+func TestGatewayMalformedCoAPInSession(t *testing.T) {
+	tg := startGW(t, testConfig(t, ""), Options{})
+	bad := []struct {
+		name  string
+		b     []byte
+		reset bool
+	}{
+		{"too short", []byte{0xff, 0xff, 0xff}, false},
+		{"version 2", []byte{0x80, 0x01, 0x00, 0x01}, false},
+		{"token length 15", []byte{0x4f, 0x01, 0x00, 0x02}, true},
+		{"reserved option delta 15", []byte{0x40, 0x01, 0x00, 0x03, 0xf0}, true},
+		{"option truncated", []byte{0x50, 0x01, 0x00, 0x04, 0xb5, 'a'}, false},
+		{"payload marker without payload", []byte{0x40, 0x01, 0x00, 0x05, 0xff}, true},
+		{"Empty with a token", []byte{0x41, 0x00, 0x00, 0x06, 0x01}, true},
+		{"Empty with bytes", []byte{0x40, 0x00, 0x00, 0x07, 0xff, 0x01}, true},
+		{"Empty non-confirmable", []byte{0x50, 0x00, 0x00, 0x08}, false},
+		{"ACK carrying a request", []byte{0x60, 0x01, 0x00, 0x09}, false},
+		{"RST that is not Empty", []byte{0x70, 0x45, 0x00, 0x0a}, false},
+		{"reserved class 1", []byte{0x50, 0x20, 0x00, 0x0b}, false},
+		{"reserved class 7", []byte{0x40, 0xe0, 0x00, 0x0c}, true},
+		{"over MaxMessage", append([]byte{0x50, 0x01, 0x00, 0x0d, 0xff}, make([]byte, MaxMessage)...), false},
+	}
+	dc := rawSession(t, tg.g.Addr(), "alice", keyAlice)
+	resets := 0
+	for i, x := range bad {
+		if ok, rst := checkCoAP(x.b); ok || (rst != nil) != x.reset {
+			t.Errorf("%s: checkCoAP %v, reset %x", x.name, ok, rst)
+		}
+		if _, err := dc.Write(x.b); err != nil {
+			t.Fatal(err)
+		}
+		if x.reset {
+			resets++
+		}
+		// A few at a time: the session's backlog is bounded (overrun).
+		if i%4 == 3 || i == len(bad)-1 {
+			if code, n := rawGet(t, dc, uint16(100+i), "/dev1/adc?ch=1"); code != codes.Content || n != resets {
+				t.Fatalf("after %s: %v, %d resets (want %d)", x.name, code, n, resets)
+			}
+			resets = 0
+		}
+	}
+	s := tg.g.Stats()
+	if s.CoAPMalformed != uint64(len(bad)) || s.Requests != 4 || s.Success != 4 || s.Errors != 0 || s.Overrun != 0 || s.Sessions != 1 {
+		t.Errorf("%d malformed: %+v", len(bad), s)
+	}
+	// A ping (an Empty confirmable message) is not malformed.
+	if ok, _ := checkCoAP([]byte{0x40, 0x00, 0x00, 0x01}); !ok {
+		t.Error("a CoAP ping is malformed")
 	}
 }
 
@@ -673,3 +800,128 @@ func TestGatewayPlain(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// waitStats waits (bounded) until ok holds for the gateway's counters.
+func waitStats(t *testing.T, g *Gateway, what string, ok func(s Stats) bool) Stats {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := g.Stats()
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %+v", what, s)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// DTLS-level garbage is dropped and counted: datagrams that are not DTLS
+// records (from an address without a session, and from one with a
+// session), a handshake with an unknown PSK identity, and records that
+// fail authentication inside a session; the session then still serves a
+// request, and nothing is counted twice.
+func TestGatewayDTLSAttacks(t *testing.T) {
+	tg := startGW(t, testConfig(t, ""), Options{HandshakeTimeout: 2 * time.Second})
+	addr := tg.g.Addr().(*net.UDPAddr)
+
+	// Garbage from an address without a session.
+	junk, err := net.DialUDP("udp", nil, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer junk.Close()
+	const garbage = 5
+	for i := 0; i < garbage; i++ {
+		junk.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+	}
+	waitStats(t, tg.g, "garbage", func(s Stats) bool { return s.DTLSGarbage == garbage })
+
+	// A ClientHello with an unknown PSK identity: the handshake fails.
+	key, _ := hex.DecodeString(keyAlice)
+	mc, err := piondtls.Dial("udp", addr, &piondtls.Config{
+		PSK:             func([]byte) ([]byte, error) { return key, nil },
+		PSKIdentityHint: []byte("mallory"),
+		CipherSuites:    []piondtls.CipherSuiteID{piondtls.TLS_PSK_WITH_AES_128_CCM_8},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	err = mc.HandshakeContext(hctx)
+	cancel()
+	mc.Close()
+	if err == nil {
+		t.Fatal("an unknown identity got a session")
+	}
+	waitStats(t, tg.g, "unknown identity", func(s Stats) bool { return s.HandshakeFailed == 1 && s.Peers == 0 })
+
+	// A session whose socket the test shares: it writes garbage and forged
+	// records from the session's own address.
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := piondtls.Client(&sharedPC{PacketConn: pc}, addr, &piondtls.Config{
+		PSK:             func([]byte) ([]byte, error) { return key, nil },
+		PSKIdentityHint: []byte("alice"),
+		CipherSuites:    []piondtls.CipherSuiteID{piondtls.TLS_PSK_WITH_AES_128_CCM_8},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	hctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	err = dc.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := rawGet(t, dc, 1, "/dev1/id"); code != codes.Content {
+		t.Fatalf("GET /dev1/id: %v", code)
+	}
+	notRecords := [][]byte{
+		[]byte("not a record at all"),
+		{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 200, 1, 2, 3},     // longer than the datagram
+		{99, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 2, 1, 2},          // unknown content type
+		{23, 0x03, 0x03, 0, 1, 0, 0, 0, 0, 0, 9, 0, 2, 1, 2},          // TLS, not DTLS
+		{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 1, 1, 0xff, 0xff}, // a record, then bytes
+	}
+	for _, b := range notRecords {
+		if dtlsRecords(b) {
+			t.Errorf("%x: taken for DTLS records", b)
+		}
+		pc.WriteTo(b, addr)
+	}
+	const forged = 4
+	for i := 0; i < forged; i++ {
+		// Application data in epoch 1, sequence numbers the session has
+		// not seen: explicit nonce, ciphertext and CCM-8 tag of no key.
+		rec := []byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 1, 0, byte(i), 0, 26}
+		rec = append(rec, bytes.Repeat([]byte{byte(0xa0 + i)}, 26)...)
+		if !dtlsRecords(rec) {
+			t.Fatalf("%x: not taken for a DTLS record", rec)
+		}
+		pc.WriteTo(rec, addr)
+	}
+	// The session reads in order: once this is answered, everything
+	// before it has been counted.
+	if code, _ := rawGet(t, dc, 2, "/dev1/adc?ch=2"); code != codes.Content {
+		t.Fatalf("after the attack: %v", code)
+	}
+	s := tg.g.Stats()
+	if s.DTLSGarbage != garbage+uint64(len(notRecords)) || s.DTLSAuthFailed != forged || s.HandshakeFailed != 1 ||
+		s.Sessions != 1 || s.CoAPMalformed != 0 || s.Errors != 0 || s.Success != 2 {
+		t.Errorf("after the attack: %+v", s)
+	}
+	// The client ends its session: not an error either.
+	dc.Close()
+	s = waitStats(t, tg.g, "session closed", func(s Stats) bool { return s.Peers == 0 })
+	if s.Errors != 0 {
+		t.Errorf("after the session: %+v", s)
+	}
+}
+
+// sharedPC is a client's UDP socket that the test also writes to.
+type sharedPC struct{ net.PacketConn }

@@ -302,6 +302,15 @@ func (g *Gateway) httpsServer() *http.Server {
 		IdleTimeout:       g.opt.Idle,
 		MaxHeaderBytes:    8 << 10,
 		ErrorLog:          log.New(io.Discard, "", 0),
+		// A connection closed before its TLS handshake completed (a
+		// client that offered no TLS 1.3, aborted, sent garbage or
+		// nothing until ReadHeaderTimeout) is counted; net/http
+		// reports its error only to ErrorLog.
+		ConnState: func(c net.Conn, s http.ConnState) {
+			if tc, ok := c.(*tls.Conn); ok && s == http.StateClosed && !tc.ConnectionState().HandshakeComplete {
+				g.st.httpsHandshakeFailed.Add(1)
+			}
+		},
 	}
 }
 

@@ -11,9 +11,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -431,5 +433,77 @@ func TestHTTPSChromium(t *testing.T) {
 	t.Logf("artefacts: %s (dev1.html, dev1.png)", out)
 	if d := run("--dump-dom", base+"/dev1/"); !strings.Contains(d, "no valid credential") {
 		t.Errorf("chromium without a token:\n%s", d)
+	}
+}
+
+// Failed TLS handshakes on the HTTPS port are counted: a connection
+// closed at once, plain HTTP, a TLS 1.2 client, and a TLS 1.3 client
+// that aborts the handshake (it rejects the certificate); a client that
+// completes its handshake is not counted, and is served afterwards.
+func TestHTTPSHandshakeFailures(t *testing.T) {
+	cfg := httpsConfig(t, "")
+	tg := startGW(t, cfg, Options{})
+	addr := tg.g.HTTPSAddr().String()
+	c := httpsClient(t, cfg)
+	ok := func() {
+		t.Helper()
+		if a := httpDo(t, c, "GET", "https://"+addr+"/dev1/id", tokenCarol, "", ""); a.code != 200 {
+			t.Fatalf("GET /dev1/id: %d %s", a.code, a.body)
+		}
+		c.Transport.(*http.Transport).CloseIdleConnections()
+	}
+	ok()
+	attacks := []struct {
+		name string
+		do   func() error
+	}{
+		{"closed at once", func() error {
+			conn, err := net.Dial("tcp", addr)
+			if err == nil {
+				conn.Close()
+			}
+			return err
+		}},
+		{"plain HTTP", func() error {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			conn.Write([]byte("GET /dev1/id HTTP/1.1\r\nHost: x\r\n\r\n"))
+			io.Copy(io.Discard, conn) // until the gateway closes it
+			return nil
+		}},
+		{"TLS 1.2", func() error {
+			conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
+			if err == nil {
+				conn.Close()
+				return errors.New("a TLS 1.2 client got a session")
+			}
+			return nil
+		}},
+		{"aborted", func() error {
+			errAbort := errors.New("the test aborts")
+			conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true,
+				VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error { return errAbort }})
+			if err == nil {
+				conn.Close()
+				return errors.New("the handshake completed")
+			}
+			if !errors.Is(err, errAbort) {
+				return err
+			}
+			return nil
+		}},
+	}
+	for i, a := range attacks {
+		if err := a.do(); err != nil {
+			t.Fatalf("%s: %v", a.name, err)
+		}
+		waitStats(t, tg.g, a.name, func(s Stats) bool { return s.HTTPSHandshakeFailed == uint64(i+1) })
+	}
+	ok()
+	if s := tg.g.Stats(); s.HTTPSHandshakeFailed != uint64(len(attacks)) {
+		t.Errorf("after %d failed handshakes: %+v", len(attacks), s)
 	}
 }
