@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,23 +28,27 @@ import (
 	udpClient "github.com/plgd-dev/go-coap/v3/udp/client"
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
 
+	"github.com/mstool/mstool/internal/taskfake"
 	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/tasks"
 )
 
 // fakeDevice is a device leg in memory: it answers the built-in tasks
-// like the reference firmware (adc channel c reads 0x0100+c), and can be
-// made silent, slow (gated) or unreachable.
+// through the tests' one fake task service (internal/taskfake: device id
+// 7, adc channel c reads 0x0200|c), uptime as a device whose grant lacks
+// it, counters as one built without it, and can be made silent, slow
+// (gated) or unreachable.
 type fakeDevice struct {
-	mu       sync.Mutex
-	silent   bool          // Task fails (no answer)
-	down     bool          // Dial fails
-	gate     chan struct{} // when set, Task waits for a value (or ctx)
-	started  chan struct{} // when set, told of each Task
-	dials    atomic.Int32
-	led      bool
-	settings [2]uint16
+	mu      sync.Mutex
+	silent  bool          // Task fails (no answer)
+	down    bool          // Dial fails
+	gate    chan struct{} // when set, Task waits for a value (or ctx)
+	started chan struct{} // when set, told of each Task
+	dials   atomic.Int32
+	svc     taskfake.Service
 }
+
+func newFakeDevice() *fakeDevice { return &fakeDevice{svc: taskfake.Service{DeviceID: 7}} }
 
 type fakeSession struct{ d *fakeDevice }
 
@@ -83,34 +86,14 @@ func (s fakeSession) Task(ctx context.Context, t tasks.Task, args []byte) (tasks
 	if silent {
 		return tasks.Reply{}, errors.New("fake: no answer from the device")
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	r := tasks.Reply{Task: t, ID: 1, Status: tasks.StatusOK}
+	r := tasks.Reply{Task: t, ID: 1}
 	switch t {
-	case tasks.TaskID:
-		r.Result = []byte{0, 0, 0, 7, 1, 0, 1, 1}
-	case tasks.TaskADC:
-		r.Result = binary.BigEndian.AppendUint16(nil, 0x0100+uint16(args[0]))
-	case tasks.TaskLED:
-		switch args[0] {
-		case 0, 1:
-			d.led = args[0] == 1
-		case 2:
-			d.led = !d.led
-		}
-		r.Result = []byte{0}
-		if d.led {
-			r.Result[0] = 1
-		}
-	case tasks.TaskSettingsWrite:
-		d.settings[args[0]] = binary.BigEndian.Uint16(args[1:])
-		r.Result = args[1:3]
-	case tasks.TaskSettingsRead:
-		r.Result = binary.BigEndian.AppendUint16(nil, d.settings[args[0]])
 	case tasks.TaskUptime:
 		r.Status = tasks.StatusDenied // as a device whose grant lacks it
+	case tasks.TaskCounters:
+		r.Status = tasks.StatusUnknownTask // as a device built without it
 	default:
-		r.Status = tasks.StatusUnknownTask
+		r.Status, r.Result = d.svc.Run(t, args)
 	}
 	return r, nil
 }
@@ -159,7 +142,7 @@ func startGW(t *testing.T, cfg *Config, opt Options) *testGW {
 	t.Helper()
 	tg := &testGW{devs: map[string]*fakeDevice{}, done: make(chan error, 1)}
 	for _, d := range cfg.Devices {
-		tg.devs[d.Name] = &fakeDevice{}
+		tg.devs[d.Name] = newFakeDevice()
 	}
 	opt.Dial = func(d *DeviceConfig) Dialer { return tg.devs[d.Name].dial }
 	opt.Log = func(msg string) { t.Log(msg) }
@@ -277,9 +260,9 @@ func TestGatewayResponses(t *testing.T) {
 		code    codes.Code
 		body    string // substring
 	}{
-		{"adc", alice, codes.GET, "/dev1/adc?ch=3", "", codes.Content, "adc: 259"},
-		{"adc positional", alice, codes.GET, "/dev1/adc?5", "", codes.Content, "adc: 261"},
-		{"adc channel alias", alice, codes.GET, "/dev1/adc?channel=2", "", codes.Content, "adc: 258"},
+		{"adc", alice, codes.GET, "/dev1/adc?ch=3", "", codes.Content, "adc: 515"},
+		{"adc positional", alice, codes.GET, "/dev1/adc?5", "", codes.Content, "adc: 517"},
+		{"adc channel alias", alice, codes.GET, "/dev1/adc?channel=2", "", codes.Content, "adc: 514"},
 		{"id", alice, codes.GET, "/dev1/id", "", codes.Content, "device_id: 0x00000007"},
 		{"unknown device", alice, codes.GET, "/nodev/id", "", codes.NotFound, "no device"},
 		{"unknown task", alice, codes.GET, "/dev1/nope", "", codes.NotFound, "no task"},
@@ -309,7 +292,7 @@ func TestGatewayResponses(t *testing.T) {
 
 	a := request(t, alice, codes.GET, "/dev1/adc?ch=3", "", message.Option{ID: message.Accept, Value: []byte{50}})
 	var r tasks.Result
-	if a.cf != message.AppJSON || json.Unmarshal([]byte(a.body), &r) != nil || r.Result["adc"] != float64(259) || r.Transport != "esp" {
+	if a.cf != message.AppJSON || json.Unmarshal([]byte(a.body), &r) != nil || r.Result["adc"] != float64(515) || r.Transport != "esp" {
 		t.Errorf("JSON: %v %v %s", a.code, a.cf, a.body)
 	}
 

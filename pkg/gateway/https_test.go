@@ -101,7 +101,7 @@ func TestHTTPSResponses(t *testing.T) {
 		code                                   int
 		want                                   string // substring
 	}{
-		{"adc", "GET", "/dev1/adc?ch=3", tokenCarol, "", "", 200, `"result":{"adc":259}`},
+		{"adc", "GET", "/dev1/adc?ch=3", tokenCarol, "", "", 200, `"result":{"adc":515}`},
 		{"no credential", "GET", "/dev1/adc?ch=3", "", "", "", 401, "no valid credential"},
 		{"wrong token", "GET", "/dev1/adc?ch=3", tokenCarol + "x", "", "", 401, "no valid credential"},
 		{"query token", "GET", "/dev1/id?access_token=" + tokenCarol, "", "", "", 200, `"mcu":"atmega328p"`},
@@ -142,7 +142,7 @@ func TestHTTPSResponses(t *testing.T) {
 		Type string `json:"type"`
 		tasks.Result
 	}
-	if err := json.Unmarshal([]byte(a.body), &r); err != nil || r.Type != "task" || r.Task != "adc" || r.Status != "ok" || r.Transport != "esp" || r.Raw != "0103" || r.Attempts != 1 {
+	if err := json.Unmarshal([]byte(a.body), &r); err != nil || r.Type != "task" || r.Task != "adc" || r.Status != "ok" || r.Transport != "esp" || r.Raw != "0203" || r.Attempts != 1 {
 		t.Errorf("result %s (%v)", a.body, err)
 	}
 
@@ -190,7 +190,7 @@ func TestHTTPSPage(t *testing.T) {
 	if a.code != 200 || a.h.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("page: %d %v %s", a.code, a.h, a.body)
 	}
-	for _, want := range []string{"<code>/dev1/adc</code>", "<code>adc: 261</code>", "<code>/dev1/id</code>", "none yet", "<code>carol</code>"} {
+	for _, want := range []string{"<code>/dev1/adc</code>", "<code>adc: 517</code>", "<code>/dev1/id</code>", "none yet", "<code>carol</code>"} {
 		if !strings.Contains(a.body, want) {
 			t.Errorf("the page lacks %s:\n%s", want, a.body)
 		}
@@ -302,7 +302,7 @@ func TestHTTPSClientCertificate(t *testing.T) {
 
 func TestHTTPSCertificateMadeOnce(t *testing.T) {
 	cfg := httpsConfig(t, "")
-	g, err := New(cfg, Options{Dial: func(*DeviceConfig) Dialer { return (&fakeDevice{}).dial }})
+	g, err := New(cfg, Options{Dial: func(*DeviceConfig) Dialer { return newFakeDevice().dial }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func TestHTTPSCurl(t *testing.T) {
 	tg := startGW(t, cfg, Options{})
 	url := "https://" + tg.g.HTTPSAddr().String() + "/dev1/adc?ch=3"
 	out, err := exec.Command(curl, "-sS", "--tlsv1.3", "--cacert", cfg.CertFile, "-H", "Authorization: Bearer "+tokenCarol, url).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), `"result":{"adc":259}`) {
+	if err != nil || !strings.Contains(string(out), `"result":{"adc":515}`) {
 		t.Fatalf("curl: %v: %s", err, out)
 	}
 	out, _ = exec.Command(curl, "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", cfg.CertFile, url).CombinedOutput()
@@ -422,7 +422,7 @@ func TestHTTPSChromium(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(out, "dev1.html"), []byte(dom), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(dom, "adc: 260") || !strings.Contains(dom, "Device dev1") {
+	if !strings.Contains(dom, "adc: 516") || !strings.Contains(dom, "Device dev1") {
 		t.Fatalf("chromium's DOM lacks the result:\n%s", dom)
 	}
 	shot := filepath.Join(out, "dev1.png")
