@@ -194,10 +194,16 @@ func TestESPTunnelSimPing(t *testing.T) {
 // Confirmable and Non-confirmable requests, GET and PUT, and the error
 // codes of an unknown task and of arguments a task refuses.
 func TestESPTunnelSimCoAP(t *testing.T) {
+	for _, mcu := range []string{"atmega328p", "atmega168"} {
+		t.Run(mcu, func(t *testing.T) { testTunnelCoAP(t, mcu) })
+	}
+}
+
+func testTunnelCoAP(t *testing.T, mcu string) {
 	needRoot(t, "the test makes a network namespace and a TUN interface")
 	coap := testenv.Tool(t, "coap-client-openssl", "libcoap3-bin")
-	elf := testenv.Artifact(t, "firmware/build/profile/esp-coap/atmega328p/mstool.elf", "firmware")
-	s := provisionedSimImage(t, "atmega328p", elf, "aes128-ccm8")
+	elf := testenv.Artifact(t, "firmware/build/profile/esp-coap/"+mcu+"/mstool.elf", "firmware")
+	s := provisionedSimImage(t, mcu, elf, "aes128-ccm8")
 	tr := startTunnel(t, s)
 
 	// client runs coap-client in the namespace; the payload goes to a file
