@@ -15,7 +15,9 @@ import (
 
 // TestExamples: every command that is built has an example at the end of
 // its --help, and the example's words and flags parse (it is run with
-// --help right after the command path, in an empty directory).
+// --help right after the command path, in an empty directory); the
+// examples of the commands with required flags give them all (their
+// requireFlags checks, run without the rest of the command).
 func TestExamples(t *testing.T) {
 	t.Chdir(t.TempDir())
 	app := newApp(newUI(io.Discard, io.Discard), nil)
@@ -45,6 +47,28 @@ func TestExamples(t *testing.T) {
 			t.Errorf("%s --help does not end with its example:\n%s", path, out.String())
 		}
 	})
+	// The commands with required flags: each example runs up to the
+	// command's first requireFlags check, which must find nothing missing.
+	requiredProbe = func(path string, missing []string) {
+		probed[path] = true
+		if len(missing) > 0 {
+			t.Errorf("%s: example %q lacks the required %s", path, examples[path].line, strings.Join(missing, ", "))
+		}
+	}
+	defer func() { requiredProbe = nil }()
+	for _, path := range checksRequired {
+		ex, ok := examples[path]
+		if !ok {
+			t.Errorf("checksRequired: no example for %q", path)
+			continue
+		}
+		probed = map[string]bool{}
+		var out, errb bytes.Buffer
+		run(append([]string{"mstool"}, exampleArgs(ex)...), nil, &out, &errb)
+		if !probed[path] {
+			t.Errorf("%s: example %q did not reach the command's required-flags check: %s", path, ex.line, errb.String())
+		}
+	}
 	for path := range examples {
 		var found bool
 		walkCommands(app.Commands, "", func(p string, _ *cli.Command) { found = found || p == path })
@@ -53,6 +77,22 @@ func TestExamples(t *testing.T) {
 		}
 	}
 }
+
+// checksRequired lists the commands that check required flags
+// (requireFlags) before anything else is read, opened or written; with
+// requiredProbe set, TestExamples runs their examples up to that check.
+var checksRequired = []string{
+	"keygen owner", "keygen device", "keygen sa",
+	"grant sign", "grant revoke", "grant verify",
+	"provision", "identify",
+	"esp ping", "esp send", "esp recv", "esp exec", "esp shell", "esp tunnel", "esp sa new",
+	"mssl connect", "mssl exec",
+	"bootstrap enrol", "bootstrap serve", "bootstrap join", "bootstrap controller",
+	"gateway",
+}
+
+// probed holds the command paths requiredProbe was called for.
+var probed map[string]bool
 
 // TestManPageSections: the man page lists every exit status of exit.go and
 // every environment variable the code reads.
