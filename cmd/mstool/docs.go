@@ -107,11 +107,13 @@ func manCommand(ui *UI) *cli.Command {
 	}
 }
 
-// environment lists every variable mstool reads (os.Getenv in cmd and
-// pkg), for the man page's ENVIRONMENT section.
+// environment lists every variable mstool reads (os.Getenv in cmd, pkg
+// and internal, by literal or through a constant), for the man page's
+// ENVIRONMENT section.
 var environment = [][2]string{
 	{sim.HarnessEnv, "the mssim simulator harness that 'mstool sim' runs, when --harness is not given (default: firmware/build/mssim in the working directory or a parent directory, then ../lib/mstool/mssim or mssim next to mstool's executable, then mssim on PATH)"},
 	{avrdude.Env, "the avrdude binary that 'mstool flash' runs, when --avrdude is not given (default: avrdude on PATH)"},
+	{envTaskMap, "the application's task map file, which names tasks 16..31 for every command that names tasks (docs/tasks.md, \"Application tasks\"), when --task-map is not given"},
 	{msslKeyLogEnv, "append the keys of every MSSL session to this file, when --keylog is not given, for 'mstool decrypt --mssl-keylog' (like SSLKEYLOGFILE)"},
 	{floorbook.EnvDir, "directory of mstool's state: the floor record is kept in its floors subdirectory"},
 	{"XDG_STATE_HOME", "when MSTOOL_STATE_DIR is not set, the floor record is kept in $XDG_STATE_HOME/mstool/floors (an absolute path; default ~/.local/state/mstool/floors, on Windows %LocalAppData%\\mstool\\floors)"},

@@ -28,8 +28,7 @@ func espSAStateCommand(ui *UI) *cli.Command {
 			"sequence numbers up to N (a state file restored from a backup, or the SA\n" +
 			"file used from another copy). --skip N moves the reservation N numbers\n" +
 			"forward. The state only moves forward: a move below the reservation is\n" +
-			"refused, and it is not done while a session uses the SA file.\n\n" +
-			"Example: mstool esp sa state host.sa --advance-to 12289",
+			"refused, and it is not done while a session uses the SA file.",
 		Flags: []cli.Flag{
 			&cli.Uint64Flag{Name: "advance-to", Usage: "count the outbound numbers up to `N` as used"},
 			&cli.Uint64Flag{Name: "skip", Usage: "move the outbound reservation `N` numbers forward"},

@@ -27,8 +27,7 @@ func espShellCommand(ui *UI) *cli.Command {
 			"(" + strings.Join(tasks.BuiltinNames(), ", ") + ", those of --task-map, or a task\n" +
 			"number), 'ping [N]', 'identify' (management channel), 'session' (the host's\n" +
 			"counters), 'help', 'quit'.\n\n" +
-			shellHelp + "\n\n" + espLinkHelp + "\n\n" +
-			"Example:\n   printf 'id\\nled toggle\\n' | mstool esp shell --port /dev/ttyUSB0 --sa host.sa",
+			shellHelp + "\n\n" + espLinkHelp,
 		Flags: espFlags(),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

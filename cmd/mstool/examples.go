@@ -14,7 +14,8 @@ type example struct {
 
 // examples holds one example per command, by command path. Each command's
 // --help ends with its example, and the man page's EXAMPLES section lists
-// them all. TestExamplesParse runs each one's flags through the parser.
+// them all. TestExamples runs each one's flags through the parser and
+// through the command's required-flags check.
 var examples = map[string]example{
 	"keygen":        {"mstool keygen -y owner.pem", "print the public key of the owner's signing key"},
 	"keygen owner":  {"mstool keygen owner -o owner.pem > owner.pub", "generate the owner's signing key; its public key goes to standard output"},
@@ -22,7 +23,7 @@ var examples = map[string]example{
 	"keygen sa":     {"mstool keygen sa -o host.sa --host-ip 10.0.0.1 --device-ip 10.0.0.2", "generate SA material for a device at 10.0.0.2"},
 
 	"grant":         {"mstool grant inspect alice.grant", "show what a grant allows, without a key"},
-	"grant sign":    {"mstool grant sign -k owner.pem -d dev.key --host-ip 10.0.0.1 -t led,uptime --valid-for 720h -o alice", "let the host at 10.0.0.1 run led and uptime for 30 days: writes alice.grant and alice.hostkey"},
+	"grant sign":    {"mstool grant sign -k owner.pem -d dev.key --host-ip 10.0.0.1 -t led,uptime -s 1 --valid-for 720h -o alice", "let the host at 10.0.0.1 run led and uptime for 30 days under serial 1: writes alice.grant and alice.hostkey"},
 	"grant verify":  {"mstool grant verify --issuer owner.pub --task led alice.grant", "check a grant's signature and that it permits led"},
 	"grant inspect": {"mstool grant inspect alice.grant", "show a grant's fields"},
 	"grant revoke":  {"mstool grant revoke -k owner.pem --device-id 0x2a --serial-floor 5 -o rev5", "sign rev5.floor, which makes device 0x2a refuse grants with serials below 5"},

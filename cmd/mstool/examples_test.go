@@ -15,7 +15,9 @@ import (
 
 // TestExamples: every command that is built has an example at the end of
 // its --help, and the example's words and flags parse (it is run with
-// --help right after the command path, in an empty directory).
+// --help right after the command path, in an empty directory); the
+// examples of the commands with required flags give them all (their
+// requireFlags checks, run without the rest of the command).
 func TestExamples(t *testing.T) {
 	t.Chdir(t.TempDir())
 	app := newApp(newUI(io.Discard, io.Discard), nil)
@@ -45,6 +47,28 @@ func TestExamples(t *testing.T) {
 			t.Errorf("%s --help does not end with its example:\n%s", path, out.String())
 		}
 	})
+	// The commands with required flags: each example runs up to the
+	// command's first requireFlags check, which must find nothing missing.
+	requiredProbe = func(path string, missing []string) {
+		probed[path] = true
+		if len(missing) > 0 {
+			t.Errorf("%s: example %q lacks the required %s", path, examples[path].line, strings.Join(missing, ", "))
+		}
+	}
+	defer func() { requiredProbe = nil }()
+	for _, path := range checksRequired {
+		ex, ok := examples[path]
+		if !ok {
+			t.Errorf("checksRequired: no example for %q", path)
+			continue
+		}
+		probed = map[string]bool{}
+		var out, errb bytes.Buffer
+		run(append([]string{"mstool"}, exampleArgs(ex)...), nil, &out, &errb)
+		if !probed[path] {
+			t.Errorf("%s: example %q did not reach the command's required-flags check: %s", path, ex.line, errb.String())
+		}
+	}
 	for path := range examples {
 		var found bool
 		walkCommands(app.Commands, "", func(p string, _ *cli.Command) { found = found || p == path })
@@ -53,6 +77,22 @@ func TestExamples(t *testing.T) {
 		}
 	}
 }
+
+// checksRequired lists the commands that check required flags
+// (requireFlags) before anything else is read, opened or written; with
+// requiredProbe set, TestExamples runs their examples up to that check.
+var checksRequired = []string{
+	"keygen owner", "keygen device", "keygen sa",
+	"grant sign", "grant revoke", "grant verify",
+	"provision", "identify",
+	"esp ping", "esp send", "esp recv", "esp exec", "esp shell", "esp tunnel", "esp sa new",
+	"mssl connect", "mssl exec",
+	"bootstrap enrol", "bootstrap serve", "bootstrap join", "bootstrap controller",
+	"gateway",
+}
+
+// probed holds the command paths requiredProbe was called for.
+var probed map[string]bool
 
 // TestManPageSections: the man page lists every exit status of exit.go and
 // every environment variable the code reads.
@@ -71,30 +111,62 @@ func TestManPageSections(t *testing.T) {
 	}
 	_, env, _ := strings.Cut(man, ".SH ENVIRONMENT\n")
 	env, _, _ = strings.Cut(env, "\n.SH ")
-	// Variables named by a literal; those named by a constant are in the
-	// environment table through the constant.
-	getenv := regexp.MustCompile(`(?:Getenv|LookupEnv)\("([A-Za-z0-9_]+)"\)`)
-	for _, dir := range []string{".", "../../pkg"} {
+	// Variables named by a literal or by a constant (Getenv(envTaskMap),
+	// os.Getenv(sim.HarnessEnv)), and every "MSTOOL_..." string: the
+	// sources of cmd/mstool, pkg and internal (not tests, nor test helpers).
+	getenv := regexp.MustCompile(`(?:Getenv|LookupEnv)\(([A-Za-z_][A-Za-z0-9_.]*|"[A-Za-z0-9_]+")\)`)
+	constant := regexp.MustCompile(`\b([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"([A-Za-z0-9_]+)"`)
+	mstoolVar := regexp.MustCompile(`"(MSTOOL_[A-Z0-9_]+)"`)
+	srcs := map[string]string{}
+	for _, dir := range []string{".", "../../pkg", "../../internal"} {
 		err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() && p == "../../internal/testenv" {
+				return filepath.SkipDir
+			}
 			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
 				return err
 			}
 			src, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			for _, m := range getenv.FindAllStringSubmatch(string(src), -1) {
-				if m[1] == "LocalAppData" { // Windows' XDG_STATE_HOME, described there
-					continue
-				}
-				if !strings.Contains(env, `\fB`+m[1]+`\fP`) {
-					t.Errorf("%s reads $%s, which ENVIRONMENT does not list", p, m[1])
-				}
-			}
-			return nil
+			srcs[p] = string(src)
+			return err
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+	consts := map[string][]string{} // identifier: the strings it is set to
+	for _, src := range srcs {
+		for _, m := range constant.FindAllStringSubmatch(src, -1) {
+			consts[m[1]] = append(consts[m[1]], m[2])
+		}
+	}
+	seen := map[[2]string]bool{}
+	listed := func(p, name string) {
+		// LocalAppData is Windows' XDG_STATE_HOME, described there.
+		if name == "LocalAppData" || seen[[2]string{p, name}] {
+			return
+		}
+		seen[[2]string{p, name}] = true
+		if !strings.Contains(env, `\fB`+name+`\fP`) {
+			t.Errorf("%s reads $%s, which ENVIRONMENT does not list", p, name)
+		}
+	}
+	for p, src := range srcs {
+		for _, m := range getenv.FindAllStringSubmatch(src, -1) {
+			if name, ok := strings.CutPrefix(m[1], `"`); ok {
+				listed(p, strings.TrimSuffix(name, `"`))
+				continue
+			}
+			id := m[1][strings.LastIndex(m[1], ".")+1:]
+			if len(consts[id]) == 0 {
+				t.Errorf("%s: os.Getenv(%s): no string constant %s found", p, m[1], id)
+			}
+			for _, name := range consts[id] {
+				listed(p, name)
+			}
+		}
+		for _, m := range mstoolVar.FindAllStringSubmatch(src, -1) {
+			listed(p, m[1])
 		}
 	}
 }

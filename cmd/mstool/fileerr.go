@@ -12,12 +12,27 @@ import (
 // missing file, say). Callers that create files check keyfile.ErrExists
 // first: what to say about an existing file depends on the file.
 func fileError(err error, path, hint string) error {
+	if r := fileRefusal(err, path); r != nil {
+		return r
+	}
+	return failf(hint, "%v", err)
+}
+
+// fileRefusal is fileError's answer when mstool refused the file (a secret
+// that others can read, a symbolic link), and nil for any other error. A
+// secret can be a file that path names (a key file of a configuration
+// file): then both are named.
+func fileRefusal(err error, path string) error {
 	var ie *keyfile.InsecureError
 	switch {
 	case errors.As(err, &ie):
-		return failf(ie.Hint(), "refusing to use %s: it is readable by other users (mode %04o)", path, ie.Mode.Perm())
+		name := path
+		if ie.Path != "" && ie.Path != path {
+			name = ie.Path + " (named in " + path + ")"
+		}
+		return failf(ie.Hint(), "refusing to use %s: it is readable by other users (mode %04o)", name, ie.Mode.Perm())
 	case errors.Is(err, keyfile.ErrSymlink):
 		return symlinkRefused(path)
 	}
-	return failf(hint, "%v", err)
+	return nil
 }

@@ -3,6 +3,7 @@ package main
 // Flag handling shared by every command.
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,12 +23,25 @@ func requireFlags(c *cli.Context, names ...string) error {
 			missing = append(missing, "--"+n)
 		}
 	}
+	if requiredProbe != nil {
+		requiredProbe(cmdPath(c), missing)
+		return errRequiredProbe
+	}
 	if len(missing) == 0 {
 		return nil
 	}
 	return usageErrorf(fmt.Sprintf("run '%s --help' for usage", fullCommand(c)),
 		"%s", prefixed(c, "missing "+strings.Join(missing, ", ")))
 }
+
+// requiredProbe, when set (TestExamples), is told the command path and the
+// missing flags of each requireFlags check, which then ends the action
+// with errRequiredProbe: an example's required flags are checked by the
+// command's own checks, without running it.
+var (
+	requiredProbe    func(path string, missing []string)
+	errRequiredProbe = errors.New("required-flags probe")
+)
 
 // interspersed returns the positional arguments of c and applies flags
 // that follow them ("decrypt IN -o OUT"), which urfave/cli leaves in

@@ -15,7 +15,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mstool/mstool/pkg/gateway"
-	"github.com/mstool/mstool/pkg/keyfile"
 )
 
 const gatewayHint = "the configuration format is in docs/gateway.md"
@@ -61,12 +60,10 @@ func runGateway(ui *UI, c *cli.Context) error {
 	path := c.String("config")
 	cfg, err := gateway.LoadConfig(path)
 	if err != nil {
-		var ie *keyfile.InsecureError
+		// A key file the configuration names and mstool refuses is
+		// fileError's; any other mistake in the file is a usage error.
 		var ce *gateway.ConfigError
-		switch {
-		case errors.As(err, &ie):
-			return failf(ie.Hint(), "%v", err)
-		case errors.As(err, &ce):
+		if errors.As(err, &ce) && fileRefusal(err, path) == nil {
 			return usageErrorf(gatewayHint, "%v", err)
 		}
 		return fileError(err, path, "check --config")

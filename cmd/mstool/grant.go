@@ -40,10 +40,7 @@ func grantCommand(ui *UI) *cli.Command {
 				Name:      "sign",
 				Usage:     "sign an access grant: writes NAME.grant (public) and NAME.hostkey (secret, mode 0600)",
 				ArgsUsage: " ",
-				Description: "Example:\n" +
-					"   mstool grant sign --key owner.pem --device dev.key --host-ip 10.0.0.2 \\\n" +
-					"       --tasks led,adc --serial 1 --valid-for 720h -o alice\n\n" +
-					"A bootstrapped device's key can come from the bootstrap repository instead of\n" +
+				Description: "A bootstrapped device's key can come from the bootstrap repository instead of\n" +
 					"an identity file: --repo devices.repo --device-id 0x2a (the PSK of its last\n" +
 					"join; docs/bootstrap.md).\n\n" +
 					"Tasks: " + strings.Join(tasks.BuiltinNames(), ", ") + ", the application's tasks\n" +

@@ -57,8 +57,7 @@ func msslConnectCommand(ui *UI) *cli.Command {
 			"a task name and its arguments (the grant's tasks are listed at the start and by\n" +
 			"'tasks'), 'raise-floor FILE' to deliver a floor statement from 'mstool grant\n" +
 			"revoke', 'help', and 'quit' (or end of input), which closes the session cleanly.\n\n" +
-			shellHelp + "\n\n" +
-			"Example:\n   echo uptime | mstool mssl connect --grant alice.grant --udp 192.0.2.7:7412",
+			shellHelp,
 		Flags: msslFlags(),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {

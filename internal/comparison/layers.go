@@ -18,6 +18,7 @@ import (
 	"fmt"
 
 	"github.com/mstool/mstool/pkg/capture"
+	"github.com/mstool/mstool/pkg/ipv4"
 	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/slip"
 )
@@ -86,22 +87,22 @@ type ipUDP struct {
 }
 
 func parseIPv4(pkt []byte) (ipUDP, error) {
-	if len(pkt) < 20 || pkt[0]>>4 != 4 {
-		return ipUDP{}, fmt.Errorf("comparison: not an IPv4 packet (%d bytes)", len(pkt))
+	h, err := ipv4.ReadFields(pkt)
+	if err != nil {
+		return ipUDP{}, fmt.Errorf("comparison: not an IPv4 packet (%d bytes): %w", len(pkt), err)
 	}
-	hl := int(pkt[0]&15) * 4
-	total := int(binary.BigEndian.Uint16(pkt[2:4]))
-	if hl < 20 || total < hl || total > len(pkt) {
+	payload, ok := h.Payload(pkt)
+	if !ok {
 		return ipUDP{}, fmt.Errorf("comparison: malformed IPv4 header")
 	}
-	p := ipUDP{hdr: hl, proto: pkt[9], payload: pkt[hl:total]}
-	if p.proto == 17 {
-		if len(p.payload) < 8 {
+	p := ipUDP{hdr: h.HeaderLen, proto: h.Protocol, payload: payload}
+	if p.proto == ipv4.ProtoUDP {
+		if len(p.payload) < ipv4.UDPHeaderLen {
 			return ipUDP{}, fmt.Errorf("comparison: short UDP header")
 		}
 		p.sport = binary.BigEndian.Uint16(p.payload[0:2])
 		p.dport = binary.BigEndian.Uint16(p.payload[2:4])
-		p.payload = p.payload[8:]
+		p.payload = p.payload[ipv4.UDPHeaderLen:]
 	}
 	return p, nil
 }
@@ -118,7 +119,7 @@ func Packet(pkt []byte, dec *capture.Decryptor) (Layers, string, error) {
 	}
 	l := Layers{IPv4: outer.hdr, SLIP: SLIPOverhead(pkt)}
 	inner := outer
-	esp := outer.proto == 50
+	esp := outer.proto == ipv4.ProtoESP
 	if esp {
 		if dec == nil {
 			return Layers{}, "", fmt.Errorf("comparison: an ESP packet and no SAs")

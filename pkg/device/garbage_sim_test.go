@@ -8,28 +8,20 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mstool/mstool/internal/crc16"
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/slip"
 )
 
 // mgmtFrame builds a management frame by hand (docs/management.md), so
-// the test does not trust the client's encoder for what it corrupts.
+// the test does not trust the client's encoder for what it corrupts. The
+// CRC is internal/crc16's, whose independence is its published check value
+// (CRC-16/CCITT-FALSE of "123456789" = 0x29B1, asserted in its tests).
 func mgmtFrame(typ, seq byte, payload []byte) []byte {
 	f := []byte{0x00, typ, seq, 0, 0}
 	binary.BigEndian.PutUint16(f[3:], uint16(len(payload)))
 	f = append(f, payload...)
-	crc := uint16(0xFFFF)
-	for _, b := range f {
-		crc ^= uint16(b) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return binary.BigEndian.AppendUint16(f, crc)
+	return binary.BigEndian.AppendUint16(f, crc16.Checksum(f))
 }
 
 // TestGarbage sends the device random bytes, oversized frames, truncated

@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 
 	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/mstool/mstool/pkg/ipv4"
 )
 
 const (
@@ -65,7 +67,7 @@ type Config struct {
 type Counters struct {
 	ToDevice    uint64 `json:"to_device"`    // read from the interface and sent
 	FromDevice  uint64 `json:"from_device"`  // written to the interface
-	NotIPv4     uint64 `json:"not_ipv4"`     // read from the interface, not IPv4 (IPv6 router solicitations, ...)
+	NotIPv4     uint64 `json:"not_ipv4"`     // read from the interface, not IPv4 (IPv6 router solicitations, ...) or a malformed header
 	OtherAddr   uint64 `json:"other_addr"`   // IPv4 read from the interface, not Local to Remote
 	SendFailed  uint64 `json:"send_failed"`  // refused by the sender (ErrSelector, a malformed header)
 	WriteFailed uint64 `json:"write_failed"` // not written to the interface
@@ -184,20 +186,15 @@ func (t *Tunnel) Run(ctx context.Context, send func(pkt []byte) error, refuse fu
 	}
 }
 
-// IPv4 header fields Run checks before handing a packet on (RFC 791).
-const (
-	ipv4MinHeader = 20
-	ipv4SrcOffset = 12
-	ipv4DstOffset = 16
-)
-
+// forward hands pkt on when it is IPv4 (its header read by pkg/ipv4, the
+// one place of its layout) from Local to Remote, and counts the rest.
 func (t *Tunnel) forward(pkt []byte, send func([]byte) error, refuse func(error) bool) error {
-	if len(pkt) < ipv4MinHeader || pkt[0]>>4 != 4 {
+	h, err := ipv4.ReadFields(pkt)
+	if err != nil {
 		t.c.notIPv4.Add(1)
 		return nil
 	}
-	src := netip.AddrFrom4([4]byte(pkt[ipv4SrcOffset:]))
-	dst := netip.AddrFrom4([4]byte(pkt[ipv4DstOffset:]))
+	src, dst := h.Src, h.Dst
 	if src != t.cfg.Local || dst != t.cfg.Remote {
 		t.c.other.Add(1)
 		t.logf("dropped a packet %s > %s: the SA carries %s > %s only", src, dst, t.cfg.Local, t.cfg.Remote)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
+
+	"github.com/mstool/mstool/pkg/ipv4"
 )
 
 // forward sends IPv4 from Local to Remote only, counts the rest, drops
@@ -12,12 +14,12 @@ func TestForward(t *testing.T) {
 	local, remote := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 	tn := &Tunnel{cfg: Config{Local: local, Remote: remote}}
 	pkt := func(src, dst string) []byte {
-		p := make([]byte, ipv4MinHeader+8)
-		p[0] = 0x45
-		s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
-		copy(p[ipv4SrcOffset:], s[:])
-		copy(p[ipv4DstOffset:], d[:])
-		return p
+		h := ipv4.Header{Protocol: ipv4.ProtoUDP, Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst)}
+		p, err := ipv4.AppendHeader(nil, &h, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(p, make([]byte, 8)...)
 	}
 	var sent int
 	send := func([]byte) error { sent++; return nil }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/esp"
+	"github.com/mstool/mstool/pkg/ipv4"
 	"github.com/mstool/mstool/pkg/provision"
 	"github.com/mstool/mstool/pkg/sim"
 	"github.com/mstool/mstool/pkg/slip"
@@ -125,49 +126,33 @@ func (l *link) status() status {
 	return s
 }
 
-func csum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
-}
-
-func ipv4(proto byte, payload []byte) []byte {
-	h := make([]byte, 20, 20+len(payload))
-	h[0] = 0x45
-	binary.BigEndian.PutUint16(h[2:], uint16(20+len(payload)))
-	h[8], h[9] = 64, proto
-	s, d := hostAddr.As4(), devAddr.As4()
-	copy(h[12:], s[:])
-	copy(h[16:], d[:])
-	binary.BigEndian.PutUint16(h[10:], csum(h))
-	return append(h, payload...)
-}
+// toDevice is the IPv4 header of what the host sends the device.
+var toDevice = ipv4.Header{Src: hostAddr, Dst: devAddr}
 
 func echo(id, seq uint16, data []byte) []byte {
-	m := []byte{8, 0, 0, 0, byte(id >> 8), byte(id), byte(seq >> 8), byte(seq)}
-	m = append(m, data...)
-	binary.BigEndian.PutUint16(m[2:], csum(m))
-	return ipv4(1, m)
+	p, err := ipv4.AppendEcho(nil, &toDevice, ipv4.ICMPEchoRequest, id, seq, data)
+	if err != nil {
+		panic(err)
+	}
+	return p
 }
 
 func udp(sport, dport uint16, payload []byte) []byte {
-	u := make([]byte, 8, 8+len(payload))
-	binary.BigEndian.PutUint16(u[0:], sport)
-	binary.BigEndian.PutUint16(u[2:], dport)
-	binary.BigEndian.PutUint16(u[4:], uint16(8+len(payload)))
-	u = append(u, payload...)
-	s, d := hostAddr.As4(), devAddr.As4()
-	ph := append(append(append([]byte{}, s[:]...), d[:]...), 0, 17, byte(len(u)>>8), byte(len(u)))
-	binary.BigEndian.PutUint16(u[6:], csum(append(ph, u...)))
-	return ipv4(17, u)
+	p, err := ipv4.AppendUDP(nil, &toDevice, sport, dport, payload)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// udpPayload is the payload of the UDP datagram pkt, checksums verified.
+func udpPayload(t *testing.T, pkt []byte) []byte {
+	t.Helper()
+	u, err := ipv4.ParseUDP(pkt)
+	if err != nil {
+		t.Fatalf("reply: %v: % x", err, pkt)
+	}
+	return u.Payload
 }
 
 type session struct {
@@ -248,8 +233,8 @@ func TestSuites(t *testing.T) {
 				if err != nil {
 					t.Fatalf("ping %d: %v", i, err)
 				}
-				if r[20] != 0 || !bytes.Equal(r[28:], data) {
-					t.Fatalf("bad echo reply % x", r)
+				if e, err := ipv4.ParseEcho(r); err != nil || e.Type != ipv4.ICMPEchoReply || !bytes.Equal(e.Data, data) {
+					t.Fatalf("bad echo reply (%v) % x", err, r)
 				}
 				if c := l.status().cycles; minCycles == 0 || c < minCycles {
 					minCycles = c
@@ -261,11 +246,11 @@ func TestSuites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := r[28:]; len(got) != 13 || got[4] != 0 || binary.BigEndian.Uint32(got[5:]) != 42 {
+			if got := udpPayload(t, r); len(got) != 13 || got[4] != 0 || binary.BigEndian.Uint32(got[5:]) != 42 {
 				t.Fatalf("id reply % x", got)
 			}
 			r, err = s.roundTrip(udp(5555, 7411, []byte{1, 6, 0, 1, 1, 0xbe, 0xef}))
-			if err != nil || !bytes.Equal(r[28:], []byte{1, 6, 0, 1, 0, 0xbe, 0xef}) {
+			if err != nil || !bytes.Equal(udpPayload(t, r), []byte{1, 6, 0, 1, 0, 0xbe, 0xef}) {
 				t.Fatalf("settings-write: %v % x", err, r)
 			}
 			// replay of a sealed packet: dropped and counted
@@ -300,7 +285,7 @@ func TestSuites(t *testing.T) {
 				}
 			}
 			settings, err := s.roundTrip(udp(5555, 7411, []byte{1, 5, 0, 2, 1}))
-			if err != nil || !bytes.Equal(settings[28+5:], []byte{0xbe, 0xef}) {
+			if err != nil || !bytes.Equal(udpPayload(t, settings)[5:], []byte{0xbe, 0xef}) {
 				t.Fatalf("settings after restart: %v % x", err, settings)
 			}
 			dev.Stop()
