@@ -200,7 +200,7 @@ func runFlash(ui *UI, c *cli.Context) error {
 	}
 	rep.Command = job.Command()
 	if err != nil {
-		return avrdudeError(err, port)
+		return avrdudeError(err)
 	}
 	rep.Signature, rep.FlashBytes, rep.EEPROMBytes, rep.Verified = res.Signature, res.FlashBytes, res.EEPROMBytes, res.Verified
 	if ui.JSON {
@@ -290,13 +290,13 @@ func flashError(ui *UI, err error, tgt board.Target, prof board.Profile, fw stri
 	case errors.As(err, &pe):
 		return linkError(pe, "add yourself to the dialout group (sudo usermod -aG dialout $USER), then log out and back in")
 	case errors.As(err, &ae):
-		return avrdudeError(err, "")
+		return avrdudeError(err)
 	}
 	return failf("", "%v", err)
 }
 
 // avrdudeError maps a pkg/avrdude failure to an exit code and its hint.
-func avrdudeError(err error, port string) error {
+func avrdudeError(err error) error {
 	var ae *avrdude.Error
 	if !errors.As(err, &ae) {
 		if errors.Is(err, context.Canceled) {
