@@ -13,6 +13,7 @@ import (
 	"github.com/mstool/mstool/pkg/avrdude"
 	"github.com/mstool/mstool/pkg/board"
 	"github.com/mstool/mstool/pkg/flash"
+	"github.com/mstool/mstool/pkg/floorbook"
 	"github.com/mstool/mstool/pkg/fwimage"
 	"github.com/urfave/cli/v2"
 )
@@ -120,116 +121,43 @@ func runFlash(ui *UI, c *cli.Context) error {
 	if err != nil {
 		return usageErrorf("see 'mstool flash --help' for what each board carries", "flash: %v", err)
 	}
-	if eeprom != "" && !tgt.ISP {
-		return usageErrorf("write the keys over serial with 'mstool provision --port', or use an ISP programmer: --board usbasp or --board avrispmkii",
-			"flash: --eeprom needs an ISP programmer: the %s bootloader (programmer %s) cannot write EEPROM", prof.Name, tgt.Programmer)
-	}
-
 	rep := flashReport{Board: tgt.Board, Programmer: tgt.Programmer, Baud: tgt.Baud, MCU: tgt.MCU.Name, Part: tgt.MCU.Part, DryRun: c.Bool("dry-run")}
 	if n := c.Int("sync-attempts"); n < 0 || n > 100 {
 		return usageErrorf(usage, "flash: --sync-attempts must be 1..100")
 	}
-	job := avrdude.Job{Target: tgt, NoVerify: c.Bool("no-verify"), Verbose: ui.Verbose, SyncAttempts: c.Int("sync-attempts")}
 
-	// The images first: refusing a wrong image must not need a board.
-	tmp, err := os.MkdirTemp("", "mstool-flash-")
-	if err != nil {
-		return failf("", "flash: %v", err)
-	}
-	defer os.RemoveAll(tmp)
-	plan, err := flash.NewPlan(tgt, flash.Images{Firmware: fw, EEPROM: eeprom}, tmp)
-	var le *flash.LoadError
-	var me *flash.MCUError
-	var se *flash.SizeError
-	var nf *flash.NotFirmwareError
-	switch {
-	case errors.As(err, &nf):
-		return usageErrorf(fmt.Sprintf("write it with --eeprom %s and an ISP programmer (--board usbasp), or over serial with 'mstool provision --port'", fw),
-			"%v", err)
-	case errors.As(err, &le) && le.EEPROM:
-		return failf("give the EEPROM image 'mstool provision' wrote", "flash: --eeprom: %v", err)
-	case errors.As(err, &le):
-		return failf("give the .elf or .hex that 'make -C firmware' builds", "flash: %v", err)
-	case errors.As(err, &me):
-		return failf(fmt.Sprintf("use the image built for %s (firmware/build/%s/), or choose the board that carries %s (--board/--mcu)", tgt.MCU.Name, tgt.MCU.Name, me.Built),
-			"flash: %s was built for %s, but the %s profile's part is %s; refusing to flash", fw, me.Built, tgt.Board, tgt.MCU.Name)
-	case errors.As(err, &se):
-		return failf("", "flash: %s holds %d bytes, more than the %s's %d bytes of %s", se.Path, se.Size, tgt.MCU.Name, se.Limit, se.Memory)
-	case err != nil:
-		return failf("", "%v", err)
-	}
-	if fw != "" {
-		rep.Firmware, rep.FirmwareMCU = fw, plan.FirmwareMCU
-		if plan.FirmwareMCU == "" {
-			ui.Warnf("cannot tell which MCU %s was built for (no device note, no %s next to it); avrdude's signature check is the only guard", fw, fwimage.ManifestName)
-		}
-		need, err := fwimage.CheckRAM(fw, tgt.MCU.Name, tgt.MCU.RAM)
-		var re *fwimage.RAMError
-		switch {
-		case errors.As(err, &re) && c.Bool("allow-ram-overflow"):
-			ui.Warnf("%s; flashing anyway (--allow-ram-overflow): the stack may run into the static data", re.Detail())
-		case errors.As(err, &re):
-			return failf("shrink the image's buffers or build options (docs/PERFORMANCE.md), use an MCU with more RAM, or --allow-ram-overflow if you know the figures are wrong",
-				"flash: %s", re.Detail())
-		case err != nil:
-			ui.Warnf("cannot check the RAM %s needs: %v", fw, err)
-		case need == nil:
-			ui.Debugf("no %s tied to %s: its RAM need is not checked", fwimage.SizeReportName, fw)
-		default:
-			ui.Debugf("%s needs %d bytes of RAM (%d static + %d of stack) of %d", fw, need.Total(), need.Static, need.Stack, tgt.MCU.RAM)
-		}
-		job.Flash = plan.Job.Flash
-		if plan.Converted {
-			ui.Debugf("converted %s to Intel HEX (%d bytes of flash) in %s", fw, plan.FlashBytes, job.Flash)
-		}
-	}
-	if eeprom != "" {
-		if err := checkImageFloors(plan.EEPROMImage, c.Bool("allow-older-floors")); err != nil {
-			return err
-		}
-		job.EEPROM, rep.EEPROM = eeprom, eeprom
-	}
-
-	// The port.
-	port := c.String("port")
-	switch {
-	case port != "":
-	case !tgt.Serial:
-		port = "usb"
-	case rep.DryRun:
-		port = "PORT"
-	default:
-		p, err := board.Detect()
-		var many *board.ManyPortsError
-		switch {
-		case errors.As(err, &many):
-			for _, cand := range many.Candidates {
-				ui.Infof("candidate: %s (%s:%s %s)", cand.Name, cand.VID, cand.PID, cand.Adapter)
+	// Everything is checked before avrdude touches a board: the images
+	// first (refusing a wrong image must not need a board), then the
+	// port and avrdude.
+	job, err := flash.Prepare(flash.Config{
+		Target: tgt, Images: flash.Images{Firmware: fw, EEPROM: eeprom},
+		Port: c.String("port"), Avrdude: c.String("avrdude"),
+		NoVerify: c.Bool("no-verify"), Verbose: ui.Verbose, SyncAttempts: c.Int("sync-attempts"),
+		AllowRAMOverflow: c.Bool("allow-ram-overflow"), AllowOlderFloors: c.Bool("allow-older-floors"),
+		DryRun: rep.DryRun,
+		Warn: func(err error) {
+			var re *fwimage.RAMError
+			if errors.As(err, &re) {
+				ui.Warnf("%s; flashing anyway (--allow-ram-overflow): the stack may run into the static data", re.Detail())
+				return
 			}
-			return usageErrorf("choose one with --port", "flash: %d boards found", len(many.Candidates))
-		case errors.Is(err, board.ErrNoPort):
-			return linkError(errors.New("flash: no board found (no USB serial adapter of a known board is plugged in)"),
-				"plug the board in, or give its port with --port (unknown adapters are never picked automatically)")
-		case err != nil:
-			return linkError(fmt.Errorf("flash: %w", err), "give the board's port with --port")
-		}
-		ui.Infof("using %s (%s)", p.Name, p.Adapter)
-		port = p.Name
+			ui.Warnf("%v", err)
+		},
+		Log:      func(msg string) { ui.Debugf("%s", msg) },
+		Detected: func(p board.Port) { ui.Infof("using %s (%s)", p.Name, p.Adapter) },
+	})
+	if err != nil {
+		return flashError(ui, err, tgt, prof, fw)
 	}
-	job.Port = port
+	defer job.Close()
+	port := job.Port
 	rep.Port = port
-	if tgt.Serial && !rep.DryRun {
-		if err := checkPort(port); err != nil {
-			return err
-		}
+	if fw != "" {
+		rep.Firmware, rep.FirmwareMCU = fw, job.Plan.FirmwareMCU
 	}
-
-	path, ferr := avrdude.Find(c.String("avrdude"))
+	rep.EEPROM = eeprom
 	if rep.DryRun {
-		if ferr != nil {
-			path = "avrdude"
-		}
-		argv := append([]string{path}, job.Args()...)
+		argv := job.Command()
 		rep.Command = argv
 		if ui.JSON {
 			return ui.WriteJSON(rep)
@@ -240,14 +168,11 @@ func runFlash(ui *UI, c *cli.Context) error {
 		ui.Printf("%s\n", avrdude.CommandLine(argv))
 		return nil
 	}
-	if ferr != nil {
-		return avrdudeError(ferr, port)
-	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep.Avrdude = avrdude.Version(ctx, path)
-	ui.Debugf("avrdude %s: %s", rep.Avrdude, avrdude.CommandLine(append([]string{path}, job.Args()...)))
+	rep.Avrdude = avrdude.Version(ctx, job.Avrdude)
+	ui.Debugf("avrdude %s: %s", rep.Avrdude, avrdude.CommandLine(job.Command()))
 	if tgt.AutoReset {
 		ui.Debugf("opening %s resets the board into its bootloader (DTR)", port)
 	} else if tgt.Serial {
@@ -269,13 +194,13 @@ func runFlash(ui *UI, c *cli.Context) error {
 			ui.Progress("%-6s %-6s [%-25s] %3d%%", opName(e.Op), e.Memory, strings.Repeat("#", e.Percent/4), e.Percent)
 		}
 	}
-	res, err := avrdude.Run(ctx, path, job, opts)
+	res, err := job.Run(ctx, opts)
 	if bar {
 		ui.ProgressDone()
 	}
-	rep.Command = append([]string{path}, job.Args()...)
+	rep.Command = job.Command()
 	if err != nil {
-		return avrdudeError(err, port)
+		return avrdudeError(err)
 	}
 	rep.Signature, rep.FlashBytes, rep.EEPROMBytes, rep.Verified = res.Signature, res.FlashBytes, res.EEPROMBytes, res.Verified
 	if ui.JSON {
@@ -311,22 +236,67 @@ func opName(op string) string {
 	return op
 }
 
-// checkPort catches a missing or forbidden port before avrdude runs,
-// without opening it (opening would reset an Arduino).
-func checkPort(port string) error {
-	if _, err := os.Stat(port); err != nil {
-		return linkError(fmt.Errorf("flash: serial port %s does not exist", port),
-			"check the cable and the port name; without --port, mstool flash lists the boards it can see")
+// flashError maps a refusal of flash.Prepare to an exit code and its hint.
+func flashError(ui *UI, err error, tgt board.Target, prof board.Profile, fw string) error {
+	var (
+		isp  *flash.EEPROMNeedsISPError
+		nf   *flash.NotFirmwareError
+		le   *flash.LoadError
+		me   *flash.MCUError
+		se   *flash.SizeError
+		re   *fwimage.RAMError
+		fe   *flash.FloorsError
+		de   *flash.DetectError
+		many *board.ManyPortsError
+		pe   *flash.PortError
+		ae   *avrdude.Error
+	)
+	switch {
+	case errors.As(err, &isp):
+		return usageErrorf("write the keys over serial with 'mstool provision --port', or use an ISP programmer: --board usbasp or --board avrispmkii",
+			"flash: --eeprom needs an ISP programmer: the %s bootloader (programmer %s) cannot write EEPROM", prof.Name, isp.Programmer)
+	case errors.As(err, &nf):
+		return usageErrorf(fmt.Sprintf("write it with --eeprom %s and an ISP programmer (--board usbasp), or over serial with 'mstool provision --port'", fw),
+			"%v", err)
+	case errors.As(err, &le) && le.EEPROM:
+		return failf("give the EEPROM image 'mstool provision' wrote", "flash: --eeprom: %v", err)
+	case errors.As(err, &le):
+		return failf("give the .elf or .hex that 'make -C firmware' builds", "flash: %v", err)
+	case errors.As(err, &me):
+		return failf(fmt.Sprintf("use the image built for %s (firmware/build/%s/), or choose the board that carries %s (--board/--mcu)", tgt.MCU.Name, tgt.MCU.Name, me.Built),
+			"flash: %s was built for %s, but the %s profile's part is %s; refusing to flash", fw, me.Built, tgt.Board, tgt.MCU.Name)
+	case errors.As(err, &se):
+		return failf("", "flash: %s holds %d bytes, more than the %s's %d bytes of %s", se.Path, se.Size, tgt.MCU.Name, se.Limit, se.Memory)
+	case errors.As(err, &re):
+		return failf("shrink the image's buffers or build options (docs/PERFORMANCE.md), use an MCU with more RAM, or --allow-ram-overflow if you know the figures are wrong",
+			"flash: %s", re.Detail())
+	case errors.As(err, &fe) && fe.Open:
+		return failf("set "+floorbook.EnvDir+" to a directory mstool may keep its state in", "%v", err)
+	case errors.As(err, &fe) && errors.Is(err, floorbook.ErrOlderFloors):
+		return failf("make a new image with 'mstool provision' (it carries the recorded floors forward); --allow-older-floors writes this one anyway", "%v", err)
+	case errors.As(err, &fe):
+		return failf("", "%v", err)
+	case errors.As(err, &many):
+		for _, cand := range many.Candidates {
+			ui.Infof("candidate: %s (%s:%s %s)", cand.Name, cand.VID, cand.PID, cand.Adapter)
+		}
+		return usageErrorf("choose one with --port", "flash: %d boards found", len(many.Candidates))
+	case errors.As(err, &de) && errors.Is(err, board.ErrNoPort):
+		return linkError(de, "plug the board in, or give its port with --port (unknown adapters are never picked automatically)")
+	case errors.As(err, &de):
+		return linkError(de, "give the board's port with --port")
+	case errors.As(err, &pe) && pe.Missing:
+		return linkError(pe, "check the cable and the port name; without --port, mstool flash lists the boards it can see")
+	case errors.As(err, &pe):
+		return linkError(pe, "add yourself to the dialout group (sudo usermod -aG dialout $USER), then log out and back in")
+	case errors.As(err, &ae):
+		return avrdudeError(err)
 	}
-	if err := canReadWrite(port); err != nil {
-		return linkError(fmt.Errorf("flash: permission denied on serial port %s", port),
-			"add yourself to the dialout group (sudo usermod -aG dialout $USER), then log out and back in")
-	}
-	return nil
+	return failf("", "%v", err)
 }
 
 // avrdudeError maps a pkg/avrdude failure to an exit code and its hint.
-func avrdudeError(err error, port string) error {
+func avrdudeError(err error) error {
 	var ae *avrdude.Error
 	if !errors.As(err, &ae) {
 		if errors.Is(err, context.Canceled) {

@@ -186,12 +186,6 @@ func msslDial(ui *UI, c *cli.Context) (*mssl.Session, error) {
 	if ui.Verbosity > 1 {
 		cfg.Trace = func(dir string, m []byte) { ui.Tracef("%s", hexFrame(dir, m)) }
 	}
-	if lt, ok := tr.(*linkTransport); ok {
-		cfg.Management = lt.Serial.Management() // explains a handshake without answer
-		if lt.info != nil {
-			cfg.FCPU = lt.info.FCPU // scales the wait for the RSA verification
-		}
-	}
 	if cfg.Retries == 0 {
 		cfg.Retries = -1
 	}
@@ -264,15 +258,16 @@ func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, erro
 		return nil, usageErrorf("record a UDP or TCP session with tcpdump or mstool sniff", "mssl: --pcap records the serial link: it goes with --port")
 	}
 	cfg := mssl.TransportConfig{UDP: c.String("udp"), TCP: c.String("tcp"), Port: c.String("port"), Timeout: c.Duration("timeout")}
+	ctx := context.Background()
 	switch {
 	case cfg.UDP != "":
-		t, err := mssl.OpenTransport(cfg)
+		t, err := mssl.OpenTransport(ctx, cfg)
 		if err != nil {
 			return nil, linkError(err, "check the address")
 		}
 		return t, nil
 	case cfg.TCP != "":
-		t, err := mssl.OpenTransport(cfg)
+		t, err := mssl.OpenTransport(ctx, cfg)
 		if err != nil {
 			return nil, linkError(err, "check the address and that the server runs")
 		}
@@ -282,21 +277,23 @@ func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, erro
 	if err != nil || !dev.Is4() {
 		return nil, usageErrorf("give the device's address with --device-ip A.B.C.D", "mssl: --port needs the device's IPv4 address")
 	}
-	host := g.HostIP
+	var host netip.Addr // default: the grant's bound address
 	if s := c.String("host-ip"); s != "" {
 		if host, err = netip.ParseAddr(s); err != nil || !host.Is4() {
 			return nil, usageErrorf("", "mssl: --host-ip %q is not an IPv4 address", s)
 		}
 	}
-	if !host.IsValid() {
+	if !host.IsValid() && !g.HostIP.IsValid() {
 		return nil, usageErrorf("give this host's address with --host-ip A.B.C.D", "mssl: the grant binds no IPv4 address")
 	}
 	reset, err := resetMode(c)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Device, cfg.Link.Reset = dev, reset
-	cfg.Link.Log, _ = ui.logHooks() // the messages are traced by the session (mssl.Config.Trace)
+	cfg.Device, cfg.Local, cfg.Grant, cfg.Link.Reset = dev, netip.AddrPortFrom(host, 0), g, reset
+	// The messages are traced by the session (mssl.Config.Trace); the
+	// IDENTIFY probe's frames here.
+	cfg.Log, cfg.Trace = ui.logHooks()
 	var pcap *os.File
 	if p := c.String("pcap"); p != "" {
 		f, rec, err := openRecording(p, c.Bool("force"))
@@ -305,9 +302,7 @@ func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, erro
 		}
 		pcap, cfg.Link.Recorder = f, rec
 	}
-	cfg.Local = netip.AddrPortFrom(host, uint16(49152+os.Getpid()%16384))
-	t0 := time.Now()
-	t, err := mssl.OpenTransport(cfg)
+	t, err := mssl.OpenTransport(ctx, cfg)
 	if err != nil {
 		err = plainError(err)
 		if pcap != nil {
@@ -319,33 +314,22 @@ func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, erro
 		}
 		return nil, linkError(err, "check the port (mstool sim prints the simulated device's), and that you may use it (the dialout group)")
 	}
-	st := t.(*mssl.SerialTransport)
-	ui.Debugf("port %s opened in %.1f s (--reset %s)", c.String("port"), time.Since(t0).Seconds(), reset)
-	// The device's clock scales the wait for its RSA verification.
-	var info *device.Info
-	t0 = time.Now()
-	if d, err := device.New(st.Serial.Management(), ui.deviceOptions(device.Options{Timeout: time.Second, Retries: -1})); err == nil {
-		if info, err = d.Identify(context.Background()); err == nil {
-			ui.Debugf("device answered IDENTIFY in %.1f s: %s at %d Hz, firmware %s", time.Since(t0).Seconds(), info.MCU, info.FCPU, info.Firmware)
-		} else {
-			ui.Debugf("no answer to IDENTIFY: assuming a 16 MHz clock (%v)", plainError(err))
-		}
+	if pcap == nil {
+		return t, nil
 	}
-	return &linkTransport{SerialTransport: st, pcap: pcap, info: info}, nil
+	return &recordedTransport{SerialTransport: t.(*mssl.SerialTransport), pcap: pcap}, nil
 }
 
-// linkTransport closes the serial link (and its recording) with the session.
-type linkTransport struct {
+// recordedTransport closes the recording with the session; mssl.Dial sees
+// the serial transport it embeds (its management channel and clock).
+type recordedTransport struct {
 	*mssl.SerialTransport
 	pcap *os.File
-	info *device.Info // IDENTIFY's answer, nil if none
 }
 
-func (t *linkTransport) Close() error {
+func (t *recordedTransport) Close() error {
 	err := t.SerialTransport.Close()
-	if t.pcap != nil {
-		t.pcap.Close()
-	}
+	t.pcap.Close()
 	return err
 }
 

@@ -1,6 +1,18 @@
-// Package flash plans writing firmware and EEPROM images to a board with
-// avrdude: it checks the images against the target before any board is
-// needed, and puts them in the form avrdude reads (Intel HEX).
+// Package flash writes firmware and EEPROM images to a board with
+// avrdude: what 'mstool flash' does, without its messages.
+//
+// Prepare checks everything before avrdude touches a board, and refuses
+// with a typed error: an EEPROM image for a bootloader
+// (*EEPROMNeedsISPError), images that cannot be read, are not firmware,
+// were built for another MCU or do not fit (NewPlan's errors), firmware
+// whose RAM need exceeds the MCU's (*fwimage.RAMError), an EEPROM image
+// whose revocation floors are below the host's record (*FloorsError), no
+// port or a port this user cannot use (*DetectError, *PortError), no
+// avrdude (*avrdude.Error). The Job it returns runs avrdude (Job.Run) or
+// shows what would run (Job.Command); Run does both steps.
+//
+// NewPlan is the image checks alone: it checks the images against the
+// target, and puts them in the form avrdude reads (Intel HEX).
 package flash
 
 import (

@@ -88,25 +88,22 @@ func dialMSSL(ctx context.Context, d *DeviceConfig, log func(string)) (Session, 
 	if d.Port == "" {
 		tc.UDP = d.UDP
 	} else {
-		host := d.HostIP
-		if !host.IsValid() {
-			host = parsed.HostIP
-		}
-		if !host.IsValid() {
+		if !d.HostIP.IsValid() && !parsed.HostIP.IsValid() {
 			return nil, errors.New("gateway: the grant binds no IPv4 address: give host-ip=A.B.C.D")
 		}
-		tc.Device = d.DeviceIP
-		tc.Local = netip.AddrPortFrom(host, uint16(49152+os.Getpid()%16384))
-		tc.Link.Log, tc.Link.Reset = log, d.Reset
+		// This host's address defaults to the grant's, the UDP port to
+		// mssl.LocalPort(); the device's clock (IDENTIFY) scales the
+		// handshake's wait.
+		tc.Device, tc.Local, tc.Grant = d.DeviceIP, netip.AddrPortFrom(d.HostIP, 0), parsed
+		tc.Log, tc.Link.Reset = log, d.Reset
 	}
-	tr, err := mssl.OpenTransport(tc)
+	tr, err := mssl.OpenTransport(ctx, tc)
 	if err != nil {
 		return nil, err
 	}
+	// Over a serial port, Dial uses its management channel and the
+	// device's clock.
 	cfg := mssl.Config{Grant: g, HostKey: hk, Transport: tr, Timeout: d.Timeout, Retries: retries(d.Retries), Log: log}
-	if st, ok := tr.(*mssl.SerialTransport); ok {
-		cfg.Management = st.Serial.Management()
-	}
 	s, err := mssl.Dial(ctx, cfg)
 	if err != nil {
 		tr.Close()

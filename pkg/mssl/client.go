@@ -31,11 +31,13 @@ type Config struct {
 	// Management, when set, is the device's management channel on the
 	// same line (link.Serial.Management): when the handshake gets no
 	// answer, Dial asks the device why (Diagnose) and returns a
-	// *NoAnswerError.
+	// *NoAnswerError. Unset, it is the port's of a *SerialTransport
+	// (OpenTransport).
 	Management device.Conn
 	// FCPU is the device's clock in Hz (device.Info.FCPU, from IDENTIFY;
-	// 0: 16 MHz). The wait for the device's RSA verification of the grant
-	// scales with it (RSAWait).
+	// 0: the clock of a *SerialTransport's IDENTIFY answer, else 16 MHz).
+	// The wait for the device's RSA verification of the grant scales with
+	// it (RSAWait).
 	FCPU uint32
 	// Log, when set, is told of the waits and retries of the session, one
 	// line each ("handshake: no answer within 2s, retry 2/3"): mstool -v.
@@ -132,10 +134,13 @@ func (c *Config) retries() int {
 	return c.Retries
 }
 
-// Dial runs the handshake and returns the established session. A grant
-// the device rejects gives an *AlertError (Remote) saying why; no answer
-// at all gives ErrNoAnswer. A handshake that times out is restarted from
-// the beginning with a fresh Nh, up to Retries times.
+// Dial runs the handshake and returns the established session. Over a
+// *SerialTransport from OpenTransport, it uses the port's management
+// channel and the device's clock (Config.Management, Config.FCPU) unless
+// cfg sets them. A grant the device rejects gives an *AlertError (Remote)
+// saying why; no answer at all gives ErrNoAnswer. A handshake that times
+// out is restarted from the beginning with a fresh Nh, up to Retries
+// times.
 func Dial(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.Transport == nil {
 		return nil, errors.New("mssl: no transport")
@@ -146,6 +151,15 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
+	}
+	if st, ok := cfg.Transport.(serialTransporter); ok {
+		st := st.serialTransport()
+		if cfg.Management == nil && st.Serial != nil {
+			cfg.Management = st.Serial.Management()
+		}
+		if cfg.FCPU == 0 && st.Info != nil {
+			cfg.FCPU = st.Info.FCPU
+		}
 	}
 	var sent netip.Addr
 	if r, ok := cfg.Transport.(remoteAddr); ok {

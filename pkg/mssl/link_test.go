@@ -3,9 +3,12 @@ package mssl_test
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/mstool/mstool/pkg/device"
+	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/ipv4"
 	"github.com/mstool/mstool/pkg/link"
 	"github.com/mstool/mstool/pkg/mssl"
@@ -61,4 +64,46 @@ func TestLink(t *testing.T) {
 	l := &fakeLink{srv: f.srv, dev: deviceAddr, pkts: make(chan []byte, 64)}
 	tr := mssl.NewLink(l, hostAddr, deviceAddr)
 	runTasks(t, f, tr, f.grant, f.hk)
+}
+
+// TestDialSerialClock: over a *SerialTransport, Dial scales its wait for
+// the device's RSA verification with the clock IDENTIFY reported, as
+// mstool does: a library user gets the same wait.
+func TestDialSerialClock(t *testing.T) {
+	f := newFixture(t, 2048)
+	for _, c := range []struct {
+		info *device.Info
+		want string
+	}{
+		{nil, "about 1.0 s"},                         // no answer: 16 MHz
+		{&device.Info{FCPU: 8000000}, "about 2.0 s"}, // an 8 MHz board
+	} {
+		f.reset()
+		l := &fakeLink{srv: f.srv, dev: deviceAddr, pkts: make(chan []byte, 64)}
+		tr := &mssl.SerialTransport{Link: mssl.NewLink(l, hostAddr, deviceAddr), Info: c.info}
+		var progress []string
+		s, err := mssl.Dial(context.Background(), mssl.Config{Grant: f.grant, HostKey: f.hk, Transport: tr,
+			Progress: func(m string) { progress = append(progress, m) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close(context.Background())
+		if len(progress) != 1 || !strings.Contains(progress[0], c.want) {
+			t.Errorf("FCPU from %+v: progress %q, want %q", c.info, progress, c.want)
+		}
+	}
+}
+
+func TestOpenTransportSerialAddresses(t *testing.T) {
+	ctx := context.Background()
+	if _, err := mssl.OpenTransport(ctx, mssl.TransportConfig{Port: "/dev/null"}); err == nil || !strings.Contains(err.Error(), "device's IPv4 address") {
+		t.Errorf("no device address: %v", err)
+	}
+	cfg := mssl.TransportConfig{Port: "/dev/null", Device: deviceAddr.Addr(), Grant: &grant.Grant{}}
+	if _, err := mssl.OpenTransport(ctx, cfg); err == nil || !strings.Contains(err.Error(), "this host's IPv4 address") {
+		t.Errorf("no host address: %v", err)
+	}
+	if p := mssl.LocalPort(); p < 49152 {
+		t.Errorf("LocalPort() = %d, want a dynamic port", p)
+	}
 }

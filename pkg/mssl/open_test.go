@@ -1,6 +1,7 @@
 package mssl_test
 
 import (
+	"context"
 	"net"
 	"testing"
 
@@ -9,7 +10,7 @@ import (
 
 func TestOpenTransport(t *testing.T) {
 	for _, cfg := range []mssl.TransportConfig{{}, {UDP: "127.0.0.1:1", TCP: "127.0.0.1:1"}} {
-		if tr, err := mssl.OpenTransport(cfg); err == nil {
+		if tr, err := mssl.OpenTransport(context.Background(), cfg); err == nil {
 			tr.Close()
 			t.Errorf("OpenTransport(%+v) succeeded, want an error", cfg)
 		}
@@ -19,7 +20,7 @@ func TestOpenTransport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	tr, err := mssl.OpenTransport(mssl.TransportConfig{UDP: pc.LocalAddr().String()})
+	tr, err := mssl.OpenTransport(context.Background(), mssl.TransportConfig{UDP: pc.LocalAddr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}

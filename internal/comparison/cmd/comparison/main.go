@@ -311,8 +311,8 @@ func cmdMSSL(args []string) error {
 		if err != nil {
 			return err
 		}
-		cfg := mssl.TransportConfig{Port: *port, Device: dev, Local: netip.AddrPortFrom(host, uint16(50000+i)), Link: link.Options{Recorder: rec}}
-		tr, err := mssl.OpenTransport(cfg)
+		cfg := mssl.TransportConfig{Port: *port, Device: dev, Local: netip.AddrPortFrom(host, uint16(50000+i)), Link: link.Options{Recorder: rec}, NoIdentify: true}
+		tr, err := mssl.OpenTransport(context.Background(), cfg)
 		if err != nil {
 			f.Close()
 			return err

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package main
+package flash
 
 // canReadWrite cannot be checked without opening the port here; avrdude
 // reports a permission problem itself.
