@@ -97,7 +97,7 @@ func OpenSerial(path string, opts *Options) (*Serial, error) {
 	s := NewSerial(p, "serial "+path, opts)
 	s.h.logf("%s: port opened (%d 8N1)", s.name, device.Baud)
 	if opts != nil && opts.Reset == device.ResetNever {
-		s.h.logf("%s: --reset never: not waiting for the device", s.name)
+		s.h.logf("%s: reset mode never: not waiting for the device", s.name)
 		return s, nil
 	}
 	var wait time.Duration
