@@ -184,59 +184,18 @@ func cmdESP(args []string) error {
 	if err != nil {
 		return err
 	}
-	f, rec, err := newRecorder(*pcapPath)
-	if err != nil {
-		return err
-	}
-	conn, err := espsession.Open(espsession.OpenConfig{SAs: sas, SAPath: *saPath, Port: *port, Link: link.Options{Recorder: rec}, Timeout: 3 * time.Second})
-	if err != nil {
-		f.Close()
-		return err
-	}
-	mgmt, err := device.New(conn.Serial.Management(), &device.Options{Timeout: 2 * time.Second})
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	// One echo first: the first packet after a boot also writes the
-	// EEPROM state (docs/PERFORMANCE.md); the requests measured follow.
-	if _, err := conn.Ping(ctx, 1, make([]byte, 8)); err != nil {
-		return fmt.Errorf("warm-up ping: %w", err)
-	}
-	warm := rec.Packets()
-	var cycles []uint32
-	for i := 0; i < *count; i++ {
-		if _, err := conn.Task(ctx, tasks.TaskADC, []byte{byte(*ch)}); err != nil {
-			return err
-		}
-		st, err := mgmt.Status(ctx)
-		if err != nil {
-			return err
-		}
-		cycles = append(cycles, st.LastCycles)
-	}
-	if err := conn.Close(); err != nil {
-		return err
-	}
-	f.Close()
-	pkts, err := readPcap(*pcapPath)
-	if err != nil {
-		return err
-	}
-	if uint64(len(pkts)) != warm+uint64(2**count) {
-		return fmt.Errorf("esp: %d packets recorded, want %d (retries?)", len(pkts), warm+uint64(2**count))
-	}
 	dec, err := capture.NewDecryptor(sas.All())
 	if err != nil {
 		return err
 	}
-	host := sas.Outbound[0].Src
-	msgs, err := account(pkts, host, dec)
-	if err != nil {
+	msgs, cycles, err := measureESP(*port, *saPath, sas, dec, *pcapPath, *count, func(ctx context.Context, conn *espsession.Conn, _ int) error {
+		_, err := conn.Task(ctx, tasks.TaskADC, []byte{byte(*ch)})
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("esp: %w", err)
 	}
-	msgs = msgs[warm:]
-	r := Run{Row: "esp", Messages: msgs[:2], Samples: map[string][]uint32{"request": cycles}}
+	r := Run{Row: "esp", Messages: msgs, Samples: map[string][]uint32{"request": cycles}}
 	mn := cycles[0]
 	for _, c := range cycles {
 		mn = min(mn, c)
@@ -732,65 +691,91 @@ func coapClientRequest(path string) ([]byte, error) {
 }
 
 func coapOverESP(port, saPath string, sas *safile.File, dec *capture.Decryptor, req []byte, count int, recPath, out string) error {
-	f, rec, err := newRecorder(recPath)
-	if err != nil {
-		return err
-	}
-	conn, err := espsession.Open(espsession.OpenConfig{SAs: sas, SAPath: saPath, Port: port, Link: link.Options{Recorder: rec}, Timeout: 3 * time.Second})
-	if err != nil {
-		f.Close()
-		return err
-	}
-	mgmt, err := device.New(conn.Serial.Management(), &device.Options{Timeout: 2 * time.Second})
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	if _, err := conn.Ping(ctx, 1, make([]byte, 8)); err != nil {
-		return fmt.Errorf("warm-up ping: %w", err)
-	}
-	warm := rec.Packets()
-	var cycles []uint32
-	for i := 0; i < count; i++ {
+	msgs, cycles, err := measureESP(port, saPath, sas, dec, recPath, count, func(ctx context.Context, conn *espsession.Conn, i int) error {
 		m := append([]byte(nil), req...)
 		m[2], m[3] = byte(0x7a), byte(i) // a new message id each time: no de-duplication
 		if err := conn.Send(comparison.PortCoAP, m); err != nil {
 			return err
 		}
 		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		_, err := conn.Recv(wctx)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("coap-esp: no reply from the device's CoAP server (port %d): %w", comparison.PortCoAP, err)
+		defer cancel()
+		if _, err := conn.Recv(wctx); err != nil {
+			return fmt.Errorf("no reply from the device's CoAP server (port %d): %w", comparison.PortCoAP, err)
 		}
-		st, err := mgmt.Status(ctx)
-		if err != nil {
-			return err
-		}
-		cycles = append(cycles, st.LastCycles)
-	}
-	if err := conn.Close(); err != nil {
-		return err
-	}
-	f.Close()
-	pkts, err := readPcap(recPath)
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	if uint64(len(pkts)) != warm+uint64(2*count) {
-		return fmt.Errorf("coap-esp: %d packets recorded, want %d", len(pkts), warm+uint64(2*count))
-	}
-	msgs, err := account(pkts, sas.Outbound[0].Src, dec)
-	if err != nil {
-		return err
+		return fmt.Errorf("coap-esp: %w", err)
 	}
 	mn := cycles[0]
 	for _, c := range cycles {
 		mn = min(mn, c)
 	}
-	r := Run{Row: "coap-esp", Note: "measured on the device", Messages: msgs[warm : warm+2], Samples: map[string][]uint32{"request": cycles}, CyclesMin: map[string]uint32{"request": mn}}
+	r := Run{Row: "coap-esp", Note: "measured on the device", Messages: msgs, Samples: map[string][]uint32{"request": cycles}, CyclesMin: map[string]uint32{"request": mn}}
 	r.Messages[0].Cycles = mn
 	return writeJSON(out, r)
+}
+
+// measureESP opens an ESP session on port with the link recorded in
+// recPath, sends one warm-up echo (the first packet after a boot also
+// writes the EEPROM state, docs/PERFORMANCE.md), runs exchange count
+// times (one request and its answer each), reading the device's cycles
+// for each from STATUS, and accounts the recording: the first exchange's
+// two messages, and every exchange's cycles.
+func measureESP(port, saPath string, sas *safile.File, dec *capture.Decryptor, recPath string, count int,
+	exchange func(ctx context.Context, conn *espsession.Conn, i int) error) ([]comparison.Message, []uint32, error) {
+	f, rec, err := newRecorder(recPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	conn, err := espsession.Open(espsession.OpenConfig{SAs: sas, SAPath: saPath, Port: port, Link: link.Options{Recorder: rec}, Timeout: 3 * time.Second})
+	if err != nil {
+		return nil, nil, err
+	}
+	open := true
+	defer func() {
+		if open {
+			conn.Close()
+		}
+	}()
+	mgmt, err := device.New(conn.Serial.Management(), &device.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx := context.Background()
+	if _, err := conn.Ping(ctx, 1, make([]byte, 8)); err != nil {
+		return nil, nil, fmt.Errorf("warm-up ping: %w", err)
+	}
+	warm := rec.Packets()
+	var cycles []uint32
+	for i := 0; i < count; i++ {
+		if err := exchange(ctx, conn, i); err != nil {
+			return nil, nil, err
+		}
+		st, err := mgmt.Status(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		cycles = append(cycles, st.LastCycles)
+	}
+	open = false
+	if err := conn.Close(); err != nil {
+		return nil, nil, err
+	}
+	f.Close()
+	pkts, err := readPcap(recPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if uint64(len(pkts)) != warm+uint64(2*count) {
+		return nil, nil, fmt.Errorf("%d packets recorded, want %d (retries?)", len(pkts), warm+uint64(2*count))
+	}
+	msgs, err := account(pkts, sas.Outbound[0].Src, dec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return msgs[warm : warm+2], cycles, nil
 }
 
 // pcap: account any raw-IP recording of a serial link.
