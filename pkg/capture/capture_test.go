@@ -519,34 +519,22 @@ func TestStream(t *testing.T) {
 			readErr := make(chan error, 1)
 			go func() {
 				defer close(frames)
+				var r interface {
+					ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+				}
+				var err error
 				if ng {
-					r, err := pcapgo.NewNgReader(outR, pcapgo.DefaultNgReaderOptions)
-					if err != nil {
-						readErr <- err
-						return
-					}
-					for {
-						d, _, err := r.ReadPacketData()
-						if err != nil {
-							readErr <- err
-							return
-						}
+					r, err = pcapgo.NewNgReader(outR, pcapgo.DefaultNgReaderOptions)
+				} else {
+					r, err = pcapgo.NewReader(outR)
+				}
+				for err == nil {
+					var d []byte
+					if d, _, err = r.ReadPacketData(); err == nil {
 						frames <- append([]byte(nil), d...)
 					}
 				}
-				r, err := pcapgo.NewReader(outR)
-				if err != nil {
-					readErr <- err
-					return
-				}
-				for {
-					d, _, err := r.ReadPacketData()
-					if err != nil {
-						readErr <- err
-						return
-					}
-					frames <- append([]byte(nil), d...)
-				}
+				readErr <- err
 			}()
 			if _, err := inW.Write(parts[0]); err != nil {
 				t.Fatal(err)
