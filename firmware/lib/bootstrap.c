@@ -11,6 +11,7 @@
 #include "crypto/cmac.h"
 #include "crypto/ct.h"
 #include "crypto/pgm.h"
+#include "coap.h"
 #include "esp.h"
 #include "ms_base.h"
 #if CONFIG_MSSL
@@ -186,6 +187,9 @@ size_t bootstrap_handle(uint8_t *m, size_t n)
 		esp_init();
 #if CONFIG_MSSL
 		mssl_reset();
+#endif
+#if CONFIG_COAP
+		ms_coap_reset();
 #endif
 	}
 	/* Flight 5: AE(PSK; RN_c) under the same header, type 05. */

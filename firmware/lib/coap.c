@@ -127,6 +127,8 @@ static uint8_t options(uint8_t *q, uint8_t *end, uint8_t **wp, uint16_t *task)
 	return rcode ? rcode : t > 31 ? CODE_NOT_FOUND : 0;
 }
 
+void ms_coap_reset(void) { memset(&last, 0, sizeof last); }
+
 uint16_t ms_coap_input(uint8_t *p, uint16_t n, uint16_t room,
                        const uint8_t *src_ip, uint16_t src_port)
 {

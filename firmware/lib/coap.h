@@ -58,4 +58,9 @@
 uint16_t ms_coap_input(uint8_t *p, uint16_t n, uint16_t room,
                        const uint8_t *src_ip, uint16_t src_port);
 
+/* ms_coap_reset - forget the last request and its cached response: the
+ * keys changed (provisioning, a bootstrap join), and an answer made under
+ * the old ones is never given under the new. */
+void ms_coap_reset(void);
+
 #endif /* MS_COAP_H */

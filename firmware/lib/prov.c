@@ -12,6 +12,7 @@
 #include "crypto/ct.h"
 #include "crypto/ctr.h"
 #include "crypto/pgm.h"
+#include "coap.h"
 #include "esp.h"
 #include "mgmt_proto.h"
 #include "mssl.h"
@@ -211,6 +212,9 @@ static uint8_t reload(void)
 	esp_init();
 #if CONFIG_MSSL
 	mssl_reset();
+#endif
+#if CONFIG_COAP
+	ms_coap_reset();
 #endif
 	return r;
 }

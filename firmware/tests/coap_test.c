@@ -10,7 +10,8 @@
  *     task statuses' codes;
  *   - a duplicate Confirmable request is answered from the cache without
  *     running the task again (led toggle); another sender's message with
- *     the same id, or another token, is a new one;
+ *     the same id, or another token, is a new one, and so is everything
+ *     after ms_coap_reset (keys changed);
  *   - every truncation of every vector's request, and every single-byte
  *     change of it, is answered within the buffer or not at all;
  *   - too little room: no reply, counted under C_NO_SEND.
@@ -125,6 +126,11 @@ static void test_duplicates(void)
 	/* the next id: a new request */
 	nb = toggle(0x7001, default_src, b);
 	CHECK(nb == na && b[8] == (state ^ 1) && net_counters[C_TASKS] == tasks + 4);
+	/* the keys changed (ms_coap_reset, as provisioning and a join do): its
+	 * repetition is served anew, not from what the old keys cached */
+	ms_coap_reset();
+	nb = toggle(0x7001, default_src, b);
+	CHECK(nb == na && b[8] == state && net_counters[C_TASKS] == tasks + 5);
 }
 
 static void test_mutations(const char *path)
