@@ -55,11 +55,12 @@ func TestBootstrapSim(t *testing.T) {
 	}
 
 	// The EEPROM image with the bootstrap area (and the grant issuer's key:
-	// the device runs MSSL only with one); inspect shows the area, never a key.
+	// the device runs MSSL only with one); inspect shows the area and the
+	// SAs derived from IK, never a key.
 	mustRun(t, "keygen", "owner", "-o", p("owner.pem"), "--bits", "1024")
 	mustRun(t, "--quiet", "provision", "--bootstrap", devFile, "--ip", simDevA, "--issuer", p("owner.pem"), "--mssl-seal-only", "--firmware", elf, "-o", p("dev.hex"))
 	out = mustRun(t, "provision", "inspect", p("dev.hex"))
-	for _, w := range []string{"device id: 0x0000002a", "RN_i fingerprint " + enr.Devices[0].RNPrint, "key slot 0 in force (gen 0)", "slot 1 erased", "inbound SA: none"} {
+	for _, w := range []string{"device id: 0x0000002a", "RN_i fingerprint " + enr.Devices[0].RNPrint, "the SAs derive from it", "inbound SA: 0x"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("provision inspect lacks %q:\n%s", w, out)
 		}
@@ -107,9 +108,16 @@ func TestBootstrapSim(t *testing.T) {
 		return out + errs, code
 	}
 
-	// Before any join the repository holds IK: deriving from it warns.
-	if _, errs, code := mstoolRun(t, "esp", "sa", "new", "--repo", repo, "--device-id", "0x2a", "-o", p("ik.sa")); code != 0 || !strings.Contains(errs, "has not joined yet") {
+	// Before any join the repository holds IK: deriving from it warns. The
+	// device runs those SAs (the installer's, until the join), and traffic
+	// under them raises its sequence counters.
+	if _, errs, code := mstoolRun(t, "esp", "sa", "new", "--repo", repo, "--device-id", "0x2a", "--src", simHost, "--dst", simDevA, "-o", p("ik.sa")); code != 0 || !strings.Contains(errs, "has not joined yet") {
 		t.Errorf("esp sa new before a join: exit %d\n%s", code, errs)
+	}
+	for i := 0; i < 3; i++ {
+		if res, code := ping(p("ik.sa")); code != 0 || !strings.Contains(res, `"received":1`) {
+			t.Fatalf("esp ping with the enrolment key's SAs: exit %d\n%s", code, res)
+		}
 	}
 
 	// The first join, over the serial management channel.
@@ -122,8 +130,13 @@ func TestBootstrapSim(t *testing.T) {
 			t.Errorf("the device does not report SPI %s of the derived SAs:\n%s", spi, out)
 		}
 	}
+	// The join reset the counters with the keys: the new SA file's first
+	// sequence number is accepted although the IK SAs went further.
 	if res, code := ping(p("dev1.sa")); code != 0 || !strings.Contains(res, `"received":1`) {
 		t.Fatalf("esp ping with the derived SAs: exit %d\n%s", code, res)
+	}
+	if res, code := ping(p("ik.sa")); code == 0 {
+		t.Fatalf("esp ping with the enrolment key's SAs still answered after the join:\n%s", res)
 	}
 	if out, errs, code := mstoolRun(t, "--json", "esp", "exec", "-p", dev.Port, "--sa", p("dev1.sa"), "id"); code != 0 || !strings.Contains(out, "0x0000002a") {
 		t.Fatalf("esp exec id: exit %d\n%s%s", code, out, errs)

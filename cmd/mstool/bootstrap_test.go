@@ -46,8 +46,7 @@ func bootstrapScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, 
 			ts.Check(err)
 			e, err := bootstrap.ParseEnrolled(data)
 			ts.Check(err)
-			d, err := bootstrap.NewDevice(e.Device, bootstrap.EnrolArea(e.IK, e.RNi))
-			ts.Check(err)
+			d := bootstrap.NewDevice(e.Device, e.IK, e.RNi)
 			conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 			ts.Check(err)
 			ctx, cancel := context.WithCancel(context.Background())
@@ -73,7 +72,7 @@ func bootstrapScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, 
 			ts.Check(err)
 			f, err := safile.ReadFile(ts.MkAbs(args[1]))
 			ts.Check(err)
-			want, err := bootstrap.DeriveSAs(ident.MasterKey, ident.ID, safile.Options{Suite: esp.SuiteAES128CCM8})
+			want, err := bootstrap.DeriveSAs(ident.MasterKey, safile.Options{Suite: esp.SuiteAES128CCM8})
 			ts.Check(err)
 			same := func(a, b *esp.SA) bool {
 				return a.SPI == b.SPI && bytes.Equal(a.EncKey, b.EncKey) && bytes.Equal(a.AuthKey, b.AuthKey)
@@ -97,8 +96,8 @@ func bootstrapScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, 
 			ts.Check(err)
 			ident, err := devkey.Parse(data)
 			ts.Check(err)
-			k, _, ok := d.Key()
-			if (ok && k == ident.MasterKey && ident.ID == d.ID()) == neg {
+			k, _ := d.Key()
+			if (k == ident.MasterKey && ident.ID == d.ID()) == neg {
 				ts.Fatalf("reference device %s: key matches %s: %v", args[0], args[1], !neg)
 			}
 		},

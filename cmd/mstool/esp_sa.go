@@ -80,7 +80,7 @@ func espSANewCommand(ui *UI) *cli.Command {
 					clear(ident.MasterKey[:])
 					return err
 				}
-				f, err = bootstrap.DeriveSAs(ident.MasterKey, ident.ID, opts)
+				f, err = bootstrap.DeriveSAs(ident.MasterKey, opts)
 				clear(ident.MasterKey[:])
 			} else {
 				f, err = safile.New(rand.Reader, opts)

@@ -246,7 +246,7 @@ func buildImage(ui *UI, c *cli.Context, size int, fw *provision.Firmware) (*prov
 			return nil, nil, err
 		}
 	} else if area != nil {
-		ui.Infof("no --sa given: the device gets its SAs when it joins ('mstool bootstrap join', then 'mstool esp sa new --repo')")
+		ui.Infof("no --sa given: the device's SAs derive from its key (IK until 'mstool bootstrap join', then the PSK; 'mstool esp sa new --repo')")
 	} else {
 		ui.Warnf("no --sa given: the device will have no ESP SA and will drop all ESP traffic")
 	}
@@ -279,6 +279,12 @@ func buildImage(ui *UI, c *cli.Context, size int, fw *provision.Firmware) (*prov
 	}
 	if err != nil {
 		return nil, nil, failf("", "%v", err)
+	}
+	if cfg.Bootstrap != nil {
+		// show the SAs the device derives (Build writes no keys)
+		if built, _, err := provision.Parse(img); err == nil {
+			cfg.Inbound, cfg.Outbound = built.Inbound, built.Outbound
+		}
 	}
 	return cfg, img, nil
 }
@@ -315,7 +321,7 @@ func provisionIdentity(ui *UI, c *cli.Context) (*devkey.Identity, []byte, error)
 		return nil, nil, failf("give the identity and the enrolment of the same device", "provision: --device is device 0x%08x, --bootstrap device 0x%08x", ident.ID, e.Device)
 	}
 	ident.MasterKey = e.IK
-	return ident, bootstrap.EnrolArea(e.IK, e.RNi), nil
+	return ident, bootstrap.EnrolArea(e.RNi), nil
 }
 
 // carryFloors raises cfg's floors to the host's floor record for the
@@ -555,14 +561,7 @@ func renderImage(ui *UI, file string, cfg *provision.Config, st *provision.State
 			m["issuer_bits"] = cfg.Issuer.N.BitLen()
 		}
 		if a := areaInfo(cfg); a != nil {
-			slots := make([]map[string]any, 2)
-			for i, sl := range a.Slots {
-				slots[i] = map[string]any{"valid": sl.Valid, "erased": sl.Erased}
-				if sl.Valid {
-					slots[i]["gen"] = sl.Gen
-				}
-			}
-			m["bootstrap"] = map[string]any{"rn_fingerprint": bootstrap.RNFingerprint(a.RNi), "active_slot": a.Active, "slots": slots}
+			m["bootstrap"] = map[string]any{"rn_fingerprint": bootstrap.RNFingerprint(a.RNi), "sas_derived": true}
 		}
 		if st != nil {
 			m["state"] = map[string]any{
@@ -622,29 +621,10 @@ func areaInfo(cfg *provision.Config) *bootstrap.AreaInfo {
 	return a
 }
 
-// areaText describes a bootstrap area without its keys: RN_i's
-// fingerprint (as 'bootstrap enrol' prints it) and the state of each slot.
+// areaText describes a bootstrap area without RN_i: its fingerprint (as
+// 'bootstrap enrol' prints it).
 func areaText(a *bootstrap.AreaInfo) string {
-	s := "RN_i fingerprint " + bootstrap.RNFingerprint(a.RNi)
-	if a.Active < 0 {
-		s += ", no valid key slot (the config's master key is used)"
-	} else {
-		s += fmt.Sprintf(", key slot %d in force (gen %d)", a.Active, a.Slots[a.Active].Gen)
-	}
-	for i, sl := range a.Slots {
-		if i == a.Active {
-			continue
-		}
-		switch {
-		case sl.Valid:
-			s += fmt.Sprintf(", slot %d gen %d (older)", i, sl.Gen)
-		case sl.Erased:
-			s += fmt.Sprintf(", slot %d erased", i)
-		default:
-			s += fmt.Sprintf(", slot %d invalid", i)
-		}
-	}
-	return s
+	return "RN_i fingerprint " + bootstrap.RNFingerprint(a.RNi) + "; the master key is IK or the last join's PSK, the SAs derive from it"
 }
 
 // msslPolicy names the provisioned MSSL policy (docs/mssl.md, "Seal-only").

@@ -3,43 +3,39 @@
  * paper's SBI; docs/bootstrap.md; Go reference: pkg/bootstrap/device.go,
  * reproduced byte for byte, vectors/bootstrap.txt).
  *
- * The device holds, in the EEPROM's bootstrap area (store.h, EE_BOOT),
- * RN_i and its current key (IK after enrolment, later a PSK) in one of
- * two slots. A controller sends flight 4:
+ * A device enrolled for bootstrapping has CFG_BOOTSTRAP in its config
+ * (store.h): its master key is IK, later the PSK of the last join, its
+ * two ESP SAs derive from the master key (esp.c, esp_init), and RN_i sits
+ * in the EEPROM's bootstrap area (EE_BOOT). A controller sends flight 4:
  *
  *   "MB" 01 04 id(4) TID(8) ‖ AES-128-CCM(key, nonce = 04 ‖ id ‖ TID,
  *   aad = the 16-byte header; RN_i ‖ RN_c) ‖ tag(16)             64 bytes
  *
  * bootstrap_handle checks, in this order and before any cryptography
- * where it can: exact length, magic, version, type; the id is the
- * device's (else NAK 1); a provisioned config and a valid key slot (else
- * NAK 5); the flight opens under the current key (else NAK 2); RN_i
+ * where it can: exact length, magic, version, type; a copy of the last
+ * flight 4 accepted (its tag: answered from RAM, below); a provisioned
+ * config enrolled for bootstrapping (else NAK 5); the id is the device's
+ * (else NAK 1); the flight opens under the master key (else NAK 2); RN_i
  * matches, compared in constant time (else NAK 3). It then derives
  *
- *   PSK = AES-128(key = current key, RN_i ⊕ RN_c)
+ *   PSK = AES-128(key = master key, RN_i ⊕ RN_c)
  *
- * and commits it atomically to the other slot (marker erased, gen + 1,
- * key, CRC, marker written last: a power cut leaves the old key or the
- * new one, never neither; NAK 4 when the EEPROM refuses). The PSK is then
- * the master key (store_master_key): where the EEPROM can stage
- * (STORE_CAN_STAGE) the config's two ESP SAs are replaced through the
- * provisioning journal by SAs derived from it (docs/bootstrap.md "After
- * the join": aes128-ccm8, SP 800-108 counter mode with AES-CMAC, labels
- * "ESP-h2d " and "ESP-d2h "; the SA flags are kept; ESP counters start
- * at zero under the new keys), and the device reloads (store_init,
- * esp_init, mssl_reset). The reply is flight 5:
+ * and makes it the master key in one journalled commit (store.h): the
+ * config's first 36 bytes with the key and the CRC replaced are staged,
+ * and the journal copies them over the config and writes a state slot
+ * with the ESP counters at zero (the SAs derived from the PSK are new). A
+ * power cut leaves the old key, SAs and counters or the new ones (NAK 4
+ * when the EEPROM refuses). The device reloads (store_init, esp_init,
+ * mssl_reset, ms_coap_reset) and answers flight 5:
  *
  *   "MB" 01 05 id TID ‖ AES-128-CCM(PSK, 05 ‖ id ‖ TID; RN_c) ‖ tag  48 bytes
  *
- * A byte-identical copy of the last accepted flight 4 (RAM: its TID and
- * tag; it opens under the previous slot's key) gets the same flight 5
- * again without a second commit. A NAK (17 bytes, unauthenticated) is
+ * A flight 4 with the tag of the last one accepted (RAM: that flight 5
+ * and the tag; a retransmission, since the tag authenticates the flight
+ * under the key it was sent for) gets the same flight 5 again without a
+ * second commit; a forgery with that tag gets the same public bytes and
+ * nothing else. A reset forgets it. A NAK (17 bytes, unauthenticated) is
  * "MB" 01 0e id(the device's) TID code.
- *
- * A power cut between the key commit and the SA journal leaves the new
- * key with the old SAs: the controller's next join (its pending key, as
- * docs/bootstrap.md "Additions" describes) re-keys the device again and
- * installs the SAs.
  *
  * No malloc; keys live on the stack and in fw_work only while a flight is
  * handled, and are wiped. Host-testable (no AVR headers).
@@ -66,7 +62,7 @@
 #define BOOT_NAK_AUTH 2     /* does not open under the device's key */
 #define BOOT_NAK_LABEL 3    /* opens, but carries another RN_i */
 #define BOOT_NAK_STORE 4    /* the EEPROM did not take the new key */
-#define BOOT_NAK_NO_KEY 5   /* no valid key slot (or no valid config) */
+#define BOOT_NAK_NO_KEY 5   /* not enrolled for bootstrapping (or no valid config) */
 
 /*
  * bootstrap_handle - one message from the device link, n bytes at m (at
@@ -86,7 +82,8 @@ size_t bootstrap_handle(uint8_t *m, size_t n);
 uint16_t ms_bootstrap_input(uint8_t *p, uint16_t n, uint16_t room,
                             const uint8_t *src_ip, uint16_t src_port);
 
-/* bootstrap_reset - forget the last flight 4 (what a reset does to RAM). */
+/* bootstrap_reset - forget the last flight 4 and 5 (what a reset does to
+ * RAM). */
 void bootstrap_reset(void);
 
 #endif /* MS_BOOTSTRAP_H */

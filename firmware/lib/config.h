@@ -336,14 +336,13 @@
  * CONFIG_BOOTSTRAP: 1 answers flight 4 of Kang's secure bootstrapping
  * (bootstrap.c, docs/bootstrap.md): the management channel's BOOTSTRAP
  * command and, when the application lists it, the UDP port
- * CONFIG_BOOTSTRAP_PORT in clear; the key in the EEPROM's bootstrap area
- * replaces the config's master key, and a join installs ESP SAs derived
- * from the new key through the provisioning journal (so it needs room to
- * stage: STORE_CAN_STAGE; without it, as on the ATmega168, only the key
- * changes and the SAs stay as provisioned).
- * Default 0 on the AVR: about 1.8 KB of flash (docs/bootstrap.md
- * "Device side"), more than the reference images have left; the profile
- * esp-mssl-boot (profiles.mk) builds it. 1 on the host (tests).
+ * CONFIG_BOOTSTRAP_PORT in clear. A config with CFG_BOOTSTRAP (store.h)
+ * has its ESP SAs derived from the master key (esp_init; 38 bytes of RAM
+ * hold their keys), and a join replaces the master key through the
+ * journal (it stages the config's first 36 bytes).
+ * Default 0 on the AVR: the reference images have no room for it (docs/
+ * bootstrap.md "Device side"); the profile esp-mssl-boot (profiles.mk)
+ * builds it. 1 on the host (tests).
  */
 #ifndef CONFIG_BOOTSTRAP
 #if defined(__AVR__)

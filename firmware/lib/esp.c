@@ -14,6 +14,7 @@
 #include "crypto/ccm.h"
 #include "crypto/ct.h"
 #include "crypto/ctr.h"
+#include "crypto/pgm.h" /* MS_NOINLINE */
 #include "esp.h"
 #include "net/net.h"
 #include "store.h"
@@ -36,8 +37,58 @@ uint32_t esp_out_next;
 
 #define W (fw_work.esp)
 
+#if CONFIG_BOOTSTRAP
+#if !CONFIG_ESP_CCM8
+#error "CONFIG_BOOTSTRAP derives aes128-ccm8 SAs: it needs CONFIG_ESP_CCM8"
+#endif
+/* K of each SA a CFG_BOOTSTRAP config derives from its master key (RAM:
+ * deriving it per packet would cost 4 AES blocks and a key schedule). */
+static uint8_t sa_key[2][32];
+
+/*
+ * The SAs of a CFG_BOOTSTRAP config (docs/bootstrap.md "After the join"),
+ * from the master key MK with AES as the PRF: for SA i (0: host to
+ * device, the one the device receives with; 1: device to host), K =
+ * AES(MK, 01 ‖ i ‖ 0^14) ‖ AES(MK, 02 ‖ i ‖ 0^14); SPI = K[0..4) with bit
+ * 8 set and bit 0 = i (never 0, never equal), key and salt K[4..23),
+ * suite aes128-ccm8. (No other AES(MK, ·) block starts that way: MSSL's
+ * start with an ASCII 'M', CCM's counter blocks under MK with 01 and a
+ * flight type 04 or 05.) The config's SA slots give the flags; their SPIs and keys
+ * are not used. (MK passes through sa_key[0] on its way to the AES key
+ * schedule.)
+ */
+static void derive_sas(void)
+{
+	store_master_key(sa_key[0]);
+	aes128_init(&W.aes, sa_key[0]);
+	for (uint8_t i = 0; i < 2; i++) {
+		uint8_t *k = sa_key[i];
+		for (uint8_t c = 0; c < 2; c++) {
+			uint8_t *b = k + 16 * c;
+			memset(b, 0, 16);
+			b[0] = (uint8_t)(c + 1);
+			b[1] = i;
+			aes128_encrypt(&W.aes, b);
+		}
+		k[2] |= 0x01;
+		k[3] = (uint8_t)((k[3] & 0xFE) | i);
+		store_cfg.sa[i].spi = net_be32(k);
+		store_cfg.sa[i].suite = SUITE_CCM8;
+	}
+	wipe(&W, sizeof W);
+}
+
+const uint8_t *esp_sa_key(uint8_t slot) { return sa_key[slot] + 4; }
+#endif
+
 void esp_init(void)
 {
+#if CONFIG_BOOTSTRAP
+	if (BOOT_CFG(store_cfg.flags))
+		derive_sas();
+	else
+		wipe(sa_key, sizeof sa_key);
+#endif
 	esp_in_top = store_st.esp_in_floor;
 	esp_in_bits = 0xFFFFFFFFUL; /* everything at or below the floor: replay */
 	esp_out_next = store_st.esp_out_reserved ? store_st.esp_out_reserved : 1;
@@ -109,9 +160,17 @@ static __attribute__((noinline)) int replay(uint32_t seq, uint8_t commit)
 /* ---- keys, nonces and MACs ------------------------------------------- */
 
 /* Expand the SA's AES key; W.tmp[16..] keeps the salt/nonce (keylen-16). */
+#if CONFIG_BOOTSTRAP
+MS_NOINLINE /* with its branch, smaller out of line */
+#endif
 static void key_begin(uint8_t slot, uint8_t keylen)
 {
-	store_read(store_sa_addr(slot, EE_SA_ENC_KEY), W.tmp, keylen);
+#if CONFIG_BOOTSTRAP
+	if (BOOT_CFG(store_cfg.flags))
+		memcpy(W.tmp, sa_key[slot] + 4, 19);
+	else
+#endif
+		store_read(store_sa_addr(slot, EE_SA_ENC_KEY), W.tmp, keylen);
 	aes128_init(&W.aes, W.tmp);
 	wipe(W.tmp, 16);
 }

@@ -99,7 +99,7 @@ union fw_work {
 		uint8_t t[32];
 	} mssl;
 #endif
-#if CONFIG_PROV_SERIAL || CONFIG_BOOTSTRAP || defined(MS_PROV_C)
+#if CONFIG_PROV_SERIAL || defined(MS_PROV_C)
 	/* serial provisioning (prov.c): the CMAC under the derived key, then
 	 * the new counters of an authenticated commit (MS_PROV_C: prov.c is
 	 * compiled, if not linked, where PROV is left out, e.g. the Arduino
@@ -123,8 +123,16 @@ extern uint32_t esp_in_bits; /* window map: bit s & 7 of byte (s >> 3) & 3
 extern uint32_t esp_out_next;
 
 /* esp_init - start the window at the stored inbound floor and the
- * outbound counter at the stored reservation (after store_init). */
+ * outbound counter at the stored reservation (after store_init); for a
+ * CFG_BOOTSTRAP config, derive the SAs from the master key. */
 void esp_init(void);
+
+#if CONFIG_BOOTSTRAP
+/* esp_sa_key - the 16-byte key and 3-byte salt of SA slot (0: inbound)
+ * derived for a CFG_BOOTSTRAP config (for tests; a device never reads
+ * it out). */
+const uint8_t *esp_sa_key(uint8_t slot);
+#endif
 
 /* esp_iv_len / esp_overhead_max - IV bytes, and the most bytes an ESP
  * packet adds after its payload (padding, trailer, ICV), for a suite. */

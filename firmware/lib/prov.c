@@ -48,11 +48,7 @@ void prov_reset(void) { memset(&ses, 0, sizeof ses); }
 #define H_LEN 48 /* the header block MACed at BEGIN and END */
 
 /* KDF labels (8 bytes each) and the header's magic, in flash. */
-#if CONFIG_BOOTSTRAP /* + bootstrap.c's SA labels (prov_kdf) */
-static const uint8_t text[44] PGM_FIRST(text) = "prov-macprov-encreadbackMSPVESP-h2d ESP-d2h ";
-#else
 static const uint8_t text[28] PGM_FIRST(text) = "prov-macprov-encreadbackMSPV";
-#endif
 #define L_MAC 0
 #define L_ENC 8
 #define L_READBACK 16
@@ -103,7 +99,8 @@ MS_NOINLINE static void id_challenge(uint8_t t[16], uint8_t keyed)
  * Key derivation (SP 800-108 counter mode, PRF = AES-CMAC under the
  * master key): block ctr of K = CMAC(MK, ctr || label(8) || 00 ||
  * device id(4) || context(16) || 0080) into k; the context is the
- * challenge (keyed 0: zero). Also bootstrap.c's SA keys (prov_kdf).
+ * challenge (keyed 0: zero). (esp.c derives a CFG_BOOTSTRAP config's SAs
+ * the same way, with a zero context.)
  */
 static void kdf(uint8_t k[16], uint8_t ctr, uint8_t label, uint8_t keyed)
 {
@@ -120,12 +117,6 @@ static void kdf(uint8_t k[16], uint8_t ctr, uint8_t label, uint8_t keyed)
 	cmac_final(k);
 }
 
-#if CONFIG_BOOTSTRAP
-void prov_kdf(uint8_t k[16], uint8_t ctr, uint8_t sa)
-{
-	kdf(k, ctr, (uint8_t)(T_MAGIC + 4 + 8 * sa), 0);
-}
-#endif
 
 /* K (block 1) as the key of work.aes. */
 static void key_schedule(uint8_t label, uint8_t keyed)

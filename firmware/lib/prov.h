@@ -53,14 +53,4 @@ uint8_t prov_handle(uint8_t *buf, size_t plen, size_t cap, size_t *rlen);
 /* prov_reset - forget any session (what a reset does to RAM; host tests). */
 void prov_reset(void);
 
-/*
- * prov_kdf (CONFIG_BOOTSTRAP) - block ctr of the SA keys for SA slot sa
- * (0: "ESP-h2d ", 1: "ESP-d2h ") derived from the master key
- * (store_master_key) as prov.c derives its keys, with a zero context:
- * CMAC(MK, ctr || label(8) || 00 || id(4) || 0^16 || 00 80), into k.
- * Clobbers fw_work's AES and CMAC state.
- */
-void prov_kdf(uint8_t k[16], uint8_t ctr, uint8_t sa);
-
-
 #endif /* MS_PROV_H */

@@ -178,6 +178,12 @@ static uint16_t crd16(uint16_t i)
  * fields, SAs. Fills store_cfg. The header is read from the EEPROM field
  * by field, not copied to RAM: it holds the master key, and 64 bytes on
  * the stack under provisioning's frames are more than the ATmega168 has. */
+#if CONFIG_BOOTSTRAP
+#define CFG_KNOWN (CFG_GROUP | CFG_ISSUER | CFG_CLEAR_ICMP | CFG_SEAL_OK | CFG_BOOTSTRAP)
+#else
+#define CFG_KNOWN (CFG_GROUP | CFG_ISSUER | CFG_CLEAR_ICMP | CFG_SEAL_OK)
+#endif
+
 static uint8_t check_fields(void)
 {
 	uint16_t i, len, crc;
@@ -203,7 +209,7 @@ static uint8_t check_fields(void)
 	if (!(flags & CFG_GROUP))
 		acc |= !zero(EE_GROUP_ID, 20);
 	store_cfg.device_id = (uint32_t)crd16(EE_DEVICE_ID) << 16 | crd16(EE_DEVICE_ID + 2);
-	if (acc || (flags & (uint8_t)~(CFG_GROUP | CFG_ISSUER | CFG_CLEAR_ICMP | CFG_SEAL_OK)) ||
+	if (acc || (flags & (uint8_t)~CFG_KNOWN) ||
 	    store_cfg.device_id == 0 ||
 	    (((flags & CFG_ISSUER) != 0) != (modlen != 0)) ||
 	    (modlen != 0 && modlen != 128 && modlen != 256) ||
@@ -277,41 +283,9 @@ uint8_t store_check_staged(uint16_t s)
 }
 #endif
 
-/* ---- the bootstrap area (docs/bootstrap.md "Device state") ----------- */
-
-#if CONFIG_BOOTSTRAP
-/* 1 if the bootstrap key slot at a is valid: its marker, and the CRC of
- * gen ‖ key: CRC-16/CCITT-FALSE over gen ‖ key ‖ CRC (big-endian) is 0. */
-static uint8_t boot_valid(uint16_t a)
-{
-	uint16_t crc = 0xFFFF;
-	for (uint8_t k = EE_BOOT_GEN; k < EE_BOOT_SLOT_SIZE; k++)
-		crc = crc16_byte(crc, rd((uint16_t)(a + k)));
-	return rd(a) == EE_BOOT_VALID && crc == 0;
-}
-
-uint16_t store_boot_slot(void)
-{
-	uint16_t a = store_boot_slot_addr(0), b = store_boot_slot_addr(1);
-	uint8_t g[8]; /* the gens, big-endian: memcmp orders them */
-	store_read((uint16_t)(a + EE_BOOT_GEN), g, 4);
-	store_read((uint16_t)(b + EE_BOOT_GEN), g + 4, 4);
-	uint8_t v0 = boot_valid(a);
-	if (boot_valid(b) && (!v0 || memcmp(g + 4, g, 4) > 0))
-		return b;
-	return v0 ? a : 0;
-}
-#endif
-
 void store_master_key(uint8_t k[16])
 {
-	uint16_t a = EE_MASTER_KEY;
-#if CONFIG_BOOTSTRAP
-	uint16_t s = store_boot_slot();
-	if (s)
-		a = (uint16_t)(s + EE_BOOT_KEY);
-#endif
-	store_read(a, k, 16);
+	store_read(EE_MASTER_KEY, k, 16);
 }
 
 /* ---- the journal (docs/provisioning.md) ------------------------------ */
@@ -325,7 +299,7 @@ void store_master_key(uint8_t k[16])
 #define J_GEN 24
 #define J_CRC 30
 
-#if STORE_CAN_STAGE
+#if STORE_HAS_JOURNAL
 static uint16_t staged_crc(uint16_t s)
 {
 	uint16_t crc = 0xFFFF;
@@ -360,12 +334,12 @@ int store_write(uint16_t addr, const uint8_t *src, uint16_t n)
  */
 static int journal_read(uint8_t j[STORE_JOURNAL_SIZE], uint16_t *s)
 {
-#if STORE_CAN_STAGE
+#if STORE_HAS_JOURNAL
 	store_read(STORE_JOURNAL, j, STORE_JOURNAL_SIZE);
 	*s = be16(j + J_S);
 	if (j[0] != 'M' || j[1] != 'J' || crc16_ccitt(j, J_CRC) != be16(j + J_CRC) ||
 	    find_slot() || be32(j + J_GEN) != store_st.generation ||
-	    *s < EE_CONFIG_FIXED || *s > STORE_STAGE_MAX ||
+	    *s == 0 || *s > STORE_STAGE_MAX ||
 	    staged_crc(*s) != be16(j + J_CRC_STAGED))
 		return -1;
 	return 0;
@@ -402,7 +376,7 @@ static int journal_apply(const uint8_t j[STORE_JOURNAL_SIZE], uint16_t s)
 
 int store_journal_commit(uint16_t s, const struct store_state *ns)
 {
-#if STORE_CAN_STAGE
+#if STORE_HAS_JOURNAL
 	uint8_t j[STORE_JOURNAL_SIZE];
 	memset(j, 0, sizeof j);
 	j[0] = 'M';

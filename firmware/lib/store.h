@@ -73,6 +73,11 @@
 #define CFG_CLEAR_ICMP 0x04
 #define CFG_SEAL_OK 0x08 /* policy: device-bound MSSL grants are taken on their
                           * seal alone (without: every grant needs RSA) */
+#define CFG_BOOTSTRAP 0x10 /* enrolled for bootstrapping (CONFIG_BOOTSTRAP):
+                            * RN_i in the bootstrap area; the two SAs' SPIs
+                            * and keys derive from the master key (esp.c) */
+/* BOOT_CFG(flags) - the config flags say CFG_BOOTSTRAP, in a build with it. */
+#define BOOT_CFG(f) (CONFIG_BOOTSTRAP && ((f) & CFG_BOOTSTRAP))
 /* SA flags. */
 #define SA_ESN 0x01
 #define SA_UDP_ENCAP 0x02
@@ -201,24 +206,17 @@ int store_in_floor(uint32_t seq);
 
 /*
  * The bootstrap area (docs/bootstrap.md "Device state", docs/eeprom.md):
- * 62 bytes just below the journal record, RN_i then two key slots of
- * marker(1) gen(4) key(16) CRC-16 of gen and key(2). A slot is valid when
- * its marker is EE_BOOT_VALID and its CRC matches; the valid slot with the
- * higher gen (slot 0 on a tie) is the device's key, and replaces the
- * config's master key (store_master_key). With CONFIG_BOOTSTRAP, staging
- * ends below the area ([STORE_STAGE_END - S, STORE_STAGE_END)); without,
- * the area is ignored and staging may overwrite it.
+ * RN_i, 16 bytes just below the journal record, written at enrolment and
+ * never changed. It counts only in a config with CFG_BOOTSTRAP, whose
+ * master key (EE_MASTER_KEY) is IK, then the PSK of the last join: a join
+ * replaces it through the journal, with the ESP counters, in one commit.
+ * With CONFIG_BOOTSTRAP, staging ends below the area ([STORE_STAGE_END -
+ * S, STORE_STAGE_END)); without, the area is ignored and staging may
+ * overwrite it.
  */
-#define EE_BOOT_SIZE 62
+#define EE_BOOT_SIZE 16
 #define EE_BOOT_RAW (STORE_JOURNAL_RAW - EE_BOOT_SIZE)
 #define EE_BOOT ((uint16_t)EE_BOOT_RAW)
-#define EE_BOOT_RN 0
-#define EE_BOOT_SLOT0 16
-#define EE_BOOT_SLOT_SIZE 23
-#define EE_BOOT_GEN 1
-#define EE_BOOT_KEY 5
-#define EE_BOOT_CRC 21
-#define EE_BOOT_VALID 0xA5
 #if CONFIG_BOOTSTRAP
 #define STORE_STAGE_END_RAW EE_BOOT_RAW
 #else
@@ -232,6 +230,9 @@ int store_in_floor(uint32_t seq);
 	? EE_CONFIG_FIXED + 256 : STORE_EE_BYTES - EE_STATE_SIZE)
 #define STORE_CAN_STAGE (STORE_STAGE_END_RAW >= STORE_CONFIG_MAX_RAW + EE_CONFIG_FIXED)
 #define STORE_STAGE_MAX ((uint16_t)(STORE_STAGE_END - EE_CONFIG_FIXED))
+/* The journal is built where serial provisioning can stage a fixed part,
+ * and for bootstrapping (whose commit stages the config's first 36 bytes). */
+#define STORE_HAS_JOURNAL (STORE_CAN_STAGE || CONFIG_BOOTSTRAP)
 
 /* store_blank - 1 if the whole EEPROM is erased (0xFF): factory state. */
 uint8_t store_blank(void);
@@ -275,22 +276,8 @@ extern uint32_t store_nonce_next;
 int store_nonce_take(uint32_t v);
 
 /*
- * store_boot_slot (CONFIG_BOOTSTRAP) - the EEPROM address of the
- * bootstrap area's key slot in force (the valid one with the higher gen;
- * slot 0 on a tie), or 0 when neither slot is valid.
- */
-uint16_t store_boot_slot(void);
-
-/* store_boot_slot_addr - EEPROM address of bootstrap key slot i. */
-static inline uint16_t store_boot_slot_addr(uint8_t i)
-{
-	return (uint16_t)(EE_BOOT + EE_BOOT_SLOT0 + (uint16_t)i * EE_BOOT_SLOT_SIZE);
-}
-
-/*
- * store_master_key - copy the device's master key into k: the bootstrap
- * area's key when a slot is valid (CONFIG_BOOTSTRAP), else the config's
- * (EE_MASTER_KEY). Every key derived from the master key reads it here.
+ * store_master_key - copy the device's master key (EE_MASTER_KEY) into k.
+ * Every key derived from the master key reads it here.
  */
 void store_master_key(uint8_t k[16]);
 

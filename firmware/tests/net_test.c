@@ -173,7 +173,7 @@ static void test_unprovisioned(void)
 	memset(store_ee + 100, 0xFF, sizeof store_ee - 100);
 	CHECK(store_init() == STORE_CRC);
 
-	build_image(SUITE_CCM8, 0x10, 0); /* unknown config flag (0x08: CFG_SEAL_OK) */
+	build_image(SUITE_CCM8, 0x20, 0); /* unknown config flag (0x08: CFG_SEAL_OK, 0x10: CFG_BOOTSTRAP) */
 	CHECK(store_init() == STORE_FIELD);
 	build_image(SUITE_CCM8, 0, 0);
 	net_put32(store_ee + EE_DEVICE_ID, 0);

@@ -112,6 +112,7 @@ def main():
         "rsa_max_bits": value(d, "CONFIG_RSA_MAX_BYTES") * 8 if rsa else 0,
         "engineering": engineering,
         "coap": bool(value(d, "CONFIG_COAP")),
+        "bootstrap": bool(value(d, "CONFIG_BOOTSTRAP")),
         "eeprom": value(d, "E2END") + 1,
         "frame_max": value(d, "CONFIG_FRAME_MAX"),
         "stack": max(STACK_ESP_SHA256 if value(d, "CONFIG_ESP_CTR_SHA256") else STACK_ESP,

@@ -39,11 +39,7 @@ func newFixture(t *testing.T, ids ...uint32) *fixture {
 		if err := repo.Add(Entry{Device: id, Key: e.IK}); err != nil {
 			t.Fatal(err)
 		}
-		d, err := NewDevice(id, EnrolArea(e.IK, e.RNi))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.devices[id], f.enr[id] = d, e
+		f.devices[id], f.enr[id] = NewDevice(id, e.IK, e.RNi), e
 	}
 	return f
 }
@@ -102,8 +98,8 @@ func (f *fixture) inSync(id uint32) [KeySize]byte {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	k, _, ok := f.devices[id].Key()
-	if !ok || !bytes.Equal(k[:], e.Key[:]) {
+	k, _ := f.devices[id].Key()
+	if !bytes.Equal(k[:], e.Key[:]) {
 		f.t.Fatalf("device 0x%x: server and device keys differ", id)
 	}
 	return k

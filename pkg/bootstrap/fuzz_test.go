@@ -58,9 +58,9 @@ func FuzzDevice(f *testing.F) {
 	f.Add(MarshalRekey(ik, 9, TID{3}, rni, [RNSize]byte{4}))
 	f.Add([]byte("MB\x01\x04"))
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		d, _ := NewDevice(9, EnrolArea(ik, rni))
+		d := NewDevice(9, ik, rni)
 		r := d.Handle(msg)
-		k, _, _ := d.Key()
+		k, _ := d.Key()
 		if k != ik {
 			if _, _, err := open(ik, msg, TypeRekey, Flight4Size); err != nil {
 				t.Fatalf("key changed by %x", msg)

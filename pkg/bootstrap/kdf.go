@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/mstool/mstool/pkg/cmac"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/safile"
 )
@@ -28,38 +27,37 @@ func DerivePSK(key [KeySize]byte, rni, rnc [RNSize]byte) [KeySize]byte {
 // equal compares in constant time.
 func equal(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
 
-// Labels of the master-key KDF (docs/bootstrap.md, "After the join").
+// SA indexes of the master-key KDF (docs/bootstrap.md, "After the join").
 const (
-	LabelESPHostToDevice = "ESP-h2d " // the SA the host sends with
-	LabelESPDeviceToHost = "ESP-d2h " // the SA the device sends with
+	SAHostToDevice = 0 // the SA the host sends with (the device's inbound)
+	SADeviceToHost = 1 // the SA the device sends with
 )
 
-// KDFBlock is one block of the master-key KDF: SP 800-108 counter mode with
-// AES-CMAC as the PRF, the same input layout as re-provisioning
-// (docs/provisioning.md, "Keys") with a zero context:
+// KDFBlock is block c (1, 2, ...) of SA sa's key material under the
+// master key, with AES-128 as the PRF (as MSSL derives its keys from the
+// master key, docs/mssl.md):
 //
-//	AES-CMAC(MK, i(1) ‖ label(8) ‖ 00 ‖ device id(4, big-endian) ‖ 0^16 ‖ 00 80)
-func KDFBlock(master [KeySize]byte, label string, device uint32, i byte) [KeySize]byte {
-	if len(label) != 8 {
-		panic("bootstrap: KDF labels are 8 bytes")
+//	AES-128(MK, c ‖ sa ‖ 0^14)
+//
+// No other AES(MK, ·) block of the protocols starts that way: MSSL's
+// inputs are ASCII labels ("MSSL…"), and CCM's counter blocks under MK
+// (the bootstrap flights) are 01 ‖ a flight type (04, 05) ‖ ….
+func KDFBlock(master [KeySize]byte, sa, c byte) [KeySize]byte {
+	b, err := aes.NewCipher(master[:])
+	if err != nil {
+		panic("bootstrap: " + err.Error())
 	}
-	b, _ := aes.NewCipher(master[:])
-	m, _ := cmac.New(b)
-	var in [32]byte
-	in[0] = i
-	copy(in[1:9], label)
-	binary.BigEndian.PutUint32(in[10:], device)
-	in[31] = 0x80
-	var out [KeySize]byte
-	copy(out[:], m.Sum(nil, in[:]))
+	var in, out [KeySize]byte
+	in[0], in[1] = c, sa
+	b.Encrypt(out[:], in[:])
 	return out
 }
 
 // saMaterial is 64 bytes of KDF output for one SA: blocks 1 to 4.
-func saMaterial(master [KeySize]byte, label string, device uint32) []byte {
+func saMaterial(master [KeySize]byte, sa byte) []byte {
 	m := make([]byte, 0, 4*KeySize)
-	for i := byte(1); i <= 4; i++ {
-		blk := KDFBlock(master, label, device, i)
+	for c := byte(1); c <= 4; c++ {
+		blk := KDFBlock(master, sa, c)
 		m = append(m, blk[:]...)
 	}
 	return m
@@ -68,29 +66,26 @@ func saMaterial(master [KeySize]byte, label string, device uint32) []byte {
 // DeriveSAs makes the host's SA file for a device from its master key (the
 // PSK after a join): the same structure safile.New makes for opts, but the
 // SPIs and keys come from the KDF instead of randomness, so host and device
-// compute them alone. For each direction the 64 bytes m = KDFBlock(1..4)
-// give SPI = m[0:4] | 0x100, the encryption key m[4:4+enc] and the
-// integrity key after it. Should the two SPIs be equal (2^-32), the
-// device-to-host SPI has its lowest bit flipped.
-func DeriveSAs(master [KeySize]byte, device uint32, opts safile.Options) (*safile.File, error) {
+// compute them alone. For each SA i the 64 bytes m = KDFBlock(1..4) give
+// the SPI m[0:4] with bit 8 set and bit 0 = i (never zero, never equal),
+// the encryption key m[4:4+enc] and the integrity key after it. The
+// device (firmware/lib/esp.c) derives aes128-ccm8 SAs only: 16 bytes of
+// key and 3 of salt. (No device id: the master key is the device's own.)
+func DeriveSAs(master [KeySize]byte, opts safile.Options) (*safile.File, error) {
 	f, err := safile.New(&countReader{}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
-	out, in := f.Outbound[0], f.Inbound[0]
-	fill := func(sa *esp.SA, label string) {
-		m := saMaterial(master, label, device)
-		sa.SPI = binary.BigEndian.Uint32(m[0:4]) | 0x100
+	fill := func(sa *esp.SA, i byte) {
+		m := saMaterial(master, i)
+		sa.SPI = binary.BigEndian.Uint32(m[0:4])&^1 | 0x100 | uint32(i)
 		e, a := len(sa.EncKey), len(sa.AuthKey)
 		copy(sa.EncKey, m[4:4+e])
 		copy(sa.AuthKey, m[4+e:4+e+a])
 		clear(m)
 	}
-	fill(out, LabelESPHostToDevice)
-	fill(in, LabelESPDeviceToHost)
-	if in.SPI == out.SPI {
-		in.SPI ^= 1
-	}
+	fill(f.Outbound[0], SAHostToDevice)
+	fill(f.Inbound[0], SADeviceToHost)
 	return f, nil
 }
 

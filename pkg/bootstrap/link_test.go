@@ -43,13 +43,13 @@ func TestJoinOverRequestConn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k, gen, _ := f.devices[7].Key(); k != res.PSK || gen != 1 {
+	if k, gen := f.devices[7].Key(); k != res.PSK || gen != 1 {
 		t.Fatalf("device key gen %d, not the PSK", gen)
 	}
 	if f.inSync(7) != res.PSK {
 		t.Fatal("the server did not commit the PSK")
 	}
-	wrong, _ := NewDevice(7, EnrolArea([KeySize]byte{9}, f.enr[7].RNi))
+	wrong := NewDevice(7, [KeySize]byte{9}, f.enr[7].RNi)
 	cfg.Device = RequestConn(&refDevice{d: wrong})
 	if _, err := Join(ctx, cfg, f.enr[7].Label()); !errors.As(err, new(*NAKError)) {
 		t.Fatalf("wrong key over the link: %v", err)

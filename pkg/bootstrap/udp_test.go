@@ -74,7 +74,7 @@ func TestConcurrentJoinsUDP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, gen, _ := devs[i].Key()
+		k, gen := devs[i].Key()
 		if k != e.Key || k != results[i].PSK || gen != 1 || e.Gen != 1 || len(e.Pending) != 0 {
 			t.Fatalf("device %d: out of sync", i)
 		}
@@ -99,7 +99,7 @@ func TestJoinErrorsUDP(t *testing.T) {
 	defer cancel()
 	sconn, dconn := listenUDP(t), listenUDP(t)
 	go f.srv.Serve(ctx, sconn)
-	wrong, _ := NewDevice(5, EnrolArea([KeySize]byte{9}, f.enr[5].RNi))
+	wrong := NewDevice(5, [KeySize]byte{9}, f.enr[5].RNi)
 	go ServeDevice(ctx, dconn, wrong)
 	cfg := &JoinConfig{Controller: testCtl, Server: dialUDP(t, sconn.LocalAddr()), Device: dialUDP(t, dconn.LocalAddr()), Timeout: 200 * time.Millisecond, Tries: 2}
 	_, err := Join(ctx, cfg, f.enr[5].Label())
@@ -126,10 +126,7 @@ func enrolFleet(t *testing.T, repo *Repository, first uint32, n int) ([]*Device,
 		rand.Read(e.IK[:])
 		rand.Read(e.RNi[:])
 		entries[i] = Entry{Device: e.Device, Key: e.IK}
-		var err error
-		if devs[i], err = NewDevice(e.Device, EnrolArea(e.IK, e.RNi)); err != nil {
-			t.Fatal(err)
-		}
+		devs[i] = NewDevice(e.Device, e.IK, e.RNi)
 		labels[i] = e.Label()
 	}
 	if err := repo.Add(entries...); err != nil {

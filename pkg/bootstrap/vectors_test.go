@@ -56,39 +56,39 @@ func makeVectors(t *testing.T) string {
 # fixed inputs; regenerate with 'go test ./pkg/bootstrap -run TestVectors -update'
 # only for a deliberate protocol change. Every record has alg = bootstrap and a name:
 #   psk       ik rni rnc psk                 PSK = AES-128(key = ik, rni xor rnc)
-#   kdf       master device label i block    KDFBlock: AES-CMAC(master, i || label(8) || 00 || device || 0^16 || 0080)
-#   sas       master device spi_h2d enc_h2d spi_d2h enc_d2h
+#   kdf       master sa c block              KDFBlock: AES-128(master, c || sa || 0^14)
+#   sas       master spi_h2d enc_h2d spi_d2h enc_d2h
 #                                            DeriveSAs, aes128-ccm8 (enc = 16-byte key || 3-byte salt)
-#   exchange  skcs controller device ts tid ik rni rnc label flight2 flight3 area_before
-#             flight4 psk flight5 area_after flight6 flight7
+#   exchange  skcs controller device ts tid ik rni rnc label flight2 flight3 flight4 psk
+#             flight5 flight6 flight7
 #                                            one whole join: the server holds ik for device, its
-#                                            clock reads ts; the device's bootstrap area goes from
-#                                            area_before to area_after; label is the payload (ASCII)
+#                                            clock reads ts; the device holds ik and rni and ends
+#                                            with psk as its master key; label is the payload (ASCII)
 `)
 	v.rec("psk", "ik", vIK[:], "rni", vRNi[:], "rnc", vRNc[:], "psk", DerivePSK(vIK, vRNi, vRNc))
 	psk := DerivePSK(vIK, vRNi, vRNc)
-	for _, lab := range []string{LabelESPHostToDevice, LabelESPDeviceToHost} {
-		blk := KDFBlock(psk, lab, vDev, 1)
-		v.rec("kdf", "master", psk[:], "device", be32(vDev), "label", []byte(lab), "i", []byte{1}, "block", blk[:])
+	for _, sa := range []byte{SAHostToDevice, SADeviceToHost} {
+		blk := KDFBlock(psk, sa, 1)
+		v.rec("kdf", "master", psk[:], "sa", []byte{sa}, "c", []byte{1}, "block", blk[:])
 	}
-	f, err := DeriveSAs(psk, vDev, safile.Options{})
+	f, err := DeriveSAs(psk, safile.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v.rec("sas", "master", psk[:], "device", be32(vDev), "spi_h2d", be32(f.Outbound[0].SPI), "enc_h2d", f.Outbound[0].EncKey,
+	v.rec("sas", "master", psk[:], "spi_h2d", be32(f.Outbound[0].SPI), "enc_h2d", f.Outbound[0].EncKey,
 		"spi_d2h", be32(f.Inbound[0].SPI), "enc_d2h", f.Inbound[0].EncKey)
 
 	ex := runExchange(t, vSK, vCtl, vDev, vTS, vTID, vIK, vRNi, vRNc, nil)
 	v.rec("exchange", "skcs", vSK[:], "controller", be32(vCtl), "device", be32(vDev), "ts", be64(vTS), "tid", vTID[:],
 		"ik", vIK[:], "rni", vRNi[:], "rnc", vRNc[:], "label", []byte(Label{Device: vDev, RNi: vRNi}.String()),
-		"flight2", ex.f2, "flight3", ex.f3, "area_before", ex.before, "flight4", ex.f4, "psk", ex.psk[:],
-		"flight5", ex.f5, "area_after", ex.after, "flight6", ex.f6, "flight7", ex.f7)
+		"flight2", ex.f2, "flight3", ex.f3, "flight4", ex.f4, "psk", ex.psk[:],
+		"flight5", ex.f5, "flight6", ex.f6, "flight7", ex.f7)
 	return v.String()
 }
 
 type exchangeOut struct {
-	f2, f3, f4, f5, f6, f7, before, after []byte
-	psk                                   [KeySize]byte
+	f2, f3, f4, f5, f6, f7 []byte
+	psk                    [KeySize]byte
 }
 
 // runExchange drives the server and the reference device through one
@@ -106,12 +106,10 @@ func runExchange(t *testing.T, sk [16]byte, ctl, dev uint32, ts uint64, tid TID,
 	var o exchangeOut
 	o.f2 = MarshalJoin(sk, &JoinRequest{Controller: ctl, TID: tid, TS: ts, RNc: rnc, Device: dev, RNi: rni})
 	o.f3 = srv.Handle(pick(got, "flight2", o.f2))
-	o.before = EnrolArea(ik, rni)
-	d, _ := NewDevice(dev, pick(got, "area_before", o.before))
+	d := NewDevice(dev, ik, rni)
 	o.f4 = MarshalRekey(ik, dev, tid, rni, rnc)
 	o.f5 = d.Handle(pick(got, "flight4", o.f4))
-	o.after = d.Area()
-	o.psk = DerivePSK(ik, rni, rnc)
+	o.psk, _ = d.Key()
 	o.f6 = MarshalConfirm(sk, &Confirm{Controller: ctl, TID: tid, Device: dev, RNc: rnc, Proof: o.f5})
 	o.f7 = srv.Handle(pick(got, "flight6", o.f6))
 	return o
@@ -160,12 +158,12 @@ func TestVectors(t *testing.T) {
 				t.Errorf("%s: psk", r.Pos())
 			}
 		case "kdf":
-			b := KDFBlock(k16("master"), string(r.Hex("label")), binary.BigEndian.Uint32(r.Hex("device")), r.Hex("i")[0])
+			b := KDFBlock(k16("master"), r.Hex("sa")[0], r.Hex("c")[0])
 			if !bytes.Equal(b[:], r.Hex("block")) {
 				t.Errorf("%s: kdf block", r.Pos())
 			}
 		case "sas":
-			f, _ := DeriveSAs(k16("master"), binary.BigEndian.Uint32(r.Hex("device")), safile.Options{Local: netip.MustParseAddr("10.0.0.1"), Remote: netip.MustParseAddr("10.0.0.2")})
+			f, _ := DeriveSAs(k16("master"), safile.Options{Local: netip.MustParseAddr("10.0.0.1"), Remote: netip.MustParseAddr("10.0.0.2")})
 			if !bytes.Equal(be32(f.Outbound[0].SPI), r.Hex("spi_h2d")) || !bytes.Equal(f.Outbound[0].EncKey, r.Hex("enc_h2d")) ||
 				!bytes.Equal(be32(f.Inbound[0].SPI), r.Hex("spi_d2h")) || !bytes.Equal(f.Inbound[0].EncKey, r.Hex("enc_d2h")) {
 				t.Errorf("%s: sas", r.Pos())
@@ -179,7 +177,7 @@ func TestVectors(t *testing.T) {
 			}
 			o := runExchange(t, k16("skcs"), binary.BigEndian.Uint32(in["controller"]), binary.BigEndian.Uint32(in["device"]),
 				binary.BigEndian.Uint64(in["ts"]), TID(in["tid"]), k16("ik"), k16("rni"), k16("rnc"), in)
-			for n, b := range map[string][]byte{"flight2": o.f2, "flight3": o.f3, "flight4": o.f4, "flight5": o.f5, "area_after": o.after, "flight6": o.f6, "flight7": o.f7, "psk": o.psk[:]} {
+			for n, b := range map[string][]byte{"flight2": o.f2, "flight3": o.f3, "flight4": o.f4, "flight5": o.f5, "flight6": o.f6, "flight7": o.f7, "psk": o.psk[:]} {
 				if !bytes.Equal(b, in[n]) {
 					t.Errorf("%s: %s differs", r.Pos(), n)
 				}

@@ -71,7 +71,7 @@ func TestSizes(t *testing.T) {
 	}{
 		{"flight2", Flight2Size, 76}, {"flight4", Flight4Size, 64}, {"flight5", Flight5Size, 48},
 		{"flight6", Flight6Size, 100}, {"flight7", Flight7Size, 37}, {"error", ErrorSize, 33},
-		{"nak", NAKSize, 17}, {"area", AreaSize, 62}, {"label", LabelSize, 51},
+		{"nak", NAKSize, 17}, {"area", AreaSize, 16}, {"label", LabelSize, 51},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %d bytes, want %d (docs/bootstrap.md)", c.name, c.got, c.want)
@@ -85,7 +85,7 @@ func TestDeviceRejectsDamagedFlight4(t *testing.T) {
 	ik, rni := [KeySize]byte{1}, [RNSize]byte{2}
 	good := MarshalRekey(ik, 9, TID{3}, rni, [RNSize]byte{4})
 	for i := range len(good) {
-		d, _ := NewDevice(9, EnrolArea(ik, rni))
+		d := NewDevice(9, ik, rni)
 		m := bytes.Clone(good)
 		m[i] ^= 0x10
 		r := d.Handle(m)
@@ -94,11 +94,11 @@ func TestDeviceRejectsDamagedFlight4(t *testing.T) {
 				t.Fatalf("byte %d: reply is not a NAK", i)
 			}
 		}
-		if k, gen, _ := d.Key(); k != ik || gen != 0 {
+		if k, gen := d.Key(); k != ik || gen != 0 {
 			t.Fatalf("byte %d flipped: device key changed", i)
 		}
 	}
-	d, _ := NewDevice(9, EnrolArea(ik, rni))
+	d := NewDevice(9, ik, rni)
 	for n := range len(good) {
 		if d.Handle(good[:n]) != nil {
 			t.Fatalf("truncated flight 4 (%d) answered", n)

@@ -93,6 +93,10 @@ type Manifest struct {
 	// CoAP: the tasks are CoAP resources inside ESP (CONFIG_COAP,
 	// docs/coap.md).
 	CoAP bool `json:"coap"`
+	// Bootstrap: the device side of secure bootstrapping is built
+	// (CONFIG_BOOTSTRAP, docs/bootstrap.md): the image takes a config
+	// whose SAs derive from its master key.
+	Bootstrap bool `json:"bootstrap"`
 	// EEPROM is the MCU's EEPROM size in bytes, FrameMax the largest
 	// frame on the UART (0 if not recorded).
 	EEPROM   int `json:"eeprom,omitempty"`

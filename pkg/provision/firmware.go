@@ -28,6 +28,9 @@ type Firmware struct {
 	Suites []esp.Suite
 	// MSSLSealOnly: the firmware's MSSL verifies no RSA (seal-only).
 	MSSLSealOnly bool
+	// Bootstrap: the firmware takes a bootstrapped config (SAs derived
+	// from the master key, docs/bootstrap.md).
+	Bootstrap bool
 }
 
 // Errors callers can branch on.
@@ -55,7 +58,7 @@ func FirmwareFromManifest(m *fwimage.Manifest, source string) (*Firmware, error)
 	if m.ESPSuites == nil {
 		return nil, fmt.Errorf("%w (%s)", ErrNoSuites, source)
 	}
-	f := &Firmware{Source: source, MCU: m.MCU, EEPROM: m.EEPROM, Version: m.Firmware, MSSLSealOnly: m.MSSL && m.MSSLSealOnly}
+	f := &Firmware{Source: source, MCU: m.MCU, EEPROM: m.EEPROM, Version: m.Firmware, MSSLSealOnly: m.MSSL && m.MSSLSealOnly, Bootstrap: m.Bootstrap}
 	for _, name := range m.ESPSuites {
 		s, err := esp.ParseSuite(name)
 		if err != nil {
@@ -105,6 +108,10 @@ func (e *SuiteError) Error() string {
 // firmware that verifies no RSA: it would refuse every grant.
 var ErrPolicyNeedsRSA = errors.New("provision: the MSSL policy requires RSA-signed grants, but the firmware verifies no RSA (MSSL seal-only)")
 
+// ErrNoBootstrap: a bootstrapped config (Config.Bootstrap) for a firmware
+// built without bootstrapping, which would refuse it (unprovisioned).
+var ErrNoBootstrap = errors.New("provision: the firmware is built without bootstrapping (CONFIG_BOOTSTRAP, profile esp-mssl-boot): it refuses a bootstrapped config")
+
 // Check refuses a configuration the firmware would not use: one whose
 // SAs are in a suite it was not built with (*SuiteError), or whose MSSL
 // policy needs RSA on a seal-only firmware (ErrPolicyNeedsRSA). A
@@ -112,6 +119,9 @@ var ErrPolicyNeedsRSA = errors.New("provision: the MSSL policy requires RSA-sign
 func (f *Firmware) Check(cfg *Config) error {
 	if f.MSSLSealOnly && cfg.Issuer != nil && !cfg.MSSLSealOK {
 		return fmt.Errorf("%w (%s)", ErrPolicyNeedsRSA, f.Source)
+	}
+	if cfg.Bootstrap != nil && !f.Bootstrap {
+		return fmt.Errorf("%w (%s)", ErrNoBootstrap, f.Source)
 	}
 	for _, sa := range []*esp.SA{cfg.Inbound, cfg.Outbound} {
 		if sa != nil && !f.Has(sa.Suite) {

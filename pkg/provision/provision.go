@@ -16,6 +16,7 @@ import (
 
 	"github.com/mstool/mstool/pkg/bootstrap"
 	"github.com/mstool/mstool/pkg/esp"
+	"github.com/mstool/mstool/pkg/safile"
 )
 
 // Layout constants (docs/eeprom.md).
@@ -74,7 +75,8 @@ const (
 	flagIssuer    = 0x02
 	flagClearICMP = 0x04
 	flagSealOK    = 0x08
-	flagsKnown    = flagGroup | flagIssuer | flagClearICMP | flagSealOK
+	flagBootstrap = 0x10
+	flagsKnown    = flagGroup | flagIssuer | flagClearICMP | flagSealOK | flagBootstrap
 
 	saFlagESN      = 0x01
 	saFlagUDPEncap = 0x02
@@ -138,9 +140,14 @@ type Config struct {
 	TimeFloor   uint32 // initial grant time floor (unix seconds; 0: none)
 
 	// Bootstrap is the device's bootstrap area (docs/bootstrap.md, "Device
-	// state": bootstrap.AreaSize bytes at bootstrap.AreaOffset), nil for
-	// none (the image leaves it 0xFF). Build refuses a config that reaches
-	// into it; Parse returns it when it is not blank.
+	// state": RN_i, bootstrap.AreaSize bytes at bootstrap.AreaOffset), nil
+	// for a device not enrolled for bootstrapping. With it the config is
+	// bootstrapped (flag 0x10): MasterKey is IK (later the last join's
+	// PSK) and both SAs derive from it (bootstrap.DeriveSAs, aes128-ccm8):
+	// Build writes their SPIs and flags but no keys, and takes Inbound and
+	// Outbound nil or as DeriveSAs made them (for ESN and UDP
+	// encapsulation); Parse returns them derived. Build refuses a config
+	// that reaches into the area.
 	Bootstrap []byte
 }
 
@@ -180,6 +187,13 @@ func Build(cfg *Config, eepromSize int) ([]byte, error) {
 			return nil, fmt.Errorf("provision: config (%d bytes) reaches into the bootstrap area at %d; leave out the issuer key or use a larger MCU", length, areaOff)
 		}
 	}
+	in, out := cfg.Inbound, cfg.Outbound
+	if cfg.Bootstrap != nil {
+		var err error
+		if in, out, err = derivedSAs(cfg); err != nil {
+			return nil, err
+		}
+	}
 	img := bytes.Repeat([]byte{0xFF}, eepromSize)
 	if cfg.Bootstrap != nil {
 		copy(img[areaOff:], cfg.Bootstrap)
@@ -205,6 +219,9 @@ func Build(cfg *Config, eepromSize int) ([]byte, error) {
 	if cfg.MSSLSealOK {
 		flags |= flagSealOK
 	}
+	if cfg.Bootstrap != nil {
+		flags |= flagBootstrap
+	}
 	c[offFlags] = flags
 	binary.BigEndian.PutUint16(c[offLength:], uint16(length))
 	binary.BigEndian.PutUint32(c[offDeviceID:], cfg.DeviceID)
@@ -215,10 +232,10 @@ func Build(cfg *Config, eepromSize int) ([]byte, error) {
 		copy(c[offPeer:], p4[:])
 	}
 	copy(c[offMasterKey:], cfg.MasterKey[:])
-	if cfg.Inbound != nil {
+	if in != nil {
 		c[offSACount] = 2
-		putSA(c[offSA0:offSA0+saSize], cfg.Inbound)
-		putSA(c[offSA1:offSA1+saSize], cfg.Outbound)
+		putSA(c[offSA0:offSA0+saSize], in)
+		putSA(c[offSA1:offSA1+saSize], out)
 	}
 	binary.BigEndian.PutUint16(c[offCRC:], configCRC(c))
 	putState(img[eepromSize-StateSize:][:StateSlotSize], &State{Generation: 1, SerialFloor: cfg.SerialFloor, TimeFloor: cfg.TimeFloor})
@@ -264,6 +281,35 @@ func check(cfg *Config) error {
 		}
 	}
 	return nil
+}
+
+// derivedSAs are the SAs Build writes for a bootstrapped config: SPI,
+// suite and flags of the SAs derived from the master key, no keys (the
+// device derives them). cfg's SAs, when given, must be those.
+func derivedSAs(cfg *Config) (in, out *esp.SA, err error) {
+	opts := safile.Options{Suite: esp.SuiteAES128CCM8}
+	if cfg.Inbound != nil {
+		opts.ESN = cfg.Inbound.ESN
+		opts.UDPEncap = cfg.Inbound.Encap != nil
+	}
+	f, err := bootstrap.DeriveSAs(cfg.MasterKey, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("provision: %w", err)
+	}
+	in, out = f.Outbound[0], f.Inbound[0] // the host's outbound is the device's inbound
+	if cfg.Inbound != nil && (!sameSA(cfg.Inbound, in) || !sameSA(cfg.Outbound, out)) {
+		return nil, nil, errors.New("provision: a bootstrapped device's SAs derive from its master key (docs/bootstrap.md): give none, or the derived ones")
+	}
+	for _, sa := range []*esp.SA{in, out} {
+		sa.EncKey = make([]byte, len(sa.EncKey))
+		sa.AuthKey = nil
+	}
+	return in, out, nil
+}
+
+// sameSA: the same SPI, suite and keys.
+func sameSA(a, b *esp.SA) bool {
+	return a.SPI == b.SPI && a.Suite == b.Suite && bytes.Equal(a.EncKey, b.EncKey) && bytes.Equal(a.AuthKey, b.AuthKey)
 }
 
 func putSA(b []byte, sa *esp.SA) {
@@ -396,11 +442,22 @@ func Parse(img []byte) (*Config, *State, error) {
 		return nil, nil, err
 	}
 	cfg.SerialFloor, cfg.TimeFloor = st.SerialFloor, st.TimeFloor
-	if off := bootstrap.AreaOffset(size); length <= off {
-		area := img[off : off+bootstrap.AreaSize]
-		if bytes.Count(area, []byte{0xFF}) != len(area) {
-			cfg.Bootstrap = append([]byte(nil), area...)
+	if flags&flagBootstrap != 0 {
+		off := bootstrap.AreaOffset(size)
+		if length > off {
+			return nil, nil, unprovisioned("bootstrapped config (%d bytes) reaches into the bootstrap area at %d", length, off)
 		}
+		if cfg.Inbound == nil || cfg.Inbound.Suite != esp.SuiteAES128CCM8 || cfg.Outbound.Suite != esp.SuiteAES128CCM8 {
+			return nil, nil, unprovisioned("a bootstrapped config has two aes128-ccm8 SAs")
+		}
+		cfg.Bootstrap = append([]byte(nil), img[off:off+bootstrap.AreaSize]...)
+		f, err := bootstrap.DeriveSAs(cfg.MasterKey, safile.Options{Suite: esp.SuiteAES128CCM8, ESN: cfg.Inbound.ESN, UDPEncap: cfg.Inbound.Encap != nil})
+		if err != nil {
+			return nil, nil, unprovisioned("%v", err)
+		}
+		in, out := f.Outbound[0], f.Inbound[0]
+		in.ESN, in.Encap, out.ESN, out.Encap = cfg.Inbound.ESN, cfg.Inbound.Encap, cfg.Outbound.ESN, cfg.Outbound.Encap
+		cfg.Inbound, cfg.Outbound = in, out
 	}
 	return cfg, st, nil
 }

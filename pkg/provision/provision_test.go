@@ -15,6 +15,7 @@ import (
 	"github.com/mstool/mstool/pkg/bootstrap"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/ihex"
+	"github.com/mstool/mstool/pkg/safile"
 	"github.com/mstool/mstool/pkg/signkey"
 )
 
@@ -275,20 +276,21 @@ func TestIsImage(t *testing.T) {
 	}
 }
 
-// The bootstrap area (docs/bootstrap.md, "Device state") goes at
-// bootstrap.AreaOffset, comes back from Parse, and a config that would
-// reach into it is refused.
+// A bootstrapped config (docs/bootstrap.md, "Device state"): RN_i at
+// bootstrap.AreaOffset, flag 0x10, SA slots with the derived SPIs and no
+// keys; Parse gives the area back and the SAs derived from the master key;
+// a config that would reach into the area is refused.
 func TestBootstrapArea(t *testing.T) {
-	var ik [16]byte
 	var rni [bootstrap.RNSize]byte
-	ik[0], rni[0] = 1, 2
-	area := bootstrap.EnrolArea(ik, rni)
+	rni[0] = 2
+	area := bootstrap.EnrolArea(rni)
 	for _, tc := range []struct {
 		size, off int
 		issuer    int // bits; 0: none
 		ok        bool
-	}{{1024, 738, 2048, true}, {1024, 738, 0, true}, {512, 226, 0, true}, {512, 226, 1024, false}} {
+	}{{1024, 784, 2048, true}, {1024, 784, 0, true}, {512, 272, 0, true}, {512, 272, 1024, false}} {
 		cfg := testConfig(t)
+		cfg.Inbound, cfg.Outbound = nil, nil
 		cfg.Issuer = nil
 		if tc.issuer != 0 {
 			cfg.Issuer = testIssuer(t, tc.issuer)
@@ -307,30 +309,40 @@ func TestBootstrapArea(t *testing.T) {
 		if !bytes.Equal(img[tc.off:tc.off+bootstrap.AreaSize], area) {
 			t.Fatalf("%d: area not at %d", tc.size, tc.off)
 		}
+		if img[offFlags]&flagBootstrap == 0 || img[offSACount] != 2 {
+			t.Fatalf("%d: flag %02x, SA count %d", tc.size, img[offFlags], img[offSACount])
+		}
+		if !allZero(img[offSA0+saOffEncKey:offSA0+saSize]) || !allZero(img[offSA1+saOffEncKey:offSA1+saSize]) {
+			t.Fatalf("%d: SA keys written into a bootstrapped config", tc.size)
+		}
+		want, _ := bootstrap.DeriveSAs(cfg.MasterKey, safile.Options{})
 		got, _, err := Parse(img)
 		if err != nil || !bytes.Equal(got.Bootstrap, area) {
 			t.Fatalf("%d: Parse: %v %x", tc.size, err, got.Bootstrap)
 		}
-		// Without the area: nil, the bytes erased.
-		cfg.Bootstrap = nil
+		if !sameSA(got.Inbound, want.Outbound[0]) || !sameSA(got.Outbound, want.Inbound[0]) {
+			t.Fatalf("%d: Parse: SAs not the derived ones", tc.size)
+		}
+		// The derived SAs round-trip; others are refused.
+		cfg.Inbound, cfg.Outbound = got.Inbound, got.Outbound
+		if again, err := Build(cfg, tc.size); err != nil || !bytes.Equal(again, img) {
+			t.Fatalf("%d: Build(Parse(image)): %v", tc.size, err)
+		}
+		cfg.Inbound = testSA(0x1000, esp.SuiteAES128CCM8, 0x11)
+		if _, err := Build(cfg, tc.size); err == nil {
+			t.Fatalf("%d: explicit SAs in a bootstrapped config", tc.size)
+		}
+		// Without the area: not bootstrapped, nothing at the offset.
+		cfg = testConfig(t)
 		img, _ = Build(cfg, tc.size)
 		if got, _, err = Parse(img); err != nil || got.Bootstrap != nil {
 			t.Fatalf("%d: image without an area: %v %x", tc.size, err, got.Bootstrap)
 		}
 	}
 	cfg := testConfig(t)
+	cfg.Inbound, cfg.Outbound = nil, nil
 	cfg.Bootstrap = area[:10]
 	if _, err := Build(cfg, 1024); err == nil {
 		t.Fatal("short area accepted")
-	}
-	// An ATmega168 config with an issuer key covers the area's bytes: they
-	// are config, not an area.
-	cfg = testConfig(t)
-	img, err := Build(cfg, 512)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, _, err := Parse(img); err != nil || got.Bootstrap != nil {
-		t.Fatalf("config bytes read as an area: %v %x", err, got.Bootstrap)
 	}
 }
