@@ -52,6 +52,13 @@
  * host sets on the pty must also match the UART's (UBRR0, U2X0) within
  * 5 %, or bytes are garbled both ways as a real line would garble them.
  *
+ * Power cuts at EEPROM writes (cmd/mstool TestBootstrapSimPowerCut): with
+ * MSSIM_EE_CUT=N in the environment the harness counts the EEPROM writes
+ * that change a byte (each one saved through, above) and, right after the
+ * Nth is saved, stops dead with exit status 4 as a power loss would
+ * (nothing else runs or is saved); N = 0 only counts. Either way it
+ * reports "eeprom-writes=COUNT" on stderr when it stops.
+ *
  * Stack high-water mark (`make stack`, docs/PERFORMANCE.md "Device library:
  * profiles and sizes"): with MSSIM_STACK=FILE in the environment, the
  * harness reads the stack pointer after every instruction and, at exit,
@@ -700,6 +707,9 @@ static int eeprom_tmp(char *tmp, size_t size)
 	return -1;
 }
 
+static long ee_cut = -1; /* MSSIM_EE_CUT: -1 off, 0 count only, N cut */
+static long ee_writes;   /* EEPROM writes that changed a byte, with it on */
+
 /* Writes the EEPROM file atomically if changed (or always, with force): a
  * new 0600 file, synced and locked, renamed over the old one, whose lock
  * is then let go. */
@@ -737,7 +747,12 @@ static void eeprom_save(avr_t *avr, int force)
 	}
 	close(ee_fd);
 	ee_fd = fd;
+	int changed = memcmp(ee_saved, buf, ee_size) != 0;
 	memcpy(ee_saved, buf, ee_size);
+	if (ee_cut >= 0 && changed && ++ee_writes == ee_cut) {
+		logf_err("eeprom-writes=%ld: power cut", ee_writes);
+		_exit(4);
+	}
 }
 
 /*
@@ -972,6 +987,9 @@ int main(int argc, char **argv)
 	stack_path = getenv("MSSIM_STACK");
 	if (stack_path && !*stack_path)
 		stack_path = NULL;
+	const char *cut = getenv("MSSIM_EE_CUT");
+	if (cut && *cut)
+		ee_cut = strtol(cut, NULL, 10);
 	int rc = 0;
 	struct timespec last, now;
 	clock_gettime(CLOCK_MONOTONIC, &last);
@@ -1006,6 +1024,8 @@ int main(int argc, char **argv)
 		}
 	}
 	eeprom_save(avr, 1); /* always leave a file behind, even if unchanged */
+	if (ee_cut >= 0)
+		logf_err("eeprom-writes=%ld", ee_writes);
 	stack_report(avr);
 	if (link_path)
 		unlink(link_path);
