@@ -120,6 +120,17 @@ func TestBootstrapSim(t *testing.T) {
 		}
 	}
 
+	// A controller whose SK_cs the server does not hold gets no answer
+	// (exit 3), and the device keeps IK.
+	mustRun(t, "bootstrap", "controller", "--id", "1", "-o", p("stolen.key"))
+	if _, errs, code := mstoolRun(t, "bootstrap", "join", "--controller", p("stolen.key"), "--server", addr, "--port", dev.Port,
+		"--label-image", png, "--timeout", "1s", "-o", p("stolen.id")); code != exitLink {
+		t.Fatalf("join with a wrong SK_cs: exit %d, want %d\n%s", code, exitLink, errs)
+	}
+	if res, code := ping(p("ik.sa")); code != 0 || !strings.Contains(res, `"received":1`) {
+		t.Fatalf("after the refused join the device does not run IK's SAs: exit %d\n%s", code, res)
+	}
+
 	// The first join, over the serial management channel.
 	join("dev1.id")
 	out = mustRun(t, "--json", "identify", "--port", dev.Port)
