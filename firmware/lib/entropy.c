@@ -8,7 +8,7 @@
 
 uint8_t entropy_epoch[ENTROPY_EPOCH_LEN];
 
-#if defined(__AVR__)
+#if defined(__AVR__) && ENTROPY_SAMPLED
 #include <avr/interrupt.h>
 #include <avr/io.h>
 
@@ -80,7 +80,7 @@ uint8_t entropy_ready(void)
 
 void entropy_nonce(uint8_t out[16], uint32_t counter)
 {
-#if defined(__AVR__)
+#if defined(__AVR__) && ENTROPY_SAMPLED
 	while (left)
 		; /* the first nonce of a boot waits for the epoch (< 0.6 s) */
 #endif

@@ -31,6 +31,15 @@
 
 #define ENTROPY_EPOCH_LEN 12
 
+/*
+ * ENTROPY_SAMPLED - 1 when the build has a user of the epoch (MSSL's
+ * device nonces, provisioning's challenges). Otherwise (the esp profile)
+ * no sampling is built, nor the watchdog interrupt that takes it:
+ * ms_init puts the watchdog in system-reset mode at once, and
+ * entropy_nonce, which no such build calls, does not wait.
+ */
+#define ENTROPY_SAMPLED (CONFIG_MSSL || CONFIG_PROV_SERIAL)
+
 extern uint8_t entropy_epoch[ENTROPY_EPOCH_LEN];
 
 /* entropy_nonce - out = counter (big-endian) || entropy_epoch: the 16-byte
@@ -38,7 +47,7 @@ extern uint8_t entropy_epoch[ENTROPY_EPOCH_LEN];
  * device it waits until the epoch is complete. */
 void entropy_nonce(uint8_t out[16], uint32_t counter);
 
-#if defined(__AVR__)
+#if defined(__AVR__) && ENTROPY_SAMPLED
 /* entropy_start - start sampling (Timer0 free-running at clk/1, the
  * watchdog at 16 ms in interrupt-and-reset mode). Call once at boot with
  * interrupts enabled, and do not call wdt_reset() before entropy_arm():

@@ -54,9 +54,14 @@ void ms_init(struct ms_device *d, const struct ms_app *app, uint8_t *buf,
 	d->rx.cap = cap;
 	d->rx.len = 0;
 	d->rx.state = 0;
-	d->armed = 0;
 	mgmt_reset_cause = reset_cause;
+#if ENTROPY_SAMPLED
+	d->armed = 0;
 	entropy_start(); /* the boot epoch; the watchdog from now on */
+#else
+	d->armed = 1;
+	wdt_enable(WDT_TIMEOUT);
+#endif
 #if CONFIG_PACKET_CYCLES
 	timer_ovh = timer_overhead();
 #endif
@@ -66,10 +71,15 @@ void ms_init(struct ms_device *d, const struct ms_app *app, uint8_t *buf,
 
 void ms_poll(struct ms_device *d)
 {
-	if (d->armed)
-		wdt_reset();
-	else
+#if ENTROPY_SAMPLED /* else (entropy.h) armed from the start */
+	if (!d->armed) {
 		d->armed = entropy_arm(WDT_TIMEOUT);
+		return;
+	}
+#else
+	(void)d;
+#endif
+	wdt_reset();
 }
 
 uint16_t ms_frame(uint8_t *frame, uint16_t len, uint16_t cap)
