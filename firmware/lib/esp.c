@@ -23,13 +23,6 @@
 #error "build at least one ESP suite (CONFIG_ESP_*)"
 #endif
 
-/* Suite tests: constant when the build has one suite (or lacks one). */
-#define IS_CCM(s) (CONFIG_ESP_CCM8 && (!CONFIG_ESP_HMAC || (s) == SUITE_CCM8))
-#define IS_CBC(s) \
-	(CONFIG_ESP_CBC_MD5 && ((!CONFIG_ESP_CCM8 && !CONFIG_ESP_CTR_SHA256) || (s) == SUITE_CBC_MD5))
-#define IS_CTR(s) \
-	(CONFIG_ESP_CTR_SHA256 && ((!CONFIG_ESP_CCM8 && !CONFIG_ESP_CBC_MD5) || (s) == SUITE_CTR_SHA256))
-
 union fw_work fw_work;
 uint32_t esp_in_top;
 uint32_t esp_in_bits;
@@ -92,22 +85,6 @@ void esp_init(void)
 	esp_in_top = store_st.esp_in_floor;
 	esp_in_bits = 0xFFFFFFFFUL; /* everything at or below the floor: replay */
 	esp_out_next = store_st.esp_out_reserved ? store_st.esp_out_reserved : 1;
-}
-
-uint8_t esp_iv_len(uint8_t suite)
-{
-	return IS_CBC(suite) ? 16 : 8;
-}
-
-static uint8_t icv_len(uint8_t suite)
-{
-	return IS_CCM(suite) ? 8 : IS_CBC(suite) ? 12 : 16;
-}
-
-uint8_t esp_overhead_max(uint8_t suite)
-{
-	/* padding (block - 1) + pad length + next header + ICV */
-	return (uint8_t)((IS_CBC(suite) ? 15 : 3) + 2 + icv_len(suite));
 }
 
 /* ---- anti-replay window (RFC 4303 3.4.3), 32 packets ---------------- */
@@ -223,10 +200,11 @@ static int transform(uint8_t slot, uint8_t *e, uint16_t ct)
 			memset(W.tmp + 4, 0, 4);
 			alen = 12;
 		}
-		if (slot)
-			r = aes128_ccm_seal(&W.aes, W.tmp + 16, 11, W.tmp, alen, p, ct, icv, 8);
-		else /* decrypts, checks the tag in constant time, wipes p on failure */
-			r = aes128_ccm_open(&W.aes, W.tmp + 16, 11, W.tmp, alen, p, ct, icv, 8);
+		/* slot 1 seals; slot 0 opens: decrypts, checks the tag in
+		 * constant time, wipes p on failure (one call site: ten
+		 * arguments cost a lot to pass on AVR) */
+		r = aes128_ccm_crypt(&W.aes, W.tmp + 16, 11, W.tmp, alen, p, ct, icv, 8,
+		                     (uint8_t)!slot);
 		goto out;
 #endif
 	}
@@ -235,7 +213,7 @@ static int transform(uint8_t slot, uint8_t *e, uint16_t ct)
 	/* Encrypt-then-MAC: nothing is decrypted before the ICV verifies. */
 	if (!slot) {
 		mac(suite, 0, e, n);
-		r = ct_equal(W.tmp, icv, icv_len(suite));
+		r = ct_equal(W.tmp, icv, esp_icv_len(suite));
 		if (r)
 			goto out;
 	}
@@ -268,7 +246,7 @@ static int transform(uint8_t slot, uint8_t *e, uint16_t ct)
 	}
 	if (slot) {
 		mac(suite, 1, e, n);
-		memcpy(icv, W.tmp, icv_len(suite));
+		memcpy(icv, W.tmp, esp_icv_len(suite));
 	}
 #endif
 out:
@@ -297,7 +275,7 @@ int esp_open(uint8_t *buf, uint16_t off, uint16_t len,
 		return drop(C_ESP_MALFORMED);
 	if (net_be32(e) != store_cfg.sa[0].spi)
 		return drop(C_ESP_SPI);
-	uint8_t fixed = (uint8_t)(ESP_HDR_LEN + ivl + icv_len(suite));
+	uint8_t fixed = (uint8_t)(ESP_HDR_LEN + ivl + esp_icv_len(suite));
 	if (n < (uint16_t)(fixed + 2))
 		return drop(C_ESP_MALFORMED);
 	uint16_t ct = (uint16_t)(n - fixed);
@@ -359,5 +337,5 @@ uint16_t esp_seal(uint8_t *buf, uint16_t off, uint16_t pt_len, uint8_t nh)
 	memset(e + 8, 0, 4); /* CCM, CTR: IV = 64-bit sequence number */
 	net_put32(e + 12, seq);
 	transform(1, e, ct);
-	return (uint16_t)(ESP_HDR_LEN + ivl + ct + icv_len(suite));
+	return (uint16_t)(ESP_HDR_LEN + ivl + ct + esp_icv_len(suite));
 }

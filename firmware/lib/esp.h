@@ -134,10 +134,30 @@ void esp_init(void);
 const uint8_t *esp_sa_key(uint8_t slot);
 #endif
 
-/* esp_iv_len / esp_overhead_max - IV bytes, and the most bytes an ESP
- * packet adds after its payload (padding, trailer, ICV), for a suite. */
-uint8_t esp_iv_len(uint8_t suite);
-uint8_t esp_overhead_max(uint8_t suite);
+/* Suite tests: constant when the build has one suite (or lacks one); the
+ * store guarantees a provisioned SA's suite is one this build has. */
+#define IS_CCM(s) (CONFIG_ESP_CCM8 && (!CONFIG_ESP_HMAC || (s) == SUITE_CCM8))
+#define IS_CBC(s) \
+	(CONFIG_ESP_CBC_MD5 && ((!CONFIG_ESP_CCM8 && !CONFIG_ESP_CTR_SHA256) || (s) == SUITE_CBC_MD5))
+#define IS_CTR(s) \
+	(CONFIG_ESP_CTR_SHA256 && ((!CONFIG_ESP_CCM8 && !CONFIG_ESP_CBC_MD5) || (s) == SUITE_CTR_SHA256))
+
+/* esp_iv_len / esp_icv_len / esp_overhead_max - IV bytes, ICV bytes, and
+ * the most bytes an ESP packet adds after its payload (padding, trailer,
+ * ICV), for a suite. Inline: constants in a one-suite build. */
+static inline uint8_t esp_iv_len(uint8_t suite)
+{
+	return IS_CBC(suite) ? 16 : 8;
+}
+static inline uint8_t esp_icv_len(uint8_t suite)
+{
+	return IS_CCM(suite) ? 8 : IS_CBC(suite) ? 12 : 16;
+}
+static inline uint8_t esp_overhead_max(uint8_t suite)
+{
+	/* padding (block - 1) + pad length + next header + ICV */
+	return (uint8_t)((IS_CBC(suite) ? 15 : 3) + 2 + esp_icv_len(suite));
+}
 
 /*
  * esp_open - the ESP packet at buf[off..len) for the inbound SA. On
