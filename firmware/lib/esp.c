@@ -293,8 +293,9 @@ int esp_open(uint8_t *buf, uint16_t off, uint16_t len,
 	if (padlen > ct - 2)
 		return drop(C_ESP_MALFORMED);
 	uint16_t ptl = (uint16_t)(ct - 2 - padlen);
-	for (uint8_t i = 0; i < padlen; i++)
-		if (p[ptl + i] != (uint8_t)(i + 1))
+	/* padding 1, 2, .., padlen, checked from its end */
+	for (uint8_t *q = p + ct - 2, i = padlen; i; i--)
+		if (*--q != i)
 			return drop(C_ESP_MALFORMED);
 	if (h != IP_PROTO_ICMP && h != IP_PROTO_UDP && h != ESP_NH_DUMMY)
 		return drop(C_ESP_MALFORMED);
@@ -328,14 +329,15 @@ uint16_t esp_seal(uint8_t *buf, uint16_t off, uint16_t pt_len, uint8_t nh)
 	uint8_t *p = e + ESP_HDR_LEN + ivl;
 	uint8_t padlen = (uint8_t)((blk - 1) & ~(pt_len + 1)); /* (pt+2) padded to blk */
 	uint16_t ct = (uint16_t)(pt_len + 2 + padlen);
+	uint8_t *q = p + pt_len;
 	for (uint8_t i = 1; i <= padlen; i++)
-		p[pt_len + i - 1] = i;
-	p[ct - 2] = padlen;
-	p[ct - 1] = nh;
+		*q++ = i;
+	*q++ = padlen;
+	*q = nh;
 	net_put32(e, store_cfg.sa[1].spi);
 	net_put32(e + 4, seq);
 	memset(e + 8, 0, 4); /* CCM, CTR: IV = 64-bit sequence number */
-	net_put32(e + 12, seq);
+	memcpy(e + 12, e + 4, 4);
 	transform(1, e, ct);
 	return (uint16_t)(ESP_HDR_LEN + ivl + ct + esp_icv_len(suite));
 }

@@ -700,7 +700,10 @@ size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap)
 		ms_inc32(&mgmt_stats.errors);
 		buf[MGMT_HDR_LEN] = err;
 		buf[MGMT_HDR_LEN + 1] = type;
-		return finish(buf, MGMT_ERROR, seq, 2);
+		type = MGMT_ERROR;
+		rlen = 2;
+	} else {
+		type |= MGMT_REPLY;
 	}
-	return finish(buf, (uint8_t)(type | MGMT_REPLY), seq, rlen);
+	return finish(buf, type, seq, rlen);
 }
