@@ -33,7 +33,8 @@ void ms_early_init(void)
 /*
  * The watchdog, in system reset mode from the end of the boot's entropy
  * sampling (entropy.c, 0.5 s, during which it already resets a device
- * stuck with interrupts off); ms_poll resets it at every turn of the
+ * stuck with interrupts off), or from ms_init in a build that samples
+ * none (ENTROPY_SAMPLED 0); ms_poll resets it at every turn of the
  * application's loop. No frame may legitimately take as long as the
  * timeout (docs/management.md, "Work caps": the longest are an RSA-2048
  * verification with R^2, about 1 s, and a serial provisioning step's
