@@ -12,7 +12,9 @@
 #   bootstrap    CONFIG_BOOTSTRAP (flight 4 of docs/bootstrap.md on the
 #                management channel and UDP; 0: bootstrap.c is not linked)
 #   engineering  CONFIG_MGMT_CRYPTO (BENCH, COMPUTE, RSA; 0 in production)
-#   timing       CONFIG_PACKET_CYCLES (Timer1 per packet, STATUS)
+#   timing       CONFIG_PACKET_CYCLES (Timer1 per packet, STATUS; a
+#                measurement: 0 in production, where Timer1 is the
+#                application's)
 # plus, where a profile needs them, buffer sizes (CONFIG_UART_*).
 #
 #   make profile PROFILE=esp-mssl MCU=atmega168   one image, build/profile/<name>/<mcu>/
@@ -34,11 +36,12 @@ profile_merge = $(filter-out $(foreach o,$(2),$(firstword $(subst =, ,$(o)))=%),
 
 # --- production profiles -------------------------------------------------
 # esp: ESP with AES-CCM-8 only, SLIP + IPv4 + ICMP + UDP, the store with
-# sequence persistence; no MSSL, no serial provisioning, no engineering.
+# sequence persistence; no MSSL, no serial provisioning, no engineering,
+# no per-packet cycle timing (Timer1 stays the application's).
 PROFILE_esp := CONFIG_ESP_CCM8=1 CONFIG_ESP_CBC_MD5=0 CONFIG_ESP_CTR_SHA256=0 \
 	CONFIG_AES_DECRYPT=0 CONFIG_MD5=0 CONFIG_SHA256=0 CONFIG_RSA=0 \
 	CONFIG_MSSL=0 CONFIG_MSSL_RSA=0 CONFIG_PROV_SERIAL=0 CONFIG_BOOTSTRAP=0 \
-	CONFIG_MGMT_CRYPTO=0 CONFIG_PACKET_CYCLES=1
+	CONFIG_MGMT_CRYPTO=0 CONFIG_PACKET_CYCLES=0
 # esp-mssl: + MSSL seal-only (no RSA, bignum or SHA-256).
 PROFILE_esp-mssl := $(call profile_merge,$(PROFILE_esp),CONFIG_MSSL=1)
 # esp-mssl-prov: + serial provisioning (PROV).
@@ -69,9 +72,9 @@ PROFILE_reference-328p := CONFIG_ESP_CCM8=1 CONFIG_ESP_CBC_MD5=1 CONFIG_ESP_CTR_
 	CONFIG_MGMT_CRYPTO=1 CONFIG_PACKET_CYCLES=1
 # reference-168: ESP CCM-8 with serial provisioning; no MSSL, no engineering
 # (MD5, SHA-256 and RSA are built but unused: the linker drops them; IDENTIFY
-# reports the hashes).
+# reports the hashes); per-packet cycles in STATUS, like the 328P's.
 PROFILE_reference-168 := $(call profile_merge,$(PROFILE_esp),CONFIG_PROV_SERIAL=1 \
-	CONFIG_MD5=1 CONFIG_SHA256=1 CONFIG_RSA=1)
+	CONFIG_MD5=1 CONFIG_SHA256=1 CONFIG_RSA=1 CONFIG_PACKET_CYCLES=1)
 
 # --- special images (tests and measurements) -------------------------------
 # nobench: the 328P reference without the engineering commands
