@@ -58,45 +58,50 @@ void prov_reset(void) { memset(&ses, 0, sizeof ses); }
 #define ses_s() get16(ses.f + 2)
 
 /*
- * Constants in flash: the KDF labels (8 bytes each), the header's magic,
- * the secret bytes of a config for READ (one bit per 4 bytes of
- * [0, EE_CONFIG_FIXED): every key field starts and ends on a multiple of
- * 4) and, per operation, the request length (REQ_MIN: at least) and
- * whether it needs a provisioned device (REQ_PROV).
+ * Constants in flash: the KDF's fixed input around each label (01 label
+ * 00) and its end (00 0080... : 0080 is L = 128), the header's magic and
+ * version, the bounds of a config's secret fields for READ (a byte is
+ * secret when an odd number of them is <= its address: the master key
+ * [20,36), the group key [40,56), each SA's keys [8,60) at 64 and 128)
+ * and, per operation, the request length (REQ_MIN: at least), whether
+ * it needs a provisioned device (REQ_PROV) and the reply length.
  */
 #define REQ_MIN 0x80
 #define REQ_PROV 0x40
-static const uint8_t text[28 + 6 + 7] PGM_FIRST(text) = {
-	'p', 'r', 'o', 'v', '-', 'm', 'a', 'c',
-	'p', 'r', 'o', 'v', '-', 'e', 'n', 'c',
-	'r', 'e', 'a', 'd', 'b', 'a', 'c', 'k',
-	'M', 'S', 'P', 'V',
-	/* master key [20,36) and group key [40,56): 4-byte units 5-8, 10-13;
-	 * each SA's keys [8,60): units 18-30 and 34-46 */
-	0xE0, 0x3D, 0xFC, 0x7F, 0xFC, 0x7F,
+static const uint8_t text[] PGM_FIRST(text) = {
+	1, 'p', 'r', 'o', 'v', '-', 'm', 'a', 'c', 0,
+	1, 'p', 'r', 'o', 'v', '-', 'e', 'n', 'c', 0,
+	1, 'r', 'e', 'a', 'd', 'b', 'a', 'c', 'k', 0,
+	0, 0x80,
+	'M', 'S', 'P', 'V', 2,
+};
+/* (the rest not in the few bytes before the AES S-box: PGM_FIRST) */
+static const uint8_t tab[] PGM = {
+	20, 36, 40, 56, 72, 124, 136, 188,
 	/* INFO FACTORY BEGIN DATA END READ DIGEST (END: checked by mode) */
 	0, 10, 44 | REQ_PROV, 3 | REQ_MIN, 0 | REQ_MIN, 3 | REQ_PROV, 16 | REQ_PROV,
+	29, 1, 1, 3, 2, 5, 19,
 };
-#define L_MAC 0
-#define L_ENC 8
-#define L_READBACK 16
-#define T_MAGIC 24
-#define T_SECRET 28
-#define T_REQ 34
-
-#define text_copy(dst, at, n) PGM_COPY(dst, &text[at], n)
+#define T_MAC 0
+#define T_ENC 10
+#define T_READBACK 20
+#define T_KDF_END 30
+#define T_MAGIC 32
+#define T_SECRET 0 /* in tab */
+#define T_REQ 8
+#define T_RLEN 15
 
 /* ---- keys: AES-CMAC (crypto/cmac.c) under work.aes ------------------- */
 /* The CMAC state and the key schedule live in fw_work (work.prov), not on
  * the stack: the ATmega168 has no room for them under these frames. The
- * state is zero between two uses (kdf starts it, the final wipes it). */
+ * state is zero between two uses (key starts it, the final wipes it). */
 
-static void cmac_bytes(const uint8_t *p, uint16_t n)
+MS_NOINLINE static void cmac_bytes(const uint8_t *p, uint8_t n)
 {
 	aes128_cmac_update(&work.aes, &work.prov.c, p, n);
 }
 
-static void cmac_byte(uint8_t b)
+MS_NOINLINE static void cmac_byte(uint8_t b)
 {
 	cmac_bytes(&b, 1);
 }
@@ -106,25 +111,40 @@ static void cmac_final(uint8_t tag[16])
 	aes128_cmac_final(&work.aes, &work.prov.c, tag);
 }
 
-/* Absorb device id(4) || c(16) (c NULL: 16 zero bytes), through t (16
- * bytes): the end of the KDF's fixed input and of the header's fields. */
-static void id_ctx(uint8_t t[16], const uint8_t *c)
+/* n bytes of text from at; n zero bytes (at ZERO). */
+#define ZERO 0xFF
+static void cmac_text(uint8_t at, uint8_t n)
 {
-	put32(t, store_cfg.device_id);
-	cmac_bytes(t, 4);
-	if (!c) {
-		memset(t, 0, 16);
-		c = t;
-	}
-	cmac_bytes(c, 16);
+	while (n--)
+		cmac_byte(at == ZERO ? 0 : PGM_BYTE(&text[at++]));
+}
+
+/* Config bytes [i, end) as they will be once the first s bytes, staged,
+ * are committed (s 0: the config area as it is). */
+static void cmac_cfg(uint16_t i, uint16_t end, uint16_t s)
+{
+	for (; i < end; i++)
+		cmac_byte(store_rd(i < s ? (uint16_t)(STORE_STAGE_END - s + i) : i));
+}
+
+/* device id(4) || c(16) (c NULL: 16 zero bytes): the end of the KDF's
+ * fixed input and of the header's fields (the device id as the config
+ * holds it: these run only on a provisioned device). */
+static void id_ctx(const uint8_t *c)
+{
+	cmac_cfg(EE_DEVICE_ID, EE_DEVICE_ID + 4, 0);
+	if (c)
+		cmac_bytes(c, 16);
+	else
+		cmac_text(ZERO, 16);
 }
 
 /*
  * The key of label under the master key (SP 800-108 counter mode, PRF =
  * AES-CMAC): CMAC(MK, 01 || label(8) || 00 || device id(4) || ctx(16) ||
  * 0080) becomes the key of work.aes, its CMAC state started. ctx: the
- * challenge, or NULL for 16 zero bytes. (esp.c derives a CFG_BOOTSTRAP config's
- * SAs the same way, with a zero context.)
+ * challenge, or NULL for 16 zero bytes. (esp.c derives a CFG_BOOTSTRAP
+ * config's SAs the same way, with a zero context.)
  */
 MS_NOINLINE static void key(uint8_t label, const uint8_t *ctx)
 {
@@ -132,39 +152,31 @@ MS_NOINLINE static void key(uint8_t label, const uint8_t *ctx)
 	memset(&work.prov.c, 0, sizeof work.prov.c);
 	store_master_key(k);
 	aes128_init(&work.aes, k);
-	cmac_byte(1);
-	text_copy(k, label, 8);
-	cmac_bytes(k, 8);
-	cmac_byte(0);
-	id_ctx(k, ctx);
-	cmac_byte(0);
-	cmac_byte(0x80);
+	cmac_text(label, 10);
+	id_ctx(ctx);
+	cmac_text(T_KDF_END, 2);
 	cmac_final(k);
 	aes128_init(&work.aes, k);
 	wipe(k, sizeof k);
 }
 
 /* The MAC key of challenge c, and the header block absorbed: "MSPV" ver
- * phase L S floors(8) device-id c 0... (48 bytes; f: L S floors as on
- * the wire), in parts through a 16-byte buffer. */
+ * phase L S floors(8) device-id c 0(10) (48 bytes; f: L S floors as on
+ * the wire). */
 MS_NOINLINE static void mac_header(uint8_t phase, const uint8_t f[12], const uint8_t c[16])
 {
-	uint8_t h[16];
-	key(L_MAC, c);
-	text_copy(h, T_MAGIC, 4);
-	h[4] = 2;
-	h[5] = phase;
-	cmac_bytes(h, 6);
+	key(T_MAC, c);
+	cmac_text(T_MAGIC, 5);
+	cmac_byte(phase);
 	cmac_bytes(f, 12);
-	id_ctx(h, c);
-	memset(h, 0, 10);
-	cmac_bytes(h, 10);
+	id_ctx(c);
+	cmac_text(ZERO, 10);
 }
 
-/* 1 if the 16-byte tag equals the CMAC absorbed (constant time). */
-static uint8_t tag_ok(const uint8_t *tag)
+/* 1 if the 16-byte tag equals the CMAC absorbed (constant time); want:
+ * 16 bytes of scratch for it. */
+static uint8_t tag_ok(uint8_t *want, const uint8_t *tag)
 {
-	uint8_t want[16];
 	cmac_final(want);
 	uint8_t ok = ct_equal(want, tag, 16) == 0;
 	wipe(want, sizeof want);
@@ -172,15 +184,15 @@ static uint8_t tag_ok(const uint8_t *tag)
 }
 
 /* 1 if len is a config length the layout allows on this EEPROM: 192,
- * 320 or 448 (2 mod 128 = 64). */
-static uint8_t valid_len(uint16_t len)
+ * 320 or 448 (= 64 mod 128). */
+MS_NOINLINE static uint8_t valid_len(uint16_t len)
 {
 	return (len & 127) == 64 && len >= EE_CONFIG_FIXED && len <= STORE_CONFIG_MAX_RAW;
 }
 
 /* After the config area changed (or may have: a failed commit): reload
  * it and drop everything any module derived from the old one. */
-static uint8_t reload(void)
+MS_NOINLINE static uint8_t reload(void)
 {
 	uint8_t r = store_init(); /* also finishes a commit the EEPROM interrupted */
 	esp_init();
@@ -234,16 +246,15 @@ static uint8_t old_keys(uint8_t a)
  * the new counters (docs/provisioning.md "Counters"), the commit. */
 static uint8_t end_auth(const uint8_t *tag)
 {
-	uint16_t len = ses_len();
+	uint16_t len = ses_len(), s = ses_s();
 	uint8_t c[16];
 	entropy_nonce(c, ses.chal);
 	mac_header(2, ses.f, c);
-	for (uint16_t i = 0; i < len; i++)
-		cmac_byte(new_byte(i));
+	cmac_cfg(0, len, s);
 	ses.mode = M_NONE; /* one END per challenge */
-	if (!tag_ok(tag))
+	if (!tag_ok(c, tag))
 		return MGMT_E_AUTH;
-	if (store_check_staged(ses_s()) != STORE_OK)
+	if (store_check_staged(s) != STORE_OK)
 		return MGMT_E_CONFIG;
 
 	/* in fw_work: the MAC is done with it */
@@ -260,7 +271,7 @@ static uint8_t end_auth(const uint8_t *tag)
 		ns->serial_floor = ns->time_floor = 0;
 	ms_raise32(&ns->serial_floor, ses.f + 4);
 	ms_raise32(&ns->time_floor, ses.f + 8);
-	int bad = store_journal_commit(ses_s(), ns);
+	int bad = store_journal_commit(s, ns);
 	reload();
 	if (bad)
 		return MGMT_E_EEPROM;
@@ -271,27 +282,35 @@ static uint8_t end_auth(const uint8_t *tag)
 
 /* ---- operations (lengths and state checked by prov_handle) ------------ */
 
+/* 1 in factory state: the whole EEPROM blank, or a factory session on. */
+MS_NOINLINE static uint8_t factory_state(void)
+{
+	return store_blank() || ses.mode == M_FACTORY;
+}
+
+/* INFO: the reply after op at r. */
 static void op_info(uint8_t *r)
 {
 	uint8_t st = PROV_ST_LOCKED;
-	memset(r + 7, 0, 18);
-	if (store_blank() || ses.mode == M_FACTORY) {
+	memset(r + 6, 0, 18);
+	if (factory_state()) {
 		st = PROV_ST_FACTORY;
 	} else if (store_provisioned()) {
 		st = PROV_ST_PROVISIONED;
-		entropy_nonce(r + 7, store_nonce_next);
-		put16(r + 23, store_cfg.len);
+		entropy_nonce(r + 6, store_nonce_next);
+		put16(r + 22, store_cfg.len);
 	}
-	r[1] = st;
-	r[2] = store_reason;
-	put32(r + 3, store_cfg.device_id);
-	put16(r + 25, STORE_CAN_STAGE ? STORE_STAGE_END : 0);
-	put16(r + 27, STORE_EE_SIZE);
+	r[0] = st;
+	r[1] = store_reason;
+	put32(r + 2, store_cfg.device_id);
+	put16(r + 24, STORE_CAN_STAGE ? STORE_STAGE_END : 0);
+	put16(r + 26, STORE_EE_SIZE);
 }
 
+/* p: L(2) serial floor(4) time floor(4) */
 static uint8_t op_factory(const uint8_t *p)
 {
-	if (!store_blank() && ses.mode != M_FACTORY)
+	if (!factory_state())
 		return MGMT_E_STATE; /* provisioned, or corrupt: never unauthenticated */
 	if (!valid_len(get16(p)))
 		return MGMT_E_PARAM;
@@ -306,20 +325,29 @@ static uint8_t op_factory(const uint8_t *p)
 }
 
 /* p: challenge(16) L(2) S(2) floors(8) tag(16) */
-static uint8_t op_begin(const uint8_t *p)
+static uint8_t op_begin(uint8_t *p)
 {
-	uint32_t chal = get32(p);
 	uint16_t len = get16(p + 16), s = get16(p + 18);
-	uint8_t retry = STORE_CAN_STAGE && ses.mode == M_AUTH && chal == ses.chal;
-	/* a challenge of another boot (epoch) is stale, whatever its counter */
-	if ((chal != store_nonce_next && !retry) || memcmp(p + 4, entropy_epoch, ENTROPY_EPOCH_LEN))
-		return MGMT_E_STALE;
+	uint8_t c[16];
+	/* the counter and the epoch of this boot; or, answered again, the
+	 * session's (a lost reply) */
+	entropy_nonce(c, store_nonce_next);
+	uint8_t retry = 0;
+	if (memcmp(p, c, 16)) {
+#if STORE_CAN_STAGE
+		entropy_nonce(c, ses.chal);
+		retry = ses.mode == M_AUTH && !memcmp(p, c, 16);
+#endif
+		if (!retry)
+			return MGMT_E_STALE;
+	}
 	if (!valid_len(len) || s < EE_CONFIG_FIXED || s > len)
 		return MGMT_E_PARAM;
 	/* p's challenge is the session's now: the tag is computed from the
 	 * request, the session changes only once it verifies */
+	uint32_t chal = get32(p);
 	mac_header(1, p + 16, p);
-	if (!tag_ok(p + 28))
+	if (!tag_ok(p, p + 28)) /* (the challenge is absorbed) */
 		return MGMT_E_AUTH;
 #if STORE_CAN_STAGE
 	uint16_t top = len > store_cfg.len ? len : store_cfg.len;
@@ -332,6 +360,7 @@ static uint8_t op_begin(const uint8_t *p)
 	memcpy(ses.f, p + 16, 12);
 	return 0;
 #else
+	(void)chal;
 	return MGMT_E_ROOM;
 #endif
 }
@@ -343,6 +372,7 @@ static uint8_t op_data(uint8_t *p, size_t n)
 	uint8_t *d = p + 2;
 	if (off % 16 || off > s || k > s - off || (off == 0 && k < 2))
 		return MGMT_E_PARAM;
+	put16(p, (uint16_t)(off + k)); /* the reply */
 	uint16_t at = off;
 #if STORE_CAN_STAGE
 	if (ses.mode == M_AUTH) {
@@ -351,7 +381,7 @@ static uint8_t op_data(uint8_t *p, size_t n)
 		 * the idle CMAC state */
 		uint8_t c[16], *ks = work.prov.c.x;
 		entropy_nonce(c, ses.chal);
-		key(L_ENC, c);
+		key(T_ENC, c);
 		for (uint16_t i = 0; i < k; i++) {
 			if (!(i & 15)) {
 				memset(ks, 0, 16);
@@ -376,11 +406,10 @@ static uint8_t op_data(uint8_t *p, size_t n)
 			ses.hi = (uint16_t)(at + k);
 	}
 	uint8_t bad = store_write(at, d, k) != 0;
+#if STORE_CAN_STAGE
 	wipe(p + 2, n - 2); /* the plaintext of a re-provisioning */
-	if (bad)
-		return MGMT_E_EEPROM;
-	put16(p, (uint16_t)(off + (n - 2)));
-	return 0;
+#endif
+	return bad ? MGMT_E_EEPROM : 0;
 }
 
 static uint8_t op_end(const uint8_t *p, size_t n)
@@ -409,59 +438,58 @@ static uint8_t op_end(const uint8_t *p, size_t n)
 	return ses.mode == M_DONE ? 0 : MGMT_E_STATE; /* a retry after a lost reply */
 }
 
-static uint8_t op_read(const uint8_t *p, uint8_t *r, size_t room, size_t *rlen)
+/* p: offset(2) n(1); the reply after op at p: L(2) offset(2) bytes */
+static uint8_t op_read(uint8_t *p, size_t room, size_t *rlen)
 {
 	uint16_t len = store_cfg.len, off = get16(p), k = p[2];
 	if (off > len || k > len - off)
 		return MGMT_E_PARAM;
 	if (5 + (size_t)k > room)
 		return MGMT_E_TOOBIG;
-	put16(r + 1, len);
-	put16(r + 3, off);
-	for (uint16_t i = 0; i < k; i++) {
-		uint16_t a = (uint16_t)(off + i);
-		uint8_t v = store_rd(a);
-		if (a < EE_CONFIG_FIXED && (PGM_BYTE(&text[T_SECRET + (a >> 5)]) >> ((a >> 2) & 7) & 1))
-			v = 0;
-		r[5 + i] = v;
+	put16(p + 2, off);
+	put16(p, len);
+	for (uint8_t i = 0; i < k; i++, off++) {
+		uint8_t secret = 0;
+		for (uint8_t j = 0; j < 8; j++)
+			secret ^= off >= PGM_BYTE(&tab[T_SECRET + j]);
+		p[4 + i] = secret ? 0 : store_rd(off);
 	}
 	*rlen = 5 + (size_t)k;
 	return 0;
 }
 
-static void op_digest(const uint8_t *p, uint8_t *r)
+/* p: nonce(16); the reply after op at p: L(2) cmac(16) */
+static void op_digest(uint8_t *p)
 {
 	uint16_t len = store_cfg.len;
-	key(L_READBACK, NULL);
+	key(T_READBACK, NULL);
 	cmac_bytes(p, 16);
-	put16(r + 1, len);
-	cmac_bytes(r + 1, 2);
-	for (uint16_t i = 0; i < len; i++)
-		cmac_byte(store_rd(i));
-	cmac_final(r + 3);
+	put16(p, len);
+	cmac_bytes(p, 2);
+	cmac_cfg(0, len, 0);
+	cmac_final(p + 2);
 }
 
 uint8_t prov_handle(uint8_t *buf, size_t plen, size_t cap, size_t *rlen)
 {
-	uint8_t *pl = buf + MGMT_HDR_LEN, *p = pl + 1;
-	uint8_t op = pl[0], err = MGMT_E_FORMAT;
+	uint8_t *r = buf + MGMT_HDR_LEN, *p = r + 1;
+	uint8_t op = r[0], err = MGMT_E_FORMAT;
 	size_t n = plen - 1;
-	*rlen = 1;
 	if (plen < 1)
 		return err;
 	if ((uint8_t)(op - 1) >= 7)
 		return MGMT_E_PARAM;
-	uint8_t t = PGM_BYTE(&text[T_REQ + op - 1]), want = t & 0x3F;
-	if (n < want || (!(t & REQ_MIN) && n != want))
+	uint8_t t = PGM_BYTE(&tab[T_REQ + op - 1]), want = t & 0x3F;
+	*rlen = PGM_BYTE(&tab[T_RLEN + op - 1]);
+	if (t & REQ_MIN ? n < want : n != want)
 		goto out;
 	err = MGMT_E_STATE;
 	if ((t & REQ_PROV) && !store_provisioned())
 		goto out;
+	err = 0;
 	switch (op) {
 	case PROV_INFO:
-		op_info(pl);
-		*rlen = 29;
-		err = 0;
+		op_info(p);
 		break;
 	case PROV_FACTORY:
 		err = op_factory(p);
@@ -470,27 +498,23 @@ uint8_t prov_handle(uint8_t *buf, size_t plen, size_t cap, size_t *rlen)
 		err = op_begin(p);
 		break;
 	case PROV_DATA:
-		if (ses.mode == M_FACTORY || ses.mode == M_AUTH) {
+		err = MGMT_E_STATE;
+		if (ses.mode == M_FACTORY || ses.mode == M_AUTH)
 			err = op_data(p, n);
-			*rlen = 3;
-		}
 		break;
 	case PROV_END:
 		err = op_end(p, n);
-		pl[1] = store_reason;
-		*rlen = 2;
+		*p = store_reason;
 		break;
 	case PROV_READ:
-		err = op_read(p, pl, cap - MGMT_OVERHEAD, rlen);
+		err = op_read(p, cap - MGMT_OVERHEAD, rlen);
 		break;
 	default: /* PROV_DIGEST */
-		op_digest(p, pl);
-		*rlen = 19;
-		err = 0;
+		op_digest(p);
 		break;
 	}
 out:
-	wipe(&work, sizeof work);
-	pl[0] = op;
+	/* (mgmt_handle wipes fw_work, keys included, after every request) */
+	r[0] = op;
 	return err;
 }
