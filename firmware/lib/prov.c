@@ -103,7 +103,9 @@ MS_NOINLINE static void cmac_bytes(const uint8_t *p, uint8_t n)
 
 MS_NOINLINE static void cmac_byte(uint8_t b)
 {
-	cmac_bytes(&b, 1);
+	static uint8_t one; /* (b on the stack would cost the frame) */
+	one = b;
+	cmac_bytes(&one, 1);
 }
 
 static void cmac_final(uint8_t tag[16])
@@ -119,12 +121,18 @@ static void cmac_text(uint8_t at, uint8_t n)
 		cmac_byte(at == ZERO ? 0 : PGM_BYTE(&text[at++]));
 }
 
-/* Config bytes [i, end) as they will be once the first s bytes, staged,
- * are committed (s 0: the config area as it is). */
+/* Config byte i as it will be once the first s bytes, staged, are
+ * committed (s 0: the config area as it is). */
+MS_NOINLINE static uint8_t cfg_rd(uint16_t i, uint16_t s)
+{
+	return store_rd(i < s ? (uint16_t)(STORE_STAGE_END - s + i) : i);
+}
+
+/* Config bytes [i, end), as cfg_rd. */
 static void cmac_cfg(uint16_t i, uint16_t end, uint16_t s)
 {
 	for (; i < end; i++)
-		cmac_byte(store_rd(i < s ? (uint16_t)(STORE_STAGE_END - s + i) : i));
+		cmac_byte(cfg_rd(i, s));
 }
 
 /* device id(4) || c(16) (c NULL: 16 zero bytes): the end of the KDF's
@@ -187,7 +195,8 @@ static uint8_t tag_ok(uint8_t *want, const uint8_t *tag)
  * 320 or 448 (= 64 mod 128). */
 MS_NOINLINE static uint8_t valid_len(uint16_t len)
 {
-	return (len & 127) == 64 && len >= EE_CONFIG_FIXED && len <= STORE_CONFIG_MAX_RAW;
+	len = (uint16_t)(len - EE_CONFIG_FIXED); /* (below it: wraps, too large) */
+	return !((uint8_t)len & 127) && len <= STORE_CONFIG_MAX_RAW - EE_CONFIG_FIXED;
 }
 
 /* After the config area changed (or may have: a failed commit): reload
@@ -224,8 +233,7 @@ static int factory_undo(void)
 /* Byte i of the config as it will be after the commit. */
 static uint8_t new_byte(uint16_t i)
 {
-	uint16_t s = ses_s();
-	return store_rd(i < s ? (uint16_t)(STORE_STAGE_END - s + i) : i);
+	return cfg_rd(i, ses_s());
 }
 
 /* 1 if the 52 key bytes of SA slot a of the new config equal those of
