@@ -154,17 +154,22 @@ static void id_ctx(const uint8_t *c)
  * challenge, or NULL for 16 zero bytes. (esp.c derives a CFG_BOOTSTRAP
  * config's SAs the same way, with a zero context.)
  */
+MS_NOINLINE static void set_key(const uint8_t k[16])
+{
+	aes128_init(&work.aes, k);
+}
+
 MS_NOINLINE static void key(uint8_t label, const uint8_t *ctx)
 {
 	uint8_t k[16];
 	memset(&work.prov.c, 0, sizeof work.prov.c);
 	store_master_key(k);
-	aes128_init(&work.aes, k);
+	set_key(k);
 	cmac_text(label, 10);
 	id_ctx(ctx);
 	cmac_text(T_KDF_END, 2);
 	cmac_final(k);
-	aes128_init(&work.aes, k);
+	set_key(k);
 	wipe(k, sizeof k);
 }
 
@@ -230,6 +235,12 @@ static int factory_undo(void)
 }
 
 #if STORE_CAN_STAGE
+/* The session's challenge into c (16 bytes). */
+MS_NOINLINE static void ses_challenge(uint8_t c[16])
+{
+	entropy_nonce(c, ses.chal);
+}
+
 /* Byte i of the config as it will be after the commit. */
 static uint8_t new_byte(uint16_t i)
 {
@@ -256,7 +267,7 @@ static uint8_t end_auth(const uint8_t *tag)
 {
 	uint16_t len = ses_len(), s = ses_s();
 	uint8_t c[16];
-	entropy_nonce(c, ses.chal);
+	ses_challenge(c);
 	mac_header(2, ses.f, c);
 	cmac_cfg(0, len, s);
 	ses.mode = M_NONE; /* one END per challenge */
@@ -343,7 +354,7 @@ static uint8_t op_begin(uint8_t *p)
 	uint8_t retry = 0;
 	if (memcmp(p, c, 16)) {
 #if STORE_CAN_STAGE
-		entropy_nonce(c, ses.chal);
+		ses_challenge(c);
 		retry = ses.mode == M_AUTH && !memcmp(p, c, 16);
 #endif
 		if (!retry)
@@ -388,7 +399,7 @@ static uint8_t op_data(uint8_t *p, size_t n)
 		 * (16 zero bytes + i; off is a multiple of 16), keystream in
 		 * the idle CMAC state */
 		uint8_t c[16], *ks = work.prov.c.x;
-		entropy_nonce(c, ses.chal);
+		ses_challenge(c);
 		key(T_ENC, c);
 		for (uint16_t i = 0; i < k; i++) {
 			if (!(i & 15)) {
