@@ -59,8 +59,8 @@ void prov_reset(void) { memset(&ses, 0, sizeof ses); }
 
 /*
  * Constants in flash: the KDF's fixed input around each label (01 label
- * 00) and its end (00 0080... : 0080 is L = 128), the header's magic and
- * version, the bounds of a config's secret fields for READ (a byte is
+ * 00) and after the context (L = 128 bits: 00 80), the header's magic
+ * and version, the bounds of a config's secret fields for READ (a byte is
  * secret when an odd number of them is <= its address: the master key
  * [20,36), the group key [40,56), each SA's keys [8,60) at 64 and 128)
  * and, per operation, the request length (REQ_MIN: at least), whether
@@ -101,9 +101,12 @@ MS_NOINLINE static void cmac_bytes(const uint8_t *p, uint8_t n)
 	aes128_cmac_update(&work.aes, &work.prov.c, p, n);
 }
 
+/* One byte in RAM for the calls that take a pointer (b on the stack
+ * would cost each caller a frame). */
+static uint8_t one;
+
 MS_NOINLINE static void cmac_byte(uint8_t b)
 {
-	static uint8_t one; /* (b on the stack would cost the frame) */
 	one = b;
 	cmac_bytes(&one, 1);
 }
@@ -147,6 +150,11 @@ static void id_ctx(const uint8_t *c)
 		cmac_text(ZERO, 16);
 }
 
+MS_NOINLINE static void set_key(const uint8_t k[16])
+{
+	aes128_init(&work.aes, k);
+}
+
 /*
  * The key of label under the master key (SP 800-108 counter mode, PRF =
  * AES-CMAC): CMAC(MK, 01 || label(8) || 00 || device id(4) || ctx(16) ||
@@ -154,11 +162,6 @@ static void id_ctx(const uint8_t *c)
  * challenge, or NULL for 16 zero bytes. (esp.c derives a CFG_BOOTSTRAP
  * config's SAs the same way, with a zero context.)
  */
-MS_NOINLINE static void set_key(const uint8_t k[16])
-{
-	aes128_init(&work.aes, k);
-}
-
 MS_NOINLINE static void key(uint8_t label, const uint8_t *ctx)
 {
 	uint8_t k[16];
@@ -192,7 +195,7 @@ static uint8_t tag_ok(uint8_t *want, const uint8_t *tag)
 {
 	cmac_final(want);
 	uint8_t ok = ct_equal(want, tag, 16) == 0;
-	wipe(want, sizeof want);
+	wipe(want, 16); /* the tag of a header the requester chose */
 	return ok;
 }
 
@@ -226,11 +229,12 @@ MS_NOINLINE static uint8_t reload(void)
  * session wrote. 0, or -1 if the EEPROM did not take it. */
 static int factory_undo(void)
 {
-	uint8_t ff = 0xFF;
 	ses.mode = M_NONE;
-	for (uint16_t a = 0; a < STORE_EE_SIZE; a++)
-		if (store_write(a, &ff, 1))
+	for (uint16_t a = 0; a < STORE_EE_SIZE; a++) {
+		one = 0xFF;
+		if (store_write(a, &one, 1))
 			return -1;
+	}
 	return reload() == STORE_BLANK ? 0 : -1;
 }
 
