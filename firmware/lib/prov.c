@@ -351,7 +351,7 @@ static uint8_t op_factory(const uint8_t *p)
 static uint8_t op_begin(uint8_t *p)
 {
 	uint16_t len = get16(p + 16), s = get16(p + 18);
-	uint8_t c[16];
+	uint8_t *c = work.prov.c.x; /* (idle until mac_header) */
 	/* the counter and the epoch of this boot; or, answered again, the
 	 * session's (a lost reply) */
 	entropy_nonce(c, store_nonce_next);
