@@ -41,7 +41,9 @@ static struct {
 	uint8_t mode;
 	uint8_t magic[2]; /* factory: the magic bytes, written last */
 	uint16_t hi;      /* factory: end of the bytes written so far */
+#if STORE_CAN_STAGE
 	uint32_t chal;    /* the challenge the session is bound to */
+#endif
 	/* L(2) S(2) serial floor(4) time floor(4), big-endian: BEGIN's
 	 * fields and the header's, as on the wire (factory: S = L) */
 	uint8_t f[12];
