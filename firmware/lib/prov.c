@@ -307,6 +307,12 @@ static uint8_t end_auth(const uint8_t *tag)
 
 /* ---- operations (lengths and state checked by prov_handle) ------------ */
 
+/* The challenge INFO hands out now into c (16 bytes). */
+MS_NOINLINE static void next_challenge(uint8_t c[16])
+{
+	entropy_nonce(c, store_nonce_next);
+}
+
 /* 1 in factory state: the whole EEPROM blank, or a factory session on. */
 MS_NOINLINE static uint8_t factory_state(void)
 {
@@ -322,7 +328,7 @@ static void op_info(uint8_t *r)
 		st = PROV_ST_FACTORY;
 	} else if (store_provisioned()) {
 		st = PROV_ST_PROVISIONED;
-		entropy_nonce(r + 6, store_nonce_next);
+		next_challenge(r + 6);
 		put16(r + 22, store_cfg.len);
 	}
 	r[0] = st;
@@ -356,7 +362,7 @@ static uint8_t op_begin(uint8_t *p)
 	uint8_t *c = work.prov.c.x; /* (idle until mac_header) */
 	/* the counter and the epoch of this boot; or, answered again, the
 	 * session's (a lost reply) */
-	entropy_nonce(c, store_nonce_next);
+	next_challenge(c);
 	uint8_t retry = 0;
 	if (memcmp(p, c, 16)) {
 #if STORE_CAN_STAGE
