@@ -510,8 +510,9 @@ uint8_t prov_handle(uint8_t *buf, size_t plen, size_t cap, size_t *rlen)
 		return err;
 	if ((uint8_t)(op - 1) >= 7)
 		return MGMT_E_PARAM;
-	uint8_t t = PGM_BYTE(&tab[T_REQ + op - 1]), want = t & 0x3F;
-	*rlen = PGM_BYTE(&tab[T_RLEN + op - 1]);
+	const uint8_t *e = &tab[T_REQ - 1 + op];
+	uint8_t t = PGM_BYTE(e), want = t & 0x3F;
+	*rlen = PGM_BYTE(e + (T_RLEN - T_REQ));
 	if (t & REQ_MIN ? n < want : n != want)
 		goto out;
 	err = MGMT_E_STATE;
