@@ -1,5 +1,15 @@
 /*
  * prov.c - serial provisioning (see prov.h, docs/provisioning.md).
+ *
+ * Shaped for flash: the request lengths and the state each operation
+ * needs are one table, checked in prov_handle before any operation runs;
+ * BEGIN's tag is computed over the request itself, so a BEGIN that fails
+ * leaves a running session untouched without a copy of it; the transfer's
+ * AES-CTR is the few lines it takes with a zero IV and 16-byte aligned
+ * chunks. A device that cannot stage (STORE_CAN_STAGE 0, the ATmega168)
+ * never opens an authenticated session: BEGIN checks the challenge and
+ * the tag, then answers "no room", so the decryption, the END tag and the
+ * commit are not built there.
  */
 #include <string.h>
 
@@ -10,7 +20,6 @@
 #include "crypto/aes.h"
 #include "crypto/cmac.h"
 #include "crypto/ct.h"
-#include "crypto/ctr.h"
 #include "crypto/pgm.h"
 #include "coap.h"
 #include "esp.h"
@@ -31,11 +40,13 @@
 static struct {
 	uint8_t mode;
 	uint8_t magic[2]; /* factory: the magic bytes, written last */
-	uint16_t len;     /* new config length L */
-	uint16_t s;       /* bytes transferred (staged) */
 	uint16_t hi;      /* factory: end of the bytes written so far */
-	uint8_t floors[8]; /* requested serial and time floors (big-endian) */
+#if STORE_CAN_STAGE
 	uint32_t chal;    /* the challenge the session is bound to */
+#endif
+	/* L(2) S(2) serial floor(4) time floor(4), big-endian: BEGIN's
+	 * fields and the header's, as on the wire (factory: S = L) */
+	uint8_t f[12];
 } ses;
 
 void prov_reset(void) { memset(&ses, 0, sizeof ses); }
@@ -45,31 +56,61 @@ void prov_reset(void) { memset(&ses, 0, sizeof ses); }
 #define put16 net_put16
 #define put32 net_put32
 
-#define H_LEN 48 /* the header block MACed at BEGIN and END */
+#define ses_len() get16(ses.f)
+#define ses_s() get16(ses.f + 2)
 
-/* KDF labels (8 bytes each) and the header's magic, in flash. */
-static const uint8_t text[28] PGM_FIRST(text) = "prov-macprov-encreadbackMSPV";
-#define L_MAC 0
-#define L_ENC 8
-#define L_READBACK 16
-#define T_MAGIC 24
-
-#define text_copy(dst, at, n) PGM_COPY(dst, &text[at], n)
+/*
+ * Constants in flash: the KDF's fixed input around each label (01 label
+ * 00) and after the context (L = 128 bits: 00 80), the header's magic
+ * and version, the bounds of a config's secret fields for READ (a byte is
+ * secret when an odd number of them is <= its address: the master key
+ * [20,36), the group key [40,56), each SA's keys [8,60) at 64 and 128)
+ * and, per operation, the request length (REQ_MIN: at least), whether
+ * it needs a provisioned device (REQ_PROV) and the reply length.
+ */
+#define REQ_MIN 0x80
+#define REQ_PROV 0x40
+static const uint8_t text[] PGM_FIRST(text) = {
+	1, 'p', 'r', 'o', 'v', '-', 'm', 'a', 'c', 0,
+	1, 'p', 'r', 'o', 'v', '-', 'e', 'n', 'c', 0,
+	1, 'r', 'e', 'a', 'd', 'b', 'a', 'c', 'k', 0,
+	0, 0x80,
+	'M', 'S', 'P', 'V', 2,
+};
+/* (the rest not in the few bytes before the AES S-box: PGM_FIRST) */
+static const uint8_t tab[] PGM = {
+	20, 36, 40, 56, 72, 124, 136, 188,
+	/* INFO FACTORY BEGIN DATA END READ DIGEST (END: checked by mode) */
+	0, 10, 44 | REQ_PROV, 3 | REQ_MIN, 0 | REQ_MIN, 3 | REQ_PROV, 16 | REQ_PROV,
+	29, 1, 1, 3, 2, 5, 19,
+};
+#define T_MAC 0
+#define T_ENC 10
+#define T_READBACK 20
+#define T_KDF_END 30
+#define T_MAGIC 32
+#define T_SECRET 0 /* in tab */
+#define T_REQ 8
+#define T_RLEN 15
 
 /* ---- keys: AES-CMAC (crypto/cmac.c) under work.aes ------------------- */
 /* The CMAC state and the key schedule live in fw_work (work.prov), not on
  * the stack: the ATmega168 has no room for them under these frames. The
- * state is zero between two uses (key_schedule starts it, the final
- * wipes it). */
+ * state is zero between two uses (key starts it, the final wipes it). */
 
-static void cmac_byte(uint8_t b)
-{
-	aes128_cmac_update(&work.aes, &work.prov.c, &b, 1);
-}
-
-static void cmac_bytes(const uint8_t *p, uint16_t n)
+MS_NOINLINE static void cmac_bytes(const uint8_t *p, uint8_t n)
 {
 	aes128_cmac_update(&work.aes, &work.prov.c, p, n);
+}
+
+/* One byte in RAM for the calls that take a pointer (b on the stack
+ * would cost each caller a frame). */
+static uint8_t one;
+
+MS_NOINLINE static void cmac_byte(uint8_t b)
+{
+	one = b;
+	cmac_bytes(&one, 1);
 }
 
 static void cmac_final(uint8_t tag[16])
@@ -77,127 +118,100 @@ static void cmac_final(uint8_t tag[16])
 	aes128_cmac_final(&work.aes, &work.prov.c, tag);
 }
 
-/* The 16-byte challenge of this boot for counter value chal: the
- * counter and the boot epoch (entropy.h), so that a challenge is never
- * handed out twice even when the EEPROM goes back to an older image. */
-#define challenge(out, chal) entropy_nonce(out, chal)
-
-/* Absorb device id(4) || the session's challenge(16) (keyed 0: zero),
- * through t (16 bytes): the end of the KDF's message and of the header
- * block's fields. */
-MS_NOINLINE static void id_challenge(uint8_t t[16], uint8_t keyed)
+/* n bytes of text from at; n zero bytes (at ZERO). */
+#define ZERO 0xFF
+static void cmac_text(uint8_t at, uint8_t n)
 {
-	put32(t, store_cfg.device_id);
-	cmac_bytes(t, 4);
-	memset(t, 0, 16);
-	if (keyed)
-		challenge(t, ses.chal);
-	cmac_bytes(t, 16);
+	while (n--)
+		cmac_byte(at == ZERO ? 0 : PGM_BYTE(&text[at++]));
+}
+
+/* Config byte i as it will be once the first s bytes, staged, are
+ * committed (s 0: the config area as it is). */
+MS_NOINLINE static uint8_t cfg_rd(uint16_t i, uint16_t s)
+{
+	return store_rd(i < s ? (uint16_t)(STORE_STAGE_END - s + i) : i);
+}
+
+/* Config bytes [i, end), as cfg_rd. */
+static void cmac_cfg(uint16_t i, uint16_t end, uint16_t s)
+{
+	for (; i < end; i++)
+		cmac_byte(cfg_rd(i, s));
+}
+
+/* device id(4) || c(16) (c NULL: 16 zero bytes): the end of the KDF's
+ * fixed input and of the header's fields (the device id as the config
+ * holds it: these run only on a provisioned device). */
+static void id_ctx(const uint8_t *c)
+{
+	cmac_cfg(EE_DEVICE_ID, EE_DEVICE_ID + 4, 0);
+	if (c)
+		cmac_bytes(c, 16);
+	else
+		cmac_text(ZERO, 16);
+}
+
+MS_NOINLINE static void set_key(const uint8_t k[16])
+{
+	aes128_init(&work.aes, k);
 }
 
 /*
- * Key derivation (SP 800-108 counter mode, PRF = AES-CMAC under the
- * master key): block ctr of K = CMAC(MK, ctr || label(8) || 00 ||
- * device id(4) || context(16) || 0080) into k; the context is the
- * challenge (keyed 0: zero). (esp.c derives a CFG_BOOTSTRAP config's SAs
- * the same way, with a zero context.)
+ * The key of label under the master key (SP 800-108 counter mode, PRF =
+ * AES-CMAC): CMAC(MK, 01 || label(8) || 00 || device id(4) || ctx(16) ||
+ * 0080) becomes the key of work.aes, its CMAC state started. ctx: the
+ * challenge, or NULL for 16 zero bytes. (esp.c derives a CFG_BOOTSTRAP
+ * config's SAs the same way, with a zero context.)
  */
-static void kdf(uint8_t k[16], uint8_t ctr, uint8_t label, uint8_t keyed)
-{
-	memset(&work.prov.c, 0, sizeof work.prov.c);
-	store_master_key(k);
-	aes128_init(&work.aes, k);
-	cmac_byte(ctr);
-	text_copy(k, label, 8);
-	cmac_bytes(k, 8);
-	cmac_byte(0);
-	id_challenge(k, keyed);
-	cmac_byte(0);
-	cmac_byte(0x80);
-	cmac_final(k);
-}
-
-
-/* K (block 1) as the key of work.aes. */
-static void key_schedule(uint8_t label, uint8_t keyed)
+MS_NOINLINE static void key(uint8_t label, const uint8_t *ctx)
 {
 	uint8_t k[16];
-	kdf(k, 1, label, keyed);
-	aes128_init(&work.aes, k);
+	memset(&work.prov.c, 0, sizeof work.prov.c);
+	store_master_key(k);
+	set_key(k);
+	cmac_text(label, 10);
+	id_ctx(ctx);
+	cmac_text(T_KDF_END, 2);
+	cmac_final(k);
+	set_key(k);
 	wipe(k, sizeof k);
 }
 
-/* The header block: "MSPV" ver phase L S floors device-id challenge 0...
- * (H_LEN bytes), absorbed in parts through a 16-byte buffer: a 48-byte
- * copy was the deepest frame of BEGIN. */
-static void header(uint8_t phase)
+/* The MAC key of challenge c, and the header block absorbed: "MSPV" ver
+ * phase L S floors(8) device-id c 0(10) (48 bytes; f: L S floors as on
+ * the wire). */
+MS_NOINLINE static void mac_header(uint8_t phase, const uint8_t f[12], const uint8_t c[16])
 {
-	uint8_t h[16];
-	text_copy(h, T_MAGIC, 4);
-	h[4] = 2;
-	h[5] = phase;
-	put16(h + 6, ses.len);
-	put16(h + 8, ses.s);
-	cmac_bytes(h, 10);
-	cmac_bytes(ses.floors, 8);
-	id_challenge(h, 1);
-	memset(h, 0, H_LEN - 38);
-	cmac_bytes(h, H_LEN - 38);
-	wipe(h, sizeof h);
+	key(T_MAC, c);
+	cmac_text(T_MAGIC, 5);
+	cmac_byte(phase);
+	cmac_bytes(f, 12);
+	id_ctx(c);
+	cmac_text(ZERO, 10);
 }
 
-/* Byte i of the config as it will be after the commit. */
-static uint8_t new_byte(uint16_t i)
+/* 1 if the 16-byte tag equals the CMAC absorbed (constant time); want:
+ * 16 bytes of scratch for it. */
+static uint8_t tag_ok(uint8_t *want, const uint8_t *tag)
 {
-	return store_rd(i < ses.s ? (uint16_t)(STORE_STAGE_END - ses.s + i) : i);
+	cmac_final(want);
+	uint8_t ok = ct_equal(want, tag, 16) == 0;
+	wipe(want, 16); /* the tag of a header the requester chose */
+	return ok;
 }
 
-/* 1 if the 52 key bytes of SA slot a of the new config equal those of
- * SA slot b of the current one. */
-static uint8_t same_keys(uint8_t a, uint8_t b)
+/* 1 if len is a config length the layout allows on this EEPROM: 192,
+ * 320 or 448 (= 64 mod 128). */
+MS_NOINLINE static uint8_t valid_len(uint16_t len)
 {
-	uint8_t acc = 0;
-	for (uint8_t i = EE_SA_ENC_KEY; i < 60; i++)
-		acc |= (uint8_t)(new_byte(store_sa_addr(a, i)) ^ store_rd(store_sa_addr(b, i)));
-	return acc == 0;
-}
-
-static uint8_t secret(uint16_t i)
-{
-	if ((i >= EE_MASTER_KEY && i < EE_MASTER_KEY + 16) ||
-	    (i >= EE_GROUP_KEY && i < EE_GROUP_KEY + 16))
-		return 1;
-	if (i >= EE_SA0 && i < EE_CONFIG_FIXED) {
-		uint8_t o = (uint8_t)((i - EE_SA0) % EE_SA_SIZE);
-		return o >= EE_SA_ENC_KEY && o < 60;
-	}
-	return 0;
-}
-
-static int valid_len(uint16_t len)
-{
-	return (len == EE_CONFIG_FIXED || len == EE_CONFIG_FIXED + 128 ||
-	        len == EE_CONFIG_FIXED + 256) && len <= STORE_EE_SIZE - EE_STATE_SIZE;
-}
-
-/* Erase (0xFF) n bytes at addr. */
-static int erase(uint16_t addr, uint16_t n)
-{
-	uint8_t ff[16];
-	memset(ff, 0xFF, sizeof ff);
-	while (n) {
-		uint8_t k = (uint8_t)(n < sizeof ff ? n : sizeof ff);
-		if (store_write(addr, ff, k))
-			return -1;
-		addr = (uint16_t)(addr + k);
-		n = (uint16_t)(n - k);
-	}
-	return 0;
+	len = (uint16_t)(len - EE_CONFIG_FIXED); /* (below it: wraps, too large) */
+	return !((uint8_t)len & 127) && len <= STORE_CONFIG_MAX_RAW - EE_CONFIG_FIXED;
 }
 
 /* After the config area changed (or may have: a failed commit): reload
  * it and drop everything any module derived from the old one. */
-static uint8_t reload(void)
+MS_NOINLINE static uint8_t reload(void)
 {
 	uint8_t r = store_init(); /* also finishes a commit the EEPROM interrupted */
 	esp_init();
@@ -210,305 +224,329 @@ static uint8_t reload(void)
 	return r;
 }
 
-/* Undo an unfinished factory session: back to the blank EEPROM. */
+/* Undo an unfinished factory session: back to the blank EEPROM. The
+ * session began on a blank EEPROM and nothing else writes it while the
+ * device is unprovisioned, so erasing all of it (eeprom_update_block:
+ * bytes already 0xFF are not written again) erases exactly what the
+ * session wrote. 0, or -1 if the EEPROM did not take it. */
 static int factory_undo(void)
 {
-	uint16_t hi = ses.hi < 2 ? 2 : ses.hi;
 	ses.mode = M_NONE;
-	if (erase(0, hi) ||
-	    erase((uint16_t)(STORE_EE_SIZE - EE_STATE_SIZE), 2 * EE_SLOT_SIZE))
-		return -1;
-	reload();
-	return store_blank() ? 0 : -1;
-}
-
-/* ---- operations ------------------------------------------------------ */
-
-static uint8_t op_info(uint8_t *r, size_t *rlen)
-{
-	uint8_t st = PROV_ST_LOCKED;
-	if (store_blank() || ses.mode == M_FACTORY)
-		st = PROV_ST_FACTORY;
-	else if (store_provisioned())
-		st = PROV_ST_PROVISIONED;
-	r[1] = st;
-	r[2] = store_reason;
-	put32(r + 3, store_cfg.device_id);
-	memset(r + 7, 0, 16);
-	if (st == PROV_ST_PROVISIONED)
-		challenge(r + 7, store_nonce_next);
-	put16(r + 23, store_provisioned() ? store_cfg.len : 0);
-	put16(r + 25, STORE_CAN_STAGE ? STORE_STAGE_END : 0);
-	put16(r + 27, STORE_EE_SIZE);
-	*rlen = 29;
-	return 0;
-}
-
-static uint8_t op_factory(const uint8_t *p, size_t n)
-{
-	if (n != 10)
-		return MGMT_E_FORMAT;
-	if (!store_blank() && ses.mode != M_FACTORY)
-		return MGMT_E_STATE; /* provisioned, or corrupt: never unauthenticated */
-	uint16_t len = get16(p);
-	if (!valid_len(len))
-		return MGMT_E_PARAM;
-	if (ses.mode == M_FACTORY && factory_undo())
-		return MGMT_E_EEPROM;
-	ses.mode = M_FACTORY;
-	ses.len = ses.s = len;
-	ses.hi = 0;
-	memcpy(ses.floors, p + 2, 8);
-	ses.chal = 0;
-	ses.magic[0] = ses.magic[1] = 0xFF;
-	return 0;
-}
-
-static uint8_t op_begin(const uint8_t *p, size_t n)
-{
-	if (n != 44)
-		return MGMT_E_FORMAT;
-	if (!store_provisioned())
-		return MGMT_E_STATE;
-	uint32_t chal = get32(p);
-	uint16_t len = get16(p + 16), s = get16(p + 18);
-	int retry = ses.mode == M_AUTH && chal == ses.chal;
-	/* a challenge of another boot (epoch) is stale, whatever its counter */
-	if ((chal != store_nonce_next && !retry) || memcmp(p + 4, entropy_epoch, ENTROPY_EPOCH_LEN))
-		return MGMT_E_STALE;
-	if (!valid_len(len) || s < EE_CONFIG_FIXED || s > len)
-		return MGMT_E_PARAM;
-
-	/* A BEGIN that fails leaves a session in progress as it was. */
-	uint8_t saved[sizeof ses];
-	memcpy(saved, &ses, sizeof ses);
-	ses.mode = M_NONE;
-	ses.len = len;
-	ses.s = s;
-	memcpy(ses.floors, p + 20, 8);
-	ses.chal = chal;
-	uint8_t tag[16];
-	key_schedule(L_MAC, 1);
-	header(1);
-	cmac_final(tag);
-	int ok = ct_equal(tag, p + 28, 16) == 0;
-	wipe(tag, sizeof tag);
-	uint8_t err = 0;
-	uint16_t top = len > store_cfg.len ? len : store_cfg.len;
-	if (!ok)
-		err = MGMT_E_AUTH;
-	else if (!STORE_CAN_STAGE || STORE_STAGE_END - s < top)
-		err = MGMT_E_ROOM;
-	else if (!retry && store_nonce_take(chal))
-		err = MGMT_E_EEPROM;
-	if (err) {
-		memcpy(&ses, saved, sizeof ses);
-		return err;
+	for (uint16_t a = 0; a < STORE_EE_SIZE; a++) {
+		one = 0xFF;
+		if (store_write(a, &one, 1))
+			return -1;
 	}
-	ses.mode = M_AUTH;
-	return 0;
+	return reload() == STORE_BLANK ? 0 : -1;
 }
 
-static uint8_t op_data(uint8_t *p, size_t n, uint8_t *r, size_t *rlen)
+#if STORE_CAN_STAGE
+/* The session's challenge into c (16 bytes). */
+MS_NOINLINE static void ses_challenge(uint8_t c[16])
 {
-	if (n < 3)
-		return MGMT_E_FORMAT;
-	if (ses.mode != M_FACTORY && ses.mode != M_AUTH)
-		return MGMT_E_STATE;
-	uint16_t off = get16(p), k = (uint16_t)(n - 2);
-	uint8_t *d = p + 2;
-	if (off % 16 || off > ses.s || k > ses.s - off || (off == 0 && k < 2))
-		return MGMT_E_PARAM;
-	if (ses.mode == M_FACTORY) {
-		uint16_t at = off;
-		if (off == 0) { /* the magic goes in last, at END */
-			ses.magic[0] = d[0];
-			ses.magic[1] = d[1];
-			d += 2;
-			at = 2;
-		}
-		if (off + k > ses.hi)
-			ses.hi = (uint16_t)(off + k);
-		if (store_write(at, d, (uint16_t)(off + k - at)))
-			return MGMT_E_EEPROM;
-	} else {
-		uint8_t ctr[16];
-		memset(ctr, 0, sizeof ctr);
-		put16(ctr + 14, (uint16_t)(off / 16));
-		key_schedule(L_ENC, 1);
-		aes128_ctr(&work.aes, ctr, d, k);
-		/* Staging is inert until END authenticates it. */
-		int bad = store_write((uint16_t)(STORE_STAGE_END - ses.s + off), d, k);
-		wipe(d, k);
-		if (bad)
-			return MGMT_E_EEPROM;
-	}
-	put16(r + 1, (uint16_t)(off + k));
-	*rlen = 3;
-	return 0;
+	entropy_nonce(c, ses.chal);
 }
 
-static uint8_t end_factory(void)
+/* Byte i of the config as it will be after the commit. */
+static uint8_t new_byte(uint16_t i)
 {
-	if (store_fresh_state(get32(ses.floors), get32(ses.floors + 4)) ||
-	    store_write(EE_MAGIC, ses.magic, 2)) {
-		factory_undo();
-		return MGMT_E_EEPROM;
-	}
-	if (ses.hi < 2)
-		ses.hi = 2;
-	if (reload() != STORE_OK) {
-		/* not a config this firmware accepts: back to factory state */
-		return factory_undo() ? MGMT_E_EEPROM : MGMT_E_CONFIG;
-	}
-	ses.mode = M_DONE;
-	return 0;
+	return cfg_rd(i, ses_s());
 }
 
+/* 1 if the 52 key bytes of SA slot a of the new config equal those of
+ * either SA slot of the current one. */
+static uint8_t old_keys(uint8_t a)
+{
+	uint8_t same = 0;
+	for (uint8_t b = 0; b < 2; b++) {
+		uint8_t acc = 0;
+		for (uint8_t i = EE_SA_ENC_KEY; i < 60; i++)
+			acc |= (uint8_t)(new_byte(store_sa_addr(a, i)) ^ store_rd(store_sa_addr(b, i)));
+		same |= acc == 0;
+	}
+	return same;
+}
+
+/* END of a re-provisioning: the tag over what is staged, the checks,
+ * the new counters (docs/provisioning.md "Counters"), the commit. */
 static uint8_t end_auth(const uint8_t *tag)
 {
-	uint8_t want[16];
-	key_schedule(L_MAC, 1);
-	header(2);
-	for (uint16_t i = 0; i < ses.len; i++)
-		cmac_byte(new_byte(i));
-	cmac_final(want);
-	int ok = ct_equal(want, tag, 16) == 0;
-	wipe(want, sizeof want);
+	uint16_t len = ses_len(), s = ses_s();
+	uint8_t c[16];
+	ses_challenge(c);
+	mac_header(2, ses.f, c);
+	cmac_cfg(0, len, s);
 	ses.mode = M_NONE; /* one END per challenge */
-	if (!ok)
+	if (!tag_ok(c, tag))
 		return MGMT_E_AUTH;
-	if (store_check_staged(ses.s) != STORE_OK)
+	if (store_check_staged(s) != STORE_OK)
 		return MGMT_E_CONFIG;
 
-	/* The new counters (docs/provisioning.md "Counters"), in fw_work:
-	 * the MAC is done with it. */
+	/* in fw_work: the MAC is done with it */
 	struct store_state *ns = &work.prov_ns;
 	*ns = store_st;
 	uint32_t hi = ns->esp_out_reserved > ns->esp_in_floor ? ns->esp_out_reserved : ns->esp_in_floor;
-	ns->esp_in_floor = same_keys(0, 0) || same_keys(0, 1) ? hi : 0;
-	ns->esp_out_reserved = same_keys(1, 0) || same_keys(1, 1) ? hi : 0;
-	uint8_t same_issuer = ses.len == store_cfg.len;
-	for (uint16_t i = EE_MODULUS; same_issuer && i < ses.len; i++)
+	ns->esp_in_floor = old_keys(0) ? hi : 0;
+	ns->esp_out_reserved = old_keys(1) ? hi : 0;
+	uint8_t same_issuer = len == store_cfg.len;
+	for (uint16_t i = EE_MODULUS; same_issuer && i < len; i++)
 		same_issuer = new_byte(i) == store_rd(i);
 	/* floors: the same issuer's only rise, a new issuer's start anew */
 	if (!same_issuer)
 		ns->serial_floor = ns->time_floor = 0;
-	ms_raise32(&ns->serial_floor, ses.floors);
-	ms_raise32(&ns->time_floor, ses.floors + 4);
-	int bad = store_journal_commit(ses.s, ns);
+	ms_raise32(&ns->serial_floor, ses.f + 4);
+	ms_raise32(&ns->time_floor, ses.f + 8);
+	int bad = store_journal_commit(s, ns);
 	reload();
 	if (bad)
 		return MGMT_E_EEPROM;
 	ses.mode = M_DONE;
 	return 0;
 }
+#endif
 
-static uint8_t op_end(const uint8_t *p, size_t n, uint8_t *r, size_t *rlen)
+/* ---- operations (lengths and state checked by prov_handle) ------------ */
+
+/* The challenge INFO hands out now into c (16 bytes). */
+MS_NOINLINE static void next_challenge(uint8_t c[16])
 {
-	uint8_t err;
-	switch (ses.mode) {
-	case M_FACTORY:
-		if (n != 0)
-			return MGMT_E_FORMAT;
-		if (ses.hi < ses.len)
-			return MGMT_E_PARAM; /* not everything sent yet */
-		err = end_factory();
-		break;
-	case M_AUTH:
-		if (n != 16)
-			return MGMT_E_FORMAT;
-		err = end_auth(p);
-		break;
-	case M_DONE: /* a retry after a lost reply */
-		err = 0;
-		break;
-	default:
-		return MGMT_E_STATE;
+	entropy_nonce(c, store_nonce_next);
+}
+
+/* 1 in factory state: the whole EEPROM blank, or a factory session on. */
+MS_NOINLINE static uint8_t factory_state(void)
+{
+	return store_blank() || ses.mode == M_FACTORY;
+}
+
+/* INFO: the reply after op at r. */
+static void op_info(uint8_t *r)
+{
+	uint8_t st = PROV_ST_LOCKED;
+	memset(r + 6, 0, 18);
+	if (factory_state()) {
+		st = PROV_ST_FACTORY;
+	} else if (store_provisioned()) {
+		st = PROV_ST_PROVISIONED;
+		next_challenge(r + 6);
+		put16(r + 22, store_cfg.len);
 	}
-	if (err)
-		return err;
+	r[0] = st;
 	r[1] = store_reason;
-	*rlen = 2;
+	put32(r + 2, store_cfg.device_id);
+	put16(r + 24, STORE_CAN_STAGE ? STORE_STAGE_END : 0);
+	put16(r + 26, STORE_EE_SIZE);
+}
+
+/* p: L(2) serial floor(4) time floor(4) */
+static uint8_t op_factory(const uint8_t *p)
+{
+	if (!factory_state())
+		return MGMT_E_STATE; /* provisioned, or corrupt: never unauthenticated */
+	if (!valid_len(get16(p)))
+		return MGMT_E_PARAM;
+	if (ses.mode == M_FACTORY && factory_undo())
+		return MGMT_E_EEPROM;
+	ses.mode = M_FACTORY;
+	ses.hi = 0;
+	ses.magic[0] = ses.magic[1] = 0xFF;
+	memcpy(ses.f, p, 2);      /* L */
+	memcpy(ses.f + 2, p, 10); /* S = L, the floors */
 	return 0;
 }
 
-MS_NOINLINE static uint8_t op_read(const uint8_t *p, size_t n, uint8_t *r, size_t room, size_t *rlen)
+/* p: challenge(16) L(2) S(2) floors(8) tag(16) */
+static uint8_t op_begin(uint8_t *p)
 {
-	if (n != 3)
-		return MGMT_E_FORMAT;
-	if (!store_provisioned())
-		return MGMT_E_STATE;
-	uint16_t off = get16(p), k = p[2];
-	if (off > store_cfg.len || k > store_cfg.len - off)
+	uint16_t len = get16(p + 16), s = get16(p + 18);
+	uint8_t *c = work.prov.c.x; /* (idle until mac_header) */
+	/* the counter and the epoch of this boot; or, answered again, the
+	 * session's (a lost reply) */
+	next_challenge(c);
+	uint8_t retry = 0;
+	if (memcmp(p, c, 16)) {
+#if STORE_CAN_STAGE
+		ses_challenge(c);
+		retry = ses.mode == M_AUTH && !memcmp(p, c, 16);
+#endif
+		if (!retry)
+			return MGMT_E_STALE;
+	}
+	if (!valid_len(len) || s < EE_CONFIG_FIXED || s > len)
+		return MGMT_E_PARAM;
+	/* p's challenge is the session's now: the tag is computed from the
+	 * request, the session changes only once it verifies */
+	uint32_t chal = get32(p);
+	mac_header(1, p + 16, p);
+	if (!tag_ok(p, p + 28)) /* (the challenge is absorbed) */
+		return MGMT_E_AUTH;
+#if STORE_CAN_STAGE
+	uint16_t top = len > store_cfg.len ? len : store_cfg.len;
+	if (STORE_STAGE_END - s < top)
+		return MGMT_E_ROOM;
+	if (!retry && store_nonce_take(chal))
+		return MGMT_E_EEPROM;
+	ses.mode = M_AUTH;
+	ses.chal = chal;
+	memcpy(ses.f, p + 16, 12);
+	return 0;
+#else
+	(void)chal;
+	return MGMT_E_ROOM;
+#endif
+}
+
+/* p: offset(2) bytes, n >= 3 */
+static uint8_t op_data(uint8_t *p, size_t n)
+{
+	uint16_t off = get16(p), k = (uint16_t)(n - 2), s = ses_s();
+	uint8_t *d = p + 2;
+	if (off % 16 || off > s || k > s - off || (off == 0 && k < 2))
+		return MGMT_E_PARAM;
+	put16(p, (uint16_t)(off + k)); /* the reply */
+	uint16_t at = off;
+#if STORE_CAN_STAGE
+	if (ses.mode == M_AUTH) {
+		/* AES-CTR under K_enc, counter block i = block i of the config
+		 * (16 zero bytes + i; off is a multiple of 16), keystream in
+		 * the idle CMAC state */
+		uint8_t c[16], *ks = work.prov.c.x;
+		ses_challenge(c);
+		key(T_ENC, c);
+		for (uint16_t i = 0; i < k; i++) {
+			if (!(i & 15)) {
+				memset(ks, 0, 16);
+				put16(ks + 14, (uint16_t)((off + i) >> 4));
+				aes128_encrypt(&work.aes, ks);
+			}
+			d[i] ^= ks[i & 15];
+		}
+		/* staging is inert until END authenticates it */
+		at = (uint16_t)(STORE_STAGE_END - s + off);
+	} else
+#endif
+	{
+		if (off == 0) { /* factory: the magic goes in last, at END */
+			ses.magic[0] = d[0];
+			ses.magic[1] = d[1];
+			d += 2;
+			k -= 2;
+			at = 2;
+		}
+		if (at + k > ses.hi)
+			ses.hi = (uint16_t)(at + k);
+	}
+	uint8_t bad = store_write(at, d, k) != 0;
+#if STORE_CAN_STAGE
+	wipe(p + 2, n - 2); /* the plaintext of a re-provisioning */
+#endif
+	return bad ? MGMT_E_EEPROM : 0;
+}
+
+static uint8_t op_end(const uint8_t *p, size_t n)
+{
+	if (ses.mode == M_FACTORY) {
+		if (n != 0)
+			return MGMT_E_FORMAT;
+		if (ses.hi < ses_len())
+			return MGMT_E_PARAM; /* not everything sent yet */
+		if (store_fresh_state(get32(ses.f + 4), get32(ses.f + 8)) ||
+		    store_write(EE_MAGIC, ses.magic, 2)) {
+			factory_undo();
+			return MGMT_E_EEPROM;
+		}
+		if (reload() != STORE_OK) /* not a config this firmware accepts */
+			return factory_undo() ? MGMT_E_EEPROM : MGMT_E_CONFIG;
+		ses.mode = M_DONE;
+		return 0;
+	}
+#if STORE_CAN_STAGE
+	if (ses.mode == M_AUTH)
+		return n != 16 ? MGMT_E_FORMAT : end_auth(p);
+#else
+	(void)p;
+#endif
+	return ses.mode == M_DONE ? 0 : MGMT_E_STATE; /* a retry after a lost reply */
+}
+
+/* p: offset(2) n(1); the reply after op at p: L(2) offset(2) bytes */
+static uint8_t op_read(uint8_t *p, size_t room, size_t *rlen)
+{
+	uint16_t len = store_cfg.len, off = get16(p), k = p[2];
+	if (off > len || k > len - off)
 		return MGMT_E_PARAM;
 	if (5 + (size_t)k > room)
 		return MGMT_E_TOOBIG;
-	put16(r + 1, store_cfg.len);
-	put16(r + 3, off);
-	for (uint16_t i = 0; i < k; i++) {
-		uint16_t a = (uint16_t)(off + i);
-		r[5 + i] = secret(a) ? 0 : store_rd(a);
+	put16(p + 2, off);
+	put16(p, len);
+	for (uint8_t i = 0; i < k; i++, off++) {
+		uint8_t secret = 0;
+		for (uint8_t j = 0; j < 8; j++)
+			secret ^= off >= PGM_BYTE(&tab[T_SECRET + j]);
+		p[4 + i] = secret ? 0 : store_rd(off);
 	}
 	*rlen = 5 + (size_t)k;
 	return 0;
 }
 
-static uint8_t op_digest(const uint8_t *p, size_t n, uint8_t *r, size_t *rlen)
+/* p: nonce(16); the reply after op at p: L(2) cmac(16) */
+static void op_digest(uint8_t *p)
 {
-	if (n != 16)
-		return MGMT_E_FORMAT;
-	if (!store_provisioned())
-		return MGMT_E_STATE;
-	key_schedule(L_READBACK, 0);
+	uint16_t len = store_cfg.len;
+	key(T_READBACK, NULL);
 	cmac_bytes(p, 16);
-	cmac_byte((uint8_t)(store_cfg.len >> 8));
-	cmac_byte((uint8_t)store_cfg.len);
-	for (uint16_t i = 0; i < store_cfg.len; i++)
-		cmac_byte(store_rd(i));
-	put16(r + 1, store_cfg.len);
-	cmac_final(r + 3);
-	*rlen = 19;
-	return 0;
+	put16(p, len);
+	cmac_bytes(p, 2);
+	cmac_cfg(0, len, 0);
+	cmac_final(p + 2);
 }
 
 uint8_t prov_handle(uint8_t *buf, size_t plen, size_t cap, size_t *rlen)
 {
-	uint8_t *pl = buf + MGMT_HDR_LEN;
-	size_t room = cap - MGMT_OVERHEAD; /* reply payload bytes */
-	uint8_t err;
+	uint8_t *r = buf + MGMT_HDR_LEN, *p = r + 1;
+	uint8_t op = r[0], err = MGMT_E_FORMAT;
+	size_t n = plen - 1;
 	if (plen < 1)
-		return MGMT_E_FORMAT;
-	uint8_t op = pl[0];
+		return err;
+	if ((uint8_t)(op - 1) >= 7)
+		return MGMT_E_PARAM;
+	const uint8_t *e = &tab[T_REQ - 1 + op];
+	uint8_t t = PGM_BYTE(e), want = t & 0x3F;
+	*rlen = PGM_BYTE(e + (T_RLEN - T_REQ));
+	if (t & REQ_MIN ? n < want : n != want)
+		goto out;
+	err = MGMT_E_STATE;
+	if ((t & REQ_PROV) && !store_provisioned())
+		goto out;
+	err = 0;
 	switch (op) {
 	case PROV_INFO:
-		err = plen == 1 ? op_info(pl, rlen) : MGMT_E_FORMAT;
+		op_info(p);
 		break;
 	case PROV_FACTORY:
-		err = op_factory(pl + 1, plen - 1);
-		*rlen = 1;
+		err = op_factory(p);
 		break;
 	case PROV_BEGIN:
-		err = op_begin(pl + 1, plen - 1);
-		*rlen = 1;
+		err = op_begin(p);
 		break;
 	case PROV_DATA:
-		err = op_data(pl + 1, plen - 1, pl, rlen);
+		err = MGMT_E_STATE;
+		if (ses.mode == M_FACTORY || ses.mode == M_AUTH)
+			err = op_data(p, n);
 		break;
 	case PROV_END:
-		err = op_end(pl + 1, plen - 1, pl, rlen);
+		err = op_end(p, n);
+		*p = store_reason;
 		break;
 	case PROV_READ:
-		err = op_read(pl + 1, plen - 1, pl, room, rlen);
+		err = op_read(p, cap - MGMT_OVERHEAD, rlen);
 		break;
-	case PROV_DIGEST:
-		err = op_digest(pl + 1, plen - 1, pl, rlen);
-		break;
-	default:
-		err = MGMT_E_PARAM;
+	default: /* PROV_DIGEST */
+		op_digest(p);
 		break;
 	}
-	wipe(&work, sizeof work);
-	pl[0] = op;
+out:
+	/* (mgmt_handle wipes fw_work, keys included, after every request) */
+	r[0] = op;
 	return err;
 }

@@ -46,7 +46,8 @@
 /*
  * prov_handle - one PROV request: payload of plen bytes at
  * buf + MGMT_HDR_LEN, reply payload written in place (*rlen bytes).
- * Returns 0 or an MGMT_E_* code.
+ * Returns 0 or an MGMT_E_* code. The derived keys are left in fw_work
+ * (esp.h): the caller wipes it, as mgmt_handle does after every request.
  */
 uint8_t prov_handle(uint8_t *buf, size_t plen, size_t cap, size_t *rlen);
 
