@@ -8,8 +8,8 @@
  * AES-CTR is the few lines it takes with a zero IV and 16-byte aligned
  * chunks. A device that cannot stage (STORE_CAN_STAGE 0, the ATmega168)
  * never opens an authenticated session: BEGIN checks the challenge and
- * the tag, then answers "no room", so the decryption, the END tag and the
- * commit are not built there.
+ * the lengths, then answers "no room" (public: INFO's stage_end is 0), so
+ * the tag, the decryption, the END tag and the commit are not built there.
  */
 #include <string.h>
 
@@ -178,6 +178,7 @@ MS_NOINLINE static void key(uint8_t label, const uint8_t *ctx)
 	wipe(k, sizeof k);
 }
 
+#if STORE_CAN_STAGE /* (the authenticated session) */
 /* The MAC key of challenge c, and the header block absorbed: "MSPV" ver
  * phase L S floors(8) device-id c 0(10) (48 bytes; f: L S floors as on
  * the wire). */
@@ -200,6 +201,7 @@ static uint8_t tag_ok(uint8_t *want, const uint8_t *tag)
 	wipe(want, 16); /* the tag of a header the requester chose */
 	return ok;
 }
+#endif
 
 /* 1 if len is a config length the layout allows on this EEPROM: 192,
  * 320 or 448 (= 64 mod 128). */
@@ -374,13 +376,13 @@ static uint8_t op_begin(uint8_t *p)
 	}
 	if (!valid_len(len) || s < EE_CONFIG_FIXED || s > len)
 		return MGMT_E_PARAM;
+#if STORE_CAN_STAGE
 	/* p's challenge is the session's now: the tag is computed from the
 	 * request, the session changes only once it verifies */
 	uint32_t chal = get32(p);
 	mac_header(1, p + 16, p);
 	if (!tag_ok(p, p + 28)) /* (the challenge is absorbed) */
 		return MGMT_E_AUTH;
-#if STORE_CAN_STAGE
 	uint16_t top = len > store_cfg.len ? len : store_cfg.len;
 	if (STORE_STAGE_END - s < top)
 		return MGMT_E_ROOM;
@@ -391,7 +393,9 @@ static uint8_t op_begin(uint8_t *p)
 	memcpy(ses.f, p + 16, 12);
 	return 0;
 #else
-	(void)chal;
+	/* Nothing can ever be staged here (INFO says so: stage_end 0): no
+	 * session to authenticate, and the answer is public, the same for
+	 * every key. */
 	return MGMT_E_ROOM;
 #endif
 }

@@ -391,6 +391,10 @@ static void test_reprovision(void)
 		make_transcript(&t, mka, &b, b.len, 0, chal);
 		CHECK(run(&t) == MGMT_E_ROOM);
 		CHECK(config_is(&a));
+		/* the same public answer for a wrong key (docs/provisioning.md) */
+		make_transcript(&t, mkb, &b, b.len, 0, challenge());
+		CHECK(run(&t) == MGMT_E_ROOM);
+		CHECK(config_is(&a));
 		return;
 	}
 	/* wrong current key: refused, the challenge is not used up */
