@@ -77,7 +77,6 @@ struct peer {
 	uint8_t ip[4];
 	uint16_t port;
 };
-_Static_assert(sizeof(struct peer) == 6, "struct peer: compared with memcmp");
 
 /* What a session takes over from its handshake, in one copy: the peer
  * and the PRK; the record keys and salts (docs/mssl.md) are derived from
@@ -88,16 +87,25 @@ struct ends {
 	uint8_t prk[16];
 };
 
-/* What the pending handshake and then the session keep of the grant,
- * as the grant body has it (big-endian): the session takes it over in
- * one copy (its issued_at unused). */
+/* What a session keeps of its grant, as the grant has it (big-endian);
+ * the pending handshake holds it with issued_at between tasks and
+ * not_after, as in the grant body (one copy each way). */
 struct kept {
+	struct ends e;
+	uint8_t serial[4];
+	uint8_t tasks[4];
+	uint8_t not_after[4];
+};
+struct hs_kept {
 	struct ends e;
 	uint8_t serial[4];
 	uint8_t tina[12]; /* tasks, issued_at, not_after: body[30..42) */
 };
 #define K_ISSUED (G_ISSUED - G_TASKS)
 #define K_NOT_AFTER (G_NOT_AFTER - G_TASKS)
+_Static_assert(offsetof(struct kept, tasks) == offsetof(struct hs_kept, tina) &&
+               offsetof(struct kept, not_after) == offsetof(struct hs_kept, tina) + 4,
+               "struct kept");
 
 #define HS_NONE 0
 #define HS_FINISHED 1  /* waiting for the host's Finished */
@@ -117,7 +125,6 @@ static union {
 	uint8_t keyid[8];
 	uint8_t knonce[16]; /* AES(master key, "MSSL-nonce-key-1") */
 	uint8_t ncache;
-	struct peer from; /* the message's sender (mssl_input) */
 #if CONFIG_MSSL_RSA
 	struct {
 		uint8_t hash[32]; /* SHA-256 of the grant body: the whole body
@@ -133,7 +140,7 @@ static union {
 		uint8_t state; /* HS_* */
 		uint8_t flags; /* ServerHello flags */
 		uint8_t tag[8]; /* after flags: Finished's AAD extension */
-		struct kept g;
+		struct hs_kept g;
 #if CONFIG_MSSL_RSA
 		uint8_t kh[16]; /* for the cache (without RSA: only the PRK) */
 		uint8_t hash[32];
@@ -212,10 +219,9 @@ static uint16_t modulus_len(void)
 	return (uint16_t)((uint16_t)store_rd(EE_MODULUS_LEN) << 8 | store_rd(EE_MODULUS_LEN + 1));
 }
 
-/* p is the message's sender (S.from) */
-static uint8_t same_peer(const struct peer *p)
+static uint8_t same_peer(const struct peer *p, const uint8_t ip[4], uint16_t port)
 {
-	return memcmp(p, &S.from, sizeof *p) == 0;
+	return memcmp(p->ip, ip, 4) == 0 && p->port == port;
 }
 
 MS_NOINLINE static uint16_t alert(uint8_t *m, uint8_t code)
@@ -378,7 +384,7 @@ static int raise_floors(const uint8_t *serial, const uint8_t *time)
 }
 
 /* Checks 2-7 of docs/mssl.md on a grant body: 0 or the alert code. */
-static uint8_t check_body(const uint8_t *b)
+static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
 {
 	uint8_t f = b[G_FLAGS], code;
 	if (b[0] != 'M' || b[1] != 'G' || b[2] != 1 || (f & ~7) || !(f & 6) ||
@@ -395,12 +401,12 @@ static uint8_t check_body(const uint8_t *b)
 		return MSSL_A_WRONG_DEVICE;
 	if ((code = below_floors(b + G_SERIAL, b + G_NOT_AFTER)) != 0)
 		return code;
-	if ((f & 2) && memcmp(b + G_IP, S.from.ip, 4) != 0)
+	if ((f & 2) && memcmp(b + G_IP, ip, 4) != 0)
 		return MSSL_A_WRONG_HOST;
 	return 0;
 }
 
-static uint16_t client_hello(uint8_t *m, uint16_t n)
+static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
 	/* Kh, then Nh || Nd: in fw_work (esp.h), not on the stack */
 	uint8_t *body = m + 18, *kh = fw_work.mssl.t, *t = kh, *nd = kh + 16;
@@ -413,7 +419,7 @@ static uint16_t client_hello(uint8_t *m, uint16_t n)
 		return alert(m, MSSL_A_DECODE);
 	if (m[1] != 1)
 		return alert(m, MSSL_A_VERSION);
-	code = check_body(body);
+	code = check_body(body, ip);
 	if (code)
 		return alert(m, code);
 	/* A device-bound grant is taken on its seal alone when the owner's
@@ -476,7 +482,8 @@ static uint16_t client_hello(uint8_t *m, uint16_t n)
 	hit = (uint8_t)((hit & SH_NO_SIG) | SH_DEVICE);
 	S.hs.state = HS_FINISHED;
 	S.hs.flags = hit;
-	S.hs.g.e.peer = S.from;
+	memcpy(S.hs.g.e.peer.ip, ip, 4);
+	S.hs.g.e.peer.port = port;
 #if CONFIG_MSSL_RSA
 	memcpy(S.hs.kh, kh, 16);
 	memcpy(S.hs.hash, hb, 32);
@@ -512,7 +519,8 @@ static uint16_t establish(uint8_t *m)
 		return alert(m, MSSL_A_INTERNAL);
 	S.ss.up = 1;
 	S.ss.floor = 0;
-	memcpy(&S.ss.g, &S.hs.g, sizeof S.ss.g);
+	memcpy(&S.ss.g, &S.hs.g, offsetof(struct kept, not_after));
+	memcpy(S.ss.g.not_after, S.hs.g.tina + K_NOT_AFTER, 4);
 	memset(S.ss.last_in, 0, 4);
 	S.ss.next_out = 1;
 	/* the device's Finished: seq 0, same AAD extension */
@@ -522,9 +530,9 @@ static uint16_t establish(uint8_t *m)
 	return MSSL_REC_OVERHEAD;
 }
 
-static uint16_t finished(uint8_t *m, uint16_t n)
+static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
-	if (S.hs.state != HS_FINISHED || !same_peer(&S.hs.g.e.peer))
+	if (S.hs.state != HS_FINISHED || !same_peer(&S.hs.g.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
 	/* one try per ServerHello */
 	if (n != MSSL_REC_OVERHEAD || net_be32(m + 1) != 0 ||
@@ -544,10 +552,10 @@ static uint16_t finished(uint8_t *m, uint16_t n)
 }
 
 #if CONFIG_MSSL_RSA
-static uint16_t grant_signature(uint8_t *m, uint16_t n)
+static uint16_t grant_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
 	int code;
-	if (S.hs.state != HS_SIGNATURE || !same_peer(&S.hs.g.e.peer))
+	if (S.hs.state != HS_SIGNATURE || !same_peer(&S.hs.g.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
 	if (n - 1u != modulus_len()) {
 		S.hs.state = HS_NONE;
@@ -578,7 +586,7 @@ static uint16_t task(uint8_t *m, uint16_t len, uint16_t room)
 	if (len < 4)
 		return rec_alert(m, MSSL_A_DECODE);
 	/* (tasks: big-endian, task t is bit t % 8 of byte 3 - t / 8) */
-	if (p[0] == TASK_VERSION && (p[1] > 31 || !((S.ss.g.tina[3 - (p[1] >> 3)] >> (p[1] & 7)) & 1))) {
+	if (p[0] == TASK_VERSION && (p[1] > 31 || !((S.ss.g.tasks[3 - (p[1] >> 3)] >> (p[1] & 7)) & 1))) {
 		p[4] = TASK_E_DENIED;
 		len = 5;
 	} else {
@@ -600,7 +608,7 @@ static uint16_t apply_floors(uint8_t *m, const uint8_t floors[8])
 	m[5] = 0;
 	net_put32s(m + 6, &store_st.serial_floor, 2);
 	n = seal_out(m, MSSL_REC_FLOOR, 9);
-	if (below_floors(S.ss.g.serial, S.ss.g.tina + K_NOT_AFTER))
+	if (below_floors(S.ss.g.serial, S.ss.g.not_after))
 		S.ss.up = 0;
 	return n;
 }
@@ -649,10 +657,10 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 #endif
 
 #if CONFIG_MSSL_RSA
-static uint16_t floor_signature(uint8_t *m, uint16_t n)
+static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
 	int i;
-	if (!S.ss.up || !S.ss.floor || !same_peer(&S.ss.g.e.peer))
+	if (!S.ss.up || !S.ss.floor || !same_peer(&S.ss.g.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
 	S.ss.floor = 0; /* one signature per body */
 	if (n - 1u != modulus_len())
@@ -663,14 +671,14 @@ static uint16_t floor_signature(uint8_t *m, uint16_t n)
 }
 #endif
 
-static uint16_t record(uint8_t *m, uint16_t n, uint16_t room)
+static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], uint16_t port)
 {
 	uint16_t len = (uint16_t)(n - MSSL_REC_OVERHEAD);
 	if (n < MSSL_REC_OVERHEAD)
 		return alert(m, MSSL_A_DECODE);
 	if (m[0] == MSSL_REC_FINISHED)
-		return finished(m, n);
-	if (!S.ss.up || !same_peer(&S.ss.g.e.peer))
+		return finished(m, n, ip, port);
+	if (!S.ss.up || !same_peer(&S.ss.g.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
 	/* (big-endian: the bytes compare as the numbers do) */
 	if (memcmp(m + 1, S.ss.last_in, 4) <= 0)
@@ -741,17 +749,15 @@ uint16_t mssl_input(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], 
 		return 0;
 	if (n > MSSL_MAX_MESSAGE)
 		return alert(m, MSSL_A_OVERFLOW);
-	memcpy(S.from.ip, ip, 4);
-	S.from.port = port;
 	t = m[0];
 	switch (t) {
 	case MSSL_CLIENT_HELLO:
-		return client_hello(m, n);
+		return client_hello(m, n, ip, port);
 #if CONFIG_MSSL_RSA
 	case MSSL_GRANT_SIG:
-		return grant_signature(m, n);
+		return grant_signature(m, n, ip, port);
 	case MSSL_FLOOR_SIG:
-		return floor_signature(m, n);
+		return floor_signature(m, n, ip, port);
 #endif
 	case MSSL_ALERT:
 		return 0; /* cleartext alerts from hosts change nothing */
@@ -759,7 +765,7 @@ uint16_t mssl_input(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], 
 	case MSSL_REC_ALERT:
 	case MSSL_REC_DATA:
 	case MSSL_REC_FLOOR:
-		return record(m, n, room);
+		return record(m, n, room, ip, port);
 	}
 	return alert(m, MSSL_A_UNEXPECTED);
 }
