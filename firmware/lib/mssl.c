@@ -151,7 +151,7 @@ static union {
 		uint8_t floor; /* a floor body waits for its signature */
 		struct kept g;
 		uint8_t last_in[4]; /* sequence number, big-endian as received */
-		uint32_t next_out;
+		uint32_t next_out;  /* (follows last_in: zeroed with it) */
 #if CONFIG_MSSL_RSA
 		/* the floor body waiting for its signature: its SHA-256 and
 		 * the two floors it states */
@@ -167,6 +167,8 @@ static union {
 #define S (U.s)
 _Static_assert(offsetof(__typeof__(U.s.hs), tag) == offsetof(__typeof__(U.s.hs), flags) + 1,
                "hs.flags || hs.tag");
+_Static_assert(offsetof(__typeof__(U.s.ss), next_out) == offsetof(__typeof__(U.s.ss), last_in) + 4,
+               "ss.last_in, ss.next_out");
 static uint8_t owned; /* U holds MSSL's state (0: free or the bench's) */
 
 void mssl_reset(void)
@@ -238,14 +240,13 @@ MS_NOINLINE static uint16_t alert(uint8_t *m, uint8_t code)
  * AES(PRK, client or server label), salts = AES(PRK, "MSSL1 nonce salt")
  * (client: first 8 bytes, server: last 8). nonce = salt || dir || seq;
  * aad = type || seq, plus flags || seal tag of the pending handshake for
- * Finished records (R_FIN). (Not on the RSA path: its locals do not add to
- * the stack RSA needs.)
+ * Finished records (type MSSL_REC_FINISHED at m[0]). (Not on the RSA
+ * path: its locals do not add to the stack RSA needs.)
  */
 #define R_CLIENT 1 /* the direction byte of the nonce: host to device */
 #define R_SERVER 2 /* device to host */
-#define R_FIN 4    /* a Finished record: the AAD takes flags || seal tag */
 #define R_SEAL 8   /* seal (else open) */
-/* (dir, Finished and direction in one argument: four arguments stay in
+/* (direction and sealing in one argument: four arguments stay in
  * call-clobbered registers, no saved ones in this frame) */
 MS_NOINLINE static int rec_crypt(const uint8_t prk[16], uint8_t *m, uint16_t ptlen, uint8_t how)
 {
@@ -264,13 +265,13 @@ MS_NOINLINE static int rec_crypt(const uint8_t prk[16], uint8_t *m, uint16_t ptl
 	aes128_init(&fw_work.aes, key);
 	memcpy(aad, m, 5);
 	memcpy(aad + 5, &S.hs.flags, 9); /* flags || seal tag */
-	r = aes128_ccm_crypt(&fw_work.aes, nonce, 13, aad, (how & R_FIN) ? 14 : 5,
+	r = aes128_ccm_crypt(&fw_work.aes, nonce, 13, aad, m[0] == MSSL_REC_FINISHED ? 14 : 5,
 	                     m + 5, ptlen, m + 5 + ptlen, 8, (how & R_SEAL) ? 0 : 1);
 	wipe(&fw_work.mssl, sizeof fw_work.mssl);
 	return r;
 }
 
-/* Seal ptlen bytes at m + 5 as a device record of type typ. */
+/* Seal ptlen bytes at m + 5 as the device's next record, of type typ. */
 static uint16_t seal_out(uint8_t *m, uint8_t typ, uint8_t ptlen)
 {
 	m[0] = typ;
@@ -334,12 +335,10 @@ MS_NOINLINE static int verify(const uint8_t h[32], const uint8_t *sig)
 static uint8_t target_ok(uint8_t group, const uint8_t *id)
 {
 	uint8_t t[4];
-	if (!group)
-		net_put32(t, store_cfg.device_id);
-	else if (store_cfg.flags & CFG_GROUP)
-		store_read(EE_GROUP_ID, t, 4);
-	else
+	if (group && !(store_cfg.flags & CFG_GROUP))
 		return 0;
+	/* (the config's ids, big-endian; store_cfg.device_id is the first) */
+	store_read(group ? EE_GROUP_ID : EE_DEVICE_ID, t, 4);
 	return memcmp(t, id, 4) == 0;
 }
 
@@ -387,8 +386,11 @@ static int raise_floors(const uint8_t *serial, const uint8_t *time)
 static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
 {
 	uint8_t f = b[G_FLAGS], code;
-	if (b[0] != 'M' || b[1] != 'G' || b[2] != 1 || (f & ~7) || !(f & 6) ||
-	    all_zero(b + G_IP, 4) == !!(f & 2) || all_zero(b + G_MAC, 6) == !!(f & 4) ||
+	/* flags: bit 0 group, bit 1 IPv4 bound, bit 2 MAC bound, at least
+	 * one bound, the others zero; an address is given iff it is bound:
+	 * the flags but the group bit equal z, and z != 0 */
+	uint8_t z = (uint8_t)(!all_zero(b + G_IP, 4) << 1 | !all_zero(b + G_MAC, 6) << 2);
+	if (b[0] != 'M' || b[1] != 'G' || b[2] != 1 || (f & 0xFE) != z || !z ||
 	    net_be32(b + G_TASKS) == 0 || net_be32(b + G_NOT_AFTER) < net_be32(b + G_ISSUED))
 		return MSSL_A_BAD_GRANT;
 #if CONFIG_MSSL_RSA
@@ -521,13 +523,10 @@ static uint16_t establish(uint8_t *m)
 	S.ss.floor = 0;
 	memcpy(&S.ss.g, &S.hs.g, offsetof(struct kept, not_after));
 	memcpy(S.ss.g.not_after, S.hs.g.tina + K_NOT_AFTER, 4);
-	memset(S.ss.last_in, 0, 4);
-	S.ss.next_out = 1;
-	/* the device's Finished: seq 0, same AAD extension */
-	m[0] = MSSL_REC_FINISHED;
-	memset(m + 1, 0, 4);
-	rec_crypt(S.ss.g.e.prk, m, 0, R_SERVER | R_FIN | R_SEAL);
-	return MSSL_REC_OVERHEAD;
+	/* both sequence numbers start at 0: the device's Finished (same AAD
+	 * extension) is its record 0 */
+	memset(S.ss.last_in, 0, 8);
+	return seal_out(m, MSSL_REC_FINISHED, 0);
 }
 
 static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
@@ -536,7 +535,7 @@ static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t p
 		return alert(m, MSSL_A_UNEXPECTED);
 	/* one try per ServerHello */
 	if (n != MSSL_REC_OVERHEAD || net_be32(m + 1) != 0 ||
-	    rec_crypt(S.hs.g.e.prk, m, 0, R_CLIENT | R_FIN)) {
+	    rec_crypt(S.hs.g.e.prk, m, 0, R_CLIENT)) {
 		S.hs.state = HS_NONE;
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
 	}
