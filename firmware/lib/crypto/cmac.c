@@ -14,10 +14,13 @@
 /* Doubling in GF(2^128) (RFC 4493 2.3): k <<= 1, xor 0x87 on carry. */
 static void dbl(uint8_t k[16])
 {
-	uint8_t c = (uint8_t)(k[0] >> 7);
-	for (uint8_t i = 0; i < 15; i++)
-		k[i] = (uint8_t)(k[i] << 1 | k[i + 1] >> 7);
-	k[15] = (uint8_t)(k[15] << 1 ^ (0x87 & -c));
+	uint8_t c = 0, i = 16;
+	while (i--) {
+		uint8_t b = k[i];
+		k[i] = (uint8_t)(b << 1 | c);
+		c = (uint8_t)(b >> 7);
+	}
+	k[15] ^= (uint8_t)(0x87 & -c);
 }
 
 void aes128_cmac_update(const aes128_ctx *ctx, struct aes128_cmac *c, const uint8_t *msg, size_t len)
