@@ -122,10 +122,10 @@ _Static_assert(offsetof(struct kept, tasks) == offsetof(struct hs_kept, tina) &&
 static union {
 	struct {
 	uint8_t ready; /* key id and Knonce computed from the EEPROM */
-	uint8_t keyid[8];
 	uint8_t knonce[16]; /* AES(master key, "MSSL-nonce-key-1") */
-	uint8_t ncache;
 #if CONFIG_MSSL_RSA
+	uint8_t keyid[8]; /* (without RSA no SHA-256: no key id) */
+	uint8_t ncache;
 	struct {
 		uint8_t hash[32]; /* SHA-256 of the grant body: the whole body
 		                   * is compared through it */
@@ -148,7 +148,10 @@ static union {
 	} hs;
 	struct {
 		uint8_t up;    /* a session is established */
-		uint8_t floor; /* a floor body waits for its signature */
+#if CONFIG_MSSL_RSA
+		uint8_t floor; /* a floor body waits for its signature (without
+		                * RSA it comes whole, in one record) */
+#endif
 		struct kept g;
 		uint8_t last_in[4]; /* sequence number, big-endian as received */
 		uint32_t next_out;  /* (follows last_in: zeroed with it) */
@@ -186,7 +189,11 @@ uint8_t *mssl_lend(void (*reclaim)(void))
 {
 	/* Never while MSSL holds state a host relies on: the bench is not
 	 * authenticated. (The key id and Knonce are recomputed.) */
+#if CONFIG_MSSL_RSA
 	if (owned && (S.ss.up | S.ss.floor | S.hs.state | S.ncache))
+#else
+	if (owned && (S.ss.up | S.hs.state))
+#endif
 		return NULL;
 	wipe(&U, sizeof U);
 	owned = 0;
@@ -520,7 +527,9 @@ static uint16_t establish(uint8_t *m)
 	if (raise_floors(NULL, S.hs.g.tina + K_ISSUED))
 		return alert(m, MSSL_A_INTERNAL);
 	S.ss.up = 1;
+#if CONFIG_MSSL_RSA
 	S.ss.floor = 0;
+#endif
 	memcpy(&S.ss.g, &S.hs.g, offsetof(struct kept, not_after));
 	memcpy(S.ss.g.not_after, S.hs.g.tina + K_NOT_AFTER, 4);
 	/* both sequence numbers start at 0: the device's Finished (same AAD
