@@ -87,25 +87,19 @@ struct ends {
 	uint8_t prk[16];
 };
 
-/* What a session keeps of its grant, as the grant has it (big-endian);
- * the pending handshake holds it with issued_at between tasks and
- * not_after, as in the grant body (one copy each way). */
+/* What the pending handshake and then the session keep of the grant,
+ * as the grant body has it (big-endian): the session takes it over in
+ * one copy (its issued_at unused). */
 struct kept {
-	struct ends e;
-	uint8_t serial[4];
-	uint8_t tasks[4];
-	uint8_t not_after[4];
-};
-struct hs_kept {
 	struct ends e;
 	uint8_t serial[4];
 	uint8_t tina[12]; /* tasks, issued_at, not_after: body[30..42) */
 };
 #define K_ISSUED (G_ISSUED - G_TASKS)
 #define K_NOT_AFTER (G_NOT_AFTER - G_TASKS)
-_Static_assert(offsetof(struct kept, tasks) == offsetof(struct hs_kept, tina) &&
-               offsetof(struct kept, not_after) == offsetof(struct hs_kept, tina) + 4,
-               "struct kept");
+
+#define SS_UP 1
+#define SS_FLOOR 2
 
 #define HS_NONE 0
 #define HS_FINISHED 1  /* waiting for the host's Finished */
@@ -121,7 +115,6 @@ _Static_assert(offsetof(struct kept, tasks) == offsetof(struct hs_kept, tina) &&
  */
 static union {
 	struct {
-	uint8_t ready; /* key id and Knonce computed from the EEPROM */
 	uint8_t knonce[16]; /* AES(master key, "MSSL-nonce-key-1") */
 #if CONFIG_MSSL_RSA
 	uint8_t keyid[8]; /* (without RSA no SHA-256: no key id) */
@@ -140,18 +133,16 @@ static union {
 		uint8_t state; /* HS_* */
 		uint8_t flags; /* ServerHello flags */
 		uint8_t tag[8]; /* after flags: Finished's AAD extension */
-		struct hs_kept g;
+		struct kept g;
 #if CONFIG_MSSL_RSA
 		uint8_t kh[16]; /* for the cache (without RSA: only the PRK) */
 		uint8_t hash[32];
 #endif
 	} hs;
 	struct {
-		uint8_t up;    /* a session is established */
-#if CONFIG_MSSL_RSA
-		uint8_t floor; /* a floor body waits for its signature (without
-		                * RSA it comes whole, in one record) */
-#endif
+		uint8_t up; /* 0: none, SS_UP: a session is established,
+		             * SS_FLOOR: and a floor body waits for its
+		             * signature (RSA; without, it comes whole) */
 		struct kept g;
 		uint8_t last_in[4]; /* sequence number, big-endian as received */
 		uint32_t next_out;  /* (follows last_in: zeroed with it) */
@@ -172,12 +163,18 @@ _Static_assert(offsetof(__typeof__(U.s.hs), tag) == offsetof(__typeof__(U.s.hs),
                "hs.flags || hs.tag");
 _Static_assert(offsetof(__typeof__(U.s.ss), next_out) == offsetof(__typeof__(U.s.ss), last_in) + 4,
                "ss.last_in, ss.next_out");
-static uint8_t owned; /* U holds MSSL's state (0: free or the bench's) */
+/* 0: U is free or the bench's; O_MSSL: U holds MSSL's state; O_READY:
+ * and the key id and Knonce are computed from the EEPROM */
+#define O_MSSL 1
+#define O_READY 2
+static uint8_t owned;
 
 void mssl_reset(void)
 {
-	if (owned)
+	if (owned) {
 		wipe(&U, sizeof U);
+		owned = O_MSSL;
+	}
 }
 
 #if CONFIG_MGMT_CRYPTO
@@ -190,7 +187,7 @@ uint8_t *mssl_lend(void (*reclaim)(void))
 	/* Never while MSSL holds state a host relies on: the bench is not
 	 * authenticated. (The key id and Knonce are recomputed.) */
 #if CONFIG_MSSL_RSA
-	if (owned && (S.ss.up | S.ss.floor | S.hs.state | S.ncache))
+	if (owned && (S.ss.up | S.hs.state | S.ncache))
 #else
 	if (owned && (S.ss.up | S.hs.state))
 #endif
@@ -526,12 +523,8 @@ static uint16_t establish(uint8_t *m)
 		return alert(m, code);
 	if (raise_floors(NULL, S.hs.g.tina + K_ISSUED))
 		return alert(m, MSSL_A_INTERNAL);
-	S.ss.up = 1;
-#if CONFIG_MSSL_RSA
-	S.ss.floor = 0;
-#endif
-	memcpy(&S.ss.g, &S.hs.g, offsetof(struct kept, not_after));
-	memcpy(S.ss.g.not_after, S.hs.g.tina + K_NOT_AFTER, 4);
+	S.ss.up = SS_UP;
+	memcpy(&S.ss.g, &S.hs.g, sizeof S.ss.g);
 	/* both sequence numbers start at 0: the device's Finished (same AAD
 	 * extension) is its record 0 */
 	memset(S.ss.last_in, 0, 8);
@@ -594,7 +587,7 @@ static uint16_t task(uint8_t *m, uint16_t len, uint16_t room)
 	if (len < 4)
 		return rec_alert(m, MSSL_A_DECODE);
 	/* (tasks: big-endian, task t is bit t % 8 of byte 3 - t / 8) */
-	if (p[0] == TASK_VERSION && (p[1] > 31 || !((S.ss.g.tasks[3 - (p[1] >> 3)] >> (p[1] & 7)) & 1))) {
+	if (p[0] == TASK_VERSION && (p[1] > 31 || !((S.ss.g.tina[3 - (p[1] >> 3)] >> (p[1] & 7)) & 1))) {
 		p[4] = TASK_E_DENIED;
 		len = 5;
 	} else {
@@ -616,7 +609,7 @@ static uint16_t apply_floors(uint8_t *m, const uint8_t floors[8])
 	m[5] = 0;
 	net_put32s(m + 6, &store_st.serial_floor, 2);
 	n = seal_out(m, MSSL_REC_FLOOR, 9);
-	if (below_floors(S.ss.g.serial, S.ss.g.not_after))
+	if (below_floors(S.ss.g.serial, S.ss.g.tina + K_NOT_AFTER))
 		S.ss.up = 0;
 	return n;
 }
@@ -635,7 +628,7 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 		return rec_alert(m, MSSL_A_WRONG_DEVICE);
 	hash(b, MSSL_FLOOR_BODY, S.ss.floor_hash);
 	memcpy(S.ss.floors, b + F_SERIAL, 8);
-	S.ss.floor = 1;
+	S.ss.up = SS_FLOOR;
 	b[0] = 1; /* send the signature */
 	return seal_out(m, MSSL_REC_FLOOR, 1);
 }
@@ -668,9 +661,9 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
 {
 	int i;
-	if (!S.ss.up || !S.ss.floor || !same_peer(&S.ss.g.e.peer, ip, port))
+	if (S.ss.up != SS_FLOOR || !same_peer(&S.ss.g.e.peer, ip, port))
 		return alert(m, MSSL_A_UNEXPECTED);
-	S.ss.floor = 0; /* one signature per body */
+	S.ss.up = SS_UP; /* one signature per body */
 	if (n - 1u != modulus_len())
 		return alert(m, MSSL_A_DECODE);
 	if ((i = verify(S.ss.floor_hash, m + 1)) != 0)
@@ -729,9 +722,9 @@ static uint8_t init(void)
 		lent_reclaim = NULL;
 #endif
 		wipe(&U, sizeof U);
-		owned = 1;
+		owned = O_MSSL;
 	}
-	if (!S.ready) {
+	if (owned != O_READY) {
 #if CONFIG_MSSL_RSA
 		hash_any_init(1, &fw_work.sha);
 		for (i = 0; i < k; i = (uint16_t)(i + 16)) {
@@ -743,7 +736,7 @@ static uint8_t init(void)
 #endif
 		derive(0, L_NONCE, S.knonce);
 		aes128_wipe(&fw_work.aes);
-		S.ready = 1;
+		owned = O_READY;
 	}
 	return 1;
 }
