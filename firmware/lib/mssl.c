@@ -77,6 +77,7 @@ struct peer {
 	uint8_t ip[4];
 	uint16_t port;
 };
+_Static_assert(sizeof(struct peer) == 6, "struct peer: compared with memcmp");
 
 /* What a session takes over from its handshake, in one copy: the peer
  * and the PRK; the record keys and salts (docs/mssl.md) are derived from
@@ -225,9 +226,9 @@ static uint16_t modulus_len(void)
 	return (uint16_t)((uint16_t)store_rd(EE_MODULUS_LEN) << 8 | store_rd(EE_MODULUS_LEN + 1));
 }
 
-static uint8_t same_peer(const struct peer *p, const uint8_t ip[4], uint16_t port)
+static uint8_t same_peer(const struct peer *p, const struct peer *from)
 {
-	return memcmp(p->ip, ip, 4) == 0 && p->port == port;
+	return memcmp(p, from, sizeof *p) == 0;
 }
 
 MS_NOINLINE static uint16_t alert(uint8_t *m, uint8_t code)
@@ -387,7 +388,7 @@ static int raise_floors(const uint8_t *serial, const uint8_t *time)
 }
 
 /* Checks 2-7 of docs/mssl.md on a grant body: 0 or the alert code. */
-static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
+static uint8_t check_body(const uint8_t *b, const struct peer *from)
 {
 	uint8_t f = b[G_FLAGS], code;
 	/* flags: bit 0 group, bit 1 IPv4 bound, bit 2 MAC bound, at least
@@ -407,12 +408,12 @@ static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
 		return MSSL_A_WRONG_DEVICE;
 	if ((code = below_floors(b + G_SERIAL, b + G_NOT_AFTER)) != 0)
 		return code;
-	if ((f & 2) && memcmp(b + G_IP, ip, 4) != 0)
+	if ((f & 2) && memcmp(b + G_IP, from->ip, 4) != 0)
 		return MSSL_A_WRONG_HOST;
 	return 0;
 }
 
-static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+static uint16_t client_hello(uint8_t *m, uint16_t n, const struct peer *from)
 {
 	/* Kh, then Nh || Nd: in fw_work (esp.h), not on the stack */
 	uint8_t *body = m + 18, *kh = fw_work.mssl.t, *t = kh, *nd = kh + 16;
@@ -425,7 +426,7 @@ static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16
 		return alert(m, MSSL_A_DECODE);
 	if (m[1] != 1)
 		return alert(m, MSSL_A_VERSION);
-	code = check_body(body, ip);
+	code = check_body(body, from);
 	if (code)
 		return alert(m, code);
 	/* A device-bound grant is taken on its seal alone when the owner's
@@ -488,8 +489,7 @@ static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16
 	hit = (uint8_t)((hit & SH_NO_SIG) | SH_DEVICE);
 	S.hs.state = HS_FINISHED;
 	S.hs.flags = hit;
-	memcpy(S.hs.g.e.peer.ip, ip, 4);
-	S.hs.g.e.peer.port = port;
+	S.hs.g.e.peer = *from;
 #if CONFIG_MSSL_RSA
 	memcpy(S.hs.kh, kh, 16);
 	memcpy(S.hs.hash, hb, 32);
@@ -531,9 +531,9 @@ static uint16_t establish(uint8_t *m)
 	return seal_out(m, MSSL_REC_FINISHED, 0);
 }
 
-static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+static uint16_t finished(uint8_t *m, uint16_t n, const struct peer *from)
 {
-	if (S.hs.state != HS_FINISHED || !same_peer(&S.hs.g.e.peer, ip, port))
+	if (S.hs.state != HS_FINISHED || !same_peer(&S.hs.g.e.peer, from))
 		return alert(m, MSSL_A_UNEXPECTED);
 	/* one try per ServerHello */
 	if (n != MSSL_REC_OVERHEAD || net_be32(m + 1) != 0 ||
@@ -553,10 +553,10 @@ static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t p
 }
 
 #if CONFIG_MSSL_RSA
-static uint16_t grant_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+static uint16_t grant_signature(uint8_t *m, uint16_t n, const struct peer *from)
 {
 	int code;
-	if (S.hs.state != HS_SIGNATURE || !same_peer(&S.hs.g.e.peer, ip, port))
+	if (S.hs.state != HS_SIGNATURE || !same_peer(&S.hs.g.e.peer, from))
 		return alert(m, MSSL_A_UNEXPECTED);
 	if (n - 1u != modulus_len()) {
 		S.hs.state = HS_NONE;
@@ -658,10 +658,10 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 #endif
 
 #if CONFIG_MSSL_RSA
-static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+static uint16_t floor_signature(uint8_t *m, uint16_t n, const struct peer *from)
 {
 	int i;
-	if (S.ss.up != SS_FLOOR || !same_peer(&S.ss.g.e.peer, ip, port))
+	if (S.ss.up != SS_FLOOR || !same_peer(&S.ss.g.e.peer, from))
 		return alert(m, MSSL_A_UNEXPECTED);
 	S.ss.up = SS_UP; /* one signature per body */
 	if (n - 1u != modulus_len())
@@ -672,14 +672,14 @@ static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uin
 }
 #endif
 
-static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], uint16_t port)
+static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const struct peer *from)
 {
 	uint16_t len = (uint16_t)(n - MSSL_REC_OVERHEAD);
 	if (n < MSSL_REC_OVERHEAD)
 		return alert(m, MSSL_A_DECODE);
 	if (m[0] == MSSL_REC_FINISHED)
-		return finished(m, n, ip, port);
-	if (!S.ss.up || !same_peer(&S.ss.g.e.peer, ip, port))
+		return finished(m, n, from);
+	if (!S.ss.up || !same_peer(&S.ss.g.e.peer, from))
 		return alert(m, MSSL_A_UNEXPECTED);
 	/* (big-endian: the bytes compare as the numbers do) */
 	if (memcmp(m + 1, S.ss.last_in, 4) <= 0)
@@ -743,6 +743,7 @@ static uint8_t init(void)
 
 uint16_t mssl_input(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], uint16_t port)
 {
+	struct peer from; /* the sender, compared and kept in one piece */
 	uint8_t t;
 	if (!init())
 		return net_count(C_UDP_NOPORT); /* no issuer: no MSSL service */
@@ -750,15 +751,17 @@ uint16_t mssl_input(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], 
 		return 0;
 	if (n > MSSL_MAX_MESSAGE)
 		return alert(m, MSSL_A_OVERFLOW);
+	memcpy(from.ip, ip, 4);
+	from.port = port;
 	t = m[0];
 	switch (t) {
 	case MSSL_CLIENT_HELLO:
-		return client_hello(m, n, ip, port);
+		return client_hello(m, n, &from);
 #if CONFIG_MSSL_RSA
 	case MSSL_GRANT_SIG:
-		return grant_signature(m, n, ip, port);
+		return grant_signature(m, n, &from);
 	case MSSL_FLOOR_SIG:
-		return floor_signature(m, n, ip, port);
+		return floor_signature(m, n, &from);
 #endif
 	case MSSL_ALERT:
 		return 0; /* cleartext alerts from hosts change nothing */
@@ -766,7 +769,7 @@ uint16_t mssl_input(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], 
 	case MSSL_REC_ALERT:
 	case MSSL_REC_DATA:
 	case MSSL_REC_FLOOR:
-		return record(m, n, room, ip, port);
+		return record(m, n, room, &from);
 	}
 	return alert(m, MSSL_A_UNEXPECTED);
 }
