@@ -434,11 +434,12 @@ static uint16_t client_hello(uint8_t *m, uint16_t n, const struct peer *from)
 	 * device's master key, which only the owner and the device hold.
 	 * Never a group grant: every member holds the group key. Without
 	 * RSA every other grant is refused before any work. */
-	hit = (!(body[G_FLAGS] & 1) && (store_cfg.flags & CFG_SEAL_OK)) ? SH_NO_SIG : 0;
 #if !CONFIG_MSSL_RSA
-	if (!hit)
+	if ((body[G_FLAGS] & 1) || !(store_cfg.flags & CFG_SEAL_OK))
 		return alert(m, MSSL_A_BAD_SIGNATURE);
+	hit = SH_NO_SIG;
 #else
+	hit = (!(body[G_FLAGS] & 1) && (store_cfg.flags & CFG_SEAL_OK)) ? SH_NO_SIG : 0;
 	/* 8: the cache (whole body, by its SHA-256), else the seal yields Kh */
 	hash(body, MSSL_BODY, hb);
 	for (i = 0; i < S.ncache; i++) {
@@ -512,11 +513,11 @@ static uint16_t client_hello(uint8_t *m, uint16_t n, const struct peer *from)
 	return MSSL_SERVER_HELLO_LEN;
 }
 
-/* The session starts (docs/mssl.md "Establishing"): time floor first. */
+/* The session starts (docs/mssl.md "Establishing"): time floor first.
+ * (The caller has ended the pending handshake.) */
 static uint16_t establish(uint8_t *m)
 {
 	uint8_t code;
-	S.hs.state = HS_NONE;
 	/* The floors may have risen since the ClientHello (a handshake parked
 	 * across a floor statement): they hold when the session starts. */
 	if ((code = below_floors(S.hs.g.serial, S.hs.g.tina + K_NOT_AFTER)) != 0)
@@ -535,12 +536,10 @@ static uint16_t finished(uint8_t *m, uint16_t n, const struct peer *from)
 {
 	if (S.hs.state != HS_FINISHED || !same_peer(&S.hs.g.e.peer, from))
 		return alert(m, MSSL_A_UNEXPECTED);
-	/* one try per ServerHello */
+	S.hs.state = HS_NONE; /* one try per ServerHello */
 	if (n != MSSL_REC_OVERHEAD || net_be32(m + 1) != 0 ||
-	    rec_crypt(S.hs.g.e.prk, m, 0, R_CLIENT)) {
-		S.hs.state = HS_NONE;
+	    rec_crypt(S.hs.g.e.prk, m, 0, R_CLIENT))
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
-	}
 #if CONFIG_MSSL_RSA
 	/* (without RSA every grant taken has SH_NO_SIG) */
 	if (!(S.hs.flags & SH_NO_SIG)) {
@@ -558,14 +557,11 @@ static uint16_t grant_signature(uint8_t *m, uint16_t n, const struct peer *from)
 	int code;
 	if (S.hs.state != HS_SIGNATURE || !same_peer(&S.hs.g.e.peer, from))
 		return alert(m, MSSL_A_UNEXPECTED);
-	if (n - 1u != modulus_len()) {
-		S.hs.state = HS_NONE;
+	S.hs.state = HS_NONE; /* one try: every outcome ends it */
+	if (n - 1u != modulus_len())
 		return alert(m, MSSL_A_DECODE);
-	}
-	if ((code = verify(S.hs.hash, m + 1)) != 0) {
-		S.hs.state = HS_NONE;
+	if ((code = verify(S.hs.hash, m + 1)) != 0)
 		return alert(m, code > 0 ? MSSL_A_INTERNAL : MSSL_A_BAD_SIGNATURE);
-	}
 	/* cache it, least recently used out */
 #if CONFIG_MSSL_CACHE > 1
 	if (S.ncache < CONFIG_MSSL_CACHE)
