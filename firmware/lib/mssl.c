@@ -251,22 +251,24 @@ MS_NOINLINE static uint16_t alert(uint8_t *m, uint8_t code)
 #define R_CLIENT 1 /* the direction byte of the nonce: host to device */
 #define R_SERVER 2 /* device to host */
 #define R_SEAL 8   /* seal (else open) */
+_Static_assert(L_CLIENT == R_CLIENT << 4 && L_SERVER == R_SERVER << 4, "labels by direction");
 /* (direction and sealing in one argument: four arguments stay in
  * call-clobbered registers, no saved ones in this frame) */
 MS_NOINLINE static int rec_crypt(const uint8_t prk[16], uint8_t *m, uint16_t ptlen, uint8_t how)
 {
 	uint8_t dirb = how & (R_CLIENT | R_SERVER);
-	/* key, then aad: t[0..16); salts, then nonce: t[16..32) (in fw_work:
-	 * this is the deepest frame of a record; esp.h) */
+	/* key, then aad: t[0..16); nonce: t[16..29) (in fw_work: this is
+	 * the deepest frame of a record; esp.h) */
 	uint8_t *key = fw_work.mssl.t, *aad = key, *nonce = key + 16;
 	int r;
 	aes128_init(&fw_work.aes, prk);
-	enc_label(key, dirb == R_CLIENT ? L_CLIENT : L_SERVER);
-	enc_label(nonce, L_SALTS); /* client: the first 8 bytes, server: the last */
-	if (dirb != R_CLIENT)
-		memcpy(nonce, nonce + 8, 8);
+	/* the salts block placed so that the direction's salt (client: its
+	 * first 8 bytes, server: its last) lands at nonce[0..8); the key
+	 * then overwrites what of it lies below the nonce */
+	enc_label(dirb == R_CLIENT ? nonce : nonce - 8, L_SALTS);
 	nonce[8] = dirb;
 	memcpy(nonce + 9, m + 1, 4);
+	enc_label(key, (uint8_t)(dirb << 4)); /* L_CLIENT, L_SERVER */
 	aes128_init(&fw_work.aes, key);
 	memcpy(aad, m, 5);
 	memcpy(aad + 5, &S.hs.flags, 9); /* flags || seal tag */
