@@ -111,8 +111,10 @@ struct kept {
  * key (mgmt_rsa.c, mssl_lend): one owner at a time. The bench gets it
  * only while MSSL holds no session, pending handshake, floor statement
  * or cached grant; MSSL takes the area back at its next message (the
- * bench key is then forgotten): 254 bytes of the ATmega328P's 2 KB are
- * not spent twice.
+ * bench key is then forgotten): 256 bytes of the ATmega328P's 2 KB are
+ * not spent twice. (With RSA-2048 the state fills the bench's 256 bytes
+ * exactly: a byte more moves the static data up under the RSA
+ * verification, which then refuses for lack of RAM, verify.)
  */
 static union {
 	struct {
