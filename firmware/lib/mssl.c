@@ -166,17 +166,15 @@ _Static_assert(offsetof(__typeof__(U.s.hs), tag) == offsetof(__typeof__(U.s.hs),
                "hs.flags || hs.tag");
 _Static_assert(offsetof(__typeof__(U.s.ss), next_out) == offsetof(__typeof__(U.s.ss), last_in) + 4,
                "ss.last_in, ss.next_out");
-/* 0: U is free or the bench's; O_MSSL: U holds MSSL's state; O_READY:
- * and the key id and Knonce are computed from the EEPROM */
-#define O_MSSL 1
-#define O_READY 2
+/* U holds MSSL's state, the key id and Knonce computed from the EEPROM
+ * (0: U is free, wiped, or the bench's) */
 static uint8_t owned;
 
 void mssl_reset(void)
 {
 	if (owned) {
 		wipe(&U, sizeof U);
-		owned = O_MSSL;
+		owned = 0;
 	}
 }
 
@@ -722,9 +720,6 @@ static uint8_t init(void)
 		lent_reclaim = NULL;
 #endif
 		wipe(&U, sizeof U);
-		owned = O_MSSL;
-	}
-	if (owned != O_READY) {
 #if CONFIG_MSSL_RSA
 		hash_any_init(1, &fw_work.sha);
 		for (i = 0; i < k; i = (uint16_t)(i + 16)) {
@@ -736,7 +731,7 @@ static uint8_t init(void)
 #endif
 		derive(0, L_NONCE, S.knonce);
 		aes128_wipe(&fw_work.aes);
-		owned = O_READY;
+		owned = 1;
 	}
 	return 1;
 }
