@@ -470,10 +470,8 @@ static uint16_t client_hello(uint8_t *m, uint16_t n, const struct peer *from)
 		i = (uint8_t)aes128_ccm_open(&fw_work.aes, body + G_NONCE, 13, body, G_NONCE,
 		                             kh, 16, body + G_TAG, 8);
 		aes128_wipe(&fw_work.aes);
-		if (i) {
-			wipe(kh, 16);
+		if (i) /* (a failed open leaves kh wiped, ccm.h) */
 			return alert(m, MSSL_A_BAD_GRANT);
-		}
 	}
 	/* 9: the next nonce counter value (reservation rule) */
 	{
@@ -601,15 +599,13 @@ static uint16_t task(uint8_t *m, uint16_t len, uint16_t room)
  * the session ends when its own grant falls below them (mssl.h). */
 static uint16_t apply_floors(uint8_t *m, const uint8_t floors[8])
 {
-	uint16_t n;
 	if (raise_floors(floors, floors + 4))
 		return rec_alert(m, MSSL_A_INTERNAL);
+	if (below_floors(S.ss.g.serial, S.ss.g.tina + K_NOT_AFTER))
+		S.ss.up = 0; /* (its keys stay for the answer) */
 	m[5] = 0;
 	net_put32s(m + 6, &store_st.serial_floor, 2);
-	n = seal_out(m, MSSL_REC_FLOOR, 9);
-	if (below_floors(S.ss.g.serial, S.ss.g.tina + K_NOT_AFTER))
-		S.ss.up = 0;
-	return n;
+	return seal_out(m, MSSL_REC_FLOOR, 9);
 }
 
 #if CONFIG_MSSL_RSA
@@ -690,9 +686,8 @@ static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const struct peer 
 		return task(m, len, room);
 	case MSSL_REC_ALERT:
 		if (len == 1 && m[5] == MSSL_A_CLOSE_NOTIFY) {
-			n = rec_alert(m, MSSL_A_CLOSE_NOTIFY);
-			S.ss.up = 0;
-			return n;
+			S.ss.up = 0; /* (its keys stay for the answer) */
+			return rec_alert(m, MSSL_A_CLOSE_NOTIFY);
 		}
 		return 0;
 	default: /* MSSL_REC_FLOOR */
