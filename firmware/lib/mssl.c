@@ -209,10 +209,11 @@ MS_NOINLINE static void enc_label(uint8_t out[16], uint8_t off)
 }
 
 /* fw_work.aes keyed with AES(K, label), K the group key (group) or the
- * master key (out: that derived key). */
+ * master key (out: that derived key). (Without RSA no group key is
+ * used: group grants need the owner's signature.) */
 MS_NOINLINE static void derive(uint8_t group, uint8_t label, uint8_t out[16])
 {
-	if (group)
+	if (CONFIG_MSSL_RSA && group)
 		store_read(EE_GROUP_KEY, out, 16);
 	else
 		store_master_key(out); /* the config's, or bootstrap's PSK */
@@ -637,7 +638,7 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 	int r;
 	if (len != MSSL_FLOOR_BODY + 16 || b[0] != 'M' || b[1] != 'F' || b[2] != 1 || (b[F_FLAGS] & ~1))
 		return rec_alert(m, MSSL_A_DECODE);
-	if (!target_ok(b[F_FLAGS] & 1, b + F_TARGET) || (b[F_FLAGS] & 1))
+	if ((b[F_FLAGS] & 1) || !target_ok(0, b + F_TARGET))
 		return rec_alert(m, MSSL_A_WRONG_DEVICE);
 	derive(0, L_FLOOR, t);
 	aes128_cmac(&fw_work.aes, b, MSSL_FLOOR_BODY, t);
