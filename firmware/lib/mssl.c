@@ -77,6 +77,7 @@ struct peer {
 	uint8_t ip[4];
 	uint16_t port;
 };
+_Static_assert(sizeof(struct peer) == 6, "struct peer: compared with memcmp");
 
 /* What a session takes over from its handshake, in one copy: the peer
  * and the PRK; the record keys and salts (docs/mssl.md) are derived from
@@ -87,25 +88,19 @@ struct ends {
 	uint8_t prk[16];
 };
 
-/* What a session keeps of its grant, as the grant has it (big-endian);
- * the pending handshake holds it with issued_at between tasks and
- * not_after, as in the grant body (one copy each way). */
+/* What the pending handshake and then the session keep of the grant,
+ * as the grant body has it (big-endian): the session takes it over in
+ * one copy (its issued_at unused). */
 struct kept {
-	struct ends e;
-	uint8_t serial[4];
-	uint8_t tasks[4];
-	uint8_t not_after[4];
-};
-struct hs_kept {
 	struct ends e;
 	uint8_t serial[4];
 	uint8_t tina[12]; /* tasks, issued_at, not_after: body[30..42) */
 };
 #define K_ISSUED (G_ISSUED - G_TASKS)
 #define K_NOT_AFTER (G_NOT_AFTER - G_TASKS)
-_Static_assert(offsetof(struct kept, tasks) == offsetof(struct hs_kept, tina) &&
-               offsetof(struct kept, not_after) == offsetof(struct hs_kept, tina) + 4,
-               "struct kept");
+
+#define SS_UP 1
+#define SS_FLOOR 2
 
 #define HS_NONE 0
 #define HS_FINISHED 1  /* waiting for the host's Finished */
@@ -116,16 +111,17 @@ _Static_assert(offsetof(struct kept, tasks) == offsetof(struct hs_kept, tina) &&
  * key (mgmt_rsa.c, mssl_lend): one owner at a time. The bench gets it
  * only while MSSL holds no session, pending handshake, floor statement
  * or cached grant; MSSL takes the area back at its next message (the
- * bench key is then forgotten): 254 bytes of the ATmega328P's 2 KB are
- * not spent twice.
+ * bench key is then forgotten): 256 bytes of the ATmega328P's 2 KB are
+ * not spent twice. (With RSA-2048 the state fills the bench's 256 bytes
+ * exactly: a byte more moves the static data up under the RSA
+ * verification, which then refuses for lack of RAM, verify.)
  */
 static union {
 	struct {
-	uint8_t ready; /* key id and Knonce computed from the EEPROM */
-	uint8_t keyid[8];
 	uint8_t knonce[16]; /* AES(master key, "MSSL-nonce-key-1") */
-	uint8_t ncache;
 #if CONFIG_MSSL_RSA
+	uint8_t keyid[8]; /* (without RSA no SHA-256: no key id) */
+	uint8_t ncache;
 	struct {
 		uint8_t hash[32]; /* SHA-256 of the grant body: the whole body
 		                   * is compared through it */
@@ -140,18 +136,19 @@ static union {
 		uint8_t state; /* HS_* */
 		uint8_t flags; /* ServerHello flags */
 		uint8_t tag[8]; /* after flags: Finished's AAD extension */
-		struct hs_kept g;
-		uint8_t kh[16];
+		struct kept g;
 #if CONFIG_MSSL_RSA
+		uint8_t kh[16]; /* for the cache (without RSA: only the PRK) */
 		uint8_t hash[32];
 #endif
 	} hs;
 	struct {
-		uint8_t up;    /* a session is established */
-		uint8_t floor; /* a floor body waits for its signature */
+		uint8_t up; /* 0: none, SS_UP: a session is established,
+		             * SS_FLOOR: and a floor body waits for its
+		             * signature (RSA; without, it comes whole) */
 		struct kept g;
 		uint8_t last_in[4]; /* sequence number, big-endian as received */
-		uint32_t next_out;
+		uint32_t next_out;  /* (follows last_in: zeroed with it) */
 #if CONFIG_MSSL_RSA
 		/* the floor body waiting for its signature: its SHA-256 and
 		 * the two floors it states */
@@ -167,12 +164,18 @@ static union {
 #define S (U.s)
 _Static_assert(offsetof(__typeof__(U.s.hs), tag) == offsetof(__typeof__(U.s.hs), flags) + 1,
                "hs.flags || hs.tag");
-static uint8_t owned; /* U holds MSSL's state (0: free or the bench's) */
+_Static_assert(offsetof(__typeof__(U.s.ss), next_out) == offsetof(__typeof__(U.s.ss), last_in) + 4,
+               "ss.last_in, ss.next_out");
+/* U holds MSSL's state, the key id and Knonce computed from the EEPROM
+ * (0: U is free, wiped, or the bench's) */
+static uint8_t owned;
 
 void mssl_reset(void)
 {
-	if (owned)
+	if (owned) {
 		wipe(&U, sizeof U);
+		owned = 0;
+	}
 }
 
 #if CONFIG_MGMT_CRYPTO
@@ -184,7 +187,11 @@ uint8_t *mssl_lend(void (*reclaim)(void))
 {
 	/* Never while MSSL holds state a host relies on: the bench is not
 	 * authenticated. (The key id and Knonce are recomputed.) */
-	if (owned && (S.ss.up | S.ss.floor | S.hs.state | S.ncache))
+#if CONFIG_MSSL_RSA
+	if (owned && (S.ss.up | S.hs.state | S.ncache))
+#else
+	if (owned && (S.ss.up | S.hs.state))
+#endif
 		return NULL;
 	wipe(&U, sizeof U);
 	owned = 0;
@@ -202,10 +209,11 @@ MS_NOINLINE static void enc_label(uint8_t out[16], uint8_t off)
 }
 
 /* fw_work.aes keyed with AES(K, label), K the group key (group) or the
- * master key (out: that derived key). */
+ * master key (out: that derived key). (Without RSA no group key is
+ * used: group grants need the owner's signature.) */
 MS_NOINLINE static void derive(uint8_t group, uint8_t label, uint8_t out[16])
 {
-	if (group)
+	if (CONFIG_MSSL_RSA && group)
 		store_read(EE_GROUP_KEY, out, 16);
 	else
 		store_master_key(out); /* the config's, or bootstrap's PSK */
@@ -219,9 +227,9 @@ static uint16_t modulus_len(void)
 	return (uint16_t)((uint16_t)store_rd(EE_MODULUS_LEN) << 8 | store_rd(EE_MODULUS_LEN + 1));
 }
 
-static uint8_t same_peer(const struct peer *p, const uint8_t ip[4], uint16_t port)
+static uint8_t same_peer(const struct peer *p, const struct peer *from)
 {
-	return memcmp(p->ip, ip, 4) == 0 && p->port == port;
+	return memcmp(p, from, sizeof *p) == 0;
 }
 
 MS_NOINLINE static uint16_t alert(uint8_t *m, uint8_t code)
@@ -238,39 +246,40 @@ MS_NOINLINE static uint16_t alert(uint8_t *m, uint8_t code)
  * AES(PRK, client or server label), salts = AES(PRK, "MSSL1 nonce salt")
  * (client: first 8 bytes, server: last 8). nonce = salt || dir || seq;
  * aad = type || seq, plus flags || seal tag of the pending handshake for
- * Finished records (R_FIN). (Not on the RSA path: its locals do not add to
- * the stack RSA needs.)
+ * Finished records (type MSSL_REC_FINISHED at m[0]). (Not on the RSA
+ * path: its locals do not add to the stack RSA needs.)
  */
 #define R_CLIENT 1 /* the direction byte of the nonce: host to device */
 #define R_SERVER 2 /* device to host */
-#define R_FIN 4    /* a Finished record: the AAD takes flags || seal tag */
 #define R_SEAL 8   /* seal (else open) */
-/* (dir, Finished and direction in one argument: four arguments stay in
+_Static_assert(L_CLIENT == R_CLIENT << 4 && L_SERVER == R_SERVER << 4, "labels by direction");
+/* (direction and sealing in one argument: four arguments stay in
  * call-clobbered registers, no saved ones in this frame) */
 MS_NOINLINE static int rec_crypt(const uint8_t prk[16], uint8_t *m, uint16_t ptlen, uint8_t how)
 {
 	uint8_t dirb = how & (R_CLIENT | R_SERVER);
-	/* key, then aad: t[0..16); salts, then nonce: t[16..32) (in fw_work:
-	 * this is the deepest frame of a record; esp.h) */
+	/* key, then aad: t[0..16); nonce: t[16..29) (in fw_work: this is
+	 * the deepest frame of a record; esp.h) */
 	uint8_t *key = fw_work.mssl.t, *aad = key, *nonce = key + 16;
 	int r;
 	aes128_init(&fw_work.aes, prk);
-	enc_label(key, dirb == R_CLIENT ? L_CLIENT : L_SERVER);
-	enc_label(nonce, L_SALTS); /* client: the first 8 bytes, server: the last */
-	if (dirb != R_CLIENT)
-		memcpy(nonce, nonce + 8, 8);
+	/* the salts block placed so that the direction's salt (client: its
+	 * first 8 bytes, server: its last) lands at nonce[0..8); the key
+	 * then overwrites what of it lies below the nonce */
+	enc_label(dirb == R_CLIENT ? nonce : nonce - 8, L_SALTS);
 	nonce[8] = dirb;
 	memcpy(nonce + 9, m + 1, 4);
+	enc_label(key, (uint8_t)(dirb << 4)); /* L_CLIENT, L_SERVER */
 	aes128_init(&fw_work.aes, key);
 	memcpy(aad, m, 5);
 	memcpy(aad + 5, &S.hs.flags, 9); /* flags || seal tag */
-	r = aes128_ccm_crypt(&fw_work.aes, nonce, 13, aad, (how & R_FIN) ? 14 : 5,
+	r = aes128_ccm_crypt(&fw_work.aes, nonce, 13, aad, m[0] == MSSL_REC_FINISHED ? 14 : 5,
 	                     m + 5, ptlen, m + 5 + ptlen, 8, (how & R_SEAL) ? 0 : 1);
 	wipe(&fw_work.mssl, sizeof fw_work.mssl);
 	return r;
 }
 
-/* Seal ptlen bytes at m + 5 as a device record of type typ. */
+/* Seal ptlen bytes at m + 5 as the device's next record, of type typ. */
 static uint16_t seal_out(uint8_t *m, uint8_t typ, uint8_t ptlen)
 {
 	m[0] = typ;
@@ -334,12 +343,10 @@ MS_NOINLINE static int verify(const uint8_t h[32], const uint8_t *sig)
 static uint8_t target_ok(uint8_t group, const uint8_t *id)
 {
 	uint8_t t[4];
-	if (!group)
-		net_put32(t, store_cfg.device_id);
-	else if (store_cfg.flags & CFG_GROUP)
-		store_read(EE_GROUP_ID, t, 4);
-	else
+	if (group && !(store_cfg.flags & CFG_GROUP))
 		return 0;
+	/* (the config's ids, big-endian; store_cfg.device_id is the first) */
+	store_read(group ? EE_GROUP_ID : EE_DEVICE_ID, t, 4);
 	return memcmp(t, id, 4) == 0;
 }
 
@@ -384,11 +391,14 @@ static int raise_floors(const uint8_t *serial, const uint8_t *time)
 }
 
 /* Checks 2-7 of docs/mssl.md on a grant body: 0 or the alert code. */
-static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
+static uint8_t check_body(const uint8_t *b, const struct peer *from)
 {
 	uint8_t f = b[G_FLAGS], code;
-	if (b[0] != 'M' || b[1] != 'G' || b[2] != 1 || (f & ~7) || !(f & 6) ||
-	    all_zero(b + G_IP, 4) == !!(f & 2) || all_zero(b + G_MAC, 6) == !!(f & 4) ||
+	/* flags: bit 0 group, bit 1 IPv4 bound, bit 2 MAC bound, at least
+	 * one bound, the others zero; an address is given iff it is bound:
+	 * the flags but the group bit equal z, and z != 0 */
+	uint8_t z = (uint8_t)(!all_zero(b + G_IP, 4) << 1 | !all_zero(b + G_MAC, 6) << 2);
+	if (b[0] != 'M' || b[1] != 'G' || b[2] != 1 || (f & 0xFE) != z || !z ||
 	    net_be32(b + G_TASKS) == 0 || net_be32(b + G_NOT_AFTER) < net_be32(b + G_ISSUED))
 		return MSSL_A_BAD_GRANT;
 #if CONFIG_MSSL_RSA
@@ -401,12 +411,12 @@ static uint8_t check_body(const uint8_t *b, const uint8_t ip[4])
 		return MSSL_A_WRONG_DEVICE;
 	if ((code = below_floors(b + G_SERIAL, b + G_NOT_AFTER)) != 0)
 		return code;
-	if ((f & 2) && memcmp(b + G_IP, ip, 4) != 0)
+	if ((f & 2) && memcmp(b + G_IP, from->ip, 4) != 0)
 		return MSSL_A_WRONG_HOST;
 	return 0;
 }
 
-static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+static uint16_t client_hello(uint8_t *m, uint16_t n, const struct peer *from)
 {
 	/* Kh, then Nh || Nd: in fw_work (esp.h), not on the stack */
 	uint8_t *body = m + 18, *kh = fw_work.mssl.t, *t = kh, *nd = kh + 16;
@@ -419,7 +429,7 @@ static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16
 		return alert(m, MSSL_A_DECODE);
 	if (m[1] != 1)
 		return alert(m, MSSL_A_VERSION);
-	code = check_body(body, ip);
+	code = check_body(body, from);
 	if (code)
 		return alert(m, code);
 	/* A device-bound grant is taken on its seal alone when the owner's
@@ -427,11 +437,12 @@ static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16
 	 * device's master key, which only the owner and the device hold.
 	 * Never a group grant: every member holds the group key. Without
 	 * RSA every other grant is refused before any work. */
-	hit = (!(body[G_FLAGS] & 1) && (store_cfg.flags & CFG_SEAL_OK)) ? SH_NO_SIG : 0;
 #if !CONFIG_MSSL_RSA
-	if (!hit)
+	if ((body[G_FLAGS] & 1) || !(store_cfg.flags & CFG_SEAL_OK))
 		return alert(m, MSSL_A_BAD_SIGNATURE);
+	hit = SH_NO_SIG;
 #else
+	hit = (!(body[G_FLAGS] & 1) && (store_cfg.flags & CFG_SEAL_OK)) ? SH_NO_SIG : 0;
 	/* 8: the cache (whole body, by its SHA-256), else the seal yields Kh */
 	hash(body, MSSL_BODY, hb);
 	for (i = 0; i < S.ncache; i++) {
@@ -460,10 +471,8 @@ static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16
 		i = (uint8_t)aes128_ccm_open(&fw_work.aes, body + G_NONCE, 13, body, G_NONCE,
 		                             kh, 16, body + G_TAG, 8);
 		aes128_wipe(&fw_work.aes);
-		if (i) {
-			wipe(kh, 16);
+		if (i) /* (a failed open leaves kh wiped, ccm.h) */
 			return alert(m, MSSL_A_BAD_GRANT);
-		}
 	}
 	/* 9: the next nonce counter value (reservation rule) */
 	{
@@ -482,10 +491,9 @@ static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16
 	hit = (uint8_t)((hit & SH_NO_SIG) | SH_DEVICE);
 	S.hs.state = HS_FINISHED;
 	S.hs.flags = hit;
-	memcpy(S.hs.g.e.peer.ip, ip, 4);
-	S.hs.g.e.peer.port = port;
-	memcpy(S.hs.kh, kh, 16);
+	S.hs.g.e.peer = *from;
 #if CONFIG_MSSL_RSA
+	memcpy(S.hs.kh, kh, 16);
 	memcpy(S.hs.hash, hb, 32);
 #endif
 	memcpy(S.hs.tag, body + G_TAG, 8);
@@ -493,7 +501,7 @@ static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16
 	memcpy(S.hs.g.tina, body + G_TASKS, 12);
 	/* PRK = AES-CMAC(Kh, Nh || Nd); keys and salts = AES(PRK, label),
 	 * derived per record (rec_crypt) */
-	aes128_init(&fw_work.aes, S.hs.kh);
+	aes128_init(&fw_work.aes, kh);
 	memcpy(t, m + 2, 16); /* Kh's place: Nh || Nd */
 	aes128_cmac(&fw_work.aes, t, 32, S.hs.g.e.prk);
 	aes128_wipe(&fw_work.aes);
@@ -506,62 +514,55 @@ static uint16_t client_hello(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16
 	return MSSL_SERVER_HELLO_LEN;
 }
 
-/* The session starts (docs/mssl.md "Establishing"): time floor first. */
+/* The session starts (docs/mssl.md "Establishing"): time floor first.
+ * (The caller has ended the pending handshake.) */
 static uint16_t establish(uint8_t *m)
 {
 	uint8_t code;
-	S.hs.state = HS_NONE;
 	/* The floors may have risen since the ClientHello (a handshake parked
 	 * across a floor statement): they hold when the session starts. */
 	if ((code = below_floors(S.hs.g.serial, S.hs.g.tina + K_NOT_AFTER)) != 0)
 		return alert(m, code);
 	if (raise_floors(NULL, S.hs.g.tina + K_ISSUED))
 		return alert(m, MSSL_A_INTERNAL);
-	S.ss.up = 1;
-	S.ss.floor = 0;
-	memcpy(&S.ss.g, &S.hs.g, offsetof(struct kept, not_after));
-	memcpy(S.ss.g.not_after, S.hs.g.tina + K_NOT_AFTER, 4);
-	memset(S.ss.last_in, 0, 4);
-	S.ss.next_out = 1;
-	/* the device's Finished: seq 0, same AAD extension */
-	m[0] = MSSL_REC_FINISHED;
-	memset(m + 1, 0, 4);
-	rec_crypt(S.ss.g.e.prk, m, 0, R_SERVER | R_FIN | R_SEAL);
-	return MSSL_REC_OVERHEAD;
+	S.ss.up = SS_UP;
+	memcpy(&S.ss.g, &S.hs.g, sizeof S.ss.g);
+	/* both sequence numbers start at 0: the device's Finished (same AAD
+	 * extension) is its record 0 */
+	memset(S.ss.last_in, 0, 8);
+	return seal_out(m, MSSL_REC_FINISHED, 0);
 }
 
-static uint16_t finished(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+static uint16_t finished(uint8_t *m, uint16_t n, const struct peer *from)
 {
-	if (S.hs.state != HS_FINISHED || !same_peer(&S.hs.g.e.peer, ip, port))
+	if (S.hs.state != HS_FINISHED || !same_peer(&S.hs.g.e.peer, from))
 		return alert(m, MSSL_A_UNEXPECTED);
-	/* one try per ServerHello */
+	S.hs.state = HS_NONE; /* one try per ServerHello */
 	if (n != MSSL_REC_OVERHEAD || net_be32(m + 1) != 0 ||
-	    rec_crypt(S.hs.g.e.prk, m, 0, R_CLIENT | R_FIN)) {
-		S.hs.state = HS_NONE;
+	    rec_crypt(S.hs.g.e.prk, m, 0, R_CLIENT))
 		return alert(m, MSSL_A_BAD_RECORD_MAC);
-	}
+#if CONFIG_MSSL_RSA
+	/* (without RSA every grant taken has SH_NO_SIG) */
 	if (!(S.hs.flags & SH_NO_SIG)) {
 		S.hs.state = HS_SIGNATURE;
 		m[0] = MSSL_SIG_REQUEST;
 		return 1;
 	}
+#endif
 	return establish(m);
 }
 
 #if CONFIG_MSSL_RSA
-static uint16_t grant_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+static uint16_t grant_signature(uint8_t *m, uint16_t n, const struct peer *from)
 {
 	int code;
-	if (S.hs.state != HS_SIGNATURE || !same_peer(&S.hs.g.e.peer, ip, port))
+	if (S.hs.state != HS_SIGNATURE || !same_peer(&S.hs.g.e.peer, from))
 		return alert(m, MSSL_A_UNEXPECTED);
-	if (n - 1u != modulus_len()) {
-		S.hs.state = HS_NONE;
+	S.hs.state = HS_NONE; /* one try: every outcome ends it */
+	if (n - 1u != modulus_len())
 		return alert(m, MSSL_A_DECODE);
-	}
-	if ((code = verify(S.hs.hash, m + 1)) != 0) {
-		S.hs.state = HS_NONE;
+	if ((code = verify(S.hs.hash, m + 1)) != 0)
 		return alert(m, code > 0 ? MSSL_A_INTERNAL : MSSL_A_BAD_SIGNATURE);
-	}
 	/* cache it, least recently used out */
 #if CONFIG_MSSL_CACHE > 1
 	if (S.ncache < CONFIG_MSSL_CACHE)
@@ -583,7 +584,7 @@ static uint16_t task(uint8_t *m, uint16_t len, uint16_t room)
 	if (len < 4)
 		return rec_alert(m, MSSL_A_DECODE);
 	/* (tasks: big-endian, task t is bit t % 8 of byte 3 - t / 8) */
-	if (p[0] == TASK_VERSION && (p[1] > 31 || !((S.ss.g.tasks[3 - (p[1] >> 3)] >> (p[1] & 7)) & 1))) {
+	if (p[0] == TASK_VERSION && (p[1] > 31 || !((S.ss.g.tina[3 - (p[1] >> 3)] >> (p[1] & 7)) & 1))) {
 		p[4] = TASK_E_DENIED;
 		len = 5;
 	} else {
@@ -599,15 +600,13 @@ static uint16_t task(uint8_t *m, uint16_t len, uint16_t room)
  * the session ends when its own grant falls below them (mssl.h). */
 static uint16_t apply_floors(uint8_t *m, const uint8_t floors[8])
 {
-	uint16_t n;
 	if (raise_floors(floors, floors + 4))
 		return rec_alert(m, MSSL_A_INTERNAL);
+	if (below_floors(S.ss.g.serial, S.ss.g.tina + K_NOT_AFTER))
+		S.ss.up = 0; /* (its keys stay for the answer) */
 	m[5] = 0;
 	net_put32s(m + 6, &store_st.serial_floor, 2);
-	n = seal_out(m, MSSL_REC_FLOOR, 9);
-	if (below_floors(S.ss.g.serial, S.ss.g.not_after))
-		S.ss.up = 0;
-	return n;
+	return seal_out(m, MSSL_REC_FLOOR, 9);
 }
 
 #if CONFIG_MSSL_RSA
@@ -624,7 +623,7 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 		return rec_alert(m, MSSL_A_WRONG_DEVICE);
 	hash(b, MSSL_FLOOR_BODY, S.ss.floor_hash);
 	memcpy(S.ss.floors, b + F_SERIAL, 8);
-	S.ss.floor = 1;
+	S.ss.up = SS_FLOOR;
 	b[0] = 1; /* send the signature */
 	return seal_out(m, MSSL_REC_FLOOR, 1);
 }
@@ -639,7 +638,7 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 	int r;
 	if (len != MSSL_FLOOR_BODY + 16 || b[0] != 'M' || b[1] != 'F' || b[2] != 1 || (b[F_FLAGS] & ~1))
 		return rec_alert(m, MSSL_A_DECODE);
-	if (!target_ok(b[F_FLAGS] & 1, b + F_TARGET) || (b[F_FLAGS] & 1))
+	if ((b[F_FLAGS] & 1) || !target_ok(0, b + F_TARGET))
 		return rec_alert(m, MSSL_A_WRONG_DEVICE);
 	derive(0, L_FLOOR, t);
 	aes128_cmac(&fw_work.aes, b, MSSL_FLOOR_BODY, t);
@@ -654,12 +653,12 @@ static uint16_t floor_body(uint8_t *m, uint16_t len)
 #endif
 
 #if CONFIG_MSSL_RSA
-static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uint16_t port)
+static uint16_t floor_signature(uint8_t *m, uint16_t n, const struct peer *from)
 {
 	int i;
-	if (!S.ss.up || !S.ss.floor || !same_peer(&S.ss.g.e.peer, ip, port))
+	if (S.ss.up != SS_FLOOR || !same_peer(&S.ss.g.e.peer, from))
 		return alert(m, MSSL_A_UNEXPECTED);
-	S.ss.floor = 0; /* one signature per body */
+	S.ss.up = SS_UP; /* one signature per body */
 	if (n - 1u != modulus_len())
 		return alert(m, MSSL_A_DECODE);
 	if ((i = verify(S.ss.floor_hash, m + 1)) != 0)
@@ -668,14 +667,14 @@ static uint16_t floor_signature(uint8_t *m, uint16_t n, const uint8_t ip[4], uin
 }
 #endif
 
-static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], uint16_t port)
+static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const struct peer *from)
 {
 	uint16_t len = (uint16_t)(n - MSSL_REC_OVERHEAD);
 	if (n < MSSL_REC_OVERHEAD)
 		return alert(m, MSSL_A_DECODE);
 	if (m[0] == MSSL_REC_FINISHED)
-		return finished(m, n, ip, port);
-	if (!S.ss.up || !same_peer(&S.ss.g.e.peer, ip, port))
+		return finished(m, n, from);
+	if (!S.ss.up || !same_peer(&S.ss.g.e.peer, from))
 		return alert(m, MSSL_A_UNEXPECTED);
 	/* (big-endian: the bytes compare as the numbers do) */
 	if (memcmp(m + 1, S.ss.last_in, 4) <= 0)
@@ -688,9 +687,8 @@ static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4
 		return task(m, len, room);
 	case MSSL_REC_ALERT:
 		if (len == 1 && m[5] == MSSL_A_CLOSE_NOTIFY) {
-			n = rec_alert(m, MSSL_A_CLOSE_NOTIFY);
-			S.ss.up = 0;
-			return n;
+			S.ss.up = 0; /* (its keys stay for the answer) */
+			return rec_alert(m, MSSL_A_CLOSE_NOTIFY);
 		}
 		return 0;
 	default: /* MSSL_REC_FLOOR */
@@ -718,9 +716,6 @@ static uint8_t init(void)
 		lent_reclaim = NULL;
 #endif
 		wipe(&U, sizeof U);
-		owned = 1;
-	}
-	if (!S.ready) {
 #if CONFIG_MSSL_RSA
 		hash_any_init(1, &fw_work.sha);
 		for (i = 0; i < k; i = (uint16_t)(i + 16)) {
@@ -732,13 +727,14 @@ static uint8_t init(void)
 #endif
 		derive(0, L_NONCE, S.knonce);
 		aes128_wipe(&fw_work.aes);
-		S.ready = 1;
+		owned = 1;
 	}
 	return 1;
 }
 
 uint16_t mssl_input(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], uint16_t port)
 {
+	struct peer from; /* the sender, compared and kept in one piece */
 	uint8_t t;
 	if (!init())
 		return net_count(C_UDP_NOPORT); /* no issuer: no MSSL service */
@@ -746,15 +742,17 @@ uint16_t mssl_input(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], 
 		return 0;
 	if (n > MSSL_MAX_MESSAGE)
 		return alert(m, MSSL_A_OVERFLOW);
+	memcpy(from.ip, ip, 4);
+	from.port = port;
 	t = m[0];
 	switch (t) {
 	case MSSL_CLIENT_HELLO:
-		return client_hello(m, n, ip, port);
+		return client_hello(m, n, &from);
 #if CONFIG_MSSL_RSA
 	case MSSL_GRANT_SIG:
-		return grant_signature(m, n, ip, port);
+		return grant_signature(m, n, &from);
 	case MSSL_FLOOR_SIG:
-		return floor_signature(m, n, ip, port);
+		return floor_signature(m, n, &from);
 #endif
 	case MSSL_ALERT:
 		return 0; /* cleartext alerts from hosts change nothing */
@@ -762,7 +760,7 @@ uint16_t mssl_input(uint8_t *m, uint16_t n, uint16_t room, const uint8_t ip[4], 
 	case MSSL_REC_ALERT:
 	case MSSL_REC_DATA:
 	case MSSL_REC_FLOOR:
-		return record(m, n, room, ip, port);
+		return record(m, n, room, &from);
 	}
 	return alert(m, MSSL_A_UNEXPECTED);
 }

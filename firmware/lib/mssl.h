@@ -15,7 +15,9 @@
  * floors while it waits for its signature), one pending handshake (peer,
  * PRK, Kh, the grant body's SHA-256, seal tag and the fields the session
  * takes over), CONFIG_MSSL_CACHE verified grants (SHA-256 of the body and
- * host key), the issuer key id and nonce key; all lost at reset. The
+ * host key), the issuer key id and nonce key; all lost at reset. Seal-only
+ * (CONFIG_MSSL_RSA=0) keeps no Kh, hashes, cache or key id: the PRK is
+ * derived from Kh as the ClientHello arrives. The
  * management RSA bench borrows the RAM for its key only while MSSL holds
  * no session, handshake, floor statement or cached grant (mssl_lend).
  * Persistent: the nonce counter (store_nonce_take, the reservation

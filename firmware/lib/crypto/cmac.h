@@ -6,8 +6,8 @@
  * (docs/provisioning.md), which stream their message from the EEPROM a
  * byte at a time. The caller keys the AES context and keeps it keyed
  * from the first update to the final (the subkeys K1/K2 are derived at
- * the final, one extra block encryption). The state and the temporaries
- * are wiped at the final.
+ * the final, one extra block encryption). The state is wiped at the
+ * final.
  */
 #ifndef MS_CMAC_H
 #define MS_CMAC_H
@@ -18,15 +18,15 @@
 #include "aes.h"
 
 struct aes128_cmac {
-	uint8_t x[16]; /* chaining value */
-	uint8_t m[16]; /* the block not yet processed (it may be the last) */
-	uint8_t n;     /* bytes in m */
+	uint8_t x[16]; /* chaining value, the open block's bytes XORed in */
+	uint8_t n;     /* bytes of the open block (it may be the last) */
 };
 
 /* aes128_cmac_update - absorb msg[0..len) (state zeroed to start). */
 void aes128_cmac_update(const aes128_ctx *ctx, struct aes128_cmac *c, const uint8_t *msg, size_t len);
 
-/* aes128_cmac_final - tag of everything absorbed; wipes the state. */
+/* aes128_cmac_final - tag of everything absorbed; wipes the state. tag
+ * (also the subkey's scratch) must not overlap the state. */
 void aes128_cmac_final(const aes128_ctx *ctx, struct aes128_cmac *c, uint8_t tag[16]);
 
 /* aes128_cmac - tag = AES-CMAC(key of ctx, msg[0..len)), in one call. */
