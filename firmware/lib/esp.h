@@ -93,7 +93,9 @@ union fw_work {
 	} esp;
 #if CONFIG_MSSL
 	/* MSSL (mssl.c): a record's key, then its AAD (t[0..16)), and its
-	 * salts and nonce (t[16..32)); ClientHello's Kh, then Nh || Nd */
+	 * nonce (t[16..29); the salts block lands at t[16] or t[8], so that
+	 * the direction's salt is the nonce's first 8 bytes); ClientHello's
+	 * Kh, then Nh || Nd */
 	struct {
 		aes128_ctx aes;
 		uint8_t t[32];
