@@ -207,8 +207,11 @@ MS_NOINLINE static uint8_t check_fields(void)
 	if (m > STORE_EE_SIZE - EE_STATE_SIZE - EE_CONFIG_FIXED) /* also: len < 192 */
 		return STORE_LENGTH;
 	/* the CRC covers [0, 6) and [8, L) */
-	if (crc_ee(crc_ee(crc_ee(0xFFFF, 0, EE_CRC), EE_DEVICE_ID, (uint16_t)(len - EE_DEVICE_ID)),
-	           EE_CRC, 2))
+	uint16_t crc = 0xFFFF;
+	for (uint16_t i = 0; i < len; i++)
+		if ((uint16_t)(i - EE_CRC) >= 2)
+			crc = crc16_byte(crc, rd(i));
+	if (crc != rd16(EE_CRC))
 		return STORE_CRC;
 
 	/* The CRC is right; now the fields. m must be 0, 128 or 256, equal
@@ -235,7 +238,7 @@ MS_NOINLINE static uint8_t check_fields(void)
 		    (sa->flags & (uint8_t)~(SA_ESN | SA_UDP_ENCAP)))
 			return (uint8_t)(STORE_SA_IN + i);
 	}
-	if (count && store_cfg.sa[0].spi == store_cfg.sa[1].spi)
+	if (count && !memcmp(&store_cfg.sa[0].spi, &store_cfg.sa[1].spi, 4))
 		return STORE_FIELD;
 	return STORE_OK;
 }
@@ -421,39 +424,32 @@ int store_fresh_state(uint32_t serial_floor, uint32_t time_floor)
 }
 
 /*
- * Set the state counter *f to v + CONFIG_RESERVE_BLOCK (saturating at
- * 2^32-1) and commit: 0, or -1 (the write failed; store_commit put *f
- * back). One copy for the nonce, the outbound reservation and the
- * inbound floor.
+ * The reservation rule for counter value v under the reservation *f: 0
+ * if v may be used (v < *f), else *f is first set to v +
+ * CONFIG_RESERVE_BLOCK (saturating at 2^32-1) and committed: 0, or -1
+ * (exhausted: v is 2^32-1; or the write failed, and store_commit put *f
+ * back). With floor set, the inbound floor's rule instead: 0 if v <= *f,
+ * else the same raise (never exhausted). One copy for the nonce, the
+ * outbound reservation and the inbound floor.
  */
-static __attribute__((noinline)) int reserve(uint32_t *f, uint32_t v)
+MS_NOINLINE static int take(uint32_t *f, uint32_t v, uint8_t floor)
 {
+	if (v < *f || (floor && v == *f))
+		return 0;
+	if (!floor && v == 0xFFFFFFFFUL)
+		return -1;
 	v += CONFIG_RESERVE_BLOCK;
 	*f = v < CONFIG_RESERVE_BLOCK ? 0xFFFFFFFFUL : v;
 	return store_commit();
-}
-
-/*
- * The reservation rule for counter value v under the reservation *f: 0
- * if v may be used (v < *f, raising *f by one block first when needed),
- * -1 if not (exhausted: *f saturates at 2^32-1; or the write failed).
- */
-static int take(uint32_t *f, uint32_t v)
-{
-	if (v < *f)
-		return 0;
-	if (v == 0xFFFFFFFFUL)
-		return -1;
-	return reserve(f, v);
 }
 
 uint32_t store_nonce_next;
 
 int store_nonce_take(uint32_t v)
 {
-	if (!store_provisioned() || v != store_nonce_next || take(&store_st.nonce_reserved, v))
+	if (!store_provisioned() || v != store_nonce_next || take(&store_st.nonce_reserved, v, 0))
 		return -1;
-	store_nonce_next = v + 1;
+	ms_inc32(&store_nonce_next);
 	return 0;
 }
 
@@ -485,19 +481,17 @@ uint8_t store_init(void)
 	(void)store_commit(); /* (and puts the old count back) */
 #if CONFIG_MSSL || CONFIG_PROV_SERIAL
 	/* Nonce values below the stored reservation may have been used. */
-	store_nonce_next = store_st.nonce_reserved;
+	memcpy(&store_nonce_next, &store_st.nonce_reserved, 4);
 #endif
 	return STORE_OK;
 }
 
 int store_out_seq(uint32_t seq)
 {
-	return take(&store_st.esp_out_reserved, seq);
+	return take(&store_st.esp_out_reserved, seq, 0);
 }
 
 int store_in_floor(uint32_t seq)
 {
-	if (seq <= store_st.esp_in_floor)
-		return 0;
-	return reserve(&store_st.esp_in_floor, seq);
+	return take(&store_st.esp_in_floor, seq, 1);
 }
