@@ -18,10 +18,9 @@
 uint8_t store_reason = STORE_BLANK;
 struct store_config store_cfg;
 struct store_state store_st;
-static uint8_t cur_slot; /* index of the current state slot */
+static uint16_t cur_slot; /* EEPROM address of the current state slot */
 
 #define STATE_BASE ((uint16_t)(STORE_EE_SIZE - EE_STATE_SIZE))
-#define slot_addr(s) ((uint16_t)(STATE_BASE + (uint16_t)(s) * EE_SLOT_SIZE))
 
 /* Serial provisioning checks a staged config (store_check_staged) only
  * where it can stage one. */
@@ -64,6 +63,12 @@ static uint8_t rd(uint16_t addr)
 
 uint8_t store_rd(uint16_t addr) { return rd(addr); }
 
+/* The big-endian 16-bit value at addr. */
+static uint16_t rd16(uint16_t addr)
+{
+	return (uint16_t)((uint16_t)rd(addr) << 8 | rd((uint16_t)(addr + 1)));
+}
+
 /*
  * CRC-16 of the n EEPROM bytes at addr, going on from crc. A CRC-16/
  * CCITT-FALSE (no reflection, no final XOR) taken on over the stored
@@ -86,7 +91,11 @@ MS_NOINLINE static uint8_t diff(uint16_t addr, uint16_t n, const uint8_t *p, uin
 		acc |= (uint8_t)(rd(addr++) ^ (p ? *p++ : x));
 	return acc;
 }
-#define or_ee(addr, n) diff(addr, n, NULL, 0)
+/* 0 if the n EEPROM bytes at addr are all zero. */
+MS_NOINLINE static uint8_t or_ee(uint16_t addr, uint8_t n)
+{
+	return diff(addr, n, NULL, 0);
+}
 
 /*
  * Copy n EEPROM bytes at addr to d: the first n32 bytes are big-endian
@@ -95,7 +104,7 @@ MS_NOINLINE static uint8_t diff(uint16_t addr, uint16_t n, const uint8_t *p, uin
  * bytes land reversed: byte i goes to i ^ 3 (32-bit) or i ^ 1 (16-bit).
  */
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "store.c: load and slot_put assume a little-endian CPU"
+#error "store.c: load and store_commit assume a little-endian CPU"
 #endif
 static void load(uint16_t addr, void *d, uint8_t n, uint8_t n32, uint8_t m)
 {
@@ -172,10 +181,11 @@ uint8_t store_blank(void)
 
 /*
  * The config's checks (read through rd), in this order: magic, version,
- * length, CRC, fields (as pkg/provision.Parse does), SAs. Fills
- * store_cfg (cleared first). The config is read from the EEPROM field by
- * field, not copied to RAM: it holds the master key, and 64 bytes on the
- * stack under provisioning's frames are more than the ATmega168 has.
+ * length, CRC, fields (as pkg/provision.Parse does), SAs. Fills every
+ * field of store_cfg on success (store_init clears it on a failure). The
+ * config is read from the EEPROM field by field, not copied to RAM: it
+ * holds the master key, and 64 bytes on the stack under provisioning's
+ * frames are more than the ATmega168 has.
  */
 #if CONFIG_BOOTSTRAP
 #define CFG_KNOWN (CFG_GROUP | CFG_ISSUER | CFG_CLEAR_ICMP | CFG_SEAL_OK | CFG_BOOTSTRAP)
@@ -189,15 +199,8 @@ typedef char store_cfg_layout[offsetof(struct store_config, addr) == 4 &&
                               offsetof(struct store_sa, suite) == EE_SA_SUITE &&
                               offsetof(struct store_sa, flags) == EE_SA_FLAGS ? 1 : -1];
 
-/* The big-endian 16-bit value at addr. */
-static uint16_t rd16(uint16_t addr)
-{
-	return (uint16_t)((uint16_t)rd(addr) << 8 | rd((uint16_t)(addr + 1)));
-}
-
 MS_NOINLINE static uint8_t check_fields(void)
 {
-	memset(&store_cfg, 0, sizeof store_cfg);
 	if (rd16(EE_MAGIC) != 0x4D45) /* "ME" */
 		return STORE_MAGIC;
 	if (rd(EE_VERSION) != 1)
@@ -224,18 +227,21 @@ MS_NOINLINE static uint8_t check_fields(void)
 	if (!count)
 		bad |= or_ee(EE_SA0, 2 * EE_SA_SIZE);
 	load(EE_DEVICE_ID, &store_cfg, 12, 4, 0);
-	if (bad || store_cfg.device_id == 0 ||
+	if (bad || !or_ee(EE_DEVICE_ID, 4) ||
 	    rd16(EE_MODULUS_LEN) != m || (m & (uint16_t)~0x180) || m == 0x180 ||
-	    !(flags & CFG_ISSUER) != !m)
+	    (flags & CFG_ISSUER ? !m : m))
 		return STORE_FIELD;
 	store_cfg.flags = flags;
 	store_cfg.sa_count = count;
 	store_cfg.len = len;
-	for (uint8_t i = 0; i < count; i++) {
+	/* Without SAs their slots are zero (checked above): loading them
+	 * clears store_cfg.sa. */
+	for (uint8_t i = 0; i < 2; i++) {
 		struct store_sa *sa = &store_cfg.sa[i];
-		load(store_sa_addr(i, 0), sa, 6, 4, 0);
-		if (sa->spi == 0 || !suite_ok(sa->suite) ||
-		    (sa->flags & (uint8_t)~(SA_ESN | SA_UDP_ENCAP)))
+		uint16_t a = store_sa_addr(i, 0);
+		load(a, sa, 6, 4, 0);
+		if (count && (!or_ee(a, 4) || !suite_ok(sa->suite) ||
+		              (sa->flags & (uint8_t)~(SA_ESN | SA_UDP_ENCAP))))
 			return (uint8_t)(STORE_SA_IN + i);
 	}
 	if (count && !memcmp(&store_cfg.sa[0].spi, &store_cfg.sa[1].spi, 4))
@@ -246,7 +252,7 @@ MS_NOINLINE static uint8_t check_fields(void)
 /*
  * A state's fields, generation to boot count, are its first members in
  * slot order with the slot's widths (six 32-bit, three 16-bit) and no
- * padding: load(slot, &store_st, 30, 24, 1) reads a slot; slot_put
+ * padding: load(slot, &store_st, 30, 24, 1) reads a slot; store_commit
  * converts back.
  */
 #define SLOT_FIELDS 30 /* bytes of fields; the CRC follows */
@@ -254,9 +260,9 @@ typedef char store_st_layout[offsetof(struct store_state, time_floor) == 20 &&
                              offsetof(struct store_state, settings) == 24 &&
                              offsetof(struct store_state, boot_count) == 28 ? 1 : -1];
 
-static void load_slot(uint8_t s)
+MS_NOINLINE static void load_slot(uint16_t a)
 {
-	load(slot_addr(s), &store_st, SLOT_FIELDS, 24, 1);
+	load(a, &store_st, SLOT_FIELDS, 24, 1);
 }
 
 /*
@@ -268,18 +274,17 @@ static void load_slot(uint8_t s)
  */
 MS_NOINLINE static uint8_t find_slot(void)
 {
-	uint8_t best = 0xFF;
+	uint16_t best = 0;
 	uint32_t top = 0, gen;
-	for (uint8_t s = 0; s < EE_SLOTS; s++) {
-		uint16_t a = slot_addr(s);
+	for (uint16_t a = STATE_BASE; a != STORE_EE_SIZE; a = (uint16_t)(a + EE_SLOT_SIZE)) {
 		load(a, &gen, 4, 4, 0);
 		if (++gen <= top || crc_ee(0xFFFF, a, EE_SLOT_SIZE))
 			continue;
 		top = gen;
-		best = s;
+		best = a;
 	}
 	cur_slot = best;
-	if (best == 0xFF)
+	if (!best)
 		return 1;
 	load_slot(best);
 	return 0;
@@ -288,7 +293,7 @@ MS_NOINLINE static uint8_t find_slot(void)
 int store_commit(void)
 {
 	uint8_t rec[EE_SLOT_SIZE];
-	uint8_t next = (uint8_t)(cur_slot + 1 == EE_SLOTS ? 0 : cur_slot + 1);
+	uint16_t next = (uint16_t)(cur_slot + EE_SLOT_SIZE);
 	const uint8_t *st = (const uint8_t *)&store_st;
 
 	/* 0xFFFFFFFF means "erased": never write it */
@@ -297,7 +302,9 @@ int store_commit(void)
 		for (uint8_t i = 0; i < SLOT_FIELDS; i++)
 			rec[i] = st[(uint8_t)(i ^ (i < 24 ? 3 : 1))];
 		net_put16(rec + SLOT_FIELDS, crc16_ccitt(rec, SLOT_FIELDS));
-		if (put(slot_addr(next), rec, EE_SLOT_SIZE) == 0) {
+		if (next == STORE_EE_SIZE)
+			next = STATE_BASE;
+		if (put(next, rec, EE_SLOT_SIZE) == 0) {
 			cur_slot = next;
 			return 0;
 		}
@@ -419,7 +426,7 @@ int store_fresh_state(uint32_t serial_floor, uint32_t time_floor)
 	memset(&store_st, 0, sizeof store_st);
 	store_st.serial_floor = serial_floor;
 	store_st.time_floor = time_floor;
-	cur_slot = EE_SLOTS - 1; /* so that the record goes to slot 0, generation 1 */
+	cur_slot = STORE_EE_SIZE - EE_SLOT_SIZE; /* so that the record goes to slot 0, generation 1 */
 	return store_commit();
 }
 
