@@ -18,7 +18,7 @@
 uint8_t store_reason = STORE_BLANK;
 struct store_config store_cfg;
 struct store_state store_st;
-static uint16_t cur_slot; /* EEPROM address of the current state slot */
+static uint8_t cur_slot; /* the current state slot: its offset in the state area */
 
 #define STATE_BASE ((uint16_t)(STORE_EE_SIZE - EE_STATE_SIZE))
 
@@ -45,18 +45,20 @@ uint16_t crc16_ccitt(const uint8_t *p, size_t n)
 /*
  * One EEPROM byte. While a staged config is checked (store_check_staged
  * only: nothing else runs then), the config's bytes [0, stage_len) come
- * from the staging area at stage_base and the rest from the config area
- * (the unchanged tail); stage_len is 0 at every other time.
+ * from the staging area (ending at STORE_STAGE_END) and the rest from
+ * the config area (the unchanged tail); stage_len is 0 at every other
+ * time.
  */
 #if STORE_STAGING
-static uint16_t stage_base, stage_len;
+static uint16_t stage_len;
 #endif
 
 static uint8_t rd(uint16_t addr)
 {
 #if STORE_STAGING
-	if (addr < stage_len)
-		addr = (uint16_t)(addr + stage_base);
+	uint16_t s = stage_len;
+	if (addr < s)
+		addr = (uint16_t)(addr + STORE_STAGE_END - s);
 #endif
 	return MS_APP(ee_read)(addr);
 }
@@ -182,7 +184,7 @@ uint8_t store_blank(void)
 /*
  * The config's checks (read through rd), in this order: magic, version,
  * length, CRC, fields (as pkg/provision.Parse does), SAs. Fills every
- * field of store_cfg on success (store_init clears it on a failure). The
+ * field of *c on success (store_init clears store_cfg on a failure). The
  * config is read from the EEPROM field by field, not copied to RAM: it
  * holds the master key, and 64 bytes on the stack under provisioning's
  * frames are more than the ATmega168 has.
@@ -199,7 +201,7 @@ typedef char store_cfg_layout[offsetof(struct store_config, addr) == 4 &&
                               offsetof(struct store_sa, suite) == EE_SA_SUITE &&
                               offsetof(struct store_sa, flags) == EE_SA_FLAGS ? 1 : -1];
 
-MS_NOINLINE static uint8_t check_fields(void)
+MS_NOINLINE static uint8_t check_fields(struct store_config *c)
 {
 	if (rd16(EE_MAGIC) != 0x4D45) /* "ME" */
 		return STORE_MAGIC;
@@ -226,25 +228,25 @@ MS_NOINLINE static uint8_t check_fields(void)
 		bad |= or_ee(EE_GROUP_ID, EE_MODULUS_LEN - EE_GROUP_ID);
 	if (!count)
 		bad |= or_ee(EE_SA0, 2 * EE_SA_SIZE);
-	load(EE_DEVICE_ID, &store_cfg, 12, 4, 0);
+	load(EE_DEVICE_ID, c, 12, 4, 0);
 	if (bad || !or_ee(EE_DEVICE_ID, 4) ||
 	    rd16(EE_MODULUS_LEN) != m || (m & (uint16_t)~0x180) || m == 0x180 ||
 	    (flags & CFG_ISSUER ? !m : m))
 		return STORE_FIELD;
-	store_cfg.flags = flags;
-	store_cfg.sa_count = count;
-	store_cfg.len = len;
+	c->flags = flags;
+	c->sa_count = count;
+	c->len = len;
 	/* Without SAs their slots are zero (checked above): loading them
-	 * clears store_cfg.sa. */
+	 * clears c->sa. */
 	for (uint8_t i = 0; i < 2; i++) {
-		struct store_sa *sa = &store_cfg.sa[i];
+		struct store_sa *sa = &c->sa[i];
 		uint16_t a = store_sa_addr(i, 0);
 		load(a, sa, 6, 4, 0);
 		if (count && (!or_ee(a, 4) || !suite_ok(sa->suite) ||
 		              (sa->flags & (uint8_t)~(SA_ESN | SA_UDP_ENCAP))))
 			return (uint8_t)(STORE_SA_IN + i);
 	}
-	if (count && !memcmp(&store_cfg.sa[0].spi, &store_cfg.sa[1].spi, 4))
+	if (count && !memcmp(&c->sa[0].spi, &c->sa[1].spi, 4))
 		return STORE_FIELD;
 	return STORE_OK;
 }
@@ -260,9 +262,9 @@ typedef char store_st_layout[offsetof(struct store_state, time_floor) == 20 &&
                              offsetof(struct store_state, settings) == 24 &&
                              offsetof(struct store_state, boot_count) == 28 ? 1 : -1];
 
-MS_NOINLINE static void load_slot(uint16_t a)
+MS_NOINLINE static void load_slot(uint8_t o)
 {
-	load(a, &store_st, SLOT_FIELDS, 24, 1);
+	load((uint16_t)(STATE_BASE + o), &store_st, SLOT_FIELDS, 24, 1);
 }
 
 /*
@@ -274,18 +276,19 @@ MS_NOINLINE static void load_slot(uint16_t a)
  */
 MS_NOINLINE static uint8_t find_slot(void)
 {
-	uint16_t best = 0;
+	uint8_t best = 0xFF;
 	uint32_t top = 0, gen;
-	for (uint16_t a = STATE_BASE; a != STORE_EE_SIZE; a = (uint16_t)(a + EE_SLOT_SIZE)) {
+	for (uint8_t o = 0; o < EE_STATE_SIZE; o = (uint8_t)(o + EE_SLOT_SIZE)) {
+		uint16_t a = (uint16_t)(STATE_BASE + o);
 		load(a, &gen, 4, 4, 0);
 		if (++gen <= top || crc_ee(0xFFFF, a, EE_SLOT_SIZE))
 			continue;
 		top = gen;
-		best = a;
+		best = o;
 	}
-	cur_slot = best;
-	if (!best)
+	if (best == 0xFF)
 		return 1;
+	cur_slot = best;
 	load_slot(best);
 	return 0;
 }
@@ -293,7 +296,7 @@ MS_NOINLINE static uint8_t find_slot(void)
 int store_commit(void)
 {
 	uint8_t rec[EE_SLOT_SIZE];
-	uint16_t next = (uint16_t)(cur_slot + EE_SLOT_SIZE);
+	uint8_t next = (uint8_t)(cur_slot + EE_SLOT_SIZE);
 	const uint8_t *st = (const uint8_t *)&store_st;
 
 	/* 0xFFFFFFFF means "erased": never write it */
@@ -302,9 +305,9 @@ int store_commit(void)
 		for (uint8_t i = 0; i < SLOT_FIELDS; i++)
 			rec[i] = st[(uint8_t)(i ^ (i < 24 ? 3 : 1))];
 		net_put16(rec + SLOT_FIELDS, crc16_ccitt(rec, SLOT_FIELDS));
-		if (next == STORE_EE_SIZE)
-			next = STATE_BASE;
-		if (put(next, rec, EE_SLOT_SIZE) == 0) {
+		if (next == EE_STATE_SIZE)
+			next = 0;
+		if (put((uint16_t)(STATE_BASE + next), rec, EE_SLOT_SIZE) == 0) {
 			cur_slot = next;
 			return 0;
 		}
@@ -316,13 +319,11 @@ int store_commit(void)
 #if STORE_STAGING
 uint8_t store_check_staged(uint16_t s)
 {
-	struct store_config saved = store_cfg;
-	stage_base = (uint16_t)(STORE_STAGE_END - s);
+	struct store_config c;
 	stage_len = s;
-	uint8_t r = check_fields();
-	uint16_t len = store_cfg.len;
+	uint8_t r = check_fields(&c);
+	uint16_t len = c.len;
 	stage_len = 0;
-	store_cfg = saved;
 	/* The tail [s, len) comes from the config area: it must not overlap
 	 * the staging area or the journal. */
 	if (r == STORE_OK && (len < s || len > STORE_STAGE_END - s))
@@ -370,16 +371,16 @@ static uint16_t staged_crc(uint16_t s)
 MS_NOINLINE static int journal_run(void)
 {
 	const uint16_t J = STORE_JOURNAL;
-	uint32_t gen;
+	uint8_t b[16];
 	uint16_t s = rd16(J + J_S);
-	if (find_slot() || rd16(J) != 0x4D4A /* "MJ" */ || crc_ee(0xFFFF, J, STORE_JOURNAL_SIZE))
+	if (find_slot())
 		return 1;
-	load(J + J_GEN, &gen, 4, 4, 0);
-	if (gen != store_st.generation || s == 0 || s > STORE_STAGE_MAX ||
+	net_put32(b, store_st.generation);
+	if (rd16(J) != 0x4D4A /* "MJ" */ || crc_ee(0xFFFF, J, STORE_JOURNAL_SIZE) ||
+	    diff(J + J_GEN, 4, b, 0) || s == 0 || s > STORE_STAGE_MAX ||
 	    crc_ee(staged_crc(s), J + J_CRC_STAGED, 2))
 		return 1;
 
-	uint8_t b[16];
 	int bad = 0;
 	for (uint16_t i = 0; i < s && !bad; i = (uint16_t)(i + sizeof b)) {
 		uint8_t k = (uint8_t)(s - i < 16 ? s - i : 16);
@@ -405,10 +406,10 @@ int store_journal_commit(uint16_t s, const struct store_state *ns)
 	j[1] = 'J';
 	net_put16(j + J_S, s);
 	net_put16(j + J_CRC_STAGED, staged_crc(s));
-	net_put32(j + J_IN_FLOOR, ns->esp_in_floor);
-	net_put32(j + J_OUT_RESERVED, ns->esp_out_reserved);
+	net_put32s(j + J_IN_FLOOR, &ns->esp_in_floor, 1);
+	net_put32s(j + J_OUT_RESERVED, &ns->esp_out_reserved, 1);
 	net_put32s(j + J_SERIAL_FLOOR, &ns->serial_floor, 2);
-	net_put32(j + J_GEN, store_st.generation);
+	net_put32s(j + J_GEN, &store_st.generation, 1);
 	net_put16(j + J_CRC, crc16_ccitt(j, J_CRC));
 	if (store_write(STORE_JOURNAL, j, sizeof j))
 		return -1; /* a torn record fails its CRC: the old config stays */
@@ -426,7 +427,7 @@ int store_fresh_state(uint32_t serial_floor, uint32_t time_floor)
 	memset(&store_st, 0, sizeof store_st);
 	store_st.serial_floor = serial_floor;
 	store_st.time_floor = time_floor;
-	cur_slot = STORE_EE_SIZE - EE_SLOT_SIZE; /* so that the record goes to slot 0, generation 1 */
+	cur_slot = EE_STATE_SIZE - EE_SLOT_SIZE; /* so that the record goes to slot 0, generation 1 */
 	return store_commit();
 }
 
@@ -472,7 +473,7 @@ uint8_t store_init(void)
 	{
 		r = STORE_BLANK;
 		if (!store_blank()) {
-			r = check_fields();
+			r = check_fields(&store_cfg);
 			if (r == STORE_OK && find_slot()) /* sets every field of store_st */
 				r = STORE_NO_STATE;
 		}
