@@ -4,7 +4,10 @@
  * Everything is read straight from the EEPROM a byte at a time (rd):
  * the config's checks, the slots' CRCs and the journal record need no
  * RAM copy; a few helpers (crc_ee, diff, load, put) do every block
- * access, for the config, the slots and the journal alike.
+ * access, for the config, the slots and the journal alike. A CRC is
+ * checked by taking it on over the stored CRC (crc_ee), a slot is found
+ * in one pass, and the 32-bit counters go through one routine (take):
+ * AVR code for 32-bit arithmetic is large.
  */
 #include <string.h>
 
@@ -85,7 +88,8 @@ static uint16_t crc_ee(uint16_t crc, uint16_t addr, uint16_t n)
 }
 
 /* 0 if the n EEPROM bytes at addr equal those at p (in RAM), or all
- * equal x when p is NULL; non-zero if any differs. */
+ * equal x when p is NULL; non-zero if any differs. The read-back of
+ * every write, the zero checks and store_blank. */
 MS_NOINLINE static uint8_t diff(uint16_t addr, uint16_t n, const uint8_t *p, uint8_t x)
 {
 	uint8_t acc = 0;
@@ -135,13 +139,13 @@ MS_NOINLINE static uint8_t put(uint16_t addr, const uint8_t *src, uint8_t n)
 
 int store_write(uint16_t addr, const uint8_t *src, uint16_t n)
 {
-	while (n) {
-		uint8_t k = (uint8_t)(n < 16 ? n : 16);
+	for (uint8_t k = 16; n; n = (uint16_t)(n - k)) {
+		if (n < 16)
+			k = (uint8_t)n;
 		if (put(addr, src, k))
 			return -1;
 		addr = (uint16_t)(addr + k);
 		src += k;
-		n = (uint16_t)(n - k);
 	}
 	return 0;
 }
@@ -270,9 +274,9 @@ MS_NOINLINE static void load_slot(uint8_t o)
 /*
  * The current state slot: the highest generation (not 0xFFFFFFFF: an
  * erased slot) with a good CRC, the first of equals. 0 if found (store_st,
- * cur_slot set), non-zero if none. One pass, the CRCs taken from the
- * EEPROM; generations are compared plus one, so that an erased slot's
- * comes out 0 and never wins.
+ * cur_slot set), non-zero if none (cur_slot unchanged: always a slot).
+ * One pass, the CRCs taken from the EEPROM; generations are compared plus
+ * one, so that an erased slot's comes out 0 and never wins.
  */
 MS_NOINLINE static uint8_t find_slot(void)
 {
@@ -281,9 +285,10 @@ MS_NOINLINE static uint8_t find_slot(void)
 	for (uint8_t o = 0; o < EE_STATE_SIZE; o = (uint8_t)(o + EE_SLOT_SIZE)) {
 		uint16_t a = (uint16_t)(STATE_BASE + o);
 		load(a, &gen, 4, 4, 0);
-		if (++gen <= top || crc_ee(0xFFFF, a, EE_SLOT_SIZE))
+		uint32_t g = gen + 1;
+		if (g <= top || crc_ee(0xFFFF, a, EE_SLOT_SIZE))
 			continue;
-		top = gen;
+		top = g;
 		best = o;
 	}
 	if (best == 0xFF)
