@@ -1,5 +1,13 @@
 /*
  * store.c - EEPROM config and state slots (see store.h, docs/eeprom.md).
+ *
+ * Everything is read straight from the EEPROM a byte at a time (rd):
+ * the config's checks, the slots' CRCs and the journal record need no
+ * RAM copy; a few helpers (crc_ee, diff, load, put) do every block
+ * access, for the config, the slots and the journal alike. A CRC is
+ * checked by taking it on over the stored CRC (crc_ee), a slot is found
+ * in one pass, and the 32-bit counters go through one routine (take):
+ * AVR code for 32-bit arithmetic is large.
  */
 #include <string.h>
 
@@ -13,9 +21,13 @@
 uint8_t store_reason = STORE_BLANK;
 struct store_config store_cfg;
 struct store_state store_st;
-static uint8_t cur_slot; /* index of the current state slot */
+static uint8_t cur_slot; /* the current state slot: its offset in the state area */
 
 #define STATE_BASE ((uint16_t)(STORE_EE_SIZE - EE_STATE_SIZE))
+
+/* Serial provisioning checks a staged config (store_check_staged) only
+ * where it can stage one. */
+#define STORE_STAGING (CONFIG_PROV_SERIAL && STORE_CAN_STAGE)
 
 uint16_t crc16_byte(uint16_t crc, uint8_t b)
 {
@@ -25,46 +37,117 @@ uint16_t crc16_byte(uint16_t crc, uint8_t b)
 	return crc;
 }
 
-static uint8_t rd(uint16_t addr)
+uint16_t crc16_ccitt(const uint8_t *p, size_t n)
 {
-	return MS_APP(ee_read)(addr);
+	uint16_t crc = 0xFFFF;
+	while (n--)
+		crc = crc16_byte(crc, *p++);
+	return crc;
 }
 
-void store_read(uint16_t addr, uint8_t *dst, uint8_t n)
+/*
+ * One EEPROM byte. While a staged config is checked (store_check_staged
+ * only: nothing else runs then), the config's bytes [0, stage_len) come
+ * from the staging area (ending at STORE_STAGE_END) and the rest from
+ * the config area (the unchanged tail); stage_len is 0 at every other
+ * time.
+ */
+#if STORE_STAGING
+static uint16_t stage_len;
+#endif
+
+static uint8_t rd(uint16_t addr)
 {
-	while (n--)
-		*dst++ = rd(addr++);
+#if STORE_STAGING
+	uint16_t s = stage_len;
+	if (addr < s)
+		addr = (uint16_t)(addr + STORE_STAGE_END - s);
+#endif
+	return MS_APP(ee_read)(addr);
 }
 
 uint8_t store_rd(uint16_t addr) { return rd(addr); }
 
-/*
- * The config being checked: normally the config area itself; while a
- * staged config is checked (store_check_staged, serial provisioning
- * only), its first stage_len bytes come from the staging area at
- * stage_base and the rest from the config area (the unchanged tail).
- */
-#if CONFIG_PROV_SERIAL
-static uint16_t stage_base, stage_len;
-
-static uint8_t crd(uint16_t i)
+/* The big-endian 16-bit value at addr. */
+static uint16_t rd16(uint16_t addr)
 {
-	return i < stage_len ? rd((uint16_t)(stage_base + i)) : rd(i);
+	return (uint16_t)((uint16_t)rd(addr) << 8 | rd((uint16_t)(addr + 1)));
 }
-#else
-#define crd rd
-#endif
 
-static void cread(uint16_t addr, uint8_t *dst, uint8_t n)
+/*
+ * CRC-16 of the n EEPROM bytes at addr, going on from crc. A CRC-16/
+ * CCITT-FALSE (no reflection, no final XOR) taken on over the stored
+ * big-endian CRC comes out 0 exactly when that CRC is right: the checks
+ * compare nothing else.
+ */
+static uint16_t crc_ee(uint16_t crc, uint16_t addr, uint16_t n)
 {
 	while (n--)
-		*dst++ = crd(addr++);
+		crc = crc16_byte(crc, rd(addr++));
+	return crc;
 }
 
-/* Write n bytes and wait until the EEPROM has taken them. */
-MS_NOINLINE static void wr(uint16_t addr, const uint8_t *src, uint8_t n)
+/* 0 if the n EEPROM bytes at addr equal those at p (in RAM), or all
+ * equal x when p is NULL; non-zero if any differs. The read-back of
+ * every write, the zero checks and store_blank. */
+MS_NOINLINE static uint8_t diff(uint16_t addr, uint16_t n, const uint8_t *p, uint8_t x)
+{
+	uint8_t acc = 0;
+	while (n--)
+		acc |= (uint8_t)(rd(addr++) ^ (p ? *p++ : x));
+	return acc;
+}
+/* 0 if the n EEPROM bytes at addr are all zero. */
+MS_NOINLINE static uint8_t or_ee(uint16_t addr, uint8_t n)
+{
+	return diff(addr, n, NULL, 0);
+}
+
+/*
+ * Copy n EEPROM bytes at addr to d: the first n32 bytes are big-endian
+ * 32-bit fields, the rest are 16-bit ones (m = 1) or bytes (m = 0). The
+ * CPU is little-endian (AVR and the hosts the tests run on), so a field's
+ * bytes land reversed: byte i goes to i ^ 3 (32-bit) or i ^ 1 (16-bit).
+ */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "store.c: load and store_commit assume a little-endian CPU"
+#endif
+static void load(uint16_t addr, void *d, uint8_t n, uint8_t n32, uint8_t m)
+{
+	uint8_t *p = d;
+	for (uint8_t i = 0; i < n; i++)
+		p[(uint8_t)(i ^ (i < n32 ? 3 : m))] = rd(addr++);
+}
+
+void store_read(uint16_t addr, uint8_t *dst, uint8_t n)
+{
+	load(addr, dst, n, 0, 0);
+}
+
+void store_master_key(uint8_t k[16])
+{
+	store_read(EE_MASTER_KEY, k, 16);
+}
+
+/* Write n bytes with one ee_write call (the EEPROM has them when it
+ * returns) and read them back: 0, or -1 if they differ. */
+MS_NOINLINE static uint8_t put(uint16_t addr, const uint8_t *src, uint8_t n)
 {
 	MS_APP(ee_write)(addr, src, n);
+	return diff(addr, n, src, 0);
+}
+
+int store_write(uint16_t addr, const uint8_t *src, uint16_t n)
+{
+	for (uint8_t k = 16; n; n = (uint16_t)(n - k)) {
+		if (n < 16)
+			k = (uint8_t)n;
+		if (put(addr, src, k))
+			return -1;
+		addr = (uint16_t)(addr + k);
+		src += k;
+	}
+	return 0;
 }
 
 #if defined(__AVR__)
@@ -82,211 +165,185 @@ void ms_eeprom_write(uint16_t addr, const uint8_t *src, uint8_t n)
 }
 #endif
 
-#define be16 net_be16
-#define be32 net_be32
-#define put16 net_put16
-#define put32 net_put32
-
-/* 1 if the n config bytes at addr are all zero. */
-static uint8_t zero(uint16_t addr, uint16_t n)
-{
-	uint8_t acc = 0;
-	while (n--)
-		acc |= crd(addr++);
-	return acc == 0;
-}
-
 uint8_t store_suites(void)
 {
-	uint8_t s = 0;
-#if CONFIG_ESP_CCM8
-	s |= 1u << (SUITE_CCM8 - 1);
-#endif
-#if CONFIG_ESP_CTR_SHA256
-	s |= 1u << (SUITE_CTR_SHA256 - 1);
-#endif
-#if CONFIG_ESP_CBC_MD5
-	s |= 1u << (SUITE_CBC_MD5 - 1);
-#endif
-	return s;
+	return (uint8_t)((CONFIG_ESP_CCM8 ? 1u << (SUITE_CCM8 - 1) : 0) |
+	                 (CONFIG_ESP_CTR_SHA256 ? 1u << (SUITE_CTR_SHA256 - 1) : 0) |
+	                 (CONFIG_ESP_CBC_MD5 ? 1u << (SUITE_CBC_MD5 - 1) : 0));
 }
 
-/* Parse SA slot i; 0 if the firmware can use it. */
-static int load_sa(uint8_t i)
+/* 1 if esp.Suite s is built in (constants: no shift by a variable). */
+static uint8_t suite_ok(uint8_t s)
 {
-	struct store_sa *sa = &store_cfg.sa[i];
-	uint8_t h[6];
-	cread(store_sa_addr(i, 0), h, sizeof h);
-	sa->spi = be32(h + EE_SA_SPI);
-	sa->suite = h[EE_SA_SUITE];
-	sa->flags = h[EE_SA_FLAGS];
-	if (sa->spi == 0 || sa->suite == 0 || sa->suite > 8 ||
-	    !((store_suites() >> (sa->suite - 1)) & 1) ||
-	    (sa->flags & (uint8_t)~(SA_ESN | SA_UDP_ENCAP)))
-		return -1;
-	return 0;
-}
-
-/*
- * A state's fields, generation to boot count, are its first members in
- * slot order with the slot's widths (six 32-bit, three 16-bit) and no
- * padding; the slot holds them big-endian, the struct in the CPU's
- * little-endian order (AVR and the hosts the tests run on), so one byte
- * loop converts either way: slot_swap reverses each field's bytes.
- */
-#define SLOT_FIELDS 30 /* bytes of fields; the CRC follows */
-typedef char store_st_layout[offsetof(struct store_state, time_floor) == 20 &&
-                             offsetof(struct store_state, settings) == 24 &&
-                             offsetof(struct store_state, boot_count) == 28 ? 1 : -1];
-#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "store.c: slot_swap assumes a little-endian CPU"
-#endif
-
-static void slot_swap(uint8_t *d, const uint8_t *s)
-{
-	for (uint8_t i = 0, w = 4; i < SLOT_FIELDS; i = (uint8_t)(i + w)) {
-		if (i == 24)
-			w = 2;
-		for (uint8_t k = 0; k < w; k++)
-			d[i + k] = s[i + w - 1 - k];
-	}
-}
-
-uint16_t crc16_ccitt(const uint8_t *p, size_t n)
-{
-	uint16_t crc = 0xFFFF;
-	while (n--)
-		crc = crc16_byte(crc, *p++);
-	return crc;
+	return (CONFIG_ESP_CCM8 && s == SUITE_CCM8) ||
+	       (CONFIG_ESP_CTR_SHA256 && s == SUITE_CTR_SHA256) ||
+	       (CONFIG_ESP_CBC_MD5 && s == SUITE_CBC_MD5);
 }
 
 uint8_t store_blank(void)
 {
-	uint8_t blank = 0xFF;
-	for (uint16_t i = 0; i < STORE_EE_SIZE; i++)
-		blank &= rd(i);
-	return blank == 0xFF;
+	return !diff(0, STORE_EE_SIZE, NULL, 0xFF);
 }
 
-/* The config's 16-bit field at i (read through crd). */
-static uint16_t crd16(uint16_t i)
-{
-	return (uint16_t)((uint16_t)crd(i) << 8 | crd((uint16_t)(i + 1)));
-}
-
-/* The config's fields (read through crd): magic, version, length, CRC,
- * fields, SAs. Fills store_cfg. The header is read from the EEPROM field
- * by field, not copied to RAM: it holds the master key, and 64 bytes on
- * the stack under provisioning's frames are more than the ATmega168 has. */
+/*
+ * The config's checks (read through rd), in this order: magic, version,
+ * length, CRC, fields (as pkg/provision.Parse does), SAs. Fills every
+ * field of *c on success (store_init clears store_cfg on a failure). The
+ * config is read from the EEPROM field by field, not copied to RAM: it
+ * holds the master key, and 64 bytes on the stack under provisioning's
+ * frames are more than the ATmega168 has.
+ */
 #if CONFIG_BOOTSTRAP
 #define CFG_KNOWN (CFG_GROUP | CFG_ISSUER | CFG_CLEAR_ICMP | CFG_SEAL_OK | CFG_BOOTSTRAP)
 #else
 #define CFG_KNOWN (CFG_GROUP | CFG_ISSUER | CFG_CLEAR_ICMP | CFG_SEAL_OK)
 #endif
+/* load() fills device_id, addr and peer in one go, and an SA's spi,
+ * suite and flags in another: the EEPROM order, without padding. */
+typedef char store_cfg_layout[offsetof(struct store_config, addr) == 4 &&
+                              offsetof(struct store_config, peer) == 8 &&
+                              offsetof(struct store_sa, suite) == EE_SA_SUITE &&
+                              offsetof(struct store_sa, flags) == EE_SA_FLAGS ? 1 : -1];
 
-static uint8_t check_fields(void)
+MS_NOINLINE static uint8_t check_fields(struct store_config *c)
 {
-	uint16_t i, len, crc;
-
-	if (crd(EE_MAGIC) != 'M' || crd(EE_MAGIC + 1) != 'E')
+	if (rd16(EE_MAGIC) != 0x4D45) /* "ME" */
 		return STORE_MAGIC;
-	if (crd(EE_VERSION) != 1)
+	if (rd(EE_VERSION) != 1)
 		return STORE_VERSION;
-	len = crd16(EE_LENGTH);
-	if (len < EE_CONFIG_FIXED || len > STORE_EE_SIZE - EE_STATE_SIZE)
+	uint16_t len = rd16(EE_LENGTH);
+	uint16_t m = (uint16_t)(len - EE_CONFIG_FIXED); /* the modulus length, if right */
+	if (m > STORE_EE_SIZE - EE_STATE_SIZE - EE_CONFIG_FIXED) /* also: len < 192 */
 		return STORE_LENGTH;
-	crc = 0xFFFF;
-	for (i = 0; i < len; i++)
-		if (i != EE_CRC && i != EE_CRC + 1)
-			crc = crc16_byte(crc, crd(i));
-	if (crc != crd16(EE_CRC))
+	/* the CRC covers [0, 6) and [8, L) */
+	uint16_t crc = 0xFFFF;
+	for (uint16_t i = 0; i < len; i++)
+		if ((uint16_t)(i - EE_CRC) >= 2)
+			crc = crc16_byte(crc, rd(i));
+	if (crc != rd16(EE_CRC))
 		return STORE_CRC;
 
-	/* The CRC is right; now the fields, as pkg/provision.Parse does. */
-	uint8_t flags = crd(EE_FLAGS), count = crd(EE_SA_COUNT);
-	uint16_t modlen = crd16(EE_MODULUS_LEN);
-	uint8_t acc = !zero(EE_RESERVED, EE_SA0 - EE_RESERVED);
+	/* The CRC is right; now the fields. m must be 0, 128 or 256, equal
+	 * the length field, and be non-zero exactly with the issuer flag. */
+	uint8_t flags = rd(EE_FLAGS), count = rd(EE_SA_COUNT);
+	uint8_t bad = (uint8_t)((flags & (uint8_t)~CFG_KNOWN) | (count & (uint8_t)~2) |
+	                        or_ee(EE_RESERVED, EE_SA0 - EE_RESERVED));
 	if (!(flags & CFG_GROUP))
-		acc |= !zero(EE_GROUP_ID, 20);
-	store_cfg.device_id = (uint32_t)crd16(EE_DEVICE_ID) << 16 | crd16(EE_DEVICE_ID + 2);
-	if (acc || (flags & (uint8_t)~CFG_KNOWN) ||
-	    store_cfg.device_id == 0 ||
-	    (((flags & CFG_ISSUER) != 0) != (modlen != 0)) ||
-	    (modlen != 0 && modlen != 128 && modlen != 256) ||
-	    len != EE_CONFIG_FIXED + modlen ||
-	    (count != 0 && count != 2) ||
-	    (count == 0 && !zero(EE_SA0, 2 * EE_SA_SIZE)))
+		bad |= or_ee(EE_GROUP_ID, EE_MODULUS_LEN - EE_GROUP_ID);
+	if (!count)
+		bad |= or_ee(EE_SA0, 2 * EE_SA_SIZE);
+	load(EE_DEVICE_ID, c, 12, 4, 0);
+	if (bad || !or_ee(EE_DEVICE_ID, 4) ||
+	    rd16(EE_MODULUS_LEN) != m || (m & (uint16_t)~0x180) || m == 0x180 ||
+	    (flags & CFG_ISSUER ? !m : m))
 		return STORE_FIELD;
-	store_cfg.flags = flags;
-	store_cfg.sa_count = count;
-	store_cfg.len = len;
-	cread(EE_ADDR, store_cfg.addr, 4);
-	cread(EE_PEER, store_cfg.peer, 4);
-	if (count == 2) {
-		if (load_sa(0))
-			return STORE_SA_IN;
-		if (load_sa(1))
-			return STORE_SA_OUT;
-		if (store_cfg.sa[0].spi == store_cfg.sa[1].spi)
-			return STORE_FIELD;
+	c->flags = flags;
+	c->sa_count = count;
+	c->len = len;
+	/* Without SAs their slots are zero (checked above): loading them
+	 * clears c->sa. */
+	for (uint8_t i = 0; i < 2; i++) {
+		struct store_sa *sa = &c->sa[i];
+		uint16_t a = store_sa_addr(i, 0);
+		load(a, sa, 6, 4, 0);
+		if (count && (!or_ee(a, 4) || !suite_ok(sa->suite) ||
+		              (sa->flags & (uint8_t)~(SA_ESN | SA_UDP_ENCAP))))
+			return (uint8_t)(STORE_SA_IN + i);
 	}
+	if (count && !memcmp(&c->sa[0].spi, &c->sa[1].spi, 4))
+		return STORE_FIELD;
 	return STORE_OK;
 }
 
-/* The current state slot: highest generation with a good CRC. 0 if
- * found (store_st, cur_slot set), -1 if none. (Out of line: its slot
- * copy is not in store_init's frame under store_commit.) */
-MS_NOINLINE static int find_slot(void)
+/*
+ * A state's fields, generation to boot count, are its first members in
+ * slot order with the slot's widths (six 32-bit, three 16-bit) and no
+ * padding: load(slot, &store_st, 30, 24, 1) reads a slot; store_commit
+ * converts back.
+ */
+#define SLOT_FIELDS 30 /* bytes of fields; the CRC follows */
+typedef char store_st_layout[offsetof(struct store_state, time_floor) == 20 &&
+                             offsetof(struct store_state, settings) == 24 &&
+                             offsetof(struct store_state, boot_count) == 28 ? 1 : -1];
+
+MS_NOINLINE static void load_slot(uint8_t o)
 {
-	uint8_t rec[EE_SLOT_SIZE], found = 0;
-	for (uint8_t s = 0; s < EE_SLOTS; s++) {
-		store_read((uint16_t)(STATE_BASE + s * EE_SLOT_SIZE), rec, EE_SLOT_SIZE);
-		uint32_t gen = be32(rec);
-		if (gen == 0xFFFFFFFFUL || crc16_ccitt(rec, SLOT_FIELDS) != be16(rec + SLOT_FIELDS))
+	load((uint16_t)(STATE_BASE + o), &store_st, SLOT_FIELDS, 24, 1);
+}
+
+/*
+ * The current state slot: the highest generation (not 0xFFFFFFFF: an
+ * erased slot) with a good CRC, the first of equals. 0 if found (store_st,
+ * cur_slot set), non-zero if none (cur_slot unchanged: always a slot).
+ * One pass, the CRCs taken from the EEPROM; generations are compared plus
+ * one, so that an erased slot's comes out 0 and never wins.
+ */
+MS_NOINLINE static uint8_t find_slot(void)
+{
+	uint8_t best = 0xFF;
+	uint32_t top = 0, gen;
+	for (uint8_t o = 0; o < EE_STATE_SIZE; o = (uint8_t)(o + EE_SLOT_SIZE)) {
+		uint16_t a = (uint16_t)(STATE_BASE + o);
+		load(a, &gen, 4, 4, 0);
+		uint32_t g = gen + 1;
+		if (g <= top || crc_ee(0xFFFF, a, EE_SLOT_SIZE))
 			continue;
-		if (!found || gen > store_st.generation) {
-			slot_swap((uint8_t *)&store_st, rec);
-			cur_slot = s;
-			found = 1;
+		top = g;
+		best = o;
+	}
+	if (best == 0xFF)
+		return 1;
+	cur_slot = best;
+	load_slot(best);
+	return 0;
+}
+
+int store_commit(void)
+{
+	uint8_t rec[EE_SLOT_SIZE];
+	uint8_t next = (uint8_t)(cur_slot + EE_SLOT_SIZE);
+	const uint8_t *st = (const uint8_t *)&store_st;
+
+	/* 0xFFFFFFFF means "erased": never write it */
+	if (store_st.generation < 0xFFFFFFFEUL) {
+		ms_inc32(&store_st.generation);
+		for (uint8_t i = 0; i < SLOT_FIELDS; i++)
+			rec[i] = st[(uint8_t)(i ^ (i < 24 ? 3 : 1))];
+		net_put16(rec + SLOT_FIELDS, crc16_ccitt(rec, SLOT_FIELDS));
+		if (next == EE_STATE_SIZE)
+			next = 0;
+		if (put((uint16_t)(STATE_BASE + next), rec, EE_SLOT_SIZE) == 0) {
+			cur_slot = next;
+			return 0;
 		}
 	}
-	return found ? 0 : -1;
+	load_slot(cur_slot); /* back to the record that stays current */
+	return -1;
 }
 
-static uint8_t check_config(void)
-{
-	if (store_blank())
-		return STORE_BLANK;
-	uint8_t r = check_fields();
-	if (r != STORE_OK)
-		return r;
-	if (find_slot())
-		return STORE_NO_STATE;
-	return STORE_OK;
-}
-
-#if CONFIG_PROV_SERIAL
+#if STORE_STAGING
 uint8_t store_check_staged(uint16_t s)
 {
-	struct store_config saved = store_cfg;
-	stage_base = (uint16_t)(STORE_STAGE_END - s);
+	struct store_config c;
 	stage_len = s;
-	uint8_t r = check_fields();
-	uint16_t len = store_cfg.len;
+	uint8_t r = check_fields(&c);
+	uint16_t len = c.len;
 	stage_len = 0;
-	store_cfg = saved;
 	/* The tail [s, len) comes from the config area: it must not overlap
 	 * the staging area or the journal. */
 	if (r == STORE_OK && (len < s || len > STORE_STAGE_END - s))
 		r = STORE_LENGTH;
 	return r;
 }
-#endif
-
-void store_master_key(uint8_t k[16])
+#elif CONFIG_PROV_SERIAL
+/* Nothing can be staged here (STORE_CAN_STAGE 0: PROV BEGIN refuses
+ * every re-provisioning), so there is no staged config to accept. */
+uint8_t store_check_staged(uint16_t s)
 {
-	store_read(EE_MASTER_KEY, k, 16);
+	(void)s;
+	return STORE_LENGTH;
 }
+#endif
 
 /* ---- the journal (docs/provisioning.md) ------------------------------ */
 
@@ -294,85 +351,56 @@ void store_master_key(uint8_t k[16])
 #define J_CRC_STAGED 4
 #define J_IN_FLOOR 8
 #define J_OUT_RESERVED 12
-#define J_SERIAL_FLOOR 16
-#define J_TIME_FLOOR 20
+#define J_SERIAL_FLOOR 16 /* and the time floor: the order of store_st */
 #define J_GEN 24
 #define J_CRC 30
 
 #if STORE_HAS_JOURNAL
 static uint16_t staged_crc(uint16_t s)
 {
-	uint16_t crc = 0xFFFF;
-	for (uint16_t i = 0; i < s; i++)
-		crc = crc16_byte(crc, rd((uint16_t)(STORE_STAGE_END - s + i)));
-	return crc;
-}
-#endif
-
-int store_write(uint16_t addr, const uint8_t *src, uint16_t n)
-{
-	uint8_t back[16];
-	while (n) {
-		uint8_t k = (uint8_t)(n < sizeof back ? n : sizeof back);
-		wr(addr, src, k);
-		store_read(addr, back, k);
-		if (memcmp(back, src, k) != 0)
-			return -1;
-		addr = (uint16_t)(addr + k);
-		src += k;
-		n = (uint16_t)(n - k);
-	}
-	return 0;
+	return crc_ee(0xFFFF, (uint16_t)(STORE_STAGE_END - s), s);
 }
 
 /*
- * Read the journal; 0 and S in *s if it holds a valid record written
- * against the current state slot (loaded into store_st): a record is
- * bound to the generation it was written against, so once its commit has
- * written the next slot (or any later write has) it is inert, whatever
- * later commits stage or tear.
+ * Finish the commit the journal record holds, if it is valid: read from
+ * the EEPROM, bound to the current state slot's generation (so once its
+ * commit has written the next slot, or any later write has, it is inert,
+ * whatever later commits stage or tear), with its staged bytes intact.
+ * Copy the staged bytes over the config area, then store the record's
+ * counters in the next slot (the rest from the current one), which makes
+ * the record inert. Until that slot is written the record stays valid
+ * and store_init redoes both steps; doing them twice gives the same
+ * bytes. 1 if there is no valid record, 0 done, -1 if the EEPROM did not
+ * take it.
  */
-static int journal_read(uint8_t j[STORE_JOURNAL_SIZE], uint16_t *s)
+MS_NOINLINE static int journal_run(void)
 {
-#if STORE_HAS_JOURNAL
-	store_read(STORE_JOURNAL, j, STORE_JOURNAL_SIZE);
-	*s = be16(j + J_S);
-	if (j[0] != 'M' || j[1] != 'J' || crc16_ccitt(j, J_CRC) != be16(j + J_CRC) ||
-	    find_slot() || be32(j + J_GEN) != store_st.generation ||
-	    *s == 0 || *s > STORE_STAGE_MAX ||
-	    staged_crc(*s) != be16(j + J_CRC_STAGED))
-		return -1;
-	return 0;
-#else
-	(void)j;
-	(void)s;
-	return -1;
-#endif
-}
-
-/*
- * Finish a journalled commit on top of the state slot in store_st (the
- * one the record was written against): copy the staged bytes over the
- * config area, then store the new counters in the next slot, which makes
- * the record inert. Until that slot is written the record stays valid and
- * store_init redoes both steps; doing them twice gives the same bytes.
- */
-static int journal_apply(const uint8_t j[STORE_JOURNAL_SIZE], uint16_t s)
-{
+	const uint16_t J = STORE_JOURNAL;
 	uint8_t b[16];
-	for (uint16_t i = 0; i < s; i = (uint16_t)(i + sizeof b)) {
+	uint16_t s = rd16(J + J_S);
+	if (find_slot())
+		return 1;
+	net_put32(b, store_st.generation);
+	if (rd16(J) != 0x4D4A /* "MJ" */ || crc_ee(0xFFFF, J, STORE_JOURNAL_SIZE) ||
+	    diff(J + J_GEN, 4, b, 0) || s == 0 || s > STORE_STAGE_MAX ||
+	    crc_ee(staged_crc(s), J + J_CRC_STAGED, 2))
+		return 1;
+
+	int bad = 0;
+	for (uint16_t i = 0; i < s && !bad; i = (uint16_t)(i + sizeof b)) {
 		uint8_t k = (uint8_t)(s - i < 16 ? s - i : 16);
 		store_read((uint16_t)(STORE_STAGE_END - s + i), b, k);
-		if (store_write(i, b, k))
-			return -1;
+		bad = put(i, b, k);
 	}
 	wipe(b, sizeof b);
-	store_st.esp_in_floor = be32(j + J_IN_FLOOR);
-	store_st.esp_out_reserved = be32(j + J_OUT_RESERVED);
-	store_st.serial_floor = be32(j + J_SERIAL_FLOOR);
-	store_st.time_floor = be32(j + J_TIME_FLOOR);
+	if (bad)
+		return -1;
+	load(J + J_IN_FLOOR, &store_st.esp_in_floor, 4, 4, 0);
+	load(J + J_OUT_RESERVED, &store_st.esp_out_reserved, 4, 4, 0);
+	load(J + J_SERIAL_FLOOR, &store_st.serial_floor, 8, 8, 0);
 	return store_commit();
 }
+#endif
 
 int store_journal_commit(uint16_t s, const struct store_state *ns)
 {
@@ -381,17 +409,17 @@ int store_journal_commit(uint16_t s, const struct store_state *ns)
 	memset(j, 0, sizeof j);
 	j[0] = 'M';
 	j[1] = 'J';
-	put16(j + J_S, s);
-	put16(j + J_CRC_STAGED, staged_crc(s));
-	put32(j + J_IN_FLOOR, ns->esp_in_floor);
-	put32(j + J_OUT_RESERVED, ns->esp_out_reserved);
-	put32(j + J_SERIAL_FLOOR, ns->serial_floor);
-	put32(j + J_TIME_FLOOR, ns->time_floor);
-	put32(j + J_GEN, store_st.generation);
-	put16(j + J_CRC, crc16_ccitt(j, J_CRC));
+	net_put16(j + J_S, s);
+	net_put16(j + J_CRC_STAGED, staged_crc(s));
+	net_put32s(j + J_IN_FLOOR, &ns->esp_in_floor, 1);
+	net_put32s(j + J_OUT_RESERVED, &ns->esp_out_reserved, 1);
+	net_put32s(j + J_SERIAL_FLOOR, &ns->serial_floor, 2);
+	net_put32s(j + J_GEN, &store_st.generation, 1);
+	net_put16(j + J_CRC, crc16_ccitt(j, J_CRC));
 	if (store_write(STORE_JOURNAL, j, sizeof j))
 		return -1; /* a torn record fails its CRC: the old config stays */
-	return journal_apply(j, s);
+	/* the record just written and read back is valid: run it */
+	return journal_run() ? -1 : 0;
 #else
 	(void)s;
 	(void)ns;
@@ -404,110 +432,79 @@ int store_fresh_state(uint32_t serial_floor, uint32_t time_floor)
 	memset(&store_st, 0, sizeof store_st);
 	store_st.serial_floor = serial_floor;
 	store_st.time_floor = time_floor;
-	cur_slot = EE_SLOTS - 1; /* so that the record goes to slot 0, generation 1 */
+	cur_slot = EE_STATE_SIZE - EE_SLOT_SIZE; /* so that the record goes to slot 0, generation 1 */
 	return store_commit();
 }
 
 /*
- * Set the state counter *f to v + CONFIG_RESERVE_BLOCK (saturating at
- * 2^32-1) and commit: 0, or -1 (the write failed; *f is unchanged). One
- * copy for the nonce, the outbound reservation and the inbound floor.
+ * The reservation rule for counter value v under the reservation *f: 0
+ * if v may be used (v < *f), else *f is first set to v +
+ * CONFIG_RESERVE_BLOCK (saturating at 2^32-1) and committed: 0, or -1
+ * (exhausted: v is 2^32-1; or the write failed, and store_commit put *f
+ * back). With floor set, the inbound floor's rule instead: 0 if v <= *f,
+ * else the same raise (never exhausted). One copy for the nonce, the
+ * outbound reservation and the inbound floor.
  */
-static __attribute__((noinline)) int reserve(uint32_t *f, uint32_t v)
+MS_NOINLINE static int take(uint32_t *f, uint32_t v, uint8_t floor)
 {
-	uint32_t old = *f, n = v + CONFIG_RESERVE_BLOCK;
-	*f = n < v ? 0xFFFFFFFFUL : n;
-	if (store_commit()) {
-		*f = old;
+	if (v < *f || (floor && v == *f))
+		return 0;
+	if (!floor && v == 0xFFFFFFFFUL)
 		return -1;
-	}
-	return 0;
+	v += CONFIG_RESERVE_BLOCK;
+	*f = v < CONFIG_RESERVE_BLOCK ? 0xFFFFFFFFUL : v;
+	return store_commit();
 }
 
 uint32_t store_nonce_next;
 
 int store_nonce_take(uint32_t v)
 {
-	if (!store_provisioned() || v != store_nonce_next || v == 0xFFFFFFFFUL)
+	if (!store_provisioned() || v != store_nonce_next || take(&store_st.nonce_reserved, v, 0))
 		return -1;
-	if (v >= store_st.nonce_reserved && reserve(&store_st.nonce_reserved, v))
-		return -1;
-	store_nonce_next = v + 1;
+	ms_inc32(&store_nonce_next);
 	return 0;
-}
-
-/* A commit a power loss interrupted is finished (0), or there is none
- * (0); -1 if the EEPROM does not take it. Out of line: its journal copy
- * is off the stack before store_init checks the config. */
-MS_NOINLINE static int journal_finish(void)
-{
-	uint8_t j[STORE_JOURNAL_SIZE];
-	uint16_t s;
-	if (journal_read(j, &s))
-		return 0;
-	return journal_apply(j, s);
 }
 
 uint8_t store_init(void)
 {
-	memset(&store_cfg, 0, sizeof store_cfg);
-#if CONFIG_PROV_SERIAL
-	stage_len = 0;
-#endif
 	/* A commit a power loss interrupted is finished first; if the EEPROM
 	 * does not take it, the device stays unprovisioned (no key is used
 	 * with counters that may be stale) and the next boot tries again. */
-	store_reason = STORE_NO_STATE;
-	if (journal_finish() == 0)
-		store_reason = check_config(); /* sets every field of store_st */
-	if (store_reason != STORE_OK) {
+	uint8_t r = STORE_NO_STATE;
+#if STORE_HAS_JOURNAL
+	if (journal_run() >= 0)
+#endif
+	{
+		r = STORE_BLANK;
+		if (!store_blank()) {
+			r = check_fields(&store_cfg);
+			if (r == STORE_OK && find_slot()) /* sets every field of store_st */
+				r = STORE_NO_STATE;
+		}
+	}
+	store_reason = r;
+	if (r != STORE_OK) {
 		/* Nothing read from a config that failed its check is kept. */
 		memset(&store_cfg, 0, sizeof store_cfg);
 		memset(&store_st, 0, sizeof store_st);
-		return store_reason;
+		return r;
 	}
 	store_st.boot_count++; /* diagnostics only; a failed write is harmless */
-	if (store_commit())
-		store_st.boot_count--;
+	(void)store_commit(); /* (and puts the old count back) */
+#if CONFIG_MSSL || CONFIG_PROV_SERIAL
 	/* Nonce values below the stored reservation may have been used. */
-	store_nonce_next = store_st.nonce_reserved;
+	memcpy(&store_nonce_next, &store_st.nonce_reserved, 4);
+#endif
 	return STORE_OK;
-}
-
-int store_commit(void)
-{
-	uint8_t rec[EE_SLOT_SIZE], bad = 0;
-	uint8_t next = (uint8_t)(cur_slot + 1 == EE_SLOTS ? 0 : cur_slot + 1);
-	uint16_t addr = (uint16_t)(STATE_BASE + next * EE_SLOT_SIZE);
-
-	if (store_st.generation >= 0xFFFFFFFEUL)
-		return -1; /* 0xFFFFFFFF means "erased": never write it */
-	slot_swap(rec, (const uint8_t *)&store_st);
-	put32(rec, store_st.generation + 1);
-	put16(rec + SLOT_FIELDS, crc16_ccitt(rec, SLOT_FIELDS));
-	wr(addr, rec, EE_SLOT_SIZE);
-	/* read back byte by byte (no second 32-byte copy on the stack) */
-	for (uint8_t i = 0; i < EE_SLOT_SIZE; i++)
-		bad |= (uint8_t)(rec[i] ^ rd((uint16_t)(addr + i)));
-	if (bad)
-		return -1;
-	ms_inc32(&store_st.generation);
-	cur_slot = next;
-	return 0;
 }
 
 int store_out_seq(uint32_t seq)
 {
-	if (seq < store_st.esp_out_reserved)
-		return 0;
-	if (seq == 0xFFFFFFFFUL)
-		return -1; /* never: the reservation saturates at 2^32-1 */
-	return reserve(&store_st.esp_out_reserved, seq);
+	return take(&store_st.esp_out_reserved, seq, 0);
 }
 
 int store_in_floor(uint32_t seq)
 {
-	if (seq <= store_st.esp_in_floor)
-		return 0;
-	return reserve(&store_st.esp_in_floor, seq);
+	return take(&store_st.esp_in_floor, seq, 1);
 }
