@@ -372,22 +372,14 @@ static uint8_t below_floors(const uint8_t *serial, const uint8_t *not_after)
 
 /* Raise the serial floor to the big-endian value at serial (NULL: not
  * it) and the time floor to the one at time, and commit them when one
- * rose; -1 when the commit failed (the floors then as they were). */
-_Static_assert(offsetof(struct store_state, time_floor) ==
-               offsetof(struct store_state, serial_floor) + 4, "store_state floors");
+ * rose; -1 when the commit failed (store_commit put the floors back). */
 static int raise_floors(const uint8_t *serial, const uint8_t *time)
 {
-	uint32_t old[2];
 	uint8_t v = 0;
-	memcpy(old, &store_st.serial_floor, sizeof old);
 	if (serial)
 		v = ms_raise32(&store_st.serial_floor, serial);
 	v |= ms_raise32(&store_st.time_floor, time);
-	if (v && store_commit()) {
-		memcpy(&store_st.serial_floor, old, sizeof old);
-		return -1;
-	}
-	return 0;
+	return v ? store_commit() : 0;
 }
 
 /* Checks 2-7 of docs/mssl.md on a grant body: 0 or the alert code. */

@@ -92,12 +92,9 @@ static uint8_t settings(const uint8_t *a, uint16_t alen, uint8_t *r,
 		return TASK_E_ARGS;
 	uint8_t i = a[0];
 	if (w) {
-		uint16_t old = store_st.settings[i];
 		store_st.settings[i] = net_be16(a + 1);
-		if (store_commit()) {
-			store_st.settings[i] = old;
+		if (store_commit()) /* (which put the old value back) */
 			return TASK_E_FAILED;
-		}
 	}
 	net_put16(r, store_st.settings[i]);
 	*rlen = 2;
