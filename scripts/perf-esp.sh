@@ -39,7 +39,9 @@ for suite in aes128-ccm8 aes128-cbc-hmac-md5-96 aes128-ctr-hmac-sha256-128; do
 	simpid=
 	rows+=("$(python3 - "$d/ping.json" "$suite" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1]))
+# esp ping --json: one line per reply, then the summary ("type": "summary")
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+r = next(l for l in reversed(lines) if l.get("type") == "summary")
 c = r["device_cycles"]
 mn = c["min"]
 print(f"| {sys.argv[2]} | {r['received']}/{r['transmitted']} | {mn:,} | {mn/16000:.2f} ms | {c['max']:,} | {r['rtt_ms']['min']:.1f} ms |")
