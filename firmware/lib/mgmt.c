@@ -55,7 +55,6 @@
 #define OPT_ENGINEERING 0x0040 /* BENCH, COMPUTE and RSA built (CONFIG_MGMT_CRYPTO) */
 #define OPT_MSSL 0x0080        /* MSSL built (CONFIG_MSSL) */
 
-struct mgmt_stats mgmt_stats;
 struct mgmt_last mgmt_last;
 uint8_t mgmt_reset_cause;
 
@@ -173,9 +172,9 @@ static size_t identify(uint8_t *p)
 
 static size_t stats(uint8_t *p)
 {
-	/* struct mgmt_stats: eight u32 counters in reply order */
-	_Static_assert(sizeof mgmt_stats == 32, "struct mgmt_stats");
-	net_put32s(p, &mgmt_stats.frames_ok, 8);
+	/* the C_MGMT_* counters, in reply order */
+	_Static_assert(MS_NCOUNTERS - C_MGMT_FRAMES_OK == 8, "STATS counters");
+	net_put32s(p, &net_counters[C_MGMT_FRAMES_OK], 8);
 	uint32_t (*overruns)(void) = MS_APP(link_overruns);
 	net_put32(p + 32, overruns ? overruns() : 0);
 	p[36] = mgmt_reset_cause;
@@ -640,20 +639,14 @@ static size_t finish(uint8_t *buf, uint8_t type, uint8_t seq, size_t plen)
 size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap)
 {
 	size_t plen = len - MGMT_OVERHEAD;
-	if (len < MGMT_OVERHEAD || buf[0] != MGMT_MAGIC || net_be16(buf + 3) != plen) {
-		ms_inc32(&mgmt_stats.drop_len);
-		return 0;
-	}
-	if (crc16_ccitt(buf, len - MGMT_CRC_LEN) != net_be16(buf + len - MGMT_CRC_LEN)) {
-		ms_inc32(&mgmt_stats.drop_crc);
-		return 0;
-	}
+	if (len < MGMT_OVERHEAD || buf[0] != MGMT_MAGIC || net_be16(buf + 3) != plen)
+		return net_count(C_MGMT_DROP_LEN);
+	if (crc16_ccitt(buf, len - MGMT_CRC_LEN) != net_be16(buf + len - MGMT_CRC_LEN))
+		return net_count(C_MGMT_DROP_CRC);
 	uint8_t type = buf[1], seq = buf[2];
-	if (type & MGMT_REPLY) { /* a reply (another device's?): never answer it */
-		ms_inc32(&mgmt_stats.drop_other);
-		return 0;
-	}
-	ms_inc32(&mgmt_stats.frames_ok);
+	if (type & MGMT_REPLY) /* a reply (another device's?): never answer it */
+		return net_count(C_MGMT_DROP_OTHER);
+	NET_COUNT(C_MGMT_FRAMES_OK);
 
 	uint8_t err = 0;
 	size_t rlen = 0;
@@ -706,12 +699,16 @@ size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap)
 		err = MGMT_E_COMMAND;
 		break;
 	}
+#if CONFIG_MGMT_CRYPTO || CONFIG_PROV_SERIAL || CONFIG_BOOTSTRAP
+	/* the handlers that use the work area (IDENTIFY, STATS and STATUS
+	 * do not): nothing of theirs outlives the request */
 	wipe(&work, sizeof work);
+#endif
 #if CONFIG_MGMT_CRYPTO
 	wipe(scratch, sizeof scratch);
 #endif
 	if (err) {
-		ms_inc32(&mgmt_stats.errors);
+		NET_COUNT(C_MGMT_ERRORS);
 		buf[MGMT_HDR_LEN] = err;
 		buf[MGMT_HDR_LEN + 1] = type;
 		type = MGMT_ERROR;

@@ -56,19 +56,8 @@
 #define PRIM_HMAC_SHA256 0x0C
 #define PRIM_MAX 0x0C
 
-/* Counters reported by STATS (reset at boot). */
-struct mgmt_stats {
-	uint32_t frames_ok;      /* management frames accepted */
-	uint32_t drop_crc;       /* management frames with a bad CRC */
-	uint32_t drop_len;       /* too short, or len field != frame length */
-	uint32_t drop_oversize;  /* SLIP frames longer than CONFIG_FRAME_MAX */
-	uint32_t drop_escape;    /* SLIP frames with a bad escape sequence */
-	uint32_t drop_other;     /* neither management nor IPv4 */
-	uint32_t ipv4;           /* IPv4 frames handed to the IP stack */
-	uint32_t errors;         /* error replies sent */
-};
-
-extern struct mgmt_stats mgmt_stats;
+/* The counters STATS reports (reset at boot) are net_counters'
+ * C_MGMT_* (ms_base.h), counted with net_count like the others. */
 
 /* The last IPv4 packet (STATUS): Timer1 cycles from its frame to its
  * reply queued, its length, and whether it was dropped. Set by main.c. */

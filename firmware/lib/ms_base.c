@@ -3,7 +3,7 @@
  */
 #include "ms_base.h"
 
-uint32_t net_counters[NET_NCOUNTERS];
+uint32_t net_counters[MS_NCOUNTERS];
 
 void ms_inc32(uint32_t *p)
 {

@@ -34,10 +34,23 @@ enum {
 	C_SENT,            /* packets sent */
 	C_ICMP_DROP,       /* ICMP dropped: bad checksum or not an echo request */
 	C_NO_SEND,         /* not answered: no room, sequence exhausted, EEPROM */
-	NET_NCOUNTERS
+	NET_NCOUNTERS,
+	/* The management channel's (STATS, docs/management.md), in reply
+	 * order: in the same array so that one increment counts them all. */
+	C_MGMT_FRAMES_OK = NET_NCOUNTERS, /* management frames accepted */
+	C_MGMT_DROP_CRC,      /* management frames with a bad CRC */
+	C_MGMT_DROP_LEN,      /* too short, or len field != frame length */
+	C_MGMT_DROP_OVERSIZE, /* SLIP frames longer than the buffer */
+	C_MGMT_DROP_ESCAPE,   /* SLIP frames with a bad escape sequence */
+	C_MGMT_DROP_OTHER,    /* neither management nor IPv4 */
+	C_MGMT_IPV4,          /* IPv4 frames handed to the IP stack */
+	C_MGMT_ERRORS,        /* error replies sent */
+	MS_NCOUNTERS
 };
 
-extern uint32_t net_counters[NET_NCOUNTERS];
+/* net_counters[0..NET_NCOUNTERS): the packet counters (task 2, STATUS);
+ * then the management channel's (STATS). */
+extern uint32_t net_counters[MS_NCOUNTERS];
 
 /* net_count - count one event under counter c (one out-of-line copy of
  * the 32-bit increment); returns 0, so a drop is `return net_count(c);`. */

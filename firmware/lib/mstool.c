@@ -90,7 +90,7 @@ uint16_t ms_frame(uint8_t *frame, uint16_t len, uint16_t cap)
 	if (first == MGMT_MAGIC)
 		return (uint16_t)mgmt_handle(frame, len, cap);
 	if (first >= 0x45 && first <= 0x4F) {
-		ms_inc32(&mgmt_stats.ipv4);
+		NET_COUNT(C_MGMT_IPV4);
 #if CONFIG_PACKET_CYCLES
 		timer_start();
 #endif
@@ -103,7 +103,7 @@ uint16_t ms_frame(uint8_t *frame, uint16_t len, uint16_t cap)
 		mgmt_last.dropped = r == 0;
 		return r;
 	}
-	ms_inc32(&mgmt_stats.drop_other);
+	NET_COUNT(C_MGMT_DROP_OTHER);
 	return net_count(C_SLIP_DROP);
 }
 

@@ -3,7 +3,6 @@
  * decodes frames into the caller's buffer, and the encoder that sends a
  * reply through the application's link output (see net.h).
  */
-#include "mgmt.h"
 #include "net.h"
 
 /* RFC 1055 special bytes. */
@@ -19,10 +18,10 @@
 #define RX_DROP_ESC 3 /* bad escape: skip to END */
 
 
-static __attribute__((noinline)) void dropped(uint32_t *stat)
+static __attribute__((noinline)) void dropped(uint8_t stat)
 {
-	ms_inc32(stat);
-	net_count(C_SLIP_DROP);
+	NET_COUNT(stat);
+	NET_COUNT(C_SLIP_DROP);
 }
 
 uint16_t slip_rx(struct slip_rx *s, uint8_t c)
@@ -33,9 +32,9 @@ uint16_t slip_rx(struct slip_rx *s, uint8_t c)
 		s->len = 0;
 		s->state = RX_DATA;
 		if (st == RX_DROP_BIG)
-			dropped(&mgmt_stats.drop_oversize);
+			dropped(C_MGMT_DROP_OVERSIZE);
 		else if (st != RX_DATA) /* bad escape, or END right after ESC */
-			dropped(&mgmt_stats.drop_escape);
+			dropped(C_MGMT_DROP_ESCAPE);
 		else
 			return n;
 		return 0;
