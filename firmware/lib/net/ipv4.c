@@ -16,14 +16,16 @@ uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 	uint16_t off = IP_HDR_LEN, pt, ptl, rlen, sport = 0;
 	uint8_t proto, nh, encap = 0, via_esp = 0;
 
-	/* RFC 791 header checks: version 4, IHL, length, checksum. */
-	if (len < IP_HDR_LEN || (b[0] >> 4) != 4 || (b[0] & 15) < 5)
+	/* RFC 791 header checks: version 4, IHL 5 (0x45..0x4F: version 4,
+	 * an IHL of 5 words or more), length, checksum. */
+	uint8_t v = b[0];
+	if (len < IP_HDR_LEN || v < 0x45 || v > 0x4F)
 		return drop(C_IP_BAD);
-	if ((b[0] & 15) != 5)
+	if (v != 0x45)
 		return drop(C_IP_OPT_FRAG); /* options are not processed */
 	if (net_be16(b + 2) != len || net_sum(0, b, IP_HDR_LEN) != 0xFFFF)
 		return drop(C_IP_BAD);
-	if (net_be16(b + 6) & 0x3FFF)
+	if ((b[6] & 0x3F) | b[7])
 		return drop(C_IP_OPT_FRAG); /* MF set or fragment offset != 0 */
 	if (!store_provisioned())
 		return drop(C_NOT_ESP); /* no address, no keys: nothing is ours */
@@ -32,48 +34,48 @@ uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 	net_count(C_IP_RX);
 
 	proto = b[9];
-	if (proto == IP_PROTO_UDP && store_cfg.sa_count == 2 &&
-	    (store_cfg.sa[0].flags & SA_UDP_ENCAP) && len >= IP_HDR_LEN + UDP_HDR_LEN &&
-	    net_be16(b + 22) == UDP_PORT_ESP) {
-		/* ESP-in-UDP (RFC 3948): checksum not checked (sent as 0). */
-		if (net_be16(b + 24) != len - IP_HDR_LEN)
-			return drop(C_UDP_BAD);
-		/* keepalive (1 byte 0xFF) or non-ESP marker (SPI 0): not ESP */
-		if (len < IP_HDR_LEN + UDP_HDR_LEN + ESP_HDR_LEN ||
-		    net_be32(b + IP_HDR_LEN + UDP_HDR_LEN) == 0)
-			return drop(C_NOT_ESP);
-		sport = net_be16(b + 20);
-		encap = 1;
-		off = IP_HDR_LEN + UDP_HDR_LEN;
-		proto = IP_PROTO_ESP;
+	if (store_cfg.sa_count == 2) {
+		if (proto == IP_PROTO_UDP && (store_cfg.sa[0].flags & SA_UDP_ENCAP) &&
+		    len >= IP_HDR_LEN + UDP_HDR_LEN && net_be16(b + 22) == UDP_PORT_ESP) {
+			/* ESP-in-UDP (RFC 3948): checksum not checked (sent as 0). */
+			if (net_be16(b + 24) != len - IP_HDR_LEN)
+				return drop(C_UDP_BAD);
+			/* keepalive (1 byte 0xFF) or non-ESP marker (SPI 0): not ESP */
+			if (len < IP_HDR_LEN + UDP_HDR_LEN + ESP_HDR_LEN ||
+			    net_be32(b + IP_HDR_LEN + UDP_HDR_LEN) == 0)
+				return drop(C_NOT_ESP);
+			sport = net_be16(b + 20);
+			encap = 1;
+			off = IP_HDR_LEN + UDP_HDR_LEN;
+			proto = IP_PROTO_ESP;
+		}
+		if (proto == IP_PROTO_ESP) {
+			const uint8_t *peer = store_cfg.peer;
+			if ((peer[0] | peer[1] | peer[2] | peer[3]) && memcmp(b + 12, peer, 4) != 0)
+				return drop(C_ESP_SPI); /* no SA with this source */
+			if (esp_open(b, off, len, &pt, &ptl, &nh))
+				return 0; /* counted by esp_open */
+			if (nh == ESP_NH_DUMMY)
+				return 0; /* RFC 4303 2.6: authenticated, discarded */
+			via_esp = 1;
+			goto open;
+		}
 	}
-	if (proto == IP_PROTO_ESP && store_cfg.sa_count == 2) {
-		const uint8_t *peer = store_cfg.peer;
-		if ((peer[0] | peer[1] | peer[2] | peer[3]) && memcmp(b + 12, peer, 4) != 0)
-			return drop(C_ESP_SPI); /* no SA with this source */
-		if (esp_open(b, off, len, &pt, &ptl, &nh))
-			return 0; /* counted by esp_open */
-		if (nh == ESP_NH_DUMMY)
-			return 0; /* RFC 4303 2.6: authenticated, discarded */
-		via_esp = 1;
+	/* In clear: */
+	pt = IP_HDR_LEN;
+	ptl = (uint16_t)(len - IP_HDR_LEN);
+	nh = proto;
 #if CONFIG_MSSL || CONFIG_BOOTSTRAP
-	} else if (proto == IP_PROTO_UDP && len >= IP_HDR_LEN + UDP_HDR_LEN &&
-	           ((CONFIG_MSSL && net_be16(b + 22) == CONFIG_MSSL_PORT) ||
-	            (CONFIG_BOOTSTRAP && net_be16(b + 22) == CONFIG_BOOTSTRAP_PORT))) {
-		/* MSSL (docs/mssl.md) and bootstrapping's flight 4
-		 * (docs/bootstrap.md) in clear: they protect themselves */
-		pt = IP_HDR_LEN;
-		ptl = (uint16_t)(len - IP_HDR_LEN);
-		nh = IP_PROTO_UDP;
+	if (proto == IP_PROTO_UDP && len >= IP_HDR_LEN + UDP_HDR_LEN &&
+	    ((CONFIG_MSSL && net_be16(b + 22) == CONFIG_MSSL_PORT) ||
+	     (CONFIG_BOOTSTRAP && net_be16(b + 22) == CONFIG_BOOTSTRAP_PORT)))
+		goto open; /* MSSL (docs/mssl.md) and bootstrapping's flight 4
+		            * (docs/bootstrap.md): they protect themselves */
 #endif
-	} else if (proto == IP_PROTO_ICMP && (store_cfg.flags & CFG_CLEAR_ICMP)) {
-		pt = IP_HDR_LEN;
-		ptl = (uint16_t)(len - IP_HDR_LEN);
-		nh = IP_PROTO_ICMP;
-	} else {
+	if (proto != IP_PROTO_ICMP || !(store_cfg.flags & CFG_CLEAR_ICMP))
 		return drop(C_NOT_ESP);
-	}
 
+open:
 	if (nh == IP_PROTO_ICMP)
 		rlen = icmp_input(b + pt, ptl);
 	else /* nh == IP_PROTO_UDP: esp_open admits nothing else */
