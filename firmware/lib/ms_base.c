@@ -18,22 +18,26 @@ uint16_t net_count(uint8_t c)
 
 uint32_t net_be32(const uint8_t *p)
 {
-	uint32_t v = 0;
-	for (uint8_t i = 0; i < 4; i++)
-		v = v << 8 | p[i];
-	return v;
+	return (uint32_t)net_be16(p) << 16 | net_be16(p + 2);
 }
 
 void net_put32(uint8_t *p, uint32_t v)
 {
-	for (uint8_t i = 4; i--; v >>= 8)
-		p[i] = (uint8_t)v;
+	net_put16(p, (uint16_t)(v >> 16));
+	net_put16(p + 2, (uint16_t)v);
 }
 
+/* Byte by byte, each value's bytes in reverse: the AVR (and the host
+ * the tests run on) store a uint32_t little-endian. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "net_put32s: little-endian targets only"
+#endif
 void net_put32s(uint8_t *p, const uint32_t *v, uint8_t n)
 {
-	for (; n--; p += 4)
-		net_put32(p, *v++);
+	const uint8_t *s = (const uint8_t *)v;
+	for (; n--; s += 4)
+		for (uint8_t i = 4; i--;)
+			*p++ = s[i];
 }
 
 uint8_t ms_raise32(uint32_t *f, const uint8_t *p)
