@@ -11,18 +11,13 @@
 #define SLIP_ESC_END 0xDC
 #define SLIP_ESC_ESC 0xDD
 
-/* Receive states. */
+/* Receive states: the odd ones skip to the next END; a frame ended in
+ * state st > RX_DATA is counted under C_MGMT_DROP_OVERSIZE + (st >> 1). */
 #define RX_DATA 0
-#define RX_ESC 1      /* after ESC */
-#define RX_DROP_BIG 2 /* frame longer than the buffer: skip to END */
+#define RX_DROP_BIG 1 /* frame longer than the buffer: skip to END */
+#define RX_ESC 2      /* after ESC */
 #define RX_DROP_ESC 3 /* bad escape: skip to END */
-
-
-static __attribute__((noinline)) void dropped(uint8_t stat)
-{
-	NET_COUNT(stat);
-	NET_COUNT(C_SLIP_DROP);
-}
+_Static_assert(C_MGMT_DROP_ESCAPE == C_MGMT_DROP_OVERSIZE + 1, "slip.c counters");
 
 uint16_t slip_rx(struct slip_rx *s, uint8_t c)
 {
@@ -31,15 +26,13 @@ uint16_t slip_rx(struct slip_rx *s, uint8_t c)
 		uint16_t n = s->len;
 		s->len = 0;
 		s->state = RX_DATA;
-		if (st == RX_DROP_BIG)
-			dropped(C_MGMT_DROP_OVERSIZE);
-		else if (st != RX_DATA) /* bad escape, or END right after ESC */
-			dropped(C_MGMT_DROP_ESCAPE);
-		else
+		if (st == RX_DATA)
 			return n;
-		return 0;
+		/* too long; a bad escape, or END right after ESC */
+		NET_COUNT(C_MGMT_DROP_OVERSIZE + (st >> 1));
+		return net_count(C_SLIP_DROP);
 	}
-	if (st >= RX_DROP_BIG)
+	if (st & 1)
 		return 0;
 	if (st == RX_ESC) {
 		st = RX_DROP_ESC;
