@@ -22,12 +22,17 @@ uint16_t udp_input(uint8_t *ip, uint16_t off, uint16_t n, uint16_t room,
 		if (MS_PGM_READ(&e->port) == port)
 			break;
 	}
+#if CONFIG_MSSL || CONFIG_BOOTSTRAP
 	/* In clear (ipv4.c admits only CONFIG_MSSL_PORT and
 	 * CONFIG_BOOTSTRAP_PORT) only a service that protects itself, MSSL
 	 * or bootstrapping; whatever else the application listed on that
-	 * port is never reached without ESP. */
+	 * port is never reached without ESP. (Without either, ipv4.c
+	 * admits no UDP in clear: via_esp is always 1.) */
 	if (!via_esp && !MS_PGM_U8(&e->clear))
 		return net_count(C_NOT_ESP);
+#else
+	(void)via_esp;
+#endif
 	ms_port_fn input = MS_PGM_READ(&e->input);
 	r = input(u + UDP_HDR_LEN, (uint16_t)(n - UDP_HDR_LEN),
 	          (uint16_t)(room - UDP_HDR_LEN), ip + 12, net_be16(u));
