@@ -6,6 +6,14 @@
 #include "store.h"
 #include "tasks.h"
 
+/* One out-of-line copy, not specialised per caller (GCC's IPA would
+ * clone no_args for each constant task number). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MS_NOCLONE __attribute__((noinline, noclone))
+#else
+#define MS_NOCLONE __attribute__((noinline))
+#endif
+
 ms_task_fn tasks_find(uint8_t id)
 {
 	const struct ms_task *t = MS_APP(tasks);
@@ -40,47 +48,60 @@ uint16_t ms_tasks_input(uint8_t *p, uint16_t n, uint16_t room,
 	return tasks_handle(p, n, room);
 }
 
+/*
+ * The library's tasks without arguments: id, uptime and counters (their
+ * task numbers in task). One body: the three entry points pass the
+ * number in place of the argument pointer they do not read, so each is
+ * a jump with every other register in place.
+ */
+MS_NOCLONE static uint8_t no_args(uint16_t task, uint16_t alen, uint8_t *r, uint8_t *rlen)
+{
+	uint8_t n;
+	if (alen)
+		return TASK_E_ARGS;
+	if (task == TASK_ID) {
+		net_put32(r, store_cfg.device_id);
+		r[4] = FW_VERSION_MAJOR;
+		r[5] = FW_VERSION_MINOR;
+#if defined(__AVR_ATmega328P__) || !defined(__AVR__)
+		r[6] = 1; /* the host build stands for an ATmega328P */
+#elif defined(__AVR_ATmega168__)
+		r[6] = 2;
+#else
+		r[6] = 0;
+#endif
+		r[7] = store_suites();
+		n = 8;
+	} else if (task == TASK_UPTIME) {
+		uint32_t (*uptime)(void) = MS_APP(uptime);
+		net_put32(r, uptime ? uptime() : 0);
+		net_put16(r + 4, store_st.boot_count);
+		n = 6;
+	} else {
+		/* a snapshot: this request is not yet counted as served */
+		net_put32s(r, net_counters, NET_NCOUNTERS);
+		n = 4 * NET_NCOUNTERS;
+	}
+	*rlen = n;
+	return TASK_OK;
+}
+
 uint8_t ms_task_id(const uint8_t *a, uint16_t alen, uint8_t *r, uint8_t *rlen)
 {
 	(void)a;
-	if (alen)
-		return TASK_E_ARGS;
-	net_put32(r, store_cfg.device_id);
-	r[4] = FW_VERSION_MAJOR;
-	r[5] = FW_VERSION_MINOR;
-#if defined(__AVR_ATmega328P__) || !defined(__AVR__)
-	r[6] = 1; /* the host build stands for an ATmega328P */
-#elif defined(__AVR_ATmega168__)
-	r[6] = 2;
-#else
-	r[6] = 0;
-#endif
-	r[7] = store_suites();
-	*rlen = 8;
-	return TASK_OK;
+	return no_args(TASK_ID, alen, r, rlen);
 }
 
 uint8_t ms_task_uptime(const uint8_t *a, uint16_t alen, uint8_t *r, uint8_t *rlen)
 {
 	(void)a;
-	if (alen)
-		return TASK_E_ARGS;
-	uint32_t (*uptime)(void) = MS_APP(uptime);
-	net_put32(r, uptime ? uptime() : 0);
-	net_put16(r + 4, store_st.boot_count);
-	*rlen = 6;
-	return TASK_OK;
+	return no_args(TASK_UPTIME, alen, r, rlen);
 }
 
 uint8_t ms_task_counters(const uint8_t *a, uint16_t alen, uint8_t *r, uint8_t *rlen)
 {
 	(void)a;
-	if (alen)
-		return TASK_E_ARGS;
-	/* a snapshot: this request is not yet counted as served */
-	net_put32s(r, net_counters, NET_NCOUNTERS);
-	*rlen = 4 * NET_NCOUNTERS;
-	return TASK_OK;
+	return no_args(TASK_COUNTERS, alen, r, rlen);
 }
 
 /* settings-read (w = 0) and settings-write (w = 1): the two EEPROM-backed
