@@ -184,43 +184,48 @@ static size_t stats(uint8_t *p)
 /* ---- STATUS (docs/firmware-net.md) ------------------------------------ */
 
 /*
- * STATUS's fields copied from RAM, one descriptor each in flash: the
- * reply offset, the size (ST_RAW: bytes as they are, else a number
- * written big-endian: AVR stores it little-endian) and the variable.
+ * STATUS's fields from offset 1 to 56, copied from RAM in reply order,
+ * one descriptor each in flash: the size (ST_RAW: bytes as they are,
+ * else a number written big-endian: the AVR stores it little-endian) and
+ * the variable.
  */
 #define ST_RAW 0x80
-#define ST_BE(off, v) { off, sizeof(v), &(v) }
-#define ST_BYTES(off, v) { off, ST_RAW | sizeof(v), &(v) }
+#define ST_BE(v) { sizeof(v), &(v) }
+#define ST_BYTES(n, v) { ST_RAW | (n), &(v) }
 static const struct {
-	uint8_t off, size;
+	uint8_t size;
 	const void *src;
 } status_fields[] PGM = {
-	ST_BE(1, store_reason), ST_BE(3, store_cfg.flags), ST_BE(4, store_cfg.device_id),
-	ST_BYTES(8, store_cfg.addr), ST_BYTES(12, store_cfg.peer),
-	ST_BE(16, store_cfg.sa[0].spi), ST_BE(20, store_cfg.sa[0].suite),
-	ST_BE(21, store_cfg.sa[0].flags), ST_BE(22, store_cfg.sa[1].spi),
-	ST_BE(26, store_cfg.sa[1].suite), ST_BE(27, store_cfg.sa[1].flags),
-	ST_BE(28, store_st.generation), ST_BE(32, store_st.esp_out_reserved),
-	ST_BE(36, esp_out_next), ST_BE(40, store_st.esp_in_floor), ST_BE(44, esp_in_top),
-	ST_BE(48, store_st.boot_count), ST_BE(50, mgmt_last.cycles),
-	ST_BE(54, mgmt_last.len), ST_BE(56, mgmt_last.dropped),
+	ST_BE(store_reason), ST_BE(store_reason) /* 2: the suites, below */,
+	ST_BE(store_cfg.flags), ST_BE(store_cfg.device_id),
+	ST_BYTES(8, store_cfg.addr) /* and peer */,
+	ST_BE(store_cfg.sa[0].spi), ST_BYTES(2, store_cfg.sa[0].suite) /* and flags */,
+	ST_BE(store_cfg.sa[1].spi), ST_BYTES(2, store_cfg.sa[1].suite),
+	ST_BE(store_st.generation), ST_BE(store_st.esp_out_reserved),
+	ST_BE(esp_out_next), ST_BE(store_st.esp_in_floor), ST_BE(esp_in_top),
+	ST_BE(store_st.boot_count), ST_BE(mgmt_last.cycles),
+	ST_BE(mgmt_last.len), ST_BE(mgmt_last.dropped),
 };
+_Static_assert(offsetof(struct store_config, peer) == offsetof(struct store_config, addr) + 4 &&
+               offsetof(struct store_sa, flags) == offsetof(struct store_sa, suite) + 1,
+               "STATUS: fields copied together");
 
 static size_t status(uint8_t *p, size_t cap)
 {
 	size_t n = 58 + 4 * NET_NCOUNTERS;
 	if (n > cap)
 		n = cap; /* cannot happen with CONFIG_FRAME_MAX >= 137 */
+	uint8_t *d = p + 1;
 	for (uint8_t i = 0; i < sizeof status_fields / sizeof status_fields[0]; i++) {
 		uint8_t size = pgm_read_byte(&status_fields[i].size);
 		const uint8_t *src = (const uint8_t *)pgm_read_word(&status_fields[i].src);
-		uint8_t *d = p + pgm_read_byte(&status_fields[i].off);
 		if (size & ST_RAW) {
-			memcpy(d, src, size & ~ST_RAW);
+			for (size &= ~ST_RAW; size--;)
+				*d++ = *src++;
 		} else {
 			d += size;
-			while (size--)
-				*--d = *src++;
+			for (uint8_t *e = d; size--;)
+				*--e = *src++;
 		}
 	}
 	p[0] = store_provisioned();
