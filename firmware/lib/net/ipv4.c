@@ -13,8 +13,10 @@
 
 uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 {
-	uint16_t off = IP_HDR_LEN, pt, ptl, rlen, sport = 0;
-	uint8_t proto, nh, encap = 0, via_esp = 0;
+	/* sport: the reply's UDP destination port when the outbound SA
+	 * encapsulates (RFC 3948): the sender's, else 4500 */
+	uint16_t off = IP_HDR_LEN, pt, ptl, rlen, sport = UDP_PORT_ESP;
+	uint8_t proto, nh, via_esp = 0;
 
 	/* RFC 791 header checks: version 4, IHL 5 (0x45..0x4F: version 4,
 	 * an IHL of 5 words or more), length, checksum. */
@@ -45,7 +47,6 @@ uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 			    net_be32(b + IP_HDR_LEN + UDP_HDR_LEN) == 0)
 				return drop(C_NOT_ESP);
 			sport = net_be16(b + 20);
-			encap = 1;
 			off = IP_HDR_LEN + UDP_HDR_LEN;
 			proto = IP_PROTO_ESP;
 		}
@@ -106,7 +107,7 @@ open:
 			uint8_t *u = b + IP_HDR_LEN;
 			len = (uint16_t)(len + UDP_HDR_LEN);
 			net_put16(u, UDP_PORT_ESP);
-			net_put16(u + 2, encap ? sport : UDP_PORT_ESP);
+			net_put16(u + 2, sport);
 			net_put16(u + 4, len);
 			net_put16(u + 6, 0); /* RFC 3948 2.1 */
 			proto = IP_PROTO_UDP;
