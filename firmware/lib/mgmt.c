@@ -644,7 +644,8 @@ static size_t finish(uint8_t *buf, uint8_t type, uint8_t seq, size_t plen)
 size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap)
 {
 	size_t plen = len - MGMT_OVERHEAD;
-	if (len < MGMT_OVERHEAD || buf[0] != MGMT_MAGIC || net_be16(buf + 3) != plen)
+	/* (buf[0] is MGMT_MAGIC: ms_frame dispatched on it) */
+	if (len < MGMT_OVERHEAD || net_be16(buf + 3) != plen)
 		return net_count(C_MGMT_DROP_LEN);
 	if (crc16_ccitt(buf, len - MGMT_CRC_LEN) != net_be16(buf + len - MGMT_CRC_LEN))
 		return net_count(C_MGMT_DROP_CRC);

@@ -73,7 +73,8 @@ extern uint8_t mgmt_reset_cause;
 
 /*
  * mgmt_handle - process one management frame of len bytes in buf (of
- * capacity cap) and build the reply in place. Returns the reply length to
+ * capacity cap; buf[0] is MGMT_MAGIC, which is how the caller, ms_frame,
+ * told it from IPv4) and build the reply in place. Returns the reply length to
  * send, or 0 to send nothing (the frame was dropped and counted).
  */
 size_t mgmt_handle(uint8_t *buf, size_t len, size_t cap);
