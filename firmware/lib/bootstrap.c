@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "bootstrap.h"
+#include "reload.h"
 #include "crypto/aes.h"
 #include "crypto/ccm.h"
 #include "crypto/ct.h"
@@ -121,14 +122,7 @@ size_t bootstrap_handle(uint8_t *m, size_t n)
 	/* Reload everything derived from the config and master key (also
 	 * after a failed commit: the journal may have been written, and
 	 * store_init finishes it or not). */
-	store_init();
-	esp_init();
-#if CONFIG_MSSL
-	mssl_reset();
-#endif
-#if CONFIG_COAP
-	ms_coap_reset();
-#endif
+	ms_reload();
 	code = BOOT_NAK_STORE;
 	if (bad)
 		goto nak;

@@ -27,6 +27,7 @@
 #include "mssl.h"
 #include "ms_base.h"
 #include "prov.h"
+#include "reload.h"
 #include "store.h"
 
 #define work fw_work
@@ -211,21 +212,6 @@ MS_NOINLINE static uint8_t valid_len(uint16_t len)
 	return !((uint8_t)len & 127) && len <= STORE_CONFIG_MAX_RAW - EE_CONFIG_FIXED;
 }
 
-/* After the config area changed (or may have: a failed commit): reload
- * it and drop everything any module derived from the old one. */
-MS_NOINLINE static uint8_t reload(void)
-{
-	uint8_t r = store_init(); /* also finishes a commit the EEPROM interrupted */
-	esp_init();
-#if CONFIG_MSSL
-	mssl_reset();
-#endif
-#if CONFIG_COAP
-	ms_coap_reset();
-#endif
-	return r;
-}
-
 /* Undo an unfinished factory session: back to the blank EEPROM. The
  * session began on a blank EEPROM and nothing else writes it while the
  * device is unprovisioned, so erasing all of it (eeprom_update_block:
@@ -239,7 +225,7 @@ static int factory_undo(void)
 		if (store_write(a, &one, 1))
 			return -1;
 	}
-	return reload() == STORE_BLANK ? 0 : -1;
+	return ms_reload() == STORE_BLANK ? 0 : -1;
 }
 
 #if STORE_CAN_STAGE
@@ -255,18 +241,37 @@ static uint8_t new_byte(uint16_t i)
 	return cfg_rd(i, ses_s());
 }
 
-/* 1 if the 52 key bytes of SA slot a of the new config equal those of
- * either SA slot of the current one. */
+/* 0 if the n bytes of the new config at offset nw equal the current
+ * config's at offset cur (public bytes or a yes/no on key equality:
+ * the loop does not stop early anyway). */
+MS_NOINLINE static uint8_t differ(uint16_t nw, uint16_t cur, uint16_t n)
+{
+	uint8_t acc = 0;
+	while (n--)
+		acc |= (uint8_t)(new_byte(nw++) ^ store_rd(cur++));
+	return acc;
+}
+
+/*
+ * 1 if SA a of the new config may use a key that either SA of the
+ * current one used: the counters must then go on, never back (a CCM/CTR
+ * nonce must not repeat). Explicit SAs: the 52 key bytes of the slots.
+ * A CFG_BOOTSTRAP config's keys are not in its slots but derived from
+ * the master key (esp.c), not at hand here (the other config's slots may
+ * even hold them): from, to or between such configs the counters go on.
+ * (Re-keying a bootstrapped device is a join, which starts them anew;
+ * comparing two bootstrapped configs' master keys here would cost 14 B
+ * the bootstrap budget does not have.)
+ */
 static uint8_t old_keys(uint8_t a)
 {
-	uint8_t same = 0;
-	for (uint8_t b = 0; b < 2; b++) {
-		uint8_t acc = 0;
-		for (uint8_t i = EE_SA_ENC_KEY; i < 60; i++)
-			acc |= (uint8_t)(new_byte(store_sa_addr(a, i)) ^ store_rd(store_sa_addr(b, i)));
-		same |= acc == 0;
-	}
-	return same;
+#if CONFIG_BOOTSTRAP
+	if ((new_byte(EE_FLAGS) | store_cfg.flags) & CFG_BOOTSTRAP)
+		return 1;
+#endif
+	uint16_t k = store_sa_addr(a, EE_SA_ENC_KEY);
+	return !differ(k, store_sa_addr(0, EE_SA_ENC_KEY), 52) ||
+	       !differ(k, store_sa_addr(1, EE_SA_ENC_KEY), 52);
 }
 
 /* END of a re-provisioning: the tag over what is staged, the checks,
@@ -281,7 +286,10 @@ static uint8_t end_auth(const uint8_t *tag)
 	ses.mode = M_NONE; /* one END per challenge */
 	if (!tag_ok(c, tag))
 		return MGMT_E_AUTH;
-	if (store_check_staged(s) != STORE_OK)
+	/* the config checked and committed is the one the tag covers: its
+	 * length field is BEGIN's L (bytes past L would be unauthenticated) */
+	if (store_check_staged(s) != STORE_OK ||
+	    (uint16_t)(new_byte(EE_LENGTH) << 8 | new_byte(EE_LENGTH + 1)) != len)
 		return MGMT_E_CONFIG;
 
 	/* in fw_work: the MAC is done with it */
@@ -290,16 +298,15 @@ static uint8_t end_auth(const uint8_t *tag)
 	uint32_t hi = ns->esp_out_reserved > ns->esp_in_floor ? ns->esp_out_reserved : ns->esp_in_floor;
 	ns->esp_in_floor = old_keys(0) ? hi : 0;
 	ns->esp_out_reserved = old_keys(1) ? hi : 0;
-	uint8_t same_issuer = len == store_cfg.len;
-	for (uint16_t i = EE_MODULUS; same_issuer && i < len; i++)
-		same_issuer = new_byte(i) == store_rd(i);
+	uint8_t same_issuer = len == store_cfg.len &&
+	                      !differ(EE_MODULUS, EE_MODULUS, (uint16_t)(len - EE_MODULUS));
 	/* floors: the same issuer's only rise, a new issuer's start anew */
 	if (!same_issuer)
 		ns->serial_floor = ns->time_floor = 0;
 	ms_raise32(&ns->serial_floor, ses.f + 4);
 	ms_raise32(&ns->time_floor, ses.f + 8);
 	int bad = store_journal_commit(s, ns);
-	reload();
+	ms_reload();
 	if (bad)
 		return MGMT_E_EEPROM;
 	ses.mode = M_DONE;
@@ -459,7 +466,7 @@ static uint8_t op_end(const uint8_t *p, size_t n)
 			factory_undo();
 			return MGMT_E_EEPROM;
 		}
-		if (reload() != STORE_OK) /* not a config this firmware accepts */
+		if (ms_reload() != STORE_OK) /* not a config this firmware accepts */
 			return factory_undo() ? MGMT_E_EEPROM : MGMT_E_CONFIG;
 		ses.mode = M_DONE;
 		return 0;

@@ -957,6 +957,115 @@ static void test_random(void)
 	}
 }
 
+/* The config's CRC again after a test changed its bytes. */
+static void recrc(struct cfg *c)
+{
+	uint16_t crc = 0xFFFF;
+	for (uint16_t i = 0; i < c->len; i++)
+		if (i != EE_CRC && i != EE_CRC + 1)
+			crc = crc16_byte(crc, c->b[i]);
+	net_put16(c->b + EE_CRC, crc);
+}
+
+#if CONFIG_BOOTSTRAP
+/* make_cfg's config enrolled for bootstrapping: SAs derived from the
+ * master key, zero slot keys (as pkg/provision writes it). */
+static void make_boot_cfg(struct cfg *c, uint8_t k)
+{
+	make_cfg(c, k, 0, 0, 2);
+	c->b[EE_FLAGS] |= CFG_BOOTSTRAP;
+	memset(c->b + EE_SA0 + EE_SA_ENC_KEY, 0, 52);
+	memset(c->b + EE_SA1 + EE_SA_ENC_KEY, 0, 52);
+	recrc(c);
+}
+
+/*
+ * Re-provisioning from or to a bootstrapped config (docs/provisioning.md
+ * "Counters"): the keys in use are derived from the master key, not in
+ * the slots. The attack: the owner moves a device out of bootstrapping
+ * with its derived SAs as explicit ones; the slot bytes change (zeros to
+ * the keys), the keys do not, and counters reset to 0 would send seq 1
+ * under the same key again (a repeated CCM nonce) and take old packets.
+ */
+static uint8_t boot_reprov(const struct cfg *from, const struct cfg *to, uint32_t *hi)
+{
+	struct transcript t;
+	uint8_t mk[16];
+	blank();
+	CHECK(factory(from, 0) == 0 && store_provisioned());
+	CHECK(store_out_seq(5) == 0 && store_in_floor(7) == 0);
+	*hi = store_st.esp_out_reserved > store_st.esp_in_floor ? store_st.esp_out_reserved :
+	                                                          store_st.esp_in_floor;
+	mk_of(from, mk);
+	make_transcript(&t, mk, to, to->len, 0, challenge());
+	uint8_t e = run(&t);
+	CHECK(e == 0 && config_is(to) && store_provisioned());
+	return e;
+}
+
+static void test_bootstrap_counters(void)
+{
+	struct cfg a, b;
+	uint32_t hi;
+	if (!STORE_CAN_STAGE)
+		return;
+	/* leaving bootstrapping with the derived SAs as explicit SAs */
+	make_boot_cfg(&a, 1);
+	blank();
+	CHECK(factory(&a, 0) == 0);
+	b = a;
+	b.b[EE_FLAGS] &= (uint8_t)~CFG_BOOTSTRAP;
+	for (uint8_t i = 0; i < 2; i++) {
+		uint8_t *sa = b.b + EE_SA0 + i * EE_SA_SIZE;
+		net_put32(sa, store_cfg.sa[i].spi);
+		memcpy(sa + EE_SA_ENC_KEY, esp_sa_key(i), 19);
+	}
+	recrc(&b);
+	boot_reprov(&a, &b, &hi);
+	CHECK(store_st.esp_out_reserved >= hi && store_st.esp_in_floor >= hi);
+	CHECK(esp_out_next >= hi); /* seq 1 .. hi are never sent again */
+	/* bootstrapped to bootstrapped, the same master key, other slot bytes */
+	b = a;
+	memset(b.b + EE_SA1 + EE_SA_ENC_KEY, 0x5a, 19);
+	recrc(&b);
+	boot_reprov(&a, &b, &hi);
+	CHECK(store_st.esp_out_reserved >= hi && store_st.esp_in_floor >= hi);
+	/* into bootstrapping: kept */
+	make_cfg(&a, 1, 0, 0, 2);
+	make_boot_cfg(&b, 1);
+	boot_reprov(&a, &b, &hi);
+	CHECK(store_st.esp_out_reserved >= hi && store_st.esp_in_floor >= hi);
+	/* a new master key: the counters go on all the same (a join re-keys
+	 * a bootstrapped device; docs/provisioning.md "Counters") */
+	make_boot_cfg(&a, 1);
+	make_boot_cfg(&b, 2);
+	boot_reprov(&a, &b, &hi);
+	CHECK(store_st.esp_out_reserved >= hi && store_st.esp_in_floor >= hi);
+}
+#endif
+
+/* A config whose length field claims more than BEGIN's L (which the tag
+ * covers): its tail would be committed unauthenticated. Refused. */
+static void test_length_mismatch(void)
+{
+	struct cfg a, b;
+	struct transcript t;
+	uint8_t mk[16];
+	if (!STORE_CAN_STAGE)
+		return;
+	make_cfg(&a, 1, 128, 0x33, 2);
+	blank();
+	CHECK(factory(&a, 0) == 0 && store_provisioned());
+	b = a; /* L field 320, the current modulus as its tail */
+	b.b[EE_ADDR + 3] = 9;
+	recrc(&b);
+	b.len = EE_CONFIG_FIXED; /* BEGIN's L and the tag: 192 bytes */
+	mk_of(&a, mk);
+	make_transcript(&t, mk, &b, b.len, 0, challenge());
+	CHECK(run(&t) == MGMT_E_CONFIG);
+	CHECK(config_is(&a) && store_provisioned());
+}
+
 int main(void)
 {
 	host_app_init();
@@ -970,6 +1079,10 @@ int main(void)
 	test_power_two();
 	test_commit_fail();
 	test_room();
+#if CONFIG_BOOTSTRAP
+	test_bootstrap_counters();
+#endif
+	test_length_mismatch();
 	test_readback();
 	test_random();
 	printf("prov-test (EEPROM %u bytes, staging %s): %d passed, %d failed\n",
