@@ -12,9 +12,9 @@
 #include <avr/wdt.h>
 
 #include "entropy.h"
+#include "esp.h"
 #include "mgmt.h"
 #include "mstool.h"
-#include "esp.h"
 #include "store.h"
 #include "timer.h"
 
