@@ -10,8 +10,8 @@
  *   aad        additional authenticated data, any length (may be NULL when
  *              aad_len == 0).
  * Both functions work in place on buf and only need the forward cipher.
- * The nonce is read during the whole pass (each counter block is built
- * from it): it must not overlap buf.
+ * The nonce must not overlap buf (it is copied into B_0 and the counter
+ * block before buf is touched, but callers rely on no more than this).
  *
  * aes128_ccm_open decrypts in place and then verifies the tag with
  * ct_equal(); on failure it wipes buf (the caller never sees unverified
