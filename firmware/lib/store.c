@@ -119,13 +119,16 @@ static void load(uint16_t addr, void *d, uint8_t n, uint8_t n32, uint8_t m)
 		p[(uint8_t)(i ^ (i < n32 ? 3 : m))] = rd(addr++);
 }
 
-/* (Every ESP packet reads its SA's keys through here: a plain loop, not
- * load() and rd(), keeps the per-packet cost where it was; no staged
+/* (Every ESP packet reads its SA's keys through here, and MSSL the
+ * issuer's modulus: a plain loop with the callback fetched once, not
+ * load() and rd(), keeps the per-byte cost where it was; no staged
  * config is ever read through it.) */
 void store_read(uint16_t addr, uint8_t *dst, uint8_t n)
 {
-	while (n--)
-		*dst++ = MS_APP(ee_read)(addr++);
+	uint8_t (*ee_read)(uint16_t) = MS_APP(ee_read);
+	uint16_t end = (uint16_t)(addr + n);
+	while (addr != end)
+		*dst++ = ee_read(addr++);
 }
 
 void store_master_key(uint8_t k[16])
