@@ -50,6 +50,20 @@
 #endif
 
 /*
+ * CONFIG_CCM_ASM: 1 (default) uses the AVR assembly AES-128-CCM
+ * (crypto/ccm_avr.S, on top of aes_avr.S: needs CONFIG_AES_ASM); 0 the
+ * C reference in crypto/ccm.c. Forced to 0 on the host and without
+ * CONFIG_AES_ASM. `make avr-test` checks the assembly against the C.
+ */
+#ifndef CONFIG_CCM_ASM
+#define CONFIG_CCM_ASM 1
+#endif
+#if !defined(__AVR__) || !CONFIG_AES_ASM
+#undef CONFIG_CCM_ASM
+#define CONFIG_CCM_ASM 0
+#endif
+
+/*
  * CONFIG_MD5_ASM: 1 (default) uses the AVR assembly MD5 compression
  * function (crypto/md5_avr.S); 0 the C reference in crypto/md5.c. Forced
  * to 0 on the host. `make avr-test` checks the assembly against the C.

@@ -40,7 +40,7 @@ LINK_MODULES = ["net/slip", "net/ipv4", "net/icmp", "net/udp"]
 SUITES = ["ccm8", "cbc-md5", "ctr-sha256"]
 AES = ["crypto/aes", "crypto/aes_avr", "crypto/ct"]
 SUITE_CRYPTO = {
-    "ccm8": AES + ["crypto/ccm"],
+    "ccm8": AES + ["crypto/ccm", "crypto/ccm_avr"],
     "cbc-md5": AES + ["crypto/cbc", "crypto/hmac", "crypto/md", "crypto/md5", "crypto/md5_avr"],
     "ctr-sha256": AES + ["crypto/ctr", "crypto/hmac", "crypto/md", "crypto/sha256",
                          "crypto/sha256_avr"],

@@ -8,7 +8,8 @@
  *   tag_len    M = 4, 6, 8, 10, 12, 14 or 16 octets.
  *   len        message length; must fit in L octets.
  *   aad        additional authenticated data, any length (may be NULL when
- *              aad_len == 0).
+ *              aad_len == 0); below 0xff00 octets with the AVR assembly
+ *              (CONFIG_CCM_ASM, crypto/ccm_avr.S), which fails longer.
  * Both functions work in place on buf and only need the forward cipher.
  * The nonce must not overlap buf (it is copied into B_0 and the counter
  * block before buf is touched, but callers rely on no more than this).
