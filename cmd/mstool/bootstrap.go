@@ -399,6 +399,13 @@ func runServe(ui *UI, repoPath, ctlPath, listen string, window time.Duration) er
 		}
 		ui.Infof("%s: device 0x%08x (controller 0x%08x)", event, device, ctl)
 	}
+	srv.LogError = func(device, ctl uint32, err error) {
+		if ui.JSON {
+			ui.WriteJSON(map[string]any{"event": "error", "device_id": device, "controller_id": ctl, "error": err.Error(), "time": time.Now().UTC().Format(time.RFC3339)})
+			return
+		}
+		ui.Warnf("device 0x%08x (controller 0x%08x): %v", device, ctl, err)
+	}
 	conn, err := net.ListenPacket("udp", listen)
 	if err != nil {
 		return linkError(fmt.Errorf("bootstrap serve: %w", err), "choose another --listen address or port")

@@ -131,10 +131,11 @@ func TestCrashServe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := parseRepo(data)
+		rf, err := parseRepo(data)
 		if err != nil {
 			t.Fatalf("round %d: repository does not parse after a kill: %v", round, err)
 		}
+		m := rf.dev
 		if len(m) != n {
 			t.Fatalf("round %d: repository holds %d entries, want %d", round, len(m), n)
 		}

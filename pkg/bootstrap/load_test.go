@@ -65,10 +65,11 @@ func TestLoadJoinsUDP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := parseRepo(data)
+	rf, err := parseRepo(data)
 	if err != nil {
 		t.Fatalf("repository does not parse: %v", err)
 	}
+	m := rf.dev
 	if len(m) != n {
 		t.Fatalf("repository holds %d entries, want %d", len(m), n)
 	}

@@ -92,11 +92,11 @@ func (r *Repository) Path() string { return r.path }
 func (r *Repository) Get(device uint32) (Entry, error) {
 	var e Entry
 	err := r.locked(func() error {
-		m, err := r.read()
+		f, err := r.read()
 		if err != nil {
 			return err
 		}
-		p, ok := m[device]
+		p, ok := f.dev[device]
 		if !ok {
 			return ErrUnknownDevice
 		}
@@ -110,11 +110,11 @@ func (r *Repository) Get(device uint32) (Entry, error) {
 func (r *Repository) All() ([]Entry, error) {
 	var out []Entry
 	err := r.locked(func() error {
-		m, err := r.read()
+		f, err := r.read()
 		if err != nil {
 			return err
 		}
-		for _, e := range m {
+		for _, e := range f.dev {
 			out = append(out, clone(e))
 		}
 		return nil
@@ -127,18 +127,18 @@ func (r *Repository) All() ([]Entry, error) {
 // is a *DuplicateError and nothing is written.
 func (r *Repository) Add(entries ...Entry) error {
 	return r.locked(func() error {
-		m, err := r.read()
+		f, err := r.read()
 		if err != nil {
 			return err
 		}
 		for _, e := range entries {
-			if _, ok := m[e.Device]; ok || e.Device == 0 {
+			if _, ok := f.dev[e.Device]; ok || e.Device == 0 {
 				return &DuplicateError{Device: e.Device}
 			}
 			c := clone(&e)
-			m[e.Device] = &c
+			f.dev[e.Device] = &c
 		}
-		return r.write(m)
+		return r.write(f)
 	})
 }
 
@@ -146,11 +146,11 @@ func (r *Repository) Add(entries ...Entry) error {
 // f returns nil. f sees the current state, read under the lock.
 func (r *Repository) Update(device uint32, f func(e *Entry) error) error {
 	return r.locked(func() error {
-		m, err := r.read()
+		rf, err := r.read()
 		if err != nil {
 			return err
 		}
-		e, ok := m[device]
+		e, ok := rf.dev[device]
 		if !ok {
 			return ErrUnknownDevice
 		}
@@ -160,7 +160,56 @@ func (r *Repository) Update(device uint32, f func(e *Entry) error) error {
 		if len(e.Pending) > MaxPending {
 			e.Pending = e.Pending[:MaxPending]
 		}
-		return r.write(m)
+		return r.write(rf)
+	})
+}
+
+// ErrAnswered reports a flight 2 whose transaction the repository records
+// as answered, by this server or by one before a restart.
+var ErrAnswered = errors.New("bootstrap: transaction already answered")
+
+// Answer records that the server answers controller ctl's transaction tid
+// (a flight 2 with timestamp ts) and, when the device is enrolled, changes
+// its entry with f, in one write. The record is what keeps a server that
+// restarted from answering a replayed flight 2 a second time: its reply's
+// nonce is fixed by the controller and the TID, and a second reply with
+// other keys under it would give those keys away. Records of flights 2
+// older than forget (TS, Unix seconds) are dropped: the server's window
+// refuses their replays anyway. ErrAnswered, with nothing written, when
+// the transaction is recorded; ErrUnknownDevice, after recording it, when
+// the device is not enrolled.
+func (r *Repository) Answer(ctl uint32, tid TID, ts, forget uint64, device uint32, f func(e *Entry) error) error {
+	return r.locked(func() error {
+		rf, err := r.read()
+		if err != nil {
+			return err
+		}
+		k := txKey{ctl, tid}
+		if _, ok := rf.answered[k]; ok {
+			return ErrAnswered
+		}
+		for key, at := range rf.answered {
+			if at < forget {
+				delete(rf.answered, key)
+			}
+		}
+		rf.answered[k] = ts
+		e, known := rf.dev[device]
+		if known {
+			if err := f(e); err != nil {
+				return err
+			}
+			if len(e.Pending) > MaxPending {
+				e.Pending = e.Pending[:MaxPending]
+			}
+		}
+		if err := r.write(rf); err != nil {
+			return err
+		}
+		if !known {
+			return ErrUnknownDevice
+		}
+		return nil
 	})
 }
 
@@ -192,25 +241,27 @@ func (r *Repository) locked(f func() error) error {
 	return f()
 }
 
-func (r *Repository) read() (map[uint32]*Entry, error) {
+// repoFile is the repository's content: the devices, and the flights 2
+// the server answered (Answer).
+type repoFile struct {
+	dev      map[uint32]*Entry
+	answered map[txKey]uint64 // the flight 2's TS
+}
+
+func (r *Repository) read() (*repoFile, error) {
 	data, err := keyfile.ReadPrivate(r.path)
 	if err != nil {
 		return nil, err
 	}
-	m, err := parseRepo(data)
+	f, err := parseRepo(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.path, err)
 	}
-	return m, nil
+	return f, nil
 }
 
-func (r *Repository) write(m map[uint32]*Entry) error {
-	es := make([]*Entry, 0, len(m))
-	for _, e := range m {
-		es = append(es, e)
-	}
-	slices.SortFunc(es, func(a, b *Entry) int { return cmpU32(a.Device, b.Device) })
-	data := formatRepo(es)
+func (r *Repository) write(f *repoFile) error {
+	data := formatRepo(f)
 	defer clear(data)
 	dir := filepath.Dir(r.path)
 	tmp, err := os.CreateTemp(dir, ".mstool-repo-*.tmp")
@@ -267,10 +318,19 @@ func clone(e *Entry) Entry {
 	return c
 }
 
-// formatRepo writes the file: the magic line, then one line per device:
+// formatRepo writes the file: the magic line, then one line per device
+// and one per answered flight 2 (controller, TID, TS):
 //
 //	device 0x0000002a key <hex> gen 0 [sas-issued] [pending <hex>[,<hex>...]]
-func formatRepo(es []*Entry) []byte {
+//	answered 0x00000001 <tid hex> 1764748800
+func formatRepo(f *repoFile) []byte {
+	var es []*Entry
+	if f != nil {
+		for _, e := range f.dev {
+			es = append(es, e)
+		}
+	}
+	slices.SortFunc(es, func(a, b *Entry) int { return cmpU32(a.Device, b.Device) })
 	var b bytes.Buffer
 	b.WriteString(RepositoryMagic + "\n# secret: device keys; keep this file private (mode 0600)\n")
 	for _, e := range es {
@@ -289,11 +349,27 @@ func formatRepo(es []*Entry) []byte {
 		}
 		b.WriteByte('\n')
 	}
+	if f != nil {
+		ks := make([]txKey, 0, len(f.answered))
+		for k := range f.answered {
+			ks = append(ks, k)
+		}
+		slices.SortFunc(ks, func(a, b txKey) int {
+			if c := cmpU32(a.ctl, b.ctl); c != 0 {
+				return c
+			}
+			return bytes.Compare(a.tid[:], b.tid[:])
+		})
+		for _, k := range ks {
+			fmt.Fprintf(&b, "answered 0x%08x %x %d\n", k.ctl, k.tid[:], f.answered[k])
+		}
+	}
 	return b.Bytes()
 }
 
-func parseRepo(data []byte) (map[uint32]*Entry, error) {
+func parseRepo(data []byte) (*repoFile, error) {
 	m := map[uint32]*Entry{}
+	answered := map[txKey]uint64{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	line, header := 0, false
 	bad := func(format string, a ...any) error {
@@ -313,6 +389,22 @@ func parseRepo(data []byte) (map[uint32]*Entry, error) {
 			continue
 		}
 		f := strings.Fields(text)
+		if len(f) > 0 && f[0] == "answered" {
+			if len(f) != 4 {
+				return nil, bad("want 'answered CONTROLLER TID-HEX TS'")
+			}
+			var k txKey
+			ctl, err := strconv.ParseUint(f[1], 0, 32)
+			tid, herr := hex.DecodeString(f[2])
+			ts, terr := strconv.ParseUint(f[3], 10, 64)
+			if err != nil || herr != nil || len(tid) != TIDSize || terr != nil {
+				return nil, bad("want 'answered CONTROLLER TID-HEX TS'")
+			}
+			k.ctl = uint32(ctl)
+			copy(k.tid[:], tid)
+			answered[k] = ts
+			continue
+		}
 		issued := len(f) > 6 && f[6] == "sas-issued"
 		if issued {
 			f = append(f[:6], f[7:]...)
@@ -357,7 +449,7 @@ func parseRepo(data []byte) (map[uint32]*Entry, error) {
 	if !header {
 		return nil, errors.New("bootstrap: repository: empty file")
 	}
-	return m, nil
+	return &repoFile{dev: m, answered: answered}, nil
 }
 
 func parseKey(s string, k *[KeySize]byte) error {

@@ -49,6 +49,9 @@ type Server struct {
 	// Log, when set, is told about every join and commit (device id,
 	// controller id, event); the library never prints.
 	Log func(event string, device, controller uint32)
+	// LogError, when set, is told why the repository failed a flight
+	// (the controller sees no answer to a flight 2, error 3 to a flight 6).
+	LogError func(device, controller uint32, err error)
 
 	mu    sync.Mutex
 	cache map[txKey]*tx
@@ -89,6 +92,12 @@ func (s *Server) window() time.Duration {
 func (s *Server) log(event string, device, ctl uint32) {
 	if s.Log != nil {
 		s.Log(event, device, ctl)
+	}
+}
+
+func (s *Server) logError(device, ctl uint32, err error) {
+	if s.LogError != nil {
+		s.LogError(device, ctl, err)
 	}
 }
 
@@ -175,10 +184,20 @@ func (s *Server) join(skcs [KeySize]byte, h Header, msg []byte) []byte {
 		s.Stats.DropReplay.Add(1)
 		return nil
 	}
-	t.req2 = append([]byte(nil), msg...)
-	t.device, t.rnc = j.Device, j.RNc
+	// A flight 2 is answered only once the repository records its
+	// transaction (Repository.Answer): in RAM alone, a restarted server
+	// would answer a replayed one again under the same nonce.
+	var forget uint64
+	if f := now.Add(-s.window() - time.Second).Unix(); f > 0 {
+		forget = uint64(f)
+	}
 	var bases [][KeySize]byte
-	err = s.Repo.Update(j.Device, func(e *Entry) error {
+	defer func() {
+		for i := range bases {
+			clear(bases[i][:])
+		}
+	}()
+	err = s.Repo.Answer(h.ID, h.TID, j.TS, forget, j.Device, func(e *Entry) error {
 		bases = append([][KeySize]byte{e.Key}, e.Pending...)
 		next := make([][KeySize]byte, 0, len(bases)+len(e.Pending))
 		for _, b := range bases {
@@ -188,19 +207,24 @@ func (s *Server) join(skcs [KeySize]byte, h Header, msg []byte) []byte {
 		return nil
 	})
 	switch {
-	case errors.Is(err, ErrUnknownDevice):
+	case errors.Is(err, ErrAnswered):
+		s.Stats.DropReplay.Add(1)
+		return nil
+	case err != nil && !errors.Is(err, ErrUnknownDevice):
+		// not recorded: no answer (see above); a retransmission tries again
+		s.Stats.Errors.Add(1)
+		s.logError(j.Device, h.ID, err)
+		return nil
+	}
+	t.req2 = append([]byte(nil), msg...)
+	t.device, t.rnc = j.Device, j.RNc
+	if err != nil { // ErrUnknownDevice
 		t.resp2 = MarshalError(skcs, h.ID, h.TID, CodeUnknownDevice)
 		s.Stats.Errors.Add(1)
-	case err != nil:
-		t.resp2 = MarshalError(skcs, h.ID, h.TID, CodeRepository)
-		s.Stats.Errors.Add(1)
-	default:
+	} else {
 		t.resp2 = MarshalKeys(skcs, &Keys{Controller: h.ID, TID: h.TID, TS: j.TS, Device: j.Device, Keys: bases})
 		s.Stats.Joins.Add(1)
 		s.log("join", j.Device, h.ID)
-	}
-	for i := range bases {
-		clear(bases[i][:])
 	}
 	return append([]byte(nil), t.resp2...)
 }
@@ -256,6 +280,7 @@ func (s *Server) confirm(skcs [KeySize]byte, h Header, msg []byte) []byte {
 	default:
 		t.resp6 = MarshalError(skcs, h.ID, h.TID, CodeRepository)
 		s.Stats.Errors.Add(1)
+		s.logError(c.Device, h.ID, err)
 	}
 	return append([]byte(nil), t.resp6...)
 }
