@@ -44,6 +44,7 @@ static struct {
 	uint16_t hi;      /* factory: end of the bytes written so far */
 #if STORE_CAN_STAGE
 	uint32_t chal;    /* the challenge the session is bound to */
+	uint16_t left;    /* DATA bytes the session may still write (2 S) */
 #endif
 	/* L(2) S(2) serial floor(4) time floor(4), big-endian: BEGIN's
 	 * fields and the header's, as on the wire (factory: S = L) */
@@ -395,6 +396,8 @@ static uint8_t op_begin(uint8_t *p)
 		return MGMT_E_ROOM;
 	if (!retry && store_nonce_take(chal))
 		return MGMT_E_EEPROM;
+	if (!retry)
+		ses.left = (uint16_t)(2 * s);
 	ses.mode = M_AUTH;
 	ses.chal = chal;
 	memcpy(ses.f, p + 16, 12);
@@ -418,6 +421,13 @@ static uint8_t op_data(uint8_t *p, size_t n)
 	uint16_t at = off;
 #if STORE_CAN_STAGE
 	if (ses.mode == M_AUTH) {
+		/* DATA is not authenticated until END: the session writes at
+		 * most its S bytes twice (every chunk resent once), or a party
+		 * on the line that keeps the owner's END back could wear the
+		 * staging area's cells out */
+		if (k > ses.left)
+			return MGMT_E_LIMIT;
+		ses.left = (uint16_t)(ses.left - k);
 		/* AES-CTR under K_enc, counter block i = block i of the config
 		 * (16 zero bytes + i; off is a multiple of 16), keystream in
 		 * the idle CMAC state */

@@ -1,6 +1,6 @@
 /*
  * reload.h - one place that reloads the config and drops what modules
- * derived from the old one (docs/firmware.md).
+ * derived from the old one (docs/provisioning.md, "Rotation takes effect at once").
  *
  * ms_reload: store_init() (checks the config area, finishes a journal
  * commit a power cut or a failed write interrupted, selects the state

@@ -246,7 +246,7 @@ int store_write(uint16_t addr, const uint8_t *src, uint16_t n);
 
 /*
  * store_check_staged (built with CONFIG_PROV_SERIAL) - check the config made of the s staged bytes at
- * STORE_JOURNAL - s followed by the config area's bytes [s, L) as
+ * STORE_STAGE_END - s followed by the config area's bytes [s, L) as
  * store_init would (store_cfg is left unchanged). Also checks that the
  * tail does not overlap the staging area. Returns a STORE_* reason.
  */
@@ -256,7 +256,7 @@ uint8_t store_check_staged(uint16_t s);
  * store_journal_commit - make the s staged bytes the config, with the
  * counters of ns (in floor, out reserved, serial floor, time floor; the
  * rest comes from the current slot). 0, or -1 if an EEPROM write failed.
- * The caller then runs store_init() and esp_init().
+ * The caller then runs ms_reload() (reload.h).
  */
 int store_journal_commit(uint16_t s, const struct store_state *ns);
 

@@ -1066,6 +1066,63 @@ static void test_length_mismatch(void)
 	CHECK(config_is(&a) && store_provisioned());
 }
 
+/*
+ * DATA is not authenticated until END. A party on the line that keeps the
+ * owner's END back (or finds a session a crashed host left open) sends
+ * DATA frames of garbage, alternating so that every frame changes the
+ * staging cells: the session writes at most 2 S bytes (each chunk resent
+ * once), then answers 13 (limit); a BEGIN replayed with the session's
+ * challenge does not renew the budget. The owner's retries fit it, and a
+ * new session (a new challenge) re-provisions.
+ */
+static void test_data_budget(void)
+{
+	struct cfg a, b;
+	struct transcript t;
+	uint8_t mk[16], p[2 + CHUNK];
+	static uint8_t before[sizeof store_ee];
+	unsigned long cells = 0;
+	unsigned accepted = 0;
+	if (!STORE_CAN_STAGE)
+		return;
+	make_cfg(&a, 1, 0, 0, 2);
+	make_cfg(&b, 2, 0, 0, 3);
+	mk_of(&a, mk);
+	blank();
+	CHECK(factory(&a, 0) == 0 && config_is(&a));
+	make_transcript(&t, mk, &b, b.len, 0, challenge());
+	CHECK(req(PROV_BEGIN, t.begin, sizeof t.begin) == 0);
+	for (unsigned i = 0; i < 200; i++) {
+		if (i == 100) /* the owner's BEGIN, replayed */
+			CHECK(req(PROV_BEGIN, t.begin, sizeof t.begin) == 0);
+		memcpy(before, store_ee, sizeof store_ee);
+		net_put16(p, 0);
+		memset(p + 2, (i & 1) ? 0x55 : 0xAA, CHUNK);
+		uint8_t e = req(PROV_DATA, p, 2 + CHUNK);
+		CHECK(e == 0 || e == MGMT_E_LIMIT);
+		accepted += e == 0;
+		for (size_t j = 0; j < sizeof store_ee; j++)
+			cells += before[j] != store_ee[j];
+	}
+	CHECK(accepted == 2 * b.len / CHUNK);
+	CHECK(cells <= 2UL * b.len);
+	CHECK(req(PROV_END, t.tag, 16) == MGMT_E_AUTH && config_is(&a));
+
+	/* the owner, every chunk sent twice (lost replies): committed */
+	make_transcript(&t, mk, &b, b.len, 0, challenge());
+	CHECK(req(PROV_BEGIN, t.begin, sizeof t.begin) == 0);
+	for (uint16_t off = 0; off < t.s; off += CHUNK) {
+		uint16_t k = (uint16_t)(t.s - off < CHUNK ? t.s - off : CHUNK);
+		net_put16(p, off);
+		memcpy(p + 2, t.data + off, k);
+		CHECK(req(PROV_DATA, p, (size_t)k + 2) == 0);
+		net_put16(p, off);
+		memcpy(p + 2, t.data + off, k);
+		CHECK(req(PROV_DATA, p, (size_t)k + 2) == 0);
+	}
+	CHECK(req(PROV_END, t.tag, 16) == 0 && config_is(&b));
+}
+
 int main(void)
 {
 	host_app_init();
@@ -1083,6 +1140,7 @@ int main(void)
 	test_bootstrap_counters();
 #endif
 	test_length_mismatch();
+	test_data_budget();
 	test_readback();
 	test_random();
 	printf("prov-test (EEPROM %u bytes, staging %s): %d passed, %d failed\n",
