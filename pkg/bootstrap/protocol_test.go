@@ -246,3 +246,35 @@ func TestRepositoryFile(t *testing.T) {
 		t.Fatal("world-readable repository opened")
 	}
 }
+
+// TestDelayedConfirmDoesNotLoseTheDevice: a network attacker on the
+// controller–server link holds back join A's flight 6 (the device holds
+// pA), lets the operator's next join B move the device on to pB (derived
+// from pA, offered as pending) and holds back B's flight 6 too, then
+// delivers A's. Committing pA would clear pB from pending and leave server
+// and device on different keys for good; only the device's latest join
+// commits, so A's flight 6 gets error 2 and B's commits pB.
+func TestDelayedConfirmDoesNotLoseTheDevice(t *testing.T) {
+	f := newFixture(t, 5)
+	e := f.enr[5]
+	dev := f.devices[5]
+	a := f.join(testCtl, e.Label(), dev, false) // flight 6 held back
+	b := f.join(testCtl, e.Label(), dev, false) // flight 6 held back
+	if a.psk == ([KeySize]byte{}) || b.psk == ([KeySize]byte{}) {
+		t.Fatal("setup: joins A and B did not re-key the device")
+	}
+	a6 := MarshalConfirm(testSK, &Confirm{Controller: testCtl.ID, TID: a.j.TID, Device: 5, RNc: a.j.RNc, Proof: a.f5})
+	b6 := MarshalConfirm(testSK, &Confirm{Controller: testCtl.ID, TID: b.j.TID, Device: 5, RNc: b.j.RNc, Proof: b.f5})
+	if _, e, err := OpenError(testSK, f.srv.Handle(a6)); err != nil || e.Code != CodeNotCommitted {
+		t.Fatalf("the delayed flight 6 of the earlier join: want error %d, got %v %v", CodeNotCommitted, e, err)
+	}
+	if _, _, _, err := OpenDone(testSK, f.srv.Handle(b6)); err != nil {
+		t.Fatalf("the latest join's flight 6 did not commit: %v", err)
+	}
+	if got := f.inSync(5); got != b.psk {
+		t.Fatal("server and device do not hold the latest join's key")
+	}
+	if c := f.join(testCtl, e.Label(), dev, true); !c.committed(testCtl) {
+		t.Error("a third join does not commit")
+	}
+}

@@ -56,6 +56,9 @@ type Server struct {
 	mu    sync.Mutex
 	cache map[txKey]*tx
 	swept time.Time
+	// latest: each device's last answered flight 2 (confirm commits
+	// only that join's key)
+	latest map[uint32]txKey
 }
 
 type txKey struct {
@@ -222,6 +225,12 @@ func (s *Server) join(skcs [KeySize]byte, h Header, msg []byte) []byte {
 		t.resp2 = MarshalError(skcs, h.ID, h.TID, CodeUnknownDevice)
 		s.Stats.Errors.Add(1)
 	} else {
+		s.mu.Lock()
+		if s.latest == nil {
+			s.latest = map[uint32]txKey{}
+		}
+		s.latest[j.Device] = txKey{h.ID, h.TID}
+		s.mu.Unlock()
 		t.resp2 = MarshalKeys(skcs, &Keys{Controller: h.ID, TID: h.TID, TS: j.TS, Device: j.Device, Keys: bases})
 		s.Stats.Joins.Add(1)
 		s.log("join", j.Device, h.ID)
@@ -259,6 +268,20 @@ func (s *Server) confirm(skcs [KeySize]byte, h Header, msg []byte) []byte {
 		return nil
 	}
 	t.req6 = append([]byte(nil), msg...)
+	// Only the device's latest join commits. A later join may have moved
+	// the device on from this one's key (its flight 4 was derived from the
+	// pending keys, this one's among them): committing this one would
+	// clear the later key from pending and lose the device. Refused, the
+	// pending keys stay, and the later join's flight 6, or the next join,
+	// commits the key the device holds.
+	s.mu.Lock()
+	stale := s.latest[c.Device] != txKey{h.ID, h.TID}
+	s.mu.Unlock()
+	if stale {
+		t.resp6 = MarshalError(skcs, h.ID, h.TID, CodeNotCommitted)
+		s.Stats.Errors.Add(1)
+		return append([]byte(nil), t.resp6...)
+	}
 	matched := false
 	err = s.Repo.Update(c.Device, func(e *Entry) error {
 		for _, p := range e.Pending {
