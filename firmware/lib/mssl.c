@@ -580,7 +580,10 @@ static uint16_t task(uint8_t *m, uint16_t len, uint16_t room)
 		p[4] = TASK_E_DENIED;
 		len = 5;
 	} else {
-		len = tasks_handle(p, len, (uint16_t)(room - MSSL_REC_OVERHEAD));
+		/* a record carries at most 255 bytes (seal_out): a frame larger
+		 * than the default's must not offer the task more */
+		room = (uint16_t)(room - MSSL_REC_OVERHEAD);
+		len = tasks_handle(p, len, room > 255 ? 255 : room);
 		if (!len)
 			return 0; /* no room (counted) */
 	}

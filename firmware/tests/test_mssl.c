@@ -322,6 +322,47 @@ static int adc_ok(struct host *h)
 	return run_task(h, TASK_ADC, &ch, 1, r, &n) == 0 && n == 2 && r[0] == 2 && r[1] == 5;
 }
 
+/*
+ * A task may fill all the room it is given (ms_app.h). With a frame larger
+ * than the default (CONFIG_FRAME_MAX > 296: mssl-test-400), udp_input
+ * gives MSSL more room than one record carries (255 bytes of plaintext):
+ * the task is offered 250 bytes, never more, so its reply is sealed whole
+ * (it was sealed truncated to its length modulo 256).
+ */
+static uint8_t fill_task(const uint8_t *a, uint16_t alen, uint8_t *r, uint8_t *rlen)
+{
+	(void)a;
+	(void)alen;
+	memset(r, 0x5A, *rlen);
+	return TASK_OK;
+}
+
+static void test_task_reply_length(void)
+{
+	static const struct ms_task fill_tasks[] = { { TASK_ADC, fill_task } };
+	static struct ms_app app;
+	const struct ms_app *saved = ms_app;
+	struct host h;
+	int cached, n;
+	uint8_t m[CONFIG_FRAME_MAX], pt[CONFIG_FRAME_MAX], req[4] = { 1, TASK_ADC, 0x12, 0x34 };
+	uint16_t room = (uint16_t)(CONFIG_FRAME_MAX - 28); /* as udp_input gives it */
+	app = *ms_app;
+	app.tasks = fill_tasks;
+	app.ntasks = 1;
+	ms_app = &app;
+	device(0x2a, modulus1024, 0, 0);
+	CHECK(handshake(&h, grant_v, 207, hk_v, 0x11, &cached) == 0);
+	outn = mssl_input(m, seal_rec(m, h.ck, h.cs, 1, 0x17, h.next_out++, req, 4, NULL), room,
+	                  host_ip, HOST_PORT);
+	memcpy(out, m, outn);
+	n = open_out(&h, 0x17, NULL, pt);
+	uint16_t want = (uint16_t)((room - MSSL_REC_OVERHEAD > 255 ? 255 : room - MSSL_REC_OVERHEAD) - 5);
+	CHECK(n == 5 + want && pt[4] == TASK_OK);
+	for (uint16_t i = 0; n == 5 + want && i < want; i++)
+		CHECK(pt[5 + i] == 0x5A);
+	ms_app = saved;
+}
+
 /* ---- tests -------------------------------------------------------------- */
 
 static void test_cmac(void)
@@ -1047,7 +1088,8 @@ int main(int argc, char **argv)
 	test_handshake_attacks();
 	test_nonces();
 	test_stack();
-	printf("mssl-test: %d passed, %d failed\n", passed, failed);
+	test_task_reply_length();
+	printf("mssl-test (frame %d): %d passed, %d failed\n", CONFIG_FRAME_MAX, passed, failed);
 	return failed != 0;
 }
 #endif /* MSSL_FUZZ */
