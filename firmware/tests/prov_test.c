@@ -1123,6 +1123,62 @@ static void test_data_budget(void)
 	CHECK(req(PROV_END, t.tag, 16) == 0 && config_is(&b));
 }
 
+/* 1 if the 16 bytes k are anywhere in the EEPROM's [from, to). */
+static int ee_has(const uint8_t *k, uint16_t from, uint16_t to)
+{
+	for (uint16_t i = from; i + 16 <= to; i++)
+		if (memcmp(store_ee + i, k, 16) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A re-provisioning stages the new config's first S bytes in clear. Once
+ * committed, or refused at END, their keys are wiped from the staging
+ * area: a rotation with a new issuer (S = 320) then one with a new master
+ * key (S = 192, which overwrites only the top of the staging area) left
+ * the retired master key, group key and SA keys in the EEPROM, outside
+ * any config; a refused END left keys that never became active.
+ */
+static void test_staging_wiped(void)
+{
+	struct cfg a, b, c, d;
+	struct transcript t;
+	uint8_t mka[16], mkb[16], mkc[16], mkd[16];
+	const uint16_t state = (uint16_t)(STORE_EE_SIZE - EE_STATE_SIZE);
+	if (!STORE_CAN_STAGE)
+		return;
+	make_cfg(&a, 1, 128, 0x11, 2); /* RSA-1024 issuer */
+	make_cfg(&b, 2, 128, 0x22, 3); /* a new issuer: S = 320 */
+	make_cfg(&c, 3, 128, 0x22, 4); /* the same issuer, a new master key: S = 192 */
+	make_cfg(&d, 4, 128, 0x22, 5);
+	mk_of(&a, mka);
+	mk_of(&b, mkb);
+	mk_of(&c, mkc);
+	mk_of(&d, mkd);
+	blank();
+	CHECK(factory(&a, 0) == 0 && config_is(&a));
+	make_transcript(&t, mka, &b, b.len, 0, challenge());
+	CHECK(run(&t) == 0 && config_is(&b));
+	CHECK(!ee_has(mkb, b.len, state) && !ee_has(mka, 0, state));
+	make_transcript(&t, mkb, &c, EE_CONFIG_FIXED, 0, challenge());
+	CHECK(run(&t) == 0 && config_is(&c));
+	CHECK(!ee_has(mkb, 0, state) && !ee_has(mkc, c.len, state));
+	/* d staged, END with a wrong tag: refused, and d's key gone */
+	make_transcript(&t, mkc, &d, EE_CONFIG_FIXED, 0, challenge());
+	t.tag[0] ^= 1;
+	CHECK(run(&t) == MGMT_E_AUTH && config_is(&c));
+	CHECK(!ee_has(mkd, 0, state));
+	/* and the retired configs' SA keys (the active config's are in its
+	 * own area only) */
+	for (uint8_t i = 0; i < 2; i++) {
+		CHECK(!ee_has(a.b + EE_SA0 + i * EE_SA_SIZE + EE_SA_ENC_KEY, 0, state));
+		CHECK(!ee_has(b.b + EE_SA0 + i * EE_SA_SIZE + EE_SA_ENC_KEY, 0, state));
+		CHECK(!ee_has(c.b + EE_SA0 + i * EE_SA_SIZE + EE_SA_ENC_KEY, c.len, state));
+		CHECK(!ee_has(d.b + EE_SA0 + i * EE_SA_SIZE + EE_SA_ENC_KEY, 0, state));
+	}
+}
+
 int main(void)
 {
 	host_app_init();
@@ -1141,6 +1197,7 @@ int main(void)
 #endif
 	test_length_mismatch();
 	test_data_budget();
+	test_staging_wiped();
 	test_readback();
 	test_random();
 	printf("prov-test (EEPROM %u bytes, staging %s): %d passed, %d failed\n",
