@@ -106,6 +106,13 @@ const (
 	initialBuf    = 2048   // covers Ethernet MTU-sized frames without regrowth
 	maxBatch      = 64     // packets per batch
 	batchBytes    = 256 << 10
+	// maxRecordLen is the longest record read, in bytes, whatever the
+	// file's snap length says (up to 4 GiB): libpcap's MAXIMUM_SNAPLEN,
+	// beyond any ESP or MSSL frame (64 KiB + a link header). A gzip
+	// capture inflates about 1000:1, so memory that followed a record's
+	// length, even as its bytes arrive, followed an attacker's length
+	// field times the deflate ratio.
+	maxRecordLen = 262144
 )
 
 // roundUp returns the next power of two >= n, so buffers regrow rarely.
@@ -459,17 +466,56 @@ func (s *pcapSink) write(j *job, frame []byte) error {
 }
 func (s *pcapSink) flush() error { return s.bw.Flush() }
 
+// Limits on pcapng input beyond maxRecordLen. pcapgo's NgReader trusts the
+// length fields of a block (capture, option and secrets lengths, even past
+// the block's end), allocates as the bytes arrive and keeps a section's
+// interfaces and name records; through gzip a few bytes of file arrive as
+// megabytes. These bound what it may read and keep.
+const (
+	// maxNgRead is the most input pcapgo may read for one packet: its
+	// block (a record of at most maxRecordLen) and the blocks before it.
+	maxNgRead = 1 << 20
+	// maxNgInterfaces bounds the interfaces of a section and of the output
+	// (every section's interfaces are renumbered into one).
+	maxNgInterfaces = 4096
+	maxNgOutput     = 65536
+	// maxNgNames bounds a section's name resolution records.
+	maxNgNames = 65536
+)
+
+// ngBudget is the input of pcapgo's NgReader: it passes at most left bytes,
+// which ngSource.next renews for every packet.
+type ngBudget struct {
+	r    io.Reader
+	left int
+}
+
+func (b *ngBudget) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errNgBudget
+	}
+	if len(p) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= n
+	return n, err
+}
+
+var errNgBudget = fmt.Errorf("more than %d bytes of pcapng blocks for one packet (records are limited to %d bytes)", maxNgRead, maxRecordLen)
+
 // ngSource reads pcapng with mixed link types; interfaces of every section
 // are renumbered into the single section the writer produces.
 type ngSource struct {
 	r       *pcapgo.NgReader
+	in      *ngBudget
 	section int
 	ids     map[[2]int]int // (section, interface) → output interface id
 }
 
 func openNg(r io.Reader, out io.Writer) (source, sink, error) {
-	s := &ngSource{ids: map[[2]int]int{}}
-	nr, err := pcapgo.NewNgReader(r, pcapgo.NgReaderOptions{
+	s := &ngSource{ids: map[[2]int]int{}, in: &ngBudget{r: r, left: maxNgRead}}
+	nr, err := pcapgo.NewNgReader(s.in, pcapgo.NgReaderOptions{
 		WantMixedLinkType:  true,
 		SkipUnknownVersion: true,
 		SectionEndCallback: func([]pcapgo.NgInterface, pcapgo.NgSectionInfo) { s.section++ },
@@ -488,9 +534,24 @@ func (s *ngSource) full(*batch) bool { return false }
 func (s *ngSource) done()            {}
 
 func (s *ngSource) next(_ *batch, j *job) error {
+	// What pcapgo's reader buffered ahead was counted against the previous
+	// packet: at most its buffer, far below the budget.
+	s.in.left = maxNgRead
 	data, ci, opts, err := s.r.ZeroCopyReadPacketDataWithOptions()
 	if err != nil {
+		if s.in.left <= 0 {
+			return errNgBudget // pcapgo may have wrapped it with %v
+		}
 		return err
+	}
+	if ci.CaptureLength > maxRecordLen {
+		return recordTooLong(ci.CaptureLength)
+	}
+	if n := s.r.NInterfaces(); n > maxNgInterfaces {
+		return fmt.Errorf("pcapng section with %d interfaces, more than %d", n, maxNgInterfaces)
+	}
+	if n := s.r.NNames(); n > maxNgNames {
+		return fmt.Errorf("pcapng section with %d name records, more than %d", n, maxNgNames)
 	}
 	ci.AncillaryData = nil
 	j.ci = ci
@@ -505,6 +566,9 @@ func (s *ngSource) next(_ *batch, j *job) error {
 	key := [2]int{s.section, ci.InterfaceIndex}
 	id, ok := s.ids[key]
 	if !ok {
+		if len(s.ids) == maxNgOutput {
+			return fmt.Errorf("pcapng capture with more than %d interfaces in all its sections", maxNgOutput)
+		}
 		id = len(s.ids)
 		s.ids[key] = id
 		intf.Statistics = pcapgo.NgInterfaceStatistics{}

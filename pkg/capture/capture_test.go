@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net/netip"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -366,6 +369,128 @@ func TestTruncatedAndEmpty(t *testing.T) {
 		_, err := DecryptCapture(context.Background(), bytes.NewReader(junk), io.Discard, f.All(), Options{})
 		if !errors.Is(err, ErrFormat) {
 			t.Errorf("%q: %v, want ErrFormat", junk, err)
+		}
+	}
+}
+
+// TestGzipRecordBounded checks that a record's length field cannot make
+// the reader allocate more than maxRecordLen, whatever the snap length
+// says: a ~130 KB gzip of one 128 MiB record of zeros (snaplen
+// 0xffffffff) made decrypt allocate ~640 MB while the record's bytes
+// arrived. The record is refused with an error naming it, in pcap and in
+// pcapng (where pcapgo reads the record, so the input it may read for one
+// packet is bounded).
+func TestGzipRecordBounded(t *testing.T) {
+	const recLen = 128 << 20
+	f, _, _ := session(t, 98, safile.Options{Suite: esp.SuiteAES128CBCHMACSHA1})
+	for _, ng := range []bool{false, true} {
+		var hdr, rec []byte
+		if ng {
+			hdr = build(t, LinkTypeEthernet, true, nil)
+			rec = make([]byte, 28) // EPB up to its data
+			binary.LittleEndian.PutUint32(rec[0:], 6)
+			binary.LittleEndian.PutUint32(rec[4:], 32+recLen)
+			binary.LittleEndian.PutUint32(rec[20:], recLen)
+			binary.LittleEndian.PutUint32(rec[24:], recLen)
+		} else {
+			hdr = make([]byte, 24)
+			binary.LittleEndian.PutUint32(hdr[0:], pcapMagicMicros)
+			binary.LittleEndian.PutUint16(hdr[4:], 2)
+			binary.LittleEndian.PutUint16(hdr[6:], 4)
+			binary.LittleEndian.PutUint32(hdr[16:], 0xffffffff) // snap length
+			binary.LittleEndian.PutUint32(hdr[20:], 1)          // Ethernet
+			rec = make([]byte, 16)
+			binary.LittleEndian.PutUint32(rec[8:], recLen)
+			binary.LittleEndian.PutUint32(rec[12:], recLen)
+		}
+		var gz bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		zw.Write(hdr)
+		zw.Write(rec)
+		zero := make([]byte, 1<<20)
+		for range recLen >> 20 {
+			zw.Write(zero)
+		}
+		zw.Close()
+
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := DecryptCapture(context.Background(), bytes.NewReader(gz.Bytes()), io.Discard, f.All(), Options{Workers: 1})
+		runtime.ReadMemStats(&after)
+		if got := after.TotalAlloc - before.TotalAlloc; got > 32<<20 {
+			t.Errorf("ng=%v: a %d KB capture made decrypt allocate %d MB", ng, gz.Len()>>10, got>>20)
+		}
+		if err == nil || !strings.Contains(err.Error(), "packet 1: ") || !strings.Contains(err.Error(), "262144") {
+			t.Errorf("ng=%v: got %v, want the record refused", ng, err)
+		}
+	}
+}
+
+// TestRecordLimit checks the limit on uncompressed input: a record of
+// maxRecordLen bytes is read, one byte more is refused, even under a snap
+// length that allows it (pcap) or without one (pcapng).
+func TestRecordLimit(t *testing.T) {
+	f, _, _ := session(t, 99, safile.Options{})
+	for _, ng := range []bool{false, true} {
+		for _, n := range []int{maxRecordLen, maxRecordLen + 1} {
+			var b bytes.Buffer
+			data := make([]byte, n)
+			ci := gopacket.CaptureInfo{CaptureLength: n, Length: n}
+			if ng {
+				w, err := pcapgo.NewNgWriterInterface(&b, pcapgo.NgInterface{LinkType: LinkTypeRaw}, pcapgo.NgWriterOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := w.WritePacket(ci, data); err != nil {
+					t.Fatal(err)
+				}
+				w.Flush()
+			} else {
+				w := pcapgo.NewWriter(&b)
+				if err := w.WriteFileHeader(0xffffffff, LinkTypeRaw); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.WritePacket(ci, data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := DecryptCapture(context.Background(), &b, io.Discard, f.All(), Options{})
+			if n == maxRecordLen && (err != nil || st.Packets != 1) {
+				t.Errorf("ng=%v, %d bytes: %v %+v", ng, n, err, st)
+			}
+			if want := "reading packet 1: record of 262145 bytes exceeds the 262144-byte limit"; n > maxRecordLen && (err == nil || !strings.Contains(err.Error(), want)) {
+				t.Errorf("ng=%v, %d bytes: got %v, want %q", ng, n, err, want)
+			}
+		}
+	}
+}
+
+// TestPcapngInterfaceLimit checks that a section's interfaces are bounded:
+// pcapgo keeps every interface of a section, and a gzip of 20-byte IDBs
+// costs nearly nothing per interface.
+func TestPcapngInterfaceLimit(t *testing.T) {
+	f, out, back := session(t, 97, safile.Options{})
+	pkt := traffic(t, LinkTypeRaw, out, back, 1)[0]
+	for _, n := range []int{maxNgInterfaces, maxNgInterfaces + 1} {
+		var b bytes.Buffer
+		w, err := pcapgo.NewNgWriterInterface(&b, pcapgo.NgInterface{LinkType: LinkTypeRaw}, pcapgo.NgWriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range n - 1 {
+			if _, err := w.AddInterface(pcapgo.NgInterface{LinkType: LinkTypeRaw}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ci := gopacket.CaptureInfo{CaptureLength: len(pkt.frame), Length: len(pkt.frame)}
+		if err := w.WritePacket(ci, pkt.frame); err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+		_, err = DecryptCapture(context.Background(), &b, io.Discard, f.All(), Options{})
+		if tooMany := err != nil && strings.Contains(err.Error(), "interfaces, more than"); tooMany != (n > maxNgInterfaces) {
+			t.Errorf("%d interfaces: %v", n, err)
 		}
 	}
 }

@@ -21,11 +21,6 @@ const (
 	pcapMagicNanos  = 0xa1b23c4d
 	pcapHeaderLen   = 24
 	pcapRecordLen   = 16
-	// eagerReadMax is the largest record read in one piece whatever the
-	// snap length says (pcapgo's limit, libpcap's MAXIMUM_SNAPLEN): longer
-	// ones are read as they arrive, so that a few bytes of file cannot make
-	// the reader allocate gigabytes.
-	eagerReadMax = 262144
 	// minRead is the least room worth a read at the end of a chunk; with
 	// less, the next chunk is started.
 	minRead = 64 << 10
@@ -95,7 +90,8 @@ func (c *chunk) release() {
 // with one large read each (pcapgo's Reader, which it replaces for pcap,
 // copied every packet three times: through its own 4 KiB buffer, into its
 // packet buffer, into the job). It accepts what pcapgo's Reader accepts,
-// with the same errors.
+// with the same errors, except records longer than maxRecordLen, which it
+// refuses whatever the snap length says (recordTooLong).
 type pcapSource struct {
 	ctx     context.Context
 	br      *bufio.Reader // what open peeked at: drained first
@@ -109,7 +105,6 @@ type pcapSource struct {
 	factor  uint32 // to nanoseconds: 1000 for microsecond files
 	snap    uint32
 	lt      layers.LinkType
-	maxCap  int
 }
 
 // newPcapSource reads the file header from br; raw is what br reads from.
@@ -140,10 +135,6 @@ func newPcapSource(ctx context.Context, br *bufio.Reader, raw io.Reader, pool *c
 	s.swapped = s.order == binary.BigEndian
 	s.snap = s.order.Uint32(h[16:20])
 	s.lt = layers.LinkType(s.order.Uint32(h[20:24]))
-	s.maxCap = max(int(s.snap), eagerReadMax)
-	if int(s.snap) < 0 { // 32-bit int
-		s.maxCap = eagerReadMax
-	}
 	return s, nil
 }
 
@@ -226,6 +217,12 @@ func (s *pcapSource) need(n int) error {
 	return nil
 }
 
+// recordTooLong is the error for a record of caplen bytes, above
+// maxRecordLen.
+func recordTooLong(caplen int) error {
+	return fmt.Errorf("record of %d bytes exceeds the %d-byte limit", uint32(caplen), maxRecordLen)
+}
+
 // eofErr is what the end of input in a part of a record means: io.EOF
 // when nothing of it was there, io.ErrUnexpectedEOF when some was.
 func eofErr(got int, err error) error {
@@ -253,9 +250,9 @@ func (s *pcapSource) next(b *batch, j *job) error {
 		Length:        length,
 	}
 	j.lt = s.lt
-	if caplen > s.maxCap || caplen < 0 {
+	if caplen > maxRecordLen || caplen < 0 {
 		s.r += pcapRecordLen
-		return fmt.Errorf("capture length exceeds snap length: %d > %d", caplen, s.snap)
+		return recordTooLong(caplen)
 	}
 	if caplen > length {
 		s.r += pcapRecordLen
