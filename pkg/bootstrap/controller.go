@@ -143,16 +143,23 @@ func Join(ctx context.Context, cfg *JoinConfig, l Label) (*JoinResult, error) {
 	}
 	progress(5)
 
-	// Flights 6 and 7.
+	// Flights 6 and 7. As at flight 3, a reply of another transaction is
+	// not this one's: every error reply of this controller authenticates
+	// under SK_cs, and a recorded one must not fail a join the server
+	// committed.
 	serr = nil
 	done := false
 	_, err = exchange(ctx, cfg, cfg.Server, "server", MarshalConfirm(sk, &Confirm{Controller: j.Controller, TID: j.TID, Device: l.Device, RNc: j.RNc, Proof: proof}), func(resp []byte) bool {
+		h, err := ParseHeader(resp)
+		if err != nil || h.ID != j.Controller || h.TID != j.TID {
+			return false
+		}
 		if _, e, err := OpenError(sk, resp); err == nil {
 			serr = e
 			return true
 		}
-		h, dev, status, err := OpenDone(sk, resp)
-		if err != nil || h.ID != j.Controller || h.TID != j.TID || dev != l.Device || status != StatusCommitted {
+		_, dev, status, err := OpenDone(sk, resp)
+		if err != nil || dev != l.Device || status != StatusCommitted {
 			return false
 		}
 		done = true
