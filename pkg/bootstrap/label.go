@@ -143,10 +143,25 @@ func (l Label) Terminal() (string, error) {
 	return q.ToSmallString(false), nil
 }
 
+// MaxLabelImageSide is the largest width and height, in pixels, of an
+// image DecodeLabelImage decodes: a phone photo of a label (4032 × 3024)
+// fits, and the decoders allocate by the size the header declares, which
+// a file of a few bytes can set to gigapixels.
+const MaxLabelImageSide = 4096
+
 // DecodeLabelImage finds a QR code in an image (PNG or JPEG) and parses
-// its payload as a label.
+// its payload as a label. Images wider or taller than MaxLabelImageSide
+// are refused before they are decoded.
 func DecodeLabelImage(r io.Reader) (Label, error) {
-	img, _, err := image.Decode(r)
+	var head bytes.Buffer
+	cfg, _, err := image.DecodeConfig(io.TeeReader(r, &head))
+	if err != nil {
+		return Label{}, fmt.Errorf("bootstrap: label image: %w", err)
+	}
+	if cfg.Width > MaxLabelImageSide || cfg.Height > MaxLabelImageSide {
+		return Label{}, fmt.Errorf("bootstrap: label image: %d × %d pixels, more than %d a side (scale it down)", cfg.Width, cfg.Height, MaxLabelImageSide)
+	}
+	img, _, err := image.Decode(io.MultiReader(&head, r))
 	if err != nil {
 		return Label{}, fmt.Errorf("bootstrap: label image: %w", err)
 	}

@@ -2,12 +2,16 @@ package bootstrap
 
 import (
 	"bytes"
+	"compress/zlib"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"image"
 	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -82,6 +86,56 @@ func TestLabelPNGDecodes(t *testing.T) {
 	if _, err := DecodeLabelImage(&bb); err == nil {
 		t.Fatal("blank image decoded")
 	}
+}
+
+// The size an image declares is checked before it is decoded: a PNG of
+// under 100 bytes that declares 16000 × 16000 grey pixels made the
+// decoder allocate 256 MB before it noticed the data was missing (and a
+// complete one made gozxing allocate again per pixel). A label needs a few
+// hundred pixels a side; the largest allowed image still decodes.
+func TestLabelImageSizeBounded(t *testing.T) {
+	png := tinyPNG(16000, 16000)
+	if len(png) > 100 {
+		t.Fatalf("setup: %d bytes", len(png))
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := DecodeLabelImage(bytes.NewReader(png))
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "16000 × 16000 pixels, more than 4096 a side") {
+		t.Fatalf("got %v, want the image refused by its size", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 32<<20 {
+		t.Errorf("a %d-byte PNG made DecodeLabelImage allocate %d MB", len(png), got>>20)
+	}
+	if _, err := DecodeLabelImage(bytes.NewReader(tinyPNG(MaxLabelImageSide, 1))); err == nil || strings.Contains(err.Error(), "a side") {
+		t.Errorf("%d pixels wide: %v, want a decoding error", MaxLabelImageSide, err)
+	}
+}
+
+// tinyPNG is a PNG header for a w×h 8-bit grey image with an IDAT that
+// holds only a zlib header.
+func tinyPNG(w, h uint32) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		binary.Write(&b, binary.BigEndian, uint32(len(data)))
+		c := append([]byte(typ), data...)
+		b.Write(c)
+		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(c))
+	}
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = 8, 0 // 8-bit greyscale
+	chunk("IHDR", ihdr)
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Flush()
+	chunk("IDAT", z.Bytes()[:2])
+	chunk("IEND", nil)
+	return b.Bytes()
 }
 
 // needTool skips when a cross-check tool is missing, except in CI,
