@@ -36,7 +36,10 @@ func (e *InsecureError) Hint() string {
 // replaces an existing file (the error wraps ErrExists) and never leaves a
 // partial file behind: the data is written to a temporary file in the same
 // directory, synced, and then linked into place, which fails atomically if
-// the name is taken.
+// the name is taken. On file systems without hard links (FAT, exFAT, some
+// network shares) the name is reserved by an exclusive create and the
+// temporary file renamed over that empty placeholder: a crash leaves path
+// empty or whole, never holding part of data.
 func WriteNew(path string, data []byte, perm fs.FileMode) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%w: %s", ErrExists, path)
@@ -65,22 +68,29 @@ func WriteNew(path string, data []byte, perm fs.FileMode) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("keyfile: writing %s: %w", path, err)
 	}
-	if err := os.Link(tmpName, path); err != nil {
+	if err := link(tmpName, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%w: %s", ErrExists, path)
 		}
-		// File systems without hard links: fall back to an exclusive
-		// rename-free create, still refusing to overwrite.
-		if err2 := createExclusive(path, data, perm); err2 != nil {
-			return err2
+		// File systems without hard links.
+		if err := renameIntoPlaceholder(tmpName, path, perm); err != nil {
+			return err
 		}
-		return nil
 	}
 	syncDir(dir)
 	return nil
 }
 
-func createExclusive(path string, data []byte, perm fs.FileMode) error {
+// link and rename are os.Link and os.Rename, replaced by tests.
+var (
+	link   = os.Link
+	rename = os.Rename
+)
+
+// renameIntoPlaceholder takes path with an exclusive create (which refuses
+// an existing file or symbolic link) and renames the complete file tmp
+// over that empty placeholder.
+func renameIntoPlaceholder(tmp, path string, perm fs.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
@@ -88,14 +98,10 @@ func createExclusive(path string, data []byte, perm fs.FileMode) error {
 		}
 		return fmt.Errorf("keyfile: %w", err)
 	}
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	cerr := f.Close()
-	if werr != nil || cerr != nil {
+	f.Close()
+	if err := rename(tmp, path); err != nil {
 		os.Remove(path)
-		return fmt.Errorf("keyfile: writing %s: %w", path, errors.Join(werr, cerr))
+		return fmt.Errorf("keyfile: writing %s: %w", path, err)
 	}
 	return nil
 }

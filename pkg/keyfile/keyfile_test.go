@@ -36,6 +36,49 @@ func TestWriteNewCreates0600AndRefusesOverwrite(t *testing.T) {
 	}
 }
 
+// On a file system without hard links, WriteNew is atomic too: the name
+// is reserved empty, and the data arrives whole by a rename over it (a
+// crash leaves an empty file or the key, never part of it). An existing
+// file is still refused, and a failed rename leaves nothing behind.
+func TestWriteNewWithoutHardLinks(t *testing.T) {
+	defer func() { link, rename = os.Link, os.Rename }()
+	link = func(old, new string) error {
+		return &os.LinkError{Op: "link", Old: old, New: new, Err: errors.ErrUnsupported}
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "k")
+	renames := 0
+	rename = func(old, new string) error {
+		renames++
+		if got, err := os.ReadFile(new); err != nil || len(got) != 0 {
+			t.Errorf("before the rename %s holds %q (%v), want the empty placeholder", new, got, err)
+		}
+		return os.Rename(old, new)
+	}
+	if err := WriteNew(p, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "secret" || renames != 1 {
+		t.Fatalf("file holds %q after %d renames", got, renames)
+	}
+	if fi, _ := os.Stat(p); runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %o, want 600", fi.Mode().Perm())
+	}
+	if err := WriteNew(p, []byte("other"), 0o600); !errors.Is(err, ErrExists) || renames != 1 {
+		t.Fatalf("second write: %v, want ErrExists", err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "secret" {
+		t.Fatalf("file changed to %q", got)
+	}
+	rename = func(string, string) error { return errors.New("no space left") }
+	if err := WriteNew(filepath.Join(dir, "k2"), []byte("x"), 0o600); err == nil {
+		t.Fatal("failed rename: no error")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("directory holds %d entries, want 1", len(ents))
+	}
+}
+
 func TestWriteNewRefusesSymlinkTarget(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "target")
