@@ -115,6 +115,12 @@ func TestArgWords(t *testing.T) {
 		{[]string{"x=1"}, "", FormatNone, `error: unknown argument "x"`},
 		{nil, "1 2 3", FormatNone, "error: too many arguments"},
 		{nil, `[1]`, FormatJSON, "error: the JSON payload is not an object"},
+		// A JSON argument given twice is refused like a query parameter
+		// given twice, not silently the last one.
+		{nil, `{"index":0,"value":7,"index":1}`, FormatJSON, "error: index given twice"},
+		{nil, `{"index":1}{"value":2}`, FormatJSON, "error: the JSON payload is not an object of arguments: data after the object"},
+		{nil, `{"index":1,}`, FormatJSON, "error: the JSON payload is not an object"},
+		{[]string{"index=1"}, `{"index":1}`, FormatJSON, "error: index given twice"},
 		{nil, `{"index":[1]}`, FormatJSON, "error: argument index: want a string or a number"},
 		{nil, "x", Format(42), "error: unsupported payload format"},
 	} {

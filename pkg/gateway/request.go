@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -140,18 +142,13 @@ func argWords(names []string, query []string, payload []byte, f Format) ([]strin
 		pos = append(pos, strings.Fields(string(payload))...)
 	case FormatJSON:
 		if len(payload) > 0 {
-			var obj map[string]any
-			if err := json.Unmarshal(payload, &obj); err != nil {
-				return nil, fmt.Errorf("the JSON payload is not an object of arguments: %v", err)
+			keys, vals, err := jsonArgs(payload)
+			if err != nil {
+				return nil, err
 			}
-			keys := make([]string, 0, len(obj))
-			for k := range obj {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
+			for i, k := range keys {
 				var v string
-				switch x := obj[k].(type) {
+				switch x := vals[i].(type) {
 				case string:
 					v = x
 				case float64:
@@ -194,6 +191,46 @@ func argWords(names []string, query []string, payload []byte, f Format) ([]strin
 }
 
 var errUnsupportedFormat = errors.New("unsupported payload format")
+
+// jsonArgs reads a JSON object of arguments: its keys in order and their
+// values. A key given twice is an error (encoding/json would keep the
+// last value without a word), as a query parameter given twice is.
+func jsonArgs(payload []byte) (keys []string, vals []any, err error) {
+	notObject := func(err error) error {
+		return fmt.Errorf("the JSON payload is not an object of arguments: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if t, err := dec.Token(); err != nil {
+		return nil, nil, notObject(err)
+	} else if t != json.Delim('{') {
+		return nil, nil, notObject(fmt.Errorf("it starts with %v", t))
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, nil, notObject(err)
+		}
+		k, ok := t.(string)
+		if !ok {
+			return nil, nil, notObject(fmt.Errorf("a key that is not a string: %v", t))
+		}
+		if slices.Contains(keys, k) {
+			return nil, nil, fmt.Errorf("%s given twice", k)
+		}
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, notObject(err)
+		}
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return nil, nil, notObject(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, notObject(errors.New("data after the object"))
+	}
+	return keys, vals, nil
+}
 
 // Do runs one request: the checks of docs/gateway.md in order (device,
 // task, permission, arguments, method), then the task on the device
