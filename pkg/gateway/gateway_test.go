@@ -146,7 +146,11 @@ func startGW(t *testing.T, cfg *Config, opt Options) *testGW {
 	}
 	opt.Dial = func(d *DeviceConfig) Dialer { return tg.devs[d.Name].dial }
 	opt.Log = func(msg string) { t.Log(msg) }
-	opt.RequestLog = func(msg string) { t.Log(msg) }
+	if rl := opt.RequestLog; rl != nil {
+		opt.RequestLog = func(msg string) { t.Log(msg); rl(msg) }
+	} else {
+		opt.RequestLog = func(msg string) { t.Log(msg) }
+	}
 	g, err := New(cfg, opt)
 	if err != nil {
 		t.Fatal(err)

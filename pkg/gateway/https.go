@@ -420,11 +420,17 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	reply(code, "application/json", append(b, '\n'))
 }
 
-// redactQuery hides a query token from the request log.
+// redactQuery hides a query token from the request log: every parameter
+// whose name, percent-decoded as serveHTTP decodes it for identify, is
+// access_token (access%5Ftoken=, %61ccess_token=, access_token%3D...).
 func redactQuery(q string) string {
 	parts := strings.Split(q, "&")
 	for i, p := range parts {
-		if strings.HasPrefix(p, QueryTokenParam+"=") {
+		u, err := url.QueryUnescape(p)
+		if err != nil {
+			u = p
+		}
+		if k, _, _ := strings.Cut(u, "="); k == QueryTokenParam {
 			parts[i] = QueryTokenParam + "=REDACTED"
 		}
 	}

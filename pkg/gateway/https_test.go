@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -175,6 +176,46 @@ func TestHTTPSResponses(t *testing.T) {
 	d.set(func(d *fakeDevice) { d.gate, d.started, d.silent = nil, nil, true })
 	if a := httpDo(t, c, "GET", base+"/dev2/id", tokenDave, "", ""); a.code != 504 {
 		t.Errorf("silent device: %d %q", a.code, a.body)
+	}
+}
+
+// requestLog collects the gateway's request log lines (Options.RequestLog).
+type requestLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *requestLog) log(msg string) { l.mu.Lock(); l.lines = append(l.lines, msg); l.mu.Unlock() }
+
+func (l *requestLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
+// With query-token=on, identify takes the token from the query after
+// percent-decoding each parameter; the request log hides it whatever
+// spelling of access_token carried it, not only the literal one.
+func TestHTTPSQueryTokenRedactedWhateverItsEncoding(t *testing.T) {
+	cfg := httpsConfig(t, "")
+	var rl requestLog
+	tg := startGW(t, cfg, Options{RequestLog: rl.log})
+	c := httpsClient(t, cfg)
+	base := "https://" + tg.g.HTTPSAddr().String()
+	for _, q := range []string{"id?access_token=", "id?access%5Ftoken=", "id?%61ccess_token=", "id?access_token%3D", "adc?ch=3&access%5ftoken="} {
+		a := httpDo(t, c, "GET", base+"/dev1/"+q+tokenCarol, "", "", "")
+		if a.code != 200 {
+			t.Fatalf("/dev1/%s...: %d %s", q, a.code, a.body)
+		}
+	}
+	lines := rl.all()
+	if len(lines) != 5 {
+		t.Errorf("%d request log lines, want 5: %q", len(lines), lines)
+	}
+	for _, l := range lines {
+		if strings.Contains(l, tokenCarol) || !strings.Contains(l, "access_token=REDACTED") {
+			t.Errorf("the request log shows the bearer token: %q", l)
+		}
 	}
 }
 
