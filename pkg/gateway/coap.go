@@ -110,7 +110,7 @@ func (h *handler) serve(w *responsewriter.ResponseWriter[*udpClient.Conn], r *po
 			if who == "" {
 				who = "-"
 			}
-			h.g.opt.RequestLog(fmt.Sprintf("%s %v %s: %d.%02d %v (%d ms)", who, r.Code(), path, c>>5, c&31, c, time.Since(t0).Milliseconds()))
+			h.g.opt.RequestLog(fmt.Sprintf("%s %v %s: %d.%02d %v (%d ms)", who, r.Code(), logPath(path), c>>5, c&31, c, time.Since(t0).Milliseconds()))
 		}
 		var rd *bytes.Reader
 		if body != nil {

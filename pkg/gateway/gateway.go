@@ -24,9 +24,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pion/dtls/v3"
 	coapNet "github.com/plgd-dev/go-coap/v3/net"
@@ -47,8 +49,11 @@ type Options struct {
 	// the device sessions' own (mstool -v).
 	Log        func(msg string)
 	SessionLog func(msg string)
-	// RequestLog, when set, is told of every CoAP request and its
-	// response code: "alice GET /dev1/adc?ch=3: 2.05 (14 ms)".
+	// RequestLog, when set, is told of every CoAP and HTTPS request and
+	// its response code: "alice GET /dev1/adc?ch=3: 2.05 Content (14 ms)".
+	// The path is the client's: one with a space, a quote, a backslash,
+	// a control or other unprintable character is logged Go-quoted
+	// (logPath), so that no client writes lines of its own into the log.
 	RequestLog func(msg string)
 	// AllowPlain allows plain CoAP on an address that is not loopback.
 	AllowPlain bool
@@ -152,6 +157,19 @@ func New(cfg *Config, opt Options) (*Gateway, error) {
 		g.order = append(g.order, dv)
 	}
 	return g, nil
+}
+
+// logPath is a request's path (and query) as the request log shows it:
+// as is when every character is printable and none is a space, a quote
+// or a backslash, else Go-quoted ("/x\nalice ..."), so that a client's
+// newline or terminal escape sequence cannot forge or hide log lines.
+func logPath(p string) string {
+	for _, r := range p {
+		if r == ' ' || r == '"' || r == '\\' || r == utf8.RuneError || !strconv.IsPrint(r) {
+			return strconv.Quote(p)
+		}
+	}
+	return p
 }
 
 func (g *Gateway) logf(format string, a ...any) {

@@ -329,7 +329,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			if q := redactQuery(r.URL.RawQuery); q != "" {
 				path += "?" + q
 			}
-			g.opt.RequestLog(fmt.Sprintf("%s %s %s (https): %d %s (%d ms)", who, r.Method, path, code, http.StatusText(code), time.Since(t0).Milliseconds()))
+			g.opt.RequestLog(fmt.Sprintf("%s %s %s (https): %d %s (%d ms)", who, r.Method, logPath(path), code, http.StatusText(code), time.Since(t0).Milliseconds()))
 		}
 		hd.Set("Content-Type", ctype)
 		w.WriteHeader(code)

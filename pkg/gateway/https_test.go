@@ -26,6 +26,8 @@ import (
 	"time"
 
 	piondtls "github.com/pion/dtls/v3"
+	"github.com/plgd-dev/go-coap/v3/message/codes"
+	coapudp "github.com/plgd-dev/go-coap/v3/udp"
 
 	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/tasks"
@@ -215,6 +217,38 @@ func TestHTTPSQueryTokenRedactedWhateverItsEncoding(t *testing.T) {
 	for _, l := range lines {
 		if strings.Contains(l, tokenCarol) || !strings.Contains(l, "access_token=REDACTED") {
 			t.Errorf("the request log shows the bearer token: %q", l)
+		}
+	}
+}
+
+// A client cannot write lines of its own into the request log (-v): a
+// path with a newline or a terminal escape sequence, from an
+// unauthenticated HTTPS client (401) or a plain CoAP client, is logged
+// quoted, one line, without control characters.
+func TestRequestLogNotForgeable(t *testing.T) {
+	cfg := httpsConfig(t, "plain 127.0.0.1:0 identity=bob\n")
+	var rl requestLog
+	tg := startGW(t, cfg, Options{RequestLog: rl.log})
+	c := httpsClient(t, cfg)
+	a := httpDo(t, c, "GET", "https://"+tg.g.HTTPSAddr().String()+"/x%0Aalice%20PUT%20/dev1/led%20(https):%20200%20OK%1B[2J", "", "", "")
+	if a.code != 401 {
+		t.Fatalf("setup: %d", a.code)
+	}
+	cc, err := coapudp.Dial(tg.g.PlainAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if a := request(t, cc, codes.GET, "/x\nalice GET /dev1/id: 2.05 Content (0 ms)\x1b[2J/y?q\r\n", ""); a.code != codes.NotFound {
+		t.Fatalf("setup: %v %s", a.code, a.body)
+	}
+	lines := rl.all()
+	if len(lines) != 2 {
+		t.Errorf("%d request log lines, want 2: %q", len(lines), lines)
+	}
+	for _, l := range lines {
+		if strings.ContainsAny(l, "\n\r\x1b") || !strings.Contains(l, `"/x\nalice `) {
+			t.Errorf("a client put control characters into the request log: %q", l)
 		}
 	}
 }
