@@ -120,46 +120,39 @@ func (h *handler) serve(w *responsewriter.ResponseWriter[*udpClient.Conn], r *po
 			h.g.st.errors.Add(1)
 		}
 	}
+	// The checks of docs/gateway.md, "Errors", in its order: the path
+	// (4.04) first; Do checks the rest, the method and Accept last.
 	path, _ := r.Path()
-	segs := strings.Split(strings.Trim(path, "/"), "/")
-	accept := FormatText
+	accept := FormatNone
 	if a, err := r.Accept(); err == nil {
-		switch a {
-		case message.TextPlain:
-		case message.AppJSON:
-			accept = FormatJSON
-		case message.AppLinkFormat:
-			accept = FormatLink
-		default:
-			reply(codes.NotAcceptable, message.TextPlain, []byte("accept text/plain (0) or application/json (50)"))
-			return
-		}
+		accept = Format(a)
 	}
 	if path == "/.well-known/core" || path == ".well-known/core" {
-		if r.Code() != codes.GET {
-			reply(codes.MethodNotAllowed, message.TextPlain, nil)
-			return
+		switch {
+		case r.Code() != codes.GET:
+			reply(codes.MethodNotAllowed, message.TextPlain, []byte("GET"))
+		case accept != FormatNone && accept != FormatLink:
+			reply(codes.NotAcceptable, message.TextPlain, []byte("/.well-known/core answers in application/link-format (40)"))
+		default:
+			reply(codes.Content, message.AppLinkFormat, []byte(LinkFormat(h.g.Resources(identity))))
 		}
-		reply(codes.Content, message.AppLinkFormat, []byte(LinkFormat(h.g.Resources(identity))))
 		return
 	}
-	var m Method
-	switch r.Code() {
-	case codes.GET:
-		m = GET
-	case codes.PUT:
-		m = PUT
-	default:
-		reply(codes.MethodNotAllowed, message.TextPlain, []byte("GET or PUT"))
-		return
-	}
+	segs := strings.Split(strings.Trim(path, "/"), "/")
 	if len(segs) != 2 {
 		h.g.st.requests.Add(1)
 		h.g.st.byClass[4].Add(1)
 		reply(codes.NotFound, message.TextPlain, []byte("resources are /DEVICE/TASK (GET /.well-known/core lists them)"))
 		return
 	}
-	req := &Request{Identity: identity, Method: m, Device: segs[0], Task: segs[1], Format: FormatNone}
+	m := OtherMethod
+	switch r.Code() {
+	case codes.GET:
+		m = GET
+	case codes.PUT:
+		m = PUT
+	}
+	req := &Request{Identity: identity, Method: m, Device: segs[0], Task: segs[1], Format: FormatNone, Accept: accept}
 	req.Query, _ = r.Queries()
 	if cf, err := r.ContentFormat(); err == nil {
 		req.Format = Format(cf)
@@ -179,7 +172,7 @@ func (h *handler) serve(w *responsewriter.ResponseWriter[*udpClient.Conn], r *po
 		reply(code, message.TextPlain, []byte(resp.Message))
 		return
 	}
-	if accept == FormatJSON {
+	if req.Accept == FormatJSON {
 		b, _ := json.Marshal(resp.Result)
 		reply(code, message.AppJSON, b)
 		return

@@ -315,6 +315,75 @@ func TestGatewayResponses(t *testing.T) {
 	}
 }
 
+// The checks run in the order docs/gateway.md, "Errors", gives: the path
+// and names (4.04), permission (4.03), the payload format (4.15), the
+// arguments (4.00), the method (4.05), Accept (4.06). A task answers in
+// text/plain or application/json only: Accept: application/link-format
+// (40) on a task is 4.06 (RFC 7252 §5.10.4), as is any Accept but 40 on
+// /.well-known/core.
+func TestGatewayOrderOfChecks(t *testing.T) {
+	tg := startGW(t, testConfig(t, ""), Options{})
+	alice := dialCoAPS(t, tg.g.Addr(), "alice", keyAlice)
+	bob := dialCoAPS(t, tg.g.Addr(), "bob", keyBob)
+	accept := func(cf byte) message.Option { return message.Option{ID: message.Accept, Value: []byte{cf}} }
+	for _, tc := range []struct {
+		name   string
+		cc     *udpClient.Conn
+		method codes.Code
+		path   string
+		cf     message.MediaType // PUT's Content-Format
+		opts   []message.Option
+		code   codes.Code
+	}{
+		{"link-format on a task", alice, codes.GET, "/dev1/adc?ch=3", 0, []message.Option{accept(40)}, codes.NotAcceptable},
+		{"link-format on /.well-known/core", alice, codes.GET, "/.well-known/core", 0, []message.Option{accept(40)}, codes.Content},
+		{"JSON on /.well-known/core", alice, codes.GET, "/.well-known/core", 0, []message.Option{accept(50)}, codes.NotAcceptable},
+		{"Accept: 4.04 first", alice, codes.GET, "/nodev/id", 0, []message.Option{accept(40)}, codes.NotFound},
+		{"Accept: 4.04 first (path)", alice, codes.GET, "/dev1/adc/x", 0, []message.Option{accept(40)}, codes.NotFound},
+		{"Accept: 4.03 first", bob, codes.GET, "/dev1/adc?ch=3", 0, []message.Option{accept(40)}, codes.Forbidden},
+		{"Accept: 4.00 first", alice, codes.GET, "/dev1/adc?ch=9", 0, []message.Option{accept(41)}, codes.BadRequest},
+		{"Accept: 4.05 first", alice, codes.GET, "/dev1/led?op=on", 0, []message.Option{accept(40)}, codes.MethodNotAllowed},
+		{"POST: 4.04 first", alice, codes.POST, "/nodev/id", 0, nil, codes.NotFound},
+		{"POST: 4.03 first", bob, codes.POST, "/dev1/adc?ch=3", 0, nil, codes.Forbidden},
+		{"POST: 4.00 first", alice, codes.POST, "/dev1/adc?x=1", 0, nil, codes.BadRequest},
+		{"POST", alice, codes.POST, "/dev1/adc?ch=3", 0, nil, codes.MethodNotAllowed},
+		{"DELETE", alice, codes.DELETE, "/dev1/id", 0, nil, codes.MethodNotAllowed},
+		{"format: 4.03 first", bob, codes.PUT, "/dev1/settings-write?x=1", message.AppCBOR, nil, codes.Forbidden},
+		{"format before arguments", alice, codes.PUT, "/dev1/settings-write?x=1", message.AppCBOR, nil, codes.UnsupportedMediaType},
+		{"arguments before the method", alice, codes.PUT, "/dev1/id?x=1", message.TextPlain, nil, codes.BadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			p, q, _ := strings.Cut(tc.path, "?")
+			opts := tc.opts
+			if q != "" {
+				opts = append(opts, message.Option{ID: message.URIQuery, Value: []byte(q)})
+			}
+			var m *pool.Message
+			var err error
+			switch tc.method {
+			case codes.GET:
+				m, err = tc.cc.Get(ctx, p, opts...)
+			case codes.PUT:
+				m, err = tc.cc.Put(ctx, p, tc.cf, bytes.NewReader([]byte("1 2")), opts...)
+			case codes.POST:
+				m, err = tc.cc.Post(ctx, p, message.TextPlain, bytes.NewReader(nil), opts...)
+			case codes.DELETE:
+				m, err = tc.cc.Delete(ctx, p, opts...)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Code() != tc.code {
+				b, _ := m.ReadBody()
+				cf, _ := m.ContentFormat()
+				t.Errorf("%v %s: %v (content-format %v) %q, want %v", tc.method, tc.path, m.Code(), cf, b, tc.code)
+			}
+		})
+	}
+}
+
 func TestGatewayWrongKey(t *testing.T) {
 	tg := startGW(t, testConfig(t, ""), Options{HandshakeTimeout: time.Second})
 	for _, c := range []struct {

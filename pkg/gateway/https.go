@@ -376,7 +376,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(code, "text/html; charset=utf-8", []byte(page))
 		return
 	}
-	req := &Request{Identity: id.Name, Device: segs[0], Task: segs[1], Query: query, Format: FormatNone}
+	req := &Request{Identity: id.Name, Device: segs[0], Task: segs[1], Query: query, Format: FormatNone, Accept: FormatJSON}
 	switch r.Method {
 	case http.MethodGet:
 		req.Method = GET
@@ -400,15 +400,18 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	default:
-		hd.Set("Allow", "GET, PUT")
-		fail(http.StatusMethodNotAllowed, "GET or PUT")
-		return
+		// 405 in the order of the checks (docs/gateway.md, "Errors"):
+		// after 404, 403 and the query's 400.
+		req.Method = OtherMethod
 	}
 	resp := g.Do(r.Context(), req)
 	code := HTTPStatus(resp.Outcome)
 	if resp.Outcome != OK {
-		if resp.Outcome == Busy {
+		switch {
+		case resp.Outcome == Busy:
 			hd.Set("Retry-After", "1")
+		case resp.Outcome == MethodNotAllowed && req.Method == OtherMethod:
+			hd.Set("Allow", "GET, PUT")
 		}
 		fail(code, resp.Message)
 		return

@@ -119,6 +119,8 @@ func TestHTTPSResponses(t *testing.T) {
 		{"JSON arguments", "PUT", "/dev1/settings-write", tokenDave, `{"index":1,"value":4660}`, "application/json", 200, `"value":4660`},
 		{"other format", "PUT", "/dev1/settings-write", tokenDave, `x`, "image/png", 415, "payloads are"},
 		{"POST", "POST", "/dev1/id", tokenDave, "", "", 405, "GET or PUT"},
+		{"POST: 404 first", "POST", "/nodev/id", tokenDave, "", "", 404, "no device"},
+		{"POST: 403 first", "POST", "/dev1/led", tokenCarol, "", "", 403, "may not run led"},
 		{"device refuses", "GET", "/dev1/uptime", tokenDave, "", "", 403, "grant does not permit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,6 +130,9 @@ func TestHTTPSResponses(t *testing.T) {
 			}
 			if a.code == 401 && a.h.Get("WWW-Authenticate") == "" {
 				t.Error("401 without WWW-Authenticate")
+			}
+			if tc.method == "POST" && a.code == 405 && a.h.Get("Allow") != "GET, PUT" {
+				t.Errorf("405 with Allow %q", a.h.Get("Allow"))
 			}
 			for k, v := range map[string]string{"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Content-Type": "application/json"} {
 				if a.h.Get(k) != v {

@@ -38,6 +38,7 @@ type Method int
 const (
 	GET Method = iota
 	PUT
+	OtherMethod // any other: 4.05, once the checks before it pass
 )
 
 // Format is a content-format the gateway reads and writes (RFC 7252 §12.3).
@@ -59,6 +60,10 @@ type Request struct {
 	Query    []string // Uri-Query options: NAME=VALUE or VALUE
 	Payload  []byte
 	Format   Format // the payload's (FormatNone: none given)
+	// Accept is the content-format the client asks for: FormatText (the
+	// zero value) or FormatNone (none given) for text/plain, FormatJSON;
+	// any other, FormatLink too, is 4.06.
+	Accept Format
 }
 
 // Response is the answer: an outcome with a message, and for OK the
@@ -110,6 +115,11 @@ func writes(t tasks.Task, words []string) (w, either bool) {
 // slot, positional ones (query items without '=', payload words, in this
 // order) the free slots from the first.
 func argWords(names []string, query []string, payload []byte, f Format) ([]string, error) {
+	switch f {
+	case FormatNone, FormatText, FormatJSON:
+	default:
+		return nil, errUnsupportedFormat // before any argument: 4.15 precedes 4.00
+	}
 	slots := make([]string, max(len(names), 0))
 	set := make([]bool, len(slots))
 	var pos []string
@@ -163,8 +173,6 @@ func argWords(names []string, query []string, payload []byte, f Format) ([]strin
 				}
 			}
 		}
-	default:
-		return nil, errUnsupportedFormat
 	}
 	for _, w := range pos {
 		i := 0
@@ -232,10 +240,11 @@ func jsonArgs(payload []byte) (keys []string, vals []any, err error) {
 	return keys, vals, nil
 }
 
-// Do runs one request: the checks of docs/gateway.md in order (device,
-// task, permission, arguments, method), then the task on the device
-// through its queue. It needs Serve running (the device workers); once
-// Serve stops, requests are answered Busy.
+// Do runs one request: the checks of docs/gateway.md, "Errors", in order
+// (device, task: 4.04; permission: 4.03; payload format: 4.15;
+// arguments: 4.00; method: 4.05; Accept: 4.06), then the task on the
+// device through its queue. It needs Serve running (the device workers);
+// once Serve stops, requests are answered Busy.
 func (g *Gateway) Do(ctx context.Context, r *Request) *Response {
 	g.st.requests.Add(1)
 	resp := g.do(ctx, r)
@@ -278,21 +287,27 @@ func (g *Gateway) do(ctx context.Context, r *Request) *Response {
 	if err != nil {
 		return fail(BadRequest, "%s: %v", codec.Name(t), err)
 	}
-	if t == tasks.TaskLED && len(words) == 0 && r.Method == GET {
+	if t == tasks.TaskLED && len(words) == 0 {
 		words = []string{"read"}
-	}
-	w, either := writes(t, words)
-	if !either {
-		if w && r.Method == GET {
-			return fail(MethodNotAllowed, "%s %s changes the device: use PUT", codec.Name(t), strings.Join(words, " "))
-		}
-		if !w && r.Method == PUT {
-			return fail(MethodNotAllowed, "%s only reads: use GET", codec.Name(t))
-		}
 	}
 	args, err := codec.ParseArgs(t, words)
 	if err != nil {
 		return fail(BadRequest, "%v", strings.TrimPrefix(err.Error(), "tasks: "))
+	}
+	w, either := writes(t, words)
+	switch {
+	case r.Method != GET && r.Method != PUT:
+		return fail(MethodNotAllowed, "%s: GET or PUT", codec.Name(t))
+	case either:
+	case w && r.Method == GET:
+		return fail(MethodNotAllowed, "%s %s changes the device: use PUT", codec.Name(t), strings.Join(words, " "))
+	case !w && r.Method == PUT:
+		return fail(MethodNotAllowed, "%s only reads: use GET", codec.Name(t))
+	}
+	switch r.Accept {
+	case FormatNone, FormatText, FormatJSON:
+	default:
+		return fail(NotAcceptable, "%s answers in text/plain (0) or application/json (50)", codec.Name(t))
 	}
 	res, err := d.do(ctx, g.stopping, t, args)
 	switch {
