@@ -17,7 +17,6 @@ import (
 	udpClient "github.com/plgd-dev/go-coap/v3/udp/client"
 
 	dtlsServer "github.com/plgd-dev/go-coap/v3/dtls/server"
-	udpServer "github.com/plgd-dev/go-coap/v3/udp/server"
 )
 
 // MaxMessage bounds a CoAP message the gateway reads (no block-wise
@@ -86,8 +85,11 @@ func (h *handler) dtlsServer(ctx context.Context) *dtlsServer.Server {
 	)
 }
 
-func (h *handler) plainServer(ctx context.Context) *udpServer.Server {
-	return udpServer.New(
+// plainServer serves plain CoAP: go-coap's DTLS server (one session per
+// source address, no handshake) on plainListener, so that the plain port
+// keeps state for at most Options.MaxPeers addresses, as the DTLS port.
+func (h *handler) plainServer(ctx context.Context) *dtlsServer.Server {
+	return dtlsServer.New(
 		options.WithContext(ctx),
 		options.WithHandlerFunc(func(w *responsewriter.ResponseWriter[*udpClient.Conn], r *pool.Message) {
 			h.serve(w, r, h.g.cfg.PlainIdentity)

@@ -57,8 +57,9 @@ type Options struct {
 	RequestLog func(msg string)
 	// AllowPlain allows plain CoAP on an address that is not loopback.
 	AllowPlain bool
-	// MaxPeers bounds the DTLS clients with state at once (handshaking or
-	// connected); HandshakeTimeout and Idle bound how long one is kept.
+	// MaxPeers bounds the clients with state at once on each CoAP port:
+	// DTLS (handshaking or connected) and plain CoAP (source addresses);
+	// HandshakeTimeout and Idle bound how long one is kept.
 	MaxPeers         int
 	HandshakeTimeout time.Duration
 	Idle             time.Duration
@@ -103,11 +104,11 @@ type Stats struct {
 	Datagrams       uint64 `json:"datagrams"`        // UDP datagrams received on the DTLS port
 	DTLSGarbage     uint64 `json:"dtls_garbage"`     // dropped: not a ClientHello from a peer without a session, not DTLS records from one with
 	DTLSAuthFailed  uint64 `json:"dtls_auth_failed"` // dropped: DTLS records that failed authentication
-	PeersRefused    uint64 `json:"peers_refused"`    // dropped: too many peers
+	PeersRefused    uint64 `json:"peers_refused"`    // dropped: too many peers (DTLS or plain port)
 	Overrun         uint64 `json:"overrun"`          // dropped: a peer's reader was behind
 	HandshakeFailed uint64 `json:"handshake_failed"` // DTLS handshakes that failed or timed out
 	Sessions        uint64 `json:"sessions"`         // DTLS sessions established
-	CoAPMalformed   uint64 `json:"coap_malformed"`   // dropped: not a CoAP message the gateway serves (checkCoAP; plain: what go-coap cannot decode)
+	CoAPMalformed   uint64 `json:"coap_malformed"`   // dropped: not a CoAP message the gateway serves (checkCoAP), in a DTLS session or on the plain port
 	Errors          uint64 `json:"errors"`           // other errors of the CoAP layer (a response not sent)
 	Requests        uint64 `json:"requests"`
 	// HTTPSHandshakeFailed counts HTTPS connections closed before their
@@ -260,27 +261,34 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	mux := newUDPMux(pc, g.opt.MaxPeers, &g.st)
+	mux := newUDPMux(pc, g.opt.MaxPeers, &g.st, false)
 	dl, err := dtls.NewListener(mux, g.dtlsConfig())
 	if err != nil {
 		mux.Close()
 		mux.wait()
 		return fmt.Errorf("gateway: %w", err)
 	}
-	var plain *coapNet.UDPConn
+	var plain *udpMux
 	if g.cfg.Plain != "" {
-		if plain, err = coapNet.NewListenUDP("udp", g.cfg.Plain); err != nil {
+		pa, err := net.ResolveUDPAddr("udp", g.cfg.Plain)
+		var ppc *net.UDPConn
+		if err == nil {
+			ppc, err = net.ListenUDP("udp", pa)
+		}
+		if err != nil {
 			dl.Close()
 			mux.Close()
 			mux.wait()
 			return fmt.Errorf("gateway: plain CoAP: %w", err)
 		}
+		plain = newUDPMux(ppc, g.opt.MaxPeers, &g.st, true)
 	}
 	var hl net.Listener
 	if g.cfg.HTTPS != "" {
 		if hl, err = net.Listen("tcp", g.cfg.HTTPS); err != nil {
 			if plain != nil {
 				plain.Close()
+				plain.wait()
 			}
 			dl.Close()
 			mux.Close()
@@ -294,7 +302,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	}
 	g.dtlsAt, g.mux = pc.LocalAddr(), mux
 	if plain != nil {
-		g.plainAt = plain.LocalAddr()
+		g.plainAt = plain.Addr()
 	}
 	g.mu.Unlock()
 
@@ -322,7 +330,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 		servers.Add(1)
 		go func() {
 			defer servers.Done()
-			ps.Serve(plain)
+			ps.Serve(plainListener{plain})
 		}()
 	}
 	var hsrv *http.Server
@@ -345,7 +353,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 		g.logf("listening on %s (HTTPS, TLS 1.3; certificate %s, %s)", hl.Addr(), Fingerprint(g.cert.Leaf.Raw), how)
 	}
 	if plain != nil {
-		g.logf("listening on %s (plain CoAP, as identity %s)", plain.LocalAddr(), g.cfg.PlainIdentity)
+		g.logf("listening on %s (plain CoAP, as identity %s)", plain.Addr(), g.cfg.PlainIdentity)
 	}
 
 	<-ctx.Done()
@@ -366,6 +374,9 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	}
 	servers.Wait()
 	mux.wait()
+	if plain != nil {
+		plain.wait()
+	}
 	stopWorkers()
 	workers.Wait()
 	return nil

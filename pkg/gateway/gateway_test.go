@@ -857,6 +857,61 @@ func TestGatewayPlain(t *testing.T) {
 	}
 }
 
+// The plain CoAP port keeps state for at most MaxPeers source addresses,
+// as the DTLS port: requests from 2000 source ports cost goroutines and
+// heap for MaxPeers of them (go-coap's UDP server kept a connection for
+// each, 60 s: +1550 goroutines, 12 MB), the others are dropped and
+// counted (peers_refused); once the peers' idle time has passed, a client
+// is served again.
+func TestGatewayPlainPeersBounded(t *testing.T) {
+	const maxPeers = 32
+	tg := startGW(t, testConfig(t, "plain 127.0.0.1:0 identity=bob\n"), Options{MaxPeers: maxPeers, Idle: time.Second})
+	addr := tg.g.PlainAddr().(*net.UDPAddr)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	g0 := goroutines()
+	const n = 2000
+	for i := 0; i < n; i++ {
+		c, err := net.DialUDP("udp", nil, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// NON GET /.well-known/core, message id i, no token.
+		c.Write([]byte{0x50, 0x01, byte(i >> 8), byte(i), 0xbb, '.', 'w', 'e', 'l', 'l', '-', 'k', 'n', 'o', 'w', 'n', 0x04, 'c', 'o', 'r', 'e'})
+		c.Close()
+	}
+	s := waitStats(t, tg.g, "the flood is not refused", func(s Stats) bool { return s.PeersRefused > 0 })
+	time.Sleep(200 * time.Millisecond)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	g1 := goroutines()
+	heap := int64(after.HeapInuse) - int64(before.HeapInuse)
+	t.Logf("after %d source ports: goroutines %d -> %d, heap in use %+d KB, %+v", n, g0, g1, heap>>10, s)
+	if g1-g0 > maxPeers*8 || heap > 8<<20 {
+		t.Errorf("plain CoAP state grows with the number of source addresses: %+d goroutines, %+d KB heap for %d ports (at most %d peers)", g1-g0, heap>>10, n, maxPeers)
+	}
+	if s.CoAPMalformed != 0 {
+		t.Errorf("the requests were counted malformed: %+v", s)
+	}
+	// The peers go after their idle second; then a client is served.
+	deadline := time.Now().Add(10 * time.Second)
+	for goroutines() > g0+4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the plain peers stay: goroutines %d -> %d", g0, goroutines())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cc, err := coapudp.Dial(addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if a := request(t, cc, codes.GET, "/dev1/id", ""); a.code != codes.Content {
+		t.Errorf("plain GET /dev1/id after the flood: %v %s", a.code, a.body)
+	}
+}
+
 // waitStats waits (bounded) until ok holds for the gateway's counters.
 func waitStats(t *testing.T, g *Gateway, what string, ok func(s Stats) bool) Stats {
 	t.Helper()

@@ -89,11 +89,14 @@ func (pionLog) Errorf(string, ...any) {}
 // udpMux is a dtlsnet.PacketListener on one UDP socket: one net.PacketConn
 // per remote address. Datagrams that cannot start a session, peers beyond
 // the limit and datagrams a peer's reader has no room for are dropped and
-// counted.
+// counted. With plain set it serves the plain CoAP port the same way
+// (plainListener): a CoAP message the gateway serves (checkCoAP) starts a
+// peer instead of a DTLS ClientHello, and no DTLS record checks apply.
 type udpMux struct {
 	pc       net.PacketConn
 	maxPeers int
 	st       *stats
+	plain    bool
 	accept   chan *peer
 	done     chan struct{}
 	once     sync.Once
@@ -103,8 +106,8 @@ type udpMux struct {
 	peers map[string]*peer
 }
 
-func newUDPMux(pc net.PacketConn, maxPeers int, st *stats) *udpMux {
-	m := &udpMux{pc: pc, maxPeers: maxPeers, st: st, accept: make(chan *peer, acceptBacklog),
+func newUDPMux(pc net.PacketConn, maxPeers int, st *stats, plain bool) *udpMux {
+	m := &udpMux{pc: pc, maxPeers: maxPeers, st: st, plain: plain, accept: make(chan *peer, acceptBacklog),
 		done: make(chan struct{}), peers: map[string]*peer{}}
 	m.wg.Add(1)
 	go m.read()
@@ -120,33 +123,21 @@ func (m *udpMux) read() {
 			m.Close()
 			return
 		}
-		m.st.datagrams.Add(1)
+		if !m.plain {
+			m.st.datagrams.Add(1)
+		}
 		key := addr.String()
 		m.mu.Lock()
 		p := m.peers[key]
+		m.mu.Unlock()
 		if p == nil {
-			switch {
-			case !isClientHello(buf[:n]):
-				m.mu.Unlock()
-				m.st.dtlsGarbage.Add(1)
-				continue
-			case len(m.peers) >= m.maxPeers:
-				m.mu.Unlock()
-				m.st.peersRefused.Add(1)
-				continue
-			}
-			p = &peer{m: m, key: key, addr: addr, in: make(chan []byte, peerBacklog), closed: make(chan struct{}), rd: deadline.New()}
-			select {
-			case m.accept <- p:
-				m.peers[key] = p
-			default:
-				m.mu.Unlock()
-				m.st.peersRefused.Add(1)
+			// Only this goroutine adds peers: none for key can appear
+			// meanwhile.
+			if p = m.newPeer(buf[:n], addr, key); p == nil {
 				continue
 			}
 		}
-		m.mu.Unlock()
-		if !dtlsRecords(buf[:n]) {
+		if !m.plain && !dtlsRecords(buf[:n]) {
 			m.st.dtlsGarbage.Add(1)
 			continue
 		}
@@ -156,6 +147,40 @@ func (m *udpMux) read() {
 		default:
 			m.st.overrun.Add(1)
 		}
+	}
+}
+
+// newPeer makes state for addr, whose datagram b came without any: only
+// when b may start a session (a DTLS ClientHello; on the plain port, a
+// CoAP message the gateway serves), fewer than maxPeers addresses have
+// state and Accept has room. Else it drops b, counts it and returns nil.
+func (m *udpMux) newPeer(b []byte, addr net.Addr, key string) *peer {
+	if m.plain {
+		if ok, rst := checkCoAP(b); !ok {
+			m.st.coapMalformed.Add(1)
+			if rst != nil {
+				m.pc.WriteTo(rst, addr) // best effort, as a session's
+			}
+			return nil
+		}
+	} else if !isClientHello(b) {
+		m.st.dtlsGarbage.Add(1)
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.peers) >= m.maxPeers {
+		m.st.peersRefused.Add(1)
+		return nil
+	}
+	p := &peer{m: m, key: key, addr: addr, in: make(chan []byte, peerBacklog), closed: make(chan struct{}), rd: deadline.New()}
+	select {
+	case m.accept <- p:
+		m.peers[key] = p
+		return p
+	default:
+		m.st.peersRefused.Add(1)
+		return nil
 	}
 }
 
@@ -224,13 +249,22 @@ func (timeoutError) Timeout() bool   { return true }
 func (timeoutError) Temporary() bool { return true }
 
 func (p *peer) ReadFrom(b []byte) (int, net.Addr, error) {
+	d, err := p.next()
+	if err != nil {
+		return 0, nil, err
+	}
+	return copy(b, d), p.addr, nil
+}
+
+// next is the peer's next datagram.
+func (p *peer) next() ([]byte, error) {
 	select {
 	case d := <-p.in:
-		return copy(b, d), p.addr, nil
+		return d, nil
 	case <-p.closed:
-		return 0, nil, io.EOF
+		return nil, io.EOF
 	case <-p.rd.Done():
-		return 0, nil, timeoutError{}
+		return nil, timeoutError{}
 	}
 }
 
@@ -282,6 +316,53 @@ func (l *coapListener) AcceptWithContext(ctx context.Context) (net.Conn, error) 
 }
 
 func (l *coapListener) Close() error { return l.l.Close() }
+
+// plainListener hands go-coap's DTLS server, which serves the plain port
+// too (without a handshake), the peers of the plain port's udpMux: so
+// they are bounded as the DTLS port's are (go-coap's UDP server keeps a
+// connection for every source address, without a limit).
+type plainListener struct{ m *udpMux }
+
+func (l plainListener) AcceptWithContext(ctx context.Context) (net.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, _, err := l.m.Accept()
+	if err != nil {
+		if errors.Is(err, net.ErrClosed) {
+			return nil, errListenerClosed
+		}
+		return nil, err
+	}
+	return plainConn{c.(*peer)}, nil
+}
+
+func (l plainListener) Close() error { return l.m.Close() }
+
+// plainConn is a plain CoAP client (one source address) as a connection.
+// Like dtlsConn it drops and counts datagrams that are not CoAP messages
+// the gateway serves, and rejects a Confirmable one with a Reset.
+type plainConn struct{ *peer }
+
+func (c plainConn) Read(b []byte) (int, error) {
+	for {
+		d, err := c.next()
+		if err != nil {
+			return 0, err
+		}
+		ok, rst := checkCoAP(d)
+		if ok && len(d) <= len(b) {
+			return copy(b, d), nil
+		}
+		c.m.st.coapMalformed.Add(1)
+		if rst != nil {
+			c.Write(rst) // best effort: a failed write shows in the next Read
+		}
+	}
+}
+
+func (c plainConn) Write(b []byte) (int, error) { return c.WriteTo(b, c.addr) }
+func (c plainConn) RemoteAddr() net.Addr        { return c.addr }
 
 // dtlsConn is a DTLS session: it remembers the client's PSK identity and
 // drops (and counts) datagrams that are not CoAP messages.
