@@ -20,6 +20,15 @@
  *  - the whole IPv4/UDP stack: a ClientHello in a clear UDP datagram to
  *    port 7412 is answered from 7412 with a right checksum.
  *
+ * Built seal-only too (`make mssl-test-sealonly`, CONFIG_MSSL_RSA=0, the
+ * ATmega168's MSSL; docs/mssl.md "Seal-only"): the same tests without the
+ * signature step (the handshake ends with the Finished records, ServerHello
+ * flags 03), the vector session checked where it does not depend on the
+ * flags (see test_vectors), and test_sealonly: the owner's policy flag,
+ * group and foreign grants refused, floor statements with the device MAC
+ * (forged, tampered, revoking and expiring the session's own grant).
+ * Tests of the RSA steps are compiled out there, each saying why.
+ *
  * usage: mssl-test VECTORS_DIR
  */
 #include <stdio.h>
@@ -111,10 +120,26 @@ static void state_slot(uint32_t nonce_res, uint32_t serial_floor, uint32_t time_
 	put16(s + 30, crc);
 }
 
-/* A device: id, master key 00..0f, group 7 with key 10..1f, the given
- * issuer modulus (RSA-1024), fresh state; then boot (store_init, MSSL
- * forgets everything as after a reset). */
-static void device(uint32_t id, const uint8_t *mod, uint32_t serial_floor, uint32_t time_floor)
+/*
+ * The config flags of a test device: group, issuer key; seal-only
+ * (CONFIG_MSSL_RSA=0) also the owner's policy CFG_SEAL_OK, without which
+ * such a device refuses every grant (docs/mssl.md "Seal-only").
+ */
+#define DEV_FLAGS (CFG_GROUP | CFG_ISSUER | (CONFIG_MSSL_RSA ? 0 : CFG_SEAL_OK))
+/* ServerHello flags: a device without RSA always sets 0x02 (floors carry
+ * the device MAC) and takes every grant it accepts on its seal (0x01). */
+#define SH_NO_SIG 0x01
+#define SH_DEV (CONFIG_MSSL_RSA ? 0 : 0x02)
+/* The "no signature needed" flag of a first handshake with a grant (RSA:
+ * not cached yet; seal-only: taken on its seal). */
+#define FIRST_NO_SIG (CONFIG_MSSL_RSA ? 0 : 1)
+
+/* A device: id, master key 00..0f (its last byte xor master_xor), config
+ * flags (with CFG_GROUP: group 7 with key 10..1f), the given issuer
+ * modulus (RSA-1024), fresh state; then boot (store_init, MSSL forgets
+ * everything as after a reset). */
+static void device_cfg(uint32_t id, const uint8_t *mod, uint32_t serial_floor, uint32_t time_floor,
+                       uint8_t flags, uint8_t master_xor)
 {
 	uint8_t *c = store_ee;
 	uint16_t crc = 0xFFFF, len = 192 + 128;
@@ -123,15 +148,18 @@ static void device(uint32_t id, const uint8_t *mod, uint32_t serial_floor, uint3
 	c[0] = 'M';
 	c[1] = 'E';
 	c[2] = 1;
-	c[3] = CFG_GROUP | CFG_ISSUER;
+	c[3] = flags;
 	put16(c + 4, len);
 	net_put32(c + EE_DEVICE_ID, id);
 	memcpy(c + EE_ADDR, dev_ip, 4);
 	for (int i = 0; i < 16; i++) {
 		c[EE_MASTER_KEY + i] = (uint8_t)i;
-		c[EE_GROUP_KEY + i] = (uint8_t)(0x10 + i);
+		if (flags & CFG_GROUP) /* (else zero: store.c) */
+			c[EE_GROUP_KEY + i] = (uint8_t)(0x10 + i);
 	}
-	net_put32(c + EE_GROUP_ID, 7);
+	c[EE_MASTER_KEY + 15] ^= master_xor;
+	if (flags & CFG_GROUP)
+		net_put32(c + EE_GROUP_ID, 7);
 	put16(c + EE_MODULUS_LEN, 128);
 	memcpy(c + EE_MODULUS, mod, 128);
 	for (int i = 0; i < len; i++)
@@ -143,6 +171,11 @@ static void device(uint32_t id, const uint8_t *mod, uint32_t serial_floor, uint3
 	if (!CHECK(store_init() == STORE_OK))
 		exit(1);
 	mssl_reset();
+}
+
+static void device(uint32_t id, const uint8_t *mod, uint32_t serial_floor, uint32_t time_floor)
+{
+	device_cfg(id, mod, serial_floor, time_floor, DEV_FLAGS, 0);
 }
 
 /* ---- one message to the device ------------------------------------------ */
@@ -243,8 +276,12 @@ static int open_out(struct host *h, uint8_t type, const uint8_t *ext9, uint8_t *
 
 /*
  * A handshake with grant g (body || signature, glen bytes) and host key
- * kh. Returns 0 when established (cached says how), else the alert the
- * device sent (or 100 + step for a wrong answer).
+ * kh. Returns 0 when established (cached: the ServerHello's "no signature
+ * needed" flag), else the alert the device sent (or 100 + step for a
+ * wrong answer). With RSA the device asks for the signature of a grant it
+ * has not cached; seal-only (CONFIG_MSSL_RSA=0) it never does: its
+ * ServerHello says 0x03 (no signature, no RSA) and its Finished follows
+ * the host's (mssl.c finished()); the signature bytes are never sent.
  */
 static int handshake_from(struct host *h, const uint8_t *g, uint16_t glen, const uint8_t kh[16],
                           uint8_t nhb, const uint8_t ip[4], uint16_t port, int *cached)
@@ -258,7 +295,8 @@ static int handshake_from(struct host *h, const uint8_t *g, uint16_t glen, const
 	xchg_from(m, 97, ip, port);
 	if (outn == 2 && out[0] == MSSL_ALERT)
 		return out[1];
-	if (outn != 19 || out[0] != 2 || out[1] != 1 || out[2] > 1)
+	if (outn != 19 || out[0] != 2 || out[1] != 1 || (out[2] & ~SH_NO_SIG) != SH_DEV ||
+	    (!CONFIG_MSSL_RSA && !(out[2] & SH_NO_SIG)))
 		return 101;
 	h->flags = out[2];
 	memcpy(h->nd, out + 3, 16);
@@ -268,7 +306,7 @@ static int handshake_from(struct host *h, const uint8_t *g, uint16_t glen, const
 	xchg_from(m, seal_rec(m, h->ck, h->cs, 1, 0x14, 0, NULL, 0, ext), ip, port);
 	if (outn == 2 && out[0] == MSSL_ALERT)
 		return out[1];
-	if (!h->flags) {
+	if (!(h->flags & SH_NO_SIG)) {
 		if (outn != 1 || out[0] != 4)
 			return 102;
 		m[0] = 3;
@@ -281,7 +319,7 @@ static int handshake_from(struct host *h, const uint8_t *g, uint16_t glen, const
 		return 103;
 	h->next_out = 1;
 	if (cached)
-		*cached = h->flags;
+		*cached = h->flags & SH_NO_SIG;
 	return 0;
 }
 
@@ -468,11 +506,45 @@ static void test_vectors(void)
 			device(0x2a, modulus1024, 0, 0);
 			CHECK(net_be32(ctr) == 0 && store_nonce_next == 0);
 			xchg(ch, (uint16_t)chl);
+#if CONFIG_MSSL_RSA
 			CHECK(outn == shl && memcmp(out, sh, shl) == 0);
 			xchg(cf, (uint16_t)cfl);
 			CHECK(outn == 1 && out[0] == MSSL_SIG_REQUEST);
 			xchg(sg, (uint16_t)sgl);
 			CHECK(outn == sfl && memcmp(out, sf, sfl) == 0);
+#else
+			/*
+			 * Seal-only: the vector is a session with a device that
+			 * verifies RSA (ServerHello flags 00, SignatureRequest,
+			 * GrantSignature); this device answers flags 03 and no
+			 * signature step. The flags are in the Finished records'
+			 * AAD, so both Finished records differ from the vector's
+			 * (and no vector for them exists: pkg/mssl's vectors are
+			 * the RSA server's). Checked against the vector: the
+			 * ServerHello but its flags byte (the same Nd: counter 0,
+			 * the same master key), and below the data request and
+			 * reply byte for byte (their AAD has no flags: the same
+			 * session keys). The Finished
+			 * records are computed here with seal_rec, which the
+			 * record vectors pin, for flags 03.
+			 */
+			{
+				struct host hv;
+				uint8_t ext[9], fin[13], want[13];
+				CHECK(outn == shl && out[2] == (SH_NO_SIG | SH_DEV) && memcmp(out, sh, 2) == 0 &&
+				      memcmp(out + 3, sh + 3, shl - 3) == 0);
+				derive(&hv, hk_v, ch + 2, out + 3);
+				ext[0] = SH_NO_SIG | SH_DEV;
+				memcpy(ext + 1, g + 71, 8);
+				seal_rec(fin, hv.ck, hv.cs, 1, MSSL_REC_FINISHED, 0, NULL, 0, ext);
+				xchg(fin, 13);
+				seal_rec(want, hv.sk, hv.ss, 2, MSSL_REC_FINISHED, 0, NULL, 0, ext);
+				CHECK(outn == 13 && memcmp(out, want, 13) == 0);
+				/* (the vector's own Finished, flags 00 in its AAD, is
+				 * refused by test_handshake_attacks) */
+				(void)cf, (void)cfl, (void)sg, (void)sgl, (void)sf, (void)sfl;
+			}
+#endif
 			xchg(dq, (uint16_t)dql);
 			CHECK(outn == drl && memcmp(out, dr, drl) == 0);
 			/* what it leaves: one block of nonces reserved, time floor =
@@ -497,7 +569,7 @@ static void test_session(void)
 	int n;
 
 	device(0x2a, modulus1024, 0, 0);
-	CHECK(handshake(&h, grant_v, 207, hk_v, 0x11, &cached) == 0 && cached == 0);
+	CHECK(handshake(&h, grant_v, 207, hk_v, 0x11, &cached) == 0 && cached == FIRST_NO_SIG);
 	CHECK(adc_ok(&h));
 	arg = 1;
 	CHECK(run_task(&h, TASK_LED, &arg, 1, res, &n) == 0 && n == 1 && res[0] == 1);
@@ -508,7 +580,8 @@ static void test_session(void)
 	CHECK(adc_ok(&h));
 	/* bad arguments of a permitted task: status 2 */
 	CHECK(run_task(&h, TASK_ADC, NULL, 0, res, &n) == TASK_E_ARGS);
-	/* resumption: the cached flag, no signature */
+	/* resumption: the cached flag, no signature (seal-only: the same as
+	 * the first time, the device keeps no cache) */
 	CHECK(handshake(&h2, grant_v, 207, hk_v, 0x22, &cached) == 0 && cached == 1);
 	CHECK(adc_ok(&h2));
 	/* the new session replaced the old one */
@@ -555,8 +628,9 @@ static void test_lend(void)
 	xchg(m, 97);
 	CHECK(outn == MSSL_SERVER_HELLO_LEN && out[0] == MSSL_SERVER_HELLO);
 	CHECK(mssl_lend(reclaimed_count) == NULL);
-	/* a session and a cached grant: refused, the session goes on */
-	CHECK(handshake(&h, grant_v, 207, hk_v, 0x44, &cached) == 0 && cached == 0);
+	/* a session and a cached grant (seal-only: no cache): refused, the
+	 * session goes on */
+	CHECK(handshake(&h, grant_v, 207, hk_v, 0x44, &cached) == 0 && cached == FIRST_NO_SIG);
 	CHECK(mssl_lend(reclaimed_count) == NULL);
 	CHECK(adc_ok(&h));
 	/* after a reset MSSL holds nothing: lent; MSSL takes it back and
@@ -565,11 +639,23 @@ static void test_lend(void)
 	reclaimed = 0;
 	CHECK(mssl_lend(reclaimed_count) != NULL);
 	CHECK(reclaimed == 0);
-	CHECK(handshake(&h, grant_v, 207, hk_v, 0x55, &cached) == 0 && cached == 0);
+	CHECK(handshake(&h, grant_v, 207, hk_v, 0x55, &cached) == 0 && cached == FIRST_NO_SIG);
 	CHECK(reclaimed == 1);
 	CHECK(adc_ok(&h));
 	CHECK(mssl_lend(reclaimed_count) == NULL);
 	CHECK(reclaimed == 1);
+#if !CONFIG_MSSL_RSA
+	/* Seal-only there is no cache: once the session is closed MSSL
+	 * holds nothing a host relies on, and lends its RAM */
+	{
+		uint8_t rq[64], pt[64] = { 0 };
+		xchg(rq, seal_rec(rq, h.ck, h.cs, 1, MSSL_REC_ALERT, h.next_out++, pt, 1, NULL));
+		CHECK(open_out(&h, MSSL_REC_ALERT, NULL, pt) == 1 && pt[0] == MSSL_A_CLOSE_NOTIFY);
+		CHECK(mssl_lend(reclaimed_count) != NULL);
+		CHECK(handshake(&h, grant_v, 207, hk_v, 0x56, &cached) == 0 && reclaimed == 2);
+		CHECK(adc_ok(&h));
+	}
+#endif
 }
 
 /* Every message truncated, extended, oversized, of unknown type: the
@@ -679,8 +765,10 @@ static void test_parsers(void)
 	xchg(fin, seal_rec(fin, h.ck, h.cs, 1, 0x14, 0, NULL, 0, ext));
 	CHECK(is_alert(MSSL_A_UNEXPECTED));
 	CHECK(adc_ok(&h));
+#if CONFIG_MSSL_RSA
 	/* a GrantSignature of the wrong size: decode_error, the handshake
-	 * ends (an uncached grant: reset the device first) */
+	 * ends (an uncached grant: reset the device first). (RSA only: a
+	 * seal-only device has no signature step, below.) */
 	device(0x2a, modulus1024, 0, 0);
 	{
 		struct host p;
@@ -701,6 +789,36 @@ static void test_parsers(void)
 		xchg(m, 129);
 		CHECK(is_alert(MSSL_A_UNEXPECTED)); /* it ended */
 	}
+#else
+	/* Seal-only there is no GrantSignature nor FloorSignature: either
+	 * message is unexpected_message even while a handshake waits for its
+	 * Finished, which it leaves alone (the Finished then establishes) */
+	device(0x2a, modulus1024, 0, 0);
+	{
+		struct host p;
+		uint8_t hello[97];
+		hello[0] = 1;
+		hello[1] = 1;
+		memset(hello + 2, 0x55, 16);
+		memcpy(hello + 18, grant_v, 79);
+		xchg(hello, 97);
+		CHECK(outn == 19 && out[2] == (SH_NO_SIG | SH_DEV));
+		derive(&p, hk_v, hello + 2, out + 3);
+		for (i = 0; i < 2; i++) {
+			m[0] = i ? MSSL_FLOOR_SIG : MSSL_GRANT_SIG;
+			memcpy(m + 1, grant_v + 79, 128);
+			xchg(m, 129);
+			CHECK(is_alert(MSSL_A_UNEXPECTED));
+		}
+		ext[0] = SH_NO_SIG | SH_DEV;
+		memcpy(ext + 1, grant_v + 71, 8);
+		xchg(fin, seal_rec(fin, p.ck, p.cs, 1, 0x14, 0, NULL, 0, ext));
+		CHECK(outn == 13 && out[0] == MSSL_REC_FINISHED);
+		p.next_out = 1;
+		p.last_in = 0;
+		CHECK(adc_ok(&p));
+	}
+#endif
 }
 
 static void test_record_attacks(void)
@@ -789,8 +907,8 @@ static void test_handshake_attacks(void)
 		CHECK(handshake_from(&e, grant_v, 207, hk_v, 0x73, other, 1, NULL) == MSSL_A_WRONG_HOST);
 	}
 	CHECK(adc_ok(&h));
-	/* replay of a whole captured handshake (hello, Finished, signature):
-	 * a new Nd, so the old Finished fails */
+	/* replay of a whole captured handshake (hello, Finished, signature;
+	 * seal-only: hello, Finished): a new Nd, so the old Finished fails */
 	device(0x2a, modulus1024, 0, 0);
 	hello[0] = 1;
 	hello[1] = 1;
@@ -798,17 +916,19 @@ static void test_handshake_attacks(void)
 	memcpy(hello + 18, grant_v, 79);
 	xchg(hello, 97);
 	derive(&e, hk_v, hello + 2, out + 3);
-	ext[0] = 0;
+	ext[0] = FIRST_NO_SIG | SH_DEV;
 	memcpy(ext + 1, grant_v + 71, 8);
 	seal_rec(fin, e.ck, e.cs, 1, 0x14, 0, NULL, 0, ext);
 	xchg(fin, 13);
-	CHECK(outn == 1 && out[0] == 4);
 	m[0] = 3;
 	memcpy(m + 1, grant_v + 79, 128);
+#if CONFIG_MSSL_RSA
+	CHECK(outn == 1 && out[0] == 4);
 	xchg(m, 129);
+#endif
 	CHECK(outn == 13); /* established */
 	xchg(hello, 97); /* replayed */
-	CHECK(outn == 19 && out[2] == 1);
+	CHECK(outn == 19 && out[2] == (SH_NO_SIG | SH_DEV));
 	xchg(fin, 13);
 	CHECK(is_alert(MSSL_A_BAD_RECORD_MAC));
 	xchg(fin, 13); /* one try per ServerHello */
@@ -818,10 +938,22 @@ static void test_handshake_attacks(void)
 	/* a Finished with seq != 0 or a tampered one ends the handshake */
 	xchg(hello, 97);
 	derive(&e, hk_v, hello + 2, out + 3);
-	ext[0] = 1;
+	ext[0] = SH_NO_SIG | SH_DEV;
 	seal_rec(fin, e.ck, e.cs, 1, 0x14, 1, NULL, 0, ext);
 	xchg(fin, 13);
 	CHECK(is_alert(MSSL_A_BAD_RECORD_MAC));
+	/* a Finished over other ServerHello flags than those sent (the flags
+	 * are in its AAD: a host cannot be talked into another mode) */
+	for (i = 0; i < 4; i++) {
+		if (i == (SH_NO_SIG | SH_DEV))
+			continue;
+		xchg(hello, 97);
+		derive(&e, hk_v, hello + 2, out + 3);
+		ext[0] = (uint8_t)i;
+		seal_rec(fin, e.ck, e.cs, 1, 0x14, 0, NULL, 0, ext);
+		xchg(fin, 13);
+		CHECK(is_alert(MSSL_A_BAD_RECORD_MAC));
+	}
 
 	/* every byte of the grant body flipped: refused at the hello (no
 	 * alert other than the grant ones), never a ServerHello */
@@ -831,25 +963,29 @@ static void test_handshake_attacks(void)
 			memcpy(g, grant_v, 207);
 			g[i] ^= w ? 0xFF : 0x01;
 			code = handshake(&e, g, 207, hk_v, 0x75, NULL);
-			bad += !(code == MSSL_A_BAD_GRANT || code == MSSL_A_UNKNOWN_ISSUER ||
+			/* (seal-only: no key id check, so never unknown_issuer:
+			 * the key id is in the seal's AAD, bad_grant) */
+			bad += !(code == MSSL_A_BAD_GRANT || (CONFIG_MSSL_RSA && code == MSSL_A_UNKNOWN_ISSUER) ||
 			         code == MSSL_A_WRONG_DEVICE || code == MSSL_A_REVOKED ||
 			         code == MSSL_A_EXPIRED || code == MSSL_A_WRONG_HOST);
 		}
 	CHECK(bad == 0);
 	CHECK(store_nonce_next == 0); /* no nonce spent on a refused hello */
 	/* every byte of the signature flipped: bad_signature after the
-	 * Finished; nothing cached */
+	 * Finished; nothing cached. Seal-only the signature is never sent
+	 * (docs/mssl.md "Seal-only": tampering with it changes nothing there):
+	 * every such grant is taken on its seal */
 	bad = 0;
 	for (i = 79; i < 207; i++) {
 		memcpy(g, grant_v, 207);
 		g[i] ^= (uint8_t)(1u << (i & 7));
 		code = handshake(&e, g, 207, hk_v, 0x76, NULL);
-		bad += code != MSSL_A_BAD_SIGNATURE;
+		bad += code != (CONFIG_MSSL_RSA ? MSSL_A_BAD_SIGNATURE : 0);
 	}
 	CHECK(bad == 0);
 	{
 		int cached = -1;
-		CHECK(handshake(&h, grant_v, 207, hk_v, 0x77, &cached) == 0 && cached == 0);
+		CHECK(handshake(&h, grant_v, 207, hk_v, 0x77, &cached) == 0 && cached == FIRST_NO_SIG);
 	}
 	CHECK(adc_ok(&h));
 
@@ -867,7 +1003,13 @@ static void test_handshake_attacks(void)
 		memcpy(other, modulus1024, 128);
 		other[100] ^= 0x10;
 		device(0x2a, other, 0, 0);
+#if CONFIG_MSSL_RSA
 		CHECK(handshake(&e, grant_v, 207, hk_v, 0x7c, NULL) == MSSL_A_UNKNOWN_ISSUER);
+#else
+		/* seal-only: no SHA-256, no key id check (docs/mssl.md "Its
+		 * limits"): the seal stands for the issuer */
+		CHECK(handshake(&e, grant_v, 207, hk_v, 0x7c, NULL) == 0);
+#endif
 	}
 	device(0x2a, modulus1024, 0, 0);
 	store_fail_writes = 1; /* the nonce reservation cannot be written */
@@ -875,6 +1017,224 @@ static void test_handshake_attacks(void)
 	store_fail_writes = 0;
 	CHECK(handshake(&e, grant_v, 207, hk_v, 0x7e, NULL) == 0);
 }
+
+#if !CONFIG_MSSL_RSA
+/*
+ * Seal-only (CONFIG_MSSL_RSA=0, the ATmega168's MSSL; docs/mssl.md
+ * "Seal-only"): what such a device refuses and how floor statements
+ * reach it. (Spoofed host, replay, every grant byte tampered, wrong
+ * device, revoked and expired by the stored floors and the disallowed
+ * task run in both modes above.)
+ */
+
+/* The grant of grant.txt's record name (body || signature). */
+static uint8_t *grant_record(const char *name, size_t *len)
+{
+	vfile vf;
+	vrecord r;
+	uint8_t *g = NULL;
+	open_vectors(&vf, "grant.txt");
+	while (!g && vfile_next(&vf, &r) == 1)
+		if (!strcmp(vrec_text(&r, "name"), name))
+			g = hex(&r, "grant", len);
+	vfile_close(&vf);
+	if (!CHECK(g != NULL))
+		exit(1);
+	return g;
+}
+
+/* A floor statement body (docs/mssl.md "Revocation") for target (group
+ * flag grp) raising the floors to serial and time, then its device MAC,
+ * AES-CMAC(AES(master, "MSSL-floor-mac-1"), body) under the test device's
+ * master key (its last byte xor master_xor): 44 bytes at st. */
+static void floor_statement(uint8_t st[44], uint8_t grp, uint32_t target, uint32_t serial,
+                            uint32_t time, uint8_t master_xor)
+{
+	aes128_ctx a;
+	uint8_t k[16];
+	memset(st, 0, 44);
+	st[0] = 'M';
+	st[1] = 'F';
+	st[2] = 1;
+	st[3] = grp;
+	memcpy(st + 4, grant_v + 4, 8); /* (not checked seal-only) */
+	net_put32(st + 12, target);
+	net_put32(st + 16, serial);
+	net_put32(st + 20, time);
+	net_put32(st + 24, 0x69000000);
+	for (int i = 0; i < 16; i++)
+		k[i] = (uint8_t)i;
+	k[15] ^= master_xor;
+	aes128_init(&a, k);
+	memcpy(k, "MSSL-floor-mac-1", 16);
+	aes128_encrypt(&a, k);
+	aes128_init(&a, k);
+	aes128_cmac(&a, st, 28, st + 28);
+}
+
+/* A Floor record with st[0..n) through the session: the plaintext of the
+ * device's Floor record (its length), -1 - alert code for an alert record,
+ * -100 - code for a clear alert, -200 for anything else. */
+static int send_floor(struct host *h, const uint8_t *st, uint16_t n, uint8_t *pt)
+{
+	uint8_t m[300];
+	int r;
+	xchg(m, seal_rec(m, h->ck, h->cs, 1, MSSL_REC_FLOOR, h->next_out++, st, n, NULL));
+	if (outn == 2 && out[0] == MSSL_ALERT)
+		return -100 - out[1];
+	if (outn < 13 || net_be32(out + 1) <= h->last_in)
+		return -200;
+	h->last_in = net_be32(out + 1);
+	if (out[0] == MSSL_REC_ALERT)
+		return open_out(h, MSSL_REC_ALERT, NULL, pt) == 1 ? -1 - pt[0] : -200;
+	r = open_out(h, MSSL_REC_FLOOR, NULL, pt);
+	return r < 0 ? -200 : r;
+}
+
+/* The device's answer to an applied statement: 00 || serial floor ||
+ * time floor. */
+static int floors_are(const uint8_t *pt, int n, uint32_t serial, uint32_t time)
+{
+	return n == 9 && pt[0] == 0 && net_be32(pt + 1) == serial && net_be32(pt + 5) == time &&
+	       store_st.serial_floor == serial && store_st.time_floor == time;
+}
+
+static void test_sealonly(void)
+{
+	struct host h, e;
+	uint8_t st[44], bad[44], pt[300], arg = 1;
+	uint32_t issued = net_be32(grant_v + 34), not_after = net_be32(grant_v + 38);
+	size_t gl;
+	uint8_t *grp;
+	int n, nbad = 0;
+
+	/* the owner's policy flag clear: every grant is refused before any
+	 * work (bad_signature at ClientHello, no nonce spent) */
+	device_cfg(0x2a, modulus1024, 0, 0, CFG_GROUP | CFG_ISSUER, 0);
+	CHECK(handshake(&e, grant_v, 207, hk_v, 0x81, NULL) == MSSL_A_BAD_SIGNATURE);
+	CHECK(store_nonce_next == 0);
+
+	/* a group grant (grant.txt group-rsa2048: group 7, sealed under the
+	 * group key 10..1f this device holds, so its seal opens) is refused:
+	 * every member holds the group key; only RSA tells the owner's
+	 * grant from a member's. Not in the group: wrong_device first. */
+	grp = grant_record("group-rsa2048", &gl);
+	device(0x2a, modulus1024, 0, 0);
+	CHECK(gl > 79 && handshake(&e, grp, (uint16_t)gl, hk_v, 0x82, NULL) == MSSL_A_BAD_SIGNATURE);
+	CHECK(store_nonce_next == 0);
+	device_cfg(0x2a, modulus1024, 0, 0, CFG_ISSUER | CFG_SEAL_OK, 0);
+	CHECK(handshake(&e, grp, (uint16_t)gl, hk_v, 0x83, NULL) == MSSL_A_WRONG_DEVICE);
+	free(grp);
+
+	/* a foreign grant: sealed under another device's master key (grant.txt
+	 * bad-seal/wrong-master-key: the same id, the master key's last bit
+	 * differs): the seal does not open, bad_grant */
+	device_cfg(0x2a, modulus1024, 0, 0, DEV_FLAGS, 1);
+	CHECK(handshake(&e, grant_v, 207, hk_v, 0x84, NULL) == MSSL_A_BAD_GRANT);
+	CHECK(store_nonce_next == 0);
+
+	/* floor statements: body || device MAC in a Floor record */
+	device(0x2a, modulus1024, 0, 0);
+	CHECK(handshake(&h, grant_v, 207, hk_v, 0x85, NULL) == 0);
+	CHECK(store_st.time_floor == issued);
+	/* refused as alert records, the floors and the session stay:
+	 * without the MAC (the RSA device's form), too long, bad layout
+	 * (decode_error); a group statement, another device (wrong_device);
+	 * a MAC under another master key (bad_signature) */
+	floor_statement(st, 0, 0x2a, 5, 0, 0);
+	{
+		/* this statement as pkg/mssl makes it: the MAC computed by
+		 * mssl.FloorMAC (pkg/mssl/keys.go) with master key 00..0f
+		 * (vectors/mssl.txt has no floor statement record) */
+		static const uint8_t want[44] = {
+			0x4d, 0x46, 0x01, 0x00, 0x3a, 0x40, 0x8f, 0x03, 0xee, 0xf5, 0xb1,
+			0x94, 0x00, 0x00, 0x00, 0x2a, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00,
+			0x00, 0x00, 0x69, 0x00, 0x00, 0x00, 0xfd, 0x12, 0x15, 0x27, 0xe8,
+			0x23, 0x2f, 0x7f, 0x60, 0x68, 0x95, 0x6d, 0x62, 0x47, 0x77, 0xe1,
+		};
+		CHECK(memcmp(st, want, 44) == 0);
+	}
+	CHECK(send_floor(&h, st, 28, pt) == -1 - MSSL_A_DECODE);
+	memcpy(bad, st, 44);
+	CHECK(send_floor(&h, bad, 43, pt) == -1 - MSSL_A_DECODE);
+	{
+		uint8_t big[45];
+		memcpy(big, st, 44);
+		big[44] = 0;
+		CHECK(send_floor(&h, big, 45, pt) == -1 - MSSL_A_DECODE);
+	}
+	bad[1] = 'G';
+	CHECK(send_floor(&h, bad, 44, pt) == -1 - MSSL_A_DECODE);
+	floor_statement(bad, 1, 7, 5, 0, 0);
+	CHECK(send_floor(&h, bad, 44, pt) == -1 - MSSL_A_WRONG_DEVICE);
+	floor_statement(bad, 0, 0x2b, 5, 0, 0);
+	CHECK(send_floor(&h, bad, 44, pt) == -1 - MSSL_A_WRONG_DEVICE);
+	floor_statement(bad, 0, 0x2a, 5, 0, 1);
+	CHECK(send_floor(&h, bad, 44, pt) == -1 - MSSL_A_BAD_SIGNATURE);
+	/* every byte of body and MAC flipped two ways: refused (which alert
+	 * depends on the byte), never applied */
+	for (int i = 0; i < 44; i++)
+		for (int w = 0; w < 2; w++) {
+			memcpy(bad, st, 44);
+			bad[i] ^= w ? 0xFF : 0x01;
+			n = send_floor(&h, bad, 44, pt);
+			nbad += !(n == -1 - MSSL_A_DECODE || n == -1 - MSSL_A_WRONG_DEVICE ||
+			          n == -1 - MSSL_A_BAD_SIGNATURE);
+		}
+	CHECK(nbad == 0);
+	CHECK(store_st.serial_floor == 0 && store_st.time_floor == issued);
+	/* no FloorSignature step: unexpected_message, in clear */
+	{
+		uint8_t m[129];
+		m[0] = MSSL_FLOOR_SIG;
+		memcpy(m + 1, grant_v + 79, 128);
+		xchg(m, 129);
+		CHECK(is_alert(MSSL_A_UNEXPECTED));
+	}
+	CHECK(adc_ok(&h));
+	/* the right one: applied and committed; the grant (serial 10) stays */
+	n = send_floor(&h, st, 44, pt);
+	CHECK(floors_are(pt, n, 5, issued));
+	CHECK(adc_ok(&h));
+	/* floors only rise: a replayed or a lower statement changes nothing */
+	n = send_floor(&h, st, 44, pt);
+	CHECK(floors_are(pt, n, 5, issued));
+	floor_statement(bad, 0, 0x2a, 3, 0, 0);
+	n = send_floor(&h, bad, 44, pt);
+	CHECK(floors_are(pt, n, 5, issued));
+	/* serial floor 11 revokes the session's own grant (serial 10): the
+	 * Floor record, and the session ends (mssl.h: no alert record) */
+	floor_statement(st, 0, 0x2a, 11, 0, 0);
+	n = send_floor(&h, st, 44, pt);
+	CHECK(floors_are(pt, n, 11, issued));
+	CHECK(run_task(&h, TASK_LED, &arg, 1, NULL, NULL) == -1 - MSSL_A_UNEXPECTED);
+	CHECK(handshake(&e, grant_v, 207, hk_v, 0x86, NULL) == MSSL_A_REVOKED);
+	/* in the EEPROM: still revoked after a reset */
+	CHECK(store_init() == STORE_OK && store_st.serial_floor == 11);
+	mssl_reset();
+	CHECK(handshake(&e, grant_v, 207, hk_v, 0x87, NULL) == MSSL_A_REVOKED);
+
+	/* a time floor past the grant's not_after expires it the same way */
+	device(0x2a, modulus1024, 0, 0);
+	CHECK(handshake(&h, grant_v, 207, hk_v, 0x88, NULL) == 0);
+	floor_statement(st, 0, 0x2a, 0, not_after + 1, 0);
+	n = send_floor(&h, st, 44, pt);
+	CHECK(floors_are(pt, n, 0, not_after + 1));
+	CHECK(run_task(&h, TASK_LED, &arg, 1, NULL, NULL) == -1 - MSSL_A_UNEXPECTED);
+	CHECK(handshake(&e, grant_v, 207, hk_v, 0x89, NULL) == MSSL_A_EXPIRED);
+
+	/* a floor statement needs a session: without one, unexpected */
+	device(0x2a, modulus1024, 0, 0);
+	CHECK(handshake(&h, grant_v, 207, hk_v, 0x8a, NULL) == 0);
+	{
+		struct host stale = h;
+		device(0x2a, modulus1024, 0, 0);
+		floor_statement(st, 0, 0x2a, 11, 0, 0);
+		CHECK(send_floor(&stale, st, 44, pt) == -100 - MSSL_A_UNEXPECTED);
+		CHECK(store_st.serial_floor == 0);
+	}
+}
+#endif
 
 /* Nd never repeats: across handshakes and resets (reservation rule). */
 static void test_nonces(void)
@@ -933,7 +1293,7 @@ static void test_stack(void)
 	CHECK(b[9] == IP_PROTO_UDP && !memcmp(b + 12, dev_ip, 4) && !memcmp(b + 16, host_ip, 4));
 	CHECK(net_be16(u) == CONFIG_MSSL_PORT && net_be16(u + 2) == HOST_PORT && net_be16(u + 4) == 27);
 	CHECK(net_sum(0, b, 20) == 0xFFFF && net_udp_sum(b, u, 27) == 0xFFFF);
-	CHECK(u[8] == 2 && u[9] == 1 && u[10] == 0);
+	CHECK(u[8] == 2 && u[9] == 1 && u[10] == (FIRST_NO_SIG | SH_DEV));
 	/* the ESP task port stays closed in clear */
 	put16(u + 2, CONFIG_TASK_PORT);
 	memcpy(b + 12, host_ip, 4);
@@ -967,6 +1327,9 @@ void mssl_tests(void)
 	test_handshake_attacks();
 	test_nonces();
 	test_stack();
+#if !CONFIG_MSSL_RSA
+	test_sealonly();
+#endif
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
@@ -1089,7 +1452,11 @@ int main(int argc, char **argv)
 	test_nonces();
 	test_stack();
 	test_task_reply_length();
-	printf("mssl-test (frame %d): %d passed, %d failed\n", CONFIG_FRAME_MAX, passed, failed);
+#if !CONFIG_MSSL_RSA
+	test_sealonly();
+#endif
+	printf("mssl-test (frame %d%s): %d passed, %d failed\n", CONFIG_FRAME_MAX,
+	       CONFIG_MSSL_RSA ? "" : ", seal-only", passed, failed);
 	return failed != 0;
 }
 #endif /* MSSL_FUZZ */
