@@ -1214,6 +1214,35 @@ static void test_sealonly(void)
 	mssl_reset();
 	CHECK(handshake(&e, grant_v, 207, hk_v, 0x87, NULL) == MSSL_A_REVOKED);
 
+	/* the revocation race (docs/mssl.md "Establishing"): a handshake
+	 * parked before its Finished across a floor raise is refused when
+	 * it completes (revoked, in clear), and does not start a session */
+	device(0x2a, modulus1024, 0, 0);
+	CHECK(handshake(&h, grant_v, 207, hk_v, 0x8b, NULL) == 0);
+	{
+		uint8_t hello[97], fin[40], ext[9], req[5] = { 1, TASK_LED, 0, 1, 1 };
+		hello[0] = 1;
+		hello[1] = 1;
+		memset(hello + 2, 0x8c, 16);
+		memcpy(hello + 18, grant_v, 79);
+		xchg_from(hello, 97, host_ip, HOST_PORT + 1);
+		CHECK(outn == 19 && out[2] == (SH_NO_SIG | SH_DEV));
+		derive(&e, hk_v, hello + 2, out + 3);
+		floor_statement(st, 0, 0x2a, 11, 0, 0);
+		n = send_floor(&h, st, 44, pt);
+		CHECK(floors_are(pt, n, 11, issued));
+		ext[0] = SH_NO_SIG | SH_DEV;
+		memcpy(ext + 1, grant_v + 71, 8);
+		xchg_from(fin, seal_rec(fin, e.ck, e.cs, 1, MSSL_REC_FINISHED, 0, NULL, 0, ext), host_ip,
+		          HOST_PORT + 1);
+		CHECK(is_alert(MSSL_A_REVOKED));
+		e.next_out = 1;
+		e.last_in = 0;
+		xchg_from(fin, seal_rec(fin, e.ck, e.cs, 1, MSSL_REC_DATA, e.next_out, req, 5, NULL), host_ip,
+		          HOST_PORT + 1);
+		CHECK(is_alert(MSSL_A_UNEXPECTED));
+	}
+
 	/* a time floor past the grant's not_after expires it the same way */
 	device(0x2a, modulus1024, 0, 0);
 	CHECK(handshake(&h, grant_v, 207, hk_v, 0x88, NULL) == 0);
