@@ -1356,6 +1356,7 @@ void mssl_tests(void)
 	test_handshake_attacks();
 	test_nonces();
 	test_stack();
+	test_task_reply_length();
 #if !CONFIG_MSSL_RSA
 	test_sealonly();
 #endif
