@@ -154,14 +154,22 @@ func (r *Repository) Update(device uint32, f func(e *Entry) error) error {
 		if !ok {
 			return ErrUnknownDevice
 		}
-		if err := f(e); err != nil {
+		if err := change(e, f); err != nil {
 			return err
-		}
-		if len(e.Pending) > MaxPending {
-			e.Pending = e.Pending[:MaxPending]
 		}
 		return r.write(rf)
 	})
+}
+
+// change applies f to e and keeps the MaxPending newest pending keys.
+func change(e *Entry, f func(e *Entry) error) error {
+	if err := f(e); err != nil {
+		return err
+	}
+	if len(e.Pending) > MaxPending {
+		e.Pending = e.Pending[:MaxPending]
+	}
+	return nil
 }
 
 // ErrAnswered reports a flight 2 whose transaction the repository records
@@ -196,11 +204,8 @@ func (r *Repository) Answer(ctl uint32, tid TID, ts, forget uint64, device uint3
 		rf.answered[k] = ts
 		e, known := rf.dev[device]
 		if known {
-			if err := f(e); err != nil {
+			if err := change(e, f); err != nil {
 				return err
-			}
-			if len(e.Pending) > MaxPending {
-				e.Pending = e.Pending[:MaxPending]
 			}
 		}
 		if err := r.write(rf); err != nil {
