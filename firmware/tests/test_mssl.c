@@ -605,6 +605,7 @@ static void test_session(void)
 	}
 }
 
+#if CONFIG_MGMT_CRYPTO /* mssl_lend: the engineering RSA bench's */
 /* The management RSA bench borrows MSSL's state RAM (mssl_lend) only
  * while MSSL holds nothing a host relies on: never with a pending
  * handshake, a session or a cached grant, which then go on; after a
@@ -657,6 +658,7 @@ static void test_lend(void)
 	}
 #endif
 }
+#endif
 
 /* Every message truncated, extended, oversized, of unknown type: the
  * documented alert, and the session still works. */
@@ -1350,7 +1352,9 @@ void mssl_tests(void)
 {
 	test_cmac();
 	test_session();
+#if CONFIG_MGMT_CRYPTO
 	test_lend();
+#endif
 	test_parsers();
 	test_record_attacks();
 	test_handshake_attacks();
@@ -1475,7 +1479,9 @@ int main(int argc, char **argv)
 	test_cmac();
 	test_vectors();
 	test_session();
+#if CONFIG_MGMT_CRYPTO
 	test_lend();
+#endif
 	test_parsers();
 	test_record_attacks();
 	test_handshake_attacks();

@@ -85,27 +85,42 @@ static void add_round_key(uint8_t s[16], const uint8_t *rk)
 	}
 }
 
+/* k = the round key after k: RotWord, SubWord, Rcon (FIPS-197 figure
+ * 11), in place (w3 is read before it changes). */
+static void next_round_key(uint8_t k[16], uint8_t rcon)
+{
+	uint8_t i;
+
+	k[0] = (uint8_t)(k[0] ^ SBOX(k[13]) ^ rcon);
+	k[1] = (uint8_t)(k[1] ^ SBOX(k[14]));
+	k[2] = (uint8_t)(k[2] ^ SBOX(k[15]));
+	k[3] = (uint8_t)(k[3] ^ SBOX(k[12]));
+	for (i = 4; i < 16; i++) {
+		k[i] = (uint8_t)(k[i] ^ k[i - 4]);
+	}
+}
+
+#if CONFIG_AES_KEY_ONTHEFLY
+void aes128_init(aes128_ctx *ctx, const uint8_t key[16])
+{
+	memcpy(ctx->rk, key, 16);
+}
+#else
 void aes128_init(aes128_ctx *ctx, const uint8_t key[16])
 {
 	uint8_t *p = ctx->rk;
 	uint8_t rcon = 1;
-	uint8_t r, i;
+	uint8_t r;
 
 	memcpy(p, key, 16);
 	for (r = 0; r < AES128_ROUNDS; r++) {
-		uint8_t *n = p + 16;
-		/* RotWord, SubWord, Rcon (FIPS-197 figure 11). */
-		n[0] = (uint8_t)(p[0] ^ SBOX(p[13]) ^ rcon);
-		n[1] = (uint8_t)(p[1] ^ SBOX(p[14]));
-		n[2] = (uint8_t)(p[2] ^ SBOX(p[15]));
-		n[3] = (uint8_t)(p[3] ^ SBOX(p[12]));
-		for (i = 4; i < 16; i++) {
-			n[i] = (uint8_t)(p[i] ^ n[i - 4]);
-		}
+		memcpy(p + 16, p, 16);
+		p += 16;
+		next_round_key(p, rcon);
 		rcon = xtime(rcon);
-		p = n;
 	}
 }
+#endif
 #endif
 
 #if !CONFIG_AES_ASM
@@ -154,6 +169,26 @@ static void mix_columns(uint8_t s[16])
 	}
 }
 
+#if CONFIG_AES_KEY_ONTHEFLY
+void aes128_encrypt(const aes128_ctx *ctx, uint8_t block[16])
+{
+	uint8_t k[16];
+	uint8_t round, rcon = 1;
+
+	memcpy(k, ctx->rk, 16);
+	add_round_key(block, k);
+	for (round = 1; round <= AES128_ROUNDS; round++) {
+		sub_shift(block);
+		if (round < AES128_ROUNDS) {
+			mix_columns(block);
+		}
+		next_round_key(k, rcon);
+		rcon = xtime(rcon);
+		add_round_key(block, k);
+	}
+	wipe(k, sizeof k);
+}
+#else
 void aes128_encrypt(const aes128_ctx *ctx, uint8_t block[16])
 {
 	const uint8_t *rk = ctx->rk;
@@ -169,6 +204,7 @@ void aes128_encrypt(const aes128_ctx *ctx, uint8_t block[16])
 	sub_shift(block);
 	add_round_key(block, rk + 16);
 }
+#endif
 #endif /* !CONFIG_AES_ASM */
 
 #if CONFIG_AES_DECRYPT && !CONFIG_AES_ASM

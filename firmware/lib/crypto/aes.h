@@ -25,12 +25,21 @@
 #define AES_BLOCK_SIZE 16
 #define AES128_ROUNDS 10
 
+/* The context: the expanded schedule (round keys 0..10, 16 bytes each),
+ * or with CONFIG_AES_KEY_ONTHEFLY the key alone (round key 0; encryption
+ * derives the others as it goes). */
+#if CONFIG_AES_KEY_ONTHEFLY
+#define AES128_CTX_SIZE 16
+#else
+#define AES128_CTX_SIZE 176
+#endif
 typedef struct {
-	uint8_t rk[176]; /* round keys 0..10, 16 bytes each */
+	uint8_t rk[AES128_CTX_SIZE];
 } aes128_ctx;
 
 /*
- * aes128_init - expand key into ctx. Cannot fail. The caller should
+ * aes128_init - expand key into ctx (copy it, with
+ * CONFIG_AES_KEY_ONTHEFLY). Cannot fail. The caller should
  * wipe() its copy of the key when no longer needed and call
  * aes128_wipe(ctx) when the session ends.
  */

@@ -35,6 +35,9 @@
  *   r1            round counter, counts down to 0 (so r1 = 0 at exit)
  */
 #include "../config.h"
+#if defined(__AVR__)
+#include <avr/io.h>
+#endif
 
 #if defined(__AVR__) && CONFIG_AES_ASM
 
@@ -57,6 +60,58 @@
 
 #define ZL r30
 #define ZH r31
+
+/* the call-saved registers the cipher uses (r2..r14), and back */
+.macro SAVE_R2_R14
+	push	r2
+	push	r3
+	push	r4
+	push	r5
+	push	r6
+	push	r7
+	push	r8
+	push	r9
+	push	r10
+	push	r11
+	push	r12
+	push	r13
+	push	r14
+.endm
+.macro RESTORE_R14_R2
+	pop	r14
+	pop	r13
+	pop	r12
+	pop	r11
+	pop	r10
+	pop	r9
+	pop	r8
+	pop	r7
+	pop	r6
+	pop	r5
+	pop	r4
+	pop	r3
+	pop	r2
+.endm
+
+/* the state from in (Z) */
+.macro LOAD_STATE
+	ld	S0, Z+
+	ld	S1, Z+
+	ld	S2, Z+
+	ld	S3, Z+
+	ld	S4, Z+
+	ld	S5, Z+
+	ld	S6, Z+
+	ld	S7, Z+
+	ld	S8, Z+
+	ld	S9, Z+
+	ld	S10, Z+
+	ld	S11, Z+
+	ld	S12, Z+
+	ld	S13, Z+
+	ld	S14, Z+
+	ld	S15, Z+
+.endm
 
 /* dst = S(src ^ next round-key byte) */
 .macro SUBK dst, src
@@ -259,6 +314,7 @@ aes_inv_sbox:
  * (register saves, state load) and the exit (last AddRoundKey fused with
  * the stores).
  */
+#if !CONFIG_AES_KEY_ONTHEFLY
 #if CONFIG_AES_DECRYPT
 	.section .text.aes128_crypt, "ax", @progbits
 	.global	aes128_decrypt
@@ -286,39 +342,12 @@ aes128_encrypt:
 	.type	aes128_encrypt_copy, @function
 aes128_encrypt_copy:
 #endif
-	push	r2
-	push	r3
-	push	r4
-	push	r5
-	push	r6
-	push	r7
-	push	r8
-	push	r9
-	push	r10
-	push	r11
-	push	r12
-	push	r13
-	push	r14
+	SAVE_R2_R14
 	push	r20			/* out, for the stores */
 	push	r21
 	movw	r26, r24		/* X = round keys */
 	movw	r30, r22		/* Z = in */
-	ld	S0, Z+
-	ld	S1, Z+
-	ld	S2, Z+
-	ld	S3, Z+
-	ld	S4, Z+
-	ld	S5, Z+
-	ld	S6, Z+
-	ld	S7, Z+
-	ld	S8, Z+
-	ld	S9, Z+
-	ld	S10, Z+
-	ld	S11, Z+
-	ld	S12, Z+
-	ld	S13, Z+
-	ld	S14, Z+
-	ld	S15, Z+
+	LOAD_STATE
 	ldi	r31, 10
 	mov	r1, r31			/* rounds, counts down to 0 */
 #if CONFIG_AES_DECRYPT
@@ -428,25 +457,180 @@ aes_final:
 	AFINAL	S13, 13
 	AFINAL	S14, 14
 	AFINAL	S15, 15
-	pop	r14
-	pop	r13
-	pop	r12
-	pop	r11
-	pop	r10
-	pop	r9
-	pop	r8
-	pop	r7
-	pop	r6
-	pop	r5
-	pop	r4
-	pop	r3
-	pop	r2
+	RESTORE_R14_R2
 	ret				/* r1 is 0: the round counter ran out */
 #if CONFIG_AES_DECRYPT
 	.size	aes128_decrypt, . - aes128_decrypt
 #endif
 	.size	aes128_encrypt, . - aes128_encrypt
 	.size	aes128_encrypt_copy, . - aes128_encrypt_copy
+#else /* CONFIG_AES_KEY_ONTHEFLY */
+
+/*
+ * The same cipher with the round keys computed on the fly
+ * (CONFIG_AES_KEY_ONTHEFLY, encryption only): ctx holds the key; a copy
+ * of it on the stack (Y) becomes round key 1, 2, .. 10 in place between
+ * the rounds, and is wiped as the stack is released. The key step runs
+ * where the state is home (after MixColumns, and after the last round's
+ * ShiftRows put s10, s11, s14, s15 home), so r10..r14 are free for it:
+ * r10..r13 carry the new word w0 down the cascade w1 ^= w0, w2 ^= w1,
+ * w3 ^= w2. rcon in r16 (public, like the round counter in r1).
+ */
+
+/* dst = S(src ^ round-key byte i) */
+.macro SUBKY dst, src, i
+	ldd	ZL, Y+\i
+	eor	ZL, \src
+	lpm	\dst, Z
+.endm
+
+/* out[i] = s ^ round-key byte i */
+.macro AFINALY s, i
+	ldd	r0, Y+\i
+	eor	\s, r0
+	std	Z+\i, \s
+.endm
+
+/* w0 byte i: a = k[i] ^ S(k[j]) (j the RotWord source in w3), ^ rcon
+ * with rc = 1 */
+.macro KEYW0 a, j, i, rc=0
+	ldd	ZL, Y+\j
+	lpm	\a, Z
+	.if \rc
+	eor	\a, r16
+	.endif
+	ldd	r14, Y+\i
+	eor	\a, r14
+	std	Y+\i, \a
+.endm
+
+/* w1..w3 byte i: k[i] ^= k[i-4], with k[i-4] (new) in a */
+.macro KEYW a, i
+	ldd	r14, Y+\i
+	eor	\a, r14
+	std	Y+\i, \a
+.endm
+
+	.section .text.aes128_encrypt, "ax", @progbits
+	.global	aes128_encrypt
+	.type	aes128_encrypt, @function
+aes128_encrypt:
+	movw	r20, r22		/* in place */
+	.global	aes128_encrypt_copy
+	.type	aes128_encrypt_copy, @function
+aes128_encrypt_copy:
+	SAVE_R2_R14
+	push	r16
+	push	r28
+	push	r29
+	/* round key 0 = the key, pushed from its end so that byte i lands
+	 * at Y + i */
+	movw	r26, r24
+	adiw	r26, 16			/* X = ctx + 16 */
+	ldi	r16, 16
+1:	ld	r0, -X
+	push	r0
+	dec	r16
+	brne	1b
+	in	r28, _SFR_IO_ADDR(SPL)
+	in	r29, _SFR_IO_ADDR(SPH)
+	adiw	r28, 1			/* Y = round key */
+	push	r20			/* out, for the stores */
+	push	r21
+	movw	r30, r22		/* Z = in */
+	LOAD_STATE
+	ldi	r31, 10
+	mov	r1, r31			/* rounds, counts down to 0 */
+	ldi	r16, 1			/* rcon */
+	ldi	ZH, hi8(aes_sbox)	/* MixColumns leaves ZH alone */
+	rjmp	aes_enc_round
+aes_enc_last:
+	movw	S10, r10		/* s10, s11 home */
+	movw	S14, r12		/* s14, s15 home */
+	rjmp	aes_next_key		/* round key 10, then the stores */
+aes_enc_round:
+	/* AddRoundKey + SubBytes + ShiftRows, as in the expanded cipher
+	 * above (same moves), the key bytes from Y + 0..15 */
+	SUBKY	S0, S0, 0
+	SUBKY	r0, S1, 1	/* -> 13 */
+	SUBKY	r10, S2, 2	/* -> 10 */
+	SUBKY	r14, S3, 3	/* -> 7 */
+	SUBKY	S4, S4, 4
+	SUBKY	S1, S5, 5
+	SUBKY	r12, S6, 6	/* -> 14 */
+	SUBKY	r11, S7, 7	/* -> 11 */
+	mov	S7, r14
+	SUBKY	S8, S8, 8
+	SUBKY	S5, S9, 9
+	SUBKY	S2, S10, 10
+	SUBKY	r13, S11, 11	/* -> 15 */
+	SUBKY	S12, S12, 12
+	SUBKY	S9, S13, 13
+	mov	S13, r0
+	SUBKY	S6, S14, 14
+	SUBKY	S3, S15, 15
+	dec	r1
+	breq	aes_enc_last
+	MIXCOLUMNS
+aes_next_key:
+	/* w0 ^= SubWord(RotWord(w3)) ^ rcon, w1 ^= w0, w2 ^= w1, w3 ^= w2 */
+	KEYW0	r10, 13, 0, 1
+	KEYW0	r11, 14, 1
+	KEYW0	r12, 15, 2
+	KEYW0	r13, 12, 3
+	KEYW	r10, 4
+	KEYW	r11, 5
+	KEYW	r12, 6
+	KEYW	r13, 7
+	KEYW	r10, 8
+	KEYW	r11, 9
+	KEYW	r12, 10
+	KEYW	r13, 11
+	KEYW	r10, 12
+	KEYW	r11, 13
+	KEYW	r12, 14
+	KEYW	r13, 15
+	lsl	r16			/* rcon = xtime(rcon); public */
+	brcc	1f
+	ldi	r16, 0x1b
+1:	tst	r1
+	breq	aes_final
+	rjmp	aes_enc_round
+aes_final:
+	/* last AddRoundKey (round key 10), fused with the stores to out */
+	pop	r31
+	pop	r30
+	AFINALY	S0, 0
+	AFINALY	S1, 1
+	AFINALY	S2, 2
+	AFINALY	S3, 3
+	AFINALY	S4, 4
+	AFINALY	S5, 5
+	AFINALY	S6, 6
+	AFINALY	S7, 7
+	AFINALY	S8, 8
+	AFINALY	S9, 9
+	AFINALY	S10, 10
+	AFINALY	S11, 11
+	AFINALY	S12, 12
+	AFINALY	S13, 13
+	AFINALY	S14, 14
+	AFINALY	S15, 15
+	/* wipe each round-key byte, then release it (in that order: a
+	 * released byte may already be an interrupt's) */
+	ldi	r16, 16
+1:	st	Y+, r1			/* r1 = 0: the round counter ran out */
+	pop	r0
+	dec	r16
+	brne	1b
+	pop	r29
+	pop	r28
+	pop	r16
+	RESTORE_R14_R2
+	ret
+	.size	aes128_encrypt, . - aes128_encrypt
+	.size	aes128_encrypt_copy, . - aes128_encrypt_copy
+#endif /* CONFIG_AES_KEY_ONTHEFLY */
 
 /* ------------------------------------------------------------------ */
 /* void aes128_init(aes128_ctx *ctx, const uint8_t key[16])            */
@@ -474,6 +658,22 @@ aes_final:
 #define K15 r8
 #define RCON r25
 
+#if CONFIG_AES_KEY_ONTHEFLY
+/* the context is the key (round key 0) */
+	.section .text.aes128_init, "ax", @progbits
+	.global	aes128_init
+	.type	aes128_init, @function
+aes128_init:
+	movw	r26, r24		/* X = ctx */
+	movw	r30, r22		/* Z = key */
+	ldi	r18, 16
+1:	ld	r0, Z+
+	st	X+, r0
+	dec	r18
+	brne	1b
+	ret
+	.size	aes128_init, . - aes128_init
+#else
 	.section .text.aes128_init, "ax", @progbits
 	.global	aes128_init
 	.type	aes128_init, @function
@@ -540,5 +740,6 @@ aes128_init:
 	pop	r2
 	ret
 	.size	aes128_init, . - aes128_init
+#endif /* CONFIG_AES_KEY_ONTHEFLY */
 
 #endif /* __AVR__ && CONFIG_AES_ASM */
