@@ -44,8 +44,9 @@
  * packet: key schedule, MAC state, nonces), the management channel (per
  * request: BENCH/COMPUTE contexts, serial provisioning's AES) and RSA
  * verification (the 2k + 5 byte Montgomery work area, CONFIG_WORK_RSA in
- * config.h). Its size is the largest member: 408 bytes with the three ESP
- * suites (220 with CCM-8 only), 517 with RSA-2048.
+ * config.h). Its size is the largest member: 517 bytes in the 328P's
+ * reference image (RSA-2048); 208 with CCM-8 only, 48 with the key
+ * schedule computed on the fly (CONFIG_AES_KEY_ONTHEFLY, the ATmega168).
  *
  * ONE OWNER AT A TIME, guaranteed by construction, not by a lock:
  *  - every user runs from the main loop (main.c: one frame at a time,
@@ -69,11 +70,13 @@
  */
 union fw_work {
 	aes128_ctx aes;
-#if CONFIG_MD5
+	/* the hash contexts only where a user of them is built: COMPUTE and
+	 * BENCH, MSSL's RSA path (ESP's HMACs are in esp.mac) */
+#if CONFIG_MD5 && CONFIG_MGMT_CRYPTO
 	md5_ctx md5;
 	hmac_md5_ctx hmd5;
 #endif
-#if CONFIG_SHA256
+#if CONFIG_SHA256 && (CONFIG_MGMT_CRYPTO || CONFIG_MSSL_RSA)
 	sha256_ctx sha;
 	hmac_sha256_ctx hsha;
 #endif
