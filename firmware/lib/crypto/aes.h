@@ -4,7 +4,10 @@
  * Caller-owned context holding the expanded key (11 round keys, 176
  * bytes). The same context serves encryption and decryption (the inverse
  * cipher walks the schedule backwards and applies InvMixColumns itself),
- * so one schedule of 176 bytes of RAM is all a session needs.
+ * so one schedule of 176 bytes of RAM is all a session needs. With
+ * CONFIG_AES_KEY_ONTHEFLY (encryption only; the ATmega168's default) the
+ * context is the 16-byte key and encryption derives the round keys as it
+ * goes, in a wiped copy on its stack.
  *
  * Constant time on AVR: no branch depends on key or data; S-box lookups
  * are LPM reads from flash (constant time, no cache); xtime is computed

@@ -19,7 +19,7 @@
  * {04}-multiplication pre-step plus MixColumns.
  *
  * Constant time: no branch depends on key or data (the only branches are
- * the round loops); S-box lookups are LPM from a 256-byte-aligned table,
+ * the round loops, and with CONFIG_AES_KEY_ONTHEFLY the public rcon step); S-box lookups are LPM from a 256-byte-aligned table,
  * 3 cycles for any index; xtime is lsl / sbc / andi / eor (4 cycles, no
  * branch).
  *
@@ -33,6 +33,8 @@
  *   Z             S-box index (ZH = page of the table, ZL = byte; ZL is
  *                 also the xtime mask); the out pointer waits on the stack
  *   r1            round counter, counts down to 0 (so r1 = 0 at exit)
+ * With CONFIG_AES_KEY_ONTHEFLY: Y the round key (16 bytes on the stack)
+ * instead of X, r16 rcon.
  */
 #include "../config.h"
 #if defined(__AVR__)
@@ -484,10 +486,10 @@ aes_final:
 	lpm	\dst, Z
 .endm
 
-/* out[i] = s ^ round-key byte i */
+/* out[i] = s ^ round-key byte i (through r14, not r0: see the copy) */
 .macro AFINALY s, i
-	ldd	r0, Y+\i
-	eor	\s, r0
+	ldd	r14, Y+\i
+	eor	\s, r14
 	std	Z+\i, \s
 .endm
 
@@ -528,8 +530,8 @@ aes128_encrypt_copy:
 	movw	r26, r24
 	adiw	r26, 16			/* X = ctx + 16 */
 	ldi	r16, 16
-1:	ld	r0, -X
-	push	r0
+1:	ld	r14, -X		/* (not r0: every interrupt handler */
+	push	r14		/* saves r0, on free stack) */
 	dec	r16
 	brne	1b
 	in	r28, _SFR_IO_ADDR(SPL)
