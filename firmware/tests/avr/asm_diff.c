@@ -13,7 +13,10 @@
  *        parameters, each with the same result, output and tag as the C;
  *        the assembly's one restriction (aad_len >= 0xff00 fails);
  *   MD5, SHA-256: "abc" (RFC 1321 A.5, FIPS 180-2 B.1) and pseudo-random
- *        messages of every length 0..299 octets (0..129 on 1 KB parts). Prints "N passed, M failed" on simavr's UART and stops.
+ *        messages of every length 0..299 octets (0..129 on 1 KB parts);
+ *   ABI and wipe (check_abi): each routine's call-saved registers and r1,
+ *        and no secret left on the stack it released.
+ * Prints "N passed, M failed" on simavr's UART and stops.
  */
 #include <stdint.h>
 #include <string.h>
@@ -40,6 +43,8 @@ int ref_aes128_ccm_crypt(const aes128_ctx *ctx, const uint8_t *nonce, size_t non
                          uint8_t *tag, size_t tag_len, uint8_t decrypt);
 void ref_md5(uint8_t digest[16], const uint8_t *msg, size_t len);
 void ref_sha256(uint8_t digest[32], const uint8_t *msg, size_t len);
+void ref_md5_compress(uint32_t h[4], const uint8_t block[64]);
+void ref_sha256_compress(uint32_t h[8], const uint8_t block[64]);
 
 static void putch(char c)
 {
@@ -91,7 +96,7 @@ static aes128_ctx a, r;
 #endif
 static uint8_t msg[MSG_MAX];
 
-static void check_hashes(uint16_t *passed, uint16_t *failed)
+static void __attribute__((noinline)) check_hashes(uint16_t *passed, uint16_t *failed)
 {
 	static const uint8_t abc[16] = {0x90, 0x01, 0x50, 0x98, 0x3c, 0xd2,
 	                                0x4f, 0xb0, 0xd6, 0x96, 0x3f, 0x7d,
@@ -151,6 +156,7 @@ static void check_hashes(uint16_t *passed, uint16_t *failed)
 #define cb1 msg
 #define cb2 (msg + CCM_LEN_MAX)
 #define aad (msg + 2 * CCM_LEN_MAX)
+typedef char abi_fits_msg[64 + 64 <= MSG_MAX ? 1 : -1];
 typedef char ccm_fits_msg[2 * CCM_LEN_MAX + CCM_AAD_MAX <= MSG_MAX ? 1 : -1];
 static uint8_t ct1[16], ct2[16];
 
@@ -165,7 +171,7 @@ static uint8_t ccm_same(const uint8_t *nonce, size_t nl, const uint8_t *ad, size
 	return r1 == r2 && memcmp(cb1, cb2, len) == 0 && memcmp(ct1, ct2, sizeof ct1) == 0;
 }
 
-static void check_ccm(uint16_t *passed, uint16_t *failed)
+static void __attribute__((noinline)) check_ccm(uint16_t *passed, uint16_t *failed)
 {
 	/* RFC 3610 packet vector #1: key C0..CF, nonce 00000003020100A0A1A2A3A4A5,
 	 * 8 octets of AAD (00..07), 23 of payload (08..1E), M = 8 */
@@ -247,7 +253,269 @@ static void check_ccm(uint16_t *passed, uint16_t *failed)
 	}
 }
 
-int main(void)
+/*
+ * The ABI and the wipe: each assembly routine called through abi_call.S
+ * with random values in r2..r29, on a stack painted below the caller's.
+ * It must return with r1 = 0 and r2..r17, r28, r29 as given (avr-gcc's
+ * call-saved registers; the arguments in r8..r17 are call-saved too), the
+ * result of the C reference, and no secret on the stack it released: no
+ * 4 bytes in a row (either order) of a round key, CCM's key stream or a
+ * hashed block. (The on-the-fly key schedule's copy of the key, CCM's
+ * state and SHA-256's message schedule are wiped before they are freed.)
+ */
+#define ABI_REGS 31 /* r1, r2..r29, stack-argument flag, stack argument */
+void abi_call(void (*fn)(void), uint8_t regs[ABI_REGS]);
+extern const uint8_t aes_sbox[256] PROGMEM; /* aes_avr.S */
+extern uint8_t __bss_end;
+
+static uint8_t regs[ABI_REGS];
+/* the secrets to look for: the 11 round keys, then CCM's key stream
+ * and S_0; or SHA-256's message schedule */
+static uint8_t secret[176 + CCM_LEN_MAX + 16];
+static uint8_t nsecret;
+#define REG(n) regs[(n) - 1]
+
+static void __attribute__((noinline)) abi_arg(uint8_t reg, uint16_t v)
+{
+	REG(reg) = (uint8_t)v;
+	REG(reg + 1) = (uint8_t)(v >> 8);
+}
+
+static void __attribute__((noinline)) abi_random(void)
+{
+	uint8_t i;
+	for (i = 1; i <= 28; i++)
+		regs[i] = rnd();
+	regs[29] = 0;
+}
+
+/* secret[0..176): the round keys of k (FIPS-197 5.2, from the S-box in
+ * flash: independent of both implementations' key steps) */
+static void __attribute__((noinline)) round_keys(const uint8_t k[16])
+{
+	uint8_t i, j, rc = 1;
+	memcpy(secret, k, 16);
+	for (i = 16; i < 176; i += 4) {
+		uint8_t *w = secret + i;
+		for (j = 0; j < 4; j++)
+			w[j] = w[j - 4];
+		if (i % 16 == 0) {
+			uint8_t t = w[0];
+			w[0] = (uint8_t)(pgm_read_byte(&aes_sbox[w[1]]) ^ rc);
+			w[1] = pgm_read_byte(&aes_sbox[w[2]]);
+			w[2] = pgm_read_byte(&aes_sbox[w[3]]);
+			w[3] = pgm_read_byte(&aes_sbox[t]);
+			rc = (uint8_t)(rc << 1 ^ (rc & 0x80 ? 0x1b : 0));
+		}
+		for (j = 0; j < 4; j++)
+			w[j] ^= w[j - 16];
+	}
+	nsecret = 176;
+}
+
+/* secret[0..64), a block, becomes W[48..64) of SHA-256's message
+ * schedule (FIPS 180-4 6.2.2, big-endian words, W[t] at t mod 16): what
+ * a 16-word schedule holds at the end */
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint16_t)p[2] << 8 | p[3];
+}
+static uint32_t rotr(uint32_t x, uint8_t n)
+{
+	return x >> n | x << (32 - n);
+}
+static void __attribute__((noinline)) sha256_schedule(void)
+{
+	uint8_t t;
+	for (t = 16; t < 64; t++) {
+		uint32_t w15 = be32(secret + 4 * ((t - 15) & 15));
+		uint32_t w2 = be32(secret + 4 * ((t - 2) & 15));
+		uint32_t w = be32(secret + 4 * (t & 15)) +
+		             be32(secret + 4 * ((t - 7) & 15)) +
+		             (rotr(w15, 7) ^ rotr(w15, 18) ^ w15 >> 3) +
+		             (rotr(w2, 17) ^ rotr(w2, 19) ^ w2 >> 10);
+		uint8_t *p = secret + 4 * (t & 15);
+		p[0] = (uint8_t)(w >> 24);
+		p[1] = (uint8_t)(w >> 16);
+		p[2] = (uint8_t)(w >> 8);
+		p[3] = (uint8_t)w;
+	}
+}
+
+/* fn through abi_call; 1 if the registers came back as the ABI says and
+ * no word of secret[0..nsecret) is left on the stack below the caller's.
+ * The scan runs here, before any other call reuses that stack. */
+static uint8_t __attribute__((noinline)) abi_run(void (*fn)(void))
+{
+	uint8_t want[ABI_REGS];
+	uint8_t *hi = (uint8_t *)SP, *lo = hi - 320, *p;
+	uint8_t i, ok;
+
+	if (lo < &__bss_end)
+		lo = &__bss_end;
+	for (p = lo; p < hi; p++)
+		*p = 0xa5;
+	memcpy(want, regs, sizeof want);
+	abi_call(fn, regs);
+	ok = regs[0] == 0;
+	for (i = 1; i <= 16; i++)
+		ok &= regs[i] == want[i];
+	ok &= regs[27] == want[27] && regs[28] == want[28];
+	for (p = lo; p + 4 <= hi; p++) {
+		for (i = 0; i + 4 <= nsecret; i += 4) {
+			const uint8_t *s = secret + i;
+			if ((p[0] == s[0] && p[1] == s[1] && p[2] == s[2] && p[3] == s[3]) ||
+			    (p[0] == s[3] && p[1] == s[2] && p[2] == s[1] && p[3] == s[0]))
+				ok = 0;
+		}
+	}
+	return ok;
+}
+
+static void __attribute__((noinline)) count(uint8_t ok, uint16_t *passed, uint16_t *failed, const char *what,
+                  uint16_t n)
+{
+	if (ok) {
+		(*passed)++;
+		return;
+	}
+	(*failed)++;
+	puts_("FAIL abi/wipe ");
+	puts_p(what);
+	putch(' ');
+	putu(n);
+	putch('\n');
+}
+
+static void __attribute__((noinline)) check_abi(uint16_t *passed, uint16_t *failed)
+{
+	/* few locals: on 1 KB parts this frame sits between main's and the
+	 * C SHA-256's; the CCM call reuses the AES call's blocks */
+	uint8_t k[16], b1[16], b2[16];
+	uint8_t *const nonce = k, *const tag = b1, *const tag2 = b2;
+	uint32_t *const h1 = (uint32_t *)(msg + 64), *const h2 = h1 + 8;
+	uint8_t n, i;
+
+	for (n = 0; n < 16; n++) {
+		uint8_t tl = (uint8_t)(4 + 2 * (n % 7)), len = (uint8_t)(rnd() % (CCM_LEN_MAX + 1));
+		uint8_t al = (uint8_t)(rnd() % (CCM_AAD_MAX + 1)), ok;
+		int res;
+
+		for (i = 0; i < 16; i++) {
+			k[i] = rnd();
+			b1[i] = b2[i] = rnd();
+		}
+		round_keys(k);
+		ref_aes128_init(&r, k);
+
+		abi_random();
+		abi_arg(24, (uint16_t)&a);
+		abi_arg(22, (uint16_t)k);
+		ok = abi_run((void (*)(void))aes128_init);
+		count(ok && memcmp(&a, &r, sizeof a) == 0 &&
+		      (sizeof a != 176 || memcmp(&a, secret, 176) == 0),
+		      passed, failed, PSTR("aes128_init"), n);
+
+		abi_random();
+		abi_arg(24, (uint16_t)&a);
+		abi_arg(22, (uint16_t)b1);
+		ok = abi_run((void (*)(void))aes128_encrypt);
+		ref_aes128_encrypt(&r, b2);
+		count(ok && memcmp(b1, b2, 16) == 0, passed, failed, PSTR("aes128_encrypt"), n);
+
+		abi_random();
+		abi_arg(24, (uint16_t)&a);
+		abi_arg(22, (uint16_t)b2);
+		abi_arg(20, (uint16_t)b1);
+		ok = abi_run((void (*)(void))aes128_encrypt_copy);
+		ref_aes128_encrypt(&r, b2);
+		count(ok && memcmp(b1, b2, 16) == 0, passed, failed,
+		      PSTR("aes128_encrypt_copy"), n);
+#if CONFIG_AES_DECRYPT
+		abi_random();
+		abi_arg(24, (uint16_t)&a);
+		abi_arg(22, (uint16_t)b1);
+		ok = abi_run((void (*)(void))aes128_decrypt);
+		ref_aes128_decrypt(&r, b2);
+		count(ok && memcmp(b1, b2, 16) == 0, passed, failed, PSTR("aes128_decrypt"), n);
+#endif
+
+		/* CCM: the key stream is plaintext ^ ciphertext (the C's) */
+		for (i = 0; i < 13; i++)
+			nonce[i] = rnd();
+		for (i = 0; i < al; i++)
+			aad[i] = rnd();
+		for (i = 0; i < len; i++)
+			cb1[i] = cb2[i] = rnd();
+		ref_aes128_ccm_crypt(&r, nonce, 13 - n % 7, aad, al, cb2, len, tag2, tl, 0);
+		for (i = 0; i < len; i++)
+			secret[176 + i] = cb1[i] ^ cb2[i];
+		/* and S_0 = E(A_0), the tag's key stream, which is what the
+		 * state holds at the end: A_0 = flags (L - 1) || nonce || 0 */
+		{
+			uint8_t *s0 = secret + 176 + len, nl = (uint8_t)(13 - n % 7);
+			memset(s0, 0, 16);
+			s0[0] = (uint8_t)(14 - nl);
+			memcpy(s0 + 1, nonce, nl);
+			ref_aes128_encrypt(&r, s0);
+		}
+		nsecret = (uint8_t)(176 + len + 16);
+		for (i = 0; i < 2; i++) {
+			abi_random();
+			abi_arg(24, (uint16_t)&a);
+			abi_arg(22, (uint16_t)nonce);
+			abi_arg(20, 13 - n % 7);
+			abi_arg(18, (uint16_t)aad);
+			abi_arg(16, al);
+			abi_arg(14, (uint16_t)cb1);
+			abi_arg(12, len);
+			abi_arg(10, (uint16_t)tag);
+			abi_arg(8, tl);
+			regs[29] = 1;
+			regs[30] = (uint8_t)i; /* seal, then open */
+			if (i == 1 && n % 2)
+				tag[n % tl] ^= 0x10; /* open fails: buf wiped */
+			ok = abi_run((void (*)(void))aes128_ccm_crypt);
+			res = (int)(REG(24) | (uint16_t)REG(25) << 8);
+			if (i == 0)
+				ok &= res == 0 && memcmp(cb1, cb2, len) == 0 &&
+				      memcmp(tag, tag2, tl) == 0;
+			else
+				ok &= res == (n % 2 ? -1 : 0);
+			/* an open gives the plaintext (ciphertext ^ key stream),
+			 * or zeros when the tag fails */
+			for (uint8_t j = 0; i == 1 && j < len; j++)
+				ok &= cb1[j] == (n % 2 ? 0 : cb2[j] ^ secret[176 + j]);
+			count(ok, passed, failed, i ? PSTR("ccm open") : PSTR("ccm seal"), n);
+		}
+
+		/* one block of each hash: the block is the secret (an HMAC's
+		 * first block is the key ^ ipad) */
+		for (i = 0; i < 64; i++)
+			msg[i] = secret[i] = rnd();
+		nsecret = 64;
+		sha256_schedule();
+		{
+			for (i = 0; i < 8; i++)
+				h1[i] = h2[i] = (uint32_t)rnd() << 24 | (uint32_t)rnd() << 8;
+			abi_random();
+			abi_arg(24, (uint16_t)h1);
+			abi_arg(22, (uint16_t)msg);
+			ok = abi_run((void (*)(void))sha256_compress_avr);
+			ref_sha256_compress(h2, msg);
+			count(ok && memcmp(h1, h2, 32) == 0, passed, failed, PSTR("sha256"), n);
+			abi_random();
+			abi_arg(24, (uint16_t)h1);
+			abi_arg(22, (uint16_t)msg);
+			ok = abi_run((void (*)(void))md5_compress_avr);
+			ref_md5_compress(h2, msg);
+			count(ok && memcmp(h1, h2, 16) == 0, passed, failed, PSTR("md5"), n);
+		}
+	}
+}
+
+/* FIPS-197 C.1, then random keys and blocks against the C */
+static void __attribute__((noinline)) check_aes(uint16_t *passed, uint16_t *failed)
 {
 	static const uint8_t key[16] = {0, 1, 2, 3, 4, 5, 6, 7,
 	                                8, 9, 10, 11, 12, 13, 14, 15};
@@ -255,11 +523,7 @@ int main(void)
 	                               0x04, 0x30, 0xd8, 0xcd, 0xb7, 0x80,
 	                               0x70, 0xb4, 0xc5, 0x5a};
 	uint8_t k[16], b1[16], b2[16], pt[16];
-	uint16_t n, i, passed = 0, failed = 0;
-
-	UBRR0 = 0;
-	UCSR0A = _BV(U2X0);
-	UCSR0B = _BV(TXEN0);
+	uint16_t n, i;
 
 	for (i = 0; i < 16; i++) {
 		b1[i] = (uint8_t)(i * 0x11);
@@ -267,9 +531,9 @@ int main(void)
 	aes128_init(&a, key);
 	aes128_encrypt(&a, b1);
 	if (memcmp(b1, ct, 16) == 0) {
-		passed++;
+		(*passed)++;
 	} else {
-		failed++;
+		(*failed)++;
 		puts_("FAIL FIPS-197 C.1\n");
 	}
 	for (n = 0; n < 2000; n++) {
@@ -284,7 +548,7 @@ int main(void)
 		aes128_encrypt(&a, b1);
 		ref_aes128_encrypt(&r, b2);
 		if (memcmp(&a, &r, sizeof a) != 0 || memcmp(b1, b2, 16) != 0) {
-			failed++;
+			(*failed)++;
 			puts_("FAIL random case ");
 			putu(n);
 			putch('\n');
@@ -301,16 +565,29 @@ int main(void)
 		aes128_decrypt(&a, b2);
 		ref_aes128_decrypt(&r, k);
 		if (memcmp(b1, pt, 16) != 0 || memcmp(b2, k, 16) != 0) {
-			failed++;
+			(*failed)++;
 			puts_("FAIL decrypt case ");
 			putu(n);
 			putch('\n');
 			continue;
 		}
 #endif
-		passed++;
+		(*passed)++;
 	}
+}
+
+int main(void)
+{
+	/* each check in a frame of its own: on 1 KB parts they do not fit
+	 * on top of each other */
+	uint16_t passed = 0, failed = 0;
+
+	UBRR0 = 0;
+	UCSR0A = _BV(U2X0);
+	UCSR0B = _BV(TXEN0);
+	check_aes(&passed, &failed);
 	check_ccm(&passed, &failed);
+	check_abi(&passed, &failed);
 	check_hashes(&passed, &failed);
 	putu(passed);
 	puts_(" passed, ");
