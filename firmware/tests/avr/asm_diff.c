@@ -1,7 +1,8 @@
 /*
  * asm_diff.c - differential test on simavr: the AVR assembly
- * (crypto/aes_avr.S, md5_avr.S, sha256_avr.S) against the C references
- * (crypto/aes.c, md5.c and sha256.c compiled a second time with the *_ASM
+ * (crypto/aes_avr.S, ccm_avr.S, md5_avr.S, sha256_avr.S, bignum_avr.S)
+ * against the C references (crypto/aes.c, ccm.c, md5.c, sha256.c and
+ * rsa.c compiled a second time with the *_ASM
  * options 0 and their symbols renamed ref_*, see the Makefile target
  * avr-test):
  *   AES: FIPS-197 C.1 and 2000 pseudo-random keys and blocks (key
@@ -14,8 +15,9 @@
  *        the assembly's one restriction (aad_len >= 0xff00 fails);
  *   MD5, SHA-256: "abc" (RFC 1321 A.5, FIPS 180-2 B.1) and pseudo-random
  *        messages of every length 0..299 octets (0..129 on 1 KB parts);
- *   ABI and wipe (check_abi): each routine's call-saved registers and r1,
- *        and no secret left on the stack it released.
+ *   bn_mac64, bn_redc, bn_sqr (2 KB parts): against rsa.c, random moduli;
+ *   ABI and wipe (check_abi, check_bignum): each routine's call-saved
+ *        registers and r1, and no secret left on the stack it released.
  * Prints "N passed, M failed" on simavr's UART and stops.
  */
 #include <stdint.h>
@@ -31,6 +33,7 @@
 #include "crypto/aes.h"
 #include "crypto/ccm.h"
 #include "crypto/md5.h"
+#include "crypto/rsa.h"
 #include "crypto/sha256.h"
 
 AVR_MCU(F_CPU, "atmega328p");
@@ -44,6 +47,9 @@ int ref_aes128_ccm_crypt(const aes128_ctx *ctx, const uint8_t *nonce, size_t non
 void ref_md5(uint8_t digest[16], const uint8_t *msg, size_t len);
 void ref_sha256(uint8_t digest[32], const uint8_t *msg, size_t len);
 void ref_md5_compress(uint32_t h[4], const uint8_t block[64]);
+uint8_t ref_bn_mac64(uint8_t *t, const uint8_t *a, uint16_t len, const uint8_t *b);
+void ref_bn_redc(uint8_t *t, const uint8_t *n, uint16_t k, const uint8_t *ni);
+void ref_bn_sqr(uint8_t *t, uint16_t k);
 void ref_sha256_compress(uint32_t h[8], const uint8_t block[64]);
 
 static void putch(char c)
@@ -380,7 +386,7 @@ static void __attribute__((noinline)) count(uint8_t ok, uint16_t *passed, uint16
 		return;
 	}
 	(*failed)++;
-	puts_("FAIL abi/wipe ");
+	puts_("FAIL abi_call ");
 	puts_p(what);
 	putch(' ');
 	putu(n);
@@ -514,6 +520,86 @@ static void __attribute__((noinline)) check_abi(uint16_t *passed, uint16_t *fail
 	}
 }
 
+#if RAMEND >= 0x800
+/*
+ * RSA's Montgomery arithmetic (bignum_avr.S) against the C (rsa.c), each
+ * call through abi_call (its data are public: no secret to look for), on
+ * the 2 KB parts (the 1 KB ones run no RSA): bn_mac64 for len 0..80,
+ * bn_redc and bn_sqr for k = 8..64 with random odd moduli.
+ */
+#define BN_K 64
+static uint8_t bn1[2 * BN_K + 5], bn2[2 * BN_K + 5], bn_n[BN_K], bn_a[BN_K + 16], bn_b[8];
+
+static void __attribute__((noinline)) check_bignum(uint16_t *passed, uint16_t *failed)
+{
+	uint8_t n, i, ok, c2;
+
+	for (n = 0; n < 48; n++) {
+		uint16_t len = (uint16_t)(n < 16 ? n : rnd() % (BN_K + 17));
+		uint16_t k = (uint16_t)(8 * (1 + n % 8));
+		uint64_t n0 = 0, inv;
+
+		/* bn_mac64: T (len + 8) += B * A */
+		for (i = 0; i < sizeof bn1; i++)
+			bn1[i] = bn2[i] = rnd();
+		for (i = 0; i < sizeof bn_a; i++)
+			bn_a[i] = rnd();
+		for (i = 0; i < 8; i++)
+			bn_b[i] = rnd();
+		abi_random();
+		abi_arg(24, (uint16_t)(bn1 + len + 8));
+		abi_arg(22, (uint16_t)(bn_a + len));
+		abi_arg(20, len);
+		abi_arg(18, (uint16_t)(bn_b + 8));
+		nsecret = 0;
+		ok = abi_run((void (*)(void))bn_mac64);
+		c2 = ref_bn_mac64(bn2 + len + 8, bn_a + len, len, bn_b + 8);
+		count(ok && REG(24) == c2 && memcmp(bn1, bn2, sizeof bn1) == 0, passed, failed,
+		      PSTR("bn_mac64"), n);
+
+		/* bn_redc: T (2k, zero above) by an odd n, ni = -n^-1 mod 2^64 */
+		for (i = 0; i < k; i++)
+			bn_n[i] = rnd();
+		bn_n[0] |= 0x80;
+		bn_n[k - 1] |= 1;
+		for (i = 0; i < 8; i++)
+			n0 = n0 << 8 | bn_n[k - 8 + i];
+		inv = n0; /* Newton: correct to 3, 6, 12, 24, 48, 96 bits */
+		for (i = 0; i < 5; i++)
+			inv *= 2 - n0 * inv;
+		inv = -inv;
+		for (i = 0; i < 8; i++)
+			bn_b[i] = (uint8_t)(inv >> (8 * i));
+		memset(bn1, 0, sizeof bn1);
+		for (i = 0; i < 2 * k; i++)
+			bn1[sizeof bn1 - 1 - i] = rnd();
+		memcpy(bn2, bn1, sizeof bn1);
+		abi_random();
+		abi_arg(24, (uint16_t)(bn1 + sizeof bn1));
+		abi_arg(22, (uint16_t)(bn_n + k));
+		abi_arg(20, k);
+		abi_arg(18, (uint16_t)bn_b);
+		ok = abi_run((void (*)(void))bn_redc);
+		ref_bn_redc(bn2 + sizeof bn2, bn_n + k, k, bn_b);
+		for (i = 0; i < k; i++) /* positions 0..k-1 reduced away */
+			ok &= bn1[sizeof bn1 - 1 - i] == 0;
+		count(ok && memcmp(bn1, bn2, sizeof bn1) == 0, passed, failed, PSTR("bn_redc"), n);
+
+		/* bn_sqr: x at positions k..2k-1 of a 2k + 5 byte number */
+		memset(bn1, 0, sizeof bn1);
+		for (i = 0; i < k; i++)
+			bn1[2 * k + 5 - 1 - k - i] = rnd();
+		memcpy(bn2, bn1, sizeof bn1);
+		abi_random();
+		abi_arg(24, (uint16_t)(bn1 + 2 * k + 5));
+		abi_arg(22, k);
+		ok = abi_run((void (*)(void))bn_sqr);
+		ref_bn_sqr(bn2 + 2 * k + 5, k);
+		count(ok && memcmp(bn1, bn2, sizeof bn1) == 0, passed, failed, PSTR("bn_sqr"), n);
+	}
+}
+#endif
+
 /* FIPS-197 C.1, then random keys and blocks against the C */
 static void __attribute__((noinline)) check_aes(uint16_t *passed, uint16_t *failed)
 {
@@ -588,6 +674,9 @@ int main(void)
 	check_aes(&passed, &failed);
 	check_ccm(&passed, &failed);
 	check_abi(&passed, &failed);
+#if RAMEND >= 0x800
+	check_bignum(&passed, &failed);
+#endif
 	check_hashes(&passed, &failed);
 	putu(passed);
 	puts_(" passed, ");
