@@ -52,14 +52,15 @@ PROFILE_esp-mssl-boot := $(call profile_merge,$(PROFILE_esp-mssl-prov),CONFIG_BO
 # esp-coap: esp + the CoAP server of the tasks inside ESP (CONFIG_COAP,
 # docs/coap.md).
 PROFILE_esp-coap := $(call profile_merge,$(PROFILE_esp),CONFIG_COAP=1)
-# On the ATmega168 the MSSL profiles take UART rings of 32/8 bytes: the
-# seal-only handshake's stack and the static data share 1 KB (make
-# stack-check: static + stack + 32 <= 1,024). The transmit ring only lets
-# the last bytes of a reply drain while the main loop goes back to
-# reading (uart_putc waits for room byte by byte before that): 8 bytes
-# are 0.7 ms of the line at 115,200 baud, and the 8 bytes it gives up
-# keep the record path's stack 32 bytes clear of the static data.
-PROFILE_esp-mssl_atmega168 := CONFIG_UART_RX_SIZE=32 CONFIG_UART_TX_SIZE=8
+# On the ATmega168 the MSSL profiles take a 32-byte receive ring and no
+# transmit ring: the seal-only handshake's stack and the static data
+# share 1 KB (make stack-check: static + stack + 32 <= 1,024). A transmit
+# ring only lets the last bytes of a reply drain while the main loop goes
+# back to reading (uart_putc waits for room byte by byte before that):
+# without one, uart_putc waits for the data register (0.7 ms per 8 bytes
+# at 115,200 baud), and the ring, its indices and the UDRE interrupt
+# (10 bytes of RAM, 130 of flash) are the application's.
+PROFILE_esp-mssl_atmega168 := CONFIG_UART_RX_SIZE=32 CONFIG_UART_TX_SIZE=0
 PROFILE_esp-mssl-prov_atmega168 := $(PROFILE_esp-mssl_atmega168)
 PROFILE_esp-mssl-boot_atmega168 := $(PROFILE_esp-mssl_atmega168)
 

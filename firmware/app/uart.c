@@ -13,7 +13,7 @@
 #error "CONFIG_UART_RX_SIZE must be a power of two <= 256"
 #endif
 #if (CONFIG_UART_TX_SIZE & (CONFIG_UART_TX_SIZE - 1)) || CONFIG_UART_TX_SIZE > 256
-#error "CONFIG_UART_TX_SIZE must be a power of two <= 256"
+#error "CONFIG_UART_TX_SIZE must be 0 or a power of two <= 256"
 #endif
 
 _Static_assert(DOR0 != 0, "bit 0 of the ISR's lost mask is the ring's");
@@ -25,8 +25,10 @@ static uint8_t rx_buf[CONFIG_UART_RX_SIZE];
 static volatile uint8_t rx_head, rx_tail; /* head: ISR writes; tail: main */
 static volatile uint32_t rx_overruns;
 
+#if CONFIG_UART_TX_SIZE
 static uint8_t tx_buf[CONFIG_UART_TX_SIZE];
 static volatile uint8_t tx_head, tx_tail; /* head: main writes; tail: ISR */
+#endif
 
 ISR(USART_RX_vect)
 {
@@ -50,6 +52,7 @@ ISR(USART_RX_vect)
 	}
 }
 
+#if CONFIG_UART_TX_SIZE
 ISR(USART_UDRE_vect)
 {
 	if (tx_head == tx_tail) {
@@ -59,6 +62,7 @@ ISR(USART_UDRE_vect)
 	UDR0 = tx_buf[tx_tail];
 	tx_tail = (uint8_t)((tx_tail + 1) & TX_MASK);
 }
+#endif
 
 void uart_init(void)
 {
@@ -78,6 +82,7 @@ int uart_getc(void)
 	return c;
 }
 
+#if CONFIG_UART_TX_SIZE
 void uart_putc(uint8_t c)
 {
 	uint8_t next = (uint8_t)((tx_head + 1) & TX_MASK);
@@ -99,6 +104,23 @@ void uart_flush(void)
 	while ((UCSR0B & _BV(UDRIE0)) || !(UCSR0A & _BV(UDRE0))) {
 	}
 }
+#else
+/* No ring: each byte waits for the data register. The main loop waited
+ * for room byte by byte with a ring too, so only the last few bytes of a
+ * reply no longer drain while it goes back to reading. */
+void uart_putc(uint8_t c)
+{
+	while (!(UCSR0A & _BV(UDRE0))) {
+	}
+	UDR0 = c;
+}
+
+void uart_flush(void)
+{
+	while (!(UCSR0A & _BV(UDRE0))) {
+	}
+}
+#endif
 
 void uart_idle(void)
 {

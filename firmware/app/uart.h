@@ -6,7 +6,9 @@
  * of CONFIG_UART_RX_SIZE bytes; when the ring is full, further bytes are
  * dropped and counted (uart_rx_overruns). Transmit: uart_putc() queues into
  * a ring of CONFIG_UART_TX_SIZE bytes drained by the UDRE interrupt; it
- * waits while the ring is full. No malloc.
+ * waits while the ring is full. With CONFIG_UART_TX_SIZE 0 there is no
+ * ring and no UDRE interrupt: uart_putc() waits for the data register.
+ * No malloc.
  */
 #ifndef MS_UART_H
 #define MS_UART_H

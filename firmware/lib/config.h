@@ -157,7 +157,8 @@
  * ------------------------------------------------------------------- */
 
 /*
- * UART ring buffers (interrupt-driven); must be powers of two <= 256.
+ * UART ring buffers (interrupt-driven); must be powers of two <= 256,
+ * or TX 0: no transmit ring, uart_putc waits for the data register.
  * RX holds what arrives while the main loop is busy with a frame; TX
  * only smooths output: uart_putc waits while it is full (the UDRE
  * interrupt drains it), so a short TX ring costs nothing but waiting in
