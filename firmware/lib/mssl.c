@@ -118,8 +118,11 @@ struct kept {
  */
 static union {
 	struct {
-	uint8_t knonce[16]; /* AES(master key, "MSSL-nonce-key-1") */
 #if CONFIG_MSSL_RSA
+	/* AES(master key, "MSSL-nonce-key-1"); seal-only derives it for
+	 * each ClientHello (two AES blocks and the key from the EEPROM: 16
+	 * bytes of the ATmega168's RAM) */
+	uint8_t knonce[16];
 	uint8_t keyid[8]; /* (without RSA no SHA-256: no key id) */
 	uint8_t ncache;
 	struct {
@@ -475,7 +478,11 @@ static uint16_t client_hello(uint8_t *m, uint16_t n, const struct peer *from)
 		}
 		/* Nd = AES(Knonce, counter || boot epoch): fresh even when
 		 * the counter restarts with an older EEPROM image */
+#if CONFIG_MSSL_RSA
 		aes128_init(&fw_work.aes, S.knonce);
+#else
+		derive(0, L_NONCE, nd);
+#endif
 		entropy_nonce(nd, c);
 		aes128_encrypt(&fw_work.aes, nd);
 	}
@@ -692,8 +699,8 @@ static uint16_t record(uint8_t *m, uint16_t n, uint16_t room, const struct peer 
 }
 
 /* Once per boot (or mssl_reset, or taking the RAM back from the bench):
- * the issuer key id (SHA-256 of the stored modulus, first 8 bytes) and
- * the nonce key. */
+ * with RSA, the issuer key id (SHA-256 of the stored modulus, first 8
+ * bytes) and the nonce key. */
 static uint8_t init(void)
 {
 	uint16_t k = modulus_len();
@@ -719,9 +726,9 @@ static uint8_t init(void)
 		}
 		hash_any_final(1, &fw_work.sha, t);
 		memcpy(S.keyid, t, 8);
-#endif
 		derive(0, L_NONCE, S.knonce);
 		aes128_wipe(&fw_work.aes);
+#endif
 		owned = 1;
 	}
 	return 1;

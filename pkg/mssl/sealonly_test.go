@@ -268,6 +268,19 @@ func TestDeviceSealOnly168(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := bootSimMCU(t, 1024, eep, elf, mcu)
+	// The seal-only handshake's cycles on the ATmega168, logged for
+	// docs/PERFORMANCE.md (not asserted: the minimum of three).
+	g, hk := f.sign(request())
+	send := s.raw(hostAddr)
+	var hello, fin uint32 = ^uint32(0), ^uint32(0)
+	for i := 0; i < 3; i++ {
+		h, fn, _, noSig := s.handCycles(t, send, g, hk)
+		if !noSig {
+			t.Fatal("seal-only handshake asked for a signature")
+		}
+		hello, fin = min(hello, h), min(fin, fn)
+	}
+	t.Logf("ATmega168 seal-only handshake: ClientHello %d cycles, Finished %d", hello, fin)
 	runSealOnlyAttacks(t, f, sealTarget{
 		dial: func(g []byte, hk [16]byte, peer netip.AddrPort) (*mssl.Session, *recTransport, error) {
 			return s.dialFrom(g, hk, peer)
