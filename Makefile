@@ -31,11 +31,12 @@ test: fmt-check vet cross firmware test-firmware test-go test-install
 # packets, packets sealed under the SA's keys: firmware/tests/fuzz_*.c) for a
 # bounded run each over their committed corpora (clang required in CI), the
 # assembly checked against the C reference on the simulator (on both MCUs:
-# the ATmega168 computes AES round keys on the fly), and the stack
+# the ATmega168 computes AES round keys on the fly), the stack
 # of the images `make all` builds measured against their free RAM
-# (stack-check).
+# (stack-check), and docs/PERFORMANCE.md's size table against the
+# measured one (size-doc-check).
 test-firmware:
-	$(MAKE) -C firmware host-test net-test avr-test modcheck stack-check size-guard
+	$(MAKE) -C firmware host-test net-test avr-test modcheck stack-check size-guard size-doc-check
 	$(MAKE) -C firmware avr-test MCU=atmega168
 	$(MAKE) -C firmware fuzz FUZZ_ITERS=100000 FUZZ_ARGS=-max_total_time=20
 

@@ -20,6 +20,9 @@ and the issue-11, issue-12 (bootstrap) and issue-14 (CoAP) budgets with MET / NO
 measured is NOT MET; a stack measured by a run that failed, "!", is
 shown as it is). --txt and --json write the table; --check exits 1
 when any budget is NOT MET (otherwise the exit status is 0: a measurement).
+--doc FILE checks that FILE (docs/PERFORMANCE.md) holds this table in its
+fenced block, byte for byte, and exits 1 if not; with --write-doc it puts
+the table there instead (`make size-doc`).
 Standard library only.
 """
 
@@ -158,6 +161,36 @@ def render(rows):
     return "\n".join(lines) + "\n"
 
 
+DOC_HEAD = "```\nprofile         MCU"
+
+
+def doc_table(path, text, write):
+    """Check (or, write: replace) the fenced block of path that starts
+    with the table's header line."""
+    with open(path, encoding="utf-8") as f:
+        doc = f.read()
+    start = doc.find(DOC_HEAD)
+    end = doc.find("```\n", start + 4) if start >= 0 else -1
+    if start < 0 or end < 0 or doc.find(DOC_HEAD, start + 1) >= 0:
+        sys.stderr.write("size-doc: %s: no single fenced block starting with the "
+                         "table's header\n" % path)
+        return 1
+    old = doc[start + 4:end]
+    if old == text:
+        return 0
+    if write:
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.write(doc[:start + 4] + text + doc[end:])
+        os.replace(path + ".tmp", path)
+        return 0
+    sys.stderr.write("size-doc: the size table in %s is not the measured one "
+                     "(make -C firmware size-doc writes it):\n" % path)
+    for a, b in zip(old.splitlines(), text.splitlines()):
+        if a != b:
+            sys.stderr.write("  doc:      %s\n  measured: %s\n" % (a, b))
+    return 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--txt")
@@ -167,11 +200,17 @@ def main():
     ap.add_argument("--only", metavar="PROFILE,...",
                     help="with --check: only the budgets of these profiles (a guard for "
                          "the budgets already met while others are not)")
+    ap.add_argument("--doc", metavar="FILE",
+                    help="check that FILE's fenced size table is this one")
+    ap.add_argument("--write-doc", action="store_true",
+                    help="with --doc: write this table into FILE's fenced block")
     ap.add_argument("rows", nargs="+", metavar="NAME:MCU:DIR")
     args = ap.parse_args()
     rows = [load(s) for s in args.rows]
     res = budgets(rows)
     text = render(rows)
+    if args.doc:
+        return doc_table(args.doc, text, args.write_doc)
     if args.txt:
         with open(args.txt, "w", encoding="utf-8") as f:
             f.write(text)
