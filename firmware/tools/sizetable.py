@@ -22,7 +22,10 @@ shown as it is). --txt and --json write the table; --check exits 1
 when any budget is NOT MET (otherwise the exit status is 0: a measurement).
 --doc FILE checks that FILE (docs/PERFORMANCE.md) holds this table in its
 fenced block, byte for byte, and exits 1 if not; with --write-doc it puts
-the table there instead (`make size-doc`).
+the table there instead (`make size-doc`). With --doc it also checks that
+each image's manifest.json promises at least its measured stack (the main
+program's deepest point + 16 B for an interrupt): `mstool flash` relies on
+that figure.
 Standard library only.
 """
 
@@ -49,7 +52,13 @@ def load(spec):
     with open(os.path.join(d, "size-report.json"), encoding="utf-8") as f:
         rep = json.load(f)
     stack = None
+    main_stack = None
     failed = None
+    manifest_stack = None
+    mp = os.path.join(d, "manifest.json")
+    if os.path.exists(mp):
+        with open(mp, encoding="utf-8") as f:
+            manifest_stack = json.load(f).get("stack")
     sp = os.path.join(d, "stack.txt")
     elf = os.path.join(d, "mstool.elf")
     # A measurement older than the image is of another image: not used.
@@ -59,6 +68,8 @@ def load(spec):
                 k, _, v = line.strip().partition("=")
                 if k == "stack":
                     stack = int(v)
+                elif k == "main":
+                    main_stack = int(v)
                 elif k == "failed":
                     failed = v
     cap_flash = rep["capacity"]["flash"]
@@ -72,6 +83,8 @@ def load(spec):
         "image_flash": image,
         "static_ram": static,
         "stack": stack,
+        "stack_main": main_stack,
+        "manifest_stack": manifest_stack,
         "stack_run_failed": failed,
         "free_flash": cap_flash - image - BOOT,
         "free_ram": None if stack is None else cap_ram - static - stack,
@@ -161,6 +174,29 @@ def render(rows):
     return "\n".join(lines) + "\n"
 
 
+# The stack an image's manifest.json promises (tools/manifest.py: what
+# `mstool flash` adds to the static RAM to refuse an image that does not
+# fit) covers the main program's measured deepest point plus 16 bytes for
+# an interrupt handler.
+MANIFEST_IRQ = 16
+
+
+def manifest_stacks(rows):
+    """1 (and why on stderr) if a manifest promises less stack than measured."""
+    bad = 0
+    for r in rows:
+        if r["stack_main"] is None or r["manifest_stack"] is None:
+            continue
+        need = r["stack_main"] + MANIFEST_IRQ
+        if r["manifest_stack"] < need:
+            sys.stderr.write("size-doc: %s/%s: manifest.json's stack %d < measured %d + %d "
+                             "(tools/manifest.py's figures)\n" % (
+                                 r["profile"], r["mcu"], r["manifest_stack"], r["stack_main"],
+                                 MANIFEST_IRQ))
+            bad = 1
+    return bad
+
+
 DOC_HEAD = "```\nprofile         MCU"
 
 
@@ -210,7 +246,7 @@ def main():
     res = budgets(rows)
     text = render(rows)
     if args.doc:
-        return doc_table(args.doc, text, args.write_doc)
+        return doc_table(args.doc, text, args.write_doc) | manifest_stacks(rows)
     if args.txt:
         with open(args.txt, "w", encoding="utf-8") as f:
             f.write(text)

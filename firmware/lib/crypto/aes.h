@@ -7,7 +7,9 @@
  * so one schedule of 176 bytes of RAM is all a session needs. With
  * CONFIG_AES_KEY_ONTHEFLY (encryption only; the ATmega168's default) the
  * context is the 16-byte key and encryption derives the round keys as it
- * goes, in a wiped copy on its stack.
+ * goes: the AVR assembly in the output block itself (the state is in
+ * registers meanwhile; the last round leaves the ciphertext there), the
+ * C reference in a wiped copy on its stack.
  *
  * Constant time on AVR: no branch depends on key or data; S-box lookups
  * are LPM reads from flash (constant time, no cache); xtime is computed
@@ -48,7 +50,9 @@ typedef struct {
  */
 void aes128_init(aes128_ctx *ctx, const uint8_t key[16]);
 
-/* aes128_encrypt - encrypt one block in place with the forward cipher. */
+/* aes128_encrypt - encrypt one block in place with the forward cipher.
+ * The block (and aes128_encrypt_copy's out) must not overlap ctx: with
+ * CONFIG_AES_KEY_ONTHEFLY the assembly derives the round keys there. */
 void aes128_encrypt(const aes128_ctx *ctx, uint8_t block[16]);
 
 /*

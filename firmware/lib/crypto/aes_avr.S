@@ -471,8 +471,11 @@ aes_final:
 /*
  * The same cipher with the round keys computed on the fly
  * (CONFIG_AES_KEY_ONTHEFLY, encryption only): ctx holds the key; a copy
- * of it on the stack (Y) becomes round key 1, 2, .. 10 in place between
- * the rounds, and is wiped as the stack is released. The key step runs
+ * of it in out (Y) becomes round key 1, 2, .. 10 in place between the
+ * rounds: the state is in registers from the first load to the last
+ * store, so out is free meanwhile (no stack for the key), and the last
+ * AddRoundKey turns round key 10 into the ciphertext byte by byte. (out
+ * must not overlap ctx, aes.h.) The key step runs
  * where the state is home (after MixColumns, and after the last round's
  * ShiftRows put s10, s11, s14, s15 home), so r10..r14 are free for it:
  * r10..r13 carry the new word w0 down the cascade w1 ^= w0, w2 ^= w1,
@@ -486,11 +489,12 @@ aes_final:
 	lpm	\dst, Z
 .endm
 
-/* out[i] = s ^ round-key byte i (through r14, not r0: see the copy) */
+/* out[i] = s ^ round-key byte i, which out[i] holds (through r14, not
+ * r0: every interrupt handler saves r0, on free stack) */
 .macro AFINALY s, i
 	ldd	r14, Y+\i
 	eor	\s, r14
-	std	Z+\i, \s
+	std	Y+\i, \s
 .endm
 
 /* w0 byte i: a = k[i] ^ S(k[j]) (j the RotWord source in w3), ^ rcon
@@ -525,22 +529,17 @@ aes128_encrypt_copy:
 	push	r16
 	push	r28
 	push	r29
-	/* round key 0 = the key, pushed from its end so that byte i lands
-	 * at Y + i */
-	movw	r26, r24
-	adiw	r26, 16			/* X = ctx + 16 */
+	movw	r26, r24		/* X = ctx */
+	movw	r28, r20		/* Y = out */
+	movw	r30, r22		/* Z = in */
+	LOAD_STATE			/* (in read: out may be in) */
+	/* round key 0 = the key, into out (through r14, as AFINALY) */
 	ldi	r16, 16
-1:	ld	r14, -X		/* (not r0: every interrupt handler */
-	push	r14		/* saves r0, on free stack) */
+1:	ld	r14, X+
+	st	Y+, r14
 	dec	r16
 	brne	1b
-	in	r28, _SFR_IO_ADDR(SPL)
-	in	r29, _SFR_IO_ADDR(SPH)
-	adiw	r28, 1			/* Y = round key */
-	push	r20			/* out, for the stores */
-	push	r21
-	movw	r30, r22		/* Z = in */
-	LOAD_STATE
+	sbiw	r28, 16
 	ldi	r31, 10
 	mov	r1, r31			/* rounds, counts down to 0 */
 	ldi	r16, 1			/* rcon */
@@ -599,9 +598,8 @@ aes_next_key:
 	breq	aes_final
 	rjmp	aes_enc_round
 aes_final:
-	/* last AddRoundKey (round key 10), fused with the stores to out */
-	pop	r31
-	pop	r30
+	/* last AddRoundKey (round key 10, in out), fused with the stores:
+	 * out holds the ciphertext, no round key */
 	AFINALY	S0, 0
 	AFINALY	S1, 1
 	AFINALY	S2, 2
@@ -618,13 +616,6 @@ aes_final:
 	AFINALY	S13, 13
 	AFINALY	S14, 14
 	AFINALY	S15, 15
-	/* wipe each round-key byte, then release it (in that order: a
-	 * released byte may already be an interrupt's) */
-	ldi	r16, 16
-1:	st	Y+, r1			/* r1 = 0: the round counter ran out */
-	pop	r0
-	dec	r16
-	brne	1b
 	pop	r29
 	pop	r28
 	pop	r16

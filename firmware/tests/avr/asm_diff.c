@@ -266,8 +266,9 @@ static void __attribute__((noinline)) check_ccm(uint16_t *passed, uint16_t *fail
  * call-saved registers; the arguments in r8..r17 are call-saved too), the
  * result of the C reference, and no secret on the stack it released: no
  * 4 bytes in a row (either order) of a round key, CCM's key stream or a
- * hashed block. (The on-the-fly key schedule's copy of the key, CCM's
- * state and SHA-256's message schedule are wiped before they are freed.)
+ * hashed block. (CCM's state and SHA-256's message schedule are wiped
+ * before they are freed; the on-the-fly AES derives its round keys in
+ * its output block, which ends up holding the ciphertext.)
  */
 #define ABI_REGS 31 /* r1, r2..r29, stack-argument flag, stack argument */
 void abi_call(void (*fn)(void), uint8_t regs[ABI_REGS]);
