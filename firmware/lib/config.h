@@ -157,6 +157,18 @@
  * ------------------------------------------------------------------- */
 
 /*
+ * CONFIG_COUNTER16: 1 keeps the packet and management counters
+ * (ms_base.h: STATUS task 2, STATS) in 16 bits that stop at 65,535
+ * instead of 32 bits, 52 bytes less RAM; they are still reported as
+ * 32-bit values. lwIP's statistics are 16-bit by default for the same
+ * reason; these saturate rather than wrap, so a count never reads lower
+ * than it was. The ATmega168's MSSL profiles (profiles.mk) take it.
+ */
+#ifndef CONFIG_COUNTER16
+#define CONFIG_COUNTER16 0
+#endif
+
+/*
  * UART ring buffers (interrupt-driven); must be powers of two <= 256,
  * or TX 0: no transmit ring, uart_putc waits for the data register.
  * RX holds what arrives while the main loop is busy with a frame; TX

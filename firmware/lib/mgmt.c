@@ -174,7 +174,7 @@ static size_t stats(uint8_t *p)
 {
 	/* the C_MGMT_* counters, in reply order */
 	_Static_assert(MS_NCOUNTERS - C_MGMT_FRAMES_OK == 8, "STATS counters");
-	net_put32s(p, &net_counters[C_MGMT_FRAMES_OK], 8);
+	net_put_counters(p, C_MGMT_FRAMES_OK, 8);
 	uint32_t (*overruns)(void) = MS_APP(link_overruns);
 	net_put32(p + 32, overruns ? overruns() : 0);
 	p[36] = mgmt_reset_cause;
@@ -236,7 +236,7 @@ static size_t status(uint8_t *p, size_t cap)
 	}
 	p[57] = NET_NCOUNTERS;
 	if (n > 58) /* the counters that fit */
-		net_put32s(p + 58, net_counters, (uint8_t)((n - 58) / 4));
+		net_put_counters(p + 58, 0, (uint8_t)((n - 58) / 4));
 	return n;
 }
 

@@ -3,7 +3,7 @@
  */
 #include "ms_base.h"
 
-uint32_t net_counters[MS_NCOUNTERS];
+ms_counter net_counters[MS_NCOUNTERS];
 
 void ms_inc32(uint32_t *p)
 {
@@ -12,9 +12,25 @@ void ms_inc32(uint32_t *p)
 
 uint16_t net_count(uint8_t c)
 {
+#if CONFIG_COUNTER16
+	ms_counter *p = &net_counters[c], v = (ms_counter)(*p + 1);
+	if (v) /* stops at 65,535: a wrapped count would read low */
+		*p = v;
+#else
 	ms_inc32(&net_counters[c]);
+#endif
 	return 0;
 }
+
+#if CONFIG_COUNTER16
+void net_put_counters(uint8_t *p, uint8_t first, uint8_t n)
+{
+	for (const ms_counter *v = &net_counters[first]; n--; p += 4) {
+		p[0] = p[1] = 0;
+		net_put16(p + 2, *v++);
+	}
+}
+#endif
 
 uint32_t net_be32(const uint8_t *p)
 {

@@ -49,8 +49,15 @@ enum {
 };
 
 /* net_counters[0..NET_NCOUNTERS): the packet counters (task 2, STATUS);
- * then the management channel's (STATS). */
-extern uint32_t net_counters[MS_NCOUNTERS];
+ * then the management channel's (STATS). 16 bits that stop at 65,535
+ * with CONFIG_COUNTER16 (config.h), 32 otherwise; reported as 32 bits
+ * either way (net_put_counters). */
+#if CONFIG_COUNTER16
+typedef uint16_t ms_counter;
+#else
+typedef uint32_t ms_counter;
+#endif
+extern ms_counter net_counters[MS_NCOUNTERS];
 
 /* net_count - count one event under counter c (one out-of-line copy of
  * the 32-bit increment); returns 0, so a drop is `return net_count(c);`. */
@@ -75,6 +82,17 @@ uint32_t net_be32(const uint8_t *p);
 void net_put32(uint8_t *p, uint32_t v);
 /* net_put32s - the n values at v, big-endian, one after the other at p. */
 void net_put32s(uint8_t *p, const uint32_t *v, uint8_t n);
+
+/* net_put_counters - counters first .. first + n - 1 at p, each as a
+ * 32-bit big-endian value. */
+#if CONFIG_COUNTER16
+void net_put_counters(uint8_t *p, uint8_t first, uint8_t n);
+#else
+static inline void net_put_counters(uint8_t *p, uint8_t first, uint8_t n)
+{
+	net_put32s(p, &net_counters[first], n);
+}
+#endif
 
 /* ms_raise32 - *f = max(*f, the big-endian value at p); returns 1 if *f
  * rose (the floors of MSSL and provisioning). */

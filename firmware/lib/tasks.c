@@ -79,7 +79,7 @@ MS_NOCLONE static uint8_t no_args(uint16_t task, uint16_t alen, uint8_t *r, uint
 		n = 6;
 	} else {
 		/* a snapshot: this request is not yet counted as served */
-		net_put32s(r, net_counters, NET_NCOUNTERS);
+		net_put_counters(r, 0, NET_NCOUNTERS);
 		n = 4 * NET_NCOUNTERS;
 	}
 	*rlen = n;

@@ -403,6 +403,26 @@ static void test_task_reply_length(void)
 
 /* ---- tests -------------------------------------------------------------- */
 
+/* The counters task (2) and net_count: 32-bit big-endian values; with
+ * CONFIG_COUNTER16 (the ATmega168's MSSL profiles, this test's seal-only
+ * build) a counter stops at 65,535 instead of wrapping to 0. */
+static void test_counters(void)
+{
+	uint8_t r[4 * NET_NCOUNTERS], rlen = 0;
+	ms_counter saved = net_counters[C_SENT];
+
+	net_counters[C_SENT] = (ms_counter)0xFFFE;
+	net_count(C_SENT);
+	CHECK(ms_task_counters(NULL, 0, r, &rlen) == TASK_OK && rlen == sizeof r);
+	CHECK(net_be32(r + 4 * C_SENT) == 0xFFFF);
+	net_count(C_SENT);
+	CHECK(ms_task_counters(NULL, 0, r, &rlen) == TASK_OK);
+	CHECK(net_be32(r + 4 * C_SENT) == (CONFIG_COUNTER16 ? 0xFFFFu : 0x10000u));
+	net_count(C_SENT);
+	CHECK(net_counters[C_SENT] == (CONFIG_COUNTER16 ? 0xFFFFu : 0x10001u));
+	net_counters[C_SENT] = saved;
+}
+
 static void test_cmac(void)
 {
 	vfile vf;
@@ -1476,6 +1496,7 @@ int main(int argc, char **argv)
 {
 	host_app_init();
 	vdir = argc > 1 ? argv[1] : "../vectors";
+	test_counters();
 	test_cmac();
 	test_vectors();
 	test_session();
