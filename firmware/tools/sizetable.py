@@ -234,8 +234,10 @@ def main():
     ap.add_argument("--check", action="store_true",
                     help="exit 1 when a budget is NOT MET")
     ap.add_argument("--only", metavar="PROFILE,...",
-                    help="with --check: only the budgets of these profiles (a guard for "
-                         "the budgets already met while others are not)")
+                    help="with --check: only the budgets of these profiles, or single "
+                         "budgets as PROFILE/MCU/BUDGET with '-' for spaces (e.g. "
+                         "esp-mssl-prov/atmega168/free-RAM): a guard for the budgets "
+                         "already met while others are not")
     ap.add_argument("--doc", metavar="FILE",
                     help="check that FILE's fenced size table is this one")
     ap.add_argument("--write-doc", action="store_true",
@@ -258,7 +260,8 @@ def main():
     checked = res
     if args.only:
         names = set(args.only.split(","))
-        checked = [b for b in res if b["profile"] in names]
+        checked = [b for b in res if b["profile"] in names or
+                   "%s/%s/%s" % (b["profile"], b["mcu"], b["budget"].replace(" ", "-")) in names]
         if not checked:
             sys.stderr.write("size-check: no budget of %s in the table\n" % args.only)
             return 1

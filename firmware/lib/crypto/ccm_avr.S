@@ -47,8 +47,15 @@
 
 #define X_OFF 1
 #define KS_OFF 17
+#if CONFIG_CCM_CTR_REBUILD
+/* A_i is built in ks from the nonce (kept by its address) and i, then
+ * encrypted in place: no counter block in the frame */
+#define NONCE_OFF 33
+#define FRAME 34
+#else
 #define A_OFF 33
 #define FRAME 48
+#endif
 #define SAVED 18 /* r2-r17, r28, r29 */
 
 /* One payload octet (X: buf, Z: x, ks at Z+16; p, k scratch). seal: x ^=
@@ -112,8 +119,12 @@ aes128_ccm_crypt:
 	sub	r18, r20
 	mov	r4, r18			/* L, 2..8 */
 
-	/* x[1..15] and a[1..15]: the nonce, then zeros */
+	/* x[1..15] (and a[1..15]): the nonce, then zeros */
 	movw	r26, r22
+#if CONFIG_CCM_CTR_REBUILD
+	std	Y + NONCE_OFF, r22
+	std	Y + NONCE_OFF + 1, r23
+#endif
 	movw	r30, r28
 	adiw	r30, X_OFF + 1
 	ldi	r19, 1
@@ -121,7 +132,10 @@ aes128_ccm_crypt:
 	cp	r20, r19
 	brlo	2f
 	ld	r0, X+
-2:	std	Z + (A_OFF - X_OFF), r0
+2:
+#if !CONFIG_CCM_CTR_REBUILD
+	std	Z + (A_OFF - X_OFF), r0
+#endif
 	st	Z+, r0
 	inc	r19
 	cpi	r19, 16
@@ -132,7 +146,9 @@ aes128_ccm_crypt:
 	/* flags: A_0's L - 1; B_0's Adata | (M - 2) / 2 << 3 | L - 1 */
 	mov	r18, r4
 	dec	r18
+#if !CONFIG_CCM_CTR_REBUILD
 	std	Y + A_OFF, r18
+#endif
 	mov	r19, r8
 	subi	r19, 2
 	lsl	r19
@@ -193,6 +209,18 @@ aes128_ccm_crypt:
 	brsh	6f
 	mov	r18, r12
 6:	mov	r5, r18
+#if CONFIG_CCM_CTR_REBUILD
+	movw	r24, r16		/* i = octets done / 16 + 1 */
+	sub	r24, r12
+	sbc	r25, r13
+	ldi	r19, 4
+7:	lsr	r25
+	ror	r24
+	dec	r19
+	brne	7b
+	adiw	r24, 1
+	rcall	.Lenc_ctr
+#else
 	movw	r30, r28		/* A_i = A_(i-1) + 1 over the last L octets */
 	adiw	r30, A_OFF + 16
 	mov	r19, r4
@@ -203,6 +231,7 @@ aes128_ccm_crypt:
 	dec	r19
 	brne	7b
 8:	rcall	.Lenc_a
+#endif
 	sub	r12, r5
 	sbc	r13, r1
 	movw	r26, r14
@@ -235,6 +264,11 @@ aes128_ccm_crypt:
 
 	/* S_0 = E(A_0); U = T ^ S_0: the first M octets out, or compared */
 .Ltag:
+#if CONFIG_CCM_CTR_REBUILD
+	ldi	r24, 0
+	ldi	r25, 0
+	rcall	.Lenc_ctr
+#else
 	movw	r30, r28
 	adiw	r30, A_OFF + 16
 	mov	r19, r4
@@ -242,6 +276,7 @@ aes128_ccm_crypt:
 	dec	r19
 	brne	1b
 	rcall	.Lenc_a
+#endif
 	movw	r30, r28
 	adiw	r30, X_OFF
 	movw	r26, r10
@@ -304,6 +339,37 @@ aes128_ccm_crypt:
 	movw	r24, r2
 	jmp	aes128_encrypt
 
+#if CONFIG_CCM_CTR_REBUILD
+/* ks = E(A_i), i in r25:r24: A_i = L - 1 || nonce || i in L octets
+ * (big-endian; L >= 2 and i <= 4,096: zeros above its two octets) */
+.Lenc_ctr:
+	movw	r30, r28
+	adiw	r30, KS_OFF
+	mov	r18, r4
+	dec	r18
+	st	Z+, r18
+	ldd	r26, Y + NONCE_OFF
+	ldd	r27, Y + NONCE_OFF + 1
+	ldi	r19, 15
+	sub	r19, r4			/* the nonce's length, 7..13 */
+1:	ld	r0, X+
+	st	Z+, r0
+	dec	r19
+	brne	1b
+	mov	r19, r4
+	rjmp	3f
+2:	st	Z+, r1
+3:	dec	r19
+	cpi	r19, 1
+	brne	2b
+	st	Z+, r25
+	st	Z+, r24
+	movw	r22, r28
+	subi	r22, lo8(-KS_OFF)
+	sbci	r23, hi8(-KS_OFF)
+	movw	r24, r2
+	jmp	aes128_encrypt
+#else
 /* ks = E(a) */
 .Lenc_a:
 	movw	r20, r28
@@ -314,6 +380,7 @@ aes128_ccm_crypt:
 	sbci	r23, hi8(-A_OFF)
 	movw	r24, r2
 	jmp	aes128_encrypt_copy
+#endif
 
 	.size	aes128_ccm_crypt, . - aes128_ccm_crypt
 
