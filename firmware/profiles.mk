@@ -60,9 +60,7 @@ PROFILE_esp-coap := $(call profile_merge,$(PROFILE_esp),CONFIG_COAP=1)
 # without one, uart_putc waits for the data register (0.7 ms per 8 bytes
 # at 115,200 baud), and the ring, its indices and the UDRE interrupt
 # (10 bytes of RAM, 130 of flash) are the application's.
-# They also keep their counters in 16 bits (CONFIG_COUNTER16: 52 bytes;
-# each stops at 65,535 and is still reported as 32 bits).
-PROFILE_esp-mssl_atmega168 := CONFIG_UART_RX_SIZE=32 CONFIG_UART_TX_SIZE=0 CONFIG_COUNTER16=1
+PROFILE_esp-mssl_atmega168 := CONFIG_UART_RX_SIZE=32 CONFIG_UART_TX_SIZE=0
 PROFILE_esp-mssl-prov_atmega168 := $(PROFILE_esp-mssl_atmega168)
 PROFILE_esp-mssl-boot_atmega168 := $(PROFILE_esp-mssl_atmega168)
 

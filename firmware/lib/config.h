@@ -173,10 +173,14 @@
  * instead of 32 bits, 52 bytes less RAM; they are still reported as
  * 32-bit values. lwIP's statistics are 16-bit by default for the same
  * reason; these saturate rather than wrap, so a count never reads lower
- * than it was. The ATmega168's MSSL profiles (profiles.mk) take it.
+ * than it was. Default: 1 on the ATmega168 (1 KB of RAM), 0 elsewhere.
  */
 #ifndef CONFIG_COUNTER16
+#if defined(__AVR_ATmega168__)
+#define CONFIG_COUNTER16 1
+#else
 #define CONFIG_COUNTER16 0
+#endif
 #endif
 
 /*
