@@ -38,6 +38,7 @@ test: fmt-check vet cross firmware test-firmware test-go test-install
 test-firmware:
 	$(MAKE) -C firmware host-test net-test avr-test modcheck stack-check size-guard size-doc-check
 	$(MAKE) -C firmware avr-test MCU=atmega168
+	$(MAKE) -C firmware avr-test-rebuild
 	$(MAKE) -C firmware fuzz FUZZ_ITERS=100000 FUZZ_ARGS=-max_total_time=20
 
 test-go:

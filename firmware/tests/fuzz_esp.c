@@ -682,7 +682,8 @@ static void packet(uint8_t *b, struct cursor *c)
 		store_fail_writes = (uint16_t)((mode & 63) + 1);
 	else if (trouble && (mode >> 6) == 1)
 		store_cut_writes = (uint16_t)((mode & 63) + 1);
-	uint32_t before[NET_NCOUNTERS], top0 = esp_in_top, bits0 = esp_in_bits;
+	ms_counter before[NET_NCOUNTERS];
+	uint32_t top0 = esp_in_top, bits0 = esp_in_bits;
 	memcpy(before, net_counters, sizeof before);
 	uint16_t r = net_input(b, total, CONFIG_FRAME_MAX);
 	uint8_t died = store_power_off;

@@ -15,6 +15,13 @@
  * are LPM reads from flash (constant time, no cache); xtime is computed
  * without branches. See docs/firmware.md.
  *
+ * Interrupts are not masked: a handler that runs mid-cipher pushes the
+ * registers it uses onto the free stack, and the cipher's registers hold
+ * key-dependent bytes (S-box outputs of key ^ data, round-key bytes)
+ * there until the stack is reused. The cipher leaves no secret behind
+ * itself (make avr-test); an application that must rule out this residue
+ * too calls it with interrupts off.
+ *
  * Build options (config.h): CONFIG_AES_DECRYPT builds aes128_decrypt();
  * CONFIG_AES_ASM selects crypto/aes_avr.S (key expansion, both directions)
  * on AVR; the host always builds the C reference in aes.c.

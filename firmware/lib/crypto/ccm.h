@@ -11,8 +11,10 @@
  *              aad_len == 0); below 0xff00 octets with the AVR assembly
  *              (CONFIG_CCM_ASM, crypto/ccm_avr.S), which fails longer.
  * Both functions work in place on buf and only need the forward cipher.
- * The nonce must not overlap buf (it is copied into B_0 and the counter
- * block before buf is touched, but callers rely on no more than this).
+ * The nonce must not overlap buf or tag, and must not change during the
+ * call: it is copied into B_0 before buf is touched, and the counter
+ * blocks are built from it (with CONFIG_CCM_CTR_REBUILD, the ATmega168's
+ * default, once per block, reading it again each time).
  *
  * aes128_ccm_open decrypts in place and then verifies the tag with
  * ct_equal(); on failure it wipes buf (the caller never sees unverified

@@ -13,7 +13,8 @@
  *
  * The same pass as ccm.c (B_0, l(a) || a, then per payload block the
  * counter block A_i encrypted into the key stream and one more CBC-MAC
- * block; S_0 last), with the state in a 48-byte frame and every pointer
+ * block; S_0 last), with the state in a 48-byte frame (34 with
+ * CONFIG_CCM_CTR_REBUILD, below) and every pointer
  * and length in a call-saved register across the AES calls: the C
  * compiler kept half of them in the frame and called memcpy and memset.
  * One restriction the C has not: aad_len must be below 0xff00 (the
@@ -32,7 +33,9 @@
  *   r10:r11 tag      r12:r13 octets left     r14:r15 buf (advances)
  *   r16:r17 aad_len, then the payload length (for the wipe)
  *   Y the frame: x (CBC-MAC) at Y+1, ks (key stream, S_0) at Y+17,
- *     a (counter block A_i) at Y+33
+ *     a (counter block A_i) at Y+33; with CONFIG_CCM_CTR_REBUILD no a:
+ *     each A_i is built in ks from the nonce (its address at Y+33) and
+ *     encrypted there, so the nonce is read again for every block
  */
 #include "../config.h"
 

@@ -16,6 +16,7 @@
  *   MD5, SHA-256: "abc" (RFC 1321 A.5, FIPS 180-2 B.1) and pseudo-random
  *        messages of every length 0..299 octets (0..129 on 1 KB parts);
  *   bn_mac64, bn_redc, bn_sqr (2 KB parts): against rsa.c, random moduli;
+ *   CCM over 256..290 octets (2 KB parts): counter blocks past A_16;
  *   ABI and wipe (check_abi, check_bignum): each routine's call-saved
  *        registers and r1, and no secret left on the stack it released.
  * Prints "N passed, M failed" on simavr's UART and stops.
@@ -529,7 +530,55 @@ static void __attribute__((noinline)) check_abi(uint16_t *passed, uint16_t *fail
  * bn_redc and bn_sqr for k = 8..64 with random odd moduli.
  */
 #define BN_K 64
-static uint8_t bn1[2 * BN_K + 5], bn2[2 * BN_K + 5], bn_n[BN_K], bn_a[BN_K + 16], bn_b[8];
+/* the bignum checks' numbers, then (check_ccm_long) two long payloads */
+#define LONG_MAX 290
+static union {
+	struct {
+		uint8_t n1[2 * BN_K + 5], n2[2 * BN_K + 5], n[BN_K], a[BN_K + 16], b[8];
+	} bn;
+	struct {
+		uint8_t b1[LONG_MAX], b2[LONG_MAX];
+	} ccm;
+} big;
+#define bn1 big.bn.n1
+#define bn2 big.bn.n2
+#define bn_n big.bn.n
+#define bn_a big.bn.a
+#define bn_b big.bn.b
+
+/*
+ * CCM with payloads past 16 blocks (counter blocks A_17 on: the counter's
+ * second octet), which the 1 KB parts cannot hold: the assembly against
+ * the C for 256, 257, 272 and 290 octets, seal then open, every nonce
+ * length. (`make avr-test-rebuild` runs this with CONFIG_CCM_CTR_REBUILD,
+ * the ATmega168's counter blocks built from the nonce.)
+ */
+static void __attribute__((noinline)) check_ccm_long(uint16_t *passed, uint16_t *failed)
+{
+	static const uint16_t lens[4] = {256, 257, 272, 290};
+	uint8_t k[16], nonce[13], t1[16], t2[16], n, i;
+	uint16_t j;
+
+	for (n = 0; n < 14; n++) {
+		uint16_t len = lens[n & 3];
+		uint8_t nl = (uint8_t)(7 + n % 7), ok;
+		for (i = 0; i < 16; i++)
+			k[i] = rnd();
+		for (i = 0; i < 13; i++)
+			nonce[i] = rnd();
+		for (j = 0; j < len; j++)
+			big.ccm.b1[j] = big.ccm.b2[j] = rnd();
+		aes128_init(&a, k);
+		ref_aes128_init(&r, k);
+		ok = aes128_ccm_crypt(&a, nonce, nl, nonce, 5, big.ccm.b1, len, t1, 8, 0) == 0 &&
+		     ref_aes128_ccm_crypt(&r, nonce, nl, nonce, 5, big.ccm.b2, len, t2, 8, 0) == 0 &&
+		     memcmp(big.ccm.b1, big.ccm.b2, len) == 0 && memcmp(t1, t2, 8) == 0;
+		ok &= aes128_ccm_crypt(&a, nonce, nl, nonce, 5, big.ccm.b1, len, t1, 8, 1) == 0 &&
+		      ref_aes128_ccm_crypt(&r, nonce, nl, nonce, 5, big.ccm.b2, len, t2, 8, 1) == 0 &&
+		      memcmp(big.ccm.b1, big.ccm.b2, len) == 0;
+		count(ok, passed, failed, PSTR("ccm long"), n);
+	}
+}
 
 static void __attribute__((noinline)) check_bignum(uint16_t *passed, uint16_t *failed)
 {
@@ -677,6 +726,7 @@ int main(void)
 	check_abi(&passed, &failed);
 #if RAMEND >= 0x800
 	check_bignum(&passed, &failed);
+	check_ccm_long(&passed, &failed);
 #endif
 	check_hashes(&passed, &failed);
 	putu(passed);
