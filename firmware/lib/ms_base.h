@@ -60,7 +60,8 @@ typedef uint32_t ms_counter;
 extern ms_counter net_counters[MS_NCOUNTERS];
 
 /* net_count - count one event under counter c (one out-of-line copy of
- * the 32-bit increment); returns 0, so a drop is `return net_count(c);`. */
+ * the increment; with CONFIG_COUNTER16 it stops at 65,535); returns 0,
+ * so a drop is `return net_count(c);`. */
 uint16_t net_count(uint8_t c);
 #define NET_COUNT(c) ((void)net_count(c))
 

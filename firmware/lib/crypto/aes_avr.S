@@ -19,8 +19,9 @@
  * {04}-multiplication pre-step plus MixColumns.
  *
  * Constant time: no branch depends on key or data (the only branches are
- * the round loops, and with CONFIG_AES_KEY_ONTHEFLY the public rcon step); S-box lookups are LPM from a 256-byte-aligned table,
- * 3 cycles for any index; xtime is lsl / sbc / andi / eor (4 cycles, no
+ * the round loops, and with CONFIG_AES_KEY_ONTHEFLY the public rcon
+ * step); S-box lookups are LPM from a 256-byte-aligned table, 3 cycles
+ * for any index; xtime is lsl / sbc / andi / eor (4 cycles, no
  * branch).
  *
  * Register use (avr-gcc ABI: r2-r17, r28-r29 call-saved, r1 = 0 on
@@ -33,8 +34,8 @@
  *   Z             S-box index (ZH = page of the table, ZL = byte; ZL is
  *                 also the xtime mask); the out pointer waits on the stack
  *   r1            round counter, counts down to 0 (so r1 = 0 at exit)
- * With CONFIG_AES_KEY_ONTHEFLY: Y the round key (16 bytes on the stack)
- * instead of X, r16 rcon.
+ * With CONFIG_AES_KEY_ONTHEFLY: Y the round key (derived in out, no
+ * stack) instead of X, r16 rcon, no out pointer on the stack.
  */
 #include "../config.h"
 #if defined(__AVR__)
