@@ -262,12 +262,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	mux := newUDPMux(pc, g.opt.MaxPeers, &g.st, false)
-	dl, err := dtls.NewListener(mux, g.dtlsConfig())
-	if err != nil {
-		mux.Close()
-		mux.wait()
-		return fmt.Errorf("gateway: %w", err)
-	}
+	dl := &coapListener{m: mux, cfg: g.dtlsConfig(), st: &g.st}
 	var plain *udpMux
 	if g.cfg.Plain != "" {
 		pa, err := net.ResolveUDPAddr("udp", g.cfg.Plain)
@@ -321,7 +316,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	servers.Add(1)
 	go func() {
 		defer servers.Done()
-		srv.Serve(&coapListener{l: dl, st: &g.st})
+		srv.Serve(dl)
 	}()
 	var psrv interface{ Stop() }
 	if plain != nil {

@@ -20,16 +20,17 @@ import (
 // DTLS record layer (RFC 6347 §4.1) and handshake header (§4.2.2): what a
 // datagram from a peer without a session must start with.
 const (
-	recordHeaderLen       = 13
-	handshakeHeaderLen    = 12
-	contentTypeHandshake  = 22
-	handshakeClientHello  = 1
-	maxDatagram           = 2048 // larger datagrams are cut and fail
-	peerBacklog           = 16   // datagrams waiting for one peer's reader
-	acceptBacklog         = 16   // new peers waiting for Accept
-	DefaultMaxPeers       = 256
-	DefaultHandshakeLimit = 5 * time.Second
-	DefaultIdle           = 60 * time.Second
+	recordHeaderLen            = 13
+	handshakeHeaderLen         = 12
+	contentTypeHandshake       = 22
+	contentTypeApplicationData = 23
+	handshakeClientHello       = 1
+	maxDatagram                = 2048 // larger datagrams are cut and fail
+	peerBacklog                = 16   // datagrams waiting for one peer's reader
+	acceptBacklog              = 16   // new peers waiting for Accept
+	DefaultMaxPeers            = 256
+	DefaultHandshakeLimit      = 5 * time.Second
+	DefaultIdle                = 60 * time.Second
 )
 
 // isClientHello reports whether b starts with a DTLS ClientHello record
@@ -173,7 +174,8 @@ func (m *udpMux) newPeer(b []byte, addr net.Addr, key string) *peer {
 		m.st.peersRefused.Add(1)
 		return nil
 	}
-	p := &peer{m: m, key: key, addr: addr, in: make(chan []byte, peerBacklog), closed: make(chan struct{}), rd: deadline.New()}
+	p := &peer{m: m, key: key, addr: addr, in: make(chan []byte, peerBacklog), closed: make(chan struct{}), rd: deadline.New(),
+		ready: make(chan struct{})}
 	select {
 	case m.accept <- p:
 		m.peers[key] = p
@@ -240,6 +242,12 @@ type peer struct {
 	closed chan struct{}
 	once   sync.Once
 	rd     *deadline.Deadline
+
+	// A DTLS peer's session closes ready when its handshake is complete;
+	// until then its application data waits in held (nextDTLS).
+	ready     chan struct{}
+	readyOnce sync.Once
+	held      [][]byte // only the session's reader goroutine uses it
 }
 
 type timeoutError struct{}
@@ -248,12 +256,69 @@ func (timeoutError) Error() string   { return "gateway: i/o timeout" }
 func (timeoutError) Timeout() bool   { return true }
 func (timeoutError) Temporary() bool { return true }
 
+// ReadFrom is the DTLS session's read (pion/dtls's reader goroutine).
 func (p *peer) ReadFrom(b []byte) (int, net.Addr, error) {
-	d, err := p.next()
+	d, err := p.nextDTLS()
 	if err != nil {
 		return 0, nil, err
 	}
 	return copy(b, d), p.addr, nil
+}
+
+// nextDTLS is the DTLS session's next datagram. A datagram of application
+// data records only waits until the session's handshake is complete
+// (handshakeDone): pion/dtls (v3.1.15, handleIncomingPacket) keeps one
+// such datagram that arrives before it has marked its handshake complete
+// and drops the others. A client sends its requests as soon as it has the
+// server's Finished, and the server marks its handshake complete only
+// after sending it: on a loaded machine, the requests of a new session
+// were lost in that window. Up to peerBacklog datagrams wait; more are
+// dropped and counted (overrun).
+func (p *peer) nextDTLS() ([]byte, error) {
+	for {
+		select {
+		case <-p.ready:
+			if len(p.held) > 0 {
+				d := p.held[0]
+				p.held[0] = nil
+				p.held = p.held[1:]
+				return d, nil
+			}
+			return p.next()
+		default:
+		}
+		select {
+		case d := <-p.in:
+			if !appDataOnly(d) {
+				return d, nil
+			}
+			if len(p.held) < peerBacklog {
+				p.held = append(p.held, d)
+			} else {
+				p.m.st.overrun.Add(1)
+			}
+		case <-p.ready:
+		case <-p.closed:
+			return nil, io.EOF
+		case <-p.rd.Done():
+			return nil, timeoutError{}
+		}
+	}
+}
+
+// handshakeDone releases the datagrams nextDTLS holds.
+func (p *peer) handshakeDone() { p.readyOnce.Do(func() { close(p.ready) }) }
+
+// appDataOnly reports whether b, whole DTLS records (dtlsRecords), holds
+// application data records only.
+func appDataOnly(b []byte) bool {
+	for len(b) > 0 {
+		if b[0] != contentTypeApplicationData {
+			return false
+		}
+		b = b[recordHeaderLen+int(binary.BigEndian.Uint16(b[11:13])):]
+	}
+	return true
 }
 
 // next is the peer's next datagram.
@@ -294,28 +359,37 @@ func (p *peer) SetDeadline(t time.Time) error      { p.rd.Set(t); return nil }
 func (p *peer) SetReadDeadline(t time.Time) error  { p.rd.Set(t); return nil }
 func (p *peer) SetWriteDeadline(_ time.Time) error { return nil }
 
-// coapListener hands go-coap's DTLS server the sessions of a pion
-// listener, wrapped in dtlsConn.
+// coapListener hands go-coap's DTLS server the DTLS sessions of the
+// mux's peers, wrapped in dtlsConn. It does what pion/dtls's listener
+// does, keeping the peer: the session tells it when its handshake is
+// complete (peer.nextDTLS).
 type coapListener struct {
-	l  net.Listener
-	st *stats
+	m   *udpMux
+	cfg *dtls.Config
+	st  *stats
 }
 
 func (l *coapListener) AcceptWithContext(ctx context.Context) (net.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c, err := l.l.Accept()
+	c, _, err := l.m.Accept()
 	if err != nil {
 		if errors.Is(err, net.ErrClosed) {
 			return nil, errListenerClosed
 		}
 		return nil, err
 	}
-	return &dtlsConn{Conn: c.(*dtls.Conn), st: l.st}, nil
+	p := c.(*peer)
+	dc, err := dtls.Server(p, p.addr, l.cfg)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	return &dtlsConn{Conn: dc, st: l.st, peer: p}, nil
 }
 
-func (l *coapListener) Close() error { return l.l.Close() }
+func (l *coapListener) Close() error { return l.m.Close() }
 
 // plainListener hands go-coap's DTLS server, which serves the plain port
 // too (without a handshake), the peers of the plain port's udpMux: so
@@ -369,6 +443,7 @@ func (c plainConn) RemoteAddr() net.Addr        { return c.addr }
 type dtlsConn struct {
 	*dtls.Conn
 	st       *stats
+	peer     *peer
 	identity string
 	done     bool // the handshake completed (go-coap may call HandshakeContext again)
 }
@@ -388,6 +463,7 @@ func (c *dtlsConn) HandshakeContext(ctx context.Context) error {
 	}
 	if !c.done {
 		c.done = true
+		c.peer.handshakeDone()
 		if s, ok := c.Conn.ConnectionState(); ok {
 			c.identity = string(s.IdentityHint)
 		}
