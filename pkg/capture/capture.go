@@ -467,10 +467,11 @@ func (s *pcapSink) write(j *job, frame []byte) error {
 func (s *pcapSink) flush() error { return s.bw.Flush() }
 
 // Limits on pcapng input beyond maxRecordLen. pcapgo's NgReader trusts the
-// length fields of a block (capture, option and secrets lengths, even past
-// the block's end), allocates as the bytes arrive and keeps a section's
-// interfaces and name records; through gzip a few bytes of file arrive as
-// megabytes. These bound what it may read and keep.
+// length fields of a block (capture and option lengths, even past the
+// block's end), allocates as the bytes arrive and keeps a section's
+// interfaces; through gzip a few bytes of file arrive as megabytes. These
+// bound what it may read and keep (ngFilter keeps the blocks it would
+// keep most of, names and secrets, from it).
 const (
 	// maxNgRead is the most input pcapgo may read for one packet: its
 	// block (a record of at most maxRecordLen) and the blocks before it.
@@ -479,8 +480,6 @@ const (
 	// (every section's interfaces are renumbered into one).
 	maxNgInterfaces = 4096
 	maxNgOutput     = 65536
-	// maxNgNames bounds a section's name resolution records.
-	maxNgNames = 65536
 )
 
 // ngBudget is the input of pcapgo's NgReader: it passes at most left bytes,
@@ -514,7 +513,7 @@ type ngSource struct {
 }
 
 func openNg(r io.Reader, out io.Writer) (source, sink, error) {
-	s := &ngSource{ids: map[[2]int]int{}, in: &ngBudget{r: r, left: maxNgRead}}
+	s := &ngSource{ids: map[[2]int]int{}, in: &ngBudget{r: newNgFilter(r), left: maxNgRead}}
 	nr, err := pcapgo.NewNgReader(s.in, pcapgo.NgReaderOptions{
 		WantMixedLinkType:  true,
 		SkipUnknownVersion: true,
@@ -549,9 +548,6 @@ func (s *ngSource) next(_ *batch, j *job) error {
 	}
 	if n := s.r.NInterfaces(); n > maxNgInterfaces {
 		return fmt.Errorf("pcapng section with %d interfaces, more than %d", n, maxNgInterfaces)
-	}
-	if n := s.r.NNames(); n > maxNgNames {
-		return fmt.Errorf("pcapng section with %d name records, more than %d", n, maxNgNames)
 	}
 	ci.AncillaryData = nil
 	j.ci = ci

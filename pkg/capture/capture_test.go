@@ -427,6 +427,60 @@ func TestGzipRecordBounded(t *testing.T) {
 	}
 }
 
+// TestGzipNameRecordsBounded: pcapgo keeps a section's name resolution
+// records, each name a string, so that a name record of 64 KiB of zero
+// bytes is 65,528 empty names: 1 MiB of string headers. A gzip capture
+// that put a block of 15 of them (within the per-packet input bound)
+// before each packet made decrypt hold 15 MiB per packet. Name resolution
+// blocks (and decryption secrets) are dropped unread now; the packets
+// between them are still decrypted.
+func TestGzipNameRecordsBounded(t *testing.T) {
+	const blocks, records, value = 16, 15, 65532 // IPv4 address and 65,528 bytes of names
+	f, out, back := session(t, 98, safile.Options{Suite: esp.SuiteAES128CBCHMACSHA1})
+	hdr := build(t, LinkTypeEthernet, true, nil)
+	pkts := build(t, LinkTypeEthernet, true, traffic(t, LinkTypeEthernet, out, back, 64))[len(hdr):]
+	nrb := make([]byte, 8+records*(4+value)+4+4)
+	binary.LittleEndian.PutUint32(nrb[0:], 4)
+	binary.LittleEndian.PutUint32(nrb[4:], uint32(len(nrb)))
+	for r := range records {
+		binary.LittleEndian.PutUint16(nrb[8+r*(4+value):], 1) // IPv4
+		binary.LittleEndian.PutUint16(nrb[8+r*(4+value)+2:], value)
+	}
+	binary.LittleEndian.PutUint32(nrb[len(nrb)-4:], uint32(len(nrb))) // (the end record: zeros)
+	dsb := make([]byte, 20)                                           // a decryption secrets block too
+	binary.LittleEndian.PutUint32(dsb[0:], 0x0A)
+	binary.LittleEndian.PutUint32(dsb[4:], 20)
+	binary.LittleEndian.PutUint32(dsb[8:], 0x544c534b) // TLS key log
+	binary.LittleEndian.PutUint32(dsb[12:], 4)
+	binary.LittleEndian.PutUint32(dsb[16:], 20)
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw.Write(hdr)
+	var n uint64
+	for ; len(pkts) > 0; n++ {
+		if n < blocks {
+			zw.Write(nrb)
+			zw.Write(dsb)
+		}
+		k := binary.LittleEndian.Uint32(pkts[4:])
+		zw.Write(pkts[:k])
+		pkts = pkts[k:]
+	}
+	zw.Close()
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	st, err := DecryptCapture(context.Background(), bytes.NewReader(gz.Bytes()), io.Discard, f.All(), Options{Workers: 1})
+	runtime.ReadMemStats(&after)
+	if err != nil || st.Packets != n || st.Decrypted != 64 {
+		t.Fatalf("%d packets, 64 ESP: %+v, %v", n, st, err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 32<<20 {
+		t.Errorf("a %d KB capture with %d name records made decrypt allocate %d MB", gz.Len()>>10, blocks*records, got>>20)
+	}
+}
+
 // TestRecordLimit checks the limit on uncompressed input: a record of
 // maxRecordLen bytes is read, one byte more is refused, even under a snap
 // length that allows it (pcap) or without one (pcapng).
