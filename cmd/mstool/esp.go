@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"os/signal"
@@ -82,7 +83,13 @@ func espOpenError(err error, saPath, port string) error {
 		if errors.Is(err, seqstate.ErrInUse) {
 			return failf("wait for the other session to end: two sessions on one SA would share sequence numbers", "%v", err)
 		}
-		return failf("the state file is described in docs/sa-file.md (\"Sequence state\")", "%v", err)
+		if errors.Is(err, fs.ErrPermission) {
+			// Typically a session run with sudo (esp tunnel) rewrote the
+			// state file, which is then root's.
+			st := seqstate.PathFor(saPath)
+			return failf(fmt.Sprintf("%s belongs to another user (a session run with sudo, such as 'sudo mstool esp tunnel', rewrites it as root's): give it back with 'sudo chown $USER %s', or run every session on this SA file as one user", st, st), "%v", err)
+		}
+		return failf(seqStateHint, "%v", err)
 	case espsession.StepSerial:
 		return portError(oe.Err, port)
 	case espsession.StepUDP:
