@@ -30,7 +30,7 @@ func benchCommand(ui *UI) *cli.Command {
 			&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "serial `PORT` of the device (e.g. /dev/ttyUSB0, or the path 'mstool sim' printed)"},
 			&cli.StringFlag{Name: "elf", Usage: "firmware `FILE` the device runs, for the flash column"},
 			&cli.BoolFlag{Name: "host", Usage: "also measure the same primitives on this machine in Go"},
-			&cli.IntFlag{Name: "reps", Value: bench.DefaultReps, Usage: "runs per primitive on the device (the minimum is shown)"},
+			&cli.IntFlag{Name: "reps", Value: bench.DefaultReps, Usage: "`N` runs per primitive on the device (the minimum is shown)"},
 		}, resetFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

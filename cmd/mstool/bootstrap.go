@@ -455,7 +455,7 @@ func bootstrapJoinCommand(ui *UI) *cli.Command {
 			&cli.StringFlag{Name: "label", Usage: "the label payload `TEXT` (MSB1:...)"},
 			&cli.StringFlag{Name: "label-image", Usage: "a photo or scan of the label, PNG or JPEG `FILE`"},
 			outputFlag("write the device identity (mode 0600) to `FILE`"),
-			&cli.DurationFlag{Name: "timeout", Value: 500 * time.Millisecond, Usage: "wait this long for each answer before sending again"},
+			&cli.DurationFlag{Name: "timeout", Value: 500 * time.Millisecond, Usage: "wait `DURATION` for each answer before sending again"},
 			&cli.IntFlag{Name: "tries", Value: 6, Usage: "send each flight at most `N` times"},
 		}, resetFlags()...),
 		Action: func(c *cli.Context) error {

@@ -41,8 +41,8 @@ func espFlags(extra ...cli.Flag) []cli.Flag {
 		&cli.StringFlag{Name: "sa", Usage: "the host's SA `FILE`"},
 		pcapFlag("record the link in `FILE` (pcap, raw IP; never overwritten without --force)"),
 		&cli.BoolFlag{Name: "force", Usage: "overwrite the --pcap file"},
-		&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "wait this long for each answer"},
-		&cli.IntFlag{Name: "retries", Value: 2, Usage: "retries after a timeout (tasks)"},
+		&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "wait `DURATION` for each answer"},
+		&cli.IntFlag{Name: "retries", Value: 2, Usage: "`N` retries after a timeout (tasks)"},
 	}, append(resetFlags(), extra...)...)
 }
 
@@ -632,7 +632,7 @@ func espRecvCommand(ui *UI) *cli.Command {
 			"the same session, or against devices that send on their own.\n\n" + espLinkHelp,
 		Flags: espFlags(
 			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 0, Usage: "stop after `N` datagrams (0: no limit)"},
-			&cli.DurationFlag{Name: "wait", Value: 10 * time.Second, Usage: "stop after this long without a datagram"},
+			&cli.DurationFlag{Name: "wait", Value: 10 * time.Second, Usage: "stop after `DURATION` without a datagram"},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

@@ -38,13 +38,13 @@ func espSANewCommand(ui *UI) *cli.Command {
 			"   mstool esp sa new --repo devices.repo --device-id 0x2a -o dev.sa",
 		Flags: append([]cli.Flag{
 			outputFlag("write the SA file to `FILE`"),
-			&cli.StringFlag{Name: "suite", Value: safile.DefaultSuite.String(), Usage: "ESP suite: " + suiteNames()},
-			&cli.StringFlag{Name: "mode", Value: "transport", Usage: "ESP mode: transport or tunnel"},
+			&cli.StringFlag{Name: "suite", Value: safile.DefaultSuite.String(), Usage: "ESP `SUITE`: " + suiteNames()},
+			&cli.StringFlag{Name: "mode", Value: "transport", Usage: "ESP `MODE`: transport or tunnel"},
 			hostIPFlag("this host's IP `ADDRESS`", "src"),
 			deviceIPFlag("the device's IP `ADDRESS`", "dst"),
 			&cli.BoolFlag{Name: "udp-encap", Usage: "carry ESP in UDP (RFC 3948), port 4500 on both sides"},
 			&cli.BoolFlag{Name: "esn", Usage: "use 64-bit extended sequence numbers"},
-			&cli.IntFlag{Name: "replay-window", Value: esp.DefaultReplayWindow, Usage: "inbound anti-replay window in packets (1.." + strconv.Itoa(esp.MaxReplayWindow) + ")"},
+			&cli.IntFlag{Name: "replay-window", Value: esp.DefaultReplayWindow, Usage: "inbound anti-replay window of `N` packets (1.." + strconv.Itoa(esp.MaxReplayWindow) + ")"},
 		}, repoFlags()...),
 		Action: func(c *cli.Context) error {
 			args, err := interspersed(ui, c)

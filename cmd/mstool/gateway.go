@@ -42,7 +42,7 @@ func gatewayCommand(ui *UI) *cli.Command {
 			&cli.StringFlag{Name: "config", Usage: "the configuration `FILE` (docs/gateway.md)"},
 			&cli.StringFlag{Name: "listen", Usage: "serve CoAP over DTLS on `ADDR:PORT` (overrides the file's listen; default :5684)"},
 			&cli.BoolFlag{Name: "insecure-plain", Usage: "allow the file's plain (unencrypted) CoAP on an address that is not loopback"},
-			&cli.DurationFlag{Name: "status-interval", Value: time.Minute, Usage: "with --json, write a status line this often (0: only at start and stop)"},
+			&cli.DurationFlag{Name: "status-interval", Value: time.Minute, Usage: "with --json, write a status line every `DURATION` (0: only at start and stop)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

@@ -44,7 +44,7 @@ func keygenCommand(ui *UI) *cli.Command {
 				ArgsUsage: " ",
 				Flags: []cli.Flag{
 					outputFlag("write the private key (PKCS#8 PEM, mode 0600) to `FILE`"),
-					&cli.IntFlag{Name: "bits", Value: signkey.Bits2048, Usage: "modulus size: 2048, or 1024 for the seed's 8-bit setting (weak)"},
+					&cli.IntFlag{Name: "bits", Value: signkey.Bits2048, Usage: "modulus size in `BITS`: 2048, or 1024 for the seed's 8-bit setting (weak)"},
 				},
 				Action: func(c *cli.Context) error {
 					if err := requireFlags(c, "output"); err != nil {
@@ -59,7 +59,7 @@ func keygenCommand(ui *UI) *cli.Command {
 				ArgsUsage: " ",
 				Flags: []cli.Flag{
 					outputFlag("write the identity (mode 0600) to `FILE`"),
-					&cli.StringFlag{Name: "id", Usage: "device id, decimal or 0x-hex (default: random)"},
+					&cli.StringFlag{Name: "id", Usage: "device `ID`, decimal or 0x-hex (default: random)"},
 					&cli.StringFlag{Name: "group-id", Usage: "make the device the first of a new group with this `ID` and a fresh group key"},
 					&cli.StringFlag{Name: "group-from", Usage: "join the group of the identity in `FILE` (copies its group id and key)"},
 				},

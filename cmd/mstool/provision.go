@@ -50,7 +50,7 @@ func provisionCommand(ui *UI) *cli.Command {
 			hostIPFlag("the host's IPv4 `ADDRESS` the SAs are with (default: from the SA file, else any)", "peer"),
 			&cli.StringFlag{Name: "sa", Usage: "the host's SA `FILE`; the device gets its mirror (inbound and outbound swapped)"},
 			&cli.StringFlag{Name: "issuer", Usage: "the grant issuer's public key `FILE` (PEM; for MSSL)"},
-			&cli.StringFlag{Name: "serial-floor", Value: "0", Usage: "initial grant revocation floor (grants with a lower serial are refused)"},
+			&cli.StringFlag{Name: "serial-floor", Value: "0", Usage: "initial grant revocation floor `N` (grants with a lower serial are refused)"},
 			&cli.BoolFlag{Name: "allow-icmp", Usage: "let the device answer ICMP echo without ESP (diagnostics; off by default)"},
 			&cli.BoolFlag{Name: "mssl-seal-only", Usage: "MSSL policy: accept a device-bound grant on its seal alone (group grants still need the RSA signature); required by firmware built without MSSL RSA"},
 			&cli.StringFlag{Name: "mcu", Value: "atmega328p", Usage: "the device's `MCU`: atmega328p (1 KB EEPROM) or atmega168 (512 B); default with --firmware: the image's"},

@@ -48,8 +48,8 @@ func simCommand(ui *UI) *cli.Command {
 			&cli.StringFlag{Name: "eeprom", Usage: "keep the device's EEPROM in `FILE` (raw; loaded at start, saved on change and at exit); an Intel HEX image from 'mstool provision' is loaded into FILE.eep, which then keeps the device's state"},
 			&cli.BoolFlag{Name: "reset-eeprom", Usage: "load the --eeprom image over FILE.eep even though the device has moved on from it (its keys, counters and floors go back to the image's, as when flashing it)"},
 			&cli.BoolFlag{Name: "allow-older-floors", Usage: "load an --eeprom image whose revocation floors are below the host's record (undoes revocations)"},
-			&cli.StringFlag{Name: "mcu", Value: "atmega328p", Usage: "simulated MCU: atmega328p or atmega168"},
-			&cli.StringFlag{Name: "harness", Usage: "the mssim harness binary (default firmware/build/mssim, or PREFIX/lib/mstool/mssim when installed)"},
+			&cli.StringFlag{Name: "mcu", Value: "atmega328p", Usage: "simulated `MCU`: atmega328p or atmega168"},
+			&cli.StringFlag{Name: "harness", Usage: "the mssim harness binary `FILE` (default firmware/build/mssim, or PREFIX/lib/mstool/mssim when installed)"},
 			&cli.StringFlag{Name: "boot", Usage: "start at this byte `ADDRESS` (a bootloader, e.g. 0x7e00 for optiboot)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -64,6 +64,11 @@ func simCommand(ui *UI) *cli.Command {
 				}
 				boot = v
 			}
+			switch c.String("mcu") {
+			case "atmega328p", "atmega168":
+			default:
+				return usageErrorf("give --mcu atmega328p or --mcu atmega168", "sim: unsupported MCU %q", c.String("mcu"))
+			}
 			eeprom := c.String("eeprom")
 			if err := notStdin(c, "--eeprom", eeprom, "the device's EEPROM is kept in a file"); err != nil {
 				return err
@@ -74,6 +79,14 @@ func simCommand(ui *UI) *cli.Command {
 			reset := c.Bool("reset-eeprom")
 			if reset && (eeprom == "" || !sim.IsHex(eeprom)) {
 				return usageErrorf("give the Intel HEX image with --eeprom IMAGE.hex", "sim: --reset-eeprom loads an image: it goes with --eeprom IMAGE.hex")
+			}
+			// The harness and the firmware first: when either is missing,
+			// no IMAGE.eep is made for a device that never starts.
+			if _, err := sim.FindHarness(c.String("harness")); err != nil {
+				return simNotFound(err)
+			}
+			if _, err := sim.FindFirmware(c.String("elf"), c.String("mcu")); err != nil {
+				return simNotFound(err)
 			}
 			if eeprom != "" && sim.IsHex(eeprom) {
 				// A provisioning image: the device's EEPROM lives in FILE.eep.
@@ -125,7 +138,7 @@ func runSim(ui *UI, o sim.Options) error {
 	if err != nil {
 		switch {
 		case errors.Is(err, sim.ErrHarnessNotFound), errors.Is(err, sim.ErrFirmwareNotFound):
-			return failf("build them with 'make -C firmware' in a source checkout (or install them with 'make install'), or give --harness/--elf", "%v", err)
+			return simNotFound(err)
 		case errors.Is(err, sim.ErrEEPROMInUse), errors.Is(err, keyfile.ErrSymlink):
 			return simEEPROMError(err, o.EEPROM)
 		}
@@ -154,6 +167,11 @@ func runSim(ui *UI, o sim.Options) error {
 	case <-d.Done():
 		return failf("run with --verbose to see the simulator's messages", "sim: the simulated device stopped: %v", d.Err())
 	}
+}
+
+// simNotFound explains a missing harness or firmware image.
+func simNotFound(err error) error {
+	return failf("build them with 'make -C firmware' in a source checkout (or install them with 'make install'), or give --harness/--elf", "%v", err)
 }
 
 // simEEPROMError explains why the device's EEPROM file raw cannot be
