@@ -47,7 +47,8 @@ trap 'exit 130' INT TERM
 
 bold=$(tput bold 2>/dev/null || true)
 plain=$(tput sgr0 2>/dev/null || true)
-[ -n "${NO_COLOR:-}" ] && bold= && plain=
+# Bold only on a terminal and never with NO_COLOR, as mstool itself (make demo > log).
+if [ -n "${NO_COLOR:-}" ] || [ ! -t 1 ]; then bold= plain=; fi
 step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"; }
 show() {
 	printf '$ %s\n' "$*"
