@@ -65,10 +65,10 @@ cd "$work"
 
 step "a device identity (id + master key) and an ESP SA pair ($SUITE)"
 show "$mstool" keygen device -o dev.key
-show "$mstool" esp sa new -o host.sa --suite "$SUITE" --src "$HOST_IP" --dst "$DEV_IP"
+show "$mstool" esp sa new -o host.sa --suite "$SUITE" --host-ip "$HOST_IP" --device-ip "$DEV_IP"
 
 step "provision the device's EEPROM image (Intel HEX)"
-show "$mstool" -q provision -d dev.key --ip "$DEV_IP" --sa host.sa -o dev.hex
+show "$mstool" -q provision -d dev.key --device-ip "$DEV_IP" --sa host.sa --firmware "$root/firmware/build/atmega328p/mstool.elf" -o dev.hex
 show "$mstool" provision inspect dev.hex
 
 # start_sim ELF EEPROM: start the simulated device, set $port and $simpid.
@@ -125,8 +125,8 @@ show "$mstool" grant sign --key owner.pem --device dev.key --host-ip "$HOST_IP" 
 show "$mstool" grant inspect alice.grant
 
 step "provision the device again with the issuer's key (fresh SAs: an SA file is provisioned once)"
-show "$mstool" esp sa new -o mssl-host.sa --suite "$SUITE" --src "$HOST_IP" --dst "$DEV_IP"
-show "$mstool" -q provision -d dev.key --ip "$DEV_IP" --sa mssl-host.sa --issuer owner.pub -o mssl-dev.hex
+show "$mstool" esp sa new -o mssl-host.sa --suite "$SUITE" --host-ip "$HOST_IP" --device-ip "$DEV_IP"
+show "$mstool" -q provision -d dev.key --device-ip "$DEV_IP" --sa mssl-host.sa --issuer owner.pub --firmware "$root/firmware/build/atmega328p/mstool.elf" -o mssl-dev.hex
 
 step "start the simulated device again, provisioned with the issuer's key"
 start_sim firmware/build/atmega328p/mstool.elf mssl-dev.hex
