@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/mstool/mstool/pkg/bootstrap"
 	"github.com/mstool/mstool/pkg/device"
@@ -512,7 +513,14 @@ func readLabel(ui *UI, text, image string, textSet bool) (bootstrap.Label, error
 		if serr != nil {
 			return l, serr
 		}
+		if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			// Without a prompt the command looks hung.
+			fmt.Fprint(ui.Err, "label (the text under the QR code, MSB1:...): ")
+		}
 		line, _ := bufio.NewReader(io.LimitReader(in, 4096)).ReadString('\n')
+		if strings.TrimSpace(line) == "" {
+			return l, usageErrorf("give --label TEXT or --label-image FILE, or the label's text on standard input", "bootstrap join: no label given")
+		}
 		l, err = bootstrap.ParseLabel(line)
 	}
 	if err != nil {
