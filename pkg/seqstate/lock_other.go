@@ -2,6 +2,11 @@
 
 package seqstate
 
-import "io"
+import (
+	"io"
+	"os"
+)
 
 func lockFile(path string) (io.Closer, error) { return nil, nil }
+
+func keepOwner(*os.File, string) error { return nil }

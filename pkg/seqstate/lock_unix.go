@@ -28,3 +28,18 @@ func lockFile(path string) (io.Closer, error) {
 	}
 	return f, nil
 }
+
+// keepOwner gives the new state file f the owner of the SA file saPath
+// when a root session writes it (sudo mstool esp tunnel): the state
+// belongs with its SA file, and a root-owned one, mode 0600, would lock
+// the SA file's owner out of every later session on it.
+func keepOwner(f *os.File, saPath string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(saPath, &st); err != nil || st.Uid == 0 {
+		return nil // (no SA file: Load's inspection or tests)
+	}
+	return f.Chown(int(st.Uid), int(st.Gid))
+}
