@@ -88,7 +88,7 @@ func bootstrapControllerCommand(ui *UI) *cli.Command {
 				return err
 			}
 			if ui.JSON {
-				return ui.WriteJSON(map[string]any{"controller_id": id, "file": c.String("output")})
+				return ui.WriteJSON(map[string]any{"controller_id": hexID(id), "file": c.String("output")})
 			}
 			if !isStdio(c.String("output")) {
 				ui.Printf("controller-id: 0x%08x\n", id)
@@ -205,7 +205,7 @@ func readIDs(ui *UI, path string) ([]uint32, error) {
 }
 
 type enrolled struct {
-	DeviceID   uint32 `json:"device_id"`
+	DeviceID   string `json:"device_id"` // 0x%08x, as everywhere (docs/json.md)
 	Label      string `json:"label"`
 	PNG        string `json:"png"`
 	SVG        string `json:"svg,omitempty"`
@@ -255,7 +255,7 @@ func runEnrol(ui *UI, repoPath, dir string, ids []uint32, pngSize int, svg bool)
 		}
 		l := e.Label()
 		base := filepath.Join(dir, fmt.Sprintf("%08x", e.Device))
-		r := enrolled{DeviceID: e.Device, Label: l.String(), PNG: base + ".png", DeviceFile: base + ".device", RNPrint: bootstrap.RNFingerprint(e.RNi)}
+		r := enrolled{DeviceID: hexID(e.Device), Label: l.String(), PNG: base + ".png", DeviceFile: base + ".device", RNPrint: bootstrap.RNFingerprint(e.RNi)}
 		png, err := l.PNG(pngSize)
 		if err != nil {
 			return err
@@ -299,7 +299,7 @@ func runEnrol(ui *UI, repoPath, dir string, ids []uint32, pngSize int, svg bool)
 			}
 		}
 		ui.KeyValues([][2]string{
-			{"device-id", fmt.Sprintf("0x%08x", out[0].DeviceID)},
+			{"device-id", out[0].DeviceID},
 			{"label", out[0].Label},
 			{"png", out[0].PNG},
 			{"device-file", out[0].DeviceFile},
@@ -310,7 +310,7 @@ func runEnrol(ui *UI, repoPath, dir string, ids []uint32, pngSize int, svg bool)
 	}
 	rows := make([][]string, len(out))
 	for i, r := range out {
-		rows[i] = []string{fmt.Sprintf("0x%08x", r.DeviceID), r.Label, r.PNG}
+		rows[i] = []string{r.DeviceID, r.Label, r.PNG}
 	}
 	ui.Table([]string{"device-id", "label", "png"}, rows)
 	return nil
@@ -395,14 +395,14 @@ func runServe(ui *UI, repoPath, ctlPath, listen string, window time.Duration) er
 	ui.Lines = true
 	srv.Log = func(event string, device, ctl uint32) {
 		if ui.JSON {
-			ui.WriteJSON(map[string]any{"event": event, "device_id": device, "controller_id": ctl, "time": time.Now().UTC().Format(time.RFC3339)})
+			ui.WriteJSON(map[string]any{"event": event, "device_id": hexID(device), "controller_id": hexID(ctl), "time": time.Now().UTC().Format(time.RFC3339)})
 			return
 		}
 		ui.Infof("%s: device 0x%08x (controller 0x%08x)", event, device, ctl)
 	}
 	srv.LogError = func(device, ctl uint32, err error) {
 		if ui.JSON {
-			ui.WriteJSON(map[string]any{"event": "error", "device_id": device, "controller_id": ctl, "error": err.Error(), "time": time.Now().UTC().Format(time.RFC3339)})
+			ui.WriteJSON(map[string]any{"event": "error", "device_id": hexID(device), "controller_id": hexID(ctl), "error": err.Error(), "time": time.Now().UTC().Format(time.RFC3339)})
 			return
 		}
 		ui.Warnf("device 0x%08x (controller 0x%08x): %v", device, ctl, err)
@@ -530,7 +530,7 @@ func readLabel(ui *UI, text, image string, textSet bool) (bootstrap.Label, error
 }
 
 type joinReport struct {
-	DeviceID uint32 `json:"device_id"`
+	DeviceID string `json:"device_id"` // 0x%08x
 	TID      string `json:"tid"`
 	Base     int    `json:"base"`
 	Bases    int    `json:"bases"`
@@ -620,7 +620,7 @@ func runJoin(ui *UI, ctlPath, server string, link joinLink, l bootstrap.Label, o
 		}
 		return failf("", "%v", err)
 	}
-	r := joinReport{DeviceID: res.Device, TID: hex.EncodeToString(res.TID[:]), Base: res.Base, Bases: res.Bases}
+	r := joinReport{DeviceID: hexID(res.Device), TID: hex.EncodeToString(res.TID[:]), Base: res.Base, Bases: res.Bases}
 	if !isStdio(out) {
 		r.Identity = out
 	}
@@ -634,7 +634,7 @@ func runJoin(ui *UI, ctlPath, server string, link joinLink, l bootstrap.Label, o
 		return nil
 	}
 	rows := [][2]string{
-		{"device-id", fmt.Sprintf("0x%08x", r.DeviceID)},
+		{"device-id", r.DeviceID},
 		{"status", "re-keyed; the server committed the new key"},
 		{"transaction", r.TID},
 	}

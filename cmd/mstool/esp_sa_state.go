@@ -134,39 +134,40 @@ type saStateChangeJSON struct {
 	Changed        bool   `json:"changed"`
 }
 
-func spiString(spi uint32) string { return fmt.Sprintf("0x%08x", spi) }
+// hexID is an id or SPI as the JSON output writes it (docs/json.md).
+func hexID(v uint32) string { return fmt.Sprintf("0x%08x", v) }
 
 func renderSeqState(ui *UI, saPath string, r *seqstate.Report, moved *seqstate.Change) error {
 	if moved != nil {
 		a := moved.After
 		if moved.Changed() {
 			ui.Infof("outbound SA %s: numbers up to %d now count as used (reservation %d → %d); the next session starts at %d",
-				spiString(a.SPI), a.Reserved-1, moved.Before.Reserved, a.Reserved, a.NextSession)
+				hexID(a.SPI), a.Reserved-1, moved.Before.Reserved, a.Reserved, a.NextSession)
 		} else {
 			ui.Infof("outbound SA %s: unchanged, numbers up to %d already count as used; the next session starts at %d",
-				spiString(a.SPI), a.Reserved-1, a.NextSession)
+				hexID(a.SPI), a.Reserved-1, a.NextSession)
 		}
 	}
 	for _, o := range r.Outbound {
 		if !o.InSAFile {
-			ui.Warnf("%s holds outbound SA %s, which %s does not have", r.Path, spiString(o.SPI), saPath)
+			ui.Warnf("%s holds outbound SA %s, which %s does not have", r.Path, hexID(o.SPI), saPath)
 		}
 	}
 	for _, in := range r.Inbound {
 		if !in.InSAFile {
-			ui.Warnf("%s holds inbound SA %s, which %s does not have", r.Path, spiString(in.SPI), saPath)
+			ui.Warnf("%s holds inbound SA %s, which %s does not have", r.Path, hexID(in.SPI), saPath)
 		}
 	}
 	if ui.JSON {
 		j := saStateJSON{SAFile: saPath, StateFile: r.Path, Exists: r.Exists, Outbound: []saStateOutJSON{}, Inbound: []saStateInJSON{}}
 		for _, o := range r.Outbound {
-			j.Outbound = append(j.Outbound, saStateOutJSON{SPI: spiString(o.SPI), Reserved: o.Reserved, NextSession: o.NextSession, InSAFile: o.InSAFile})
+			j.Outbound = append(j.Outbound, saStateOutJSON{SPI: hexID(o.SPI), Reserved: o.Reserved, NextSession: o.NextSession, InSAFile: o.InSAFile})
 		}
 		for _, in := range r.Inbound {
-			j.Inbound = append(j.Inbound, saStateInJSON{SPI: spiString(in.SPI), HighestReceived: in.Highest, InSAFile: in.InSAFile})
+			j.Inbound = append(j.Inbound, saStateInJSON{SPI: hexID(in.SPI), HighestReceived: in.Highest, InSAFile: in.InSAFile})
 		}
 		if moved != nil {
-			j.Advanced = &saStateChangeJSON{SPI: spiString(moved.After.SPI), ReservedBefore: moved.Before.Reserved,
+			j.Advanced = &saStateChangeJSON{SPI: hexID(moved.After.SPI), ReservedBefore: moved.Before.Reserved,
 				Reserved: moved.After.Reserved, NextSession: moved.After.NextSession, Changed: moved.Changed()}
 		}
 		return ui.WriteJSON(j)
@@ -182,10 +183,10 @@ func renderSeqState(ui *UI, saPath string, r *seqstate.Report, moved *seqstate.C
 		if o.Reserved > 0 {
 			reserved = strconv.FormatUint(o.Reserved, 10)
 		}
-		rows = append(rows, []string{"outbound", spiString(o.SPI), reserved, strconv.FormatUint(o.NextSession, 10), "-"})
+		rows = append(rows, []string{"outbound", hexID(o.SPI), reserved, strconv.FormatUint(o.NextSession, 10), "-"})
 	}
 	for _, in := range r.Inbound {
-		rows = append(rows, []string{"inbound", spiString(in.SPI), "-", "-", strconv.FormatUint(in.Highest, 10)})
+		rows = append(rows, []string{"inbound", hexID(in.SPI), "-", "-", strconv.FormatUint(in.Highest, 10)})
 	}
 	ui.Table([]string{"direction", "spi", "reserved", "next session", "highest received"}, rows)
 	return nil
