@@ -38,7 +38,7 @@ func msslFlags() []cli.Flag {
 		&cli.StringFlag{Name: "udp", Usage: "reach the device over UDP at `HOST:PORT` (its MSSL port is 7412)"},
 		&cli.StringFlag{Name: "tcp", Usage: "reach an MSSL server on a byte stream at `HOST:PORT` (2-byte length per message)"},
 		&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "reach the device over SLIP on the serial `PORT`"},
-		deviceIPFlag("the device's IPv4 `ADDRESS` (--port; required there)"),
+		deviceIPFlag("the device's IPv4 `ADDRESS` (--port; default: the address the device reports)"),
 		pcapFlag("record the serial link in `FILE` (pcap, raw IP; with --port; never overwritten without --force)"),
 		&cli.BoolFlag{Name: "force", Usage: "overwrite the --pcap file"},
 		hostIPFlag("this host's IPv4 `ADDRESS` on the serial link (default: the grant's bound address)"),
@@ -273,9 +273,12 @@ func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, erro
 		}
 		return t, nil
 	}
-	dev, err := netip.ParseAddr(c.String("device-ip"))
-	if err != nil || !dev.Is4() {
-		return nil, usageErrorf("give the device's address with --device-ip A.B.C.D", "mssl: --port needs the device's IPv4 address")
+	var dev netip.Addr // default: the address the device reports
+	var err error
+	if s := c.String("device-ip"); s != "" {
+		if dev, err = netip.ParseAddr(s); err != nil || !dev.Is4() {
+			return nil, usageErrorf("give the device's address with --device-ip A.B.C.D", "mssl: --device-ip %q is not an IPv4 address", s)
+		}
 	}
 	var host netip.Addr // default: the grant's bound address
 	if s := c.String("host-ip"); s != "" {
@@ -311,6 +314,9 @@ func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, erro
 		}
 		if errors.Is(err, device.ErrNoAnswer) {
 			return nil, linkError(err, noAnswerAfterOpenHint)
+		}
+		if errors.Is(err, mssl.ErrNoAddress) {
+			return nil, linkError(err, "provision the device (mstool provision), or give its address with --device-ip")
 		}
 		return nil, linkError(err, "check the port (mstool sim prints the simulated device's), and that you may use it (the dialout group)")
 	}

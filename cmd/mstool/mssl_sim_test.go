@@ -187,8 +187,11 @@ func TestMSSLSimNoAnswerDiagnosis(t *testing.T) {
 		return dev.Port
 	}
 	exec := func(port, ip string) (string, int) {
-		_, errs, code := mstoolRun(t, "mssl", "exec", "--port", port, "--device-ip", ip, "--grant", p("alice.grant"),
-			"--timeout", "500ms", "--retries", "0", "led", "on")
+		args := []string{"mssl", "exec", "--port", port, "--grant", p("alice.grant"), "--timeout", "500ms", "--retries", "0", "led", "on"}
+		if ip != "" {
+			args = append(args, "--device-ip", ip)
+		}
+		_, errs, code := mstoolRun(t, args...)
 		return errs, code
 	}
 	expect := func(t *testing.T, errs string, code int, want ...string) {
@@ -211,6 +214,10 @@ func TestMSSLSimNoAnswerDiagnosis(t *testing.T) {
 		if errs, code := exec(port, simDevA); code != 0 {
 			t.Fatalf("right address: exit %d\n%s", code, errs)
 		}
+		// And without --device-ip: the address the device reports.
+		if errs, code := exec(port, ""); code != 0 {
+			t.Fatalf("no --device-ip: exit %d\n%s", code, errs)
+		}
 	})
 	t.Run("no-issuer", func(t *testing.T) {
 		port := start(t, "atmega328p", elf, p("noissuer.hex"))
@@ -221,6 +228,8 @@ func TestMSSLSimNoAnswerDiagnosis(t *testing.T) {
 		port := start(t, "atmega328p", elf, "")
 		errs, code := exec(port, simDevA)
 		expect(t, errs, code, "unprovisioned (blank EEPROM)", "mstool provision")
+		errs, code = exec(port, "")
+		expect(t, errs, code, "reports no IPv4 address: it is not provisioned", "mstool provision")
 	})
 	t.Run("no-mssl", func(t *testing.T) {
 		elf168 := testenv.Artifact(t, "firmware/build/atmega168/mstool.elf", "firmware")

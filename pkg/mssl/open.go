@@ -23,8 +23,9 @@ type TransportConfig struct {
 
 	// For Port: the device's IPv4 address (MSSL on its Port), this
 	// host's address and UDP port, and the link's options. An unset
-	// Local address is Grant's bound host address; an unset Local port
-	// is LocalPort().
+	// Device is the address the device reports (STATUS, on its
+	// management channel); an unset Local address is Grant's bound host
+	// address; an unset Local port is LocalPort().
 	Device netip.Addr
 	Local  netip.AddrPort
 	Grant  *grant.Grant
@@ -115,8 +116,8 @@ func OpenTransport(ctx context.Context, cfg TransportConfig) (Transport, error) 
 		}
 		return NewStream(conn), nil
 	}
-	if !cfg.Device.Is4() {
-		return nil, errors.New("mssl: over a serial port, the device's IPv4 address is needed")
+	if cfg.Device.IsValid() && !cfg.Device.Is4() {
+		return nil, errors.New("mssl: over a serial port, the device's address is an IPv4 address")
 	}
 	local := cfg.Local
 	host := local.Addr()
@@ -139,11 +140,42 @@ func OpenTransport(ctx context.Context, cfg TransportConfig) (Transport, error) 
 		return nil, err
 	}
 	cfg.logf("port %s opened in %.1f s (reset %s)", cfg.Port, time.Since(t0).Seconds(), cfg.Link.Reset)
+	if !cfg.Device.IsValid() {
+		if cfg.Device, err = deviceAddr(ctx, &cfg, l); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	st := &SerialTransport{Link: NewLink(l, netip.AddrPortFrom(host, port), netip.AddrPortFrom(cfg.Device, Port)), Serial: l}
 	if !cfg.NoIdentify {
 		st.Info = identify(ctx, &cfg, l)
 	}
 	return st, nil
+}
+
+// ErrNoAddress is OpenTransport's error for a device, reached on a serial
+// port without TransportConfig.Device, that reports no IPv4 address
+// (unprovisioned).
+var ErrNoAddress = errors.New("mssl: the device reports no IPv4 address")
+
+// deviceAddr asks the device for its IPv4 address (STATUS).
+func deviceAddr(ctx context.Context, cfg *TransportConfig, l *link.Serial) (netip.Addr, error) {
+	d, err := device.New(l.Management(), &device.Options{Timeout: time.Second, Log: cfg.Log, Trace: cfg.Trace})
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	st, err := d.Status(ctx)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("mssl: asking the device for its address (STATUS): %w", err)
+	}
+	if !st.Provisioned || !st.Addr.Is4() || st.Addr.IsUnspecified() {
+		if !st.Provisioned {
+			return netip.Addr{}, fmt.Errorf("%w: it is not provisioned (%s)", ErrNoAddress, st.ReasonText)
+		}
+		return netip.Addr{}, ErrNoAddress
+	}
+	cfg.logf("device address %s (STATUS)", st.Addr)
+	return st.Addr, nil
 }
 
 // identify asks the device for IDENTIFY once (1 s, no retry): its clock
