@@ -263,7 +263,9 @@ func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) er
 		return authError(fmt.Errorf("decrypt: no MSSL record opened with the key log (%d records did not)", st.MSSLFailed),
 			"the key log does not hold this capture's sessions")
 	}
-	if st.UnknownSPI > 0 && st.FailedICV == 0 && st.Decrypted == 0 && len(keys.esp) > 0 {
+	// Packets that authenticated under a given SA, decrypted or not.
+	authenticated := st.Decrypted + st.Dummy + st.Replayed + st.Unrepresentable
+	if st.UnknownSPI > 0 && st.FailedICV == 0 && authenticated == 0 && len(keys.esp) > 0 {
 		// The usual sign of another link's SA file: its SPIs are not these.
 		return authError(fmt.Errorf("decrypt: no ESP packet authenticated (%d have SPIs that no given SA has)", st.UnknownSPI),
 			"give the SA file of the link this capture was taken on (mstool esp sa show lists an SA file's SPIs)")
@@ -271,7 +273,7 @@ func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) er
 	if st.UnknownSPI > 0 && len(keys.esp) > 0 {
 		ui.Warnf("%d ESP packets have SPIs that no given SA has", st.UnknownSPI)
 	}
-	if st.FailedICV > 0 && st.Decrypted == 0 {
+	if st.FailedICV > 0 && authenticated == 0 {
 		return authError(fmt.Errorf("decrypt: no ESP packet authenticated (%d failed the ICV check)", st.FailedICV),
 			"the SA keys do not match this capture: check the SA file (mstool esp sa show --show-keys)")
 	}

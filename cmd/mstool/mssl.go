@@ -312,11 +312,13 @@ func msslTransport(ui *UI, c *cli.Context, g *grant.Grant) (mssl.Transport, erro
 			pcap.Close()
 			os.Remove(pcap.Name())
 		}
-		if errors.Is(err, device.ErrNoAnswer) {
-			return nil, linkError(err, noAnswerAfterOpenHint)
-		}
-		if errors.Is(err, mssl.ErrNoAddress) {
+		switch {
+		case errors.Is(err, mssl.ErrNoAddress) && errors.Is(err, device.ErrNoAnswer):
+			return nil, linkError(err, "give the device's address with --device-ip A.B.C.D, and check the port (mstool sim prints the simulated device's)")
+		case errors.Is(err, mssl.ErrNoAddress):
 			return nil, linkError(err, "provision the device (mstool provision), or give its address with --device-ip")
+		case errors.Is(err, device.ErrNoAnswer):
+			return nil, linkError(err, noAnswerAfterOpenHint)
 		}
 		return nil, linkError(err, "check the port (mstool sim prints the simulated device's), and that you may use it (the dialout group)")
 	}

@@ -480,6 +480,9 @@ const (
 	// (every section's interfaces are renumbered into one).
 	maxNgInterfaces = 4096
 	maxNgOutput     = 65536
+	// maxNgNames bounds a section's name resolution records, which
+	// ngFilter keeps from pcapgo: a backstop.
+	maxNgNames = 256
 )
 
 // ngBudget is the input of pcapgo's NgReader: it passes at most left bytes,
@@ -548,6 +551,9 @@ func (s *ngSource) next(_ *batch, j *job) error {
 	}
 	if n := s.r.NInterfaces(); n > maxNgInterfaces {
 		return fmt.Errorf("pcapng section with %d interfaces, more than %d", n, maxNgInterfaces)
+	}
+	if n := s.r.NNames(); n > maxNgNames {
+		return fmt.Errorf("pcapng section with %d name records, more than %d", n, maxNgNames)
 	}
 	ci.AncillaryData = nil
 	j.ci = ci

@@ -2,6 +2,8 @@ package capture
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"io"
 )
 
@@ -22,18 +24,24 @@ const (
 // section's decryption secrets and name resolution blocks until the
 // section ends, so through gzip a small file could make it hold gigabytes;
 // the output carries neither kind, and pcapgo skips the others anyway.
-// Input it cannot follow (a block length that is not a multiple of 4 or
-// under 12, a section header without its byte-order magic) is passed on
-// unchanged from there, for pcapgo to report.
+//
+// It frames blocks exactly as pcapgo does: a block is as long as its
+// total length field says, aligned or not, so the two never disagree on
+// where a block starts (pcapgo skips an unknown block of 8 or 13 bytes
+// without a word). pcapgo reading past a block's end (a capture or option
+// length beyond it) makes its remaining length wrap, and it fails at the
+// block's end. A length shorter than the block's own header, or a section
+// header without its byte-order magic, is an error here.
 type ngFilter struct {
 	r       io.Reader
 	order   binary.ByteOrder
 	pending []byte // block header bytes read, still to pass
 	hdr     [12]byte
 	left    int64 // bytes of the current block still to pass
-	raw     bool  // stopped filtering
 	err     error // to return once pending is passed
 }
+
+var errNgBlock = errors.New("pcapng block shorter than its header")
 
 func newNgFilter(r io.Reader) *ngFilter { return &ngFilter{r: r, order: binary.LittleEndian} }
 
@@ -46,9 +54,6 @@ func (f *ngFilter) Read(p []byte) (int, error) {
 		}
 		if f.err != nil {
 			return 0, f.err
-		}
-		if f.raw {
-			return f.r.Read(p)
 		}
 		if f.left > 0 {
 			if int64(len(p)) > f.left {
@@ -87,15 +92,15 @@ func (f *ngFilter) nextBlock() {
 		case binary.BigEndian.Uint32(f.hdr[8:12]):
 			f.order = binary.BigEndian
 		default:
-			f.pending, f.raw = f.hdr[:12], true
+			f.err = errors.New("pcapng section header without its byte-order magic")
 			return
 		}
 	} else {
 		typ = f.order.Uint32(f.hdr[:4])
 	}
 	size := int64(f.order.Uint32(f.hdr[4:8]))
-	if size < 12 || size%4 != 0 {
-		f.pending, f.raw = f.hdr[:hlen], true
+	if size < int64(hlen) {
+		f.err = fmt.Errorf("%w (%d bytes)", errNgBlock, size)
 		return
 	}
 	switch typ {

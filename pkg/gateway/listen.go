@@ -22,6 +22,7 @@ import (
 const (
 	recordHeaderLen            = 13
 	handshakeHeaderLen         = 12
+	contentTypeAlert           = 21
 	contentTypeHandshake       = 22
 	contentTypeApplicationData = 23
 	handshakeClientHello       = 1
@@ -49,6 +50,9 @@ func isClientHello(b []byte) bool {
 // are negotiated), as pion/dtls unpacks them. pion drops anything else
 // without a word; the mux drops and counts it first.
 func dtlsRecords(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
 	for len(b) > 0 {
 		if len(b) <= recordHeaderLen || b[0] < 20 || b[0] > 23 || b[1] != 0xfe || (b[2] != 0xfd && b[2] != 0xff) {
 			return false
@@ -266,14 +270,17 @@ func (p *peer) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 // nextDTLS is the DTLS session's next datagram. A datagram of application
-// data records only waits until the session's handshake is complete
+// data records waits until the session's handshake is complete
 // (handshakeDone): pion/dtls (v3.1.15, handleIncomingPacket) keeps one
 // such datagram that arrives before it has marked its handshake complete
 // and drops the others. A client sends its requests as soon as it has the
 // server's Finished, and the server marks its handshake complete only
 // after sending it: on a loaded machine, the requests of a new session
-// were lost in that window. Up to peerBacklog datagrams wait; more are
-// dropped and counted (overrun).
+// were lost in that window. An encrypted alert behind held data waits
+// too, so that a close_notify does not overtake the requests before it.
+// Handshake records never wait: a spoofed record must not stall a
+// handshake. Up to peerBacklog datagrams wait; more are dropped and
+// counted (overrun).
 func (p *peer) nextDTLS() ([]byte, error) {
 	for {
 		select {
@@ -289,7 +296,7 @@ func (p *peer) nextDTLS() ([]byte, error) {
 		}
 		select {
 		case d := <-p.in:
-			if !appDataOnly(d) {
+			if !holdUntilHandshake(d, len(p.held) > 0) {
 				return d, nil
 			}
 			if len(p.held) < peerBacklog {
@@ -309,16 +316,20 @@ func (p *peer) nextDTLS() ([]byte, error) {
 // handshakeDone releases the datagrams nextDTLS holds.
 func (p *peer) handshakeDone() { p.readyOnce.Do(func() { close(p.ready) }) }
 
-// appDataOnly reports whether b, whole DTLS records (dtlsRecords), holds
-// application data records only.
-func appDataOnly(b []byte) bool {
+// holdUntilHandshake reports whether nextDTLS holds b, whole DTLS records
+// (dtlsRecords): application data records, and encrypted (epoch 1 or
+// later) alerts when b has application data or data is already held.
+func holdUntilHandshake(b []byte, holding bool) bool {
 	for len(b) > 0 {
-		if b[0] != contentTypeApplicationData {
+		switch {
+		case b[0] == contentTypeApplicationData:
+			holding = true
+		case b[0] != contentTypeAlert || b[3] == 0 && b[4] == 0:
 			return false
 		}
 		b = b[recordHeaderLen+int(binary.BigEndian.Uint16(b[11:13])):]
 	}
-	return true
+	return holding
 }
 
 // next is the peer's next datagram.
@@ -480,6 +491,13 @@ func (c *dtlsConn) HandshakeContext(ctx context.Context) error {
 // header can be read is rejected with a Reset (RFC 7252 §4.2), as
 // go-coap does.
 func (c *dtlsConn) Read(b []byte) (int, error) {
+	if !c.done {
+		// (go-coap runs the handshake first; should a Read come first,
+		// pion's implicit handshake would not release held data)
+		if err := c.HandshakeContext(context.Background()); err != nil {
+			return 0, err
+		}
+	}
 	for {
 		n, err := c.Conn.Read(b)
 		if err != nil {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/binary"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -35,8 +36,9 @@ func (s stallAfterFinished) WriteTo(b []byte, a net.Addr) (int, error) {
 
 // A client's first requests, sent as soon as its handshake is complete,
 // all reach the session, even when they arrive before the server has
-// marked its own handshake complete. pion/dtls alone keeps the first of
-// them and drops the rest.
+// marked its own handshake complete (pion/dtls alone keeps the first of
+// them and drops the rest), and a close_notify sent after them comes
+// after them.
 func TestDTLSRequestsAsHandshakeEnds(t *testing.T) {
 	g, err := New(testConfig(t, ""), Options{Dial: func(*DeviceConfig) Dialer { return newFakeDevice().dial }})
 	if err != nil {
@@ -82,6 +84,11 @@ func TestDTLSRequestsAsHandshakeEnds(t *testing.T) {
 				t.Errorf("request %d: %x", k, b[:n])
 			}
 		}
+		if k == requests {
+			if _, err := dc.Read(b); err != io.EOF {
+				t.Errorf("after the requests: %v, want the close_notify (EOF)", err)
+			}
+		}
 		got <- k
 	}()
 
@@ -92,6 +99,7 @@ func TestDTLSRequestsAsHandshakeEnds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	client.Close() // a close_notify
 	if k := <-got; k != requests {
 		t.Errorf("the session read %d of %d requests (overrun %d)", k, requests, st.overrun.Load())
 	}

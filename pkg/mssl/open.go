@@ -155,7 +155,7 @@ func OpenTransport(ctx context.Context, cfg TransportConfig) (Transport, error) 
 
 // ErrNoAddress is OpenTransport's error for a device, reached on a serial
 // port without TransportConfig.Device, that reports no IPv4 address
-// (unprovisioned).
+// (unprovisioned) or does not answer STATUS (then also the cause).
 var ErrNoAddress = errors.New("mssl: the device reports no IPv4 address")
 
 // deviceAddr asks the device for its IPv4 address (STATUS).
@@ -166,7 +166,7 @@ func deviceAddr(ctx context.Context, cfg *TransportConfig, l *link.Serial) (neti
 	}
 	st, err := d.Status(ctx)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("mssl: asking the device for its address (STATUS): %w", err)
+		return netip.Addr{}, fmt.Errorf("%w: asking the device for it (STATUS): %w", ErrNoAddress, err)
 	}
 	if !st.Provisioned || !st.Addr.Is4() || st.Addr.IsUnspecified() {
 		if !st.Provisioned {

@@ -29,17 +29,25 @@ func lockFile(path string) (io.Closer, error) {
 	return f, nil
 }
 
-// keepOwner gives the new state file f the owner of the SA file saPath
-// when a root session writes it (sudo mstool esp tunnel): the state
-// belongs with its SA file, and a root-owned one, mode 0600, would lock
-// the SA file's owner out of every later session on it.
-func keepOwner(f *os.File, saPath string) error {
+// keepOwner gives the new state file f the owner of the SA file (sa, the
+// locked SA file, else the file at saPath) when a root session writes it
+// (sudo mstool esp tunnel): the state belongs with its SA file, and a
+// root-owned one, mode 0600, would lock the SA file's owner out of every
+// later session on it. Best effort: a file system that refuses chown
+// (NFS with root_squash) keeps the file root's, as before.
+func keepOwner(f, sa *os.File, saPath string) {
 	if os.Geteuid() != 0 {
-		return nil
+		return
 	}
 	var st unix.Stat_t
-	if err := unix.Stat(saPath, &st); err != nil || st.Uid == 0 {
-		return nil // (no SA file: Load's inspection or tests)
+	var err error
+	if sa != nil {
+		err = unix.Fstat(int(sa.Fd()), &st)
+	} else {
+		err = unix.Stat(saPath, &st) // (Load: inspection and tests)
 	}
-	return f.Chown(int(st.Uid), int(st.Gid))
+	if err != nil || st.Uid == 0 {
+		return
+	}
+	f.Chown(int(st.Uid), int(st.Gid))
 }

@@ -276,9 +276,8 @@ func (s *State) saveLocked() error {
 	if err := f.Chmod(0o600); err != nil {
 		return fail(err)
 	}
-	if err := keepOwner(f, strings.TrimSuffix(s.path, Suffix)); err != nil {
-		return fail(err)
-	}
+	sa, _ := s.lock.(*os.File)
+	keepOwner(f, sa, strings.TrimSuffix(s.path, Suffix))
 	if _, err := f.Write(data); err != nil {
 		return fail(err)
 	}
