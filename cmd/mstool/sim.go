@@ -80,14 +80,6 @@ func simCommand(ui *UI) *cli.Command {
 			if reset && (eeprom == "" || !sim.IsHex(eeprom)) {
 				return usageErrorf("give the Intel HEX image with --eeprom IMAGE.hex", "sim: --reset-eeprom loads an image: it goes with --eeprom IMAGE.hex")
 			}
-			// The harness and the firmware first: when either is missing,
-			// no IMAGE.eep is made for a device that never starts.
-			if _, err := sim.FindHarness(c.String("harness")); err != nil {
-				return simNotFound(err)
-			}
-			if _, err := sim.FindFirmware(c.String("elf"), c.String("mcu")); err != nil {
-				return simNotFound(err)
-			}
 			if eeprom != "" && sim.IsHex(eeprom) {
 				// A provisioning image: the device's EEPROM lives in FILE.eep.
 				var raw string
@@ -103,6 +95,15 @@ func simCommand(ui *UI) *cli.Command {
 					if err := checkImageFloors(im.Flash, c.Bool("allow-older-floors")); err != nil {
 						return err
 					}
+				}
+				// The harness and the firmware before the EEPROM file:
+				// when either is missing, no IMAGE.eep is made for a
+				// device that never starts.
+				if _, err := sim.FindHarness(c.String("harness")); err != nil {
+					return simNotFound(err)
+				}
+				if _, err := sim.FindFirmware(c.String("elf"), c.String("mcu")); err != nil {
+					return simNotFound(err)
 				}
 				if reset {
 					raw, err = sim.ResetEEPROM(eeprom, c.String("mcu"))

@@ -6,6 +6,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -169,7 +170,20 @@ func flagUsageError(c *cli.Context, err error) error {
 			hint = "did you mean " + orList(s) + "? " + hint
 		}
 	}
-	return usageErrorf(hint, "%s", prefixed(c, err.Error()))
+	return usageErrorf(hint, "%s", prefixed(c, dashFlags(err.Error())))
+}
+
+// flagInMessage finds the flag Go's flag package names with one dash
+// ("flag needs an argument: -port", "invalid value \"x\" for flag -n: ...").
+var flagInMessage = regexp.MustCompile(`(: |for flag |for )-([A-Za-z0-9][A-Za-z0-9-]*)`)
+
+// dashFlags writes the flags a flag package message names as mstool's
+// help does: --port, -v.
+func dashFlags(msg string) string {
+	return flagInMessage.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := flagInMessage.FindStringSubmatch(m)
+		return sub[1] + flagName(sub[2])
+	})
 }
 
 func flagName(n string) string {
