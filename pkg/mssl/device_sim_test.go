@@ -23,6 +23,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/mstool/mstool/internal/cyclebase"
 	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/capture"
 	"github.com/mstool/mstool/pkg/device"
@@ -372,6 +373,7 @@ func TestDeviceSession(t *testing.T) {
 	helloCycles := s.lastCycles()
 	t.Logf("device cycles (RSA-1024 issuer): first handshake, GrantSignature step %d; resumed: ClientHello %d + Finished %d = %d; one task (adc) %d",
 		first, helloCycles, finCycles, helloCycles+finCycles, taskCycles)
+	cyclebase.Load(t, "mssl").Check("atmega328p/task-adc", uint64(taskCycles))
 	if helloCycles+finCycles > 10*first || helloCycles+finCycles == 0 {
 		t.Fatalf("resumed handshake cycles %d not below the first's signature step %d", helloCycles+finCycles, first)
 	}
@@ -453,6 +455,7 @@ func TestDeviceSessionRSA2048(t *testing.T) {
 	}
 	sess3.Close(ctx)
 	t.Logf("device cycles (RSA-2048 issuer): first handshake, GrantSignature step %d", first)
+	cyclebase.Load(t, "mssl").Check("atmega328p/rsa2048/grantsignature", uint64(first))
 
 	// The management RSA bench's key would take MSSL's state RAM: refused
 	// while the cache holds the grant, which keeps serving.
@@ -812,8 +815,9 @@ func (s *simMSSL) handCycles(t *testing.T, send func([]byte) [][]byte, g []byte,
 // TestDeviceCycles measures the handshake on the device (Timer1 counts
 // of each message, from the end of its SLIP frame to the answer queued,
 // IPv4/UDP included; management STATUS) and logs them for
-// docs/PERFORMANCE.md. The only assertion: the resumed handshake does no
-// RSA (an order of magnitude below the first).
+// docs/PERFORMANCE.md, holds each to its figure in
+// firmware/tests/cycles/mssl.json (+2 % at most) and checks that the
+// resumed handshake does no RSA (an order of magnitude below the first).
 func TestDeviceCycles(t *testing.T) {
 	s := startSimMSSL(t, 1024)
 	f := &fixture{t: t, issuer: testKey(t, 1024)}
@@ -848,6 +852,17 @@ func TestDeviceCycles(t *testing.T) {
 	t.Logf("device cycles, RSA-1024 issuer: stack baseline (alert) %d", base)
 	t.Logf("first handshake: ClientHello %d, Finished %d, GrantSignature (SHA-256 + RSA + Finished) %d, total %d", h1, f1, s1, h1+f1+s1)
 	t.Logf("resumed handshake: ClientHello %d, Finished %d, total %d (MSSL alone, less 2 x baseline: %d)", h2, f2, h2+f2, h2+f2-2*base)
+	figures := cyclebase.Load(t, "mssl")
+	for _, c := range []struct {
+		key    string
+		cycles uint32
+	}{
+		{"boot-first-message", boot}, {"alert", base},
+		{"rsa1024/clienthello", h1}, {"rsa1024/finished", f1}, {"rsa1024/grantsignature", s1},
+		{"resumed/clienthello", h2}, {"resumed/finished", f2},
+	} {
+		figures.Check("atmega328p/"+c.key, uint64(c.cycles))
+	}
 	if 10*(h2+f2) > s1 {
 		t.Fatalf("resumed handshake %d cycles is not an order of magnitude below the RSA step %d", h2+f2, s1)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"go.bug.st/serial"
 
+	"github.com/mstool/mstool/internal/cyclebase"
 	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/ipv4"
@@ -197,6 +198,7 @@ func startDevice(t *testing.T, ee string) (*sim.Device, *link) {
 func TestSuites(t *testing.T) {
 	testenv.Artifact(t, "firmware/build/atmega328p/mstool.elf", "firmware")
 	testenv.Artifact(t, "firmware/build/mssim", "firmware")
+	figures := cyclebase.Load(t, "esp-ping")
 	for _, tc := range []struct {
 		name    string
 		in, out esp.Suite
@@ -241,6 +243,7 @@ func TestSuites(t *testing.T) {
 				}
 			}
 			t.Logf("%s: min cycles for a 64-byte ESP ping: %d", tc.name, minCycles)
+			figures.Check("atmega328p/"+tc.name, uint64(minCycles))
 			// tasks: id, counters, led, settings-write
 			r, err := s.roundTrip(udp(5555, 7411, []byte{1, 0, 0x12, 0x34}))
 			if err != nil {
