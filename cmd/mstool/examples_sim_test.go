@@ -101,6 +101,9 @@ func TestExamplesOnDevice(t *testing.T) {
 				t.Fatalf("mssl exec temperature with a grant for it: exit %d\n%s%s", code, out, errs)
 			}
 			checkTemp("mssl exec temperature", out)
+			if want := map[bool]string{true: "taken on its seal", false: "RSA signature verified"}[ex.sealOnly]; !strings.Contains(errs, want) {
+				t.Errorf("mssl exec: the session's line does not say %q:\n%s", want, errs)
+			}
 			// A grant without the task: denied by the device, exit 4.
 			if out, errs, code = mssl("other", "temperature"); code != 4 || !strings.Contains(out+errs, "denied") {
 				t.Fatalf("mssl exec temperature outside the grant: exit %d, want 4 (denied)\n%s%s", code, out, errs)

@@ -205,7 +205,10 @@ func msslDial(ui *UI, c *cli.Context) (*mssl.Session, error) {
 		return nil, msslError(err)
 	}
 	how := "RSA signature verified by the device"
-	if sess.Cached() {
+	switch {
+	case sess.SealOnly():
+		how = "grant taken on its seal: the device verifies no RSA"
+	case sess.Cached():
 		how = "grant cached on the device"
 	}
 	ui.Infof("MSSL session with device 0x%08x (%s)", parsed.Target, how)

@@ -300,9 +300,14 @@ func (s *Session) handshake(ctx context.Context) error {
 // Grant returns the session's grant.
 func (s *Session) Grant() *grant.Grant { return s.g }
 
-// Cached reports whether the device had the grant verified already (the
-// handshake skipped the RSA signature).
+// Cached reports whether the handshake skipped the RSA signature: the
+// device had the grant verified already, or (SealOnly) takes it on its
+// seal.
 func (s *Session) Cached() bool { return s.cached }
+
+// SealOnly reports whether the device verifies no RSA (seal-only MSSL,
+// docs/mssl.md): it took a device-bound grant on its seal.
+func (s *Session) SealOnly() bool { return s.noRSA }
 
 // DeviceNonce returns the session's Nd (it names the session in key logs).
 func (s *Session) DeviceNonce() [NonceSize]byte { return s.nd }
