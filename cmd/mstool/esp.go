@@ -479,7 +479,7 @@ func espExecCommand(ui *UI) *cli.Command {
 		ArgsUsage: "TASK [ARGS...]",
 		Description: "Runs one task of the device's task service (docs/tasks.md) and prints its\n" +
 			"result. Tasks: " + names + ".\n" +
-			"   led on|off|toggle|read    adc CHANNEL    settings-read INDEX\n" +
+			"   led [on|off|toggle|read]  adc CHANNEL    settings-read INDEX\n" +
 			"   settings-write INDEX VALUE\n" +
 			"The application's tasks (bits 16..31) by the names and argument types of\n" +
 			"--task-map FILE, or as bitN HEX... without one (docs/tasks.md).\n\n" +

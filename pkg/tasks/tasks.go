@@ -108,7 +108,7 @@ func AppendReply(dst []byte, task Task, id uint16, st Status, result []byte) []b
 	return append(dst, result...)
 }
 
-// LED operations (task led's argument).
+// LED operations (task led's argument; none reads it).
 var ledOps = map[string]byte{"off": 0, "on": 1, "toggle": 2, "read": 3}
 
 // ArgsUsage says what each task takes on the command line.
@@ -116,7 +116,7 @@ var ArgsUsage = map[Task]string{
 	TaskID:            "",
 	TaskUptime:        "",
 	TaskCounters:      "",
-	TaskLED:           "on|off|toggle|read",
+	TaskLED:           "[on|off|toggle|read]",
 	TaskADC:           "CHANNEL (0-7)",
 	TaskSettingsRead:  "INDEX (0-1)",
 	TaskSettingsWrite: "INDEX (0-1) VALUE (0-65535)",
@@ -184,6 +184,9 @@ func parseBuiltinArgs(t Task, words []string) (b []byte, ok bool, err error) {
 	case TaskID, TaskUptime, TaskCounters:
 		return nil, true, want(0)
 	case TaskLED:
+		if len(words) == 0 { // what the gateway's GET does
+			return []byte{ledOps["read"]}, true, nil
+		}
 		if err := want(1); err != nil {
 			return nil, true, err
 		}

@@ -46,7 +46,8 @@ func TestParseArgs(t *testing.T) {
 		{"id", []string{"x"}, nil, false},
 		{"led", []string{"toggle"}, []byte{2}, true},
 		{"led", []string{"blink"}, nil, false},
-		{"led", nil, nil, false},
+		{"led", nil, []byte{3}, true}, // no argument reads the LED
+		{"led", []string{"on", "off"}, nil, false},
 		{"adc", []string{"7"}, []byte{7}, true},
 		{"adc", []string{"8"}, nil, false},
 		{"settings-read", []string{"1"}, []byte{1}, true},
