@@ -177,6 +177,10 @@ func firmwareError(err error) error {
 	return failf("check the path", "provision: --firmware: %v", err)
 }
 
+// suiteOptions names the firmware's build options of the ESP suites, for
+// whoever builds the image.
+const suiteOptions = `CONFIG_ESP_CCM8, CONFIG_ESP_CTR_SHA256, CONFIG_ESP_CBC_MD5; docs/firmware.md, "Profiles"`
+
 // suiteError explains provision.Firmware.Check's refusal.
 func suiteError(err error) error {
 	if errors.Is(err, provision.ErrPolicyNeedsRSA) {
@@ -187,9 +191,9 @@ func suiteError(err error) error {
 		return failf("", "%v", err)
 	}
 	if len(se.Firmware.Suites) == 0 {
-		return failf("that firmware runs no ESP suite: build it with one (firmware/lib/config.h)", "%v", err)
+		return failf("that firmware runs no ESP suite: build it with one ("+suiteOptions+")", "%v", err)
 	}
-	return failf(fmt.Sprintf("that firmware runs %s: make SAs in one of them (mstool esp sa new --suite %s), or build the firmware with the suite (firmware/lib/config.h)",
+	return failf(fmt.Sprintf("that firmware runs %s: make SAs in one of them (mstool esp sa new --suite %s), or build the firmware with the suite ("+suiteOptions+")",
 		se.Firmware.SuiteNames(), se.Firmware.Suites[0]), "%v", err)
 }
 
