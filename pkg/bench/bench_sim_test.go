@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mstool/mstool/internal/cyclebase"
+	"github.com/mstool/mstool/internal/testenv/cyclebase"
 	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/bench"
 	"github.com/mstool/mstool/pkg/device"

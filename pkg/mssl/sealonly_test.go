@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mstool/mstool/internal/cyclebase"
+	"github.com/mstool/mstool/internal/testenv/cyclebase"
 	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/grant"

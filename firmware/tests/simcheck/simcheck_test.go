@@ -18,7 +18,7 @@ import (
 
 	"go.bug.st/serial"
 
-	"github.com/mstool/mstool/internal/cyclebase"
+	"github.com/mstool/mstool/internal/testenv/cyclebase"
 	"github.com/mstool/mstool/internal/testenv"
 	"github.com/mstool/mstool/pkg/esp"
 	"github.com/mstool/mstool/pkg/ipv4"

@@ -128,7 +128,7 @@ func (tb *Table) write() {
 		}
 	}
 	if f.Note == "" {
-		f.Note = "Device cycle figures (Timer1 on simavr) that internal/cyclebase holds the tests to, +2 % at most. Lower them with MSTOOL_UPDATE_CYCLES=1; raise one only by hand, with the reason in docs/PERFORMANCE.md."
+		f.Note = "Device cycle figures (Timer1 on simavr) that internal/testenv/cyclebase holds the tests to, +2 % at most. Lower them with MSTOOL_UPDATE_CYCLES=1; raise one only by hand, with the reason in docs/PERFORMANCE.md."
 	}
 	out, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
