@@ -86,6 +86,10 @@ void ms_poll(struct ms_device *d)
 uint16_t ms_frame(uint8_t *frame, uint16_t len, uint16_t cap)
 {
 	uint8_t first = frame[0];
+	/* Replies are sized for CONFIG_FRAME_MAX (STATUS writes 58 bytes
+	 * whatever the room): a smaller buffer answers nothing. */
+	if (cap < CONFIG_FRAME_MAX)
+		return 0;
 	net_count(C_SLIP_RX);
 	if (first == MGMT_MAGIC)
 		return (uint16_t)mgmt_handle(frame, len, cap);

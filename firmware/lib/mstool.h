@@ -96,8 +96,12 @@ struct ms_device {
  * ms_init - start the library: read the EEPROM (a blank or corrupt one
  * leaves the device unprovisioned: management answers, IPv4 is dropped),
  * start sampling the boot epoch (entropy.h) and the watchdog. buf is the
- * frame buffer, cap bytes (CONFIG_FRAME_MAX: frames longer are dropped).
+ * frame buffer, cap bytes: at least CONFIG_FRAME_MAX, the frame size the
+ * device reports (IDENTIFY) and sizes its replies for; frames longer than
+ * cap are dropped, and with a smaller buffer the device answers nothing.
  * Interrupts must be enabled. app and buf must outlive the program.
+ * ms_init starts the watchdog (4 s): call it last before the main loop,
+ * and call ms_poll within 4 s, or the device resets.
  */
 void ms_init(struct ms_device *d, const struct ms_app *app, uint8_t *buf,
              uint16_t cap);
@@ -110,7 +114,8 @@ void ms_poll(struct ms_device *d);
 void ms_input(struct ms_device *d, uint8_t c);
 
 /*
- * ms_frame - handle one decoded frame of len bytes in buf (capacity cap):
+ * ms_frame - handle one decoded frame of len bytes in buf (capacity cap,
+ * at least CONFIG_FRAME_MAX: else nothing is answered):
  * returns the reply's length (written over buf), or 0. ms_input calls it;
  * an application with its own framing calls it directly.
  */

@@ -11,11 +11,23 @@
 
 #define drop net_count
 
+/*
+ * A service's reply inside ESP is built where the request's payload was
+ * (pt), then moved to where the outbound SA's headers end, and sealed
+ * with the outbound suite's padding, trailer and ICV after it: the
+ * service gets the room that leaves (ms_app.h: what fits is answered).
+ * The reply's payload starts at most ESP_REPLY_SLACK bytes later than the
+ * request's did (UDP encapsulation out and not in: 8; a 16-byte IV out
+ * and an 8-byte one in: 8). cap >= CONFIG_FRAME_MAX (ms_frame) keeps the
+ * room positive.
+ */
+#define ESP_REPLY_SLACK (CONFIG_ESP_CBC_MD5 ? 16 : 8)
+
 uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 {
 	/* sport: the reply's UDP destination port when the outbound SA
 	 * encapsulates (RFC 3948): the sender's, else 4500 */
-	uint16_t off = IP_HDR_LEN, pt, ptl, rlen, sport = UDP_PORT_ESP;
+	uint16_t off = IP_HDR_LEN, pt, ptl, rlen, room, sport = UDP_PORT_ESP;
 	uint8_t proto, nh, via_esp = 0;
 
 	/* RFC 791 header checks: version 4, IHL 5 (0x45..0x4F: version 4,
@@ -77,10 +89,13 @@ uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 		return drop(C_NOT_ESP);
 
 open:
+	room = (uint16_t)(cap - pt);
+	if (via_esp) /* see ESP_REPLY_SLACK */
+		room = (uint16_t)(room - ESP_REPLY_SLACK - esp_overhead_max(store_cfg.sa[1].suite));
 	if (nh == IP_PROTO_ICMP)
 		rlen = icmp_input(b + pt, ptl);
 	else /* nh == IP_PROTO_UDP: esp_open admits nothing else */
-		rlen = udp_input(b, pt, ptl, (uint16_t)(cap - pt), via_esp);
+		rlen = udp_input(b, pt, ptl, room, via_esp);
 	if (!rlen)
 		return 0;
 
