@@ -8,10 +8,11 @@
  * provision the device with `mstool provision --mssl-seal-only`); no
  * engineering commands (BENCH, COMPUTE, RSA); Timer1 left to the sketch
  * (no per-packet cycle count: analogWrite on pins 9 and 10, Servo).
- * No serial provisioning (PROV): the Sensor sketch takes 13,082 of the
- * Uno's 32,256 bytes (59 % free; the issue's target is 40 %) and 12,686 of
- * an ATmega168 Nano's 14,336; with it 16,566 on the Uno (49 % free) and
- * 14,756 on the ATmega168, which then does not fit. The EEPROM image
+ * No serial provisioning (PROV): the Sensor sketch takes about 13.0 KB of
+ * the Uno's 32,256 bytes (60 % free; the issue's target is 40 %) and
+ * 12.7 KB of an ATmega168 Nano's 14,336 (`make arduino` prints both);
+ * with it about 16.6 KB on the Uno (49 % free) and 14.8 KB on the
+ * ATmega168, which then does not fit. The EEPROM image
  * (`mstool provision -o dev.hex`) is written with an ISP programmer
  * (`mstool flash --eeprom`, docs/flash.md); set CONFIG_PROV_SERIAL to 1
  * here to provision over Serial instead.
