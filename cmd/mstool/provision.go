@@ -266,6 +266,12 @@ func buildImage(ui *UI, c *cli.Context, size int, fw *provision.Firmware) (*prov
 			return nil, nil, failf("give the owner's public key (mstool keygen -y OWNER.pem > owner.pub)", "%s: %v", inName(path), err)
 		}
 	}
+	if cfg.MSSLSealOK && cfg.Issuer == nil {
+		// The device's MSSL service runs only with an issuer key in its
+		// config (docs/mssl.md): the policy alone would be silently inert.
+		return nil, nil, usageErrorf("give the owner's public key too (--issuer OWNER.pub; on the ATmega168 an RSA-1024 key): a device runs MSSL only with one, seal-only or not; without MSSL leave out --mssl-seal-only",
+			"provision: --mssl-seal-only without --issuer")
+	}
 	if fw != nil {
 		if err := fw.Check(cfg); err != nil {
 			return nil, nil, suiteError(err)
@@ -279,7 +285,7 @@ func buildImage(ui *UI, c *cli.Context, size int, fw *provision.Firmware) (*prov
 	}
 	img, err := provision.Build(cfg, size)
 	if err != nil && cfg.Bootstrap != nil && cfg.Issuer != nil {
-		return nil, nil, failf("the ATmega168 holds a bootstrapped device's config only without an issuer key (seal-only MSSL, --mssl-seal-only)", "%v", err)
+		return nil, nil, failf("the ATmega168 holds a bootstrapped device's config only without an issuer key (leave out --issuer and --mssl-seal-only: the device then runs ESP, not MSSL)", "%v", err)
 	}
 	if err != nil {
 		return nil, nil, failf("", "%v", err)
