@@ -374,6 +374,7 @@ func msslError(err error) error {
 			mssl.AlertWrongHost:     "the grant is bound to another host address",
 			mssl.AlertRevoked:       "the grant's serial is below the device's revocation floor: ask the owner for a new grant",
 			mssl.AlertExpired:       "the grant has expired (below the device's time floor): ask the owner for a new grant",
+			mssl.AlertInternalError: "the device could not go on: its EEPROM refused a write, its nonce counter is exhausted, or (verifying an RSA grant) it lacks the free RAM for RSA: an application with too much static RAM (docs/firmware.md, \"RAM\")",
 		}[a]
 		if a.Auth() {
 			return authError(err, hint)
