@@ -9,7 +9,9 @@ package main
 // seal-only (firmware/arduino/ms_profile.h): its device is provisioned
 // with --mssl-seal-only and takes the device-bound grant on its seal. The
 // sketch runs on the ATmega168 too (the Nano's ATmega168 build, whose
-// 1 KB of RAM holds the core, the library and the seal-only handshake).
+// 1 KB of RAM holds the core, the library and the seal-only handshake),
+// and so does the C example, built against the seal-only profile's
+// archive as docs/firmware.md ("Building it") says.
 
 import (
 	"context"
@@ -31,6 +33,8 @@ func TestExamplesOnDevice(t *testing.T) {
 	}{
 		{"c", "firmware/build/examples/sensor/atmega328p/sensor.elf",
 			"firmware/build/examples/sensor/atmega328p/sensor.hex", "-C firmware examples", "atmega328p", false},
+		{"c-atmega168", "firmware/build/examples/sensor/esp-mssl-atmega168/sensor.elf",
+			"firmware/build/examples/sensor/esp-mssl-atmega168/sensor.hex", "-C firmware examples", "atmega168", true},
 		{"arduino", "firmware/build/arduino/Sensor.elf",
 			"firmware/build/arduino/Sensor.hex", "-C firmware arduino", "atmega328p", true},
 		{"arduino-atmega168", "firmware/build/arduino/nano168/Sensor.elf",
