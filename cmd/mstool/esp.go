@@ -492,11 +492,11 @@ func espExecCommand(ui *UI) *cli.Command {
 				return err
 			}
 			if len(args) == 0 {
-				return usageErrorf("tasks: "+strings.Join(ui.tasks.Names(), ", "), "esp exec: name a task")
+				return usageErrorf(ui.taskHint(), "esp exec: name a task")
 			}
 			t, err := ui.tasks.Lookup(args[0])
 			if err != nil {
-				return usageErrorf("tasks: "+strings.Join(ui.tasks.Names(), ", "), "esp exec: %v", err)
+				return usageErrorf(ui.taskHint(), "esp exec: %v", err)
 			}
 			targs, err := ui.tasks.ParseArgs(t, args[1:])
 			if err != nil {

@@ -131,7 +131,11 @@ func grantSign(ui *UI, c *cli.Context) error {
 		return usageErrorf("a grant binds its host: give --host-ip, --host-mac or both", "grant sign: no host address")
 	}
 	if req.Tasks, err = ui.tasks.Map.ParseTasks(c.String("tasks")); err != nil {
-		return usageErrorf("", "grant sign: --tasks: %v", strings.TrimPrefix(err.Error(), "grant: "))
+		hint := ""
+		if ui.tasks.Map == nil {
+			hint = "the application's own tasks (16..31) by the names of --task-map FILE, or as bitN (docs/tasks.md)"
+		}
+		return usageErrorf(hint, "grant sign: --tasks: %v", strings.TrimPrefix(err.Error(), "grant: "))
 	}
 	serial, err := strconv.ParseUint(c.String("serial"), 0, 32)
 	if err != nil {

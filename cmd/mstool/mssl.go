@@ -102,7 +102,7 @@ func msslExecCommand(ui *UI) *cli.Command {
 			if args[0] != raiseFloorWord {
 				t, err := ui.tasks.Lookup(args[0])
 				if err != nil {
-					return usageErrorf("tasks: "+strings.Join(ui.tasks.Names(), ", "), "mssl exec: %v", err)
+					return usageErrorf(ui.taskHint(), "mssl exec: %v", err)
 				}
 				if _, err := ui.tasks.ParseArgs(t, args[1:]); err != nil {
 					return usageErrorf("", "mssl exec: %v", err)

@@ -417,3 +417,13 @@ func (ui *UI) Progress(format string, a ...any) {
 
 // ProgressDone erases the progress line.
 func (ui *UI) ProgressDone() { fmt.Fprint(ui.Err, "\r\033[K") }
+
+// taskHint lists the tasks a command line may name; without a task map it
+// says how the application's own tasks get their names.
+func (ui *UI) taskHint() string {
+	h := "tasks: " + strings.Join(ui.tasks.Names(), ", ")
+	if ui.tasks.Map == nil {
+		h += "; the application's own tasks (16..31) by the names of --task-map FILE, or as bitN (docs/tasks.md)"
+	}
+	return h
+}
