@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mstool/mstool/internal/testenv/cyclebase"
 	"github.com/mstool/mstool/internal/testenv"
+	"github.com/mstool/mstool/internal/testenv/cyclebase"
 	"github.com/mstool/mstool/pkg/bench"
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/sim"

@@ -23,8 +23,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/mstool/mstool/internal/testenv/cyclebase"
 	"github.com/mstool/mstool/internal/testenv"
+	"github.com/mstool/mstool/internal/testenv/cyclebase"
 	"github.com/mstool/mstool/pkg/capture"
 	"github.com/mstool/mstool/pkg/device"
 	"github.com/mstool/mstool/pkg/devkey"

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mstool/mstool/internal/testenv/cyclebase"
 	"github.com/mstool/mstool/internal/testenv"
+	"github.com/mstool/mstool/internal/testenv/cyclebase"
 	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/grant"
 	"github.com/mstool/mstool/pkg/mssl"
