@@ -11,7 +11,9 @@
  *           --issuer owner.pem --mssl-seal-only -o dev.hex
  *           (written with an ISP programmer: mstool flash --eeprom
  *           dev.hex; the library's profile, src/ms_profile.h, leaves
- *           serial provisioning out for room)
+ *           serial provisioning out for room; on an ATmega168 board add
+ *           --mcu atmega168 and use an RSA-1024 owner key, which its
+ *           512-byte EEPROM holds)
  *   mstool --task-map tasks.map esp exec -p /dev/ttyACM0 --sa host.sa temperature
  *   mstool --task-map tasks.map mssl exec --port /dev/ttyACM0 \
  *           --device-ip 10.0.0.2 --grant alice.grant temperature
