@@ -213,6 +213,10 @@ func sessionError(err error) error {
 	case errors.As(err, &se) && se.StateFile != "":
 		return authError(err, fmt.Sprintf("run 'mstool esp sa state %s --advance-to %d' to move the host's state past it, and keep one copy of the SA file with its state (docs/sa-file.md, \"Sequence state\")",
 			seqstate.SAPathOf(se.StateFile), se.DeviceHighest))
+	case errors.Is(err, espsession.ErrTooLarge):
+		return failf("send less: the device's frame (IDENTIFY's frame_max) bounds a request with its ESP and IPv4 headers", "%v", err)
+	case errors.Is(err, espsession.ErrNotAnswered):
+		return failf("the usual cause is an application task that ignores its result capacity (*rlen, docs/firmware.md); the task has run on the device, so mstool does not retry it", "%v", err)
 	case errors.Is(err, espsession.ErrWrongSA):
 		return authError(err, "provision the device from this SA file ('mstool provision --sa FILE', then load or flash the image), or use the SA file it was provisioned with")
 	case errors.Is(err, espsession.ErrNoAnswer):

@@ -613,6 +613,14 @@ func TestESPSimErrors(t *testing.T) {
 	if code != exitAuth {
 		t.Errorf("ping with the wrong SA: exit %d\n%s", code, errs)
 	}
+	// A request longer than the device's frame (296 bytes): the device
+	// drops it unread; mstool asks it why at the first timeout, says so and
+	// does not retry (exit 1, not "other SAs").
+	_, errs, code = mstoolRun(t, "esp", "exec", "-p", s.port(), "--sa", s.sa, "--timeout", "500ms", "--retries", "2",
+		"bit20", strings.Repeat("ab", 300))
+	if code != 1 || !strings.Contains(errs, "longer than the device's frame") || !strings.Contains(errs, "attempt 1)") {
+		t.Errorf("request over the frame: exit %d\n%s", code, errs)
+	}
 	s.stop(t)
 	// A UDP peer that never answers: no answer, exit 3.
 	enc := filepath.Join(s.dir, "encap.sa")

@@ -47,6 +47,13 @@ var (
 	// host used and drops them as replays: the host's sequence state is
 	// behind the device (a *StaleStateError).
 	ErrStaleState = errors.New("espsession: the host's sequence state is behind the device")
+	// ErrTooLarge: the request's packet is longer than the device's frame
+	// (IDENTIFY's frame_max): the device drops it unread.
+	ErrTooLarge = errors.New("espsession: the request is longer than the device's frame")
+	// ErrNotAnswered: the device accepted the request and sent no reply
+	// (its not_answered counter): the reply did not fit its frame, its
+	// sequence numbers are exhausted or its EEPROM refused a write.
+	ErrNotAnswered = errors.New("espsession: the device took the request and sent no reply")
 )
 
 // StaleStateError is ErrStaleState with what the device reported: its
@@ -532,6 +539,9 @@ func (s *Session) noAnswer(ctx context.Context, what string) error {
 					}
 					return fmt.Errorf("%w: the device (%s, firmware %s) is unprovisioned%s; it drops all ESP (%s)", ErrWrongSA, info.MCU, info.Firmware, why, what)
 				}
+				if err := s.hopeless(ctx, info, d, what); err != nil {
+					return err
+				}
 				if st, err := d.Status(ctx); err == nil {
 					if err := s.stale(st, what); err != nil {
 						return err
@@ -567,6 +577,54 @@ func (s *Session) stale(st *device.Status, what string) error {
 		e.StateFile = s.cfg.State.Path()
 	}
 	return e
+}
+
+// hopeless returns ErrTooLarge or ErrNotAnswered when the device (info,
+// management client d) says the session's last request can never be
+// answered, so retrying it is useless (and would run the task again);
+// else nil.
+func (s *Session) hopeless(ctx context.Context, info *device.Info, d *device.Device, what string) error {
+	s.smu.Lock()
+	length := s.lastLen
+	s.smu.Unlock()
+	if info.FrameMax > 0 && length > info.FrameMax {
+		return fmt.Errorf("%w: %d bytes sealed, the device (%s) takes %d (%s)", ErrTooLarge, length, info.MCU, info.FrameMax, what)
+	}
+	if st, err := d.Status(ctx); err == nil && s.unsent(st) {
+		return fmt.Errorf("%w (%s): its reply did not fit its %d-byte frame, its sequence numbers are exhausted, or its EEPROM refused a write (counter not_answered)", ErrNotAnswered, what, info.FrameMax)
+	}
+	return nil
+}
+
+// askBeforeRetry is hopeless for a request that got no answer in time,
+// when the device has a management channel (a serial link): nil when it
+// cannot tell.
+func (s *Session) askBeforeRetry(ctx context.Context, what string) error {
+	if s.cfg.Management == nil {
+		return nil
+	}
+	d, err := device.New(s.cfg.Management, &device.Options{Timeout: time.Second, Retries: -1, Log: s.cfg.Log, Trace: s.cfg.Trace})
+	if err != nil {
+		return nil
+	}
+	info, err := d.Identify(ctx)
+	if err != nil {
+		return nil
+	}
+	return s.hopeless(ctx, info, d, what)
+}
+
+// unsent reports whether the device's STATUS shows that it accepted the
+// session's last packet (its inbound SA is ours, it has seen that number,
+// the last packet it got had our length) and sent nothing back for it,
+// counting it as not answered.
+func (s *Session) unsent(st *device.Status) bool {
+	s.smu.Lock()
+	last, length := s.lastSeq, s.lastLen
+	s.smu.Unlock()
+	notAnswered := len(st.Counters) > tasks.CounterNotAnswered && st.Counters[tasks.CounterNotAnswered] > 0
+	return last != 0 && st.InSPI == s.outSA.SPI && uint64(st.InHighest) >= last &&
+		st.LastResult == 1 && int(st.LastLength) == length && notAnswered
 }
 
 // Ping sends one ICMP echo request with data and waits for the reply. It
@@ -681,6 +739,9 @@ func (s *Session) Task(ctx context.Context, t tasks.Task, args []byte) (*TaskRes
 			return &TaskResult{Task: t, ID: id, Result: r.Result, RTT: time.Since(t0), Attempts: attempt + 1}, nil
 		case <-timer.C:
 			if attempt < s.cfg.Retries {
+				if err := s.askBeforeRetry(ctx, fmt.Sprintf("task %s, attempt %d", t, attempt+1)); err != nil {
+					return nil, err
+				}
 				s.cfg.logf("task %s (id %d): no answer within %v, retry %d/%d", t, id, s.cfg.Timeout, attempt+1, s.cfg.Retries)
 			} else {
 				s.cfg.logf("task %s (id %d): no answer within %v, no retries left", t, id, s.cfg.Timeout)

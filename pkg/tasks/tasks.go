@@ -247,6 +247,8 @@ const (
 	CounterICMPEchoAnswered
 	CounterTasksServed
 	CounterPacketsSent
+	CounterICMPDropped
+	CounterNotAnswered
 )
 
 // Field is one named value of a decoded result.
