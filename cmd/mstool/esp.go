@@ -216,7 +216,7 @@ func sessionError(err error) error {
 	case errors.Is(err, espsession.ErrTooLarge):
 		return failf("send less: the device's frame (IDENTIFY's frame_max) bounds a request with its ESP and IPv4 headers", "%v", err)
 	case errors.Is(err, espsession.ErrNotAnswered):
-		return failf("the usual cause is an application task that ignores its result capacity (*rlen, docs/firmware.md); the task has run on the device, so mstool does not retry it", "%v", err)
+		return failf("the usual cause is a reply longer than the device's frame (an application task that ignores its result capacity, *rlen, docs/firmware.md; an echo near the frame size); the request was processed, so mstool does not send it again", "%v", err)
 	case errors.Is(err, espsession.ErrWrongSA):
 		return authError(err, "provision the device from this SA file ('mstool provision --sa FILE', then load or flash the image), or use the SA file it was provisioned with")
 	case errors.Is(err, espsession.ErrNoAnswer):

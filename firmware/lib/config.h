@@ -217,6 +217,12 @@
 #endif
 #endif
 
+/* STATUS writes 58 bytes whatever the room and the services inside ESP
+ * count on at least 77 (the counters task) after the worst-case headers. */
+#if CONFIG_FRAME_MAX < 137
+#error "CONFIG_FRAME_MAX: at least 137 bytes"
+#endif
+
 /* Largest input of a management-channel "compute" or "bench" request. */
 #ifndef CONFIG_MGMT_DATA_MAX
 #define CONFIG_MGMT_DATA_MAX (CONFIG_FRAME_MAX - 16)

@@ -539,13 +539,13 @@ func (s *Session) noAnswer(ctx context.Context, what string) error {
 					}
 					return fmt.Errorf("%w: the device (%s, firmware %s) is unprovisioned%s; it drops all ESP (%s)", ErrWrongSA, info.MCU, info.Firmware, why, what)
 				}
-				if err := s.hopeless(ctx, info, d, what); err != nil {
-					return err
-				}
 				if st, err := d.Status(ctx); err == nil {
 					if err := s.stale(st, what); err != nil {
 						return err
 					}
+				}
+				if err := s.hopeless(ctx, info, d, what); err != nil {
+					return err
 				}
 				return fmt.Errorf("%w: the device (%s, firmware %s) answers its management channel but not ESP (%s): it holds other SAs, or none (unprovisioned)", ErrWrongSA, info.MCU, info.Firmware, what)
 			}
@@ -615,7 +615,8 @@ func (s *Session) askBeforeRetry(ctx context.Context, what string) error {
 }
 
 // unsent reports whether the device's STATUS shows that it accepted the
-// session's last packet (its inbound SA is ours, it has seen that number,
+// session's last packet (its inbound SA is ours, that number is the highest
+// it has seen,
 // the last packet it got had our length) and sent nothing back for it,
 // counting it as not answered.
 func (s *Session) unsent(st *device.Status) bool {
@@ -623,7 +624,9 @@ func (s *Session) unsent(st *device.Status) bool {
 	last, length := s.lastSeq, s.lastLen
 	s.smu.Unlock()
 	notAnswered := len(st.Counters) > tasks.CounterNotAnswered && st.Counters[tasks.CounterNotAnswered] > 0
-	return last != 0 && st.InSPI == s.outSA.SPI && uint64(st.InHighest) >= last &&
+	// == last, not >=: a device that has seen higher numbers dropped ours
+	// as a replay (a stale state, which retries skipping ahead can cure)
+	return last != 0 && st.InSPI == s.outSA.SPI && uint64(st.InHighest) == last &&
 		st.LastResult == 1 && int(st.LastLength) == length && notAnswered
 }
 

@@ -25,6 +25,7 @@ func TestUnsent(t *testing.T) {
 	for name, change := range map[string]func(*device.Status){
 		"another SA":           func(st *device.Status) { st.InSPI = 8 },
 		"number not seen":      func(st *device.Status) { st.InHighest = 4 },
+		"a stale state":        func(st *device.Status) { st.InHighest = 900 }, // ours dropped as a replay
 		"answered":             func(st *device.Status) { st.LastResult = 0 },
 		"another packet":       func(st *device.Status) { st.LastLength = 99 },
 		"nothing not answered": func(st *device.Status) { st.Counters[tasks.CounterNotAnswered] = 0 },

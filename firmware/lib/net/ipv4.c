@@ -11,24 +11,14 @@
 
 #define drop net_count
 
-/*
- * A service's reply inside ESP is built where the request's payload was
- * (pt), then moved to where the outbound SA's headers end, and sealed
- * with the outbound suite's padding, trailer and ICV after it: the
- * service gets the room that leaves (ms_app.h: what fits is answered).
- * The reply's payload starts at most ESP_REPLY_SLACK bytes later than the
- * request's did (UDP encapsulation out and not in: 8; a 16-byte IV out
- * and an 8-byte one in: 8). cap >= CONFIG_FRAME_MAX (ms_frame) keeps the
- * room positive.
- */
-#define ESP_REPLY_SLACK (CONFIG_ESP_CBC_MD5 ? 16 : 8)
 
 uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 {
 	/* sport: the reply's UDP destination port when the outbound SA
 	 * encapsulates (RFC 3948): the sender's, else 4500 */
-	uint16_t off = IP_HDR_LEN, pt, ptl, rlen, room, sport = UDP_PORT_ESP;
-	uint8_t proto, nh, via_esp = 0;
+	uint16_t off = IP_HDR_LEN, pt, ptl, rlen, room, dst = 0, sport = UDP_PORT_ESP;
+	uint8_t proto, nh, via_esp = 0, eoff = 0;
+	const struct store_sa *out = &store_cfg.sa[1];
 
 	/* RFC 791 header checks: version 4, IHL 5 (0x45..0x4F: version 4,
 	 * an IHL of 5 words or more), length, checksum. */
@@ -90,8 +80,17 @@ uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 
 open:
 	room = (uint16_t)(cap - pt);
-	if (via_esp) /* see ESP_REPLY_SLACK */
-		room = (uint16_t)(room - ESP_REPLY_SLACK - esp_overhead_max(store_cfg.sa[1].suite));
+	if (via_esp) {
+		/* A service's reply is built at pt, then moved to dst, where
+		 * the outbound SA's headers end, and sealed with the outbound
+		 * suite's padding, trailer and ICV after it: the service gets
+		 * the room both leave (ms_app.h: what fits is answered). Never
+		 * below 0: dst <= 52 and the overhead <= 33, while cap >=
+		 * CONFIG_FRAME_MAX >= 137 (ms_frame, config.h). */
+		eoff = (out->flags & SA_UDP_ENCAP) ? IP_HDR_LEN + UDP_HDR_LEN : IP_HDR_LEN;
+		dst = (uint16_t)(eoff + ESP_HDR_LEN + esp_iv_len(out->suite));
+		room = (uint16_t)(cap - (dst > pt ? dst : pt) - esp_overhead_max(out->suite));
+	}
 	if (nh == IP_PROTO_ICMP)
 		rlen = icmp_input(b + pt, ptl);
 	else /* nh == IP_PROTO_UDP: esp_open admits nothing else */
@@ -108,9 +107,6 @@ open:
 	proto = nh; /* ICMP, or UDP (clear MSSL); ESP below */
 	len = (uint16_t)(IP_HDR_LEN + rlen);
 	if (via_esp) {
-		const struct store_sa *out = &store_cfg.sa[1];
-		uint8_t eoff = (out->flags & SA_UDP_ENCAP) ? IP_HDR_LEN + UDP_HDR_LEN : IP_HDR_LEN;
-		uint16_t dst = (uint16_t)(eoff + ESP_HDR_LEN + esp_iv_len(out->suite));
 		if (dst + rlen + esp_overhead_max(out->suite) > cap)
 			return drop(C_NO_SEND);
 		memmove(b + dst, b + pt, rlen);
