@@ -435,6 +435,13 @@ func (d *Device) Identify(ctx context.Context) (*Info, error) {
 	}
 	in.Firmware = fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2])
 	in.Signature = fmt.Sprintf("%02x%02x%02x", sig[0], sig[1], sig[2])
+	for _, ch := range name {
+		// printed in messages and tables: never let a device put terminal
+		// control sequences on the host's screen
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' || ch == '.') {
+			return nil, fmt.Errorf("device: malformed identify reply (MCU name %q)", name)
+		}
+	}
 	in.MCU = string(name)
 	for _, o := range []struct {
 		bit  uint16

@@ -55,7 +55,7 @@ func Load(t testing.TB, name string) *Table {
 		t.Fatalf("cycle figures: %v", err)
 	}
 	tb := &Table{t: t, path: path, figures: f.Figures}
-	if os.Getenv(UpdateEnv) != "" {
+	if v := os.Getenv(UpdateEnv); v != "" && v != "0" {
 		tb.update = map[string]uint64{}
 		t.Cleanup(tb.write)
 	}
