@@ -636,21 +636,30 @@ func TestESPSimErrors(t *testing.T) {
 // the device drops every packet as a replay. mstool names that cause (not
 // "other SAs") with the device's highest number, and 'esp sa state
 // --advance-to' moves the state past it so that the next session works.
-func TestESPSimStaleState(t *testing.T) {
-	s := provisionedSim(t, "aes128-ccm8")
-	state := seqstate.PathFor(s.sa)
+// staleStateBackup runs one session and keeps a copy of the SA file's
+// state then, and moves on with six more sessions: the copy is a state the
+// device has left behind (the backup a user restores). The "other copy"
+// moves on: each session starts two device blocks above the last one; a
+// failed session with the stale copy moves it on too (one block per
+// attempt: three for exec, two for ping), so six sessions leave it behind
+// for both.
+func staleStateBackup(t *testing.T, s *simDevice) (state string, backup []byte) {
+	t.Helper()
+	state = seqstate.PathFor(s.sa)
 	mustRun(t, "esp", "exec", "-p", s.port(), "--sa", s.sa, "id")
 	backup, err := os.ReadFile(state)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The "other copy" moves on: each session starts two device blocks
-	// above the last one. The failed sessions below move the stale state
-	// on too (one block per attempt: three for exec, two for ping), so six
-	// sessions leave it behind for both.
 	for range 6 {
 		mustRun(t, "esp", "exec", "-p", s.port(), "--sa", s.sa, "id")
 	}
+	return state, backup
+}
+
+func TestESPSimStaleState(t *testing.T) {
+	s := provisionedSim(t, "aes128-ccm8")
+	state, backup := staleStateBackup(t, s)
 	st, err := seqstate.Load(state)
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/mstool/mstool/internal/testenv"
-	"github.com/mstool/mstool/pkg/seqstate"
 	"github.com/mstool/mstool/pkg/sim"
 )
 
@@ -47,15 +46,7 @@ func TestESPSimNotAnswered(t *testing.T) {
 	}
 	s.start(t)
 
-	state := seqstate.PathFor(s.sa)
-	mustRun(t, "esp", "exec", "-p", s.port(), "--sa", s.sa, "id")
-	backup, err := os.ReadFile(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 6 {
-		mustRun(t, "esp", "exec", "-p", s.port(), "--sa", s.sa, "id")
-	}
+	state, backup := staleStateBackup(t, s)
 	// one echo whose request fits the frame and whose CBC reply does not:
 	// the device counts not_answered
 	_, errs, code := mstoolRun(t, "esp", "ping", "-p", s.port(), "--sa", s.sa, "-c", "1", "--size", "230", "--timeout", "500ms")

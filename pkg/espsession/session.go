@@ -529,7 +529,7 @@ func (s *Session) noAnswer(ctx context.Context, what string) error {
 	}
 	if s.cfg.Management != nil {
 		s.cfg.logf("no answer through ESP: asking the device why on its management channel")
-		d, err := device.New(s.cfg.Management, &device.Options{Timeout: time.Second, Retries: -1, Log: s.cfg.Log, Trace: s.cfg.Trace})
+		d, err := s.managementDevice()
 		if err == nil {
 			if info, err := d.Identify(ctx); err == nil {
 				if info.Options&device.OptIPStack != 0 && info.Options&device.OptProvisioned == 0 {
@@ -539,12 +539,15 @@ func (s *Session) noAnswer(ctx context.Context, what string) error {
 					}
 					return fmt.Errorf("%w: the device (%s, firmware %s) is unprovisioned%s; it drops all ESP (%s)", ErrWrongSA, info.MCU, info.Firmware, why, what)
 				}
-				if st, err := d.Status(ctx); err == nil {
+				st, err := d.Status(ctx)
+				if err == nil {
 					if err := s.stale(st, what); err != nil {
 						return err
 					}
+				} else {
+					st = nil
 				}
-				if err := s.hopeless(ctx, info, d, what); err != nil {
+				if err := s.hopeless(info, st, what); err != nil {
 					return err
 				}
 				return fmt.Errorf("%w: the device (%s, firmware %s) answers its management channel but not ESP (%s): it holds other SAs, or none (unprovisioned)", ErrWrongSA, info.MCU, info.Firmware, what)
@@ -579,18 +582,24 @@ func (s *Session) stale(st *device.Status, what string) error {
 	return e
 }
 
-// hopeless returns ErrTooLarge or ErrNotAnswered when the device (info,
-// management client d) says the session's last request can never be
-// answered, so retrying it is useless (and would run the task again);
-// else nil.
-func (s *Session) hopeless(ctx context.Context, info *device.Info, d *device.Device, what string) error {
+// managementDevice is a client of the device's management channel (a
+// serial link's), for asking it why ESP got no answer.
+func (s *Session) managementDevice() (*device.Device, error) {
+	return device.New(s.cfg.Management, &device.Options{Timeout: time.Second, Retries: -1, Log: s.cfg.Log, Trace: s.cfg.Trace})
+}
+
+// hopeless returns ErrTooLarge or ErrNotAnswered when the device's
+// IDENTIFY (info) and STATUS (st; nil when unread) say the session's last
+// request can never be answered, so retrying it is useless (and would run
+// the task again); else nil.
+func (s *Session) hopeless(info *device.Info, st *device.Status, what string) error {
 	s.smu.Lock()
 	length := s.lastLen
 	s.smu.Unlock()
 	if info.FrameMax > 0 && length > info.FrameMax {
 		return fmt.Errorf("%w: %d bytes sealed, the device (%s) takes %d (%s)", ErrTooLarge, length, info.MCU, info.FrameMax, what)
 	}
-	if st, err := d.Status(ctx); err == nil && s.unsent(st) {
+	if st != nil && s.unsent(st) {
 		return fmt.Errorf("%w (%s): its reply did not fit its %d-byte frame, its sequence numbers are exhausted, or its EEPROM refused a write (counter not_answered)", ErrNotAnswered, what, info.FrameMax)
 	}
 	return nil
@@ -603,7 +612,7 @@ func (s *Session) askBeforeRetry(ctx context.Context, what string) error {
 	if s.cfg.Management == nil {
 		return nil
 	}
-	d, err := device.New(s.cfg.Management, &device.Options{Timeout: time.Second, Retries: -1, Log: s.cfg.Log, Trace: s.cfg.Trace})
+	d, err := s.managementDevice()
 	if err != nil {
 		return nil
 	}
@@ -611,14 +620,17 @@ func (s *Session) askBeforeRetry(ctx context.Context, what string) error {
 	if err != nil {
 		return nil
 	}
-	return s.hopeless(ctx, info, d, what)
+	st, err := d.Status(ctx)
+	if err != nil {
+		st = nil
+	}
+	return s.hopeless(info, st, what)
 }
 
 // unsent reports whether the device's STATUS shows that it accepted the
-// session's last packet (its inbound SA is ours, that number is the highest
-// it has seen,
-// the last packet it got had our length) and sent nothing back for it,
-// counting it as not answered.
+// session's last packet (its inbound SA is ours, that number is the
+// highest it has seen, the last packet it got had our length) and sent
+// nothing back for it, counting it as not answered.
 func (s *Session) unsent(st *device.Status) bool {
 	s.smu.Lock()
 	last, length := s.lastSeq, s.lastLen

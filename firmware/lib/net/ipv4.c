@@ -11,7 +11,6 @@
 
 #define drop net_count
 
-
 uint16_t net_input(uint8_t *b, uint16_t len, uint16_t cap)
 {
 	/* sport: the reply's UDP destination port when the outbound SA
