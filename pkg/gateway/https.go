@@ -350,6 +350,13 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			query = append(query, u)
 		}
 	}
+	segs := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if len(segs) == 2 && segs[1] != "" {
+		if why := crossSite(r); why != "" {
+			fail(http.StatusForbidden, "a cross-site request ("+why+") may not run a task: open the gateway's own page, or use curl")
+			return
+		}
+	}
 	id, query, err := g.identify(r, query)
 	if err != nil {
 		hd.Set("WWW-Authenticate", `Bearer realm="mstool gateway"`)
@@ -357,7 +364,6 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	who = id.Name
-	segs := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if len(segs) != 2 {
 		fail(http.StatusNotFound, "resources are /DEVICE/TASK, pages /DEVICE/")
 		return
@@ -421,6 +427,32 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		*tasks.Result
 	}{"task", resp.Result})
 	reply(code, "application/json", append(b, '\n'))
+}
+
+// crossSite reports why r is a browser's request made on behalf of
+// another site ("" when it is not): its Sec-Fetch-Site is neither
+// same-origin nor none (a page elsewhere, an <img> or a form, a link
+// followed from elsewhere), or its Origin is not the gateway's own. A
+// browser sends a client certificate it has chosen for the gateway with
+// any request, whichever page made it, so without this check any web page
+// could run a task as that identity: a GET of an application task (which
+// GET may run) from an <img src>. Tokens in a header are not sent by the
+// browser on its own; the check applies to every credential all the same,
+// since the gateway serves no cross-origin client (it sends no CORS
+// headers). Clients that are not browsers send neither header.
+func crossSite(r *http.Request) string {
+	switch s := r.Header.Get("Sec-Fetch-Site"); s {
+	case "", "same-origin", "none":
+	default:
+		return "Sec-Fetch-Site: " + s
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme != "https" || !strings.EqualFold(u.Host, r.Host) {
+			return "Origin: " + o
+		}
+	}
+	return ""
 }
 
 // redactQuery hides a query token from the request log: every parameter
