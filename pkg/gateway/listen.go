@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -26,6 +27,7 @@ const (
 	contentTypeHandshake       = 22
 	contentTypeApplicationData = 23
 	handshakeClientHello       = 1
+	handshakeServerHello       = 2
 	maxDatagram                = 2048 // larger datagrams are cut and fail
 	peerBacklog                = 16   // datagrams waiting for one peer's reader
 	acceptBacklog              = 16   // new peers waiting for Accept
@@ -155,10 +157,34 @@ func (m *udpMux) read() {
 	}
 }
 
+// sendsServerHello reports whether b, a datagram the gateway sends, holds
+// a ServerHello (epoch 0): pion/dtls sends one only to a ClientHello that
+// returned the cookie of its HelloVerifyRequest (RFC 6347 §4.2.1), so the
+// peer has shown that it receives at its address.
+func sendsServerHello(b []byte) bool {
+	for len(b) > recordHeaderLen {
+		n := recordHeaderLen + int(binary.BigEndian.Uint16(b[11:13]))
+		if b[0] == contentTypeHandshake && b[3] == 0 && b[4] == 0 && b[recordHeaderLen] == handshakeServerHello {
+			return true
+		}
+		if n > len(b) {
+			return false
+		}
+		b = b[n:]
+	}
+	return false
+}
+
 // newPeer makes state for addr, whose datagram b came without any: only
 // when b may start a session (a DTLS ClientHello; on the plain port, a
-// CoAP message the gateway serves), fewer than maxPeers addresses have
-// state and Accept has room. Else it drops b, counts it and returns nil.
+// CoAP message the gateway serves) and Accept has room, and while fewer
+// than maxPeers addresses have state. When maxPeers have, a DTLS peer
+// that has not yet returned a cookie (verified) makes room: the oldest
+// such peer is dropped (counted as peers_refused). A ClientHello from a
+// spoofed address never returns its cookie, so a flood of them cannot
+// keep a client that does out; it only shortens the time each unverified
+// peer has to answer its HelloVerifyRequest. Else it drops b, counts it
+// and returns nil.
 func (m *udpMux) newPeer(b []byte, addr net.Addr, key string) *peer {
 	if m.plain {
 		if ok, rst := checkCoAP(b); !ok {
@@ -174,12 +200,26 @@ func (m *udpMux) newPeer(b []byte, addr net.Addr, key string) *peer {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.peers) >= m.maxPeers {
+	if len(m.accept) == cap(m.accept) {
 		m.st.peersRefused.Add(1)
 		return nil
 	}
+	if len(m.peers) >= m.maxPeers {
+		var oldest *peer
+		for _, q := range m.peers {
+			if !q.verified.Load() && (oldest == nil || q.created.Before(oldest.created)) {
+				oldest = q
+			}
+		}
+		m.st.peersRefused.Add(1)
+		if oldest == nil {
+			return nil
+		}
+		oldest.closeLocked()
+	}
 	p := &peer{m: m, key: key, addr: addr, in: make(chan []byte, peerBacklog), closed: make(chan struct{}), rd: deadline.New(),
-		ready: make(chan struct{})}
+		ready: make(chan struct{}), created: time.Now()}
+	p.verified.Store(m.plain) // (the plain port has no handshake)
 	select {
 	case m.accept <- p:
 		m.peers[key] = p
@@ -252,6 +292,12 @@ type peer struct {
 	ready     chan struct{}
 	readyOnce sync.Once
 	held      [][]byte // only the session's reader goroutine uses it
+
+	// created is when the first datagram came; verified is set once the
+	// gateway sent a ServerHello (sendsServerHello): the peer returned
+	// its cookie. Until then newPeer may drop it to make room.
+	created  time.Time
+	verified atomic.Bool
 }
 
 type timeoutError struct{}
@@ -350,19 +396,27 @@ func (p *peer) WriteTo(b []byte, _ net.Addr) (int, error) {
 		return 0, net.ErrClosed
 	default:
 	}
+	if !p.verified.Load() && sendsServerHello(b) {
+		p.verified.Store(true)
+	}
 	return p.m.pc.WriteTo(b, p.addr)
 }
 
 func (p *peer) Close() error {
+	p.m.mu.Lock()
+	p.closeLocked()
+	p.m.mu.Unlock()
+	return nil
+}
+
+// closeLocked closes p; the caller holds p.m.mu.
+func (p *peer) closeLocked() {
 	p.once.Do(func() {
 		close(p.closed)
-		p.m.mu.Lock()
 		if p.m.peers[p.key] == p {
 			delete(p.m.peers, p.key)
 		}
-		p.m.mu.Unlock()
 	})
-	return nil
 }
 
 func (p *peer) LocalAddr() net.Addr                { return p.m.pc.LocalAddr() }
