@@ -99,15 +99,22 @@ func ArgNames(c tasks.Codec, t tasks.Task) []string {
 }
 
 // writes reports whether task t with words changes the device's state
-// (PUT), or only reads it (GET); application tasks take either.
-func writes(t tasks.Task, words []string) (w, either bool) {
+// (PUT), or only reads it (GET). An application task writes unless its
+// task map line says read-only: the gateway cannot know what it does,
+// and a GET must be safe (a client, a proxy or a browser's prefetch may
+// repeat it).
+func writes(codec tasks.Codec, t tasks.Task, words []string) bool {
 	switch t {
 	case tasks.TaskSettingsWrite:
-		return true, false
+		return true
 	case tasks.TaskLED:
-		return len(words) > 0 && words[0] != "read", false
+		return len(words) > 0 && words[0] != "read"
 	}
-	return false, t >= tasks.FirstAppTask
+	if t < tasks.FirstAppTask {
+		return false
+	}
+	at, _ := codec.Map.App(t)
+	return !at.ReadOnly
 }
 
 // argWords turns query parameters and a payload into the task's
@@ -294,11 +301,12 @@ func (g *Gateway) do(ctx context.Context, r *Request) *Response {
 	if err != nil {
 		return fail(BadRequest, "%v", strings.TrimPrefix(err.Error(), "tasks: "))
 	}
-	w, either := writes(t, words)
+	w := writes(codec, t, words)
 	switch {
 	case r.Method != GET && r.Method != PUT:
 		return fail(MethodNotAllowed, "%s: GET or PUT", codec.Name(t))
-	case either:
+	case w && t >= tasks.FirstAppTask && r.Method == GET:
+		return fail(MethodNotAllowed, "%s may change the device (its task map line does not say read-only): use PUT", codec.Name(t))
 	case w && r.Method == GET:
 		return fail(MethodNotAllowed, "%s %s changes the device: use PUT", codec.Name(t), strings.Join(words, " "))
 	case !w && r.Method == PUT:
@@ -364,9 +372,8 @@ func (g *Gateway) Resources(identity string) []Resource {
 				continue
 			}
 			name := codec.Name(t)
-			w, _ := writes(t, []string{"x"})
 			out = append(out, Resource{Path: "/" + d.cfg.Name + "/" + name, Device: d.cfg.Name, Task: name,
-				Args: ArgNames(codec, t), Writes: w || t == tasks.TaskSettingsWrite, Title: codec.Help(t)})
+				Args: ArgNames(codec, t), Writes: writes(codec, t, []string{"on"}), Title: codec.Help(t)})
 		}
 	}
 	return out

@@ -86,6 +86,10 @@ type AppTask struct {
 	Name   string // lowercase [a-z0-9-]
 	Args   []FieldSpec
 	Result []FieldSpec
+	// ReadOnly is the map's read-only flag: running the task changes
+	// nothing on the device, so a client may repeat it (the gateway
+	// serves it to GET; a task without the flag takes PUT only).
+	ReadOnly bool
 }
 
 // Map names the application tasks (bits 16..31) of a device. A nil
@@ -112,7 +116,7 @@ func (e *MapError) Error() string {
 // ParseMap reads a task map (docs/tasks.md, "Application tasks"):
 // plain text, '#' starts a comment, one task per line:
 //
-//	BIT NAME [args=TYPE[:label],...] [result=TYPE[:label],...]
+//	BIT NAME [args=TYPE[:label],...] [result=TYPE[:label],...] [read-only]
 //
 // name is the file's name for error messages (*MapError).
 func ParseMap(r io.Reader, name string) (*Map, error) {
@@ -172,7 +176,7 @@ func ParseMap(r io.Reader, name string) (*Map, error) {
 
 func parseTaskLine(words []string) (*AppTask, error) {
 	if len(words) < 2 {
-		return nil, errors.New("want BIT NAME [args=...] [result=...]")
+		return nil, errors.New("want BIT NAME [args=...] [result=...] [read-only]")
 	}
 	bit, err := strconv.ParseUint(words[0], 10, 8)
 	if err != nil || bit > 31 {
@@ -191,13 +195,19 @@ func parseTaskLine(words []string) (*AppTask, error) {
 	seen := map[string]bool{}
 	for _, w := range words[2:] {
 		key, val, ok := strings.Cut(w, "=")
-		if !ok || (key != "args" && key != "result") {
-			return nil, fmt.Errorf("unexpected %q (want args=... or result=...)", w)
+		if w == "read-only" {
+			key, ok = w, true
+		} else if !ok || (key != "args" && key != "result") {
+			return nil, fmt.Errorf("unexpected %q (want args=..., result=... or read-only)", w)
 		}
 		if seen[key] {
-			return nil, fmt.Errorf("%s= given twice", key)
+			return nil, fmt.Errorf("%s given twice", strings.TrimSuffix(w, val))
 		}
 		seen[key] = true
+		if key == "read-only" {
+			t.ReadOnly = true
+			continue
+		}
 		fields, err := parseFields(key, val)
 		if err != nil {
 			return nil, err

@@ -12,9 +12,9 @@ import (
 const exampleMap = `# the sensor board's tasks
 mstool-task-map 1
 
-16 temperature args=u8:sensor result=i16:centi-celsius
+16 temperature args=u8:sensor result=i16:centi-celsius read-only
 17 pump args=u8:state,u16:seconds   # no result
-20 log-read result=u32:offset,bytes:data
+20 log-read read-only result=u32:offset,bytes:data
 31 blink
 `
 
@@ -24,9 +24,9 @@ func TestParseTaskMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []tasks.AppTask{
-		{Task: 16, Name: "temperature", Args: []tasks.FieldSpec{{tasks.FieldU8, "sensor"}}, Result: []tasks.FieldSpec{{tasks.FieldI16, "centi-celsius"}}},
+		{Task: 16, Name: "temperature", Args: []tasks.FieldSpec{{tasks.FieldU8, "sensor"}}, Result: []tasks.FieldSpec{{tasks.FieldI16, "centi-celsius"}}, ReadOnly: true},
 		{Task: 17, Name: "pump", Args: []tasks.FieldSpec{{tasks.FieldU8, "state"}, {tasks.FieldU16, "seconds"}}},
-		{Task: 20, Name: "log-read", Result: []tasks.FieldSpec{{tasks.FieldU32, "offset"}, {tasks.FieldBytes, "data"}}},
+		{Task: 20, Name: "log-read", Result: []tasks.FieldSpec{{tasks.FieldU32, "offset"}, {tasks.FieldBytes, "data"}}, ReadOnly: true},
 		{Task: 31, Name: "blink"},
 	}
 	if got := m.AppTasks(); !reflect.DeepEqual(got, want) {
@@ -123,6 +123,8 @@ func TestParseTaskMapErrors(t *testing.T) {
 		{"empty list", "16 a args=", "args= lists no fields"},
 		{"empty field", "16 a args=u8,", `unknown type ""`},
 		{"twice", "16 a args=u8 args=u8", "args= given twice"},
+		{"read-only twice", "16 a read-only result=u8 read-only", "read-only given twice"},
+		{"read-only with a value", "16 a read-only=1", `unexpected "read-only=1"`},
 		{"unknown key", "16 a reply=u8", `unexpected "reply=u8"`},
 		{"stray word", "16 a b", `unexpected "b"`},
 		{"duplicate label", "16 a result=u8:x,u8:x", `result: label "x" used twice`},
