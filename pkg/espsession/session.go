@@ -457,10 +457,16 @@ func (s *Session) handle(buf, pkt []byte) {
 		s.cfg.logf("dropped packet %d as a replay (anti-replay window)", seq)
 		return
 	}
-	s.c.recv.Add(1)
 	if s.cfg.State != nil {
-		s.cfg.State.Received(s.inSA.SPI, seq)
+		// On disk before the packet is handed on: after a crash the next
+		// session still drops it as a replay.
+		if err := s.cfg.State.ReceivedSync(s.inSA.SPI, seq); err != nil {
+			s.c.unexpected.Add(1)
+			s.cfg.logf("dropped packet %d: recording it in the sequence state failed: %v", seq, err)
+			return
+		}
 	}
+	s.c.recv.Add(1)
 	if s.cfg.Inner != nil {
 		s.cfg.Inner(inner)
 		return

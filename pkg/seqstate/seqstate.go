@@ -57,6 +57,7 @@ type State struct {
 	existed  bool
 	reserved map[uint32]uint64 // outbound SPI -> numbers below it may have been used
 	highest  map[uint32]uint64 // inbound SPI -> highest authenticated number received
+	synced   map[uint32]uint64 // inbound SPI -> highest number the file holds
 	lock     io.Closer
 }
 
@@ -81,7 +82,7 @@ func Open(saPath string) (*State, error) {
 // Load reads a state file without locking anything (for inspection and
 // tests). A missing file gives an empty state.
 func Load(path string) (*State, error) {
-	s := &State{path: path, reserved: map[uint32]uint64{}, highest: map[uint32]uint64{}}
+	s := &State{path: path, reserved: map[uint32]uint64{}, highest: map[uint32]uint64{}, synced: map[uint32]uint64{}}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return s, nil
@@ -136,6 +137,9 @@ func (s *State) parse(data []byte) error {
 			return fmt.Errorf("line %d: SPI %s twice", line, f[1])
 		}
 		m[uint32(spi)] = n
+		if f[0] == "inbound" {
+			s.synced[uint32(spi)] = n
+		}
 	}
 	if line == 0 {
 		return errors.New("empty file")
@@ -206,6 +210,22 @@ func (s *State) Received(spi uint32, seq uint64) {
 	if seq > s.highest[spi] {
 		s.highest[spi] = seq
 	}
+}
+
+// ReceivedSync is Received, and writes the file before it returns when seq
+// is above the highest number the file holds for spi: a session calls it
+// before it hands a packet on, so that a crash (kill -9, power loss) cannot
+// let the next session accept that packet again.
+func (s *State) ReceivedSync(spi uint32, seq uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seq > s.highest[spi] {
+		s.highest[spi] = seq
+	}
+	if s.highest[spi] <= s.synced[spi] {
+		return nil
+	}
+	return s.saveLocked()
 }
 
 // InboundFloor returns the highest number received on spi in any session
@@ -296,5 +316,11 @@ func (s *State) saveLocked() error {
 		d.Close()
 	}
 	s.existed = true
+	if s.synced == nil {
+		s.synced = map[uint32]uint64{}
+	}
+	for spi, h := range s.highest {
+		s.synced[spi] = h
+	}
 	return nil
 }
