@@ -453,15 +453,28 @@ static void test_suite(uint8_t suite, uint8_t sa_flags)
 /* UDP task request builder for host_seal (dlen unused: fixed request). */
 static uint8_t task_req[16];
 static uint16_t task_len, task_port = CONFIG_TASK_PORT;
+/* task_tfc bytes of TFC padding after the datagram (RFC 4303 §2.4);
+ * task_ulen, when not 0, the UDP length field instead of the true one;
+ * task_sum: with a checksum over the datagram (its UDP length). */
+static uint16_t task_tfc, task_ulen;
+static uint8_t task_sum;
 static uint16_t udp_task(uint8_t *p, uint16_t unused)
 {
 	(void)unused;
 	net_put16(p, 5555);
 	net_put16(p + 2, task_port);
-	net_put16(p + 4, (uint16_t)(8 + task_len));
+	net_put16(p + 4, task_ulen ? task_ulen : (uint16_t)(8 + task_len));
 	net_put16(p + 6, 0); /* no checksum: allowed over IPv4 */
 	memcpy(p + 8, task_req, task_len);
-	return (uint16_t)(8 + task_len);
+	memset(p + 8 + task_len, 0xA5, task_tfc);
+	if (task_sum) {
+		uint8_t ip[20];
+		memcpy(ip + 12, host_addr, 4);
+		memcpy(ip + 16, dev_addr, 4);
+		uint16_t sum = (uint16_t)~net_udp_sum(ip, p, net_be16(p + 4));
+		net_put16(p + 6, sum ? sum : 0xFFFF);
+	}
+	return (uint16_t)(8 + task_len + task_tfc);
 }
 
 static void test_tasks(uint8_t suite)
@@ -526,6 +539,31 @@ static void test_tasks(uint8_t suite)
 	r = net_input(buf, n, sizeof buf);
 	CHECK(r == 0);
 	CHECK(net_counters[C_UDP_BAD] == bad + 1);
+
+	/* TFC padding after the datagram (RFC 4303 §2.4: the UDP length
+	 * says where it ends) is not part of the request, with or without
+	 * a checksum over the datagram */
+	static const uint8_t uptime[4] = { 1, 1, 0x12, 0x34 };
+	memcpy(task_req, uptime, sizeof uptime);
+	task_len = 4;
+	for (task_sum = 0; task_sum < 2; task_sum++) {
+		task_tfc = 12;
+		n = host_seal(buf, udp_task, 0, IP_PROTO_UDP);
+		r = net_input(buf, n, sizeof buf);
+		if (CHECK(r > 0 && host_open(buf, r, &pt, &ptl, &nh) == 0 && nh == IP_PROTO_UDP))
+			CHECK(ptl == 8 + 5 + 6 && buf[pt + 12] == 0 && buf[pt + 11] == 0x34);
+	}
+	/* a UDP length past the payload, or under the header, is bad */
+	static const uint16_t bad_len[] = { 8 + 4 + 12 + 1, 7, 0 };
+	task_tfc = 12;
+	task_sum = 0;
+	for (size_t i = 0; i < sizeof bad_len / sizeof bad_len[0]; i++) {
+		task_ulen = bad_len[i] ? bad_len[i] : 0xFFFF;
+		bad = net_counters[C_UDP_BAD];
+		n = host_seal(buf, udp_task, 0, IP_PROTO_UDP);
+		CHECK(net_input(buf, n, sizeof buf) == 0 && net_counters[C_UDP_BAD] == bad + 1);
+	}
+	task_tfc = task_ulen = task_sum = 0;
 }
 
 /* ---- the room a service gets inside ESP ------------------------------ */

@@ -11,9 +11,14 @@ uint16_t udp_input(uint8_t *ip, uint16_t off, uint16_t n, uint16_t room,
                    uint8_t via_esp)
 {
 	uint8_t *u = ip + off;
-	if (n < UDP_HDR_LEN || net_be16(u + 4) != n ||
-	    (net_be16(u + 6) != 0 && net_udp_sum(ip, u, n) != 0xFFFF))
+	/* The datagram is what its own length says: bytes after it are TFC
+	 * padding (RFC 4303 §2.4: a sender may add it where the payload
+	 * states its length, as UDP's does). */
+	uint16_t ulen = net_be16(u + 4);
+	if (ulen < UDP_HDR_LEN || ulen > n ||
+	    (net_be16(u + 6) != 0 && net_udp_sum(ip, u, ulen) != 0xFFFF))
 		return net_count(C_UDP_BAD);
+	n = ulen;
 	uint16_t port = net_be16(u + 2), r;
 	const struct ms_port *e = MS_APP(ports);
 	for (uint8_t i = MS_PGM_U8(&ms_app->nports);; e++) {
