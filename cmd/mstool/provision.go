@@ -19,6 +19,7 @@ import (
 	"github.com/mstool/mstool/pkg/ihex"
 	"github.com/mstool/mstool/pkg/provision"
 	"github.com/mstool/mstool/pkg/safile"
+	"github.com/mstool/mstool/pkg/seqstate"
 	"github.com/mstool/mstool/pkg/signkey"
 	"github.com/mstool/mstool/pkg/sim"
 	"github.com/urfave/cli/v2"
@@ -130,6 +131,9 @@ func provisionImage(ui *UI, c *cli.Context) error {
 	}
 	cfg, img, err := buildImage(ui, c, size, fw)
 	if err != nil {
+		return err
+	}
+	if err := refuseSpentSA(c.String("sa"), cfg, "an image"); err != nil {
 		return err
 	}
 	if fw == nil && cfg.Inbound != nil {
@@ -422,6 +426,12 @@ func provisionSerial(ui *UI, c *cli.Context) error {
 		return provisionError(err, port)
 	}
 	if pi.State == device.ProvFactory {
+		// (A provisioned device keeps its counters when it is given
+		// the keys it holds: re-provisioning with the same SA file is
+		// safe there, and only there.)
+		if err := refuseSpentSA(c.String("sa"), cfg, "a device in factory state"); err != nil {
+			return err
+		}
 		ui.Warnf("the device is in factory state: its keys go over the serial line in clear (physical access assumed)")
 	}
 	res, err := d.Provision(ctx, &device.ProvisionRequest{Image: img, CurrentMasterKey: current})
@@ -486,6 +496,28 @@ func provisionError(err error, port string) error {
 
 // deviceSAs reads the host's SA file and gives cfg its mirror
 // (provision.Config.SetSAs), turning the refusals into CLI errors.
+// refuseSpentSA refuses to give the SAs of the SA file path (cfg's) to
+// what (a new image, a device in factory state) when a device has
+// already sent under them: the file's sequence state holds a floor for
+// the device's outbound SA. Such a device starts its counters again, so
+// it would reuse its nonces with the same keys, and would take the
+// host's old packets again.
+func refuseSpentSA(path string, cfg *provision.Config, what string) error {
+	if path == "" || isStdio(path) || cfg.Outbound == nil {
+		return nil
+	}
+	st, err := seqstate.Load(seqstate.PathFor(path))
+	if err != nil {
+		return failf("", "provision: %s: %v", inName(seqstate.PathFor(path)), err)
+	}
+	if h := st.InboundFloor(cfg.Outbound.SPI); h > 0 {
+		return failf("make fresh SAs with 'mstool esp sa new' and provision those (docs/sa-file.md, \"Keep the state file with the SA file\")",
+			"provision: refused: a device has already sent up to sequence number %d under the SAs of %s (%s): %s would start its counters again and reuse its nonces with the same keys",
+			h, inName(path), inName(seqstate.PathFor(path)), what)
+	}
+	return nil
+}
+
 func deviceSAs(ui *UI, cfg *provision.Config, path string) error {
 	var f *safile.File
 	var err error

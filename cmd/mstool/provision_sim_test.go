@@ -8,12 +8,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mstool/mstool/internal/testenv"
+	"github.com/mstool/mstool/pkg/safile"
 	"github.com/mstool/mstool/pkg/sim"
 )
 
@@ -33,6 +35,16 @@ func TestProvisionPortSim(t *testing.T) {
 	mustRun(t, "esp", "sa", "new", "-o", f("a.sa"), "--suite", "aes128-ccm8", "--src", simHost, "--dst", simDevA)
 	mustRun(t, "esp", "sa", "new", "-o", f("b.sa"), "--suite", "aes128-ctr-hmac-sha256-128", "--src", simHost, "--dst", simDevA)
 	mustRun(t, "esp", "sa", "new", "-o", f("ccm16.sa"), "--suite", "aes128-ccm16", "--src", simHost, "--dst", simDevA)
+	// An SA file some device has already sent under (its state holds a
+	// floor for the device's outbound SA).
+	mustRun(t, "esp", "sa", "new", "-o", f("spent.sa"), "--suite", "aes128-ccm8", "--src", simHost, "--dst", simDevA)
+	spent, err := safile.ReadFile(f("spent.sa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f("spent.sa.state"), fmt.Appendf(nil, "mstool-sa-state v1\ninbound 0x%08x 9\n", spent.Inbound[0].SPI), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	type step struct {
 		name string
@@ -55,6 +67,11 @@ func TestProvisionPortSim(t *testing.T) {
 		{"suite the built image lacks", []string{"provision", "-d", f("a.key"), "--ip", simDevA, "--sa", f("ccm16.sa"), "-o", f("x.hex")},
 			exitFailure, []string{"the SAs use aes128-ccm16, which the firmware (" + elf + ") does not run",
 				"hint: that firmware runs aes128-ccm8, aes128-ctr-hmac-sha256-128, aes128-cbc-hmac-md5-96"}},
+		// A device in factory state starts its counters at 0: with a
+		// spent SA file it would reuse the nonces of the device before it.
+		{"spent SA file", []string{"provision", "-d", f("a.key"), "--ip", simDevA, "--sa", f("spent.sa"), "--port", d.Port},
+			exitFailure, []string{"refused: a device has already sent up to sequence number 9 under the SAs of " + f("spent.sa"),
+				"a device in factory state would start its counters again", "hint: make fresh SAs"}},
 		{"factory", []string{"provision", "-d", f("a.key"), "--ip", simDevA, "--sa", f("a.sa"), "--port", d.Port, "-o", f("a.hex")},
 			0, []string{"factory state: its keys go over the serial line in clear", "provisioned (factory state), read-back verified", "wrote " + f("a.hex")}},
 		{"second unauthenticated", []string{"provision", "-d", f("b.key"), "--ip", simDevA, "--sa", f("b.sa"), "--port", d.Port},
