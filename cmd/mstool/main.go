@@ -38,6 +38,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	if err == nil {
 		return exitOK
 	}
+	// A usage error found while urfave/cli parses a command's flags ends
+	// before the command's action applies the global flags that follow
+	// the command ("mstool esp ping --json --cuont 3"): --json still
+	// decides how the error is written (docs/json.md, "Errors").
+	if !ui.JSON && jsonRequested(args) {
+		ui.JSON = true
+	}
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) && !isCLIError(err) {
 		// urfave/cli reports flag and argument problems this way.
@@ -46,6 +53,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	}
 	ui.Fail(err, hintOf(err), exitCode(err))
 	return exitCode(err)
+}
+
+// jsonRequested reports whether args (the program name first) give --json
+// (or -json, --json=true) before a "--".
+func jsonRequested(args []string) bool {
+	for _, a := range args[min(1, len(args)):] {
+		switch a {
+		case "--":
+			return false
+		case "--json", "-json", "--json=true", "-json=true":
+			return true
+		}
+	}
+	return false
 }
 
 func isCLIError(err error) bool {
