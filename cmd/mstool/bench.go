@@ -90,13 +90,16 @@ func deviceError(err error, port string) error {
 }
 
 func runBench(ui *UI, port string, reset device.Reset, elfPath string, host bool, reps int) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	d, err := device.Open(port, ui.deviceOptions(device.Options{Reset: reset}))
 	if err != nil {
 		return deviceError(err, port)
 	}
 	defer d.Close()
+	// The signal handler is installed once the port is open and the device
+	// answered: during Open's wait for the device (up to 3 s) Ctrl-C ends
+	// mstool at once, as it does in the esp and mssl commands.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	info, err := d.Identify(ctx)
 	if err != nil {
 		return deviceError(err, port)

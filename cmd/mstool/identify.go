@@ -52,8 +52,6 @@ func identifyCommand(ui *UI) *cli.Command {
 }
 
 func runIdentify(ui *UI, port string, reset device.Reset) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	noAnswer := func(err error) error {
 		if errors.Is(err, device.ErrNoAnswer) {
 			err = fmt.Errorf("identify: no device answered on %s: %w", port, err)
@@ -65,6 +63,11 @@ func runIdentify(ui *UI, port string, reset device.Reset) error {
 		return noAnswer(err)
 	}
 	defer d.Close()
+	// The signal handler is installed once the port is open and the device
+	// answered: during Open's wait for the device (up to 3 s) Ctrl-C ends
+	// mstool at once, as it does in the esp and mssl commands.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	desc, err := d.Describe(ctx)
 	if err != nil {
 		return noAnswer(err)

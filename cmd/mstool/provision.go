@@ -391,13 +391,16 @@ func provisionSerial(ui *UI, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	d, err := device.Open(port, ui.deviceOptions(device.Options{Reset: reset}))
 	if err != nil {
 		return deviceError(err, port)
 	}
 	defer d.Close()
+	// The signal handler is installed once the port is open and the device
+	// answered: during Open's wait for the device (up to 3 s) Ctrl-C ends
+	// mstool at once, as it does in the esp and mssl commands.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	info, err := d.Identify(ctx)
 	if err != nil {
 		return deviceError(err, port)
