@@ -85,7 +85,11 @@ func completer(cmd *cli.Command) cli.BashCompleteFunc {
 		}
 		if strings.HasPrefix(last, "-") {
 			name := strings.TrimLeft(last, "-")
-			if takesValue(cmd, name) {
+			// "--c" is the start of a long flag being typed (--count),
+			// not the short flag -c, which help and completion write
+			// with one dash.
+			typingLong := len(name) == 1 && strings.HasPrefix(last, "--")
+			if takesValue(cmd, name) && !typingLong {
 				for _, v := range valuesOf(cmd, name, completionTaskMap(c)) {
 					fmt.Fprintln(c.App.Writer, v)
 				}
