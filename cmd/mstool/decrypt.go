@@ -331,7 +331,7 @@ func writeAtomically(in io.Reader, outPath string, force bool, write func(io.Wri
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(outPath), ".mstool-decrypt-*.tmp")
 	if err != nil {
-		return failf("write the output somewhere you may create files", "decrypt: %v", err)
+		return writeError(err, outPath)
 	}
 	tmpName := tmp.Name()
 	defer os.Remove(tmpName) // after a successful rename this is a no-op

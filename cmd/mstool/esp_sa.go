@@ -172,10 +172,7 @@ func saWriteError(err error, path string) error {
 	if errors.Is(err, keyfile.ErrExists) {
 		return failf("choose another name, or remove the old file if its SAs are no longer in use", "%s already exists; SA files are never overwritten", path)
 	}
-	if errors.Is(err, fs.ErrPermission) {
-		return failf("write it somewhere you may create files", "%v", err)
-	}
-	return failf("", "%v", err)
+	return writeError(err, path)
 }
 
 // readSAFile reads an SA file for what (a flag or argument), or standard

@@ -2,6 +2,10 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/mstool/mstool/pkg/keyfile"
 )
@@ -35,4 +39,34 @@ func fileRefusal(err error, path string) error {
 		return symlinkRefused(path)
 	}
 	return nil
+}
+
+// writeError turns an error creating or writing the output file path into
+// a CLI error that names path, not the temporary file mstool writes beside
+// it first (keyfile.WriteNew), with what to do about a directory that does
+// not exist or that the user may not write in. Callers check
+// keyfile.ErrExists first.
+func writeError(err error, path string) error {
+	if r := fileRefusal(err, path); r != nil {
+		return r
+	}
+	cause := err
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		cause = pe.Err
+	}
+	dir := filepath.Dir(path)
+	hint := ""
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !dirExists(dir):
+		hint = fmt.Sprintf("the directory %s does not exist: create it first, or give another path", dir)
+	case errors.Is(err, fs.ErrPermission):
+		hint = fmt.Sprintf("you may not create files in %s: give another path", dir)
+	}
+	return failf(hint, "cannot write %s: %v", path, cause)
+}
+
+func dirExists(dir string) bool {
+	fi, err := os.Stat(dir)
+	return err == nil && fi.IsDir()
 }

@@ -210,7 +210,7 @@ func grantSign(ui *UI, c *cli.Context) error {
 		if errors.Is(err, keyfile.ErrExists) {
 			return failf("choose another -o NAME", "%s already exists; refusing to overwrite it", grantPath)
 		}
-		return failf("", "%v", err)
+		return writeError(err, grantPath)
 	}
 	ui.Infof("wrote %s (%d bytes, public) for %s, host %s, tasks %s, valid until %s",
 		grantPath, len(g), targetString(parsed), hostString(parsed), taskList(ui, parsed.Tasks), parsed.NotAfterTime().Format(time.RFC3339))

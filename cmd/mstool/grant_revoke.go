@@ -133,7 +133,7 @@ func grantRevoke(ui *UI, c *cli.Context) error {
 		if errors.Is(err, keyfile.ErrExists) {
 			return failf("choose another -o NAME", "%s already exists; refusing to overwrite it", path)
 		}
-		return failf("", "%v", err)
+		return writeError(err, path)
 	}
 	if err != nil {
 		return err

@@ -240,7 +240,10 @@ func writeSecretFile(path string, data []byte) error {
 		return failf("choose another name, or remove the old file yourself if you really mean to replace it",
 			"%s already exists; refusing to overwrite a key file", path)
 	}
-	return err
+	if err != nil {
+		return writeError(err, path)
+	}
+	return nil
 }
 
 // readSecret reads key material for what (a flag or argument): standard

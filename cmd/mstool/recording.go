@@ -35,7 +35,7 @@ func createOutput(path string, force bool) (*os.File, error) {
 	case errors.Is(err, keyfile.ErrExists):
 		return nil, failf("choose another name, or add --force to replace it", "%s already exists", path)
 	}
-	return nil, fileError(err, path, "")
+	return nil, writeError(err, path)
 }
 
 // symlinkRefused is the error for an output or secret file that is a
