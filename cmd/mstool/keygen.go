@@ -33,7 +33,7 @@ func keygenCommand(ui *UI) *cli.Command {
 				return usageErrorf("run 'mstool keygen --help' for the kinds of key", "keygen: say what to generate: owner, device or sa")
 			}
 			if c.NArg() > 0 {
-				return usageErrorf("", "keygen -y takes one file and no other argument")
+				return usageErrorf("run 'mstool keygen --help' for usage", "keygen -y takes one file and no other argument")
 			}
 			return printPublic(ui, c.String("y"))
 		},
@@ -47,6 +47,9 @@ func keygenCommand(ui *UI) *cli.Command {
 					&cli.IntFlag{Name: "bits", Value: signkey.Bits2048, Usage: "modulus size in `BITS`: 2048, or 1024 for the seed's 8-bit setting (weak)"},
 				},
 				Action: func(c *cli.Context) error {
+					if err := noArgs(c); err != nil {
+						return err
+					}
 					if err := requireFlags(c, "output"); err != nil {
 						return err
 					}
@@ -64,6 +67,9 @@ func keygenCommand(ui *UI) *cli.Command {
 					&cli.StringFlag{Name: "group-from", Usage: "join the group of the identity in `FILE` (copies its group id and key)"},
 				},
 				Action: func(c *cli.Context) error {
+					if err := noArgs(c); err != nil {
+						return err
+					}
 					if err := requireFlags(c, "output"); err != nil {
 						return err
 					}
@@ -73,6 +79,15 @@ func keygenCommand(ui *UI) *cli.Command {
 			keygenSACommand(ui),
 		},
 	}
+}
+
+// noArgs refuses positional arguments where a command takes none, as a
+// usage error that names the first (an argument is never ignored).
+func noArgs(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageErrorf(fmt.Sprintf("run '%s --help' for usage", fullCommand(c)), "%s", prefixed(c, fmt.Sprintf("unexpected argument %q", c.Args().First())))
+	}
+	return nil
 }
 
 func keygenOwner(ui *UI, out string, bits int) error {
