@@ -284,13 +284,43 @@ func (ui *UI) readGrantFile(what, path string) ([]byte, error) {
 
 func grantArg(ui *UI, c *cli.Context) (string, error) {
 	var args []string
-	for _, a := range c.Args().Slice() {
-		// "mstool grant inspect FILE --json", as well as before FILE.
-		if a == "--json" || a == "-json" {
-			ui.JSON = true
+	globals := false
+	rest := c.Args().Slice()
+	for i := 0; i < len(rest); i++ {
+		// The global flags may follow FILE ("mstool grant inspect FILE
+		// --json -q", docs/cli.md), as well as precede it; the command's
+		// own options go before it (below).
+		name, value, hasValue := strings.Cut(strings.TrimLeft(rest[i], "-"), "=")
+		if !strings.HasPrefix(rest[i], "-") || len(rest[i]) < 2 {
+			args = append(args, rest[i])
 			continue
 		}
-		args = append(args, a)
+		switch name {
+		case "json", "quiet", "q", "verbose", "v":
+			if !hasValue {
+				value = "true"
+			}
+		case "format", "task-map":
+			if !hasValue {
+				if i+1 == len(rest) {
+					return "", usageErrorf(fmt.Sprintf("run 'mstool grant %s --help' for usage", c.Command.Name), "grant %s: flag needs an argument: --%s", c.Command.Name, name)
+				}
+				i++
+				value = rest[i]
+			}
+		default:
+			args = append(args, rest[i])
+			continue
+		}
+		if err := c.Set(name, value); err != nil {
+			return "", usageErrorf(fmt.Sprintf("run 'mstool grant %s --help' for usage", c.Command.Name), "grant %s: bad value %q for --%s", c.Command.Name, value, name)
+		}
+		globals = true
+	}
+	if globals {
+		if err := applyGlobalFlags(ui, c); err != nil {
+			return "", err
+		}
 	}
 	usage := fmt.Sprintf("run 'mstool grant %s --help' for usage", c.Command.Name)
 	for _, a := range args[min(1, len(args)):] {
