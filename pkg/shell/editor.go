@@ -3,7 +3,10 @@ package shell
 import (
 	"bytes"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"golang.org/x/term"
 )
@@ -46,6 +49,7 @@ func (e *editor) readLine() (string, error) {
 		if err != nil {
 			return "", err
 		}
+		defer restoreOnSignal(int(f.Fd()), old)()
 		defer term.Restore(int(f.Fd()), old)
 	}
 	line, err := e.t.ReadLine()
@@ -126,4 +130,32 @@ func (c *ctrlCReader) Read(p []byte) (int, error) {
 	n := copy(p, c.buf)
 	c.buf = c.buf[n:]
 	return n, nil
+}
+
+// restoreOnSignal guards the raw mode of the terminal fd: if SIGTERM or
+// SIGHUP (kill, a closed terminal window) arrives while a line is edited,
+// it puts the terminal back to old first and then lets the signal do what
+// it would have done (it is sent again once this handler is gone: by
+// default, the process ends by it), so that the user's terminal is not
+// left without echo and line editing. The returned function ends the
+// guard.
+func restoreOnSignal(fd int, old *term.State) (stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			term.Restore(fd, old)
+			signal.Stop(ch)
+			if s, ok := sig.(syscall.Signal); ok {
+				raise(s)
+			}
+		case <-done:
+		}
+	}()
+	return func() {
+		close(done)
+		signal.Stop(ch)
+	}
 }
