@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"syscall"
 
 	"github.com/mstool/mstool/pkg/bench"
@@ -98,7 +97,7 @@ func runBench(ui *UI, port string, reset device.Reset, elfPath string, host bool
 	// The signal handler is installed once the port is open and the device
 	// answered: during Open's wait for the device (up to 3 s) Ctrl-C ends
 	// mstool at once, as it does in the esp and mssl commands.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	info, err := d.Identify(ctx)
 	if err != nil {

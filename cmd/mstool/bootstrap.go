@@ -15,7 +15,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -411,7 +410,7 @@ func runServe(ui *UI, repoPath, ctlPath, listen string, window time.Duration) er
 	if err != nil {
 		return linkError(fmt.Errorf("bootstrap serve: %w", err), "choose another --listen address or port")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if ui.JSON {
 		ui.WriteJSON(map[string]any{"event": "listening", "addr": conn.LocalAddr().String(), "controllers": len(ctls)})
@@ -588,7 +587,7 @@ func runJoin(ui *UI, ctlPath, server string, link joinLink, l bootstrap.Label, o
 		}
 		defer dconn.Close()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg := &bootstrap.JoinConfig{Controller: ctls[0], Server: sconn, Device: dconn, Timeout: timeout, Tries: tries,
 		Progress: func(f int) { ui.Debugf("flight %d done", f) }}

@@ -10,7 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"syscall"
 
@@ -179,7 +178,7 @@ func runDecrypt(ui *UI, inPath, outPath string, force bool, keys *keySources) er
 		return err
 	}
 	defer in.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	// A pipe or a terminal is a live capture (tcpdump -U -w -): each

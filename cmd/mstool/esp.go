@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -230,7 +229,7 @@ func sessionError(err error) error {
 }
 
 func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	return notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
 func espPingCommand(ui *UI) *cli.Command {

@@ -29,7 +29,9 @@ const exitCodesHelp = `EXIT STATUS:
        expired, revoked or foreign grant)
    5   command not implemented in this version
    10  internal error (a bug in mstool; please report it)
-   130 a shell reading commands from a pipe or file was interrupted (SIGINT)`
+   130 interrupted by Ctrl-C (SIGINT): mstool cleans up, reports it, then ends by SIGINT
+       itself, which shells report as 130, so that a script running it stops too (a
+       command that completes anyway, such as esp ping or sim, exits as above)`
 
 // cliError carries an exit code and an optional hint to the single place
 // that prints errors (main).

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -169,7 +168,7 @@ func runFlash(ui *UI, c *cli.Context) error {
 		return nil
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep.Avrdude = avrdude.Version(ctx, job.Avrdude)
 	ui.Debugf("avrdude %s: %s", rep.Avrdude, avrdude.CommandLine(job.Command()))

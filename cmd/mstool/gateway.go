@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"syscall"
 	"time"
 
@@ -86,7 +85,7 @@ func runGateway(ui *UI, c *cli.Context) error {
 	if cfg.Plain != "" {
 		ui.Warnf("serving plain CoAP on %s as identity %s: no encryption and no authentication, whoever reaches the address runs that identity's tasks", cfg.Plain, cfg.PlainIdentity)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ui.Lines = true
 	done := make(chan error, 1)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -66,7 +65,7 @@ func runIdentify(ui *UI, port string, reset device.Reset) error {
 	// The signal handler is installed once the port is open and the device
 	// answered: during Open's wait for the device (up to 3 s) Ctrl-C ends
 	// mstool at once, as it does in the esp and mssl commands.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	desc, err := d.Describe(ctx)
 	if err != nil {

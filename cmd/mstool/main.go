@@ -17,7 +17,13 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+	code := run(os.Args, os.Stdin, os.Stdout, os.Stderr)
+	if code != exitOK && (code == exitInterrupted || interrupted.Load()) {
+		// Interrupted: end by SIGINT, so that a calling shell script
+		// stops too (interrupt.go).
+		reraise()
+	}
+	os.Exit(code)
 }
 
 // run is main without the process exit, so tests can drive it.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/signal"
 	"strconv"
 	"syscall"
 
@@ -399,7 +398,7 @@ func provisionSerial(ui *UI, c *cli.Context) error {
 	// The signal handler is installed once the port is open and the device
 	// answered: during Open's wait for the device (up to 3 s) Ctrl-C ends
 	// mstool at once, as it does in the esp and mssl commands.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	info, err := d.Identify(ctx)
 	if err != nil {

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 		os.Setenv(floorbook.EnvDir, dir)
 	}
 	testscript.Main(m, map[string]func(){
-		"mstool": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
+		"mstool": main,
 	})
 }
 

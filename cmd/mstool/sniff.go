@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/signal"
 	"syscall"
 	"time"
 
@@ -97,7 +96,7 @@ func sniffCommand(ui *UI) *cli.Command {
 				ui.Printf("%s %5d %-11s %s\n", p.Time.Format("15:04:05.000000"), p.Index, p.Result, p.Summary)
 			}
 
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			ui.Infof("capturing on %s; press Ctrl-C to stop", iface)
 			st, serr := capture.Sniff(ctx, src, opts)
