@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/mstool/mstool/pkg/fwimage"
@@ -27,7 +29,9 @@ func simCommand(ui *UI) *cli.Command {
 			"   mstool sim --eeprom dev.eeprom.hex > port.txt &\n" +
 			"   mstool bench --port $(cat port.txt)\n\n" +
 			"--eeprom FILE is the device's EEPROM as raw bytes: loaded at start, saved on\n" +
-			"change and at exit, mode 0600, kept across restarts (one simulator at a time).\n" +
+			"change and at exit, mode 0600, kept across restarts (one simulator at a time);\n" +
+			"a FILE that does not exist is a blank device's new EEPROM, unless it is named\n" +
+			"*.hex: an image that is not there is refused.\n" +
 			"An Intel HEX image from 'mstool provision' (IMAGE.hex) only creates the device's\n" +
 			"EEPROM file IMAGE.eep next to the image, mode 0600: --eeprom dev.eeprom.hex\n" +
 			"keeps the device in dev.eeprom.eep. That file is kept across restarts (counters,\n" +
@@ -74,6 +78,14 @@ func simCommand(ui *UI) *cli.Command {
 			}
 			if err := notStdin(c, "--elf", c.String("elf"), "the simulator loads the firmware from a file"); err != nil {
 				return err
+			}
+			// A missing FILE is a blank device's new raw EEPROM file, but
+			// not when it is named as an image: --eeprom dev.eprom.hex (a
+			// typo) would start a blank device and leave raw bytes under
+			// a .hex name.
+			if _, err := os.Lstat(eeprom); eeprom != "" && errors.Is(err, os.ErrNotExist) && strings.EqualFold(filepath.Ext(eeprom), ".hex") {
+				return failf("give the image 'mstool provision -o' wrote; for a blank device, name a raw EEPROM file such as dev.eep",
+					"sim: --eeprom %s: no such image", eeprom)
 			}
 			reset := c.Bool("reset-eeprom")
 			if reset && (eeprom == "" || !sim.IsHex(eeprom)) {
