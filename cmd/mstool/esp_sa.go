@@ -357,8 +357,9 @@ func espSAExportCommand(ui *UI) *cli.Command {
 			"Wireshark profile directory, e.g. ~/.config/wireshark/esp_sa) for every SA of\n" +
 			"the file, both directions; suites Wireshark cannot decrypt (AES-CCM) are left\n" +
 			"out with a warning. --xfrm writes equivalent 'ip xfrm state add' commands.\n" +
-			"The data contains the secret keys. It goes to standard output, or with -o FILE\n" +
-			"to a new file with mode 0600 (never over an existing one), e.g.\n\n" +
+			"The data contains the secret keys. It goes to standard output (never to a\n" +
+			"terminal, and not with --json), or with -o FILE to a new file with mode 0600\n" +
+			"(never over an existing one), e.g.\n\n" +
 			"   mstool esp sa export --wireshark -o ~/.config/wireshark/esp_sa host.sa",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "wireshark", Usage: "write a Wireshark esp_sa table"},
@@ -377,20 +378,21 @@ func espSAExportCommand(ui *UI) *cli.Command {
 			if ws == xf {
 				return usageErrorf("choose one: --wireshark or --xfrm", "esp sa export: give exactly one output format")
 			}
-			// Standard output by default, as before; -o - claims it as
-			// secret data (not a terminal), -o FILE is a new 0600 file.
+			// Standard output by default, claimed as secret data as with
+			// -o - (never a terminal: the keys would stay in its
+			// scrollback; not with --json: this is not JSON); -o FILE is a
+			// new 0600 file.
 			out := c.String("output")
-			write := func(data []byte) error {
-				if out == "" {
-					_, err := ui.Out.Write(data)
-					return err
+			if out == "" {
+				if ui.JSON {
+					return usageErrorf("leave out --json, or name a file with -o FILE",
+						"esp sa export: --json: the export is in Wireshark's or ip's own format, not JSON, and goes to standard output")
 				}
-				return ui.writeSecret(out, data)
+				out = "-"
 			}
-			if out != "" {
-				if err := ui.prepareSecretOutput(out); err != nil {
-					return err
-				}
+			write := func(data []byte) error { return ui.writeSecret(out, data) }
+			if err := ui.prepareSecretOutput(out); err != nil {
+				return err
 			}
 			f, err := ui.readSAFile("FILE", args[0])
 			if err != nil {

@@ -4,10 +4,13 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -99,5 +102,57 @@ func TestShellSignalRestoresTerminal(t *testing.T) {
 				t.Errorf("ended with %v, want killed by %v", cmd.ProcessState, sig)
 			}
 		})
+	}
+}
+
+// openPTY returns the master and the terminal end of a new pseudo-terminal.
+func openPTY(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		testenv.Missing(t, "pseudo-terminals (/dev/ptmx)", err.Error())
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tty.Close() })
+	return m, tty
+}
+
+// esp sa export writes secret keys: standard output is refused when it is
+// a terminal, as for every other secret (docs/cli.md); it printed them.
+func TestSAExportRefusesTerminal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sa := filepath.Join(dir, "x.sa")
+	mustRun(t, "esp", "sa", "new", "-o", sa, "--host-ip", "10.0.0.1", "--device-ip", "10.0.0.2", "--suite", "aes128-ctr-hmac-sha256-128")
+	for _, format := range []string{"--wireshark", "--xfrm"} {
+		m, tty := openPTY(t)
+		cmd := exec.Command(mstoolBin(t), "esp", "sa", "export", format, sa)
+		cmd.Stdout = tty
+		var errb strings.Builder
+		cmd.Stderr = &errb
+		err := cmd.Run()
+		tty.Close()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+			t.Errorf("%s: %v, want exit %d", format, err, exitFailure)
+		}
+		if !strings.Contains(errb.String(), "refusing to write secret key material to a terminal") {
+			t.Errorf("%s: stderr:\n%s", format, errb.String())
+		}
+		m.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if out, _ := io.ReadAll(m); len(out) > 0 {
+			t.Errorf("%s: the terminal got %q", format, out)
+		}
 	}
 }
