@@ -6,7 +6,9 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/mstool/mstool/pkg/devkey"
 	"github.com/mstool/mstool/pkg/keyfile"
@@ -232,10 +234,13 @@ func (ui *UI) prepareSecretOutput(out string) error {
 }
 
 // refuseExisting fails early, before any key is generated, when out
-// exists; writeSecret checks again atomically.
+// exists or its directory does not; writeSecret checks again atomically.
 func refuseExisting(out string) error {
 	if _, err := os.Lstat(out); err == nil {
 		return writeSecretFile(out, nil)
+	}
+	if _, err := os.Stat(filepath.Dir(out)); errors.Is(err, fs.ErrNotExist) {
+		return writeError(err, out)
 	}
 	return nil
 }
