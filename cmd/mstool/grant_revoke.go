@@ -7,6 +7,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -127,6 +128,10 @@ func grantRevoke(ui *UI, c *cli.Context) error {
 	if err != nil {
 		return failf("", "%v", err)
 	}
+	book, err := floorBook()
+	if err != nil {
+		return err
+	}
 	if isStdio(path) {
 		err = ui.writeData(st)
 	} else if err = keyfile.WriteNew(path, st, 0o644); err != nil {
@@ -138,16 +143,18 @@ func grantRevoke(ui *UI, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	book, err := floorBook()
-	if err != nil {
-		return err
-	}
 	rec := floorbook.Floors{Serial: req.SerialFloor}
 	if !req.TimeFloor.IsZero() {
 		rec.Time = uint32(req.TimeFloor.Unix())
 	}
 	if _, err := book.Raise(floorbook.Target{Issuer: signkey.KeyID(&key.PublicKey), Group: req.Group, ID: req.Target}, rec); err != nil {
-		return failf("", "grant revoke: floor record: %v", err)
+		// No statement without its record: the record is what keeps
+		// 'sim' and 'flash' from undoing the revocation later.
+		if !isStdio(path) {
+			os.Remove(path)
+		}
+		return failf(fmt.Sprintf("mstool records the floors it signs in %s: make it writable, or set %s to a directory mstool may keep its state in", book.Dir, floorbook.EnvDir),
+			"grant revoke: cannot record the floor (no statement written): %v", err)
 	}
 	kind := "device"
 	if req.Group {
