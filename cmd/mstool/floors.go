@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/mstool/mstool/pkg/floorbook"
 )
@@ -31,4 +32,12 @@ func checkImageFloors(img []byte, allow bool) error {
 		return failf("", "%v", err)
 	}
 	return nil
+}
+
+// floorRecordError is the error of a floor record that could not be
+// read or written (what says which, after the command's name): where the
+// record is kept and what to do.
+func floorRecordError(book *floorbook.Book, what string, err error) error {
+	return failf(fmt.Sprintf("mstool records the floors it gives devices in %s: make it writable, or set %s to a directory mstool may keep its state in", book.Dir, floorbook.EnvDir),
+		"%s: %v", what, err)
 }

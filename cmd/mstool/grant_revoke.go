@@ -153,8 +153,8 @@ func grantRevoke(ui *UI, c *cli.Context) error {
 		if !isStdio(path) {
 			os.Remove(path)
 		}
-		return failf(fmt.Sprintf("mstool records the floors it signs in %s: make it writable, or set %s to a directory mstool may keep its state in", book.Dir, floorbook.EnvDir),
-			"grant revoke: cannot record the floor (no statement written): %v", err)
+		err = floorRecordError(book, "grant revoke: cannot record the floors", err)
+		return failf(hintOf(err), "%v (no statement written)", err)
 	}
 	kind := "device"
 	if req.Group {

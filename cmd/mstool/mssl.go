@@ -416,7 +416,7 @@ func msslRun(ui *UI, ctx context.Context, sess *mssl.Session, words []string) er
 			}
 			if _, err := book.Raise(floorbook.Target{Issuer: f.IssuerKeyID, Group: f.Group, ID: f.Target},
 				floorbook.Floors{Serial: f.SerialFloor, Time: f.TimeFloor}); err != nil {
-				return failf("", "mssl: floor record: %v", err)
+				return floorRecordError(book, "mssl: cannot record the floors", err)
 			}
 		}
 		out := floorJSON{SerialFloor: fl.SerialFloor, TimeFloor: fl.TimeFloor}

@@ -142,6 +142,12 @@ func provisionImage(ui *UI, c *cli.Context) error {
 		return err
 	}
 	if err := recordFloors(cfg); err != nil {
+		// No image without its record: the record is what keeps a later
+		// image from taking the floors back.
+		if !isStdio(out) {
+			os.Remove(out)
+			return failf(hintOf(err), "%v (no image written)", err)
+		}
 		return err
 	}
 	ui.Infof("wrote %s (%d-byte EEPROM image for %s)", outName(out), size, mcu)
@@ -347,7 +353,7 @@ func carryFloors(ui *UI, cfg *provision.Config) error {
 	}
 	had, err := book.Carry(cfg)
 	if err != nil {
-		return failf("", "provision: %v", err)
+		return floorRecordError(book, "provision: cannot read the floor record", err)
 	}
 	if cfg.SerialFloor != had.Serial || cfg.TimeFloor != had.Time {
 		ui.Infof("floors from the record of device 0x%08x: serial floor %d, time floor %d (floors never go back)", cfg.DeviceID, cfg.SerialFloor, cfg.TimeFloor)
@@ -359,11 +365,11 @@ func carryFloors(ui *UI, cfg *provision.Config) error {
 // the device has them.
 func recordFloors(cfg *provision.Config) error {
 	book, err := floorBook()
-	if err == nil {
-		err = book.Record(cfg)
-	}
 	if err != nil {
-		return failf("", "provision: floor record: %v", err)
+		return err
+	}
+	if err := book.Record(cfg); err != nil {
+		return floorRecordError(book, "provision: cannot record the floors", err)
 	}
 	return nil
 }
