@@ -97,6 +97,9 @@ func manCommand(ui *UI) *cli.Command {
 		Description: "View it with: mstool man | man -l -\n" +
 			"The checked-in man/mstool.1 is this output.",
 		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
 			s, err := manPage(c.App)
 			if err != nil {
 				return err
