@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mstool/mstool/internal/statedir"
 	"github.com/mstool/mstool/pkg/provision"
@@ -112,6 +113,52 @@ func (b *Book) Device(issuer [8]byte, id uint32, group *uint32) (Floors, error) 
 	return f.Max(g), err
 }
 
+// AnyIssuer returns the maximum of the records of a device (or, with
+// group, a group) id under every issuer key. A device that takes grants
+// on their seal alone may verify no RSA and then checks no issuer key id
+// (docs/mssl.md, "Seal-only"): for it the floors of every issuer hold, or
+// a new issuer key would bring back the grants the old one revoked.
+func (b *Book) AnyIssuer(group bool, id uint32) (Floors, error) {
+	var f Floors
+	ents, err := os.ReadDir(b.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return f, nil
+	}
+	if err != nil {
+		return f, fmt.Errorf("floorbook: %w", err)
+	}
+	suffix := Target{Group: group, ID: id}.name()[2*8:] // "-device-0000002a.json"
+	for _, e := range ents {
+		n := e.Name()
+		if len(n) != 2*8+len(suffix) || !strings.HasSuffix(n, suffix) {
+			continue
+		}
+		var issuer [8]byte
+		if _, err := hex.Decode(issuer[:], []byte(n[:2*8])); err != nil {
+			continue
+		}
+		r, err := b.Get(Target{Issuer: issuer, Group: group, ID: id})
+		if err != nil {
+			return f, err
+		}
+		f = f.Max(r)
+	}
+	return f, nil
+}
+
+// deviceFloors is Device, and with anyIssuer the same under every issuer.
+func (b *Book) deviceFloors(issuer [8]byte, id uint32, group *uint32, anyIssuer bool) (Floors, error) {
+	if !anyIssuer {
+		return b.Device(issuer, id, group)
+	}
+	f, err := b.AnyIssuer(false, id)
+	if err != nil || group == nil {
+		return f, err
+	}
+	g, err := b.AnyIssuer(true, *group)
+	return f.Max(g), err
+}
+
 // Raise records max(recorded, f) for t and returns it.
 func (b *Book) Raise(t Target, f Floors) (Floors, error) {
 	if err := os.MkdirAll(b.Dir, 0o700); err != nil {
@@ -181,14 +228,16 @@ func configTarget(cfg *provision.Config) (t Target, group *uint32, ok bool) {
 }
 
 // Carry raises cfg's floors to what the book records for its device (and
-// its group) under its issuer, and returns the floors cfg had.
+// its group) under its issuer, and returns the floors cfg had. When cfg
+// lets the device take grants on their seal (MSSLSealOK), the records of
+// every issuer count: a seal-only device does not check the issuer key id.
 func (b *Book) Carry(cfg *provision.Config) (Floors, error) {
 	had := Floors{Serial: cfg.SerialFloor, Time: cfg.TimeFloor}
 	t, group, ok := configTarget(cfg)
 	if !ok {
 		return had, nil
 	}
-	rec, err := b.Device(t.Issuer, t.ID, group)
+	rec, err := b.deviceFloors(t.Issuer, t.ID, group, cfg.MSSLSealOK)
 	if err != nil {
 		return had, err
 	}
@@ -208,8 +257,9 @@ func (b *Book) Record(cfg *provision.Config) error {
 }
 
 // CheckImage refuses (ErrOlderFloors) an EEPROM image whose floors are
-// below the book's record for its device; an image the firmware would
-// not accept is left to the firmware's checks.
+// below the book's record for its device (under every issuer when the
+// image lets the device take grants on their seal, as Carry); an image the
+// firmware would not accept is left to the firmware's checks.
 func (b *Book) CheckImage(img []byte) error {
 	cfg, st, err := provision.Parse(img)
 	if err != nil {
@@ -219,7 +269,7 @@ func (b *Book) CheckImage(img []byte) error {
 	if !ok {
 		return nil
 	}
-	rec, err := b.Device(t.Issuer, t.ID, group)
+	rec, err := b.deviceFloors(t.Issuer, t.ID, group, cfg.MSSLSealOK)
 	if err != nil {
 		return err
 	}

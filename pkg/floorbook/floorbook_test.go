@@ -1,9 +1,16 @@
 package floorbook
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mstool/mstool/pkg/provision"
+	"github.com/mstool/mstool/pkg/signkey"
 )
 
 func TestRaiseOnlyRises(t *testing.T) {
@@ -55,5 +62,63 @@ func TestCorruptRecordIsAnError(t *testing.T) {
 	}
 	if _, err := b.Raise(dev, Floors{Serial: 1}); err == nil {
 		t.Fatal("a corrupt record was overwritten")
+	}
+}
+
+// TestSealOnlyFloorsSurviveANewIssuer: a device that takes grants on their
+// seal may check no issuer key id (a device without RSA), so a new issuer
+// key must not bring back its old floors: the grants the old issuer
+// revoked, still sealed under the unchanged master key, would open again.
+// Carry and CheckImage take the floors of every issuer for such a config.
+func TestSealOnlyFloorsSurviveANewIssuer(t *testing.T) {
+	b := &Book{Dir: filepath.Join(t.TempDir(), "floors")}
+	oldKey, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := uint32(7)
+	// the old issuer revoked serials below 9 on the device, and its group
+	// got a time floor
+	if _, err := b.Raise(Target{Issuer: signkey.KeyID(&oldKey.PublicKey), ID: 0x2a}, Floors{Serial: 9}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Raise(Target{Issuer: signkey.KeyID(&oldKey.PublicKey), Group: true, ID: g}, Floors{Time: 100}); err != nil {
+		t.Fatal(err)
+	}
+	// another device's record does not count
+	if _, err := b.Raise(Target{Issuer: signkey.KeyID(&oldKey.PublicKey), ID: 0x2b}, Floors{Serial: 50, Time: 500}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(sealOK bool) *provision.Config {
+		return &provision.Config{DeviceID: 0x2a, Addr: netip.MustParseAddr("10.0.0.2"),
+			HasGroup: true, GroupID: g, Issuer: &newKey.PublicKey, MSSLSealOK: sealOK}
+	}
+	for _, sealOK := range []bool{false, true} {
+		want := Floors{}
+		if sealOK {
+			want = Floors{Serial: 9, Time: 100}
+		}
+		c := cfg(sealOK)
+		if _, err := b.Carry(c); err != nil {
+			t.Fatal(err)
+		}
+		if got := (Floors{Serial: c.SerialFloor, Time: c.TimeFloor}); got != want {
+			t.Errorf("seal-only %v: Carry gave %+v, want %+v", sealOK, got, want)
+		}
+		img, err := provision.Build(cfg(sealOK), 1024) // floors 0
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = b.CheckImage(img)
+		if sealOK && !errors.Is(err, ErrOlderFloors) {
+			t.Errorf("seal-only image of a new issuer with floors 0: %v, want ErrOlderFloors", err)
+		}
+		if !sealOK && err != nil {
+			t.Errorf("RSA-checked image of a new issuer: %v", err)
+		}
 	}
 }
