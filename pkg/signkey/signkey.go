@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"strings"
 )
 
 // Key sizes a device can verify.
@@ -76,6 +77,8 @@ func MarshalPublicPEM(pub *rsa.PublicKey) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }
 
+var errEncrypted = errors.New("signkey: encrypted private keys are not supported (decrypt with: openssl pkey -in KEY -out PLAIN)")
+
 // ErrNotPEM is returned when the input holds no PEM block.
 var ErrNotPEM = errors.New("signkey: no PEM data found")
 
@@ -87,6 +90,11 @@ func ParsePrivatePEM(data []byte) (*rsa.PrivateKey, error) {
 		return nil, ErrNotPEM
 	}
 	var key *rsa.PrivateKey
+	if strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
+		// legacy PEM encryption (openssl rsa -traditional -aes128): the
+		// bytes are ciphertext, not DER
+		return nil, errEncrypted
+	}
 	switch block.Type {
 	case "PRIVATE KEY":
 		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
@@ -105,7 +113,7 @@ func ParsePrivatePEM(data []byte) (*rsa.PrivateKey, error) {
 		}
 		key = k
 	case "ENCRYPTED PRIVATE KEY":
-		return nil, errors.New("signkey: encrypted private keys are not supported (decrypt with: openssl pkey -in KEY -out PLAIN)")
+		return nil, errEncrypted
 	default:
 		return nil, fmt.Errorf("signkey: PEM block %q is not an RSA private key", block.Type)
 	}

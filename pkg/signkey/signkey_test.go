@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mstool/mstool/internal/testenv"
@@ -130,5 +131,21 @@ func TestOpenSSLInterop(t *testing.T) {
 	os.WriteFile(p, priv, 0o600)
 	if out, err := exec.Command(openssl, "pkey", "-in", p, "-noout", "-check").CombinedOutput(); err != nil {
 		t.Fatalf("openssl pkey -check: %v\n%s", err, out)
+	}
+}
+
+// TestLegacyEncryptedPEM: a key encrypted the traditional way (openssl rsa
+// -traditional -aes128: "RSA PRIVATE KEY" with Proc-Type: 4,ENCRYPTED) is
+// refused as encrypted, with the way to decrypt it, not as broken DER.
+func TestLegacyEncryptedPEM(t *testing.T) {
+	in := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Headers: map[string]string{
+		"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,E3C9CC328A49D8AD07AAFE35B7620DBF"}, Bytes: make([]byte, 64)})
+	for name, parse := range map[string]func([]byte) error{
+		"private": func(b []byte) error { _, err := ParsePrivatePEM(b); return err },
+		"public":  func(b []byte) error { _, err := ParsePublicPEM(b); return err },
+	} {
+		if err := parse(in); err == nil || !strings.Contains(err.Error(), "encrypted private keys are not supported") {
+			t.Errorf("%s: %v, want the encrypted-key error", name, err)
+		}
 	}
 }
