@@ -206,6 +206,12 @@ func replace(path string, data []byte) error {
 		os.Remove(tmp)
 		return fmt.Errorf("floorbook: %w", werr)
 	}
+	// The rename is durable only once the directory is: a power cut
+	// must not take a raised floor back.
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
 	return nil
 }
 
