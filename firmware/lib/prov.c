@@ -318,10 +318,12 @@ static uint8_t end_auth(const uint8_t *tag)
 	uint32_t hi = ns->esp_out_reserved > ns->esp_in_floor ? ns->esp_out_reserved : ns->esp_in_floor;
 	ns->esp_in_floor = old_keys(0) ? hi : 0;
 	ns->esp_out_reserved = old_keys(1) ? hi : 0;
-	uint8_t same_issuer = len == store_cfg.len &&
-	                      !differ(EE_MODULUS, EE_MODULUS, (uint16_t)(len - EE_MODULUS));
-	/* floors: the same issuer's only rise, a new issuer's start anew */
-	if (!same_issuer)
+	/* floors: the same issuer's only rise, a new issuer's start anew.
+	 * Without RSA they only rise: such a device checks no issuer key id
+	 * (a grant is taken on its seal), so the grants an old issuer had
+	 * revoked would be taken again under the new one's floors. */
+	if (CONFIG_MSSL_RSA && !(len == store_cfg.len &&
+	                         !differ(EE_MODULUS, EE_MODULUS, (uint16_t)(len - EE_MODULUS))))
 		ns->serial_floor = ns->time_floor = 0;
 	ms_raise32(&ns->serial_floor, ses.f + 4);
 	ms_raise32(&ns->time_floor, ses.f + 8);

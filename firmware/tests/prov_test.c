@@ -468,7 +468,7 @@ static void test_reprovision(void)
 	CHECK(store_st.esp_in_floor == hi && store_st.esp_out_reserved == 0);
 }
 /* Both floors travel with every provisioning (FACTORY, BEGIN): the same
- * issuer's only rise, a new issuer's are taken as given. */
+ * issuer's only rise, a new issuer's are taken as given (with RSA). */
 static void test_floors(void)
 {
 	struct cfg a, b, c;
@@ -492,10 +492,16 @@ static void test_floors(void)
 		make_transcript(&t, mkb, &a, a.len, 6, challenge());
 		CHECK(run(&t) == 0 && config_is(&a));
 		CHECK(store_st.serial_floor == 6 && store_st.time_floor == 800);
-		time_floor = 50; /* a new issuer: its own floors */
+		/* A new issuer: its own floors; without RSA the floors only
+		 * rise (the device checks no issuer key id: the old issuer's
+		 * revoked grants would be taken again under lower floors). */
+		time_floor = 50;
 		make_transcript(&t, mka, &c, c.len, 2, challenge());
 		CHECK(run(&t) == 0 && config_is(&c));
-		CHECK(store_st.serial_floor == 2 && store_st.time_floor == 50);
+		if (CONFIG_MSSL_RSA)
+			CHECK(store_st.serial_floor == 2 && store_st.time_floor == 50);
+		else
+			CHECK(store_st.serial_floor == 6 && store_st.time_floor == 800);
 	}
 	time_floor = 0;
 }
