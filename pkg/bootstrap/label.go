@@ -7,8 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	_ "image/jpeg" // photos of labels
-	_ "image/png"
+	"image/png"
 	"io"
 	"strings"
 
@@ -97,17 +98,36 @@ func (l Label) QR() (*goqrcode.QRCode, error) {
 	return q, nil
 }
 
-// PNG renders the label's QR code as a PNG image about size pixels wide.
+// PNG renders the label's QR code as a PNG image size pixels wide (at
+// least one pixel per module, with the quiet zone). Every module is the
+// same whole number of pixels, the code centred and the margin white:
+// go-qrcode's own scaling to a size that is not a multiple of the module
+// count draws modules of unequal widths, which zbar cannot read at some
+// sizes (71, 81, 82 pixels).
 func (l Label) PNG(size int) ([]byte, error) {
 	q, err := l.QR()
 	if err != nil {
 		return nil, err
 	}
-	b, err := q.PNG(size)
-	if err != nil {
+	bm := q.Bitmap() // includes the quiet zone
+	n := len(bm)
+	m := max(size/n, 1)
+	size = max(size, n*m)
+	off := (size - n*m) / 2
+	img := image.NewPaletted(image.Rect(0, 0, size, size), color.Palette{color.White, color.Black})
+	for y := range size {
+		for x := range size {
+			mx, my := (x-off)/m, (y-off)/m
+			if x >= off && y >= off && mx < n && my < n && bm[my][mx] {
+				img.Pix[img.PixOffset(x, y)] = 1
+			}
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
 		return nil, fmt.Errorf("bootstrap: qr: %w", err)
 	}
-	return b, nil
+	return b.Bytes(), nil
 }
 
 // SVG renders the label's QR code as an SVG image, one unit per module,

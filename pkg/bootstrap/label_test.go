@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/png"
@@ -217,5 +218,64 @@ func TestLabelFromQrencode(t *testing.T) {
 	l, err := DecodeLabelImage(f)
 	if err != nil || l != testLabel {
 		t.Fatalf("qrencode's PNG: %v", err)
+	}
+}
+
+// Every module of a label PNG is the same whole number of pixels at every
+// size enrol offers a small step of: go-qrcode's scaling to a size that is
+// not a multiple of the module count drew modules one pixel narrower than
+// their neighbours, and zbar read none of the labels drawn 71, 81 or 82
+// pixels wide.
+func TestLabelPNGModulesEven(t *testing.T) {
+	q, err := testLabel.QR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bm := q.Bitmap()
+	n := len(bm)
+	for size := 64; size <= 400; size++ {
+		b, err := testLabel.PNG(size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w != size || h != size {
+			t.Fatalf("size %d: image is %d × %d", size, w, h)
+		}
+		m := size / n
+		off := (size - n*m) / 2
+		for y := range size {
+			for x := range size {
+				r, _, _, _ := img.At(x, y).RGBA()
+				dark := r < 0x8000
+				mx, my := (x-off)/m, (y-off)/m
+				want := x >= off && y >= off && mx < n && my < n && bm[my][mx]
+				if dark != want {
+					t.Fatalf("size %d: pixel (%d, %d) dark %v, want %v (module %d px, offset %d)", size, x, y, dark, want, m, off)
+				}
+			}
+		}
+	}
+}
+
+// zbar reads the label PNG at the sizes where go-qrcode's own scaling
+// made it unreadable, and at a spread of others.
+func TestLabelPNGZbarimgSizes(t *testing.T) {
+	zbar := needTool(t, "zbarimg")
+	dir := t.TempDir()
+	for _, size := range []int{64, 71, 74, 81, 82, 100, 111, 128, 200, 257, 512} {
+		b, err := testLabel.PNG(size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("label%d.png", size))
+		os.WriteFile(path, b, 0o644)
+		out, err := exec.Command(zbar, "--quiet", "--raw", path).Output()
+		if got := strings.TrimSpace(string(out)); err != nil || got != testLabel.String() {
+			t.Errorf("size %d: zbarimg read %q (%v), want %q", size, got, err, testLabel.String())
+		}
 	}
 }
