@@ -183,8 +183,13 @@ var ErrAnswered = errors.New("bootstrap: transaction already answered")
 // nonce is fixed by the controller and the TID, and a second reply with
 // other keys under it would give those keys away. Records of flights 2
 // older than forget (TS, Unix seconds) are dropped: the server's window
-// refuses their replays anyway. ErrAnswered, with nothing written, when
-// the transaction is recorded; ErrUnknownDevice, after recording it, when
+// refuses their replays anyway. The repository keeps the highest forget
+// that dropped one (the horizon), and a flight 2 with a TS below it is
+// refused as ErrAnswered: it may have been answered, and only the window
+// of the server that dropped its record kept its replays out (a server
+// restarted with a wider --window, or a clock set back, would take them).
+// ErrAnswered, with nothing written, when the transaction is recorded or
+// its TS is below the horizon; ErrUnknownDevice, after recording it, when
 // the device is not enrolled.
 func (r *Repository) Answer(ctl uint32, tid TID, ts, forget uint64, device uint32, f func(e *Entry) error) error {
 	return r.locked(func() error {
@@ -193,12 +198,13 @@ func (r *Repository) Answer(ctl uint32, tid TID, ts, forget uint64, device uint3
 			return err
 		}
 		k := txKey{ctl, tid}
-		if _, ok := rf.answered[k]; ok {
+		if _, ok := rf.answered[k]; ok || ts < rf.horizon {
 			return ErrAnswered
 		}
 		for key, at := range rf.answered {
 			if at < forget {
 				delete(rf.answered, key)
+				rf.horizon = max(rf.horizon, forget)
 			}
 		}
 		rf.answered[k] = ts
@@ -251,6 +257,9 @@ func (r *Repository) locked(f func() error) error {
 type repoFile struct {
 	dev      map[uint32]*Entry
 	answered map[txKey]uint64 // the flight 2's TS
+	// horizon: records of flights 2 with a TS below it were dropped
+	// (Answer); such a flight 2 is refused
+	horizon uint64
 }
 
 func (r *Repository) read() (*repoFile, error) {
@@ -328,6 +337,7 @@ func clone(e *Entry) Entry {
 //
 //	device 0x0000002a key <hex> gen 0 [sas-issued] [pending <hex>[,<hex>...]]
 //	answered 0x00000001 <tid hex> 1764748800
+//	forgotten-before 1764748700
 func formatRepo(f *repoFile) []byte {
 	var es []*Entry
 	if f != nil {
@@ -368,6 +378,9 @@ func formatRepo(f *repoFile) []byte {
 		for _, k := range ks {
 			fmt.Fprintf(&b, "answered 0x%08x %x %d\n", k.ctl, k.tid[:], f.answered[k])
 		}
+		if f.horizon > 0 {
+			fmt.Fprintf(&b, "forgotten-before %d\n", f.horizon)
+		}
 	}
 	return b.Bytes()
 }
@@ -375,6 +388,7 @@ func formatRepo(f *repoFile) []byte {
 func parseRepo(data []byte) (*repoFile, error) {
 	m := map[uint32]*Entry{}
 	answered := map[txKey]uint64{}
+	var horizon uint64
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	line, header := 0, false
 	bad := func(format string, a ...any) error {
@@ -394,6 +408,18 @@ func parseRepo(data []byte) (*repoFile, error) {
 			continue
 		}
 		f := strings.Fields(text)
+		if len(f) > 0 && f[0] == "forgotten-before" {
+			var err error
+			if len(f) != 2 {
+				err = errors.New("fields")
+			} else {
+				horizon, err = strconv.ParseUint(f[1], 10, 64)
+			}
+			if err != nil {
+				return nil, bad("want 'forgotten-before TS'")
+			}
+			continue
+		}
 		if len(f) > 0 && f[0] == "answered" {
 			if len(f) != 4 {
 				return nil, bad("want 'answered CONTROLLER TID-HEX TS'")
@@ -454,7 +480,7 @@ func parseRepo(data []byte) (*repoFile, error) {
 	if !header {
 		return nil, errors.New("bootstrap: repository: empty file")
 	}
-	return &repoFile{dev: m, answered: answered}, nil
+	return &repoFile{dev: m, answered: answered, horizon: horizon}, nil
 }
 
 func parseKey(s string, k *[KeySize]byte) error {

@@ -95,3 +95,44 @@ func TestRepositoryFailureIsLogged(t *testing.T) {
 		t.Errorf("logged %v, want the repository's error naming its file", logged)
 	}
 }
+
+// TestWiderWindowRefusesForgottenFlight2: a server drops the records of
+// flights 2 older than its window. Restarted with a wider --window (or
+// with its clock set back), it must not take a replay of a flight 2 whose
+// record was dropped: it would answer it again under the first flight 3's
+// nonce with the committed key where IK was, and the installer, who knows
+// IK, would read that key.
+func TestWiderWindowRefusesForgottenFlight2(t *testing.T) {
+	f := newFixture(t, 5)
+	e := f.enr[5]
+	tr := f.join(testCtl, e.Label(), f.devices[5], true)
+	if !tr.committed(testCtl) {
+		t.Fatal("setup: first join did not commit")
+	}
+	// 62 s later a fresh join makes the server drop the first record.
+	at := f.now.Add(DefaultWindow + 2*time.Second)
+	s2 := &Server{Repo: f.srv.Repo, Controllers: f.srv.Controllers, Now: func() time.Time { return at }}
+	j := &JoinRequest{Controller: testCtl.ID, TS: uint64(at.Unix()), Device: 5, RNi: e.RNi}
+	rand.Read(j.TID[:])
+	rand.Read(j.RNc[:])
+	if s2.Handle(MarshalJoin(testCtl.SKcs, j)) == nil {
+		t.Fatal("no answer to a fresh flight 2")
+	}
+	// Restarted with --window 10m, the first flight 2 is inside the window.
+	wide := &Server{Repo: f.srv.Repo, Controllers: f.srv.Controllers, Window: 10 * time.Minute,
+		Now: func() time.Time { return f.now.Add(100 * time.Second) }}
+	if f3b := wide.Handle(tr.f2); f3b != nil {
+		t.Fatalf("a replayed flight 2 whose record was dropped was answered again (same nonce: %v)",
+			bytes.Equal(f3b[:HeaderSize], tr.f3[:HeaderSize]))
+	}
+	// A fresh flight 2 is still answered by it.
+	j.TS = uint64(f.now.Add(100 * time.Second).Unix())
+	rand.Read(j.TID[:])
+	if wide.Handle(MarshalJoin(testCtl.SKcs, j)) == nil {
+		t.Fatal("no answer to a fresh flight 2 after the restart")
+	}
+	// The horizon survives a read and write of the repository.
+	if _, err := OpenRepository(f.srv.Repo.Path()); err != nil {
+		t.Fatal(err)
+	}
+}
