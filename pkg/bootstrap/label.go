@@ -98,27 +98,32 @@ func (l Label) QR() (*goqrcode.QRCode, error) {
 	return q, nil
 }
 
-// PNG renders the label's QR code as a PNG image size pixels wide (at
-// least one pixel per module, with the quiet zone). Every module is the
-// same whole number of pixels, the code centred and the margin white:
-// go-qrcode's own scaling to a size that is not a multiple of the module
-// count draws modules of unequal widths, which zbar cannot read at some
-// sizes (71, 81, 82 pixels).
+// PNG renders the label's QR code as a PNG image size pixels wide. Every
+// module is the same whole number of pixels, at least two, the code
+// centred and the margin white: go-qrcode's own scaling to a size that is
+// not a multiple of the module count draws modules of unequal widths,
+// which zbar cannot read at some sizes (71, 81, 82 pixels), and zbar
+// misses one-pixel modules at half the offsets. Below two pixels a module
+// with the full quiet zone (74 pixels for the 37 modules of a label) the
+// quiet zone is narrowed, to 1.5 modules at 64 pixels.
 func (l Label) PNG(size int) ([]byte, error) {
 	q, err := l.QR()
 	if err != nil {
 		return nil, err
 	}
-	bm := q.Bitmap() // includes the quiet zone
+	bm := q.Bitmap() // includes the quiet zone (4 modules a side)
 	n := len(bm)
 	m := max(size/n, 1)
-	size = max(size, n*m)
-	off := (size - n*m) / 2
+	if m == 1 && size >= 2*(n-8) {
+		m = 2 // the quiet zone is cut, by at most its 4 modules a side
+	}
+	size = max(size, n-8)
+	off := (n*m - size) / 2 // pixels of quiet zone cut (negative: margin added)
 	img := image.NewPaletted(image.Rect(0, 0, size, size), color.Palette{color.White, color.Black})
 	for y := range size {
 		for x := range size {
-			mx, my := (x-off)/m, (y-off)/m
-			if x >= off && y >= off && mx < n && my < n && bm[my][mx] {
+			dx, dy := x+off, y+off
+			if dx >= 0 && dy >= 0 && dx/m < n && dy/m < n && bm[dy/m][dx/m] {
 				img.Pix[img.PixOffset(x, y)] = 1
 			}
 		}

@@ -245,14 +245,17 @@ func TestLabelPNGModulesEven(t *testing.T) {
 		if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w != size || h != size {
 			t.Fatalf("size %d: image is %d × %d", size, w, h)
 		}
-		m := size / n
-		off := (size - n*m) / 2
+		m := max(size/n, 2)
+		off := (n*m - size) / 2
+		if off > 4*m {
+			t.Fatalf("size %d: module %d px would cut more than the quiet zone", size, m)
+		}
 		for y := range size {
 			for x := range size {
 				r, _, _, _ := img.At(x, y).RGBA()
 				dark := r < 0x8000
-				mx, my := (x-off)/m, (y-off)/m
-				want := x >= off && y >= off && mx < n && my < n && bm[my][mx]
+				dx, dy := x+off, y+off
+				want := dx >= 0 && dy >= 0 && dx/m < n && dy/m < n && bm[dy/m][dx/m]
 				if dark != want {
 					t.Fatalf("size %d: pixel (%d, %d) dark %v, want %v (module %d px, offset %d)", size, x, y, dark, want, m, off)
 				}
@@ -262,11 +265,17 @@ func TestLabelPNGModulesEven(t *testing.T) {
 }
 
 // zbar reads the label PNG at the sizes where go-qrcode's own scaling
-// made it unreadable, and at a spread of others.
+// made it unreadable (71, 81, 82), at every size that once drew modules
+// of one pixel (64..73: zbar missed those at even offsets), and at a
+// spread of others.
 func TestLabelPNGZbarimgSizes(t *testing.T) {
 	zbar := needTool(t, "zbarimg")
 	dir := t.TempDir()
-	for _, size := range []int{64, 71, 74, 81, 82, 100, 111, 128, 200, 257, 512} {
+	sizes := []int{81, 82, 100, 111, 128, 200, 257, 512, 4096}
+	for size := 64; size <= 76; size++ {
+		sizes = append(sizes, size)
+	}
+	for _, size := range sizes {
 		b, err := testLabel.PNG(size)
 		if err != nil {
 			t.Fatal(err)
