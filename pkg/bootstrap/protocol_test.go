@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -276,5 +277,25 @@ func TestDelayedConfirmDoesNotLoseTheDevice(t *testing.T) {
 	}
 	if c := f.join(testCtl, e.Label(), dev, true); !c.committed(testCtl) {
 		t.Error("a third join does not commit")
+	}
+}
+
+// TestErrorNonceOncePerTID: a flight 2 for a device that is not enrolled
+// gets an error reply under nonce 0f ‖ controller ‖ TID. A flight 6 under
+// the same TID must not get a second, different error reply under that
+// nonce (CCM would see it twice under SK_cs).
+func TestErrorNonceOncePerTID(t *testing.T) {
+	f := newFixture(t, 5)
+	j := &JoinRequest{Controller: testCtl.ID, TS: uint64(f.now.Unix()), Device: 9, RNi: f.enr[5].RNi}
+	rand.Read(j.TID[:])
+	rand.Read(j.RNc[:])
+	e1 := f.srv.Handle(MarshalJoin(testSK, j))
+	if _, se, err := OpenError(testSK, e1); err != nil || se.Code != CodeUnknownDevice {
+		t.Fatalf("flight 2 for a device not enrolled: %v %v", se, err)
+	}
+	proof := MarshalProof([KeySize]byte{1}, 9, j.TID, j.RNc)
+	e2 := f.srv.Handle(MarshalConfirm(testSK, &Confirm{Controller: testCtl.ID, TID: j.TID, Device: 9, RNc: j.RNc, Proof: proof}))
+	if e2 != nil && !bytes.Equal(e1, e2) {
+		t.Fatalf("a second error reply under the nonce of the first (same header: %v)", bytes.Equal(e1[:HeaderSize], e2[:HeaderSize]))
 	}
 }

@@ -75,6 +75,7 @@ type tx struct {
 	req6, resp6 []byte
 	device      uint32
 	rnc         [RNSize]byte
+	keys        bool // resp2 is a flight 3 (not an error reply)
 	busy        sync.Mutex
 }
 
@@ -231,6 +232,7 @@ func (s *Server) join(skcs [KeySize]byte, h Header, msg []byte) []byte {
 		}
 		s.latest[j.Device] = txKey{h.ID, h.TID}
 		s.mu.Unlock()
+		t.keys = true
 		t.resp2 = MarshalKeys(skcs, &Keys{Controller: h.ID, TID: h.TID, TS: j.TS, Device: j.Device, Keys: bases})
 		s.Stats.Joins.Add(1)
 		s.log("join", j.Device, h.ID)
@@ -251,7 +253,10 @@ func (s *Server) confirm(skcs [KeySize]byte, h Header, msg []byte) []byte {
 	}
 	t.busy.Lock()
 	defer t.busy.Unlock()
-	if t.req2 == nil {
+	// A flight 2 answered with an error (device not enrolled) has no
+	// join to confirm, and its error reply took the TID's only error
+	// nonce (0f ‖ controller ‖ TID): a second error would reuse it.
+	if t.req2 == nil || !t.keys {
 		s.Stats.DropUnknownTID.Add(1)
 		return nil
 	}
