@@ -663,20 +663,25 @@ func repoFlags() []cli.Flag {
 // claimRepoSAs records in the repository that the SAs of the device's
 // current join are handed out, and refuses a second time: two SA files
 // with the same keys would each start their sequence numbers over, and
-// AES-CCM would see its nonces again.
-func claimRepoSAs(c *cli.Context, id uint32) error {
+// AES-CCM would see its nonces again. It returns the key the claim is
+// for, read in the same locked step: the SAs must derive from it, not
+// from a key read before (a join that commits in between would have this
+// claim mark the new key's SAs issued while the file gets the old key's,
+// issued already).
+func claimRepoSAs(c *cli.Context, id uint32) ([bootstrap.KeySize]byte, error) {
 	path := c.String("repo")
 	repo, err := bootstrap.OpenRepository(path)
 	if err != nil {
-		return fileError(err, path, "")
+		return [bootstrap.KeySize]byte{}, fileError(err, path, "")
 	}
-	if _, err := repo.ClaimSAs(id); errors.Is(err, bootstrap.ErrSAsIssued) {
-		return failf("use the SA file made for this join (with its .state), or join the device again for fresh keys ('mstool bootstrap join')",
+	e, err := repo.ClaimSAs(id)
+	if errors.Is(err, bootstrap.ErrSAsIssued) {
+		return e.Key, failf("use the SA file made for this join (with its .state), or join the device again for fresh keys ('mstool bootstrap join')",
 			"esp sa new: the SAs of device 0x%08x's current join were already issued: a second file would reuse their nonces", id)
 	} else if err != nil {
-		return fileError(err, path, "")
+		return e.Key, fileError(err, path, "")
 	}
-	return nil
+	return e.Key, nil
 }
 
 func repoIdentity(ui *UI, c *cli.Context, cmd string) (ident *devkey.Identity, ok bool, err error) {

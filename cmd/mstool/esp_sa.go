@@ -76,12 +76,13 @@ func espSANewCommand(ui *UI) *cli.Command {
 			}
 			var f *safile.File
 			if derived {
-				if err := claimRepoSAs(c, ident.ID); err != nil {
-					clear(ident.MasterKey[:])
+				clear(ident.MasterKey[:])
+				var key [bootstrap.KeySize]byte
+				if key, err = claimRepoSAs(c, ident.ID); err != nil {
 					return err
 				}
-				f, err = bootstrap.DeriveSAs(ident.MasterKey, opts)
-				clear(ident.MasterKey[:])
+				f, err = bootstrap.DeriveSAs(key, opts)
+				clear(key[:])
 			} else {
 				f, err = safile.New(rand.Reader, opts)
 			}
